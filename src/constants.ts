@@ -1,0 +1,30 @@
+/** Protection bits for `mmap`/`mprotect` (`<sys/mman.h>`). */
+export const PROT_NONE = 0;
+/** Pages may be read. */
+export const PROT_READ = 1;
+/** Pages may be written. */
+export const PROT_WRITE = 2;
+/** Pages may be executed. */
+export const PROT_EXEC = 4;
+
+/** Share the mapping: writes are visible to every mapper of the same file. */
+export const MAP_SHARED = 0x01;
+/** Private copy-on-write mapping. */
+export const MAP_PRIVATE = 0x02;
+/** Place the mapping exactly at `addr`, replacing what is there. */
+export const MAP_FIXED = 0x10;
+/** Not backed by a file: zero-filled on first touch. */
+export const MAP_ANONYMOUS = 0x20;
+/** Like `MAP_FIXED`, but fail with `EEXIST` instead of replacing. */
+export const MAP_FIXED_NOREPLACE = 0x100000;
+/** What `mmap` returns on failure (`(void *) -1`). */
+export const MAP_FAILED = -1;
+
+/** `mallopt` parameters (glibc `<malloc.h>` numbers). */
+export const M_TRIM_THRESHOLD = -1;
+/** `mallopt`: bytes kept at the top after growing or trimming. */
+export const M_TOP_PAD = -2;
+/** `mallopt`: requests at or over this many bytes get their own mapping (where there is a mapping source). */
+export const M_MMAP_THRESHOLD = -3;
+/** `mallopt`: the most blocks served by their own mapping at once. */
+export const M_MMAP_MAX = -4;

@@ -1,0 +1,96 @@
+/**
+ * Typed errors. Everything vmheap throws extends {@link VmError}, sets `name`, and words its
+ * message as glibc or Linux does where they have words for it (`free(): double free detected`).
+ */
+
+/** Base class of every error vmheap throws. */
+export class VmError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** A bad argument that C would not even compile or that has no C-style result (a wrong type). */
+export class ArgumentError extends VmError {}
+
+/** A misuse of the malloc family, or a heap found corrupted. */
+export class HeapError extends VmError {
+  /** The pointer the failing call was given (0 when not about one pointer). */
+  readonly address: number;
+  /** The operation that detected the problem: `"free"`, `"realloc"`, `"check"`, ... */
+  readonly operation: string;
+  constructor(message: string, operation: string, address: number) {
+    super(message);
+    this.operation = operation;
+    this.address = address;
+  }
+}
+
+/** `free`/`realloc` of a block that is already free (glibc: `free(): double free detected`). */
+export class DoubleFreeError extends HeapError {
+  constructor(operation: string, address: number) {
+    super(`${operation}(): double free detected (pointer 0x${address.toString(16)})`, operation, address);
+  }
+}
+
+/**
+ * `free`/`realloc` of a pointer the heap never returned: out of range, interior (`p + 1`) or
+ * misaligned (glibc: `free(): invalid pointer`).
+ */
+export class InvalidPointerError extends HeapError {
+  constructor(operation: string, address: number) {
+    super(`${operation}(): invalid pointer (0x${address.toString(16)})`, operation, address);
+  }
+}
+
+/**
+ * The heap's own bookkeeping is broken, usually by a write past the end of a block
+ * (glibc: `corrupted size vs. prev_size`, `free(): invalid next size (normal)`).
+ */
+export class HeapCorruptionError extends HeapError {
+  constructor(what: string, operation: string, address: number) {
+    super(`${operation === "check" ? "check()" : `${operation}()`}: ${what} (chunk at 0x${address.toString(16)})`, operation, address);
+  }
+}
+
+/** The kind of access that faulted. */
+export type Access = "read" | "write" | "exec";
+
+/** A memory access the address space refused. Carries the address and the access. */
+export class MemoryFault extends VmError {
+  readonly address: number;
+  readonly access: Access;
+  /** Bytes of the access (1, 2, 4, 8, or a range's length). */
+  readonly size: number;
+  constructor(message: string, address: number, access: Access, size = 1) {
+    super(message);
+    this.address = address;
+    this.access = access;
+    this.size = size;
+  }
+}
+
+/** No mapping covers the address (SIGSEGV, `SEGV_MAPERR`). */
+export class SegmentationFault extends MemoryFault {
+  constructor(address: number, access: Access, size = 1) {
+    super(`Segmentation fault: ${access} at 0x${address.toString(16)} (no mapping)`, address, access, size);
+  }
+}
+
+/** A mapping covers the address but forbids the access (SIGSEGV, `SEGV_ACCERR`). */
+export class ProtectionFault extends MemoryFault {
+  constructor(address: number, access: Access, size = 1) {
+    super(`Segmentation fault: ${access} at 0x${address.toString(16)} (permission denied)`, address, access, size);
+  }
+}
+
+/** A misaligned multi-byte access in an address space that traps them (SIGBUS, `BUS_ADRALN`). */
+export class AlignmentFault extends MemoryFault {
+  constructor(address: number, access: Access, size: number) {
+    super(`Bus error: misaligned ${size}-byte ${access} at 0x${address.toString(16)}`, address, access, size);
+  }
+}
+
+/** No free frame and no swap slot left: the request cannot be met without losing data. */
+export class OutOfMemoryError extends VmError {}

@@ -1,0 +1,127 @@
+import { Errno } from "../errno.js";
+import { ArgumentError } from "../errors.js";
+import { LinearMemory } from "../memory/LinearMemory.js";
+
+/**
+ * Something a program break can move over: it makes `[start, newBreak)` usable when the break
+ * grows and may release what lies above when it shrinks. An `AddressSpace` maps and unmaps
+ * pages; a {@link LinearMemory} grows (and never shrinks).
+ */
+export interface BreakTarget {
+  /** Moves the break from `oldBreak` to `newBreak`; `false` when the memory cannot be had. */
+  moveBreak(oldBreak: number, newBreak: number): boolean;
+}
+
+/** Where a break keeps its current value: a field, or a word in the memory it manages. */
+export interface BreakCell {
+  get(): number;
+  set(value: number): void;
+}
+
+/** Options for {@link Brk}. */
+export interface BrkOptions {
+  /** The initial break: `brk` never goes below it. @defaultValue 0 (a `WebAssembly.Memory`: its current size) */
+  start?: number;
+  /** The highest break allowed (like `RLIMIT_DATA`). @defaultValue the memory's `maxBytes` */
+  limit?: number;
+}
+
+class FieldCell implements BreakCell {
+  constructor(private v: number) {}
+  get(): number {
+    return this.v;
+  }
+  set(value: number): void {
+    this.v = value;
+  }
+}
+
+function linearTarget(memory: LinearMemory): BreakTarget {
+  return { moveBreak: (_old, end) => memory.ensure(end) };
+}
+
+/**
+ * The program break, with Linux/glibc `brk(2)`/`sbrk(3)` semantics: the break is exact to the
+ * byte, never goes below `start` or past `limit`, and a failed call returns `-1` with
+ * `errno = ENOMEM` and leaves the break where it was.
+ *
+ * Over a {@link LinearMemory} the memory grows as the break passes its end (a
+ * `WebAssembly.Memory` in 64 KiB pages) and never shrinks, but the break moves both ways.
+ */
+export class Brk {
+  /** The initial break. */
+  readonly start: number;
+  /** The highest break allowed. */
+  readonly limit: number;
+  /** Set by a failing call (`ENOMEM`, or `EINVAL` for an argument that is not an integer). */
+  errno = 0;
+  private readonly target: BreakTarget;
+  private readonly cell: BreakCell;
+
+  /**
+   * @param target the memory the break moves over
+   * @param opts `start` and `limit`
+   * @param cell where the current break is kept (internal: a heap keeps it in its own memory)
+   */
+  constructor(target: LinearMemory | BreakTarget, opts: BrkOptions = {}, cell?: BreakCell) {
+    let start: number, limit: number;
+    if (target instanceof LinearMemory) {
+      start = opts.start ?? (target.wasm !== null ? target.byteLength : 0);
+      limit = opts.limit ?? target.maxBytes;
+      this.target = linearTarget(target);
+    } else if (target !== null && typeof target === "object" && typeof target.moveBreak === "function") {
+      start = opts.start ?? 0;
+      limit = opts.limit ?? Number.MAX_SAFE_INTEGER;
+      this.target = target;
+    } else {
+      throw new ArgumentError("Brk: target must be a LinearMemory or an address space");
+    }
+    if (!Number.isSafeInteger(start) || start < 0) throw new ArgumentError(`Brk: start must be a non-negative integer, got ${String(start)}`);
+    if (!Number.isSafeInteger(limit) || limit < start) throw new ArgumentError(`Brk: limit must be an integer >= start, got ${String(limit)}`);
+    this.start = start;
+    this.limit = limit;
+    if (cell === undefined) {
+      if (!this.target.moveBreak(start, start)) throw new ArgumentError(`Brk: the memory cannot reach the start 0x${start.toString(16)}`);
+      this.cell = new FieldCell(start);
+    } else {
+      this.cell = cell;
+    }
+  }
+
+  /** The current break, exact to the byte. */
+  get current(): number {
+    return this.cell.get();
+  }
+
+  /**
+   * Sets the break to `addr` (`brk(2)`).
+   * @returns `0`, or `-1` with `errno = ENOMEM` (below start, past the limit, memory refused)
+   */
+  brk(addr: number): 0 | -1 {
+    if (!Number.isSafeInteger(addr)) {
+      this.errno = Errno.ENOMEM;
+      return -1;
+    }
+    const old = this.cell.get();
+    if (addr < this.start || addr > this.limit || !this.target.moveBreak(old, addr)) {
+      this.errno = Errno.ENOMEM;
+      return -1;
+    }
+    this.cell.set(addr);
+    return 0;
+  }
+
+  /**
+   * Moves the break by `increment` bytes (`sbrk(3)`); `sbrk(0)` asks where it is.
+   * @returns the previous break, or `-1` with `errno = ENOMEM` (`EINVAL` for a non-integer)
+   */
+  sbrk(increment: number): number {
+    if (!Number.isSafeInteger(increment)) {
+      this.errno = Errno.EINVAL;
+      return -1;
+    }
+    const old = this.cell.get();
+    if (increment === 0) return old;
+    return this.brk(old + increment) === 0 ? old : -1;
+  }
+}

@@ -1,0 +1,1184 @@
+import { Errno } from "../errno.js";
+import {
+  ArgumentError,
+  DoubleFreeError,
+  HeapCorruptionError,
+  InvalidPointerError,
+} from "../errors.js";
+import { M_MMAP_MAX, M_MMAP_THRESHOLD, M_TOP_PAD, M_TRIM_THRESHOLD } from "../constants.js";
+import { LinearMemory } from "../memory/LinearMemory.js";
+import { SMALL_BINS, binCount, binIndex, ctz32, fitIndex } from "./bins.js";
+import { CINUSE, FLAG_BITS, ILP32, LP64, MAX_REQUEST, PINUSE, type Layout } from "./chunk.js";
+import { LinearHost } from "./host.js";
+
+/**
+ * The heap header: the first bytes at `base`, then the bin heads. All allocator state lives
+ * here and in the chunks, never in JavaScript objects, so a second `Heap` attached to the same
+ * memory sees the same heap and a copy of the bytes is a snapshot of it. Word offsets:
+ */
+const H_MAGIC = 0; // "vmhp"
+const H_CONFIG = 1; // layout version | data model << 8 | flags << 16
+const H_LOCK = 2; // futex word for concurrent heaps: 0 free, 1 held, 2 held with waiters
+const H_HDR = 3; // address of this header (sanity)
+const H_ARENA = 4; // first chunk (the in-use bitmap's chunk)
+const H_TOP = 5; // top chunk: runs from here to H_END
+const H_END = 6; // end of the heap's memory from the break
+const H_BRK = 7; // the break itself (a linear memory's Brk keeps it here)
+const H_BRK_START = 8; // where the break started: footprint counts from here
+const H_MAXFOOT = 9; // high-water mark of the footprint
+const H_MMAP_BYTES = 10; // bytes in mmapped blocks
+const H_MMAP_COUNT = 11; // mmapped blocks
+const H_TRIM = 12; // trim threshold (M_TRIM_THRESHOLD)
+const H_TOPPAD = 13; // M_TOP_PAD
+const H_MMAP_THRESHOLD = 14; // M_MMAP_THRESHOLD
+const H_MMAP_MAX = 15; // M_MMAP_MAX
+const H_BITMAP = 16; // payload address of the in-use bitmap
+const H_COVER = 17; // bytes of arena (from H_ARENA) the bitmap covers
+const H_LIMIT = 18; // highest break allowed
+const H_SUMMARY = 19; // one bit per word of the bin bitmap
+const H_BINMAP = 20; // bin bitmap words follow; bin heads after them
+const MAGIC = 0x70686d76;
+const VERSION = 1;
+const FLAG_CONCURRENT = 1;
+
+/** glibc's defaults (`M_TRIM_THRESHOLD`, `M_MMAP_THRESHOLD`: 128 KiB; `M_TOP_PAD`: 0 here). */
+export const DEFAULT_TRIM_THRESHOLD = 128 * 1024;
+/** Requests at or over this get their own mapping where the heap has a mapping source. */
+export const DEFAULT_MMAP_THRESHOLD = 128 * 1024;
+/** Largest `M_MMAP_THRESHOLD` glibc accepts (`HEAP_MAX_SIZE / 2` on 64-bit). */
+export const MAX_MMAP_THRESHOLD = 32 * 1024 * 1024;
+/** The heap never spans more than this (sizes stay 31-bit integers). */
+export const MAX_HEAP_BYTES = 0x7fff_0000;
+/** Arena bytes covered by the first in-use bitmap; it doubles as the heap grows. */
+const INITIAL_COVER = 16 * 1024;
+
+/** glibc's `struct mallinfo2`, as returned by {@link Heap.mallinfo}. */
+export interface MallInfo {
+  /** Bytes obtained through the break (the whole brk heap, header included). */
+  arena: number;
+  /** Free chunks, the top chunk included. */
+  ordblks: number;
+  /** Free fastbin chunks: always 0 (there are no fastbins; frees coalesce at once). */
+  smblks: number;
+  /** Blocks served by their own mapping. */
+  hblks: number;
+  /** Bytes in blocks served by their own mapping. */
+  hblkhd: number;
+  /** Unused, always 0 (as in glibc). */
+  usmblks: number;
+  /** Bytes in free fastbin chunks: always 0. */
+  fsmblks: number;
+  /** Bytes in use in the brk heap: `arena - fordblks`. */
+  uordblks: number;
+  /** Free bytes in the brk heap (free chunks and the top chunk). */
+  fordblks: number;
+  /** Bytes `mallocTrim(0)` could give back: the size of the top chunk. */
+  keepcost: number;
+}
+
+/** The C data model of a heap: field sizes, alignment, minimum chunk. */
+export type DataModel = "lp64" | "ilp32";
+
+/** Options for a new {@link Heap}. */
+export interface HeapOptions {
+  /** Where the heap lives. @defaultValue a fresh {@link LinearMemory} (`initialBytes`, `maxBytes`) */
+  memory?: LinearMemory | WebAssembly.Memory | ArrayBuffer | SharedArrayBuffer;
+  /**
+   * First byte the heap may use; it never touches memory below it. On a `WebAssembly.Memory`
+   * shared with a compiled C/Rust module, pass the module's `__heap_base`.
+   * @defaultValue 0 (the start of the memory)
+   */
+  base?: number;
+  /** Initial size of a fresh memory. @defaultValue 65536 */
+  initialBytes?: number;
+  /** Reservation of a fresh memory (the most the heap can grow to). @defaultValue 256 MiB */
+  maxBytes?: number;
+  /** Requests at or over this many bytes get their own mapping where there is a mapping source. @defaultValue 131072 */
+  mmapThreshold?: number;
+  /** Free top space over this many bytes is given back with a negative `sbrk`. @defaultValue 131072 */
+  trimThreshold?: number;
+  /** Extra bytes obtained on each growth of the break and kept on each trim. @defaultValue 0 */
+  topPad?: number;
+  /** `"lp64"`: 16-byte alignment, 8-byte fields (x86-64); `"ilp32"`: 8-byte alignment, 4-byte fields. @defaultValue "lp64" */
+  dataModel?: DataModel;
+  /**
+   * Take a lock (a futex word in the heap's memory, with `Atomics`) around every call, so
+   * heaps attached to the same `SharedArrayBuffer` from several workers can be used at once.
+   * Recorded in the heap, so every attached `Heap` honours it. @defaultValue false
+   */
+  concurrent?: boolean;
+}
+
+/** Options for {@link Heap.attach}. */
+export interface AttachOptions {
+  /** Where the heap's header is: the `base` it was created with. @defaultValue 0 */
+  base?: number;
+}
+
+function toMemory(m: HeapOptions["memory"], opts: HeapOptions): LinearMemory {
+  if (m === undefined) {
+    const o: { initialBytes?: number; maxBytes?: number } = {};
+    if (opts.initialBytes !== undefined) o.initialBytes = opts.initialBytes;
+    if (opts.maxBytes !== undefined) o.maxBytes = opts.maxBytes;
+    return new LinearMemory(o);
+  }
+  if (m instanceof LinearMemory) return m;
+  if (typeof WebAssembly !== "undefined" && m instanceof WebAssembly.Memory) {
+    return opts.maxBytes !== undefined ? new LinearMemory({ wasm: m, maxBytes: opts.maxBytes }) : new LinearMemory({ wasm: m });
+  }
+  if (m instanceof ArrayBuffer || (typeof SharedArrayBuffer === "function" && m instanceof SharedArrayBuffer)) {
+    return new LinearMemory({ buffer: m });
+  }
+  throw new ArgumentError("Heap: memory must be a LinearMemory, WebAssembly.Memory, ArrayBuffer or SharedArrayBuffer");
+}
+
+function optInt(name: string, v: number | undefined, dflt: number, max = 0xffff_ffff): number {
+  if (v === undefined) return dflt;
+  if (!Number.isSafeInteger(v) || v < 0) throw new ArgumentError(`Heap: ${name} must be a non-negative integer, got ${String(v)}`);
+  return Math.min(v, max);
+}
+
+/** Whether `x` is a power of two (exact for every safe integer, unlike `x & (x - 1)`). */
+const isPow2 = (x: number): boolean => Number.isSafeInteger(x) && x > 0 && 2 ** Math.round(Math.log2(x)) === x;
+
+/**
+ * A malloc-family heap with C (glibc) semantics whose whole state lives in the memory it
+ * manages.
+ *
+ * Design: boundary-tagged chunks (see `chunk.ts`), exact small bins and TLSF classes for large
+ * chunks found with a two-level bitmap (O(1) per operation), immediate coalescing, splitting,
+ * a top chunk grown with `sbrk` and trimmed past `trimThreshold`, in-place `realloc` into a free
+ * neighbour or the top. An in-use bitmap (one bit per 16 bytes, kept in a chunk of the heap
+ * itself) is the authority on which pointers are live: `free` of anything else (twice, interior,
+ * misaligned, forged header) throws before changing anything.
+ */
+export class Heap {
+  /** Where the blocks live: read and write their contents through `memory.u8` / `memory.dv`. */
+  readonly memory: LinearMemory;
+  /** Set by failing calls (`ENOMEM`, `EINVAL`), like C's `errno`. Never changed by `free`. */
+  errno = 0;
+
+  private readonly host: LinearHost;
+  private readonly hdr: number;
+  private readonly W: number;
+  private readonly W2: number;
+  private readonly amask: number;
+  private readonly gshift: number;
+  private readonly minChunk: number;
+  private readonly smallLimit: number;
+  private readonly bins: number; // address of bin head 0
+  private readonly binWords: number;
+  private readonly arena: number;
+  private readonly needsSync: boolean;
+  private readonly concurrent: boolean;
+  private readonly lockView: Int32Array | null;
+  private readonly layout: Layout;
+
+  constructor(opts: HeapOptions = {}) {
+    this.memory = toMemory(opts.memory, opts);
+    const host = new LinearHost(this.memory);
+    this.host = host;
+    const base = optInt("base", opts.base, 0);
+    const layout = (opts.dataModel ?? "lp64") === "lp64" ? LP64 : opts.dataModel === "ilp32" ? ILP32 : null;
+    if (layout === null) throw new ArgumentError(`Heap: dataModel must be "lp64" or "ilp32", got ${String(opts.dataModel)}`);
+    this.layout = layout;
+    const hdr = (base + 15) & ~15;
+    this.hdr = hdr;
+    ({ W: this.W, alignMask: this.amask, granuleShift: this.gshift, minChunk: this.minChunk } = layout);
+    this.W2 = 2 * this.W;
+    this.smallLimit = SMALL_BINS << this.gshift;
+    const nbins = binCount(this.gshift);
+    this.binWords = (nbins + 31) >>> 5;
+    this.bins = hdr + (H_BINMAP + this.binWords) * 4;
+    const hdrEnd = this.bins + nbins * 4;
+    this.arena = (hdrEnd + layout.align - 1) & ~layout.alignMask;
+    this.concurrent = opts.concurrent === true;
+    this.needsSync = this.memory.wasm !== null;
+    this.lockView = this.concurrent ? this.makeLockView() : null;
+
+    const limit = Math.min(this.memory.maxBytes, MAX_HEAP_BYTES);
+    if (this.arena + 2 * INITIAL_COVER > limit) throw new ArgumentError(`Heap: no room for a heap between 0x${hdr.toString(16)} and 0x${limit.toString(16)}`);
+    if (!this.memory.ensure(this.arena)) throw new ArgumentError("Heap: the memory cannot hold the heap's header");
+    host.sync();
+    host.st(hdr + 4 * H_BRK, hdr);
+    host.attachBreak(hdr, limit, hdr + 4 * H_BRK);
+
+    // The first chunk is the in-use bitmap, covering INITIAL_COVER bytes; the top follows.
+    const bmChunk = this.bitmapChunkSize(INITIAL_COVER);
+    const initialTop = 4096;
+    const want = this.arena - hdr + bmChunk + initialTop;
+    if (host.sbrk(want) === -1) throw new ArgumentError("Heap: the memory cannot hold an empty heap");
+    host.zero(hdr, this.arena - hdr + bmChunk);
+    const st = (i: number, v: number): void => host.st(hdr + 4 * i, v);
+    st(H_MAGIC, MAGIC);
+    st(H_CONFIG, VERSION | ((layout === LP64 ? 64 : 32) << 8) | ((this.concurrent ? FLAG_CONCURRENT : 0) << 16));
+    st(H_HDR, hdr);
+    st(H_ARENA, this.arena);
+    st(H_END, hdr + want);
+    st(H_BRK, hdr + want); // zeroed above with the rest of the header
+    st(H_BRK_START, hdr);
+    st(H_MAXFOOT, want);
+    st(H_TRIM, optInt("trimThreshold", opts.trimThreshold, DEFAULT_TRIM_THRESHOLD));
+    st(H_TOPPAD, optInt("topPad", opts.topPad, 0, MAX_HEAP_BYTES));
+    st(H_MMAP_THRESHOLD, optInt("mmapThreshold", opts.mmapThreshold, DEFAULT_MMAP_THRESHOLD));
+    st(H_MMAP_MAX, 65536);
+    st(H_LIMIT, limit);
+    const bm = this.arena;
+    host.st(bm + this.W, bmChunk | CINUSE | PINUSE);
+    st(H_BITMAP, bm + this.W2);
+    st(H_COVER, INITIAL_COVER); // the bitmap's own chunk has no bit: free() can never take it
+    const top = bm + bmChunk;
+    st(H_TOP, top);
+    host.st(top + this.W, initialTop | PINUSE);
+  }
+
+  /**
+   * Opens the heap that already lives in `memory` (made by another `Heap`, in this thread or
+   * another worker, or restored from a copy of the bytes).
+   * @throws HeapCorruptionError when no heap header is found at `base`
+   */
+  static attach(memory: LinearMemory | WebAssembly.Memory | ArrayBuffer | SharedArrayBuffer, opts: AttachOptions = {}): Heap {
+    const mem = toMemory(memory, {});
+    const base = optInt("base", opts.base, 0);
+    const hdr = (base + 15) & ~15;
+    const probe = new LinearHost(mem);
+    if (hdr + 4 * H_BINMAP > probe.u32.length * 4 || probe.ld(hdr) !== MAGIC || probe.ld(hdr + 4 * H_HDR) !== hdr) {
+      throw new HeapCorruptionError("no heap at this address", "attach", hdr);
+    }
+    const config = probe.ld(hdr + 4 * H_CONFIG);
+    if ((config & 0xff) !== VERSION) throw new HeapCorruptionError(`heap layout version ${config & 0xff} is not supported`, "attach", hdr);
+    const heap = Object.create(Heap.prototype) as Heap;
+    heap.initAttached(mem, hdr, (config >>> 8) & 0xff, (config >>> 16) & 0xff);
+    return heap;
+  }
+
+  private initAttached(mem: LinearMemory, hdr: number, model: number, flags: number): void {
+    const layout = model === 32 ? ILP32 : LP64;
+    const host = new LinearHost(mem);
+    const self = this as unknown as Record<string, unknown>;
+    self.memory = mem;
+    self.errno = 0;
+    self.host = host;
+    self.hdr = hdr;
+    self.layout = layout;
+    self.W = layout.W;
+    self.W2 = 2 * layout.W;
+    self.amask = layout.alignMask;
+    self.gshift = layout.granuleShift;
+    self.minChunk = layout.minChunk;
+    self.smallLimit = SMALL_BINS << layout.granuleShift;
+    const words = (binCount(layout.granuleShift) + 31) >>> 5;
+    self.binWords = words;
+    self.bins = hdr + (H_BINMAP + words) * 4;
+    self.arena = host.ld(hdr + 4 * H_ARENA);
+    self.needsSync = mem.wasm !== null;
+    self.concurrent = (flags & FLAG_CONCURRENT) !== 0;
+    self.lockView = this.concurrent ? this.makeLockView() : null;
+    host.attachBreak(host.ld(hdr + 4 * H_BRK_START), host.ld(hdr + 4 * H_LIMIT), hdr + 4 * H_BRK);
+  }
+
+  private makeLockView(): Int32Array {
+    const b = this.memory.buffer;
+    if (!(typeof SharedArrayBuffer === "function" && b instanceof SharedArrayBuffer)) {
+      throw new ArgumentError("Heap: a concurrent heap needs shared memory (SharedArrayBuffer or shared WebAssembly.Memory)");
+    }
+    return new Int32Array(b);
+  }
+
+  // ───────────────────────── public API ─────────────────────────
+
+  /**
+   * `malloc(3)`: a block of at least `size` bytes, aligned to 16 (8 in the 32-bit model).
+   * `malloc(0)` returns a unique, freeable pointer.
+   * @returns the address, or `0` with `errno = ENOMEM` (no memory, or a size no heap could
+   *   hold: negative, fractional, NaN, infinite or over 2 GiB)
+   */
+  malloc(size: number): number {
+    if (this.concurrent) return this.locked(() => this.mallocImpl(size));
+    return this.mallocImpl(size);
+  }
+
+  /**
+   * `free(3)`: returns a block. `free(0)` does nothing; `errno` is never changed.
+   * @throws DoubleFreeError for a block already freed; InvalidPointerError for anything the
+   *   heap did not return (interior, misaligned, out of range); HeapCorruptionError when the
+   *   block's neighbours are smashed. Nothing changes before it throws.
+   */
+  free(ptr: number): void {
+    if (ptr === 0 || ptr == null) return;
+    if (this.concurrent) return this.locked(() => this.freeImpl(ptr));
+    this.freeImpl(ptr);
+  }
+
+  /**
+   * `calloc(3)`: `nmemb * size` zeroed bytes.
+   * @returns the address, or `0` with `ENOMEM` (also when `nmemb * size` overflows)
+   */
+  calloc(nmemb: number, size: number): number {
+    if (this.concurrent) return this.locked(() => this.callocImpl(nmemb, size));
+    return this.callocImpl(nmemb, size);
+  }
+
+  /**
+   * `realloc(3)`: resizes a block, in place when it can (shrinking, growing within the usable
+   * size, into a free neighbour or into the top), else by moving it (the first
+   * `min(old, new)` bytes survive). `realloc(0, n)` is `malloc(n)`; `realloc(p, 0)` frees `p`
+   * and returns 0 (glibc), leaving `errno` alone.
+   * @returns the new address, or `0` with `ENOMEM`, the old block intact and still owned
+   */
+  realloc(ptr: number, size: number): number {
+    if (this.concurrent) return this.locked(() => this.reallocImpl(ptr, size));
+    return this.reallocImpl(ptr, size);
+  }
+
+  /**
+   * `reallocarray(3)`: `realloc(ptr, nmemb * size)` with an overflow check.
+   * @returns the new address, or `0` with `ENOMEM` on overflow (the block intact)
+   */
+  reallocarray(ptr: number, nmemb: number, size: number): number {
+    const total = this.product(nmemb, size);
+    if (total < 0) {
+      if (ptr !== 0 && ptr != null) this.validate(ptr, "reallocarray");
+      this.errno = Errno.ENOMEM;
+      return 0;
+    }
+    return this.realloc(ptr, total);
+  }
+
+  /**
+   * `posix_memalign(3)`: a block of `size` bytes aligned to `alignment`, which must be a power
+   * of two and a multiple of the pointer size. Never touches `errno`.
+   * @returns `{ err: 0, ptr }`, or `{ err: EINVAL | ENOMEM, ptr: 0 }` with nothing allocated
+   */
+  posixMemalign(alignment: number, size: number): { err: number; ptr: number } {
+    if (!isPow2(alignment) || alignment % this.W !== 0) return { err: Errno.EINVAL, ptr: 0 };
+    const saved = this.errno;
+    const ptr = this.concurrent ? this.locked(() => this.memalignImpl(alignment, size)) : this.memalignImpl(alignment, size);
+    this.errno = saved;
+    return ptr === 0 ? { err: Errno.ENOMEM, ptr: 0 } : { err: 0, ptr };
+  }
+
+  /**
+   * `aligned_alloc(3)` (C11): `alignment` must be a power of two (else `0` with `EINVAL`);
+   * any size is accepted.
+   */
+  alignedAlloc(alignment: number, size: number): number {
+    if (!isPow2(alignment)) {
+      this.errno = Errno.EINVAL;
+      return 0;
+    }
+    return this.concurrent ? this.locked(() => this.memalignImpl(alignment, size)) : this.memalignImpl(alignment, size);
+  }
+
+  /**
+   * `memalign(3)`: alignments up to 16 behave as `malloc`; one that is not a power of two is
+   * rounded up to the next power of two.
+   */
+  memalign(alignment: number, size: number): number {
+    if (!Number.isSafeInteger(alignment) || alignment < 0 || alignment > 0x4000_0000) {
+      this.errno = Errno.EINVAL;
+      return 0;
+    }
+    let a = alignment;
+    if (!isPow2(a) && a !== 0) a = 2 ** Math.ceil(Math.log2(a));
+    return this.concurrent ? this.locked(() => this.memalignImpl(a, size)) : this.memalignImpl(a, size);
+  }
+
+  /**
+   * `malloc_usable_size(3)`: bytes the block can really hold (at least what was asked).
+   * @returns 0 for `0` and for anything that is not a live block
+   */
+  mallocUsableSize(ptr: number): number {
+    if (ptr === 0 || ptr == null) return 0;
+    if (this.needsSync) this.host.sync();
+    if (!this.isLive(ptr)) return 0;
+    const h = this.host;
+    return (h.ld(ptr - this.W) & ~FLAG_BITS) - this.W;
+  }
+
+  /** glibc's `mallinfo2()`: totals of the brk heap and the mapped blocks. */
+  mallinfo(): MallInfo {
+    if (this.needsSync) this.host.sync();
+    const h = this.host;
+    let ordblks = 1;
+    let fordblks = this.endAddr() - this.topAddr();
+    const nbins = binCount(this.gshift);
+    for (let i = 0; i < nbins; i++) {
+      for (let c = h.ld(this.bins + 4 * i), guard = 0; c !== 0 && guard < 1 << 27; c = h.ld(c + this.W2), guard++) {
+        ordblks++;
+        fordblks += h.ld(c + this.W) & ~FLAG_BITS;
+      }
+    }
+    const arena = this.endAddr() - this.word(H_BRK_START);
+    return {
+      arena,
+      ordblks,
+      smblks: 0,
+      hblks: this.word(H_MMAP_COUNT),
+      hblkhd: this.word(H_MMAP_BYTES),
+      usmblks: 0,
+      fsmblks: 0,
+      uordblks: arena - fordblks,
+      fordblks,
+      keepcost: this.endAddr() - this.topAddr(),
+    };
+  }
+
+  /** Bytes now obtained from the system: the brk heap plus mapped blocks (dlmalloc's `malloc_footprint`). O(1). */
+  mallocFootprint(): number {
+    return this.endAddr() - this.word(H_BRK_START) + this.word(H_MMAP_BYTES);
+  }
+
+  /** The high-water mark of {@link Heap.mallocFootprint} (dlmalloc's `malloc_max_footprint`). O(1). */
+  mallocMaxFootprint(): number {
+    return this.word(H_MAXFOOT);
+  }
+
+  /**
+   * `malloc_trim(3)`: gives free space at the top back with a negative `sbrk`, keeping `pad`
+   * bytes.
+   * @returns 1 if memory was released, else 0
+   */
+  mallocTrim(pad = 0): 0 | 1 {
+    if (!Number.isSafeInteger(pad) || pad < 0) pad = 0;
+    if (this.needsSync) this.host.sync();
+    const run = (): 0 | 1 => this.trim(pad);
+    return this.concurrent ? this.locked(run) : run();
+  }
+
+  /**
+   * `mallopt(3)`: sets `M_TRIM_THRESHOLD`, `M_TOP_PAD`, `M_MMAP_THRESHOLD` (at most 32 MiB)
+   * or `M_MMAP_MAX`.
+   * @returns 1 on success, 0 for an unknown parameter or a value out of range
+   */
+  mallopt(param: number, value: number): 0 | 1 {
+    if (!Number.isSafeInteger(value) || value < 0) return 0;
+    switch (param) {
+      case M_TRIM_THRESHOLD:
+        this.setWord(H_TRIM, Math.min(value, 0xffff_ffff));
+        return 1;
+      case M_TOP_PAD:
+        this.setWord(H_TOPPAD, Math.min(value, MAX_HEAP_BYTES));
+        return 1;
+      case M_MMAP_THRESHOLD:
+        if (value > MAX_MMAP_THRESHOLD) return 0;
+        this.setWord(H_MMAP_THRESHOLD, value);
+        return 1;
+      case M_MMAP_MAX:
+        this.setWord(H_MMAP_MAX, Math.min(value, 0xffff_ffff));
+        return 1;
+      default:
+        return 0;
+    }
+  }
+
+  /** The data model's alignment of every returned pointer (16, or 8 for `"ilp32"`). */
+  get alignment(): number {
+    return this.layout.align;
+  }
+
+  /** Address of the heap's header (its `base`, rounded up to 16). */
+  get base(): number {
+    return this.hdr;
+  }
+
+  // ───────────────────────── engine ─────────────────────────
+
+  private word(i: number): number {
+    return this.host.ld(this.hdr + 4 * i);
+  }
+  private setWord(i: number, v: number): void {
+    this.host.st(this.hdr + 4 * i, v);
+  }
+  private topAddr(): number {
+    return this.host.ld(this.hdr + 4 * H_TOP);
+  }
+  private endAddr(): number {
+    return this.host.ld(this.hdr + 4 * H_END);
+  }
+
+  private mallocImpl(size: number): number {
+    if (this.needsSync) this.host.sync();
+    if (size >>> 0 !== size || size > MAX_REQUEST) {
+      this.errno = Errno.ENOMEM;
+      return 0;
+    }
+    const n = size + this.W + this.amask;
+    const c = this.allocChunk(n < this.minChunk ? this.minChunk : n & ~this.amask);
+    if (c === 0) {
+      this.errno = Errno.ENOMEM;
+      return 0;
+    }
+    return c + this.W2;
+  }
+
+  private callocImpl(nmemb: number, size: number): number {
+    const total = this.product(nmemb, size);
+    if (total < 0) {
+      this.errno = Errno.ENOMEM;
+      return 0;
+    }
+    const p = this.mallocImpl(total);
+    if (p !== 0) this.host.zero(p, (this.host.ld(p - this.W) & ~FLAG_BITS) - this.W);
+    return p;
+  }
+
+  /** `nmemb * size`, or -1 when it is not a size the heap could hold. */
+  private product(nmemb: number, size: number): number {
+    if (!Number.isSafeInteger(nmemb) || !Number.isSafeInteger(size) || nmemb < 0 || size < 0) return -1;
+    const total = nmemb * size;
+    return total > MAX_REQUEST ? -1 : total;
+  }
+
+  /** A chunk of exactly `nb` bytes or more, marked in use; 0 when memory ran out. */
+  private allocChunk(nb: number): number {
+    const h = this.host;
+    let idx: number;
+    if (nb < this.smallLimit) {
+      idx = nb >>> this.gshift;
+      const c = h.ld(this.bins + (idx << 2));
+      if (c !== 0) {
+        // Exact fit from a small bin: pop the head, no split.
+        this.popHead(c, idx);
+        const W = this.W;
+        h.st(c + W, h.ld(c + W) | CINUSE);
+        const n = c + nb + W;
+        h.st(n, h.ld(n) | PINUSE);
+        this.setBit(c);
+        return c;
+      }
+      idx++;
+    } else {
+      idx = binIndex(nb, this.gshift);
+      const c = h.ld(this.bins + (idx << 2));
+      if (c !== 0 && (h.ld(c + this.W) & ~FLAG_BITS) >= nb) return this.takeFree(c, idx, nb);
+      idx = fitIndex(nb, this.gshift);
+    }
+    idx = this.findBin(idx);
+    if (idx >= 0) return this.takeFree(h.ld(this.bins + (idx << 2)), idx, nb);
+    return this.allocFromTop(nb);
+  }
+
+  /** Takes free chunk `c`, the head of bin `idx`, for a request of `nb` bytes, splitting off the rest. */
+  private takeFree(c: number, idx: number, nb: number): number {
+    const h = this.host;
+    const W = this.W;
+    this.popHead(c, idx);
+    const s = h.ld(c + W);
+    const size = s & ~FLAG_BITS;
+    const rem = size - nb;
+    if (rem >= this.minChunk) {
+      h.st(c + W, nb | CINUSE | (s & PINUSE));
+      const r = c + nb;
+      h.st(r + W, rem | PINUSE);
+      h.st(r + rem, rem);
+      this.insert(r, rem);
+    } else {
+      h.st(c + W, s | CINUSE);
+      const n = c + size + W;
+      h.st(n, h.ld(n) | PINUSE);
+    }
+    this.setBit(c);
+    return c;
+  }
+
+  /** Carves `nb` bytes from the top chunk, growing the heap when the top is too small. */
+  private allocFromTop(nb: number): number {
+    const h = this.host;
+    const W = this.W;
+    const hdr = this.hdr;
+    let top = h.ld(hdr + 4 * H_TOP);
+    let tsize = h.ld(hdr + 4 * H_END) - top;
+    if (tsize < nb + this.minChunk) {
+      if (!this.grow(nb + this.minChunk - tsize)) return 0;
+      top = h.ld(hdr + 4 * H_TOP);
+      tsize = h.ld(hdr + 4 * H_END) - top;
+    }
+    h.st(top + W, nb | CINUSE | (h.ld(top + W) & PINUSE));
+    const nt = top + nb;
+    h.st(hdr + 4 * H_TOP, nt);
+    h.st(nt + W, (tsize - nb) | PINUSE);
+    this.setBit(top);
+    return top;
+  }
+
+  /**
+   * Extends the heap by at least `need` bytes with `sbrk` (whole 4 KiB steps, plus `topPad`),
+   * doubling the in-use bitmap when the arena outgrows it.
+   */
+  private grow(need: number): boolean {
+    const h = this.host;
+    const hdr = this.hdr;
+    const end = h.ld(hdr + 4 * H_END);
+    const page = h.pageSize;
+    let incr = Math.ceil((need + h.ld(hdr + 4 * H_TOPPAD)) / page) * page;
+    const cover = h.ld(hdr + 4 * H_COVER);
+    let newCover = cover;
+    let bmChunk = 0;
+    if (end + incr - this.arena > cover) {
+      do {
+        newCover *= 2;
+        bmChunk = this.bitmapChunkSize(newCover);
+      } while (end + incr + bmChunk - this.arena > newCover);
+      incr = Math.ceil((need + bmChunk + h.ld(hdr + 4 * H_TOPPAD)) / page) * page;
+    }
+    if (h.sbrk(incr) === -1) {
+      // Near the limit: try again without the padding and page rounding before giving up.
+      const exact = (need + bmChunk + this.amask) & ~this.amask;
+      if (exact >= incr || h.sbrk(exact) === -1) return false;
+      incr = exact;
+    }
+    const newEnd = end + incr;
+    h.st(hdr + 4 * H_END, newEnd);
+    const top = h.ld(hdr + 4 * H_TOP);
+    h.st(top + this.W, (newEnd - top) | (h.ld(top + this.W) & PINUSE));
+    this.noteFootprint();
+    if (bmChunk !== 0) this.moveBitmap(newCover, bmChunk);
+    return true;
+  }
+
+  private noteFootprint(): void {
+    const fp = this.mallocFootprint();
+    if (fp > this.word(H_MAXFOOT)) this.setWord(H_MAXFOOT, fp);
+  }
+
+  private bitmapChunkSize(cover: number): number {
+    const bytes = cover >>> (this.gshift + 3);
+    return Math.max(this.minChunk, (bytes + this.W + this.amask) & ~this.amask);
+  }
+
+  /** Moves the in-use bitmap to a new chunk carved from the top, covering `cover` bytes. */
+  private moveBitmap(cover: number, chunkSize: number): void {
+    const h = this.host;
+    const hdr = this.hdr;
+    const top = h.ld(hdr + 4 * H_TOP);
+    const tsize = h.ld(hdr + 4 * H_END) - top;
+    h.st(top + this.W, chunkSize | CINUSE | (h.ld(top + this.W) & PINUSE));
+    const nt = top + chunkSize;
+    h.st(hdr + 4 * H_TOP, nt);
+    h.st(nt + this.W, (tsize - chunkSize) | PINUSE);
+    const oldPayload = h.ld(hdr + 4 * H_BITMAP);
+    const oldBytes = h.ld(hdr + 4 * H_COVER) >>> (this.gshift + 3);
+    const newPayload = top + this.W2;
+    h.zero(newPayload, chunkSize - this.W);
+    h.copy(newPayload, oldPayload, oldBytes);
+    h.st(hdr + 4 * H_BITMAP, newPayload);
+    h.st(hdr + 4 * H_COVER, cover);
+    this.freeChunk(oldPayload - this.W2, "malloc");
+  }
+
+  private setBit(c: number): void {
+    const h = this.host;
+    const off = (c - this.arena) >>> this.gshift;
+    const a = h.ld(this.hdr + 4 * H_BITMAP) + ((off >>> 5) << 2);
+    h.st(a, h.ld(a) | (1 << (off & 31)));
+  }
+
+  private clearBit(c: number): void {
+    const h = this.host;
+    const off = (c - this.arena) >>> this.gshift;
+    const a = h.ld(this.hdr + 4 * H_BITMAP) + ((off >>> 5) << 2);
+    h.st(a, h.ld(a) & ~(1 << (off & 31)));
+  }
+
+  private testBit(c: number): boolean {
+    const h = this.host;
+    const off = (c - this.arena) >>> this.gshift;
+    return (h.ld(h.ld(this.hdr + 4 * H_BITMAP) + ((off >>> 5) << 2)) & (1 << (off & 31))) !== 0;
+  }
+
+  /** First non-empty bin at or above `idx`, or -1. */
+  private findBin(idx: number): number {
+    const h = this.host;
+    const words = this.hdr + 4 * H_BINMAP;
+    let w = idx >>> 5;
+    if (w >= this.binWords) return -1;
+    let bits = h.ld(words + (w << 2)) & (-1 << (idx & 31));
+    if (bits === 0) {
+      const summary = h.ld(this.hdr + 4 * H_SUMMARY) & (-1 << (w + 1));
+      if (summary === 0) return -1;
+      w = ctz32(summary);
+      bits = h.ld(words + (w << 2));
+    }
+    return (w << 5) + ctz32(bits);
+  }
+
+  /** Pushes free chunk `c` of `size` bytes on the front of its bin. */
+  private insert(c: number, size: number): void {
+    const h = this.host;
+    const idx = size < this.smallLimit ? size >>> this.gshift : binIndex(size, this.gshift);
+    const slot = this.bins + (idx << 2);
+    const head = h.ld(slot);
+    const fdAt = c + this.W2;
+    h.st(fdAt, head);
+    h.st(fdAt + this.W, 0);
+    if (head !== 0) {
+      h.st(head + this.W2 + this.W, c);
+    } else {
+      this.markBin(idx);
+    }
+    h.st(slot, c);
+  }
+
+  private markBin(idx: number): void {
+    const h = this.host;
+    const w = idx >>> 5;
+    const wa = this.hdr + 4 * (H_BINMAP + w);
+    const old = h.ld(wa);
+    h.st(wa, old | (1 << (idx & 31)));
+    if (old === 0) {
+      const sa = this.hdr + 4 * H_SUMMARY;
+      h.st(sa, h.ld(sa) | (1 << w));
+    }
+  }
+
+  private unmarkBin(idx: number): void {
+    const h = this.host;
+    const w = idx >>> 5;
+    const wa = this.hdr + 4 * (H_BINMAP + w);
+    const left = h.ld(wa) & ~(1 << (idx & 31));
+    h.st(wa, left);
+    if (left === 0) {
+      const sa = this.hdr + 4 * H_SUMMARY;
+      h.st(sa, h.ld(sa) & ~(1 << w));
+    }
+  }
+
+  /** Removes `c`, the head of bin `idx` (glibc's list check first: "corrupted double-linked list"). */
+  private popHead(c: number, idx: number): void {
+    const h = this.host;
+    const fd = h.ld(c + this.W2);
+    if (fd !== 0) {
+      const back = fd + this.W2 + this.W;
+      if (h.ld(back) !== c) throw new HeapCorruptionError("corrupted double-linked list", "malloc", fd);
+      h.st(back, 0);
+    } else {
+      this.unmarkBin(idx);
+    }
+    h.st(this.bins + (idx << 2), fd);
+  }
+
+  /** Checks the links of free chunk `c` of `size` bytes before it is unlinked. */
+  private linksOk(c: number, size: number): boolean {
+    const h = this.host;
+    const fd = h.ld(c + this.W2);
+    const bk = h.ld(c + this.W2 + this.W);
+    return (fd === 0 || h.ld(fd + this.W2 + this.W) === c) && (bk === 0 ? h.ld(this.bins + (this.binOf(size) << 2)) === c : h.ld(bk + this.W2) === c);
+  }
+
+  /** Removes free chunk `c` of `size` bytes from its bin; its links were checked by {@link linksOk}. */
+  private unlink(c: number, size: number): void {
+    const h = this.host;
+    const W2 = this.W2;
+    const fd = h.ld(c + W2);
+    const bk = h.ld(c + W2 + this.W);
+    if (fd !== 0) h.st(fd + W2 + this.W, bk);
+    if (bk !== 0) {
+      h.st(bk + W2, fd);
+    } else {
+      const idx = this.binOf(size);
+      h.st(this.bins + (idx << 2), fd);
+      if (fd === 0) this.unmarkBin(idx);
+    }
+  }
+
+  private binOf(size: number): number {
+    return size < this.smallLimit ? size >>> this.gshift : binIndex(size, this.gshift);
+  }
+
+  /** Whether `p` is a live block's pointer (the in-use bitmap decides; headers can be forged). */
+  private isLive(p: number): boolean {
+    if (p >>> 0 !== p || (p & this.amask) !== 0) return false;
+    const c = p - this.W2;
+    return c >= this.arena && p < this.topAddr() && this.testBit(c);
+  }
+
+  /** The chunk of live block `p`, or throws the error `free(p)` deserves. */
+  private validate(p: number, op: string): number {
+    if (this.needsSync) this.host.sync();
+    if (!this.isLive(p)) this.badPointer(p, op);
+    return p - this.W2;
+  }
+
+  /**
+   * Throws for a pointer that is not live. Only on this error path does the heap walk its
+   * chunks, to tell a double free (the address lies in free memory) from an invalid pointer.
+   */
+  private badPointer(p: number, op: string): never {
+    if (typeof p !== "number" || p >>> 0 !== p || (p & this.amask) !== 0) throw new InvalidPointerError(op, typeof p === "number" ? p : 0);
+    const c = p - this.W2;
+    const h = this.host;
+    const top = this.topAddr();
+    const end = this.endAddr();
+    if (c >= top && c < end) throw new DoubleFreeError(op, p);
+    if (c >= this.arena && c < top) {
+      let x = this.arena;
+      while (x < top) {
+        const size = h.ld(x + this.W) & ~FLAG_BITS;
+        if (size < this.minChunk || x + size > top) break; // corrupted: do not guess
+        if (c >= x && c < x + size) {
+          if ((h.ld(x + this.W) & CINUSE) === 0) throw new DoubleFreeError(op, p);
+          break;
+        }
+        x += size;
+      }
+    }
+    throw new InvalidPointerError(op, p);
+  }
+
+  private freeImpl(p: number): void {
+    if (this.needsSync) this.host.sync();
+    if (!this.isLive(p)) this.badPointer(p, "free");
+    this.freeChunk(p - this.W2, "free");
+  }
+
+  /**
+   * Frees in-use chunk `c`: checks its neighbours first (so a smashed header throws before
+   * anything changes), then coalesces with free neighbours or the top and bins the result.
+   * Merging into the top may trim the heap.
+   */
+  private freeChunk(c: number, op: string): void {
+    const h = this.host;
+    const W = this.W;
+    const min = this.minChunk;
+    const s = h.ld(c + W);
+    const size = s & ~FLAG_BITS;
+    const topAt = this.hdr + 4 * H_TOP;
+    const top = h.ld(topAt);
+    const n = c + size;
+    if (size < min || (size & this.amask) !== 0 || n > top) throw new HeapCorruptionError("invalid size", op, c);
+    const ns = h.ld(n + W);
+    const nsize = ns & ~FLAG_BITS;
+    if ((ns & PINUSE) === 0) throw new HeapCorruptionError("double free or corruption (!prev)", op, c);
+    const nextFree = n !== top && (ns & CINUSE) === 0;
+    if (n !== top) {
+      if (nsize < min || (nsize & this.amask) !== 0 || n + nsize > top) throw new HeapCorruptionError("invalid next size (normal)", op, n);
+      if (nextFree && !this.linksOk(n, nsize)) throw new HeapCorruptionError("corrupted double-linked list", op, n);
+    }
+    let start = c;
+    let total = size;
+    if ((s & PINUSE) === 0) {
+      const ps = h.ld(c);
+      const prev = c - ps;
+      if (ps < min || (ps & this.amask) !== 0 || prev < this.arena || h.ld(prev + W) !== (ps | PINUSE)) {
+        throw new HeapCorruptionError("corrupted size vs. prev_size", op, c);
+      }
+      if (!this.linksOk(prev, ps)) throw new HeapCorruptionError("corrupted double-linked list", op, prev);
+      // Every check passed: from here on the heap changes.
+      this.unlink(prev, ps);
+      start = prev;
+      total += ps;
+    }
+    this.clearBit(c);
+    if (n === top) {
+      const end = h.ld(this.hdr + 4 * H_END);
+      h.st(topAt, start);
+      h.st(start + W, (end - start) | PINUSE);
+      if (end - start > h.ld(this.hdr + 4 * H_TRIM)) this.trim(h.ld(this.hdr + 4 * H_TOPPAD));
+      return;
+    }
+    if (nextFree) {
+      this.unlink(n, nsize);
+      total += nsize;
+    } else {
+      h.st(n + W, ns & ~PINUSE);
+    }
+    h.st(start + W, total | PINUSE);
+    h.st(start + total, total);
+    this.insert(start, total);
+  }
+
+  /** Gives the top's free space beyond `pad` (and a minimum chunk) back to the break. */
+  private trim(pad: number): 0 | 1 {
+    const h = this.host;
+    const top = this.topAddr();
+    const end = this.endAddr();
+    const page = h.pageSize;
+    const extra = Math.floor((end - top - this.minChunk - pad) / page) * page;
+    if (extra <= 0) return 0;
+    if (h.sbrk(-extra) === -1) return 0;
+    const newEnd = end - extra;
+    this.setWord(H_END, newEnd);
+    h.st(top + this.W, (newEnd - top) | (h.ld(top + this.W) & PINUSE));
+    return 1;
+  }
+
+  private reallocImpl(p: number, size: number): number {
+    if (p === 0 || p == null) return this.mallocImpl(size);
+    const c = this.validate(p, "realloc");
+    if (size === 0) {
+      this.freeChunk(c, "realloc");
+      return 0;
+    }
+    if (size >>> 0 !== size || size > MAX_REQUEST) {
+      this.errno = Errno.ENOMEM;
+      return 0;
+    }
+    const h = this.host;
+    const W = this.W;
+    const min = this.minChunk;
+    const n0 = size + W + this.amask;
+    const nb = n0 < min ? min : n0 & ~this.amask;
+    const s = h.ld(c + W);
+    const old = s & ~FLAG_BITS;
+    if (nb <= old) {
+      if (old - nb >= min) this.splitTail(c, s, nb);
+      return p;
+    }
+    const n = c + old;
+    const top = this.topAddr();
+    if (n === top) {
+      // Grow into the top, extending the heap if needed.
+      let avail = this.endAddr() - top;
+      if (old + avail < nb + min) {
+        // A grow may move the in-use bitmap into the top: then the block must move.
+        if (!this.grow(nb + min - old - avail) || this.topAddr() !== n) return this.reallocMove(c, p, old, size);
+        avail = this.endAddr() - n;
+      }
+      h.st(c + W, nb | CINUSE | (s & PINUSE));
+      const nt = c + nb;
+      this.setWord(H_TOP, nt);
+      h.st(nt + W, (old + avail - nb) | PINUSE);
+      return p;
+    }
+    const ns = h.ld(n + W);
+    const nsize = ns & ~FLAG_BITS;
+    if ((ns & CINUSE) === 0 && old + nsize >= nb) {
+      if (nsize < min || n + nsize > top || !this.linksOk(n, nsize)) {
+        throw new HeapCorruptionError("invalid next size", "realloc", n);
+      }
+      this.unlink(n, nsize);
+      const total = old + nsize;
+      const rem = total - nb;
+      if (rem >= min) {
+        h.st(c + W, nb | CINUSE | (s & PINUSE));
+        const r = c + nb;
+        h.st(r + W, rem | PINUSE);
+        h.st(r + rem, rem);
+        this.insert(r, rem);
+      } else {
+        h.st(c + W, total | CINUSE | (s & PINUSE));
+        const nn = c + total;
+        h.st(nn + W, h.ld(nn + W) | PINUSE);
+      }
+      return p;
+    }
+    return this.reallocMove(c, p, old, size);
+  }
+
+  private reallocMove(c: number, p: number, old: number, size: number): number {
+    const q = this.mallocImpl(size);
+    if (q === 0) return 0;
+    this.host.copy(q, p, Math.min(old - this.W, size));
+    this.freeChunk(c, "realloc");
+    return q;
+  }
+
+  /** Shrinks in-use chunk `c` (header `s`) to `nb` bytes and frees the tail. */
+  private splitTail(c: number, s: number, nb: number): void {
+    const h = this.host;
+    const W = this.W;
+    const rem = (s & ~FLAG_BITS) - nb;
+    h.st(c + W, nb | (s & (CINUSE | PINUSE)));
+    const r = c + nb;
+    h.st(r + W, rem | CINUSE | PINUSE);
+    this.setBit(r);
+    this.freeChunk(r, "realloc");
+  }
+
+  private memalignImpl(alignment: number, size: number): number {
+    if (alignment <= this.layout.align) return this.mallocImpl(size);
+    if (this.needsSync) this.host.sync();
+    if (size >>> 0 !== size || size > MAX_REQUEST || alignment > MAX_REQUEST) {
+      this.errno = Errno.ENOMEM;
+      return 0;
+    }
+    const W = this.W;
+    const min = this.minChunk;
+    const n0 = size + W + this.amask;
+    const nb = n0 < min ? min : n0 & ~this.amask;
+    if (nb + alignment + min > MAX_REQUEST) {
+      this.errno = Errno.ENOMEM;
+      return 0;
+    }
+    const c = this.allocChunk(nb + alignment + min);
+    if (c === 0) {
+      this.errno = Errno.ENOMEM;
+      return 0;
+    }
+    const h = this.host;
+    let p = c + this.W2;
+    let a = c;
+    if (p % alignment !== 0) {
+      p = Math.ceil(p / alignment) * alignment;
+      if (p - this.W2 - c < min) p += alignment;
+      a = p - this.W2;
+      // The leading gap becomes a chunk of its own and is freed: the padding is not wasted.
+      const s = h.ld(c + W);
+      const lead = a - c;
+      h.st(c + W, lead | CINUSE | (s & PINUSE));
+      h.st(a + W, ((s & ~FLAG_BITS) - lead) | CINUSE | PINUSE);
+      this.setBit(a);
+      this.freeChunk(c, "memalign");
+    }
+    const s = h.ld(a + W);
+    if ((s & ~FLAG_BITS) - nb >= min) this.splitTail(a, s, nb);
+    return p;
+  }
+
+  // ───────────────────────── concurrency ─────────────────────────
+
+  private locked<T>(fn: () => T): T {
+    const v = this.lockView!;
+    const i = (this.hdr >>> 2) + H_LOCK;
+    if (Atomics.compareExchange(v, i, 0, 1) !== 0) {
+      for (;;) {
+        // Mark the lock contended (2) and sleep until the holder wakes us.
+        if (Atomics.exchange(v, i, 2) === 0) break;
+        try {
+          Atomics.wait(v, i, 2, 5);
+        } catch {
+          // Atomics.wait is not allowed on a browser's main thread: spin instead.
+        }
+      }
+    }
+    try {
+      return fn();
+    } finally {
+      if (Atomics.exchange(v, i, 0) === 2) Atomics.notify(v, i, 1);
+    }
+  }
+
+  // ───────────────────────── checking ─────────────────────────
+
+  /**
+   * Walks every chunk and every bin and verifies every invariant: chunk sizes and tags, the
+   * in-use bitmap, bins holding only free chunks of their class, no two adjacent free chunks,
+   * and totals matching {@link Heap.mallinfo}.
+   * @throws HeapCorruptionError naming the first broken invariant
+   */
+  check(): void {
+    if (this.needsSync) this.host.sync();
+    const h = this.host;
+    const W = this.W;
+    const min = this.minChunk;
+    const fail = (what: string, at: number): never => {
+      throw new HeapCorruptionError(what, "check", at);
+    };
+    if (h.ld(this.hdr) !== MAGIC) fail("heap header magic is gone", this.hdr);
+    const top = this.topAddr();
+    const end = this.endAddr();
+    const bitmap = h.ld(this.hdr + 4 * H_BITMAP);
+    if (end - this.arena > h.ld(this.hdr + 4 * H_COVER)) fail("in-use bitmap does not cover the heap", bitmap);
+    if (h.ld(this.hdr + 4 * H_BRK) !== end) fail("heap end differs from the break", end);
+    let x = this.arena;
+    let prevInUse = true;
+    let freeChunks = 0;
+    let freeBytes = 0;
+    let inUse = 0;
+    let sawBitmap = false;
+    while (x < top) {
+      const s = h.ld(x + W);
+      const size = s & ~FLAG_BITS;
+      if (size < min || (size & this.amask) !== 0 || x + size > top) fail(`invalid chunk size ${size}`, x);
+      if (((s & PINUSE) !== 0) !== prevInUse) fail("PINUSE bit disagrees with the previous chunk", x);
+      const used = (s & CINUSE) !== 0;
+      const isBitmap = x + this.W2 === bitmap;
+      if (isBitmap) sawBitmap = true;
+      if ((used && !isBitmap) !== this.testBit(x)) fail(used ? "in-use chunk missing from the in-use bitmap" : "free chunk marked in the in-use bitmap", x);
+      if (used) {
+        if (!isBitmap) inUse++;
+      } else {
+        if (!prevInUse) fail("two adjacent free chunks", x);
+        if (h.ld(x + size) !== size) fail("corrupted size vs. prev_size", x);
+        freeChunks++;
+        freeBytes += size;
+      }
+      prevInUse = used;
+      x += size;
+    }
+    if (x !== top) fail("chunks do not end at the top chunk", x);
+    if (!sawBitmap) fail("in-use bitmap chunk not found among the chunks", bitmap);
+    const ts = h.ld(top + W);
+    if ((ts & CINUSE) !== 0 || (ts & ~FLAG_BITS) !== end - top || end - top < min) fail("corrupted top size", top);
+    if (((ts & PINUSE) !== 0) !== prevInUse) fail("PINUSE bit of the top disagrees with the previous chunk", top);
+    if (!prevInUse) fail("free chunk next to the top (should have merged)", top);
+    // Bins: every chunk free, of the bin's class, doubly linked; bitmap bits match.
+    const nbins = binCount(this.gshift);
+    let binned = 0;
+    let binnedBytes = 0;
+    let summary = 0;
+    for (let w = 0; w < this.binWords; w++) {
+      let bits = 0;
+      for (let b = 0; b < 32; b++) {
+        const idx = (w << 5) + b;
+        if (idx >= nbins) break;
+        let c = h.ld(this.bins + 4 * idx);
+        let prev = 0;
+        if (c !== 0) bits |= 1 << b;
+        while (c !== 0) {
+          if (c < this.arena || c >= top || (c & this.amask) !== 0) fail(`bin ${idx} points outside the heap`, c);
+          const s = h.ld(c + W);
+          const size = s & ~FLAG_BITS;
+          if ((s & CINUSE) !== 0) fail(`bin ${idx} holds an in-use chunk`, c);
+          if (this.binOf(size) !== idx) fail(`bin ${idx} holds a chunk of size ${size}`, c);
+          if (h.ld(c + this.W2 + W) !== prev) fail(`bin ${idx}: broken back link`, c);
+          if (++binned > freeChunks) fail(`bin ${idx}: more binned chunks than free chunks (a cycle?)`, c);
+          binnedBytes += size;
+          prev = c;
+          c = h.ld(c + this.W2);
+        }
+      }
+      if ((h.ld(this.hdr + 4 * (H_BINMAP + w)) | 0) !== bits) fail(`bin bitmap word ${w} is wrong`, this.hdr);
+      if (bits !== 0) summary |= 1 << w;
+    }
+    if ((h.ld(this.hdr + 4 * H_SUMMARY) | 0) !== summary) fail("bin summary bitmap is wrong", this.hdr);
+    if (binned !== freeChunks || binnedBytes !== freeBytes) fail(`bins hold ${binned} chunks, the heap has ${freeChunks} free`, this.hdr);
+    // The in-use bitmap has no bit beyond the in-use chunks.
+    let bits = 0;
+    const words = (end - this.arena + (32 << this.gshift) - 1) >>> (this.gshift + 5);
+    for (let i = 0; i < words; i++) {
+      let v = h.ld(bitmap + 4 * i);
+      while (v !== 0) {
+        v &= v - 1;
+        bits++;
+      }
+    }
+    if (bits !== inUse) fail(`in-use bitmap has ${bits} bits for ${inUse} chunks`, bitmap);
+    const info = this.mallinfo();
+    if (info.ordblks !== freeChunks + 1 || info.fordblks !== freeBytes + (end - top) || info.uordblks + info.fordblks !== info.arena) {
+      fail("totals disagree with mallinfo()", this.hdr);
+    }
+    if (this.mallocFootprint() > this.mallocMaxFootprint()) fail("footprint above its high-water mark", this.hdr);
+  }
+
+  /**
+   * C-ABI functions for a wasm32 module's `env` imports: `malloc`, `free`, `calloc`,
+   * `realloc`, `posix_memalign(memptr, alignment, size)` (writes the pointer, 4 bytes, at
+   * `memptr` in the module's memory, as the C ABI does), `aligned_alloc`,
+   * `malloc_usable_size`. Arguments arrive as signed i32 and are read as unsigned.
+   */
+  wasmImports(): {
+    malloc: (size: number) => number;
+    free: (ptr: number) => void;
+    calloc: (nmemb: number, size: number) => number;
+    realloc: (ptr: number, size: number) => number;
+    posix_memalign: (memptr: number, alignment: number, size: number) => number;
+    aligned_alloc: (alignment: number, size: number) => number;
+    malloc_usable_size: (ptr: number) => number;
+  } {
+    return {
+      malloc: (size) => this.malloc(size >>> 0),
+      free: (ptr) => this.free(ptr >>> 0),
+      calloc: (nmemb, size) => this.calloc(nmemb >>> 0, size >>> 0),
+      realloc: (ptr, size) => this.realloc(ptr >>> 0, size >>> 0),
+      posix_memalign: (memptr, alignment, size) => {
+        const r = this.posixMemalign(alignment >>> 0, size >>> 0);
+        if (r.err === 0) this.memory.dv.setUint32(memptr >>> 0, r.ptr, true);
+        return r.err;
+      },
+      aligned_alloc: (alignment, size) => this.alignedAlloc(alignment >>> 0, size >>> 0),
+      malloc_usable_size: (ptr) => this.mallocUsableSize(ptr >>> 0),
+    };
+  }
+}

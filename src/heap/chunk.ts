@@ -1,0 +1,69 @@
+/**
+ * Chunk layout: boundary tags in the style of dlmalloc/glibc, drawn here once.
+ *
+ * W is the size of a size field: 8 bytes in the 64-bit data model (the default, like x86-64
+ * glibc), 4 in the 32-bit one. Chunks are multiples of the alignment A = 2·W, start at multiples
+ * of A, and are at least 4·W bytes (32 / 16). The heap never spans more than 2 GiB, so every
+ * size and address fits the low 32 bits of a field; the high half of an 8-byte field is zero.
+ *
+ * ```text
+ *   chunk c ─▶ ┌──────────────────────────────────────────────┐
+ *              │ prev_size  (W)  size of the previous chunk,  │  meaningful only while the
+ *              │                 when that chunk is free      │  previous chunk is free
+ *              ├──────────────────────────────────────┬───┬───┤
+ *              │ size (W)  multiple of A              │ P │ C │  C = CINUSE: this chunk in use
+ *   p = c+2W ─▶├──────────────────────────────────────┴───┴───┤  P = PINUSE: previous in use
+ *              │ in use: payload ...                          │
+ *              │ free:   fd (W) · bk (W) · unused ...         │  fd/bk: links of its bin
+ *   c + size ─▶├──────────────────────────────────────────────┤
+ *              │ next chunk's prev_size: the footer (= size)  │  in use: the last W payload
+ *              │ when c is free, payload when c is in use     │  bytes, so usable = size − W
+ *              └──────────────────────────────────────────────┘
+ * ```
+ *
+ * Invariants (all checked by `Heap.check()`):
+ * - chunks tile `[arena, top)` exactly, and the top chunk runs from `top` to the heap's end;
+ * - no two free chunks are adjacent (frees coalesce at once), and the chunk before top is in use;
+ * - PINUSE of every chunk equals CINUSE of the chunk before it; the first chunk has PINUSE set;
+ * - a free chunk's footer equals its size, and it sits in exactly the bin of its size class;
+ * - a chunk is in use exactly when its bit in the in-use bitmap is set (the bitmap is the
+ *   authority `free` consults, so bytes a program writes cannot pass for a header).
+ */
+
+/** CINUSE: this chunk is in use (allocated, or the heap's own bitmap). */
+export const CINUSE = 1;
+/** PINUSE: the chunk before this one is in use. */
+export const PINUSE = 2;
+/** Low bits of a size field that are flags, not size. */
+export const FLAG_BITS = 7;
+
+/** The numbers a data model fixes. */
+export interface Layout {
+  /** Bytes in a size field and in a pointer (8 or 4). */
+  readonly W: number;
+  /** Alignment of every chunk and every returned pointer: 2·W. */
+  readonly align: number;
+  /** `align - 1`. */
+  readonly alignMask: number;
+  /** log2(align): granule shift of the in-use bitmap (one bit per `align` bytes). */
+  readonly granuleShift: number;
+  /** Smallest chunk: 4·W (room for the header and the two links of a free chunk). */
+  readonly minChunk: number;
+}
+
+/** The 64-bit data model (LP64): 8-byte fields, 16-byte alignment, 32-byte minimum chunk. */
+export const LP64: Layout = { W: 8, align: 16, alignMask: 15, granuleShift: 4, minChunk: 32 };
+/** The 32-bit data model (ILP32): 4-byte fields, 8-byte alignment, 16-byte minimum chunk. */
+export const ILP32: Layout = { W: 4, align: 8, alignMask: 7, granuleShift: 3, minChunk: 16 };
+
+/**
+ * Largest request the heap accepts, in bytes: the heap never spans 2 GiB, so a size this close
+ * to it is refused up front (`ENOMEM`) and sizes stay in 31-bit integer arithmetic.
+ */
+export const MAX_REQUEST = 0x7fff_0000;
+
+/** The chunk size serving a request of `size` bytes (glibc's `request2size`). */
+export function request2size(L: Layout, size: number): number {
+  const n = size + L.W + L.alignMask;
+  return n < L.minChunk ? L.minChunk : n & ~L.alignMask;
+}

@@ -1,0 +1,58 @@
+/**
+ * vmheap: a C-exact, fast malloc over linear memory, and a model of how a Linux process gets
+ * and manages its memory. Everything public is exported here by name.
+ * @packageDocumentation
+ */
+export { Errno, errnoName, type ErrnoValue } from "./errno.js";
+export {
+  VmError,
+  ArgumentError,
+  HeapError,
+  DoubleFreeError,
+  InvalidPointerError,
+  HeapCorruptionError,
+  MemoryFault,
+  SegmentationFault,
+  ProtectionFault,
+  AlignmentFault,
+  OutOfMemoryError,
+  type Access,
+} from "./errors.js";
+export {
+  PROT_NONE,
+  PROT_READ,
+  PROT_WRITE,
+  PROT_EXEC,
+  MAP_SHARED,
+  MAP_PRIVATE,
+  MAP_FIXED,
+  MAP_ANONYMOUS,
+  MAP_FIXED_NOREPLACE,
+  MAP_FAILED,
+  M_TRIM_THRESHOLD,
+  M_TOP_PAD,
+  M_MMAP_THRESHOLD,
+  M_MMAP_MAX,
+} from "./constants.js";
+export {
+  LinearMemory,
+  WASM_PAGE,
+  DEFAULT_MAX_BYTES,
+  DEFAULT_INITIAL_BYTES,
+  type LinearMemoryOptions,
+  type FreshMemoryOptions,
+  type BufferMemoryOptions,
+  type WasmMemoryOptions,
+} from "./memory/LinearMemory.js";
+export { Brk, type BrkOptions, type BreakTarget } from "./heap/Brk.js";
+export {
+  Heap,
+  DEFAULT_MMAP_THRESHOLD,
+  DEFAULT_TRIM_THRESHOLD,
+  MAX_HEAP_BYTES,
+  type HeapOptions,
+  type AttachOptions,
+  type MallInfo,
+  type DataModel,
+} from "./heap/Heap.js";
+export { MAX_REQUEST } from "./heap/chunk.js";

@@ -1,0 +1,221 @@
+import { ArgumentError, VmError } from "../errors.js";
+
+/** Bytes in a WebAssembly page: `WebAssembly.Memory` grows in these units. */
+export const WASM_PAGE = 65536;
+
+/**
+ * Default reservation of a fresh {@link LinearMemory}: 256 MiB. A fixed-size buffer costs
+ * nothing until its pages are written (a 1 GiB `SharedArrayBuffer` adds about 2 MiB to RSS),
+ * and a fixed size keeps reads fast (1.65 ns per typed-array read, against 13 ns for a growable
+ * `SharedArrayBuffer`), so the whole reservation is made up front and `grow` only moves the
+ * logical end. 256 MiB is small enough for browsers to grant.
+ */
+export const DEFAULT_MAX_BYTES = 256 * 1024 * 1024;
+
+/** Default logical size of a fresh {@link LinearMemory}: one WebAssembly page. */
+export const DEFAULT_INITIAL_BYTES = WASM_PAGE;
+
+/** Options for a fresh memory made by {@link LinearMemory}. */
+export interface FreshMemoryOptions {
+  /** Logical size at start, in bytes. @defaultValue 65536 */
+  initialBytes?: number;
+  /** Reservation: the most the memory can grow to, in bytes. @defaultValue 268435456 (256 MiB) */
+  maxBytes?: number;
+  /**
+   * Back the memory with a `SharedArrayBuffer` (so workers can share it).
+   * @defaultValue `true` where `SharedArrayBuffer` exists, else `false`
+   */
+  shared?: boolean;
+}
+
+/** Options wrapping an existing buffer. */
+export interface BufferMemoryOptions {
+  /** The bytes. A resizable `ArrayBuffer` or growable `SharedArrayBuffer` can grow; a fixed one cannot. */
+  buffer: ArrayBuffer | SharedArrayBuffer;
+}
+
+/** Options wrapping a `WebAssembly.Memory` (shared with a compiled module). */
+export interface WasmMemoryOptions {
+  /** The module's memory. Grown with `memory.grow` in 64 KiB pages; it never shrinks. */
+  wasm: WebAssembly.Memory;
+  /** The most bytes this wrapper lets the memory grow to. @defaultValue 4 GiB */
+  maxBytes?: number;
+}
+
+/** Every way to make a {@link LinearMemory}. */
+export type LinearMemoryOptions = FreshMemoryOptions | BufferMemoryOptions | WasmMemoryOptions;
+
+/** The ES2024 growth members of `ArrayBuffer` / `SharedArrayBuffer`, where the runtime has them. */
+interface GrowthMembers {
+  resizable?: boolean;
+  growable?: boolean;
+  maxByteLength?: number;
+  resize?(n: number): void;
+  grow?(n: number): void;
+}
+
+function sharedAvailable(): boolean {
+  return typeof SharedArrayBuffer === "function";
+}
+
+function checkSize(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new ArgumentError(`LinearMemory: ${name} must be a non-negative integer, got ${String(value)}`);
+  }
+  return value;
+}
+
+/**
+ * Contiguous bytes addressed from 0: "WebAssembly-style" linear memory, over a
+ * `SharedArrayBuffer` (the default where it exists), an `ArrayBuffer`, or a
+ * `WebAssembly.Memory`.
+ *
+ * A fresh memory reserves `maxBytes` up front in one fixed-size buffer and grows by moving its
+ * logical end (`byteLength`) inside the reservation, so growth never copies and never changes
+ * the buffer. `u8` and `dv` cover `[0, byteLength)` and are always current: read them from the
+ * memory each time rather than keeping them (they are replaced on growth, and a
+ * `WebAssembly.Memory` replaces its buffer whenever it grows).
+ */
+export class LinearMemory {
+  /** The most bytes this memory can grow to. */
+  readonly maxBytes: number;
+  /** Whether the bytes live in a `SharedArrayBuffer`. */
+  readonly shared: boolean;
+  /** The wrapped `WebAssembly.Memory`, or `null`. */
+  readonly wasm: WebAssembly.Memory | null;
+  private _buffer: ArrayBuffer | SharedArrayBuffer;
+  private _byteLength: number;
+  private _u8: Uint8Array;
+  private _dv: DataView;
+  private readonly _kind: 0 | 1 | 2; // 0 reservation, 1 caller's buffer, 2 wasm
+
+  constructor(opts: LinearMemoryOptions = {}) {
+    if ("wasm" in opts && opts.wasm !== undefined) {
+      if (!(opts.wasm instanceof WebAssembly.Memory)) throw new ArgumentError("LinearMemory: wasm must be a WebAssembly.Memory");
+      this._kind = 2;
+      this.wasm = opts.wasm;
+      this._buffer = opts.wasm.buffer;
+      this._byteLength = this._buffer.byteLength;
+      this.shared = sharedAvailable() && this._buffer instanceof SharedArrayBuffer;
+      this.maxBytes = checkSize("maxBytes", opts.maxBytes ?? 4 * 1024 * 1024 * 1024);
+    } else if ("buffer" in opts && opts.buffer !== undefined) {
+      const b = opts.buffer;
+      const isShared = sharedAvailable() && b instanceof SharedArrayBuffer;
+      if (!isShared && !(b instanceof ArrayBuffer)) throw new ArgumentError("LinearMemory: buffer must be an ArrayBuffer or SharedArrayBuffer");
+      this._kind = 1;
+      this.wasm = null;
+      this._buffer = b;
+      this._byteLength = b.byteLength;
+      this.shared = isShared;
+      const g = b as unknown as GrowthMembers;
+      this.maxBytes = (g.resizable === true || g.growable === true) && g.maxByteLength !== undefined ? g.maxByteLength : b.byteLength;
+    } else {
+      const o = opts as FreshMemoryOptions;
+      const maxBytes = checkSize("maxBytes", o.maxBytes ?? Math.max(DEFAULT_MAX_BYTES, o.initialBytes ?? 0));
+      const initial = checkSize("initialBytes", o.initialBytes ?? Math.min(DEFAULT_INITIAL_BYTES, maxBytes));
+      if (initial > maxBytes) throw new ArgumentError(`LinearMemory: initialBytes (${initial}) exceeds maxBytes (${maxBytes})`);
+      const wantShared = o.shared ?? sharedAvailable();
+      if (wantShared && !sharedAvailable()) throw new ArgumentError("LinearMemory: SharedArrayBuffer is not available here");
+      this._kind = 0;
+      this.wasm = null;
+      try {
+        this._buffer = wantShared ? new SharedArrayBuffer(maxBytes) : new ArrayBuffer(maxBytes);
+      } catch (e) {
+        throw new VmError(`LinearMemory: cannot reserve ${maxBytes} bytes (${(e as Error).message}); pass a smaller maxBytes`);
+      }
+      this.shared = wantShared;
+      this.maxBytes = maxBytes;
+      this._byteLength = initial;
+    }
+    this._u8 = new Uint8Array(this._buffer, 0, this._byteLength);
+    this._dv = new DataView(this._buffer, 0, this._byteLength);
+  }
+
+  /** The logical size in bytes: addresses `[0, byteLength)` are usable. */
+  get byteLength(): number {
+    if (this._kind !== 0) this.sync();
+    return this._byteLength;
+  }
+
+  /** Bytes `[0, byteLength)`. Always current: read it from the memory each time. */
+  get u8(): Uint8Array {
+    if (this._kind !== 0) this.sync();
+    return this._u8;
+  }
+
+  /** A `DataView` of `[0, byteLength)`. Always current: read it from the memory each time. */
+  get dv(): DataView {
+    if (this._kind !== 0) this.sync();
+    return this._dv;
+  }
+
+  /**
+   * The whole underlying buffer (for a fresh memory, the entire reservation). Pass it to a
+   * worker and wrap it there with `new LinearMemory({ buffer })` to share the bytes.
+   */
+  get buffer(): ArrayBuffer | SharedArrayBuffer {
+    if (this._kind === 2) this.sync();
+    return this._buffer;
+  }
+
+  /**
+   * Grows the memory by `deltaBytes` (a `WebAssembly.Memory` by whole 64 KiB pages).
+   * @returns the old `byteLength`, or `-1` when the memory cannot grow that far
+   */
+  grow(deltaBytes: number): number {
+    if (!Number.isSafeInteger(deltaBytes) || deltaBytes < 0) return -1;
+    const old = this.byteLength;
+    if (deltaBytes === 0) return old;
+    const want = old + deltaBytes;
+    if (want > this.maxBytes) return -1;
+    if (this._kind === 0) {
+      this._byteLength = want;
+    } else if (this._kind === 2) {
+      try {
+        this.wasm!.grow(Math.ceil(deltaBytes / WASM_PAGE));
+      } catch {
+        return -1;
+      }
+    } else {
+      const b = this._buffer as unknown as GrowthMembers;
+      try {
+        if (b.resizable === true && b.resize) b.resize(want);
+        else if (b.growable === true && b.grow) b.grow(want);
+        else return -1;
+      } catch {
+        return -1;
+      }
+      this._byteLength = want;
+    }
+    this.refresh();
+    return old;
+  }
+
+  /**
+   * Makes sure `[0, end)` is usable, growing if needed.
+   * @returns `false` when the memory cannot grow that far
+   */
+  ensure(end: number): boolean {
+    const len = this.byteLength;
+    return end <= len || this.grow(end - len) !== -1;
+  }
+
+  /** Picks up a growth made elsewhere (by a wasm module's `memory.grow`, or another wrapper). */
+  private sync(): void {
+    if (this._kind === 2) {
+      if (this.wasm!.buffer !== this._buffer) this.refresh();
+    } else if (this._kind === 1 && this._buffer.byteLength !== this._byteLength) {
+      this._byteLength = this._buffer.byteLength;
+      this.refresh();
+    }
+  }
+
+  private refresh(): void {
+    if (this._kind === 2) {
+      this._buffer = this.wasm!.buffer;
+      this._byteLength = this._buffer.byteLength;
+    }
+    this._u8 = new Uint8Array(this._buffer, 0, this._byteLength);
+    this._dv = new DataView(this._buffer, 0, this._byteLength);
+  }
+}
