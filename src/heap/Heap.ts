@@ -10,36 +10,33 @@ import { LinearMemory } from "../memory/LinearMemory.js";
 import { SMALL_BINS, binCount, binIndex, ctz32, fitIndex } from "./bins.js";
 import { CINUSE, FLAG_BITS, ILP32, LP64, MAX_REQUEST, PINUSE, type Layout } from "./chunk.js";
 import { LinearHost } from "./host.js";
+import {
+  H_MAGIC,
+  H_CONFIG,
+  H_LOCK,
+  H_HDR,
+  H_ARENA,
+  H_TOP,
+  H_END,
+  H_BRK,
+  H_BRK_START,
+  H_MAXFOOT,
+  H_MMAP_BYTES,
+  H_MMAP_COUNT,
+  H_TRIM,
+  H_TOPPAD,
+  H_MMAP_THRESHOLD,
+  H_MMAP_MAX,
+  H_BITMAP,
+  H_COVER,
+  H_LIMIT,
+  H_SUMMARY,
+  H_BINMAP,
+  MAGIC,
+  VERSION,
+  FLAG_CONCURRENT,
+} from "./header.js";
 
-/**
- * The heap header: the first bytes at `base`, then the bin heads. All allocator state lives
- * here and in the chunks, never in JavaScript objects, so a second `Heap` attached to the same
- * memory sees the same heap and a copy of the bytes is a snapshot of it. Word offsets:
- */
-const H_MAGIC = 0; // "vmhp"
-const H_CONFIG = 1; // layout version | data model << 8 | flags << 16
-const H_LOCK = 2; // futex word for concurrent heaps: 0 free, 1 held, 2 held with waiters
-const H_HDR = 3; // address of this header (sanity)
-const H_ARENA = 4; // first chunk (the in-use bitmap's chunk)
-const H_TOP = 5; // top chunk: runs from here to H_END
-const H_END = 6; // end of the heap's memory from the break
-const H_BRK = 7; // the break itself (a linear memory's Brk keeps it here)
-const H_BRK_START = 8; // where the break started: footprint counts from here
-const H_MAXFOOT = 9; // high-water mark of the footprint
-const H_MMAP_BYTES = 10; // bytes in mmapped blocks
-const H_MMAP_COUNT = 11; // mmapped blocks
-const H_TRIM = 12; // trim threshold (M_TRIM_THRESHOLD)
-const H_TOPPAD = 13; // M_TOP_PAD
-const H_MMAP_THRESHOLD = 14; // M_MMAP_THRESHOLD
-const H_MMAP_MAX = 15; // M_MMAP_MAX
-const H_BITMAP = 16; // payload address of the in-use bitmap
-const H_COVER = 17; // bytes of arena (from H_ARENA) the bitmap covers
-const H_LIMIT = 18; // highest break allowed
-const H_SUMMARY = 19; // one bit per word of the bin bitmap
-const H_BINMAP = 20; // bin bitmap words follow; bin heads after them
-const MAGIC = 0x70686d76;
-const VERSION = 1;
-const FLAG_CONCURRENT = 1;
 
 /** glibc's defaults (`M_TRIM_THRESHOLD`, `M_MMAP_THRESHOLD`: 128 KiB; `M_TOP_PAD`: 0 here). */
 export const DEFAULT_TRIM_THRESHOLD = 128 * 1024;
@@ -132,7 +129,7 @@ function toMemory(m: HeapOptions["memory"], opts: HeapOptions): LinearMemory {
   throw new ArgumentError("Heap: memory must be a LinearMemory, WebAssembly.Memory, ArrayBuffer or SharedArrayBuffer");
 }
 
-function optInt(name: string, v: number | undefined, dflt: number, max = 0xffff_ffff): number {
+function optInt(name: string, v: number | undefined, dflt: number, max = 0x7fff_ffff): number {
   if (v === undefined) return dflt;
   if (!Number.isSafeInteger(v) || v < 0) throw new ArgumentError(`Heap: ${name} must be a non-negative integer, got ${String(v)}`);
   return Math.min(v, max);
@@ -294,7 +291,7 @@ export class Heap {
    *   hold: negative, fractional, NaN, infinite or over 2 GiB)
    */
   malloc(size: number): number {
-    if (this.concurrent) return this.locked(() => this.mallocImpl(size));
+    if (this.concurrent) return this.locked(this.mallocImpl, size, 0);
     return this.mallocImpl(size);
   }
 
@@ -306,7 +303,7 @@ export class Heap {
    */
   free(ptr: number): void {
     if (ptr === 0 || ptr == null) return;
-    if (this.concurrent) return this.locked(() => this.freeImpl(ptr));
+    if (this.concurrent) return this.locked(this.freeImpl, ptr, 0);
     this.freeImpl(ptr);
   }
 
@@ -315,7 +312,7 @@ export class Heap {
    * @returns the address, or `0` with `ENOMEM` (also when `nmemb * size` overflows)
    */
   calloc(nmemb: number, size: number): number {
-    if (this.concurrent) return this.locked(() => this.callocImpl(nmemb, size));
+    if (this.concurrent) return this.locked(this.callocImpl, nmemb, size);
     return this.callocImpl(nmemb, size);
   }
 
@@ -327,7 +324,7 @@ export class Heap {
    * @returns the new address, or `0` with `ENOMEM`, the old block intact and still owned
    */
   realloc(ptr: number, size: number): number {
-    if (this.concurrent) return this.locked(() => this.reallocImpl(ptr, size));
+    if (this.concurrent) return this.locked(this.reallocImpl, ptr, size);
     return this.reallocImpl(ptr, size);
   }
 
@@ -353,7 +350,7 @@ export class Heap {
   posixMemalign(alignment: number, size: number): { err: number; ptr: number } {
     if (!isPow2(alignment) || alignment % this.W !== 0) return { err: Errno.EINVAL, ptr: 0 };
     const saved = this.errno;
-    const ptr = this.concurrent ? this.locked(() => this.memalignImpl(alignment, size)) : this.memalignImpl(alignment, size);
+    const ptr = this.concurrent ? this.locked(this.memalignImpl, alignment, size) : this.memalignImpl(alignment, size);
     this.errno = saved;
     return ptr === 0 ? { err: Errno.ENOMEM, ptr: 0 } : { err: 0, ptr };
   }
@@ -367,7 +364,7 @@ export class Heap {
       this.errno = Errno.EINVAL;
       return 0;
     }
-    return this.concurrent ? this.locked(() => this.memalignImpl(alignment, size)) : this.memalignImpl(alignment, size);
+    return this.concurrent ? this.locked(this.memalignImpl, alignment, size) : this.memalignImpl(alignment, size);
   }
 
   /**
@@ -381,7 +378,7 @@ export class Heap {
     }
     let a = alignment;
     if (!isPow2(a) && a !== 0) a = 2 ** Math.ceil(Math.log2(a));
-    return this.concurrent ? this.locked(() => this.memalignImpl(a, size)) : this.memalignImpl(a, size);
+    return this.concurrent ? this.locked(this.memalignImpl, a, size) : this.memalignImpl(a, size);
   }
 
   /**
@@ -442,8 +439,7 @@ export class Heap {
   mallocTrim(pad = 0): 0 | 1 {
     if (!Number.isSafeInteger(pad) || pad < 0) pad = 0;
     if (this.needsSync) this.host.sync();
-    const run = (): 0 | 1 => this.trim(pad);
-    return this.concurrent ? this.locked(run) : run();
+    return this.concurrent ? this.locked(this.trim, pad, 0) : this.trim(pad);
   }
 
   /**
@@ -455,7 +451,7 @@ export class Heap {
     if (!Number.isSafeInteger(value) || value < 0) return 0;
     switch (param) {
       case M_TRIM_THRESHOLD:
-        this.setWord(H_TRIM, Math.min(value, 0xffff_ffff));
+        this.setWord(H_TRIM, Math.min(value, 0x7fff_ffff));
         return 1;
       case M_TOP_PAD:
         this.setWord(H_TOPPAD, Math.min(value, MAX_HEAP_BYTES));
@@ -465,7 +461,7 @@ export class Heap {
         this.setWord(H_MMAP_THRESHOLD, value);
         return 1;
       case M_MMAP_MAX:
-        this.setWord(H_MMAP_MAX, Math.min(value, 0xffff_ffff));
+        this.setWord(H_MMAP_MAX, Math.min(value, 0x7fff_ffff));
         return 1;
       default:
         return 0;
@@ -536,15 +532,25 @@ export class Heap {
     let idx: number;
     if (nb < this.smallLimit) {
       idx = nb >>> this.gshift;
-      const c = h.ld(this.bins + (idx << 2));
+      const slot = this.bins + (idx << 2);
+      const c = h.ld(slot);
       if (c !== 0) {
-        // Exact fit from a small bin: pop the head, no split.
-        this.popHead(c, idx);
+        // Exact fit from a small bin, the commonest case: pop the head, no split. Written out
+        // in full (no helper calls) because this is the hot path of malloc.
         const W = this.W;
+        const fd = h.ld(c + this.W2);
+        if (fd !== 0) {
+          if ((fd & this.amask) !== 0 || fd < this.arena || fd >= h.ld(this.hdr + 4 * H_TOP)) throw new HeapCorruptionError("corrupted free list", "malloc", c);
+        } else {
+          this.unmarkBin(idx);
+        }
+        h.st(slot, fd);
         h.st(c + W, h.ld(c + W) | CINUSE);
-        const n = c + nb + W;
-        h.st(n, h.ld(n) | PINUSE);
-        this.setBit(c);
+        const nh = c + nb + W;
+        h.st(nh, h.ld(nh) | PINUSE);
+        const off = (c - this.arena) >>> this.gshift;
+        const wa = h.ld(this.hdr + 4 * H_BITMAP) + ((off >>> 5) << 2);
+        h.st(wa, h.ld(wa) | (1 << (off & 31)));
         return c;
       }
       idx++;
@@ -703,15 +709,20 @@ export class Heap {
     return (w << 5) + ctz32(bits);
   }
 
-  /** Pushes free chunk `c` of `size` bytes on the front of its bin. */
+  /**
+   * Pushes free chunk `c` of `size` bytes on the front of its bin.
+   *
+   * Bins are doubly linked, except that the first chunk's `bk` is left unwritten: a chunk is
+   * first exactly when its bin's head slot holds it. So popping the first chunk writes nothing
+   * into the next one (a cache miss saved on every exact-fit malloc) and pushing writes only
+   * into the previous first chunk, which was touched recently.
+   */
   private insert(c: number, size: number): void {
     const h = this.host;
     const idx = size < this.smallLimit ? size >>> this.gshift : binIndex(size, this.gshift);
     const slot = this.bins + (idx << 2);
     const head = h.ld(slot);
-    const fdAt = c + this.W2;
-    h.st(fdAt, head);
-    h.st(fdAt + this.W, 0);
+    h.st(c + this.W2, head);
     if (head !== 0) {
       h.st(head + this.W2 + this.W, c);
     } else {
@@ -744,41 +755,41 @@ export class Heap {
     }
   }
 
-  /** Removes `c`, the head of bin `idx` (glibc's list check first: "corrupted double-linked list"). */
+  /** Removes `c`, the first chunk of bin `idx`. */
   private popHead(c: number, idx: number): void {
     const h = this.host;
     const fd = h.ld(c + this.W2);
     if (fd !== 0) {
-      const back = fd + this.W2 + this.W;
-      if (h.ld(back) !== c) throw new HeapCorruptionError("corrupted double-linked list", "malloc", fd);
-      h.st(back, 0);
+      if ((fd & this.amask) !== 0 || fd < this.arena || fd >= h.ld(this.hdr + 4 * H_TOP)) throw new HeapCorruptionError("corrupted free list", "malloc", c);
     } else {
       this.unmarkBin(idx);
     }
     h.st(this.bins + (idx << 2), fd);
   }
 
-  /** Checks the links of free chunk `c` of `size` bytes before it is unlinked. */
+  /** Checks the links of free chunk `c` of `size` bytes before it is unlinked (glibc: "corrupted double-linked list"). */
   private linksOk(c: number, size: number): boolean {
     const h = this.host;
+    const W3 = this.W2 + this.W;
     const fd = h.ld(c + this.W2);
-    const bk = h.ld(c + this.W2 + this.W);
-    return (fd === 0 || h.ld(fd + this.W2 + this.W) === c) && (bk === 0 ? h.ld(this.bins + (this.binOf(size) << 2)) === c : h.ld(bk + this.W2) === c);
+    if (fd !== 0 && h.ld(fd + W3) !== c) return false;
+    return h.ld(this.bins + (this.binOf(size) << 2)) === c || h.ld(h.ld(c + W3) + this.W2) === c;
   }
 
   /** Removes free chunk `c` of `size` bytes from its bin; its links were checked by {@link linksOk}. */
   private unlink(c: number, size: number): void {
     const h = this.host;
     const W2 = this.W2;
+    const idx = this.binOf(size);
+    const slot = this.bins + (idx << 2);
     const fd = h.ld(c + W2);
-    const bk = h.ld(c + W2 + this.W);
-    if (fd !== 0) h.st(fd + W2 + this.W, bk);
-    if (bk !== 0) {
-      h.st(bk + W2, fd);
-    } else {
-      const idx = this.binOf(size);
-      h.st(this.bins + (idx << 2), fd);
+    if (h.ld(slot) === c) {
+      h.st(slot, fd);
       if (fd === 0) this.unmarkBin(idx);
+    } else {
+      const bk = h.ld(c + W2 + this.W);
+      h.st(bk + W2, fd);
+      if (fd !== 0) h.st(fd + W2 + this.W, bk);
     }
   }
 
@@ -827,9 +838,35 @@ export class Heap {
   }
 
   private freeImpl(p: number): void {
-    if (this.needsSync) this.host.sync();
-    if (!this.isLive(p)) this.badPointer(p, "free");
-    this.freeChunk(p - this.W2, "free");
+    const h = this.host;
+    if (this.needsSync) h.sync();
+    const W = this.W;
+    const hdr = this.hdr;
+    const c = p - this.W2;
+    const top = h.ld(hdr + 4 * H_TOP);
+    if (p >>> 0 !== p || (p & this.amask) !== 0 || c < this.arena || p >= top) this.badPointer(p, "free");
+    const g = (c - this.arena) >>> this.gshift;
+    const wa = h.ld(hdr + 4 * H_BITMAP) + ((g >>> 5) << 2);
+    const word = h.ld(wa);
+    const bit = 1 << (g & 31);
+    if ((word & bit) === 0) this.badPointer(p, "free");
+    // Fast path, written out in full: both neighbours in use, so no coalescing.
+    const s = h.ld(c + W);
+    const size = s & ~FLAG_BITS;
+    const n = c + size;
+    if ((s & PINUSE) !== 0 && n < top && size >= this.minChunk && (size & this.amask) === 0) {
+      const ns = h.ld(n + W);
+      const nsize = ns & ~FLAG_BITS;
+      if ((ns & (CINUSE | PINUSE)) === (CINUSE | PINUSE) && nsize >= this.minChunk && (nsize & this.amask) === 0 && n + nsize <= top) {
+        h.st(wa, word & ~bit);
+        h.st(n + W, ns & ~PINUSE);
+        h.st(c + W, size | PINUSE);
+        h.st(n, size);
+        this.insert(c, size);
+        return;
+      }
+    }
+    this.freeChunk(c, "free");
   }
 
   /**
@@ -1028,13 +1065,16 @@ export class Heap {
 
   // ───────────────────────── concurrency ─────────────────────────
 
-  private locked<T>(fn: () => T): T {
+  /**
+   * Runs `fn(a, b)` holding the heap's lock. Takes a method and its arguments rather than a
+   * closure: a closure over the arguments would make every public call allocate a context.
+   */
+  private locked<R>(fn: (this: Heap, a: number, b: number) => R, a: number, b: number): R {
     const v = this.lockView!;
     const i = (this.hdr >>> 2) + H_LOCK;
     if (Atomics.compareExchange(v, i, 0, 1) !== 0) {
-      for (;;) {
-        // Mark the lock contended (2) and sleep until the holder wakes us.
-        if (Atomics.exchange(v, i, 2) === 0) break;
+      // Mark the lock contended (2) and sleep until the holder wakes us.
+      while (Atomics.exchange(v, i, 2) !== 0) {
         try {
           Atomics.wait(v, i, 2, 5);
         } catch {
@@ -1043,7 +1083,7 @@ export class Heap {
       }
     }
     try {
-      return fn();
+      return fn.call(this, a, b);
     } finally {
       if (Atomics.exchange(v, i, 0) === 2) Atomics.notify(v, i, 1);
     }
@@ -1122,7 +1162,7 @@ export class Heap {
           const size = s & ~FLAG_BITS;
           if ((s & CINUSE) !== 0) fail(`bin ${idx} holds an in-use chunk`, c);
           if (this.binOf(size) !== idx) fail(`bin ${idx} holds a chunk of size ${size}`, c);
-          if (h.ld(c + this.W2 + W) !== prev) fail(`bin ${idx}: broken back link`, c);
+          if (prev !== 0 && h.ld(c + this.W2 + W) !== prev) fail(`bin ${idx}: broken back link`, c);
           if (++binned > freeChunks) fail(`bin ${idx}: more binned chunks than free chunks (a cycle?)`, c);
           binnedBytes += size;
           prev = c;

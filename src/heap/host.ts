@@ -42,7 +42,7 @@ export class LinearHost implements HeapHost {
   readonly pageSize = LINEAR_PAGE;
   readonly memory: LinearMemory;
   /** Words of the whole underlying buffer (refreshed when a wasm memory grows). */
-  u32: Uint32Array;
+  u32: Int32Array;
   u8: Uint8Array;
   brk: Brk | null = null;
   private buf: ArrayBuffer | SharedArrayBuffer;
@@ -50,13 +50,20 @@ export class LinearHost implements HeapHost {
   constructor(memory: LinearMemory) {
     this.memory = memory;
     this.buf = memory.buffer;
-    this.u32 = new Uint32Array(this.buf, 0, this.buf.byteLength >>> 2);
+    this.u32 = new Int32Array(this.buf, 0, this.buf.byteLength >>> 2);
     this.u8 = new Uint8Array(this.buf);
   }
 
   /** Starts the break at `start`, keeping its current value in the word at `cellAddr`. */
   attachBreak(start: number, limit: number, cellAddr: number): void {
-    const cell: BreakCell = { get: () => this.ld(cellAddr), set: (v) => this.st(cellAddr, v) };
+    // Growing an unshared wasm memory detaches the old buffer: re-sync before writing the break.
+    const cell: BreakCell = {
+      get: () => this.ld(cellAddr),
+      set: (v) => {
+        this.sync();
+        this.st(cellAddr, v);
+      },
+    };
     this.brk = new Brk(this.memory, { start, limit }, cell);
   }
 
@@ -86,7 +93,7 @@ export class LinearHost implements HeapHost {
     const b = this.memory.buffer;
     if (b !== this.buf || b.byteLength !== this.u8.length) {
       this.buf = b;
-      this.u32 = new Uint32Array(b, 0, b.byteLength >>> 2);
+      this.u32 = new Int32Array(b, 0, b.byteLength >>> 2);
       this.u8 = new Uint8Array(b);
     }
   }
