@@ -156,6 +156,12 @@ export class Heap {
   errno = 0;
 
   private readonly host: LinearHost;
+  /**
+   * The memory as 32-bit words: all metadata goes through it, `m[addr >>> 2]`, written out at
+   * each use (a helper call would not be inlined everywhere, and the hot paths are a few dozen
+   * accesses). Replaced when a wasm memory grows: see {@link Heap.sync}.
+   */
+  private m: Int32Array;
   private readonly hdr: number;
   private readonly W: number;
   private readonly W2: number;
@@ -175,6 +181,7 @@ export class Heap {
     this.memory = toMemory(opts.memory, opts);
     const host = new LinearHost(this.memory);
     this.host = host;
+    this.m = host.u32;
     const base = optInt("base", opts.base, 0);
     const layout = (opts.dataModel ?? "lp64") === "lp64" ? LP64 : opts.dataModel === "ilp32" ? ILP32 : null;
     if (layout === null) throw new ArgumentError(`Heap: dataModel must be "lp64" or "ilp32", got ${String(opts.dataModel)}`);
@@ -199,6 +206,7 @@ export class Heap {
     host.sync();
     host.st(hdr + 4 * H_BRK, hdr);
     host.attachBreak(hdr, limit, hdr + 4 * H_BRK);
+    this.m = host.u32;
 
     // The first chunk is the in-use bitmap, covering INITIAL_COVER bytes; the top follows.
     const bmChunk = this.bitmapChunkSize(INITIAL_COVER);
@@ -256,6 +264,7 @@ export class Heap {
     self.memory = mem;
     self.errno = 0;
     self.host = host;
+    self.m = host.u32;
     self.hdr = hdr;
     self.layout = layout;
     self.W = layout.W;
@@ -480,21 +489,27 @@ export class Heap {
 
   // ───────────────────────── engine ─────────────────────────
 
+  /** Picks up a growth of a wasm memory made elsewhere: the word view must cover it. */
+  private sync(): void {
+    this.host.sync();
+    this.m = this.host.u32;
+  }
+
   private word(i: number): number {
-    return this.host.ld(this.hdr + 4 * i);
+    return this.m[(this.hdr + 4 * i) >>> 2];
   }
   private setWord(i: number, v: number): void {
-    this.host.st(this.hdr + 4 * i, v);
+    this.m[(this.hdr + 4 * i) >>> 2] = v;
   }
   private topAddr(): number {
-    return this.host.ld(this.hdr + 4 * H_TOP);
+    return this.m[(this.hdr + 4 * H_TOP) >>> 2];
   }
   private endAddr(): number {
-    return this.host.ld(this.hdr + 4 * H_END);
+    return this.m[(this.hdr + 4 * H_END) >>> 2];
   }
 
   private mallocImpl(size: number): number {
-    if (this.needsSync) this.host.sync();
+    if (this.needsSync) this.sync();
     if (size >>> 0 !== size || size > MAX_REQUEST) {
       this.errno = Errno.ENOMEM;
       return 0;
@@ -515,7 +530,7 @@ export class Heap {
       return 0;
     }
     const p = this.mallocImpl(total);
-    if (p !== 0) this.host.zero(p, (this.host.ld(p - this.W) & ~FLAG_BITS) - this.W);
+    if (p !== 0) this.host.zero(p, (this.m[(p - this.W) >>> 2] & ~FLAG_BITS) - this.W);
     return p;
   }
 
@@ -528,61 +543,61 @@ export class Heap {
 
   /** A chunk of exactly `nb` bytes or more, marked in use; 0 when memory ran out. */
   private allocChunk(nb: number): number {
-    const h = this.host;
+    const m = this.m;
     let idx: number;
     if (nb < this.smallLimit) {
       idx = nb >>> this.gshift;
       const slot = this.bins + (idx << 2);
-      const c = h.ld(slot);
+      const c = m[slot >>> 2];
       if (c !== 0) {
         // Exact fit from a small bin, the commonest case: pop the head, no split. Written out
         // in full (no helper calls) because this is the hot path of malloc.
         const W = this.W;
-        const fd = h.ld(c + this.W2);
+        const fd = m[(c + this.W2) >>> 2];
         if (fd !== 0) {
-          if ((fd & this.amask) !== 0 || fd < this.arena || fd >= h.ld(this.hdr + 4 * H_TOP)) throw new HeapCorruptionError("corrupted free list", "malloc", c);
+          if ((fd & this.amask) !== 0 || fd < this.arena || fd >= m[(this.hdr + 4 * H_TOP) >>> 2]) throw new HeapCorruptionError("corrupted free list", "malloc", c);
         } else {
           this.unmarkBin(idx);
         }
-        h.st(slot, fd);
-        h.st(c + W, h.ld(c + W) | CINUSE);
+        m[slot >>> 2] = fd;
+        m[(c + W) >>> 2] = m[(c + W) >>> 2] | CINUSE;
         const nh = c + nb + W;
-        h.st(nh, h.ld(nh) | PINUSE);
+        m[nh >>> 2] = m[nh >>> 2] | PINUSE;
         const off = (c - this.arena) >>> this.gshift;
-        const wa = h.ld(this.hdr + 4 * H_BITMAP) + ((off >>> 5) << 2);
-        h.st(wa, h.ld(wa) | (1 << (off & 31)));
+        const wa = m[(this.hdr + 4 * H_BITMAP) >>> 2] + ((off >>> 5) << 2);
+        m[wa >>> 2] = m[wa >>> 2] | (1 << (off & 31));
         return c;
       }
       idx++;
     } else {
       idx = binIndex(nb, this.gshift);
-      const c = h.ld(this.bins + (idx << 2));
-      if (c !== 0 && (h.ld(c + this.W) & ~FLAG_BITS) >= nb) return this.takeFree(c, idx, nb);
+      const c = m[(this.bins + (idx << 2)) >>> 2];
+      if (c !== 0 && (m[(c + this.W) >>> 2] & ~FLAG_BITS) >= nb) return this.takeFree(c, idx, nb);
       idx = fitIndex(nb, this.gshift);
     }
     idx = this.findBin(idx);
-    if (idx >= 0) return this.takeFree(h.ld(this.bins + (idx << 2)), idx, nb);
+    if (idx >= 0) return this.takeFree(m[(this.bins + (idx << 2)) >>> 2], idx, nb);
     return this.allocFromTop(nb);
   }
 
   /** Takes free chunk `c`, the head of bin `idx`, for a request of `nb` bytes, splitting off the rest. */
   private takeFree(c: number, idx: number, nb: number): number {
-    const h = this.host;
+    const m = this.m;
     const W = this.W;
     this.popHead(c, idx);
-    const s = h.ld(c + W);
+    const s = m[(c + W) >>> 2];
     const size = s & ~FLAG_BITS;
     const rem = size - nb;
     if (rem >= this.minChunk) {
-      h.st(c + W, nb | CINUSE | (s & PINUSE));
+      m[(c + W) >>> 2] = nb | CINUSE | (s & PINUSE);
       const r = c + nb;
-      h.st(r + W, rem | PINUSE);
-      h.st(r + rem, rem);
+      m[(r + W) >>> 2] = rem | PINUSE;
+      m[(r + rem) >>> 2] = rem;
       this.insert(r, rem);
     } else {
-      h.st(c + W, s | CINUSE);
+      m[(c + W) >>> 2] = s | CINUSE;
       const n = c + size + W;
-      h.st(n, h.ld(n) | PINUSE);
+      m[n >>> 2] = m[n >>> 2] | PINUSE;
     }
     this.setBit(c);
     return c;
@@ -590,20 +605,21 @@ export class Heap {
 
   /** Carves `nb` bytes from the top chunk, growing the heap when the top is too small. */
   private allocFromTop(nb: number): number {
-    const h = this.host;
+    let m = this.m;
     const W = this.W;
     const hdr = this.hdr;
-    let top = h.ld(hdr + 4 * H_TOP);
-    let tsize = h.ld(hdr + 4 * H_END) - top;
+    let top = m[(hdr + 4 * H_TOP) >>> 2];
+    let tsize = m[(hdr + 4 * H_END) >>> 2] - top;
     if (tsize < nb + this.minChunk) {
       if (!this.grow(nb + this.minChunk - tsize)) return 0;
-      top = h.ld(hdr + 4 * H_TOP);
-      tsize = h.ld(hdr + 4 * H_END) - top;
+      m = this.m;
+      top = m[(hdr + 4 * H_TOP) >>> 2];
+      tsize = m[(hdr + 4 * H_END) >>> 2] - top;
     }
-    h.st(top + W, nb | CINUSE | (h.ld(top + W) & PINUSE));
+    m[(top + W) >>> 2] = nb | CINUSE | (m[(top + W) >>> 2] & PINUSE);
     const nt = top + nb;
-    h.st(hdr + 4 * H_TOP, nt);
-    h.st(nt + W, (tsize - nb) | PINUSE);
+    m[(hdr + 4 * H_TOP) >>> 2] = nt;
+    m[(nt + W) >>> 2] = (tsize - nb) | PINUSE;
     this.setBit(top);
     return top;
   }
@@ -614,11 +630,12 @@ export class Heap {
    */
   private grow(need: number): boolean {
     const h = this.host;
+    let m = this.m;
     const hdr = this.hdr;
-    const end = h.ld(hdr + 4 * H_END);
+    const end = m[(hdr + 4 * H_END) >>> 2];
     const page = h.pageSize;
-    let incr = Math.ceil((need + h.ld(hdr + 4 * H_TOPPAD)) / page) * page;
-    const cover = h.ld(hdr + 4 * H_COVER);
+    let incr = Math.ceil((need + m[(hdr + 4 * H_TOPPAD) >>> 2]) / page) * page;
+    const cover = m[(hdr + 4 * H_COVER) >>> 2];
     let newCover = cover;
     let bmChunk = 0;
     if (end + incr - this.arena > cover) {
@@ -626,7 +643,7 @@ export class Heap {
         newCover *= 2;
         bmChunk = this.bitmapChunkSize(newCover);
       } while (end + incr + bmChunk - this.arena > newCover);
-      incr = Math.ceil((need + bmChunk + h.ld(hdr + 4 * H_TOPPAD)) / page) * page;
+      incr = Math.ceil((need + bmChunk + m[(hdr + 4 * H_TOPPAD) >>> 2]) / page) * page;
     }
     if (h.sbrk(incr) === -1) {
       // Near the limit: try again without the padding and page rounding before giving up.
@@ -634,10 +651,11 @@ export class Heap {
       if (exact >= incr || h.sbrk(exact) === -1) return false;
       incr = exact;
     }
+    m = this.m = h.u32; // growing a wasm memory replaces its buffer
     const newEnd = end + incr;
-    h.st(hdr + 4 * H_END, newEnd);
-    const top = h.ld(hdr + 4 * H_TOP);
-    h.st(top + this.W, (newEnd - top) | (h.ld(top + this.W) & PINUSE));
+    m[(hdr + 4 * H_END) >>> 2] = newEnd;
+    const top = m[(hdr + 4 * H_TOP) >>> 2];
+    m[(top + this.W) >>> 2] = (newEnd - top) | (m[(top + this.W) >>> 2] & PINUSE);
     this.noteFootprint();
     if (bmChunk !== 0) this.moveBitmap(newCover, bmChunk);
     return true;
@@ -656,55 +674,56 @@ export class Heap {
   /** Moves the in-use bitmap to a new chunk carved from the top, covering `cover` bytes. */
   private moveBitmap(cover: number, chunkSize: number): void {
     const h = this.host;
+    const m = this.m;
     const hdr = this.hdr;
-    const top = h.ld(hdr + 4 * H_TOP);
-    const tsize = h.ld(hdr + 4 * H_END) - top;
-    h.st(top + this.W, chunkSize | CINUSE | (h.ld(top + this.W) & PINUSE));
+    const top = m[(hdr + 4 * H_TOP) >>> 2];
+    const tsize = m[(hdr + 4 * H_END) >>> 2] - top;
+    m[(top + this.W) >>> 2] = chunkSize | CINUSE | (m[(top + this.W) >>> 2] & PINUSE);
     const nt = top + chunkSize;
-    h.st(hdr + 4 * H_TOP, nt);
-    h.st(nt + this.W, (tsize - chunkSize) | PINUSE);
-    const oldPayload = h.ld(hdr + 4 * H_BITMAP);
-    const oldBytes = h.ld(hdr + 4 * H_COVER) >>> (this.gshift + 3);
+    m[(hdr + 4 * H_TOP) >>> 2] = nt;
+    m[(nt + this.W) >>> 2] = (tsize - chunkSize) | PINUSE;
+    const oldPayload = m[(hdr + 4 * H_BITMAP) >>> 2];
+    const oldBytes = m[(hdr + 4 * H_COVER) >>> 2] >>> (this.gshift + 3);
     const newPayload = top + this.W2;
     h.zero(newPayload, chunkSize - this.W);
     h.copy(newPayload, oldPayload, oldBytes);
-    h.st(hdr + 4 * H_BITMAP, newPayload);
-    h.st(hdr + 4 * H_COVER, cover);
+    m[(hdr + 4 * H_BITMAP) >>> 2] = newPayload;
+    m[(hdr + 4 * H_COVER) >>> 2] = cover;
     this.freeChunk(oldPayload - this.W2, "malloc");
   }
 
   private setBit(c: number): void {
-    const h = this.host;
+    const m = this.m;
     const off = (c - this.arena) >>> this.gshift;
-    const a = h.ld(this.hdr + 4 * H_BITMAP) + ((off >>> 5) << 2);
-    h.st(a, h.ld(a) | (1 << (off & 31)));
+    const a = m[(this.hdr + 4 * H_BITMAP) >>> 2] + ((off >>> 5) << 2);
+    m[a >>> 2] = m[a >>> 2] | (1 << (off & 31));
   }
 
   private clearBit(c: number): void {
-    const h = this.host;
+    const m = this.m;
     const off = (c - this.arena) >>> this.gshift;
-    const a = h.ld(this.hdr + 4 * H_BITMAP) + ((off >>> 5) << 2);
-    h.st(a, h.ld(a) & ~(1 << (off & 31)));
+    const a = m[(this.hdr + 4 * H_BITMAP) >>> 2] + ((off >>> 5) << 2);
+    m[a >>> 2] = m[a >>> 2] & ~(1 << (off & 31));
   }
 
   private testBit(c: number): boolean {
-    const h = this.host;
+    const m = this.m;
     const off = (c - this.arena) >>> this.gshift;
-    return (h.ld(h.ld(this.hdr + 4 * H_BITMAP) + ((off >>> 5) << 2)) & (1 << (off & 31))) !== 0;
+    return (m[(m[(this.hdr + 4 * H_BITMAP) >>> 2] + ((off >>> 5) << 2)) >>> 2] & (1 << (off & 31))) !== 0;
   }
 
   /** First non-empty bin at or above `idx`, or -1. */
   private findBin(idx: number): number {
-    const h = this.host;
+    const m = this.m;
     const words = this.hdr + 4 * H_BINMAP;
     let w = idx >>> 5;
     if (w >= this.binWords) return -1;
-    let bits = h.ld(words + (w << 2)) & (-1 << (idx & 31));
+    let bits = m[(words + (w << 2)) >>> 2] & (-1 << (idx & 31));
     if (bits === 0) {
-      const summary = h.ld(this.hdr + 4 * H_SUMMARY) & (-1 << (w + 1));
+      const summary = m[(this.hdr + 4 * H_SUMMARY) >>> 2] & (-1 << (w + 1));
       if (summary === 0) return -1;
       w = ctz32(summary);
-      bits = h.ld(words + (w << 2));
+      bits = m[(words + (w << 2)) >>> 2];
     }
     return (w << 5) + ctz32(bits);
   }
@@ -718,78 +737,78 @@ export class Heap {
    * into the previous first chunk, which was touched recently.
    */
   private insert(c: number, size: number): void {
-    const h = this.host;
+    const m = this.m;
     const idx = size < this.smallLimit ? size >>> this.gshift : binIndex(size, this.gshift);
     const slot = this.bins + (idx << 2);
-    const head = h.ld(slot);
-    h.st(c + this.W2, head);
+    const head = m[slot >>> 2];
+    m[(c + this.W2) >>> 2] = head;
     if (head !== 0) {
-      h.st(head + this.W2 + this.W, c);
+      m[(head + this.W2 + this.W) >>> 2] = c;
     } else {
       this.markBin(idx);
     }
-    h.st(slot, c);
+    m[slot >>> 2] = c;
   }
 
   private markBin(idx: number): void {
-    const h = this.host;
+    const m = this.m;
     const w = idx >>> 5;
     const wa = this.hdr + 4 * (H_BINMAP + w);
-    const old = h.ld(wa);
-    h.st(wa, old | (1 << (idx & 31)));
+    const old = m[wa >>> 2];
+    m[wa >>> 2] = old | (1 << (idx & 31));
     if (old === 0) {
       const sa = this.hdr + 4 * H_SUMMARY;
-      h.st(sa, h.ld(sa) | (1 << w));
+      m[sa >>> 2] = m[sa >>> 2] | (1 << w);
     }
   }
 
   private unmarkBin(idx: number): void {
-    const h = this.host;
+    const m = this.m;
     const w = idx >>> 5;
     const wa = this.hdr + 4 * (H_BINMAP + w);
-    const left = h.ld(wa) & ~(1 << (idx & 31));
-    h.st(wa, left);
+    const left = m[wa >>> 2] & ~(1 << (idx & 31));
+    m[wa >>> 2] = left;
     if (left === 0) {
       const sa = this.hdr + 4 * H_SUMMARY;
-      h.st(sa, h.ld(sa) & ~(1 << w));
+      m[sa >>> 2] = m[sa >>> 2] & ~(1 << w);
     }
   }
 
   /** Removes `c`, the first chunk of bin `idx`. */
   private popHead(c: number, idx: number): void {
-    const h = this.host;
-    const fd = h.ld(c + this.W2);
+    const m = this.m;
+    const fd = m[(c + this.W2) >>> 2];
     if (fd !== 0) {
-      if ((fd & this.amask) !== 0 || fd < this.arena || fd >= h.ld(this.hdr + 4 * H_TOP)) throw new HeapCorruptionError("corrupted free list", "malloc", c);
+      if ((fd & this.amask) !== 0 || fd < this.arena || fd >= m[(this.hdr + 4 * H_TOP) >>> 2]) throw new HeapCorruptionError("corrupted free list", "malloc", c);
     } else {
       this.unmarkBin(idx);
     }
-    h.st(this.bins + (idx << 2), fd);
+    m[(this.bins + (idx << 2)) >>> 2] = fd;
   }
 
   /** Checks the links of free chunk `c` of `size` bytes before it is unlinked (glibc: "corrupted double-linked list"). */
   private linksOk(c: number, size: number): boolean {
-    const h = this.host;
+    const m = this.m;
     const W3 = this.W2 + this.W;
-    const fd = h.ld(c + this.W2);
-    if (fd !== 0 && h.ld(fd + W3) !== c) return false;
-    return h.ld(this.bins + (this.binOf(size) << 2)) === c || h.ld(h.ld(c + W3) + this.W2) === c;
+    const fd = m[(c + this.W2) >>> 2];
+    if (fd !== 0 && m[(fd + W3) >>> 2] !== c) return false;
+    return m[(this.bins + (this.binOf(size) << 2)) >>> 2] === c || m[(m[(c + W3) >>> 2] + this.W2) >>> 2] === c;
   }
 
   /** Removes free chunk `c` of `size` bytes from its bin; its links were checked by {@link linksOk}. */
   private unlink(c: number, size: number): void {
-    const h = this.host;
+    const m = this.m;
     const W2 = this.W2;
     const idx = this.binOf(size);
     const slot = this.bins + (idx << 2);
-    const fd = h.ld(c + W2);
-    if (h.ld(slot) === c) {
-      h.st(slot, fd);
+    const fd = m[(c + W2) >>> 2];
+    if (m[slot >>> 2] === c) {
+      m[slot >>> 2] = fd;
       if (fd === 0) this.unmarkBin(idx);
     } else {
-      const bk = h.ld(c + W2 + this.W);
-      h.st(bk + W2, fd);
-      if (fd !== 0) h.st(fd + W2 + this.W, bk);
+      const bk = m[(c + W2 + this.W) >>> 2];
+      m[(bk + W2) >>> 2] = fd;
+      if (fd !== 0) m[(fd + W2 + this.W) >>> 2] = bk;
     }
   }
 
@@ -806,7 +825,7 @@ export class Heap {
 
   /** The chunk of live block `p`, or throws the error `free(p)` deserves. */
   private validate(p: number, op: string): number {
-    if (this.needsSync) this.host.sync();
+    if (this.needsSync) this.sync();
     if (!this.isLive(p)) this.badPointer(p, op);
     return p - this.W2;
   }
@@ -818,17 +837,17 @@ export class Heap {
   private badPointer(p: number, op: string): never {
     if (typeof p !== "number" || p >>> 0 !== p || (p & this.amask) !== 0) throw new InvalidPointerError(op, typeof p === "number" ? p : 0);
     const c = p - this.W2;
-    const h = this.host;
+    const m = this.m;
     const top = this.topAddr();
     const end = this.endAddr();
     if (c >= top && c < end) throw new DoubleFreeError(op, p);
     if (c >= this.arena && c < top) {
       let x = this.arena;
       while (x < top) {
-        const size = h.ld(x + this.W) & ~FLAG_BITS;
+        const size = m[(x + this.W) >>> 2] & ~FLAG_BITS;
         if (size < this.minChunk || x + size > top) break; // corrupted: do not guess
         if (c >= x && c < x + size) {
-          if ((h.ld(x + this.W) & CINUSE) === 0) throw new DoubleFreeError(op, p);
+          if ((m[(x + this.W) >>> 2] & CINUSE) === 0) throw new DoubleFreeError(op, p);
           break;
         }
         x += size;
@@ -837,31 +856,33 @@ export class Heap {
     throw new InvalidPointerError(op, p);
   }
 
-  private freeImpl(p: number): void {
-    const h = this.host;
-    if (this.needsSync) h.sync();
+  private freeImpl(ptr: number): void {
+    if (this.needsSync) this.sync();
+    // Validate as an int32 once, then compute in int32: callers often pass doubles.
+    const p = ptr | 0;
+    const m = this.m;
     const W = this.W;
     const hdr = this.hdr;
     const c = p - this.W2;
-    const top = h.ld(hdr + 4 * H_TOP);
-    if (p >>> 0 !== p || (p & this.amask) !== 0 || c < this.arena || p >= top) this.badPointer(p, "free");
+    const top = m[(hdr + 4 * H_TOP) >>> 2];
+    if (p !== ptr || (p & this.amask) !== 0 || c < this.arena || p >= top) this.badPointer(ptr, "free");
     const g = (c - this.arena) >>> this.gshift;
-    const wa = h.ld(hdr + 4 * H_BITMAP) + ((g >>> 5) << 2);
-    const word = h.ld(wa);
+    const wa = m[(hdr + 4 * H_BITMAP) >>> 2] + ((g >>> 5) << 2);
+    const word = m[wa >>> 2];
     const bit = 1 << (g & 31);
     if ((word & bit) === 0) this.badPointer(p, "free");
     // Fast path, written out in full: both neighbours in use, so no coalescing.
-    const s = h.ld(c + W);
+    const s = m[(c + W) >>> 2];
     const size = s & ~FLAG_BITS;
     const n = c + size;
     if ((s & PINUSE) !== 0 && n < top && size >= this.minChunk && (size & this.amask) === 0) {
-      const ns = h.ld(n + W);
+      const ns = m[(n + W) >>> 2];
       const nsize = ns & ~FLAG_BITS;
       if ((ns & (CINUSE | PINUSE)) === (CINUSE | PINUSE) && nsize >= this.minChunk && (nsize & this.amask) === 0 && n + nsize <= top) {
-        h.st(wa, word & ~bit);
-        h.st(n + W, ns & ~PINUSE);
-        h.st(c + W, size | PINUSE);
-        h.st(n, size);
+        m[wa >>> 2] = word & ~bit;
+        m[(n + W) >>> 2] = ns & ~PINUSE;
+        m[(c + W) >>> 2] = size | PINUSE;
+        m[n >>> 2] = size;
         this.insert(c, size);
         return;
       }
@@ -875,16 +896,16 @@ export class Heap {
    * Merging into the top may trim the heap.
    */
   private freeChunk(c: number, op: string): void {
-    const h = this.host;
+    const m = this.m;
     const W = this.W;
     const min = this.minChunk;
-    const s = h.ld(c + W);
+    const s = m[(c + W) >>> 2];
     const size = s & ~FLAG_BITS;
     const topAt = this.hdr + 4 * H_TOP;
-    const top = h.ld(topAt);
+    const top = m[topAt >>> 2];
     const n = c + size;
     if (size < min || (size & this.amask) !== 0 || n > top) throw new HeapCorruptionError("invalid size", op, c);
-    const ns = h.ld(n + W);
+    const ns = m[(n + W) >>> 2];
     const nsize = ns & ~FLAG_BITS;
     if ((ns & PINUSE) === 0) throw new HeapCorruptionError("double free or corruption (!prev)", op, c);
     const nextFree = n !== top && (ns & CINUSE) === 0;
@@ -895,9 +916,9 @@ export class Heap {
     let start = c;
     let total = size;
     if ((s & PINUSE) === 0) {
-      const ps = h.ld(c);
+      const ps = m[c >>> 2];
       const prev = c - ps;
-      if (ps < min || (ps & this.amask) !== 0 || prev < this.arena || h.ld(prev + W) !== (ps | PINUSE)) {
+      if (ps < min || (ps & this.amask) !== 0 || prev < this.arena || m[(prev + W) >>> 2] !== (ps | PINUSE)) {
         throw new HeapCorruptionError("corrupted size vs. prev_size", op, c);
       }
       if (!this.linksOk(prev, ps)) throw new HeapCorruptionError("corrupted double-linked list", op, prev);
@@ -908,26 +929,27 @@ export class Heap {
     }
     this.clearBit(c);
     if (n === top) {
-      const end = h.ld(this.hdr + 4 * H_END);
-      h.st(topAt, start);
-      h.st(start + W, (end - start) | PINUSE);
-      if (end - start > h.ld(this.hdr + 4 * H_TRIM)) this.trim(h.ld(this.hdr + 4 * H_TOPPAD));
+      const end = m[(this.hdr + 4 * H_END) >>> 2];
+      m[topAt >>> 2] = start;
+      m[(start + W) >>> 2] = (end - start) | PINUSE;
+      if (end - start > m[(this.hdr + 4 * H_TRIM) >>> 2]) this.trim(m[(this.hdr + 4 * H_TOPPAD) >>> 2]);
       return;
     }
     if (nextFree) {
       this.unlink(n, nsize);
       total += nsize;
     } else {
-      h.st(n + W, ns & ~PINUSE);
+      m[(n + W) >>> 2] = ns & ~PINUSE;
     }
-    h.st(start + W, total | PINUSE);
-    h.st(start + total, total);
+    m[(start + W) >>> 2] = total | PINUSE;
+    m[(start + total) >>> 2] = total;
     this.insert(start, total);
   }
 
   /** Gives the top's free space beyond `pad` (and a minimum chunk) back to the break. */
   private trim(pad: number): 0 | 1 {
     const h = this.host;
+    const m = this.m;
     const top = this.topAddr();
     const end = this.endAddr();
     const page = h.pageSize;
@@ -936,7 +958,7 @@ export class Heap {
     if (h.sbrk(-extra) === -1) return 0;
     const newEnd = end - extra;
     this.setWord(H_END, newEnd);
-    h.st(top + this.W, (newEnd - top) | (h.ld(top + this.W) & PINUSE));
+    m[(top + this.W) >>> 2] = (newEnd - top) | (m[(top + this.W) >>> 2] & PINUSE);
     return 1;
   }
 
@@ -951,12 +973,12 @@ export class Heap {
       this.errno = Errno.ENOMEM;
       return 0;
     }
-    const h = this.host;
+    let m = this.m;
     const W = this.W;
     const min = this.minChunk;
     const n0 = size + W + this.amask;
     const nb = n0 < min ? min : n0 & ~this.amask;
-    const s = h.ld(c + W);
+    const s = m[(c + W) >>> 2];
     const old = s & ~FLAG_BITS;
     if (nb <= old) {
       if (old - nb >= min) this.splitTail(c, s, nb);
@@ -971,14 +993,15 @@ export class Heap {
         // A grow may move the in-use bitmap into the top: then the block must move.
         if (!this.grow(nb + min - old - avail) || this.topAddr() !== n) return this.reallocMove(c, p, old, size);
         avail = this.endAddr() - n;
+        m = this.m;
       }
-      h.st(c + W, nb | CINUSE | (s & PINUSE));
+      m[(c + W) >>> 2] = nb | CINUSE | (s & PINUSE);
       const nt = c + nb;
       this.setWord(H_TOP, nt);
-      h.st(nt + W, (old + avail - nb) | PINUSE);
+      m[(nt + W) >>> 2] = (old + avail - nb) | PINUSE;
       return p;
     }
-    const ns = h.ld(n + W);
+    const ns = m[(n + W) >>> 2];
     const nsize = ns & ~FLAG_BITS;
     if ((ns & CINUSE) === 0 && old + nsize >= nb) {
       if (nsize < min || n + nsize > top || !this.linksOk(n, nsize)) {
@@ -988,15 +1011,15 @@ export class Heap {
       const total = old + nsize;
       const rem = total - nb;
       if (rem >= min) {
-        h.st(c + W, nb | CINUSE | (s & PINUSE));
+        m[(c + W) >>> 2] = nb | CINUSE | (s & PINUSE);
         const r = c + nb;
-        h.st(r + W, rem | PINUSE);
-        h.st(r + rem, rem);
+        m[(r + W) >>> 2] = rem | PINUSE;
+        m[(r + rem) >>> 2] = rem;
         this.insert(r, rem);
       } else {
-        h.st(c + W, total | CINUSE | (s & PINUSE));
+        m[(c + W) >>> 2] = total | CINUSE | (s & PINUSE);
         const nn = c + total;
-        h.st(nn + W, h.ld(nn + W) | PINUSE);
+        m[(nn + W) >>> 2] = m[(nn + W) >>> 2] | PINUSE;
       }
       return p;
     }
@@ -1013,19 +1036,19 @@ export class Heap {
 
   /** Shrinks in-use chunk `c` (header `s`) to `nb` bytes and frees the tail. */
   private splitTail(c: number, s: number, nb: number): void {
-    const h = this.host;
+    const m = this.m;
     const W = this.W;
     const rem = (s & ~FLAG_BITS) - nb;
-    h.st(c + W, nb | (s & (CINUSE | PINUSE)));
+    m[(c + W) >>> 2] = nb | (s & (CINUSE | PINUSE));
     const r = c + nb;
-    h.st(r + W, rem | CINUSE | PINUSE);
+    m[(r + W) >>> 2] = rem | CINUSE | PINUSE;
     this.setBit(r);
     this.freeChunk(r, "realloc");
   }
 
   private memalignImpl(alignment: number, size: number): number {
     if (alignment <= this.layout.align) return this.mallocImpl(size);
-    if (this.needsSync) this.host.sync();
+    if (this.needsSync) this.sync();
     if (size >>> 0 !== size || size > MAX_REQUEST || alignment > MAX_REQUEST) {
       this.errno = Errno.ENOMEM;
       return 0;
@@ -1043,7 +1066,7 @@ export class Heap {
       this.errno = Errno.ENOMEM;
       return 0;
     }
-    const h = this.host;
+    const m = this.m;
     let p = c + this.W2;
     let a = c;
     if (p % alignment !== 0) {
@@ -1051,14 +1074,14 @@ export class Heap {
       if (p - this.W2 - c < min) p += alignment;
       a = p - this.W2;
       // The leading gap becomes a chunk of its own and is freed: the padding is not wasted.
-      const s = h.ld(c + W);
+      const s = m[(c + W) >>> 2];
       const lead = a - c;
-      h.st(c + W, lead | CINUSE | (s & PINUSE));
-      h.st(a + W, ((s & ~FLAG_BITS) - lead) | CINUSE | PINUSE);
+      m[(c + W) >>> 2] = lead | CINUSE | (s & PINUSE);
+      m[(a + W) >>> 2] = ((s & ~FLAG_BITS) - lead) | CINUSE | PINUSE;
       this.setBit(a);
       this.freeChunk(c, "memalign");
     }
-    const s = h.ld(a + W);
+    const s = m[(a + W) >>> 2];
     if ((s & ~FLAG_BITS) - nb >= min) this.splitTail(a, s, nb);
     return p;
   }
@@ -1098,19 +1121,19 @@ export class Heap {
    * @throws HeapCorruptionError naming the first broken invariant
    */
   check(): void {
-    if (this.needsSync) this.host.sync();
-    const h = this.host;
+    if (this.needsSync) this.sync();
+    const m = this.m;
     const W = this.W;
     const min = this.minChunk;
     const fail = (what: string, at: number): never => {
       throw new HeapCorruptionError(what, "check", at);
     };
-    if (h.ld(this.hdr) !== MAGIC) fail("heap header magic is gone", this.hdr);
+    if (m[this.hdr >>> 2] !== MAGIC) fail("heap header magic is gone", this.hdr);
     const top = this.topAddr();
     const end = this.endAddr();
-    const bitmap = h.ld(this.hdr + 4 * H_BITMAP);
-    if (end - this.arena > h.ld(this.hdr + 4 * H_COVER)) fail("in-use bitmap does not cover the heap", bitmap);
-    if (h.ld(this.hdr + 4 * H_BRK) !== end) fail("heap end differs from the break", end);
+    const bitmap = m[(this.hdr + 4 * H_BITMAP) >>> 2];
+    if (end - this.arena > m[(this.hdr + 4 * H_COVER) >>> 2]) fail("in-use bitmap does not cover the heap", bitmap);
+    if (m[(this.hdr + 4 * H_BRK) >>> 2] !== end) fail("heap end differs from the break", end);
     let x = this.arena;
     let prevInUse = true;
     let freeChunks = 0;
@@ -1118,7 +1141,7 @@ export class Heap {
     let inUse = 0;
     let sawBitmap = false;
     while (x < top) {
-      const s = h.ld(x + W);
+      const s = m[(x + W) >>> 2];
       const size = s & ~FLAG_BITS;
       if (size < min || (size & this.amask) !== 0 || x + size > top) fail(`invalid chunk size ${size}`, x);
       if (((s & PINUSE) !== 0) !== prevInUse) fail("PINUSE bit disagrees with the previous chunk", x);
@@ -1130,7 +1153,7 @@ export class Heap {
         if (!isBitmap) inUse++;
       } else {
         if (!prevInUse) fail("two adjacent free chunks", x);
-        if (h.ld(x + size) !== size) fail("corrupted size vs. prev_size", x);
+        if (m[(x + size) >>> 2] !== size) fail("corrupted size vs. prev_size", x);
         freeChunks++;
         freeBytes += size;
       }
@@ -1139,7 +1162,7 @@ export class Heap {
     }
     if (x !== top) fail("chunks do not end at the top chunk", x);
     if (!sawBitmap) fail("in-use bitmap chunk not found among the chunks", bitmap);
-    const ts = h.ld(top + W);
+    const ts = m[(top + W) >>> 2];
     if ((ts & CINUSE) !== 0 || (ts & ~FLAG_BITS) !== end - top || end - top < min) fail("corrupted top size", top);
     if (((ts & PINUSE) !== 0) !== prevInUse) fail("PINUSE bit of the top disagrees with the previous chunk", top);
     if (!prevInUse) fail("free chunk next to the top (should have merged)", top);
@@ -1153,32 +1176,32 @@ export class Heap {
       for (let b = 0; b < 32; b++) {
         const idx = (w << 5) + b;
         if (idx >= nbins) break;
-        let c = h.ld(this.bins + 4 * idx);
+        let c = m[(this.bins + 4 * idx) >>> 2];
         let prev = 0;
         if (c !== 0) bits |= 1 << b;
         while (c !== 0) {
           if (c < this.arena || c >= top || (c & this.amask) !== 0) fail(`bin ${idx} points outside the heap`, c);
-          const s = h.ld(c + W);
+          const s = m[(c + W) >>> 2];
           const size = s & ~FLAG_BITS;
           if ((s & CINUSE) !== 0) fail(`bin ${idx} holds an in-use chunk`, c);
           if (this.binOf(size) !== idx) fail(`bin ${idx} holds a chunk of size ${size}`, c);
-          if (prev !== 0 && h.ld(c + this.W2 + W) !== prev) fail(`bin ${idx}: broken back link`, c);
+          if (prev !== 0 && m[(c + this.W2 + W) >>> 2] !== prev) fail(`bin ${idx}: broken back link`, c);
           if (++binned > freeChunks) fail(`bin ${idx}: more binned chunks than free chunks (a cycle?)`, c);
           binnedBytes += size;
           prev = c;
-          c = h.ld(c + this.W2);
+          c = m[(c + this.W2) >>> 2];
         }
       }
-      if ((h.ld(this.hdr + 4 * (H_BINMAP + w)) | 0) !== bits) fail(`bin bitmap word ${w} is wrong`, this.hdr);
+      if ((m[(this.hdr + 4 * (H_BINMAP + w)) >>> 2] | 0) !== bits) fail(`bin bitmap word ${w} is wrong`, this.hdr);
       if (bits !== 0) summary |= 1 << w;
     }
-    if ((h.ld(this.hdr + 4 * H_SUMMARY) | 0) !== summary) fail("bin summary bitmap is wrong", this.hdr);
+    if ((m[(this.hdr + 4 * H_SUMMARY) >>> 2] | 0) !== summary) fail("bin summary bitmap is wrong", this.hdr);
     if (binned !== freeChunks || binnedBytes !== freeBytes) fail(`bins hold ${binned} chunks, the heap has ${freeChunks} free`, this.hdr);
     // The in-use bitmap has no bit beyond the in-use chunks.
     let bits = 0;
     const words = (end - this.arena + (32 << this.gshift) - 1) >>> (this.gshift + 5);
     for (let i = 0; i < words; i++) {
-      let v = h.ld(bitmap + 4 * i);
+      let v = m[(bitmap + 4 * i) >>> 2];
       while (v !== 0) {
         v &= v - 1;
         bits++;
