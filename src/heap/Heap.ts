@@ -135,6 +135,10 @@ function optInt(name: string, v: number | undefined, dflt: number, max = 0x7fff_
   return Math.min(v, max);
 }
 
+/** Bits of `Heap.mode`. */
+const MODE_SYNC = 1;
+const MODE_LOCK = 2;
+
 /** Whether `x` is a power of two (exact for every safe integer, unlike `x & (x - 1)`). */
 const isPow2 = (x: number): boolean => Number.isSafeInteger(x) && x > 0 && 2 ** Math.round(Math.log2(x)) === x;
 
@@ -172,8 +176,8 @@ export class Heap {
   private readonly bins: number; // address of bin head 0
   private readonly binWords: number;
   private readonly arena: number;
-  private readonly needsSync: boolean;
-  private readonly concurrent: boolean;
+  /** MODE_SYNC | MODE_LOCK, or 0 for the common case: one Smi compare on every call. */
+  private readonly mode: number;
   private readonly lockView: Int32Array | null;
   private readonly layout: Layout;
 
@@ -196,9 +200,9 @@ export class Heap {
     this.bins = hdr + (H_BINMAP + this.binWords) * 4;
     const hdrEnd = this.bins + nbins * 4;
     this.arena = (hdrEnd + layout.align - 1) & ~layout.alignMask;
-    this.concurrent = opts.concurrent === true;
-    this.needsSync = this.memory.wasm !== null;
-    this.lockView = this.concurrent ? this.makeLockView() : null;
+    const concurrent = opts.concurrent === true;
+    this.mode = (this.memory.wasm !== null ? MODE_SYNC : 0) | (concurrent ? MODE_LOCK : 0);
+    this.lockView = concurrent ? this.makeLockView() : null;
 
     const limit = Math.min(this.memory.maxBytes, MAX_HEAP_BYTES);
     if (this.arena + 2 * INITIAL_COVER > limit) throw new ArgumentError(`Heap: no room for a heap between 0x${hdr.toString(16)} and 0x${limit.toString(16)}`);
@@ -216,7 +220,7 @@ export class Heap {
     host.zero(hdr, this.arena - hdr + bmChunk);
     const st = (i: number, v: number): void => host.st(hdr + 4 * i, v);
     st(H_MAGIC, MAGIC);
-    st(H_CONFIG, VERSION | ((layout === LP64 ? 64 : 32) << 8) | ((this.concurrent ? FLAG_CONCURRENT : 0) << 16));
+    st(H_CONFIG, VERSION | ((layout === LP64 ? 64 : 32) << 8) | (((this.mode & MODE_LOCK) !== 0 ? FLAG_CONCURRENT : 0) << 16));
     st(H_HDR, hdr);
     st(H_ARENA, this.arena);
     st(H_END, hdr + want);
@@ -277,9 +281,9 @@ export class Heap {
     self.binWords = words;
     self.bins = hdr + (H_BINMAP + words) * 4;
     self.arena = host.ld(hdr + 4 * H_ARENA);
-    self.needsSync = mem.wasm !== null;
-    self.concurrent = (flags & FLAG_CONCURRENT) !== 0;
-    self.lockView = this.concurrent ? this.makeLockView() : null;
+    const concurrent = (flags & FLAG_CONCURRENT) !== 0;
+    self.mode = (mem.wasm !== null ? MODE_SYNC : 0) | (concurrent ? MODE_LOCK : 0);
+    self.lockView = concurrent ? this.makeLockView() : null;
     host.attachBreak(host.ld(hdr + 4 * H_BRK_START), host.ld(hdr + 4 * H_LIMIT), hdr + 4 * H_BRK);
   }
 
@@ -300,7 +304,7 @@ export class Heap {
    *   hold: negative, fractional, NaN, infinite or over 2 GiB)
    */
   malloc(size: number): number {
-    if (this.concurrent) return this.locked(this.mallocImpl, size, 0);
+    if ((this.mode & MODE_LOCK) !== 0) return this.locked(this.mallocImpl, size, 0);
     return this.mallocImpl(size);
   }
 
@@ -312,7 +316,7 @@ export class Heap {
    */
   free(ptr: number): void {
     if (ptr === 0 || ptr == null) return;
-    if (this.concurrent) return this.locked(this.freeImpl, ptr, 0);
+    if ((this.mode & MODE_LOCK) !== 0) return this.locked(this.freeImpl, ptr, 0);
     this.freeImpl(ptr);
   }
 
@@ -321,7 +325,7 @@ export class Heap {
    * @returns the address, or `0` with `ENOMEM` (also when `nmemb * size` overflows)
    */
   calloc(nmemb: number, size: number): number {
-    if (this.concurrent) return this.locked(this.callocImpl, nmemb, size);
+    if ((this.mode & MODE_LOCK) !== 0) return this.locked(this.callocImpl, nmemb, size);
     return this.callocImpl(nmemb, size);
   }
 
@@ -333,7 +337,7 @@ export class Heap {
    * @returns the new address, or `0` with `ENOMEM`, the old block intact and still owned
    */
   realloc(ptr: number, size: number): number {
-    if (this.concurrent) return this.locked(this.reallocImpl, ptr, size);
+    if ((this.mode & MODE_LOCK) !== 0) return this.locked(this.reallocImpl, ptr, size);
     return this.reallocImpl(ptr, size);
   }
 
@@ -359,7 +363,7 @@ export class Heap {
   posixMemalign(alignment: number, size: number): { err: number; ptr: number } {
     if (!isPow2(alignment) || alignment % this.W !== 0) return { err: Errno.EINVAL, ptr: 0 };
     const saved = this.errno;
-    const ptr = this.concurrent ? this.locked(this.memalignImpl, alignment, size) : this.memalignImpl(alignment, size);
+    const ptr = (this.mode & MODE_LOCK) !== 0 ? this.locked(this.memalignImpl, alignment, size) : this.memalignImpl(alignment, size);
     this.errno = saved;
     return ptr === 0 ? { err: Errno.ENOMEM, ptr: 0 } : { err: 0, ptr };
   }
@@ -373,7 +377,7 @@ export class Heap {
       this.errno = Errno.EINVAL;
       return 0;
     }
-    return this.concurrent ? this.locked(this.memalignImpl, alignment, size) : this.memalignImpl(alignment, size);
+    return (this.mode & MODE_LOCK) !== 0 ? this.locked(this.memalignImpl, alignment, size) : this.memalignImpl(alignment, size);
   }
 
   /**
@@ -387,7 +391,7 @@ export class Heap {
     }
     let a = alignment;
     if (!isPow2(a) && a !== 0) a = 2 ** Math.ceil(Math.log2(a));
-    return this.concurrent ? this.locked(this.memalignImpl, a, size) : this.memalignImpl(a, size);
+    return (this.mode & MODE_LOCK) !== 0 ? this.locked(this.memalignImpl, a, size) : this.memalignImpl(a, size);
   }
 
   /**
@@ -396,7 +400,7 @@ export class Heap {
    */
   mallocUsableSize(ptr: number): number {
     if (ptr === 0 || ptr == null) return 0;
-    if (this.needsSync) this.host.sync();
+    if ((this.mode & MODE_SYNC) !== 0) this.host.sync();
     if (!this.isLive(ptr)) return 0;
     const h = this.host;
     return (h.ld(ptr - this.W) & ~FLAG_BITS) - this.W;
@@ -404,7 +408,7 @@ export class Heap {
 
   /** glibc's `mallinfo2()`: totals of the brk heap and the mapped blocks. */
   mallinfo(): MallInfo {
-    if (this.needsSync) this.host.sync();
+    if ((this.mode & MODE_SYNC) !== 0) this.host.sync();
     const h = this.host;
     let ordblks = 1;
     let fordblks = this.endAddr() - this.topAddr();
@@ -447,8 +451,8 @@ export class Heap {
    */
   mallocTrim(pad = 0): 0 | 1 {
     if (!Number.isSafeInteger(pad) || pad < 0) pad = 0;
-    if (this.needsSync) this.host.sync();
-    return this.concurrent ? this.locked(this.trim, pad, 0) : this.trim(pad);
+    if ((this.mode & MODE_SYNC) !== 0) this.host.sync();
+    return (this.mode & MODE_LOCK) !== 0 ? this.locked(this.trim, pad, 0) : this.trim(pad);
   }
 
   /**
@@ -509,7 +513,7 @@ export class Heap {
   }
 
   private mallocImpl(size: number): number {
-    if (this.needsSync) this.sync();
+    if ((this.mode & MODE_SYNC) !== 0) this.sync();
     if (size >>> 0 !== size || size > MAX_REQUEST) {
       this.errno = Errno.ENOMEM;
       return 0;
@@ -634,16 +638,15 @@ export class Heap {
     const hdr = this.hdr;
     const end = m[(hdr + 4 * H_END) >>> 2];
     const page = h.pageSize;
-    let incr = Math.ceil((need + m[(hdr + 4 * H_TOPPAD) >>> 2]) / page) * page;
-    const cover = m[(hdr + 4 * H_COVER) >>> 2];
-    let newCover = cover;
+    const pad = m[(hdr + 4 * H_TOPPAD) >>> 2];
+    let incr = Math.ceil((need + pad) / page) * page;
+    let newCover = m[(hdr + 4 * H_COVER) >>> 2];
     let bmChunk = 0;
-    if (end + incr - this.arena > cover) {
-      do {
-        newCover *= 2;
-        bmChunk = this.bitmapChunkSize(newCover);
-      } while (end + incr + bmChunk - this.arena > newCover);
-      incr = Math.ceil((need + bmChunk + m[(hdr + 4 * H_TOPPAD) >>> 2]) / page) * page;
+    // The new bitmap lives in the arena too, so its own chunk counts toward what it must cover.
+    while (end + incr - this.arena > newCover) {
+      newCover *= 2;
+      bmChunk = this.bitmapChunkSize(newCover);
+      incr = Math.ceil((need + bmChunk + pad) / page) * page;
     }
     if (h.sbrk(incr) === -1) {
       // Near the limit: try again without the padding and page rounding before giving up.
@@ -825,7 +828,7 @@ export class Heap {
 
   /** The chunk of live block `p`, or throws the error `free(p)` deserves. */
   private validate(p: number, op: string): number {
-    if (this.needsSync) this.sync();
+    if ((this.mode & MODE_SYNC) !== 0) this.sync();
     if (!this.isLive(p)) this.badPointer(p, op);
     return p - this.W2;
   }
@@ -857,7 +860,7 @@ export class Heap {
   }
 
   private freeImpl(ptr: number): void {
-    if (this.needsSync) this.sync();
+    if ((this.mode & MODE_SYNC) !== 0) this.sync();
     // Validate as an int32 once, then compute in int32: callers often pass doubles.
     const p = ptr | 0;
     const m = this.m;
@@ -1048,7 +1051,7 @@ export class Heap {
 
   private memalignImpl(alignment: number, size: number): number {
     if (alignment <= this.layout.align) return this.mallocImpl(size);
-    if (this.needsSync) this.sync();
+    if ((this.mode & MODE_SYNC) !== 0) this.sync();
     if (size >>> 0 !== size || size > MAX_REQUEST || alignment > MAX_REQUEST) {
       this.errno = Errno.ENOMEM;
       return 0;
@@ -1121,7 +1124,7 @@ export class Heap {
    * @throws HeapCorruptionError naming the first broken invariant
    */
   check(): void {
-    if (this.needsSync) this.sync();
+    if ((this.mode & MODE_SYNC) !== 0) this.sync();
     const m = this.m;
     const W = this.W;
     const min = this.minChunk;
