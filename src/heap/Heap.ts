@@ -239,6 +239,7 @@ export class Heap {
     const top = bm + bmChunk;
     st(H_TOP, top);
     host.st(top + this.W, initialTop | PINUSE);
+    if (this.W === 8) host.st(top + 12, 0);
   }
 
   /**
@@ -315,7 +316,11 @@ export class Heap {
    *   block's neighbours are smashed. Nothing changes before it throws.
    */
   free(ptr: number): void {
-    if (ptr === 0 || ptr == null) return;
+    if (typeof ptr !== "number") {
+      if (ptr == null) return;
+      throw new InvalidPointerError("free", 0);
+    }
+    if (ptr === 0) return;
     if ((this.mode & MODE_LOCK) !== 0) return this.locked(this.freeImpl, ptr, 0);
     this.freeImpl(ptr);
   }
@@ -513,6 +518,7 @@ export class Heap {
   }
 
   private mallocImpl(size: number): number {
+    if (typeof size !== "number") size = -1; // BigInt, string...: no heap can hold it
     if ((this.mode & MODE_SYNC) !== 0) this.sync();
     if (size >>> 0 !== size || size > MAX_REQUEST) {
       this.errno = Errno.ENOMEM;
@@ -555,21 +561,25 @@ export class Heap {
       const c = m[slot >>> 2];
       if (c !== 0) {
         // Exact fit from a small bin, the commonest case: pop the head, no split. Written out
-        // in full (no helper calls) because this is the hot path of malloc.
+        // in full (no helper calls) because this is the hot path of malloc. The chunk must be
+        // free, of this bin's size, and not live in the bitmap: a program writing into freed
+        // memory must not make malloc hand out a block twice.
         const W = this.W;
-        const fd = m[(c + this.W2) >>> 2];
-        if (fd !== 0) {
-          if ((fd & this.amask) !== 0 || fd < this.arena || fd >= m[(this.hdr + 4 * H_TOP) >>> 2]) throw new HeapCorruptionError("corrupted free list", "malloc", c);
-        } else {
-          this.unmarkBin(idx);
-        }
-        m[slot >>> 2] = fd;
-        m[(c + W) >>> 2] = m[(c + W) >>> 2] | CINUSE;
-        const nh = c + nb + W;
-        m[nh >>> 2] = m[nh >>> 2] | PINUSE;
+        const s = m[(c + W) >>> 2];
         const off = (c - this.arena) >>> this.gshift;
         const wa = m[(this.hdr + 4 * H_BITMAP) >>> 2] + ((off >>> 5) << 2);
-        m[wa >>> 2] = m[wa >>> 2] | (1 << (off & 31));
+        const word = m[wa >>> 2];
+        const bit = 1 << (off & 31);
+        const fd = m[(c + this.W2) >>> 2];
+        if ((s & ~PINUSE) !== nb || (word & bit) !== 0 || (fd !== 0 && ((fd & this.amask) !== 0 || fd < this.arena || fd >= m[(this.hdr + 4 * H_TOP) >>> 2]))) {
+          throw new HeapCorruptionError("memory corruption (free list)", "malloc", c);
+        }
+        if (fd === 0) this.unmarkBin(idx);
+        m[slot >>> 2] = fd;
+        m[(c + W) >>> 2] = s | CINUSE;
+        const nh = c + nb + W;
+        m[nh >>> 2] = m[nh >>> 2] | PINUSE;
+        m[wa >>> 2] = word | bit;
         return c;
       }
       idx++;
@@ -588,14 +598,18 @@ export class Heap {
   private takeFree(c: number, idx: number, nb: number): number {
     const m = this.m;
     const W = this.W;
-    this.popHead(c, idx);
     const s = m[(c + W) >>> 2];
     const size = s & ~FLAG_BITS;
+    if ((s & CINUSE) !== 0 || this.binOf(size) !== idx || size < nb || c + size > m[(this.hdr + 4 * H_TOP) >>> 2] || this.testBit(c)) {
+      throw new HeapCorruptionError("memory corruption (free list)", "malloc", c);
+    }
+    this.popHead(c, idx);
     const rem = size - nb;
     if (rem >= this.minChunk) {
       m[(c + W) >>> 2] = nb | CINUSE | (s & PINUSE);
       const r = c + nb;
       m[(r + W) >>> 2] = rem | PINUSE;
+      this.newHead(r);
       m[(r + rem) >>> 2] = rem;
       this.insert(r, rem);
     } else {
@@ -607,7 +621,10 @@ export class Heap {
     return c;
   }
 
-  /** Carves `nb` bytes from the top chunk, growing the heap when the top is too small. */
+  /**
+   * Carves `nb` bytes from the top chunk, growing the heap when the top is too small. A moved
+   * bitmap goes first, so the new block stays next to the top and trims when it is freed.
+   */
   private allocFromTop(nb: number): number {
     let m = this.m;
     const W = this.W;
@@ -615,7 +632,9 @@ export class Heap {
     let top = m[(hdr + 4 * H_TOP) >>> 2];
     let tsize = m[(hdr + 4 * H_END) >>> 2] - top;
     if (tsize < nb + this.minChunk) {
-      if (!this.grow(nb + this.minChunk - tsize)) return 0;
+      const cover = this.grow(nb + this.minChunk - tsize);
+      if (cover < 0) return 0;
+      if (cover > 0) this.moveBitmap(cover);
       m = this.m;
       top = m[(hdr + 4 * H_TOP) >>> 2];
       tsize = m[(hdr + 4 * H_END) >>> 2] - top;
@@ -624,15 +643,19 @@ export class Heap {
     const nt = top + nb;
     m[(hdr + 4 * H_TOP) >>> 2] = nt;
     m[(nt + W) >>> 2] = (tsize - nb) | PINUSE;
+    this.newHead(nt);
     this.setBit(top);
     return top;
   }
 
   /**
    * Extends the heap by at least `need` bytes with `sbrk` (whole 4 KiB steps, plus `topPad`),
-   * doubling the in-use bitmap when the arena outgrows it.
+   * making room for a bigger in-use bitmap when the arena outgrows it.
+   * @returns -1 when the break cannot move; 0 when done; else the bitmap's new coverage, for
+   *   the caller to pass to {@link Heap.moveBitmap} (before carving a new block from the top,
+   *   after extending a block that grows into the top in place)
    */
-  private grow(need: number): boolean {
+  private grow(need: number): number {
     const h = this.host;
     let m = this.m;
     const hdr = this.hdr;
@@ -651,7 +674,7 @@ export class Heap {
     if (h.sbrk(incr) === -1) {
       // Near the limit: try again without the padding and page rounding before giving up.
       const exact = (need + bmChunk + this.amask) & ~this.amask;
-      if (exact >= incr || h.sbrk(exact) === -1) return false;
+      if (exact >= incr || h.sbrk(exact) === -1) return -1;
       incr = exact;
     }
     m = this.m = h.u32; // growing a wasm memory replaces its buffer
@@ -660,8 +683,7 @@ export class Heap {
     const top = m[(hdr + 4 * H_TOP) >>> 2];
     m[(top + this.W) >>> 2] = (newEnd - top) | (m[(top + this.W) >>> 2] & PINUSE);
     this.noteFootprint();
-    if (bmChunk !== 0) this.moveBitmap(newCover, bmChunk);
-    return true;
+    return bmChunk !== 0 ? newCover : 0;
   }
 
   private noteFootprint(): void {
@@ -675,7 +697,8 @@ export class Heap {
   }
 
   /** Moves the in-use bitmap to a new chunk carved from the top, covering `cover` bytes. */
-  private moveBitmap(cover: number, chunkSize: number): void {
+  private moveBitmap(cover: number): void {
+    const chunkSize = this.bitmapChunkSize(cover);
     const h = this.host;
     const m = this.m;
     const hdr = this.hdr;
@@ -685,6 +708,7 @@ export class Heap {
     const nt = top + chunkSize;
     m[(hdr + 4 * H_TOP) >>> 2] = nt;
     m[(nt + this.W) >>> 2] = (tsize - chunkSize) | PINUSE;
+    this.newHead(nt);
     const oldPayload = m[(hdr + 4 * H_BITMAP) >>> 2];
     const oldBytes = m[(hdr + 4 * H_COVER) >>> 2] >>> (this.gshift + 3);
     const newPayload = top + this.W2;
@@ -693,6 +717,11 @@ export class Heap {
     m[(hdr + 4 * H_BITMAP) >>> 2] = newPayload;
     m[(hdr + 4 * H_COVER) >>> 2] = cover;
     this.freeChunk(oldPayload - this.W2, "malloc");
+  }
+
+  /** Zeroes the high half of the 8-byte size field of a chunk header written at a new place. */
+  private newHead(c: number): void {
+    if (this.W === 8) this.m[(c + 12) >>> 2] = 0;
   }
 
   private setBit(c: number): void {
@@ -821,7 +850,7 @@ export class Heap {
 
   /** Whether `p` is a live block's pointer (the in-use bitmap decides; headers can be forged). */
   private isLive(p: number): boolean {
-    if (p >>> 0 !== p || (p & this.amask) !== 0) return false;
+    if (typeof p !== "number" || p >>> 0 !== p || (p & this.amask) !== 0) return false;
     const c = p - this.W2;
     return c >= this.arena && p < this.topAddr() && this.testBit(c);
   }
@@ -839,21 +868,26 @@ export class Heap {
    */
   private badPointer(p: number, op: string): never {
     if (typeof p !== "number" || p >>> 0 !== p || (p & this.amask) !== 0) throw new InvalidPointerError(op, typeof p === "number" ? p : 0);
-    const c = p - this.W2;
     const m = this.m;
+    const c = p - this.W2;
     const top = this.topAddr();
-    const end = this.endAddr();
-    if (c >= top && c < end) throw new DoubleFreeError(op, p);
-    if (c >= this.arena && c < top) {
+    // A freed chunk keeps its header (in-use bit clear) until the memory is used again, even
+    // after merging into a neighbour or the top: that tells a double free from a stray pointer.
+    const s = m[(c + this.W) >>> 2];
+    const size = s & ~FLAG_BITS;
+    const looksFreed = (s & CINUSE) === 0 && size >= this.minChunk && (size & this.amask) === 0;
+    if (c >= top && c < this.endAddr()) {
+      if (looksFreed && c + size <= this.endAddr()) throw new DoubleFreeError(op, p);
+    } else if (c >= this.arena && c < top) {
       let x = this.arena;
       while (x < top) {
-        const size = m[(x + this.W) >>> 2] & ~FLAG_BITS;
-        if (size < this.minChunk || x + size > top) break; // corrupted: do not guess
-        if (c >= x && c < x + size) {
-          if ((m[(x + this.W) >>> 2] & CINUSE) === 0) throw new DoubleFreeError(op, p);
+        const xs = m[(x + this.W) >>> 2] & ~FLAG_BITS;
+        if (xs < this.minChunk || x + xs > top) break; // corrupted: do not guess
+        if (c >= x && c < x + xs) {
+          if ((m[(x + this.W) >>> 2] & CINUSE) === 0 && looksFreed && c + size <= x + xs) throw new DoubleFreeError(op, p);
           break;
         }
-        x += size;
+        x += xs;
       }
     }
     throw new InvalidPointerError(op, p);
@@ -881,7 +915,7 @@ export class Heap {
     if ((s & PINUSE) !== 0 && n < top && size >= this.minChunk && (size & this.amask) === 0) {
       const ns = m[(n + W) >>> 2];
       const nsize = ns & ~FLAG_BITS;
-      if ((ns & (CINUSE | PINUSE)) === (CINUSE | PINUSE) && nsize >= this.minChunk && (nsize & this.amask) === 0 && n + nsize <= top) {
+      if ((ns & (CINUSE | PINUSE)) === (CINUSE | PINUSE) && nsize >= this.minChunk && (nsize & this.amask) === 0 && n + nsize <= top && (W !== 8 || m[(n + 12) >>> 2] === 0)) {
         m[wa >>> 2] = word & ~bit;
         m[(n + W) >>> 2] = ns & ~PINUSE;
         m[(c + W) >>> 2] = size | PINUSE;
@@ -911,23 +945,31 @@ export class Heap {
     const ns = m[(n + W) >>> 2];
     const nsize = ns & ~FLAG_BITS;
     if ((ns & PINUSE) === 0) throw new HeapCorruptionError("double free or corruption (!prev)", op, c);
+    // The high halves of 8-byte size fields are always zero: anything else is a smash.
+    if (W === 8 && (m[(n + 12) >>> 2] | m[(c + 12) >>> 2]) !== 0) throw new HeapCorruptionError("invalid next size (normal)", op, n);
     const nextFree = n !== top && (ns & CINUSE) === 0;
     if (n !== top) {
       if (nsize < min || (nsize & this.amask) !== 0 || n + nsize > top) throw new HeapCorruptionError("invalid next size (normal)", op, n);
-      if (nextFree && !this.linksOk(n, nsize)) throw new HeapCorruptionError("corrupted double-linked list", op, n);
+      if (nextFree && (this.testBit(n) || !this.linksOk(n, nsize))) throw new HeapCorruptionError("corrupted double-linked list", op, n);
+    } else if (nsize !== m[(this.hdr + 4 * H_END) >>> 2] - top || (ns & CINUSE) !== 0) {
+      throw new HeapCorruptionError("invalid next size (top)", op, n);
     }
-    let start = c;
-    let total = size;
+    const ps = m[c >>> 2];
     if ((s & PINUSE) === 0) {
-      const ps = m[c >>> 2];
       const prev = c - ps;
       if (ps < min || (ps & this.amask) !== 0 || prev < this.arena || m[(prev + W) >>> 2] !== (ps | PINUSE)) {
         throw new HeapCorruptionError("corrupted size vs. prev_size", op, c);
       }
       if (!this.linksOk(prev, ps)) throw new HeapCorruptionError("corrupted double-linked list", op, prev);
-      // Every check passed: from here on the heap changes.
-      this.unlink(prev, ps);
-      start = prev;
+    }
+    // Every check passed: from here on the heap changes. The header keeps its size with the
+    // in-use bit clear even when merged away, which lets a later free of it be named a double free.
+    m[(c + W) >>> 2] = s & ~CINUSE;
+    let start = c;
+    let total = size;
+    if ((s & PINUSE) === 0) {
+      this.unlink(c - ps, ps);
+      start = c - ps;
       total += ps;
     }
     this.clearBit(c);
@@ -967,6 +1009,7 @@ export class Heap {
 
   private reallocImpl(p: number, size: number): number {
     if (p === 0 || p == null) return this.mallocImpl(size);
+    if (typeof size !== "number") size = -1;
     const c = this.validate(p, "realloc");
     if (size === 0) {
       this.freeChunk(c, "realloc");
@@ -989,20 +1032,12 @@ export class Heap {
     }
     const n = c + old;
     const top = this.topAddr();
-    if (n === top) {
-      // Grow into the top, extending the heap if needed.
-      let avail = this.endAddr() - top;
-      if (old + avail < nb + min) {
-        // A grow may move the in-use bitmap into the top: then the block must move.
-        if (!this.grow(nb + min - old - avail) || this.topAddr() !== n) return this.reallocMove(c, p, old, size);
-        avail = this.endAddr() - n;
-        m = this.m;
+    const bm = m[(this.hdr + 4 * H_BITMAP) >>> 2] - this.W2;
+    if (n === top || (n === bm && bm + (m[(bm + W) >>> 2] & ~FLAG_BITS) === top)) {
+      if ((m[(top + W) >>> 2] & ~FLAG_BITS) !== this.endAddr() - top || (W === 8 && m[(top + 12) >>> 2] !== 0)) {
+        throw new HeapCorruptionError("invalid next size (top)", "realloc", top);
       }
-      m[(c + W) >>> 2] = nb | CINUSE | (s & PINUSE);
-      const nt = c + nb;
-      this.setWord(H_TOP, nt);
-      m[(nt + W) >>> 2] = (old + avail - nb) | PINUSE;
-      return p;
+      return this.growIntoTop(c, s, nb) ? p : this.reallocMove(c, p, old, size);
     }
     const ns = m[(n + W) >>> 2];
     const nsize = ns & ~FLAG_BITS;
@@ -1017,6 +1052,7 @@ export class Heap {
         m[(c + W) >>> 2] = nb | CINUSE | (s & PINUSE);
         const r = c + nb;
         m[(r + W) >>> 2] = rem | PINUSE;
+        this.newHead(r);
         m[(r + rem) >>> 2] = rem;
         this.insert(r, rem);
       } else {
@@ -1027,6 +1063,54 @@ export class Heap {
       return p;
     }
     return this.reallocMove(c, p, old, size);
+  }
+
+  /**
+   * Grows in-use chunk `c` (header `s`) to `nb` bytes in place, into the top. When the in-use
+   * bitmap sits between the block and the top, the bitmap slides up past the block's new end
+   * (one copy of the bitmap) so the block still grows in place.
+   * @returns false when the heap cannot grow that far
+   */
+  private growIntoTop(c: number, s: number, nb: number): boolean {
+    const W = this.W;
+    const hdr = this.hdr;
+    const min = this.minChunk;
+    const old = s & ~FLAG_BITS;
+    const bmPayload = this.m[(hdr + 4 * H_BITMAP) >>> 2];
+    const slide = c + old === bmPayload - this.W2;
+    const bmSize = slide ? this.m[(bmPayload - W) >>> 2] & ~FLAG_BITS : 0;
+    const needEnd = c + nb + bmSize + min;
+    let cover = 0;
+    if (needEnd > this.endAddr()) {
+      cover = this.grow(needEnd - this.endAddr());
+      if (cover < 0) return false;
+    }
+    const m = this.m;
+    const end = this.endAddr();
+    m[(c + W) >>> 2] = nb | CINUSE | (s & PINUSE);
+    if (!slide) {
+      const nt = c + nb;
+      m[(hdr + 4 * H_TOP) >>> 2] = nt;
+      m[(nt + W) >>> 2] = (end - nt) | PINUSE;
+      this.newHead(nt);
+      if (cover > 0) this.moveBitmap(cover);
+      return true;
+    }
+    const oldBytes = m[(hdr + 4 * H_COVER) >>> 2] >>> (this.gshift + 3);
+    const newCover = cover > 0 ? cover : m[(hdr + 4 * H_COVER) >>> 2];
+    const newSize = this.bitmapChunkSize(newCover);
+    const q = c + nb;
+    this.host.copy(q + this.W2, bmPayload, oldBytes);
+    this.host.zero(q + this.W2 + oldBytes, newSize - W - oldBytes);
+    m[(q + W) >>> 2] = newSize | CINUSE | PINUSE;
+    this.newHead(q);
+    const nt = q + newSize;
+    m[(hdr + 4 * H_TOP) >>> 2] = nt;
+    m[(nt + W) >>> 2] = (end - nt) | PINUSE;
+    this.newHead(nt);
+    m[(hdr + 4 * H_BITMAP) >>> 2] = q + this.W2;
+    m[(hdr + 4 * H_COVER) >>> 2] = newCover;
+    return true;
   }
 
   private reallocMove(c: number, p: number, old: number, size: number): number {
@@ -1045,11 +1129,13 @@ export class Heap {
     m[(c + W) >>> 2] = nb | (s & (CINUSE | PINUSE));
     const r = c + nb;
     m[(r + W) >>> 2] = rem | CINUSE | PINUSE;
+    this.newHead(r);
     this.setBit(r);
     this.freeChunk(r, "realloc");
   }
 
   private memalignImpl(alignment: number, size: number): number {
+    if (typeof size !== "number") size = -1;
     if (alignment <= this.layout.align) return this.mallocImpl(size);
     if ((this.mode & MODE_SYNC) !== 0) this.sync();
     if (size >>> 0 !== size || size > MAX_REQUEST || alignment > MAX_REQUEST) {
@@ -1081,6 +1167,7 @@ export class Heap {
       const lead = a - c;
       m[(c + W) >>> 2] = lead | CINUSE | (s & PINUSE);
       m[(a + W) >>> 2] = ((s & ~FLAG_BITS) - lead) | CINUSE | PINUSE;
+      this.newHead(a);
       this.setBit(a);
       this.freeChunk(c, "memalign");
     }
@@ -1146,7 +1233,7 @@ export class Heap {
     while (x < top) {
       const s = m[(x + W) >>> 2];
       const size = s & ~FLAG_BITS;
-      if (size < min || (size & this.amask) !== 0 || x + size > top) fail(`invalid chunk size ${size}`, x);
+      if (size < min || (size & this.amask) !== 0 || x + size > top || (W === 8 && m[(x + 12) >>> 2] !== 0)) fail(`invalid chunk size ${size}`, x);
       if (((s & PINUSE) !== 0) !== prevInUse) fail("PINUSE bit disagrees with the previous chunk", x);
       const used = (s & CINUSE) !== 0;
       const isBitmap = x + this.W2 === bitmap;
