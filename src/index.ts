@@ -54,5 +54,6 @@ export {
   type AttachOptions,
   type MallInfo,
   type DataModel,
+  type ChunkInfo,
 } from "./heap/Heap.js";
 export { MAX_REQUEST } from "./heap/chunk.js";

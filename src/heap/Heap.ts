@@ -73,6 +73,20 @@ export interface MallInfo {
   keepcost: number;
 }
 
+/** One chunk of the heap, as {@link Heap.chunks} reports it. */
+export interface ChunkInfo {
+  /** Address of the chunk (its header); the block's pointer is `address + 2 * W`. */
+  address: number;
+  /** Bytes in the chunk, header included. */
+  size: number;
+  /** `"used"`: a live block; `"free"`: in a bin; `"top"`: the top chunk; `"meta"`: the heap's own in-use bitmap. */
+  kind: "used" | "free" | "top" | "meta";
+  /** The pointer `malloc` returned for a used chunk (`address + 2 * W`); 0 for the others. */
+  ptr: number;
+  /** Bytes a used block can hold (`mallocUsableSize`); 0 for the others. */
+  usable: number;
+}
+
 /** The C data model of a heap: field sizes, alignment, minimum chunk. */
 export type DataModel = "lp64" | "ilp32";
 
@@ -484,6 +498,31 @@ export class Heap {
       default:
         return 0;
     }
+  }
+
+  /**
+   * Every chunk of the brk heap, lowest address first, ending with the top chunk: for
+   * pictures of the heap and for tools that teach how it works. O(number of chunks).
+   * @throws HeapCorruptionError if the walk meets a broken chunk size
+   */
+  chunks(): ChunkInfo[] {
+    if ((this.mode & MODE_SYNC) !== 0) this.sync();
+    const m = this.m;
+    const W = this.W;
+    const top = this.topAddr();
+    const bitmap = m[(this.hdr + 4 * H_BITMAP) >>> 2];
+    const out: ChunkInfo[] = [];
+    for (let x = this.arena; x < top; ) {
+      const s = m[(x + W) >>> 2];
+      const size = s & ~FLAG_BITS;
+      if (size < this.minChunk || x + size > top) throw new HeapCorruptionError(`invalid chunk size ${size}`, "chunks", x);
+      const used = (s & CINUSE) !== 0;
+      const kind = x + this.W2 === bitmap ? "meta" : used ? "used" : "free";
+      out.push({ address: x, size, kind, ptr: kind === "used" ? x + this.W2 : 0, usable: kind === "used" ? size - W : 0 });
+      x += size;
+    }
+    out.push({ address: top, size: this.endAddr() - top, kind: "top", ptr: 0, usable: 0 });
+    return out;
   }
 
   /** The data model's alignment of every returned pointer (16, or 8 for `"ilp32"`). */
