@@ -61,9 +61,3 @@ export const ILP32: Layout = { W: 4, align: 8, alignMask: 7, granuleShift: 3, mi
  * to it is refused up front (`ENOMEM`) and sizes stay in 31-bit integer arithmetic.
  */
 export const MAX_REQUEST = 0x7fff_0000;
-
-/** The chunk size serving a request of `size` bytes (glibc's `request2size`). */
-export function request2size(L: Layout, size: number): number {
-  const n = size + L.W + L.alignMask;
-  return n < L.minChunk ? L.minChunk : n & ~L.alignMask;
-}
