@@ -152,6 +152,8 @@ function optInt(name: string, v: number | undefined, dflt: number, max = 0x7fff_
 /** Bits of `Heap.mode`. */
 const MODE_SYNC = 1;
 const MODE_LOCK = 2;
+/** The 32-bit data model: the LP64 fast paths (literal layout numbers) do not apply. */
+const MODE_ILP32 = 4;
 
 /** Whether `x` is a power of two (exact for every safe integer, unlike `x & (x - 1)`). */
 const isPow2 = (x: number): boolean => Number.isSafeInteger(x) && x > 0 && 2 ** Math.round(Math.log2(x)) === x;
@@ -215,7 +217,7 @@ export class Heap {
     const hdrEnd = this.bins + nbins * 4;
     this.arena = (hdrEnd + layout.align - 1) & ~layout.alignMask;
     const concurrent = opts.concurrent === true;
-    this.mode = (this.memory.wasm !== null ? MODE_SYNC : 0) | (concurrent ? MODE_LOCK : 0);
+    this.mode = (this.memory.wasm !== null ? MODE_SYNC : 0) | (concurrent ? MODE_LOCK : 0) | (layout === ILP32 ? MODE_ILP32 : 0);
     this.lockView = concurrent ? this.makeLockView() : null;
 
     const limit = Math.min(this.memory.maxBytes, MAX_HEAP_BYTES);
@@ -297,7 +299,7 @@ export class Heap {
     self.bins = hdr + (H_BINMAP + words) * 4;
     self.arena = host.ld(hdr + 4 * H_ARENA);
     const concurrent = (flags & FLAG_CONCURRENT) !== 0;
-    self.mode = (mem.wasm !== null ? MODE_SYNC : 0) | (concurrent ? MODE_LOCK : 0);
+    self.mode = (mem.wasm !== null ? MODE_SYNC : 0) | (concurrent ? MODE_LOCK : 0) | (layout === ILP32 ? MODE_ILP32 : 0);
     self.lockView = concurrent ? this.makeLockView() : null;
     host.attachBreak(host.ld(hdr + 4 * H_BRK_START), host.ld(hdr + 4 * H_LIMIT), hdr + 4 * H_BRK);
   }
@@ -563,6 +565,35 @@ export class Heap {
       this.errno = Errno.ENOMEM;
       return 0;
     }
+    if ((this.mode & MODE_ILP32) === 0 && size <= 1000) {
+      // The commonest malloc, an exact fit from a small bin, written out with the LP64 layout
+      // as literals (W = 8, 16-byte granules, chunk = max(32, (size + 23) & ~15)) so the JIT
+      // folds them. The chunk must be free, of this bin's size and not live in the bitmap: a
+      // program writing into freed memory must not make malloc hand out a block twice.
+      // Everything else (and the 32-bit model) takes the general path below.
+      const nb = size < 9 ? 32 : (size + 23) & ~15;
+      const m = this.m;
+      const slot = this.bins + (nb >>> 2);
+      const c = m[slot >>> 2]!;
+      if (c !== 0) {
+        const s = m[(c + 8) >>> 2]!;
+        const off = (c - this.arena) >>> 4;
+        const wa = m[(this.hdr + 4 * H_BITMAP) >>> 2]! + ((off >>> 5) << 2);
+        const word = m[wa >>> 2]!;
+        const bit = 1 << (off & 31);
+        const fd = m[(c + 16) >>> 2]!;
+        if ((s & ~PINUSE) !== nb || (word & bit) !== 0 || (fd !== 0 && ((fd & 15) !== 0 || fd < this.arena || fd >= m[(this.hdr + 4 * H_TOP) >>> 2]!))) {
+          throw new HeapCorruptionError("memory corruption (free list)", "malloc", c);
+        }
+        if (fd === 0) this.unmarkBin(nb >>> 4);
+        m[slot >>> 2] = fd;
+        m[(c + 8) >>> 2] = s | CINUSE;
+        const nh = c + nb + 8;
+        m[nh >>> 2] = m[nh >>> 2]! | PINUSE;
+        m[wa >>> 2] = word | bit;
+        return c + 16;
+      }
+    }
     const n = size + this.W + this.amask;
     const c = this.allocChunk(n < this.minChunk ? this.minChunk : n & ~this.amask);
     if (c === 0) {
@@ -596,31 +627,8 @@ export class Heap {
     let idx: number;
     if (nb < this.smallLimit) {
       idx = nb >>> this.gshift;
-      const slot = this.bins + (idx << 2);
-      const c = m[slot >>> 2];
-      if (c !== 0) {
-        // Exact fit from a small bin, the commonest case: pop the head, no split. Written out
-        // in full (no helper calls) because this is the hot path of malloc. The chunk must be
-        // free, of this bin's size, and not live in the bitmap: a program writing into freed
-        // memory must not make malloc hand out a block twice.
-        const W = this.W;
-        const s = m[(c + W) >>> 2];
-        const off = (c - this.arena) >>> this.gshift;
-        const wa = m[(this.hdr + 4 * H_BITMAP) >>> 2] + ((off >>> 5) << 2);
-        const word = m[wa >>> 2];
-        const bit = 1 << (off & 31);
-        const fd = m[(c + this.W2) >>> 2];
-        if ((s & ~PINUSE) !== nb || (word & bit) !== 0 || (fd !== 0 && ((fd & this.amask) !== 0 || fd < this.arena || fd >= m[(this.hdr + 4 * H_TOP) >>> 2]))) {
-          throw new HeapCorruptionError("memory corruption (free list)", "malloc", c);
-        }
-        if (fd === 0) this.unmarkBin(idx);
-        m[slot >>> 2] = fd;
-        m[(c + W) >>> 2] = s | CINUSE;
-        const nh = c + nb + W;
-        m[nh >>> 2] = m[nh >>> 2] | PINUSE;
-        m[wa >>> 2] = word | bit;
-        return c;
-      }
+      const c = m[(this.bins + (idx << 2)) >>> 2];
+      if (c !== 0) return this.takeFree(c, idx, nb);
       idx++;
     } else {
       idx = binIndex(nb, this.gshift);
@@ -934,32 +942,44 @@ export class Heap {
 
   private freeImpl(ptr: number): void {
     if ((this.mode & MODE_SYNC) !== 0) this.sync();
-    // Validate as an int32 once, then compute in int32: callers often pass doubles.
+    if ((this.mode & MODE_ILP32) !== 0) {
+      this.freeChunk(this.validate(ptr, "free"), "free");
+      return;
+    }
+    // The LP64 fast path, written out with literal layout numbers (see mallocImpl): validate
+    // (as an int32: callers often pass doubles), and when both neighbours are in use, free and
+    // bin the chunk here. Everything else goes to freeChunk, which checks and says precisely
+    // what is wrong.
     const p = ptr | 0;
     const m = this.m;
-    const W = this.W;
     const hdr = this.hdr;
-    const c = p - this.W2;
-    const top = m[(hdr + 4 * H_TOP) >>> 2];
-    if (p !== ptr || (p & this.amask) !== 0 || c < this.arena || p >= top) this.badPointer(ptr, "free");
-    const g = (c - this.arena) >>> this.gshift;
-    const wa = m[(hdr + 4 * H_BITMAP) >>> 2] + ((g >>> 5) << 2);
-    const word = m[wa >>> 2];
+    const c = p - 16;
+    const top = m[(hdr + 4 * H_TOP) >>> 2]!;
+    if (p !== ptr || (p & 15) !== 0 || c < this.arena || p >= top) this.badPointer(ptr, "free");
+    const g = (c - this.arena) >>> 4;
+    const wa = m[(hdr + 4 * H_BITMAP) >>> 2]! + ((g >>> 5) << 2);
+    const word = m[wa >>> 2]!;
     const bit = 1 << (g & 31);
     if ((word & bit) === 0) this.badPointer(p, "free");
-    // Fast path, written out in full: both neighbours in use, so no coalescing.
-    const s = m[(c + W) >>> 2];
+    const s = m[(c + 8) >>> 2]!;
     const size = s & ~FLAG_BITS;
     const n = c + size;
-    if ((s & PINUSE) !== 0 && n < top && size >= this.minChunk && (size & this.amask) === 0) {
-      const ns = m[(n + W) >>> 2];
+    if ((s & PINUSE) !== 0 && n < top && size >= 32 && (size & 15) === 0 && m[(c + 12) >>> 2] === 0) {
+      const ns = m[(n + 8) >>> 2]!;
       const nsize = ns & ~FLAG_BITS;
-      if ((ns & (CINUSE | PINUSE)) === (CINUSE | PINUSE) && nsize >= this.minChunk && (nsize & this.amask) === 0 && n + nsize <= top && (W !== 8 || m[(n + 12) >>> 2] === 0)) {
+      if ((ns & (CINUSE | PINUSE)) === (CINUSE | PINUSE) && nsize >= 32 && (nsize & 15) === 0 && n + nsize <= top && m[(n + 12) >>> 2] === 0) {
         m[wa >>> 2] = word & ~bit;
-        m[(n + W) >>> 2] = ns & ~PINUSE;
-        m[(c + W) >>> 2] = size | PINUSE;
+        m[(n + 8) >>> 2] = ns & ~PINUSE;
+        m[(c + 8) >>> 2] = size | PINUSE;
         m[n >>> 2] = size;
-        this.insert(c, size);
+        // insert(c, size), written out
+        const idx = size < 1024 ? size >>> 4 : binIndex(size, 4);
+        const slot = (this.bins + (idx << 2)) >>> 2;
+        const head = m[slot]!;
+        m[(c + 16) >>> 2] = head;
+        if (head !== 0) m[(head + 24) >>> 2] = c;
+        else this.markBin(idx);
+        m[slot] = c;
         return;
       }
     }
