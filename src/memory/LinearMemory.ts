@@ -85,8 +85,10 @@ export class LinearMemory {
   readonly wasm: WebAssembly.Memory | null;
   private _buffer: ArrayBuffer | SharedArrayBuffer;
   private _byteLength: number;
-  private _u8: Uint8Array;
-  private _dv: DataView;
+  // Views are made on first use after a change: growth is frequent (a heap moves its break in
+  // page steps) and must not allocate.
+  private _u8: Uint8Array | null = null;
+  private _dv: DataView | null = null;
   private readonly _kind: 0 | 1 | 2; // 0 reservation, 1 caller's buffer, 2 wasm
 
   constructor(opts: LinearMemoryOptions = {}) {
@@ -127,8 +129,6 @@ export class LinearMemory {
       this.maxBytes = maxBytes;
       this._byteLength = initial;
     }
-    this._u8 = new Uint8Array(this._buffer, 0, this._byteLength);
-    this._dv = new DataView(this._buffer, 0, this._byteLength);
   }
 
   /** The logical size in bytes: addresses `[0, byteLength)` are usable. */
@@ -140,13 +140,13 @@ export class LinearMemory {
   /** Bytes `[0, byteLength)`. Always current: read it from the memory each time. */
   get u8(): Uint8Array {
     if (this._kind !== 0) this.sync();
-    return this._u8;
+    return (this._u8 ??= new Uint8Array(this._buffer, 0, this._byteLength));
   }
 
   /** A `DataView` of `[0, byteLength)`. Always current: read it from the memory each time. */
   get dv(): DataView {
     if (this._kind !== 0) this.sync();
-    return this._dv;
+    return (this._dv ??= new DataView(this._buffer, 0, this._byteLength));
   }
 
   /**
@@ -215,7 +215,7 @@ export class LinearMemory {
       this._buffer = this.wasm!.buffer;
       this._byteLength = this._buffer.byteLength;
     }
-    this._u8 = new Uint8Array(this._buffer, 0, this._byteLength);
-    this._dv = new DataView(this._buffer, 0, this._byteLength);
+    this._u8 = null;
+    this._dv = null;
   }
 }
