@@ -94,3 +94,21 @@ export class AlignmentFault extends MemoryFault {
 
 /** No free frame and no swap slot left: the request cannot be met without losing data. */
 export class OutOfMemoryError extends VmError {}
+
+/**
+ * A physical frame misused by the code that manages frames: freed twice, referenced or released
+ * while free, a frame number out of range, or a write aimed at the read-only zero frame. In
+ * Linux this is a kernel bug (`BUG: Bad page state`); here it is a bug in the address-space code
+ * (or a test) above `PhysicalMemory`, so it is thrown, never returned.
+ */
+export class FrameError extends VmError {
+  /** The frame number the failing call was given. */
+  readonly frame: number;
+  /** The operation that detected the problem: `"freeFrame"`, `"ref"`, `"unref"`, ... */
+  readonly operation: string;
+  constructor(what: string, operation: string, frame: number) {
+    super(`${operation}(): ${what} (frame ${frame})`);
+    this.operation = operation;
+    this.frame = frame;
+  }
+}

@@ -32,6 +32,7 @@ import {
   H_LIMIT,
   H_SUMMARY,
   H_BINMAP,
+  H_DV,
   MAGIC,
   VERSION,
   FLAG_CONCURRENT,
@@ -440,6 +441,11 @@ export class Heap {
         fordblks += h.ld(c + this.W) & ~FLAG_BITS;
       }
     }
+    const dv = h.ld(this.hdr + 4 * H_DV);
+    if (dv !== 0) {
+      ordblks++;
+      fordblks += h.ld(dv + this.W) & ~FLAG_BITS;
+    }
     const arena = this.endAddr() - this.word(H_BRK_START);
     return {
       arena,
@@ -624,30 +630,68 @@ export class Heap {
   /** A chunk of exactly `nb` bytes or more, marked in use; 0 when memory ran out. */
   private allocChunk(nb: number): number {
     const m = this.m;
+    const dv = m[(this.hdr + 4 * H_DV) >>> 2]!;
     let idx: number;
     if (nb < this.smallLimit) {
+      // dlmalloc's order for small requests: an exact fit, then the designated victim (the
+      // remainder of the last split, so runs of small mallocs carve one chunk in address order
+      // without touching the bins), then the smallest larger bin, whose remainder becomes the
+      // new victim.
       idx = nb >>> this.gshift;
-      const c = m[(this.bins + (idx << 2)) >>> 2];
-      if (c !== 0) return this.takeFree(c, idx, nb);
-      idx++;
+      const c = m[(this.bins + (idx << 2)) >>> 2]!;
+      if (c !== 0) return this.takeFree(c, idx, nb, false);
+      if (dv !== 0 && (m[(dv + this.W) >>> 2]! & ~FLAG_BITS) >= nb) return this.takeDv(dv, nb);
+      idx = this.findBin(idx + 1);
+      if (idx >= 0) return this.takeFree(m[(this.bins + (idx << 2)) >>> 2]!, idx, nb, true);
     } else {
       idx = binIndex(nb, this.gshift);
-      const c = m[(this.bins + (idx << 2)) >>> 2];
-      if (c !== 0 && (m[(c + this.W) >>> 2] & ~FLAG_BITS) >= nb) return this.takeFree(c, idx, nb);
-      idx = fitIndex(nb, this.gshift);
+      const c = m[(this.bins + (idx << 2)) >>> 2]!;
+      if (c !== 0 && (m[(c + this.W) >>> 2]! & ~FLAG_BITS) >= nb) return this.takeFree(c, idx, nb, false);
+      idx = this.findBin(fitIndex(nb, this.gshift));
+      if (idx >= 0) return this.takeFree(m[(this.bins + (idx << 2)) >>> 2]!, idx, nb, false);
+      if (dv !== 0 && (m[(dv + this.W) >>> 2]! & ~FLAG_BITS) >= nb) return this.takeDv(dv, nb);
     }
-    idx = this.findBin(idx);
-    if (idx >= 0) return this.takeFree(m[(this.bins + (idx << 2)) >>> 2], idx, nb);
     return this.allocFromTop(nb);
   }
 
-  /** Takes free chunk `c`, the head of bin `idx`, for a request of `nb` bytes, splitting off the rest. */
-  private takeFree(c: number, idx: number, nb: number): number {
+  /** Carves `nb` bytes from the front of the designated victim `dv`; the rest stays the victim. */
+  private takeDv(dv: number, nb: number): number {
     const m = this.m;
     const W = this.W;
-    const s = m[(c + W) >>> 2];
+    const s = m[(dv + W) >>> 2]!;
     const size = s & ~FLAG_BITS;
-    if ((s & CINUSE) !== 0 || this.binOf(size) !== idx || size < nb || c + size > m[(this.hdr + 4 * H_TOP) >>> 2] || this.testBit(c)) {
+    if ((s & (CINUSE | PINUSE)) !== PINUSE || dv + size >= m[(this.hdr + 4 * H_TOP) >>> 2]! || this.testBit(dv)) {
+      throw new HeapCorruptionError("memory corruption (designated victim)", "malloc", dv);
+    }
+    const rem = size - nb;
+    if (rem >= this.minChunk) {
+      m[(dv + W) >>> 2] = nb | CINUSE | PINUSE;
+      const r = dv + nb;
+      m[(r + W) >>> 2] = rem | PINUSE;
+      this.newHead(r);
+      m[(r + rem) >>> 2] = rem;
+      m[(this.hdr + 4 * H_DV) >>> 2] = r;
+    } else {
+      m[(dv + W) >>> 2] = size | CINUSE | PINUSE;
+      const n = dv + size + W;
+      m[n >>> 2] = m[n >>> 2]! | PINUSE;
+      m[(this.hdr + 4 * H_DV) >>> 2] = 0;
+    }
+    this.setBit(dv);
+    return dv;
+  }
+
+  /**
+   * Takes free chunk `c`, the head of bin `idx`, for a request of `nb` bytes, splitting off the
+   * rest: into the bins, or (`toDv`, for small requests) as the new designated victim, the old
+   * one going to its bin.
+   */
+  private takeFree(c: number, idx: number, nb: number, toDv: boolean): number {
+    const m = this.m;
+    const W = this.W;
+    const s = m[(c + W) >>> 2]!;
+    const size = s & ~FLAG_BITS;
+    if ((s & CINUSE) !== 0 || this.binOf(size) !== idx || size < nb || c + size > m[(this.hdr + 4 * H_TOP) >>> 2]! || this.testBit(c)) {
       throw new HeapCorruptionError("memory corruption (free list)", "malloc", c);
     }
     this.popHead(c, idx);
@@ -658,11 +702,18 @@ export class Heap {
       m[(r + W) >>> 2] = rem | PINUSE;
       this.newHead(r);
       m[(r + rem) >>> 2] = rem;
-      this.insert(r, rem);
+      if (toDv) {
+        const dvAt = (this.hdr + 4 * H_DV) >>> 2;
+        const old = m[dvAt]!;
+        if (old !== 0) this.insert(old, m[(old + W) >>> 2]! & ~FLAG_BITS);
+        m[dvAt] = r;
+      } else {
+        this.insert(r, rem);
+      }
     } else {
       m[(c + W) >>> 2] = s | CINUSE;
       const n = c + size + W;
-      m[n >>> 2] = m[n >>> 2] | PINUSE;
+      m[n >>> 2] = m[n >>> 2]! | PINUSE;
     }
     this.setBit(c);
     return c;
@@ -1006,48 +1057,56 @@ export class Heap {
     if ((ns & PINUSE) === 0) throw new HeapCorruptionError("double free or corruption (!prev)", op, c);
     // The high halves of 8-byte size fields are always zero: anything else is a smash.
     if (W === 8 && (m[(n + 12) >>> 2] | m[(c + 12) >>> 2]) !== 0) throw new HeapCorruptionError("invalid next size (normal)", op, n);
+    const dvAt = (this.hdr + 4 * H_DV) >>> 2;
+    const dv = m[dvAt]!;
     const nextFree = n !== top && (ns & CINUSE) === 0;
     if (n !== top) {
       if (nsize < min || (nsize & this.amask) !== 0 || n + nsize > top) throw new HeapCorruptionError("invalid next size (normal)", op, n);
-      if (nextFree && (this.testBit(n) || !this.linksOk(n, nsize))) throw new HeapCorruptionError("corrupted double-linked list", op, n);
-    } else if (nsize !== m[(this.hdr + 4 * H_END) >>> 2] - top || (ns & CINUSE) !== 0) {
+      if (nextFree && (this.testBit(n) || (n !== dv && !this.linksOk(n, nsize)))) throw new HeapCorruptionError("corrupted double-linked list", op, n);
+    } else if (nsize !== m[(this.hdr + 4 * H_END) >>> 2]! - top || (ns & CINUSE) !== 0) {
       throw new HeapCorruptionError("invalid next size (top)", op, n);
     }
-    const ps = m[c >>> 2];
+    const ps = m[c >>> 2]!;
     if ((s & PINUSE) === 0) {
       const prev = c - ps;
       if (ps < min || (ps & this.amask) !== 0 || prev < this.arena || m[(prev + W) >>> 2] !== (ps | PINUSE)) {
         throw new HeapCorruptionError("corrupted size vs. prev_size", op, c);
       }
-      if (!this.linksOk(prev, ps)) throw new HeapCorruptionError("corrupted double-linked list", op, prev);
+      if (prev !== dv && !this.linksOk(prev, ps)) throw new HeapCorruptionError("corrupted double-linked list", op, prev);
     }
     // Every check passed: from here on the heap changes. The header keeps its size with the
     // in-use bit clear even when merged away, which lets a later free of it be named a double free.
     m[(c + W) >>> 2] = s & ~CINUSE;
     let start = c;
     let total = size;
+    // A chunk that merges with the designated victim stays the victim, out of the bins.
+    let withDv = false;
     if ((s & PINUSE) === 0) {
-      this.unlink(c - ps, ps);
       start = c - ps;
       total += ps;
+      if (start === dv) withDv = true;
+      else this.unlink(start, ps);
     }
     this.clearBit(c);
     if (n === top) {
-      const end = m[(this.hdr + 4 * H_END) >>> 2];
+      const end = m[(this.hdr + 4 * H_END) >>> 2]!;
+      if (withDv) m[dvAt] = 0;
       m[topAt >>> 2] = start;
       m[(start + W) >>> 2] = (end - start) | PINUSE;
-      if (end - start > m[(this.hdr + 4 * H_TRIM) >>> 2]) this.trim(m[(this.hdr + 4 * H_TOPPAD) >>> 2]);
+      if (end - start > m[(this.hdr + 4 * H_TRIM) >>> 2]!) this.trim(m[(this.hdr + 4 * H_TOPPAD) >>> 2]!);
       return;
     }
     if (nextFree) {
-      this.unlink(n, nsize);
+      if (n === dv) withDv = true;
+      else this.unlink(n, nsize);
       total += nsize;
     } else {
       m[(n + W) >>> 2] = ns & ~PINUSE;
     }
     m[(start + W) >>> 2] = total | PINUSE;
     m[(start + total) >>> 2] = total;
-    this.insert(start, total);
+    if (withDv) m[dvAt] = start;
+    else this.insert(start, total);
   }
 
   /** Gives the top's free space beyond `pad` (and a minimum chunk) back to the break. */
@@ -1101,10 +1160,13 @@ export class Heap {
     const ns = m[(n + W) >>> 2];
     const nsize = ns & ~FLAG_BITS;
     if ((ns & CINUSE) === 0 && old + nsize >= nb) {
-      if (nsize < min || n + nsize > top || !this.linksOk(n, nsize)) {
+      const dvAt = (this.hdr + 4 * H_DV) >>> 2;
+      const isDv = n === m[dvAt];
+      if (nsize < min || n + nsize > top || this.testBit(n) || (!isDv && !this.linksOk(n, nsize))) {
         throw new HeapCorruptionError("invalid next size", "realloc", n);
       }
-      this.unlink(n, nsize);
+      if (isDv) m[dvAt] = 0;
+      else this.unlink(n, nsize);
       const total = old + nsize;
       const rem = total - nb;
       if (rem >= min) {
@@ -1113,11 +1175,12 @@ export class Heap {
         m[(r + W) >>> 2] = rem | PINUSE;
         this.newHead(r);
         m[(r + rem) >>> 2] = rem;
-        this.insert(r, rem);
+        if (isDv) m[dvAt] = r;
+        else this.insert(r, rem);
       } else {
         m[(c + W) >>> 2] = total | CINUSE | (s & PINUSE);
         const nn = c + total;
-        m[(nn + W) >>> 2] = m[(nn + W) >>> 2] | PINUSE;
+        m[(nn + W) >>> 2] = m[(nn + W) >>> 2]! | PINUSE;
       }
       return p;
     }
@@ -1345,7 +1408,14 @@ export class Heap {
       if (bits !== 0) summary |= 1 << w;
     }
     if ((m[(this.hdr + 4 * H_SUMMARY) >>> 2] | 0) !== summary) fail("bin summary bitmap is wrong", this.hdr);
-    if (binned !== freeChunks || binnedBytes !== freeBytes) fail(`bins hold ${binned} chunks, the heap has ${freeChunks} free`, this.hdr);
+    const dv = m[(this.hdr + 4 * H_DV) >>> 2]!;
+    if (dv !== 0) {
+      const ds = m[(dv + W) >>> 2]!;
+      if (dv < this.arena || dv >= top || (dv & this.amask) !== 0 || (ds & CINUSE) !== 0) fail("the designated victim is not a free chunk", dv);
+      binned++;
+      binnedBytes += ds & ~FLAG_BITS;
+    }
+    if (binned !== freeChunks || binnedBytes !== freeBytes) fail(`bins and the designated victim hold ${binned} chunks, the heap has ${freeChunks} free`, this.hdr);
     // The in-use bitmap has no bit beyond the in-use chunks.
     let bits = 0;
     const words = (end - this.arena + (32 << this.gshift) - 1) >>> (this.gshift + 5);
