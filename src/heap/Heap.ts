@@ -1238,7 +1238,8 @@ export class Heap {
   private reallocMove(c: number, p: number, old: number, size: number): number {
     const q = this.mallocImpl(size);
     if (q === 0) return 0;
-    this.host.copy(q, p, Math.min(old - this.W, size));
+    // Whole words (both usable sizes are multiples of 8 bytes): copies run word-wise.
+    this.host.copy(q, p, Math.min(old - this.W, (size + 7) & ~7));
     this.freeChunk(c, "realloc");
     return q;
   }

@@ -44,6 +44,8 @@ export class LinearHost implements HeapHost {
   /** Words of the whole underlying buffer (refreshed when a wasm memory grows). */
   u32: Int32Array;
   u8: Uint8Array;
+  /** For copies and fills of whole 8-byte words: on a SharedArrayBuffer, V8 copies word-wise views up to twice as fast as bytes. */
+  f64: Float64Array;
   brk: Brk | null = null;
   private buf: ArrayBuffer | SharedArrayBuffer;
 
@@ -52,6 +54,7 @@ export class LinearHost implements HeapHost {
     this.buf = memory.buffer;
     this.u32 = new Int32Array(this.buf, 0, this.buf.byteLength >>> 2);
     this.u8 = new Uint8Array(this.buf);
+    this.f64 = new Float64Array(this.buf, 0, this.buf.byteLength >>> 3);
   }
 
   /** Starts the break at `start`, keeping its current value in the word at `cellAddr`. */
@@ -74,10 +77,12 @@ export class LinearHost implements HeapHost {
     this.u32[addr >>> 2] = value;
   }
   copy(dst: number, src: number, length: number): void {
-    this.u8.copyWithin(dst, src, src + length);
+    if (((dst | src | length) & 7) === 0) this.f64.copyWithin(dst >>> 3, src >>> 3, (src + length) >>> 3);
+    else this.u8.copyWithin(dst, src, src + length);
   }
   zero(addr: number, length: number): void {
-    this.u8.fill(0, addr, addr + length);
+    if (((addr | length) & 7) === 0) this.f64.fill(0, addr >>> 3, (addr + length) >>> 3);
+    else this.u8.fill(0, addr, addr + length);
   }
   sbrk(increment: number): number {
     const r = this.brk!.sbrk(increment);
@@ -95,6 +100,7 @@ export class LinearHost implements HeapHost {
       this.buf = b;
       this.u32 = new Int32Array(b, 0, b.byteLength >>> 2);
       this.u8 = new Uint8Array(b);
+      this.f64 = new Float64Array(b, 0, b.byteLength >>> 3);
     }
   }
 }
