@@ -322,7 +322,38 @@ export class Heap {
    *   hold: negative, fractional, NaN, infinite or over 2 GiB)
    */
   malloc(size: number): number {
-    if ((this.mode & MODE_LOCK) !== 0) return this.locked(this.mallocImpl, size, 0);
+    if (this.mode !== 0) {
+      return (this.mode & MODE_LOCK) !== 0 ? this.locked(this.mallocImpl, size, 0) : this.mallocImpl(size);
+    }
+    if (typeof size === "number" && size <= 1000 && size >= 0 && (size | 0) === size) {
+      // The commonest malloc, an exact fit from a small bin, written out with the LP64 layout
+      // as literals (W = 8, 16-byte granules, chunk = max(32, (size + 23) & ~15)) so the JIT
+      // folds them. The chunk must be free, of this bin's size and not live in the bitmap: a
+      // program writing into freed memory must not make malloc hand out a block twice.
+      // Everything else (and the 32-bit model) takes the general path below.
+      const nb = size < 9 ? 32 : (size + 23) & ~15;
+      const m = this.m;
+      const slot = this.bins + (nb >>> 2);
+      const c = m[slot >>> 2]!;
+      if (c !== 0) {
+        const s = m[(c + 8) >>> 2]!;
+        const off = (c - this.arena) >>> 4;
+        const wa = m[(this.hdr + 4 * H_BITMAP) >>> 2]! + ((off >>> 5) << 2);
+        const word = m[wa >>> 2]!;
+        const bit = 1 << (off & 31);
+        const fd = m[(c + 16) >>> 2]!;
+        if ((s & ~PINUSE) !== nb || (word & bit) !== 0 || (fd !== 0 && ((fd & 15) !== 0 || fd < this.arena || fd >= m[(this.hdr + 4 * H_TOP) >>> 2]!))) {
+          throw new HeapCorruptionError("memory corruption (free list)", "malloc", c);
+        }
+        if (fd === 0) this.unmarkBin(nb >>> 4);
+        m[slot >>> 2] = fd;
+        m[(c + 8) >>> 2] = s | CINUSE;
+        const nh = c + nb + 8;
+        m[nh >>> 2] = m[nh >>> 2]! | PINUSE;
+        m[wa >>> 2] = word | bit;
+        return c + 16;
+      }
+    }
     return this.mallocImpl(size);
   }
 
@@ -338,8 +369,49 @@ export class Heap {
       throw new InvalidPointerError("free", 0);
     }
     if (ptr === 0) return;
-    if ((this.mode & MODE_LOCK) !== 0) return this.locked(this.freeImpl, ptr, 0);
-    this.freeImpl(ptr);
+    if (this.mode !== 0) {
+      if ((this.mode & MODE_LOCK) !== 0) this.locked(this.freeImpl, ptr, 0);
+      else this.freeImpl(ptr);
+      return;
+    }
+    // The LP64 fast path, written out with literal layout numbers (see mallocImpl): validate
+    // (as an int32: callers often pass doubles), and when both neighbours are in use, free and
+    // bin the chunk here. Everything else goes to freeChunk, which checks and says precisely
+    // what is wrong.
+    const p = ptr | 0;
+    const m = this.m;
+    const hdr = this.hdr;
+    const c = p - 16;
+    const top = m[(hdr + 4 * H_TOP) >>> 2]!;
+    if (p !== ptr || (p & 15) !== 0 || c < this.arena || p >= top) this.badPointer(ptr, "free");
+    const g = (c - this.arena) >>> 4;
+    const wa = m[(hdr + 4 * H_BITMAP) >>> 2]! + ((g >>> 5) << 2);
+    const word = m[wa >>> 2]!;
+    const bit = 1 << (g & 31);
+    if ((word & bit) === 0) this.badPointer(p, "free");
+    const s = m[(c + 8) >>> 2]!;
+    const size = s & ~FLAG_BITS;
+    const n = c + size;
+    if ((s & PINUSE) !== 0 && n < top && size >= 32 && (size & 15) === 0 && m[(c + 12) >>> 2] === 0) {
+      const ns = m[(n + 8) >>> 2]!;
+      const nsize = ns & ~FLAG_BITS;
+      if ((ns & (CINUSE | PINUSE)) === (CINUSE | PINUSE) && nsize >= 32 && (nsize & 15) === 0 && n + nsize <= top && m[(n + 12) >>> 2] === 0) {
+        m[wa >>> 2] = word & ~bit;
+        m[(n + 8) >>> 2] = ns & ~PINUSE;
+        m[(c + 8) >>> 2] = size | PINUSE;
+        m[n >>> 2] = size;
+        // insert(c, size), written out
+        const idx = size < 1024 ? size >>> 4 : binIndex(size, 4);
+        const slot = (this.bins + (idx << 2)) >>> 2;
+        const head = m[slot]!;
+        m[(c + 16) >>> 2] = head;
+        if (head !== 0) m[(head + 24) >>> 2] = c;
+        else this.markBin(idx);
+        m[slot] = c;
+        return;
+      }
+    }
+    this.freeChunk(c, "free");
   }
 
   /**
@@ -570,35 +642,6 @@ export class Heap {
     if (size >>> 0 !== size || size > MAX_REQUEST) {
       this.errno = Errno.ENOMEM;
       return 0;
-    }
-    if ((this.mode & MODE_ILP32) === 0 && size <= 1000) {
-      // The commonest malloc, an exact fit from a small bin, written out with the LP64 layout
-      // as literals (W = 8, 16-byte granules, chunk = max(32, (size + 23) & ~15)) so the JIT
-      // folds them. The chunk must be free, of this bin's size and not live in the bitmap: a
-      // program writing into freed memory must not make malloc hand out a block twice.
-      // Everything else (and the 32-bit model) takes the general path below.
-      const nb = size < 9 ? 32 : (size + 23) & ~15;
-      const m = this.m;
-      const slot = this.bins + (nb >>> 2);
-      const c = m[slot >>> 2]!;
-      if (c !== 0) {
-        const s = m[(c + 8) >>> 2]!;
-        const off = (c - this.arena) >>> 4;
-        const wa = m[(this.hdr + 4 * H_BITMAP) >>> 2]! + ((off >>> 5) << 2);
-        const word = m[wa >>> 2]!;
-        const bit = 1 << (off & 31);
-        const fd = m[(c + 16) >>> 2]!;
-        if ((s & ~PINUSE) !== nb || (word & bit) !== 0 || (fd !== 0 && ((fd & 15) !== 0 || fd < this.arena || fd >= m[(this.hdr + 4 * H_TOP) >>> 2]!))) {
-          throw new HeapCorruptionError("memory corruption (free list)", "malloc", c);
-        }
-        if (fd === 0) this.unmarkBin(nb >>> 4);
-        m[slot >>> 2] = fd;
-        m[(c + 8) >>> 2] = s | CINUSE;
-        const nh = c + nb + 8;
-        m[nh >>> 2] = m[nh >>> 2]! | PINUSE;
-        m[wa >>> 2] = word | bit;
-        return c + 16;
-      }
     }
     const n = size + this.W + this.amask;
     const c = this.allocChunk(n < this.minChunk ? this.minChunk : n & ~this.amask);
@@ -993,48 +1036,7 @@ export class Heap {
 
   private freeImpl(ptr: number): void {
     if ((this.mode & MODE_SYNC) !== 0) this.sync();
-    if ((this.mode & MODE_ILP32) !== 0) {
-      this.freeChunk(this.validate(ptr, "free"), "free");
-      return;
-    }
-    // The LP64 fast path, written out with literal layout numbers (see mallocImpl): validate
-    // (as an int32: callers often pass doubles), and when both neighbours are in use, free and
-    // bin the chunk here. Everything else goes to freeChunk, which checks and says precisely
-    // what is wrong.
-    const p = ptr | 0;
-    const m = this.m;
-    const hdr = this.hdr;
-    const c = p - 16;
-    const top = m[(hdr + 4 * H_TOP) >>> 2]!;
-    if (p !== ptr || (p & 15) !== 0 || c < this.arena || p >= top) this.badPointer(ptr, "free");
-    const g = (c - this.arena) >>> 4;
-    const wa = m[(hdr + 4 * H_BITMAP) >>> 2]! + ((g >>> 5) << 2);
-    const word = m[wa >>> 2]!;
-    const bit = 1 << (g & 31);
-    if ((word & bit) === 0) this.badPointer(p, "free");
-    const s = m[(c + 8) >>> 2]!;
-    const size = s & ~FLAG_BITS;
-    const n = c + size;
-    if ((s & PINUSE) !== 0 && n < top && size >= 32 && (size & 15) === 0 && m[(c + 12) >>> 2] === 0) {
-      const ns = m[(n + 8) >>> 2]!;
-      const nsize = ns & ~FLAG_BITS;
-      if ((ns & (CINUSE | PINUSE)) === (CINUSE | PINUSE) && nsize >= 32 && (nsize & 15) === 0 && n + nsize <= top && m[(n + 12) >>> 2] === 0) {
-        m[wa >>> 2] = word & ~bit;
-        m[(n + 8) >>> 2] = ns & ~PINUSE;
-        m[(c + 8) >>> 2] = size | PINUSE;
-        m[n >>> 2] = size;
-        // insert(c, size), written out
-        const idx = size < 1024 ? size >>> 4 : binIndex(size, 4);
-        const slot = (this.bins + (idx << 2)) >>> 2;
-        const head = m[slot]!;
-        m[(c + 16) >>> 2] = head;
-        if (head !== 0) m[(head + 24) >>> 2] = c;
-        else this.markBin(idx);
-        m[slot] = c;
-        return;
-      }
-    }
-    this.freeChunk(c, "free");
+    this.freeChunk(this.validate(ptr, "free"), "free");
   }
 
   /**

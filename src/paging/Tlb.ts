@@ -101,7 +101,7 @@ export class Tlb {
   private readonly tags: Float64Array;
   private readonly frames: Int32Array;
   private readonly flags: Uint8Array;
-  private readonly stamps: Float64Array;
+  private readonly stamps: Int32Array;
   private readonly next: Int32Array;
   private clock: number;
 
@@ -129,7 +129,7 @@ export class Tlb {
     this.tags = new Float64Array(size).fill(NaN);
     this.frames = new Int32Array(size);
     this.flags = new Uint8Array(size);
-    this.stamps = new Float64Array(size);
+    this.stamps = new Int32Array(size);
     this.next = new Int32Array(sets);
     this.clock = 0;
   }
@@ -148,7 +148,7 @@ export class Tlb {
       if (this.tags[s] === vpn) {
         if ((this.flags[s]! & mask) !== mask) break;
         this.hits++;
-        if (this.lru) this.stamps[s] = ++this.clock;
+        if (this.lru) this.stamps[s] = this.clock = (this.clock + 1) | 0;
         return this.frames[s]!;
       }
     }
