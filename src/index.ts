@@ -57,3 +57,4 @@ export {
   type ChunkInfo,
 } from "./heap/Heap.js";
 export { MAX_REQUEST } from "./heap/chunk.js";
+export { heapMap, chunkTable, formatMallinfo, MAP_GLYPHS, type HeapMapOptions } from "./viz/heapMap.js";
