@@ -44,7 +44,7 @@ export {
   type BufferMemoryOptions,
   type WasmMemoryOptions,
 } from "./memory/LinearMemory.js";
-export { Brk, type BrkOptions, type BreakTarget } from "./heap/Brk.js";
+export { Brk, type BrkOptions, type BreakTarget, type BreakCell } from "./heap/Brk.js";
 export {
   Heap,
   DEFAULT_MMAP_THRESHOLD,
