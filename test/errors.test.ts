@@ -1,0 +1,72 @@
+import { describe, expect, it } from "vitest";
+import {
+  AlignmentFault,
+  ArgumentError,
+  DoubleFreeError,
+  Errno,
+  errnoName,
+  HeapCorruptionError,
+  HeapError,
+  InvalidPointerError,
+  MemoryFault,
+  OutOfMemoryError,
+  ProtectionFault,
+  SegmentationFault,
+  VmError,
+} from "../src/index.js";
+
+describe("errno", () => {
+  it("has Linux's numbers", () => {
+    expect(Errno).toMatchObject({ ENOMEM: 12, EINVAL: 22, EEXIST: 17, EFAULT: 14, EACCES: 13 });
+  });
+  it("names values, and says when it does not know one", () => {
+    expect(errnoName(12)).toBe("ENOMEM");
+    expect(errnoName(22)).toBe("EINVAL");
+    expect(errnoName(9999)).toBe("E?9999");
+  });
+});
+
+describe("errors", () => {
+  it("heap errors carry the operation and the address, in glibc's words", () => {
+    const d = new DoubleFreeError("free", 0x1230);
+    expect(d).toBeInstanceOf(HeapError);
+    expect(d).toBeInstanceOf(VmError);
+    expect(d).toBeInstanceOf(Error);
+    expect(d.name).toBe("DoubleFreeError");
+    expect(d.message).toContain("free(): double free detected");
+    expect(d.message).toContain("0x1230");
+    expect(d.operation).toBe("free");
+    expect(d.address).toBe(0x1230);
+    const i = new InvalidPointerError("realloc", 0x11);
+    expect(i.name).toBe("InvalidPointerError");
+    expect(i.message).toContain("realloc(): invalid pointer");
+    const c = new HeapCorruptionError("corrupted size vs. prev_size", "free", 0x40);
+    expect(c.name).toBe("HeapCorruptionError");
+    expect(c.message).toBe("free(): corrupted size vs. prev_size (chunk at 0x40)");
+    expect(new HeapCorruptionError("two adjacent free chunks", "check", 0x80).message).toBe("check(): two adjacent free chunks (chunk at 0x80)");
+  });
+
+  it("faults carry the address, the access and its size", () => {
+    const s = new SegmentationFault(0xdead000, "write", 4);
+    expect(s).toBeInstanceOf(MemoryFault);
+    expect(s).toBeInstanceOf(VmError);
+    expect(s.name).toBe("SegmentationFault");
+    expect(s.address).toBe(0xdead000);
+    expect(s.access).toBe("write");
+    expect(s.size).toBe(4);
+    expect(s.message).toContain("0xdead000");
+    const p = new ProtectionFault(0x1000, "exec");
+    expect(p.name).toBe("ProtectionFault");
+    expect(p.size).toBe(1);
+    expect(p.message).toContain("permission denied");
+    const a = new AlignmentFault(0x1001, "read", 8);
+    expect(a.name).toBe("AlignmentFault");
+    expect(a.message).toContain("misaligned 8-byte read");
+  });
+
+  it("other errors set their names", () => {
+    expect(new OutOfMemoryError("no frame and no swap slot").name).toBe("OutOfMemoryError");
+    expect(new ArgumentError("bad").name).toBe("ArgumentError");
+    expect(new ArgumentError("bad")).toBeInstanceOf(VmError);
+  });
+});
