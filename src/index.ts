@@ -16,6 +16,7 @@ export {
   ProtectionFault,
   AlignmentFault,
   OutOfMemoryError,
+  FrameError,
   type Access,
 } from "./errors.js";
 export {
@@ -58,3 +59,30 @@ export {
 } from "./heap/Heap.js";
 export { MAX_REQUEST } from "./heap/chunk.js";
 export { heapMap, chunkTable, formatMallinfo, MAP_GLYPHS, type HeapMapOptions } from "./viz/heapMap.js";
+export {
+  PhysicalMemory,
+  DEFAULT_PAGE_SIZE,
+  MIN_PAGE_SIZE,
+  MAX_PAGE_SIZE,
+  MAX_FRAMES,
+  PINNED,
+  isValidPageSize,
+  type PhysicalMemoryOptions,
+} from "./memory/PhysicalMemory.js";
+export { PageTable, defaultLevels, MAX_ADDRESS_BITS, MAX_LEVELS, MAX_LEVEL_BITS, type PageTableOptions, type WalkStep } from "./paging/PageTable.js";
+export {
+  Tlb,
+  needFor,
+  NEED_READ,
+  NEED_WRITE,
+  NEED_EXEC,
+  TLB_FLAGS,
+  DEFAULT_TLB_ENTRIES,
+  DEFAULT_TLB_WAYS,
+  type TlbOptions,
+  type TlbEntry,
+  type TlbReplacement,
+} from "./paging/Tlb.js";
+export { Mmu, MAX_FAULT_RETRIES, type MmuOptions, type FaultHandler, type AlignmentPolicy } from "./paging/Mmu.js";
+/** The page-table-entry bit layout and its helpers (names like `USER` and `COW` are too generic for the root). */
+export * as pte from "./paging/pte.js";
