@@ -494,7 +494,7 @@ export class Heap {
    */
   mallocUsableSize(ptr: number): number {
     if (ptr === 0 || ptr == null) return 0;
-    if ((this.mode & MODE_SYNC) !== 0) this.host.sync();
+    if ((this.mode & MODE_SYNC) !== 0) this.sync();
     if (!this.isLive(ptr)) return 0;
     const h = this.host;
     return (h.ld(ptr - this.W) & ~FLAG_BITS) - this.W;
@@ -502,7 +502,7 @@ export class Heap {
 
   /** glibc's `mallinfo2()`: totals of the brk heap and the mapped blocks. */
   mallinfo(): MallInfo {
-    if ((this.mode & MODE_SYNC) !== 0) this.host.sync();
+    if ((this.mode & MODE_SYNC) !== 0) this.sync();
     const h = this.host;
     let ordblks = 1;
     let fordblks = this.endAddr() - this.topAddr();
@@ -550,7 +550,7 @@ export class Heap {
    */
   mallocTrim(pad = 0): 0 | 1 {
     if (!Number.isSafeInteger(pad) || pad < 0) pad = 0;
-    if ((this.mode & MODE_SYNC) !== 0) this.host.sync();
+    if ((this.mode & MODE_SYNC) !== 0) this.sync();
     return (this.mode & MODE_LOCK) !== 0 ? this.locked(this.trim, pad, 0) : this.trim(pad);
   }
 

@@ -548,3 +548,23 @@ describe("wasmImports", () => {
     heap.check();
   });
 });
+
+describe("a heap on a memory the module grows behind its back", () => {
+  it("every entry point picks up the new buffer (unshared memory: the old one is detached)", () => {
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 64 });
+    const heap = new Heap({ memory, base: 1024 });
+    const p = heap.malloc(100);
+    const before = heap.mallocUsableSize(p);
+    memory.grow(1);
+    expect(heap.mallocUsableSize(p)).toBe(before);
+    memory.grow(1);
+    expect(heap.mallinfo().uordblks).toBeGreaterThan(0);
+    memory.grow(1);
+    expect(heap.mallocTrim(0)).toBe(0);
+    memory.grow(1);
+    expect(heap.chunks().some((c) => c.ptr === p)).toBe(true);
+    memory.grow(1);
+    heap.free(p);
+    heap.check();
+  });
+});
