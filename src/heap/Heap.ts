@@ -767,25 +767,31 @@ export class Heap {
    * bitmap goes first, so the new block stays next to the top and trims when it is freed.
    */
   private allocFromTop(nb: number): number {
-    let m = this.m;
-    const W = this.W;
+    const m = this.m;
     const hdr = this.hdr;
-    let top = m[(hdr + 4 * H_TOP) >>> 2];
-    let tsize = m[(hdr + 4 * H_END) >>> 2] - top;
+    const tsize = m[(hdr + 4 * H_END) >>> 2]! - m[(hdr + 4 * H_TOP) >>> 2]!;
     if (tsize < nb + this.minChunk) {
       const cover = this.grow(nb + this.minChunk - tsize);
       if (cover < 0) return 0;
       if (cover > 0) this.moveBitmap(cover);
-      m = this.m;
-      top = m[(hdr + 4 * H_TOP) >>> 2];
-      tsize = m[(hdr + 4 * H_END) >>> 2] - top;
     }
-    m[(top + W) >>> 2] = nb | CINUSE | (m[(top + W) >>> 2] & PINUSE);
+    const c = this.carveTop(nb);
+    this.setBit(c);
+    return c;
+  }
+
+  /** Splits `nb` bytes (marked in use) off the front of the top chunk, which must hold `nb + minChunk`. */
+  private carveTop(nb: number): number {
+    const m = this.m;
+    const W = this.W;
+    const topAt = (this.hdr + 4 * H_TOP) >>> 2;
+    const top = m[topAt]!;
+    const tsize = m[(this.hdr + 4 * H_END) >>> 2]! - top;
+    m[(top + W) >>> 2] = nb | CINUSE | (m[(top + W) >>> 2]! & PINUSE);
     const nt = top + nb;
-    m[(hdr + 4 * H_TOP) >>> 2] = nt;
+    m[topAt] = nt;
     m[(nt + W) >>> 2] = (tsize - nb) | PINUSE;
     this.newHead(nt);
-    this.setBit(top);
     return top;
   }
 
@@ -843,16 +849,9 @@ export class Heap {
     const h = this.host;
     const m = this.m;
     const hdr = this.hdr;
-    const top = m[(hdr + 4 * H_TOP) >>> 2];
-    const tsize = m[(hdr + 4 * H_END) >>> 2] - top;
-    m[(top + this.W) >>> 2] = chunkSize | CINUSE | (m[(top + this.W) >>> 2] & PINUSE);
-    const nt = top + chunkSize;
-    m[(hdr + 4 * H_TOP) >>> 2] = nt;
-    m[(nt + this.W) >>> 2] = (tsize - chunkSize) | PINUSE;
-    this.newHead(nt);
-    const oldPayload = m[(hdr + 4 * H_BITMAP) >>> 2];
-    const oldBytes = m[(hdr + 4 * H_COVER) >>> 2] >>> (this.gshift + 3);
-    const newPayload = top + this.W2;
+    const newPayload = this.carveTop(chunkSize) + this.W2;
+    const oldPayload = m[(hdr + 4 * H_BITMAP) >>> 2]!;
+    const oldBytes = m[(hdr + 4 * H_COVER) >>> 2]! >>> (this.gshift + 3);
     h.zero(newPayload, chunkSize - this.W);
     h.copy(newPayload, oldPayload, oldBytes);
     m[(hdr + 4 * H_BITMAP) >>> 2] = newPayload;
