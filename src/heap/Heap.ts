@@ -1063,7 +1063,9 @@ export class Heap {
     const nextFree = n !== top && (ns & CINUSE) === 0;
     if (n !== top) {
       if (nsize < min || (nsize & this.amask) !== 0 || n + nsize > top) throw new HeapCorruptionError("invalid next size (normal)", op, n);
-      if (nextFree && (this.testBit(n) || (n !== dv && !this.linksOk(n, nsize)))) throw new HeapCorruptionError("corrupted double-linked list", op, n);
+      // A free neighbour proves itself by its links (only the allocator writes them), the
+      // designated victim by its address in the header.
+      if (nextFree && n !== dv && !this.linksOk(n, nsize)) throw new HeapCorruptionError("corrupted double-linked list", op, n);
     } else if (nsize !== m[(this.hdr + 4 * H_END) >>> 2]! - top || (ns & CINUSE) !== 0) {
       throw new HeapCorruptionError("invalid next size (top)", op, n);
     }
