@@ -304,10 +304,10 @@ function runProperty(spec: DataModelSpec, numRuns: number, label: string): void 
 
 describe("Heap against a model of live blocks", () => {
   it("lp64: malloc, calloc, realloc, free, posixMemalign, attach, trim keep every block aligned, disjoint and intact", () => {
-    runProperty(LP64, 300, "Heap.model lp64");
+    runProperty(LP64, Number(process.env.FC_RUNS ?? 300), "Heap.model lp64");
   });
 
   it("ilp32: the same with 8-byte alignment and 4-byte fields", () => {
-    runProperty(ILP32, 100, "Heap.model ilp32");
+    runProperty(ILP32, Math.ceil(Number(process.env.FC_RUNS ?? 300) / 3), "Heap.model ilp32");
   });
 });
