@@ -703,7 +703,8 @@ export class Heap {
     const W = this.W;
     const s = m[(dv + W) >>> 2]!;
     const size = s & ~FLAG_BITS;
-    if ((s & (CINUSE | PINUSE)) !== PINUSE || dv + size >= m[(this.hdr + 4 * H_TOP) >>> 2]! || this.testBit(dv)) {
+    // The victim's address comes from the header, so only its own header needs checking.
+    if ((s & (CINUSE | PINUSE)) !== PINUSE || dv + size >= m[(this.hdr + 4 * H_TOP) >>> 2]!) {
       throw new HeapCorruptionError("memory corruption (designated victim)", "malloc", dv);
     }
     const rem = size - nb;
