@@ -86,3 +86,15 @@ export {
 export { Mmu, MAX_FAULT_RETRIES, type MmuOptions, type FaultHandler, type AlignmentPolicy } from "./paging/Mmu.js";
 /** The page-table-entry bit layout and its helpers (names like `USER` and `COW` are too generic for the root). */
 export * as pte from "./paging/pte.js";
+export {
+  AddressSpace,
+  type AddressSpaceOptions,
+  type ReplacementPolicy,
+  type VmStatus,
+  type VmEvent,
+  type VmEventListener,
+} from "./vm/AddressSpace.js";
+export { SwapSpace, type SwapSpaceOptions } from "./vm/Swap.js";
+export { MemFile } from "./vm/MemFile.js";
+export { Vma, VmaList, mergeable } from "./vm/Vma.js";
+export { simulateReplacement, type ReplayPolicy, type ReplayStep, type ReplayResult } from "./vm/replay.js";

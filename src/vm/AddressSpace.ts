@@ -1,0 +1,909 @@
+/**
+ * A process's virtual address space (Linux `struct mm_struct`): its regions (`Vma`), its page
+ * table and MMU, and the page-fault handler that makes memory lazy, copy-on-write and
+ * swappable.
+ *
+ * ```text
+ *   mmap ──▶ VmaList (what is valid)          read/write ──▶ Mmu ──TLB/walk──▶ RAM
+ *                                                               │ fault
+ *                                                               ▼
+ *   handleFault(va, access):  no VMA ─────────────▶ SegmentationFault
+ *                             VMA forbids access ─▶ ProtectionFault
+ *                             PTE absent ─────────▶ anonymous: zero frame (read) / zeroed frame (write)   minor
+ *                                                   file: page-cache frame (read from the file: major)
+ *                             PTE swapped ────────▶ frame ◀─ swap slot                                 major
+ *                             write to shared ────▶ copy the frame (COW)                                minor
+ *
+ *   frame needed: at maxResidentPages, or no free frame ─▶ evict a victim (fifo · lru · clock):
+ *     anonymous / private copy (refcount 1) ─▶ swap slot, PTE = SWAPPED | slot
+ *     file page (mapped once: cache + PTE)  ─▶ written back to the file, PTE cleared
+ *     shared frames (refcount > 1 otherwise) are pinned: there is no reverse map
+ *   RAM full and nothing of this space can go ─▶ another live space over the same RAM evicts
+ *     one of its pages (global reclaim); only then OutOfMemoryError
+ *   swap-in with RAM and swap full: the page leaves its slot for a buffer so the victim can
+ *     take the slot (an exchange); if even that fails, the page goes back to swap intact
+ * ```
+ *
+ * LRU is exact: the MMU stamps every access (`trackUse`), and eviction takes the resident page
+ * with the oldest stamp (a scan, O(resident · log resident) per eviction: a teaching model).
+ *
+ * Resident pages are kept in a `Map` from page number to 1, in the order they became
+ * resident: the FIFO queue, and the clock's circle (second chance moves a page to the back).
+ * Pages mapping the zero frame take no frame and are not resident (not in VmRSS).
+ */
+import { MAP_ANONYMOUS, MAP_FAILED, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_PRIVATE, MAP_SHARED, PROT_EXEC, PROT_NONE, PROT_READ, PROT_WRITE } from "../constants.js";
+import { Errno } from "../errno.js";
+import { ArgumentError, OutOfMemoryError, ProtectionFault, SegmentationFault, VmError, type Access } from "../errors.js";
+import type { PhysicalMemory } from "../memory/PhysicalMemory.js";
+import { Mmu, type AlignmentPolicy } from "../paging/Mmu.js";
+import { PageTable } from "../paging/PageTable.js";
+import { ACCESSED, COW, DIRTY, EXEC, PRESENT, SWAPPED, USER, WRITABLE, makePte, makeSwapPte, pteFrame, pteSwapSlot } from "../paging/pte.js";
+import type { TlbOptions } from "../paging/Tlb.js";
+import { MemFile } from "./MemFile.js";
+import type { SwapSpace } from "./Swap.js";
+import { Vma, VmaList, mergeable } from "./Vma.js";
+
+/** Page-replacement policy. */
+export type ReplacementPolicy = "fifo" | "lru" | "clock";
+
+/** Options for {@link AddressSpace}. */
+export interface AddressSpaceOptions {
+  /** The RAM (shared with forked children). */
+  memory: PhysicalMemory;
+  /** Where evicted anonymous pages go. @defaultValue none: only file pages can be reclaimed */
+  swap?: SwapSpace;
+  /** Which resident page is evicted. @defaultValue "clock" */
+  replacement?: ReplacementPolicy;
+  /**
+   * Most pages resident at once (a memory cgroup limit); at least 2. When it is reached and
+   * every resident page is pinned (shared), a free frame is taken anyway: the limit is soft.
+   * @defaultValue no limit but RAM
+   */
+  maxResidentPages?: number;
+  /**
+   * Virtual address width. 48: user space is `[0, 2^47)` as on x86-64; 32: `[0, 2^32)`, a
+   * 32-bit process on a 64-bit kernel. @defaultValue 48
+   */
+  addressBits?: 32 | 48;
+  /** Misaligned multi-byte accesses. @defaultValue "ignore" */
+  alignment?: AlignmentPolicy;
+  /** TLB options. @defaultValue 64 entries, 4-way */
+  tlb?: TlbOptions;
+  /**
+   * Lowest address `mmap` may use (`vm.mmap_min_addr`): page 0 stays unmapped so NULL faults.
+   * @defaultValue one page
+   */
+  mmapMinAddr?: number;
+  /** Where top-down `mmap` placement starts (the gap below the stack). @defaultValue user top − 128 MiB */
+  mmapBase?: number;
+  /** A listener for every {@link VmEvent} (same as calling {@link AddressSpace.on}). */
+  onEvent?: VmEventListener;
+}
+
+/** What {@link AddressSpace.status} reports, like `/proc/self/status` and `getrusage`. */
+export interface VmStatus {
+  /** Bytes mapped (VmSize). */
+  vmSize: number;
+  /** Bytes resident in frames (VmRSS); the zero page is not counted. */
+  vmRss: number;
+  /** Bytes in swap (VmSwap). */
+  vmSwap: number;
+  /** Faults served without I/O: first touch, copy-on-write, a page found in the page cache. */
+  minorFaults: number;
+  /** Faults that read a page: from swap, or from a file. */
+  majorFaults: number;
+  /** Pages read back from swap. */
+  swapIns: number;
+  /** Pages written out to swap. */
+  swapOuts: number;
+  /** Misaligned accesses carried out piecewise (alignment `"fixup"`). */
+  alignmentFixups: number;
+}
+
+/** An event for teaching tools: what the address space just did. */
+export type VmEvent =
+  | { type: "fault"; kind: "minor" | "major"; cause: "zero-page" | "anonymous" | "file" | "cow" | "swap-in"; address: number; access: Access }
+  | { type: "evict"; address: number; frame: number; to: "swap" | "file"; slot: number }
+  | { type: "swap-in"; address: number; frame: number; slot: number }
+  | { type: "mmap"; address: number; length: number; prot: number; flags: number }
+  | { type: "munmap"; address: number; length: number }
+  | { type: "mprotect"; address: number; length: number; prot: number };
+
+/** Receives {@link VmEvent}s. */
+export type VmEventListener = (event: VmEvent) => void;
+
+const KNOWN_PROT = PROT_READ | PROT_WRITE | PROT_EXEC;
+
+/** The live address spaces over each RAM, for global reclaim (weak: a dropped space is forgotten). */
+const registry = new WeakMap<PhysicalMemory, Set<WeakRef<AddressSpace>>>();
+const STACK_GAP = 2 ** 27;
+
+/**
+ * A virtual address space over shared RAM: `mmap`, `munmap`, `mprotect`, loads and stores with
+ * demand paging, copy-on-write `fork`, swapping, `/proc/self/maps` and counters.
+ *
+ * Accesses: a PROT_WRITE or PROT_EXEC mapping is also readable (x86 page tables cannot express
+ * write-only); only PROT_NONE refuses reads. File pages past the end of the file read as zeros
+ * (Linux raises SIGBUS there).
+ */
+export class AddressSpace {
+  /** The RAM. */
+  readonly memory: PhysicalMemory;
+  /** The swap, or null. */
+  readonly swap: SwapSpace | null;
+  /** The page-replacement policy. */
+  readonly replacement: ReplacementPolicy;
+  /** The resident-page limit (Infinity when none). */
+  readonly maxResidentPages: number;
+  /** Virtual address width (32 or 48). */
+  readonly addressBits: 32 | 48;
+  /** First byte past user space: 2^47 (48-bit) or 2^32 (32-bit). */
+  readonly taskSize: number;
+  /** Lowest address `mmap` hands out. */
+  readonly mmapMinAddr: number;
+  /** Top of the region `mmap` fills top-down. */
+  readonly mmapBase: number;
+  /** Bytes per page. */
+  readonly pageSize: number;
+  /** The MMU (and through it the page table and TLB). */
+  readonly mmu: Mmu;
+  /** The page table. */
+  readonly pageTable: PageTable;
+  /** `errno` of the last failing call. */
+  errno: number;
+
+  private readonly opts: AddressSpaceOptions;
+  private vmas: VmaList;
+  /** Resident pages (page number → 1), oldest first. */
+  private readonly resident: Map<number, number>;
+  private swapped: number;
+  private minor: number;
+  private major: number;
+  private swapIns: number;
+  private swapOuts: number;
+  private readonly listeners: VmEventListener[];
+  /** This space's entry in the registry of spaces over its RAM (for global reclaim). */
+  private readonly self: WeakRef<AddressSpace>;
+
+  constructor(opts: AddressSpaceOptions) {
+    const memory = opts.memory;
+    const addressBits = opts.addressBits ?? 48;
+    if (addressBits !== 32 && addressBits !== 48) throw new ArgumentError(`AddressSpace: addressBits must be 32 or 48, got ${String(addressBits)}`);
+    const replacement = opts.replacement ?? "clock";
+    if (replacement !== "fifo" && replacement !== "lru" && replacement !== "clock") {
+      throw new ArgumentError(`AddressSpace: replacement must be "fifo", "lru" or "clock", got ${String(replacement)}`);
+    }
+    const max = opts.maxResidentPages ?? Infinity;
+    if (max !== Infinity && (!Number.isInteger(max) || max < 2)) throw new ArgumentError(`AddressSpace: maxResidentPages must be an integer ≥ 2, got ${String(max)}`);
+    const ps = memory.pageSize;
+    this.memory = memory;
+    this.swap = opts.swap ?? null;
+    this.swap?.bind(ps);
+    this.replacement = replacement;
+    this.maxResidentPages = max;
+    this.addressBits = addressBits;
+    this.taskSize = addressBits === 48 ? 2 ** 47 : 2 ** 32;
+    this.pageSize = ps;
+    const minAddr = opts.mmapMinAddr ?? ps;
+    if (!Number.isInteger(minAddr) || minAddr < 0 || minAddr % ps !== 0 || minAddr >= this.taskSize) {
+      throw new ArgumentError(`AddressSpace: mmapMinAddr must be a page-aligned address below 0x${this.taskSize.toString(16)}, got ${String(minAddr)}`);
+    }
+    this.mmapMinAddr = minAddr;
+    const base = opts.mmapBase ?? Math.max(minAddr, Math.floor((this.taskSize - Math.min(STACK_GAP, this.taskSize / 8)) / ps) * ps);
+    if (!Number.isInteger(base) || base % ps !== 0 || base < minAddr || base > this.taskSize) {
+      throw new ArgumentError(`AddressSpace: mmapBase must be page-aligned, in [mmapMinAddr, 0x${this.taskSize.toString(16)}], got ${String(base)}`);
+    }
+    this.mmapBase = base;
+    this.pageTable = new PageTable({ pageSize: ps, addressBits });
+    this.mmu = new Mmu({
+      memory,
+      pageTable: this.pageTable,
+      alignment: opts.alignment ?? "ignore",
+      trackUse: replacement === "lru",
+      ...(opts.tlb !== undefined ? { tlb: opts.tlb } : {}),
+      onFault: (va, access, pte, size) => this.handleFault(va, access, pte, size),
+    });
+    this.errno = 0;
+    this.opts = opts;
+    this.vmas = new VmaList();
+    this.resident = new Map();
+    this.swapped = 0;
+    this.minor = 0;
+    this.major = 0;
+    this.swapIns = 0;
+    this.swapOuts = 0;
+    this.listeners = opts.onEvent !== undefined ? [opts.onEvent] : [];
+    this.self = new WeakRef(this);
+    let spaces = registry.get(memory);
+    if (spaces === undefined) registry.set(memory, (spaces = new Set()));
+    spaces.add(this.self);
+  }
+
+  // ───────────────────────────── events and introspection ─────────────────────────────
+
+  /** Subscribes to {@link VmEvent}s. @returns a function that unsubscribes */
+  on(listener: VmEventListener): () => void {
+    this.listeners.push(listener);
+    return () => {
+      const i = this.listeners.indexOf(listener);
+      if (i >= 0) this.listeners.splice(i, 1);
+    };
+  }
+
+  /** The regions, lowest first (copies). */
+  regions(): Vma[] {
+    return this.vmas.list.map((v) => v.clone());
+  }
+
+  /** The region holding `va` (a copy), or null. */
+  regionAt(va: number): Vma | null {
+    const v = this.vmas.find(va);
+    return v === null ? null : v.clone();
+  }
+
+  /** Number of resident pages (frames this space maps, the zero page excluded). */
+  get residentPages(): number {
+    return this.resident.size;
+  }
+
+  /** Counters, like `/proc/self/status` (sizes in bytes) and `getrusage` (faults). */
+  status(): VmStatus {
+    const ps = this.pageSize;
+    return {
+      vmSize: this.vmas.totalBytes(),
+      vmRss: this.resident.size * ps,
+      vmSwap: this.swapped * ps,
+      minorFaults: this.minor,
+      majorFaults: this.major,
+      swapIns: this.swapIns,
+      swapOuts: this.swapOuts,
+      alignmentFixups: this.mmu.alignmentFixups,
+    };
+  }
+
+  /**
+   * The text of `/proc/self/maps`: one line per region, lowest first, each ending in `\n`:
+   * `start-end perms offset 00:00 0 ` then, for a named region, spaces up to column 73 and the
+   * name.
+   */
+  maps(): string {
+    let out = "";
+    for (const v of this.vmas.list) {
+      let line = `${hex8(v.start)}-${hex8(v.end)} ${v.perms()} ${hex8(v.file !== null && !v.anonShared ? v.offset : 0)} 00:00 0 `;
+      const name = v.displayName();
+      if (name !== "") line = line.padEnd(73, " ") + name;
+      out += line + "\n";
+    }
+    return out;
+  }
+
+  /**
+   * Checks the invariants of this space: regions sorted, page-aligned, disjoint and not
+   * mergeable with a neighbour; every PTE inside a region; a PTE never both present and
+   * swapped, COW never with WRITABLE, WRITABLE on a private page only when its frame is this
+   * page's alone; the resident set and the swap count match the page table. Then the page
+   * table's own check.
+   * @throws VmError describing the first broken invariant
+   */
+  check(): void {
+    const ps = this.pageSize;
+    const bad = (what: string): never => {
+      throw new VmError(`AddressSpace.check(): ${what}`);
+    };
+    const list = this.vmas.list;
+    for (let i = 0; i < list.length; i++) {
+      const v = list[i]!;
+      if (v.start % ps !== 0 || v.end % ps !== 0 || v.start >= v.end) bad(`region [0x${v.start.toString(16)}, 0x${v.end.toString(16)}) is empty or unaligned`);
+      const next = list[i + 1];
+      if (next !== undefined && next.start < v.end) bad(`regions at 0x${v.start.toString(16)} and 0x${next.start.toString(16)} overlap`);
+      if (next !== undefined && mergeable(v, next)) bad(`regions at 0x${v.start.toString(16)} and 0x${next.start.toString(16)} should have merged`);
+    }
+    let present = 0;
+    let swapped = 0;
+    const mem = this.memory;
+    this.pageTable.forEach(0, this.pageTable.addressLimit, (va, pte) => {
+      const v = this.vmas.find(va);
+      if (v === null) bad(`PTE at 0x${va.toString(16)} outside every region`);
+      if ((pte & PRESENT) !== 0) {
+        if ((pte & SWAPPED) !== 0) bad(`PTE at 0x${va.toString(16)} is both present and swapped`);
+        if ((pte & COW) !== 0 && (pte & WRITABLE) !== 0) bad(`PTE at 0x${va.toString(16)} is COW and writable`);
+        const f = pteFrame(pte);
+        if ((pte & WRITABLE) !== 0 && !v!.shared && (f === mem.zeroFrame || mem.refCount(f) !== 1)) bad(`private page at 0x${va.toString(16)} is writable but its frame is shared`);
+        if (f !== mem.zeroFrame) {
+          present++;
+          if (!this.resident.has(va / ps)) bad(`page at 0x${va.toString(16)} has a frame but is not in the resident set`);
+        }
+      } else if ((pte & SWAPPED) !== 0) swapped++;
+    });
+    if (present !== this.resident.size) bad(`${present} pages have frames, the resident set holds ${this.resident.size}`);
+    if (swapped !== this.swapped) bad(`${swapped} pages are in swap, the counter says ${this.swapped}`);
+    this.pageTable.check();
+  }
+
+  // ───────────────────────────────── mmap family ─────────────────────────────────
+
+  /**
+   * Maps `length` bytes (rounded up to pages) — Linux `mmap(2)`.
+   * @param addr - a hint, or with `MAP_FIXED` / `MAP_FIXED_NOREPLACE` the exact page-aligned address
+   * @param prot - `PROT_*` bits
+   * @param flags - exactly one of `MAP_SHARED` / `MAP_PRIVATE`, plus `MAP_ANONYMOUS`, `MAP_FIXED`, `MAP_FIXED_NOREPLACE`
+   * @param file - the file for a file mapping (ignored with `MAP_ANONYMOUS`)
+   * @param offset - byte offset in the file, page-aligned
+   * @returns the address, or `MAP_FAILED` (-1) with {@link errno} set: EINVAL (length 0, bad
+   *   flags or prot, unaligned fixed address or offset), EBADF (no file), EEXIST
+   *   (`MAP_FIXED_NOREPLACE` over a mapping), ENOMEM (no room, or outside user space), EPERM
+   *   (a fixed address below {@link mmapMinAddr})
+   */
+  mmap(addr: number, length: number, prot: number, flags: number, file?: MemFile | null, offset = 0): number {
+    const ps = this.pageSize;
+    if (!isUint(addr) || !isUint(length) || !isUint(prot) || !Number.isInteger(flags) || !Number.isInteger(offset)) return this.fail(Errno.EINVAL);
+    if (offset < 0 || offset % ps !== 0) return this.fail(Errno.EINVAL);
+    const anonymous = (flags & MAP_ANONYMOUS) !== 0;
+    if (!anonymous && !(file instanceof MemFile)) return this.fail(Errno.EBADF);
+    if (length === 0) return this.fail(Errno.EINVAL);
+    const type = flags & (MAP_SHARED | MAP_PRIVATE);
+    if (type !== MAP_SHARED && type !== MAP_PRIVATE) return this.fail(Errno.EINVAL);
+    if ((prot & ~KNOWN_PROT) !== 0) return this.fail(Errno.EINVAL);
+    const len = Math.ceil(length / ps) * ps;
+    if (len > this.taskSize) return this.fail(Errno.ENOMEM);
+    const noReplace = (flags & MAP_FIXED_NOREPLACE) !== 0;
+    const fixed = noReplace || (flags & MAP_FIXED) !== 0;
+    let start: number;
+    if (fixed) {
+      if (addr % ps !== 0) return this.fail(Errno.EINVAL);
+      if (addr + len > this.taskSize) return this.fail(Errno.ENOMEM);
+      if (addr < this.mmapMinAddr) return this.fail(Errno.EPERM);
+      if (this.vmas.overlaps(addr, addr + len)) {
+        if (noReplace) return this.fail(Errno.EEXIST);
+        this.zap(addr, addr + len);
+        this.vmas.remove(addr, addr + len);
+      }
+      start = addr;
+    } else {
+      const hint = Math.ceil(addr / ps) * ps;
+      if (addr !== 0 && hint >= this.mmapMinAddr && hint + len <= this.taskSize && !this.vmas.overlaps(hint, hint + len)) start = hint;
+      else {
+        start = this.findHole(len);
+        if (start < 0) return this.fail(Errno.ENOMEM);
+      }
+    }
+    const shared = type === MAP_SHARED;
+    let vma: Vma;
+    if (anonymous) {
+      // Shared anonymous memory is a hidden file (shmem), so a fork's child shares it.
+      vma = shared ? new Vma(start, start + len, prot, true, new MemFile(new Uint8Array(len), "/dev/zero (deleted)"), 0, null, true) : new Vma(start, start + len, prot, false, null, 0, null);
+    } else {
+      vma = new Vma(start, start + len, prot, shared, file!, offset, null);
+    }
+    this.vmas.insert(vma);
+    this.vmas.mergeAround(start, start + len);
+    this.emit({ type: "mmap", address: start, length: len, prot, flags });
+    return start;
+  }
+
+  /**
+   * Unmaps the pages of `[addr, addr + length)` — Linux `munmap(2)`. Unmapping a range with
+   * nothing mapped is not an error; the middle of a region splits it.
+   * @returns 0, or -1 with {@link errno} = EINVAL (unaligned address, length 0, outside user space)
+   */
+  munmap(addr: number, length: number): 0 | -1 {
+    const ps = this.pageSize;
+    if (!isUint(addr) || !isUint(length) || addr % ps !== 0 || length === 0) return this.fail(Errno.EINVAL);
+    const end = addr + Math.ceil(length / ps) * ps;
+    if (end > this.taskSize) return this.fail(Errno.EINVAL);
+    this.zap(addr, end);
+    this.vmas.remove(addr, end);
+    this.emit({ type: "munmap", address: addr, length: end - addr });
+    return 0;
+  }
+
+  /**
+   * Changes the protection of the pages of `[addr, addr + length)` — Linux `mprotect(2)`.
+   * As Linux does, the regions before the first hole are changed and then ENOMEM is returned.
+   * @returns 0, or -1 with {@link errno}: EINVAL (unaligned address, unknown prot bits), ENOMEM
+   *   (a page of the range is not mapped)
+   */
+  mprotect(addr: number, length: number, prot: number): 0 | -1 {
+    const ps = this.pageSize;
+    if (!isUint(addr) || !isUint(length) || !Number.isInteger(prot) || addr % ps !== 0) return this.fail(Errno.EINVAL);
+    if (length === 0) return 0;
+    const end = addr + Math.ceil(length / ps) * ps;
+    if ((prot & ~KNOWN_PROT) !== 0) return this.fail(Errno.EINVAL);
+    // The mapped prefix of the range: Linux stops at the first hole.
+    let covered = addr;
+    for (const v of this.vmas.overlapping(addr, end)) {
+      if (v.start > covered) break;
+      covered = Math.min(v.end, end);
+    }
+    if (covered > addr) {
+      this.vmas.splitAround(addr, covered);
+      for (const v of this.vmas.overlapping(addr, covered)) {
+        v.prot = prot;
+        this.pageTable.forEach(v.start, v.end, (va, pte) => {
+          if ((pte & PRESENT) !== 0) this.pageTable.set(va, this.presentPte(v, pteFrame(pte), pte & (ACCESSED | DIRTY)));
+        });
+      }
+      this.mmu.flush();
+      this.vmas.mergeAround(addr, covered);
+      this.emit({ type: "mprotect", address: addr, length: covered - addr, prot });
+    }
+    return covered < end ? this.fail(Errno.ENOMEM) : 0;
+  }
+
+  /**
+   * Names the anonymous memory of `[addr, addr + length)`, shown as `[anon:NAME]` in
+   * {@link maps} — Linux `prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME)`; `null` removes the name.
+   * @returns 0, or -1 with errno EINVAL (unaligned) or ENOMEM (a page not mapped)
+   */
+  nameAnon(addr: number, length: number, name: string | null): 0 | -1 {
+    return this.label(addr, length, name === null ? null : `[anon:${name}]`);
+  }
+
+  /**
+   * Sets the name column of `/proc/self/maps` for `[addr, addr + length)` verbatim (`[heap]`,
+   * `[stack]`); `null` restores the default. Regions are split at the range's ends.
+   * @returns 0, or -1 with errno EINVAL (unaligned) or ENOMEM (a page not mapped)
+   */
+  label(addr: number, length: number, text: string | null): 0 | -1 {
+    const ps = this.pageSize;
+    if (!isUint(addr) || !isUint(length) || addr % ps !== 0) return this.fail(Errno.EINVAL);
+    if (length === 0) return 0;
+    const end = addr + Math.ceil(length / ps) * ps;
+    let covered = addr;
+    for (const v of this.vmas.overlapping(addr, end)) {
+      if (v.start > covered) break;
+      covered = Math.min(v.end, end);
+    }
+    if (covered < end) return this.fail(Errno.ENOMEM);
+    this.vmas.splitAround(addr, end);
+    for (const v of this.vmas.overlapping(addr, end)) v.name = text;
+    this.vmas.mergeAround(addr, end);
+    return 0;
+  }
+
+  /**
+   * Moves the program break from `oldBreak` to `newBreak` (the kernel side of `brk(2)`, so that
+   * a `Brk` can run over this space): growing maps the whole pages between the page-rounded
+   * breaks as anonymous read-write memory named `[heap]`, unless something is mapped there;
+   * shrinking unmaps the whole pages above the new page-rounded break (growing again gives
+   * zero-filled pages).
+   * @returns false when the pages cannot be had (a mapping in the way, or past user space)
+   */
+  moveBreak(oldBreak: number, newBreak: number): boolean {
+    const ps = this.pageSize;
+    if (!isUint(oldBreak) || !isUint(newBreak)) return false;
+    const o = Math.ceil(oldBreak / ps) * ps;
+    const n = Math.ceil(newBreak / ps) * ps;
+    if (n > o) {
+      if (n > this.taskSize || this.vmas.overlaps(o, n)) return false;
+      this.vmas.insert(new Vma(o, n, PROT_READ | PROT_WRITE, false, null, 0, "[heap]"));
+      this.vmas.mergeAround(o, n);
+      this.emit({ type: "mmap", address: o, length: n - o, prot: PROT_READ | PROT_WRITE, flags: MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED });
+    } else if (n < o) {
+      this.zap(n, o);
+      this.vmas.remove(n, o);
+      this.emit({ type: "munmap", address: n, length: o - n });
+    }
+    return true;
+  }
+
+  /**
+   * Makes the region holding `addr` a stack that grows down on demand (Linux `MAP_GROWSDOWN`
+   * with a limit, as `RLIMIT_STACK` gives the main stack): touching the hole below it extends it,
+   * down to `lowest` (page-aligned), keeping one guard page above the next region down.
+   * @returns 0, or -1 with errno EINVAL (`lowest` unaligned or above the region) or ENOMEM
+   *   (nothing mapped at `addr`)
+   */
+  setGrowsDown(addr: number, lowest: number): 0 | -1 {
+    const v = isUint(addr) ? this.vmas.find(addr) : null;
+    if (v === null) return this.fail(Errno.ENOMEM);
+    if (!isUint(lowest) || lowest % this.pageSize !== 0 || lowest > v.start) return this.fail(Errno.EINVAL);
+    v.growsDownTo = lowest;
+    return 0;
+  }
+
+  /** Unmaps everything (process exit): every frame and swap slot is released. */
+  close(): void {
+    for (const v of [...this.vmas.list]) this.zap(v.start, v.end);
+    this.vmas = new VmaList();
+    this.mmu.flush();
+    registry.get(this.memory)?.delete(this.self);
+  }
+
+  // ───────────────────────────────── loads and stores ─────────────────────────────────
+
+  /** Loads the byte at `va`. @throws SegmentationFault, ProtectionFault, OutOfMemoryError */
+  read8(va: number): number {
+    return this.mmu.read8(va);
+  }
+  /** Stores the low 8 bits of `v` at `va`. */
+  write8(va: number, v: number): void {
+    this.mmu.write8(va, v);
+  }
+  /** Loads the little-endian 16-bit value at `va`. */
+  read16(va: number): number {
+    return this.mmu.read16(va);
+  }
+  /** Stores the low 16 bits of `v` at `va`, little-endian. */
+  write16(va: number, v: number): void {
+    this.mmu.write16(va, v);
+  }
+  /** Loads the little-endian 32-bit value at `va`. */
+  read32(va: number): number {
+    return this.mmu.read32(va);
+  }
+  /** Stores the low 32 bits of `v` at `va`, little-endian. */
+  write32(va: number, v: number): void {
+    this.mmu.write32(va, v);
+  }
+  /** Copies `length` bytes from `va` out (a fresh array). */
+  readBytes(va: number, length: number): Uint8Array {
+    return this.mmu.readBytes(va, length);
+  }
+  /** Copies `bytes` in at `va` (a fault part-way leaves the earlier pages written). */
+  writeBytes(va: number, bytes: Uint8Array): void {
+    this.mmu.writeBytes(va, bytes);
+  }
+
+  // ─────────────────────────────────────── fork ───────────────────────────────────────
+
+  /**
+   * A copy-on-write child sharing this space's RAM and swap — Linux `fork(2)`. Page tables are
+   * copied: private pages become read-only + COW in both (their frames and swap slots
+   * referenced once more), shared pages stay shared. Costs time in proportion to the pages
+   * mapped. The child's fault counters start at 0.
+   */
+  fork(): AddressSpace {
+    const child = new AddressSpace({ ...this.opts, onEvent: undefined } as AddressSpaceOptions);
+    child.vmas = this.vmas.clone();
+    const mem = this.memory;
+    const pt = this.pageTable;
+    const cpt = child.pageTable;
+    const zero = mem.zeroFrame;
+    for (const v of this.vmas.list) {
+      pt.forEach(v.start, v.end, (va, pte) => {
+        if ((pte & PRESENT) === 0) {
+          if ((pte & SWAPPED) !== 0) {
+            this.swap!.ref(pteSwapSlot(pte));
+            child.swapped++;
+          }
+          cpt.set(va, pte);
+          return;
+        }
+        const f = pteFrame(pte);
+        if (f !== zero) mem.ref(f);
+        let p = pte;
+        if (!v.shared && (p & WRITABLE) !== 0) {
+          p = ((p & ~WRITABLE) | COW) >>> 0;
+          pt.set(va, p);
+        }
+        cpt.set(va, (p & ~ACCESSED) >>> 0);
+      });
+    }
+    for (const vpn of this.resident.keys()) child.resident.set(vpn, 1);
+    this.mmu.flush();
+    return child;
+  }
+
+  // ───────────────────────────────── the fault handler ─────────────────────────────────
+
+  /** The MMU's fault hook: repairs the PTE of `va` and returns true, or throws the fault. */
+  private handleFault(va: number, access: Access, pte: number, size: number): boolean {
+    const v = this.vmas.find(va) ?? this.growStack(va);
+    if (v === null) throw new SegmentationFault(va, access, size);
+    const prot = v.prot;
+    const allowed = access === "write" ? (prot & PROT_WRITE) !== 0 : access === "exec" ? (prot & PROT_EXEC) !== 0 : prot !== PROT_NONE;
+    if (!allowed) throw new ProtectionFault(va, access, size);
+    const ps = this.pageSize;
+    const page = va - (va % ps);
+    const mem = this.memory;
+    if ((pte & PRESENT) !== 0) {
+      const f = pteFrame(pte);
+      if (access === "write" && (pte & WRITABLE) === 0 && !v.shared && (f === mem.zeroFrame || mem.refCount(f) > 1)) {
+        // Copy-on-write: take a frame first (may evict, may throw), then let go of the shared one.
+        // Pin the source so reclaim cannot drop it while a frame is found.
+        if (f !== mem.zeroFrame) mem.ref(f);
+        let nf: number;
+        try {
+          nf = this.getFrame();
+        } finally {
+          if (f !== mem.zeroFrame) mem.unref(f);
+        }
+        if (f === mem.zeroFrame) mem.zeroFill(nf);
+        else mem.copyFrame(nf, f);
+        this.dropFrame(v, page, f);
+        this.pageTable.set(page, this.presentPte(v, nf, pte & ACCESSED));
+        this.resident.delete(page / ps);
+        this.resident.set(page / ps, 1);
+        this.fault("minor", "cow", va, access);
+        return true;
+      }
+      // The PTE is stale (the last sharer left, or permissions changed): recompute it.
+      this.pageTable.set(page, this.presentPte(v, f, pte & (ACCESSED | DIRTY)));
+      return true;
+    }
+    if ((pte & SWAPPED) !== 0) {
+      const slot = pteSwapSlot(pte);
+      const swap = this.swap!;
+      let nf: number;
+      try {
+        nf = this.getFrame();
+        swap.read(slot, mem.frameBytes(nf));
+        swap.unref(slot);
+      } catch (e) {
+        if (!(e instanceof OutOfMemoryError) || swap.refCount(slot) !== 1) throw e;
+        // RAM and swap both full: exchange. The page leaves its slot for a buffer, so that the
+        // victim can take the slot; if even that fails the page goes back to swap, intact.
+        const held = new Uint8Array(ps);
+        swap.read(slot, held);
+        swap.unref(slot);
+        try {
+          nf = this.getFrame();
+        } catch (e2) {
+          const back = swap.alloc();
+          swap.write(back, held);
+          this.pageTable.set(page, makeSwapPte(back, pte));
+          throw e2;
+        }
+        mem.frameBytes(nf).set(held);
+      }
+      this.swapped--;
+      this.pageTable.set(page, this.presentPte(v, nf, 0));
+      this.resident.set(page / ps, 1);
+      this.swapIns++;
+      this.emitIf({ type: "swap-in", address: page, frame: nf, slot });
+      this.fault("major", "swap-in", va, access);
+      return true;
+    }
+    // First touch.
+    if (v.file === null) {
+      if (access !== "write") {
+        this.pageTable.set(page, this.presentPte(v, mem.zeroFrame, 0));
+        this.fault("minor", "zero-page", va, access);
+      } else {
+        const nf = this.getFrame();
+        mem.zeroFill(nf);
+        this.pageTable.set(page, this.presentPte(v, nf, 0));
+        this.resident.set(page / ps, 1);
+        this.fault("minor", "anonymous", va, access);
+      }
+      return true;
+    }
+    const file = v.file;
+    const fpage = v.fileOffset(page) / ps;
+    let cf = file.cachedFrame(mem, fpage);
+    const cached = cf >= 0;
+    if (!v.shared && access === "write") {
+      // A private write to a page never read: copy straight from the cache or the file.
+      const nf = this.getFrame();
+      cf = file.cachedFrame(mem, fpage); // the eviction may have dropped it
+      if (cf >= 0) mem.copyFrame(nf, cf);
+      else file.fill(mem, fpage, nf);
+      this.pageTable.set(page, this.presentPte(v, nf, 0));
+      this.resident.set(page / ps, 1);
+      this.fault(cf >= 0 ? "minor" : "major", "file", va, access);
+      return true;
+    }
+    if (!cached) {
+      cf = this.getFrame();
+      file.cache(mem, fpage, cf);
+    }
+    mem.ref(cf);
+    this.pageTable.set(page, this.presentPte(v, cf, 0));
+    this.resident.set(page / ps, 1);
+    this.fault(cached || v.anonShared ? "minor" : "major", "file", va, access);
+    return true;
+  }
+
+  /**
+   * Stack growth (`expand_stack`): when the region just above `va` grows down and `va` is not
+   * below its limit, the region is extended down to `va`'s page, keeping one unmapped guard
+   * page above the region below it. @returns the grown region, or null
+   */
+  private growStack(va: number): Vma | null {
+    const list = this.vmas.list;
+    const i = this.vmas.indexAfter(va);
+    const up = list[i];
+    if (up === undefined || up.growsDownTo < 0 || va < up.growsDownTo || va >= up.start) return null;
+    const ps = this.pageSize;
+    const start = va - (va % ps);
+    const below = list[i - 1];
+    if (below !== undefined && start - ps < below.end) return null;
+    const old = up.start;
+    up.start = start;
+    this.emitIf({ type: "mmap", address: start, length: old - start, prot: up.prot, flags: MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED });
+    return up;
+  }
+
+  /**
+   * The PTE for frame `f` in region `v`: USER unless PROT_NONE, EXEC with PROT_EXEC, WRITABLE
+   * with PROT_WRITE when the frame is this page's alone (or the region is shared), else COW.
+   */
+  private presentPte(v: Vma, f: number, keep: number): number {
+    const prot = v.prot;
+    let flags = keep;
+    if (prot !== PROT_NONE) flags |= USER;
+    if ((prot & PROT_EXEC) !== 0) flags |= EXEC;
+    if ((prot & PROT_WRITE) !== 0) {
+      const mine = v.shared || (f !== this.memory.zeroFrame && this.memory.refCount(f) === 1);
+      flags |= mine ? WRITABLE : COW;
+    }
+    return makePte(f, flags);
+  }
+
+  private fault(kind: "minor" | "major", cause: "zero-page" | "anonymous" | "file" | "cow" | "swap-in", address: number, access: Access): void {
+    if (kind === "minor") this.minor++;
+    else this.major++;
+    if (this.listeners.length > 0) this.emit({ type: "fault", kind, cause, address, access });
+  }
+
+  // ───────────────────────────────── frames and reclaim ─────────────────────────────────
+
+  /**
+   * A frame for a fault: evicts first when at {@link maxResidentPages}, then when RAM is full.
+   * @throws OutOfMemoryError when no frame is free and no page can be evicted
+   */
+  private getFrame(): number {
+    if (this.resident.size >= this.maxResidentPages) this.evictOne();
+    for (;;) {
+      const f = this.memory.allocFrame();
+      if (f >= 0) return f;
+      if (!this.evictOne() && !this.evictElsewhere()) {
+        throw new OutOfMemoryError(`Out of memory: no free frame among ${this.memory.frames} and no page to evict${this.swap === null ? " (no swap)" : ` (swap: ${this.swap.freeSlots} free slots)`}`);
+      }
+    }
+  }
+
+  /**
+   * Global reclaim: RAM is full and nothing of this space can go, so another live address
+   * space over the same RAM evicts one of its pages (by its own policy, to its own swap).
+   */
+  private evictElsewhere(): boolean {
+    const spaces = registry.get(this.memory);
+    if (spaces === undefined) return false;
+    for (const ref of spaces) {
+      const other = ref.deref();
+      if (other === undefined) spaces.delete(ref);
+      else if (other !== this && other.evictOne()) return true;
+    }
+    return false;
+  }
+
+  /** Evicts one resident page by the policy. @returns false when none can be */
+  private evictOne(): boolean {
+    const ps = this.pageSize;
+    if (this.replacement === "lru") {
+      const lu = this.mmu.lastUse!;
+      const candidates = [...this.resident.keys()].sort((a, b) => lu[pteFrame(this.pageTable.lookup(a))]! - lu[pteFrame(this.pageTable.lookup(b))]!);
+      for (const vpn of candidates) if (this.tryEvict(vpn * ps)) return true;
+      return false;
+    }
+    if (this.replacement === "fifo") {
+      for (const vpn of this.resident.keys()) if (this.tryEvict(vpn * ps)) return true;
+      return false;
+    }
+    // Clock: the oldest page with its accessed bit clear; a set bit is cleared and the page
+    // goes to the back (a second chance). Two rounds see every page with A clear.
+    for (let n = 2 * this.resident.size + 1; n > 0 && this.resident.size > 0; n--) {
+      const vpn = this.resident.keys().next().value as number;
+      const va = vpn * ps;
+      const pte = this.pageTable.lookup(vpn);
+      if ((pte & ACCESSED) !== 0) {
+        this.pageTable.setVpn(vpn, (pte & ~ACCESSED) >>> 0);
+        this.mmu.invalidate(va);
+      } else if (this.tryEvict(va)) return true;
+      this.resident.delete(vpn);
+      this.resident.set(vpn, 1);
+    }
+    return false;
+  }
+
+  /** Evicts the page at `va` if it is not pinned and has somewhere to go. */
+  private tryEvict(va: number): boolean {
+    const mem = this.memory;
+    const pte = this.pageTable.get(va);
+    const f = pteFrame(pte);
+    const v = this.vmas.find(va)!;
+    const rc = mem.refCount(f);
+    if (v.file !== null) {
+      const fpage = v.fileOffset(va) / this.pageSize;
+      if (v.file.cachedFrame(mem, fpage) === f) {
+        if (rc !== 2) return false; // mapped elsewhere too: pinned
+        this.pageTable.clear(va);
+        this.mmu.invalidate(va);
+        this.resident.delete(va / this.pageSize);
+        mem.unref(f);
+        v.file.evict(mem, fpage);
+        this.emitIf({ type: "evict", address: va, frame: f, to: "file", slot: -1 });
+        return true;
+      }
+    }
+    if (rc !== 1 || this.swap === null) return false;
+    const slot = this.swap.alloc();
+    if (slot < 0) return false;
+    this.swap.write(slot, mem.frameBytes(f));
+    this.pageTable.set(va, makeSwapPte(slot, pte & (USER | WRITABLE | EXEC)));
+    this.mmu.invalidate(va);
+    this.resident.delete(va / this.pageSize);
+    mem.freeFrame(f);
+    this.swapped++;
+    this.swapOuts++;
+    this.emitIf({ type: "evict", address: va, frame: f, to: "swap", slot });
+    return true;
+  }
+
+  /** Lets go of frame `f` mapped at `page` of region `v` (a page-cache frame may be written back and freed). */
+  private dropFrame(v: Vma, page: number, f: number): void {
+    const mem = this.memory;
+    if (f === mem.zeroFrame) return;
+    if (v.file !== null) {
+      const fpage = v.fileOffset(page) / this.pageSize;
+      if (v.file.cachedFrame(mem, fpage) === f) {
+        if (mem.unref(f) === 1) v.file.evict(mem, fpage);
+        return;
+      }
+    }
+    mem.unref(f);
+  }
+
+  /** Drops every page of `[start, end)`: frames and swap slots released, TLB entries invalidated. */
+  private zap(start: number, end: number): void {
+    const ps = this.pageSize;
+    for (const v of this.vmas.overlapping(start, end)) {
+      const lo = Math.max(start, v.start);
+      const hi = Math.min(end, v.end);
+      this.pageTable.forEach(lo, hi, (va, pte) => {
+        if ((pte & PRESENT) !== 0) {
+          this.dropFrame(v, va, pteFrame(pte));
+          this.resident.delete(va / ps);
+        } else if ((pte & SWAPPED) !== 0) {
+          this.swap!.unref(pteSwapSlot(pte));
+          this.swapped--;
+        }
+        this.pageTable.clear(va);
+        this.mmu.invalidate(va);
+      });
+    }
+  }
+
+  /** Top-down search for a hole of `len` bytes below {@link mmapBase}, then above it. @returns -1 when none */
+  private findHole(len: number): number {
+    const list = this.vmas.list;
+    let ceil = this.mmapBase;
+    for (let i = list.length - 1; i >= -1; i--) {
+      const v = i >= 0 ? list[i]! : null;
+      const floor = v !== null ? v.end : this.mmapMinAddr;
+      if (floor < ceil && ceil - floor >= len) return ceil - len;
+      if (v !== null) ceil = Math.min(ceil, v.start);
+    }
+    // Nothing below the base: bottom-up above it.
+    let lo = this.mmapBase;
+    for (const v of list) {
+      if (v.end <= lo) continue;
+      if (v.start - lo >= len) return lo;
+      lo = Math.max(lo, v.end);
+    }
+    return this.taskSize - lo >= len ? lo : -1;
+  }
+
+  private fail(errno: number): -1 {
+    this.errno = errno;
+    return MAP_FAILED as -1;
+  }
+
+  private emit(e: VmEvent): void {
+    for (const l of this.listeners) l(e);
+  }
+
+  private emitIf(e: VmEvent): void {
+    if (this.listeners.length > 0) this.emit(e);
+  }
+}
+
+function isUint(n: number): boolean {
+  return Number.isInteger(n) && n >= 0;
+}
+
+function hex8(n: number): string {
+  return n.toString(16).padStart(8, "0");
+}
