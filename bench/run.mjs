@@ -626,6 +626,26 @@ function fmtBytes(b) {
   return `${b} B`;
 }
 
+/**
+ * A timing unit that replays `seq` n times on `inst`: only the replay is timed; freeing what a
+ * replay leaves live (a trace's leftovers, or blocks of failed operations) is not.
+ */
+function replayUnit(inst, seq) {
+  const L = makeLoops(inst.names);
+  const ptrs = new Float64Array(seq.ids);
+  return (n) => {
+    let ms = 0;
+    let fails = 0;
+    for (let r = 0; r < n; r++) {
+      const t = now();
+      fails += L.replay(inst.A, seq.kind, seq.id, seq.size, ptrs, 0, seq.n);
+      ms += now() - t;
+      L.freeAll(inst.A, ptrs);
+    }
+    return { ms, ops: n * seq.n, fails };
+  };
+}
+
 function buildWorkloads() {
   const list = [];
   const want = (name) => !ARGS.workloads || ARGS.workloads.includes(name) || (name.startsWith("trace:") && ARGS.workloads.includes("traces"));
@@ -690,22 +710,7 @@ function buildWorkloads() {
       thingPool: 1024 << 20,
       validateSeq: () => seq,
       validateCapMs: CFG.validateCapMs,
-      setup(inst) {
-        const L = makeLoops(inst.names);
-        const ptrs = new Float64Array(seq.ids);
-        const unit = (n) => {
-          let ms = 0;
-          let fails = 0;
-          for (let r = 0; r < n; r++) {
-            const t = now();
-            fails += L.replay(inst.A, seq.kind, seq.id, seq.size, ptrs, 0, seq.n);
-            ms += now() - t;
-            L.freeAll(inst.A, ptrs); // no-op unless an operation failed
-          }
-          return { ms, ops: n * seq.n, fails };
-        };
-        return { unit, opts: {} };
-      },
+      setup: (inst) => ({ unit: replayUnit(inst, seq), opts: {} }),
     });
   }
 
@@ -727,22 +732,7 @@ function buildWorkloads() {
         seq,
         thingPool: 64 << 20,
         validateSeq: () => seq,
-        setup(inst) {
-          const L = makeLoops(inst.names);
-          const ptrs = new Float64Array(seq.ids);
-          const unit = (n) => {
-            let ms = 0;
-            let fails = 0;
-            for (let r = 0; r < n; r++) {
-              const t = now();
-              fails += L.replay(inst.A, seq.kind, seq.id, seq.size, ptrs, 0, seq.n);
-              ms += now() - t;
-              L.freeAll(inst.A, ptrs); // untimed: free what the trace leaves live
-            }
-            return { ms, ops: n * seq.n, fails };
-          };
-          return { unit, opts: { perUnit: true, warmMs: CFG.traceWarmMs } };
-        },
+        setup: (inst) => ({ unit: replayUnit(inst, seq), opts: { perUnit: true, warmMs: CFG.traceWarmMs } }),
       });
     }
   }
