@@ -98,3 +98,12 @@ export { SwapSpace, type SwapSpaceOptions } from "./vm/Swap.js";
 export { MemFile } from "./vm/MemFile.js";
 export { Vma, VmaList, mergeable } from "./vm/Vma.js";
 export { simulateReplacement, type ReplayPolicy, type ReplayStep, type ReplayResult } from "./vm/replay.js";
+export {
+  Process,
+  TEXT_BASE_64,
+  TEXT_BASE_32,
+  DEFAULT_STACK_SIZE,
+  INITIAL_STACK_BYTES,
+  type ProcessOptions,
+  type ProcessLayout,
+} from "./vm/Process.js";

@@ -1,0 +1,287 @@
+/**
+ * A process: an address space laid out the way Linux's ELF loader (`load_elf_binary`) lays out
+ * a non-PIE x86-64 program, with its program break.
+ *
+ * ```text
+ *   48-bit (x86-64)                               32-bit (i386 on a 64-bit kernel)
+ *   0x7ffffffff000 ┬ stack top (one page below 2^47)   0xfffff000
+ *                  │ [stack]  rw-  grows down on demand to stackTop − stackSize
+ *                  ┆ guard gap (stackSize + 256 pages, at least 128 MiB)
+ *   mmapBase       ┼ mmap regions, placed top-down below here
+ *                  ┆ ... the break may grow up to here (or to the data limit) ...
+ *   start_brk      ┼ [heap]   rw-  break is byte-exact; the line ends at the page-rounded break
+ *   end_data       ┼ bss      rw-  zeros; its first bytes share data's last page, as in ELF
+ *   start_data     ┼ data     rw-  the image's data bytes       (named after the program)
+ *   0x400000       ┴ text     r-x  the image's code bytes       0x08048000
+ * ```
+ *
+ * Data starts at the first page boundary after text; bss starts at the byte after the data
+ * (`end_data`) and the initial break (`start_brk`) is the byte after bss. Linux page-aligns
+ * `start_brk` (and randomizes it); here it is byte-exact, so that `sbrk(0)` right after spawn
+ * is the end of bss.
+ *
+ * The malloc heap that lives inside a process (`process.heap`, a `Heap` over this address
+ * space's brk and mmap) comes later; it is designed separately.
+ */
+import { MAP_ANONYMOUS, MAP_FAILED, MAP_FIXED, MAP_PRIVATE, PROT_EXEC, PROT_READ, PROT_WRITE } from "../constants.js";
+import { errnoName } from "../errno.js";
+import { ArgumentError, VmError } from "../errors.js";
+import { Brk, type BreakCell } from "../heap/Brk.js";
+import type { PhysicalMemory } from "../memory/PhysicalMemory.js";
+import type { AlignmentPolicy } from "../paging/Mmu.js";
+import { AddressSpace, type ReplacementPolicy, type VmStatus } from "./AddressSpace.js";
+import type { SwapSpace } from "./Swap.js";
+
+/** Where text is loaded in a 48-bit space: GNU ld's default for non-PIE x86-64 executables. */
+export const TEXT_BASE_64 = 0x400000;
+/** Where text is loaded in a 32-bit space: GNU ld's default for i386 executables. */
+export const TEXT_BASE_32 = 0x08048000;
+/** The main stack's default limit (`ulimit -s` 8192 KiB). */
+export const DEFAULT_STACK_SIZE = 8 * 1024 * 1024;
+/** How much stack is mapped at spawn before any growth (Linux maps 128 KiB plus the argument pages). */
+export const INITIAL_STACK_BYTES = 128 * 1024 + 4096;
+/** Smallest gap left for the stack below the mmap area (Linux `MIN_GAP`). */
+const MIN_GAP = 128 * 1024 * 1024;
+/** Pages of guard between the stack's limit and the mmap area (Linux `stack_guard_gap`). */
+const STACK_GUARD_PAGES = 256;
+
+/** Options for {@link Process.spawn}. */
+export interface ProcessOptions {
+  /** The RAM the process's pages live in (shared with its forked children). */
+  memory: PhysicalMemory;
+  /** The program's code, loaded read-execute at the text base. @defaultValue none: no text region */
+  text?: Uint8Array;
+  /** The program's initialized data, loaded read-write after text. @defaultValue none */
+  data?: Uint8Array;
+  /** Bytes of zero-initialized data (`.bss`) after the data. @defaultValue 0 */
+  bssSize?: number;
+  /** The most the main stack may grow to, in bytes (`RLIMIT_STACK`), rounded up to pages. @defaultValue 8 MiB */
+  stackSize?: number;
+  /**
+   * The most bytes of heap plus data the break may give (`RLIMIT_DATA`, checked as `brk(2)`
+   * checks it: `(break − start_brk) + (end_data − start_data) ≤ dataLimit`).
+   * @defaultValue unlimited: the break may grow up to the mmap area
+   */
+  dataLimit?: number;
+  /** Where evicted anonymous pages go. @defaultValue none */
+  swap?: SwapSpace;
+  /** Page-replacement policy. @defaultValue "clock" */
+  replacement?: ReplacementPolicy;
+  /** Most pages resident at once. @defaultValue no limit but RAM */
+  maxResidentPages?: number;
+  /** Virtual address width. @defaultValue 48 */
+  addressBits?: 32 | 48;
+  /** Misaligned multi-byte accesses. @defaultValue "ignore" */
+  alignment?: AlignmentPolicy;
+  /** The program's path, shown in `/proc/self/maps` on the text and data lines. @defaultValue "/a.out" */
+  path?: string;
+}
+
+/** The process's layout, like the fields of Linux's `mm_struct` (all byte addresses). */
+export interface ProcessLayout {
+  /** First byte of text (`start_code`). */
+  readonly startCode: number;
+  /** The byte after the text image (`end_code`). */
+  readonly endCode: number;
+  /** First byte of data, page-aligned (`start_data`). */
+  readonly startData: number;
+  /** The byte after the data image, where bss starts (`end_data`). */
+  readonly endData: number;
+  /** The initial break: the byte after bss (`start_brk`). */
+  readonly startBrk: number;
+  /** The highest break allowed (the mmap area, or the data limit). */
+  readonly brkLimit: number;
+  /** Top of the region `mmap` fills top-down. */
+  readonly mmapBase: number;
+  /** The byte after the stack: the initial stack pointer sits below it (`start_stack`). */
+  readonly stackTop: number;
+  /** The lowest address the stack may grow down to (`stackTop − stackSize`). */
+  readonly stackLimit: number;
+}
+
+let nextPid = 1;
+
+class BreakField implements BreakCell {
+  constructor(private value: number) {}
+  get(): number {
+    return this.value;
+  }
+  set(value: number): void {
+    this.value = value;
+  }
+}
+
+/**
+ * A process: an {@link AddressSpace} holding text, data, bss, a heap grown by `brk`, mmap
+ * regions and a stack that grows down on demand (see the file's diagram for the addresses).
+ * The process's malloc heap (`process.heap`) is not part of this class yet.
+ */
+export class Process {
+  /** Process id: 1, 2, … in the order processes are spawned or forked. */
+  readonly pid: number;
+  /** The parent's pid, or 0 for a spawned process. */
+  readonly ppid: number;
+  /** The virtual address space. */
+  readonly as: AddressSpace;
+  /** Where everything is. */
+  readonly layout: ProcessLayout;
+  private readonly brkState: Brk;
+
+  private constructor(as: AddressSpace, layout: ProcessLayout, brk: Brk, ppid: number) {
+    this.pid = nextPid++;
+    this.ppid = ppid;
+    this.as = as;
+    this.layout = layout;
+    this.brkState = brk;
+  }
+
+  /**
+   * Creates a process from a program image, as `execve(2)` would: text mapped read-execute,
+   * data read-write, bss zeroed, an empty heap right after bss and the stack at the top.
+   * @throws ArgumentError on a bad option, or when the image does not fit
+   */
+  static spawn(opts: ProcessOptions): Process {
+    const text = opts.text ?? new Uint8Array(0);
+    const data = opts.data ?? new Uint8Array(0);
+    const bssSize = opts.bssSize ?? 0;
+    const stackSizeIn = opts.stackSize ?? DEFAULT_STACK_SIZE;
+    const dataLimit = opts.dataLimit ?? Infinity;
+    const path = opts.path ?? "/a.out";
+    if (!(text instanceof Uint8Array)) throw new ArgumentError("Process.spawn: text must be a Uint8Array");
+    if (!(data instanceof Uint8Array)) throw new ArgumentError("Process.spawn: data must be a Uint8Array");
+    if (!Number.isSafeInteger(bssSize) || bssSize < 0) throw new ArgumentError(`Process.spawn: bssSize must be a non-negative integer, got ${String(bssSize)}`);
+    if (!Number.isSafeInteger(stackSizeIn) || stackSizeIn <= 0) throw new ArgumentError(`Process.spawn: stackSize must be a positive integer, got ${String(stackSizeIn)}`);
+    if (dataLimit !== Infinity && (!Number.isSafeInteger(dataLimit) || dataLimit < 0)) throw new ArgumentError(`Process.spawn: dataLimit must be a non-negative integer, got ${String(dataLimit)}`);
+    if (typeof path !== "string" || path === "") throw new ArgumentError("Process.spawn: path must be a non-empty string");
+
+    const ps = opts.memory.pageSize;
+    const up = (n: number): number => Math.ceil(n / ps) * ps;
+    const addressBits = opts.addressBits ?? 48;
+    const taskSize = addressBits === 32 ? 2 ** 32 : 2 ** 47;
+    // Linux: the stack ends one page below the top of user space (x86-64 TASK_SIZE_MAX), and
+    // mmap_base leaves the stack its rlimit plus a guard gap, clamped to [128 MiB, 5/6 of it].
+    const stackTop = taskSize - ps;
+    const stackSize = up(stackSizeIn);
+    const gap = Math.min(Math.max(stackSize + STACK_GUARD_PAGES * ps, MIN_GAP), Math.floor((taskSize / 6) * 5));
+    const mmapBase = Math.floor((taskSize - gap) / ps) * ps;
+    if (stackSize >= stackTop - mmapBase) throw new ArgumentError(`Process.spawn: stackSize ${stackSize} does not fit below 0x${stackTop.toString(16)}`);
+
+    const as = new AddressSpace({
+      memory: opts.memory,
+      addressBits,
+      mmapBase,
+      ...(opts.swap !== undefined ? { swap: opts.swap } : {}),
+      ...(opts.replacement !== undefined ? { replacement: opts.replacement } : {}),
+      ...(opts.maxResidentPages !== undefined ? { maxResidentPages: opts.maxResidentPages } : {}),
+      ...(opts.alignment !== undefined ? { alignment: opts.alignment } : {}),
+    });
+
+    const startCode = addressBits === 32 ? TEXT_BASE_32 : TEXT_BASE_64;
+    const endCode = startCode + text.length;
+    const startData = up(endCode);
+    const endData = startData + data.length;
+    const startBrk = endData + bssSize;
+    if (up(startBrk) > mmapBase) throw new ArgumentError(`Process.spawn: the image (${text.length + data.length + bssSize} bytes) does not fit below the mmap area`);
+    const heapLimit = dataLimit === Infinity ? mmapBase : Math.min(mmapBase, startBrk + dataLimit - data.length);
+    if (heapLimit < startBrk) throw new ArgumentError(`Process.spawn: dataLimit ${dataLimit} is smaller than the data (${data.length} bytes)`);
+
+    const must = (r: number, what: string): void => {
+      if (r === MAP_FAILED) throw new VmError(`Process.spawn: ${what} failed (${errnoName(as.errno)})`);
+    };
+    const fixed = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
+    if (text.length > 0) {
+      // An anonymous copy of the image rather than a file mapping: written, then sealed r-x.
+      must(as.mmap(startCode, text.length, PROT_READ | PROT_WRITE, fixed), "mapping text");
+      as.writeBytes(startCode, text);
+      must(as.mprotect(startCode, text.length, PROT_READ | PROT_EXEC), "protecting text");
+      must(as.label(startCode, text.length, path), "naming text");
+    }
+    if (data.length > 0) {
+      must(as.mmap(startData, data.length, PROT_READ | PROT_WRITE, fixed), "mapping data");
+      as.writeBytes(startData, data);
+      // Named like Linux's file-backed data line, which also keeps it apart from bss.
+      must(as.label(startData, data.length, path), "naming data");
+    }
+    // bss: its first bytes are the zeroed tail of data's last page; whole pages beyond it are
+    // fresh anonymous memory (the zero page until written).
+    const bssFrom = up(endData);
+    if (up(startBrk) > bssFrom) must(as.mmap(bssFrom, up(startBrk) - bssFrom, PROT_READ | PROT_WRITE, fixed), "mapping bss");
+
+    const stackStart = stackTop - Math.min(stackSize, up(INITIAL_STACK_BYTES));
+    must(as.mmap(stackStart, stackTop - stackStart, PROT_READ | PROT_WRITE, fixed), "mapping the stack");
+    must(as.label(stackStart, stackTop - stackStart, "[stack]"), "naming the stack");
+    must(as.setGrowsDown(stackStart, stackTop - stackSize), "making the stack grow down");
+
+    const brk = new Brk(as, { start: startBrk, limit: heapLimit });
+    const layout: ProcessLayout = Object.freeze({
+      startCode,
+      endCode,
+      startData,
+      endData,
+      startBrk,
+      brkLimit: heapLimit,
+      mmapBase,
+      stackTop,
+      stackLimit: stackTop - stackSize,
+    });
+    return new Process(as, layout, brk, 0);
+  }
+
+  /** `errno` of the last failing `brk`/`sbrk` (ENOMEM). */
+  get errno(): number {
+    return this.brkState.errno;
+  }
+  set errno(value: number) {
+    this.brkState.errno = value;
+  }
+
+  /** The current break, exact to the byte (what `sbrk(0)` returns). */
+  get currentBreak(): number {
+    return this.brkState.current;
+  }
+
+  /**
+   * Sets the program break to `addr` — Linux `brk(2)` as glibc wraps it. Growing maps whole
+   * pages named `[heap]`; shrinking unmaps the whole pages above the new page-rounded break,
+   * so growing again gives zero-filled pages.
+   * @returns 0, or -1 with {@link errno} = ENOMEM (below the heap start, past the limit, or
+   *   into another mapping); the break is then unchanged
+   */
+  brk(addr: number): 0 | -1 {
+    return this.brkState.brk(addr);
+  }
+
+  /**
+   * Moves the break by `increment` bytes — `sbrk(3)`; `sbrk(0)` asks where it is.
+   * @returns the previous break, or -1 with {@link errno} = ENOMEM and the break unchanged
+   */
+  sbrk(increment: number): number {
+    return this.brkState.sbrk(increment);
+  }
+
+  /**
+   * A child process — `fork(2)`: a copy-on-write copy of the address space (same RAM and swap),
+   * the same layout and break; from then on each moves its own break.
+   */
+  fork(): Process {
+    const as = this.as.fork();
+    const parent = this.brkState;
+    const brk = new Brk(as, { start: parent.start, limit: parent.limit }, new BreakField(parent.current));
+    return new Process(as, this.layout, brk, this.pid);
+  }
+
+  /** The text of `/proc/self/maps`, with the program's path, `[heap]` and `[stack]` named. */
+  maps(): string {
+    return this.as.maps();
+  }
+
+  /** The address space's counters (`/proc/self/status` and `getrusage`). */
+  status(): VmStatus {
+    return this.as.status();
+  }
+
+  /** Ends the process (`exit(2)`): every frame and swap slot it holds is released. */
+  exit(): void {
+    this.as.close();
+  }
+}

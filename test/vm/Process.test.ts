@@ -1,0 +1,385 @@
+import { describe, expect, it } from "vitest";
+import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE } from "../../src/constants.js";
+import { Errno } from "../../src/errno.js";
+import { ArgumentError, ProtectionFault, SegmentationFault } from "../../src/errors.js";
+import { PhysicalMemory } from "../../src/memory/PhysicalMemory.js";
+import { DEFAULT_STACK_SIZE, Process, TEXT_BASE_32, TEXT_BASE_64, type ProcessOptions } from "../../src/vm/Process.js";
+import { SwapSpace } from "../../src/vm/Swap.js";
+import { thrown } from "./helpers/asKit.js";
+
+const PS = 4096;
+const RW = PROT_READ | PROT_WRITE;
+const up = (n: number, ps = PS): number => Math.ceil(n / ps) * ps;
+
+const TEXT = Uint8Array.from({ length: 100 }, (_, i) => (i * 7 + 1) & 0xff);
+const DATA = Uint8Array.from({ length: 50 }, (_, i) => 200 - i);
+const BSS = 10000;
+
+function spawn(o: Partial<ProcessOptions> & { frames?: number; pageSize?: number } = {}): Process {
+  const { frames, pageSize, ...rest } = o;
+  const memory = new PhysicalMemory({ frames: frames ?? 512, pageSize: pageSize ?? PS, shared: false });
+  return Process.spawn({ memory, text: TEXT, data: DATA, bssSize: BSS, ...rest });
+}
+
+/** One `/proc/self/maps` line, as Linux prints it for an anonymous-offset region. */
+function line(start: number, end: number, perms: string, name = ""): string {
+  const hex = (n: number): string => n.toString(16).padStart(8, "0");
+  const s = `${hex(start)}-${hex(end)} ${perms} 00000000 00:00 0 `;
+  return name === "" ? s : s.padEnd(73, " ") + name;
+}
+
+function lines(p: Process): string[] {
+  return p.maps().trimEnd().split("\n");
+}
+
+describe("Process: layout", () => {
+  it("lays out text, data, bss and the stack like a non-PIE x86-64 program", () => {
+    const p = spawn();
+    const L = p.layout;
+    expect(L.startCode).toBe(TEXT_BASE_64);
+    expect(L.endCode).toBe(0x400000 + 100);
+    expect(L.startData).toBe(0x401000);
+    expect(L.endData).toBe(0x401000 + 50);
+    expect(L.startBrk).toBe(0x401000 + 50 + BSS);
+    expect(L.stackTop).toBe(0x7ffffffff000);
+    expect(L.stackLimit).toBe(0x7ffffffff000 - DEFAULT_STACK_SIZE);
+    expect(L.mmapBase).toBe(p.as.mmapBase);
+    expect(L.mmapBase).toBeLessThan(L.stackLimit);
+    expect(lines(p)).toEqual([
+      line(0x400000, 0x401000, "r-xp", "/a.out"),
+      line(0x401000, 0x402000, "rw-p", "/a.out"),
+      line(0x402000, up(L.startBrk), "rw-p"),
+      line(0x7ffffffde000, 0x7ffffffff000, "rw-p", "[stack]"),
+    ]);
+  });
+
+  it("uses the i386 text base and a stack under 4 GiB in a 32-bit space", () => {
+    const p = spawn({ addressBits: 32, path: "/bin/prog" });
+    expect(p.layout.startCode).toBe(TEXT_BASE_32);
+    expect(p.layout.stackTop).toBe(0xfffff000);
+    const ls = lines(p);
+    expect(ls[0]).toBe(line(0x08048000, 0x08049000, "r-xp", "/bin/prog"));
+    expect(ls[ls.length - 1]).toBe(line(0xfffff000 - 0x21000, 0xfffff000, "rw-p", "[stack]"));
+  });
+
+  it("text is readable and not writable", () => {
+    const p = spawn();
+    expect(p.as.readBytes(TEXT_BASE_64, TEXT.length)).toEqual(TEXT);
+    expect(p.as.read8(TEXT_BASE_64 + TEXT.length)).toBe(0);
+    const e = thrown(() => p.as.write8(TEXT_BASE_64, 1));
+    expect(e).toBeInstanceOf(ProtectionFault);
+    expect((e as ProtectionFault).address).toBe(TEXT_BASE_64);
+    expect((e as ProtectionFault).access).toBe("write");
+    expect(p.as.read8(TEXT_BASE_64)).toBe(TEXT[0]);
+  });
+
+  it("data is readable and writable", () => {
+    const p = spawn();
+    const d = p.layout.startData;
+    expect(p.as.readBytes(d, DATA.length)).toEqual(DATA);
+    p.as.write32(d, 0xdeadbeef);
+    expect(p.as.read32(d)).toBe(0xdeadbeef);
+  });
+
+  it("bss reads zero (also its first bytes in data's last page) and is writable", () => {
+    const p = spawn();
+    const bss = p.as.readBytes(p.layout.endData, BSS);
+    expect(bss.every((b) => b === 0)).toBe(true);
+    p.as.write8(p.layout.startBrk - 1, 9);
+    expect(p.as.read8(p.layout.startBrk - 1)).toBe(9);
+    expect(p.currentBreak).toBe(p.layout.startBrk);
+  });
+
+  it("has no [heap] line until the break grows; then it ends at the page-rounded break", () => {
+    const p = spawn();
+    expect(p.maps()).not.toContain("[heap]");
+    const start = p.sbrk(0);
+    expect(p.sbrk(5000)).toBe(start);
+    const ls = lines(p);
+    expect(ls[3]).toBe(line(up(start), up(start + 5000), "rw-p", "[heap]"));
+    expect(ls[4]).toContain("[stack]");
+    p.as.write8(start + 4999, 1);
+    expect(p.as.read8(start + 4999)).toBe(1);
+  });
+
+  it("maps mmap regions below the mmap base, between the heap and the stack", () => {
+    const p = spawn();
+    p.sbrk(PS);
+    const a = p.as.mmap(0, 3 * PS, RW, MAP_PRIVATE | MAP_ANONYMOUS);
+    expect(a + 3 * PS).toBe(p.layout.mmapBase);
+    const ls = lines(p);
+    expect(ls[3]).toContain("[heap]");
+    expect(ls[4]).toBe(line(a, a + 3 * PS, "rw-p"));
+    expect(ls[5]).toContain("[stack]");
+  });
+
+  it("lays out images with no text, no data or no bss", () => {
+    const memory = new PhysicalMemory({ frames: 64, shared: false });
+    const empty = Process.spawn({ memory });
+    expect(empty.sbrk(0)).toBe(TEXT_BASE_64);
+    expect(lines(empty)).toEqual([line(0x7ffffffde000, 0x7ffffffff000, "rw-p", "[stack]")]);
+    const dataOnly = Process.spawn({ memory, data: DATA });
+    expect(dataOnly.layout.startData).toBe(TEXT_BASE_64);
+    expect(dataOnly.sbrk(0)).toBe(TEXT_BASE_64 + DATA.length);
+    dataOnly.sbrk(PS);
+    expect(lines(dataOnly)[1]).toBe(line(TEXT_BASE_64 + PS, TEXT_BASE_64 + 2 * PS, "rw-p", "[heap]"));
+  });
+
+  it("has no heap property yet", () => {
+    expect("heap" in spawn()).toBe(false);
+  });
+
+  it("rejects bad options", () => {
+    const memory = new PhysicalMemory({ frames: 8, shared: false });
+    expect(thrown(() => Process.spawn({ memory, bssSize: -1 }))).toBeInstanceOf(ArgumentError);
+    expect(thrown(() => Process.spawn({ memory, stackSize: 0 }))).toBeInstanceOf(ArgumentError);
+    expect(thrown(() => Process.spawn({ memory, stackSize: 2 ** 47 }))).toBeInstanceOf(ArgumentError);
+    expect(thrown(() => Process.spawn({ memory, dataLimit: 1.5 }))).toBeInstanceOf(ArgumentError);
+    expect(thrown(() => Process.spawn({ memory, data: DATA, dataLimit: 10 }))).toBeInstanceOf(ArgumentError);
+    expect(thrown(() => Process.spawn({ memory, text: [1, 2] as unknown as Uint8Array }))).toBeInstanceOf(ArgumentError);
+  });
+
+  it("gives pids in order", () => {
+    const a = spawn();
+    const b = spawn();
+    expect(b.pid).toBe(a.pid + 1);
+    expect(a.ppid).toBe(0);
+  });
+});
+
+describe("Process: brk and sbrk", () => {
+  it("is byte-exact over 33 LTP-style steps of +(2·page−1), 0, −(2·page−1)", () => {
+    const p = spawn();
+    const start = p.sbrk(0);
+    const step = 2 * PS - 1;
+    let want = start;
+    for (let i = 0; i < 33; i++) {
+      const before = p.sbrk(0);
+      const inc = i % 3 === 0 ? step : i % 3 === 1 ? 0 : -step;
+      want = before + inc;
+      expect(p.brk(want)).toBe(0);
+      expect(p.sbrk(0)).toBe(want);
+      expect(p.currentBreak).toBe(want);
+      // The mapped heap always ends at the page-rounded break.
+      const heap = p.as.regionAt(up(start));
+      if (up(want) > up(start)) expect(heap?.end).toBe(up(want));
+      else expect(heap).toBeNull();
+    }
+    expect(want).toBe(start);
+    // The same steps with sbrk: it returns the previous break.
+    for (let i = 0; i < 33; i++) {
+      const inc = i % 3 === 0 ? step : i % 3 === 1 ? 0 : -step;
+      const before = p.sbrk(0);
+      expect(p.sbrk(inc)).toBe(before);
+      expect(p.sbrk(0)).toBe(before + inc);
+    }
+    p.as.check();
+  });
+
+  it("growing until failure gives -1 with ENOMEM and leaves the break unchanged", () => {
+    const limit = 64 * 1024;
+    const p = spawn({ dataLimit: limit });
+    const start = p.sbrk(0);
+    expect(p.layout.brkLimit).toBe(start + limit - DATA.length);
+    let last = start;
+    let n = 0;
+    for (;;) {
+      const r = p.sbrk(3000);
+      if (r === -1) break;
+      expect(r).toBe(last);
+      last = r + 3000;
+      n++;
+    }
+    expect(n).toBe(Math.floor((limit - DATA.length) / 3000));
+    expect(p.errno).toBe(Errno.ENOMEM);
+    expect(p.sbrk(0)).toBe(last);
+    // Exactly up to the limit works; one byte more does not.
+    expect(p.brk(p.layout.brkLimit)).toBe(0);
+    expect(p.brk(p.layout.brkLimit + 1)).toBe(-1);
+    expect(p.sbrk(0)).toBe(p.layout.brkLimit);
+  });
+
+  it("cannot grow into the mmap area without a data limit", () => {
+    const p = spawn();
+    p.errno = 0;
+    expect(p.brk(p.layout.mmapBase + 1)).toBe(-1);
+    expect(p.errno).toBe(Errno.ENOMEM);
+    expect(p.sbrk(0)).toBe(p.layout.startBrk);
+  });
+
+  it("brk below the heap start fails with ENOMEM", () => {
+    const p = spawn();
+    p.sbrk(100);
+    expect(p.brk(p.layout.startBrk - 1)).toBe(-1);
+    expect(p.errno).toBe(Errno.ENOMEM);
+    expect(p.sbrk(0)).toBe(p.layout.startBrk + 100);
+    expect(p.sbrk(-101)).toBe(-1);
+    expect(p.sbrk(0)).toBe(p.layout.startBrk + 100);
+    expect(p.brk(p.layout.startBrk)).toBe(0);
+  });
+
+  it("brk into an existing mapping fails with ENOMEM and leaves both alone", () => {
+    const p = spawn();
+    const start = p.sbrk(0);
+    p.sbrk(PS + 100);
+    const top = up(start + PS + 100);
+    expect(top).toBeGreaterThan(up(start));
+    const m = p.as.mmap(top, PS, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED);
+    expect(m).toBe(top);
+    p.as.write8(top, 0x5a);
+    expect(p.brk(top + 1)).toBe(-1);
+    expect(p.errno).toBe(Errno.ENOMEM);
+    expect(p.sbrk(0)).toBe(start + PS + 100);
+    expect(p.sbrk(PS)).toBe(-1);
+    expect(p.as.read8(top)).toBe(0x5a);
+    expect(p.as.regionAt(top)?.name).toBeNull();
+    // Up to the mapping's start is still free.
+    expect(p.brk(top)).toBe(0);
+    expect(p.brk(top + 1)).toBe(-1);
+    expect(p.maps()).toContain(line(up(start), top, "rw-p", "[heap]"));
+  });
+
+  it("shrinking unmaps whole pages above the new break; growing again gives zeros", () => {
+    const p = spawn();
+    const start = p.sbrk(0);
+    p.sbrk(4 * PS);
+    const end = start + 4 * PS;
+    p.as.writeBytes(start, new Uint8Array(4 * PS).fill(0xee));
+    const rss = p.status().vmRss;
+    const nb = start + PS + 10;
+    expect(p.brk(nb)).toBe(0);
+    expect(p.as.read8(nb)).toBe(0xee); // same page as the break: still mapped
+    const e = thrown(() => p.as.read8(up(nb)));
+    expect(e).toBeInstanceOf(SegmentationFault);
+    expect((e as SegmentationFault).address).toBe(up(nb));
+    expect(thrown(() => p.as.read8(end - 1))).toBeInstanceOf(SegmentationFault);
+    expect(p.status().vmRss).toBeLessThan(rss);
+    expect(p.brk(end)).toBe(0);
+    const again = p.as.readBytes(up(nb), end - up(nb));
+    expect(again.every((b) => b === 0)).toBe(true);
+    p.as.check();
+  });
+});
+
+describe("Process: the stack", () => {
+  it("grows down on demand to its limit, and no further", () => {
+    const stackSize = 256 * 1024;
+    const p = spawn({ stackSize });
+    const top = p.layout.stackTop;
+    const initial = top - 0x21000;
+    expect(p.as.regionAt(top - 1)?.start).toBe(initial);
+    p.as.write32(top - 4, 0x12345678);
+    expect(p.as.read32(top - 4)).toBe(0x12345678);
+    const rss = p.status().vmRss;
+    for (let i = 1; i <= 3; i++) p.as.write8(initial - i * PS, i);
+    expect(p.status().vmRss).toBe(rss + 3 * PS);
+    expect(p.as.read8(initial - 2 * PS)).toBe(2);
+    expect(lines(p).at(-1)).toBe(line(initial - 3 * PS, top, "rw-p", "[stack]"));
+    // Down to the limit exactly.
+    p.as.write8(p.layout.stackLimit, 7);
+    expect(p.as.read8(p.layout.stackLimit)).toBe(7);
+    expect(lines(p).at(-1)).toBe(line(top - stackSize, top, "rw-p", "[stack]"));
+    const e = thrown(() => p.as.write8(p.layout.stackLimit - 1, 1));
+    expect(e).toBeInstanceOf(SegmentationFault);
+    expect((e as SegmentationFault).address).toBe(p.layout.stackLimit - 1);
+    expect(thrown(() => p.as.read8(top))).toBeInstanceOf(SegmentationFault);
+  });
+
+  it("a touch beyond the limit far below faults without growing", () => {
+    const p = spawn({ stackSize: 64 * 1024 });
+    expect(p.as.regionAt(p.layout.stackTop - 1)?.start).toBe(p.layout.stackLimit);
+    expect(thrown(() => p.as.read8(p.layout.stackLimit - 10 * PS))).toBeInstanceOf(SegmentationFault);
+    expect(lines(p).at(-1)).toBe(line(p.layout.stackLimit, p.layout.stackTop, "rw-p", "[stack]"));
+  });
+});
+
+describe("Process: fork", () => {
+  it("the child sees the parent's memory; writes are copy-on-write", () => {
+    const parent = spawn();
+    const heap = parent.sbrk(PS);
+    parent.as.write32(heap, 0xcafe);
+    const child = parent.fork();
+    expect(child.pid).toBeGreaterThan(parent.pid);
+    expect(child.ppid).toBe(parent.pid);
+    expect(child.as).not.toBe(parent.as);
+    expect(child.maps()).toBe(parent.maps());
+    const d = parent.layout.startData;
+    expect(child.as.readBytes(d, DATA.length)).toEqual(DATA);
+    expect(child.as.readBytes(TEXT_BASE_64, TEXT.length)).toEqual(TEXT);
+    expect(child.as.read32(heap)).toBe(0xcafe);
+    child.as.write8(d, 1);
+    child.as.write32(heap, 0xbeef);
+    expect(parent.as.read8(d)).toBe(DATA[0]);
+    expect(parent.as.read32(heap)).toBe(0xcafe);
+    parent.as.write8(d + 1, 2);
+    expect(child.as.read8(d + 1)).toBe(DATA[1]);
+    expect(child.status().minorFaults).toBeGreaterThan(0);
+    expect(thrown(() => child.as.write8(TEXT_BASE_64, 0))).toBeInstanceOf(ProtectionFault);
+    parent.as.check();
+    child.as.check();
+  });
+
+  it("parent and child have the same break and then move their own", () => {
+    const parent = spawn();
+    const b = parent.sbrk(1234) + 1234;
+    const child = parent.fork();
+    expect(child.sbrk(0)).toBe(b);
+    expect(child.sbrk(3 * PS)).toBe(b);
+    expect(child.sbrk(0)).toBe(b + 3 * PS);
+    expect(parent.sbrk(0)).toBe(b);
+    child.as.write8(b + 2 * PS, 1);
+    expect(thrown(() => parent.as.read8(up(b)))).toBeInstanceOf(SegmentationFault);
+    expect(parent.brk(parent.layout.startBrk)).toBe(0);
+    expect(child.sbrk(0)).toBe(b + 3 * PS);
+    expect(child.as.read8(b + 2 * PS)).toBe(1);
+    expect(child.brk(child.layout.startBrk - 1)).toBe(-1);
+    expect(child.errno).toBe(Errno.ENOMEM);
+    expect(parent.errno).toBe(0);
+  });
+
+  it("the child's stack grows down on demand too", () => {
+    const parent = spawn({ stackSize: 256 * 1024 });
+    const child = parent.fork();
+    const below = parent.layout.stackTop - 0x21000 - PS;
+    child.as.write8(below, 3);
+    expect(child.as.read8(below)).toBe(3);
+    expect(thrown(() => child.as.read8(parent.layout.stackLimit - 1))).toBeInstanceOf(SegmentationFault);
+    expect(lines(parent).at(-1)).toBe(line(parent.layout.stackTop - 0x21000, parent.layout.stackTop, "rw-p", "[stack]"));
+  });
+});
+
+describe("Process: passthroughs", () => {
+  it("status() is the address space's, and heap pages swap out and back", () => {
+    const swap = new SwapSpace({ slots: 64 });
+    const p = spawn({ swap, maxResidentPages: 8, replacement: "fifo" });
+    expect(p.status()).toEqual(p.as.status());
+    const start = p.sbrk(16 * PS);
+    for (let i = 0; i < 16; i++) p.as.write8(start + i * PS, i + 1);
+    for (let i = 0; i < 16; i++) expect(p.as.read8(start + i * PS)).toBe(i + 1);
+    const s = p.status();
+    expect(s.swapOuts).toBeGreaterThan(0);
+    expect(s.vmRss).toBeLessThanOrEqual(8 * PS);
+    p.as.check();
+  });
+
+  it("exit() releases every frame", () => {
+    const memory = new PhysicalMemory({ frames: 64, shared: false });
+    const free = memory.freeFrames;
+    const p = Process.spawn({ memory, text: TEXT, data: DATA, bssSize: BSS });
+    p.sbrk(PS);
+    p.as.write8(p.layout.startBrk, 1);
+    expect(memory.freeFrames).toBeLessThan(free);
+    p.exit();
+    expect(memory.freeFrames).toBe(free);
+  });
+
+  it("works with small pages", () => {
+    const p = spawn({ pageSize: 256, frames: 256, stackSize: 4096 });
+    expect(p.layout.startData).toBe(up(TEXT_BASE_64 + TEXT.length, 256));
+    const start = p.sbrk(0);
+    expect(p.sbrk(300)).toBe(start);
+    expect(p.maps()).toContain(line(up(start, 256), up(start + 300, 256), "rw-p", "[heap]"));
+    p.as.write8(p.layout.stackLimit, 1);
+    expect(thrown(() => p.as.write8(p.layout.stackLimit - 1, 1))).toBeInstanceOf(SegmentationFault);
+  });
+});
