@@ -234,6 +234,7 @@ export class Heap {
     const initialTop = 4096;
     const want = this.arena - hdr + bmChunk + initialTop;
     if (host.sbrk(want) === -1) throw new ArgumentError("Heap: the memory cannot hold an empty heap");
+    this.m = host.u32; // the first sbrk may have grown (and replaced) a wasm memory's buffer
     host.zero(hdr, this.arena - hdr + bmChunk);
     const st = (i: number, v: number): void => host.st(hdr + 4 * i, v);
     st(H_MAGIC, MAGIC);
@@ -535,11 +536,13 @@ export class Heap {
 
   /** Bytes now obtained from the system: the brk heap plus mapped blocks (dlmalloc's `malloc_footprint`). O(1). */
   mallocFootprint(): number {
+    if ((this.mode & MODE_SYNC) !== 0) this.sync();
     return this.endAddr() - this.word(H_BRK_START) + this.word(H_MMAP_BYTES);
   }
 
   /** The high-water mark of {@link Heap.mallocFootprint} (dlmalloc's `malloc_max_footprint`). O(1). */
   mallocMaxFootprint(): number {
+    if ((this.mode & MODE_SYNC) !== 0) this.sync();
     return this.word(H_MAXFOOT);
   }
 
@@ -561,6 +564,7 @@ export class Heap {
    */
   mallopt(param: number, value: number): 0 | 1 {
     if (!Number.isSafeInteger(value) || value < 0) return 0;
+    if ((this.mode & MODE_SYNC) !== 0) this.sync();
     switch (param) {
       case M_TRIM_THRESHOLD:
         this.setWord(H_TRIM, Math.min(value, 0x7fff_ffff));
@@ -703,8 +707,9 @@ export class Heap {
     const W = this.W;
     const s = m[(dv + W) >>> 2]!;
     const size = s & ~FLAG_BITS;
-    // The victim's address comes from the header, so only its own header needs checking.
-    if ((s & (CINUSE | PINUSE)) !== PINUSE || dv + size >= m[(this.hdr + 4 * H_TOP) >>> 2]!) {
+    // The victim's address comes from the header; its size must agree with its footer and the
+    // next chunk must see it free, or an overflow into its header would hand out live memory.
+    if ((s & (CINUSE | PINUSE)) !== PINUSE || dv + size >= m[(this.hdr + 4 * H_TOP) >>> 2]! || m[(dv + size) >>> 2] !== size || (m[(dv + size + W) >>> 2]! & PINUSE) !== 0) {
       throw new HeapCorruptionError("memory corruption (designated victim)", "malloc", dv);
     }
     const rem = size - nb;
@@ -735,7 +740,15 @@ export class Heap {
     const W = this.W;
     const s = m[(c + W) >>> 2]!;
     const size = s & ~FLAG_BITS;
-    if ((s & CINUSE) !== 0 || this.binOf(size) !== idx || size < nb || c + size > m[(this.hdr + 4 * H_TOP) >>> 2]! || this.testBit(c)) {
+    if (
+      (s & CINUSE) !== 0 ||
+      this.binOf(size) !== idx ||
+      size < nb ||
+      c + size > m[(this.hdr + 4 * H_TOP) >>> 2]! ||
+      m[(c + size) >>> 2] !== size ||
+      (m[(c + size + W) >>> 2]! & PINUSE) !== 0 ||
+      this.testBit(c)
+    ) {
       throw new HeapCorruptionError("memory corruption (free list)", "malloc", c);
     }
     this.popHead(c, idx);
@@ -1042,9 +1055,10 @@ export class Heap {
   /**
    * Frees in-use chunk `c`: checks its neighbours first (so a smashed header throws before
    * anything changes), then coalesces with free neighbours or the top and bins the result.
-   * Merging into the top may trim the heap.
+   * Merging into the top may trim the heap. With `checkOnly`, only checks: realloc runs that
+   * before it shrinks or moves a block, so a smashed neighbour throws before anything changes.
    */
-  private freeChunk(c: number, op: string): void {
+  private freeChunk(c: number, op: string, checkOnly = false): void {
     const m = this.m;
     const W = this.W;
     const min = this.minChunk;
@@ -1078,6 +1092,7 @@ export class Heap {
       }
       if (prev !== dv && !this.linksOk(prev, ps)) throw new HeapCorruptionError("corrupted double-linked list", op, prev);
     }
+    if (checkOnly) return;
     // Every check passed: from here on the heap changes. The header keeps its size with the
     // in-use bit clear even when merged away, which lets a later free of it be named a double free.
     m[(c + W) >>> 2] = s & ~CINUSE;
@@ -1149,7 +1164,10 @@ export class Heap {
     const s = m[(c + W) >>> 2];
     const old = s & ~FLAG_BITS;
     if (nb <= old) {
-      if (old - nb >= min) this.splitTail(c, s, nb);
+      if (old - nb >= min) {
+        this.freeChunk(c, "realloc", true);
+        this.splitTail(c, s, nb);
+      }
       return p;
     }
     const n = c + old;
@@ -1240,6 +1258,7 @@ export class Heap {
   }
 
   private reallocMove(c: number, p: number, old: number, size: number): number {
+    this.freeChunk(c, "realloc", true);
     const q = this.mallocImpl(size);
     if (q === 0) return 0;
     // Whole words (both usable sizes are multiples of 8 bytes): copies run word-wise.

@@ -96,7 +96,9 @@ export class LinearHost implements HeapHost {
 
   sync(): void {
     const b = this.memory.buffer;
-    if (b !== this.buf || b.byteLength !== this.u8.length) {
+    // Compare with the word view: u8 (made without a length) follows a resizable buffer by
+    // itself, u32 and f64 (fixed lengths) do not.
+    if (b !== this.buf || b.byteLength >>> 2 !== this.u32.length) {
       this.buf = b;
       this.u32 = new Int32Array(b, 0, b.byteLength >>> 2);
       this.u8 = new Uint8Array(b);

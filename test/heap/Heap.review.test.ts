@@ -1,0 +1,90 @@
+import { describe, expect, it } from "vitest";
+import { Heap, HeapCorruptionError, M_TRIM_THRESHOLD } from "../../src/index.js";
+
+// Regressions found in review: each case failed (silently) before its fix.
+
+describe("views stay current", () => {
+  it("a heap over a resizable ArrayBuffer keeps its metadata when the buffer grows", () => {
+    const buffer = new ArrayBuffer(65536, { maxByteLength: 16 << 20 });
+    const heap = new Heap({ memory: buffer });
+    for (let i = 0; i < 200; i++) expect(heap.malloc(1000)).not.toBe(0);
+    expect(buffer.byteLength).toBeGreaterThan(65536);
+    heap.check();
+  });
+
+  it("footprint and mallopt read and write the current buffer of a wasm memory", () => {
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 100 });
+    const heap = new Heap({ memory, base: 60000 }); // the heap's first sbrk grows the memory
+    expect(heap.mallocFootprint()).toBeGreaterThan(0);
+    expect(heap.mallocMaxFootprint()).toBeGreaterThanOrEqual(heap.mallocFootprint());
+    memory.grow(1); // the module grows it too
+    expect(heap.mallopt(M_TRIM_THRESHOLD, 12345)).toBe(1);
+    expect(Number.isInteger(heap.mallocFootprint())).toBe(true);
+    const other = Heap.attach(memory, { base: 60000 });
+    // the setting reached the heap's memory: a 20 000-byte free at the top is now trimmed
+    const p = other.malloc(20000);
+    const before = other.mallocFootprint();
+    other.free(p);
+    expect(other.mallocFootprint()).toBeLessThan(before);
+    heap.check();
+  });
+});
+
+describe("an overflow into a free chunk's size is caught, not turned into overlapping blocks", () => {
+  it("the designated victim", () => {
+    const heap = new Heap();
+    const a = heap.malloc(1000);
+    heap.malloc(16);
+    const victim = heap.malloc(200);
+    heap.free(a);
+    const p = heap.malloc(24); // the rest of a's chunk is now the designated victim, right after p
+    heap.memory.dv.setUint32(p + 24, (victim + 64 - (p + 16)) | 2, true); // 8 bytes past p's usable size
+    expect(() => {
+      heap.malloc(24);
+      heap.malloc(1000);
+    }).toThrow(HeapCorruptionError);
+  });
+
+  it("a chunk in a large bin", () => {
+    const heap = new Heap();
+    const b = heap.malloc(24);
+    const a = heap.malloc(2030);
+    heap.malloc(200);
+    heap.malloc(16);
+    heap.free(a);
+    heap.memory.dv.setUint32(b + 24, (2048 + 112) | 2, true); // smash a's size, still its size class
+    expect(() => heap.malloc(2140)).toThrow(HeapCorruptionError);
+  });
+});
+
+describe("realloc checks the block's neighbours before it changes anything", () => {
+  it("shrinking next to a smashed header throws and leaves the block as it was", () => {
+    const heap = new Heap();
+    const p = heap.malloc(200);
+    const q = heap.malloc(100);
+    heap.malloc(100);
+    const usable = heap.mallocUsableSize(p);
+    const dv = heap.memory.dv;
+    const saved = dv.getUint32(q - 8, true);
+    dv.setUint32(q - 8, 0, true);
+    expect(() => heap.realloc(p, 10)).toThrow(HeapCorruptionError);
+    dv.setUint32(q - 8, saved, true);
+    expect(heap.mallocUsableSize(p)).toBe(usable);
+    heap.check();
+  });
+
+  it("moving next to a smashed header throws without leaking a new block", () => {
+    const heap = new Heap();
+    const p = heap.malloc(24);
+    const q = heap.malloc(24);
+    heap.malloc(24);
+    const used = heap.mallinfo().uordblks;
+    const dv = heap.memory.dv;
+    const saved = dv.getUint32(q - 8, true);
+    dv.setUint32(q - 8, 3, true);
+    expect(() => heap.realloc(p, 2000)).toThrow(HeapCorruptionError);
+    dv.setUint32(q - 8, saved, true);
+    expect(heap.mallinfo().uordblks).toBe(used);
+    heap.check();
+  });
+});
