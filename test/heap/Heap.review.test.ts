@@ -5,7 +5,9 @@ import { Heap, HeapCorruptionError, M_TRIM_THRESHOLD } from "../../src/index.js"
 
 describe("views stay current", () => {
   it("a heap over a resizable ArrayBuffer keeps its metadata when the buffer grows", () => {
-    const buffer = new ArrayBuffer(65536, { maxByteLength: 16 << 20 });
+    // ES2024 resizable ArrayBuffer (Node 20 has it; the ES2022 typings do not)
+    const Resizable = ArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => ArrayBuffer;
+    const buffer = new Resizable(65536, { maxByteLength: 16 << 20 });
     const heap = new Heap({ memory: buffer });
     for (let i = 0; i < 200; i++) expect(heap.malloc(1000)).not.toBe(0);
     expect(buffer.byteLength).toBeGreaterThan(65536);
