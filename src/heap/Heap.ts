@@ -494,6 +494,11 @@ export class Heap {
    * @returns 0 for `0` and for anything that is not a live block
    */
   mallocUsableSize(ptr: number): number {
+    if ((this.mode & MODE_LOCK) !== 0) return this.locked(this.usableImpl, ptr, 0);
+    return this.usableImpl(ptr);
+  }
+
+  private usableImpl(ptr: number): number {
     if (ptr === 0 || ptr == null) return 0;
     if ((this.mode & MODE_SYNC) !== 0) this.sync();
     if (!this.isLive(ptr)) return 0;
@@ -503,6 +508,11 @@ export class Heap {
 
   /** glibc's `mallinfo2()`: totals of the brk heap and the mapped blocks. */
   mallinfo(): MallInfo {
+    if ((this.mode & MODE_LOCK) !== 0) return this.locked(this.mallinfoImpl, 0, 0);
+    return this.mallinfoImpl();
+  }
+
+  private mallinfoImpl(): MallInfo {
     if ((this.mode & MODE_SYNC) !== 0) this.sync();
     const h = this.host;
     let ordblks = 1;
@@ -553,8 +563,12 @@ export class Heap {
    */
   mallocTrim(pad = 0): 0 | 1 {
     if (!Number.isSafeInteger(pad) || pad < 0) pad = 0;
+    return (this.mode & MODE_LOCK) !== 0 ? this.locked(this.trimImpl, pad, 0) : this.trimImpl(pad);
+  }
+
+  private trimImpl(pad: number): 0 | 1 {
     if ((this.mode & MODE_SYNC) !== 0) this.sync();
-    return (this.mode & MODE_LOCK) !== 0 ? this.locked(this.trim, pad, 0) : this.trim(pad);
+    return this.trim(pad);
   }
 
   /**
@@ -590,6 +604,11 @@ export class Heap {
    * @throws HeapCorruptionError if the walk meets a broken chunk size
    */
   chunks(): ChunkInfo[] {
+    if ((this.mode & MODE_LOCK) !== 0) return this.locked(this.chunksImpl, 0, 0);
+    return this.chunksImpl();
+  }
+
+  private chunksImpl(): ChunkInfo[] {
     if ((this.mode & MODE_SYNC) !== 0) this.sync();
     const m = this.m;
     const W = this.W;
@@ -1357,6 +1376,11 @@ export class Heap {
    * @throws HeapCorruptionError naming the first broken invariant
    */
   check(): void {
+    if ((this.mode & MODE_LOCK) !== 0) this.locked(this.checkImpl, 0, 0);
+    else this.checkImpl();
+  }
+
+  private checkImpl(): void {
     if ((this.mode & MODE_SYNC) !== 0) this.sync();
     const m = this.m;
     const W = this.W;
@@ -1451,7 +1475,7 @@ export class Heap {
       }
     }
     if (bits !== inUse) fail(`in-use bitmap has ${bits} bits for ${inUse} chunks`, bitmap);
-    const info = this.mallinfo();
+    const info = this.mallinfoImpl();
     if (info.ordblks !== freeChunks + 1 || info.fordblks !== freeBytes + (end - top) || info.uordblks + info.fordblks !== info.arena) {
       fail("totals disagree with mallinfo()", this.hdr);
     }

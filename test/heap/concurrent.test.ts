@@ -25,7 +25,24 @@ describe("a concurrent heap shared by workers", () => {
     const buffer = heap.memory.buffer as SharedArrayBuffer;
     const keep = heap.malloc(1000); // a block of the main thread's own, kept across the run
     heap.memory.u8.fill(0xee, keep, keep + 1000);
-    const results = await Promise.all([1, 2, 3, 4].map((id) => runWorker(buffer, id, 20_000)));
+    // While they run, this thread keeps reading the heap: readers take the lock too, so every
+    // walk sees a consistent heap.
+    let reads = 0;
+    const readerErrors: unknown[] = [];
+    const reader = setInterval(() => {
+      try {
+        heap.check();
+        const info = heap.mallinfo();
+        if (info.uordblks + info.fordblks !== info.arena) throw new Error("mallinfo totals disagree");
+        heap.chunks();
+        reads++;
+      } catch (e) {
+        readerErrors.push(e);
+      }
+    }, 1);
+    const results = await Promise.all([1, 2, 3, 4].map((id) => runWorker(buffer, id, 20_000))).finally(() => clearInterval(reader));
+    expect(readerErrors).toEqual([]);
+    expect(reads).toBeGreaterThan(0);
     for (const r of results) {
       expect(r.handled).toBeGreaterThan(1000);
       expect(r.mismatches).toBe(0);
