@@ -156,6 +156,11 @@ const MODE_LOCK = 2;
 /** The 32-bit data model: the LP64 fast paths (literal layout numbers) do not apply. */
 const MODE_ILP32 = 4;
 
+/** Where {@link Heap.allot} puts a remainder. */
+const REM_BIN = 0;
+const REM_NEW_DV = 1;
+const REM_WAS_DV = 2;
+
 /** Whether `x` is a power of two (exact for every safe integer, unlike `x & (x - 1)`). */
 const isPow2 = (x: number): boolean => Number.isSafeInteger(x) && x > 0 && 2 ** Math.round(Math.log2(x)) === x;
 
@@ -720,6 +725,39 @@ export class Heap {
     return this.allocFromTop(nb);
   }
 
+  /**
+   * Marks chunk `c` of `size` bytes in use with `nb` of them (`pin`: its PINUSE flag). A
+   * remainder of at least a minimum chunk becomes a free chunk of its own: binned (`REM_BIN`),
+   * or the designated victim, the old victim going to its bin (`REM_NEW_DV`) or having been
+   * `c` itself (`REM_WAS_DV`, and then no remainder means no victim). Without a remainder the
+   * whole chunk is used and the next chunk learns that its predecessor is in use.
+   */
+  private allot(c: number, pin: number, size: number, nb: number, remTo: number): void {
+    const m = this.m;
+    const W = this.W;
+    const dvAt = (this.hdr + 4 * H_DV) >>> 2;
+    const rem = size - nb;
+    if (rem >= this.minChunk) {
+      m[(c + W) >>> 2] = nb | CINUSE | pin;
+      const r = c + nb;
+      m[(r + W) >>> 2] = rem | PINUSE;
+      this.newHead(r);
+      m[(r + rem) >>> 2] = rem;
+      if (remTo === REM_BIN) {
+        this.insert(r, rem);
+        return;
+      }
+      const old = m[dvAt]!;
+      if (remTo === REM_NEW_DV && old !== 0) this.insert(old, m[(old + W) >>> 2]! & ~FLAG_BITS);
+      m[dvAt] = r;
+    } else {
+      m[(c + W) >>> 2] = size | CINUSE | pin;
+      const n = c + size + W;
+      m[n >>> 2] = m[n >>> 2]! | PINUSE;
+      if (remTo === REM_WAS_DV) m[dvAt] = 0;
+    }
+  }
+
   /** Carves `nb` bytes from the front of the designated victim `dv`; the rest stays the victim. */
   private takeDv(dv: number, nb: number): number {
     const m = this.m;
@@ -731,20 +769,7 @@ export class Heap {
     if ((s & (CINUSE | PINUSE)) !== PINUSE || dv + size >= m[(this.hdr + 4 * H_TOP) >>> 2]! || m[(dv + size) >>> 2] !== size || (m[(dv + size + W) >>> 2]! & PINUSE) !== 0) {
       throw new HeapCorruptionError("memory corruption (designated victim)", "malloc", dv);
     }
-    const rem = size - nb;
-    if (rem >= this.minChunk) {
-      m[(dv + W) >>> 2] = nb | CINUSE | PINUSE;
-      const r = dv + nb;
-      m[(r + W) >>> 2] = rem | PINUSE;
-      this.newHead(r);
-      m[(r + rem) >>> 2] = rem;
-      m[(this.hdr + 4 * H_DV) >>> 2] = r;
-    } else {
-      m[(dv + W) >>> 2] = size | CINUSE | PINUSE;
-      const n = dv + size + W;
-      m[n >>> 2] = m[n >>> 2]! | PINUSE;
-      m[(this.hdr + 4 * H_DV) >>> 2] = 0;
-    }
+    this.allot(dv, PINUSE, size, nb, REM_WAS_DV);
     this.setBit(dv);
     return dv;
   }
@@ -771,26 +796,7 @@ export class Heap {
       throw new HeapCorruptionError("memory corruption (free list)", "malloc", c);
     }
     this.popHead(c, idx);
-    const rem = size - nb;
-    if (rem >= this.minChunk) {
-      m[(c + W) >>> 2] = nb | CINUSE | (s & PINUSE);
-      const r = c + nb;
-      m[(r + W) >>> 2] = rem | PINUSE;
-      this.newHead(r);
-      m[(r + rem) >>> 2] = rem;
-      if (toDv) {
-        const dvAt = (this.hdr + 4 * H_DV) >>> 2;
-        const old = m[dvAt]!;
-        if (old !== 0) this.insert(old, m[(old + W) >>> 2]! & ~FLAG_BITS);
-        m[dvAt] = r;
-      } else {
-        this.insert(r, rem);
-      }
-    } else {
-      m[(c + W) >>> 2] = s | CINUSE;
-      const n = c + size + W;
-      m[n >>> 2] = m[n >>> 2]! | PINUSE;
-    }
+    this.allot(c, s & PINUSE, size, nb, toDv ? REM_NEW_DV : REM_BIN);
     this.setBit(c);
     return c;
   }
@@ -1206,23 +1212,8 @@ export class Heap {
       if (nsize < min || n + nsize > top || this.testBit(n) || (!isDv && !this.linksOk(n, nsize))) {
         throw new HeapCorruptionError("invalid next size", "realloc", n);
       }
-      if (isDv) m[dvAt] = 0;
-      else this.unlink(n, nsize);
-      const total = old + nsize;
-      const rem = total - nb;
-      if (rem >= min) {
-        m[(c + W) >>> 2] = nb | CINUSE | (s & PINUSE);
-        const r = c + nb;
-        m[(r + W) >>> 2] = rem | PINUSE;
-        this.newHead(r);
-        m[(r + rem) >>> 2] = rem;
-        if (isDv) m[dvAt] = r;
-        else this.insert(r, rem);
-      } else {
-        m[(c + W) >>> 2] = total | CINUSE | (s & PINUSE);
-        const nn = c + total;
-        m[(nn + W) >>> 2] = m[(nn + W) >>> 2]! | PINUSE;
-      }
+      if (!isDv) this.unlink(n, nsize);
+      this.allot(c, s & PINUSE, old + nsize, nb, isDv ? REM_WAS_DV : REM_BIN);
       return p;
     }
     return this.reallocMove(c, p, old, size);
