@@ -1073,8 +1073,7 @@ export class Heap {
   }
 
   private freeImpl(ptr: number): void {
-    if ((this.mode & MODE_SYNC) !== 0) this.sync();
-    this.freeChunk(this.validate(ptr, "free"), "free");
+    this.freeChunk(this.validate(ptr, "free"), "free"); // validate() syncs a wasm memory's view
   }
 
   /**
@@ -1181,7 +1180,7 @@ export class Heap {
       this.errno = Errno.ENOMEM;
       return 0;
     }
-    let m = this.m;
+    const m = this.m;
     const W = this.W;
     const min = this.minChunk;
     const n0 = size + W + this.amask;
