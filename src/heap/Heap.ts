@@ -1150,10 +1150,17 @@ export class Heap {
     m[(start + total) >>> 2] = total;
     if (withDv) m[dvAt] = start;
     else this.insert(start, total);
+    // A large free chunk held below the top only by the bitmap: move the bitmap down so the
+    // space can join the top and be trimmed. Not while malloc is freeing the old bitmap: it is
+    // about to carve its block from the top and must not see the top shrink under it.
+    if (op !== "malloc" && total > m[(this.hdr + 4 * H_TRIM) >>> 2]! && start + total === m[(this.hdr + 4 * H_BITMAP) >>> 2]! - this.W2) {
+      this.trim(m[(this.hdr + 4 * H_TOPPAD) >>> 2]!);
+    }
   }
 
   /** Gives the top's free space beyond `pad` (and a minimum chunk) back to the break. */
   private trim(pad: number): 0 | 1 {
+    this.lowerBitmap();
     const h = this.host;
     const m = this.m;
     const top = this.topAddr();
@@ -1166,6 +1173,37 @@ export class Heap {
     this.setWord(H_END, newEnd);
     m[(top + this.W) >>> 2] = (newEnd - top) | (m[(top + this.W) >>> 2] & PINUSE);
     return 1;
+  }
+
+  /**
+   * When the in-use bitmap is the last chunk before the top and a free chunk lies just below
+   * it, moves the bitmap down to the start of that free chunk, so the free space joins the top
+   * (the bitmap is carved from the top as the heap grows, and would otherwise pin everything
+   * below it once the heap shrinks).
+   */
+  private lowerBitmap(): void {
+    const m = this.m;
+    const W = this.W;
+    const hdr = this.hdr;
+    const bm = m[(hdr + 4 * H_BITMAP) >>> 2]! - this.W2;
+    const bs = m[(bm + W) >>> 2]!;
+    const bsize = bs & ~FLAG_BITS;
+    const top = m[(hdr + 4 * H_TOP) >>> 2]!;
+    if (bm + bsize !== top || (bs & PINUSE) !== 0) return;
+    const ps = m[bm >>> 2]!;
+    const prev = bm - ps;
+    const dvAt = (hdr + 4 * H_DV) >>> 2;
+    if (ps < this.minChunk || (ps & this.amask) !== 0 || prev < this.arena || m[(prev + W) >>> 2] !== (ps | PINUSE)) return;
+    if (prev === m[dvAt]) m[dvAt] = 0;
+    else if (this.linksOk(prev, ps)) this.unlink(prev, ps);
+    else return;
+    this.host.copy(prev + this.W2, bm + this.W2, bsize - W);
+    m[(prev + W) >>> 2] = bsize | CINUSE | PINUSE;
+    m[(hdr + 4 * H_BITMAP) >>> 2] = prev + this.W2;
+    const nt = prev + bsize;
+    m[(hdr + 4 * H_TOP) >>> 2] = nt;
+    m[(nt + W) >>> 2] = (m[(hdr + 4 * H_END) >>> 2]! - nt) | PINUSE;
+    this.newHead(nt);
   }
 
   private reallocImpl(p: number, size: number): number {

@@ -90,3 +90,30 @@ describe("realloc checks the block's neighbours before it changes anything", () 
     heap.check();
   });
 });
+
+describe("the in-use bitmap does not pin freed memory", () => {
+  it("after a large heap is freed, the bitmap moves down and the space is trimmed", () => {
+    const heap = new Heap();
+    const blocks: number[] = [];
+    for (let i = 0; i < 10_000; i++) blocks.push(heap.malloc(1000));
+    const peak = heap.mallocFootprint();
+    for (const p of blocks) heap.free(p);
+    heap.check();
+    expect(heap.mallocFootprint()).toBeLessThan(peak / 16);
+    heap.mallocTrim(0);
+    heap.check();
+  });
+
+  it("a malloc that moves the bitmap is not disturbed by trimming (model-test counterexample)", () => {
+    const heap = new Heap({ maxBytes: 64 << 20 });
+    const a = heap.realloc(heap.malloc(0), 131072);
+    const b = heap.malloc(513);
+    heap.free(a);
+    const c = heap.malloc(0);
+    heap.free(b);
+    const d = heap.realloc(c, 131225);
+    expect(d).not.toBe(0);
+    heap.memory.u8.fill(1, d, d + 131225);
+    heap.check();
+  });
+});
