@@ -26,7 +26,8 @@ export interface BrkOptions {
   limit?: number;
 }
 
-class FieldCell implements BreakCell {
+/** A break kept in a plain field (the default; also used to seed a forked process's break). */
+export class FieldCell implements BreakCell {
   constructor(private v: number) {}
   get(): number {
     return this.v;

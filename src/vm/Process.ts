@@ -26,7 +26,7 @@
 import { MAP_ANONYMOUS, MAP_FAILED, MAP_FIXED, MAP_PRIVATE, PROT_EXEC, PROT_READ, PROT_WRITE } from "../constants.js";
 import { errnoName } from "../errno.js";
 import { ArgumentError, VmError } from "../errors.js";
-import { Brk, type BreakCell } from "../heap/Brk.js";
+import { Brk, FieldCell } from "../heap/Brk.js";
 import type { PhysicalMemory } from "../memory/PhysicalMemory.js";
 import type { AlignmentPolicy } from "../paging/Mmu.js";
 import { AddressSpace, type ReplacementPolicy, type VmStatus } from "./AddressSpace.js";
@@ -100,16 +100,6 @@ export interface ProcessLayout {
 }
 
 let nextPid = 1;
-
-class BreakField implements BreakCell {
-  constructor(private value: number) {}
-  get(): number {
-    return this.value;
-  }
-  set(value: number): void {
-    this.value = value;
-  }
-}
 
 /**
  * A process: an {@link AddressSpace} holding text, data, bss, a heap grown by `brk`, mmap
@@ -266,7 +256,7 @@ export class Process {
   fork(): Process {
     const as = this.as.fork();
     const parent = this.brkState;
-    const brk = new Brk(as, { start: parent.start, limit: parent.limit }, new BreakField(parent.current));
+    const brk = new Brk(as, { start: parent.start, limit: parent.limit }, new FieldCell(parent.current));
     return new Process(as, this.layout, brk, this.pid);
   }
 
