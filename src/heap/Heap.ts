@@ -8,8 +8,9 @@ import {
 import { M_MMAP_MAX, M_MMAP_THRESHOLD, M_TOP_PAD, M_TRIM_THRESHOLD } from "../constants.js";
 import { LinearMemory } from "../memory/LinearMemory.js";
 import { SMALL_BINS, binCount, binIndex, ctz32, fitIndex } from "./bins.js";
-import { CINUSE, FLAG_BITS, ILP32, LP64, MAX_REQUEST, PINUSE, type Layout } from "./chunk.js";
-import { LinearHost } from "./host.js";
+import { CINUSE, FLAG_BITS, ILP32, IS_MMAPPED, LP64, MAX_REQUEST, PINUSE, type Layout } from "./chunk.js";
+import { LinearHost, type HeapHost } from "./host.js";
+import type { AddressSpace } from "../vm/AddressSpace.js";
 import {
   H_MAGIC,
   H_CONFIG,
@@ -88,6 +89,14 @@ export interface ChunkInfo {
   usable: number;
 }
 
+/** A block with a mapping of its own (a heap with a mapping source: a process's heap). */
+export interface MappedBlock {
+  /** First byte of the mapping. */
+  readonly start: number;
+  /** Bytes mapped (whole pages). */
+  readonly length: number;
+}
+
 /** The C data model of a heap: field sizes, alignment, minimum chunk. */
 export type DataModel = "lp64" | "ilp32";
 
@@ -160,6 +169,8 @@ const MODE_ILP32 = 4;
 const REM_BIN = 0;
 const REM_NEW_DV = 1;
 const REM_WAS_DV = 2;
+/** How many unmapped blocks' pointers {@link Heap.unmapped} remembers, to report their double free. */
+const UNMAPPED_MEMORY = 64;
 
 /** Whether `x` is a power of two (exact for every safe integer, unlike `x & (x - 1)`). */
 const isPow2 = (x: number): boolean => Number.isSafeInteger(x) && x > 0 && 2 ** Math.round(Math.log2(x)) === x;
@@ -175,38 +186,52 @@ const isPow2 = (x: number): boolean => Number.isSafeInteger(x) && x > 0 && 2 ** 
  * itself) is the authority on which pointers are live: `free` of anything else (twice, interior,
  * misaligned, forged header) throws before changing anything.
  */
-export class Heap {
-  /** Where the blocks live: read and write their contents through `memory.u8` / `memory.dv`. */
-  readonly memory: LinearMemory;
+export class Heap<M extends LinearMemory | AddressSpace = LinearMemory> {
+  /**
+   * Where the blocks live: read and write their contents through `memory.u8` / `memory.dv`,
+   * or, for a process's heap, through the process's {@link AddressSpace} (`read8`, `write8`,
+   * `readBytes`, ...).
+   */
+  readonly memory: M;
   /** Set by failing calls (`ENOMEM`, `EINVAL`), like C's `errno`. Never changed by `free`. */
   errno = 0;
 
-  private readonly host: LinearHost;
+  protected readonly host: HeapHost;
+  /**
+   * Live blocks that have a mapping of their own: pointer → its mapping. `null` where the heap
+   * has no mapping source (linear memory), so the common case pays one compare on cold paths.
+   */
+  protected maps: Map<number, MappedBlock> | null;
+  /** Pointers of recently unmapped blocks (insertion order, bounded): `free` tells a double free of one. */
+  protected unmapped: Map<number, number> | null;
   /**
    * The memory as 32-bit words: all metadata goes through it, `m[addr >>> 2]`, written out at
    * each use (a helper call would not be inlined everywhere, and the hot paths are a few dozen
    * accesses). Replaced when a wasm memory grows: see {@link Heap.sync}.
    */
-  private m: Int32Array;
-  private readonly hdr: number;
-  private readonly W: number;
-  private readonly W2: number;
-  private readonly amask: number;
-  private readonly gshift: number;
-  private readonly minChunk: number;
-  private readonly smallLimit: number;
-  private readonly bins: number; // address of bin head 0
-  private readonly binWords: number;
-  private readonly arena: number;
+  protected m: Int32Array;
+  protected readonly hdr: number;
+  protected readonly W: number;
+  protected readonly W2: number;
+  protected readonly amask: number;
+  protected readonly gshift: number;
+  protected readonly minChunk: number;
+  protected readonly smallLimit: number;
+  protected readonly bins: number; // address of bin head 0
+  protected readonly binWords: number;
+  protected readonly arena: number;
   /** MODE_SYNC | MODE_LOCK, or 0 for the common case: one Smi compare on every call. */
-  private readonly mode: number;
-  private readonly lockView: Int32Array | null;
-  private readonly layout: Layout;
+  protected readonly mode: number;
+  protected readonly lockView: Int32Array | null;
+  protected readonly layout: Layout;
 
   constructor(opts: HeapOptions = {}) {
-    this.memory = toMemory(opts.memory, opts);
-    const host = new LinearHost(this.memory);
+    const memory = toMemory(opts.memory, opts);
+    this.memory = memory as M;
+    const host = new LinearHost(memory);
     this.host = host;
+    this.maps = null;
+    this.unmapped = null;
     this.m = host.u32;
     const base = optInt("base", opts.base, 0);
     const layout = (opts.dataModel ?? "lp64") === "lp64" ? LP64 : opts.dataModel === "ilp32" ? ILP32 : null;
@@ -223,12 +248,12 @@ export class Heap {
     const hdrEnd = this.bins + nbins * 4;
     this.arena = (hdrEnd + layout.align - 1) & ~layout.alignMask;
     const concurrent = opts.concurrent === true;
-    this.mode = (this.memory.wasm !== null ? MODE_SYNC : 0) | (concurrent ? MODE_LOCK : 0) | (layout === ILP32 ? MODE_ILP32 : 0);
+    this.mode = (memory.wasm !== null ? MODE_SYNC : 0) | (concurrent ? MODE_LOCK : 0) | (layout === ILP32 ? MODE_ILP32 : 0);
     this.lockView = concurrent ? this.makeLockView() : null;
 
-    const limit = Math.min(this.memory.maxBytes, MAX_HEAP_BYTES);
+    const limit = Math.min(memory.maxBytes, MAX_HEAP_BYTES);
     if (this.arena + 2 * INITIAL_COVER > limit) throw new ArgumentError(`Heap: no room for a heap between 0x${hdr.toString(16)} and 0x${limit.toString(16)}`);
-    if (!this.memory.ensure(this.arena)) throw new ArgumentError("Heap: the memory cannot hold the heap's header");
+    if (!memory.ensure(this.arena)) throw new ArgumentError("Heap: the memory cannot hold the heap's header");
     host.sync();
     host.st(hdr + 4 * H_BRK, hdr);
     host.attachBreak(hdr, limit, hdr + 4 * H_BRK);
@@ -285,13 +310,15 @@ export class Heap {
     return heap;
   }
 
-  private initAttached(mem: LinearMemory, hdr: number, model: number, flags: number): void {
+  protected initAttached(mem: LinearMemory, hdr: number, model: number, flags: number): void {
     const layout = model === 32 ? ILP32 : LP64;
     const host = new LinearHost(mem);
     const self = this as unknown as Record<string, unknown>;
     self.memory = mem;
     self.errno = 0;
     self.host = host;
+    self.maps = null;
+    self.unmapped = null;
     self.m = host.u32;
     self.hdr = hdr;
     self.layout = layout;
@@ -311,8 +338,8 @@ export class Heap {
     host.attachBreak(host.ld(hdr + 4 * H_BRK_START), host.ld(hdr + 4 * H_LIMIT), hdr + 4 * H_BRK);
   }
 
-  private makeLockView(): Int32Array {
-    const b = this.memory.buffer;
+  protected makeLockView(): Int32Array {
+    const b = (this.memory as LinearMemory).buffer;
     if (!(typeof SharedArrayBuffer === "function" && b instanceof SharedArrayBuffer)) {
       throw new ArgumentError("Heap: a concurrent heap needs shared memory (SharedArrayBuffer or shared WebAssembly.Memory)");
     }
@@ -389,7 +416,10 @@ export class Heap {
     const hdr = this.hdr;
     const c = p - 16;
     const top = m[(hdr + 4 * H_TOP) >>> 2]!;
-    if (p !== ptr || (p & 15) !== 0 || c < this.arena || p >= top) this.badPointer(ptr, "free");
+    if (p !== ptr || (p & 15) !== 0 || c < this.arena || p >= top) {
+      this.freeImpl(ptr); // a mapped block, or a bad pointer
+      return;
+    }
     const g = (c - this.arena) >>> 4;
     const wa = m[(hdr + 4 * H_BITMAP) >>> 2]! + ((g >>> 5) << 2);
     const word = m[wa >>> 2]!;
@@ -448,7 +478,7 @@ export class Heap {
   reallocarray(ptr: number, nmemb: number, size: number): number {
     const total = this.product(nmemb, size);
     if (total < 0) {
-      if (ptr !== 0 && ptr != null) this.validate(ptr, "reallocarray");
+      if (ptr !== 0 && ptr != null && !(this.maps !== null && this.maps.has(ptr))) this.validate(ptr, "reallocarray");
       this.errno = Errno.ENOMEM;
       return 0;
     }
@@ -503,9 +533,13 @@ export class Heap {
     return this.usableImpl(ptr);
   }
 
-  private usableImpl(ptr: number): number {
+  protected usableImpl(ptr: number): number {
     if (ptr === 0 || ptr == null) return 0;
     if ((this.mode & MODE_SYNC) !== 0) this.sync();
+    if (this.maps !== null) {
+      const b = this.maps.get(ptr);
+      if (b !== undefined) return b.start + b.length - ptr;
+    }
     if (!this.isLive(ptr)) return 0;
     const h = this.host;
     return (h.ld(ptr - this.W) & ~FLAG_BITS) - this.W;
@@ -517,7 +551,7 @@ export class Heap {
     return this.mallinfoImpl();
   }
 
-  private mallinfoImpl(): MallInfo {
+  protected mallinfoImpl(): MallInfo {
     if ((this.mode & MODE_SYNC) !== 0) this.sync();
     const h = this.host;
     let ordblks = 1;
@@ -571,7 +605,7 @@ export class Heap {
     return (this.mode & MODE_LOCK) !== 0 ? this.locked(this.trimImpl, pad, 0) : this.trimImpl(pad);
   }
 
-  private trimImpl(pad: number): 0 | 1 {
+  protected trimImpl(pad: number): 0 | 1 {
     if ((this.mode & MODE_SYNC) !== 0) this.sync();
     return this.trim(pad);
   }
@@ -613,7 +647,7 @@ export class Heap {
     return this.chunksImpl();
   }
 
-  private chunksImpl(): ChunkInfo[] {
+  protected chunksImpl(): ChunkInfo[] {
     if ((this.mode & MODE_SYNC) !== 0) this.sync();
     const m = this.m;
     const W = this.W;
@@ -646,60 +680,67 @@ export class Heap {
   // ───────────────────────── engine ─────────────────────────
 
   /** Picks up a growth of a wasm memory made elsewhere: the word view must cover it. */
-  private sync(): void {
+  protected sync(): void {
     this.host.sync();
     this.m = this.host.u32;
   }
 
-  private word(i: number): number {
+  protected word(i: number): number {
     return this.m[(this.hdr + 4 * i) >>> 2];
   }
-  private setWord(i: number, v: number): void {
+  protected setWord(i: number, v: number): void {
     this.m[(this.hdr + 4 * i) >>> 2] = v;
   }
-  private topAddr(): number {
+  protected topAddr(): number {
     return this.m[(this.hdr + 4 * H_TOP) >>> 2];
   }
-  private endAddr(): number {
+  protected endAddr(): number {
     return this.m[(this.hdr + 4 * H_END) >>> 2];
   }
 
-  private mallocImpl(size: number): number {
+  protected mallocImpl(size: number): number {
     if (typeof size !== "number") size = -1; // BigInt, string...: no heap can hold it
     if ((this.mode & MODE_SYNC) !== 0) this.sync();
     if (size >>> 0 !== size || size > MAX_REQUEST) {
       this.errno = Errno.ENOMEM;
       return 0;
     }
+    if (this.maps !== null && this.wantsMap(size)) {
+      const q = this.mapBlock(size, this.layout.align);
+      if (q !== 0) return q;
+    }
     const n = size + this.W + this.amask;
     const c = this.allocChunk(n < this.minChunk ? this.minChunk : n & ~this.amask);
     if (c === 0) {
-      this.errno = Errno.ENOMEM;
-      return 0;
+      // glibc's sysmalloc: when the break cannot move, a mapping serves the request instead.
+      const q = this.maps !== null && this.mapsLeft() ? this.mapBlock(size, this.layout.align) : 0;
+      if (q === 0) this.errno = Errno.ENOMEM;
+      return q;
     }
     return c + this.W2;
   }
 
-  private callocImpl(nmemb: number, size: number): number {
+  protected callocImpl(nmemb: number, size: number): number {
     const total = this.product(nmemb, size);
     if (total < 0) {
       this.errno = Errno.ENOMEM;
       return 0;
     }
     const p = this.mallocImpl(total);
-    if (p !== 0) this.host.zero(p, (this.m[(p - this.W) >>> 2] & ~FLAG_BITS) - this.W);
+    // A mapped block is made of fresh zero pages already.
+    if (p !== 0 && !(this.maps !== null && this.maps.has(p))) this.host.zero(p, (this.m[(p - this.W) >>> 2] & ~FLAG_BITS) - this.W);
     return p;
   }
 
   /** `nmemb * size`, or -1 when it is not a size the heap could hold. */
-  private product(nmemb: number, size: number): number {
+  protected product(nmemb: number, size: number): number {
     if (!Number.isSafeInteger(nmemb) || !Number.isSafeInteger(size) || nmemb < 0 || size < 0) return -1;
     const total = nmemb * size;
     return total > MAX_REQUEST ? -1 : total;
   }
 
   /** A chunk of exactly `nb` bytes or more, marked in use; 0 when memory ran out. */
-  private allocChunk(nb: number): number {
+  protected allocChunk(nb: number): number {
     const m = this.m;
     const dv = m[(this.hdr + 4 * H_DV) >>> 2]!;
     let idx: number;
@@ -732,7 +773,7 @@ export class Heap {
    * `c` itself (`REM_WAS_DV`, and then no remainder means no victim). Without a remainder the
    * whole chunk is used and the next chunk learns that its predecessor is in use.
    */
-  private allot(c: number, pin: number, size: number, nb: number, remTo: number): void {
+  protected allot(c: number, pin: number, size: number, nb: number, remTo: number): void {
     const m = this.m;
     const W = this.W;
     const dvAt = (this.hdr + 4 * H_DV) >>> 2;
@@ -759,7 +800,7 @@ export class Heap {
   }
 
   /** Carves `nb` bytes from the front of the designated victim `dv`; the rest stays the victim. */
-  private takeDv(dv: number, nb: number): number {
+  protected takeDv(dv: number, nb: number): number {
     const m = this.m;
     const W = this.W;
     const s = m[(dv + W) >>> 2]!;
@@ -779,7 +820,7 @@ export class Heap {
    * rest: into the bins, or (`toDv`, for small requests) as the new designated victim, the old
    * one going to its bin.
    */
-  private takeFree(c: number, idx: number, nb: number, toDv: boolean): number {
+  protected takeFree(c: number, idx: number, nb: number, toDv: boolean): number {
     const m = this.m;
     const W = this.W;
     const s = m[(c + W) >>> 2]!;
@@ -805,7 +846,7 @@ export class Heap {
    * Carves `nb` bytes from the top chunk, growing the heap when the top is too small. A moved
    * bitmap goes first, so the new block stays next to the top and trims when it is freed.
    */
-  private allocFromTop(nb: number): number {
+  protected allocFromTop(nb: number): number {
     const m = this.m;
     const hdr = this.hdr;
     const tsize = m[(hdr + 4 * H_END) >>> 2]! - m[(hdr + 4 * H_TOP) >>> 2]!;
@@ -820,7 +861,7 @@ export class Heap {
   }
 
   /** Splits `nb` bytes (marked in use) off the front of the top chunk, which must hold `nb + minChunk`. */
-  private carveTop(nb: number): number {
+  protected carveTop(nb: number): number {
     const m = this.m;
     const W = this.W;
     const topAt = (this.hdr + 4 * H_TOP) >>> 2;
@@ -841,7 +882,7 @@ export class Heap {
    *   the caller to pass to {@link Heap.moveBitmap} (before carving a new block from the top,
    *   after extending a block that grows into the top in place)
    */
-  private grow(need: number): number {
+  protected grow(need: number): number {
     const h = this.host;
     let m = this.m;
     const hdr = this.hdr;
@@ -872,18 +913,18 @@ export class Heap {
     return bmChunk !== 0 ? newCover : 0;
   }
 
-  private noteFootprint(): void {
+  protected noteFootprint(): void {
     const fp = this.mallocFootprint();
     if (fp > this.word(H_MAXFOOT)) this.setWord(H_MAXFOOT, fp);
   }
 
-  private bitmapChunkSize(cover: number): number {
+  protected bitmapChunkSize(cover: number): number {
     const bytes = cover >>> (this.gshift + 3);
     return Math.max(this.minChunk, (bytes + this.W + this.amask) & ~this.amask);
   }
 
   /** Moves the in-use bitmap to a new chunk carved from the top, covering `cover` bytes. */
-  private moveBitmap(cover: number): void {
+  protected moveBitmap(cover: number): void {
     const chunkSize = this.bitmapChunkSize(cover);
     const h = this.host;
     const m = this.m;
@@ -899,32 +940,32 @@ export class Heap {
   }
 
   /** Zeroes the high half of the 8-byte size field of a chunk header written at a new place. */
-  private newHead(c: number): void {
+  protected newHead(c: number): void {
     if (this.W === 8) this.m[(c + 12) >>> 2] = 0;
   }
 
-  private setBit(c: number): void {
+  protected setBit(c: number): void {
     const m = this.m;
     const off = (c - this.arena) >>> this.gshift;
     const a = m[(this.hdr + 4 * H_BITMAP) >>> 2] + ((off >>> 5) << 2);
     m[a >>> 2] = m[a >>> 2] | (1 << (off & 31));
   }
 
-  private clearBit(c: number): void {
+  protected clearBit(c: number): void {
     const m = this.m;
     const off = (c - this.arena) >>> this.gshift;
     const a = m[(this.hdr + 4 * H_BITMAP) >>> 2] + ((off >>> 5) << 2);
     m[a >>> 2] = m[a >>> 2] & ~(1 << (off & 31));
   }
 
-  private testBit(c: number): boolean {
+  protected testBit(c: number): boolean {
     const m = this.m;
     const off = (c - this.arena) >>> this.gshift;
     return (m[(m[(this.hdr + 4 * H_BITMAP) >>> 2] + ((off >>> 5) << 2)) >>> 2] & (1 << (off & 31))) !== 0;
   }
 
   /** First non-empty bin at or above `idx`, or -1. */
-  private findBin(idx: number): number {
+  protected findBin(idx: number): number {
     const m = this.m;
     const words = this.hdr + 4 * H_BINMAP;
     let w = idx >>> 5;
@@ -947,7 +988,7 @@ export class Heap {
    * into the next one (a cache miss saved on every exact-fit malloc) and pushing writes only
    * into the previous first chunk, which was touched recently.
    */
-  private insert(c: number, size: number): void {
+  protected insert(c: number, size: number): void {
     const m = this.m;
     const idx = size < this.smallLimit ? size >>> this.gshift : binIndex(size, this.gshift);
     const slot = this.bins + (idx << 2);
@@ -961,7 +1002,7 @@ export class Heap {
     m[slot >>> 2] = c;
   }
 
-  private markBin(idx: number): void {
+  protected markBin(idx: number): void {
     const m = this.m;
     const w = idx >>> 5;
     const wa = this.hdr + 4 * (H_BINMAP + w);
@@ -973,7 +1014,7 @@ export class Heap {
     }
   }
 
-  private unmarkBin(idx: number): void {
+  protected unmarkBin(idx: number): void {
     const m = this.m;
     const w = idx >>> 5;
     const wa = this.hdr + 4 * (H_BINMAP + w);
@@ -986,7 +1027,7 @@ export class Heap {
   }
 
   /** Removes `c`, the first chunk of bin `idx`. */
-  private popHead(c: number, idx: number): void {
+  protected popHead(c: number, idx: number): void {
     const m = this.m;
     const fd = m[(c + this.W2) >>> 2];
     if (fd !== 0) {
@@ -998,7 +1039,7 @@ export class Heap {
   }
 
   /** Checks the links of free chunk `c` of `size` bytes before it is unlinked (glibc: "corrupted double-linked list"). */
-  private linksOk(c: number, size: number): boolean {
+  protected linksOk(c: number, size: number): boolean {
     const m = this.m;
     const W3 = this.W2 + this.W;
     const fd = m[(c + this.W2) >>> 2];
@@ -1007,7 +1048,7 @@ export class Heap {
   }
 
   /** Removes free chunk `c` of `size` bytes from its bin; its links were checked by {@link linksOk}. */
-  private unlink(c: number, size: number): void {
+  protected unlink(c: number, size: number): void {
     const m = this.m;
     const W2 = this.W2;
     const idx = this.binOf(size);
@@ -1023,19 +1064,19 @@ export class Heap {
     }
   }
 
-  private binOf(size: number): number {
+  protected binOf(size: number): number {
     return size < this.smallLimit ? size >>> this.gshift : binIndex(size, this.gshift);
   }
 
   /** Whether `p` is a live block's pointer (the in-use bitmap decides; headers can be forged). */
-  private isLive(p: number): boolean {
+  protected isLive(p: number): boolean {
     if (typeof p !== "number" || p >>> 0 !== p || (p & this.amask) !== 0) return false;
     const c = p - this.W2;
     return c >= this.arena && p < this.topAddr() && this.testBit(c);
   }
 
   /** The chunk of live block `p`, or throws the error `free(p)` deserves. */
-  private validate(p: number, op: string): number {
+  protected validate(p: number, op: string): number {
     if ((this.mode & MODE_SYNC) !== 0) this.sync();
     if (!this.isLive(p)) this.badPointer(p, op);
     return p - this.W2;
@@ -1045,7 +1086,8 @@ export class Heap {
    * Throws for a pointer that is not live. Only on this error path does the heap walk its
    * chunks, to tell a double free (the address lies in free memory) from an invalid pointer.
    */
-  private badPointer(p: number, op: string): never {
+  protected badPointer(p: number, op: string): never {
+    if (this.unmapped !== null && this.unmapped.has(p)) throw new DoubleFreeError(op, p);
     if (typeof p !== "number" || p >>> 0 !== p || (p & this.amask) !== 0) throw new InvalidPointerError(op, typeof p === "number" ? p : 0);
     const m = this.m;
     const c = p - this.W2;
@@ -1072,7 +1114,11 @@ export class Heap {
     throw new InvalidPointerError(op, p);
   }
 
-  private freeImpl(ptr: number): void {
+  protected freeImpl(ptr: number): void {
+    if (this.maps !== null && this.maps.has(ptr)) {
+      this.unmapBlock(ptr);
+      return;
+    }
     this.freeChunk(this.validate(ptr, "free"), "free"); // validate() syncs a wasm memory's view
   }
 
@@ -1082,7 +1128,7 @@ export class Heap {
    * Merging into the top may trim the heap. With `checkOnly`, only checks: realloc runs that
    * before it shrinks or moves a block, so a smashed neighbour throws before anything changes.
    */
-  private freeChunk(c: number, op: string, checkOnly = false): void {
+  protected freeChunk(c: number, op: string, checkOnly = false): void {
     const m = this.m;
     const W = this.W;
     const min = this.minChunk;
@@ -1159,7 +1205,7 @@ export class Heap {
   }
 
   /** Gives the top's free space beyond `pad` (and a minimum chunk) back to the break. */
-  private trim(pad: number): 0 | 1 {
+  protected trim(pad: number): 0 | 1 {
     this.lowerBitmap();
     const h = this.host;
     const m = this.m;
@@ -1181,7 +1227,7 @@ export class Heap {
    * (the bitmap is carved from the top as the heap grows, and would otherwise pin everything
    * below it once the heap shrinks).
    */
-  private lowerBitmap(): void {
+  protected lowerBitmap(): void {
     const m = this.m;
     const W = this.W;
     const hdr = this.hdr;
@@ -1206,9 +1252,10 @@ export class Heap {
     this.newHead(nt);
   }
 
-  private reallocImpl(p: number, size: number): number {
+  protected reallocImpl(p: number, size: number): number {
     if (p === 0 || p == null) return this.mallocImpl(size);
     if (typeof size !== "number") size = -1;
+    if (this.maps !== null && this.maps.has(p)) return this.reallocMapped(p, size);
     const c = this.validate(p, "realloc");
     if (size === 0) {
       this.freeChunk(c, "realloc");
@@ -1262,7 +1309,7 @@ export class Heap {
    * (one copy of the bitmap) so the block still grows in place.
    * @returns false when the heap cannot grow that far
    */
-  private growIntoTop(c: number, s: number, nb: number): boolean {
+  protected growIntoTop(c: number, s: number, nb: number): boolean {
     const W = this.W;
     const hdr = this.hdr;
     const min = this.minChunk;
@@ -1304,7 +1351,7 @@ export class Heap {
     return true;
   }
 
-  private reallocMove(c: number, p: number, old: number, size: number): number {
+  protected reallocMove(c: number, p: number, old: number, size: number): number {
     this.freeChunk(c, "realloc", true);
     const q = this.mallocImpl(size);
     if (q === 0) return 0;
@@ -1315,7 +1362,7 @@ export class Heap {
   }
 
   /** Shrinks in-use chunk `c` (header `s`) to `nb` bytes and frees the tail. */
-  private splitTail(c: number, s: number, nb: number): void {
+  protected splitTail(c: number, s: number, nb: number): void {
     const m = this.m;
     const W = this.W;
     const rem = (s & ~FLAG_BITS) - nb;
@@ -1327,7 +1374,7 @@ export class Heap {
     this.freeChunk(r, "realloc");
   }
 
-  private memalignImpl(alignment: number, size: number): number {
+  protected memalignImpl(alignment: number, size: number): number {
     if (typeof size !== "number") size = -1;
     if (alignment <= this.layout.align) return this.mallocImpl(size);
     if ((this.mode & MODE_SYNC) !== 0) this.sync();
@@ -1343,10 +1390,15 @@ export class Heap {
       this.errno = Errno.ENOMEM;
       return 0;
     }
+    if (this.maps !== null && this.wantsMap(size)) {
+      const q = this.mapBlock(size, alignment);
+      if (q !== 0) return q;
+    }
     const c = this.allocChunk(nb + alignment + min);
     if (c === 0) {
-      this.errno = Errno.ENOMEM;
-      return 0;
+      const q = this.maps !== null && this.mapsLeft() ? this.mapBlock(size, alignment) : 0;
+      if (q === 0) this.errno = Errno.ENOMEM;
+      return q;
     }
     const m = this.m;
     let p = c + this.W2;
@@ -1369,13 +1421,108 @@ export class Heap {
     return p;
   }
 
+  // ───────────────────────── mapped blocks ─────────────────────────
+
+  /** Whether another block may get a mapping of its own (`M_MMAP_MAX`). */
+  protected mapsLeft(): boolean {
+    return this.word(H_MMAP_COUNT) < this.word(H_MMAP_MAX);
+  }
+
+  /** Whether a request of `size` bytes gets a mapping of its own: at or over `M_MMAP_THRESHOLD`. */
+  protected wantsMap(size: number): boolean {
+    return size >= this.word(H_MMAP_THRESHOLD) && this.mapsLeft();
+  }
+
+  /**
+   * A block of `size` bytes in a fresh mapping of its own, its pointer aligned to `alignment`
+   * (glibc's `sysmalloc_mmap`). The chunk header sits right below the pointer, with CINUSE and
+   * IS_MMAPPED set and, in the word before it, the bytes of the mapping in front of the chunk
+   * (as glibc keeps in `prev_size`). The registry ({@link Heap.maps}), not the header, says
+   * which pointers are mapped blocks: a header can be overwritten.
+   * @returns the pointer, or 0 when no mapping is available
+   */
+  protected mapBlock(size: number, alignment: number): number {
+    const h = this.host;
+    const W = this.W;
+    const page = h.pageSize;
+    const extra = alignment > this.layout.align ? alignment : 0;
+    const length = Math.ceil((size + this.W2 + extra) / page) * page;
+    const start = h.mmap(length);
+    if (start === -1) return 0;
+    const p = Math.ceil((start + this.W2) / alignment) * alignment;
+    const c = p - this.W2;
+    h.st(c, c - start);
+    h.st(c + W, (start + length - c) | CINUSE | IS_MMAPPED);
+    if (W === 8) h.st(c + 12, 0);
+    this.maps!.set(p, { start, length });
+    const u = this.unmapped!;
+    for (const q of u.keys()) if (q >= start && q < start + length) u.delete(q);
+    this.setWord(H_MMAP_COUNT, this.word(H_MMAP_COUNT) + 1);
+    this.setWord(H_MMAP_BYTES, this.word(H_MMAP_BYTES) + length);
+    this.noteFootprint();
+    return p;
+  }
+
+  /** Frees mapped block `p`: its mapping goes back at once (glibc's `munmap_chunk`). */
+  protected unmapBlock(p: number): void {
+    const b = this.maps!.get(p)!;
+    this.maps!.delete(p);
+    this.setWord(H_MMAP_COUNT, this.word(H_MMAP_COUNT) - 1);
+    this.setWord(H_MMAP_BYTES, this.word(H_MMAP_BYTES) - b.length);
+    this.host.munmap(b.start, b.length);
+    const u = this.unmapped!;
+    u.set(p, b.length);
+    if (u.size > UNMAPPED_MEMORY) u.delete(u.keys().next().value!);
+  }
+
+  /**
+   * `realloc` of mapped block `p`: kept when the new size fits its mapping, else moved to a
+   * new block (which may be mapped or not) and unmapped.
+   */
+  protected reallocMapped(p: number, size: number): number {
+    if (size === 0) {
+      this.unmapBlock(p);
+      return 0;
+    }
+    if (size >>> 0 !== size || size > MAX_REQUEST) {
+      this.errno = Errno.ENOMEM;
+      return 0;
+    }
+    const b = this.maps!.get(p)!;
+    const usable = b.start + b.length - p;
+    if (size <= usable) return p;
+    const q = this.mallocImpl(size);
+    if (q === 0) return 0;
+    this.host.copy(q, p, usable);
+    this.unmapBlock(p);
+    return q;
+  }
+
+  /** Checks the mapped blocks against the registry: their headers and the header's totals. */
+  protected checkMapped(): void {
+    let count = 0;
+    let bytes = 0;
+    const h = this.host;
+    for (const [p, b] of this.maps!) {
+      const c = p - this.W2;
+      if ((h.ld(c + this.W) >>> 0) !== ((b.start + b.length - c) | CINUSE | IS_MMAPPED) >>> 0 || h.ld(c) !== c - b.start) {
+        throw new HeapCorruptionError("mapped chunk header is corrupted", "check", c);
+      }
+      count++;
+      bytes += b.length;
+    }
+    if (count !== this.word(H_MMAP_COUNT) || bytes !== this.word(H_MMAP_BYTES)) {
+      throw new HeapCorruptionError(`mapped block totals disagree (${count} blocks, ${bytes} bytes)`, "check", this.hdr);
+    }
+  }
+
   // ───────────────────────── concurrency ─────────────────────────
 
   /**
    * Runs `fn(a, b)` holding the heap's lock. Takes a method and its arguments rather than a
    * closure: a closure over the arguments would make every public call allocate a context.
    */
-  private locked<R>(fn: (this: Heap, a: number, b: number) => R, a: number, b: number): R {
+  protected locked<R>(fn: (this: this, a: number, b: number) => R, a: number, b: number): R {
     const v = this.lockView!;
     const i = (this.hdr >>> 2) + H_LOCK;
     if (Atomics.compareExchange(v, i, 0, 1) !== 0) {
@@ -1408,7 +1555,7 @@ export class Heap {
     else this.checkImpl();
   }
 
-  private checkImpl(): void {
+  protected checkImpl(): void {
     if ((this.mode & MODE_SYNC) !== 0) this.sync();
     const m = this.m;
     const W = this.W;
@@ -1508,6 +1655,7 @@ export class Heap {
       fail("totals disagree with mallinfo()", this.hdr);
     }
     if (this.mallocFootprint() > this.mallocMaxFootprint()) fail("footprint above its high-water mark", this.hdr);
+    if (this.maps !== null) this.checkMapped();
   }
 
   /**
@@ -1532,7 +1680,11 @@ export class Heap {
       realloc: (ptr, size) => this.realloc(ptr >>> 0, size >>> 0),
       posix_memalign: (memptr, alignment, size) => {
         const r = this.posixMemalign(alignment >>> 0, size >>> 0);
-        if (r.err === 0) this.memory.dv.setUint32(memptr >>> 0, r.ptr, true);
+        if (r.err === 0) {
+          const mem = this.memory;
+          if (mem instanceof LinearMemory) mem.dv.setUint32(memptr >>> 0, r.ptr, true);
+          else mem.write32(memptr >>> 0, r.ptr);
+        }
         return r.err;
       },
       aligned_alloc: (alignment, size) => this.alignedAlloc(alignment >>> 0, size >>> 0),

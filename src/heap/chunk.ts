@@ -34,6 +34,8 @@
 export const CINUSE = 1;
 /** PINUSE: the chunk before this one is in use. */
 export const PINUSE = 2;
+/** IS_MMAPPED: the chunk has a mapping of its own (a process heap's big blocks; never in a bin). */
+export const IS_MMAPPED = 4;
 /** Low bits of a size field that are flags, not size. */
 export const FLAG_BITS = 7;
 

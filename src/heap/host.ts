@@ -25,8 +25,13 @@ export interface HeapHost {
   munmap(addr: number, length: number): void;
   /** Picks up memory growth made by someone else (a wasm module's `memory.grow`). */
   sync(): void;
-  /** Granularity of trimming: the break gives back whole pages. */
+  /** Granularity of trimming and of mappings: the break gives back whole pages. */
   readonly pageSize: number;
+  /**
+   * The words the engine indexes directly: the whole linear memory (a heap address `a` is
+   * word `a >>> 2`), or the RAM of a paged host, whose engine translates each word index first.
+   */
+  readonly u32: Int32Array;
 }
 
 /** Bytes a linear-memory heap gives back at a time when trimming (glibc trims whole pages). */
