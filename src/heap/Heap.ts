@@ -196,59 +196,45 @@ export class Heap<M extends LinearMemory | AddressSpace = LinearMemory> {
   /** Set by failing calls (`ENOMEM`, `EINVAL`), like C's `errno`. Never changed by `free`. */
   errno = 0;
 
-  protected readonly host: HeapHost;
+  protected readonly host!: HeapHost;
   /**
    * Live blocks that have a mapping of their own: pointer → its mapping. `null` where the heap
    * has no mapping source (linear memory), so the common case pays one compare on cold paths.
    */
-  protected maps: Map<number, MappedBlock> | null;
+  protected maps!: Map<number, MappedBlock> | null;
   /** Pointers of recently unmapped blocks (insertion order, bounded): `free` tells a double free of one. */
-  protected unmapped: Map<number, number> | null;
+  protected unmapped!: Map<number, number> | null;
   /**
    * The memory as 32-bit words: all metadata goes through it, `m[addr >>> 2]`, written out at
    * each use (a helper call would not be inlined everywhere, and the hot paths are a few dozen
    * accesses). Replaced when a wasm memory grows: see {@link Heap.sync}.
    */
-  protected m: Int32Array;
-  protected readonly hdr: number;
-  protected readonly W: number;
-  protected readonly W2: number;
-  protected readonly amask: number;
-  protected readonly gshift: number;
-  protected readonly minChunk: number;
-  protected readonly smallLimit: number;
-  protected readonly bins: number; // address of bin head 0
-  protected readonly binWords: number;
-  protected readonly arena: number;
+  protected m!: Int32Array;
+  protected readonly hdr!: number;
+  protected readonly W!: number;
+  protected readonly W2!: number;
+  protected readonly amask!: number;
+  protected readonly gshift!: number;
+  protected readonly minChunk!: number;
+  protected readonly smallLimit!: number;
+  protected readonly bins!: number; // address of bin head 0
+  protected readonly binWords!: number;
+  protected readonly arena!: number;
   /** MODE_SYNC | MODE_LOCK, or 0 for the common case: one Smi compare on every call. */
-  protected readonly mode: number;
-  protected readonly lockView: Int32Array | null;
-  protected readonly layout: Layout;
+  protected readonly mode!: number;
+  protected readonly lockView!: Int32Array | null;
+  protected readonly layout!: Layout;
 
   constructor(opts: HeapOptions = {}) {
     const memory = toMemory(opts.memory, opts);
     this.memory = memory as M;
-    const host = new LinearHost(memory);
-    this.host = host;
-    this.maps = null;
-    this.unmapped = null;
-    this.m = host.u32;
     const base = optInt("base", opts.base, 0);
     const layout = (opts.dataModel ?? "lp64") === "lp64" ? LP64 : opts.dataModel === "ilp32" ? ILP32 : null;
     if (layout === null) throw new ArgumentError(`Heap: dataModel must be "lp64" or "ilp32", got ${String(opts.dataModel)}`);
-    this.layout = layout;
     const hdr = (base + 15) & ~15;
-    this.hdr = hdr;
-    ({ W: this.W, alignMask: this.amask, granuleShift: this.gshift, minChunk: this.minChunk } = layout);
-    this.W2 = 2 * this.W;
-    this.smallLimit = SMALL_BINS << this.gshift;
-    const nbins = binCount(this.gshift);
-    this.binWords = (nbins + 31) >>> 5;
-    this.bins = hdr + (H_BINMAP + this.binWords) * 4;
-    const hdrEnd = this.bins + nbins * 4;
-    this.arena = (hdrEnd + layout.align - 1) & ~layout.alignMask;
     const concurrent = opts.concurrent === true;
-    this.mode = (memory.wasm !== null ? MODE_SYNC : 0) | (concurrent ? MODE_LOCK : 0) | (layout === ILP32 ? MODE_ILP32 : 0);
+    const host = new LinearHost(memory);
+    this.setUp(host, hdr, layout, (memory.wasm !== null ? MODE_SYNC : 0) | (concurrent ? MODE_LOCK : 0));
     this.lockView = concurrent ? this.makeLockView() : null;
 
     const limit = Math.min(memory.maxBytes, MAX_HEAP_BYTES);
@@ -258,17 +244,57 @@ export class Heap<M extends LinearMemory | AddressSpace = LinearMemory> {
     host.st(hdr + 4 * H_BRK, hdr);
     host.attachBreak(hdr, limit, hdr + 4 * H_BRK);
     this.m = host.u32;
+    if (!this.format(limit, opts)) throw new ArgumentError("Heap: the memory cannot hold an empty heap");
+  }
 
+  /**
+   * Sets the fields every heap has, from its host, header address, data model and mode bits
+   * (`MODE_ILP32` is added here). Shared by construction, {@link Heap.attach} and heaps that
+   * live in other hosts.
+   */
+  protected setUp(host: HeapHost, hdr: number, layout: Layout, mode: number): void {
+    const self = this as unknown as Record<string, unknown>;
+    self.errno = 0;
+    self.host = host;
+    self.m = host.u32;
+    self.maps = null;
+    self.unmapped = null;
+    self.hdr = hdr;
+    self.layout = layout;
+    self.W = layout.W;
+    self.W2 = 2 * layout.W;
+    self.amask = layout.alignMask;
+    self.gshift = layout.granuleShift;
+    self.minChunk = layout.minChunk;
+    self.smallLimit = SMALL_BINS << layout.granuleShift;
+    const nbins = binCount(layout.granuleShift);
+    const words = (nbins + 31) >>> 5;
+    self.binWords = words;
+    const bins = hdr + (H_BINMAP + words) * 4;
+    self.bins = bins;
+    self.arena = (bins + nbins * 4 + layout.align - 1) & ~layout.alignMask;
+    self.mode = mode | (layout === ILP32 ? MODE_ILP32 : 0);
+    self.lockView = null;
+  }
+
+  /**
+   * Writes an empty heap at the header address: takes its first memory with `sbrk` (header,
+   * the in-use bitmap's chunk, a 4 KiB top) and fills in the header.
+   * @returns false when the break cannot give that much
+   */
+  protected format(limit: number, opts: HeapOptions): boolean {
+    const host = this.host;
+    const hdr = this.hdr;
     // The first chunk is the in-use bitmap, covering INITIAL_COVER bytes; the top follows.
     const bmChunk = this.bitmapChunkSize(INITIAL_COVER);
     const initialTop = 4096;
     const want = this.arena - hdr + bmChunk + initialTop;
-    if (host.sbrk(want) === -1) throw new ArgumentError("Heap: the memory cannot hold an empty heap");
+    if (host.sbrk(want) === -1) return false;
     this.m = host.u32; // the first sbrk may have grown (and replaced) a wasm memory's buffer
     host.zero(hdr, this.arena - hdr + bmChunk);
     const st = (i: number, v: number): void => host.st(hdr + 4 * i, v);
     st(H_MAGIC, MAGIC);
-    st(H_CONFIG, VERSION | ((layout === LP64 ? 64 : 32) << 8) | (((this.mode & MODE_LOCK) !== 0 ? FLAG_CONCURRENT : 0) << 16));
+    st(H_CONFIG, VERSION | ((this.layout === LP64 ? 64 : 32) << 8) | (((this.mode & MODE_LOCK) !== 0 ? FLAG_CONCURRENT : 0) << 16));
     st(H_HDR, hdr);
     st(H_ARENA, this.arena);
     st(H_END, hdr + want);
@@ -288,6 +314,7 @@ export class Heap<M extends LinearMemory | AddressSpace = LinearMemory> {
     st(H_TOP, top);
     host.st(top + this.W, initialTop | PINUSE);
     if (this.W === 8) host.st(top + 12, 0);
+    return true;
   }
 
   /**
@@ -311,30 +338,11 @@ export class Heap<M extends LinearMemory | AddressSpace = LinearMemory> {
   }
 
   protected initAttached(mem: LinearMemory, hdr: number, model: number, flags: number): void {
-    const layout = model === 32 ? ILP32 : LP64;
     const host = new LinearHost(mem);
-    const self = this as unknown as Record<string, unknown>;
-    self.memory = mem;
-    self.errno = 0;
-    self.host = host;
-    self.maps = null;
-    self.unmapped = null;
-    self.m = host.u32;
-    self.hdr = hdr;
-    self.layout = layout;
-    self.W = layout.W;
-    self.W2 = 2 * layout.W;
-    self.amask = layout.alignMask;
-    self.gshift = layout.granuleShift;
-    self.minChunk = layout.minChunk;
-    self.smallLimit = SMALL_BINS << layout.granuleShift;
-    const words = (binCount(layout.granuleShift) + 31) >>> 5;
-    self.binWords = words;
-    self.bins = hdr + (H_BINMAP + words) * 4;
-    self.arena = host.ld(hdr + 4 * H_ARENA);
+    (this as unknown as Record<string, unknown>).memory = mem;
     const concurrent = (flags & FLAG_CONCURRENT) !== 0;
-    self.mode = (mem.wasm !== null ? MODE_SYNC : 0) | (concurrent ? MODE_LOCK : 0) | (layout === ILP32 ? MODE_ILP32 : 0);
-    self.lockView = concurrent ? this.makeLockView() : null;
+    this.setUp(host, hdr, model === 32 ? ILP32 : LP64, (mem.wasm !== null ? MODE_SYNC : 0) | (concurrent ? MODE_LOCK : 0));
+    (this as unknown as Record<string, unknown>).lockView = concurrent ? this.makeLockView() : null;
     host.attachBreak(host.ld(hdr + 4 * H_BRK_START), host.ld(hdr + 4 * H_LIMIT), hdr + 4 * H_BRK);
   }
 
