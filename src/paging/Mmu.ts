@@ -140,6 +140,8 @@ export class Mmu {
   /** Bytes of a misaligned or page-crossing scalar, assembled here (no allocation). */
   private readonly scratch: Uint8Array;
   private readonly scratchDv: DataView;
+  /** Other caches of this MMU's translations, told whenever TLB entries are dropped. */
+  private readonly shootdowns: Array<(vpn: number) => void>;
 
   constructor(opts: MmuOptions) {
     const memory = opts.memory;
@@ -170,6 +172,21 @@ export class Mmu {
     this.dv = memory.dv;
     this.scratch = new Uint8Array(8);
     this.scratchDv = new DataView(this.scratch.buffer);
+    this.shootdowns = [];
+  }
+
+  /**
+   * Registers a cache of this MMU's translations (a process heap keeps one per access kind):
+   * `listener(vpn)` is called whenever the TLB entry of page `vpn` is dropped, and with -1
+   * when the whole TLB is flushed, like a TLB shootdown reaching another CPU.
+   * @returns a function that unregisters the listener
+   */
+  onInvalidate(listener: (vpn: number) => void): () => void {
+    this.shootdowns.push(listener);
+    return () => {
+      const i = this.shootdowns.indexOf(listener);
+      if (i >= 0) this.shootdowns.splice(i, 1);
+    };
   }
 
   /** TLB hits (translations served without a walk). */
@@ -205,12 +222,15 @@ export class Mmu {
 
   /** Drops the TLB entry of the page holding `va` (after its PTE changed). */
   invalidate(va: number): void {
-    this.tlb.invalidate(Math.floor(va * this.inv));
+    const vpn = Math.floor(va * this.inv);
+    this.tlb.invalidate(vpn);
+    for (const l of this.shootdowns) l(vpn);
   }
 
   /** Drops every TLB entry (after many PTEs changed). */
   flush(): void {
     this.tlb.flush();
+    for (const l of this.shootdowns) l(-1);
   }
 
   /** Loads the byte at `va`. */

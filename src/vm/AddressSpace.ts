@@ -613,6 +613,7 @@ export class AddressSpace {
         else mem.copyFrame(nf, f);
         this.dropFrame(v, page, f);
         this.pageTable.set(page, this.presentPte(v, nf, pte & ACCESSED));
+        this.mmu.invalidate(page); // the old frame's translation is cached (TLB, heap caches)
         this.resident.delete(page / ps);
         this.resident.set(page / ps, 1);
         this.fault("minor", "cow", va, access);
@@ -620,6 +621,7 @@ export class AddressSpace {
       }
       // The PTE is stale (the last sharer left, or permissions changed): recompute it.
       this.pageTable.set(page, this.presentPte(v, f, pte & (ACCESSED | DIRTY)));
+      this.mmu.invalidate(page);
       return true;
     }
     if ((pte & SWAPPED) !== 0) {

@@ -20,13 +20,16 @@
  * `start_brk` (and randomizes it); here it is byte-exact, so that `sbrk(0)` right after spawn
  * is the end of bss.
  *
- * The malloc heap that lives inside a process (`process.heap`, a `Heap` over this address
- * space's brk and mmap) comes later; it is designed separately.
+ * The malloc heap (`process.heap`) lives in this address space: it starts at the break when
+ * first used, grows and trims it, and gives blocks at or over the mmap threshold mappings of
+ * their own (see `PagedHeap`).
  */
 import { MAP_ANONYMOUS, MAP_FAILED, MAP_FIXED, MAP_PRIVATE, PROT_EXEC, PROT_READ, PROT_WRITE } from "../constants.js";
 import { errnoName } from "../errno.js";
 import { ArgumentError, VmError } from "../errors.js";
 import { Brk, FieldCell } from "../heap/Brk.js";
+import type { Heap } from "../heap/Heap.js";
+import { PagedHeap, type ProcessHeapOptions } from "../heap/PagedHeap.js";
 import type { PhysicalMemory } from "../memory/PhysicalMemory.js";
 import type { AlignmentPolicy } from "../paging/Mmu.js";
 import { AddressSpace, type ReplacementPolicy, type VmStatus } from "./AddressSpace.js";
@@ -75,6 +78,8 @@ export interface ProcessOptions {
   alignment?: AlignmentPolicy;
   /** The program's path, shown in `/proc/self/maps` on the text and data lines. @defaultValue "/a.out" */
   path?: string;
+  /** Options of the malloc heap (`process.heap`): mmap and trim thresholds, top pad, data model. */
+  heap?: ProcessHeapOptions;
 }
 
 /** The process's layout, like the fields of Linux's `mm_struct` (all byte addresses). */
@@ -103,8 +108,8 @@ let nextPid = 1;
 
 /**
  * A process: an {@link AddressSpace} holding text, data, bss, a heap grown by `brk`, mmap
- * regions and a stack that grows down on demand (see the file's diagram for the addresses).
- * The process's malloc heap (`process.heap`) is not part of this class yet.
+ * regions and a stack that grows down on demand (see the file's diagram for the addresses),
+ * with a malloc heap running inside it ({@link Process.heap}).
  */
 export class Process {
   /** Process id: 1, 2, … in the order processes are spawned or forked. */
@@ -116,13 +121,29 @@ export class Process {
   /** Where everything is. */
   readonly layout: ProcessLayout;
   private readonly brkState: Brk;
+  private readonly heapOptions: ProcessHeapOptions;
+  private heapState: PagedHeap | null;
 
-  private constructor(as: AddressSpace, layout: ProcessLayout, brk: Brk, ppid: number) {
+  private constructor(as: AddressSpace, layout: ProcessLayout, brk: Brk, ppid: number, heapOptions: ProcessHeapOptions, heap: PagedHeap | null) {
     this.pid = nextPid++;
     this.ppid = ppid;
     this.as = as;
     this.layout = layout;
     this.brkState = brk;
+    this.heapOptions = heapOptions;
+    this.heapState = heap;
+  }
+
+  /**
+   * The process's malloc heap: a {@link Heap} with the same C semantics as on linear memory,
+   * its metadata and blocks in this address space. It is set up on first use, as glibc's
+   * malloc is on the first call: the break moves then (rounded up to 16, plus the heap's
+   * header and first top). Small blocks come from `brk`, blocks at or over the mmap threshold
+   * from `mmap`, unmapped again by `free`. Read and write blocks through {@link Process.as}.
+   */
+  get heap(): Heap<AddressSpace> {
+    if (this.heapState === null) this.heapState = PagedHeap.create(this.as, this.brkState, this.heapOptions);
+    return this.heapState;
   }
 
   /**
@@ -214,7 +235,7 @@ export class Process {
       stackTop,
       stackLimit: stackTop - stackSize,
     });
-    return new Process(as, layout, brk, 0);
+    return new Process(as, layout, brk, 0, { ...(opts.heap ?? {}) }, null);
   }
 
   /** `errno` of the last failing `brk`/`sbrk` (ENOMEM). */
@@ -257,7 +278,8 @@ export class Process {
     const as = this.as.fork();
     const parent = this.brkState;
     const brk = new Brk(as, { start: parent.start, limit: parent.limit }, new FieldCell(parent.current));
-    return new Process(as, this.layout, brk, this.pid);
+    const heap = this.heapState === null ? null : PagedHeap.forkOf(this.heapState, as, brk);
+    return new Process(as, this.layout, brk, this.pid, this.heapOptions, heap);
   }
 
   /** The text of `/proc/self/maps`, with the program's path, `[heap]` and `[stack]` named. */
@@ -272,6 +294,7 @@ export class Process {
 
   /** Ends the process (`exit(2)`): every frame and swap slot it holds is released. */
   exit(): void {
+    this.heapState?.close();
     this.as.close();
   }
 }

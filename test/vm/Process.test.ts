@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE } from "../../src/constants.js";
 import { Errno } from "../../src/errno.js";
 import { ArgumentError, ProtectionFault, SegmentationFault } from "../../src/errors.js";
+import { Heap } from "../../src/heap/Heap.js";
 import { PhysicalMemory } from "../../src/memory/PhysicalMemory.js";
 import { DEFAULT_STACK_SIZE, Process, TEXT_BASE_32, TEXT_BASE_64, type ProcessOptions } from "../../src/vm/Process.js";
 import { SwapSpace } from "../../src/vm/Swap.js";
@@ -125,8 +126,17 @@ describe("Process: layout", () => {
     expect(lines(dataOnly)[1]).toBe(line(TEXT_BASE_64 + PS, TEXT_BASE_64 + 2 * PS, "rw-p", "[heap]"));
   });
 
-  it("has no heap property yet", () => {
-    expect("heap" in spawn()).toBe(false);
+  it("sets its malloc heap up on first use, at the break rounded up to 16, as glibc's first malloc", () => {
+    const proc = spawn();
+    const start = proc.layout.startBrk;
+    expect(start % 16).not.toBe(0); // the fixture's bss ends unaligned
+    expect(proc.sbrk(0)).toBe(start); // spawning does not touch the break
+    const heap = proc.heap;
+    expect(heap).toBeInstanceOf(Heap);
+    expect(heap.memory).toBe(proc.as);
+    expect(proc.heap).toBe(heap);
+    expect(heap.base).toBe(up(start, 16));
+    expect(proc.sbrk(0)).toBe(heap.base + heap.mallocFootprint());
   });
 
   it("rejects bad options", () => {

@@ -1,0 +1,259 @@
+#!/usr/bin/env node
+// Writes src/heap/PagedEngine.generated.ts: the heap engine of src/heap/Heap.ts, with every
+// metadata access translated through a process's page tables.
+//
+//   node scripts/gen-paged-engine.mjs           # (re)writes the file
+//   node scripts/gen-paged-engine.mjs --check   # exits 1 when the file is out of date
+//
+// Why generate: the engine reads and writes its metadata as `m[addr >>> 2]` on one Int32Array,
+// written out at every use, because V8 does not inline accessor calls well enough on the hot
+// paths. Inside a process the same words live in pages scattered over RAM, so each index
+// must be translated first. Rather than keep two copies of ~1,500 lines in step by hand, this
+// script derives the paged copy from Heap.ts with the TypeScript parser:
+//
+//   m[i]            (a read)                    → m[this.tr(i)]
+//   m[i] = v        (a store, as a statement)   → this.w(i, v)     (v is evaluated first)
+//   m[i] |= v, m[i]++ ...                       → m[this.tw(i)] |= v
+//
+// where `m` (or `this.m`) is then the RAM's words, and tr/tw/w (implemented in PagedHeap.ts)
+// translate a virtual word index to a physical one through a one-entry cache per access kind.
+// A store goes through w(i, v) so that the translation happens after v is computed: computing
+// v may fault and evict the page a translation made earlier would point into.
+//
+// Every method and accessor of class Heap is copied except those listed in SKIP; the module's
+// private helpers they use are copied too, its exports are imported from Heap.ts.
+
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import ts from "typescript";
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const SRC = path.join(REPO, "src/heap/Heap.ts");
+const OUT = path.join(REPO, "src/heap/PagedEngine.generated.ts");
+/** Members that stay Heap's own: construction, attaching, locks on shared memory, wasm imports. */
+const SKIP = new Set(["initAttached", "makeLockView", "wasmImports"]);
+const COMPOUND = new Set([
+  ts.SyntaxKind.PlusEqualsToken,
+  ts.SyntaxKind.MinusEqualsToken,
+  ts.SyntaxKind.BarEqualsToken,
+  ts.SyntaxKind.AmpersandEqualsToken,
+  ts.SyntaxKind.CaretEqualsToken,
+  ts.SyntaxKind.LessThanLessThanEqualsToken,
+  ts.SyntaxKind.GreaterThanGreaterThanEqualsToken,
+  ts.SyntaxKind.GreaterThanGreaterThanGreaterThanEqualsToken,
+]);
+
+export function generate(source) {
+  const sf = ts.createSourceFile("Heap.ts", source, ts.ScriptTarget.ES2022, true);
+  const text = (n) => source.slice(n.getStart(sf), n.end);
+  const fail = (n, why) => {
+    const { line } = sf.getLineAndCharacterOfPosition(n.getStart(sf));
+    throw new Error(`gen-paged-engine: Heap.ts:${line + 1}: ${why}: ${text(n).slice(0, 120)}`);
+  };
+
+  const isM = (e) =>
+    (ts.isIdentifier(e) && e.text === "m") ||
+    (ts.isPropertyAccessExpression(e) && e.expression.kind === ts.SyntaxKind.ThisKeyword && e.name.text === "m");
+  const isMAccess = (e) => ts.isElementAccessExpression(e) && isM(e.expression);
+  const hasMAccess = (n) => {
+    let found = false;
+    const visit = (x) => {
+      if (found) return;
+      if (isMAccess(x)) found = true;
+      else ts.forEachChild(x, visit);
+    };
+    visit(n);
+    return found;
+  };
+
+  /** Whether the function around `decl` still reads identifier `m` once stores became `this.w(...)`. */
+  const mStillRead = (decl) => {
+    let fn = decl.parent;
+    while (fn && !ts.isFunctionLike(fn)) fn = fn.parent;
+    let read = false;
+    const visit = (x) => {
+      if (read) return;
+      if (ts.isIdentifier(x) && x.text === "m" && x.parent !== decl) {
+        const acc = x.parent;
+        const plainStore =
+          ts.isElementAccessExpression(acc) &&
+          ts.isBinaryExpression(acc.parent) &&
+          acc.parent.left === acc &&
+          acc.parent.operatorToken.kind === ts.SyntaxKind.EqualsToken;
+        if (!plainStore && !(ts.isPropertyAccessExpression(acc) && acc.name === x)) read = true;
+      }
+      ts.forEachChild(x, visit);
+    };
+    visit(fn);
+    return read;
+  };
+
+  /** The node's text with every metadata access below it rewritten. */
+  function render(node) {
+    if (ts.isVariableStatement(node)) {
+      const ds = node.declarationList.declarations;
+      if (ds.length === 1 && ds[0].name.getText(sf) === "m" && !mStillRead(ds[0])) return "";
+    }
+    if (ts.isBinaryExpression(node) && isMAccess(node.left)) {
+      const op = node.operatorToken.kind;
+      if (op === ts.SyntaxKind.EqualsToken) {
+        if (!ts.isExpressionStatement(node.parent)) fail(node, "a metadata store must be a statement of its own");
+        return `this.w(${render(node.left.argumentExpression)}, ${render(node.right)})`;
+      }
+      if (COMPOUND.has(op)) {
+        if (hasMAccess(node.right)) fail(node, "a compound store's operand must not read metadata");
+        return `${render(node.left.expression)}[this.tw(${render(node.left.argumentExpression)})] ${node.operatorToken.getText(sf)} ${render(node.right)}`;
+      }
+    }
+    if ((ts.isPrefixUnaryExpression(node) || ts.isPostfixUnaryExpression(node)) && isMAccess(node.operand)) {
+      const target = `${render(node.operand.expression)}[this.tw(${render(node.operand.argumentExpression)})]`;
+      const op = ts.tokenToString(node.operator);
+      return ts.isPrefixUnaryExpression(node) ? op + target : target + op;
+    }
+    if (isMAccess(node)) {
+      return `${render(node.expression)}[this.tr(${render(node.argumentExpression)})]`;
+    }
+    if (ts.isIdentifier(node) && node.text === "m") {
+      const p = node.parent;
+      const ok =
+        (ts.isElementAccessExpression(p) && p.expression === node) ||
+        (ts.isVariableDeclaration(p) && p.name === node) ||
+        (ts.isBinaryExpression(p) && p.left === node && p.operatorToken.kind === ts.SyntaxKind.EqualsToken) ||
+        (ts.isPropertyAccessExpression(p) && p.name === node);
+      if (!ok) fail(node, "the metadata array may only be indexed, declared or assigned");
+    }
+    // Copy the node's own text, with each child replaced by its rendering.
+    const kids = node.getChildren(sf);
+    if (kids.length === 0) return text(node);
+    let out = "";
+    let pos = node.getStart(sf);
+    for (const k of kids) {
+      const start = k.getStart(sf);
+      out += source.slice(pos, start) + render(k);
+      pos = k.end;
+    }
+    return out + source.slice(pos, node.end);
+  }
+
+  const cls = sf.statements.find((s) => ts.isClassDeclaration(s) && s.name?.text === "Heap");
+  if (!cls) throw new Error("gen-paged-engine: class Heap not found");
+  const members = [];
+  for (const mem of cls.members) {
+    const isMethod = ts.isMethodDeclaration(mem) || ts.isGetAccessorDeclaration(mem) || ts.isSetAccessorDeclaration(mem);
+    if (!isMethod) continue;
+    const mods = ts.getModifiers(mem) ?? [];
+    if (mods.some((m) => m.kind === ts.SyntaxKind.StaticKeyword)) continue;
+    if (SKIP.has(mem.name.getText(sf))) continue;
+    // Leading JSDoc and comments are kept, the `override` keyword added after the modifiers.
+    const full = source.slice(mem.getFullStart(), mem.end);
+    const lead = full.slice(0, mem.getStart(sf) - mem.getFullStart());
+    const modText = mods.map((m) => m.getText(sf)).join(" ");
+    const afterMods = mods.length > 0 ? mods[mods.length - 1].end : mem.getStart(sf);
+    let body = "";
+    let pos = afterMods;
+    for (const k of mem.getChildren(sf)) {
+      if (k.end <= afterMods) continue;
+      body += source.slice(pos, k.getStart(sf)) + render(k);
+      pos = k.end;
+    }
+    body += source.slice(pos, mem.end);
+    members.push(`${lead}${modText ? modText + " " : ""}override ${body.trimStart()}`);
+  }
+  let classBody = members.join("\n");
+
+  // Module-level helpers: exported ones are imported from Heap.ts, private ones copied.
+  const exported = new Set();
+  const privateDecls = new Map();
+  for (const s of sf.statements) {
+    const exp = (ts.getModifiers(s) ?? []).some((m) => m.kind === ts.SyntaxKind.ExportKeyword);
+    const names = ts.isVariableStatement(s)
+      ? s.declarationList.declarations.map((d) => d.name.getText(sf))
+      : ts.isFunctionDeclaration(s) || ts.isInterfaceDeclaration(s) || ts.isTypeAliasDeclaration(s) || ts.isClassDeclaration(s)
+        ? [s.name.text]
+        : [];
+    for (const n of names) {
+      if (exp) exported.add(n);
+      else if (!ts.isClassDeclaration(s)) privateDecls.set(n, source.slice(s.getFullStart(), s.end).trim());
+    }
+  }
+  /** The identifiers `code` (statements, then class members) names outside comments and strings. */
+  const namesIn = (decls, members) => {
+    const f = ts.createSourceFile("x.ts", `${decls}\nclass X__ {\n${members}\n}\n`, ts.ScriptTarget.ES2022, true);
+    const names = new Set();
+    const visit = (x) => {
+      if (ts.isIdentifier(x)) names.add(x.text);
+      ts.forEachChild(x, visit);
+    };
+    visit(f);
+    return names;
+  };
+  const copied = [];
+  for (let changed = true; changed; ) {
+    changed = false;
+    const names = namesIn(copied.join("\n"), classBody);
+    for (const [n, decl] of privateDecls) {
+      if (!copied.includes(decl) && names.has(n)) {
+        copied.push(decl);
+        changed = true;
+      }
+    }
+  }
+  const used = namesIn(copied.join("\n"), classBody);
+
+  const imports = [];
+  for (const s of sf.statements) {
+    if (!ts.isImportDeclaration(s)) continue;
+    const from = s.moduleSpecifier.text;
+    const clause = s.importClause;
+    const named = clause?.namedBindings && ts.isNamedImports(clause.namedBindings) ? clause.namedBindings.elements : [];
+    const keep = named.filter((e) => used.has(e.name.text)).map((e) => e.getText(sf));
+    if (keep.length > 0) imports.push(`import ${clause.isTypeOnly ? "type " : ""}{ ${keep.join(", ")} } from "${from}";`);
+  }
+  const fromHeap = [...exported].filter((n) => n !== "Heap" && used.has(n));
+  const typeNames = new Set(sf.statements.filter((s) => ts.isInterfaceDeclaration(s) || ts.isTypeAliasDeclaration(s)).map((s) => s.name.text));
+  const heapImports = ["Heap", ...fromHeap.map((n) => (typeNames.has(n) ? `type ${n}` : n))];
+  imports.push(`import { ${heapImports.join(", ")} } from "./Heap.js";`);
+  if (!imports.some((l) => /\bAddressSpace\b/.test(l))) imports.push(`import type { AddressSpace } from "../vm/AddressSpace.js";`);
+
+  classBody = classBody.replace(/^[ \t]+$/gm, "").replace(/\n{3,}/g, "\n\n");
+  return `// GENERATED by scripts/gen-paged-engine.mjs from src/heap/Heap.ts: do not edit.
+// Run \`npm run gen\` after changing Heap.ts; a test fails while this file is out of date.
+/* eslint-disable */
+${imports.join("\n")}
+
+${copied.join("\n\n")}
+
+/**
+ * The engine of {@link Heap} with every metadata word reached through a translation of its
+ * index (\`tr\` for reads, \`tw\` and \`w\` for writes): the base of {@link PagedHeap}, a heap
+ * inside a process's address space.
+ * @internal
+ */
+export abstract class PagedEngine extends Heap<AddressSpace> {
+  /** The RAM word holding virtual word \`i\`, for a read. */
+  protected abstract tr(i: number): number;
+  /** The RAM word holding virtual word \`i\`, for a write. */
+  protected abstract tw(i: number): number;
+  /** Stores \`v\` at virtual word \`i\`. */
+  protected abstract w(i: number, v: number): void;
+
+${classBody}
+}
+`;
+}
+
+const isMain = process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url);
+if (isMain) {
+  const out = generate(fs.readFileSync(SRC, "utf8"));
+  if (process.argv.includes("--check")) {
+    const cur = fs.existsSync(OUT) ? fs.readFileSync(OUT, "utf8") : "";
+    if (cur !== out) {
+      console.error(`${path.relative(REPO, OUT)} is out of date: run npm run gen`);
+      process.exit(1);
+    }
+  } else {
+    fs.writeFileSync(OUT, out);
+    console.log(`wrote ${path.relative(REPO, OUT)}`);
+  }
+}
