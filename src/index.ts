@@ -56,7 +56,9 @@ export {
   type MallInfo,
   type DataModel,
   type ChunkInfo,
+  type MappedBlock,
 } from "./heap/Heap.js";
+export type { ProcessHeapOptions } from "./heap/PagedHeap.js";
 export { MAX_REQUEST } from "./heap/chunk.js";
 export { heapMap, chunkTable, formatMallinfo, MAP_GLYPHS, type HeapMapOptions } from "./viz/heapMap.js";
 export {
