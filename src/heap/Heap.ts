@@ -875,11 +875,13 @@ export class Heap<M extends LinearMemory | AddressSpace = LinearMemory> {
     const topAt = (this.hdr + 4 * H_TOP) >>> 2;
     const top = m[topAt]!;
     const tsize = m[(this.hdr + 4 * H_END) >>> 2]! - top;
-    m[(top + W) >>> 2] = nb | CINUSE | (m[(top + W) >>> 2]! & PINUSE);
+    // The new top's header first: in a process it may be the first write to a page, and if
+    // no frame can be had for it (OutOfMemoryError) the heap is left as it was.
     const nt = top + nb;
-    m[topAt] = nt;
     m[(nt + W) >>> 2] = (tsize - nb) | PINUSE;
     this.newHead(nt);
+    m[(top + W) >>> 2] = nb | CINUSE | (m[(top + W) >>> 2]! & PINUSE);
+    m[topAt] = nt;
     return top;
   }
 

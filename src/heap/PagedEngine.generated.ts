@@ -651,11 +651,13 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
     const topAt = (this.hdr + 4 * H_TOP) >>> 2;
     const top = m[this.tr(topAt)]!;
     const tsize = m[this.tr((this.hdr + 4 * H_END) >>> 2)]! - top;
-    this.w((top + W) >>> 2, nb | CINUSE | (m[this.tr((top + W) >>> 2)]! & PINUSE));
+    // The new top's header first: in a process it may be the first write to a page, and if
+    // no frame can be had for it (OutOfMemoryError) the heap is left as it was.
     const nt = top + nb;
-    this.w(topAt, nt);
     this.w((nt + W) >>> 2, (tsize - nb) | PINUSE);
     this.newHead(nt);
+    this.w((top + W) >>> 2, nb | CINUSE | (m[this.tr((top + W) >>> 2)]! & PINUSE));
+    this.w(topAt, nt);
     return top;
   }
 

@@ -1,0 +1,383 @@
+/**
+ * What is particular to the heap inside a process (`process.heap`): where its memory comes
+ * from (brk, mmap), and how it lives with the address space (fork, swap, protections).
+ * The C semantics common to every heap are tested against both kinds in Heap*.test.ts.
+ */
+import { describe, expect, it } from "vitest";
+import {
+  DoubleFreeError,
+  Heap,
+  HeapCorruptionError,
+  InvalidPointerError,
+  M_MMAP_MAX,
+  M_MMAP_THRESHOLD,
+  MemoryFault,
+  OutOfMemoryError,
+  PhysicalMemory,
+  Process,
+  PROT_READ,
+  SwapSpace,
+  type ProcessOptions,
+} from "../../src/index.js";
+import { Errno } from "../../src/errno.js";
+import { rng, thrown } from "./helpers/heapKit.js";
+
+const PS = 4096;
+const KiB = 1024;
+
+function spawn(o: Partial<ProcessOptions> & { frames?: number } = {}): Process {
+  const { frames, ...rest } = o;
+  return Process.spawn({ memory: new PhysicalMemory({ frames: frames ?? 4096, shared: false }), bssSize: 1000, ...rest });
+}
+
+/** The lines of `/proc/self/maps` as [start, end, name]. */
+function regions(proc: Process): Array<[number, number, string]> {
+  return proc
+    .maps()
+    .trim()
+    .split("\n")
+    .map((l) => {
+      const [range] = l.split(" ");
+      const [a, b] = range!.split("-").map((x) => parseInt(x, 16));
+      return [a!, b!, l.slice(73).trim()];
+    });
+}
+
+function regionOf(proc: Process, addr: number): [number, number, string] | undefined {
+  return regions(proc).find(([a, b]) => addr >= a && addr < b);
+}
+
+const bytes = (n: number, seed: number): Uint8Array => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed * 7 + 1) & 0xff);
+
+describe("process.heap: where the memory comes from", () => {
+  it("serves small blocks from the break: they lie in the [heap] line, which grows with it", () => {
+    const proc = spawn();
+    const heap = proc.heap;
+    const ptrs = Array.from({ length: 200 }, (_, i) => heap.malloc(100 + i * 10));
+    for (const p of ptrs) {
+      expect(p % 16).toBe(0);
+      expect(p).toBeGreaterThanOrEqual(proc.layout.startBrk);
+      expect(p).toBeLessThan(proc.sbrk(0));
+    }
+    expect(regionOf(proc, ptrs[199]!)?.[2]).toBe("[heap]");
+    const [, end] = regions(proc).find((r) => r[2] === "[heap]")!;
+    expect(end).toBe(Math.ceil(proc.sbrk(0) / PS) * PS);
+    expect(heap.mallinfo().hblks).toBe(0);
+    heap.check();
+  });
+
+  it("gives a request at or over the mmap threshold a mapping of its own, unmapped at once by free", () => {
+    const proc = spawn();
+    const heap = proc.heap;
+    const before = regions(proc).length;
+    const small = heap.malloc(128 * KiB - 1);
+    const big = heap.malloc(128 * KiB);
+    expect(regionOf(proc, small)?.[2]).toBe("[heap]");
+    const r = regionOf(proc, big)!;
+    expect(r[2]).toBe(""); // an anonymous mapping, as glibc's
+    expect(r[0]).toBeGreaterThan(proc.sbrk(0));
+    expect(big - r[0]).toBe(16); // the chunk header starts the mapping
+    expect(r[1] - r[0]).toBe(Math.ceil((128 * KiB + 16) / PS) * PS);
+    expect(heap.mallocUsableSize(big)).toBe(r[1] - big);
+    expect(regions(proc).length).toBe(before + 1);
+    const info = heap.mallinfo();
+    expect(info.hblks).toBe(1);
+    expect(info.hblkhd).toBe(r[1] - r[0]);
+    expect(heap.mallocFootprint()).toBe(info.arena + info.hblkhd);
+    heap.check();
+    heap.free(big);
+    expect(regionOf(proc, big)).toBeUndefined();
+    expect(heap.mallinfo().hblks).toBe(0);
+    expect(heap.mallinfo().hblkhd).toBe(0);
+    expect(heap.mallocMaxFootprint()).toBeGreaterThanOrEqual(info.arena + info.hblkhd);
+    heap.check();
+  });
+
+  it("maps lazily: a big block costs no resident memory until it is touched", () => {
+    const proc = spawn();
+    const heap = proc.heap;
+    const rss0 = proc.status().vmRss;
+    const size0 = proc.status().vmSize;
+    const p = heap.malloc(4 * 1024 * KiB);
+    expect(proc.status().vmSize - size0).toBe(4 * 1024 * KiB + PS);
+    expect(proc.status().vmRss - rss0).toBe(PS); // only the page with the chunk header
+    proc.as.write8(p + 3 * 1024 * KiB, 7);
+    expect(proc.status().vmRss - rss0).toBe(2 * PS);
+  });
+
+  it("honours mallopt(M_MMAP_THRESHOLD) and mallopt(M_MMAP_MAX)", () => {
+    const heap = spawn().heap;
+    expect(heap.mallopt(M_MMAP_THRESHOLD, 8 * KiB)).toBe(1);
+    heap.malloc(8 * KiB);
+    expect(heap.mallinfo().hblks).toBe(1);
+    expect(heap.mallopt(M_MMAP_MAX, 1)).toBe(1);
+    const second = heap.malloc(8 * KiB);
+    expect(heap.mallinfo().hblks).toBe(1); // from the break: the limit of mappings is reached
+    expect(second).toBeLessThan(heap.base + heap.mallinfo().arena);
+    heap.check();
+  });
+
+  it("options of Process.spawn reach the heap", () => {
+    const proc = spawn({ heap: { mmapThreshold: 4096, dataModel: "ilp32" } });
+    const heap = proc.heap;
+    expect(heap.alignment).toBe(8);
+    const p = heap.malloc(5000);
+    expect(heap.mallinfo().hblks).toBe(1);
+    expect(p - regionOf(proc, p)![0]).toBe(8); // a 4-byte prev_size and size
+    heap.free(p);
+    expect(() => spawn({ heap: { dataModel: "lp128" as never } }).heap).toThrow(/dataModel/);
+    expect(() => spawn({ heap: { mmapThreshold: -1 } }).heap).toThrow(/mmapThreshold/);
+  });
+
+  it("aligns mapped blocks as asked (posix_memalign, aligned_alloc), within their mapping", () => {
+    const proc = spawn();
+    const heap = proc.heap;
+    for (const a of [16, 64, 4096, 65536]) {
+      const r = heap.posixMemalign(a, 200 * KiB);
+      expect(r.err).toBe(0);
+      expect(r.ptr % a).toBe(0);
+      // Adjacent anonymous mappings merge into one line of maps, as in Linux: check inside it.
+      const [start, end] = regionOf(proc, r.ptr)!;
+      expect(heap.mallocUsableSize(r.ptr)).toBeGreaterThanOrEqual(200 * KiB);
+      expect(r.ptr + heap.mallocUsableSize(r.ptr)).toBeLessThanOrEqual(end);
+      expect(r.ptr - start).toBeGreaterThanOrEqual(16);
+      expect((r.ptr + heap.mallocUsableSize(r.ptr)) % PS).toBe(0); // the block ends its mapping
+    }
+    const q = heap.alignedAlloc(8192, 300 * KiB);
+    expect(q % 8192).toBe(0);
+    expect(heap.mallinfo().hblks).toBe(5);
+    heap.check();
+  });
+
+  it("calloc of a mapped block reads as zero; realloc keeps, moves and frees mapped blocks", () => {
+    const proc = spawn();
+    const heap = proc.heap;
+    const as = proc.as;
+    const z = heap.calloc(1000, 200);
+    expect(as.readBytes(z, 200_000).every((b) => b === 0)).toBe(true);
+    const data = bytes(200_000, 3);
+    as.writeBytes(z, data);
+    expect(heap.realloc(z, 150_000)).toBe(z); // fits its mapping: kept
+    const moved = heap.realloc(z, 400_000);
+    expect(moved).not.toBe(z);
+    expect(regionOf(proc, z)).toBeUndefined(); // the old mapping is gone
+    expect(as.readBytes(moved, 150_000)).toEqual(data.subarray(0, 150_000));
+    expect(heap.realloc(moved, 0)).toBe(0);
+    expect(regionOf(proc, moved)).toBeUndefined();
+    expect(heap.mallinfo().hblks).toBe(0);
+    // A brk block that grows past the threshold moves into a mapping.
+    const b = heap.malloc(1000);
+    as.writeBytes(b, data.subarray(0, 1000));
+    const b2 = heap.realloc(b, 300_000);
+    expect(regionOf(proc, b2)?.[2]).toBe("");
+    expect(as.readBytes(b2, 1000)).toEqual(data.subarray(0, 1000));
+    // An impossible size fails with ENOMEM and leaves the block alone.
+    expect(heap.realloc(b2, 2 ** 40)).toBe(0);
+    expect(heap.errno).toBe(Errno.ENOMEM);
+    expect(heap.reallocarray(b2, 2 ** 30, 2 ** 30)).toBe(0);
+    expect(as.readBytes(b2, 1000)).toEqual(data.subarray(0, 1000));
+    heap.check();
+  });
+
+  it("tells a double free and an interior pointer of a mapped block, changing nothing", () => {
+    const proc = spawn();
+    const heap = proc.heap;
+    const p = heap.malloc(256 * KiB);
+    const q = heap.malloc(256 * KiB);
+    expect(thrown(() => heap.free(p + 16))).toBeInstanceOf(InvalidPointerError);
+    expect(thrown(() => heap.realloc(p + 4096, 10))).toBeInstanceOf(InvalidPointerError);
+    expect(heap.mallocUsableSize(p + 16)).toBe(0);
+    heap.free(p);
+    const e = thrown(() => heap.free(p));
+    expect(e).toBeInstanceOf(DoubleFreeError);
+    expect((e as Error).message).toBe(`free(): double free detected (pointer 0x${p.toString(16)})`);
+    expect(heap.mallinfo().hblks).toBe(1);
+    expect(regionOf(proc, q)).toBeDefined();
+    heap.free(q);
+    heap.check();
+  });
+
+  it("trims the break when free space at the top passes the trim threshold, and the [heap] line follows", () => {
+    const proc = spawn();
+    const heap = proc.heap;
+    const ptrs = Array.from({ length: 100 }, () => heap.malloc(4000));
+    const high = proc.sbrk(0);
+    for (const p of ptrs.reverse()) heap.free(p);
+    expect(proc.sbrk(0)).toBeLessThan(high - 128 * KiB);
+    const [, end] = regions(proc).find((r) => r[2] === "[heap]")!;
+    expect(end).toBe(Math.ceil(proc.sbrk(0) / PS) * PS);
+    heap.check();
+  });
+
+  it("stops using the break when the program moved it behind the heap's back, and maps instead", () => {
+    const proc = spawn();
+    const heap = proc.heap;
+    const own = proc.sbrk(PS); // the program's own sbrk, right after the heap
+    proc.as.writeBytes(own, bytes(PS, 9));
+    const ptrs: number[] = [];
+    for (let i = 0; i < 64; i++) ptrs.push(heap.malloc(1000)); // more than the 4 KiB top holds
+    expect(proc.sbrk(0)).toBe(own + PS); // the heap never moved the break again
+    expect(ptrs.every((p) => p !== 0)).toBe(true);
+    expect(heap.mallinfo().hblks).toBeGreaterThan(0);
+    expect(proc.as.readBytes(own, PS)).toEqual(bytes(PS, 9)); // the program's bytes are intact
+    for (const p of ptrs) heap.free(p);
+    expect(proc.sbrk(0)).toBe(own + PS);
+    heap.check();
+  });
+
+  it("fails with ENOMEM, nothing lost, when neither the break nor mmap can give memory", () => {
+    const proc = spawn({ dataLimit: 64 * KiB });
+    const heap = proc.heap;
+    expect(heap.mallopt(M_MMAP_MAX, 0)).toBe(1);
+    const ptrs: number[] = [];
+    for (;;) {
+      const p = heap.malloc(3000);
+      if (p === 0) break;
+      proc.as.writeBytes(p, bytes(3000, ptrs.length));
+      ptrs.push(p);
+      if (ptrs.length > 1000) throw new Error("memory never ran out");
+    }
+    expect(heap.errno).toBe(Errno.ENOMEM);
+    expect(ptrs.length).toBeGreaterThan(10);
+    ptrs.forEach((p, i) => expect(proc.as.readBytes(p, 3000)).toEqual(bytes(3000, i)));
+    expect(proc.sbrk(0) - proc.layout.startBrk).toBeLessThanOrEqual(64 * KiB);
+    heap.check();
+  });
+
+  it("raises OutOfMemoryError when RAM runs out, as touching memory does under overcommit; the heap stays whole", () => {
+    // Linux overcommits: malloc gets address space, and running out of frames shows when a
+    // page is first written (the OOM killer). Here that write throws; the heap writes a new
+    // top's header before anything else, so a malloc that fails this way changes nothing.
+    const proc = spawn({ frames: 48 });
+    const heap = proc.heap;
+    const ptrs: number[] = [];
+    let error: unknown = null;
+    for (let i = 0; i < 1000 && error === null; i++) {
+      try {
+        const p = heap.malloc(3000);
+        proc.as.writeBytes(p, bytes(3000, i));
+        ptrs.push(p);
+      } catch (e) {
+        error = e;
+      }
+    }
+    expect(error).toBeInstanceOf(OutOfMemoryError);
+    ptrs.forEach((p, i) => expect(proc.as.readBytes(p, 3000)).toEqual(bytes(3000, i)));
+    heap.check();
+    for (const p of ptrs) heap.free(p);
+    heap.check();
+    expect(heap.malloc(3000)).not.toBe(0);
+  });
+});
+
+describe("process.heap lives in the address space", () => {
+  it("is copied on write by fork: parent and child then allocate and write independently", () => {
+    const parent = spawn();
+    const ph = parent.heap;
+    const a = ph.malloc(1000);
+    const big = ph.malloc(300 * KiB);
+    parent.as.writeBytes(a, bytes(1000, 1));
+    parent.as.writeBytes(big, bytes(1000, 2));
+    const child = parent.fork();
+    const ch = child.heap;
+    expect(ch).toBeInstanceOf(Heap);
+    expect(ch).not.toBe(ph);
+    expect(ch.base).toBe(ph.base);
+    expect(ch.mallinfo()).toEqual(ph.mallinfo());
+    expect(child.as.readBytes(a, 1000)).toEqual(bytes(1000, 1));
+    const faults = child.status().minorFaults;
+    const c1 = ch.malloc(500); // writes heap metadata: copy-on-write faults in the child only
+    expect(child.status().minorFaults).toBeGreaterThan(faults);
+    ch.free(a);
+    ch.free(big);
+    child.as.writeBytes(c1, bytes(500, 3));
+    // The parent's heap is as it was.
+    expect(parent.as.readBytes(a, 1000)).toEqual(bytes(1000, 1));
+    expect(parent.as.readBytes(big, 1000)).toEqual(bytes(1000, 2));
+    expect(ph.mallinfo().hblks).toBe(1);
+    expect(ph.mallocUsableSize(a)).toBeGreaterThanOrEqual(1000);
+    ph.check();
+    ch.check();
+    const p1 = ph.malloc(500);
+    expect(p1).toBe(c1); // the same heap state gives the same answer in each
+    ph.free(a);
+    ph.free(big);
+    ph.check();
+    expect(() => ch.free(a)).toThrow(DoubleFreeError);
+    child.exit();
+    ph.free(p1);
+    ph.check();
+  });
+
+  it("keeps every block intact while its pages are swapped out and in", () => {
+    const proc = spawn({ frames: 256, maxResidentPages: 24, swap: new SwapSpace({ slots: 2048 }), replacement: "clock" });
+    const heap = proc.heap;
+    const rand = rng(5);
+    const live = new Map<number, number>();
+    for (let i = 0; i < 3000; i++) {
+      if (live.size > 0 && rand() < 0.45) {
+        const keys = [...live.keys()];
+        const p = keys[Math.floor(rand() * keys.length)]!;
+        const seed = live.get(p)!;
+        expect(proc.as.readBytes(p, 64)).toEqual(bytes(64, seed));
+        heap.free(p);
+        live.delete(p);
+      } else {
+        const n = 64 + Math.floor(rand() * 2000);
+        const p = heap.malloc(n);
+        expect(p).not.toBe(0);
+        proc.as.writeBytes(p, bytes(64, i));
+        live.set(p, i);
+      }
+    }
+    const st = proc.status();
+    expect(st.swapOuts).toBeGreaterThan(100);
+    expect(st.majorFaults).toBeGreaterThan(100);
+    for (const [p, seed] of live) expect(proc.as.readBytes(p, 64)).toEqual(bytes(64, seed));
+    heap.check();
+  });
+
+  it("stamps every access under exact LRU (its translation caches stay off)", () => {
+    const proc = spawn({ frames: 256, maxResidentPages: 16, swap: new SwapSpace({ slots: 512 }), replacement: "lru" });
+    const heap = proc.heap;
+    const clock0 = proc.as.mmu.useClock;
+    const p = heap.malloc(100);
+    const q = heap.malloc(100);
+    heap.free(p);
+    heap.free(q);
+    // Each metadata word read or written reaches the MMU: dozens of stamps for four calls.
+    expect(proc.as.mmu.useClock - clock0).toBeGreaterThan(20);
+    heap.check();
+  });
+
+  it("faults like any code when the program takes its pages away (mprotect)", () => {
+    const proc = spawn();
+    const heap = proc.heap;
+    const p = heap.malloc(100);
+    heap.free(p);
+    expect(proc.as.mprotect(Math.floor(heap.base / PS) * PS, PS, PROT_READ)).toBe(0);
+    const e = thrown(() => heap.malloc(100));
+    expect(e).toBeInstanceOf(MemoryFault);
+  });
+
+  it("check() finds a smashed header of a mapped block", () => {
+    const proc = spawn();
+    const heap = proc.heap;
+    const p = heap.malloc(200 * KiB);
+    heap.check();
+    proc.as.write32(p - 8, 12345);
+    expect(() => heap.check()).toThrow(HeapCorruptionError);
+  });
+
+  it("a process that exits lets go of its heap", () => {
+    const memory = new PhysicalMemory({ frames: 256, shared: false });
+    const proc = Process.spawn({ memory });
+    const free0 = memory.freeFrames;
+    const heap = proc.heap;
+    heap.malloc(100_000);
+    heap.malloc(300 * KiB);
+    expect(memory.freeFrames).toBeLessThan(free0);
+    proc.exit();
+    expect(memory.freeFrames).toBe(free0);
+  });
+});
