@@ -264,7 +264,8 @@ export class Process {
 
   /**
    * Moves the break by `increment` bytes — `sbrk(3)`; `sbrk(0)` asks where it is.
-   * @returns the previous break, or -1 with {@link errno} = ENOMEM and the break unchanged
+   * @returns the previous break, or -1 with {@link errno} = ENOMEM (EINVAL for an increment
+   *   that is not an integer) and the break unchanged
    */
   sbrk(increment: number): number {
     return this.brkState.sbrk(increment);
