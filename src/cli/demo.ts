@@ -5,6 +5,7 @@
 import { pathToFileURL } from "node:url";
 import { DoubleFreeError, Heap, InvalidPointerError, M_TRIM_THRESHOLD, type ChunkInfo } from "../index.js";
 import { chunkTable, formatMallinfo, heapMap } from "../viz/heapMap.js";
+import { processTour } from "./processTour.js";
 
 const hex = (n: number): string => "0x" + n.toString(16);
 const indent = (text: string): string => text.split("\n").map((l) => "    " + l).join("\n");
@@ -187,6 +188,10 @@ export function main(out: (line: string) => void): void {
   say(`    mallocTrim(0) = ${trimmed}: footprint ${fp2} -> ${heap.mallocFootprint()}, top ${heap.mallinfo().keepcost} bytes`);
   say(`    mallocMaxFootprint() = ${heap.mallocMaxFootprint()} (the high-water mark stays)`);
   heap.check();
+
+  say();
+  say("Part two: the same heap inside a simulated Linux process");
+  processTour(say, section, 8);
 
   say();
   say("Next: README.md covers the whole API, the glibc rules each call follows, and the wasm imports.");

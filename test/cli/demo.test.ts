@@ -24,9 +24,9 @@ describe("demo", () => {
     for (const l of lines) expect(l).not.toContain("\n");
   });
 
-  it("has its seven sections in order and ends pointing at the README", () => {
-    const titles = lines.filter((l) => /^\d\. /.test(l)).map((l) => l[0]);
-    expect(titles).toEqual(["1", "2", "3", "4", "5", "6", "7"]);
+  it("has its thirteen sections in order and ends pointing at the README", () => {
+    const titles = lines.filter((l) => /^\d+\. /.test(l)).map((l) => l.split(".")[0]);
+    expect(titles).toEqual(Array.from({ length: 13 }, (_, i) => String(i + 1)));
     expect(lines.at(-1)).toMatch(/README/);
   });
 
@@ -77,6 +77,59 @@ describe("demo", () => {
     expect(after).toBeLessThan(before + 64 * 1024);
     const manual = /mallocTrim\(0\) = 1: footprint (\d+) -> (\d+)/.exec(text)!;
     expect(Number(manual[1]) - Number(manual[2])).toBeGreaterThanOrEqual(1 << 20);
+  });
+
+  it("part two: maps of a spawned process, named text and data, then the stack", () => {
+    const maps = lines.filter((l) => /^\s+[0-9a-f]{8,}-[0-9a-f]{8,} /.test(l));
+    expect(maps[0]).toMatch(/^\s+00400000-00403000 r-xp .*\/usr\/bin\/demo$/);
+    expect(maps[1]).toMatch(/^\s+00403000-00404000 rw-p .*\/usr\/bin\/demo$/);
+    expect(maps[3]).toMatch(/\[stack\]$/);
+    const brk = /start_brk = (0x[0-9a-f]+) .*sbrk\(0\) = (0x[0-9a-f]+)/.exec(text)!;
+    expect(brk[1]).toBe(brk[2]);
+  });
+
+  it("part two: mmap grows VmSize only; ten first writes are ten minor faults; a read maps the zero page", () => {
+    const m = /mmap\(64 MiB\) = 0x[0-9a-f]+: VmSize (\d+) KiB -> (\d+) KiB, VmRSS (\d+) KiB -> (\d+) KiB/.exec(text)!;
+    expect(Number(m[2]) - Number(m[1])).toBe(65536);
+    expect(m[3]).toBe(m[4]);
+    const w = /10 pages: VmRSS -> (\d+) KiB, minor faults \+(\d+)/.exec(text)!;
+    expect(Number(w[1]) - Number(m[4])).toBe(40);
+    expect(w[2]).toBe("10");
+    expect(line(/read an untouched page/)).toMatch(new RegExp(`VmRSS ${w[1]} KiB .*minor faults \\+1$`));
+    expect(line(/the fault events/)).toMatch(/(anonymous, ){10}zero-page$/);
+  });
+
+  it("part two: small blocks move the break, a 1 MiB block gets its own mapping that free removes", () => {
+    const s = /malloc\(100\)\s+= (0x[0-9a-f]+)\s+the heap starts at the break: sbrk\(0\) (0x[0-9a-f]+) -> (0x[0-9a-f]+)/.exec(text)!;
+    expect(parseInt(s[1]!, 16)).toBeGreaterThanOrEqual(parseInt(s[2]!, 16));
+    expect(parseInt(s[3]!, 16)).toBeGreaterThan(parseInt(s[2]!, 16));
+    expect(line(/in its own mapping/)).toMatch(/malloc\(1 MiB\) = 0x7fff/);
+    expect(line(/hblks 1 mapped block of/)).toMatch(/of 10[0-9]{5} bytes/);
+    expect(text).toMatch(/\[heap\]/);
+    expect(line(/free\(big\)/)).toMatch(/hblks 0\); maps has 5 lines again/);
+  });
+
+  it("part two: fork shares frames; one write copies one page; each side keeps its own data", () => {
+    const f = /RAM frames in use (\d+) -> (\d+); shared frames (\d+)/.exec(text)!;
+    expect(f[1]).toBe(f[2]);
+    expect(Number(f[3])).toBeGreaterThan(0);
+    expect(line(/child writes its copy/)).toMatch(new RegExp(`minor faults \\+1, frames in use ${Number(f[2]) + 1}$`));
+    expect(line(/parent reads/)).toBe(`    parent reads "parent's data", child reads "child's data!"`);
+    expect(line(/child exits/)).toMatch(new RegExp(`frames in use ${f[1]}$`));
+  });
+
+  it("part two: paging keeps 16 pages resident, swaps the rest, and brings all back intact", () => {
+    const w = /wrote 64 pages: VmRSS (\d+) KiB, VmSwap (\d+) KiB, swap-outs (\d+)/.exec(text)!;
+    expect(w[1]).toBe("64");
+    expect(w[2]).toBe("192");
+    expect(w[3]).toBe("48");
+    expect(line(/read them all back/)).toMatch(/64\/64 intact, major faults \d+, swap-ins \d+/);
+  });
+
+  it("part two: Belady's anomaly under FIFO (9 faults with 3 frames, 10 with 4), none under LRU and OPT", () => {
+    expect(line(/^\s+fifo/)).toMatch(/^\s+fifo\s+9\s+10\s+<- more frames, more faults$/);
+    expect(line(/^\s+lru/)).not.toContain("more faults");
+    expect(line(/^\s+opt/)).toMatch(/^\s+opt\s+7\s+6$/);
   });
 
   it("prints the same story every time", () => {
