@@ -12,11 +12,13 @@
  *   h.mmap(n) / h.munmap(a, n)  ─────────────────────────────────────────────────▶ mmap / munmap
  * ```
  *
- * Each access kind has a one-entry cache: the virtual page last translated and its frame's
- * first word in RAM. The MMU drops them (see `Mmu.onInvalidate`) whenever it drops TLB
- * entries: on munmap, mprotect, fork, eviction, copy-on-write. Faults, copy-on-write and
- * swapping therefore happen to the heap's own pages exactly as to the program's. Under exact
- * LRU replacement the caches stay off, so that every access is stamped.
+ * Each access kind has a direct-mapped translation cache of {@link CACHE_ENTRIES} pages: the
+ * virtual page and its frame's first word in RAM. The MMU drops entries (see
+ * `Mmu.onInvalidate`) whenever it drops TLB entries: on munmap, mprotect, fork, eviction,
+ * copy-on-write. Faults, copy-on-write and swapping therefore happen to the heap's own pages
+ * exactly as to the program's; only the MMU's TLB counters see the heap's accesses on cache
+ * misses alone. Under exact LRU replacement the caches stay off, so that every access is
+ * stamped.
  */
 import { MAP_ANONYMOUS, MAP_FAILED, MAP_PRIVATE, PROT_READ, PROT_WRITE } from "../constants.js";
 import { ArgumentError } from "../errors.js";
@@ -28,6 +30,10 @@ import { H_BRK } from "./header.js";
 import { MAX_HEAP_BYTES, type DataModel, type HeapOptions, type MappedBlock } from "./Heap.js";
 import type { HeapHost } from "./host.js";
 import { PagedEngine } from "./PagedEngine.generated.js";
+
+/** Pages each of a process heap's two translation caches (reads, writes) holds. */
+export const CACHE_ENTRIES = 1024;
+const CACHE_MASK = CACHE_ENTRIES - 1;
 
 /** Options of a process's heap: those of {@link HeapOptions} that make sense inside a process. */
 export interface ProcessHeapOptions {
@@ -116,12 +122,12 @@ class ProcessHost implements HeapHost {
  * Read and write blocks through the address space (`heap.memory.read8`, `writeBytes`, ...).
  */
 export class PagedHeap extends PagedEngine {
-  /** Page of the last read translation (-1: none) and the RAM word of its first word. */
-  protected rp!: number;
-  protected rb!: number;
+  /** Read translations: slot `page & CACHE_MASK` holds a virtual page (-1: none) and the RAM word of its first word. */
+  protected rtag!: Int32Array;
+  protected rbase!: Int32Array;
   /** The same for writes. */
-  protected wp!: number;
-  protected wb!: number;
+  protected wtag!: Int32Array;
+  protected wbase!: Int32Array;
   /** log2 of words per page, and words per page − 1. */
   protected ps!: number;
   protected pm!: number;
@@ -169,43 +175,60 @@ export class PagedHeap extends PagedEngine {
     this.setUp(host, hdr, model === "ilp32" ? ILP32 : LP64, 0);
     this.maps = new Map<number, MappedBlock>();
     this.unmapped = new Map<number, number>();
-    this.rp = -1;
-    this.rb = 0;
-    this.wp = -1;
-    this.wb = 0;
+    this.rtag = new Int32Array(CACHE_ENTRIES).fill(-1);
+    this.rbase = new Int32Array(CACHE_ENTRIES);
+    this.wtag = new Int32Array(CACHE_ENTRIES).fill(-1);
+    this.wbase = new Int32Array(CACHE_ENTRIES);
     this.ps = Math.log2(as.pageSize) - 2;
     this.pm = (as.pageSize >>> 2) - 1;
     this.mmu = as.mmu;
     this.exact = as.mmu.lastUse !== null;
-    this.detach = as.mmu.onInvalidate((vpn) => {
-      if (vpn < 0 || vpn === this.rp) this.rp = -1;
-      if (vpn < 0 || vpn === this.wp) this.wp = -1;
-    });
+    this.detach = as.mmu.onInvalidate((vpn) => this.drop(vpn));
+  }
+
+  /** Drops the cached translations of page `vpn` (-1: all), as the MMU drops its TLB's. */
+  private drop(vpn: number): void {
+    if (vpn < 0) {
+      this.rtag.fill(-1);
+      this.wtag.fill(-1);
+      return;
+    }
+    const k = vpn & CACHE_MASK;
+    if (this.rtag[k] === vpn) this.rtag[k] = -1;
+    if (this.wtag[k] === vpn) this.wtag[k] = -1;
   }
 
   /** Stops listening to the address space (the process exited). */
   close(): void {
     this.detach();
-    this.rp = this.wp = -1;
+    this.drop(-1);
   }
 
   protected override tr(i: number): number {
-    return i >>> this.ps === this.rp ? this.rb + (i & this.pm) : this.readMiss(i);
+    const v = i >>> this.ps;
+    const k = v & CACHE_MASK;
+    return this.rtag[k] === v ? this.rbase[k]! + (i & this.pm) : this.readMiss(i);
   }
 
   protected override tw(i: number): number {
-    return i >>> this.ps === this.wp ? this.wb + (i & this.pm) : this.writeMiss(i);
+    const v = i >>> this.ps;
+    const k = v & CACHE_MASK;
+    return this.wtag[k] === v ? this.wbase[k]! + (i & this.pm) : this.writeMiss(i);
   }
 
-  protected override w(i: number, v: number): void {
-    this.m[i >>> this.ps === this.wp ? this.wb + (i & this.pm) : this.writeMiss(i)] = v;
+  protected override w(i: number, x: number): void {
+    const v = i >>> this.ps;
+    const k = v & CACHE_MASK;
+    this.m[this.wtag[k] === v ? this.wbase[k]! + (i & this.pm) : this.writeMiss(i)] = x;
   }
 
   private readMiss(i: number): number {
     const word = this.mmu.translate(i * 4, "read") >>> 2;
     if (!this.exact) {
-      this.rp = i >>> this.ps;
-      this.rb = word - (i & this.pm);
+      const v = i >>> this.ps;
+      const k = v & CACHE_MASK;
+      this.rtag[k] = v;
+      this.rbase[k] = word - (i & this.pm);
     }
     return word;
   }
@@ -215,8 +238,10 @@ export class PagedHeap extends PagedEngine {
     if (!this.exact) {
       // A page just made writable is readable through the same frame (after copy-on-write,
       // the read cache must not keep the frame the page shared before).
-      this.rp = this.wp = i >>> this.ps;
-      this.rb = this.wb = word - (i & this.pm);
+      const v = i >>> this.ps;
+      const k = v & CACHE_MASK;
+      this.rtag[k] = this.wtag[k] = v;
+      this.rbase[k] = this.wbase[k] = word - (i & this.pm);
     }
     return word;
   }
