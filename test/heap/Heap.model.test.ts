@@ -8,12 +8,38 @@
  * checks alignment, no overlap, the touched blocks' contents, and `check()`; each run ends with
  * a full contents verify, `check()`, and freeing everything.
  *
- * Reproduce a failure with FC_SEED=<printed seed> (and the printed path, via fc's `path`).
+ * It runs against both kinds of heap (helpers/heapKit.ts TARGETS): a `Heap` on linear memory
+ * and a process's heap (`process.heap`), whose blocks at or over the mmap threshold get
+ * mappings of their own. In a process the model also knows where a block must be: a request
+ * at or over the threshold in a mapping (outside the brk heap), any other in the brk heap, and
+ * `mallinfo().hblks` counts exactly the live blocks outside the brk heap. Attaching a second
+ * `Heap` to the memory is linear-only.
+ *
+ * Reproduce a failure with FC_SEED=<printed seed> (and the printed path, via fc's `path`);
+ * FC_RUNS=n changes the number of runs (process heaps are slower: they default to fewer).
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { Heap } from "../../src/index.js";
-import { ILP32, KiB, LP64, MiB, fcSeed, patternByte, type DataModelSpec } from "./helpers/heapKit.js";
+import { Heap, LinearMemory } from "../../src/index.js";
+import {
+  ILP32,
+  KiB,
+  LINEAR,
+  LP64,
+  MiB,
+  PROCESS,
+  fcSeed,
+  fillPattern,
+  firstNonZero,
+  inMemory,
+  patternByte,
+  patternMismatch,
+  processOf,
+  readMem,
+  type AnyHeap,
+  type DataModelSpec,
+  type HeapTarget,
+} from "./helpers/heapKit.js";
 
 interface Block {
   ptr: number;
@@ -26,12 +52,17 @@ interface Block {
 
 interface Model {
   readonly spec: DataModelSpec;
+  readonly target: HeapTarget;
+  /** The heap's mmap threshold (process heaps only; linear memory has no mapping source). */
+  readonly mmapThreshold: number;
+  /** Whether the break has a limit (a process's dataLimit): a small request may then be mapped. */
+  readonly brkLimited: boolean;
   live: Block[];
   nextSeed: number;
 }
 
 interface Real {
-  heap: Heap;
+  heap: AnyHeap;
 }
 
 type HeapCommand = fc.Command<Model, Real>;
@@ -42,20 +73,13 @@ function fail(msg: string): never {
   throw new Error(msg);
 }
 
-/** First offset in `[from, to)` of `b` that lost its pattern, or -1. */
-function mismatch(heap: Heap, b: Block, from: number, to: number): number {
-  const u8 = heap.memory.u8;
-  for (let i = from; i < to; i++) if (u8[b.ptr + i] !== patternByte(b.seed, i)) return i;
-  return -1;
-}
-
-function verifyRange(heap: Heap, b: Block, from: number, to: number, what: string): void {
-  const at = mismatch(heap, b, from, to);
-  if (at !== -1) fail(`${what}: block ${hex(b.ptr)} (size ${b.size}, usable ${b.usable}) byte ${at} is ${heap.memory.u8[b.ptr + at]}, expected ${patternByte(b.seed, at)}`);
+function verifyRange(heap: AnyHeap, b: Block, from: number, to: number, what: string): void {
+  const at = patternMismatch(heap, b.ptr, to, b.seed, from);
+  if (at !== -1) fail(`${what}: block ${hex(b.ptr)} (size ${b.size}, usable ${b.usable}) byte ${at} is ${readMem(heap, b.ptr + at, 1)[0]}, expected ${patternByte(b.seed, at)}`);
 }
 
 /** The whole usable area of `b`. */
-function verifyBlock(heap: Heap, b: Block, what: string): void {
+function verifyBlock(heap: AnyHeap, b: Block, what: string): void {
   verifyRange(heap, b, 0, b.usable, what);
 }
 
@@ -67,9 +91,24 @@ function verifyEdges(m: Model, r: Real, what: string): void {
   }
 }
 
-function fill(heap: Heap, b: Block): void {
-  const u8 = heap.memory.u8;
-  for (let i = 0; i < b.usable; i++) u8[b.ptr + i] = patternByte(b.seed, i);
+function fill(heap: AnyHeap, b: Block): void {
+  fillPattern(heap, b.ptr, b.usable, b.seed);
+}
+
+/** Whether block `ptr` lies in the brk heap (in a process, the others have mappings of their own). */
+function inBrkHeap(m: Model, r: Real, ptr: number): boolean {
+  return m.target.mapsBigBlocks ? ptr >= r.heap.base && ptr < processOf(r.heap).sbrk(0) : true;
+}
+
+/**
+ * In a process, where a block of `size` bytes just handed out must be: in a mapping of its own
+ * at or over the mmap threshold, else in the brk heap (the break has no limit here).
+ */
+function expectPlace(m: Model, r: Real, b: Block, size: number, what: string): void {
+  if (!m.target.mapsBigBlocks) return;
+  const mapped = !inBrkHeap(m, r, b.ptr);
+  if (m.brkLimited && mapped && size < m.mmapThreshold) return; // the break is full: glibc falls back to mmap too
+  if (mapped !== size >= m.mmapThreshold) fail(`${what}: ${hex(b.ptr)} is ${mapped ? "a mapped block" : "in the brk heap"}, threshold ${m.mmapThreshold}`);
 }
 
 /** Checks a pointer just handed out for `size` bytes: aligned, big enough, inside memory, overlapping no live block. */
@@ -78,7 +117,7 @@ function admit(m: Model, r: Real, ptr: number, size: number, align: number, what
   if (ptr % align !== 0 || ptr % m.spec.align !== 0) fail(`${what} returned ${hex(ptr)}, not ${Math.max(align, m.spec.align)}-aligned`);
   const usable = r.heap.mallocUsableSize(ptr);
   if (usable < size) fail(`${what}: usable size ${usable} < ${size}`);
-  if (ptr + usable > r.heap.memory.byteLength) fail(`${what}: ${hex(ptr)}+${usable} runs past the end of memory`);
+  if (!inMemory(r.heap, ptr, usable)) fail(`${what}: ${hex(ptr)}+${usable} runs past the end of memory`);
   for (const b of m.live) {
     if (b === replacing) continue;
     if (ptr < b.ptr + b.usable && b.ptr < ptr + Math.max(usable, 1)) fail(`${what}: ${hex(ptr)}+${usable} overlaps live block ${hex(b.ptr)}+${b.usable}`);
@@ -91,11 +130,27 @@ function afterEach(m: Model, r: Real, what: string): void {
   r.heap.check();
   const info = r.heap.mallinfo();
   if (info.uordblks + info.fordblks !== info.arena) fail(`${what}: uordblks + fordblks != arena`);
-  // Every live block is one in-use chunk of usable + W bytes; the rest is the heap's own.
+  // Every live block in the brk heap is one in-use chunk of usable + W bytes; the rest is the
+  // heap's own. The others (in a process) each have a mapping of whole pages.
   let chunks = 0;
-  for (const b of m.live) chunks += b.usable + m.spec.W;
+  let mapped = 0;
+  let mappedBytes = 0;
+  for (const b of m.live) {
+    if (inBrkHeap(m, r, b.ptr)) {
+      chunks += b.usable + m.spec.W;
+    } else {
+      mapped++;
+      mappedBytes += b.usable;
+    }
+  }
   if (info.uordblks < chunks) fail(`${what}: uordblks ${info.uordblks} < the live blocks' chunks (${chunks})`);
-  if (info.hblks !== 0 || info.hblkhd !== 0) fail(`${what}: mmapped blocks on linear memory`);
+  if (!m.target.mapsBigBlocks) {
+    if (info.hblks !== 0 || info.hblkhd !== 0) fail(`${what}: mmapped blocks on linear memory`);
+  } else {
+    if (info.hblks !== mapped) fail(`${what}: hblks ${info.hblks}, but ${mapped} live blocks are outside the brk heap`);
+    if (info.hblkhd < mappedBytes || info.hblkhd % 4096 !== 0 || (mapped === 0) !== (info.hblkhd === 0)) fail(`${what}: hblkhd ${info.hblkhd} for ${mapped} mapped blocks of ${mappedBytes} usable bytes`);
+    if (r.heap.mallocFootprint() !== info.arena + info.hblkhd) fail(`${what}: footprint ${r.heap.mallocFootprint()} != arena + hblkhd`);
+  }
   verifyEdges(m, r, what);
 }
 
@@ -107,6 +162,7 @@ class MallocCommand implements HeapCommand {
   run(m: Model, r: Real): void {
     const what = this.toString();
     const b = admit(m, r, r.heap.malloc(this.size), this.size, 1, what);
+    expectPlace(m, r, b, this.size, what);
     fill(r.heap, b);
     m.live.push(b);
     afterEach(m, r, what);
@@ -125,8 +181,9 @@ class CallocCommand implements HeapCommand {
     const what = this.toString();
     const total = this.n * this.size;
     const b = admit(m, r, r.heap.calloc(this.n, this.size), total, 1, what);
-    const u8 = r.heap.memory.u8;
-    for (let i = 0; i < total; i++) if (u8[b.ptr + i] !== 0) fail(`${what}: byte ${i} of ${hex(b.ptr)} is ${u8[b.ptr + i]}, not 0`);
+    expectPlace(m, r, b, total, what);
+    const i = firstNonZero(r.heap, b.ptr, total);
+    if (i !== -1) fail(`${what}: byte ${i} of ${hex(b.ptr)} is ${readMem(r.heap, b.ptr + i, 1)[0]}, not 0`);
     fill(r.heap, b);
     m.live.push(b);
     afterEach(m, r, what);
@@ -160,6 +217,10 @@ class ReallocCommand implements HeapCommand {
     verifyRange(r.heap, b, 0, Math.min(old.size, this.size), `${what} kept bytes`);
     // Growing within the usable size, and shrinking, happen in place.
     if (this.size <= old.usable && q !== old.ptr) fail(`${what} moved the block to ${hex(q)} although ${this.size} <= usable ${old.usable}`);
+    // Resized in place, a block stays where it was (a mapped block in its mapping); moved, it
+    // goes where a new block of that size goes.
+    if (q !== old.ptr) expectPlace(m, r, b, this.size, what);
+    else if (inBrkHeap(m, r, q) !== inBrkHeap(m, r, old.ptr)) fail(`${what}: resized in place but changed heaps`);
     fill(r.heap, b);
     m.live[i] = b;
     afterEach(m, r, what);
@@ -202,6 +263,7 @@ class PosixMemalignCommand implements HeapCommand {
     if (err !== 0) fail(`${what}: err ${err}`);
     if (r.heap.errno !== errno) fail(`${what} changed errno`);
     const b = admit(m, r, ptr, this.size, this.alignment, what);
+    expectPlace(m, r, b, this.size, what);
     fill(r.heap, b);
     m.live.push(b);
     afterEach(m, r, what);
@@ -218,6 +280,7 @@ class AttachCommand implements HeapCommand {
   }
   run(m: Model, r: Real): void {
     const before = r.heap.mallinfo();
+    if (!(r.heap.memory instanceof LinearMemory)) fail("attach on a process heap");
     r.heap = Heap.attach(r.heap.memory);
     expect(r.heap.mallinfo()).toEqual(before);
     for (const b of m.live) {
@@ -257,7 +320,7 @@ const sizeArb: fc.Arbitrary<number> = fc.oneof(
   { weight: 1, arbitrary: fc.integer({ min: 128 * KiB, max: 256 * KiB }) },
 );
 
-function commandArbs(spec: DataModelSpec): fc.Arbitrary<HeapCommand>[] {
+function commandArbs(spec: DataModelSpec, target: HeapTarget): fc.Arbitrary<HeapCommand>[] {
   const minAlign = spec.W; // a power of two and a multiple of the pointer size
   const alignments: number[] = [];
   for (let a = Math.max(minAlign, 16); a <= 4096; a *= 2) alignments.push(a);
@@ -269,7 +332,8 @@ function commandArbs(spec: DataModelSpec): fc.Arbitrary<HeapCommand>[] {
       { weight: 3, arbitrary: fc.tuple(fc.nat(), fc.oneof({ weight: 1, arbitrary: fc.constant(0) }, { weight: 12, arbitrary: sizeArb })).map(([i, n]): HeapCommand => new ReallocCommand(i, n)) },
       { weight: 7, arbitrary: fc.nat().map((i): HeapCommand => new FreeCommand(i)) },
       { weight: 2, arbitrary: fc.tuple(fc.constantFrom(...alignments), sizeArb).map(([a, n]): HeapCommand => new PosixMemalignCommand(a, n)) },
-      { weight: 1, arbitrary: fc.constant<HeapCommand>(new AttachCommand()) },
+      // Attaching a second Heap to the same memory is for linear memory only.
+      { weight: target === LINEAR ? 1 : 0, arbitrary: fc.constant<HeapCommand>(new AttachCommand()) },
       { weight: 1, arbitrary: fc.constantFrom(0, 4096, 64 * KiB).map((pad): HeapCommand => new TrimCommand(pad)) },
     ),
   ];
@@ -289,12 +353,13 @@ function finish(m: Model, r: Real): void {
   if (r.heap.mallocMaxFootprint() < r.heap.mallocFootprint()) fail("max footprint below the footprint");
 }
 
-function runProperty(spec: DataModelSpec, numRuns: number, label: string): void {
+function runProperty(target: HeapTarget, spec: DataModelSpec, numRuns: number, label: string, mmapThreshold = 128 * KiB, dataLimit?: number): void {
   const seed = fcSeed(label);
   fc.assert(
-    fc.property(fc.commands(commandArbs(spec), { maxCommands: 60, size: "max" }), (cmds) => {
-      const real: Real = { heap: new Heap({ maxBytes: 64 * MiB, dataModel: spec.name }) };
-      const model: Model = { spec, live: [], nextSeed: 1 };
+    fc.property(fc.commands(commandArbs(spec, target), { maxCommands: 60, size: "max" }), (cmds) => {
+      const heap = target === LINEAR ? new Heap({ maxBytes: 64 * MiB, dataModel: spec.name }) : target.make({ dataModel: spec.name, mmapThreshold, ...(dataLimit !== undefined ? { maxBytes: dataLimit } : {}) });
+      const real: Real = { heap };
+      const model: Model = { spec, target, mmapThreshold, brkLimited: dataLimit !== undefined, live: [], nextSeed: 1 };
       fc.modelRun(() => ({ model, real }), cmds);
       finish(model, real);
     }),
@@ -302,12 +367,39 @@ function runProperty(spec: DataModelSpec, numRuns: number, label: string): void 
   );
 }
 
+const FC_RUNS = process.env.FC_RUNS === undefined ? null : Number(process.env.FC_RUNS);
+/** Runs for the linear heap (fast), and for a process's heap (every access goes through an MMU). */
+const LINEAR_RUNS = FC_RUNS ?? 300;
+const PROCESS_RUNS = FC_RUNS ?? 150;
+
 describe("Heap against a model of live blocks", () => {
   it("lp64: malloc, calloc, realloc, free, posixMemalign, attach, trim keep every block aligned, disjoint and intact", () => {
-    runProperty(LP64, Number(process.env.FC_RUNS ?? 300), "Heap.model lp64");
+    runProperty(LINEAR, LP64, LINEAR_RUNS, "Heap.model lp64");
   });
 
   it("ilp32: the same with 8-byte alignment and 4-byte fields", () => {
-    runProperty(ILP32, Math.ceil(Number(process.env.FC_RUNS ?? 300) / 3), "Heap.model ilp32");
+    runProperty(LINEAR, ILP32, Math.ceil(LINEAR_RUNS / 3), "Heap.model ilp32");
+  });
+});
+
+describe("process.heap against the same model (blocks at or over the mmap threshold in mappings of their own)", () => {
+  it("lp64, default 128 KiB threshold: malloc, calloc, realloc, free, posixMemalign, trim", () => {
+    runProperty(PROCESS, LP64, PROCESS_RUNS, "Heap.model process lp64");
+  });
+
+  it("lp64, 8 KiB threshold: mapped blocks are frequent (malloc, realloc into and out of mappings)", () => {
+    runProperty(PROCESS, LP64, Math.ceil(PROCESS_RUNS / 2), "Heap.model process lp64 mmap 8 KiB", 8 * KiB);
+  });
+
+  it("ilp32 (a 32-bit process), default threshold", () => {
+    runProperty(PROCESS, ILP32, Math.ceil(PROCESS_RUNS / 3), "Heap.model process ilp32");
+  });
+
+  it("ilp32 (a 32-bit process), 8 KiB threshold", () => {
+    runProperty(PROCESS, ILP32, Math.ceil(PROCESS_RUNS / 3), "Heap.model process ilp32 mmap 8 KiB", 8 * KiB);
+  });
+
+  it("lp64 with a 256 KiB data limit: the break fills up, and requests fall back to mappings", () => {
+    runProperty(PROCESS, LP64, Math.ceil(PROCESS_RUNS / 2), "Heap.model process lp64 dataLimit", 128 * KiB, 256 * KiB);
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Heap, HeapCorruptionError, M_TRIM_THRESHOLD } from "../../src/index.js";
+import { TARGETS, read32, write32 } from "./helpers/heapKit.js";
 
 // Regressions found in review: each case failed (silently) before its fix.
 
@@ -32,15 +33,15 @@ describe("views stay current", () => {
   });
 });
 
-describe("an overflow into a free chunk's size is caught, not turned into overlapping blocks", () => {
+describe.each(TARGETS)("an overflow into a free chunk's size is caught, not turned into overlapping blocks ($name heap)", (target) => {
   it("the designated victim", () => {
-    const heap = new Heap();
+    const heap = target.make();
     const a = heap.malloc(1000);
     heap.malloc(16);
     const victim = heap.malloc(200);
     heap.free(a);
     const p = heap.malloc(24); // the rest of a's chunk is now the designated victim, right after p
-    heap.memory.dv.setUint32(p + 24, (victim + 64 - (p + 16)) | 2, true); // 8 bytes past p's usable size
+    write32(heap, p + 24, (victim + 64 - (p + 16)) | 2); // 8 bytes past p's usable size
     expect(() => {
       heap.malloc(24);
       heap.malloc(1000);
@@ -48,44 +49,42 @@ describe("an overflow into a free chunk's size is caught, not turned into overla
   });
 
   it("a chunk in a large bin", () => {
-    const heap = new Heap();
+    const heap = target.make();
     const b = heap.malloc(24);
     const a = heap.malloc(2030);
     heap.malloc(200);
     heap.malloc(16);
     heap.free(a);
-    heap.memory.dv.setUint32(b + 24, (2048 + 112) | 2, true); // smash a's size, still its size class
+    write32(heap, b + 24, (2048 + 112) | 2); // smash a's size, still its size class
     expect(() => heap.malloc(2140)).toThrow(HeapCorruptionError);
   });
 });
 
-describe("realloc checks the block's neighbours before it changes anything", () => {
+describe.each(TARGETS)("realloc checks the block's neighbours before it changes anything ($name heap)", (target) => {
   it("shrinking next to a smashed header throws and leaves the block as it was", () => {
-    const heap = new Heap();
+    const heap = target.make();
     const p = heap.malloc(200);
     const q = heap.malloc(100);
     heap.malloc(100);
     const usable = heap.mallocUsableSize(p);
-    const dv = heap.memory.dv;
-    const saved = dv.getUint32(q - 8, true);
-    dv.setUint32(q - 8, 0, true);
+    const saved = read32(heap, q - 8);
+    write32(heap, q - 8, 0);
     expect(() => heap.realloc(p, 10)).toThrow(HeapCorruptionError);
-    dv.setUint32(q - 8, saved, true);
+    write32(heap, q - 8, saved);
     expect(heap.mallocUsableSize(p)).toBe(usable);
     heap.check();
   });
 
   it("moving next to a smashed header throws without leaking a new block", () => {
-    const heap = new Heap();
+    const heap = target.make();
     const p = heap.malloc(24);
     const q = heap.malloc(24);
     heap.malloc(24);
     const used = heap.mallinfo().uordblks;
-    const dv = heap.memory.dv;
-    const saved = dv.getUint32(q - 8, true);
-    dv.setUint32(q - 8, 3, true);
+    const saved = read32(heap, q - 8);
+    write32(heap, q - 8, 3);
     expect(() => heap.realloc(p, 2000)).toThrow(HeapCorruptionError);
-    dv.setUint32(q - 8, saved, true);
+    write32(heap, q - 8, saved);
     expect(heap.mallinfo().uordblks).toBe(used);
     heap.check();
   });

@@ -9,7 +9,7 @@
  */
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
-import { DoubleFreeError, Heap, InvalidPointerError } from "../../src/index.js";
+import { DoubleFreeError, InvalidPointerError } from "../../src/index.js";
 import {
   NEIGHBOURS,
   SIZE_TRANSFORMS,
@@ -20,7 +20,7 @@ import {
   type UafLink,
   type UafTarget,
 } from "./helpers/corruption.js";
-import { expectUnchanged, fcSeed, newHeap, snapshot } from "./helpers/heapKit.js";
+import { TARGETS, expectUnchanged, fcSeed, fillMem, inMemory, memoryEnd, snapshot, type AnyHeap } from "./helpers/heapKit.js";
 import { runIsolated, type Job, type JobResult } from "./helpers/isolated.js";
 
 const seed = fcSeed("Heap.robustness");
@@ -129,10 +129,12 @@ describe(`fast-check over corruption (seed ${seed}, ${CORRUPTION_RUNS} runs each
   it.each(props)("%s", (_, id) => expectScenario(id));
 });
 
-describe("garbage passed to free()", () => {
+// On both kinds of heap. In a process the 300 000-byte block is a mapped block (unmapped by its
+// free), and a live mapped block is added.
+describe.each(TARGETS)("garbage passed to free() ($name heap)", (target) => {
   /** A heap with live blocks, freed blocks (in bins, merged, in the top) and a trimmed region. */
-  function busyHeap(): { heap: Heap; live: Set<number> } {
-    const heap = newHeap({ maxBytes: 2 << 20 });
+  function busyHeap(): { heap: AnyHeap; live: Set<number> } {
+    const heap = target.make({ maxBytes: 2 << 20 });
     const live = new Set<number>();
     const ps: number[] = [];
     for (let i = 0; i < 60; i++) ps.push(heap.malloc((i * 37) % 700));
@@ -142,20 +144,31 @@ describe("garbage passed to free()", () => {
     live.add(heap.malloc(16));
     heap.free(big);
     for (const [i, p] of ps.entries()) if (i % 3 !== 0) live.add(p);
-    heap.memory.u8.fill(0x5c, ps[1]!, ps[1]! + heap.mallocUsableSize(ps[1]!));
+    if (target.mapsBigBlocks) live.add(heap.malloc(200_000));
+    fillMem(heap, ps[1]!, heap.mallocUsableSize(ps[1]!), 0x5c);
     heap.check();
     return { heap, live };
   }
 
-  it("arbitrary integers and doubles: 0 is a no-op, anything else throws InvalidPointerError or DoubleFreeError, changing nothing", () => {
+  /**
+   * In a process, whether `free(x)` would read a header in no mapping: a known bug (see
+   * Heap.test.ts, "process.heap: known bugs") faults there instead of throwing
+   * InvalidPointerError. The passing test leaves those values out; the `it.fails` one below
+   * keeps them. Drop this once fixed.
+   */
+  const headerUnmapped = (heap: AnyHeap, x: number): boolean =>
+    target.mapsBigBlocks && Number.isSafeInteger(x) && x > 0 && x < 2 ** 47 && !inMemory(heap, Math.max(0, x - 16), 16);
+
+  function arbitraryFrees(skipUnmapped: boolean): void {
     const { heap, live } = busyHeap();
-    const end = heap.memory.byteLength;
+    const end = memoryEnd(heap);
+    const from = target.mapsBigBlocks ? heap.base : 0; // a process's memory below the heap is its image, or nothing
     const liveList = [...live];
     const arg = fc.oneof(
       fc.integer(),
       fc.double(),
-      fc.nat({ max: end + 4096 }),
-      fc.nat({ max: end }).map((x) => x & ~15),
+      fc.nat({ max: end - from + 4096 }).map((x) => from + x),
+      fc.nat({ max: end - from }).map((x) => (from + x) & ~15),
       fc.constantFrom(...liveList).chain((p) => fc.integer({ min: -64, max: 4096 }).map((d) => p + d)),
       fc.constantFrom(0, -0, NaN, Infinity, -Infinity, 2 ** 32, 2 ** 53, -1, 0.5, Number.MIN_VALUE, Number.MAX_VALUE),
     );
@@ -164,6 +177,7 @@ describe("garbage passed to free()", () => {
     fc.assert(
       fc.property(arg, (x) => {
         if (live.has(x)) return; // a live block's own pointer is legitimately freeable
+        if (skipUnmapped && headerUnmapped(heap, x)) return;
         if (x === 0) {
           heap.free(x);
         } else {
@@ -185,6 +199,15 @@ describe("garbage passed to free()", () => {
     heap.check();
     for (const p of live) heap.free(p);
     heap.check();
+  }
+
+  it("arbitrary integers and doubles: 0 is a no-op, anything else throws InvalidPointerError or DoubleFreeError, changing nothing", () => {
+    arbitraryFrees(true);
+  });
+
+  // The same over every value, including pointers whose header is in no mapping (known bug).
+  it.runIf(target.mapsBigBlocks).fails("the same, including pointers into no mapping (known bug: SegmentationFault)", () => {
+    arbitraryFrees(false);
   });
 
   it("values of other types (cast) are refused the same way", () => {
@@ -208,8 +231,9 @@ describe("garbage passed to free()", () => {
     const { heap, live } = busyHeap();
     const before = snapshot(heap);
     fc.assert(
-      fc.property(fc.oneof(fc.integer({ min: 1 }), fc.nat({ max: heap.memory.byteLength }).map((x) => x & ~15)), fc.nat(5000), (x, n) => {
+      fc.property(fc.oneof(fc.integer({ min: 1 }), fc.nat({ max: memoryEnd(heap) }).map((x) => x & ~15)), fc.nat(5000), (x, n) => {
         if (live.has(x) || x === 0) return;
+        if (headerUnmapped(heap, x)) return; // the known bug above
         let err: unknown = null;
         try {
           heap.realloc(x, n);
