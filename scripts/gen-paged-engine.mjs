@@ -13,12 +13,13 @@
 //
 //   m[i]            (a read)                    → m[this.tr(i)]
 //   m[i] = v        (a store, as a statement)   → this.w(i, v)     (v is evaluated first)
-//   m[i] |= v, m[i]++ ...                       → m[this.tw(i)] |= v
 //
-// where `m` (or `this.m`) is then the RAM's words, and tr/tw/w (implemented in PagedHeap.ts)
-// translate a virtual word index to a physical one through a one-entry cache per access kind.
-// A store goes through w(i, v) so that the translation happens after v is computed: computing
-// v may fault and evict the page a translation made earlier would point into.
+// where `m` (or `this.m`) is then the RAM's words, and tr/w (implemented in PagedHeap.ts)
+// translate a virtual word index to a physical one through a translation cache. A store goes
+// through w(i, v) so that the translation happens after v is computed (computing v may fault
+// and evict the page a translation made earlier would point into), and so that the process
+// heap can log the old value and undo a call that fails half way. Compound stores (m[i] |= v,
+// m[i]++) are refused: write them as m[i] = m[i] | v.
 //
 // Every method and accessor of class Heap is copied except those listed in SKIP; the module's
 // private helpers they use are copied too, its exports are imported from Heap.ts.
@@ -56,16 +57,6 @@ export function generate(source) {
     (ts.isIdentifier(e) && e.text === "m") ||
     (ts.isPropertyAccessExpression(e) && e.expression.kind === ts.SyntaxKind.ThisKeyword && e.name.text === "m");
   const isMAccess = (e) => ts.isElementAccessExpression(e) && isM(e.expression);
-  const hasMAccess = (n) => {
-    let found = false;
-    const visit = (x) => {
-      if (found) return;
-      if (isMAccess(x)) found = true;
-      else ts.forEachChild(x, visit);
-    };
-    visit(n);
-    return found;
-  };
 
   /** Whether the function around `decl` still reads identifier `m` once stores became `this.w(...)`. */
   const mStillRead = (decl) => {
@@ -101,15 +92,11 @@ export function generate(source) {
         if (!ts.isExpressionStatement(node.parent)) fail(node, "a metadata store must be a statement of its own");
         return `this.w(${render(node.left.argumentExpression)}, ${render(node.right)})`;
       }
-      if (COMPOUND.has(op)) {
-        if (hasMAccess(node.right)) fail(node, "a compound store's operand must not read metadata");
-        return `${render(node.left.expression)}[this.tw(${render(node.left.argumentExpression)})] ${node.operatorToken.getText(sf)} ${render(node.right)}`;
-      }
+      if (COMPOUND.has(op)) fail(node, "compound stores are not translated (write m[i] = m[i] op v)");
     }
     if ((ts.isPrefixUnaryExpression(node) || ts.isPostfixUnaryExpression(node)) && isMAccess(node.operand)) {
-      const target = `${render(node.operand.expression)}[this.tw(${render(node.operand.argumentExpression)})]`;
-      const op = ts.tokenToString(node.operator);
-      return ts.isPrefixUnaryExpression(node) ? op + target : target + op;
+      const op = node.operator;
+      if (op === ts.SyntaxKind.PlusPlusToken || op === ts.SyntaxKind.MinusMinusToken) fail(node, "++ and -- on metadata are not translated");
     }
     if (isMAccess(node)) {
       return `${render(node.expression)}[this.tr(${render(node.argumentExpression)})]`;
@@ -226,15 +213,13 @@ ${copied.join("\n\n")}
 
 /**
  * The engine of {@link Heap} with every metadata word reached through a translation of its
- * index (\`tr\` for reads, \`tw\` and \`w\` for writes): the base of {@link PagedHeap}, a heap
+ * index (\`tr\` for reads, \`w\` for writes): the base of {@link PagedHeap}, a heap
  * inside a process's address space.
  * @internal
  */
 export abstract class PagedEngine extends Heap<AddressSpace> {
   /** The RAM word holding virtual word \`i\`, for a read. */
   protected abstract tr(i: number): number;
-  /** The RAM word holding virtual word \`i\`, for a write. */
-  protected abstract tw(i: number): number;
   /** Stores \`v\` at virtual word \`i\`. */
   protected abstract w(i: number, v: number): void;
 

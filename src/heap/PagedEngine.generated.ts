@@ -43,15 +43,13 @@ const isPow2 = (x: number): boolean => Number.isSafeInteger(x) && x > 0 && 2 ** 
 
 /**
  * The engine of {@link Heap} with every metadata word reached through a translation of its
- * index (`tr` for reads, `tw` and `w` for writes): the base of {@link PagedHeap}, a heap
+ * index (`tr` for reads, `w` for writes): the base of {@link PagedHeap}, a heap
  * inside a process's address space.
  * @internal
  */
 export abstract class PagedEngine extends Heap<AddressSpace> {
   /** The RAM word holding virtual word `i`, for a read. */
   protected abstract tr(i: number): number;
-  /** The RAM word holding virtual word `i`, for a write. */
-  protected abstract tw(i: number): number;
   /** Stores `v` at virtual word `i`. */
   protected abstract w(i: number, v: number): void;
 
@@ -355,7 +353,7 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
       ordblks,
       smblks: 0,
       hblks: this.word(H_MMAP_COUNT),
-      hblkhd: this.word(H_MMAP_BYTES),
+      hblkhd: this.mappedBytes(),
       usmblks: 0,
       fsmblks: 0,
       uordblks: arena - fordblks,
@@ -367,13 +365,31 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
   /** Bytes now obtained from the system: the brk heap plus mapped blocks (dlmalloc's `malloc_footprint`). O(1). */
   override mallocFootprint(): number {
     if ((this.mode & MODE_SYNC) !== 0) this.sync();
-    return this.endAddr() - this.word(H_BRK_START) + this.word(H_MMAP_BYTES);
+    return this.endAddr() - this.word(H_BRK_START) + this.mappedBytes();
   }
 
   /** The high-water mark of {@link Heap.mallocFootprint} (dlmalloc's `malloc_max_footprint`). O(1). */
   override mallocMaxFootprint(): number {
     if ((this.mode & MODE_SYNC) !== 0) this.sync();
+    return this.maxFootprint();
+  }
+
+  /** Bytes in mapped blocks (a header word here; a process's heap, whose mappings can pass 2 GiB, keeps a number). */
+  protected override mappedBytes(): number {
+    return this.word(H_MMAP_BYTES);
+  }
+
+  protected override setMappedBytes(v: number): void {
+    this.setWord(H_MMAP_BYTES, v);
+  }
+
+  /** The high-water mark of the footprint (a header word here, a number in a process's heap). */
+  protected override maxFootprint(): number {
     return this.word(H_MAXFOOT);
+  }
+
+  protected override setMaxFootprint(v: number): void {
+    this.setWord(H_MAXFOOT, v);
   }
 
   /**
@@ -701,7 +717,7 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
 
   protected override noteFootprint(): void {
     const fp = this.mallocFootprint();
-    if (fp > this.word(H_MAXFOOT)) this.setWord(H_MAXFOOT, fp);
+    if (fp > this.maxFootprint()) this.setMaxFootprint(fp);
   }
 
   protected override bitmapChunkSize(cover: number): number {
@@ -878,12 +894,14 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
     const m = this.m;
     const c = p - this.W2;
     const top = this.topAddr();
+    // Outside the heap there is nothing to read (in a process, no mapping even).
+    if (c < this.arena || c >= this.endAddr()) throw new InvalidPointerError(op, p);
     // A freed chunk keeps its header (in-use bit clear) until the memory is used again, even
     // after merging into a neighbour or the top: that tells a double free from a stray pointer.
     const s = m[this.tr((c + this.W) >>> 2)];
     const size = s & ~FLAG_BITS;
     const looksFreed = (s & CINUSE) === 0 && size >= this.minChunk && (size & this.amask) === 0;
-    if (c >= top && c < this.endAddr()) {
+    if (c >= top) {
       if (looksFreed && c + size <= this.endAddr()) throw new DoubleFreeError(op, p);
     } else if (c >= this.arena && c < top) {
       let x = this.arena;
@@ -1244,7 +1262,7 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
     const u = this.unmapped!;
     for (const q of u.keys()) if (q >= start && q < start + length) u.delete(q);
     this.setWord(H_MMAP_COUNT, this.word(H_MMAP_COUNT) + 1);
-    this.setWord(H_MMAP_BYTES, this.word(H_MMAP_BYTES) + length);
+    this.setMappedBytes(this.mappedBytes() + length);
     this.noteFootprint();
     return p;
   }
@@ -1254,7 +1272,7 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
     const b = this.maps!.get(p)!;
     this.maps!.delete(p);
     this.setWord(H_MMAP_COUNT, this.word(H_MMAP_COUNT) - 1);
-    this.setWord(H_MMAP_BYTES, this.word(H_MMAP_BYTES) - b.length);
+    this.setMappedBytes(this.mappedBytes() - b.length);
     this.host.munmap(b.start, b.length);
     const u = this.unmapped!;
     u.set(p, b.length);
@@ -1297,7 +1315,7 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
       count++;
       bytes += b.length;
     }
-    if (count !== this.word(H_MMAP_COUNT) || bytes !== this.word(H_MMAP_BYTES)) {
+    if (count !== this.word(H_MMAP_COUNT) || bytes !== this.mappedBytes()) {
       throw new HeapCorruptionError(`mapped block totals disagree (${count} blocks, ${bytes} bytes)`, "check", this.hdr);
     }
   }

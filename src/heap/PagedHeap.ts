@@ -19,9 +19,17 @@
  * exactly as to the program's; only the MMU's TLB counters see the heap's accesses on cache
  * misses alone. Under exact LRU replacement the caches stay off, so that every access is
  * stamped.
+ *
+ * Every call that changes the heap is a transaction: each metadata store logs the word's old
+ * value, and the break and the mappings made are noted at the start. When a call fails half
+ * way, because RAM and swap ran out (OutOfMemoryError) or a page of the heap was taken away by
+ * the program (a fault), everything is put back: the allocating calls then return 0 with
+ * ENOMEM (OutOfMemoryError) as C's malloc does, anything else rethrows, and the heap is as it
+ * was before the call.
  */
 import { MAP_ANONYMOUS, MAP_FAILED, MAP_PRIVATE, PROT_READ, PROT_WRITE } from "../constants.js";
-import { ArgumentError } from "../errors.js";
+import { ArgumentError, MemoryFault, OutOfMemoryError, VmError } from "../errors.js";
+import { Errno } from "../errno.js";
 import type { Mmu } from "../paging/Mmu.js";
 import type { AddressSpace } from "../vm/AddressSpace.js";
 import type { Brk } from "./Brk.js";
@@ -30,6 +38,9 @@ import { H_BRK } from "./header.js";
 import { MAX_HEAP_BYTES, type DataModel, type HeapOptions, type MappedBlock } from "./Heap.js";
 import type { HeapHost } from "./host.js";
 import { PagedEngine } from "./PagedEngine.generated.js";
+
+/** Metadata stores one call may log for undoing (calls make a few dozen; past this a failing call cannot be undone). */
+const UNDO_WORDS = 1 << 14;
 
 /** Pages each of a process heap's two translation caches (reads, writes) holds. */
 export const CACHE_ENTRIES = 1024;
@@ -60,6 +71,10 @@ class ProcessHost implements HeapHost {
   expected: number;
   /** Address of the heap header's copy of the break (0 until the header exists). */
   cell = 0;
+  /** The heap's undo log, told before `st` changes a word and before the break or the mappings change. */
+  log: { store(addr: number): void; save(): void } | null = null;
+  /** Mappings made since the heap's current call began: [start, length] pairs. */
+  readonly made: number[] = [];
   private readonly u8: Uint8Array;
 
   constructor(as: AddressSpace, brk: Brk, expected: number) {
@@ -76,6 +91,7 @@ class ProcessHost implements HeapHost {
     return this.as.read32(addr) | 0;
   }
   st(addr: number, value: number): void {
+    if (this.log !== null) this.log.store(addr);
     this.as.write32(addr, value >>> 0);
   }
   copy(dst: number, src: number, length: number): void {
@@ -97,6 +113,7 @@ class ProcessHost implements HeapHost {
     // one contiguous segment, so it stops growing (and trimming) instead; big requests still
     // get mappings.
     if (this.brk.current !== this.expected) return -1;
+    if (this.log !== null) this.log.save();
     const r = this.brk.sbrk(increment);
     if (r !== -1) {
       this.expected = r + increment;
@@ -105,8 +122,11 @@ class ProcessHost implements HeapHost {
     return r;
   }
   mmap(length: number): number {
+    if (this.log !== null) this.log.save();
     const a = this.as.mmap(0, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
-    return a === MAP_FAILED ? -1 : a;
+    if (a === MAP_FAILED) return -1;
+    this.made.push(a, length);
+    return a;
   }
   munmap(addr: number, length: number): void {
     this.as.munmap(addr, length);
@@ -122,12 +142,13 @@ class ProcessHost implements HeapHost {
  * Read and write blocks through the address space (`heap.memory.read8`, `writeBytes`, ...).
  */
 export class PagedHeap extends PagedEngine {
-  /** Read translations: slot `page & CACHE_MASK` holds a virtual page (-1: none) and the RAM word of its first word. */
-  protected rtag!: Int32Array;
-  protected rbase!: Int32Array;
+  /**
+   * Read translations: entry `k = page & CACHE_MASK` is `rc[2k]`, a virtual page (-1: none),
+   * and `rc[2k + 1]`, the RAM word of its first word (side by side: one cache line, one array).
+   */
+  protected rc!: Int32Array;
   /** The same for writes. */
-  protected wtag!: Int32Array;
-  protected wbase!: Int32Array;
+  protected wc!: Int32Array;
   /** log2 of words per page, and words per page − 1. */
   protected ps!: number;
   protected pm!: number;
@@ -135,6 +156,18 @@ export class PagedHeap extends PagedEngine {
   /** Exact LRU: every access must reach the MMU, so the caches stay empty. */
   protected exact!: boolean;
   protected detach!: () => void;
+  /** Bytes in mapped blocks, and the footprint's high-water mark: numbers, as they can pass 2 GiB. */
+  protected mapped!: number;
+  protected maxFoot!: number;
+  /** The undo log of the current call: (word index, old value) pairs of metadata stores; `undoN` numbers used. */
+  protected undo!: Int32Array;
+  protected undoN!: number;
+  /** The same for the host's own stores (mapped blocks' headers, the break's copy): (address, old value). */
+  protected hostUndo!: number[];
+  /** Whether {@link PagedHeap.before} holds the state of the current call (saved before the first change of the break or the mappings). */
+  protected saved!: boolean;
+  /** What the current call started from: the break, the heap's idea of it, the mapped totals. */
+  private before!: { brk: number; expected: number; mapped: number; maxFoot: number; errno: number };
 
   /**
    * Creates the heap of a process whose break is `brk`, at the break rounded up to 16.
@@ -154,6 +187,7 @@ export class PagedHeap extends PagedEngine {
     const limit = Math.min(brk.limit, MAX_HEAP_BYTES);
     if (!heap.format(limit, opts as HeapOptions)) throw new ArgumentError("Process heap: the break cannot give an empty heap its first pages");
     host.cell = hdr + 4 * H_BRK;
+    heap.maxFoot = heap.mallocFootprint();
     return heap;
   }
 
@@ -167,6 +201,8 @@ export class PagedHeap extends PagedEngine {
     for (const [p, b] of parent.maps!) heap.maps!.set(p, b);
     for (const [p, n] of parent.unmapped!) heap.unmapped!.set(p, n);
     heap.errno = parent.errno;
+    heap.mapped = parent.mapped;
+    heap.maxFoot = parent.maxFoot;
     return heap;
   }
 
@@ -175,27 +211,194 @@ export class PagedHeap extends PagedEngine {
     this.setUp(host, hdr, model === "ilp32" ? ILP32 : LP64, 0);
     this.maps = new Map<number, MappedBlock>();
     this.unmapped = new Map<number, number>();
-    this.rtag = new Int32Array(CACHE_ENTRIES).fill(-1);
-    this.rbase = new Int32Array(CACHE_ENTRIES);
-    this.wtag = new Int32Array(CACHE_ENTRIES).fill(-1);
-    this.wbase = new Int32Array(CACHE_ENTRIES);
+    this.rc = new Int32Array(2 * CACHE_ENTRIES).fill(-1);
+    this.wc = new Int32Array(2 * CACHE_ENTRIES).fill(-1);
     this.ps = Math.log2(as.pageSize) - 2;
     this.pm = (as.pageSize >>> 2) - 1;
     this.mmu = as.mmu;
     this.exact = as.mmu.lastUse !== null;
     this.detach = as.mmu.onInvalidate((vpn) => this.drop(vpn));
+    this.mapped = 0;
+    this.maxFoot = 0;
+    this.undo = new Int32Array(2 * UNDO_WORDS);
+    this.undoN = 0;
+    this.hostUndo = [];
+    this.saved = false;
+    this.before = { brk: 0, expected: 0, mapped: 0, maxFoot: 0, errno: 0 };
+    host.log = {
+      store: (addr) => this.hostUndo.push(addr, this.as.read32(addr)),
+      save: () => this.save(),
+    };
+  }
+
+  protected override mappedBytes(): number {
+    return this.mapped;
+  }
+  protected override setMappedBytes(v: number): void {
+    this.save();
+    this.mapped = v;
+  }
+  protected override maxFootprint(): number {
+    return this.maxFoot;
+  }
+  protected override setMaxFootprint(v: number): void {
+    this.save();
+    this.maxFoot = v;
+  }
+
+  // ─────────────── calls as transactions ───────────────
+
+  // reallocarray is not wrapped: it changes nothing before it calls realloc, which is.
+  override malloc(size: number): number {
+    this.begin();
+    try {
+      return super.malloc(size);
+    } catch (e) {
+      return this.failed(e, 0);
+    }
+  }
+  override free(ptr: number): void {
+    this.begin();
+    try {
+      super.free(ptr);
+    } catch (e) {
+      this.failed(e, null);
+    }
+  }
+  override calloc(nmemb: number, size: number): number {
+    this.begin();
+    try {
+      return super.calloc(nmemb, size);
+    } catch (e) {
+      return this.failed(e, 0);
+    }
+  }
+  override realloc(ptr: number, size: number): number {
+    this.begin();
+    try {
+      return super.realloc(ptr, size);
+    } catch (e) {
+      return this.failed(e, 0);
+    }
+  }
+  override posixMemalign(alignment: number, size: number): { err: number; ptr: number } {
+    this.begin();
+    try {
+      return super.posixMemalign(alignment, size);
+    } catch (e) {
+      const saved = this.errno;
+      this.failed(e, 0);
+      this.errno = saved; // posix_memalign reports through its result, never errno
+      return { err: Errno.ENOMEM, ptr: 0 };
+    }
+  }
+  override alignedAlloc(alignment: number, size: number): number {
+    this.begin();
+    try {
+      return super.alignedAlloc(alignment, size);
+    } catch (e) {
+      return this.failed(e, 0);
+    }
+  }
+  override memalign(alignment: number, size: number): number {
+    this.begin();
+    try {
+      return super.memalign(alignment, size);
+    } catch (e) {
+      return this.failed(e, 0);
+    }
+  }
+  override mallocTrim(pad = 0): 0 | 1 {
+    this.begin();
+    try {
+      return super.mallocTrim(pad);
+    } catch (e) {
+      return this.failed(e, 0);
+    }
+  }
+  override mallopt(param: number, value: number): 0 | 1 {
+    this.begin();
+    try {
+      return super.mallopt(param, value);
+    } catch (e) {
+      return this.failed(e, 0);
+    }
+  }
+
+  /** Starts a call: empty undo logs; the rest of the state is saved before it first changes. */
+  private begin(): void {
+    this.undoN = 0;
+    if (this.hostUndo.length !== 0) this.hostUndo.length = 0;
+    this.saved = false;
+  }
+
+  /** Saves what the current call started from, before it moves the break or maps (once per call). */
+  private save(): void {
+    if (this.saved) return;
+    this.saved = true;
+    const h = this.host as ProcessHost;
+    h.made.length = 0;
+    const b = this.before;
+    b.brk = h.brk.current;
+    b.expected = h.expected;
+    b.mapped = this.mapped;
+    b.maxFoot = this.maxFoot;
+    b.errno = this.errno;
+  }
+
+  /**
+   * A call threw. In a nested call, lets the outer one handle it. Otherwise undoes the call
+   * (metadata stores in reverse order, mappings made, the break, the mapped totals) when the
+   * failure came from the address space, and then returns `result` with ENOMEM for running
+   * out of memory, or rethrows.
+   */
+  private failed<R>(e: unknown, result: R): R {
+    if (!(e instanceof OutOfMemoryError || e instanceof MemoryFault)) throw e; // heap errors throw before any change
+    if (this.undoN > this.undo.length) throw new VmError(`process heap: a call failed after more than ${UNDO_WORDS} metadata stores and cannot be undone (${(e as Error).message})`);
+    const as = this.as;
+    const h = this.host as ProcessHost;
+    const u = this.undo;
+    for (let n = this.undoN - 2; n >= 0; n -= 2) as.write32(u[n]! * 4, u[n + 1]! >>> 0);
+    this.undoN = 0;
+    const hu = this.hostUndo;
+    for (let n = hu.length - 2; n >= 0; n -= 2) as.write32(hu[n]!, hu[n + 1]!);
+    hu.length = 0;
+    if (!this.saved) {
+      if (!(e instanceof OutOfMemoryError) || result === null) throw e;
+      this.errno = Errno.ENOMEM;
+      return result;
+    }
+    for (let i = 0; i < h.made.length; i += 2) {
+      const start = h.made[i]!;
+      const length = h.made[i + 1]!;
+      for (const [p, b] of this.maps!) if (b.start === start) this.maps!.delete(p);
+      as.munmap(start, length);
+    }
+    h.made.length = 0;
+    const b = this.before;
+    if (h.brk.current !== b.brk && h.brk.current === h.expected) h.brk.brk(b.brk);
+    h.expected = b.expected;
+    this.mapped = b.mapped;
+    this.maxFoot = b.maxFoot;
+    if (!(e instanceof OutOfMemoryError) || result === null) throw e;
+    this.errno = Errno.ENOMEM;
+    return result;
+  }
+
+  private get as(): AddressSpace {
+    return this.memory;
   }
 
   /** Drops the cached translations of page `vpn` (-1: all), as the MMU drops its TLB's. */
   private drop(vpn: number): void {
     if (vpn < 0) {
-      this.rtag.fill(-1);
-      this.wtag.fill(-1);
+      this.rc.fill(-1);
+      this.wc.fill(-1);
       return;
     }
-    const k = vpn & CACHE_MASK;
-    if (this.rtag[k] === vpn) this.rtag[k] = -1;
-    if (this.wtag[k] === vpn) this.wtag[k] = -1;
+    const k = (vpn & CACHE_MASK) << 1;
+    if (this.rc[k] === vpn) this.rc[k] = -1;
+    if (this.wc[k] === vpn) this.wc[k] = -1;
   }
 
   /** Stops listening to the address space (the process exited). */
@@ -206,29 +409,34 @@ export class PagedHeap extends PagedEngine {
 
   protected override tr(i: number): number {
     const v = i >>> this.ps;
-    const k = v & CACHE_MASK;
-    return this.rtag[k] === v ? this.rbase[k]! + (i & this.pm) : this.readMiss(i);
-  }
-
-  protected override tw(i: number): number {
-    const v = i >>> this.ps;
-    const k = v & CACHE_MASK;
-    return this.wtag[k] === v ? this.wbase[k]! + (i & this.pm) : this.writeMiss(i);
+    const k = (v & CACHE_MASK) << 1;
+    const c = this.rc;
+    return c[k] === v ? c[k + 1]! + (i & this.pm) : this.readMiss(i);
   }
 
   protected override w(i: number, x: number): void {
     const v = i >>> this.ps;
-    const k = v & CACHE_MASK;
-    this.m[this.wtag[k] === v ? this.wbase[k]! + (i & this.pm) : this.writeMiss(i)] = x;
+    const k = (v & CACHE_MASK) << 1;
+    const c = this.wc;
+    const at = c[k] === v ? c[k + 1]! + (i & this.pm) : this.writeMiss(i);
+    const m = this.m;
+    const n = this.undoN;
+    const u = this.undo;
+    if (n < u.length) {
+      u[n] = i;
+      u[n + 1] = m[at]!;
+    }
+    this.undoN = n + 2;
+    m[at] = x;
   }
 
   private readMiss(i: number): number {
     const word = this.mmu.translate(i * 4, "read") >>> 2;
     if (!this.exact) {
       const v = i >>> this.ps;
-      const k = v & CACHE_MASK;
-      this.rtag[k] = v;
-      this.rbase[k] = word - (i & this.pm);
+      const k = (v & CACHE_MASK) << 1;
+      this.rc[k] = v;
+      this.rc[k + 1] = word - (i & this.pm);
     }
     return word;
   }
@@ -239,9 +447,9 @@ export class PagedHeap extends PagedEngine {
       // A page just made writable is readable through the same frame (after copy-on-write,
       // the read cache must not keep the frame the page shared before).
       const v = i >>> this.ps;
-      const k = v & CACHE_MASK;
-      this.rtag[k] = this.wtag[k] = v;
-      this.rbase[k] = this.wbase[k] = word - (i & this.pm);
+      const k = (v & CACHE_MASK) << 1;
+      this.rc[k] = this.wc[k] = v;
+      this.rc[k + 1] = this.wc[k + 1] = word - (i & this.pm);
     }
     return word;
   }

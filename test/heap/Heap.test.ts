@@ -484,12 +484,7 @@ describe.each(TARGETS)("$name heap", (target) => {
       ["Infinity", () => Infinity],
       ["a string", (p) => String(p) as unknown as number],
     ];
-    // Known bug of the process heap (see "process.heap: known bugs" below): a pointer into no
-    // mapping faults (SegmentationFault) instead of throwing InvalidPointerError. Drop this
-    // filter when it is fixed.
-    const unmappedInProcess = new Set(["16 (inside the heap's own header)", "64 (inside the heap's own header)", "past the end of memory", "2**31 - 16"]);
-    const invalidHere = invalid.filter(([name]) => target.name !== "process" || !unmappedInProcess.has(name));
-    it.each(invalidHere)("free(%s) throws InvalidPointerError ('free(): invalid pointer') before any change", (_, bad) => {
+    it.each(invalid)("free(%s) throws InvalidPointerError ('free(): invalid pointer') before any change", (_, bad) => {
       const heap = make();
       const before0 = filled(heap, 100, 1);
       const p = filled(heap, 256, 2);
@@ -1653,13 +1648,12 @@ describe("concurrent option (single thread)", () => {
   });
 });
 
-// ───────────── process.heap: known bugs, minimal reproductions (it.fails until fixed in src) ─────────────
+// ───────────── process.heap: regressions of bugs found by running this suite on it ─────────────
 
-describe("process.heap: known bugs (each `it.fails` passes while the bug is there; flip to `it` once fixed)", () => {
-  it.fails("free/realloc of a pointer into no mapping throws InvalidPointerError (not SegmentationFault), as on linear memory", () => {
-    // badPointer() reads the would-be chunk's size field (m[(c + W) >>> 2]) before checking
-    // that the chunk lies in the heap: on linear memory the out-of-range read gives undefined,
-    // in a process it faults on the unmapped page.
+describe("process.heap: regressions", () => {
+  it("free/realloc of a pointer into no mapping throws InvalidPointerError (not SegmentationFault), as on linear memory", () => {
+    // badPointer() once read the would-be chunk's size field before checking that the chunk
+    // lies in the heap: in a process that read faulted on the unmapped page.
     const heap = PROCESS.make();
     heap.malloc(100);
     const end = processOf(heap).sbrk(0);
@@ -1670,9 +1664,9 @@ describe("process.heap: known bugs (each `it.fails` passes while the bug is ther
     heap.check();
   });
 
-  it.fails("mapped-block totals do not overflow: two mapped blocks of 1.5 GiB keep hblkhd, the footprint and check() right", () => {
-    // H_MMAP_BYTES is a 32-bit header word: past 2 GiB of mapped blocks, mallinfo().hblkhd
-    // and mallocFootprint() turn negative and check() reports "mapped block totals disagree".
+  it("mapped-block totals do not overflow: two mapped blocks of 1.5 GiB keep hblkhd, the footprint and check() right", () => {
+    // The mapped bytes were once a 32-bit header word: past 2 GiB, mallinfo().hblkhd and
+    // mallocFootprint() turned negative and check() reported "mapped block totals disagree".
     // (A 48-bit process maps both lazily, so they succeed, as with Linux overcommit.)
     const heap = PROCESS.make();
     const a = heap.malloc(1.5 * 1024 * MiB);
@@ -1684,11 +1678,10 @@ describe("process.heap: known bugs (each `it.fails` passes while the bug is ther
     heap.check();
   });
 
-  it.fails("out of RAM while growing the break: malloc returns 0 with ENOMEM and the heap stays consistent", () => {
+  it("out of RAM while growing the break: malloc returns 0 with ENOMEM and the heap stays consistent", () => {
     // With 256 frames (1 MiB of RAM) and no data limit, the break grows until a page of the
-    // heap cannot get a frame: malloc throws OutOfMemoryError from the page fault, in the
-    // middle of its work, and check() then fails ("in-use chunk missing from the in-use
-    // bitmap"). heap.md: failure returns 0 with ENOMEM, nothing already allocated disturbed.
+    // heap cannot get a frame: the page fault threw OutOfMemoryError in the middle of malloc,
+    // and check() then failed. heap.md: failure returns 0 with ENOMEM, nothing disturbed.
     const heap = PROCESS.make({ frames: 256 });
     const ps: number[] = [];
     let failed = false;

@@ -15,7 +15,10 @@ import {
   OutOfMemoryError,
   PhysicalMemory,
   Process,
+  MAP_ANONYMOUS,
+  MAP_PRIVATE,
   PROT_READ,
+  PROT_WRITE,
   SwapSpace,
   type ProcessOptions,
 } from "../../src/index.js";
@@ -244,29 +247,72 @@ describe("process.heap: where the memory comes from", () => {
     heap.check();
   });
 
-  it("raises OutOfMemoryError when RAM runs out, as touching memory does under overcommit; the heap stays whole", () => {
-    // Linux overcommits: malloc gets address space, and running out of frames shows when a
-    // page is first written (the OOM killer). Here that write throws; the heap writes a new
-    // top's header before anything else, so a malloc that fails this way changes nothing.
+  it("returns 0 with ENOMEM when RAM runs out in the middle of a call, and undoes the call", () => {
+    // The first write to a fresh page needs a frame; with none left the page fault throws
+    // OutOfMemoryError half way through malloc. The heap undoes what the call did (metadata,
+    // break, mappings) and fails as C's malloc does.
     const proc = spawn({ frames: 48 });
     const heap = proc.heap;
     const ptrs: number[] = [];
-    let error: unknown = null;
-    for (let i = 0; i < 1000 && error === null; i++) {
-      try {
-        const p = heap.malloc(3000);
-        proc.as.writeBytes(p, bytes(3000, i));
-        ptrs.push(p);
-      } catch (e) {
-        error = e;
-      }
+    for (let i = 0; i < 1000; i++) {
+      const p = heap.malloc(3000);
+      if (p === 0) break;
+      ptrs.push(p);
     }
-    expect(error).toBeInstanceOf(OutOfMemoryError);
-    ptrs.forEach((p, i) => expect(proc.as.readBytes(p, 3000)).toEqual(bytes(3000, i)));
+    expect(heap.errno).toBe(Errno.ENOMEM);
+    expect(ptrs.length).toBeGreaterThan(10);
     heap.check();
+    const brk = proc.sbrk(0);
+    const info = heap.mallinfo();
+    expect(heap.malloc(3000)).toBe(0); // fails again, the same way, changing nothing
+    expect(proc.sbrk(0)).toBe(brk);
+    expect(heap.mallinfo()).toEqual(info);
+    // The program's own first write to a new page throws, as it must: there is no frame.
+    const spare = proc.as.mmap(0, PS, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+    expect(thrown(() => proc.as.write8(spare, 1))).toBeInstanceOf(OutOfMemoryError);
     for (const p of ptrs) heap.free(p);
     heap.check();
     expect(heap.malloc(3000)).not.toBe(0);
+  });
+
+  it("undoes a realloc, a calloc and a posix_memalign that run out of RAM: the old block stays intact and owned", () => {
+    const proc = spawn({ frames: 40 });
+    const heap = proc.heap;
+    const p = heap.malloc(1000);
+    proc.as.writeBytes(p, bytes(1000, 4));
+    const filler: number[] = [];
+    for (;;) {
+      const q = heap.malloc(3000);
+      if (q === 0) break;
+      filler.push(q);
+    }
+    heap.errno = 0;
+    expect(heap.realloc(p, 90_000)).toBe(0);
+    expect(heap.errno).toBe(Errno.ENOMEM);
+    expect(proc.as.readBytes(p, 1000)).toEqual(bytes(1000, 4));
+    expect(heap.calloc(1, 90_000)).toBe(0);
+    expect(heap.posixMemalign(64, 90_000)).toEqual({ err: Errno.ENOMEM, ptr: 0 });
+    expect(heap.mallinfo().hblks).toBe(0); // no mapping left behind
+    heap.check();
+    heap.free(p);
+    heap.check();
+  });
+
+  it("undoes a call whose heap page the program protected, and rethrows the fault", () => {
+    const proc = spawn();
+    const heap = proc.heap;
+    const a = heap.malloc(100);
+    heap.malloc(100);
+    heap.free(a);
+    const before = heap.mallinfo();
+    const brk = proc.sbrk(0);
+    // The header page read-only: the next malloc faults on its first metadata store.
+    expect(proc.as.mprotect(Math.floor(heap.base / PS) * PS, PS, PROT_READ)).toBe(0);
+    expect(thrown(() => heap.malloc(100))).toBeInstanceOf(MemoryFault);
+    expect(proc.as.mprotect(Math.floor(heap.base / PS) * PS, PS, PROT_READ | PROT_WRITE)).toBe(0);
+    expect(heap.mallinfo()).toEqual(before);
+    expect(proc.sbrk(0)).toBe(brk);
+    heap.check();
   });
 });
 
@@ -348,16 +394,6 @@ describe("process.heap lives in the address space", () => {
     // Each metadata word read or written reaches the MMU: dozens of stamps for four calls.
     expect(proc.as.mmu.useClock - clock0).toBeGreaterThan(20);
     heap.check();
-  });
-
-  it("faults like any code when the program takes its pages away (mprotect)", () => {
-    const proc = spawn();
-    const heap = proc.heap;
-    const p = heap.malloc(100);
-    heap.free(p);
-    expect(proc.as.mprotect(Math.floor(heap.base / PS) * PS, PS, PROT_READ)).toBe(0);
-    const e = thrown(() => heap.malloc(100));
-    expect(e).toBeInstanceOf(MemoryFault);
   });
 
   it("check() finds a smashed header of a mapped block", () => {

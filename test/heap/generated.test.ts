@@ -15,14 +15,14 @@ describe("the paged engine generated from Heap.ts", () => {
   it("rewrites reads, stores and compound stores, and refuses what it cannot translate", () => {
     const wrap = (body: string): string =>
       `class Heap {\n  protected m!: Int32Array;\n  foo(i: number): number {\n    const m = this.m;\n${body}\n  }\n}\n`;
-    const out = generate(wrap("    m[i + 1] = m[i] | 1;\n    m[i] |= 2;\n    m[i]++;\n    return this.m[i >>> 2];"));
+    const out = generate(wrap("    m[i + 1] = m[i] | 1;\n    this.m[i] = -m[m[i]];\n    return this.m[i >>> 2];"));
     expect(out).toContain("this.w(i + 1, m[this.tr(i)] | 1);");
-    expect(out).toContain("m[this.tw(i)] |= 2;");
-    expect(out).toContain("m[this.tw(i)]++;");
+    expect(out).toContain("this.w(i, -m[this.tr(m[this.tr(i)])]);");
     expect(out).toContain("return this.m[this.tr(i >>> 2)];");
     expect(out).toContain("protected abstract tr(i: number): number;");
     expect(() => generate(wrap("    return (m[i] = 1);"))).toThrow(/store must be a statement/);
-    expect(() => generate(wrap("    m[i] |= m[i + 1];\n    return 0;"))).toThrow(/must not read metadata/);
+    expect(() => generate(wrap("    m[i] |= 2;\n    return 0;"))).toThrow(/compound stores/);
+    expect(() => generate(wrap("    m[i]++;\n    return 0;"))).toThrow(/\+\+ and --/);
     expect(() => generate(wrap("    const a = m;\n    return a[0];"))).toThrow(/may only be indexed/);
   });
 });
