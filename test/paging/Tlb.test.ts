@@ -251,3 +251,43 @@ describe("Tlb: associativity and replacement", () => {
     );
   });
 });
+
+describe("Tlb: the way predictor changes no answer", () => {
+  it("finds a page whose predicted slot now holds another page, and misses a dropped one", () => {
+    const t = new Tlb({ entries: 4, ways: 4 }); // one set; predictor slots 0..63
+    t.insert(1, 10, RW);
+    t.insert(65, 11, RW); // 65 & 63 = 1: takes over page 1's prediction
+    expect(t.lookup(1, NEED_READ)).toBe(10);
+    expect(t.lookup(65, NEED_READ)).toBe(11);
+    t.invalidate(1);
+    expect(t.lookup(1, NEED_READ)).toBe(-1); // the prediction for 1 names a slot now empty
+    t.insert(2, 12, RO);
+    expect(t.lookup(2, NEED_WRITE)).toBe(-1); // predicted right, but the flags forbid a write
+    expect(t.hits).toBe(2);
+    expect(t.misses).toBe(2);
+  });
+
+  it("agrees with a predictor-free search over random inserts, lookups and invalidations", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.constantFrom("insert", "lookup", "invalidate"), fc.integer({ min: 0, max: 300 }), fc.boolean()), { maxLength: 300 }),
+        (ops) => {
+          const t = new Tlb({ entries: 16, ways: 4 });
+          const shadow = new Map<number, { frame: number; flags: number }>(); // what a search finds, from entries()
+          for (const [op, vpn, rw] of ops) {
+            if (op === "insert") t.insert(vpn, vpn + 1000, rw ? RW : RO);
+            else if (op === "invalidate") t.invalidate(vpn);
+            else {
+              shadow.clear();
+              for (const e of t.entries()) shadow.set(e.vpn, e);
+              const e = shadow.get(vpn);
+              const want = e !== undefined && (e.flags & NEED_WRITE) === NEED_WRITE ? e.frame : -1;
+              expect(t.lookup(vpn, NEED_WRITE)).toBe(want);
+            }
+          }
+        },
+      ),
+      { seed: fcSeed("way predictor") },
+    );
+  });
+});
