@@ -5,7 +5,7 @@ import { Errno } from "../errno.js";
 import { ArgumentError, DoubleFreeError, HeapCorruptionError, InvalidPointerError } from "../errors.js";
 import { M_MMAP_MAX, M_MMAP_THRESHOLD, M_TOP_PAD, M_TRIM_THRESHOLD } from "../constants.js";
 import { SMALL_BINS, binCount, binIndex, ctz32, fitIndex } from "./bins.js";
-import { CINUSE, FLAG_BITS, ILP32, IS_MMAPPED, LP64, MAX_REQUEST, PINUSE, type Layout } from "./chunk.js";
+import { CINUSE, FLAG_BITS, ILP32, LP64, MAX_REQUEST, PINUSE, type Layout } from "./chunk.js";
 import { type HeapHost } from "./host.js";
 import { H_MAGIC, H_CONFIG, H_LOCK, H_HDR, H_ARENA, H_TOP, H_END, H_BRK, H_BRK_START, H_MAXFOOT, H_MMAP_BYTES, H_MMAP_COUNT, H_TRIM, H_TOPPAD, H_MMAP_THRESHOLD, H_MMAP_MAX, H_BITMAP, H_COVER, H_LIMIT, H_SUMMARY, H_BINMAP, H_DV, MAGIC, VERSION, FLAG_CONCURRENT } from "./header.js";
 import { Heap, DEFAULT_TRIM_THRESHOLD, DEFAULT_MMAP_THRESHOLD, MAX_MMAP_THRESHOLD, MAX_HEAP_BYTES, type MallInfo, type ChunkInfo, type HeapOptions } from "./Heap.js";
@@ -34,9 +34,6 @@ const REM_BIN = 0;
 const REM_NEW_DV = 1;
 
 const REM_WAS_DV = 2;
-
-/** How many unmapped blocks' pointers {@link Heap.unmapped} remembers, to report their double free. */
-const UNMAPPED_MEMORY = 64;
 
 /** Whether `x` is a power of two (exact for every safe integer, unlike `x & (x - 1)`). */
 const isPow2 = (x: number): boolean => Number.isSafeInteger(x) && x > 0 && 2 ** Math.round(Math.log2(x)) === x;
@@ -1226,99 +1223,34 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
   }
 
   // ───────────────────────── mapped blocks ─────────────────────────
+  // Hooks for a heap with a mapping source (a process's heap overrides them: PagedHeap.ts).
+  // They are reached only where `maps` is not null, which it is on linear memory.
 
   /** Whether another block may get a mapping of its own (`M_MMAP_MAX`). */
   protected override mapsLeft(): boolean {
-    return this.word(H_MMAP_COUNT) < this.word(H_MMAP_MAX);
+    return false;
   }
 
-  /** Whether a request of `size` bytes gets a mapping of its own: at or over `M_MMAP_THRESHOLD`. */
-  protected override wantsMap(size: number): boolean {
-    return size >= this.word(H_MMAP_THRESHOLD) && this.mapsLeft();
+  /** Whether a request of `size` bytes gets a mapping of its own. */
+  protected override wantsMap(_size: number): boolean {
+    return false;
   }
 
-  /**
-   * A block of `size` bytes in a fresh mapping of its own, its pointer aligned to `alignment`
-   * (glibc's `sysmalloc_mmap`). The chunk header sits right below the pointer, with CINUSE and
-   * IS_MMAPPED set and, in the word before it, the bytes of the mapping in front of the chunk
-   * (as glibc keeps in `prev_size`). The registry ({@link Heap.maps}), not the header, says
-   * which pointers are mapped blocks: a header can be overwritten.
-   * @returns the pointer, or 0 when no mapping is available
-   */
-  protected override mapBlock(size: number, alignment: number): number {
-    const h = this.host;
-    const W = this.W;
-    const page = h.pageSize;
-    const extra = alignment > this.layout.align ? alignment : 0;
-    const length = Math.ceil((size + this.W2 + extra) / page) * page;
-    const start = h.mmap(length);
-    if (start === -1) return 0;
-    const p = Math.ceil((start + this.W2) / alignment) * alignment;
-    const c = p - this.W2;
-    h.st(c, c - start);
-    h.st(c + W, (start + length - c) | CINUSE | IS_MMAPPED);
-    if (W === 8) h.st(c + 12, 0);
-    this.maps!.set(p, { start, length });
-    const u = this.unmapped!;
-    for (const q of u.keys()) if (q >= start && q < start + length) u.delete(q);
-    this.setWord(H_MMAP_COUNT, this.word(H_MMAP_COUNT) + 1);
-    this.setMappedBytes(this.mappedBytes() + length);
-    this.noteFootprint();
-    return p;
+  /** A block of `size` bytes aligned to `alignment` in a mapping of its own; 0 when none. */
+  protected override mapBlock(_size: number, _alignment: number): number {
+    return 0;
   }
 
-  /** Frees mapped block `p`: its mapping goes back at once (glibc's `munmap_chunk`). */
-  protected override unmapBlock(p: number): void {
-    const b = this.maps!.get(p)!;
-    this.maps!.delete(p);
-    this.setWord(H_MMAP_COUNT, this.word(H_MMAP_COUNT) - 1);
-    this.setMappedBytes(this.mappedBytes() - b.length);
-    this.host.munmap(b.start, b.length);
-    const u = this.unmapped!;
-    u.set(p, b.length);
-    if (u.size > UNMAPPED_MEMORY) u.delete(u.keys().next().value!);
+  /** Frees mapped block `p`. */
+  protected override unmapBlock(_p: number): void {}
+
+  /** `realloc` of mapped block `p`. */
+  protected override reallocMapped(_p: number, _size: number): number {
+    return 0;
   }
 
-  /**
-   * `realloc` of mapped block `p`: kept when the new size fits its mapping, else moved to a
-   * new block (which may be mapped or not) and unmapped.
-   */
-  protected override reallocMapped(p: number, size: number): number {
-    if (size === 0) {
-      this.unmapBlock(p);
-      return 0;
-    }
-    if (size >>> 0 !== size || size > MAX_REQUEST) {
-      this.errno = Errno.ENOMEM;
-      return 0;
-    }
-    const b = this.maps!.get(p)!;
-    const usable = b.start + b.length - p;
-    if (size <= usable) return p;
-    const q = this.mallocImpl(size);
-    if (q === 0) return 0;
-    this.host.copy(q, p, usable);
-    this.unmapBlock(p);
-    return q;
-  }
-
-  /** Checks the mapped blocks against the registry: their headers and the header's totals. */
-  protected override checkMapped(): void {
-    let count = 0;
-    let bytes = 0;
-    const h = this.host;
-    for (const [p, b] of this.maps!) {
-      const c = p - this.W2;
-      if ((h.ld(c + this.W) >>> 0) !== ((b.start + b.length - c) | CINUSE | IS_MMAPPED) >>> 0 || h.ld(c) !== c - b.start) {
-        throw new HeapCorruptionError("mapped chunk header is corrupted", "check", c);
-      }
-      count++;
-      bytes += b.length;
-    }
-    if (count !== this.word(H_MMAP_COUNT) || bytes !== this.mappedBytes()) {
-      throw new HeapCorruptionError(`mapped block totals disagree (${count} blocks, ${bytes} bytes)`, "check", this.hdr);
-    }
-  }
+  /** Checks the mapped blocks (part of {@link Heap.check}). */
+  protected override checkMapped(): void {}
 
   // ───────────────────────── concurrency ─────────────────────────
 

@@ -28,19 +28,22 @@
  * was before the call.
  */
 import { MAP_ANONYMOUS, MAP_FAILED, MAP_PRIVATE, PROT_READ, PROT_WRITE } from "../constants.js";
-import { ArgumentError, MemoryFault, OutOfMemoryError, VmError } from "../errors.js";
+import { ArgumentError, HeapCorruptionError, MemoryFault, OutOfMemoryError, VmError } from "../errors.js";
 import { Errno } from "../errno.js";
 import type { Mmu } from "../paging/Mmu.js";
 import type { AddressSpace } from "../vm/AddressSpace.js";
 import type { Brk } from "./Brk.js";
-import { ILP32, LP64 } from "./chunk.js";
-import { H_BRK } from "./header.js";
+import { CINUSE, ILP32, IS_MMAPPED, LP64, MAX_REQUEST } from "./chunk.js";
+import { H_BRK, H_MMAP_COUNT, H_MMAP_MAX, H_MMAP_THRESHOLD } from "./header.js";
 import { MAX_HEAP_BYTES, type DataModel, type HeapOptions, type MappedBlock } from "./Heap.js";
 import type { HeapHost } from "./host.js";
 import { PagedEngine } from "./PagedEngine.generated.js";
 
 /** Metadata stores one call may log for undoing (calls make a few dozen; past this a failing call cannot be undone). */
 const UNDO_WORDS = 1 << 14;
+
+/** How many unmapped blocks' pointers a process heap remembers, to report their double free. */
+const UNMAPPED_MEMORY = 64;
 
 /** Pages each of a process heap's two translation caches (reads, writes) holds. */
 export const CACHE_ENTRIES = 1024;
@@ -244,6 +247,101 @@ export class PagedHeap extends PagedEngine {
   protected override setMaxFootprint(v: number): void {
     this.save();
     this.maxFoot = v;
+  }
+
+  // ─────────────── blocks in mappings of their own ───────────────
+
+  /** Whether another block may get a mapping of its own (`M_MMAP_MAX`). */
+  protected override mapsLeft(): boolean {
+    return this.word(H_MMAP_COUNT) < this.word(H_MMAP_MAX);
+  }
+
+  /** Whether a request of `size` bytes gets a mapping of its own: at or over `M_MMAP_THRESHOLD`. */
+  protected override wantsMap(size: number): boolean {
+    return size >= this.word(H_MMAP_THRESHOLD) && this.mapsLeft();
+  }
+
+  /**
+   * A block of `size` bytes in a fresh mapping of its own, its pointer aligned to `alignment`
+   * (glibc's `sysmalloc_mmap`). The chunk header sits right below the pointer, with CINUSE and
+   * IS_MMAPPED set and, in the word before it, the bytes of the mapping in front of the chunk
+   * (as glibc keeps in `prev_size`). The registry ({@link Heap.maps}), not the header, says
+   * which pointers are mapped blocks: a header can be overwritten.
+   * @returns the pointer, or 0 when no mapping is available
+   */
+  protected override mapBlock(size: number, alignment: number): number {
+    const h = this.host;
+    const W = this.W;
+    const page = h.pageSize;
+    const extra = alignment > this.layout.align ? alignment : 0;
+    const length = Math.ceil((size + this.W2 + extra) / page) * page;
+    const start = h.mmap(length);
+    if (start === -1) return 0;
+    const p = Math.ceil((start + this.W2) / alignment) * alignment;
+    const c = p - this.W2;
+    h.st(c, c - start);
+    h.st(c + W, (start + length - c) | CINUSE | IS_MMAPPED);
+    if (W === 8) h.st(c + 12, 0);
+    this.maps!.set(p, { start, length });
+    const u = this.unmapped!;
+    for (const q of u.keys()) if (q >= start && q < start + length) u.delete(q);
+    this.setWord(H_MMAP_COUNT, this.word(H_MMAP_COUNT) + 1);
+    this.setMappedBytes(this.mappedBytes() + length);
+    this.noteFootprint();
+    return p;
+  }
+
+  /** Frees mapped block `p`: its mapping goes back at once (glibc's `munmap_chunk`). */
+  protected override unmapBlock(p: number): void {
+    const b = this.maps!.get(p)!;
+    this.maps!.delete(p);
+    this.setWord(H_MMAP_COUNT, this.word(H_MMAP_COUNT) - 1);
+    this.setMappedBytes(this.mappedBytes() - b.length);
+    this.host.munmap(b.start, b.length);
+    const u = this.unmapped!;
+    u.set(p, b.length);
+    if (u.size > UNMAPPED_MEMORY) u.delete(u.keys().next().value!);
+  }
+
+  /**
+   * `realloc` of mapped block `p`: kept when the new size fits its mapping, else moved to a
+   * new block (which may be mapped or not) and unmapped.
+   */
+  protected override reallocMapped(p: number, size: number): number {
+    if (size === 0) {
+      this.unmapBlock(p);
+      return 0;
+    }
+    if (size >>> 0 !== size || size > MAX_REQUEST) {
+      this.errno = Errno.ENOMEM;
+      return 0;
+    }
+    const b = this.maps!.get(p)!;
+    const usable = b.start + b.length - p;
+    if (size <= usable) return p;
+    const q = this.mallocImpl(size);
+    if (q === 0) return 0;
+    this.host.copy(q, p, usable);
+    this.unmapBlock(p);
+    return q;
+  }
+
+  /** Checks the mapped blocks against the registry: their headers and the header's totals. */
+  protected override checkMapped(): void {
+    let count = 0;
+    let bytes = 0;
+    const h = this.host;
+    for (const [p, b] of this.maps!) {
+      const c = p - this.W2;
+      if ((h.ld(c + this.W) >>> 0) !== ((b.start + b.length - c) | CINUSE | IS_MMAPPED) >>> 0 || h.ld(c) !== c - b.start) {
+        throw new HeapCorruptionError("mapped chunk header is corrupted", "check", c);
+      }
+      count++;
+      bytes += b.length;
+    }
+    if (count !== this.word(H_MMAP_COUNT) || bytes !== this.mappedBytes()) {
+      throw new HeapCorruptionError(`mapped block totals disagree (${count} blocks, ${bytes} bytes)`, "check", this.hdr);
+    }
   }
 
   // ─────────────── calls as transactions ───────────────
