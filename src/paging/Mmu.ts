@@ -342,7 +342,7 @@ export class Mmu {
     const vpn = Math.floor(va * this.inv);
     const off = va - vpn * this.pageSize;
     if ((off | 0) === off) {
-      const f = this.tlb.lookup(vpn, need);
+      const f = this.tlb.find(vpn, need);
       if (f >= 0) {
         const lu = this.lastUse;
         if (lu !== null) lu[f] = ++this.useClock;

@@ -154,7 +154,11 @@ export class Tlb {
    *   {@link NEED_EXEC}), or the access by name
    */
   lookup(vpn: number, need: number | Access): number {
-    const mask = typeof need === "number" ? need : needFor(need);
+    return this.find(vpn, typeof need === "number" ? need : needFor(need));
+  }
+
+  /** {@link lookup} with the PTE bits as a number: the MMU's fast path. */
+  find(vpn: number, mask: number): number {
     const g = vpn & this.guessMask;
     let s = this.guess[g]!;
     if (this.tags[s] !== vpn) {
