@@ -392,6 +392,37 @@ export class Heap<M extends LinearMemory | AddressSpace = LinearMemory> {
         m[wa >>> 2] = word | bit;
         return c + 16;
       }
+      // No exact fit: dlmalloc's next choice, the designated victim, split here too (takeDv
+      // and allot, written out), with the same checks.
+      const dvAt = (this.hdr + 4 * H_DV) >>> 2;
+      const dv = m[dvAt]!;
+      if (dv !== 0) {
+        const ds = m[(dv + 8) >>> 2]!;
+        const dsize = ds & ~FLAG_BITS;
+        if (dsize >= nb) {
+          if ((ds & (CINUSE | PINUSE)) !== PINUSE || dv + dsize >= m[(this.hdr + 4 * H_TOP) >>> 2]! || m[(dv + dsize) >>> 2] !== dsize || (m[(dv + dsize + 8) >>> 2]! & PINUSE) !== 0) {
+            throw new HeapCorruptionError("memory corruption (designated victim)", "malloc", dv);
+          }
+          const rem = dsize - nb;
+          if (rem >= 32) {
+            m[(dv + 8) >>> 2] = nb | CINUSE | PINUSE;
+            const r = dv + nb;
+            m[(r + 8) >>> 2] = rem | PINUSE;
+            m[(r + 12) >>> 2] = 0;
+            m[(r + rem) >>> 2] = rem;
+            m[dvAt] = r;
+          } else {
+            m[(dv + 8) >>> 2] = dsize | CINUSE | PINUSE;
+            const nh = dv + dsize + 8;
+            m[nh >>> 2] = m[nh >>> 2]! | PINUSE;
+            m[dvAt] = 0;
+          }
+          const off = (dv - this.arena) >>> 4;
+          const wa = (m[(this.hdr + 4 * H_BITMAP) >>> 2]! + ((off >>> 5) << 2)) >>> 2;
+          m[wa] = m[wa]! | (1 << (off & 31));
+          return dv + 16;
+        }
+      }
     }
     return this.mallocImpl(size);
   }

@@ -162,6 +162,37 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
         this.w(wa >>> 2, word | bit);
         return c + 16;
       }
+      // No exact fit: dlmalloc's next choice, the designated victim, split here too (takeDv
+      // and allot, written out), with the same checks.
+      const dvAt = (this.hdr + 4 * H_DV) >>> 2;
+      const dv = m[this.tr(dvAt)]!;
+      if (dv !== 0) {
+        const ds = m[this.tr((dv + 8) >>> 2)]!;
+        const dsize = ds & ~FLAG_BITS;
+        if (dsize >= nb) {
+          if ((ds & (CINUSE | PINUSE)) !== PINUSE || dv + dsize >= m[this.tr((this.hdr + 4 * H_TOP) >>> 2)]! || m[this.tr((dv + dsize) >>> 2)] !== dsize || (m[this.tr((dv + dsize + 8) >>> 2)]! & PINUSE) !== 0) {
+            throw new HeapCorruptionError("memory corruption (designated victim)", "malloc", dv);
+          }
+          const rem = dsize - nb;
+          if (rem >= 32) {
+            this.w((dv + 8) >>> 2, nb | CINUSE | PINUSE);
+            const r = dv + nb;
+            this.w((r + 8) >>> 2, rem | PINUSE);
+            this.w((r + 12) >>> 2, 0);
+            this.w((r + rem) >>> 2, rem);
+            this.w(dvAt, r);
+          } else {
+            this.w((dv + 8) >>> 2, dsize | CINUSE | PINUSE);
+            const nh = dv + dsize + 8;
+            this.w(nh >>> 2, m[this.tr(nh >>> 2)]! | PINUSE);
+            this.w(dvAt, 0);
+          }
+          const off = (dv - this.arena) >>> 4;
+          const wa = (m[this.tr((this.hdr + 4 * H_BITMAP) >>> 2)]! + ((off >>> 5) << 2)) >>> 2;
+          this.w(wa, m[this.tr(wa)]! | (1 << (off & 31)));
+          return dv + 16;
+        }
+      }
     }
     return this.mallocImpl(size);
   }
