@@ -34,16 +34,7 @@ const SRC = path.join(REPO, "src/heap/Heap.ts");
 const OUT = path.join(REPO, "src/heap/PagedEngine.generated.ts");
 /** Members that stay Heap's own: construction, attaching, locks on shared memory, wasm imports. */
 const SKIP = new Set(["initAttached", "makeLockView", "wasmImports"]);
-const COMPOUND = new Set([
-  ts.SyntaxKind.PlusEqualsToken,
-  ts.SyntaxKind.MinusEqualsToken,
-  ts.SyntaxKind.BarEqualsToken,
-  ts.SyntaxKind.AmpersandEqualsToken,
-  ts.SyntaxKind.CaretEqualsToken,
-  ts.SyntaxKind.LessThanLessThanEqualsToken,
-  ts.SyntaxKind.GreaterThanGreaterThanEqualsToken,
-  ts.SyntaxKind.GreaterThanGreaterThanGreaterThanEqualsToken,
-]);
+const isAssignment = (kind) => kind >= ts.SyntaxKind.FirstAssignment && kind <= ts.SyntaxKind.LastAssignment;
 
 export function generate(source) {
   const sf = ts.createSourceFile("Heap.ts", source, ts.ScriptTarget.ES2022, true);
@@ -57,6 +48,16 @@ export function generate(source) {
     (ts.isIdentifier(e) && e.text === "m") ||
     (ts.isPropertyAccessExpression(e) && e.expression.kind === ts.SyntaxKind.ThisKeyword && e.name.text === "m");
   const isMAccess = (e) => ts.isElementAccessExpression(e) && isM(e.expression);
+  const hasMAccess = (n) => {
+    let found = false;
+    const visit = (x) => {
+      if (found) return;
+      if (isMAccess(x)) found = true;
+      else ts.forEachChild(x, visit);
+    };
+    visit(n);
+    return found;
+  };
 
   /** Whether the function around `decl` still reads identifier `m` once stores became `this.w(...)`. */
   const mStillRead = (decl) => {
@@ -86,17 +87,31 @@ export function generate(source) {
       const ds = node.declarationList.declarations;
       if (ds.length === 1 && ds[0].name.getText(sf) === "m" && !mStillRead(ds[0])) return "";
     }
-    if (ts.isBinaryExpression(node) && isMAccess(node.left)) {
+    if (ts.isBinaryExpression(node) && isAssignment(node.operatorToken.kind)) {
       const op = node.operatorToken.kind;
-      if (op === ts.SyntaxKind.EqualsToken) {
+      if (isMAccess(node.left) && op === ts.SyntaxKind.EqualsToken) {
         if (!ts.isExpressionStatement(node.parent)) fail(node, "a metadata store must be a statement of its own");
         return `this.w(${render(node.left.argumentExpression)}, ${render(node.right)})`;
       }
-      if (COMPOUND.has(op)) fail(node, "compound stores are not translated (write m[i] = m[i] op v)");
+      // Anything else that would store into metadata: m[i] op= v, (m[i]!) = v, [m[i]] = ...
+      if (hasMAccess(node.left)) {
+        fail(node, op === ts.SyntaxKind.EqualsToken ? "a metadata store must be written m[i] = v" : "compound stores are not translated (write m[i] = m[i] op v)");
+      }
     }
-    if ((ts.isPrefixUnaryExpression(node) || ts.isPostfixUnaryExpression(node)) && isMAccess(node.operand)) {
+    if ((ts.isPrefixUnaryExpression(node) || ts.isPostfixUnaryExpression(node)) && hasMAccess(node.operand)) {
       const op = node.operator;
       if (op === ts.SyntaxKind.PlusPlusToken || op === ts.SyntaxKind.MinusMinusToken) fail(node, "++ and -- on metadata are not translated");
+    }
+    if ((ts.isForOfStatement(node) || ts.isForInStatement(node)) && hasMAccess(node.initializer)) fail(node, "a loop may not store into metadata");
+    if (ts.isDeleteExpression(node) && hasMAccess(node.expression)) fail(node, "delete on metadata is not translated");
+    if (ts.isPropertyAccessExpression(node) && isM(node)) {
+      // this.m: indexed, copied into the local m, or replaced (m = this.m = h.u32).
+      const p = node.parent;
+      const ok =
+        (ts.isElementAccessExpression(p) && p.expression === node) ||
+        (ts.isVariableDeclaration(p) && p.initializer === node && p.name.getText(sf) === "m") ||
+        (ts.isBinaryExpression(p) && p.operatorToken.kind === ts.SyntaxKind.EqualsToken && (p.left === node || (p.right === node && ts.isIdentifier(p.left) && p.left.text === "m")));
+      if (!ok) fail(node, "this.m may only be indexed, copied into m or replaced");
     }
     if (isMAccess(node)) {
       return `${render(node.expression)}[this.tr(${render(node.argumentExpression)})]`;

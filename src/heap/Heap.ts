@@ -200,8 +200,6 @@ export class Heap<M extends LinearMemory | AddressSpace = LinearMemory> {
    * has no mapping source (linear memory), so the common case pays one compare on cold paths.
    */
   protected maps!: Map<number, MappedBlock> | null;
-  /** Pointers of recently unmapped blocks (insertion order, bounded): `free` tells a double free of one. */
-  protected unmapped!: Map<number, number> | null;
   /**
    * The memory as 32-bit words: all metadata goes through it, `m[addr >>> 2]`, written out at
    * each use (a helper call would not be inlined everywhere, and the hot paths are a few dozen
@@ -256,7 +254,6 @@ export class Heap<M extends LinearMemory | AddressSpace = LinearMemory> {
     self.host = host;
     self.m = host.u32;
     self.maps = null;
-    self.unmapped = null;
     self.hdr = hdr;
     self.layout = layout;
     self.W = layout.W;
@@ -1141,7 +1138,6 @@ export class Heap<M extends LinearMemory | AddressSpace = LinearMemory> {
    * chunks, to tell a double free (the address lies in free memory) from an invalid pointer.
    */
   protected badPointer(p: number, op: string): never {
-    if (this.unmapped !== null && this.unmapped.has(p)) throw new DoubleFreeError(op, p);
     if (typeof p !== "number" || p >>> 0 !== p || (p & this.amask) !== 0) throw new InvalidPointerError(op, typeof p === "number" ? p : 0);
     const m = this.m;
     const c = p - this.W2;

@@ -63,7 +63,6 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
     self.host = host;
     self.m = host.u32;
     self.maps = null;
-    self.unmapped = null;
     self.hdr = hdr;
     self.layout = layout;
     self.W = layout.W;
@@ -917,7 +916,6 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
    * chunks, to tell a double free (the address lies in free memory) from an invalid pointer.
    */
   protected override badPointer(p: number, op: string): never {
-    if (this.unmapped !== null && this.unmapped.has(p)) throw new DoubleFreeError(op, p);
     if (typeof p !== "number" || p >>> 0 !== p || (p & this.amask) !== 0) throw new InvalidPointerError(op, typeof p === "number" ? p : 0);
     const m = this.m;
     const c = p - this.W2;

@@ -28,7 +28,7 @@
  * was before the call.
  */
 import { MAP_ANONYMOUS, MAP_FAILED, MAP_PRIVATE, PROT_READ, PROT_WRITE } from "../constants.js";
-import { ArgumentError, HeapCorruptionError, MemoryFault, OutOfMemoryError, VmError } from "../errors.js";
+import { ArgumentError, DoubleFreeError, HeapCorruptionError, MemoryFault, OutOfMemoryError, VmError } from "../errors.js";
 import { Errno } from "../errno.js";
 import type { Mmu } from "../paging/Mmu.js";
 import type { AddressSpace } from "../vm/AddressSpace.js";
@@ -42,8 +42,12 @@ import { PagedEngine } from "./PagedEngine.generated.js";
 /** Metadata stores one call may log for undoing (calls make a few dozen; past this a failing call cannot be undone). */
 const UNDO_WORDS = 1 << 14;
 
-/** How many unmapped blocks' pointers a process heap remembers, to report their double free. */
-const UNMAPPED_MEMORY = 64;
+/**
+ * Bytes saved from each end of a bulk write (copy, zero) for undoing a call: the destination
+ * is always one chunk's payload, whose only metadata before the call (a free chunk's links,
+ * its footer) lies at its two ends.
+ */
+const BULK_EDGE = 32;
 
 /** Pages each of a process heap's two translation caches (reads, writes) holds. */
 export const CACHE_ENTRIES = 1024;
@@ -74,8 +78,8 @@ class ProcessHost implements HeapHost {
   expected: number;
   /** Address of the heap header's copy of the break (0 until the header exists). */
   cell = 0;
-  /** The heap's undo log, told before `st` changes a word and before the break or the mappings change. */
-  log: { store(addr: number): void; save(): void } | null = null;
+  /** The heap's undo log: told of each word `st` changed, each bulk write, and before the break or the mappings change. */
+  log: { stored(addr: number, old: number): void; bulk(addr: number, length: number): void; save(): void } | null = null;
   /** Mappings made since the heap's current call began: [start, length] pairs. */
   readonly made: number[] = [];
   private readonly u8: Uint8Array;
@@ -94,13 +98,19 @@ class ProcessHost implements HeapHost {
     return this.as.read32(addr) | 0;
   }
   st(addr: number, value: number): void {
-    if (this.log !== null) this.log.store(addr);
+    // Logged once done: a store that fails (no frame) changed nothing to undo.
+    const old = this.log !== null ? this.as.read32(addr) : 0;
     this.as.write32(addr, value >>> 0);
+    if (this.log !== null) this.log.stored(addr, old);
   }
   copy(dst: number, src: number, length: number): void {
-    if (length > 0) this.as.writeBytes(dst, this.as.readBytes(src, length));
+    if (length <= 0) return;
+    const bytes = this.as.readBytes(src, length);
+    if (this.log !== null) this.log.bulk(dst, length);
+    this.as.writeBytes(dst, bytes);
   }
   zero(addr: number, length: number): void {
+    if (this.log !== null && length > 0) this.log.bulk(addr, length);
     const mmu = this.as.mmu;
     const ps = this.pageSize;
     while (length > 0) {
@@ -167,6 +177,13 @@ export class PagedHeap extends PagedEngine {
   protected undoN!: number;
   /** The same for the host's own stores (mapped blocks' headers, the break's copy): (address, old value). */
   protected hostUndo!: number[];
+  /** Bytes a bulk write is about to overwrite: (address, saved bytes), at the ends of its range. */
+  protected bulkUndo!: Array<number | Uint8Array>;
+  /**
+   * Pointers of mapped blocks that have been freed, so that freeing one again is reported as a
+   * double free. An entry goes when a new block gets the same pointer.
+   */
+  protected unmapped!: Set<number>;
   /** Whether {@link PagedHeap.before} holds the state of the current call (saved before the first change of the break or the mappings). */
   protected saved!: boolean;
   /** What the current call started from: the break, the heap's idea of it, the mapped totals. */
@@ -188,7 +205,17 @@ export class PagedHeap extends PagedEngine {
     const heap = Object.create(PagedHeap.prototype) as PagedHeap;
     heap.init(as, host, hdr, model);
     const limit = Math.min(brk.limit, MAX_HEAP_BYTES);
-    if (!heap.format(limit, opts as HeapOptions)) throw new ArgumentError("Process heap: the break cannot give an empty heap its first pages");
+    let made = false;
+    try {
+      made = heap.format(limit, opts as HeapOptions);
+    } finally {
+      // No heap (the break refused, or no frame for its first page): the break goes back.
+      if (!made) {
+        heap.close();
+        brk.brk(start);
+      }
+    }
+    if (!made) throw new ArgumentError("Process heap: the break cannot give an empty heap its first pages");
     host.cell = hdr + 4 * H_BRK;
     heap.maxFoot = heap.mallocFootprint();
     return heap;
@@ -202,7 +229,7 @@ export class PagedHeap extends PagedEngine {
     const heap = Object.create(PagedHeap.prototype) as PagedHeap;
     heap.init(as, host, parent.hdr, parent.layout === ILP32 ? "ilp32" : "lp64");
     for (const [p, b] of parent.maps!) heap.maps!.set(p, b);
-    for (const [p, n] of parent.unmapped!) heap.unmapped!.set(p, n);
+    for (const p of parent.unmapped) heap.unmapped.add(p);
     heap.errno = parent.errno;
     heap.mapped = parent.mapped;
     heap.maxFoot = parent.maxFoot;
@@ -213,7 +240,7 @@ export class PagedHeap extends PagedEngine {
     (this as unknown as { memory: AddressSpace }).memory = as;
     this.setUp(host, hdr, model === "ilp32" ? ILP32 : LP64, 0);
     this.maps = new Map<number, MappedBlock>();
-    this.unmapped = new Map<number, number>();
+    this.unmapped = new Set<number>();
     this.rc = new Int32Array(2 * CACHE_ENTRIES).fill(-1);
     this.wc = new Int32Array(2 * CACHE_ENTRIES).fill(-1);
     this.ps = Math.log2(as.pageSize) - 2;
@@ -226,10 +253,20 @@ export class PagedHeap extends PagedEngine {
     this.undo = new Int32Array(2 * UNDO_WORDS);
     this.undoN = 0;
     this.hostUndo = [];
+    this.bulkUndo = [];
     this.saved = false;
     this.before = { brk: 0, expected: 0, mapped: 0, maxFoot: 0, errno: 0 };
     host.log = {
-      store: (addr) => this.hostUndo.push(addr, this.as.read32(addr)),
+      stored: (addr, old) => this.hostUndo.push(addr, old),
+      bulk: (addr, length) => {
+        const u = this.bulkUndo;
+        const head = Math.min(length, BULK_EDGE);
+        u.push(addr, this.as.readBytes(addr, head));
+        if (length > head) {
+          const tail = Math.min(length - head, BULK_EDGE);
+          u.push(addr + length - tail, this.as.readBytes(addr + length - tail, tail));
+        }
+      },
       save: () => this.save(),
     };
   }
@@ -283,8 +320,7 @@ export class PagedHeap extends PagedEngine {
     h.st(c + W, (start + length - c) | CINUSE | IS_MMAPPED);
     if (W === 8) h.st(c + 12, 0);
     this.maps!.set(p, { start, length });
-    const u = this.unmapped!;
-    for (const q of u.keys()) if (q >= start && q < start + length) u.delete(q);
+    this.unmapped.delete(p);
     this.setWord(H_MMAP_COUNT, this.word(H_MMAP_COUNT) + 1);
     this.setMappedBytes(this.mappedBytes() + length);
     this.noteFootprint();
@@ -294,13 +330,23 @@ export class PagedHeap extends PagedEngine {
   /** Frees mapped block `p`: its mapping goes back at once (glibc's `munmap_chunk`). */
   protected override unmapBlock(p: number): void {
     const b = this.maps!.get(p)!;
-    this.maps!.delete(p);
+    // Stores first (they may fail, and are undone); then what cannot fail or be undone. No
+    // caller does anything after this.
     this.setWord(H_MMAP_COUNT, this.word(H_MMAP_COUNT) - 1);
     this.setMappedBytes(this.mappedBytes() - b.length);
+    this.maps!.delete(p);
     this.host.munmap(b.start, b.length);
-    const u = this.unmapped!;
-    u.set(p, b.length);
-    if (u.size > UNMAPPED_MEMORY) u.delete(u.keys().next().value!);
+    this.unmapped.add(p);
+  }
+
+  /** A freed mapped block's pointer (not inside a live one) freed again is a double free. */
+  protected override badPointer(p: number, op: string): never {
+    if (this.unmapped.has(p)) {
+      let inside = false;
+      for (const b of this.maps!.values()) if (p >= b.start && p < b.start + b.length) inside = true;
+      if (!inside) throw new DoubleFreeError(op, p);
+    }
+    return super.badPointer(p, op);
   }
 
   /**
@@ -384,9 +430,7 @@ export class PagedHeap extends PagedEngine {
     try {
       return super.posixMemalign(alignment, size);
     } catch (e) {
-      const saved = this.errno;
-      this.failed(e, 0);
-      this.errno = saved; // posix_memalign reports through its result, never errno
+      this.failed(e, 0, false); // posix_memalign reports through its result, never errno
       return { err: Errno.ENOMEM, ptr: 0 };
     }
   }
@@ -411,7 +455,7 @@ export class PagedHeap extends PagedEngine {
     try {
       return super.mallocTrim(pad);
     } catch (e) {
-      return this.failed(e, 0);
+      return this.failed(e, 0, false);
     }
   }
   override mallopt(param: number, value: number): 0 | 1 {
@@ -419,7 +463,7 @@ export class PagedHeap extends PagedEngine {
     try {
       return super.mallopt(param, value);
     } catch (e) {
-      return this.failed(e, 0);
+      return this.failed(e, 0, false);
     }
   }
 
@@ -427,6 +471,7 @@ export class PagedHeap extends PagedEngine {
   private begin(): void {
     this.undoN = 0;
     if (this.hostUndo.length !== 0) this.hostUndo.length = 0;
+    if (this.bulkUndo.length !== 0) this.bulkUndo.length = 0;
     this.saved = false;
   }
 
@@ -450,27 +495,43 @@ export class PagedHeap extends PagedEngine {
    * failure came from the address space, and then returns `result` with ENOMEM for running
    * out of memory, or rethrows.
    */
-  private failed<R>(e: unknown, result: R): R {
+  private failed<R>(e: unknown, result: R, setErrno = true): R {
     if (!(e instanceof OutOfMemoryError || e instanceof MemoryFault)) throw e; // heap errors throw before any change
     if (this.undoN > this.undo.length) throw new VmError(`process heap: a call failed after more than ${UNDO_WORDS} metadata stores and cannot be undone (${(e as Error).message})`);
+    this.rollback();
+    if (!(e instanceof OutOfMemoryError) || result === null) throw e;
+    if (setErrno) this.errno = Errno.ENOMEM;
+    return result;
+  }
+
+  /**
+   * Undoes the current call, newest change first: the ends of bulk writes, the host's stores,
+   * the metadata stores, then the mappings it made, the break and the mapped totals. Only
+   * stores that happened are logged, so putting them back needs no new frame; the ends of a
+   * bulk write that never got that far are left alone.
+   */
+  private rollback(): void {
     const as = this.as;
     const h = this.host as ProcessHost;
-    const u = this.undo;
-    for (let n = this.undoN - 2; n >= 0; n -= 2) as.write32(u[n]! * 4, u[n + 1]! >>> 0);
-    this.undoN = 0;
+    const bu = this.bulkUndo;
+    for (let i = bu.length - 2; i >= 0; i -= 2) {
+      const addr = bu[i] as number;
+      const old = bu[i + 1] as Uint8Array;
+      const cur = as.readBytes(addr, old.length);
+      if (cur.some((x, k) => x !== old[k])) as.writeBytes(addr, old);
+    }
+    bu.length = 0;
     const hu = this.hostUndo;
     for (let n = hu.length - 2; n >= 0; n -= 2) as.write32(hu[n]!, hu[n + 1]!);
     hu.length = 0;
-    if (!this.saved) {
-      if (!(e instanceof OutOfMemoryError) || result === null) throw e;
-      this.errno = Errno.ENOMEM;
-      return result;
-    }
+    const u = this.undo;
+    for (let n = this.undoN - 2; n >= 0; n -= 2) as.write32(u[n]! * 4, u[n + 1]! >>> 0);
+    this.undoN = 0;
+    if (!this.saved) return;
     for (let i = 0; i < h.made.length; i += 2) {
       const start = h.made[i]!;
-      const length = h.made[i + 1]!;
       for (const [p, b] of this.maps!) if (b.start === start) this.maps!.delete(p);
-      as.munmap(start, length);
+      as.munmap(start, h.made[i + 1]!);
     }
     h.made.length = 0;
     const b = this.before;
@@ -478,10 +539,8 @@ export class PagedHeap extends PagedEngine {
     h.expected = b.expected;
     this.mapped = b.mapped;
     this.maxFoot = b.maxFoot;
-    if (!(e instanceof OutOfMemoryError) || result === null) throw e;
-    this.errno = Errno.ENOMEM;
-    return result;
   }
+
 
   private get as(): AddressSpace {
     return this.memory;

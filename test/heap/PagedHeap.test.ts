@@ -316,6 +316,213 @@ describe("process.heap: where the memory comes from", () => {
   });
 });
 
+describe("process.heap: calls that run out of memory half way are undone", () => {
+  const pat = (n: number, seed: number): Uint8Array => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 255);
+
+  /**
+   * Random malloc / free / realloc / calloc / posix_memalign on a process short of RAM, with
+   * forks (copy-on-write makes every metadata store a possible allocation) and a hog mapping
+   * whose pages come and go. Every call that fails must leave the heap exactly as it was
+   * (chunks, totals, maps, break), and every live block must keep its bytes.
+   */
+  function run(seed: number, threshold: number): number {
+    const rand = rng(seed);
+    const PSZ = 1024;
+    const mem = new PhysicalMemory({ frames: 160, pageSize: PSZ, shared: false });
+    let proc = Process.spawn({ memory: mem, bssSize: 100, heap: { mmapThreshold: threshold, trimThreshold: 3000 } });
+    const hog = proc.as.mmap(0, 400 * PSZ, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+    const hogMapped = new Array<boolean>(400).fill(true);
+    let blocks: Array<{ p: number; n: number; seed: number }> = [];
+    const snap = (pr: Process): string => JSON.stringify([pr.heap.chunks(), pr.heap.mallinfo(), pr.maps(), pr.sbrk(0), pr.heap.mallocMaxFootprint()]);
+    let failures = 0;
+    for (let step = 0; step < 1200; step++) {
+      const h = proc.heap;
+      const x = rand();
+      if (x < 0.06) {
+        const pg = Math.floor(rand() * 400);
+        if (hogMapped[pg]) {
+          try {
+            proc.as.write8(hog + pg * PSZ, 1); // take a frame
+          } catch (e) {
+            expect(e).toBeInstanceOf(OutOfMemoryError);
+          }
+        }
+        continue;
+      }
+      if (x < 0.09) {
+        const pg = Math.floor(rand() * 400);
+        if (hogMapped[pg]) {
+          proc.as.munmap(hog + pg * PSZ, PSZ); // give one back
+          hogMapped[pg] = false;
+        }
+        continue;
+      }
+      if (x < 0.1) {
+        try {
+          proc = proc.fork(); // go on in the child: the parent's pages are now shared
+          blocks = blocks.map((b) => ({ ...b }));
+        } catch (e) {
+          expect(e).toBeInstanceOf(OutOfMemoryError);
+        }
+        continue;
+      }
+      const before = snap(proc);
+      const big = rand() < 0.2;
+      const n = big ? Math.floor(rand() * 12000) : Math.floor(rand() * 600) + 1;
+      let result: number | "threw" = 0;
+      let kind = "";
+      try {
+        if (x < 0.45 || blocks.length === 0) {
+          kind = rand() < 0.8 ? "malloc" : "calloc";
+          result = kind === "malloc" ? h.malloc(n) : h.calloc(1, n);
+          if (result !== 0) {
+            const sd = Math.floor(rand() * 256);
+            try {
+              proc.as.writeBytes(result, pat(n, sd));
+              blocks.push({ p: result, n, seed: sd });
+            } catch (e) {
+              expect(e).toBeInstanceOf(OutOfMemoryError); // the program's own write
+              h.free(result);
+            }
+          }
+        } else if (x < 0.7) {
+          kind = "free";
+          const i = Math.floor(rand() * blocks.length);
+          h.free(blocks[i]!.p);
+          blocks.splice(i, 1);
+          result = 1;
+        } else if (x < 0.9) {
+          kind = "realloc";
+          const i = Math.floor(rand() * blocks.length);
+          const b = blocks[i]!;
+          result = h.realloc(b.p, n);
+          if (result !== 0) blocks[i] = { p: result, n: Math.min(n, b.n), seed: b.seed };
+        } else {
+          kind = "posixMemalign";
+          const r = h.posixMemalign(2 ** (4 + Math.floor(rand() * 8)), n);
+          expect(r.err === 0 || r.err === Errno.ENOMEM).toBe(true);
+          result = r.ptr;
+          if (r.ptr !== 0) blocks.push({ p: r.ptr, n: 0, seed: 0 });
+        }
+      } catch (e) {
+        // Only free may throw OutOfMemoryError (it has no way to fail); it is undone too.
+        expect(e, `${kind} at step ${step}`).toBeInstanceOf(OutOfMemoryError);
+        expect(kind).toBe("free");
+        result = "threw";
+      }
+      if (result === 0 || result === "threw") {
+        failures++;
+        expect(snap(proc), `a failed ${kind} at step ${step} (seed ${seed}) changed the heap`).toBe(before);
+      }
+      if (step % 50 === 0) {
+        proc.heap.check();
+        for (const b of blocks) expect(proc.as.readBytes(b.p, b.n)).toEqual(pat(b.n, b.seed));
+      }
+    }
+    proc.heap.check();
+    return failures;
+  }
+
+  it.each([
+    [1, 1 << 30],
+    [2, 1 << 30],
+    [3, 6000],
+    [4, 6000],
+  ])("seed %i, mmap threshold %i: every failed call leaves the heap as it was", (seed, threshold) => {
+    expect(run(seed, threshold)).toBeGreaterThan(50); // memory really ran out, often
+  });
+
+  /** Takes every free frame of `proc`'s RAM but `spare`, with a mapping of its own; returns a function that gives them back. */
+  function squeeze(proc: Process, memory: PhysicalMemory, spare: number): () => void {
+    const pages = memory.frames;
+    const hog = proc.as.mmap(0, pages * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+    let n = 0;
+    for (; n < pages && memory.freeFrames > spare; n++) proc.as.write8(hog + n * PS, 1);
+    return () => void proc.as.munmap(hog, pages * PS);
+  }
+
+  it("a realloc that moves a block and runs out while copying it leaves the free lists intact", () => {
+    // The new block was a free chunk whose links lie where the copy writes: undoing the call
+    // must put them back too.
+    for (const spare of [1, 2]) {
+      const memory = new PhysicalMemory({ frames: 96, shared: false });
+      const parent = Process.spawn({ memory, bssSize: 1000 });
+      const h = parent.heap;
+      const p1 = h.malloc(5000);
+      h.malloc(100);
+      const p = h.malloc(3000);
+      h.malloc(100);
+      parent.as.writeBytes(p, new Uint8Array(3000).fill(0xab));
+      h.free(p1);
+      const child = parent.fork();
+      squeeze(parent, memory, spare);
+      const before = JSON.stringify(child.heap.chunks());
+      expect(child.heap.realloc(p, 4000)).toBe(0);
+      expect(child.heap.errno).toBe(Errno.ENOMEM);
+      expect(JSON.stringify(child.heap.chunks())).toBe(before);
+      child.heap.check();
+      expect(child.as.readBytes(p, 3000).every((b) => b === 0xab)).toBe(true);
+    }
+  });
+
+  it("a realloc that grows into the top, sliding the bitmap, and runs out is undone", () => {
+    const memory = new PhysicalMemory({ frames: 200, shared: false });
+    const proc = Process.spawn({ memory, bssSize: 1000 });
+    const h = proc.heap;
+    h.malloc(1072);
+    const c = h.realloc(h.malloc(1000), 20000);
+    squeeze(proc, memory, 0);
+    const before = JSON.stringify([h.chunks(), h.mallinfo()]);
+    expect(h.realloc(c, h.mallocUsableSize(c) + 240)).toBe(0);
+    expect(JSON.stringify([h.chunks(), h.mallinfo()])).toBe(before);
+    h.check();
+  });
+
+  it("a free of a mapped block that runs out (its header page shared after fork) is undone and can be retried", () => {
+    const memory = new PhysicalMemory({ frames: 128, shared: false });
+    const proc = Process.spawn({ memory, bssSize: 1000 });
+    const big = proc.heap.malloc(200 * KiB);
+    const child = proc.fork();
+    const giveBack = squeeze(proc, memory, 0);
+    expect(thrown(() => child.heap.free(big))).toBeInstanceOf(OutOfMemoryError);
+    giveBack();
+    child.heap.check();
+    expect(child.heap.mallocUsableSize(big)).toBeGreaterThanOrEqual(200 * KiB);
+    child.heap.free(big);
+    expect(child.heap.mallinfo().hblks).toBe(0);
+    child.heap.check();
+  });
+
+  it("remembers every freed mapped block, to report its double free", () => {
+    const heap = spawn({ frames: 8192 }).heap;
+    const ptrs = Array.from({ length: 100 }, () => heap.malloc(130 * KiB));
+    for (const p of ptrs) heap.free(p);
+    for (const p of [ptrs[0]!, ptrs[50]!, ptrs[99]!]) expect(thrown(() => heap.free(p))).toBeInstanceOf(DoubleFreeError);
+    heap.check();
+  });
+
+  it("leaves the break alone when process.heap cannot be set up for lack of RAM", () => {
+    const memory = new PhysicalMemory({ frames: 16, shared: false });
+    const proc = Process.spawn({ memory, bssSize: 1000 });
+    const hog = proc.as.mmap(0, 64 * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+    for (let i = 0; i < 64; i++) {
+      try {
+        proc.as.write8(hog + i * PS, 1);
+      } catch {
+        break;
+      }
+    }
+    const brk = proc.sbrk(0);
+    expect(thrown(() => proc.heap)).toBeInstanceOf(OutOfMemoryError);
+    expect(proc.sbrk(0)).toBe(brk);
+    expect(thrown(() => proc.heap)).toBeInstanceOf(OutOfMemoryError);
+    expect(proc.sbrk(0)).toBe(brk);
+    proc.as.munmap(hog, 64 * PS);
+    expect(proc.heap.base).toBe(Math.ceil(brk / 16) * 16);
+    proc.heap.check();
+  });
+});
+
 describe("process.heap lives in the address space", () => {
   it("is copied on write by fork: parent and child then allocate and write independently", () => {
     const parent = spawn();

@@ -24,5 +24,14 @@ describe("the paged engine generated from Heap.ts", () => {
     expect(() => generate(wrap("    m[i] |= 2;\n    return 0;"))).toThrow(/compound stores/);
     expect(() => generate(wrap("    m[i]++;\n    return 0;"))).toThrow(/\+\+ and --/);
     expect(() => generate(wrap("    const a = m;\n    return a[0];"))).toThrow(/may only be indexed/);
+    for (const op of ["*=", "/=", "%=", "**=", "??=", "||=", "&&=", "<<=", ">>>="]) {
+      expect(() => generate(wrap(`    m[i] ${op} 2;\n    return 0;`)), op).toThrow(/compound stores/);
+    }
+    expect(() => generate(wrap("    m[i]! = 1;\n    return 0;"))).toThrow(/must be written m\[i\] = v/);
+    expect(() => generate(wrap("    (m[i] as number) = 1;\n    return 0;"))).toThrow(/must be written m\[i\] = v/);
+    expect(() => generate(wrap("    [m[i], m[i + 1]] = [1, 2];\n    return 0;"))).toThrow(/must be written m\[i\] = v/);
+    expect(() => generate(wrap("    for (m[i] of [1]) {}\n    return 0;"))).toThrow(/loop may not store/);
+    expect(() => generate(wrap("    const x = this.m;\n    return x[0];"))).toThrow(/this\.m may only be/);
+    expect(() => generate(wrap("    this.m.fill(0);\n    return 0;"))).toThrow(/this\.m may only be/);
   });
 });
