@@ -237,19 +237,56 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
     if ((s & PINUSE) !== 0 && n < top && size >= 32 && (size & 15) === 0 && m[this.tr((c + 12) >>> 2)] === 0) {
       const ns = m[this.tr((n + 8) >>> 2)]!;
       const nsize = ns & ~FLAG_BITS;
-      if ((ns & (CINUSE | PINUSE)) === (CINUSE | PINUSE) && nsize >= 32 && (nsize & 15) === 0 && n + nsize <= top && m[this.tr((n + 12) >>> 2)] === 0) {
-        this.w(wa >>> 2, word & ~bit);
-        this.w((n + 8) >>> 2, ns & ~PINUSE);
-        this.w((c + 8) >>> 2, size | PINUSE);
-        this.w(n >>> 2, size);
-        // insert(c, size), written out
-        const idx = size < 1024 ? size >>> 4 : binIndex(size, 4);
-        const slot = (this.bins + (idx << 2)) >>> 2;
-        const head = m[this.tr(slot)]!;
-        this.w((c + 16) >>> 2, head);
-        if (head !== 0) this.w((head + 24) >>> 2, c);
-        else this.markBin(idx);
-        this.w(slot, c);
+      if ((ns & PINUSE) !== 0 && nsize >= 32 && (nsize & 15) === 0 && n + nsize <= top && m[this.tr((n + 12) >>> 2)] === 0) {
+        // The chunk before is in use; the one after is in use, the designated victim, or free
+        // in a bin (then its links are checked first, as linksOk does). Coalescing with the
+        // chunk after and binning are written out; the rest goes to freeChunk.
+        const dvAt = (hdr + 4 * H_DV) >>> 2;
+        let total = size;
+        let toDv = false;
+        if ((ns & CINUSE) !== 0) {
+          this.w(wa >>> 2, word & ~bit);
+          this.w((n + 8) >>> 2, ns & ~PINUSE);
+        } else if (n === m[this.tr(dvAt)]) {
+          this.w(wa >>> 2, word & ~bit);
+          total += nsize;
+          toDv = true;
+        } else {
+          const nidx = nsize < 1024 ? nsize >>> 4 : binIndex(nsize, 4);
+          const nslot = (this.bins + (nidx << 2)) >>> 2;
+          const fd = m[this.tr((n + 16) >>> 2)]!;
+          const bk = m[this.tr((n + 24) >>> 2)]!;
+          const isHead = m[this.tr(nslot)] === n;
+          if ((fd !== 0 && m[this.tr((fd + 24) >>> 2)] !== n) || (!isHead && m[this.tr((bk + 16) >>> 2)] !== n)) {
+            this.freeChunk(c, "free"); // says which link is broken
+            return;
+          }
+          this.w(wa >>> 2, word & ~bit);
+          if (isHead) {
+            this.w(nslot, fd);
+            if (fd === 0) this.unmarkBin(nidx);
+          } else {
+            this.w((bk + 16) >>> 2, fd);
+            if (fd !== 0) this.w((fd + 24) >>> 2, bk);
+          }
+          total += nsize;
+        }
+        this.w((c + 8) >>> 2, total | PINUSE);
+        this.w((c + total) >>> 2, total);
+        if (toDv) {
+          this.w(dvAt, c);
+        } else {
+          // insert(c, total), written out
+          const idx = total < 1024 ? total >>> 4 : binIndex(total, 4);
+          const slot = (this.bins + (idx << 2)) >>> 2;
+          const head = m[this.tr(slot)]!;
+          this.w((c + 16) >>> 2, head);
+          if (head !== 0) this.w((head + 24) >>> 2, c);
+          else this.markBin(idx);
+          this.w(slot, c);
+        }
+        // As in freeChunk: a large free chunk held below the top only by the bitmap.
+        if (total > m[this.tr((hdr + 4 * H_TRIM) >>> 2)]! && c + total === m[this.tr((hdr + 4 * H_BITMAP) >>> 2)]! - 16) this.trim(m[this.tr((hdr + 4 * H_TOPPAD) >>> 2)]!);
         return;
       }
     }
