@@ -203,6 +203,13 @@ export class AddressSpace {
       ...(opts.tlb !== undefined ? { tlb: opts.tlb } : {}),
       onFault: (va, access, pte, size) => this.handleFault(va, access, pte, size),
     });
+    // Loads and stores go straight to the MMU: bound here, a call through the address space
+    // costs nothing over calling the MMU (the prototype methods below document them).
+    const mmu = this.mmu;
+    this.read32 = mmu.read32.bind(mmu);
+    this.write32 = mmu.write32.bind(mmu);
+    this.read8 = mmu.read8.bind(mmu);
+    this.write8 = mmu.write8.bind(mmu);
     this.errno = 0;
     this.opts = opts;
     this.vmas = new VmaList();
