@@ -12,13 +12,14 @@
 // script derives the paged copy from Heap.ts with the TypeScript parser:
 //
 //   m[i]            (a read)                    → m[this.tr(i)]
-//   m[i] = v        (a store, as a statement)   → this.w(i, v)     (v is evaluated first)
+//   m[i] = v;       (a store, as a statement)   → { const $i = i; const $x = v; ...; m[$a] = $x; }
 //
-// where `m` (or `this.m`) is then the RAM's words, and tr/w (implemented in PagedHeap.ts)
-// translate a virtual word index to a physical one through a translation cache. A store goes
-// through w(i, v) so that the translation happens after v is computed (computing v may fault
-// and evict the page a translation made earlier would point into), and so that the process
-// heap can log the old value and undo a call that fails half way. Compound stores (m[i] |= v,
+// where `m` (or `this.m`) is then the RAM's words. tr (PagedHeap.ts) translates a virtual word
+// index to a physical one through the read cache; a store is written out in place (a method
+// would not be inlined into the large functions): it computes the index and the value first
+// (computing the value may fault and evict the page a translation made earlier would point
+// into), translates through the write cache (writeMiss on a miss), logs the old word in the
+// undo log of the process heap's current call, and stores. Compound stores (m[i] |= v,
 // m[i]++) are refused: write them as m[i] = m[i] | v.
 //
 // Every method and accessor of class Heap is copied except those listed in SKIP; the module's
@@ -34,6 +35,8 @@ const SRC = path.join(REPO, "src/heap/Heap.ts");
 const OUT = path.join(REPO, "src/heap/PagedEngine.generated.ts");
 /** Members that stay Heap's own: construction, attaching, locks on shared memory, wasm imports. */
 const SKIP = new Set(["initAttached", "makeLockView", "wasmImports"]);
+/** Entries of each translation cache of PagedHeap (a power of two; PagedHeap.ts exports the same number). */
+export const CACHE_MASK = 1023;
 const isAssignment = (kind) => kind >= ts.SyntaxKind.FirstAssignment && kind <= ts.SyntaxKind.LastAssignment;
 
 export function generate(source) {
@@ -59,7 +62,7 @@ export function generate(source) {
     return found;
   };
 
-  /** Whether the function around `decl` still reads identifier `m` once stores became `this.w(...)`. */
+  /** Whether the function around `decl` still uses identifier `m` after the rewrite (always, unless it only assigns it). */
   const mStillRead = (decl) => {
     let fn = decl.parent;
     while (fn && !ts.isFunctionLike(fn)) fn = fn.parent;
@@ -68,12 +71,7 @@ export function generate(source) {
       if (read) return;
       if (ts.isIdentifier(x) && x.text === "m" && x.parent !== decl) {
         const acc = x.parent;
-        const plainStore =
-          ts.isElementAccessExpression(acc) &&
-          ts.isBinaryExpression(acc.parent) &&
-          acc.parent.left === acc &&
-          acc.parent.operatorToken.kind === ts.SyntaxKind.EqualsToken;
-        if (!plainStore && !(ts.isPropertyAccessExpression(acc) && acc.name === x)) read = true;
+        if (!(ts.isPropertyAccessExpression(acc) && acc.name === x)) read = true;
       }
       ts.forEachChild(x, visit);
     };
@@ -83,6 +81,17 @@ export function generate(source) {
 
   /** The node's text with every metadata access below it rewritten. */
   function render(node) {
+    if (ts.isExpressionStatement(node) && ts.isBinaryExpression(node.expression) && isMAccess(node.expression.left) && node.expression.operatorToken.kind === ts.SyntaxKind.EqualsToken) {
+      const st = node.expression;
+      const arr = render(st.left.expression);
+      return (
+        `{ const $i = ${render(st.left.argumentExpression)}; const $x = ${render(st.right)}; ` +
+        `const $v = $i >>> this.ps; const $k = ($v & ${CACHE_MASK}) << 1; const $c = this.wc; ` +
+        `const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); ` +
+        `const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = ${arr}[$a]!; } ` +
+        `this.undoN = $n + 2; ${arr}[$a] = $x; }`
+      );
+    }
     if (ts.isVariableStatement(node)) {
       const ds = node.declarationList.declarations;
       if (ds.length === 1 && ds[0].name.getText(sf) === "m" && !mStillRead(ds[0])) return "";
@@ -90,8 +99,7 @@ export function generate(source) {
     if (ts.isBinaryExpression(node) && isAssignment(node.operatorToken.kind)) {
       const op = node.operatorToken.kind;
       if (isMAccess(node.left) && op === ts.SyntaxKind.EqualsToken) {
-        if (!ts.isExpressionStatement(node.parent)) fail(node, "a metadata store must be a statement of its own");
-        return `this.w(${render(node.left.argumentExpression)}, ${render(node.right)})`;
+        fail(node, "a metadata store must be a statement of its own"); // statements are handled above
       }
       // Anything else that would store into metadata: m[i] op= v, (m[i]!) = v, [m[i]] = ...
       if (hasMAccess(node.left)) {
@@ -228,15 +236,23 @@ ${copied.join("\n\n")}
 
 /**
  * The engine of {@link Heap} with every metadata word reached through a translation of its
- * index (\`tr\` for reads, \`w\` for writes): the base of {@link PagedHeap}, a heap
+ * index (\`tr\` for reads, stores written out through \`wc\`): the base of {@link PagedHeap}, a heap
  * inside a process's address space.
  * @internal
  */
 export abstract class PagedEngine extends Heap<AddressSpace> {
   /** The RAM word holding virtual word \`i\`, for a read. */
   protected abstract tr(i: number): number;
-  /** Stores \`v\` at virtual word \`i\`. */
-  protected abstract w(i: number, v: number): void;
+  /** The RAM word holding virtual word \`i\`, for a write that missed the write cache: asks the MMU, fills the cache. */
+  protected abstract writeMiss(i: number): number;
+  /** The write cache: entry \`k\` is \`wc[2k]\`, a virtual page (-1: none), and \`wc[2k + 1]\`, the RAM word of its first word. */
+  protected wc!: Int32Array;
+  /** log2 of words per page, and words per page − 1. */
+  protected ps!: number;
+  protected pm!: number;
+  /** The undo log of the current call: (word index, old value) pairs; \`undoN\` numbers used. */
+  protected undo!: Int32Array;
+  protected undoN!: number;
 
 ${classBody}
 }

@@ -40,15 +40,23 @@ const isPow2 = (x: number): boolean => Number.isSafeInteger(x) && x > 0 && 2 ** 
 
 /**
  * The engine of {@link Heap} with every metadata word reached through a translation of its
- * index (`tr` for reads, `w` for writes): the base of {@link PagedHeap}, a heap
+ * index (`tr` for reads, stores written out through `wc`): the base of {@link PagedHeap}, a heap
  * inside a process's address space.
  * @internal
  */
 export abstract class PagedEngine extends Heap<AddressSpace> {
   /** The RAM word holding virtual word `i`, for a read. */
   protected abstract tr(i: number): number;
-  /** Stores `v` at virtual word `i`. */
-  protected abstract w(i: number, v: number): void;
+  /** The RAM word holding virtual word `i`, for a write that missed the write cache: asks the MMU, fills the cache. */
+  protected abstract writeMiss(i: number): number;
+  /** The write cache: entry `k` is `wc[2k]`, a virtual page (-1: none), and `wc[2k + 1]`, the RAM word of its first word. */
+  protected wc!: Int32Array;
+  /** log2 of words per page, and words per page − 1. */
+  protected ps!: number;
+  protected pm!: number;
+  /** The undo log of the current call: (word index, old value) pairs; `undoN` numbers used. */
+  protected undo!: Int32Array;
+  protected undoN!: number;
 
 
 
@@ -154,11 +162,11 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
           throw new HeapCorruptionError("memory corruption (free list)", "malloc", c);
         }
         if (fd === 0) this.unmarkBin(nb >>> 4);
-        this.w(slot >>> 2, fd);
-        this.w((c + 8) >>> 2, s | CINUSE);
+        { const $i = slot >>> 2; const $x = fd; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+        { const $i = (c + 8) >>> 2; const $x = s | CINUSE; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
         const nh = c + nb + 8;
-        this.w(nh >>> 2, m[this.tr(nh >>> 2)]! | PINUSE);
-        this.w(wa >>> 2, word | bit);
+        { const $i = nh >>> 2; const $x = m[this.tr(nh >>> 2)]! | PINUSE; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+        { const $i = wa >>> 2; const $x = word | bit; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
         return c + 16;
       }
       // No exact fit: dlmalloc's next choice, the designated victim, split here too (takeDv
@@ -174,21 +182,21 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
           }
           const rem = dsize - nb;
           if (rem >= 32) {
-            this.w((dv + 8) >>> 2, nb | CINUSE | PINUSE);
+            { const $i = (dv + 8) >>> 2; const $x = nb | CINUSE | PINUSE; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
             const r = dv + nb;
-            this.w((r + 8) >>> 2, rem | PINUSE);
-            this.w((r + 12) >>> 2, 0);
-            this.w((r + rem) >>> 2, rem);
-            this.w(dvAt, r);
+            { const $i = (r + 8) >>> 2; const $x = rem | PINUSE; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+            { const $i = (r + 12) >>> 2; const $x = 0; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+            { const $i = (r + rem) >>> 2; const $x = rem; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+            { const $i = dvAt; const $x = r; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
           } else {
-            this.w((dv + 8) >>> 2, dsize | CINUSE | PINUSE);
+            { const $i = (dv + 8) >>> 2; const $x = dsize | CINUSE | PINUSE; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
             const nh = dv + dsize + 8;
-            this.w(nh >>> 2, m[this.tr(nh >>> 2)]! | PINUSE);
-            this.w(dvAt, 0);
+            { const $i = nh >>> 2; const $x = m[this.tr(nh >>> 2)]! | PINUSE; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+            { const $i = dvAt; const $x = 0; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
           }
           const off = (dv - this.arena) >>> 4;
           const wa = (m[this.tr((this.hdr + 4 * H_BITMAP) >>> 2)]! + ((off >>> 5) << 2)) >>> 2;
-          this.w(wa, m[this.tr(wa)]! | (1 << (off & 31)));
+          { const $i = wa; const $x = m[this.tr(wa)]! | (1 << (off & 31)); const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
           return dv + 16;
         }
       }
@@ -245,10 +253,10 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
         let total = size;
         let toDv = false;
         if ((ns & CINUSE) !== 0) {
-          this.w(wa >>> 2, word & ~bit);
-          this.w((n + 8) >>> 2, ns & ~PINUSE);
+          { const $i = wa >>> 2; const $x = word & ~bit; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+          { const $i = (n + 8) >>> 2; const $x = ns & ~PINUSE; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
         } else if (n === m[this.tr(dvAt)]) {
-          this.w(wa >>> 2, word & ~bit);
+          { const $i = wa >>> 2; const $x = word & ~bit; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
           total += nsize;
           toDv = true;
         } else {
@@ -261,29 +269,29 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
             this.freeChunk(c, "free"); // says which link is broken
             return;
           }
-          this.w(wa >>> 2, word & ~bit);
+          { const $i = wa >>> 2; const $x = word & ~bit; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
           if (isHead) {
-            this.w(nslot, fd);
+            { const $i = nslot; const $x = fd; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
             if (fd === 0) this.unmarkBin(nidx);
           } else {
-            this.w((bk + 16) >>> 2, fd);
-            if (fd !== 0) this.w((fd + 24) >>> 2, bk);
+            { const $i = (bk + 16) >>> 2; const $x = fd; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+            if (fd !== 0) { const $i = (fd + 24) >>> 2; const $x = bk; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
           }
           total += nsize;
         }
-        this.w((c + 8) >>> 2, total | PINUSE);
-        this.w((c + total) >>> 2, total);
+        { const $i = (c + 8) >>> 2; const $x = total | PINUSE; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+        { const $i = (c + total) >>> 2; const $x = total; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
         if (toDv) {
-          this.w(dvAt, c);
+          { const $i = dvAt; const $x = c; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
         } else {
           // insert(c, total), written out
           const idx = total < 1024 ? total >>> 4 : binIndex(total, 4);
           const slot = (this.bins + (idx << 2)) >>> 2;
           const head = m[this.tr(slot)]!;
-          this.w((c + 16) >>> 2, head);
-          if (head !== 0) this.w((head + 24) >>> 2, c);
+          { const $i = (c + 16) >>> 2; const $x = head; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+          if (head !== 0) { const $i = (head + 24) >>> 2; const $x = c; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
           else this.markBin(idx);
-          this.w(slot, c);
+          { const $i = slot; const $x = c; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
         }
         // As in freeChunk: a large free chunk held below the top only by the bitmap.
         if (total > m[this.tr((hdr + 4 * H_TRIM) >>> 2)]! && c + total === m[this.tr((hdr + 4 * H_BITMAP) >>> 2)]! - 16) this.trim(m[this.tr((hdr + 4 * H_TOPPAD) >>> 2)]!);
@@ -551,7 +559,7 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
   }
 
   protected override setWord(i: number, v: number): void {
-    this.w((this.hdr + 4 * i) >>> 2, v);
+    { const $i = (this.hdr + 4 * i) >>> 2; const $x = v; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = this.m[$a]!; } this.undoN = $n + 2; this.m[$a] = $x; }
   }
 
   protected override topAddr(): number {
@@ -643,23 +651,23 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
     const dvAt = (this.hdr + 4 * H_DV) >>> 2;
     const rem = size - nb;
     if (rem >= this.minChunk) {
-      this.w((c + W) >>> 2, nb | CINUSE | pin);
+      { const $i = (c + W) >>> 2; const $x = nb | CINUSE | pin; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
       const r = c + nb;
-      this.w((r + W) >>> 2, rem | PINUSE);
+      { const $i = (r + W) >>> 2; const $x = rem | PINUSE; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
       this.newHead(r);
-      this.w((r + rem) >>> 2, rem);
+      { const $i = (r + rem) >>> 2; const $x = rem; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
       if (remTo === REM_BIN) {
         this.insert(r, rem);
         return;
       }
       const old = m[this.tr(dvAt)]!;
       if (remTo === REM_NEW_DV && old !== 0) this.insert(old, m[this.tr((old + W) >>> 2)]! & ~FLAG_BITS);
-      this.w(dvAt, r);
+      { const $i = dvAt; const $x = r; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
     } else {
-      this.w((c + W) >>> 2, size | CINUSE | pin);
+      { const $i = (c + W) >>> 2; const $x = size | CINUSE | pin; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
       const n = c + size + W;
-      this.w(n >>> 2, m[this.tr(n >>> 2)]! | PINUSE);
-      if (remTo === REM_WAS_DV) this.w(dvAt, 0);
+      { const $i = n >>> 2; const $x = m[this.tr(n >>> 2)]! | PINUSE; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+      if (remTo === REM_WAS_DV) { const $i = dvAt; const $x = 0; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
     }
   }
 
@@ -734,10 +742,10 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
     // The new top's header first: in a process it may be the first write to a page, and if
     // no frame can be had for it (OutOfMemoryError) the heap is left as it was.
     const nt = top + nb;
-    this.w((nt + W) >>> 2, (tsize - nb) | PINUSE);
+    { const $i = (nt + W) >>> 2; const $x = (tsize - nb) | PINUSE; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
     this.newHead(nt);
-    this.w((top + W) >>> 2, nb | CINUSE | (m[this.tr((top + W) >>> 2)]! & PINUSE));
-    this.w(topAt, nt);
+    { const $i = (top + W) >>> 2; const $x = nb | CINUSE | (m[this.tr((top + W) >>> 2)]! & PINUSE); const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+    { const $i = topAt; const $x = nt; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
     return top;
   }
 
@@ -772,9 +780,9 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
     }
     m = this.m = h.u32; // growing a wasm memory replaces its buffer
     const newEnd = end + incr;
-    this.w((hdr + 4 * H_END) >>> 2, newEnd);
+    { const $i = (hdr + 4 * H_END) >>> 2; const $x = newEnd; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
     const top = m[this.tr((hdr + 4 * H_TOP) >>> 2)];
-    this.w((top + this.W) >>> 2, (newEnd - top) | (m[this.tr((top + this.W) >>> 2)] & PINUSE));
+    { const $i = (top + this.W) >>> 2; const $x = (newEnd - top) | (m[this.tr((top + this.W) >>> 2)] & PINUSE); const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
     this.noteFootprint();
     return bmChunk !== 0 ? newCover : 0;
   }
@@ -800,28 +808,28 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
     const oldBytes = m[this.tr((hdr + 4 * H_COVER) >>> 2)]! >>> (this.gshift + 3);
     h.zero(newPayload, chunkSize - this.W);
     h.copy(newPayload, oldPayload, oldBytes);
-    this.w((hdr + 4 * H_BITMAP) >>> 2, newPayload);
-    this.w((hdr + 4 * H_COVER) >>> 2, cover);
+    { const $i = (hdr + 4 * H_BITMAP) >>> 2; const $x = newPayload; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+    { const $i = (hdr + 4 * H_COVER) >>> 2; const $x = cover; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
     this.freeChunk(oldPayload - this.W2, "malloc");
   }
 
   /** Zeroes the high half of the 8-byte size field of a chunk header written at a new place. */
   protected override newHead(c: number): void {
-    if (this.W === 8) this.w((c + 12) >>> 2, 0);
+    if (this.W === 8) { const $i = (c + 12) >>> 2; const $x = 0; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = this.m[$a]!; } this.undoN = $n + 2; this.m[$a] = $x; }
   }
 
   protected override setBit(c: number): void {
     const m = this.m;
     const off = (c - this.arena) >>> this.gshift;
     const a = m[this.tr((this.hdr + 4 * H_BITMAP) >>> 2)] + ((off >>> 5) << 2);
-    this.w(a >>> 2, m[this.tr(a >>> 2)] | (1 << (off & 31)));
+    { const $i = a >>> 2; const $x = m[this.tr(a >>> 2)] | (1 << (off & 31)); const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
   }
 
   protected override clearBit(c: number): void {
     const m = this.m;
     const off = (c - this.arena) >>> this.gshift;
     const a = m[this.tr((this.hdr + 4 * H_BITMAP) >>> 2)] + ((off >>> 5) << 2);
-    this.w(a >>> 2, m[this.tr(a >>> 2)] & ~(1 << (off & 31)));
+    { const $i = a >>> 2; const $x = m[this.tr(a >>> 2)] & ~(1 << (off & 31)); const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
   }
 
   protected override testBit(c: number): boolean {
@@ -859,13 +867,13 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
     const idx = size < this.smallLimit ? size >>> this.gshift : binIndex(size, this.gshift);
     const slot = this.bins + (idx << 2);
     const head = m[this.tr(slot >>> 2)];
-    this.w((c + this.W2) >>> 2, head);
+    { const $i = (c + this.W2) >>> 2; const $x = head; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
     if (head !== 0) {
-      this.w((head + this.W2 + this.W) >>> 2, c);
+      { const $i = (head + this.W2 + this.W) >>> 2; const $x = c; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
     } else {
       this.markBin(idx);
     }
-    this.w(slot >>> 2, c);
+    { const $i = slot >>> 2; const $x = c; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
   }
 
   protected override markBin(idx: number): void {
@@ -873,10 +881,10 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
     const w = idx >>> 5;
     const wa = this.hdr + 4 * (H_BINMAP + w);
     const old = m[this.tr(wa >>> 2)];
-    this.w(wa >>> 2, old | (1 << (idx & 31)));
+    { const $i = wa >>> 2; const $x = old | (1 << (idx & 31)); const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
     if (old === 0) {
       const sa = this.hdr + 4 * H_SUMMARY;
-      this.w(sa >>> 2, m[this.tr(sa >>> 2)] | (1 << w));
+      { const $i = sa >>> 2; const $x = m[this.tr(sa >>> 2)] | (1 << w); const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
     }
   }
 
@@ -885,10 +893,10 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
     const w = idx >>> 5;
     const wa = this.hdr + 4 * (H_BINMAP + w);
     const left = m[this.tr(wa >>> 2)] & ~(1 << (idx & 31));
-    this.w(wa >>> 2, left);
+    { const $i = wa >>> 2; const $x = left; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
     if (left === 0) {
       const sa = this.hdr + 4 * H_SUMMARY;
-      this.w(sa >>> 2, m[this.tr(sa >>> 2)] & ~(1 << w));
+      { const $i = sa >>> 2; const $x = m[this.tr(sa >>> 2)] & ~(1 << w); const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
     }
   }
 
@@ -901,7 +909,7 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
     } else {
       this.unmarkBin(idx);
     }
-    this.w((this.bins + (idx << 2)) >>> 2, fd);
+    { const $i = (this.bins + (idx << 2)) >>> 2; const $x = fd; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
   }
 
   /** Checks the links of free chunk `c` of `size` bytes before it is unlinked (glibc: "corrupted double-linked list"). */
@@ -921,12 +929,12 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
     const slot = this.bins + (idx << 2);
     const fd = m[this.tr((c + W2) >>> 2)];
     if (m[this.tr(slot >>> 2)] === c) {
-      this.w(slot >>> 2, fd);
+      { const $i = slot >>> 2; const $x = fd; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
       if (fd === 0) this.unmarkBin(idx);
     } else {
       const bk = m[this.tr((c + W2 + this.W) >>> 2)];
-      this.w((bk + W2) >>> 2, fd);
-      if (fd !== 0) this.w((fd + W2 + this.W) >>> 2, bk);
+      { const $i = (bk + W2) >>> 2; const $x = fd; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+      if (fd !== 0) { const $i = (fd + W2 + this.W) >>> 2; const $x = bk; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
     }
   }
 
@@ -1032,7 +1040,7 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
     if (checkOnly) return;
     // Every check passed: from here on the heap changes. The header keeps its size with the
     // in-use bit clear even when merged away, which lets a later free of it be named a double free.
-    this.w((c + W) >>> 2, s & ~CINUSE);
+    { const $i = (c + W) >>> 2; const $x = s & ~CINUSE; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
     let start = c;
     let total = size;
     // A chunk that merges with the designated victim stays the victim, out of the bins.
@@ -1046,9 +1054,9 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
     this.clearBit(c);
     if (n === top) {
       const end = m[this.tr((this.hdr + 4 * H_END) >>> 2)]!;
-      if (withDv) this.w(dvAt, 0);
-      this.w(topAt >>> 2, start);
-      this.w((start + W) >>> 2, (end - start) | PINUSE);
+      if (withDv) { const $i = dvAt; const $x = 0; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+      { const $i = topAt >>> 2; const $x = start; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+      { const $i = (start + W) >>> 2; const $x = (end - start) | PINUSE; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
       if (end - start > m[this.tr((this.hdr + 4 * H_TRIM) >>> 2)]!) this.trim(m[this.tr((this.hdr + 4 * H_TOPPAD) >>> 2)]!);
       return;
     }
@@ -1057,11 +1065,11 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
       else this.unlink(n, nsize);
       total += nsize;
     } else {
-      this.w((n + W) >>> 2, ns & ~PINUSE);
+      { const $i = (n + W) >>> 2; const $x = ns & ~PINUSE; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
     }
-    this.w((start + W) >>> 2, total | PINUSE);
-    this.w((start + total) >>> 2, total);
-    if (withDv) this.w(dvAt, start);
+    { const $i = (start + W) >>> 2; const $x = total | PINUSE; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+    { const $i = (start + total) >>> 2; const $x = total; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+    if (withDv) { const $i = dvAt; const $x = start; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
     else this.insert(start, total);
     // A large free chunk held below the top only by the bitmap: move the bitmap down so the
     // space can join the top and be trimmed. Not while malloc is freeing the old bitmap: it is
@@ -1084,7 +1092,7 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
     if (h.sbrk(-extra) === -1) return 0;
     const newEnd = end - extra;
     this.setWord(H_END, newEnd);
-    this.w((top + this.W) >>> 2, (newEnd - top) | (m[this.tr((top + this.W) >>> 2)] & PINUSE));
+    { const $i = (top + this.W) >>> 2; const $x = (newEnd - top) | (m[this.tr((top + this.W) >>> 2)] & PINUSE); const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
     return 1;
   }
 
@@ -1107,15 +1115,15 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
     const prev = bm - ps;
     const dvAt = (hdr + 4 * H_DV) >>> 2;
     if (ps < this.minChunk || (ps & this.amask) !== 0 || prev < this.arena || m[this.tr((prev + W) >>> 2)] !== (ps | PINUSE)) return;
-    if (prev === m[this.tr(dvAt)]) this.w(dvAt, 0);
+    if (prev === m[this.tr(dvAt)]) { const $i = dvAt; const $x = 0; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
     else if (this.linksOk(prev, ps)) this.unlink(prev, ps);
     else return;
     this.host.copy(prev + this.W2, bm + this.W2, bsize - W);
-    this.w((prev + W) >>> 2, bsize | CINUSE | PINUSE);
-    this.w((hdr + 4 * H_BITMAP) >>> 2, prev + this.W2);
+    { const $i = (prev + W) >>> 2; const $x = bsize | CINUSE | PINUSE; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+    { const $i = (hdr + 4 * H_BITMAP) >>> 2; const $x = prev + this.W2; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
     const nt = prev + bsize;
-    this.w((hdr + 4 * H_TOP) >>> 2, nt);
-    this.w((nt + W) >>> 2, (m[this.tr((hdr + 4 * H_END) >>> 2)]! - nt) | PINUSE);
+    { const $i = (hdr + 4 * H_TOP) >>> 2; const $x = nt; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+    { const $i = (nt + W) >>> 2; const $x = (m[this.tr((hdr + 4 * H_END) >>> 2)]! - nt) | PINUSE; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
     this.newHead(nt);
   }
 
@@ -1192,11 +1200,11 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
     }
     const m = this.m;
     const end = this.endAddr();
-    this.w((c + W) >>> 2, nb | CINUSE | (s & PINUSE));
+    { const $i = (c + W) >>> 2; const $x = nb | CINUSE | (s & PINUSE); const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
     if (!slide) {
       const nt = c + nb;
-      this.w((hdr + 4 * H_TOP) >>> 2, nt);
-      this.w((nt + W) >>> 2, (end - nt) | PINUSE);
+      { const $i = (hdr + 4 * H_TOP) >>> 2; const $x = nt; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+      { const $i = (nt + W) >>> 2; const $x = (end - nt) | PINUSE; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
       this.newHead(nt);
       if (cover > 0) this.moveBitmap(cover);
       return true;
@@ -1207,14 +1215,14 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
     const q = c + nb;
     this.host.copy(q + this.W2, bmPayload, oldBytes);
     this.host.zero(q + this.W2 + oldBytes, newSize - W - oldBytes);
-    this.w((q + W) >>> 2, newSize | CINUSE | PINUSE);
+    { const $i = (q + W) >>> 2; const $x = newSize | CINUSE | PINUSE; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
     this.newHead(q);
     const nt = q + newSize;
-    this.w((hdr + 4 * H_TOP) >>> 2, nt);
-    this.w((nt + W) >>> 2, (end - nt) | PINUSE);
+    { const $i = (hdr + 4 * H_TOP) >>> 2; const $x = nt; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+    { const $i = (nt + W) >>> 2; const $x = (end - nt) | PINUSE; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
     this.newHead(nt);
-    this.w((hdr + 4 * H_BITMAP) >>> 2, q + this.W2);
-    this.w((hdr + 4 * H_COVER) >>> 2, newCover);
+    { const $i = (hdr + 4 * H_BITMAP) >>> 2; const $x = q + this.W2; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+    { const $i = (hdr + 4 * H_COVER) >>> 2; const $x = newCover; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
     return true;
   }
 
@@ -1230,12 +1238,12 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
 
   /** Shrinks in-use chunk `c` (header `s`) to `nb` bytes and frees the tail. */
   protected override splitTail(c: number, s: number, nb: number): void {
-
+    const m = this.m;
     const W = this.W;
     const rem = (s & ~FLAG_BITS) - nb;
-    this.w((c + W) >>> 2, nb | (s & (CINUSE | PINUSE)));
+    { const $i = (c + W) >>> 2; const $x = nb | (s & (CINUSE | PINUSE)); const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
     const r = c + nb;
-    this.w((r + W) >>> 2, rem | CINUSE | PINUSE);
+    { const $i = (r + W) >>> 2; const $x = rem | CINUSE | PINUSE; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
     this.newHead(r);
     this.setBit(r);
     this.freeChunk(r, "realloc");
@@ -1277,8 +1285,8 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
       // The leading gap becomes a chunk of its own and is freed: the padding is not wasted.
       const s = m[this.tr((c + W) >>> 2)];
       const lead = a - c;
-      this.w((c + W) >>> 2, lead | CINUSE | (s & PINUSE));
-      this.w((a + W) >>> 2, ((s & ~FLAG_BITS) - lead) | CINUSE | PINUSE);
+      { const $i = (c + W) >>> 2; const $x = lead | CINUSE | (s & PINUSE); const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+      { const $i = (a + W) >>> 2; const $x = ((s & ~FLAG_BITS) - lead) | CINUSE | PINUSE; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
       this.newHead(a);
       this.setBit(a);
       this.freeChunk(c, "memalign");

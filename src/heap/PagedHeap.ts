@@ -160,11 +160,6 @@ export class PagedHeap extends PagedEngine {
    * and `rc[2k + 1]`, the RAM word of its first word (side by side: one cache line, one array).
    */
   protected rc!: Int32Array;
-  /** The same for writes. */
-  protected wc!: Int32Array;
-  /** log2 of words per page, and words per page − 1. */
-  protected ps!: number;
-  protected pm!: number;
   protected mmu!: Mmu;
   /** Exact LRU: every access must reach the MMU, so the caches stay empty. */
   protected exact!: boolean;
@@ -172,10 +167,7 @@ export class PagedHeap extends PagedEngine {
   /** Bytes in mapped blocks, and the footprint's high-water mark: numbers, as they can pass 2 GiB. */
   protected mapped!: number;
   protected maxFoot!: number;
-  /** The undo log of the current call: (word index, old value) pairs of metadata stores; `undoN` numbers used. */
-  protected undo!: Int32Array;
-  protected undoN!: number;
-  /** The same for the host's own stores (mapped blocks' headers, the break's copy): (address, old value). */
+  /** The undo log of the host's own stores (mapped blocks' headers, the break's copy): (address, old value). */
   protected hostUndo!: number[];
   /** Bytes a bulk write is about to overwrite: (address, saved bytes), at the ends of its range. */
   protected bulkUndo!: Array<number | Uint8Array>;
@@ -571,21 +563,7 @@ export class PagedHeap extends PagedEngine {
     return c[k] === v ? c[k + 1]! + (i & this.pm) : this.readMiss(i);
   }
 
-  protected override w(i: number, x: number): void {
-    const v = i >>> this.ps;
-    const k = (v & CACHE_MASK) << 1;
-    const c = this.wc;
-    const at = c[k] === v ? c[k + 1]! + (i & this.pm) : this.writeMiss(i);
-    const m = this.m;
-    const n = this.undoN;
-    const u = this.undo;
-    if (n < u.length) {
-      u[n] = i;
-      u[n + 1] = m[at]!;
-    }
-    this.undoN = n + 2;
-    m[at] = x;
-  }
+
 
   private readMiss(i: number): number {
     const word = this.mmu.translate(i * 4, "read") >>> 2;
@@ -598,7 +576,7 @@ export class PagedHeap extends PagedEngine {
     return word;
   }
 
-  private writeMiss(i: number): number {
+  protected override writeMiss(i: number): number {
     const word = this.mmu.translate(i * 4, "write") >>> 2;
     if (!this.exact) {
       // A page just made writable is readable through the same frame (after copy-on-write,

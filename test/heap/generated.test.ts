@@ -2,7 +2,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 // @ts-expect-error: a plain .mjs build script, without type declarations
-import { generate } from "../../scripts/gen-paged-engine.mjs";
+import { CACHE_MASK, generate } from "../../scripts/gen-paged-engine.mjs";
+import { CACHE_ENTRIES } from "../../src/heap/PagedHeap.js";
 
 const REPO = path.resolve(__dirname, "../..");
 const read = (p: string): string => fs.readFileSync(path.join(REPO, p), "utf8");
@@ -12,12 +13,19 @@ describe("the paged engine generated from Heap.ts", () => {
     expect(generate(read("src/heap/Heap.ts"))).toBe(read("src/heap/PagedEngine.generated.ts"));
   });
 
-  it("rewrites reads, stores and compound stores, and refuses what it cannot translate", () => {
+  it("uses the cache size PagedHeap has", () => {
+    expect(CACHE_MASK + 1).toBe(CACHE_ENTRIES);
+  });
+
+  it("rewrites reads and stores, and refuses what it cannot translate", () => {
     const wrap = (body: string): string =>
       `class Heap {\n  protected m!: Int32Array;\n  foo(i: number): number {\n    const m = this.m;\n${body}\n  }\n}\n`;
     const out = generate(wrap("    m[i + 1] = m[i] | 1;\n    this.m[i] = -m[m[i]];\n    return this.m[i >>> 2];"));
-    expect(out).toContain("this.w(i + 1, m[this.tr(i)] | 1);");
-    expect(out).toContain("this.w(i, -m[this.tr(m[this.tr(i)])]);");
+    expect(out).toContain("{ const $i = i + 1; const $x = m[this.tr(i)] | 1; ");
+    expect(out).toContain("const $x = -m[this.tr(m[this.tr(i)])]; ");
+    expect(out).toContain("this.writeMiss($i)");
+    expect(out).toContain("this.undoN = $n + 2; m[$a] = $x; }");
+    expect(out).toContain("this.undoN = $n + 2; this.m[$a] = $x; }");
     expect(out).toContain("return this.m[this.tr(i >>> 2)];");
     expect(out).toContain("protected abstract tr(i: number): number;");
     expect(() => generate(wrap("    return (m[i] = 1);"))).toThrow(/store must be a statement/);
