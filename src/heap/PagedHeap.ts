@@ -5,7 +5,7 @@
  * ```text
  *   engine (PagedEngine.generated.ts)        this file                    the address space
  *   m[this.tr(i)]  read word i  ──────────▶  tr(i): page of i cached? ──no──▶ mmu.translate(4i, "read")
- *   this.w(i, v)   write word i ──────────▶  tw(i): page of i cached? ──no──▶ mmu.translate(4i, "write")
+ *   m[i] = v, written out: page of i in wc? ──no──▶  writeMiss(i) ────────▶ mmu.translate(4i, "write")
  *                                            yes: RAM word = base + (i & mask)    (TLB, walk, faults,
  *                                                                                  COW, swap-in...)
  *   h.sbrk(n)  ─────────────────────────────────────────────────────────────────▶ the process's brk
