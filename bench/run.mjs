@@ -17,6 +17,7 @@ import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { mulberry32, optionValue } from "./common.mjs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, "..");
@@ -31,10 +32,9 @@ function parseArgs(argv) {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
-      const eq = a.indexOf("=");
-      if (eq >= 0) return a.slice(eq + 1);
-      if (i + 1 >= argv.length) die(`${a} needs a value`);
-      return argv[++i];
+      const [v, last] = optionValue(argv, i, die);
+      i = last;
+      return v;
     };
     if (a === "--quick") o.quick = true;
     else if (a === "--json" || a.startsWith("--json=")) o.json = val();
@@ -80,19 +80,6 @@ const CFG = QUICK
     };
 
 const now = () => performance.now();
-
-// ───────────────────────────── PRNG ─────────────────────────────
-
-/** mulberry32: returns a function giving uniform floats in [0, 1). */
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return function () {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // ───────────────────────────── workload generation ─────────────────────────────
 

@@ -20,6 +20,7 @@ import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
+import { mulberry32, optionValue } from "./common.mjs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, "..");
@@ -33,10 +34,9 @@ function parseArgs(argv) {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
-      const eq = a.indexOf("=");
-      if (eq >= 0) return a.slice(eq + 1);
-      if (i + 1 >= argv.length) die(`${a} needs a value`);
-      return argv[++i];
+      const [v, last] = optionValue(argv, i, die);
+      i = last;
+      return v;
     };
     if (a === "--quick") o.quick = true;
     else if (a === "--json" || a.startsWith("--json=")) o.json = val();
@@ -80,19 +80,6 @@ try {
   die(`cannot import ../dist/index.js (run \`npm run build\` first): ${e.message}`);
 }
 const { AddressSpace, PhysicalMemory, Process, Heap, PROT_READ, PROT_WRITE, MAP_PRIVATE, MAP_ANONYMOUS, MAP_FAILED } = V;
-
-// ───────────────────────────── PRNG (as in run.mjs) ─────────────────────────────
-
-/** mulberry32: returns a function giving uniform floats in [0, 1). */
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return function () {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // ───────────────────────────── measurement driver ─────────────────────────────
 

@@ -1,0 +1,24 @@
+// Pieces both benchmark scripts use: the seeded PRNG and command-line reading.
+
+/** mulberry32: returns a function giving uniform floats in [0, 1). */
+export function mulberry32(seed) {
+  let a = seed >>> 0;
+  return function () {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * The value of option `argv[i]`: after its `=` (`--json=out.json`), or the next argument
+ * (`--json out.json`). Returns [value, index of the last argument used].
+ */
+export function optionValue(argv, i, die) {
+  const a = argv[i];
+  const eq = a.indexOf("=");
+  if (eq >= 0) return [a.slice(eq + 1), i];
+  if (i + 1 >= argv.length) die(`${a} needs a value`);
+  return [argv[i + 1], i + 1];
+}
