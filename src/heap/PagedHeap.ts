@@ -66,6 +66,21 @@ export interface ProcessHeapOptions {
 }
 
 /**
+ * Checks a process heap's options when the process is spawned, so that a bad one is reported
+ * then rather than at the heap's first use.
+ * @throws ArgumentError naming the option
+ */
+export function checkProcessHeapOptions(o: ProcessHeapOptions): void {
+  if (o.dataModel !== undefined && o.dataModel !== "lp64" && o.dataModel !== "ilp32") {
+    throw new ArgumentError(`Process heap: dataModel must be "lp64" or "ilp32", got ${String(o.dataModel)}`);
+  }
+  for (const k of ["mmapThreshold", "trimThreshold", "topPad"] as const) {
+    const v = o[k];
+    if (v !== undefined && (!Number.isSafeInteger(v) || v < 0)) throw new ArgumentError(`Process heap: ${k} must be a non-negative integer, got ${String(v)}`);
+  }
+}
+
+/**
  * A heap's host inside a process: metadata and payload through the address space, memory
  * from the process's break and from anonymous mappings.
  */

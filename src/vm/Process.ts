@@ -29,7 +29,7 @@ import { errnoName } from "../errno.js";
 import { ArgumentError, VmError } from "../errors.js";
 import { Brk, FieldCell } from "../heap/Brk.js";
 import type { Heap } from "../heap/Heap.js";
-import { PagedHeap, type ProcessHeapOptions } from "../heap/PagedHeap.js";
+import { PagedHeap, checkProcessHeapOptions, type ProcessHeapOptions } from "../heap/PagedHeap.js";
 import type { PhysicalMemory } from "../memory/PhysicalMemory.js";
 import type { AlignmentPolicy } from "../paging/Mmu.js";
 import { AddressSpace, type ReplacementPolicy, type VmStatus } from "./AddressSpace.js";
@@ -164,6 +164,7 @@ export class Process {
     if (!Number.isSafeInteger(stackSizeIn) || stackSizeIn <= 0) throw new ArgumentError(`Process.spawn: stackSize must be a positive integer, got ${String(stackSizeIn)}`);
     if (dataLimit !== Infinity && (!Number.isSafeInteger(dataLimit) || dataLimit < 0)) throw new ArgumentError(`Process.spawn: dataLimit must be a non-negative integer, got ${String(dataLimit)}`);
     if (typeof path !== "string" || path === "") throw new ArgumentError("Process.spawn: path must be a non-empty string");
+    checkProcessHeapOptions(opts.heap ?? {});
 
     const ps = opts.memory.pageSize;
     const up = (n: number): number => Math.ceil(n / ps) * ps;

@@ -128,8 +128,11 @@ describe("process.heap: where the memory comes from", () => {
     expect(heap.mallinfo().hblks).toBe(1);
     expect(p - regionOf(proc, p)![0]).toBe(8); // a 4-byte prev_size and size
     heap.free(p);
-    expect(() => spawn({ heap: { dataModel: "lp128" as never } }).heap).toThrow(/dataModel/);
-    expect(() => spawn({ heap: { mmapThreshold: -1 } }).heap).toThrow(/mmapThreshold/);
+    // Bad options are reported by spawn, before the heap is first used.
+    expect(() => spawn({ heap: { dataModel: "lp128" as never } })).toThrow(/dataModel/);
+    expect(() => spawn({ heap: { mmapThreshold: -1 } })).toThrow(/mmapThreshold/);
+    expect(() => spawn({ heap: { trimThreshold: 1.5 } })).toThrow(/trimThreshold/);
+    expect(() => spawn({ heap: { topPad: NaN } })).toThrow(/topPad/);
   });
 
   it("aligns mapped blocks as asked (posix_memalign, aligned_alloc), within their mapping", () => {
