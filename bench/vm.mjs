@@ -84,11 +84,11 @@ const { AddressSpace, PhysicalMemory, Process, Heap, PROT_READ, PROT_WRITE, MAP_
 // ───────────────────────────── measurement driver ─────────────────────────────
 
 /**
- * Lets the current job end. Every `AddressSpace` registers a `WeakRef` to itself, and V8 keeps
- * the target of a new WeakRef alive until the current job ends (the spec's KeepDuringJob set): in
- * one synchronous loop, every forked-and-closed child would stay on the heap (≈ 4.5 KB each,
- * 200+ MB after 50,000 forks) and GC would make each fork slower than the last. The benchmark
- * yields to the event loop between warm-up chunks and between samples (never inside a sample).
+ * Lets the current job end, between warm-up chunks and between samples (never inside a
+ * sample), so that timers and finalizers of the runtime run outside the timed parts. (Builds
+ * before the address spaces' registry held strong references needed it badly: a `WeakRef`
+ * keeps its target alive until the job ends, and a synchronous loop of forks piled up every
+ * closed child.)
  */
 const endJob = () => new Promise((resolve) => setImmediate(resolve));
 

@@ -114,8 +114,14 @@ export type VmEventListener = (event: VmEvent) => void;
 
 const KNOWN_PROT = PROT_READ | PROT_WRITE | PROT_EXEC;
 
-/** The live address spaces over each RAM, for global reclaim (weak: a dropped space is forgotten). */
-const registry = new WeakMap<PhysicalMemory, Set<WeakRef<AddressSpace>>>();
+/**
+ * The open address spaces over each RAM, for global reclaim. A space stays until `close()`,
+ * as a process holds its frames until it exits (frames of a space dropped without `close()`
+ * are never freed either); the whole set goes with its RAM. Strong references: a `WeakRef`
+ * made in a synchronous loop keeps its target alive until the loop yields, so a loop of
+ * `fork(); close()` would pile up every child.
+ */
+const registry = new WeakMap<PhysicalMemory, Set<AddressSpace>>();
 const STACK_GAP = 2 ** 27;
 
 /**
@@ -162,8 +168,6 @@ export class AddressSpace {
   private swapIns: number;
   private swapOuts: number;
   private readonly listeners: VmEventListener[];
-  /** This space's entry in the registry of spaces over its RAM (for global reclaim). */
-  private readonly self: WeakRef<AddressSpace>;
 
   constructor(opts: AddressSpaceOptions) {
     const memory = opts.memory;
@@ -220,10 +224,9 @@ export class AddressSpace {
     this.swapIns = 0;
     this.swapOuts = 0;
     this.listeners = opts.onEvent !== undefined ? [opts.onEvent] : [];
-    this.self = new WeakRef(this);
     let spaces = registry.get(memory);
     if (spaces === undefined) registry.set(memory, (spaces = new Set()));
-    spaces.add(this.self);
+    spaces.add(this);
   }
 
   // ───────────────────────────── events and introspection ─────────────────────────────
@@ -514,7 +517,7 @@ export class AddressSpace {
     for (const v of [...this.vmas.list]) this.zap(v.start, v.end);
     this.vmas = new VmaList();
     this.mmu.flush();
-    registry.get(this.memory)?.delete(this.self);
+    registry.get(this.memory)?.delete(this);
   }
 
   // ───────────────────────────────── loads and stores ─────────────────────────────────
@@ -770,11 +773,7 @@ export class AddressSpace {
   private evictElsewhere(): boolean {
     const spaces = registry.get(this.memory);
     if (spaces === undefined) return false;
-    for (const ref of spaces) {
-      const other = ref.deref();
-      if (other === undefined) spaces.delete(ref);
-      else if (other !== this && other.evictOne()) return true;
-    }
+    for (const other of spaces) if (other !== this && other.evictOne()) return true;
     return false;
   }
 
