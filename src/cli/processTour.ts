@@ -117,9 +117,9 @@ export function processTour(say: (text?: string) => void, section: (title: strin
   const read = (p: Process): string => new TextDecoder().decode(p.as.readBytes(small, 13));
   say(`    parent reads "${read(proc)}", child reads "${read(child)}"`);
   const c2 = child.heap.malloc(5000);
-  say(`    the child's heap allocates on its own: child malloc(5000) = ${hex(c2)}; parent heap.check() passes, child's too`);
   heap.check();
   child.heap.check();
+  say(`    the child's heap allocates on its own: child malloc(5000) = ${hex(c2)}; parent heap.check() passes, child's too`);
   child.exit();
   say(`    child exits: frames in use ${ram.usedFrames}`);
 
