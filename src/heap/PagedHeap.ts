@@ -194,7 +194,7 @@ export class PagedHeap extends PagedEngine {
   /** Whether {@link PagedHeap.before} holds the state of the current call (saved before the first change of the break or the mappings). */
   protected saved!: boolean;
   /** What the current call started from: the break, the heap's idea of it, the mapped totals. */
-  private before!: { brk: number; expected: number; mapped: number; maxFoot: number; errno: number };
+  private before!: { brk: number; expected: number; mapped: number; maxFoot: number };
 
   /**
    * Creates the heap of a process whose break is `brk`, at the break rounded up to 16.
@@ -262,7 +262,7 @@ export class PagedHeap extends PagedEngine {
     this.hostUndo = [];
     this.bulkUndo = [];
     this.saved = false;
-    this.before = { brk: 0, expected: 0, mapped: 0, maxFoot: 0, errno: 0 };
+    this.before = { brk: 0, expected: 0, mapped: 0, maxFoot: 0 };
     host.log = {
       stored: (addr, old) => this.hostUndo.push(addr, old),
       bulk: (addr, length) => {
@@ -493,7 +493,6 @@ export class PagedHeap extends PagedEngine {
     b.expected = h.expected;
     b.mapped = this.mapped;
     b.maxFoot = this.maxFoot;
-    b.errno = this.errno;
   }
 
   /**
