@@ -141,64 +141,189 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
     if (this.mode !== 0) {
       return (this.mode & MODE_LOCK) !== 0 ? this.locked(this.mallocImpl, size, 0) : this.mallocImpl(size);
     }
-    if (typeof size === "number" && size <= 1000 && size >= 0 && (size | 0) === size) {
-      // The commonest malloc, an exact fit from a small bin, written out with the LP64 layout
-      // as literals (W = 8, 16-byte granules, chunk = max(32, (size + 23) & ~15)) so the JIT
-      // folds them. The chunk must be free, of this bin's size and not live in the bitmap: a
-      // program writing into freed memory must not make malloc hand out a block twice.
-      // Everything else (and the 32-bit model) takes the general path below.
+    if (typeof size === "number" && size >= 0 && (size | 0) === size && size <= MAX_REQUEST) {
+      // allocChunk for the LP64 layout, written out with the layout as literals (W = 8,
+      // 16-byte granules, chunk = max(32, (size + 23) & ~15)) so the JIT folds them, and with
+      // no calls on the common paths: V8 does not inline helpers at call sites it sees rarely,
+      // and in a function this size each path is rare. Same choices, checks and errors as
+      // allocChunk, takeFree and allocFromTop; growing the heap and mappings go to mallocImpl.
       const nb = size < 9 ? 32 : (size + 23) & ~15;
       const m = this.m;
-      const slot = this.bins + (nb >>> 2);
-      const c = m[this.tr(slot >>> 2)]!;
+      const hdr = this.hdr;
+      const dvAt = (hdr + 4 * H_DV) >>> 2;
+      let c = 0; // a free chunk to take: the head of bin `idx`
+      let idx = -1;
+      let from: number; // else the first bin to search
+      if (nb < 1024) {
+        // An exact fit. The chunk must be free, of this bin's size and not live in the
+        // bitmap: a program writing into freed memory must not make malloc hand out a block twice.
+        const slot = this.bins + (nb >>> 2);
+        c = m[this.tr(slot >>> 2)]!;
+        if (c !== 0) {
+          const s = m[this.tr((c + 8) >>> 2)]!;
+          const off = (c - this.arena) >>> 4;
+          const wa = m[this.tr((hdr + 4 * H_BITMAP) >>> 2)]! + ((off >>> 5) << 2);
+          const word = m[this.tr(wa >>> 2)]!;
+          const bit = 1 << (off & 31);
+          const fd = m[this.tr((c + 16) >>> 2)]!;
+          if ((s & ~PINUSE) !== nb || (word & bit) !== 0 || (fd !== 0 && ((fd & 15) !== 0 || fd < this.arena || fd >= m[this.tr((hdr + 4 * H_TOP) >>> 2)]!))) {
+            throw new HeapCorruptionError("memory corruption (free list)", "malloc", c);
+          }
+          if (fd === 0) {
+            // unmarkBin(nb >>> 4), written out
+            const bw = (hdr + 4 * H_BINMAP + ((nb >>> 9) << 2)) >>> 2;
+            const left = m[this.tr(bw)]! & ~(1 << ((nb >>> 4) & 31));
+            { const $i = bw; const $x = left; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+            if (left === 0) { const $i = (hdr + 4 * H_SUMMARY) >>> 2; const $x = m[this.tr((hdr + 4 * H_SUMMARY) >>> 2)]! & ~(1 << (nb >>> 9)); const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+          }
+          { const $i = slot >>> 2; const $x = fd; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+          { const $i = (c + 8) >>> 2; const $x = s | CINUSE; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+          const nh = c + nb + 8;
+          { const $i = nh >>> 2; const $x = m[this.tr(nh >>> 2)]! | PINUSE; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+          { const $i = wa >>> 2; const $x = word | bit; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+          return c + 16;
+        }
+        // dlmalloc's next choice, the designated victim (takeDv and allot, written out).
+        const dv = m[this.tr(dvAt)]!;
+        if (dv !== 0) {
+          const ds = m[this.tr((dv + 8) >>> 2)]!;
+          const dsize = ds & ~FLAG_BITS;
+          if (dsize >= nb) {
+            if ((ds & (CINUSE | PINUSE)) !== PINUSE || dv + dsize >= m[this.tr((hdr + 4 * H_TOP) >>> 2)]! || m[this.tr((dv + dsize) >>> 2)] !== dsize || (m[this.tr((dv + dsize + 8) >>> 2)]! & PINUSE) !== 0) {
+              throw new HeapCorruptionError("memory corruption (designated victim)", "malloc", dv);
+            }
+            const rem = dsize - nb;
+            if (rem >= 32) {
+              { const $i = (dv + 8) >>> 2; const $x = nb | CINUSE | PINUSE; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+              const r = dv + nb;
+              { const $i = (r + 8) >>> 2; const $x = rem | PINUSE; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+              { const $i = (r + 12) >>> 2; const $x = 0; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+              { const $i = (r + rem) >>> 2; const $x = rem; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+              { const $i = dvAt; const $x = r; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+            } else {
+              { const $i = (dv + 8) >>> 2; const $x = dsize | CINUSE | PINUSE; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+              const nh = dv + dsize + 8;
+              { const $i = nh >>> 2; const $x = m[this.tr(nh >>> 2)]! | PINUSE; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+              { const $i = dvAt; const $x = 0; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+            }
+            const off = (dv - this.arena) >>> 4;
+            const wa = (m[this.tr((hdr + 4 * H_BITMAP) >>> 2)]! + ((off >>> 5) << 2)) >>> 2;
+            { const $i = wa; const $x = m[this.tr(wa)]! | (1 << (off & 31)); const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+            return dv + 16;
+          }
+        }
+        from = (nb >>> 4) + 1; // then the smallest larger bin
+      } else {
+        if (this.maps !== null && this.wantsMap(size)) return this.mallocImpl(size);
+        // The request's own class, when its first chunk fits; else the first class all of
+        // whose chunks fit (binIndex and fitIndex, written out: index = 16·fl + sl − 96).
+        const fl = 31 - Math.clz32(nb);
+        idx = ((fl << 4) | ((nb >>> (fl - 4)) & 15)) - 96;
+        c = m[this.tr((this.bins + (idx << 2)) >>> 2)]!;
+        if (c === 0 || (m[this.tr((c + 8) >>> 2)]! & ~FLAG_BITS) < nb) c = 0;
+        const up = nb + (1 << (fl - 4)) - 1;
+        const ufl = 31 - Math.clz32(up);
+        from = ((ufl << 4) | ((up >>> (ufl - 4)) & 15)) - 96;
+      }
+      if (c === 0) {
+        // findBin(from), written out: the bin bitmap's word, then its summary word.
+        idx = -1;
+        let w = from >>> 5;
+        if (w < this.binWords) {
+          const words = hdr + 4 * H_BINMAP;
+          let bits = m[this.tr((words + (w << 2)) >>> 2)]! & (-1 << (from & 31));
+          if (bits === 0) {
+            const summary = m[this.tr((hdr + 4 * H_SUMMARY) >>> 2)]! & (-1 << (w + 1));
+            if (summary !== 0) {
+              w = 31 - Math.clz32(summary & -summary);
+              bits = m[this.tr((words + (w << 2)) >>> 2)]!;
+            }
+          }
+          if (bits !== 0) idx = (w << 5) + 31 - Math.clz32(bits & -bits);
+        }
+        if (idx >= 0) c = m[this.tr((this.bins + (idx << 2)) >>> 2)]!;
+      }
+      const topAt = (hdr + 4 * H_TOP) >>> 2;
+      const top = m[this.tr(topAt)]!;
       if (c !== 0) {
+        // takeFree(c, idx, nb, nb < 1024), written out with popHead and allot.
         const s = m[this.tr((c + 8) >>> 2)]!;
+        const csize = s & ~FLAG_BITS;
+        const cl = Math.clz32(csize);
+        const cidx = csize < 1024 ? csize >>> 4 : (((31 - cl) << 4) | ((csize >>> (27 - cl)) & 15)) - 96;
         const off = (c - this.arena) >>> 4;
-        const wa = m[this.tr((this.hdr + 4 * H_BITMAP) >>> 2)]! + ((off >>> 5) << 2);
-        const word = m[this.tr(wa >>> 2)]!;
+        const wa = (m[this.tr((hdr + 4 * H_BITMAP) >>> 2)]! + ((off >>> 5) << 2)) >>> 2;
+        const word = m[this.tr(wa)]!;
         const bit = 1 << (off & 31);
-        const fd = m[this.tr((c + 16) >>> 2)]!;
-        if ((s & ~PINUSE) !== nb || (word & bit) !== 0 || (fd !== 0 && ((fd & 15) !== 0 || fd < this.arena || fd >= m[this.tr((this.hdr + 4 * H_TOP) >>> 2)]!))) {
+        if ((s & CINUSE) !== 0 || cidx !== idx || csize < nb || c + csize > top || m[this.tr((c + csize) >>> 2)] !== csize || (m[this.tr((c + csize + 8) >>> 2)]! & PINUSE) !== 0 || (word & bit) !== 0) {
           throw new HeapCorruptionError("memory corruption (free list)", "malloc", c);
         }
-        if (fd === 0) this.unmarkBin(nb >>> 4);
-        { const $i = slot >>> 2; const $x = fd; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
-        { const $i = (c + 8) >>> 2; const $x = s | CINUSE; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
-        const nh = c + nb + 8;
-        { const $i = nh >>> 2; const $x = m[this.tr(nh >>> 2)]! | PINUSE; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
-        { const $i = wa >>> 2; const $x = word | bit; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+        const fd = m[this.tr((c + 16) >>> 2)]!;
+        if (fd !== 0) {
+          if ((fd & 15) !== 0 || fd < this.arena || fd >= top) throw new HeapCorruptionError("corrupted free list", "malloc", c);
+        } else {
+          const bw = (hdr + 4 * H_BINMAP + ((idx >>> 5) << 2)) >>> 2;
+          const left = m[this.tr(bw)]! & ~(1 << (idx & 31));
+          { const $i = bw; const $x = left; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+          if (left === 0) { const $i = (hdr + 4 * H_SUMMARY) >>> 2; const $x = m[this.tr((hdr + 4 * H_SUMMARY) >>> 2)]! & ~(1 << (idx >>> 5)); const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+        }
+        { const $i = (this.bins + (idx << 2)) >>> 2; const $x = fd; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+        const rem = csize - nb;
+        if (rem >= 32) {
+          { const $i = (c + 8) >>> 2; const $x = nb | CINUSE | (s & PINUSE); const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+          const r = c + nb;
+          { const $i = (r + 8) >>> 2; const $x = rem | PINUSE; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+          { const $i = (r + 12) >>> 2; const $x = 0; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+          { const $i = (r + rem) >>> 2; const $x = rem; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+          // The remainder of a small request becomes the designated victim, the old one going
+          // to its bin; a large request's remainder goes to its bin.
+          let x = r;
+          if (nb < 1024) {
+            x = m[this.tr(dvAt)]!;
+            { const $i = dvAt; const $x = r; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+          }
+          if (x !== 0) {
+            // insert(x, its size), written out
+            const xs = m[this.tr((x + 8) >>> 2)]! & ~FLAG_BITS;
+            const xl = Math.clz32(xs);
+            const xi = xs < 1024 ? xs >>> 4 : (((31 - xl) << 4) | ((xs >>> (27 - xl)) & 15)) - 96;
+            const xslot = (this.bins + (xi << 2)) >>> 2;
+            const head = m[this.tr(xslot)]!;
+            { const $i = (x + 16) >>> 2; const $x = head; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+            if (head !== 0) {
+              { const $i = (head + 24) >>> 2; const $x = x; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+            } else {
+              const bw = (hdr + 4 * H_BINMAP + ((xi >>> 5) << 2)) >>> 2;
+              const old = m[this.tr(bw)]!;
+              { const $i = bw; const $x = old | (1 << (xi & 31)); const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+              if (old === 0) { const $i = (hdr + 4 * H_SUMMARY) >>> 2; const $x = m[this.tr((hdr + 4 * H_SUMMARY) >>> 2)]! | (1 << (xi >>> 5)); const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+            }
+            { const $i = xslot; const $x = x; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+          }
+        } else {
+          { const $i = (c + 8) >>> 2; const $x = csize | CINUSE | (s & PINUSE); const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+          const nh = c + csize + 8;
+          { const $i = nh >>> 2; const $x = m[this.tr(nh >>> 2)]! | PINUSE; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+        }
+        { const $i = wa; const $x = word | bit; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
         return c + 16;
       }
-      // No exact fit: dlmalloc's next choice, the designated victim, split here too (takeDv
-      // and allot, written out), with the same checks.
-      const dvAt = (this.hdr + 4 * H_DV) >>> 2;
-      const dv = m[this.tr(dvAt)]!;
-      if (dv !== 0) {
-        const ds = m[this.tr((dv + 8) >>> 2)]!;
-        const dsize = ds & ~FLAG_BITS;
-        if (dsize >= nb) {
-          if ((ds & (CINUSE | PINUSE)) !== PINUSE || dv + dsize >= m[this.tr((this.hdr + 4 * H_TOP) >>> 2)]! || m[this.tr((dv + dsize) >>> 2)] !== dsize || (m[this.tr((dv + dsize + 8) >>> 2)]! & PINUSE) !== 0) {
-            throw new HeapCorruptionError("memory corruption (designated victim)", "malloc", dv);
-          }
-          const rem = dsize - nb;
-          if (rem >= 32) {
-            { const $i = (dv + 8) >>> 2; const $x = nb | CINUSE | PINUSE; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
-            const r = dv + nb;
-            { const $i = (r + 8) >>> 2; const $x = rem | PINUSE; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
-            { const $i = (r + 12) >>> 2; const $x = 0; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
-            { const $i = (r + rem) >>> 2; const $x = rem; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
-            { const $i = dvAt; const $x = r; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
-          } else {
-            { const $i = (dv + 8) >>> 2; const $x = dsize | CINUSE | PINUSE; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
-            const nh = dv + dsize + 8;
-            { const $i = nh >>> 2; const $x = m[this.tr(nh >>> 2)]! | PINUSE; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
-            { const $i = dvAt; const $x = 0; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
-          }
-          const off = (dv - this.arena) >>> 4;
-          const wa = (m[this.tr((this.hdr + 4 * H_BITMAP) >>> 2)]! + ((off >>> 5) << 2)) >>> 2;
-          { const $i = wa; const $x = m[this.tr(wa)]! | (1 << (off & 31)); const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
-          return dv + 16;
-        }
+      if (nb >= 1024) {
+        const dv = m[this.tr(dvAt)]!;
+        if (dv !== 0 && (m[this.tr((dv + 8) >>> 2)]! & ~FLAG_BITS) >= nb) return this.takeDv(dv, nb) + 16;
+      }
+      // carveTop, written out, when the top holds the chunk and a minimum chunk after it.
+      const tsize = m[this.tr((hdr + 4 * H_END) >>> 2)]! - top;
+      if (tsize >= nb + 32) {
+        const nt = top + nb;
+        { const $i = (nt + 8) >>> 2; const $x = (tsize - nb) | PINUSE; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+        { const $i = (nt + 12) >>> 2; const $x = 0; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+        { const $i = (top + 8) >>> 2; const $x = nb | CINUSE | (m[this.tr((top + 8) >>> 2)]! & PINUSE); const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+        { const $i = topAt; const $x = nt; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+        const off = (top - this.arena) >>> 4;
+        const wa = (m[this.tr((hdr + 4 * H_BITMAP) >>> 2)]! + ((off >>> 5) << 2)) >>> 2;
+        { const $i = wa; const $x = m[this.tr(wa)]! | (1 << (off & 31)); const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+        return top + 16;
       }
     }
     return this.mallocImpl(size);
@@ -221,15 +346,17 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
       else this.freeImpl(ptr);
       return;
     }
-    // The LP64 fast path, written out with literal layout numbers (see mallocImpl): validate
-    // (as an int32: callers often pass doubles), and when both neighbours are in use, free and
-    // bin the chunk here. Everything else goes to freeChunk, which checks and says precisely
-    // what is wrong.
+    // validate and freeChunk for the LP64 layout, written out with literal layout numbers
+    // (see malloc), with the bin helpers written out too. The pointer is validated as an int32
+    // (callers often pass doubles); then freeChunk's checks run in its order, and any failure
+    // leaves this block for freeChunk, which throws the error that names it before anything
+    // changes.
     const p = ptr | 0;
     const m = this.m;
     const hdr = this.hdr;
     const c = p - 16;
-    const top = m[this.tr((hdr + 4 * H_TOP) >>> 2)]!;
+    const topAt = (hdr + 4 * H_TOP) >>> 2;
+    const top = m[this.tr(topAt)]!;
     if (p !== ptr || (p & 15) !== 0 || c < this.arena || p >= top) {
       this.freeImpl(ptr); // a mapped block, or a bad pointer
       return;
@@ -242,61 +369,130 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
     const s = m[this.tr((c + 8) >>> 2)]!;
     const size = s & ~FLAG_BITS;
     const n = c + size;
-    if ((s & PINUSE) !== 0 && n < top && size >= 32 && (size & 15) === 0 && m[this.tr((c + 12) >>> 2)] === 0) {
+    fast: {
+      if (size < 32 || (size & 15) !== 0 || n > top) break fast;
       const ns = m[this.tr((n + 8) >>> 2)]!;
       const nsize = ns & ~FLAG_BITS;
-      if ((ns & PINUSE) !== 0 && nsize >= 32 && (nsize & 15) === 0 && n + nsize <= top && m[this.tr((n + 12) >>> 2)] === 0) {
-        // The chunk before is in use; the one after is in use, the designated victim, or free
-        // in a bin (then its links are checked first, as linksOk does). Coalescing with the
-        // chunk after and binning are written out; the rest goes to freeChunk.
-        const dvAt = (hdr + 4 * H_DV) >>> 2;
-        let total = size;
-        let toDv = false;
-        if ((ns & CINUSE) !== 0) {
-          { const $i = wa >>> 2; const $x = word & ~bit; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
-          { const $i = (n + 8) >>> 2; const $x = ns & ~PINUSE; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
-        } else if (n === m[this.tr(dvAt)]) {
-          { const $i = wa >>> 2; const $x = word & ~bit; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
-          total += nsize;
-          toDv = true;
-        } else {
-          const nidx = nsize < 1024 ? nsize >>> 4 : binIndex(nsize, 4);
-          const nslot = (this.bins + (nidx << 2)) >>> 2;
+      if ((ns & PINUSE) === 0 || (m[this.tr((n + 12) >>> 2)]! | m[this.tr((c + 12) >>> 2)]!) !== 0) break fast;
+      const dvAt = (hdr + 4 * H_DV) >>> 2;
+      const dv = m[this.tr(dvAt)]!;
+      // The chunk after: in use, the top, the designated victim, or free in a bin (then its
+      // links must hold, as linksOk checks: only the allocator writes them).
+      const nextFree = n !== top && (ns & CINUSE) === 0;
+      let nslot = 0;
+      let nidx = 0;
+      if (n !== top) {
+        if (nsize < 32 || (nsize & 15) !== 0 || n + nsize > top) break fast;
+        if (nextFree && n !== dv) {
+          const nl = Math.clz32(nsize);
+          nidx = nsize < 1024 ? nsize >>> 4 : (((31 - nl) << 4) | ((nsize >>> (27 - nl)) & 15)) - 96;
+          nslot = (this.bins + (nidx << 2)) >>> 2;
           const fd = m[this.tr((n + 16) >>> 2)]!;
-          const bk = m[this.tr((n + 24) >>> 2)]!;
-          const isHead = m[this.tr(nslot)] === n;
-          if ((fd !== 0 && m[this.tr((fd + 24) >>> 2)] !== n) || (!isHead && m[this.tr((bk + 16) >>> 2)] !== n)) {
-            this.freeChunk(c, "free"); // says which link is broken
-            return;
-          }
-          { const $i = wa >>> 2; const $x = word & ~bit; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
-          if (isHead) {
-            { const $i = nslot; const $x = fd; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
-            if (fd === 0) this.unmarkBin(nidx);
+          if ((fd !== 0 && m[this.tr((fd + 24) >>> 2)] !== n) || (m[this.tr(nslot)] !== n && m[this.tr((m[this.tr((n + 24) >>> 2)]! + 16) >>> 2)] !== n)) break fast;
+        }
+      } else if (nsize !== m[this.tr((hdr + 4 * H_END) >>> 2)]! - top || (ns & CINUSE) !== 0) {
+        break fast;
+      }
+      // The chunk before, when free: its size must agree with its header, and its links hold.
+      let start = c;
+      let total = size;
+      let pslot = 0;
+      let pidx = 0;
+      if ((s & PINUSE) === 0) {
+        const ps = m[this.tr(c >>> 2)]!;
+        start = c - ps;
+        total = size + ps;
+        if (ps < 32 || (ps & 15) !== 0 || start < this.arena || m[this.tr((start + 8) >>> 2)] !== (ps | PINUSE)) break fast;
+        if (start !== dv) {
+          const pl = Math.clz32(ps);
+          pidx = ps < 1024 ? ps >>> 4 : (((31 - pl) << 4) | ((ps >>> (27 - pl)) & 15)) - 96;
+          pslot = (this.bins + (pidx << 2)) >>> 2;
+          const fd = m[this.tr((start + 16) >>> 2)]!;
+          if ((fd !== 0 && m[this.tr((fd + 24) >>> 2)] !== start) || (m[this.tr(pslot)] !== start && m[this.tr((m[this.tr((start + 24) >>> 2)]! + 16) >>> 2)] !== start)) break fast;
+        }
+      }
+      // Every check passed: from here on the heap changes. The header keeps its size with the
+      // in-use bit clear even when merged away (a later free of it is then a double free).
+      { const $i = (c + 8) >>> 2; const $x = s & ~CINUSE; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+      let withDv = false; // a chunk that merges with the designated victim stays the victim
+      if (start !== c) {
+        if (start === dv) {
+          withDv = true;
+        } else {
+          // unlink(start), written out
+          const fd = m[this.tr((start + 16) >>> 2)]!;
+          if (m[this.tr(pslot)] === start) {
+            { const $i = pslot; const $x = fd; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+            if (fd === 0) {
+              const bw = (hdr + 4 * H_BINMAP + ((pidx >>> 5) << 2)) >>> 2;
+              const left = m[this.tr(bw)]! & ~(1 << (pidx & 31));
+              { const $i = bw; const $x = left; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+              if (left === 0) { const $i = (hdr + 4 * H_SUMMARY) >>> 2; const $x = m[this.tr((hdr + 4 * H_SUMMARY) >>> 2)]! & ~(1 << (pidx >>> 5)); const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+            }
           } else {
+            const bk = m[this.tr((start + 24) >>> 2)]!;
             { const $i = (bk + 16) >>> 2; const $x = fd; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
             if (fd !== 0) { const $i = (fd + 24) >>> 2; const $x = bk; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
           }
-          total += nsize;
         }
-        { const $i = (c + 8) >>> 2; const $x = total | PINUSE; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
-        { const $i = (c + total) >>> 2; const $x = total; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
-        if (toDv) {
-          { const $i = dvAt; const $x = c; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
-        } else {
-          // insert(c, total), written out
-          const idx = total < 1024 ? total >>> 4 : binIndex(total, 4);
-          const slot = (this.bins + (idx << 2)) >>> 2;
-          const head = m[this.tr(slot)]!;
-          { const $i = (c + 16) >>> 2; const $x = head; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
-          if (head !== 0) { const $i = (head + 24) >>> 2; const $x = c; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
-          else this.markBin(idx);
-          { const $i = slot; const $x = c; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
-        }
-        // As in freeChunk: a large free chunk held below the top only by the bitmap.
-        if (total > m[this.tr((hdr + 4 * H_TRIM) >>> 2)]! && c + total === m[this.tr((hdr + 4 * H_BITMAP) >>> 2)]! - 16) this.trim(m[this.tr((hdr + 4 * H_TOPPAD) >>> 2)]!);
+      }
+      { const $i = wa >>> 2; const $x = word & ~bit; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+      if (n === top) {
+        const end = m[this.tr((hdr + 4 * H_END) >>> 2)]!;
+        if (withDv) { const $i = dvAt; const $x = 0; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+        { const $i = topAt; const $x = start; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+        { const $i = (start + 8) >>> 2; const $x = (end - start) | PINUSE; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+        if (end - start > m[this.tr((hdr + 4 * H_TRIM) >>> 2)]!) this.trim(m[this.tr((hdr + 4 * H_TOPPAD) >>> 2)]!);
         return;
       }
+      if (nextFree) {
+        if (n === dv) {
+          withDv = true;
+        } else {
+          // unlink(n), written out; its links are read again, as unlinking `start` may have changed them
+          const fd = m[this.tr((n + 16) >>> 2)]!;
+          if (m[this.tr(nslot)] === n) {
+            { const $i = nslot; const $x = fd; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+            if (fd === 0) {
+              const bw = (hdr + 4 * H_BINMAP + ((nidx >>> 5) << 2)) >>> 2;
+              const left = m[this.tr(bw)]! & ~(1 << (nidx & 31));
+              { const $i = bw; const $x = left; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+              if (left === 0) { const $i = (hdr + 4 * H_SUMMARY) >>> 2; const $x = m[this.tr((hdr + 4 * H_SUMMARY) >>> 2)]! & ~(1 << (nidx >>> 5)); const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+            }
+          } else {
+            const bk = m[this.tr((n + 24) >>> 2)]!;
+            { const $i = (bk + 16) >>> 2; const $x = fd; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+            if (fd !== 0) { const $i = (fd + 24) >>> 2; const $x = bk; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+          }
+        }
+        total = total + nsize;
+      } else {
+        { const $i = (n + 8) >>> 2; const $x = ns & ~PINUSE; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+      }
+      { const $i = (start + 8) >>> 2; const $x = total | PINUSE; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+      { const $i = (start + total) >>> 2; const $x = total; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+      if (withDv) {
+        { const $i = dvAt; const $x = start; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+      } else {
+        // insert(start, total), written out
+        const tl = Math.clz32(total);
+        const idx = total < 1024 ? total >>> 4 : (((31 - tl) << 4) | ((total >>> (27 - tl)) & 15)) - 96;
+        const slot = (this.bins + (idx << 2)) >>> 2;
+        const head = m[this.tr(slot)]!;
+        { const $i = (start + 16) >>> 2; const $x = head; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+        if (head !== 0) {
+          { const $i = (head + 24) >>> 2; const $x = start; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+        } else {
+          const bw = (hdr + 4 * H_BINMAP + ((idx >>> 5) << 2)) >>> 2;
+          const old = m[this.tr(bw)]!;
+          { const $i = bw; const $x = old | (1 << (idx & 31)); const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+          if (old === 0) { const $i = (hdr + 4 * H_SUMMARY) >>> 2; const $x = m[this.tr((hdr + 4 * H_SUMMARY) >>> 2)]! | (1 << (idx >>> 5)); const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+        }
+        { const $i = slot; const $x = start; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+      }
+      // As in freeChunk: a large free chunk held below the top only by the bitmap.
+      if (total > m[this.tr((hdr + 4 * H_TRIM) >>> 2)]! && start + total === m[this.tr((hdr + 4 * H_BITMAP) >>> 2)]! - 16) this.trim(m[this.tr((hdr + 4 * H_TOPPAD) >>> 2)]!);
+      return;
     }
     this.freeChunk(c, "free");
   }
