@@ -434,7 +434,6 @@ export class Heap<M extends LinearMemory | AddressSpace = LinearMemory> {
         }
         from = (nb >>> 4) + 1; // then the smallest larger bin
       } else {
-        if (this.maps !== null && this.wantsMap(size)) return this.mallocImpl(size);
         // The request's own class, when its first chunk fits; else the first class all of
         // whose chunks fit (binIndex and fitIndex, written out: index = 16·fl + sl − 96).
         const fl = 31 - Math.clz32(nb);
@@ -445,6 +444,9 @@ export class Heap<M extends LinearMemory | AddressSpace = LinearMemory> {
         const ufl = 31 - Math.clz32(up);
         from = ((ufl << 4) | ((up >>> (ufl - 4)) & 15)) - 96;
       }
+      // Past the exact fit and the victim, a request at or over the mmap threshold gets a
+      // mapping where the heap has a mapping source (mallocImpl).
+      if (this.maps !== null && this.wantsMap(size)) return this.mallocImpl(size);
       if (c === 0) {
         // findBin(from), written out: the bin bitmap's word, then its summary word.
         idx = -1;
