@@ -1,0 +1,240 @@
+/**
+ * The LP64 fast paths of `malloc` and `free` (allocChunk, takeFree, carveTop and freeChunk
+ * written out with literal layout numbers) must make exactly the choices of the general path
+ * and throw the same errors before changing anything.
+ *
+ * - A differential property: the same random calls on a heap that takes the fast paths and on
+ *   one that cannot (a `concurrent` heap goes through the general path under its lock) return
+ *   the same pointers and leave the same chunks.
+ * - Each check of the fast paths, by damage it must catch, on both kinds of heap.
+ *
+ * Reproduce a failure with FC_SEED=<printed seed>.
+ */
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { Heap, HeapCorruptionError, M_TRIM_THRESHOLD } from "../../src/index.js";
+import { TARGETS, read32, write32, type AnyHeap } from "./helpers/heapKit.js";
+import { fcSeed } from "../helpers/common.js";
+
+const RUNS = Number(process.env.FC_RUNS ?? 150);
+
+type Op =
+  | { kind: "malloc"; size: number }
+  | { kind: "free"; pick: number }
+  | { kind: "realloc"; pick: number; size: number }
+  | { kind: "memalign"; align: number; size: number };
+
+// Sizes around the boundaries of the fast paths: exact small bins, the largest small bin,
+// large classes, sizes that grow the heap, and requests the top cannot hold at once.
+const size = fc.oneof(
+  { weight: 3, arbitrary: fc.integer({ min: 0, max: 64 }) },
+  { weight: 6, arbitrary: fc.integer({ min: 65, max: 1100 }) },
+  { weight: 1, arbitrary: fc.integer({ min: 990, max: 1040 }) },
+  { weight: 3, arbitrary: fc.integer({ min: 1100, max: 20_000 }) },
+  { weight: 1, arbitrary: fc.integer({ min: 20_000, max: 300_000 }) },
+);
+const op: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 5, arbitrary: size.map((s) => ({ kind: "malloc" as const, size: s })) },
+  { weight: 5, arbitrary: fc.nat().map((i) => ({ kind: "free" as const, pick: i })) },
+  { weight: 1, arbitrary: fc.tuple(fc.nat(), size).map(([i, s]) => ({ kind: "realloc" as const, pick: i, size: s })) },
+  { weight: 1, arbitrary: fc.tuple(fc.constantFrom(32, 64, 256, 4096), size).map(([a, s]) => ({ kind: "memalign" as const, align: a, size: s })) },
+);
+
+/** Runs `ops` on `heap`; returns every pointer it got. */
+function run(heap: Heap, ops: readonly Op[]): number[] {
+  const live: number[] = [];
+  const out: number[] = [];
+  for (const o of ops) {
+    if (o.kind === "free") {
+      if (live.length === 0) continue;
+      const [p] = live.splice(o.pick % live.length, 1);
+      heap.free(p!);
+      out.push(-p!);
+    } else {
+      let p: number;
+      if (o.kind === "malloc") p = heap.malloc(o.size);
+      else if (o.kind === "memalign") p = heap.memalign(o.align, o.size);
+      else if (live.length === 0) p = heap.malloc(o.size);
+      else {
+        const i = o.pick % live.length;
+        p = heap.realloc(live[i]!, o.size);
+        // realloc(p, 0) frees p; a failed realloc leaves it live
+        if (p !== 0 || o.size === 0) live.splice(i, 1);
+      }
+      out.push(p);
+      if (p !== 0) live.push(p);
+    }
+  }
+  return out;
+}
+
+describe(`the fast paths choose as the general path does (seed ${fcSeed("fastpath")})`, () => {
+  for (const trim of [128 * 1024, 0]) {
+    it(`same pointers, chunks and totals after random calls (trim threshold ${trim})`, () => {
+      fc.assert(
+        fc.property(fc.array(op, { minLength: 50, maxLength: 400, size: "max" }), (ops) => {
+          const fast = new Heap({ maxBytes: 64 << 20 });
+          const general = new Heap({ maxBytes: 64 << 20, concurrent: true });
+          fast.mallopt(M_TRIM_THRESHOLD, trim);
+          general.mallopt(M_TRIM_THRESHOLD, trim);
+          expect(run(fast, ops)).toEqual(run(general, ops));
+          expect(fast.chunks()).toEqual(general.chunks());
+          expect(fast.mallinfo()).toEqual(general.mallinfo());
+          fast.check();
+          general.check();
+        }),
+        { seed: fcSeed("fastpath"), numRuns: RUNS },
+      );
+    });
+  }
+});
+
+/** Header of the chunk of block `p` in the 64-bit model: prev_size, size, fd, bk. */
+const W = 8;
+const chunk = (p: number): number => p - 2 * W;
+const sizeAt = (h: AnyHeap, p: number): number => read32(h, chunk(p) + W) & ~7;
+
+/**
+ * Damages the heap with `smash`, expects `call` to throw a HeapCorruptionError matching
+ * `message` before changing anything, repairs the damage and checks that the heap works on.
+ */
+function expectCaught(h: AnyHeap, smash: Array<[addr: number, value: number]>, call: () => unknown, message: RegExp, after: () => void): void {
+  const saved = smash.map(([a]) => [a, read32(h, a)] as const);
+  const before = h.chunks();
+  for (const [a, v] of smash) write32(h, a, v);
+  expect(call).toThrow(HeapCorruptionError);
+  expect(call).toThrow(message);
+  for (const [a, v] of saved) write32(h, a, v);
+  expect(h.chunks()).toEqual(before);
+  h.check();
+  after();
+  h.check();
+}
+
+describe.each(TARGETS)("the fast paths catch damage before changing anything ($name heap)", (target) => {
+  it("free: the chunk's own size is impossible", () => {
+    const h = target.make();
+    const a = h.malloc(100);
+    h.malloc(100);
+    expectCaught(h, [[chunk(a) + W, 0x11]], () => h.free(a), /invalid size/, () => h.free(a));
+  });
+
+  it("free: the next chunk no longer says its predecessor is in use", () => {
+    const h = target.make();
+    const a = h.malloc(100);
+    const b = h.malloc(100);
+    h.malloc(100);
+    const nh = chunk(b) + W;
+    expectCaught(h, [[nh, read32(h, nh) & ~2]], () => h.free(a), /double free or corruption \(!prev\)/, () => h.free(a));
+  });
+
+  it("free: the high half of the next size field is set", () => {
+    const h = target.make();
+    const a = h.malloc(100);
+    const b = h.malloc(100);
+    h.malloc(100);
+    expectCaught(h, [[chunk(b) + W + 4, 1]], () => h.free(a), /invalid next size \(normal\)/, () => h.free(a));
+  });
+
+  it("free: the next chunk's size runs past the top", () => {
+    const h = target.make();
+    const a = h.malloc(100);
+    const b = h.malloc(100);
+    h.malloc(100);
+    const nh = chunk(b) + W;
+    expectCaught(h, [[nh, (read32(h, nh) & 7) | 0x7fff_0000]], () => h.free(a), /invalid next size \(normal\)/, () => h.free(a));
+  });
+
+  it("free: the top's size disagrees with the end of the heap", () => {
+    const h = target.make();
+    const a = h.malloc(100);
+    const top = chunk(a) + sizeAt(h, a);
+    expectCaught(h, [[top + W, (read32(h, top + W) + 16) | 0]], () => h.free(a), /invalid next size \(top\)/, () => h.free(a));
+  });
+
+  it("free: a free next chunk whose forward link is smashed", () => {
+    const h = target.make();
+    const a = h.malloc(100);
+    const b = h.malloc(100);
+    const c = h.malloc(100);
+    h.malloc(100);
+    h.free(b); // binned: a and c are in use
+    expectCaught(h, [[b, c]], () => h.free(a), /corrupted double-linked list/, () => h.free(a));
+  });
+
+  it("free: a free next chunk whose back link is smashed, behind another in its bin", () => {
+    const h = target.make();
+    const a = h.malloc(100);
+    const b = h.malloc(100);
+    h.malloc(100);
+    const d = h.malloc(100);
+    h.malloc(100);
+    h.free(b);
+    h.free(d); // d is first in the bin, b after it: b's back link is checked
+    expectCaught(h, [[b + W, chunk(a)]], () => h.free(a), /corrupted double-linked list/, () => h.free(a));
+  });
+
+  it.each([
+    ["its footer (the next chunk's prev_size)", (a: number, b: number): [number, number] => [chunk(b), 48]],
+    ["its size", (a: number): [number, number] => [chunk(a) + W, 0x41]],
+  ])("free: the free chunk before disagrees with %s", (_what, smash) => {
+    const h = target.make();
+    const a = h.malloc(100);
+    const b = h.malloc(100);
+    h.malloc(100);
+    h.free(a);
+    expectCaught(h, [smash(a, b)], () => h.free(b), /corrupted size vs. prev_size/, () => h.free(b));
+  });
+
+  it("free: the free chunk before has a smashed forward link", () => {
+    const h = target.make();
+    const a = h.malloc(100);
+    const b = h.malloc(100);
+    const c = h.malloc(100);
+    h.malloc(100);
+    h.free(a);
+    expectCaught(h, [[a, chunk(c)]], () => h.free(b), /corrupted double-linked list/, () => h.free(b));
+  });
+
+  it("free: coalescing on both sides at once, and with the top, keeps the heap exact", () => {
+    const h = target.make();
+    const blocks = Array.from({ length: 12 }, (_, i) => h.malloc(40 + 90 * i));
+    for (const i of [1, 3, 5, 7, 9]) h.free(blocks[i]!);
+    for (const i of [2, 6, 4, 8]) h.free(blocks[i]!); // both neighbours free
+    h.check();
+    expect(h.chunks().filter((x) => x.kind === "free")).toHaveLength(1);
+    h.free(blocks[11]!); // into the top
+    h.free(blocks[10]!); // with the free chunk before and the top
+    h.check();
+    expect(h.chunks().filter((x) => x.kind === "free")).toHaveLength(0);
+  });
+
+  it("malloc: a chunk of a larger small bin that does not belong there", () => {
+    const h = target.make();
+    const a = h.malloc(500);
+    h.malloc(16);
+    h.free(a); // alone in its bin; no exact fit nor victim for 100 bytes
+    const s = chunk(a) + W;
+    expectCaught(h, [[s, (read32(h, s) + 16) | 0]], () => h.malloc(100), /memory corruption \(free list\)/, () => expect(h.malloc(100)).not.toBe(0));
+  });
+
+  it("malloc: a large free chunk with a misaligned forward link", () => {
+    const h = target.make();
+    const a = h.malloc(5000);
+    h.malloc(16);
+    h.free(a);
+    expectCaught(h, [[a, chunk(a) + 1]], () => h.malloc(5000), /corrupted free list/, () => expect(h.malloc(5000)).toBe(a));
+  });
+
+  it("malloc: a large request served from a larger class, the rest binned", () => {
+    const h = target.make();
+    const a = h.malloc(9000);
+    h.malloc(16);
+    h.free(a);
+    const p = h.malloc(3000);
+    expect(p).toBe(a);
+    const rest = h.chunks().find((x) => x.address === chunk(a) + sizeAt(h, a));
+    expect(rest?.kind).toBe("free");
+    h.check();
+  });
+});
