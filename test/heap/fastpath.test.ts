@@ -175,7 +175,7 @@ describe.each(TARGETS)("the fast paths catch damage before changing anything ($n
   });
 
   it.each([
-    ["its footer (the next chunk's prev_size)", (a: number, b: number): [number, number] => [chunk(b), 48]],
+    ["its footer (the next chunk's prev_size)", (_a: number, b: number): [number, number] => [chunk(b), 48]],
     ["its size", (a: number): [number, number] => [chunk(a) + W, 0x41]],
   ])("free: the free chunk before disagrees with %s", (_what, smash) => {
     const h = target.make();
