@@ -596,11 +596,11 @@ export class Heap<M extends LinearMemory | AddressSpace = LinearMemory> {
       const ns = m[(n + 8) >>> 2]!;
       const nsize = ns & ~FLAG_BITS;
       if ((ns & PINUSE) === 0 || (m[(n + 12) >>> 2]! | m[(c + 12) >>> 2]!) !== 0) break fast;
-      const dvAt = (hdr + 4 * H_DV) >>> 2;
-      const dv = m[dvAt]!;
       // The chunk after: in use, the top, the designated victim, or free in a bin (then its
       // links must hold, as linksOk checks: only the allocator writes them).
       const nextFree = n !== top && (ns & CINUSE) === 0;
+      const dvAt = (hdr + 4 * H_DV) >>> 2;
+      const dv = nextFree || (s & PINUSE) === 0 ? m[dvAt]! : 0; // not needed when nothing merges
       let nslot = 0;
       let nidx = 0;
       if (n !== top) {
@@ -633,11 +633,12 @@ export class Heap<M extends LinearMemory | AddressSpace = LinearMemory> {
           if ((fd !== 0 && m[(fd + 24) >>> 2] !== start) || (m[pslot] !== start && m[(m[(start + 24) >>> 2]! + 16) >>> 2] !== start)) break fast;
         }
       }
-      // Every check passed: from here on the heap changes. The header keeps its size with the
-      // in-use bit clear even when merged away (a later free of it is then a double free).
-      m[(c + 8) >>> 2] = s & ~CINUSE;
+      // Every check passed: from here on the heap changes.
       let withDv = false; // a chunk that merges with the designated victim stays the victim
       if (start !== c) {
+        // The header keeps its size with the in-use bit clear when merged away (a later free
+        // of it is then a double free); unmerged, it is rewritten below.
+        m[(c + 8) >>> 2] = s & ~CINUSE;
         if (start === dv) {
           withDv = true;
         } else {

@@ -376,11 +376,11 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
       const ns = m[this.tr((n + 8) >>> 2)]!;
       const nsize = ns & ~FLAG_BITS;
       if ((ns & PINUSE) === 0 || (m[this.tr((n + 12) >>> 2)]! | m[this.tr((c + 12) >>> 2)]!) !== 0) break fast;
-      const dvAt = (hdr + 4 * H_DV) >>> 2;
-      const dv = m[this.tr(dvAt)]!;
       // The chunk after: in use, the top, the designated victim, or free in a bin (then its
       // links must hold, as linksOk checks: only the allocator writes them).
       const nextFree = n !== top && (ns & CINUSE) === 0;
+      const dvAt = (hdr + 4 * H_DV) >>> 2;
+      const dv = nextFree || (s & PINUSE) === 0 ? m[this.tr(dvAt)]! : 0; // not needed when nothing merges
       let nslot = 0;
       let nidx = 0;
       if (n !== top) {
@@ -413,11 +413,12 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
           if ((fd !== 0 && m[this.tr((fd + 24) >>> 2)] !== start) || (m[this.tr(pslot)] !== start && m[this.tr((m[this.tr((start + 24) >>> 2)]! + 16) >>> 2)] !== start)) break fast;
         }
       }
-      // Every check passed: from here on the heap changes. The header keeps its size with the
-      // in-use bit clear even when merged away (a later free of it is then a double free).
-      { const $i = (c + 8) >>> 2; const $x = s & ~CINUSE; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+      // Every check passed: from here on the heap changes.
       let withDv = false; // a chunk that merges with the designated victim stays the victim
       if (start !== c) {
+        // The header keeps its size with the in-use bit clear when merged away (a later free
+        // of it is then a double free); unmerged, it is rewritten below.
+        { const $i = (c + 8) >>> 2; const $x = s & ~CINUSE; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
         if (start === dv) {
           withDv = true;
         } else {
