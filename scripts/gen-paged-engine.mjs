@@ -33,8 +33,11 @@ import ts from "typescript";
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const SRC = path.join(REPO, "src/heap/Heap.ts");
 const OUT = path.join(REPO, "src/heap/PagedEngine.generated.ts");
-/** Members that stay Heap's own: construction, attaching, locks on shared memory, wasm imports. */
-const SKIP = new Set(["initAttached", "makeLockView", "wasmImports"]);
+/**
+ * Members that stay Heap's own: construction, attaching, locks on shared memory, wasm imports,
+ * and the check of a wasm memory's view (a process's heap never syncs).
+ */
+const SKIP = new Set(["initAttached", "makeLockView", "wasmImports", "stale"]);
 /** Entries of each translation cache of PagedHeap (a power of two; PagedHeap.ts exports the same number). */
 export const CACHE_MASK = 1023;
 const isAssignment = (kind) => kind >= ts.SyntaxKind.FirstAssignment && kind <= ts.SyntaxKind.LastAssignment;

@@ -216,9 +216,11 @@ export class Heap<M extends LinearMemory | AddressSpace = LinearMemory> {
   protected readonly bins!: number; // address of bin head 0
   protected readonly binWords!: number;
   protected readonly arena!: number;
-  /** MODE_SYNC | MODE_LOCK, or 0 for the common case: one Smi compare on every call. */
+  /** MODE_SYNC | MODE_LOCK | MODE_ILP32, or 0 for the common case: one Smi compare on every call. */
   protected readonly mode!: number;
   protected readonly lockView!: Int32Array | null;
+  /** Whether this object holds the heap's lock now (so `malloc` and `free` run inside {@link Heap.locked}). */
+  protected lockHeld!: boolean;
   protected readonly layout!: Layout;
 
   constructor(opts: HeapOptions = {}) {
@@ -270,6 +272,7 @@ export class Heap<M extends LinearMemory | AddressSpace = LinearMemory> {
     self.arena = (bins + nbins * 4 + layout.align - 1) & ~layout.alignMask;
     self.mode = mode | (layout === ILP32 ? MODE_ILP32 : 0);
     self.lockView = null;
+    self.lockHeld = false;
   }
 
   /**
@@ -358,8 +361,13 @@ export class Heap<M extends LinearMemory | AddressSpace = LinearMemory> {
    *   hold: negative, fractional, NaN, infinite or over 2 GiB)
    */
   malloc(size: number): number {
-    if (this.mode !== 0) {
-      return (this.mode & MODE_LOCK) !== 0 ? this.locked(this.mallocImpl, size, 0) : this.mallocImpl(size);
+    const mode = this.mode;
+    if (mode !== 0) {
+      // The 32-bit model has no fast path. A concurrent heap takes it holding the lock (this
+      // call again, inside locked), and a heap on a wasm memory after picking up a growth.
+      if ((mode & MODE_ILP32) !== 0) return (mode & MODE_LOCK) !== 0 ? this.locked(this.mallocImpl, size, 0) : this.mallocImpl(size);
+      if ((mode & MODE_LOCK) !== 0 && !this.lockHeld) return this.locked(this.malloc, size, 0);
+      if ((mode & MODE_SYNC) !== 0 && this.stale()) this.sync();
     }
     if (typeof size === "number" && size >= 0 && (size | 0) === size && size <= MAX_REQUEST) {
       // allocChunk for the LP64 layout, written out with the layout as literals (W = 8,
@@ -563,10 +571,20 @@ export class Heap<M extends LinearMemory | AddressSpace = LinearMemory> {
       throw new InvalidPointerError("free", 0);
     }
     if (ptr === 0) return;
-    if (this.mode !== 0) {
-      if ((this.mode & MODE_LOCK) !== 0) this.locked(this.freeImpl, ptr, 0);
-      else this.freeImpl(ptr);
-      return;
+    const mode = this.mode;
+    if (mode !== 0) {
+      // As in malloc: the 32-bit model takes the general path; a concurrent heap runs this
+      // call again holding the lock; a heap on a wasm memory picks up a growth first.
+      if ((mode & MODE_ILP32) !== 0) {
+        if ((mode & MODE_LOCK) !== 0) this.locked(this.freeImpl, ptr, 0);
+        else this.freeImpl(ptr);
+        return;
+      }
+      if ((mode & MODE_LOCK) !== 0 && !this.lockHeld) {
+        this.locked(this.free, ptr, 0);
+        return;
+      }
+      if ((mode & MODE_SYNC) !== 0 && this.stale()) this.sync();
     }
     // validate and freeChunk for the LP64 layout, written out with literal layout numbers
     // (see malloc), with the bin helpers written out too. The pointer is validated as an int32
@@ -968,6 +986,18 @@ export class Heap<M extends LinearMemory | AddressSpace = LinearMemory> {
   protected sync(): void {
     this.host.sync();
     this.m = this.host.u32;
+  }
+
+  /**
+   * Whether the metadata view may be out of date on a wasm memory: it no longer reaches the
+   * heap's end (a growth detached the buffer it was made on, or another worker's heap grew the
+   * memory). Far cheaper than {@link Heap.sync}, which reads `WebAssembly.Memory#buffer`: the
+   * fast paths call sync only when this says so. (Not in a process's heap, which never syncs.)
+   */
+  protected stale(): boolean {
+    const m = this.m;
+    const end = m[(this.hdr >>> 2) + H_END];
+    return end === undefined || m.length < end >>> 2;
   }
 
   protected word(i: number): number {
@@ -1753,9 +1783,11 @@ export class Heap<M extends LinearMemory | AddressSpace = LinearMemory> {
         }
       }
     }
+    this.lockHeld = true;
     try {
       return fn.call(this, a, b);
     } finally {
+      this.lockHeld = false;
       if (Atomics.exchange(v, i, 0) === 2) Atomics.notify(v, i, 1);
     }
   }

@@ -87,6 +87,7 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
     self.arena = (bins + nbins * 4 + layout.align - 1) & ~layout.alignMask;
     self.mode = mode | (layout === ILP32 ? MODE_ILP32 : 0);
     self.lockView = null;
+    self.lockHeld = false;
   }
 
   /**
@@ -138,8 +139,13 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
    *   hold: negative, fractional, NaN, infinite or over 2 GiB)
    */
   override malloc(size: number): number {
-    if (this.mode !== 0) {
-      return (this.mode & MODE_LOCK) !== 0 ? this.locked(this.mallocImpl, size, 0) : this.mallocImpl(size);
+    const mode = this.mode;
+    if (mode !== 0) {
+      // The 32-bit model has no fast path. A concurrent heap takes it holding the lock (this
+      // call again, inside locked), and a heap on a wasm memory after picking up a growth.
+      if ((mode & MODE_ILP32) !== 0) return (mode & MODE_LOCK) !== 0 ? this.locked(this.mallocImpl, size, 0) : this.mallocImpl(size);
+      if ((mode & MODE_LOCK) !== 0 && !this.lockHeld) return this.locked(this.malloc, size, 0);
+      if ((mode & MODE_SYNC) !== 0 && this.stale()) this.sync();
     }
     if (typeof size === "number" && size >= 0 && (size | 0) === size && size <= MAX_REQUEST) {
       // allocChunk for the LP64 layout, written out with the layout as literals (W = 8,
@@ -343,10 +349,20 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
       throw new InvalidPointerError("free", 0);
     }
     if (ptr === 0) return;
-    if (this.mode !== 0) {
-      if ((this.mode & MODE_LOCK) !== 0) this.locked(this.freeImpl, ptr, 0);
-      else this.freeImpl(ptr);
-      return;
+    const mode = this.mode;
+    if (mode !== 0) {
+      // As in malloc: the 32-bit model takes the general path; a concurrent heap runs this
+      // call again holding the lock; a heap on a wasm memory picks up a growth first.
+      if ((mode & MODE_ILP32) !== 0) {
+        if ((mode & MODE_LOCK) !== 0) this.locked(this.freeImpl, ptr, 0);
+        else this.freeImpl(ptr);
+        return;
+      }
+      if ((mode & MODE_LOCK) !== 0 && !this.lockHeld) {
+        this.locked(this.free, ptr, 0);
+        return;
+      }
+      if ((mode & MODE_SYNC) !== 0 && this.stale()) this.sync();
     }
     // validate and freeChunk for the LP64 layout, written out with literal layout numbers
     // (see malloc), with the bin helpers written out too. The pointer is validated as an int32
@@ -1544,9 +1560,11 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
         }
       }
     }
+    this.lockHeld = true;
     try {
       return fn.call(this, a, b);
     } finally {
+      this.lockHeld = false;
       if (Atomics.exchange(v, i, 0) === 2) Atomics.notify(v, i, 1);
     }
   }

@@ -4,19 +4,30 @@
  * and throw the same errors before changing anything.
  *
  * - A differential property: the same random calls on a heap that takes the fast paths and on
- *   one that cannot (a `concurrent` heap goes through the general path under its lock) return
- *   the same pointers and leave the same chunks.
+ *   one that cannot (its `malloc` and `free` call the general path directly) return the same
+ *   pointers and leave the same chunks; also for a heap on a wasm memory and a concurrent heap,
+ *   which take the fast paths after a sync or under their lock.
  * - Each check of the fast paths, by damage it must catch, on both kinds of heap.
  *
  * Reproduce a failure with FC_SEED=<printed seed>.
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { Heap, HeapCorruptionError, M_TRIM_THRESHOLD } from "../../src/index.js";
+import { Heap, HeapCorruptionError, M_TRIM_THRESHOLD, type HeapOptions } from "../../src/index.js";
 import { TARGETS, read32, write32, type AnyHeap } from "./helpers/heapKit.js";
 import { fcSeed } from "../helpers/common.js";
 
 const RUNS = Number(process.env.FC_RUNS ?? 150);
+
+/** A heap whose malloc and free skip the fast paths: mallocImpl and freeImpl, as the 32-bit model runs them. */
+class GeneralHeap extends Heap {
+  override malloc(size: number): number {
+    return this.mallocImpl(size);
+  }
+  override free(ptr: number): void {
+    if (ptr !== 0) this.freeImpl(ptr);
+  }
+}
 
 type Op =
   | { kind: "malloc"; size: number }
@@ -69,12 +80,18 @@ function run(heap: Heap, ops: readonly Op[]): number[] {
 }
 
 describe(`the fast paths choose as the general path does (seed ${fcSeed("fastpath")})`, () => {
-  for (const trim of [128 * 1024, 0]) {
-    it(`same pointers, chunks and totals after random calls (trim threshold ${trim})`, () => {
+  // Each kind of heap, made with Heap or with GeneralHeap.
+  const kinds: Array<[string, (H: new (opts: HeapOptions) => Heap, base: number) => Heap]> = [
+    ["a heap on linear memory", (H, base) => new H({ maxBytes: 64 << 20, base })],
+    ["a concurrent heap", (H, base) => new H({ maxBytes: 64 << 20, base, concurrent: true })],
+    ["a heap on a wasm memory", (H, base) => new H({ memory: new WebAssembly.Memory({ initial: 1, maximum: 1024 }), base })],
+  ];
+  for (const [trim, [kind, make]] of [128 * 1024, 0].flatMap((t) => kinds.map((k) => [t, k] as const))) {
+    it(`${kind}: same pointers, chunks and totals after random calls (trim threshold ${trim})`, () => {
       fc.assert(
         fc.property(fc.array(op, { minLength: 50, maxLength: 400, size: "max" }), fc.constantFrom(0, 48, 5000), (ops, base) => {
-          const fast = new Heap({ maxBytes: 64 << 20, base });
-          const general = new Heap({ maxBytes: 64 << 20, base, concurrent: true });
+          const fast = make(Heap, base);
+          const general = make(GeneralHeap, base);
           fast.mallopt(M_TRIM_THRESHOLD, trim);
           general.mallopt(M_TRIM_THRESHOLD, trim);
           expect(run(fast, ops)).toEqual(run(general, ops));
@@ -236,5 +253,39 @@ describe.each(TARGETS)("the fast paths catch damage before changing anything ($n
     const rest = h.chunks().find((x) => x.address === chunk(a) + sizeAt(h, a));
     expect(rest?.kind).toBe("free");
     h.check();
+  });
+});
+
+describe("the fast paths on a wasm memory and under a lock", () => {
+  it("a wasm memory grown by the module between calls: malloc and free pick up the new buffer", () => {
+    const memory = new WebAssembly.Memory({ initial: 2, maximum: 64 });
+    const heap = new Heap({ memory, base: 1024 });
+    const a = heap.malloc(100);
+    const b = heap.malloc(200);
+    heap.memory.u8.fill(0xab, a, a + 100);
+    memory.grow(1); // detaches the buffer the heap's views were made on
+    heap.free(b); // next to the top: merges into it
+    const c = heap.malloc(5000); // carved from the top
+    expect(c).not.toBe(0);
+    memory.grow(1);
+    heap.free(a);
+    expect(heap.malloc(100)).toBe(a); // the exact fit just freed
+    memory.grow(1);
+    heap.free(c);
+    heap.check();
+    expect(heap.mallinfo().uordblks).toBeGreaterThan(0);
+  });
+
+  it("a concurrent heap's malloc and free leave the lock free after each call, also when they throw", () => {
+    const heap = new Heap({ concurrent: true });
+    const lockWord = (): number => new Int32Array(heap.memory.buffer)[heap.base / 4 + 2]!; // the header's lock word (H_LOCK)
+    const p = heap.malloc(100);
+    expect(lockWord()).toBe(0);
+    heap.free(p);
+    expect(lockWord()).toBe(0);
+    expect(() => heap.free(p)).toThrow(/double free/);
+    expect(lockWord()).toBe(0); // released by the throw
+    expect(heap.malloc(100)).toBe(p);
+    heap.check();
   });
 });
