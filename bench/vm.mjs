@@ -10,7 +10,8 @@
 //   fork  `as.fork()` + `child.close()` for a sparse 1 GiB mapping vs small and dense mappings:
 //         µs per fork and per touched page.
 //   heap  run.mjs's churn workload replayed on `process.heap` (a Heap inside a Process) and on
-//         the linear-memory `Heap`; skipped when this build has no `process.heap`.
+//         the linear-memory `Heap` (and, for comparison, on a heap over a wasm memory, a
+//         concurrent heap and a 32-bit one); skipped when this build has no `process.heap`.
 // Every operation stream is generated from a seeded mulberry32 before any timing. Subjects are
 // warmed up, then timed in interleaved rounds; the best sample counts. See docs/benchmarks.md.
 
@@ -413,6 +414,11 @@ async function benchHeap() {
   const subjects = [
     { key: "linear", label: "`new Heap({ maxBytes: 1 << 30 })`", A: lin },
     { key: "process", label: `\`Process.spawn({ memory: new PhysicalMemory({ frames: ${FRAMES} }) }).heap\``, A: ph },
+    // The other kinds of linear heap, for comparison: a shared wasm memory (the heap checks its
+    // view on every call), a concurrent heap (a lock around every call), the 32-bit model.
+    { key: "wasm", label: "`new Heap({ memory: new WebAssembly.Memory({ initial: 16, maximum: 16384, shared: true }) })`", A: new Heap({ memory: new WebAssembly.Memory({ initial: 16, maximum: 16384, shared: true }) }) },
+    { key: "concurrent", label: "`new Heap({ maxBytes: 1 << 30, concurrent: true })`", A: new Heap({ maxBytes: 1 << 30, concurrent: true }) },
+    { key: "ilp32", label: "`new Heap({ maxBytes: 1 << 30, dataModel: \"ilp32\" })`", A: new Heap({ maxBytes: 1 << 30, dataModel: "ilp32" }) },
   ];
   for (const s of subjects) {
     const loop = compile(`churn ${s.key}`, ["A", "slot", "size", "ptrs", "L", "start", "n"], `
@@ -451,10 +457,10 @@ async function benchHeap() {
     roundTrip,
     processStatus: typeof proc.as?.status === "function" ? proc.as.status() : null,
   };
-  say(`### churn: process.heap vs linear-memory Heap`);
+  say(`### churn: process.heap (and other kinds of heap) vs linear-memory Heap`);
   say();
   say(`run.mjs's churn (10,000 slots, free-if-occupied else malloc(log-uniform 8..4096), the same seeded stream of ${CFG.churnStream.toLocaleString("en-US")} ops), ` +
-    `replayed identically on both; warm-up to steady state, best of ${CFG.samples} interleaved samples.`);
+    `replayed identically on each; warm-up to steady state, best of ${CFG.samples} interleaved samples.`);
   say();
   say(`| heap | Mops/s | ns/op | ratio vs linear |`);
   say(`|---|---:|---:|---:|`);
