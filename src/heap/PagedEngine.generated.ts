@@ -813,7 +813,10 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
       this.errno = Errno.ENOMEM;
       return 0;
     }
-    const p = this.mallocImpl(total);
+    // On linear memory in the 64-bit model, through malloc's fast paths (a concurrent heap
+    // already holds its lock here, and malloc knows it); a process's heap, whose malloc is a
+    // transaction of its own, and the 32-bit model take the general path.
+    const p = this.maps === null && (this.mode & MODE_ILP32) === 0 ? this.malloc(total) : this.mallocImpl(total);
     // A mapped block is made of fresh zero pages already.
     if (p !== 0 && !(this.maps !== null && this.maps.has(p))) this.host.zero(p, (this.m[this.tr((p - this.W) >>> 2)] & ~FLAG_BITS) - this.W);
     return p;

@@ -31,6 +31,7 @@ class GeneralHeap extends Heap {
 
 type Op =
   | { kind: "malloc"; size: number }
+  | { kind: "calloc"; n: number; size: number }
   | { kind: "free"; pick: number }
   | { kind: "realloc"; pick: number; size: number }
   | { kind: "memalign"; align: number; size: number };
@@ -46,6 +47,7 @@ const size = fc.oneof(
 );
 const op: fc.Arbitrary<Op> = fc.oneof(
   { weight: 5, arbitrary: size.map((s) => ({ kind: "malloc" as const, size: s })) },
+  { weight: 1, arbitrary: fc.tuple(fc.integer({ min: 0, max: 40 }), fc.integer({ min: 0, max: 200 })).map(([n, s]) => ({ kind: "calloc" as const, n, size: s })) },
   { weight: 5, arbitrary: fc.nat().map((i) => ({ kind: "free" as const, pick: i })) },
   { weight: 1, arbitrary: fc.tuple(fc.nat(), size).map(([i, s]) => ({ kind: "realloc" as const, pick: i, size: s })) },
   { weight: 1, arbitrary: fc.tuple(fc.constantFrom(32, 64, 256, 4096), size).map(([a, s]) => ({ kind: "memalign" as const, align: a, size: s })) },
@@ -64,6 +66,14 @@ function run(heap: Heap, ops: readonly Op[]): number[] {
     } else {
       let p: number;
       if (o.kind === "malloc") p = heap.malloc(o.size);
+      else if (o.kind === "calloc") {
+        // dirty memory first, so the zeroing is seen
+        const q = heap.malloc(o.n * o.size);
+        if (q !== 0) heap.memory.u8.fill(0xee, q, q + heap.mallocUsableSize(q));
+        heap.free(q);
+        p = heap.calloc(o.n, o.size);
+        if (p !== 0 && heap.memory.u8.subarray(p, p + o.n * o.size).some((b) => b !== 0)) throw new Error(`calloc(${o.n}, ${o.size}) = ${p} is not zeroed`);
+      }
       else if (o.kind === "memalign") p = heap.memalign(o.align, o.size);
       else if (live.length === 0) p = heap.malloc(o.size);
       else {
