@@ -31,6 +31,7 @@ import { MAP_ANONYMOUS, MAP_FAILED, MAP_PRIVATE, PROT_READ, PROT_WRITE } from ".
 import { ArgumentError, DoubleFreeError, HeapCorruptionError, MemoryFault, OutOfMemoryError, VmError } from "../errors.js";
 import { Errno } from "../errno.js";
 import type { Mmu } from "../paging/Mmu.js";
+import { PRESENT, pteFrame } from "../paging/pte.js";
 import type { AddressSpace } from "../vm/AddressSpace.js";
 import type { Brk } from "./Brk.js";
 import { CINUSE, ILP32, IS_MMAPPED, LP64, MAX_REQUEST } from "./chunk.js";
@@ -125,13 +126,25 @@ class ProcessHost implements HeapHost {
     this.as.writeBytes(dst, bytes);
   }
   zero(addr: number, length: number): void {
-    if (this.log !== null && length > 0) this.log.bulk(addr, length);
-    const mmu = this.as.mmu;
+    const as = this.as;
+    const mmu = as.mmu;
+    const pt = as.pageTable;
+    const zeroFrame = as.memory.zeroFrame;
     const ps = this.pageSize;
+    // The heap's memory is anonymous (the break's region): a page with no entry has not been
+    // touched since it was mapped, and one on the zero frame has only been read; both read as
+    // zero already. glibc's calloc leaves such fresh memory alone, and so does this, so it
+    // faults in no page the program has not touched. Each page written is logged on its own.
+    const anon = as.regionAt(addr)?.file === null;
     while (length > 0) {
       const n = Math.min(length, ps - (addr % ps));
-      const pa = mmu.translate(addr, "write");
-      this.u8.fill(0, pa, pa + n);
+      const pte = anon ? pt.get(addr) : 0;
+      const fresh = anon && (pte === 0 || ((pte & PRESENT) !== 0 && pteFrame(pte) === zeroFrame));
+      if (!fresh) {
+        if (this.log !== null) this.log.bulk(addr, n);
+        const pa = mmu.translate(addr, "write");
+        this.u8.fill(0, pa, pa + n);
+      }
       addr += n;
       length -= n;
     }

@@ -108,6 +108,38 @@ describe("process.heap: where the memory comes from", () => {
     expect(proc.status().vmRss - rss0).toBe(2 * PS);
   });
 
+  it("calloc from fresh break memory touches only the pages the heap writes its headers into, as glibc's", () => {
+    const proc = spawn();
+    const heap = proc.heap;
+    heap.free(heap.malloc(16)); // set the heap up
+    const rss0 = proc.status().vmRss;
+    const minor0 = proc.status().minorFaults;
+    const p = heap.calloc(100, KiB); // under the mmap threshold: carved from the top, the break grows
+    expect(p).not.toBe(0);
+    // The block's own header (already resident) and the new top's header, 100 KiB on.
+    expect(proc.status().vmRss - rss0).toBeLessThanOrEqual(PS);
+    expect(proc.as.readBytes(p, 100 * KiB).every((b) => b === 0)).toBe(true);
+    expect(proc.status().vmRss - rss0).toBeLessThanOrEqual(PS); // reads map the zero page
+    expect(proc.status().minorFaults).toBeGreaterThan(minor0);
+
+    // Dirty memory is zeroed: the same bytes again, after writes and a free.
+    proc.as.writeBytes(p, bytes(100 * KiB, 3));
+    const q = heap.malloc(16); // keeps p's chunk from merging into the top and being trimmed
+    heap.free(p);
+    const r = heap.calloc(100, KiB);
+    expect(r).toBe(p);
+    expect(proc.as.readBytes(r, 100 * KiB).every((b) => b === 0)).toBe(true);
+    // Partly dirty: written pages are zeroed, the others left alone.
+    heap.free(r);
+    proc.as.writeBytes(r + 50 * KiB, bytes(100, 4));
+    const s = heap.calloc(100, KiB);
+    expect(s).toBe(r);
+    expect(proc.as.readBytes(s, 100 * KiB).every((b) => b === 0)).toBe(true);
+    heap.free(q);
+    heap.free(s);
+    heap.check();
+  });
+
   it("honours mallopt(M_MMAP_THRESHOLD) and mallopt(M_MMAP_MAX)", () => {
     const heap = spawn().heap;
     expect(heap.mallopt(M_MMAP_THRESHOLD, 8 * KiB)).toBe(1);
