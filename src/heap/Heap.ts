@@ -683,7 +683,12 @@ export class Heap<M extends LinearMemory | AddressSpace = LinearMemory> {
         if (withDv) m[dvAt] = 0;
         m[topAt] = start;
         m[(start + 8) >>> 2] = (end - start) | PINUSE;
-        if (end - start > m[(hdr + 4 * H_TRIM) >>> 2]!) this.trim(m[(hdr + 4 * H_TOPPAD) >>> 2]!);
+        // The free space at the end: the top, and a free chunk below the bitmap when the bitmap
+        // is all that keeps it from the top (lowerBitmap, in trim, moves the bitmap down).
+        const bmc = m[(hdr + 4 * H_BITMAP) >>> 2]! - 16;
+        const bs = m[(bmc + 8) >>> 2]!;
+        const held = bmc + (bs & ~FLAG_BITS) === start && (bs & PINUSE) === 0 ? m[bmc >>> 2]! : 0;
+        if (end - start + held > m[(hdr + 4 * H_TRIM) >>> 2]!) this.trim(m[(hdr + 4 * H_TOPPAD) >>> 2]!);
         return;
       }
       if (nextFree) {
@@ -731,8 +736,10 @@ export class Heap<M extends LinearMemory | AddressSpace = LinearMemory> {
         }
         m[slot] = start;
       }
-      // As in freeChunk: a large free chunk held below the top only by the bitmap.
-      if (total > m[(hdr + 4 * H_TRIM) >>> 2]! && start + total === m[(hdr + 4 * H_BITMAP) >>> 2]! - 16) this.trim(m[(hdr + 4 * H_TOPPAD) >>> 2]!);
+      // As in freeChunk: free space held below the top only by the bitmap.
+      if (start + total === m[(hdr + 4 * H_BITMAP) >>> 2]! - 16 && total + m[(hdr + 4 * H_END) >>> 2]! - top > m[(hdr + 4 * H_TRIM) >>> 2]!) {
+        this.trim(m[(hdr + 4 * H_TOPPAD) >>> 2]!);
+      }
       return;
     }
     this.freeChunk(c, "free");
@@ -1503,7 +1510,13 @@ export class Heap<M extends LinearMemory | AddressSpace = LinearMemory> {
       if (withDv) m[dvAt] = 0;
       m[topAt >>> 2] = start;
       m[(start + W) >>> 2] = (end - start) | PINUSE;
-      if (end - start > m[(this.hdr + 4 * H_TRIM) >>> 2]!) this.trim(m[(this.hdr + 4 * H_TOPPAD) >>> 2]!);
+      // The free space at the end: the top, and a free chunk below the bitmap when the bitmap
+      // is all that keeps it from the top (lowerBitmap, in trim, moves the bitmap down; not
+      // while malloc frees the old bitmap, see below).
+      const bmc = m[(this.hdr + 4 * H_BITMAP) >>> 2]! - this.W2;
+      const bs = m[(bmc + W) >>> 2]!;
+      const held = op !== "malloc" && bmc + (bs & ~FLAG_BITS) === start && (bs & PINUSE) === 0 ? m[bmc >>> 2]! : 0;
+      if (end - start + held > m[(this.hdr + 4 * H_TRIM) >>> 2]!) this.trim(m[(this.hdr + 4 * H_TOPPAD) >>> 2]!);
       return;
     }
     if (nextFree) {
@@ -1517,10 +1530,12 @@ export class Heap<M extends LinearMemory | AddressSpace = LinearMemory> {
     m[(start + total) >>> 2] = total;
     if (withDv) m[dvAt] = start;
     else this.insert(start, total);
-    // A large free chunk held below the top only by the bitmap: move the bitmap down so the
-    // space can join the top and be trimmed. Not while malloc is freeing the old bitmap: it is
-    // about to carve its block from the top and must not see the top shrink under it.
-    if (op !== "malloc" && total > m[(this.hdr + 4 * H_TRIM) >>> 2]! && start + total === m[(this.hdr + 4 * H_BITMAP) >>> 2]! - this.W2) {
+    // Free space held below the top only by the bitmap: when it and the top together pass the
+    // trim threshold, move the bitmap down so the space joins the top and is trimmed (glibc
+    // has no such chunk: its free space would be the top already). Not while malloc is freeing
+    // the old bitmap: it is about to carve its block from the top and must not see the top
+    // shrink under it.
+    if (op !== "malloc" && start + total === m[(this.hdr + 4 * H_BITMAP) >>> 2]! - this.W2 && total + m[(this.hdr + 4 * H_END) >>> 2]! - top > m[(this.hdr + 4 * H_TRIM) >>> 2]!) {
       this.trim(m[(this.hdr + 4 * H_TOPPAD) >>> 2]!);
     }
   }

@@ -461,7 +461,12 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
         if (withDv) { const $i = dvAt; const $x = 0; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
         { const $i = topAt; const $x = start; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
         { const $i = (start + 8) >>> 2; const $x = (end - start) | PINUSE; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
-        if (end - start > m[this.tr((hdr + 4 * H_TRIM) >>> 2)]!) this.trim(m[this.tr((hdr + 4 * H_TOPPAD) >>> 2)]!);
+        // The free space at the end: the top, and a free chunk below the bitmap when the bitmap
+        // is all that keeps it from the top (lowerBitmap, in trim, moves the bitmap down).
+        const bmc = m[this.tr((hdr + 4 * H_BITMAP) >>> 2)]! - 16;
+        const bs = m[this.tr((bmc + 8) >>> 2)]!;
+        const held = bmc + (bs & ~FLAG_BITS) === start && (bs & PINUSE) === 0 ? m[this.tr(bmc >>> 2)]! : 0;
+        if (end - start + held > m[this.tr((hdr + 4 * H_TRIM) >>> 2)]!) this.trim(m[this.tr((hdr + 4 * H_TOPPAD) >>> 2)]!);
         return;
       }
       if (nextFree) {
@@ -509,8 +514,10 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
         }
         { const $i = slot; const $x = start; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
       }
-      // As in freeChunk: a large free chunk held below the top only by the bitmap.
-      if (total > m[this.tr((hdr + 4 * H_TRIM) >>> 2)]! && start + total === m[this.tr((hdr + 4 * H_BITMAP) >>> 2)]! - 16) this.trim(m[this.tr((hdr + 4 * H_TOPPAD) >>> 2)]!);
+      // As in freeChunk: free space held below the top only by the bitmap.
+      if (start + total === m[this.tr((hdr + 4 * H_BITMAP) >>> 2)]! - 16 && total + m[this.tr((hdr + 4 * H_END) >>> 2)]! - top > m[this.tr((hdr + 4 * H_TRIM) >>> 2)]!) {
+        this.trim(m[this.tr((hdr + 4 * H_TOPPAD) >>> 2)]!);
+      }
       return;
     }
     this.freeChunk(c, "free");
@@ -1275,7 +1282,13 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
       if (withDv) { const $i = dvAt; const $x = 0; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
       { const $i = topAt >>> 2; const $x = start; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
       { const $i = (start + W) >>> 2; const $x = (end - start) | PINUSE; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
-      if (end - start > m[this.tr((this.hdr + 4 * H_TRIM) >>> 2)]!) this.trim(m[this.tr((this.hdr + 4 * H_TOPPAD) >>> 2)]!);
+      // The free space at the end: the top, and a free chunk below the bitmap when the bitmap
+      // is all that keeps it from the top (lowerBitmap, in trim, moves the bitmap down; not
+      // while malloc frees the old bitmap, see below).
+      const bmc = m[this.tr((this.hdr + 4 * H_BITMAP) >>> 2)]! - this.W2;
+      const bs = m[this.tr((bmc + W) >>> 2)]!;
+      const held = op !== "malloc" && bmc + (bs & ~FLAG_BITS) === start && (bs & PINUSE) === 0 ? m[this.tr(bmc >>> 2)]! : 0;
+      if (end - start + held > m[this.tr((this.hdr + 4 * H_TRIM) >>> 2)]!) this.trim(m[this.tr((this.hdr + 4 * H_TOPPAD) >>> 2)]!);
       return;
     }
     if (nextFree) {
@@ -1289,10 +1302,12 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
     { const $i = (start + total) >>> 2; const $x = total; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
     if (withDv) { const $i = dvAt; const $x = start; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
     else this.insert(start, total);
-    // A large free chunk held below the top only by the bitmap: move the bitmap down so the
-    // space can join the top and be trimmed. Not while malloc is freeing the old bitmap: it is
-    // about to carve its block from the top and must not see the top shrink under it.
-    if (op !== "malloc" && total > m[this.tr((this.hdr + 4 * H_TRIM) >>> 2)]! && start + total === m[this.tr((this.hdr + 4 * H_BITMAP) >>> 2)]! - this.W2) {
+    // Free space held below the top only by the bitmap: when it and the top together pass the
+    // trim threshold, move the bitmap down so the space joins the top and is trimmed (glibc
+    // has no such chunk: its free space would be the top already). Not while malloc is freeing
+    // the old bitmap: it is about to carve its block from the top and must not see the top
+    // shrink under it.
+    if (op !== "malloc" && start + total === m[this.tr((this.hdr + 4 * H_BITMAP) >>> 2)]! - this.W2 && total + m[this.tr((this.hdr + 4 * H_END) >>> 2)]! - top > m[this.tr((this.hdr + 4 * H_TRIM) >>> 2)]!) {
       this.trim(m[this.tr((this.hdr + 4 * H_TOPPAD) >>> 2)]!);
     }
   }

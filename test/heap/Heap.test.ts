@@ -706,6 +706,32 @@ describe.each(TARGETS)("$name heap", (target) => {
         expect(heap.mallocMaxFootprint()).toBe(f1);
       });
 
+      it.each([
+        ["in the order they came", (ps: number[]) => ps],
+        ["in reverse", (ps: number[]) => [...ps].reverse()],
+        ["from the middle out", (ps: number[]) => [...ps].sort((a, b) => Math.abs(a - ps[25]!) - Math.abs(b - ps[25]!))],
+      ])("freeing every block %s gives the memory back whenever the free space at the end passes the threshold", (_, order) => {
+        // 50 × 4000 bytes: the in-use bitmap is moved (carved from the top) on the way, so it
+        // sits between free space and the top at the end; it must not keep that space from the system.
+        const heap = make(brkOnly);
+        const f0 = heap.mallocFootprint();
+        const ps = Array.from({ length: 50 }, () => heap.malloc(4000));
+        const peak = heap.mallocFootprint();
+        expect(peak).toBeGreaterThan(f0 + 190 * KiB);
+        for (const p of order(ps)) heap.free(p);
+        // At least one trim, and at most the threshold (and a page) of free space kept at the end.
+        expect(heap.mallocFootprint()).toBeLessThan(peak - 64 * KiB);
+        expect(heap.mallocFootprint() - f0).toBeLessThanOrEqual(128 * KiB + 4 * KiB);
+        expect(heap.mallinfo().uordblks).toBeLessThan(4 * KiB); // the header and the bitmap
+        heap.check();
+        // And under the threshold nothing is given back: 30 blocks leave ~120 KiB free.
+        const qs = Array.from({ length: 30 }, () => heap.malloc(4000));
+        const f1 = heap.mallocFootprint();
+        for (const q of order(qs)) heap.free(q);
+        expect(heap.mallocFootprint()).toBe(f1);
+        heap.check();
+      });
+
       it("trimming never touches live blocks", () => {
         const heap = make(brkOnly);
         const ps = [0, 1, 2, 3, 4].map((i) => filled(heap, 1000 * (i + 1), i));
