@@ -93,7 +93,17 @@ export class AlignmentFault extends MemoryFault {
 }
 
 /** No free frame and no swap slot left: the request cannot be met without losing data. */
-export class OutOfMemoryError extends VmError {}
+export class OutOfMemoryError extends VmError {
+  /** The address whose access needed a frame (NaN when none did). */
+  readonly address: number;
+  /** That access (`"read"`, `"write"` or `"exec"`), or null. */
+  readonly access: Access | null;
+  constructor(message: string, address = Number.NaN, access: Access | null = null) {
+    super(message);
+    this.address = address;
+    this.access = access;
+  }
+}
 
 /**
  * A physical frame misused by the code that manages frames: freed twice, referenced or released

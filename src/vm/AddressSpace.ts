@@ -615,7 +615,7 @@ export class AddressSpace {
         if (f !== mem.zeroFrame) mem.ref(f);
         let nf: number;
         try {
-          nf = this.getFrame();
+          nf = this.getFrame(va, access);
         } finally {
           if (f !== mem.zeroFrame) mem.unref(f);
         }
@@ -639,7 +639,7 @@ export class AddressSpace {
       const swap = this.swap!;
       let nf: number;
       try {
-        nf = this.getFrame();
+        nf = this.getFrame(va, access);
         swap.read(slot, mem.frameBytes(nf));
         swap.unref(slot);
       } catch (e) {
@@ -650,7 +650,7 @@ export class AddressSpace {
         swap.read(slot, held);
         swap.unref(slot);
         try {
-          nf = this.getFrame();
+          nf = this.getFrame(va, access);
         } catch (e2) {
           const back = swap.alloc();
           swap.write(back, held);
@@ -673,7 +673,7 @@ export class AddressSpace {
         this.pageTable.set(page, this.presentPte(v, mem.zeroFrame, 0));
         this.fault("minor", "zero-page", va, access);
       } else {
-        const nf = this.getFrame();
+        const nf = this.getFrame(va, access);
         mem.zeroFill(nf);
         this.pageTable.set(page, this.presentPte(v, nf, 0));
         this.resident.set(page / ps, 1);
@@ -687,7 +687,7 @@ export class AddressSpace {
     const cached = cf >= 0;
     if (!v.shared && access === "write") {
       // A private write to a page never read: copy straight from the cache or the file.
-      const nf = this.getFrame();
+      const nf = this.getFrame(va, access);
       cf = file.cachedFrame(mem, fpage); // the eviction may have dropped it
       if (cf >= 0) mem.copyFrame(nf, cf);
       else file.fill(mem, fpage, nf);
@@ -697,7 +697,7 @@ export class AddressSpace {
       return true;
     }
     if (!cached) {
-      cf = this.getFrame();
+      cf = this.getFrame(va, access);
       file.cache(mem, fpage, cf);
     }
     mem.ref(cf);
@@ -755,13 +755,14 @@ export class AddressSpace {
    * A frame for a fault: evicts first when at {@link maxResidentPages}, then when RAM is full.
    * @throws OutOfMemoryError when no frame is free and no page can be evicted
    */
-  private getFrame(): number {
+  private getFrame(va: number, access: Access): number {
     if (this.resident.size >= this.maxResidentPages) this.evictOne();
     for (;;) {
       const f = this.memory.allocFrame();
       if (f >= 0) return f;
       if (!this.evictOne() && !this.evictElsewhere()) {
-        throw new OutOfMemoryError(`Out of memory: no free frame among ${this.memory.frames} and no page to evict${this.swap === null ? " (no swap)" : ` (swap: ${this.swap.freeSlots} free slots)`}`);
+        const swap = this.swap === null ? "no swap" : `swap: ${this.swap.freeSlots} free slots`;
+        throw new OutOfMemoryError(`Out of memory: ${access} at 0x${va.toString(16)}: no free frame among ${this.memory.frames} and no page to evict (${swap})`, va, access);
       }
     }
   }

@@ -167,7 +167,12 @@ describe("page replacement in a real address space", () => {
     const ps = 4096;
     const a = as.mmap(0, 10 * ps, RW, ANON);
     for (let p = 0; p < 6; p++) as.write8(a + p * ps, p + 10);
-    expect(thrown(() => as.write8(a + 6 * ps, 99))).toBeInstanceOf(OutOfMemoryError);
+    const e = thrown(() => as.write8(a + 6 * ps, 99)) as OutOfMemoryError;
+    expect(e).toBeInstanceOf(OutOfMemoryError);
+    // It names the access and the address, as faults do.
+    expect(e.address).toBe(a + 6 * ps);
+    expect(e.access).toBe("write");
+    expect(e.message).toContain(`write at 0x${(a + 6 * ps).toString(16)}`);
     expect(thrown(() => as.read8(a + 6 * ps))).toBeUndefined(); // reads still map the zero page
     for (let p = 0; p < 6; p++) expect(as.read8(a + p * ps)).toBe(p + 10);
     as.munmap(a + 5 * ps, ps);
