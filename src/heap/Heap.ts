@@ -132,7 +132,10 @@ export interface HeapOptions {
 
 /** Options for {@link Heap.attach}. */
 export interface AttachOptions {
-  /** Where the heap's header is: the `base` it was created with. @defaultValue 0 */
+  /**
+   * Where the heap's header is: the `base` it was created with. Without it, the heap at
+   * address 0, else the first heap header found above it (16-byte steps).
+   */
   base?: number;
 }
 
@@ -317,17 +320,29 @@ export class Heap<M extends LinearMemory | AddressSpace = LinearMemory> {
 
   /**
    * Opens the heap that already lives in `memory` (made by another `Heap`, in this thread or
-   * another worker, or restored from a copy of the bytes).
-   * @throws HeapCorruptionError when no heap header is found at `base`
+   * another worker, or restored from a copy of the bytes). Without `opts.base` it finds the
+   * heap: at address 0, else the first heap header above it (a heap made with a `base`, such
+   * as a wasm module's `__heap_base`).
+   * @throws HeapCorruptionError when no heap header is found (at `base`, when given)
    */
   static attach(memory: LinearMemory | WebAssembly.Memory | ArrayBuffer | SharedArrayBuffer, opts: AttachOptions = {}): Heap {
     const mem = toMemory(memory, {});
     const base = optInt("base", opts.base, 0);
-    const hdr = (base + 15) & ~15;
     const probe = new LinearHost(mem);
-    if (hdr + 4 * H_BINMAP > probe.u32.length * 4 || probe.ld(hdr) !== MAGIC || probe.ld(hdr + 4 * H_HDR) !== hdr) {
-      throw new HeapCorruptionError("no heap at this address", "attach", hdr);
+    const words = probe.u32;
+    const isHeader = (a: number): boolean => a + 4 * H_BINMAP <= words.length * 4 && words[a >>> 2] === MAGIC && words[(a >>> 2) + H_HDR] === a;
+    let hdr = (base + 15) & ~15;
+    if (opts.base === undefined && !isHeader(hdr)) {
+      // The magic word, then the header's own address: a block of user data would have to
+      // hold both, 16-aligned, to be taken for a header.
+      for (let a = 16; a + 4 * H_BINMAP <= words.length * 4; a += 16) {
+        if (words[a >>> 2] === MAGIC && words[(a >>> 2) + H_HDR] === a) {
+          hdr = a;
+          break;
+        }
+      }
     }
+    if (!isHeader(hdr)) throw new HeapCorruptionError("no heap at this address", "attach", hdr);
     const config = probe.ld(hdr + 4 * H_CONFIG);
     if ((config & 0xff) !== VERSION) throw new HeapCorruptionError(`heap layout version ${config & 0xff} is not supported`, "attach", hdr);
     const heap = Object.create(Heap.prototype) as Heap;

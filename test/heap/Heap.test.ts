@@ -1602,9 +1602,26 @@ describe("state lives in the memory", () => {
     expect(() => Heap.attach(new ArrayBuffer(64 * KiB))).toThrow(HeapCorruptionError);
     expect(() => Heap.attach(new LinearMemory({ initialBytes: 64 * KiB, maxBytes: 1 * MiB }))).toThrow(HeapCorruptionError);
     const heap = newHeap({ base: 4096 });
-    expect(() => Heap.attach(heap.memory)).toThrow(HeapCorruptionError); // wrong base
-    expect(() => Heap.attach(heap.memory, { base: 8192 })).toThrow(HeapCorruptionError);
+    expect(() => Heap.attach(heap.memory, { base: 8192 })).toThrow(HeapCorruptionError); // wrong base
     expect(Heap.attach(heap.memory, { base: 4096 }).mallinfo()).toEqual(heap.mallinfo());
+  });
+
+  it("attach without a base finds a heap made with one (a wasm module's __heap_base)", () => {
+    for (const base of [4096, 70000, 1 << 20]) {
+      const wasm = new WebAssembly.Memory({ initial: 20, maximum: 100 });
+      const heap = new Heap({ memory: wasm, base });
+      new Uint8Array(wasm.buffer).fill(0x5a, 0, base); // the module's own data below the heap
+      const p = heap.malloc(100);
+      const other = Heap.attach(wasm);
+      expect(other.base).toBe(heap.base);
+      expect(other.mallinfo()).toEqual(heap.mallinfo());
+      other.free(p);
+      expect(heap.malloc(100)).toBe(p);
+      other.check();
+    }
+    // The heap at 0 is found first, without a scan.
+    const at0 = newHeap();
+    expect(Heap.attach(at0.memory).base).toBe(at0.base);
   });
 });
 
