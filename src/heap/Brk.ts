@@ -8,8 +8,11 @@ import { LinearMemory } from "../memory/LinearMemory.js";
  * pages; a {@link LinearMemory} grows (and never shrinks).
  */
 export interface BreakTarget {
-  /** Moves the break from `oldBreak` to `newBreak`; `false` when the memory cannot be had. */
-  moveBreak(oldBreak: number, newBreak: number): boolean;
+  /**
+   * Moves the break from `oldBreak` to `newBreak`; `false` when the memory cannot be had.
+   * `start` is where the break started (the heap's first byte).
+   */
+  moveBreak(oldBreak: number, newBreak: number, start: number): boolean;
 }
 
 /** Where a break keeps its current value: a field, or a word in the memory it manages. */
@@ -82,7 +85,7 @@ export class Brk {
     this.start = start;
     this.limit = limit;
     if (cell === undefined) {
-      if (!this.target.moveBreak(start, start)) throw new ArgumentError(`Brk: the memory cannot reach the start 0x${start.toString(16)}`);
+      if (!this.target.moveBreak(start, start, start)) throw new ArgumentError(`Brk: the memory cannot reach the start 0x${start.toString(16)}`);
       this.cell = new FieldCell(start);
     } else {
       this.cell = cell;
@@ -104,7 +107,7 @@ export class Brk {
       return -1;
     }
     const old = this.cell.get();
-    if (addr < this.start || addr > this.limit || !this.target.moveBreak(old, addr)) {
+    if (addr < this.start || addr > this.limit || !this.target.moveBreak(old, addr, this.start)) {
       this.errno = Errno.ENOMEM;
       return -1;
     }

@@ -474,16 +474,22 @@ export class AddressSpace {
   /**
    * Moves the program break from `oldBreak` to `newBreak` (the kernel side of `brk(2)`, so that
    * a `Brk` can run over this space): growing maps the whole pages between the page-rounded
-   * breaks as anonymous read-write memory named `[heap]`, unless something is mapped there;
+   * breaks as anonymous read-write memory named `[heap]`, unless something is mapped there
+   * (and, growing from `start` when it is not page-aligned, the page holding it, when nothing
+   * maps it: Linux page-aligns the start of the heap, so that page is the heap's first);
    * shrinking unmaps the whole pages above the new page-rounded break (growing again gives
    * zero-filled pages).
    * @returns false when the pages cannot be had (a mapping in the way, or past user space)
    */
-  moveBreak(oldBreak: number, newBreak: number): boolean {
+  moveBreak(oldBreak: number, newBreak: number, start = Number.NaN): boolean {
     const ps = this.pageSize;
     if (!isUint(oldBreak) || !isUint(newBreak)) return false;
-    const o = Math.ceil(oldBreak / ps) * ps;
+    let o = Math.ceil(oldBreak / ps) * ps;
     const n = Math.ceil(newBreak / ps) * ps;
+    // A heap that starts inside a page nobody mapped (a Brk whose start is not page-aligned
+    // and not at the end of bss) maps that page too when it grows from its start. (Later, a
+    // page the program unmapped under the break stays unmapped, as in Linux.)
+    if (oldBreak === start && newBreak > oldBreak && o !== oldBreak && this.vmas.find(o - ps) === null) o -= ps;
     if (n > o) {
       if (n > this.taskSize || this.vmas.overlaps(o, n)) return false;
       this.vmas.insert(new Vma(o, n, PROT_READ | PROT_WRITE, false, null, 0, "[heap]"));

@@ -659,6 +659,22 @@ describe("moveBreak: a Brk over an address space", () => {
     expect(as.moveBreak(-1, 5)).toBe(false);
     as.check();
   });
+
+  it("a break starting inside a page nobody mapped maps that page when it first grows", () => {
+    const as = space();
+    const start = BASE + 0x10;
+    const brk = new Brk(as, { start });
+    expect(brk.sbrk(100)).toBe(start); // stays inside the first page
+    as.write8(start, 1);
+    as.write8(start + 99, 2);
+    expect(as.maps().trimEnd()).toBe(`10000000-10001000 rw-p 00000000 00:00 0 `.padEnd(73, " ") + "[heap]");
+    expect(brk.sbrk(-100)).toBe(start + 100); // back to the start: the page holding the break stays
+    expect(as.regionAt(BASE)).not.toBeNull();
+    expect(brk.sbrk(2 * PS)).toBe(start);
+    as.write8(start + 2 * PS - 1, 3);
+    expect(as.regionAt(BASE)!.end).toBe(BASE + 3 * PS);
+    as.check();
+  });
 });
 
 describe("stacks that grow down", () => {
