@@ -17,7 +17,10 @@
  *   frame needed: at maxResidentPages, or no free frame ─▶ evict a victim (fifo · lru · clock):
  *     anonymous / private copy (refcount 1) ─▶ swap slot, PTE = SWAPPED | slot
  *     file page (mapped once: cache + PTE)  ─▶ written back to the file, PTE cleared
- *     shared frames (refcount > 1 otherwise) are pinned: there is no reverse map
+ *     private page shared by fork (refcount k) ─▶ one swap slot with k references; every
+ *       sharer's PTE = SWAPPED | slot (the sharers are found at the same address in the other
+ *       spaces over this RAM: there is no reverse map)
+ *     other shared frames (MAP_SHARED, file pages mapped more than once) are pinned
  *   RAM full and nothing of this space can go ─▶ another live space over the same RAM evicts
  *     one of its pages (global reclaim); only then OutOfMemoryError
  *   swap-in with RAM and swap full: the page leaves its slot for a buffer so the victim can
@@ -34,7 +37,7 @@
 import { MAP_ANONYMOUS, MAP_FAILED, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_PRIVATE, MAP_SHARED, PROT_EXEC, PROT_NONE, PROT_READ, PROT_WRITE } from "../constants.js";
 import { Errno } from "../errno.js";
 import { ArgumentError, OutOfMemoryError, ProtectionFault, SegmentationFault, VmError, type Access } from "../errors.js";
-import type { PhysicalMemory } from "../memory/PhysicalMemory.js";
+import { PINNED, type PhysicalMemory } from "../memory/PhysicalMemory.js";
 import { Mmu, type AlignmentPolicy } from "../paging/Mmu.js";
 import { PageTable } from "../paging/PageTable.js";
 import { ACCESSED, COW, DIRTY, EXEC, PRESENT, SWAPPED, USER, WRITABLE, makePte, makeSwapPte, pteFrame, pteSwapSlot } from "../paging/pte.js";
@@ -56,7 +59,8 @@ export interface AddressSpaceOptions {
   replacement?: ReplacementPolicy;
   /**
    * Most pages resident at once (a memory cgroup limit); at least 2. When it is reached and
-   * every resident page is pinned (shared), a free frame is taken anyway: the limit is soft.
+   * every resident page is pinned (`MAP_SHARED`, a file page mapped twice), a free frame is
+   * taken anyway: the limit is soft.
    * @defaultValue no limit but RAM
    */
   maxResidentPages?: number;
@@ -833,7 +837,8 @@ export class AddressSpace {
         return true;
       }
     }
-    if (rc !== 1 || this.swap === null) return false;
+    if (this.swap === null) return false;
+    if (rc !== 1) return rc !== PINNED && !v.shared && this.evictShared(va, f, rc);
     const slot = this.swap.alloc();
     if (slot < 0) return false;
     this.swap.write(slot, mem.frameBytes(f));
@@ -846,6 +851,44 @@ export class AddressSpace {
     this.emitIf({ type: "evict", address: va, frame: f, to: "swap", slot });
     return true;
   }
+  /**
+   * Swaps out a private page whose frame `f` has `rc` references: a page shared copy-on-write
+   * by `fork`. There is no reverse map, so the sharers are looked for where fork puts them, at
+   * the same address in the other spaces over this RAM; when all `rc` are found (and they use
+   * the same swap), one slot takes the page, every sharer's entry points to it (the slot holds
+   * one reference per sharer) and the frame is freed. Each sharer swaps it in on its own, into
+   * a frame of its own. Otherwise the page stays (pinned).
+   */
+  private evictShared(va: number, f: number, rc: number): boolean {
+    const mem = this.memory;
+    const swap = this.swap!;
+    const sharers: AddressSpace[] = [];
+    for (const s of registry.get(mem) ?? []) {
+      if (s.swap !== swap || va >= s.taskSize) continue;
+      const p = s.pageTable.get(va);
+      if ((p & PRESENT) === 0 || pteFrame(p) !== f) continue;
+      const sv = s.vmas.find(va);
+      if (sv === null || sv.shared) return false;
+      sharers.push(s);
+    }
+    if (sharers.length !== rc) return false;
+    const slot = swap.alloc();
+    if (slot < 0) return false;
+    swap.write(slot, mem.frameBytes(f));
+    for (let i = 1; i < rc; i++) swap.ref(slot);
+    const vpn = va / this.pageSize;
+    for (const s of sharers) {
+      s.pageTable.set(va, makeSwapPte(slot, s.pageTable.get(va) & (USER | WRITABLE | EXEC)));
+      s.mmu.invalidate(va);
+      s.resident.delete(vpn);
+      s.swapped++;
+      mem.unref(f);
+    }
+    this.swapOuts++;
+    this.emitIf({ type: "evict", address: va, frame: f, to: "swap", slot });
+    return true;
+  }
+
 
   /** Lets go of frame `f` mapped at `page` of region `v` (a page-cache frame may be written back and freed). */
   private dropFrame(v: Vma, page: number, f: number): void {

@@ -255,6 +255,34 @@ describe("page replacement in a real address space", () => {
     memory.check();
   });
 
+  it.each(["fifo", "lru", "clock"] as const)("%s: pages shared copy-on-write by fork are swapped out too, and both sides read their own data back", (replacement) => {
+    // 4 frames (one the zero frame): after fork every resident page is shared by two spaces.
+    const memory = new PhysicalMemory({ frames: 4, pageSize: 256, shared: false });
+    const swap = new SwapSpace({ slots: 32 });
+    const as = new AddressSpace({ memory, swap, replacement });
+    const a = as.mmap(0, 12 * 256, RW, ANON);
+    for (let p = 0; p < 3; p++) as.write8(a + p * 256, p + 1);
+    const child = as.fork();
+    // Touching new pages needs frames: shared ones go to swap (one slot for both sides).
+    for (let p = 3; p < 8; p++) as.write8(a + p * 256, 10 + p);
+    for (let p = 3; p < 8; p++) child.write8(a + p * 256, 20 + p);
+    for (let p = 0; p < 3; p++) child.write8(a + p * 256 + 1, 30 + p); // copy on write, after a swap-in
+    for (let p = 0; p < 8; p++) {
+      expect(as.read8(a + p * 256)).toBe(p < 3 ? p + 1 : 10 + p);
+      expect(as.read8(a + p * 256 + 1)).toBe(0);
+      expect(child.read8(a + p * 256)).toBe(p < 3 ? p + 1 : 20 + p);
+      expect(child.read8(a + p * 256 + 1)).toBe(p < 3 ? 30 + p : 0);
+    }
+    expect(as.status().swapOuts + child.status().swapOuts).toBeGreaterThan(0);
+    as.check();
+    child.check();
+    memory.check();
+    child.close();
+    as.close();
+    expect(swap.usedSlots).toBe(0);
+    memory.check();
+  });
+
   it("swap integrity: random reads and writes over 64 pages with 8 frames and 128 slots, every byte checked", () => {
     const seed = fcSeed("swap integrity");
     for (const policy of ["fifo", "lru", "clock"] as const) {
