@@ -20,7 +20,9 @@
  *     private page shared by fork (refcount k) ─▶ one swap slot with k references; every
  *       sharer's PTE = SWAPPED | slot (the sharers are found at the same address in the other
  *       spaces over this RAM: there is no reverse map)
- *     other shared frames (MAP_SHARED, file pages mapped more than once) are pinned
+ *     file page mapped k times ─▶ every PTE cleared (found through the file's mappings in
+ *       the spaces over this RAM), written back, frame freed
+ *     a shared anonymous page (MAP_SHARED | MAP_ANONYMOUS) mapped twice is pinned
  *   RAM full and nothing of this space can go ─▶ another live space over the same RAM evicts
  *     one of its pages (global reclaim); only then OutOfMemoryError
  *   swap-in with RAM and swap full: the page leaves its slot for a buffer so the victim can
@@ -827,7 +829,7 @@ export class AddressSpace {
     if (v.file !== null) {
       const fpage = v.fileOffset(va) / this.pageSize;
       if (v.file.cachedFrame(mem, fpage) === f) {
-        if (rc !== 2) return false; // mapped elsewhere too: pinned
+        if (rc !== 2) return this.dropFilePage(v.file, fpage, f, rc, va); // mapped elsewhere too
         this.pageTable.clear(va);
         this.mmu.invalidate(va);
         this.resident.delete(va / this.pageSize);
@@ -851,6 +853,38 @@ export class AddressSpace {
     this.emitIf({ type: "evict", address: va, frame: f, to: "swap", slot });
     return true;
   }
+  /**
+   * Drops a file's page-cache frame `f` (file page `fpage`) that `rc - 1` pages map, in this
+   * space or others over this RAM (`MAP_SHARED` mappings, or private ones not yet written, as
+   * after `fork`). The pages are found through the mappings of the file (Linux walks the
+   * file's `i_mmap` the same way); when all are found, every PTE is cleared and the frame
+   * written back and freed, so the next touch reads the file page again. Else it stays.
+   */
+  private dropFilePage(file: MemFile, fpage: number, f: number, rc: number, va: number): boolean {
+    const mem = this.memory;
+    const ps = this.pageSize;
+    const hits: Array<[AddressSpace, number]> = [];
+    for (const s of registry.get(mem) ?? []) {
+      for (const sv of s.vmas.list) {
+        if (sv.file !== file) continue;
+        const sva = sv.start + fpage * ps - sv.offset;
+        if (sva < sv.start || sva >= sv.end) continue;
+        const p = s.pageTable.get(sva);
+        if ((p & PRESENT) !== 0 && pteFrame(p) === f) hits.push([s, sva]);
+      }
+    }
+    if (hits.length !== rc - 1) return false;
+    for (const [s, sva] of hits) {
+      s.pageTable.clear(sva);
+      s.mmu.invalidate(sva);
+      s.resident.delete(sva / ps);
+      mem.unref(f);
+    }
+    file.evict(mem, fpage);
+    this.emitIf({ type: "evict", address: va, frame: f, to: "file", slot: -1 });
+    return true;
+  }
+
   /**
    * Swaps out a private page whose frame `f` has `rc` references: a page shared copy-on-write
    * by `fork`. There is no reverse map, so the sharers are looked for where fork puts them, at

@@ -182,29 +182,25 @@ describe("page replacement in a real address space", () => {
     as.memory.check();
   });
 
-  it("RAM and swap full with every resident page pinned: the swap-in fails and the page stays in swap, intact", () => {
+  it("RAM and swap full with no resident page able to go: the swap-in fails and the page stays in swap, intact", () => {
     const ps = 4096;
     const memory = new PhysicalMemory({ frames: 5, shared: false });
     const swap = new SwapSpace({ slots: 1 });
     const p = new AddressSpace({ memory, swap, replacement: "fifo" });
-    const q = new AddressSpace({ memory });
-    const f = new MemFile(new Uint8Array(4 * ps), "f");
+    const q = new AddressSpace({ memory }); // no swap: its anonymous pages have nowhere to go
     const a = p.mmap(0, ps, RW, ANON);
     p.write8(a, 42);
-    const fp = p.mmap(0, 4 * ps, RW, MAP_SHARED, f);
-    const fq = q.mmap(0, 4 * ps, RW, MAP_SHARED, f);
-    for (let i = 0; i < 4; i++) {
-      p.read8(fp + i * ps);
-      q.read8(fq + i * ps);
-    }
+    const b = q.mmap(0, 4 * ps, RW, ANON);
+    for (let i = 0; i < 4; i++) q.write8(b + i * ps, i + 1); // the last one takes a's frame (global reclaim)
     expect(p.status().vmSwap).toBe(ps);
     expect(thrown(() => p.read8(a))).toBeInstanceOf(OutOfMemoryError);
     expect(p.status().vmSwap).toBe(ps);
     expect(swap.usedSlots).toBe(1);
-    q.munmap(fq, 4 * ps);
+    q.munmap(b, 4 * ps);
     expect(p.read8(a)).toBe(42);
     memory.check();
   });
+
 
   it("global reclaim: a space with nothing to evict gets a frame by evicting another space's page", () => {
     const memory = new PhysicalMemory({ frames: 5, shared: false });
@@ -281,6 +277,38 @@ describe("page replacement in a real address space", () => {
     as.close();
     expect(swap.usedSlots).toBe(0);
     memory.check();
+  });
+
+  it("file pages mapped by several spaces are dropped (written back) for all of them, and read again", () => {
+    const ps = 4096;
+    const memory = new PhysicalMemory({ frames: 5, shared: false });
+    const f = new MemFile(new Uint8Array(8 * ps), "f");
+    const p = new AddressSpace({ memory, swap: new SwapSpace({ slots: 4 }) });
+    const q = new AddressSpace({ memory });
+    const fp = p.mmap(0, 8 * ps, RW, MAP_SHARED, f);
+    const fq = q.mmap(0x10000000, 8 * ps, RW, MAP_SHARED, f); // another address
+    for (let i = 0; i < 8; i++) {
+      p.write8(fp + i * ps, i + 1);
+      expect(q.read8(fq + i * ps)).toBe(i + 1); // the same page cache frame
+    }
+    for (let i = 0; i < 8; i++) expect(q.read8(fq + i * ps)).toBe(i + 1); // read back from the file
+    expect(f.bytes[0]).toBe(1); // written back when dropped
+    // Private file pages shared by fork, never written: dropped too, without swap.
+    const m2 = new PhysicalMemory({ frames: 5, shared: false });
+    const g = new MemFile(Uint8Array.from({ length: 8 * ps }, (_, i) => (i >> 12) + 1), "g");
+    const r = new AddressSpace({ memory: m2 });
+    const gr = r.mmap(0, 8 * ps, PROT_READ, MAP_PRIVATE, g);
+    const child = r.fork();
+    for (let i = 0; i < 8; i++) {
+      expect(r.read8(gr + i * ps)).toBe(i + 1);
+      expect(child.read8(gr + i * ps)).toBe(i + 1);
+    }
+    p.check();
+    q.check();
+    r.check();
+    child.check();
+    memory.check();
+    m2.check();
   });
 
   it("swap integrity: random reads and writes over 64 pages with 8 frames and 128 slots, every byte checked", () => {
