@@ -3,10 +3,10 @@
  * counts the kernel keeps in `struct page`.
  *
  * ```text
- *   buffer (one SharedArrayBuffer, or ArrayBuffer)         frames × pageSize bytes
+ *   buffer (one SharedArrayBuffer, or ArrayBuffer)         (frames + 1) × pageSize bytes
  *   ┌──────────────┬──────────────┬──────────────┬─ … ─┬──────────────┐
- *   │ frame 0      │ frame 1      │ frame 2      │     │ frame n−1    │
- *   │ ZERO FRAME   │              │              │     │              │
+ *   │ frame 0      │ frame 1      │ frame 2      │     │ frame n      │   n = frames: all
+ *   │ ZERO FRAME   │              │              │     │              │   for pages
  *   └──────────────┴──────────────┴──────────────┴─ … ─┴──────────────┘
  *   physical address of byte b in frame f  =  f · pageSize + b
  *
@@ -41,7 +41,11 @@ export const PINNED = 0xffff_ffff;
 
 /** Options for {@link PhysicalMemory}. */
 export interface PhysicalMemoryOptions {
-  /** Number of page frames of RAM (the zero frame is one of them). Between 1 and {@link MAX_FRAMES}. */
+  /**
+   * Number of page frames of RAM for pages, from 1 to {@link MAX_FRAMES} − 1. The zero frame
+   * comes on top (as Linux's zero page is the kernel's, not a process's): `frames` pages can
+   * be resident at once.
+   */
   frames: number;
   /** Bytes per frame: a power of two from 16 to 2^30. @defaultValue 4096 */
   pageSize?: number;
@@ -79,9 +83,11 @@ export class PhysicalMemory {
   readonly pageSize: number;
   /** log2(pageSize). */
   readonly pageShift: number;
-  /** Number of frames of RAM, the zero frame included. */
+  /** Number of frames of RAM for pages (the zero frame not included). */
   readonly frames: number;
-  /** Total bytes of RAM: `frames · pageSize`. */
+  /** Frames in the buffer: {@link frames} and the zero frame. Frame numbers run from 0 to `frames`. */
+  readonly totalFrames: number;
+  /** Total bytes of RAM: `totalFrames · pageSize`. */
   readonly byteLength: number;
   /** Whether the bytes live in a `SharedArrayBuffer`. */
   readonly shared: boolean;
@@ -111,8 +117,8 @@ export class PhysicalMemory {
 
   constructor(opts: PhysicalMemoryOptions) {
     const frames = opts.frames;
-    if (!Number.isInteger(frames) || frames < 1 || frames > MAX_FRAMES) {
-      throw new ArgumentError(`PhysicalMemory: frames must be an integer from 1 to ${MAX_FRAMES}, got ${String(frames)}`);
+    if (!Number.isInteger(frames) || frames < 1 || frames >= MAX_FRAMES) {
+      throw new ArgumentError(`PhysicalMemory: frames must be an integer from 1 to ${MAX_FRAMES - 1}, got ${String(frames)}`);
     }
     const pageSize = opts.pageSize ?? DEFAULT_PAGE_SIZE;
     if (!isValidPageSize(pageSize)) {
@@ -120,7 +126,8 @@ export class PhysicalMemory {
     }
     const haveShared = typeof SharedArrayBuffer === "function";
     const shared = (opts.shared ?? true) && haveShared;
-    const bytes = frames * pageSize;
+    const total = frames + 1; // and the zero frame
+    const bytes = total * pageSize;
     let buffer: ArrayBuffer | SharedArrayBuffer;
     try {
       buffer = shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
@@ -130,17 +137,18 @@ export class PhysicalMemory {
     this.pageSize = pageSize;
     this.pageShift = Math.log2(pageSize);
     this.frames = frames;
+    this.totalFrames = total;
     this.byteLength = bytes;
     this.shared = shared;
     this.buffer = buffer;
     this.u8 = new Uint8Array(buffer);
     this.dv = new DataView(buffer);
     this.u32 = new Uint32Array(buffer);
-    this.refs = new Uint32Array(frames);
-    this.freeStack = new Int32Array(frames);
+    this.refs = new Uint32Array(total);
+    this.freeStack = new Int32Array(total);
     // Push the highest frame first so that allocation hands out 1, 2, 3, ...: pictures read better.
     let top = 0;
-    for (let f = frames - 1; f >= 1; f--) this.freeStack[top++] = f;
+    for (let f = total - 1; f >= 1; f--) this.freeStack[top++] = f;
     this.freeTop = top;
     this.shareCount = 0;
     this.zeroFrame = 0;
@@ -154,7 +162,7 @@ export class PhysicalMemory {
 
   /** Frames in use (reference count ≥ 1), the zero frame included. */
   get usedFrames(): number {
-    return this.frames - this.freeTop;
+    return this.totalFrames - this.freeTop;
   }
 
   /** Frames mapped more than once (reference count > 1); the zero frame is not counted. */
@@ -265,16 +273,16 @@ export class PhysicalMemory {
    * @throws VmError describing the first broken invariant
    */
   check(): void {
-    const seen = new Uint8Array(this.frames);
+    const seen = new Uint8Array(this.totalFrames);
     for (let i = 0; i < this.freeTop; i++) {
       const f = this.freeStack[i]!;
-      if (f < 0 || f >= this.frames) throw new VmError(`PhysicalMemory.check(): free list holds ${f}, not a frame`);
+      if (f < 0 || f >= this.totalFrames) throw new VmError(`PhysicalMemory.check(): free list holds ${f}, not a frame`);
       if (seen[f] !== 0) throw new VmError(`PhysicalMemory.check(): frame ${f} is on the free list twice`);
       seen[f] = 1;
       if (this.refs[f] !== 0) throw new VmError(`PhysicalMemory.check(): frame ${f} is on the free list with ${this.refs[f]} references`);
     }
     let shared = 0;
-    for (let f = 0; f < this.frames; f++) {
+    for (let f = 0; f < this.totalFrames; f++) {
       const r = this.refs[f]!;
       if (r === 0 && seen[f] === 0) throw new VmError(`PhysicalMemory.check(): frame ${f} is free but not on the free list (leaked)`);
       if (r > 1 && r !== PINNED) shared++;
@@ -288,7 +296,7 @@ export class PhysicalMemory {
   }
 
   private refsOf(f: number, op: string): number {
-    if (!Number.isInteger(f) || f < 0 || f >= this.frames) throw new FrameError(`no such frame (RAM has ${this.frames})`, op, f);
+    if (!Number.isInteger(f) || f < 0 || f >= this.totalFrames) throw new FrameError(`no such frame (RAM has frames 0 to ${this.frames})`, op, f);
     return this.refs[f]!;
   }
 

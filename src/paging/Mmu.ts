@@ -159,7 +159,7 @@ export class Mmu {
     this.pageSize = memory.pageSize;
     this.alignment = alignment;
     this.onFault = opts.onFault ?? null;
-    this.lastUse = opts.trackUse === true ? new Float64Array(memory.frames) : null;
+    this.lastUse = opts.trackUse === true ? new Float64Array(memory.totalFrames) : null;
     this.useClock = 0;
     this.walks = 0;
     this.faults = 0;
@@ -371,8 +371,8 @@ export class Mmu {
         const updated = (pte | ACCESSED | (kind === WRITE ? DIRTY : 0)) >>> 0;
         if (updated !== pte) words[slot] = updated;
         const frame = updated >>> FRAME_SHIFT;
-        if (frame >= this.memory.frames) {
-          throw new VmError(`Mmu: the PTE of 0x${va.toString(16)} names frame ${frame}, but RAM has ${this.memory.frames} frames`);
+        if (frame >= this.memory.totalFrames) {
+          throw new VmError(`Mmu: the PTE of 0x${va.toString(16)} names frame ${frame}, but RAM has frames 0 to ${this.memory.frames}`);
         }
         this.tlb.insert(vpn, frame, updated);
         const lu = this.lastUse;

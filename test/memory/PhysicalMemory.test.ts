@@ -9,19 +9,20 @@ describe("PhysicalMemory: construction", () => {
     vi.unstubAllGlobals();
   });
 
-  it("has 4096-byte frames by default, in one SharedArrayBuffer covering all of RAM", () => {
+  it("has 4096-byte frames by default, in one SharedArrayBuffer covering all of RAM and the zero frame", () => {
     const m = new PhysicalMemory({ frames: 8 });
     expect(m.pageSize).toBe(DEFAULT_PAGE_SIZE);
     expect(m.pageSize).toBe(4096);
     expect(m.pageShift).toBe(12);
     expect(m.frames).toBe(8);
-    expect(m.byteLength).toBe(8 * 4096);
+    expect(m.totalFrames).toBe(9);
+    expect(m.byteLength).toBe(9 * 4096);
     expect(m.shared).toBe(true);
     expect(m.buffer).toBeInstanceOf(SharedArrayBuffer);
-    expect(m.buffer.byteLength).toBe(8 * 4096);
-    expect(m.u8.length).toBe(8 * 4096);
-    expect(m.dv.byteLength).toBe(8 * 4096);
-    expect(m.u32.length).toBe(8 * 1024);
+    expect(m.buffer.byteLength).toBe(9 * 4096);
+    expect(m.u8.length).toBe(9 * 4096);
+    expect(m.dv.byteLength).toBe(9 * 4096);
+    expect(m.u32.length).toBe(9 * 1024);
   });
 
   it("uses an ArrayBuffer with shared: false", () => {
@@ -57,16 +58,16 @@ describe("PhysicalMemory: construction", () => {
     }
   });
 
-  it("rejects frame counts outside [1, 2^24] with ArgumentError", () => {
-    for (const frames of [0, -1, 1.5, Number.NaN, MAX_FRAMES + 1]) {
+  it("rejects frame counts outside [1, 2^24 − 1] with ArgumentError (2^24 frame numbers, the zero frame's included)", () => {
+    for (const frames of [0, -1, 1.5, Number.NaN, MAX_FRAMES, MAX_FRAMES + 1]) {
       expect(() => new PhysicalMemory({ frames }), `frames ${frames}`).toThrow(ArgumentError);
     }
   });
 
   it("turns a failed buffer allocation into a VmError naming the size", () => {
-    const e = thrown(() => new PhysicalMemory({ frames: MAX_FRAMES, pageSize: 2 ** 30, shared: false }));
+    const e = thrown(() => new PhysicalMemory({ frames: MAX_FRAMES - 1, pageSize: 2 ** 30, shared: false }));
     expect(e).toBeInstanceOf(VmError);
-    expect((e as Error).message).toMatch(/cannot allocate 16777216 frames of 1073741824 bytes/);
+    expect((e as Error).message).toMatch(/cannot allocate 16777215 frames of 1073741824 bytes/);
   });
 
   it("views u8, dv and u32 are views of the same bytes, by physical address", () => {
@@ -78,17 +79,17 @@ describe("PhysicalMemory: construction", () => {
 });
 
 describe("PhysicalMemory: the frame allocator", () => {
-  it("starts with every frame but the zero frame free", () => {
+  it("starts with every frame free, the zero frame apart (and in use)", () => {
     const m = new PhysicalMemory({ frames: 5, shared: false });
     expect(m.zeroFrame).toBe(0);
-    expect(m.freeFrames).toBe(4);
+    expect(m.freeFrames).toBe(5);
     expect(m.usedFrames).toBe(1);
     expect(m.sharedFrames).toBe(0);
     m.check();
   });
 
   it("hands out frames 1, 2, 3, … with reference count 1, then -1 when none is left", () => {
-    const m = new PhysicalMemory({ frames: 4, pageSize: 16, shared: false });
+    const m = new PhysicalMemory({ frames: 3, pageSize: 16, shared: false });
     expect(m.allocFrame()).toBe(1);
     expect(m.allocFrame()).toBe(2);
     expect(m.allocFrame()).toBe(3);
@@ -105,7 +106,7 @@ describe("PhysicalMemory: the frame allocator", () => {
     const fs = [m.allocFrame(), m.allocFrame(), m.allocFrame()];
     m.freeFrame(fs[1]!);
     m.freeFrame(fs[0]!);
-    expect(m.freeFrames).toBe(4);
+    expect(m.freeFrames).toBe(5);
     expect(m.refCount(fs[0]!)).toBe(0);
     expect(m.allocFrame()).toBe(fs[0]);
     expect(m.allocFrame()).toBe(fs[1]);
@@ -128,10 +129,10 @@ describe("PhysicalMemory: the frame allocator", () => {
     const m = new PhysicalMemory({ frames: 2 ** 20, pageSize: 16, shared: false });
     let last = 0;
     for (let f = m.allocFrame(); f !== -1; f = m.allocFrame()) last = f;
-    expect(last).toBe(2 ** 20 - 1);
+    expect(last).toBe(2 ** 20);
     expect(m.freeFrames).toBe(0);
     m.freeFrame(last);
-    expect(m.allocFrame()).toBe(2 ** 20 - 1);
+    expect(m.allocFrame()).toBe(2 ** 20);
   });
 });
 
@@ -147,7 +148,7 @@ describe("PhysicalMemory: misuse is a FrameError", () => {
     expect((e as FrameError).frame).toBe(f);
     expect((e as FrameError).operation).toBe("freeFrame");
     expect((e as Error).message).toBe(`freeFrame(): double free (frame ${f})`);
-    expect(m.freeFrames).toBe(2); // nothing changed
+    expect(m.freeFrames).toBe(3); // nothing changed
     m.check();
   });
 
@@ -169,11 +170,11 @@ describe("PhysicalMemory: misuse is a FrameError", () => {
   it("ref of a free frame, and frames out of range, are refused", () => {
     const m = new PhysicalMemory({ frames: 3, shared: false });
     expect(() => m.ref(1)).toThrow(/reference to a free frame/);
-    for (const f of [-1, 3, 1.5, Number.NaN]) {
+    for (const f of [-1, 4, 1.5, Number.NaN]) {
       for (const op of [() => m.ref(f), () => m.unref(f), () => m.freeFrame(f), () => m.refCount(f), () => m.zeroFill(f), () => m.frameBytes(f)]) {
         const e = thrown(op);
         expect(e, `frame ${f}`).toBeInstanceOf(FrameError);
-        expect((e as Error).message).toMatch(/no such frame \(RAM has 3\)/);
+        expect((e as Error).message).toMatch(/no such frame \(RAM has frames 0 to 3\)/);
       }
     }
   });
@@ -210,10 +211,10 @@ describe("PhysicalMemory: reference counts", () => {
     expect(m.unref(a)).toBe(2);
     expect(m.unref(a)).toBe(1);
     expect(m.sharedFrames).toBe(1);
-    expect(m.freeFrames).toBe(1);
+    expect(m.freeFrames).toBe(2);
     expect(m.unref(a)).toBe(0);
     expect(m.refCount(a)).toBe(0);
-    expect(m.freeFrames).toBe(2);
+    expect(m.freeFrames).toBe(3);
     expect(m.unref(b)).toBe(1);
     expect(m.sharedFrames).toBe(0);
     m.check();
@@ -233,7 +234,7 @@ describe("PhysicalMemory: reference counts", () => {
           const live = [...refs.keys()];
           if (o.k === "alloc") {
             const f = m.allocFrame();
-            if (refs.size === frames - 1) expect(f).toBe(-1);
+            if (refs.size === frames) expect(f).toBe(-1);
             else {
               expect(refs.has(f)).toBe(false);
               expect(f).toBeGreaterThan(0);
@@ -256,7 +257,7 @@ describe("PhysicalMemory: reference counts", () => {
               expect(() => m.freeFrame(f)).toThrow(FrameError);
             }
           }
-          expect(m.freeFrames).toBe(frames - 1 - refs.size);
+          expect(m.freeFrames).toBe(frames - refs.size);
           expect(m.usedFrames).toBe(1 + refs.size);
           expect(m.sharedFrames).toBe([...refs.values()].filter((r) => r > 1).length);
           m.check();
@@ -279,7 +280,7 @@ describe("PhysicalMemory: the zero frame", () => {
     expect(m.unref(z)).toBe(PINNED);
     expect(m.unref(z)).toBe(PINNED);
     expect(m.sharedFrames).toBe(0);
-    expect(m.freeFrames).toBe(2);
+    expect(m.freeFrames).toBe(3); // the zero frame is none of them
     const e = thrown(() => m.freeFrame(z)) as FrameError;
     expect(e).toBeInstanceOf(FrameError);
     expect(e.message).toMatch(/zero frame is never freed/);

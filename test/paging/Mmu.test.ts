@@ -147,7 +147,7 @@ describe("Mmu.translate", () => {
     m.pt.set(0x1000, makePte(100, RW));
     const e = thrown(() => m.mmu.translate(0x1000, "read"));
     expect(e).toBeInstanceOf(VmError);
-    expect((e as Error).message).toMatch(/names frame 100, but RAM has 4 frames/);
+    expect((e as Error).message).toMatch(/names frame 100, but RAM has frames 0 to 4/);
   });
 });
 
@@ -355,7 +355,7 @@ describe("Mmu: loads and stores", () => {
     m.mmu.read8(0x2000); // miss
     m.mmu.read8(0x1001); // hit
     const lu = m.mmu.lastUse!;
-    expect(lu).toHaveLength(m.mem.frames);
+    expect(lu).toHaveLength(m.mem.totalFrames);
     expect(lu[a]).toBe(3);
     expect(lu[b]).toBe(2);
     expect(m.mmu.useClock).toBe(3);

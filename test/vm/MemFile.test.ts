@@ -24,7 +24,7 @@ describe("MemFile and its page cache", () => {
     f.evict(mem, 1);
     expect(f.bytes[17]).toBe(98);
     expect(f.cachedPages(mem)).toBe(0);
-    expect(mem.freeFrames).toBe(3);
+    expect(mem.freeFrames).toBe(4);
     f.evict(mem, 1);
     expect(thrown(() => new MemFile([1, 2] as unknown as Uint8Array))).toBeInstanceOf(ArgumentError);
   });

@@ -163,7 +163,7 @@ describe("page replacement in a real address space", () => {
   });
 
   it("no frame and no swap slot: OutOfMemoryError, and nothing mapped loses data", () => {
-    const as = space({ frames: 5, swapSlots: 2 }); // 4 usable frames + 2 slots = 6 pages
+    const as = space({ frames: 4, swapSlots: 2 }); // 4 frames + 2 slots = 6 pages
     const ps = 4096;
     const a = as.mmap(0, 10 * ps, RW, ANON);
     for (let p = 0; p < 6; p++) as.write8(a + p * ps, p + 10);
@@ -184,7 +184,7 @@ describe("page replacement in a real address space", () => {
 
   it("RAM and swap full with no resident page able to go: the swap-in fails and the page stays in swap, intact", () => {
     const ps = 4096;
-    const memory = new PhysicalMemory({ frames: 5, shared: false });
+    const memory = new PhysicalMemory({ frames: 4, shared: false });
     const swap = new SwapSpace({ slots: 1 });
     const p = new AddressSpace({ memory, swap, replacement: "fifo" });
     const q = new AddressSpace({ memory }); // no swap: its anonymous pages have nowhere to go
@@ -203,7 +203,7 @@ describe("page replacement in a real address space", () => {
 
 
   it("global reclaim: a space with nothing to evict gets a frame by evicting another space's page", () => {
-    const memory = new PhysicalMemory({ frames: 5, shared: false });
+    const memory = new PhysicalMemory({ frames: 4, shared: false });
     const p = new AddressSpace({ memory, swap: new SwapSpace({ slots: 4 }), replacement: "fifo" });
     const q = new AddressSpace({ memory });
     const a = p.mmap(0, 4 * 4096, RW, ANON);
@@ -221,7 +221,7 @@ describe("page replacement in a real address space", () => {
   });
 
   it("without swap, a full RAM is OutOfMemoryError", () => {
-    const as = space({ frames: 3 });
+    const as = space({ frames: 2 });
     const a = as.mmap(0, 4 * 4096, RW, ANON);
     as.write8(a, 1);
     as.write8(a + 4096, 2);
@@ -252,8 +252,8 @@ describe("page replacement in a real address space", () => {
   });
 
   it.each(["fifo", "lru", "clock"] as const)("%s: pages shared copy-on-write by fork are swapped out too, and both sides read their own data back", (replacement) => {
-    // 4 frames (one the zero frame): after fork every resident page is shared by two spaces.
-    const memory = new PhysicalMemory({ frames: 4, pageSize: 256, shared: false });
+    // 3 frames: after fork every resident page is shared by two spaces.
+    const memory = new PhysicalMemory({ frames: 3, pageSize: 256, shared: false });
     const swap = new SwapSpace({ slots: 32 });
     const as = new AddressSpace({ memory, swap, replacement });
     const a = as.mmap(0, 12 * 256, RW, ANON);
@@ -281,7 +281,7 @@ describe("page replacement in a real address space", () => {
 
   it("file pages mapped by several spaces are dropped (written back) for all of them, and read again", () => {
     const ps = 4096;
-    const memory = new PhysicalMemory({ frames: 5, shared: false });
+    const memory = new PhysicalMemory({ frames: 4, shared: false });
     const f = new MemFile(new Uint8Array(8 * ps), "f");
     const p = new AddressSpace({ memory, swap: new SwapSpace({ slots: 4 }) });
     const q = new AddressSpace({ memory });
@@ -294,7 +294,7 @@ describe("page replacement in a real address space", () => {
     for (let i = 0; i < 8; i++) expect(q.read8(fq + i * ps)).toBe(i + 1); // read back from the file
     expect(f.bytes[0]).toBe(1); // written back when dropped
     // Private file pages shared by fork, never written: dropped too, without swap.
-    const m2 = new PhysicalMemory({ frames: 5, shared: false });
+    const m2 = new PhysicalMemory({ frames: 4, shared: false });
     const g = new MemFile(Uint8Array.from({ length: 8 * ps }, (_, i) => (i >> 12) + 1), "g");
     const r = new AddressSpace({ memory: m2 });
     const gr = r.mmap(0, 8 * ps, PROT_READ, MAP_PRIVATE, g);
@@ -319,7 +319,7 @@ describe("page replacement in a real address space", () => {
           fc.array(fc.record({ page: fc.integer({ min: 0, max: 63 }), off: fc.integer({ min: 0, max: 63 }), v: fc.integer({ min: -1, max: 255 }) }), { minLength: 50, maxLength: 300 }),
           (ops) => {
             const ps = 64;
-            const memory = new PhysicalMemory({ frames: 9, pageSize: ps, shared: false });
+            const memory = new PhysicalMemory({ frames: 8, pageSize: ps, shared: false });
             const as = new AddressSpace({ memory, swap: new SwapSpace({ slots: 128 }), replacement: policy });
             const a = as.mmap(0, 64 * ps, RW, ANON);
             const model = new Uint8Array(64 * ps);
