@@ -21,8 +21,8 @@
  *       sharer's PTE = SWAPPED | slot (the sharers are found at the same address in the other
  *       spaces over this RAM: there is no reverse map)
  *     file page mapped k times ─▶ every PTE cleared (found through the file's mappings in
- *       the spaces over this RAM), written back, frame freed
- *     a shared anonymous page (MAP_SHARED | MAP_ANONYMOUS) mapped twice is pinned
+ *       the spaces over this RAM), written back, frame freed; shared anonymous memory
+ *       (MAP_SHARED | MAP_ANONYMOUS) is a hidden file, so its pages go the same way
  *   RAM full and nothing of this space can go ─▶ another live space over the same RAM evicts
  *     one of its pages (global reclaim); only then OutOfMemoryError
  *   swap-in with RAM and swap full: the page leaves its slot for a buffer so the victim can
@@ -61,8 +61,8 @@ export interface AddressSpaceOptions {
   replacement?: ReplacementPolicy;
   /**
    * Most pages resident at once (a memory cgroup limit); at least 2. When it is reached and
-   * every resident page is pinned (`MAP_SHARED`, a file page mapped twice), a free frame is
-   * taken anyway: the limit is soft.
+   * no resident page can go (no swap for it, or sharers that cannot all be found), a free
+   * frame is taken anyway: the limit is soft.
    * @defaultValue no limit but RAM
    */
   maxResidentPages?: number;
