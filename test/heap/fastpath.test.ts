@@ -286,6 +286,24 @@ describe("the fast paths on a wasm memory and under a lock", () => {
     expect(heap.mallinfo().uordblks).toBeGreaterThan(0);
   });
 
+  it("a shared wasm memory grown by another Heap on it: this one's views catch up before the fast paths read past them", () => {
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 256, shared: true });
+    const a = new Heap({ memory, base: 256 });
+    const b = Heap.attach(memory);
+    const p = a.malloc(100);
+    // b grows the memory (and the heap) far past what a's views cover; the old buffer stays valid.
+    const big = Array.from({ length: 40 }, () => b.malloc(8000));
+    expect(memory.buffer.byteLength).toBeGreaterThan(4 * 65536);
+    for (const q of big) a.free(q); // chunks beyond a's old view
+    a.free(p);
+    const r = a.malloc(300_000); // carved where only the grown memory reaches
+    expect(r).not.toBe(0);
+    a.memory.u8.fill(7, r, r + 300_000);
+    a.free(r);
+    a.check();
+    b.check();
+  });
+
   it("a concurrent heap's malloc and free leave the lock free after each call, also when they throw", () => {
     const heap = new Heap({ concurrent: true });
     const lockWord = (): number => new Int32Array(heap.memory.buffer)[heap.base / 4 + 2]!; // the header's lock word (H_LOCK)
