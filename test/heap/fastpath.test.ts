@@ -18,6 +18,7 @@ import { TARGETS, read32, write32, type AnyHeap } from "./helpers/heapKit.js";
 import { fcSeed } from "../helpers/common.js";
 
 const RUNS = Number(process.env.FC_RUNS ?? 150);
+const SEED = fcSeed("fastpath");
 
 /** A heap whose malloc and free skip the fast paths: mallocImpl and freeImpl, as the 32-bit model runs them. */
 class GeneralHeap extends Heap {
@@ -89,7 +90,7 @@ function run(heap: Heap, ops: readonly Op[]): number[] {
   return out;
 }
 
-describe(`the fast paths choose as the general path does (seed ${fcSeed("fastpath")})`, () => {
+describe(`the fast paths choose as the general path does (seed ${SEED})`, () => {
   // Each kind of heap, made with Heap or with GeneralHeap.
   const kinds: Array<[string, (H: new (opts: HeapOptions) => Heap, base: number) => Heap]> = [
     ["a heap on linear memory", (H, base) => new H({ maxBytes: 64 << 20, base })],
@@ -110,7 +111,7 @@ describe(`the fast paths choose as the general path does (seed ${fcSeed("fastpat
           fast.check();
           general.check();
         }),
-        { seed: fcSeed("fastpath"), numRuns: RUNS },
+        { seed: SEED, numRuns: RUNS },
       );
     });
   }
