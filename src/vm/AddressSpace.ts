@@ -822,55 +822,38 @@ export class AddressSpace {
   /** Evicts the page at `va` if it is not pinned and has somewhere to go. */
   private tryEvict(va: number): boolean {
     const mem = this.memory;
-    const pte = this.pageTable.get(va);
-    const f = pteFrame(pte);
+    const f = pteFrame(this.pageTable.get(va));
     const v = this.vmas.find(va)!;
     const rc = mem.refCount(f);
     if (v.file !== null) {
       const fpage = v.fileOffset(va) / this.pageSize;
-      if (v.file.cachedFrame(mem, fpage) === f) {
-        if (rc !== 2) return this.dropFilePage(v.file, fpage, f, rc, va); // mapped elsewhere too
-        this.pageTable.clear(va);
-        this.mmu.invalidate(va);
-        this.resident.delete(va / this.pageSize);
-        mem.unref(f);
-        v.file.evict(mem, fpage);
-        this.emitIf({ type: "evict", address: va, frame: f, to: "file", slot: -1 });
-        return true;
-      }
+      if (v.file.cachedFrame(mem, fpage) === f) return this.dropFilePage(v.file, fpage, f, rc, va);
     }
-    if (this.swap === null) return false;
-    if (rc !== 1) return rc !== PINNED && !v.shared && this.evictShared(va, f, rc);
-    const slot = this.swap.alloc();
-    if (slot < 0) return false;
-    this.swap.write(slot, mem.frameBytes(f));
-    this.pageTable.set(va, makeSwapPte(slot, pte & (USER | WRITABLE | EXEC)));
-    this.mmu.invalidate(va);
-    this.resident.delete(va / this.pageSize);
-    mem.freeFrame(f);
-    this.swapped++;
-    this.swapOuts++;
-    this.emitIf({ type: "evict", address: va, frame: f, to: "swap", slot });
-    return true;
+    if (this.swap === null || rc === PINNED || (rc > 1 && v.shared)) return false;
+    return this.swapOut(va, f, rc);
   }
+
   /**
-   * Drops a file's page-cache frame `f` (file page `fpage`) that `rc - 1` pages map, in this
-   * space or others over this RAM (`MAP_SHARED` mappings, or private ones not yet written, as
-   * after `fork`). The pages are found through the mappings of the file (Linux walks the
-   * file's `i_mmap` the same way); when all are found, every PTE is cleared and the frame
-   * written back and freed, so the next touch reads the file page again. Else it stays.
+   * Drops a file's page-cache frame `f` (file page `fpage`) that `rc - 1` pages map: this
+   * page at `va`, and when `rc > 2` pages of other mappings of the file, in this space or
+   * others over this RAM (`MAP_SHARED`, or private ones not yet written, as after `fork`).
+   * Those are found through the mappings of the file (Linux walks the file's `i_mmap` the
+   * same way); when all are found, every PTE is cleared and the frame written back and freed,
+   * so the next touch reads the file page again. Else it stays.
    */
   private dropFilePage(file: MemFile, fpage: number, f: number, rc: number, va: number): boolean {
     const mem = this.memory;
     const ps = this.pageSize;
-    const hits: Array<[AddressSpace, number]> = [];
-    for (const s of registry.get(mem) ?? []) {
-      for (const sv of s.vmas.list) {
-        if (sv.file !== file) continue;
-        const sva = sv.start + fpage * ps - sv.offset;
-        if (sva < sv.start || sva >= sv.end) continue;
-        const p = s.pageTable.get(sva);
-        if ((p & PRESENT) !== 0 && pteFrame(p) === f) hits.push([s, sva]);
+    const hits: Array<[AddressSpace, number]> = rc === 2 ? [[this, va]] : [];
+    if (rc > 2) {
+      for (const s of registry.get(mem) ?? []) {
+        for (const sv of s.vmas.list) {
+          if (sv.file !== file) continue;
+          const sva = sv.start + fpage * ps - sv.offset;
+          if (sva < sv.start || sva >= sv.end) continue;
+          const p = s.pageTable.get(sva);
+          if ((p & PRESENT) !== 0 && pteFrame(p) === f) hits.push([s, sva]);
+        }
       }
     }
     if (hits.length !== rc - 1) return false;
@@ -886,26 +869,30 @@ export class AddressSpace {
   }
 
   /**
-   * Swaps out a private page whose frame `f` has `rc` references: a page shared copy-on-write
-   * by `fork`. There is no reverse map, so the sharers are looked for where fork puts them, at
-   * the same address in the other spaces over this RAM; when all `rc` are found (and they use
-   * the same swap), one slot takes the page, every sharer's entry points to it (the slot holds
-   * one reference per sharer) and the frame is freed. Each sharer swaps it in on its own, into
-   * a frame of its own. Otherwise the page stays (pinned).
+   * Swaps out the private page at `va`, whose frame `f` has `rc` references: this page alone,
+   * or (`rc > 1`) a page shared copy-on-write by `fork`. There is no reverse map, so sharers
+   * are looked for where fork puts them, at the same address in the other spaces over this
+   * RAM; when all `rc` are found (and they use the same swap), one slot takes the page, every
+   * sharer's entry points to it (the slot holds one reference per sharer) and the frame is
+   * freed. Each sharer swaps it in on its own, into a frame of its own. Otherwise the page
+   * stays (pinned).
    */
-  private evictShared(va: number, f: number, rc: number): boolean {
+  private swapOut(va: number, f: number, rc: number): boolean {
     const mem = this.memory;
     const swap = this.swap!;
-    const sharers: AddressSpace[] = [];
-    for (const s of registry.get(mem) ?? []) {
-      if (s.swap !== swap || va >= s.taskSize) continue;
-      const p = s.pageTable.get(va);
-      if ((p & PRESENT) === 0 || pteFrame(p) !== f) continue;
-      const sv = s.vmas.find(va);
-      if (sv === null || sv.shared) return false;
-      sharers.push(s);
+    let sharers: AddressSpace[] = [this];
+    if (rc > 1) {
+      sharers = [];
+      for (const s of registry.get(mem) ?? []) {
+        if (s.swap !== swap || va >= s.taskSize) continue;
+        const p = s.pageTable.get(va);
+        if ((p & PRESENT) === 0 || pteFrame(p) !== f) continue;
+        const sv = s.vmas.find(va);
+        if (sv === null || sv.shared) return false;
+        sharers.push(s);
+      }
+      if (sharers.length !== rc) return false;
     }
-    if (sharers.length !== rc) return false;
     const slot = swap.alloc();
     if (slot < 0) return false;
     swap.write(slot, mem.frameBytes(f));
@@ -922,7 +909,6 @@ export class AddressSpace {
     this.emitIf({ type: "evict", address: va, frame: f, to: "swap", slot });
     return true;
   }
-
 
   /** Lets go of frame `f` mapped at `page` of region `v` (a page-cache frame may be written back and freed). */
   private dropFrame(v: Vma, page: number, f: number): void {
