@@ -1,4 +1,4 @@
-// Pieces both benchmark scripts use: the seeded PRNG and command-line reading.
+// Pieces both benchmark scripts use: the seeded PRNG, the churn stream and command-line reading.
 
 /** mulberry32: returns a function giving uniform floats in [0, 1). */
 export function mulberry32(seed) {
@@ -21,4 +21,18 @@ export function optionValue(argv, i, die) {
   if (eq >= 0) return [a.slice(eq + 1), i];
   if (i + 1 >= argv.length) die(`${a} needs a value`);
   return [argv[i + 1], i + 1];
+}
+
+/** churn: cyclic stream of (slot, size); slot is freed if occupied, else malloc(size). Sizes log-uniform 8..4096. */
+export function genChurn(slots, len, seed) {
+  const rnd = mulberry32(seed);
+  const slot = new Int32Array(len);
+  const size = new Int32Array(len);
+  const lo = Math.log(8);
+  const hi = Math.log(4097);
+  for (let i = 0; i < len; i++) {
+    slot[i] = Math.floor(rnd() * slots);
+    size[i] = Math.min(4096, Math.floor(Math.exp(lo + rnd() * (hi - lo))));
+  }
+  return { slots, slot, size };
 }

@@ -17,7 +17,7 @@ import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { mulberry32, optionValue } from "./common.mjs";
+import { genChurn, mulberry32, optionValue } from "./common.mjs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, "..");
@@ -93,20 +93,6 @@ function genPairs(len) {
   const size = new Int32Array(len);
   for (let i = 0; i < len; i++) size[i] = 16 + Math.floor(rnd() * 497);
   return { size };
-}
-
-/** churn: cyclic stream of (slot, size); slot is freed if occupied, else malloc(size). Sizes log-uniform 8..4096. */
-function genChurn(slots, len, seed) {
-  const rnd = mulberry32(seed);
-  const slot = new Int32Array(len);
-  const size = new Int32Array(len);
-  const lo = Math.log(8);
-  const hi = Math.log(4097);
-  for (let i = 0; i < len; i++) {
-    slot[i] = Math.floor(rnd() * slots);
-    size[i] = Math.min(4096, Math.floor(Math.exp(lo + rnd() * (hi - lo))));
-  }
-  return { slots, slot, size };
 }
 
 /** Explicit op sequence (used by realloc-grow, traces and by validation of the streams). */

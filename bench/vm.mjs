@@ -21,7 +21,7 @@ import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
-import { mulberry32, optionValue } from "./common.mjs";
+import { genChurn, mulberry32, optionValue } from "./common.mjs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, "..");
@@ -360,20 +360,6 @@ async function benchFork() {
 }
 
 // ───────────────────────────── part 3: churn on process.heap ─────────────────────────────
-
-/** churn (as in run.mjs): slot s picked at random; free it if occupied, else malloc(log-uniform 8..4096). */
-function genChurn(slots, len, seed) {
-  const rnd = mulberry32(seed);
-  const slot = new Int32Array(len);
-  const size = new Int32Array(len);
-  const lo = Math.log(8);
-  const hi = Math.log(4097);
-  for (let i = 0; i < len; i++) {
-    slot[i] = Math.floor(rnd() * slots);
-    size[i] = Math.min(4096, Math.floor(Math.exp(lo + rnd() * (hi - lo))));
-  }
-  return { slots, slot, size };
-}
 
 async function benchHeap() {
   const FRAMES = 16384;
