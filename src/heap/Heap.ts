@@ -617,13 +617,43 @@ export class Heap<M extends LinearMemory | AddressSpace = LinearMemory> {
       return;
     }
     const g = (c - this.arena) >>> 4;
-    const wa = m[(hdr + 4 * H_BITMAP) >>> 2]! + ((g >>> 5) << 2);
+    const bitmap = m[(hdr + 4 * H_BITMAP) >>> 2]!;
+    const wa = bitmap + ((g >>> 5) << 2);
     const word = m[wa >>> 2]!;
     const bit = 1 << (g & 31);
     if ((word & bit) === 0) this.badPointer(p, "free");
     const s = m[(c + 8) >>> 2]!;
     const size = s & ~FLAG_BITS;
     const n = c + size;
+    if ((s & PINUSE) !== 0 && n < top) {
+      // The common case, both neighbours in use: nothing merges. The same checks and stores
+      // as the general case below, in a straight line.
+      const ns = m[(n + 8) >>> 2]!;
+      const nsize = ns & ~FLAG_BITS;
+      if ((ns & (CINUSE | PINUSE)) === (CINUSE | PINUSE) && size >= 32 && (size & 15) === 0 && nsize >= 32 && (nsize & 15) === 0 && n + nsize <= top && (m[(n + 12) >>> 2]! | m[(c + 12) >>> 2]!) === 0) {
+        m[wa >>> 2] = word & ~bit;
+        m[(n + 8) >>> 2] = ns & ~PINUSE;
+        m[(c + 8) >>> 2] = size | PINUSE;
+        m[n >>> 2] = size;
+        // insert(c, size), written out
+        const tl = Math.clz32(size);
+        const idx = size < 1024 ? size >>> 4 : (((31 - tl) << 4) | ((size >>> (27 - tl)) & 15)) - 96;
+        const slot = (this.bins + (idx << 2)) >>> 2;
+        const head = m[slot]!;
+        m[(c + 16) >>> 2] = head;
+        if (head !== 0) {
+          m[(head + 24) >>> 2] = c;
+        } else {
+          const bw = (hdr + 4 * H_BINMAP + ((idx >>> 5) << 2)) >>> 2;
+          const old = m[bw]!;
+          m[bw] = old | (1 << (idx & 31));
+          if (old === 0) m[(hdr + 4 * H_SUMMARY) >>> 2] = m[(hdr + 4 * H_SUMMARY) >>> 2]! | (1 << (idx >>> 5));
+        }
+        m[slot] = c;
+        if (n === bitmap - 16 && size + m[(hdr + 4 * H_END) >>> 2]! - top > m[(hdr + 4 * H_TRIM) >>> 2]!) this.trim(m[(hdr + 4 * H_TOPPAD) >>> 2]!);
+        return;
+      }
+    }
     fast: {
       if (size < 32 || (size & 15) !== 0 || n > top) break fast;
       const ns = m[(n + 8) >>> 2]!;
@@ -752,7 +782,7 @@ export class Heap<M extends LinearMemory | AddressSpace = LinearMemory> {
         m[slot] = start;
       }
       // As in freeChunk: free space held below the top only by the bitmap.
-      if (start + total === m[(hdr + 4 * H_BITMAP) >>> 2]! - 16 && total + m[(hdr + 4 * H_END) >>> 2]! - top > m[(hdr + 4 * H_TRIM) >>> 2]!) {
+      if (start + total === bitmap - 16 && total + m[(hdr + 4 * H_END) >>> 2]! - top > m[(hdr + 4 * H_TRIM) >>> 2]!) {
         this.trim(m[(hdr + 4 * H_TOPPAD) >>> 2]!);
       }
       return;

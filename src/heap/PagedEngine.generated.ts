@@ -380,13 +380,43 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
       return;
     }
     const g = (c - this.arena) >>> 4;
-    const wa = m[this.tr((hdr + 4 * H_BITMAP) >>> 2)]! + ((g >>> 5) << 2);
+    const bitmap = m[this.tr((hdr + 4 * H_BITMAP) >>> 2)]!;
+    const wa = bitmap + ((g >>> 5) << 2);
     const word = m[this.tr(wa >>> 2)]!;
     const bit = 1 << (g & 31);
     if ((word & bit) === 0) this.badPointer(p, "free");
     const s = m[this.tr((c + 8) >>> 2)]!;
     const size = s & ~FLAG_BITS;
     const n = c + size;
+    if ((s & PINUSE) !== 0 && n < top) {
+      // The common case, both neighbours in use: nothing merges. The same checks and stores
+      // as the general case below, in a straight line.
+      const ns = m[this.tr((n + 8) >>> 2)]!;
+      const nsize = ns & ~FLAG_BITS;
+      if ((ns & (CINUSE | PINUSE)) === (CINUSE | PINUSE) && size >= 32 && (size & 15) === 0 && nsize >= 32 && (nsize & 15) === 0 && n + nsize <= top && (m[this.tr((n + 12) >>> 2)]! | m[this.tr((c + 12) >>> 2)]!) === 0) {
+        { const $i = wa >>> 2; const $x = word & ~bit; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+        { const $i = (n + 8) >>> 2; const $x = ns & ~PINUSE; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+        { const $i = (c + 8) >>> 2; const $x = size | PINUSE; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+        { const $i = n >>> 2; const $x = size; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+        // insert(c, size), written out
+        const tl = Math.clz32(size);
+        const idx = size < 1024 ? size >>> 4 : (((31 - tl) << 4) | ((size >>> (27 - tl)) & 15)) - 96;
+        const slot = (this.bins + (idx << 2)) >>> 2;
+        const head = m[this.tr(slot)]!;
+        { const $i = (c + 16) >>> 2; const $x = head; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+        if (head !== 0) {
+          { const $i = (head + 24) >>> 2; const $x = c; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+        } else {
+          const bw = (hdr + 4 * H_BINMAP + ((idx >>> 5) << 2)) >>> 2;
+          const old = m[this.tr(bw)]!;
+          { const $i = bw; const $x = old | (1 << (idx & 31)); const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+          if (old === 0) { const $i = (hdr + 4 * H_SUMMARY) >>> 2; const $x = m[this.tr((hdr + 4 * H_SUMMARY) >>> 2)]! | (1 << (idx >>> 5)); const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+        }
+        { const $i = slot; const $x = c; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+        if (n === bitmap - 16 && size + m[this.tr((hdr + 4 * H_END) >>> 2)]! - top > m[this.tr((hdr + 4 * H_TRIM) >>> 2)]!) this.trim(m[this.tr((hdr + 4 * H_TOPPAD) >>> 2)]!);
+        return;
+      }
+    }
     fast: {
       if (size < 32 || (size & 15) !== 0 || n > top) break fast;
       const ns = m[this.tr((n + 8) >>> 2)]!;
@@ -515,7 +545,7 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
         { const $i = slot; const $x = start; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
       }
       // As in freeChunk: free space held below the top only by the bitmap.
-      if (start + total === m[this.tr((hdr + 4 * H_BITMAP) >>> 2)]! - 16 && total + m[this.tr((hdr + 4 * H_END) >>> 2)]! - top > m[this.tr((hdr + 4 * H_TRIM) >>> 2)]!) {
+      if (start + total === bitmap - 16 && total + m[this.tr((hdr + 4 * H_END) >>> 2)]! - top > m[this.tr((hdr + 4 * H_TRIM) >>> 2)]!) {
         this.trim(m[this.tr((hdr + 4 * H_TOPPAD) >>> 2)]!);
       }
       return;
