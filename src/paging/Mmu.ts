@@ -18,7 +18,7 @@
  * Byte order is little-endian (x86, wasm). Every access is a user-mode access: a PTE without
  * USER faults like one without PRESENT, but as a protection fault.
  */
-import { AlignmentFault, ArgumentError, ProtectionFault, SegmentationFault, VmError, type Access } from "../errors.js";
+import { AlignmentFault, ArgumentError, OutOfMemoryError, ProtectionFault, SegmentationFault, VmError, type Access } from "../errors.js";
 import type { PhysicalMemory } from "../memory/PhysicalMemory.js";
 import { PageTable } from "./PageTable.js";
 import { ACCESSED, DIRTY, EXEC, FRAME_SHIFT, PRESENT, USER, WRITABLE } from "./pte.js";
@@ -130,6 +130,12 @@ export class Mmu {
   faults: number;
   /** Misaligned accesses carried out piecewise under the `"fixup"` policy. */
   alignmentFixups: number;
+  /**
+   * The page (its first address) a two-page store holds while it brings in the other page, or
+   * −1. The fault handler must not evict it (see {@link AddressSpace}): else two pages competing
+   * for one frame would push each other out for ever.
+   */
+  pinnedPage: number;
 
   private readonly inv: number;
   private readonly offMask: number;
@@ -164,6 +170,7 @@ export class Mmu {
     this.walks = 0;
     this.faults = 0;
     this.alignmentFixups = 0;
+    this.pinnedPage = -1;
     this.inv = 1 / memory.pageSize;
     this.offMask = memory.pageSize - 1;
     this.limit = pageTable.addressLimit;
@@ -413,8 +420,10 @@ export class Mmu {
 
   /**
    * A misaligned store (maybe crossing a page) of `scratch[0, size)`. Both pages are
-   * translated for writing before any byte is stored; if the second translation faulted (the
-   * handler may have evicted the first page), both are translated again.
+   * translated for writing before any byte is stored, each held (pinned) while the other is
+   * brought in; if the first was taken all the same (by another space's reclaim), both are
+   * translated again.
+   * @throws OutOfMemoryError when the two pages cannot be resident at once
    */
   private storeSlow(va: number, size: number): void {
     this.misaligned(va, size, WRITE);
@@ -424,17 +433,28 @@ export class Mmu {
     let pa1 = this.tr(va, NEED_WRITE, WRITE, size);
     let pa2 = -1;
     if (n1 < size) {
-      for (let round = 0; ; round++) {
-        const before = this.faults;
-        pa2 = this.tr(va + n1, NEED_WRITE, WRITE, size);
-        if (this.faults === before) break;
-        if (round === MAX_PAIR_ROUNDS) throw new VmError(`Mmu: cannot keep both pages of the ${size}-byte store at 0x${va.toString(16)} resident`);
-        pa1 = this.tr(va, NEED_WRITE, WRITE, size);
+      const page1 = va - (va & this.offMask);
+      const page2 = page1 + this.pageSize;
+      try {
+        for (let round = 0; ; round++) {
+          this.pinnedPage = page1;
+          const before = this.faults;
+          pa2 = this.tr(page2, NEED_WRITE, WRITE, size);
+          if (this.faults === before) break;
+          if (round === MAX_PAIR_ROUNDS) {
+            throw new OutOfMemoryError(`Out of memory: the ${size}-byte store at 0x${va.toString(16)} needs its two pages resident at once`, va, "write");
+          }
+          this.pinnedPage = page2;
+          pa1 = this.tr(va, NEED_WRITE, WRITE, size);
+        }
+      } finally {
+        this.pinnedPage = -1;
       }
     }
     for (let i = 0; i < n1; i++) u8[pa1 + i] = s[i]!;
     for (let i = n1; i < size; i++) u8[pa2 + i - n1] = s[i]!;
   }
+
 }
 
 function checkLength(length: number, op: string): void {

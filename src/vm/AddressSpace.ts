@@ -60,9 +60,9 @@ export interface AddressSpaceOptions {
   /** Which resident page is evicted. @defaultValue "clock" */
   replacement?: ReplacementPolicy;
   /**
-   * Most pages resident at once (a memory cgroup limit); at least 2. When it is reached and
-   * no resident page can go (no swap for it, or sharers that cannot all be found), a free
-   * frame is taken anyway: the limit is soft.
+   * Most pages resident at once (a memory cgroup limit); at least 1. When it is reached and
+   * no resident page can go (no swap for it, or sharers that cannot all be found, or the other
+   * half of a store that crosses a page), a free frame is taken anyway: the limit is soft.
    * @defaultValue no limit but RAM
    */
   maxResidentPages?: number;
@@ -184,7 +184,7 @@ export class AddressSpace {
       throw new ArgumentError(`AddressSpace: replacement must be "fifo", "lru" or "clock", got ${String(replacement)}`);
     }
     const max = opts.maxResidentPages ?? Infinity;
-    if (max !== Infinity && (!Number.isInteger(max) || max < 2)) throw new ArgumentError(`AddressSpace: maxResidentPages must be an integer ≥ 2, got ${String(max)}`);
+    if (max !== Infinity && (!Number.isInteger(max) || max < 1)) throw new ArgumentError(`AddressSpace: maxResidentPages must be an integer ≥ 1, got ${String(max)}`);
     const ps = memory.pageSize;
     this.memory = memory;
     this.swap = opts.swap ?? null;
@@ -768,7 +768,8 @@ export class AddressSpace {
    * @throws OutOfMemoryError when no frame is free and no page can be evicted
    */
   private getFrame(va: number, access: Access): number {
-    if (this.resident.size >= this.maxResidentPages) this.evictOne();
+    // At the limit, one page goes (a page held by a two-page store may leave the space one over).
+    while (this.resident.size >= this.maxResidentPages && this.evictOne()) {}
     for (;;) {
       const f = this.memory.allocFrame();
       if (f >= 0) return f;
@@ -821,6 +822,7 @@ export class AddressSpace {
 
   /** Evicts the page at `va` if it is not pinned and has somewhere to go. */
   private tryEvict(va: number): boolean {
+    if (va === this.mmu.pinnedPage) return false; // half of a two-page store (Mmu.storeSlow)
     const mem = this.memory;
     const f = pteFrame(this.pageTable.get(va));
     const v = this.vmas.find(va)!;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { AlignmentFault, ArgumentError, MemoryFault, ProtectionFault, SegmentationFault, VmError } from "../../src/errors.js";
+import { AlignmentFault, ArgumentError, MemoryFault, OutOfMemoryError, ProtectionFault, SegmentationFault, VmError } from "../../src/errors.js";
 import { PhysicalMemory } from "../../src/memory/PhysicalMemory.js";
 import { MAX_FAULT_RETRIES, Mmu, type FaultHandler } from "../../src/paging/Mmu.js";
 import { PageTable } from "../../src/paging/PageTable.js";
@@ -444,7 +444,7 @@ describe("Mmu: accesses crossing a page boundary", () => {
     expect(m.mmu.read8(0x00)).toBe(1);
   });
 
-  it("gives up with a VmError when the two pages cannot be resident together", () => {
+  it("gives up with an OutOfMemoryError when a fault handler that ignores the pin keeps one page only", () => {
     let m!: Machine;
     let resident = -1;
     const onFault: FaultHandler = (va) => {
@@ -458,7 +458,10 @@ describe("Mmu: accesses crossing a page boundary", () => {
       return true;
     };
     m = machine({ pageSize: 16, levels: [4, 4], onFault });
-    expect(() => m.mmu.write32(0x0e, 1)).toThrow(/cannot keep both pages of the 4-byte store at 0xe resident/);
+    const e = thrown(() => m.mmu.write32(0x0e, 1));
+    expect(e).toBeInstanceOf(OutOfMemoryError);
+    expect((e as Error).message).toMatch(/the 4-byte store at 0xe needs its two pages resident at once/);
+    expect(m.mmu.pinnedPage).toBe(-1);
   });
 });
 

@@ -37,7 +37,8 @@ describe("AddressSpace: construction", () => {
 
   it("rejects bad options", () => {
     const memory = new PhysicalMemory({ frames: 4, shared: false });
-    expect(thrown(() => new AddressSpace({ memory, maxResidentPages: 1 }))).toBeInstanceOf(ArgumentError);
+    expect(thrown(() => new AddressSpace({ memory, maxResidentPages: 0 }))).toBeInstanceOf(ArgumentError);
+    expect(thrown(() => new AddressSpace({ memory, maxResidentPages: 1.5 }))).toBeInstanceOf(ArgumentError);
     expect(thrown(() => new AddressSpace({ memory, addressBits: 40 as 32 }))).toBeInstanceOf(ArgumentError);
     expect(thrown(() => new AddressSpace({ memory, replacement: "random" as "lru" }))).toBeInstanceOf(ArgumentError);
     expect(thrown(() => new AddressSpace({ memory, mmapMinAddr: 3 }))).toBeInstanceOf(ArgumentError);

@@ -220,6 +220,49 @@ describe("page replacement in a real address space", () => {
     expect(thrown(() => r.write8(c + 3 * 4096, 1))).toBeInstanceOf(OutOfMemoryError); // p is gone, q has no swap
   });
 
+  for (const policy of ["fifo", "lru", "clock"] as const) {
+    it(`a store crossing two pages gets both while another space holds all the RAM (${policy})`, () => {
+      for (const pageSize of [4096, 32]) {
+        const memory = new PhysicalMemory({ frames: 4, pageSize, shared: false });
+        const swap = new SwapSpace({ slots: 16 });
+        const p = new AddressSpace({ memory, swap, replacement: policy });
+        const q = new AddressSpace({ memory, swap, replacement: policy });
+        const a = p.mmap(0, 4 * pageSize, RW, ANON);
+        for (let i = 0; i < 4; i++) p.write8(a + i * pageSize, i + 1);
+        const b = q.mmap(0, 2 * pageSize, RW, ANON);
+        q.write32(b + pageSize - 2, 0x11223344);
+        expect(q.read32(b + pageSize - 2)).toBe(0x11223344);
+        for (let i = 0; i < 4; i++) expect(p.read8(a + i * pageSize)).toBe(i + 1);
+      }
+    });
+
+    it(`maxResidentPages 1: every new page evicts the last, and a crossing store still works (${policy})`, () => {
+      const as = space({ frames: 8, swapSlots: 8, maxResidentPages: 1, replacement: policy });
+      const a = as.mmap(0, 4 * 4096, RW, ANON);
+      for (let i = 0; i < 4; i++) as.write8(a + i * 4096, i + 1);
+      expect(as.status().vmRss).toBe(4096);
+      expect(as.status().swapOuts).toBe(3);
+      as.write32(a + 4096 - 1, 0xa1b2c3d4);
+      expect(as.read32(a + 4096 - 1)).toBe(0xa1b2c3d4);
+      expect(as.read8(a + 2 * 4096)).toBe(3);
+      expect(as.status().vmRss).toBe(4096);
+    });
+  }
+
+  it("one frame of RAM: a store crossing two pages is OutOfMemoryError and stores nothing", () => {
+    const as = space({ frames: 1, swapSlots: 4 });
+    const a = as.mmap(0, 2 * 4096, RW, ANON);
+    as.write8(a + 4096 - 2, 7);
+    as.write8(a + 4096, 8);
+    const e = thrown(() => as.write32(a + 4096 - 2, 0xffffffff));
+    expect(e).toBeInstanceOf(OutOfMemoryError);
+    expect((e as OutOfMemoryError).address).toBe(a + 4096); // the page that found no frame
+    expect((e as OutOfMemoryError).access).toBe("write");
+    expect(as.read8(a + 4096 - 2)).toBe(7);
+    expect(as.read8(a + 4096 - 1)).toBe(0);
+    expect(as.read8(a + 4096)).toBe(8);
+  });
+
   it("without swap, a full RAM is OutOfMemoryError", () => {
     const as = space({ frames: 2 });
     const a = as.mmap(0, 4 * 4096, RW, ANON);
