@@ -354,19 +354,20 @@ export class AddressSpace {
     const ps = this.pageSize;
     if (!isUint(addr) || !isUint(length) || !isUint(prot) || !Number.isInteger(flags) || !Number.isInteger(offset)) return this.fail(Errno.EINVAL);
     if (offset < 0 || offset % ps !== 0) return this.fail(Errno.EINVAL);
-    const anonymous = (flags & MAP_ANONYMOUS) !== 0;
-    if (!anonymous && !(file instanceof MemFile)) return this.fail(Errno.EBADF);
     if (length === 0) return this.fail(Errno.EINVAL);
     const type = flags & (MAP_SHARED | MAP_PRIVATE);
     if (type !== MAP_SHARED && type !== MAP_PRIVATE) return this.fail(Errno.EINVAL);
     if ((prot & ~KNOWN_PROT) !== 0) return this.fail(Errno.EINVAL);
-    const len = Math.ceil(length / ps) * ps;
-    if (len > this.taskSize) return this.fail(Errno.ENOMEM);
     const noReplace = (flags & MAP_FIXED_NOREPLACE) !== 0;
     const fixed = noReplace || (flags & MAP_FIXED) !== 0;
+    if (fixed && addr % ps !== 0) return this.fail(Errno.EINVAL);
+    // Bad arguments are EINVAL before a missing file is EBADF (Linux looks the file up first).
+    const anonymous = (flags & MAP_ANONYMOUS) !== 0;
+    if (!anonymous && !(file instanceof MemFile)) return this.fail(Errno.EBADF);
+    const len = Math.ceil(length / ps) * ps;
+    if (len > this.taskSize) return this.fail(Errno.ENOMEM);
     let start: number;
     if (fixed) {
-      if (addr % ps !== 0) return this.fail(Errno.EINVAL);
       if (addr + len > this.taskSize) return this.fail(Errno.ENOMEM);
       if (addr < this.mmapMinAddr) return this.fail(Errno.EPERM);
       if (this.vmas.overlaps(addr, addr + len)) {

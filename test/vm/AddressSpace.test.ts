@@ -81,6 +81,21 @@ describe("mmap: errors as in Linux", () => {
     expect(as.errno).toBe(Errno.EBADF);
   });
 
+  it("without a file or MAP_ANONYMOUS, bad arguments are still EINVAL (length 0, flags, unaligned fixed address)", () => {
+    const as = space();
+    for (const [len, flags, addr] of [
+      [0, MAP_PRIVATE, 0],
+      [PS, 0, 0],
+      [PS, MAP_SHARED | MAP_PRIVATE, 0],
+      [PS, MAP_PRIVATE | MAP_FIXED, PS + 1],
+      [PS, MAP_PRIVATE | MAP_FIXED_NOREPLACE, PS + 1],
+    ] as const) {
+      as.errno = 0;
+      expect(as.mmap(addr, len, PROT_READ, flags)).toBe(MAP_FAILED);
+      expect(as.errno).toBe(Errno.EINVAL);
+    }
+  });
+
   it("unknown prot bits → EINVAL; fixed beyond user space → ENOMEM", () => {
     const as = space();
     expect(as.mmap(0, PS, 0x80, ANON)).toBe(MAP_FAILED);
