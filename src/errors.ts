@@ -14,6 +14,19 @@ export class VmError extends Error {
 /** A bad argument that C would not even compile or that has no C-style result (a wrong type). */
 export class ArgumentError extends VmError {}
 
+/**
+ * Throws an {@link ArgumentError} unless `opts` is an options object (so a missing or `null`
+ * argument is reported as such, not as a `TypeError` from reading its fields).
+ */
+export function checkOptions(opts: unknown, where: string): void {
+  if (typeof opts !== "object" || opts === null) throw new ArgumentError(`${where}: options must be an object, got ${opts === null ? "null" : typeof opts}`);
+}
+
+/** Throws an {@link ArgumentError} unless `v` is an instance of `type`. */
+export function checkInstance(v: unknown, type: abstract new (...args: never[]) => unknown, what: string): void {
+  if (!(v instanceof type)) throw new ArgumentError(`${what} must be a ${type.name}, got ${v === null ? "null" : typeof v === "object" ? (v.constructor?.name ?? "object") : typeof v}`);
+}
+
 /** A misuse of the malloc family, or a heap found corrupted. */
 export class HeapError extends VmError {
   /** The pointer the failing call was given (0 when not about one pointer). */

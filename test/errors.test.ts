@@ -13,6 +13,20 @@ import {
   ProtectionFault,
   SegmentationFault,
   VmError,
+  PhysicalMemory,
+  AddressSpace,
+  SwapSpace,
+  Mmu,
+  Process,
+  LinearMemory,
+  PageTable,
+  Tlb,
+  Heap,
+  Brk,
+  PROT_READ,
+  PROT_WRITE,
+  MAP_PRIVATE,
+  MAP_ANONYMOUS,
 } from "../src/index.js";
 
 describe("errno", () => {
@@ -68,5 +82,45 @@ describe("errors", () => {
     expect(new OutOfMemoryError("no frame and no swap slot").name).toBe("OutOfMemoryError");
     expect(new ArgumentError("bad").name).toBe("ArgumentError");
     expect(new ArgumentError("bad")).toBeInstanceOf(VmError);
+  });
+});
+
+describe("missing or malformed options", () => {
+  const cases: Array<[string, () => unknown]> = [
+    ["new PhysicalMemory()", () => new (PhysicalMemory as unknown as new () => unknown)()],
+    ["new PhysicalMemory(null)", () => new PhysicalMemory(null as never)],
+    ["new AddressSpace()", () => new (AddressSpace as unknown as new () => unknown)()],
+    ["new AddressSpace({})", () => new AddressSpace({} as never)],
+    ["new AddressSpace({ memory: {} })", () => new AddressSpace({ memory: {} as never })],
+    ["new SwapSpace()", () => new (SwapSpace as unknown as new () => unknown)()],
+    ["new Mmu()", () => new (Mmu as unknown as new () => unknown)()],
+    ["new Mmu({})", () => new Mmu({} as never)],
+    ["Process.spawn()", () => (Process.spawn as unknown as () => unknown)()],
+    ["Process.spawn({})", () => Process.spawn({} as never)],
+    ["new LinearMemory(null)", () => new LinearMemory(null as never)],
+    ["new PageTable(null)", () => new PageTable(null as never)],
+    ["new Tlb(null)", () => new Tlb(null as never)],
+    ["new Heap(null)", () => new Heap(null as never)],
+    ["new Brk(memory, null)", () => new Brk(new LinearMemory({ maxBytes: 65536, shared: false }), null as never)],
+  ];
+  for (const [name, make] of cases) {
+    it(`${name} throws ArgumentError, not a TypeError`, () => {
+      let e: unknown;
+      try {
+        make();
+      } catch (err) {
+        e = err;
+      }
+      expect(e).toBeInstanceOf(ArgumentError);
+      expect(e).toBeInstanceOf(VmError);
+    });
+  }
+
+  it("writeBytes takes only a Uint8Array, and writes nothing otherwise", () => {
+    const as = new AddressSpace({ memory: new PhysicalMemory({ frames: 4, shared: false }) });
+    const a = as.mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+    expect(() => as.writeBytes(a, [1, 2] as never)).toThrow(ArgumentError);
+    expect(() => as.writeBytes(a, null as never)).toThrow(ArgumentError);
+    expect(as.read8(a)).toBe(0);
   });
 });

@@ -1,5 +1,5 @@
 import { Errno } from "../errno.js";
-import { ArgumentError } from "../errors.js";
+import { ArgumentError, checkOptions } from "../errors.js";
 import { LinearMemory } from "../memory/LinearMemory.js";
 
 /**
@@ -68,6 +68,7 @@ export class Brk {
    * @param cell where the current break is kept (internal: a heap keeps it in its own memory)
    */
   constructor(target: LinearMemory | BreakTarget, opts: BrkOptions = {}, cell?: BreakCell) {
+    checkOptions(opts, "Brk");
     let start: number, limit: number;
     if (target instanceof LinearMemory) {
       start = opts.start ?? (target.wasm !== null ? target.byteLength : 0);

@@ -1,6 +1,7 @@
 import { Errno } from "../errno.js";
 import {
   ArgumentError,
+  checkOptions,
   DoubleFreeError,
   HeapCorruptionError,
   InvalidPointerError,
@@ -227,6 +228,7 @@ export class Heap<M extends LinearMemory | AddressSpace = LinearMemory> {
   protected readonly layout!: Layout;
 
   constructor(opts: HeapOptions = {}) {
+    checkOptions(opts, "Heap");
     const memory = toMemory(opts.memory, opts);
     this.memory = memory as M;
     const base = optInt("base", opts.base, 0);

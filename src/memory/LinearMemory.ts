@@ -1,4 +1,4 @@
-import { ArgumentError, VmError } from "../errors.js";
+import { ArgumentError, VmError, checkOptions } from "../errors.js";
 
 /** Bytes in a WebAssembly page: `WebAssembly.Memory` grows in these units. */
 export const WASM_PAGE = 65536;
@@ -92,6 +92,7 @@ export class LinearMemory {
   private readonly _kind: 0 | 1 | 2; // 0 reservation, 1 caller's buffer, 2 wasm
 
   constructor(opts: LinearMemoryOptions = {}) {
+    checkOptions(opts, "LinearMemory");
     if ("wasm" in opts && opts.wasm !== undefined) {
       if (!(opts.wasm instanceof WebAssembly.Memory)) throw new ArgumentError("LinearMemory: wasm must be a WebAssembly.Memory");
       this._kind = 2;

@@ -19,7 +19,7 @@
  * - `sharedFrames` is the number of frames with `1 < refs[f] < PINNED`;
  * - the zero frame is frame 0, is `PINNED`, is never on the free stack and holds only zeros.
  */
-import { ArgumentError, FrameError, VmError } from "../errors.js";
+import { ArgumentError, FrameError, VmError, checkOptions } from "../errors.js";
 
 /** Default page (and frame) size in bytes, as on x86-64. */
 export const DEFAULT_PAGE_SIZE = 4096;
@@ -116,6 +116,7 @@ export class PhysicalMemory {
   private shareCount: number;
 
   constructor(opts: PhysicalMemoryOptions) {
+    checkOptions(opts, "PhysicalMemory");
     const frames = opts.frames;
     if (!Number.isInteger(frames) || frames < 1 || frames >= MAX_FRAMES) {
       throw new ArgumentError(`PhysicalMemory: frames must be an integer from 1 to ${MAX_FRAMES - 1}, got ${String(frames)}`);

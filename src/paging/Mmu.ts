@@ -18,8 +18,8 @@
  * Byte order is little-endian (x86, wasm). Every access is a user-mode access: a PTE without
  * USER faults like one without PRESENT, but as a protection fault.
  */
-import { AlignmentFault, ArgumentError, OutOfMemoryError, ProtectionFault, SegmentationFault, VmError, type Access } from "../errors.js";
-import type { PhysicalMemory } from "../memory/PhysicalMemory.js";
+import { AlignmentFault, ArgumentError, OutOfMemoryError, checkInstance, checkOptions, ProtectionFault, SegmentationFault, VmError, type Access } from "../errors.js";
+import { PhysicalMemory } from "../memory/PhysicalMemory.js";
 import { PageTable } from "./PageTable.js";
 import { ACCESSED, DIRTY, EXEC, FRAME_SHIFT, PRESENT, USER, WRITABLE } from "./pte.js";
 import { NEED_EXEC, NEED_READ, NEED_WRITE, Tlb, type TlbOptions } from "./Tlb.js";
@@ -150,7 +150,9 @@ export class Mmu {
   private readonly shootdowns: Array<(vpn: number) => void>;
 
   constructor(opts: MmuOptions) {
+    checkOptions(opts, "Mmu");
     const memory = opts.memory;
+    checkInstance(memory, PhysicalMemory, "Mmu: memory");
     const pageTable = opts.pageTable ?? new PageTable({ pageSize: memory.pageSize, addressBits: opts.addressBits ?? 32 });
     if (pageTable.pageSize !== memory.pageSize) {
       throw new ArgumentError(`Mmu: the page table's pages (${pageTable.pageSize} bytes) are not the memory's frames (${memory.pageSize} bytes)`);
@@ -330,6 +332,7 @@ export class Mmu {
    * the earlier pages written, as `memcpy` would).
    */
   writeBytes(va: number, bytes: Uint8Array): void {
+    checkInstance(bytes, Uint8Array, "Mmu.writeBytes: bytes");
     const length = bytes.length;
     const u8 = this.u8;
     for (let done = 0; done < length; ) {

@@ -33,7 +33,7 @@
  * `free_pgtables` does for an unmapped range); each table is reachable from exactly one
  * directory entry; `entryCount` is the number of non-zero leaf entries.
  */
-import { ArgumentError, VmError } from "../errors.js";
+import { ArgumentError, VmError, checkOptions } from "../errors.js";
 import { DEFAULT_PAGE_SIZE, isValidPageSize } from "../memory/PhysicalMemory.js";
 
 /** Largest virtual address width supported: 52 bits, so every address is an exact JS integer. */
@@ -140,6 +140,7 @@ export class PageTable {
   private readonly pathIndex: Int32Array;
 
   constructor(opts: PageTableOptions = {}) {
+    checkOptions(opts, "PageTable");
     const pageSize = opts.pageSize ?? DEFAULT_PAGE_SIZE;
     if (!isValidPageSize(pageSize)) throw new ArgumentError(`PageTable: pageSize must be a power of two from 16 to 2^30, got ${String(pageSize)}`);
     const pageShift = Math.log2(pageSize);

@@ -24,7 +24,7 @@
  * and fill: exact LRU); `"round-robin"`: a per-set pointer that advances on every eviction
  * (ARM's Cortex cores do this; costs nothing on a hit).
  */
-import { ArgumentError, type Access } from "../errors.js";
+import { ArgumentError, checkOptions, type Access } from "../errors.js";
 import { ACCESSED, DIRTY, EXEC, FLAGS_MASK, PRESENT, USER, WRITABLE } from "./pte.js";
 
 /** What a read needs from a PTE (cached in the TLB): present, user-accessible. */
@@ -116,6 +116,7 @@ export class Tlb {
   private clock: number;
 
   constructor(opts: TlbOptions = {}) {
+    checkOptions(opts, "Tlb");
     const size = opts.entries ?? DEFAULT_TLB_ENTRIES;
     if (!Number.isInteger(size) || size < 1 || size > 1 << 20) throw new ArgumentError(`Tlb: entries must be an integer from 1 to 2^20, got ${String(size)}`);
     const ways = opts.ways ?? Math.min(DEFAULT_TLB_WAYS, size);

@@ -38,8 +38,8 @@
  */
 import { MAP_ANONYMOUS, MAP_FAILED, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_PRIVATE, MAP_SHARED, PROT_EXEC, PROT_NONE, PROT_READ, PROT_WRITE } from "../constants.js";
 import { Errno } from "../errno.js";
-import { ArgumentError, OutOfMemoryError, ProtectionFault, SegmentationFault, VmError, type Access } from "../errors.js";
-import { PINNED, type PhysicalMemory } from "../memory/PhysicalMemory.js";
+import { ArgumentError, OutOfMemoryError, checkInstance, checkOptions, ProtectionFault, SegmentationFault, VmError, type Access } from "../errors.js";
+import { PINNED, PhysicalMemory } from "../memory/PhysicalMemory.js";
 import { Mmu, type AlignmentPolicy } from "../paging/Mmu.js";
 import { PageTable } from "../paging/PageTable.js";
 import { ACCESSED, COW, DIRTY, EXEC, PRESENT, SWAPPED, USER, WRITABLE, makePte, makeSwapPte, pteFrame, pteSwapSlot } from "../paging/pte.js";
@@ -176,7 +176,9 @@ export class AddressSpace {
   private readonly listeners: VmEventListener[];
 
   constructor(opts: AddressSpaceOptions) {
+    checkOptions(opts, "AddressSpace");
     const memory = opts.memory;
+    checkInstance(memory, PhysicalMemory, "AddressSpace: memory");
     const addressBits = opts.addressBits ?? 48;
     if (addressBits !== 32 && addressBits !== 48) throw new ArgumentError(`AddressSpace: addressBits must be 32 or 48, got ${String(addressBits)}`);
     const replacement = opts.replacement ?? "clock";

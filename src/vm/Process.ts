@@ -26,11 +26,11 @@
  */
 import { MAP_ANONYMOUS, MAP_FAILED, MAP_FIXED, MAP_PRIVATE, PROT_EXEC, PROT_READ, PROT_WRITE } from "../constants.js";
 import { errnoName } from "../errno.js";
-import { ArgumentError, VmError } from "../errors.js";
+import { ArgumentError, VmError, checkInstance, checkOptions } from "../errors.js";
 import { Brk, FieldCell } from "../heap/Brk.js";
 import type { Heap } from "../heap/Heap.js";
 import { PagedHeap, checkProcessHeapOptions, type ProcessHeapOptions } from "../heap/PagedHeap.js";
-import type { PhysicalMemory } from "../memory/PhysicalMemory.js";
+import { PhysicalMemory } from "../memory/PhysicalMemory.js";
 import type { AlignmentPolicy } from "../paging/Mmu.js";
 import { AddressSpace, type ReplacementPolicy, type VmStatus } from "./AddressSpace.js";
 import type { SwapSpace } from "./Swap.js";
@@ -152,6 +152,8 @@ export class Process {
    * @throws ArgumentError on a bad option, or when the image does not fit
    */
   static spawn(opts: ProcessOptions): Process {
+    checkOptions(opts, "Process.spawn");
+    checkInstance(opts.memory, PhysicalMemory, "Process.spawn: memory");
     const text = opts.text ?? new Uint8Array(0);
     const data = opts.data ?? new Uint8Array(0);
     const bssSize = opts.bssSize ?? 0;

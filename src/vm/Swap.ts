@@ -13,7 +13,7 @@
  * A swapped-out page's PTE holds its slot number (`pte.ts`, SWAPPED), so slot numbers stay
  * below 2^24.
  */
-import { ArgumentError, VmError } from "../errors.js";
+import { ArgumentError, VmError, checkOptions } from "../errors.js";
 import { MAX_PTE_FRAME } from "../paging/pte.js";
 
 /** Options for {@link SwapSpace}. */
@@ -47,6 +47,7 @@ export class SwapSpace {
   private freeTop: number;
 
   constructor(opts: SwapSpaceOptions) {
+    checkOptions(opts, "SwapSpace");
     const slots = opts.slots;
     if (!Number.isInteger(slots) || slots < 1 || slots > MAX_PTE_FRAME + 1) {
       throw new ArgumentError(`SwapSpace: slots must be an integer from 1 to ${MAX_PTE_FRAME + 1}, got ${String(slots)}`);
