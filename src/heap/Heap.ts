@@ -7,7 +7,7 @@ import {
   InvalidPointerError,
 } from "../errors.js";
 import { M_MMAP_MAX, M_MMAP_THRESHOLD, M_TOP_PAD, M_TRIM_THRESHOLD } from "../constants.js";
-import { LinearMemory } from "../memory/LinearMemory.js";
+import { LinearMemory, growsUnderViews } from "../memory/LinearMemory.js";
 import { SMALL_BINS, binCount, binIndex, ctz32, fitIndex } from "./bins.js";
 import { CINUSE, FLAG_BITS, ILP32, LP64, MAX_REQUEST, PINUSE, type Layout } from "./chunk.js";
 import { LinearHost, type HeapHost } from "./host.js";
@@ -237,7 +237,7 @@ export class Heap<M extends LinearMemory | AddressSpace = LinearMemory> {
     const hdr = (base + 15) & ~15;
     const concurrent = opts.concurrent === true;
     const host = new LinearHost(memory);
-    this.setUp(host, hdr, layout, (memory.wasm !== null ? MODE_SYNC : 0) | (concurrent ? MODE_LOCK : 0));
+    this.setUp(host, hdr, layout, (growsUnderViews(memory) ? MODE_SYNC : 0) | (concurrent ? MODE_LOCK : 0));
     this.lockView = concurrent ? this.makeLockView() : null;
 
     const limit = Math.min(memory.maxBytes, MAX_HEAP_BYTES);
@@ -356,7 +356,7 @@ export class Heap<M extends LinearMemory | AddressSpace = LinearMemory> {
     const host = new LinearHost(mem);
     (this as unknown as Record<string, unknown>).memory = mem;
     const concurrent = (flags & FLAG_CONCURRENT) !== 0;
-    this.setUp(host, hdr, model === 32 ? ILP32 : LP64, (mem.wasm !== null ? MODE_SYNC : 0) | (concurrent ? MODE_LOCK : 0));
+    this.setUp(host, hdr, model === 32 ? ILP32 : LP64, (growsUnderViews(mem) ? MODE_SYNC : 0) | (concurrent ? MODE_LOCK : 0));
     (this as unknown as Record<string, unknown>).lockView = concurrent ? this.makeLockView() : null;
     host.attachBreak(host.ld(hdr + 4 * H_BRK_START), host.ld(hdr + 4 * H_LIMIT), hdr + 4 * H_BRK);
   }

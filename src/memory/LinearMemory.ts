@@ -54,6 +54,18 @@ interface GrowthMembers {
   grow?(n: number): void;
 }
 
+/**
+ * Whether the bytes of `memory` can grow while a fixed-length view of them is held: a
+ * `WebAssembly.Memory`, or a resizable `ArrayBuffer` / growable `SharedArrayBuffer` (grown by
+ * another wrapper of the same buffer, another heap, or a module). Such a view must be
+ * re-checked before use. A fresh memory reserves its whole buffer up front, so never does.
+ */
+export function growsUnderViews(memory: LinearMemory): boolean {
+  if (memory.wasm !== null) return true;
+  const g = memory.buffer as unknown as GrowthMembers;
+  return g.resizable === true || g.growable === true;
+}
+
 function sharedAvailable(): boolean {
   return typeof SharedArrayBuffer === "function";
 }

@@ -1598,6 +1598,37 @@ describe("state lives in the memory", () => {
     });
   }
 
+  for (const [label, make] of [
+    ["resizable ArrayBuffer", () => new ArrayBuffer(64 * KiB, { maxByteLength: 16 * MiB } as never)],
+    ["growable SharedArrayBuffer", () => new SharedArrayBuffer(64 * KiB, { maxByteLength: 16 * MiB } as never)],
+  ] as const) {
+    it.runIf((make() as unknown as { maxByteLength?: number }).maxByteLength === 16 * MiB)(`two heaps on one ${label}: each sees what the other grew`, () => {
+      const buf = make();
+      const a = new Heap({ memory: buf });
+      const p = a.malloc(1 * MiB);
+      const b = Heap.attach(buf);
+      const q = b.malloc(2 * MiB); // b grows the buffer past a's views
+      expect(p).not.toBe(0);
+      expect(q).not.toBe(0);
+      expect(a.mallocUsableSize(q)).toBeGreaterThanOrEqual(2 * MiB);
+      a.check();
+      const r = a.malloc(100); // a carves from the top b left, beyond its old views
+      const s = a.malloc(2 * MiB); // and grows the buffer again
+      expect(s).not.toBe(0);
+      new Uint8Array(buf).fill(0x5a, s, s + 2 * MiB);
+      b.check();
+      expect(b.mallocUsableSize(r)).toBeGreaterThanOrEqual(100);
+      expect(b.mallocUsableSize(s)).toBeGreaterThanOrEqual(2 * MiB);
+      a.free(q);
+      b.free(s);
+      b.free(r);
+      a.free(p);
+      a.check();
+      expect(b.mallinfo()).toEqual(a.mallinfo());
+      expect(a.chunks().filter((c) => c.kind === "used")).toEqual([]);
+    });
+  }
+
   it("attach on memory without a heap throws HeapCorruptionError", () => {
     expect(() => Heap.attach(new ArrayBuffer(64 * KiB))).toThrow(HeapCorruptionError);
     expect(() => Heap.attach(new LinearMemory({ initialBytes: 64 * KiB, maxBytes: 1 * MiB }))).toThrow(HeapCorruptionError);
