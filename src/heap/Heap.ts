@@ -561,11 +561,12 @@ export class Heap<M extends LinearMemory | AddressSpace = LinearMemory> {
       }
       // carveTop, written out, when the top holds the chunk and a minimum chunk after it.
       const tsize = m[(hdr + 4 * H_END) >>> 2]! - top;
-      if (tsize >= nb + 32) {
+      const ts = m[(top + 8) >>> 2]!;
+      if (tsize >= nb + 32 && (ts & ~(FLAG_BITS & ~CINUSE)) === tsize && m[(top + 12) >>> 2] === 0) {
         const nt = top + nb;
         m[(nt + 8) >>> 2] = (tsize - nb) | PINUSE;
         m[(nt + 12) >>> 2] = 0;
-        m[(top + 8) >>> 2] = nb | CINUSE | (m[(top + 8) >>> 2]! & PINUSE);
+        m[(top + 8) >>> 2] = nb | CINUSE | (ts & PINUSE);
         m[topAt] = nt;
         const off = (top - this.arena) >>> 4;
         const wa = (m[(hdr + 4 * H_BITMAP) >>> 2]! + ((off >>> 5) << 2)) >>> 2;
@@ -1219,6 +1220,7 @@ export class Heap<M extends LinearMemory | AddressSpace = LinearMemory> {
    * bitmap goes first, so the new block stays next to the top and trims when it is freed.
    */
   protected allocFromTop(nb: number): number {
+    this.checkTop("malloc");
     const m = this.m;
     const hdr = this.hdr;
     const tsize = m[(hdr + 4 * H_END) >>> 2]! - m[(hdr + 4 * H_TOP) >>> 2]!;
@@ -1230,6 +1232,22 @@ export class Heap<M extends LinearMemory | AddressSpace = LinearMemory> {
     const c = this.carveTop(nb);
     this.setBit(c);
     return c;
+  }
+
+  /**
+   * glibc's `malloc(): corrupted top size`: the top chunk's header must give the size from the
+   * top to the heap's end, in use clear. A write past the last block smashes it; carving or
+   * growing the top would otherwise overwrite the evidence.
+   */
+  protected checkTop(op: string): void {
+    const m = this.m;
+    const W = this.W;
+    const hdr = this.hdr;
+    const top = m[(hdr + 4 * H_TOP) >>> 2]!;
+    const ts = m[(top + W) >>> 2]!;
+    if ((ts & CINUSE) !== 0 || (ts & ~FLAG_BITS) !== m[(hdr + 4 * H_END) >>> 2]! - top || (W === 8 && m[(top + 12) >>> 2] !== 0)) {
+      throw new HeapCorruptionError("corrupted top size", op, top);
+    }
   }
 
   /** Splits `nb` bytes (marked in use) off the front of the top chunk, which must hold `nb + minChunk`. */
@@ -1701,6 +1719,7 @@ export class Heap<M extends LinearMemory | AddressSpace = LinearMemory> {
     const slide = c + old === bmPayload - this.W2;
     const bmSize = slide ? this.m[(bmPayload - W) >>> 2] & ~FLAG_BITS : 0;
     const needEnd = c + nb + bmSize + min;
+    this.checkTop("realloc");
     let cover = 0;
     if (needEnd > this.endAddr()) {
       cover = this.grow(needEnd - this.endAddr());

@@ -322,11 +322,12 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
       }
       // carveTop, written out, when the top holds the chunk and a minimum chunk after it.
       const tsize = m[this.tr((hdr + 4 * H_END) >>> 2)]! - top;
-      if (tsize >= nb + 32) {
+      const ts = m[this.tr((top + 8) >>> 2)]!;
+      if (tsize >= nb + 32 && (ts & ~(FLAG_BITS & ~CINUSE)) === tsize && m[this.tr((top + 12) >>> 2)] === 0) {
         const nt = top + nb;
         { const $i = (nt + 8) >>> 2; const $x = (tsize - nb) | PINUSE; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
         { const $i = (nt + 12) >>> 2; const $x = 0; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
-        { const $i = (top + 8) >>> 2; const $x = nb | CINUSE | (m[this.tr((top + 8) >>> 2)]! & PINUSE); const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+        { const $i = (top + 8) >>> 2; const $x = nb | CINUSE | (ts & PINUSE); const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
         { const $i = topAt; const $x = nt; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
         const off = (top - this.arena) >>> 4;
         const wa = (m[this.tr((hdr + 4 * H_BITMAP) >>> 2)]! + ((off >>> 5) << 2)) >>> 2;
@@ -974,6 +975,7 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
    * bitmap goes first, so the new block stays next to the top and trims when it is freed.
    */
   protected override allocFromTop(nb: number): number {
+    this.checkTop("malloc");
     const m = this.m;
     const hdr = this.hdr;
     const tsize = m[this.tr((hdr + 4 * H_END) >>> 2)]! - m[this.tr((hdr + 4 * H_TOP) >>> 2)]!;
@@ -985,6 +987,22 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
     const c = this.carveTop(nb);
     this.setBit(c);
     return c;
+  }
+
+  /**
+   * glibc's `malloc(): corrupted top size`: the top chunk's header must give the size from the
+   * top to the heap's end, in use clear. A write past the last block smashes it; carving or
+   * growing the top would otherwise overwrite the evidence.
+   */
+  protected override checkTop(op: string): void {
+    const m = this.m;
+    const W = this.W;
+    const hdr = this.hdr;
+    const top = m[this.tr((hdr + 4 * H_TOP) >>> 2)]!;
+    const ts = m[this.tr((top + W) >>> 2)]!;
+    if ((ts & CINUSE) !== 0 || (ts & ~FLAG_BITS) !== m[this.tr((hdr + 4 * H_END) >>> 2)]! - top || (W === 8 && m[this.tr((top + 12) >>> 2)] !== 0)) {
+      throw new HeapCorruptionError("corrupted top size", op, top);
+    }
   }
 
   /** Splits `nb` bytes (marked in use) off the front of the top chunk, which must hold `nb + minChunk`. */
@@ -1456,6 +1474,7 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
     const slide = c + old === bmPayload - this.W2;
     const bmSize = slide ? this.m[this.tr((bmPayload - W) >>> 2)] & ~FLAG_BITS : 0;
     const needEnd = c + nb + bmSize + min;
+    this.checkTop("realloc");
     let cover = 0;
     if (needEnd > this.endAddr()) {
       cover = this.grow(needEnd - this.endAddr());

@@ -1528,6 +1528,9 @@ describe("base: the heap never touches memory below it", () => {
   });
 });
 
+/** ES2024 buffer constructors that take a maximum length (not in the ES2022 lib types). */
+type Growable<B> = new (length: number, options: { maxByteLength: number }) => B;
+
 describe("state lives in the memory", () => {
   it("Heap.attach(heap.memory) sees the same blocks: frees and allocations alternate between both", () => {
     const heap = newHeap();
@@ -1599,8 +1602,8 @@ describe("state lives in the memory", () => {
   }
 
   for (const [label, make] of [
-    ["resizable ArrayBuffer", () => new ArrayBuffer(64 * KiB, { maxByteLength: 16 * MiB } as never)],
-    ["growable SharedArrayBuffer", () => new SharedArrayBuffer(64 * KiB, { maxByteLength: 16 * MiB } as never)],
+    ["resizable ArrayBuffer", () => new (ArrayBuffer as unknown as Growable<ArrayBuffer>)(64 * KiB, { maxByteLength: 16 * MiB })],
+    ["growable SharedArrayBuffer", () => new (SharedArrayBuffer as unknown as Growable<SharedArrayBuffer>)(64 * KiB, { maxByteLength: 16 * MiB })],
   ] as const) {
     it.runIf((make() as unknown as { maxByteLength?: number }).maxByteLength === 16 * MiB)(`two heaps on one ${label}: each sees what the other grew`, () => {
       const buf = make();

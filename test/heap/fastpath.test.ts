@@ -180,6 +180,27 @@ describe.each(TARGETS)("the fast paths catch damage before changing anything ($n
     expectCaught(h, [[top + W, (read32(h, top + W) + 16) | 0]], () => h.free(a), /invalid next size \(top\)/, () => h.free(a));
   });
 
+  for (const [label, smashTop] of [
+    ["bigger", (v: number) => (v + 16) | 0],
+    ["in use", (v: number) => v | 1],
+    ["all ones", () => -1],
+  ] as const) {
+    it(`malloc, calloc and realloc from the top: a top size smashed (${label}) is 'corrupted top size'`, () => {
+      const h = target.make();
+      // A write past the last block lands on the top's header.
+      const smash = (): Array<[number, number]> => {
+        const top = h.chunks().at(-1)!.address;
+        return [[top + W, smashTop(read32(h, top + W))]];
+      };
+      h.malloc(24);
+      expectCaught(h, smash(), () => h.malloc(16), /malloc\(\): corrupted top size/, () => void h.malloc(16));
+      expectCaught(h, smash(), () => h.malloc(4000), /malloc\(\): corrupted top size/, () => void h.malloc(4000));
+      expectCaught(h, smash(), () => h.calloc(1, 20_000), /malloc\(\): corrupted top size/, () => void h.calloc(1, 16));
+      const z = h.malloc(40);
+      expectCaught(h, smash(), () => h.realloc(z, 3000), /realloc\(\): (corrupted top size|invalid next size \(top\))/, () => void h.realloc(z, 3000));
+    });
+  }
+
   it("free: a free next chunk whose forward link is smashed", () => {
     const h = target.make();
     const a = h.malloc(100);
