@@ -32,18 +32,20 @@ export function processTour(say: (text?: string) => void, section: (title: strin
   const ram = new PhysicalMemory({ frames: 4096 }); // 16 MiB of RAM
   const text = new Uint8Array(3 * PS).map((_, i) => (i * 13) & 0xff);
   const data = new TextEncoder().encode("initialized data: a global char[] from the program image");
-  const proc = Process.spawn({ memory: ram, text, data, bssSize: 20_000, path: "/usr/bin/demo" });
+  const bssSize = 20_000;
+  const proc = Process.spawn({ memory: ram, text, data, bssSize, path: "/usr/bin/demo" });
   const as = proc.as;
 
   // ─────────────────────────────────────────────────────────────────────────────────────────
   section(
     title("a process and its maps"),
     "Process.spawn lays a program out as Linux's ELF loader does: text (r-x) at 0x400000, data\n" +
-      "(rw-) on the next page, bss (zeroed) after it, the break right after bss, and the stack\n" +
-      "at the top of the 47-bit address space. /proc/self/maps:",
+      "(rw-) on the next page, bss (zeroed) after it, the break at the first page boundary after\n" +
+      "bss, and the stack at the top of the 47-bit address space. /proc/self/maps:",
   );
   say(indent(proc.maps().trimEnd()));
-  say(`    start_brk = ${hex(proc.layout.startBrk)} (the byte after bss); sbrk(0) = ${hex(proc.sbrk(0))}`);
+  const endBss = proc.layout.endData + bssSize;
+  say(`    bss ends at ${hex(endBss)}; start_brk = ${hex(proc.layout.startBrk)} (rounded up to a page); sbrk(0) = ${hex(proc.sbrk(0))}`);
 
   // ─────────────────────────────────────────────────────────────────────────────────────────
   section(

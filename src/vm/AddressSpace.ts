@@ -495,9 +495,10 @@ export class AddressSpace {
     if (!isUint(oldBreak) || !isUint(newBreak)) return false;
     let o = Math.ceil(oldBreak / ps) * ps;
     const n = Math.ceil(newBreak / ps) * ps;
-    // A heap that starts inside a page nobody mapped (a Brk whose start is not page-aligned
-    // and not at the end of bss) maps that page too when it grows from its start. (Later, a
-    // page the program unmapped under the break stays unmapped, as in Linux.)
+    // A heap that starts inside a page nobody mapped (a Brk whose start is not page-aligned,
+    // on a page no mapping covers; a Process's start_brk is page-aligned) maps that page too
+    // when it grows from its start. (Later, a page the program unmapped under the break stays
+    // unmapped, as in Linux.)
     if (oldBreak === start && newBreak > oldBreak && o !== oldBreak && this.vmas.find(o - ps) === null) o -= ps;
     if (n > o) {
       if (n > this.taskSize || this.vmas.overlaps(o, n)) return false;

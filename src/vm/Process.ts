@@ -10,15 +10,18 @@
  *   mmapBase       ┼ mmap regions, placed top-down below here
  *                  ┆ ... the break may grow up to here (or to the data limit) ...
  *   start_brk      ┼ [heap]   rw-  break is byte-exact; the line ends at the page-rounded break
+ *                  ┆ the rest of bss's last page (zeros: start_brk is page-aligned, as in Linux)
  *   end_data       ┼ bss      rw-  zeros; its first bytes share data's last page, as in ELF
  *   start_data     ┼ data     rw-  the image's data bytes       (named after the program)
  *   0x400000       ┴ text     r-x  the image's code bytes       0x08048000
  * ```
  *
  * Data starts at the first page boundary after text; bss starts at the byte after the data
- * (`end_data`) and the initial break (`start_brk`) is the byte after bss. Linux page-aligns
- * `start_brk` (and randomizes it); here it is byte-exact, so that `sbrk(0)` right after spawn
- * is the end of bss.
+ * (`end_data`). The initial break (`start_brk`) is the end of bss rounded up to a page, as
+ * Linux's ELF loader sets it (`set_brk`: `start_brk = brk = PAGE_ALIGN(end of bss)`; Linux also
+ * randomizes it, the model does not). So `[heap]` is a region of its own from a page boundary:
+ * the first `sbrk(n)` with n > 0 gives a `[heap]` line, and the rest of bss's last page stays
+ * in the bss (or data) mapping, reading zero. From start_brk on the break moves byte by byte.
  *
  * The malloc heap (`process.heap`) lives in this address space: it starts at the break when
  * first used, grows and trims it, and gives blocks at or over the mmap threshold mappings of
@@ -92,7 +95,7 @@ export interface ProcessLayout {
   readonly startData: number;
   /** The byte after the data image, where bss starts (`end_data`). */
   readonly endData: number;
-  /** The initial break: the byte after bss (`start_brk`). */
+  /** The initial break: the end of bss rounded up to a page, as Linux sets it (`start_brk`). */
   readonly startBrk: number;
   /** The highest break allowed (the mmap area, or the data limit). */
   readonly brkLimit: number;
@@ -148,7 +151,8 @@ export class Process {
 
   /**
    * Creates a process from a program image, as `execve(2)` would: text mapped read-execute,
-   * data read-write, bss zeroed, an empty heap right after bss and the stack at the top.
+   * data read-write, bss zeroed, an empty heap from the first page boundary after bss and the
+   * stack at the top.
    * @throws ArgumentError on a bad option, or when the image does not fit
    */
   static spawn(opts: ProcessOptions): Process {
@@ -194,8 +198,10 @@ export class Process {
     const endCode = startCode + text.length;
     const startData = up(endCode);
     const endData = startData + data.length;
-    const startBrk = endData + bssSize;
-    if (up(startBrk) > mmapBase) throw new ArgumentError(`Process.spawn: the image (${text.length + data.length + bssSize} bytes) does not fit below the mmap area`);
+    const endBss = endData + bssSize;
+    // Linux set_brk: start_brk = brk = PAGE_ALIGN(end of bss), so the heap is a region of its own.
+    const startBrk = up(endBss);
+    if (startBrk > mmapBase) throw new ArgumentError(`Process.spawn: the image (${text.length + data.length + bssSize} bytes) does not fit below the mmap area`);
     const heapLimit = dataLimit === Infinity ? mmapBase : Math.min(mmapBase, startBrk + dataLimit - data.length);
     if (heapLimit < startBrk) throw new ArgumentError(`Process.spawn: dataLimit ${dataLimit} is smaller than the data (${data.length} bytes)`);
 
@@ -216,10 +222,10 @@ export class Process {
       // Named like Linux's file-backed data line, which also keeps it apart from bss.
       must(as.label(startData, data.length, path), "naming data");
     }
-    // bss: its first bytes are the zeroed tail of data's last page; whole pages beyond it are
-    // fresh anonymous memory (the zero page until written).
+    // bss: its first bytes are the zeroed tail of data's last page; whole pages beyond it, up
+    // to start_brk, are fresh anonymous memory (the zero page until written).
     const bssFrom = up(endData);
-    if (up(startBrk) > bssFrom) must(as.mmap(bssFrom, up(startBrk) - bssFrom, PROT_READ | PROT_WRITE, fixed), "mapping bss");
+    if (startBrk > bssFrom) must(as.mmap(bssFrom, startBrk - bssFrom, PROT_READ | PROT_WRITE, fixed), "mapping bss");
 
     const stackStart = stackTop - Math.min(stackSize, up(INITIAL_STACK_BYTES));
     must(as.mmap(stackStart, stackTop - stackStart, PROT_READ | PROT_WRITE, fixed), "mapping the stack");

@@ -84,8 +84,13 @@ describe("demo", () => {
     expect(maps[0]).toMatch(/^\s+00400000-00403000 r-xp .*\/usr\/bin\/demo$/);
     expect(maps[1]).toMatch(/^\s+00403000-00404000 rw-p .*\/usr\/bin\/demo$/);
     expect(maps[3]).toMatch(/\[stack\]$/);
-    const brk = /start_brk = (0x[0-9a-f]+) .*sbrk\(0\) = (0x[0-9a-f]+)/.exec(text)!;
-    expect(brk[1]).toBe(brk[2]);
+    const brk = /bss ends at (0x[0-9a-f]+); start_brk = (0x[0-9a-f]+) .*sbrk\(0\) = (0x[0-9a-f]+)/.exec(text)!;
+    expect(brk[2]).toBe(brk[3]);
+    // start_brk is the end of bss rounded up to a page: where the bss line ends.
+    const [endBss, startBrk] = [parseInt(brk[1]!, 16), parseInt(brk[2]!, 16)];
+    expect(startBrk).toBe(Math.ceil(endBss / 4096) * 4096);
+    expect(startBrk).toBeGreaterThan(endBss);
+    expect(maps[2]).toMatch(new RegExp(`^\\s+00404000-${startBrk.toString(16).padStart(8, "0")} rw-p `));
   });
 
   it("part two: mmap grows VmSize only; ten first writes are ten minor faults; a read maps the zero page", () => {

@@ -203,11 +203,16 @@ describe("process.heap: where the memory comes from", () => {
     expect(heap.realloc(moved, 0)).toBe(0);
     expect(regionOf(proc, moved)).toBeUndefined();
     expect(heap.mallinfo().hblks).toBe(0);
-    // A brk block that grows past the threshold moves into a mapping.
+    // A brk block that grows past the threshold moves into a mapping (one in use after it
+    // keeps it from growing into the top in place).
     const b = heap.malloc(1000);
+    heap.malloc(16);
     as.writeBytes(b, data.subarray(0, 1000));
+    expect(regionOf(proc, b)?.[2]).toBe("[heap]");
     const b2 = heap.realloc(b, 300_000);
+    expect(b2).not.toBe(b);
     expect(regionOf(proc, b2)?.[2]).toBe("");
+    expect(heap.mallinfo().hblks).toBe(1);
     expect(as.readBytes(b2, 1000)).toEqual(data.subarray(0, 1000));
     // An impossible size fails with ENOMEM and leaves the block alone.
     expect(heap.realloc(b2, 2 ** 40)).toBe(0);
@@ -504,7 +509,8 @@ describe("process.heap: calls that run out of memory half way are undone", () =>
     const memory = new PhysicalMemory({ frames: 200, shared: false });
     const proc = Process.spawn({ memory, bssSize: 1000 });
     const h = proc.heap;
-    h.malloc(1072);
+    // Sized so that sliding the bitmap 240 bytes up carries it into a page not yet touched.
+    h.malloc(2080);
     const c = h.realloc(h.malloc(1000), 20000);
     squeeze(proc, memory, 0);
     const before = JSON.stringify([h.chunks(), h.mallinfo()]);

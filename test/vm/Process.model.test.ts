@@ -7,7 +7,8 @@
  * the expected break and errno. Every access must throw exactly the fault the model predicts
  * (type, address, access) or return the model's bytes; every brk/sbrk must return what
  * vm.md's rules give; `maps()` must list the model's regions, with one `[heap]` line covering
- * exactly [page-up(start_brk), page-up(break)) while nothing clobbered the heap.
+ * exactly [start_brk, page-up(break)) while nothing clobbered the heap, start_brk being the end
+ * of bss rounded up to a page as Linux's ELF loader sets it.
  *
  * FC_SEED=n reproduces a run (the seed is printed); FC_RUNS=n changes the number of runs.
  */
@@ -52,9 +53,10 @@ const TEXT = Uint8Array.from({ length: 100 }, (_, i) => (i * 7 + 1) & 0xff);
 const DATA = Uint8Array.from({ length: 50 }, (_, i) => 200 - i);
 
 const VARIANTS: Variant[] = [
-  { label: "48-bit, start_brk mid-page, no data limit, 256 KiB stack", addressBits: 48, text: TEXT, data: DATA, bssSize: 10000, stackSize: 256 * 1024 },
-  { label: "32-bit, start_brk mid-page, data limit, 8 MiB stack", addressBits: 32, text: TEXT, data: DATA, bssSize: 10000, dataLimit: DATA.length + 10 * PS + 123 },
-  { label: "48-bit, page-aligned start_brk, data limit, 128 KiB stack (all mapped at exec)", addressBits: 48, text: TEXT, data: DATA, bssSize: 2 * PS - DATA.length, stackSize: 128 * 1024, dataLimit: DATA.length + 6 * PS },
+  { label: "48-bit, bss ends mid-page, no data limit, 256 KiB stack", addressBits: 48, text: TEXT, data: DATA, bssSize: 10000, stackSize: 256 * 1024 },
+  { label: "32-bit, bss ends mid-page, data limit, 8 MiB stack", addressBits: 32, text: TEXT, data: DATA, bssSize: 10000, dataLimit: DATA.length + 10 * PS + 123 },
+  { label: "48-bit, bss ends within data's last page, no data limit, 64 KiB stack", addressBits: 48, text: TEXT, data: DATA, bssSize: 9, stackSize: 64 * 1024 },
+  { label: "48-bit, bss ends on a page boundary, data limit, 128 KiB stack (all mapped at exec)", addressBits: 48, text: TEXT, data: DATA, bssSize: 2 * PS - DATA.length, stackSize: 128 * 1024, dataLimit: DATA.length + 6 * PS },
   { label: "32-bit, empty image (start_brk = text base), no data limit, 64 KiB stack", addressBits: 32, text: new Uint8Array(0), data: new Uint8Array(0), bssSize: 0, stackSize: 64 * 1024 },
 ];
 
@@ -64,8 +66,11 @@ interface Layout {
   endCode: number;
   startData: number;
   endData: number;
+  /** The byte after bss (not a field of the process's layout). */
+  endBss: number;
+  /** The end of bss rounded up to a page (Linux set_brk). */
   startBrk: number;
-  /** First page of the heap: the page after bss. */
+  /** First page of the heap: start_brk. */
   heapBase: number;
   brkLimit: number;
   mmapBase: number;
@@ -80,7 +85,8 @@ function layoutOf(v: Variant, mmapBase: number): Layout {
   const endCode = startCode + v.text.length;
   const startData = up(endCode);
   const endData = startData + v.data.length;
-  const startBrk = endData + v.bssSize;
+  const endBss = endData + v.bssSize;
+  const startBrk = up(endBss);
   const stackTop = taskSize - PS;
   const stackSize = up(v.stackSize ?? 8 * 1024 * 1024);
   // RLIMIT_DATA as brk(2) checks it: (brk - start_brk) + (end_data - start_data) <= limit.
@@ -90,8 +96,9 @@ function layoutOf(v: Variant, mmapBase: number): Layout {
     endCode,
     startData,
     endData,
+    endBss,
     startBrk,
-    heapBase: up(startBrk),
+    heapBase: startBrk,
     brkLimit,
     mmapBase,
     stackTop,
@@ -301,8 +308,8 @@ function checkHeapLine(model: Model, m: ModelProc, lines: MapsLine[]): void {
   if (m.clobbered !== Infinity) return;
   const { heapBase } = model.L;
   const top = up(m.brk);
-  // The heap starts at the page after bss (= start_brk when start_brk is page-aligned, as in
-  // Linux) and its line ends at the page-rounded break; no line while that range is empty.
+  // The heap starts at start_brk, the page after bss, and its line ends at the page-rounded
+  // break; no line while that range is empty.
   const want = top > heapBase ? [`${hex(heapBase)}-${hex(top)}`] : [];
   expect(
     heap.map((l) => `${hex(l.start)}-${hex(l.end)}`),
@@ -321,7 +328,7 @@ function expectFault(e: unknown, out: Outcome & { address: number }, access: Acc
 
 // ───────────────────────────────── addresses and values ─────────────────────────────────
 
-type AddrBase = "text" | "data" | "startBrk" | "break" | "breakPage" | "inHeap" | "heap" | "zoneB" | "stackBottom" | "stackLimit" | "stackTop";
+type AddrBase = "text" | "data" | "endBss" | "startBrk" | "break" | "breakPage" | "inHeap" | "heap" | "zoneB" | "stackBottom" | "stackLimit" | "stackTop";
 
 /** An address relative to something the model knows (the break and the stack bottom move). */
 function resolve(model: Model, m: ModelProc, base: AddrBase, delta: number): number {
@@ -331,6 +338,8 @@ function resolve(model: Model, m: ModelProc, base: AddrBase, delta: number): num
       return L.startCode + delta;
     case "data":
       return L.startData + delta;
+    case "endBss":
+      return L.endBss + delta;
     case "startBrk":
       return L.startBrk + delta;
     case "break":
@@ -574,6 +583,7 @@ function addrArb(v: Variant): fc.Arbitrary<[AddrBase, number]> {
   return fc.oneof(
     fc.tuple(fc.constant<AddrBase>("text"), fc.integer({ min: -2, max: v.text.length + 8 })),
     fc.tuple(fc.constant<AddrBase>("data"), fc.integer({ min: -1, max: v.data.length + 40 })),
+    fc.tuple(fc.constant<AddrBase>("endBss"), fc.integer({ min: -24, max: 24 })),
     fc.tuple(fc.constant<AddrBase>("startBrk"), fc.integer({ min: -24, max: 24 })),
     fc.tuple(fc.constant<AddrBase>("break"), fc.integer({ min: -24, max: 24 })),
     fc.tuple(fc.constant<AddrBase>("breakPage"), fc.integer({ min: -8, max: 8 })),
@@ -636,16 +646,16 @@ function setup(v: Variant): { model: Model; real: Real; freeAtStart: number } {
   });
   const L = layoutOf(v, p.layout.mmapBase);
   expect(L.mmapBase % PS).toBe(0);
-  expect(L.mmapBase).toBeGreaterThanOrEqual(up(L.startBrk) + ZONE_A_PAGES * PS);
+  expect(L.mmapBase).toBeGreaterThanOrEqual(L.startBrk + ZONE_A_PAGES * PS);
   expect(L.mmapBase).toBeLessThan(L.stackLimit);
-  const { heapBase: _h, initialStack: _s, ...published } = L;
+  const { endBss: _e, heapBase: _h, initialStack: _s, ...published } = L;
   expect(p.layout).toEqual(published);
 
   const regions = new Regions();
   const bytes = new Map<number, number>();
   if (v.text.length > 0) regions.add({ start: L.startCode, end: up(L.endCode), prot: PROT_READ | PROT_EXEC, name: "/a.out" });
   if (v.data.length > 0) regions.add({ start: L.startData, end: up(L.endData), prot: RW, name: "/a.out" });
-  if (up(L.startBrk) > up(L.endData)) regions.add({ start: up(L.endData), end: up(L.startBrk), prot: RW, name: "" });
+  if (L.startBrk > up(L.endData)) regions.add({ start: up(L.endData), end: L.startBrk, prot: RW, name: "" });
   regions.add({ start: L.initialStack, end: L.stackTop, prot: RW, name: "[stack]" });
   v.text.forEach((b, k) => bytes.set(L.startCode + k, b));
   v.data.forEach((b, k) => bytes.set(L.startData + k, b));

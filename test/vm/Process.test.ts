@@ -41,7 +41,8 @@ describe("Process: layout", () => {
     expect(L.endCode).toBe(0x400000 + 100);
     expect(L.startData).toBe(0x401000);
     expect(L.endData).toBe(0x401000 + 50);
-    expect(L.startBrk).toBe(0x401000 + 50 + BSS);
+    // bss ends at 0x401032 + 10000 = 0x403742; start_brk is that rounded up to a page.
+    expect(L.startBrk).toBe(0x404000);
     expect(L.stackTop).toBe(0x7ffffffff000);
     expect(L.stackLimit).toBe(0x7ffffffff000 - DEFAULT_STACK_SIZE);
     expect(L.mmapBase).toBe(p.as.mmapBase);
@@ -49,7 +50,7 @@ describe("Process: layout", () => {
     expect(lines(p)).toEqual([
       line(0x400000, 0x401000, "r-xp", "/a.out"),
       line(0x401000, 0x402000, "rw-p", "/a.out"),
-      line(0x402000, up(L.startBrk), "rw-p"),
+      line(0x402000, 0x404000, "rw-p"),
       line(0x7ffffffde000, 0x7ffffffff000, "rw-p", "[stack]"),
     ]);
   });
@@ -86,8 +87,9 @@ describe("Process: layout", () => {
     const p = spawn();
     const bss = p.as.readBytes(p.layout.endData, BSS);
     expect(bss.every((b) => b === 0)).toBe(true);
-    p.as.write8(p.layout.startBrk - 1, 9);
-    expect(p.as.read8(p.layout.startBrk - 1)).toBe(9);
+    const last = p.layout.endData + BSS - 1;
+    p.as.write8(last, 9);
+    expect(p.as.read8(last)).toBe(9);
     expect(p.currentBreak).toBe(p.layout.startBrk);
   });
 
@@ -121,7 +123,8 @@ describe("Process: layout", () => {
     expect(lines(empty)).toEqual([line(0x7ffffffde000, 0x7ffffffff000, "rw-p", "[stack]")]);
     const dataOnly = Process.spawn({ memory, data: DATA });
     expect(dataOnly.layout.startData).toBe(TEXT_BASE_64);
-    expect(dataOnly.sbrk(0)).toBe(TEXT_BASE_64 + DATA.length);
+    expect(dataOnly.layout.endData).toBe(TEXT_BASE_64 + DATA.length);
+    expect(dataOnly.sbrk(0)).toBe(TEXT_BASE_64 + PS); // the end of data, rounded up to a page
     dataOnly.sbrk(PS);
     expect(lines(dataOnly)[1]).toBe(line(TEXT_BASE_64 + PS, TEXT_BASE_64 + 2 * PS, "rw-p", "[heap]"));
   });
@@ -129,13 +132,14 @@ describe("Process: layout", () => {
   it("sets its malloc heap up on first use, at the break rounded up to 16, as glibc's first malloc", () => {
     const proc = spawn();
     const start = proc.layout.startBrk;
-    expect(start % 16).not.toBe(0); // the fixture's bss ends unaligned
     expect(proc.sbrk(0)).toBe(start); // spawning does not touch the break
+    // start_brk is page-aligned: the program's own sbrk leaves the break unaligned.
+    expect(proc.sbrk(5)).toBe(start);
     const heap = proc.heap;
     expect(heap).toBeInstanceOf(Heap);
     expect(heap.memory).toBe(proc.as);
     expect(proc.heap).toBe(heap);
-    expect(heap.base).toBe(up(start, 16));
+    expect(heap.base).toBe(start + 16);
     expect(proc.sbrk(0)).toBe(heap.base + heap.mallocFootprint());
   });
 
@@ -154,6 +158,66 @@ describe("Process: layout", () => {
     const b = spawn();
     expect(b.pid).toBe(a.pid + 1);
     expect(a.ppid).toBe(0);
+  });
+});
+
+describe("Process: start_brk is the end of bss rounded up to a page (Linux set_brk)", () => {
+  // [text, data, bss, the mapping holding bss's last byte, where bss ends, start_brk]
+  const cases: Array<[string, number, number, string, number, number]> = [
+    // data ends at 0x401032; bss spills over into pages of its own, ending at 0x403742.
+    ["bss past data's page", DATA.length, BSS, "", 0x403742, 0x404000],
+    // bss fits in the rest of data's last page, ending at 0x401032 + 9 = 0x40103b.
+    ["bss within data's last page", DATA.length, 9, "/a.out", 0x40103b, 0x402000],
+    // No bss: data's end is rounded up.
+    ["no bss", DATA.length, 0, "/a.out", 0x401032, 0x402000],
+    // bss ends exactly on a page boundary: start_brk stays there.
+    ["bss ending on a page boundary", DATA.length, 2 * PS - DATA.length, "", 0x403000, 0x403000],
+  ];
+
+  it.each(cases)("%s: sbrk(0) right after spawn is start_brk, page-aligned", (_label, dataLength, bssSize, _name, endBss, startBrk) => {
+    const p = spawn({ data: DATA.subarray(0, dataLength), bssSize });
+    expect(p.layout.endData + bssSize).toBe(endBss);
+    expect(p.layout.startBrk).toBe(startBrk);
+    expect(startBrk % PS).toBe(0);
+    expect(p.sbrk(0)).toBe(startBrk);
+    expect(p.currentBreak).toBe(startBrk);
+    expect(p.maps()).not.toContain("[heap]");
+  });
+
+  it.each(cases)("%s: the bytes from the end of bss to start_brk read zero, in the bss or data mapping", (_label, dataLength, bssSize, name, endBss, startBrk) => {
+    const p = spawn({ data: DATA.subarray(0, dataLength), bssSize });
+    const bssRegion = p.as.regionAt(endBss - 1);
+    expect(bssRegion?.end).toBe(startBrk);
+    expect(bssRegion?.name ?? "").toBe(name);
+    expect(p.as.readBytes(endBss, startBrk - endBss).every((b) => b === 0)).toBe(true);
+    for (let a = endBss; a < startBrk; a += 97) expect(p.as.regionAt(a)?.start).toBe(bssRegion?.start);
+    if (startBrk > endBss) {
+      p.as.write8(startBrk - 1, 0x5a);
+      expect(p.as.read8(startBrk - 1)).toBe(0x5a);
+    }
+    // Nothing is mapped at start_brk until the break grows.
+    expect(p.as.regionAt(startBrk)).toBeNull();
+    expect(thrown(() => p.as.read8(startBrk))).toBeInstanceOf(SegmentationFault);
+  });
+
+  it.each(cases)("%s: sbrk(100) gives a [heap] line from start_brk to the page-rounded break, right after bss", (_label, dataLength, bssSize, name, endBss, startBrk) => {
+    const p = spawn({ data: DATA.subarray(0, dataLength), bssSize });
+    expect(p.sbrk(100)).toBe(startBrk);
+    expect(p.sbrk(0)).toBe(startBrk + 100);
+    const ls = lines(p);
+    const heapAt = ls.findIndex((l) => l.endsWith("[heap]"));
+    expect(ls[heapAt]).toBe(line(startBrk, startBrk + PS, "rw-p", "[heap]"));
+    // The line before it is the mapping holding bss's last byte, ending where [heap] starts.
+    const bssRegion = p.as.regionAt(endBss - 1)!;
+    expect(ls[heapAt - 1]).toBe(line(bssRegion.start, startBrk, "rw-p", name));
+    expect(ls[heapAt + 1]).toContain("[stack]");
+    p.as.write8(startBrk + 99, 7);
+    expect(p.as.read8(startBrk + 99)).toBe(7);
+    expect(thrown(() => p.as.read8(startBrk + PS))).toBeInstanceOf(SegmentationFault);
+    // Back to start_brk: the [heap] line goes, bss stays.
+    expect(p.brk(startBrk)).toBe(0);
+    expect(p.maps()).not.toContain("[heap]");
+    expect(p.as.regionAt(endBss - 1)?.end).toBe(startBrk);
   });
 });
 
