@@ -16,12 +16,15 @@
  *   0x400000       ┴ text     r-x  the image's code bytes       0x08048000
  * ```
  *
- * Data starts at the first page boundary after text; bss starts at the byte after the data
- * (`end_data`). The initial break (`start_brk`) is the end of bss rounded up to a page, as
- * Linux's ELF loader sets it (`set_brk`: `start_brk = brk = PAGE_ALIGN(end of bss)`; Linux also
- * randomizes it, the model does not). So `[heap]` is a region of its own from a page boundary:
- * the first `sbrk(n)` with n > 0 gives a `[heap]` line, and the rest of bss's last page stays
- * in the bss (or data) mapping, reading zero. From start_brk on the break moves byte by byte.
+ * Text starts at GNU ld's default base, rounded up to the page size: pages of 8 MiB put a
+ * 48-bit text at 0x800000, pages of 64 KiB a 32-bit text at 0x08050000, and pages up to 4 MiB
+ * (32 KiB in 32-bit) leave it where ld puts it. Data starts at the first page boundary after
+ * text; bss starts at the byte after the data (`end_data`). The initial break (`start_brk`) is
+ * the end of bss rounded up to a page, as Linux's ELF loader sets it (`set_brk`: `start_brk =
+ * brk = PAGE_ALIGN(end of bss)`; Linux also randomizes it, the model does not). So `[heap]` is
+ * a region of its own from a page boundary: the first `sbrk(n)` with n > 0 gives a `[heap]`
+ * line, and the rest of bss's last page stays in the bss (or data) mapping, reading zero. From
+ * start_brk on the break moves byte by byte.
  *
  * The malloc heap (`process.heap`) lives in this address space: it starts at the break when
  * first used, grows and trims it, and gives blocks at or over the mmap threshold mappings of
@@ -38,9 +41,15 @@ import type { AlignmentPolicy } from "../paging/Mmu.js";
 import { AddressSpace, type ReplacementPolicy, type VmStatus } from "./AddressSpace.js";
 import type { SwapSpace } from "./Swap.js";
 
-/** Where text is loaded in a 48-bit space: GNU ld's default for non-PIE x86-64 executables. */
+/**
+ * Where text is loaded in a 48-bit space: GNU ld's default for non-PIE x86-64 executables
+ * (rounded up to the page size when pages are larger than 4 MiB).
+ */
 export const TEXT_BASE_64 = 0x400000;
-/** Where text is loaded in a 32-bit space: GNU ld's default for i386 executables. */
+/**
+ * Where text is loaded in a 32-bit space: GNU ld's default for i386 executables (rounded up to
+ * the page size when pages are larger than 32 KiB).
+ */
 export const TEXT_BASE_32 = 0x08048000;
 /** The main stack's default limit (`ulimit -s` 8192 KiB). */
 export const DEFAULT_STACK_SIZE = 8 * 1024 * 1024;
@@ -87,7 +96,7 @@ export interface ProcessOptions {
 
 /** The process's layout, like the fields of Linux's `mm_struct` (all byte addresses). */
 export interface ProcessLayout {
-  /** First byte of text (`start_code`). */
+  /** First byte of text (`start_code`): the text base rounded up to the page size. */
   readonly startCode: number;
   /** The byte after the text image (`end_code`). */
   readonly endCode: number;
@@ -194,7 +203,9 @@ export class Process {
       ...(opts.alignment !== undefined ? { alignment: opts.alignment } : {}),
     });
 
-    const startCode = addressBits === 32 ? TEXT_BASE_32 : TEXT_BASE_64;
+    // Mappings start on page boundaries: pages larger than the text base's alignment move it up
+    // to the next one (4 KiB pages keep GNU ld's addresses).
+    const startCode = up(addressBits === 32 ? TEXT_BASE_32 : TEXT_BASE_64);
     const endCode = startCode + text.length;
     const startData = up(endCode);
     const endData = startData + data.length;

@@ -422,6 +422,93 @@ describe("Process: fork", () => {
   });
 });
 
+describe("Process: page sizes from 16 bytes to 8 MiB (64 KiB in a 32-bit space)", () => {
+  const sizes: Array<[32 | 48, number]> = [
+    ...[16, 256, 4096, 1 << 16, 1 << 20, 1 << 22, 1 << 23].map((ps): [48, number] => [48, ps]),
+    ...[16, 256, 4096, 1 << 15, 1 << 16].map((ps): [32, number] => [32, ps]),
+  ];
+
+  /** The maps lines as [start, end, perms, name]. */
+  function parsed(p: Process): Array<[number, number, string, string]> {
+    return lines(p).map((l) => {
+      const [range, perms] = l.split(" ");
+      const [a, b] = range!.split("-").map((x) => parseInt(x, 16));
+      return [a!, b!, perms!, l.length > 73 ? l.slice(73) : ""];
+    });
+  }
+
+  it.each(sizes)("%i-bit, %i-byte pages: text, data, bss, heap, mmap and stack are laid out in order and work", (addressBits, ps) => {
+    const memory = new PhysicalMemory({ frames: ps >= 1 << 16 ? 12 : 256, pageSize: ps, shared: false });
+    const bssSize = ps + 100; // bss spills past data's last page into one of its own
+    const p = Process.spawn({ memory, addressBits, text: TEXT, data: DATA, bssSize, stackSize: 4 * ps });
+    const L = p.layout;
+    // The conventional text base, rounded up to the page size.
+    const base = addressBits === 32 ? TEXT_BASE_32 : TEXT_BASE_64;
+    expect(L.startCode).toBe(up(base, ps));
+    if (ps <= (addressBits === 32 ? 1 << 15 : 1 << 22)) expect(L.startCode).toBe(base);
+    expect(L.startData).toBe(up(L.startCode + TEXT.length, ps));
+    expect(L.startBrk).toBe(up(L.endData + bssSize, ps));
+    expect(L.stackTop).toBe((addressBits === 32 ? 2 ** 32 : 2 ** 47) - ps);
+    for (const a of [L.startCode, L.startData, L.startBrk, L.mmapBase, L.stackTop, L.stackLimit]) expect(a % ps).toBe(0);
+
+    // text: readable, not writable.
+    expect(p.as.readBytes(L.startCode, TEXT.length)).toEqual(TEXT);
+    expect(thrown(() => p.as.write8(L.startCode, 1))).toBeInstanceOf(ProtectionFault);
+    // data, and bss: zero, then writable to its last byte.
+    expect(p.as.readBytes(L.startData, DATA.length)).toEqual(DATA);
+    p.as.write32(L.startData + 8, 0xdeadbeef);
+    expect(p.as.read32(L.startData + 8)).toBe(0xdeadbeef);
+    const endBss = L.endData + bssSize;
+    expect(p.as.read8(L.endData)).toBe(0);
+    expect(p.as.read8(endBss - 1)).toBe(0);
+    p.as.write8(L.endData, 0x11);
+    p.as.write8(endBss - 1, 0x22);
+    expect(p.as.read8(L.endData)).toBe(0x11);
+    expect(p.as.read8(endBss - 1)).toBe(0x22);
+    // heap: sbrk from start_brk, byte-exact; both ends written.
+    expect(p.sbrk(ps + 100)).toBe(L.startBrk);
+    expect(p.sbrk(0)).toBe(L.startBrk + ps + 100);
+    p.as.write8(L.startBrk, 0x33);
+    p.as.write8(L.startBrk + ps + 99, 0x44);
+    expect(p.as.read8(L.startBrk)).toBe(0x33);
+    expect(p.as.read8(L.startBrk + ps + 99)).toBe(0x44);
+    // mmap: top-down below the mmap base.
+    const m = p.as.mmap(0, 2 * ps, RW, MAP_PRIVATE | MAP_ANONYMOUS);
+    expect(m).toBe(L.mmapBase - 2 * ps);
+    p.as.write32(m + ps, 0x5566);
+    expect(p.as.read32(m + ps)).toBe(0x5566);
+    // stack: its top page, and down on demand to its limit.
+    p.as.write32(L.stackTop - 4, 0x7788);
+    expect(p.as.read32(L.stackTop - 4)).toBe(0x7788);
+    p.as.write8(L.stackLimit, 0x99);
+    expect(p.as.read8(L.stackLimit)).toBe(0x99);
+    expect(thrown(() => p.as.write8(L.stackLimit - 1, 1))).toBeInstanceOf(SegmentationFault);
+
+    const ls = parsed(p);
+    const at = (pred: (l: [number, number, string, string]) => boolean): [number, number, string, string] => {
+      const found = ls.filter(pred);
+      expect(found).toHaveLength(1);
+      return found[0]!;
+    };
+    const text = at((l) => l[2] === "r-xp" && l[3] === "/a.out");
+    const data = at((l) => l[2] === "rw-p" && l[3] === "/a.out");
+    const bss = at((l) => l[3] === "" && l[1] <= L.startBrk);
+    const heap = at((l) => l[3] === "[heap]");
+    const mmap = at((l) => l[3] === "" && l[0] >= L.startBrk);
+    const stack = at((l) => l[3] === "[stack]");
+    expect(ls).toEqual([text, data, bss, heap, mmap, stack]);
+    expect(text.slice(0, 2)).toEqual([L.startCode, L.startData]);
+    expect(data.slice(0, 2)).toEqual([L.startData, up(L.endData, ps)]);
+    expect(bss.slice(0, 2)).toEqual([up(L.endData, ps), L.startBrk]);
+    expect(heap.slice(0, 2)).toEqual([L.startBrk, up(L.startBrk + ps + 100, ps)]);
+    expect(mmap.slice(0, 2)).toEqual([m, L.mmapBase]);
+    expect(stack.slice(0, 2)).toEqual([L.stackLimit, L.stackTop]);
+    for (let i = 1; i < ls.length; i++) expect(ls[i - 1]![1]).toBeLessThanOrEqual(ls[i]![0]);
+    p.as.check();
+    p.exit();
+  });
+});
+
 describe("Process: passthroughs", () => {
   it("status() is the address space's, and heap pages swap out and back", () => {
     const swap = new SwapSpace({ slots: 64 });
