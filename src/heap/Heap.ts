@@ -628,7 +628,20 @@ export class Heap<M extends LinearMemory | AddressSpace = LinearMemory> {
     const s = m[(c + 8) >>> 2]!;
     const size = s & ~FLAG_BITS;
     const n = c + size;
-    if ((s & PINUSE) !== 0 && n < top) {
+    // liveInside(c, n), written out: no block in use may start inside this one. (When the size
+    // is impossible, freeChunk says so.)
+    let overlaps = true;
+    if (size >= 32 && (size & 15) === 0 && n <= top) {
+      const end = g + (size >>> 4);
+      let w = g >>> 5;
+      let bits = word & -(bit << 1);
+      for (const last = end >>> 5; w < last; ) {
+        if (bits !== 0) break;
+        bits = m[(bitmap >>> 2) + ++w]!;
+      }
+      overlaps = w < end >>> 5 || (bits & ((1 << (end & 31)) - 1)) !== 0;
+    }
+    if ((s & PINUSE) !== 0 && n < top && !overlaps) {
       // The common case, both neighbours in use: nothing merges. The same checks and stores
       // as the general case below, in a straight line.
       const ns = m[(n + 8) >>> 2]!;
@@ -658,7 +671,7 @@ export class Heap<M extends LinearMemory | AddressSpace = LinearMemory> {
       }
     }
     fast: {
-      if (size < 32 || (size & 15) !== 0 || n > top) break fast;
+      if (overlaps) break fast;
       const ns = m[(n + 8) >>> 2]!;
       const nsize = ns & ~FLAG_BITS;
       if ((ns & PINUSE) === 0 || (m[(n + 12) >>> 2]! | m[(c + 12) >>> 2]!) !== 0) break fast;
@@ -1507,6 +1520,25 @@ export class Heap<M extends LinearMemory | AddressSpace = LinearMemory> {
     throw new InvalidPointerError(op, p);
   }
 
+  /**
+   * Whether a block in use starts inside chunk `[c, n)`: then `c`'s size was smashed bigger
+   * (a write past the block before it), and freeing `c` would hand out memory of a live block.
+   * The in-use bitmap, which user writes cannot reach, has the answer: one word per 32 granules.
+   */
+  protected liveInside(c: number, n: number): boolean {
+    const m = this.m;
+    const words = m[(this.hdr + 4 * H_BITMAP) >>> 2]! >>> 2;
+    const g = (c - this.arena) >>> this.gshift;
+    const end = (n - this.arena) >>> this.gshift;
+    let w = g >>> 5;
+    let bits = m[words + w]! & -(2 << (g & 31)); // the bits after c's own
+    for (const last = end >>> 5; w < last; ) {
+      if (bits !== 0) return true;
+      bits = m[words + ++w]!;
+    }
+    return (bits & ((1 << (end & 31)) - 1)) !== 0;
+  }
+
   protected freeImpl(ptr: number): void {
     if (this.maps !== null && this.maps.has(ptr)) {
       this.unmapBlock(ptr);
@@ -1531,6 +1563,7 @@ export class Heap<M extends LinearMemory | AddressSpace = LinearMemory> {
     const top = m[topAt >>> 2];
     const n = c + size;
     if (size < min || (size & this.amask) !== 0 || n > top) throw new HeapCorruptionError("invalid size", op, c);
+    if (this.liveInside(c, n)) throw new HeapCorruptionError("invalid size (over a block in use)", op, c);
     const ns = m[(n + W) >>> 2];
     const nsize = ns & ~FLAG_BITS;
     if ((ns & PINUSE) === 0) throw new HeapCorruptionError("double free or corruption (!prev)", op, c);
@@ -1673,11 +1706,11 @@ export class Heap<M extends LinearMemory | AddressSpace = LinearMemory> {
     const nb = n0 < min ? min : n0 & ~this.amask;
     const s = m[(c + W) >>> 2];
     const old = s & ~FLAG_BITS;
+    // The block's size and its neighbours are checked as free would, before anything trusts
+    // them: even when the block stays as it is (its size may have been smashed bigger).
+    this.freeChunk(c, "realloc", true);
     if (nb <= old) {
-      if (old - nb >= min) {
-        this.freeChunk(c, "realloc", true);
-        this.splitTail(c, s, nb);
-      }
+      if (old - nb >= min) this.splitTail(c, s, nb);
       return p;
     }
     const n = c + old;

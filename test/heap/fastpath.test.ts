@@ -201,6 +201,21 @@ describe.each(TARGETS)("the fast paths catch damage before changing anything ($n
     });
   }
 
+  for (const [sb, sc] of [[24, 40], [1000, 3000], [24, 9000], [500, 20]] as const) {
+    it(`free and realloc: a size smashed bigger so that it covers a block in use (${sb} + ${sc} bytes)`, () => {
+      const h = target.make();
+      h.malloc(24);
+      const b = h.malloc(sb);
+      const c = h.malloc(sc); // in use: b's chunk must not swallow it
+      h.malloc(40);
+      const smash: Array<[number, number]> = [[chunk(b) + W, (sizeAt(h, b) + sizeAt(h, c)) | (read32(h, chunk(b) + W) & 7)]];
+      expectCaught(h, smash, () => h.free(b), /free\(\): invalid size \(over a block in use\)/, () => h.free(b));
+      const b2 = h.malloc(sb);
+      expect(b2).toBe(b);
+      expectCaught(h, smash, () => h.realloc(b2, sb + sc), /realloc\(\): invalid size \(over a block in use\)/, () => h.free(c));
+    });
+  }
+
   it("free: a free next chunk whose forward link is smashed", () => {
     const h = target.make();
     const a = h.malloc(100);
