@@ -40,8 +40,12 @@ export class FieldCell implements BreakCell {
   }
 }
 
+/** Bytes per page of a linear memory's break: it maps whole pages, as Linux does. */
+const BRK_PAGE = 4096;
+
 function linearTarget(memory: LinearMemory): BreakTarget {
-  return { moveBreak: (_old, end) => memory.ensure(end) };
+  // Up to the next page boundary, or to the memory's end when the reservation stops short of it.
+  return { moveBreak: (_old, end) => memory.ensure(Math.min(Math.ceil(end / BRK_PAGE) * BRK_PAGE, Math.max(end, memory.maxBytes))) };
 }
 
 /**
@@ -49,8 +53,9 @@ function linearTarget(memory: LinearMemory): BreakTarget {
  * byte, never goes below `start` or past `limit`, and a failed call returns `-1` with
  * `errno = ENOMEM` and leaves the break where it was.
  *
- * Over a {@link LinearMemory} the memory grows as the break passes its end (a
- * `WebAssembly.Memory` in 64 KiB pages) and never shrinks, but the break moves both ways.
+ * Over a {@link LinearMemory} the memory grows as the break passes its end, to the next 4 KiB
+ * page boundary (a `WebAssembly.Memory` in 64 KiB pages), and never shrinks, but the break
+ * moves both ways.
  */
 export class Brk {
   /** The initial break. */

@@ -146,6 +146,31 @@ describe("Brk: sbrk", () => {
     expect(m.u8[5000]).toBe(0x77);
   });
 
+  it("maps whole pages: the memory grows to the page boundary after the break (heap.md)", () => {
+    const m = fresh(0, MiB);
+    const b = new Brk(m);
+    b.sbrk(100);
+    expect(b.current).toBe(100);
+    expect(m.byteLength).toBe(4096);
+    m.u8[4095] = 1; // the rest of the break's page is there
+    expect(m.u8[4095]).toBe(1);
+    b.sbrk(5000);
+    expect(b.current).toBe(5100);
+    expect(m.byteLength).toBe(8192);
+    b.brk(8192);
+    expect(m.byteLength).toBe(8192);
+    b.brk(8193);
+    expect(m.byteLength).toBe(12288);
+    // A reservation that ends inside a page: the break may still reach its last byte.
+    const odd = fresh(0, 10_000);
+    const c = new Brk(odd);
+    expect(c.sbrk(9_999)).toBe(0);
+    expect(odd.byteLength).toBe(10_000);
+    expect(c.sbrk(1)).toBe(9_999);
+    expect(c.sbrk(1)).toBe(-1);
+    expect(c.errno).toBe(Errno.ENOMEM);
+  });
+
   it("grows the memory up to start when constructed with a start past the memory's end", () => {
     const m = fresh(0, MiB);
     const b = new Brk(m, { start: 10_000 });
