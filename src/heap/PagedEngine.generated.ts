@@ -748,9 +748,11 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
   /**
    * `mallopt(3)`: sets `M_TRIM_THRESHOLD`, `M_TOP_PAD`, `M_MMAP_THRESHOLD` (at most 32 MiB)
    * or `M_MMAP_MAX`.
+   * `mallopt(M_TRIM_THRESHOLD, -1)` turns trimming off (mallopt(3)).
    * @returns 1 on success, 0 for an unknown parameter or a value out of range
    */
   override mallopt(param: number, value: number): 0 | 1 {
+    if (param === M_TRIM_THRESHOLD && value === -1) value = 0x7fff_ffff; // more than a heap can hold
     if (!Number.isSafeInteger(value) || value < 0) return 0;
     if ((this.mode & MODE_SYNC) !== 0) this.sync();
     switch (param) {

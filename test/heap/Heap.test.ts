@@ -1332,6 +1332,20 @@ describe.each(TARGETS)("$name heap", (target) => {
       heap.check();
     });
 
+    it("mallopt(M_TRIM_THRESHOLD, -1) turns trimming off (mallopt(3)); mallocTrim still trims", () => {
+      const heap = make(brkOnly);
+      heap.malloc(100);
+      expect(heap.mallopt(M_TRIM_THRESHOLD, -1)).toBe(1);
+      const p = heap.malloc(4 * MiB);
+      const f1 = heap.mallocFootprint();
+      heap.free(p);
+      expect(heap.mallocFootprint()).toBe(f1);
+      expect(heap.mallopt(M_TRIM_THRESHOLD, -2)).toBe(0);
+      expect(heap.mallocTrim(0)).toBe(1);
+      expect(heap.mallocFootprint()).toBeLessThan(f1 - 3 * MiB);
+      heap.check();
+    });
+
     it("mallopt(M_TOP_PAD) leaves at least that much free at the top after the heap grows", () => {
       const heap = make();
       expect(heap.mallopt(M_TOP_PAD, 256 * KiB)).toBe(1);
