@@ -632,8 +632,12 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
    * rounded up to the next power of two.
    */
   override memalign(alignment: number, size: number): number {
-    if (!Number.isSafeInteger(alignment) || alignment < 0 || alignment > 0x4000_0000) {
-      this.errno = Errno.EINVAL;
+    if (!Number.isSafeInteger(alignment) || alignment < 0) {
+      this.errno = Errno.EINVAL; // glibc: only past SIZE_MAX / 2 + 1, which a negative size_t is
+      return 0;
+    }
+    if (alignment > 0x4000_0000) {
+      this.errno = Errno.ENOMEM; // a valid alignment no heap of at most 2 GiB can give
       return 0;
     }
     let a = alignment;

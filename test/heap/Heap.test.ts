@@ -1150,6 +1150,24 @@ describe.each(TARGETS)("$name heap", (target) => {
       heap.check();
     });
 
+    it("alignments no heap can give are ENOMEM, like sizes: memalign, alignedAlloc, posixMemalign", () => {
+      const heap = make();
+      const before = heap.mallinfo();
+      for (const a of [2 ** 31, 2 ** 30 + 1, 2 ** 40]) {
+        heap.errno = 0;
+        expect(heap.memalign(a, 10), `memalign(${a})`).toBe(0);
+        expect(heap.errno).toBe(Errno.ENOMEM);
+      }
+      heap.errno = 0;
+      expect(heap.alignedAlloc(2 ** 31, 10)).toBe(0);
+      expect(heap.errno).toBe(Errno.ENOMEM);
+      expect(heap.posixMemalign(2 ** 31, 10).err).toBe(Errno.ENOMEM);
+      heap.errno = 0;
+      expect(heap.memalign(-16, 10)).toBe(0); // a negative size_t is past SIZE_MAX / 2 + 1
+      expect(heap.errno).toBe(Errno.EINVAL);
+      expect(heap.mallinfo()).toEqual(before);
+    });
+
     it("aligned blocks can be freed and realloc'ed like any other", () => {
       const heap = make();
       for (const a of [32, 64, 256, 4096]) {
