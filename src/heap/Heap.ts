@@ -386,7 +386,9 @@ export class Heap<M extends LinearMemory | AddressSpace = LinearMemory> {
       if ((mode & MODE_LOCK) !== 0 && !this.lockHeld) return this.locked(this.malloc, size, 0);
       if ((mode & MODE_SYNC) !== 0 && this.stale()) this.sync();
     }
-    if (typeof size === "number" && size >= 0 && (size | 0) === size && size <= MAX_REQUEST) {
+    // A request at or over the mmap threshold gets a mapping where the heap has a mapping
+    // source (mallocImpl), before any free chunk could serve it.
+    if (typeof size === "number" && size >= 0 && (size | 0) === size && size <= MAX_REQUEST && (this.maps === null || !this.wantsMap(size))) {
       // allocChunk for the LP64 layout, written out with the layout as literals (W = 8,
       // 16-byte granules, chunk = max(32, (size + 23) & ~15)) so the JIT folds them, and with
       // no calls on the common paths: V8 does not inline helpers at call sites it sees rarely,
@@ -469,9 +471,6 @@ export class Heap<M extends LinearMemory | AddressSpace = LinearMemory> {
         const ufl = 31 - Math.clz32(up);
         from = ((ufl << 4) | ((up >>> (ufl - 4)) & 15)) - 96;
       }
-      // Past the exact fit and the victim, a request at or over the mmap threshold gets a
-      // mapping where the heap has a mapping source (mallocImpl).
-      if (this.maps !== null && this.wantsMap(size)) return this.mallocImpl(size);
       if (c === 0) {
         // findBin(from), written out: the bin bitmap's word, then its summary word.
         idx = -1;

@@ -152,6 +152,23 @@ describe("process.heap: where the memory comes from", () => {
     heap.check();
   });
 
+  it("a request at or over a small mmap threshold gets a mapping even when a free chunk of its size waits in a bin", () => {
+    const heap = spawn().heap;
+    const a = heap.malloc(600);
+    heap.malloc(16);
+    heap.free(a); // a's chunk is an exact fit for another malloc(600)
+    expect(heap.mallopt(M_MMAP_THRESHOLD, 512)).toBe(1);
+    const b = heap.malloc(600);
+    expect(b).not.toBe(a);
+    expect(heap.mallinfo().hblks).toBe(1);
+    const c = heap.malloc(100); // under the threshold: from the bins
+    expect(heap.mallinfo().hblks).toBe(1);
+    heap.free(b);
+    heap.free(c);
+    expect(heap.mallinfo().hblks).toBe(0);
+    heap.check();
+  });
+
   it("options of Process.spawn reach the heap", () => {
     const proc = spawn({ heap: { mmapThreshold: 4096, dataModel: "ilp32" } });
     const heap = proc.heap;
