@@ -163,6 +163,9 @@ function optInt(name: string, v: number | undefined, dflt: number, max = 0x7fff_
   return Math.min(v, max);
 }
 
+/** Bitmap words read next to each end of a big chunk for blocks in use inside it ({@link Heap.liveInside}). */
+const LIVE_SCAN = 4;
+
 /** Bits of `Heap.mode`. */
 const MODE_SYNC = 1;
 const MODE_LOCK = 2;
@@ -627,18 +630,18 @@ export class Heap<M extends LinearMemory | AddressSpace = LinearMemory> {
     const s = m[(c + 8) >>> 2]!;
     const size = s & ~FLAG_BITS;
     const n = c + size;
-    // liveInside(c, n), written out: no block in use may start inside this one. (When the size
-    // is impossible, freeChunk says so.)
+    // liveInside(c, n), written out for a chunk over one or two bitmap words: no block in use
+    // may start inside this one. (When the size is impossible, freeChunk says so.)
     let overlaps = true;
     if (size >= 32 && (size & 15) === 0 && n <= top) {
       const end = g + (size >>> 4);
-      let w = g >>> 5;
-      let bits = word & -(bit << 1);
-      for (const last = end >>> 5; w < last; ) {
-        if (bits !== 0) break;
-        bits = m[(bitmap >>> 2) + ++w]!;
-      }
-      overlaps = w < end >>> 5 || (bits & ((1 << (end & 31)) - 1)) !== 0;
+      const head = word & -(bit << 1);
+      const below = (1 << (end & 31)) - 1;
+      const we = end >>> 5;
+      const wg = g >>> 5;
+      if (we === wg) overlaps = (head & below) !== 0;
+      else if (we === wg + 1) overlaps = head !== 0 || (m[(bitmap >>> 2) + we]! & below) !== 0;
+      else overlaps = this.liveInside(c, n);
     }
     if ((s & PINUSE) !== 0 && n < top && !overlaps) {
       // The common case, both neighbours in use: nothing merges. The same checks and stores
@@ -1529,19 +1532,26 @@ export class Heap<M extends LinearMemory | AddressSpace = LinearMemory> {
    * Whether a block in use starts inside chunk `[c, n)`: then `c`'s size was smashed bigger
    * (a write past the block before it), and freeing `c` would hand out memory of a live block.
    * The in-use bitmap, which user writes cannot reach, has the answer: one word per 32 granules.
+   * A chunk of up to 2·LIVE_SCAN + 2 words is read whole; past that only the LIVE_SCAN + 1 words
+   * at each end, so that freeing a block of megabytes stays O(1): the blocks a smashed size
+   * covers start right after the chunk's true end or end at its false one, and are caught when
+   * either side is within LIVE_SCAN · 32 granules of its end of the chunk. `check()` reads all.
    */
   protected liveInside(c: number, n: number): boolean {
     const m = this.m;
     const words = m[(this.hdr + 4 * H_BITMAP) >>> 2]! >>> 2;
     const g = (c - this.arena) >>> this.gshift;
     const end = (n - this.arena) >>> this.gshift;
-    let w = g >>> 5;
-    let bits = m[words + w]! & -(2 << (g & 31)); // the bits after c's own
-    for (const last = end >>> 5; w < last; ) {
-      if (bits !== 0) return true;
-      bits = m[words + ++w]!;
-    }
-    return (bits & ((1 << (end & 31)) - 1)) !== 0;
+    const first = g >>> 5;
+    const last = end >>> 5;
+    const head = m[words + first]! & -(2 << (g & 31)); // the bits after c's own
+    const below = (1 << (end & 31)) - 1; // the bits before the next chunk's
+    if (first === last) return (head & below) !== 0;
+    if (head !== 0 || (m[words + last]! & below) !== 0) return true;
+    const skipFrom = last - first - 1 > 2 * LIVE_SCAN ? first + 1 + LIVE_SCAN : last;
+    for (let w = first + 1; w < skipFrom; w++) if (m[words + w] !== 0) return true;
+    for (let w = Math.max(skipFrom, last - LIVE_SCAN); w < last; w++) if (m[words + w] !== 0) return true;
+    return false;
   }
 
   protected freeImpl(ptr: number): void {
