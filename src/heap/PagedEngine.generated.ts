@@ -391,18 +391,24 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
     const s = m[this.tr((c + 8) >>> 2)]!;
     const size = s & ~FLAG_BITS;
     const n = c + size;
-    // liveInside(c, n), written out for a chunk over one or two bitmap words: no block in use
-    // may start inside this one. (When the size is impossible, freeChunk says so.)
+    // liveInside(c, n), written out for chunks of up to 2·LIVE_SCAN + 2 bitmap words (5 KiB):
+    // no block in use may start inside this one. (When the size is impossible, freeChunk says so.)
     let overlaps = true;
     if (size >= 32 && (size & 15) === 0 && n <= top) {
       const end = g + (size >>> 4);
-      const head = word & -(bit << 1);
-      const below = (1 << (end & 31)) - 1;
       const we = end >>> 5;
       const wg = g >>> 5;
+      const head = word & -(bit << 1);
+      const below = (1 << (end & 31)) - 1;
       if (we === wg) overlaps = (head & below) !== 0;
-      else if (we === wg + 1) overlaps = head !== 0 || (m[this.tr((bitmap >>> 2) + we)]! & below) !== 0;
-      else overlaps = this.liveInside(c, n);
+      else if (head !== 0 || (m[this.tr((bitmap >>> 2) + we)]! & below) !== 0) overlaps = true;
+      else if (we - wg > 2 * LIVE_SCAN + 2) overlaps = this.liveInside(c, n);
+      else {
+        let i = (bitmap >>> 2) + wg + 1;
+        const iEnd = (bitmap >>> 2) + we;
+        while (i < iEnd && m[this.tr(i)] === 0) i++;
+        overlaps = i < iEnd;
+      }
     }
     if ((s & PINUSE) !== 0 && n < top && !overlaps) {
       // The common case, both neighbours in use: nothing merges. The same checks and stores
