@@ -208,6 +208,11 @@ export class Heap<M extends LinearMemory | AddressSpace = LinearMemory> {
    */
   protected maps!: Map<number, MappedBlock> | null;
   /**
+   * The mmap threshold where the heap has a mapping source (mirrored from the header, so that
+   * malloc's fast path compares with a field), else Infinity.
+   */
+  protected mapFloor!: number;
+  /**
    * The memory as 32-bit words: all metadata goes through it, `m[addr >>> 2]`, written out at
    * each use (a helper call would not be inlined everywhere, and the hot paths are a few dozen
    * accesses). Replaced when a wasm memory grows: see {@link Heap.sync}.
@@ -264,6 +269,7 @@ export class Heap<M extends LinearMemory | AddressSpace = LinearMemory> {
     self.host = host;
     self.m = host.u32;
     self.maps = null;
+    self.mapFloor = Infinity;
     self.hdr = hdr;
     self.layout = layout;
     self.W = layout.W;
@@ -391,7 +397,7 @@ export class Heap<M extends LinearMemory | AddressSpace = LinearMemory> {
     }
     // A request at or over the mmap threshold gets a mapping where the heap has a mapping
     // source (mallocImpl), before any free chunk could serve it.
-    if (typeof size === "number" && size >= 0 && (size | 0) === size && size <= MAX_REQUEST && (this.maps === null || !this.wantsMap(size))) {
+    if (typeof size === "number" && size >= 0 && (size | 0) === size && size <= MAX_REQUEST && (size < this.mapFloor || !this.wantsMap(size))) {
       // allocChunk for the LP64 layout, written out with the layout as literals (W = 8,
       // 16-byte granules, chunk = max(32, (size + 23) & ~15)) so the JIT folds them, and with
       // no calls on the common paths: V8 does not inline helpers at call sites it sees rarely,
@@ -1013,6 +1019,7 @@ export class Heap<M extends LinearMemory | AddressSpace = LinearMemory> {
       case M_MMAP_THRESHOLD:
         if (value > MAX_MMAP_THRESHOLD) return 0;
         this.setWord(H_MMAP_THRESHOLD, value);
+        if (this.maps !== null) this.mapFloor = value;
         return 1;
       case M_MMAP_MAX:
         this.setWord(H_MMAP_MAX, Math.min(value, 0x7fff_ffff));

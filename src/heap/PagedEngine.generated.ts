@@ -74,6 +74,7 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
     self.host = host;
     self.m = host.u32;
     self.maps = null;
+    self.mapFloor = Infinity;
     self.hdr = hdr;
     self.layout = layout;
     self.W = layout.W;
@@ -152,7 +153,7 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
     }
     // A request at or over the mmap threshold gets a mapping where the heap has a mapping
     // source (mallocImpl), before any free chunk could serve it.
-    if (typeof size === "number" && size >= 0 && (size | 0) === size && size <= MAX_REQUEST && (this.maps === null || !this.wantsMap(size))) {
+    if (typeof size === "number" && size >= 0 && (size | 0) === size && size <= MAX_REQUEST && (size < this.mapFloor || !this.wantsMap(size))) {
       // allocChunk for the LP64 layout, written out with the layout as literals (W = 8,
       // 16-byte granules, chunk = max(32, (size + 23) & ~15)) so the JIT folds them, and with
       // no calls on the common paths: V8 does not inline helpers at call sites it sees rarely,
@@ -777,6 +778,7 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
       case M_MMAP_THRESHOLD:
         if (value > MAX_MMAP_THRESHOLD) return 0;
         this.setWord(H_MMAP_THRESHOLD, value);
+        if (this.maps !== null) this.mapFloor = value;
         return 1;
       case M_MMAP_MAX:
         this.setWord(H_MMAP_MAX, Math.min(value, 0x7fff_ffff));

@@ -238,6 +238,7 @@ export class PagedHeap extends PagedEngine {
     if (!made) throw new ArgumentError("Process heap: the break cannot give an empty heap its first pages");
     host.cell = hdr + 4 * H_BRK;
     heap.maxFoot = heap.mallocFootprint();
+    heap.mapFloor = heap.word(H_MMAP_THRESHOLD);
     return heap;
   }
 
@@ -253,6 +254,7 @@ export class PagedHeap extends PagedEngine {
     heap.errno = parent.errno;
     heap.mapped = parent.mapped;
     heap.maxFoot = parent.maxFoot;
+    heap.mapFloor = parent.mapFloor;
     return heap;
   }
 
