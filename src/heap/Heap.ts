@@ -1745,10 +1745,7 @@ export class Heap<M extends LinearMemory | AddressSpace = LinearMemory> {
     const top = this.topAddr();
     const bm = m[(this.hdr + 4 * H_BITMAP) >>> 2] - this.W2;
     if (n === top || (n === bm && bm + (m[(bm + W) >>> 2] & ~FLAG_BITS) === top)) {
-      if ((m[(top + W) >>> 2] & ~FLAG_BITS) !== this.endAddr() - top || (W === 8 && m[(top + 12) >>> 2] !== 0)) {
-        throw new HeapCorruptionError("invalid next size (top)", "realloc", top);
-      }
-      return this.growIntoTop(c, s, nb) ? p : this.reallocMove(c, p, old, size);
+      return this.growIntoTop(c, s, nb) ? p : this.reallocMove(c, p, old, size); // (growIntoTop checks the top)
     }
     const ns = m[(n + W) >>> 2];
     const nsize = ns & ~FLAG_BITS;

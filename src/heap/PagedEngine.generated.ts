@@ -1495,10 +1495,7 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
     const top = this.topAddr();
     const bm = m[this.tr((this.hdr + 4 * H_BITMAP) >>> 2)] - this.W2;
     if (n === top || (n === bm && bm + (m[this.tr((bm + W) >>> 2)] & ~FLAG_BITS) === top)) {
-      if ((m[this.tr((top + W) >>> 2)] & ~FLAG_BITS) !== this.endAddr() - top || (W === 8 && m[this.tr((top + 12) >>> 2)] !== 0)) {
-        throw new HeapCorruptionError("invalid next size (top)", "realloc", top);
-      }
-      return this.growIntoTop(c, s, nb) ? p : this.reallocMove(c, p, old, size);
+      return this.growIntoTop(c, s, nb) ? p : this.reallocMove(c, p, old, size); // (growIntoTop checks the top)
     }
     const ns = m[this.tr((n + W) >>> 2)];
     const nsize = ns & ~FLAG_BITS;
