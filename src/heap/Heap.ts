@@ -660,7 +660,8 @@ export class Heap<M extends LinearMemory | AddressSpace = LinearMemory> {
       // as the general case below, in a straight line.
       const ns = m[(n + 8) >>> 2]!;
       const nsize = ns & ~FLAG_BITS;
-      if ((ns & (CINUSE | PINUSE)) === (CINUSE | PINUSE) && size >= 32 && (size & 15) === 0 && nsize >= 32 && (nsize & 15) === 0 && n + nsize <= top && (m[(n + 12) >>> 2]! | m[(c + 12) >>> 2]!) === 0) {
+      // (The chunk's own size is sound: overlaps would be true otherwise.)
+      if ((ns & (CINUSE | PINUSE)) === (CINUSE | PINUSE) && nsize >= 32 && (nsize & 15) === 0 && n + nsize <= top && (m[(n + 12) >>> 2]! | m[(c + 12) >>> 2]!) === 0) {
         m[wa >>> 2] = word & ~bit;
         m[(n + 8) >>> 2] = ns & ~PINUSE;
         m[(c + 8) >>> 2] = size | PINUSE;

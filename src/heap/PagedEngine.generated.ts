@@ -416,7 +416,8 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
       // as the general case below, in a straight line.
       const ns = m[this.tr((n + 8) >>> 2)]!;
       const nsize = ns & ~FLAG_BITS;
-      if ((ns & (CINUSE | PINUSE)) === (CINUSE | PINUSE) && size >= 32 && (size & 15) === 0 && nsize >= 32 && (nsize & 15) === 0 && n + nsize <= top && (m[this.tr((n + 12) >>> 2)]! | m[this.tr((c + 12) >>> 2)]!) === 0) {
+      // (The chunk's own size is sound: overlaps would be true otherwise.)
+      if ((ns & (CINUSE | PINUSE)) === (CINUSE | PINUSE) && nsize >= 32 && (nsize & 15) === 0 && n + nsize <= top && (m[this.tr((n + 12) >>> 2)]! | m[this.tr((c + 12) >>> 2)]!) === 0) {
         { const $i = wa >>> 2; const $x = word & ~bit; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
         { const $i = (n + 8) >>> 2; const $x = ns & ~PINUSE; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
         { const $i = (c + 8) >>> 2; const $x = size | PINUSE; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
