@@ -647,7 +647,7 @@ export class Heap<M extends LinearMemory | AddressSpace = LinearMemory> {
       const below = (1 << (end & 31)) - 1;
       if (we === wg) overlaps = (head & below) !== 0;
       else if (head !== 0 || (m[(bitmap >>> 2) + we]! & below) !== 0) overlaps = true;
-      else if (we - wg > 2 * LIVE_SCAN + 2) overlaps = this.liveInside(c, n);
+      else if (we - wg > 2 * LIVE_SCAN + 1) overlaps = this.liveInside(c, n); // as liveInside: whole up to 2·LIVE_SCAN + 2 words
       else {
         let i = (bitmap >>> 2) + wg + 1;
         const iEnd = (bitmap >>> 2) + we;
@@ -1547,9 +1547,11 @@ export class Heap<M extends LinearMemory | AddressSpace = LinearMemory> {
    * (a write past the block before it), and freeing `c` would hand out memory of a live block.
    * The in-use bitmap, which user writes cannot reach, has the answer: one word per 32 granules.
    * A chunk of up to 2·LIVE_SCAN + 2 words is read whole; past that only the LIVE_SCAN + 1 words
-   * at each end, so that freeing a block of megabytes stays O(1): the blocks a smashed size
-   * covers start right after the chunk's true end or end at its false one, and are caught when
-   * either side is within LIVE_SCAN · 32 granules of its end of the chunk. `check()` reads all.
+   * at each end, so that freeing a block of megabytes stays O(1). A smashed size is then caught
+   * when a block in use starts within those words: right after a chunk's true end when the
+   * chunk is small, or near the false end when the last block it covers is. (A free chunk of
+   * over 2 KiB after the true end followed by a block in use of over 2 KiB is missed.) `check()`
+   * reads all.
    */
   protected liveInside(c: number, n: number): boolean {
     const m = this.m;

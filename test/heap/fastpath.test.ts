@@ -224,6 +224,32 @@ describe.each(TARGETS)("the fast paths catch damage before changing anything ($n
     });
   }
 
+  for (const span of [6, 8, 9]) {
+    it(`free: a smashed size over a free chunk and then a block in use, ${span} bitmap words on (fast and general paths agree)`, () => {
+      const h = target.make();
+      h.mallopt(M_TRIM_THRESHOLD, 1 << 30);
+      h.free(h.malloc(100_000)); // the in-use bitmap grows once, here
+      const arena = h.chunks()[0]!.address;
+      const top = (): number => h.chunks().at(-1)!.address;
+      const mk = (chunkSize: number): number => h.malloc(chunkSize - 8) - 16; // from the top
+      while (h.chunks().some((c) => c.kind === "free")) h.malloc(16); // fill the holes first
+      let pad = (32 - (((top() - arena) >>> 4) % 32)) % 32;
+      if (pad < 2) pad += 32;
+      mk(pad * 16);
+      const x = mk(32); // at bit 0 of its bitmap word
+      const f = mk((160 - 2) * 16); // freed below: words 0..4 after x's
+      const live = mk((span * 32 + 10 - 160) * 16); // in use, from word 5
+      const g = mk(32);
+      mk(32);
+      expect((x - arena) >>> 4).toBe((((x - arena) >>> 4) >>> 5) << 5);
+      h.free(f + 16);
+      const smash: Array<[number, number]> = [[x + W, (g - x) | (read32(h, x + W) & 7)]];
+      expectCaught(h, smash, () => h.free(x + 16), /free\(\): invalid size \(over a block in use\)/, () => h.free(x + 16));
+      h.free(live + 16);
+      h.check();
+    });
+  }
+
   it("free: a free next chunk whose forward link is smashed", () => {
     const h = target.make();
     const a = h.malloc(100);
