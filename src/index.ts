@@ -46,8 +46,8 @@ export {
   type WasmMemoryOptions,
 } from "./memory/LinearMemory.js";
 export { Brk, type BrkOptions, type BreakTarget, type BreakCell } from "./heap/Brk.js";
+import { Heap as HeapClass, type HeapMemory } from "./heap/Heap.js";
 export {
-  Heap,
   DEFAULT_MMAP_THRESHOLD,
   DEFAULT_TRIM_THRESHOLD,
   MAX_HEAP_BYTES,
@@ -57,7 +57,21 @@ export {
   type DataModel,
   type ChunkInfo,
   type MappedBlock,
+  type HeapMemory,
 } from "./heap/Heap.js";
+/**
+ * The malloc family over linear memory (`new Heap()`), or inside a process (`process.heap`),
+ * with C semantics; all its state lives in the memory it manages. See the class's methods,
+ * and `heap.md` for the semantics.
+ *
+ * As a type, `Heap` is any heap: its `memory` is a {@link LinearMemory} or, for a process's
+ * heap, an {@link AddressSpace}. `new Heap(...)` makes a `Heap<LinearMemory>`, whose blocks
+ * are read and written through `heap.memory.u8` / `heap.memory.dv`; `process.heap` is a
+ * `Heap<AddressSpace>`. Both are assignable to `Heap`.
+ * @class
+ */
+export const Heap = HeapClass;
+export type Heap<M extends HeapMemory = HeapMemory> = HeapClass<M>;
 export type { ProcessHeapOptions } from "./heap/PagedHeap.js";
 export { MAX_REQUEST } from "./heap/chunk.js";
 export { heapMap, chunkTable, formatMallinfo, MAP_GLYPHS, type HeapMapOptions } from "./viz/heapMap.js";

@@ -98,6 +98,9 @@ export interface MappedBlock {
   readonly length: number;
 }
 
+/** What a heap's blocks live in: a linear memory, or a process's address space. */
+export type HeapMemory = LinearMemory | AddressSpace;
+
 /** The C data model of a heap: field sizes, alignment, minimum chunk. */
 export type DataModel = "lp64" | "ilp32";
 
@@ -191,7 +194,7 @@ const isPow2 = (x: number): boolean => Number.isSafeInteger(x) && x > 0 && 2 ** 
  * itself) is the authority on which pointers are live: `free` of anything else (twice, interior,
  * misaligned, forged header) throws before changing anything.
  */
-export class Heap<M extends LinearMemory | AddressSpace = LinearMemory> {
+export class Heap<M extends HeapMemory = LinearMemory> {
   /**
    * Where the blocks live: read and write their contents through `memory.u8` / `memory.dv`,
    * or, for a process's heap, through the process's {@link AddressSpace} (`read8`, `write8`,

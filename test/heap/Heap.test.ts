@@ -1497,7 +1497,7 @@ describe("base: the heap never touches memory below it", () => {
     for (let i = 0; i < base; i++) if (u8[i] !== ((i * 37 + 11) & 0xff)) return i;
     return -1;
   };
-  const churn = (heap: Heap, base: number): void => {
+  const churn = (heap: Heap<LinearMemory>, base: number): void => {
     const rand = rng(base);
     const ps: number[] = [];
     for (let i = 0; i < 1500; i++) {

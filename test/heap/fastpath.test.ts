@@ -13,7 +13,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { Heap, HeapCorruptionError, M_TRIM_THRESHOLD, type HeapOptions } from "../../src/index.js";
+import { Heap, HeapCorruptionError, M_TRIM_THRESHOLD, type HeapOptions, type LinearMemory } from "../../src/index.js";
 import { TARGETS, read32, write32, type AnyHeap } from "./helpers/heapKit.js";
 import { fcSeed } from "../helpers/common.js";
 
@@ -55,7 +55,7 @@ const op: fc.Arbitrary<Op> = fc.oneof(
 );
 
 /** Runs `ops` on `heap`; returns every pointer it got. */
-function run(heap: Heap, ops: readonly Op[]): number[] {
+function run(heap: Heap<LinearMemory>, ops: readonly Op[]): number[] {
   const live: number[] = [];
   const out: number[] = [];
   for (const o of ops) {
@@ -92,7 +92,7 @@ function run(heap: Heap, ops: readonly Op[]): number[] {
 
 describe(`the fast paths choose as the general path does (seed ${SEED})`, () => {
   // Each kind of heap, made with Heap or with GeneralHeap.
-  const kinds: Array<[string, (H: new (opts: HeapOptions) => Heap, base: number) => Heap]> = [
+  const kinds: Array<[string, (H: new (opts: HeapOptions) => Heap<LinearMemory>, base: number) => Heap<LinearMemory>]> = [
     ["a heap on linear memory", (H, base) => new H({ maxBytes: 64 << 20, base })],
     ["a concurrent heap", (H, base) => new H({ maxBytes: 64 << 20, base, concurrent: true })],
     ["a heap on a wasm memory", (H, base) => new H({ memory: new WebAssembly.Memory({ initial: 1, maximum: 1024 }), base })],

@@ -6,7 +6,7 @@
  */
 import wabtInit from "wabt";
 import { beforeAll, describe, expect, it } from "vitest";
-import { DoubleFreeError, Errno, Heap, HeapError, VmError } from "../../src/index.js";
+import { DoubleFreeError, Errno, Heap, HeapError, LinearMemory, VmError } from "../../src/index.js";
 
 const HEAP_BASE = 4096;
 /** The module's static data: a 1024-byte data segment at 0 with this pattern. */
@@ -232,7 +232,7 @@ const sharedWasm = ((): boolean => {
 
 interface Setup {
   memory: WebAssembly.Memory;
-  heap: Heap;
+  heap: Heap<LinearMemory>;
   wasm: Exports;
 }
 
@@ -246,7 +246,7 @@ function setup(shared: boolean): Setup {
 }
 
 /** The module's static data below the base: the data segment, and the never-written scratch. */
-function expectStaticDataIntact(heap: Heap): void {
+function expectStaticDataIntact(heap: Heap<LinearMemory>): void {
   const u8 = heap.memory.u8;
   let bad = -1;
   for (let i = 0; i < DATA_LEN && bad < 0; i++) if (u8[i] !== dataByte(i)) bad = i;
@@ -255,7 +255,7 @@ function expectStaticDataIntact(heap: Heap): void {
   expect(bad, "first written byte of the module's scratch below __heap_base").toBe(-1);
 }
 
-function slot(heap: Heap, k: number): number {
+function slot(heap: Heap<LinearMemory>, k: number): number {
   return heap.memory.dv.getUint32(TABLE + 4 * k, true);
 }
 
@@ -265,7 +265,7 @@ function expectGoodPointer(p: number): void {
 }
 
 /** JS-side view of a block the module filled: every byte is the pattern. */
-function expectPattern(heap: Heap, p: number, n: number, seed: number): void {
+function expectPattern(heap: Heap<LinearMemory>, p: number, n: number, seed: number): void {
   const u8 = heap.memory.u8;
   let bad = -1;
   for (let i = 0; i < n && bad < 0; i++) if (u8[p + i] !== pat(seed, i)) bad = i;

@@ -7,7 +7,7 @@
  * stopped and reported instead of hanging the test run; so nothing here may use vitest.
  */
 import fc from "fast-check";
-import { Heap, HeapCorruptionError } from "../../../src/index.js";
+import { Heap, HeapCorruptionError, type LinearMemory } from "../../../src/index.js";
 
 /** An error a step threw. */
 export interface Thrown {
@@ -55,13 +55,13 @@ function step(steps: Step[], op: string, fn: () => number | void): boolean {
 const pat = (seed: number, i: number): number => (seed * 73 + i * 31 + 5) & 0xff;
 
 /** Fills block `p` with the pattern of `seed`, its first `zeros` bytes with 0 (null pointers). */
-function fill(heap: Heap, p: number, seed: number, zeros = 0): void {
+function fill(heap: Heap<LinearMemory>, p: number, seed: number, zeros = 0): void {
   const u8 = heap.memory.u8;
   const n = heap.mallocUsableSize(p);
   for (let i = 0; i < n; i++) u8[p + i] = i < zeros ? 0 : pat(seed, i);
 }
 
-function intact(heap: Heap, p: number, len: number, seed: number, zeros = 0): boolean {
+function intact(heap: Heap<LinearMemory>, p: number, len: number, seed: number, zeros = 0): boolean {
   const u8 = heap.memory.u8;
   for (let i = 0; i < len; i++) if (u8[p + i] !== (i < zeros ? 0 : pat(seed, i))) return false;
   return true;

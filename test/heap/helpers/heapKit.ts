@@ -39,14 +39,14 @@ export function usableFor(m: DataModelSpec, n: number): number {
  * A heap on a small fresh memory (a 256 MiB reservation per test adds up): `maxBytes`
  * defaults to 16 MiB here.
  */
-export function newHeap(opts: HeapOptions = {}): Heap {
+export function newHeap(opts: HeapOptions = {}): Heap<LinearMemory> {
   return new Heap({ maxBytes: 16 * MiB, ...opts });
 }
 
 // ───────────────────────── targets: where a heap runs ─────────────────────────
 
 /** A heap of either kind: on linear memory, or inside a process. */
-export type AnyHeap = Heap<LinearMemory> | Heap<AddressSpace>;
+export type AnyHeap = Heap;
 
 /** Options both kinds of heap understand. */
 export interface TargetOptions {
