@@ -1564,8 +1564,11 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
     return true;
   }
 
+  /**
+   * Moves block `p` (chunk `c` of `old` bytes) to a new block of `size` bytes. Its caller,
+   * reallocImpl, has run free's checks on `c` already.
+   */
   protected override reallocMove(c: number, p: number, old: number, size: number): number {
-    this.freeChunk(c, "realloc", true);
     const q = this.mallocImpl(size);
     if (q === 0) return 0;
     // Whole words (both usable sizes are multiples of 8 bytes): copies run word-wise.
