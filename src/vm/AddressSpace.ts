@@ -645,9 +645,12 @@ export class AddressSpace {
         this.fault("minor", "cow", va, access);
         return true;
       }
-      // The PTE is stale (the last sharer left, or permissions changed): recompute it.
+      // The PTE is stale (the last sharer left, or permissions changed): recompute it. A write
+      // to a copy-on-write page whose other sharers are gone keeps the frame: still a fault, as
+      // Linux's do_wp_page counts reusing the page.
       this.pageTable.set(page, this.presentPte(v, f, pte & (ACCESSED | DIRTY)));
       this.mmu.invalidate(page);
+      if (access === "write" && (pte & COW) !== 0 && !v.shared) this.fault("minor", "cow", va, access);
       return true;
     }
     if ((pte & SWAPPED) !== 0) {
