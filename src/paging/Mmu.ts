@@ -249,7 +249,7 @@ export class Mmu {
 
   /** Loads the unsigned little-endian 16-bit value at `va`. */
   read16(va: number): number {
-    if ((va & 1) !== 0) {
+    if (typeof va !== "number" || (va & 1) !== 0) {
       this.loadSlow(va, 2);
       return this.scratchDv.getUint16(0, true);
     }
@@ -258,7 +258,7 @@ export class Mmu {
 
   /** Loads the unsigned little-endian 32-bit value at `va`. */
   read32(va: number): number {
-    if ((va & 3) !== 0) {
+    if (typeof va !== "number" || (va & 3) !== 0) {
       this.loadSlow(va, 4);
       return this.scratchDv.getUint32(0, true);
     }
@@ -267,7 +267,7 @@ export class Mmu {
 
   /** Loads the unsigned little-endian 64-bit value at `va`. */
   read64(va: number): bigint {
-    if ((va & 7) !== 0) {
+    if (typeof va !== "number" || (va & 7) !== 0) {
       this.loadSlow(va, 8);
       return this.scratchDv.getBigUint64(0, true);
     }
@@ -276,12 +276,14 @@ export class Mmu {
 
   /** Stores the low 8 bits of `v` at `va`. */
   write8(va: number, v: number): void {
+    checkValue(v);
     this.u8[this.tr(va, NEED_WRITE, WRITE, 1)] = v;
   }
 
   /** Stores the low 16 bits of `v` at `va`, little-endian. */
   write16(va: number, v: number): void {
-    if ((va & 1) !== 0) {
+    checkValue(v);
+    if (typeof va !== "number" || (va & 1) !== 0) {
       this.scratchDv.setUint16(0, v, true);
       this.storeSlow(va, 2);
       return;
@@ -291,7 +293,8 @@ export class Mmu {
 
   /** Stores the low 32 bits of `v` at `va`, little-endian. */
   write32(va: number, v: number): void {
-    if ((va & 3) !== 0) {
+    checkValue(v);
+    if (typeof va !== "number" || (va & 3) !== 0) {
       this.scratchDv.setUint32(0, v, true);
       this.storeSlow(va, 4);
       return;
@@ -301,7 +304,8 @@ export class Mmu {
 
   /** Stores the low 64 bits of `v` at `va`, little-endian. */
   write64(va: number, v: bigint): void {
-    if ((va & 7) !== 0) {
+    if (typeof v !== "bigint") throw new ArgumentError(`Mmu.write64: value must be a bigint, got ${describe(v)}`);
+    if (typeof va !== "number" || (va & 7) !== 0) {
       this.scratchDv.setBigUint64(0, v, true);
       this.storeSlow(va, 8);
       return;
@@ -314,6 +318,7 @@ export class Mmu {
    * page. Alignment policies do not apply to byte ranges.
    */
   readBytes(va: number, length: number): Uint8Array {
+    checkAddress(va);
     checkLength(length, "readBytes");
     const out = new Uint8Array(length);
     const u8 = this.u8;
@@ -332,6 +337,7 @@ export class Mmu {
    * the earlier pages written, as `memcpy` would).
    */
   writeBytes(va: number, bytes: Uint8Array): void {
+    checkAddress(va);
     checkInstance(bytes, Uint8Array, "Mmu.writeBytes: bytes");
     const length = bytes.length;
     const u8 = this.u8;
@@ -349,14 +355,16 @@ export class Mmu {
    * Everything else (misses, faults, bad addresses) goes to {@link translateSlow}.
    */
   private tr(va: number, need: number, kind: number, size: number): number {
-    const vpn = Math.floor(va * this.inv);
-    const off = va - vpn * this.pageSize;
-    if ((off | 0) === off) {
-      const f = this.tlb.find(vpn, need);
-      if (f >= 0) {
-        const lu = this.lastUse;
-        if (lu !== null) lu[f] = ++this.useClock;
-        return f * this.pageSize + off;
+    if (typeof va === "number") {
+      const vpn = Math.floor(va * this.inv);
+      const off = va - vpn * this.pageSize;
+      if ((off | 0) === off) {
+        const f = this.tlb.find(vpn, need);
+        if (f >= 0) {
+          const lu = this.lastUse;
+          if (lu !== null) lu[f] = ++this.useClock;
+          return f * this.pageSize + off;
+        }
       }
     }
     return this.translateSlow(va, kind, size);
@@ -365,7 +373,7 @@ export class Mmu {
   /** The cold path: validate, walk, set A/D, fill the TLB; on a fault, ask the handler. */
   private translateSlow(va: number, kind: number, size: number): number {
     const access = ACCESS_NAMES[kind]!;
-    if (!Number.isInteger(va)) throw new ArgumentError(`Mmu: address must be an integer, got ${String(va)}`);
+    checkAddress(va);
     if (va < 0 || va >= this.limit) throw new SegmentationFault(va, access, size);
     const pt = this.pageTable;
     const ps = this.pageSize;
@@ -402,9 +410,8 @@ export class Mmu {
 
   /** Applies the alignment policy to a misaligned access. */
   private misaligned(va: number, size: number, kind: number): void {
-    if (!Number.isInteger(va)) throw new ArgumentError(`Mmu: address must be an integer, got ${String(va)}`);
+    checkAddress(va);
     if (this.align === ALIGN_TRAP) throw new AlignmentFault(va, ACCESS_NAMES[kind]!, size);
-    if (this.align === ALIGN_FIXUP) this.alignmentFixups++;
   }
 
   /** A misaligned load (maybe crossing a page) into `scratch[0, size)`. */
@@ -419,6 +426,7 @@ export class Mmu {
       const pa2 = this.tr(va + n1, NEED_READ, READ, size);
       for (let i = n1; i < size; i++) s[i] = u8[pa2 + i - n1]!;
     }
+    if (this.align === ALIGN_FIXUP) this.alignmentFixups++; // fixed up (an access that faulted was not)
   }
 
   /**
@@ -456,8 +464,24 @@ export class Mmu {
     }
     for (let i = 0; i < n1; i++) u8[pa1 + i] = s[i]!;
     for (let i = n1; i < size; i++) u8[pa2 + i - n1] = s[i]!;
+    if (this.align === ALIGN_FIXUP) this.alignmentFixups++;
   }
 
+}
+
+/** How a bad argument reads in a message: strings quoted, bigints with their `n`. */
+function describe(x: unknown): string {
+  return typeof x === "string" ? JSON.stringify(x) : typeof x === "bigint" ? `${x}n` : String(x);
+}
+
+/** An address is an integer `number` (a string or a bigint is not, even when it would convert). */
+function checkAddress(va: unknown): void {
+  if (typeof va !== "number" || !Number.isInteger(va)) throw new ArgumentError(`Mmu: address must be an integer, got ${describe(va)}`);
+}
+
+/** A value to store is a `number` (its low bits are stored, as C converts to the access's width). */
+function checkValue(v: unknown): void {
+  if (typeof v !== "number") throw new ArgumentError(`Mmu: the value to store must be a number, got ${describe(v)}`);
 }
 
 function checkLength(length: number, op: string): void {

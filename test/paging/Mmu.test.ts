@@ -130,6 +130,46 @@ describe("Mmu.translate", () => {
     }
   });
 
+  it("rejects addresses and values that are not numbers, on a TLB hit as on a miss, storing nothing", () => {
+    const m = machine();
+    map(m, 0x1000, RW);
+    m.mmu.write32(0x1000, 0x11223344);
+    const bad: unknown[] = ["4096", "0x1000", 4096n, Symbol("a"), null, undefined, {}, [4096], true];
+    const calls: Array<[string, (va: number) => unknown]> = [
+      ["translate", (va) => m.mmu.translate(va, "read")],
+      ["read8", (va) => m.mmu.read8(va)],
+      ["read16", (va) => m.mmu.read16(va)],
+      ["read32", (va) => m.mmu.read32(va)],
+      ["read64", (va) => m.mmu.read64(va)],
+      ["write8", (va) => m.mmu.write8(va, 1)],
+      ["write16", (va) => m.mmu.write16(va, 1)],
+      ["write32", (va) => m.mmu.write32(va, 1)],
+      ["write64", (va) => m.mmu.write64(va, 1n)],
+      ["readBytes", (va) => m.mmu.readBytes(va, 4)],
+      ["writeBytes", (va) => m.mmu.writeBytes(va, new Uint8Array(4))],
+    ];
+    for (const flush of [false, true]) {
+      for (const [name, call] of calls) {
+        for (const va of bad) {
+          if (flush) m.mmu.flush();
+          else m.mmu.translate(0x1000, "write"); // the page's translation is in the TLB
+          expect(() => call(va as number), `${name}(${typeof va})`).toThrow(ArgumentError);
+        }
+      }
+    }
+    expect(() => m.mmu.read8("4096" as unknown as number)).toThrow(/address must be an integer, got "4096"/);
+    expect(() => m.mmu.read8(4096n as unknown as number)).toThrow(/got 4096n/);
+    // Values: a number for the narrow stores, a bigint for write64.
+    for (const v of ["5", 5n, null, undefined, {}] as unknown[]) {
+      expect(() => m.mmu.write8(0x1000, v as number)).toThrow(ArgumentError);
+      expect(() => m.mmu.write16(0x1001, v as number)).toThrow(ArgumentError);
+      expect(() => m.mmu.write32(0x1000, v as number)).toThrow(ArgumentError);
+    }
+    expect(() => m.mmu.write64(0x1000, 5 as unknown as bigint)).toThrow(/value must be a bigint/);
+    expect(m.mmu.read32(0x1000)).toBe(0x11223344);
+    expect(m.mmu.read32(0x1004)).toBe(0);
+  });
+
   it("works in a 48-bit space, with page numbers beyond 2^32", () => {
     const m = machine({ addressBits: 48 });
     const va = 0x7fff_dead_b000;
@@ -508,6 +548,10 @@ describe("Mmu: alignment policies", () => {
     // Crossing a page is misaligned by definition, and fixed up too.
     m.mmu.write32(0x1fe, 0xa1b2c3d4);
     expect(m.mmu.read32(0x1fe)).toBe(0xa1b2c3d4);
+    expect(m.mmu.alignmentFixups).toBe(n + 2);
+    // An access that faults was not fixed up: not counted.
+    expect(fault(() => m.mmu.read32(0x2fe))).toBeInstanceOf(SegmentationFault);
+    expect(fault(() => m.mmu.write16(0x301, 1))).toBeInstanceOf(SegmentationFault);
     expect(m.mmu.alignmentFixups).toBe(n + 2);
   });
 
