@@ -45,7 +45,7 @@ import { PageTable } from "../paging/PageTable.js";
 import { ACCESSED, COW, DIRTY, EXEC, PRESENT, SWAPPED, USER, WRITABLE, makePte, makeSwapPte, pteFrame, pteSwapSlot } from "../paging/pte.js";
 import type { TlbOptions } from "../paging/Tlb.js";
 import { MemFile } from "./MemFile.js";
-import type { SwapSpace } from "./Swap.js";
+import { SwapSpace } from "./Swap.js";
 import { Vma, VmaList, mergeable } from "./Vma.js";
 
 /** Page-replacement policy. */
@@ -189,6 +189,7 @@ export class AddressSpace {
     if (max !== Infinity && (!Number.isInteger(max) || max < 1)) throw new ArgumentError(`AddressSpace: maxResidentPages must be an integer ≥ 1, got ${String(max)}`);
     const ps = memory.pageSize;
     this.memory = memory;
+    if (opts.swap != null) checkInstance(opts.swap, SwapSpace, "AddressSpace: swap");
     this.swap = opts.swap ?? null;
     this.swap?.bind(ps);
     this.replacement = replacement;
@@ -354,18 +355,21 @@ export class AddressSpace {
    */
   mmap(addr: number, length: number, prot: number, flags: number, file?: MemFile | null, offset = 0): number {
     const ps = this.pageSize;
-    if (!isUint(addr) || !isUint(length) || !isUint(prot) || !Number.isInteger(flags) || !Number.isInteger(offset)) return this.fail(Errno.EINVAL);
+    // A negative length is a huge size_t to Linux: ENOMEM, after the other checks of arguments.
+    const negative = Number.isSafeInteger(length) && length < 0;
+    if (!isUint(addr) || !(isUint(length) || negative) || !isUint(prot) || !Number.isInteger(flags) || !Number.isSafeInteger(offset)) return this.fail(Errno.EINVAL);
     if (offset < 0 || offset % ps !== 0) return this.fail(Errno.EINVAL);
     if (length === 0) return this.fail(Errno.EINVAL);
     const type = flags & (MAP_SHARED | MAP_PRIVATE);
     if (type !== MAP_SHARED && type !== MAP_PRIVATE) return this.fail(Errno.EINVAL);
-    if ((prot & ~KNOWN_PROT) !== 0) return this.fail(Errno.EINVAL);
+    if (prot > KNOWN_PROT) return this.fail(Errno.EINVAL); // unknown bits (also past bit 31)
     const noReplace = (flags & MAP_FIXED_NOREPLACE) !== 0;
     const fixed = noReplace || (flags & MAP_FIXED) !== 0;
     if (fixed && addr % ps !== 0) return this.fail(Errno.EINVAL);
     // Bad arguments are EINVAL before a missing file is EBADF (Linux looks the file up first).
     const anonymous = (flags & MAP_ANONYMOUS) !== 0;
     if (!anonymous && !(file instanceof MemFile)) return this.fail(Errno.EBADF);
+    if (negative) return this.fail(Errno.ENOMEM);
     const len = Math.ceil(length / ps) * ps;
     if (len > this.taskSize) return this.fail(Errno.ENOMEM);
     let start: number;
@@ -424,10 +428,11 @@ export class AddressSpace {
    */
   mprotect(addr: number, length: number, prot: number): 0 | -1 {
     const ps = this.pageSize;
-    if (!isUint(addr) || !isUint(length) || !Number.isInteger(prot) || addr % ps !== 0) return this.fail(Errno.EINVAL);
+    if (!isUint(addr) || !Number.isInteger(length) || !Number.isInteger(prot) || addr % ps !== 0) return this.fail(Errno.EINVAL);
     if (length === 0) return 0;
+    if (length < 0) return this.fail(Errno.ENOMEM); // a huge size_t: the range wraps (Linux: end <= start)
+    if (prot < 0 || prot > KNOWN_PROT) return this.fail(Errno.EINVAL); // unknown bits (also past bit 31)
     const end = addr + Math.ceil(length / ps) * ps;
-    if ((prot & ~KNOWN_PROT) !== 0) return this.fail(Errno.EINVAL);
     // The mapped prefix of the range: Linux stops at the first hole.
     let covered = addr;
     for (const v of this.vmas.overlapping(addr, end)) {

@@ -45,6 +45,7 @@ export class MemFile {
    */
   constructor(bytes: Uint8Array, name?: string) {
     if (!(bytes instanceof Uint8Array)) throw new ArgumentError(`MemFile: bytes must be a Uint8Array, got ${String(bytes)}`);
+    if (name !== undefined && (typeof name !== "string" || name === "")) throw new ArgumentError(`MemFile: name must be a non-empty string, got ${String(name)}`);
     this.bytes = bytes;
     this.name = name ?? `/memfd:${fileCount++} (deleted)`;
     this.caches = new Map();

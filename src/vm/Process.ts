@@ -216,32 +216,39 @@ export class Process {
     const heapLimit = dataLimit === Infinity ? mmapBase : Math.min(mmapBase, startBrk + dataLimit - data.length);
     if (heapLimit < startBrk) throw new ArgumentError(`Process.spawn: dataLimit ${dataLimit} is smaller than the data (${data.length} bytes)`);
 
-    const must = (r: number, what: string): void => {
-      if (r === MAP_FAILED) throw new VmError(`Process.spawn: ${what} failed (${errnoName(as.errno)})`);
-    };
-    const fixed = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
-    if (text.length > 0) {
-      // An anonymous copy of the image rather than a file mapping: written, then sealed r-x.
-      must(as.mmap(startCode, text.length, PROT_READ | PROT_WRITE, fixed), "mapping text");
-      as.writeBytes(startCode, text);
-      must(as.mprotect(startCode, text.length, PROT_READ | PROT_EXEC), "protecting text");
-      must(as.label(startCode, text.length, path), "naming text");
-    }
-    if (data.length > 0) {
-      must(as.mmap(startData, data.length, PROT_READ | PROT_WRITE, fixed), "mapping data");
-      as.writeBytes(startData, data);
-      // Named like Linux's file-backed data line, which also keeps it apart from bss.
-      must(as.label(startData, data.length, path), "naming data");
-    }
-    // bss: its first bytes are the zeroed tail of data's last page; whole pages beyond it, up
-    // to start_brk, are fresh anonymous memory (the zero page until written).
-    const bssFrom = up(endData);
-    if (startBrk > bssFrom) must(as.mmap(bssFrom, startBrk - bssFrom, PROT_READ | PROT_WRITE, fixed), "mapping bss");
+    // Loading the image can run out of RAM (OutOfMemoryError): the half-built address space
+    // then gives its frames and swap slots back, as a failed execve leaves nothing behind.
+    try {
+      const must = (r: number, what: string): void => {
+        if (r === MAP_FAILED) throw new VmError(`Process.spawn: ${what} failed (${errnoName(as.errno)})`);
+      };
+      const fixed = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
+      if (text.length > 0) {
+        // An anonymous copy of the image rather than a file mapping: written, then sealed r-x.
+        must(as.mmap(startCode, text.length, PROT_READ | PROT_WRITE, fixed), "mapping text");
+        as.writeBytes(startCode, text);
+        must(as.mprotect(startCode, text.length, PROT_READ | PROT_EXEC), "protecting text");
+        must(as.label(startCode, text.length, path), "naming text");
+      }
+      if (data.length > 0) {
+        must(as.mmap(startData, data.length, PROT_READ | PROT_WRITE, fixed), "mapping data");
+        as.writeBytes(startData, data);
+        // Named like Linux's file-backed data line, which also keeps it apart from bss.
+        must(as.label(startData, data.length, path), "naming data");
+      }
+      // bss: its first bytes are the zeroed tail of data's last page; whole pages beyond it, up
+      // to start_brk, are fresh anonymous memory (the zero page until written).
+      const bssFrom = up(endData);
+      if (startBrk > bssFrom) must(as.mmap(bssFrom, startBrk - bssFrom, PROT_READ | PROT_WRITE, fixed), "mapping bss");
 
-    const stackStart = stackTop - Math.min(stackSize, up(INITIAL_STACK_BYTES));
-    must(as.mmap(stackStart, stackTop - stackStart, PROT_READ | PROT_WRITE, fixed), "mapping the stack");
-    must(as.label(stackStart, stackTop - stackStart, "[stack]"), "naming the stack");
-    must(as.setGrowsDown(stackStart, stackTop - stackSize), "making the stack grow down");
+      const stackStart = stackTop - Math.min(stackSize, up(INITIAL_STACK_BYTES));
+      must(as.mmap(stackStart, stackTop - stackStart, PROT_READ | PROT_WRITE, fixed), "mapping the stack");
+      must(as.label(stackStart, stackTop - stackStart, "[stack]"), "naming the stack");
+      must(as.setGrowsDown(stackStart, stackTop - stackSize), "making the stack grow down");
+    } catch (e) {
+      as.close();
+      throw e;
+    }
 
     const brk = new Brk(as, { start: startBrk, limit: heapLimit });
     const layout: ProcessLayout = Object.freeze({

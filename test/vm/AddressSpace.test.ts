@@ -18,6 +18,7 @@ import { Brk } from "../../src/heap/Brk.js";
 import { PhysicalMemory } from "../../src/memory/PhysicalMemory.js";
 import { AddressSpace, type VmEvent } from "../../src/vm/AddressSpace.js";
 import { MemFile } from "../../src/vm/MemFile.js";
+import type { SwapSpace } from "../../src/vm/Swap.js";
 import { space, thrown } from "./helpers/asKit.js";
 
 const RW = PROT_READ | PROT_WRITE;
@@ -43,6 +44,8 @@ describe("AddressSpace: construction", () => {
     expect(thrown(() => new AddressSpace({ memory, replacement: "random" as "lru" }))).toBeInstanceOf(ArgumentError);
     expect(thrown(() => new AddressSpace({ memory, mmapMinAddr: 3 }))).toBeInstanceOf(ArgumentError);
     expect(thrown(() => new AddressSpace({ memory, mmapBase: 4097 }))).toBeInstanceOf(ArgumentError);
+    expect(thrown(() => new AddressSpace({ memory, swap: {} as SwapSpace }))).toBeInstanceOf(ArgumentError);
+    expect(thrown(() => new AddressSpace({ memory, swap: 3 as unknown as SwapSpace }))).toBeInstanceOf(ArgumentError);
   });
 });
 
@@ -100,8 +103,34 @@ describe("mmap: errors as in Linux", () => {
     const as = space();
     expect(as.mmap(0, PS, 0x80, ANON)).toBe(MAP_FAILED);
     expect(as.errno).toBe(Errno.EINVAL);
+    // Bits past 31 are unknown bits too (not lost to a 32-bit mask).
+    for (const prot of [2 ** 32, 2 ** 32 + RW, 2 ** 53, 2 ** 64]) {
+      as.errno = 0;
+      expect(as.mmap(0, PS, prot, ANON)).toBe(MAP_FAILED);
+      expect(as.errno).toBe(Errno.EINVAL);
+    }
     expect(as.mmap(as.taskSize - PS, 2 * PS, RW, ANON | MAP_FIXED)).toBe(MAP_FAILED);
     expect(as.errno).toBe(Errno.ENOMEM);
+    expect(as.maps()).toBe("");
+  });
+
+  it("a negative length is a huge size_t: ENOMEM; an offset that is not a safe integer: EINVAL", () => {
+    const as = space();
+    for (const length of [-1, -PS]) {
+      as.errno = 0;
+      expect(as.mmap(0, length, RW, ANON)).toBe(MAP_FAILED);
+      expect(as.errno).toBe(Errno.ENOMEM);
+    }
+    as.errno = 0;
+    expect(as.mmap(0, -1.5, RW, ANON)).toBe(MAP_FAILED);
+    expect(as.errno).toBe(Errno.EINVAL);
+    const file = new MemFile(new Uint8Array(PS));
+    for (const offset of [2 ** 53, 2 ** 64]) {
+      as.errno = 0;
+      expect(as.mmap(0, PS, PROT_READ, MAP_PRIVATE, file, offset)).toBe(MAP_FAILED);
+      expect(as.errno).toBe(Errno.EINVAL);
+    }
+    expect(as.maps()).toBe("");
   });
 
   it("no room → ENOMEM; a fixed mapping at page 0 (below mmapMinAddr) → EPERM", () => {
@@ -240,6 +269,20 @@ describe("mprotect", () => {
     expect(as.mprotect(BASE, 0, PROT_READ)).toBe(0);
     expect(as.mprotect(BASE, PS, 0x40)).toBe(-1);
     expect(as.errno).toBe(Errno.EINVAL);
+    as.write8(BASE, 7);
+    for (const prot of [2 ** 32, 2 ** 32 + PROT_READ, 2 ** 53, -1]) {
+      as.errno = 0;
+      expect(as.mprotect(BASE, PS, prot)).toBe(-1);
+      expect(as.errno).toBe(Errno.EINVAL);
+    }
+    // A negative length wraps the range (Linux: end <= start): ENOMEM.
+    as.errno = 0;
+    expect(as.mprotect(BASE, -1, PROT_READ)).toBe(-1);
+    expect(as.errno).toBe(Errno.ENOMEM);
+    // Nothing changed: still read-write, data intact.
+    as.write8(BASE + 1, 8);
+    expect([as.read8(BASE), as.read8(BASE + 1)]).toEqual([7, 8]);
+    expect(as.maps()).toContain(" rw-p ");
   });
 
   it("a range with an unmapped page → ENOMEM", () => {

@@ -27,5 +27,8 @@ describe("MemFile and its page cache", () => {
     expect(mem.freeFrames).toBe(4);
     f.evict(mem, 1);
     expect(thrown(() => new MemFile([1, 2] as unknown as Uint8Array))).toBeInstanceOf(ArgumentError);
+    expect(thrown(() => new MemFile(new Uint8Array(1), 5 as unknown as string))).toBeInstanceOf(ArgumentError);
+    expect(thrown(() => new MemFile(new Uint8Array(1), ""))).toBeInstanceOf(ArgumentError);
+    expect(new MemFile(new Uint8Array(1), "/data/f").name).toBe("/data/f");
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE } from "../../src/constants.js";
 import { Errno } from "../../src/errno.js";
-import { ArgumentError, ProtectionFault, SegmentationFault } from "../../src/errors.js";
+import { ArgumentError, OutOfMemoryError, ProtectionFault, SegmentationFault } from "../../src/errors.js";
 import { Heap } from "../../src/heap/Heap.js";
 import { PhysicalMemory } from "../../src/memory/PhysicalMemory.js";
 import { DEFAULT_STACK_SIZE, Process, TEXT_BASE_32, TEXT_BASE_64, type ProcessOptions } from "../../src/vm/Process.js";
@@ -158,6 +158,34 @@ describe("Process: layout", () => {
     const b = spawn();
     expect(b.pid).toBe(a.pid + 1);
     expect(a.ppid).toBe(0);
+  });
+});
+
+describe("Process.spawn out of memory", () => {
+  it("a spawn that runs out of RAM while loading the image gives back every frame it took", () => {
+    const memory = new PhysicalMemory({ frames: 4 });
+    const image = new Uint8Array(6 * memory.pageSize).fill(0x5a); // six pages to write, four frames
+    const free = memory.freeFrames;
+    expect(thrown(() => Process.spawn({ memory, text: image }))).toBeInstanceOf(OutOfMemoryError);
+    expect(memory.freeFrames).toBe(free);
+    memory.check();
+    // The RAM is whole again: a smaller process loads and runs.
+    const proc = Process.spawn({ memory, text: new Uint8Array(2 * memory.pageSize).fill(7), data: new Uint8Array([1, 2, 3]) });
+    expect(proc.as.read8(proc.layout.startCode)).toBe(7);
+    expect(proc.as.read8(proc.layout.startData + 2)).toBe(3);
+    const p = proc.heap.malloc(100);
+    expect(p).not.toBe(0);
+    proc.as.write8(p, 9);
+    expect(proc.as.read8(p)).toBe(9);
+  });
+
+  it("with swap, the failed spawn also gives back its swap slots", () => {
+    const memory = new PhysicalMemory({ frames: 4 });
+    const swap = new SwapSpace({ slots: 2 });
+    const image = new Uint8Array(8 * memory.pageSize).fill(1);
+    expect(thrown(() => Process.spawn({ memory, swap, text: image }))).toBeInstanceOf(OutOfMemoryError);
+    expect(swap.freeSlots).toBe(2);
+    expect(memory.freeFrames).toBe(memory.frames);
   });
 });
 
