@@ -44,7 +44,7 @@ import { Mmu, type AlignmentPolicy } from "../paging/Mmu.js";
 import { PageTable } from "../paging/PageTable.js";
 import { ACCESSED, COW, DIRTY, EXEC, PRESENT, SWAPPED, USER, WRITABLE, makePte, makeSwapPte, pteFrame, pteSwapSlot } from "../paging/pte.js";
 import type { TlbOptions } from "../paging/Tlb.js";
-import { MemFile } from "./MemFile.js";
+import { MemFile, ShmemFile } from "./MemFile.js";
 import { SwapSpace } from "./Swap.js";
 import { Vma, VmaList, mergeable } from "./Vma.js";
 
@@ -378,8 +378,10 @@ export class AddressSpace {
       if (addr < this.mmapMinAddr) return this.fail(Errno.EPERM);
       if (this.vmas.overlaps(addr, addr + len)) {
         if (noReplace) return this.fail(Errno.EEXIST);
+        const shm = this.shmemIn(addr, addr + len);
         this.zap(addr, addr + len);
         this.vmas.remove(addr, addr + len);
+        this.releaseShmem(shm);
       }
       start = addr;
     } else {
@@ -394,7 +396,7 @@ export class AddressSpace {
     let vma: Vma;
     if (anonymous) {
       // Shared anonymous memory is a hidden file (shmem), so a fork's child shares it.
-      vma = shared ? new Vma(start, start + len, prot, true, new MemFile(new Uint8Array(len), "/dev/zero (deleted)"), 0, null, true) : new Vma(start, start + len, prot, false, null, 0, null);
+      vma = shared ? new Vma(start, start + len, prot, true, new ShmemFile(len), 0, null, true) : new Vma(start, start + len, prot, false, null, 0, null);
     } else {
       vma = new Vma(start, start + len, prot, shared, file!, offset, null);
     }
@@ -414,8 +416,10 @@ export class AddressSpace {
     if (!isUint(addr) || !isUint(length) || addr % ps !== 0 || length === 0) return this.fail(Errno.EINVAL);
     const end = addr + Math.ceil(length / ps) * ps;
     if (end > this.taskSize) return this.fail(Errno.EINVAL);
+    const shm = this.shmemIn(addr, end);
     this.zap(addr, end);
     this.vmas.remove(addr, end);
+    this.releaseShmem(shm);
     this.emit({ type: "munmap", address: addr, length: end - addr });
     return 0;
   }
@@ -535,10 +539,12 @@ export class AddressSpace {
 
   /** Unmaps everything (process exit): every frame and swap slot is released. */
   close(): void {
+    const shm = this.shmemIn(0, Infinity);
     for (const v of [...this.vmas.list]) this.zap(v.start, v.end);
     this.vmas = new VmaList();
     this.mmu.flush();
     registry.get(this.memory)?.delete(this);
+    this.releaseShmem(shm);
   }
 
   // ───────────────────────────────── loads and stores ─────────────────────────────────
@@ -709,6 +715,8 @@ export class AddressSpace {
     const fpage = v.fileOffset(page) / ps;
     let cf = file.cachedFrame(mem, fpage);
     const cached = cf >= 0;
+    // Shared anonymous memory reclaimed to swap comes back from it: a major fault.
+    const slot = !cached && file instanceof ShmemFile ? file.slotOf(fpage) : -1;
     if (!v.shared && access === "write") {
       // A private write to a page never read: copy straight from the cache or the file.
       const nf = this.getFrame(va, access);
@@ -727,7 +735,11 @@ export class AddressSpace {
     mem.ref(cf);
     this.pageTable.set(page, this.presentPte(v, cf, 0));
     this.resident.set(page / ps, 1);
-    this.fault(cached || v.anonShared ? "minor" : "major", "file", va, access);
+    if (slot >= 0) {
+      this.swapIns++;
+      this.emitIf({ type: "swap-in", address: page, frame: cf, slot });
+      this.fault("major", "swap-in", va, access);
+    } else this.fault(cached || v.anonShared ? "minor" : "major", "file", va, access);
     return true;
   }
 
@@ -871,14 +883,24 @@ export class AddressSpace {
       }
     }
     if (hits.length !== rc - 1) return false;
+    // Shared anonymous memory has no file to go back to: it goes to swap, or stays.
+    const shmem = file instanceof ShmemFile;
+    const slot = shmem && this.swap !== null ? this.swap.alloc() : -1;
+    if (shmem && slot < 0) return false;
     for (const [s, sva] of hits) {
       s.pageTable.clear(sva);
       s.mmu.invalidate(sva);
       s.resident.delete(sva / ps);
       mem.unref(f);
     }
-    file.evict(mem, fpage);
-    this.emitIf({ type: "evict", address: va, frame: f, to: "file", slot: -1 });
+    if (shmem) {
+      file.swapOut(mem, fpage, this.swap!, slot);
+      this.swapOuts++;
+      this.emitIf({ type: "evict", address: va, frame: f, to: "swap", slot });
+    } else {
+      file.evict(mem, fpage);
+      this.emitIf({ type: "evict", address: va, frame: f, to: "file", slot: -1 });
+    }
     return true;
   }
 
@@ -955,6 +977,22 @@ export class AddressSpace {
         this.pageTable.clear(va);
         this.mmu.invalidate(va);
       });
+    }
+  }
+
+  /** The shared anonymous memories that regions of `[start, end)` map. */
+  private shmemIn(start: number, end: number): ShmemFile[] {
+    const out: ShmemFile[] = [];
+    for (const v of this.vmas.overlapping(start, end)) if (v.file instanceof ShmemFile && !out.includes(v.file)) out.push(v.file);
+    return out;
+  }
+
+  /** Frees what each of `files` holds in swap once no region over this RAM maps it any more. */
+  private releaseShmem(files: readonly ShmemFile[]): void {
+    for (const file of files) {
+      let mapped = false;
+      for (const s of registry.get(this.memory) ?? []) if (s.vmas.list.some((v) => v.file === file)) mapped = true;
+      if (!mapped) file.release();
     }
   }
 

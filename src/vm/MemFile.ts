@@ -22,6 +22,7 @@
  */
 import { ArgumentError } from "../errors.js";
 import type { PhysicalMemory } from "../memory/PhysicalMemory.js";
+import type { SwapSpace } from "./Swap.js";
 
 let fileCount = 0;
 
@@ -102,15 +103,102 @@ export class MemFile {
     memory.unref(frame);
   }
 
+  /** Drops the cache's reference to page `page`'s frame without writing it back. */
+  protected uncache(memory: PhysicalMemory, page: number): void {
+    const c = this.caches.get(memory);
+    const frame = c?.get(page);
+    if (c === undefined || frame === undefined) return;
+    c.delete(page);
+    if (c.size === 0) this.caches.delete(memory);
+    memory.unref(frame);
+  }
+
   /** Writes every cached page back into {@link bytes} (`msync`), keeping the cache. */
   sync(): void {
     for (const [memory, c] of this.caches) for (const [page, frame] of c) this.writeBack(memory, page, frame);
   }
 
-  private writeBack(memory: PhysicalMemory, page: number, frame: number): void {
+  protected writeBack(memory: PhysicalMemory, page: number, frame: number): void {
     const ps = memory.pageSize;
     const from = page * ps;
     const n = Math.max(0, Math.min(ps, this.bytes.length - from));
     if (n > 0) this.bytes.set(memory.frameBytes(frame).subarray(0, n), from);
+  }
+}
+
+/**
+ * Shared anonymous memory (`MAP_SHARED | MAP_ANONYMOUS`, Linux's shmem): a hidden file of
+ * `length` bytes with no bytes of its own, made by `mmap` and shared by `fork`. A page never
+ * written reads as zeros. Its pages live in the page cache (frames) and, when reclaimed, in
+ * swap like private memory: an address space without swap cannot reclaim them. A page that
+ * every mapper has unmapped while the region lives on elsewhere is kept aside (in `kept`),
+ * and all of it goes when the last region mapping it goes ({@link ShmemFile.release}).
+ */
+export class ShmemFile extends MemFile {
+  private readonly length: number;
+  /** Pages in swap: file page → its swap space and slot. */
+  private readonly slots = new Map<number, { swap: SwapSpace; slot: number }>();
+  /** Pages unmapped by every mapper (not zero): file page → contents. */
+  private readonly kept = new Map<number, Uint8Array>();
+
+  constructor(length: number) {
+    super(new Uint8Array(0), "/dev/zero (deleted)");
+    this.length = length;
+  }
+
+  override get size(): number {
+    return this.length;
+  }
+
+  /** The swap slot holding file page `page`, or -1 (its next fault is a major one when in swap). */
+  slotOf(page: number): number {
+    return this.slots.get(page)?.slot ?? -1;
+  }
+
+  /** Swap pages held. */
+  get swappedPages(): number {
+    return this.slots.size;
+  }
+
+  /** Fills `frame` with page `page`: from swap (freeing the slot), from `kept`, or zeros. */
+  override fill(memory: PhysicalMemory, page: number, frame: number): void {
+    const dst = memory.frameBytes(frame);
+    const inSwap = this.slots.get(page);
+    if (inSwap !== undefined) {
+      inSwap.swap.read(inSwap.slot, dst);
+      inSwap.swap.unref(inSwap.slot);
+      this.slots.delete(page);
+      return;
+    }
+    const kept = this.kept.get(page);
+    if (kept !== undefined) {
+      dst.set(kept);
+      this.kept.delete(page);
+    } else dst.fill(0);
+  }
+
+  /**
+   * Reclaims cached page `page` to `slot` of `swap` (taken by the caller): the contents go to
+   * the slot and the cache lets go of the frame, which no mapping holds any more.
+   */
+  swapOut(memory: PhysicalMemory, page: number, swap: SwapSpace, slot: number): void {
+    const frame = this.cachedFrame(memory, page);
+    if (frame < 0) throw new ArgumentError(`ShmemFile.swapOut: page ${page} is not cached`);
+    swap.write(slot, memory.frameBytes(frame));
+    this.slots.set(page, { swap, slot });
+    this.uncache(memory, page);
+  }
+
+  /** Frees every swap slot and kept page: no region maps the memory any more. */
+  release(): void {
+    for (const { swap, slot } of this.slots.values()) swap.unref(slot);
+    this.slots.clear();
+    this.kept.clear();
+  }
+
+  protected override writeBack(memory: PhysicalMemory, page: number, frame: number): void {
+    const bytes = memory.frameBytes(frame);
+    if (bytes.some((b) => b !== 0)) this.kept.set(page, bytes.slice());
+    else this.kept.delete(page);
   }
 }

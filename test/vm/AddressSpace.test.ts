@@ -12,13 +12,13 @@ import {
   PROT_WRITE,
 } from "../../src/constants.js";
 import { Errno } from "../../src/errno.js";
-import { AlignmentFault, ArgumentError, ProtectionFault, SegmentationFault, VmError } from "../../src/errors.js";
+import { AlignmentFault, ArgumentError, OutOfMemoryError, ProtectionFault, SegmentationFault, VmError } from "../../src/errors.js";
 import { USER, WRITABLE, makePte, makeSwapPte } from "../../src/paging/pte.js";
 import { Brk } from "../../src/heap/Brk.js";
 import { PhysicalMemory } from "../../src/memory/PhysicalMemory.js";
 import { AddressSpace, type VmEvent } from "../../src/vm/AddressSpace.js";
 import { MemFile } from "../../src/vm/MemFile.js";
-import type { SwapSpace } from "../../src/vm/Swap.js";
+import { SwapSpace } from "../../src/vm/Swap.js";
 import { space, thrown } from "./helpers/asKit.js";
 
 const RW = PROT_READ | PROT_WRITE;
@@ -534,6 +534,84 @@ describe("file mappings", () => {
     expect(as.read8(a)).toBe(2);
     expect(as.maps()).toContain("rw-s");
     expect(as.maps()).toContain("/dev/zero (deleted)");
+  });
+});
+
+describe("shared anonymous memory (shmem)", () => {
+  const SHARED = MAP_SHARED | MAP_ANONYMOUS;
+
+  it("a mapping takes no frame and no host memory up front, whatever its size", () => {
+    const as = space({ frames: 16 });
+    const before = process.memoryUsage().arrayBuffers;
+    const a = as.mmap(0, 2 ** 40, RW, SHARED); // 1 TiB
+    expect(a).not.toBe(MAP_FAILED);
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(1 << 20);
+    expect(as.memory.freeFrames).toBe(16);
+    expect(as.status().vmSize).toBe(2 ** 40);
+    expect(as.read8(a + 2 ** 39)).toBe(0);
+    as.write8(a + 2 ** 39, 5);
+    expect(as.read8(a + 2 ** 39)).toBe(5);
+    expect(as.status().vmRss).toBe(PS);
+  });
+
+  it("without swap its pages cannot be reclaimed: OutOfMemoryError when RAM is full, data intact", () => {
+    const as = space({ frames: 4 });
+    const a = as.mmap(0, 8 * PS, RW, SHARED);
+    for (let i = 0; i < 4; i++) as.write8(a + i * PS, 10 + i);
+    expect(thrown(() => as.write8(a + 4 * PS, 1))).toBeInstanceOf(OutOfMemoryError);
+    for (let i = 0; i < 4; i++) expect(as.read8(a + i * PS)).toBe(10 + i);
+    as.check();
+  });
+
+  it("with swap its pages go to swap and come back with a major fault, contents intact", () => {
+    const as = space({ frames: 4, swapSlots: 16 });
+    const swap = (as as unknown as { swap: SwapSpace }).swap;
+    const a = as.mmap(0, 8 * PS, RW, SHARED);
+    for (let i = 0; i < 8; i++) as.write32(a + i * PS + 8, 0x1000 + i);
+    const s1 = as.status();
+    expect(s1.swapOuts).toBeGreaterThanOrEqual(4);
+    expect(swap.freeSlots).toBe(16 - s1.swapOuts);
+    expect(s1.vmRss).toBe(4 * PS);
+    expect(s1.vmSwap).toBe(0); // Linux's VmSwap leaves shmem out
+    const major = s1.majorFaults;
+    for (let i = 0; i < 8; i++) expect(as.read32(a + i * PS + 8)).toBe(0x1000 + i);
+    const s2 = as.status();
+    expect(s2.majorFaults - major).toBe(s2.swapIns - s1.swapIns);
+    expect(s2.swapIns - s1.swapIns).toBeGreaterThanOrEqual(4);
+    as.check();
+  });
+
+  it("a fork's child shares the pages through swap; the slots go when the last region goes", () => {
+    const memory = new PhysicalMemory({ frames: 6, shared: false });
+    const swap = new SwapSpace({ slots: 32 });
+    const as = new AddressSpace({ memory, swap });
+    const a = as.mmap(0, 8 * PS, RW, SHARED);
+    const child = as.fork();
+    for (let i = 0; i < 8; i++) as.write8(a + i * PS, i + 1); // more than RAM holds: some go to swap
+    for (let i = 0; i < 8; i++) expect(child.read8(a + i * PS)).toBe(i + 1);
+    for (let i = 0; i < 8; i++) child.write8(a + i * PS, 100 + i);
+    for (let i = 0; i < 8; i++) expect(as.read8(a + i * PS)).toBe(100 + i);
+    expect(swap.freeSlots).toBeLessThan(32);
+    // The parent unmaps: the child still maps the memory, so its pages stay.
+    expect(as.munmap(a, 8 * PS)).toBe(0);
+    for (let i = 0; i < 8; i++) expect(child.read8(a + i * PS)).toBe(100 + i);
+    // The child goes too: every frame and slot is free again.
+    child.close();
+    expect(swap.freeSlots).toBe(32);
+    expect(memory.freeFrames).toBe(memory.frames);
+  });
+
+  it("unmapping part of the region keeps the rest; mapping over it with MAP_FIXED frees what it held", () => {
+    const memory = new PhysicalMemory({ frames: 3, shared: false });
+    const swap = new SwapSpace({ slots: 8 });
+    const as = new AddressSpace({ memory, swap });
+    const a = as.mmap(0, 6 * PS, RW, SHARED);
+    for (let i = 0; i < 6; i++) as.write8(a + i * PS, 50 + i);
+    expect(as.munmap(a, 2 * PS)).toBe(0);
+    for (let i = 2; i < 6; i++) expect(as.read8(a + i * PS)).toBe(50 + i);
+    expect(as.mmap(a + 2 * PS, 4 * PS, RW, ANON | MAP_FIXED)).toBe(a + 2 * PS);
+    expect(swap.freeSlots).toBe(8);
+    for (let i = 2; i < 6; i++) expect(as.read8(a + i * PS)).toBe(0);
   });
 });
 
