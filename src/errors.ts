@@ -3,6 +3,11 @@
  * message as glibc or Linux does where they have words for it (`free(): double free detected`).
  */
 
+/** An address as C prints it with `%#x`; a negative one (a bad argument) as -0x…. */
+export function hex(address: number): string {
+  return address < 0 ? `-0x${(-address).toString(16)}` : `0x${address.toString(16)}`;
+}
+
 /** Base class of every error vmheap throws. */
 export class VmError extends Error {
   constructor(message: string) {
@@ -43,7 +48,7 @@ export class HeapError extends VmError {
 /** `free`/`realloc` of a block that is already free (glibc: `free(): double free detected`). */
 export class DoubleFreeError extends HeapError {
   constructor(operation: string, address: number) {
-    super(`${operation}(): double free detected (pointer 0x${address.toString(16)})`, operation, address);
+    super(`${operation}(): double free detected (pointer ${hex(address)})`, operation, address);
   }
 }
 
@@ -53,7 +58,7 @@ export class DoubleFreeError extends HeapError {
  */
 export class InvalidPointerError extends HeapError {
   constructor(operation: string, address: number) {
-    super(`${operation}(): invalid pointer (0x${address.toString(16)})`, operation, address);
+    super(`${operation}(): invalid pointer (${hex(address)})`, operation, address);
   }
 }
 
@@ -63,7 +68,7 @@ export class InvalidPointerError extends HeapError {
  */
 export class HeapCorruptionError extends HeapError {
   constructor(what: string, operation: string, address: number) {
-    super(`${operation === "check" ? "check()" : `${operation}()`}: ${what} (chunk at 0x${address.toString(16)})`, operation, address);
+    super(`${operation === "check" ? "check()" : `${operation}()`}: ${what} (chunk at ${hex(address)})`, operation, address);
   }
 }
 
@@ -87,21 +92,21 @@ export class MemoryFault extends VmError {
 /** No mapping covers the address (SIGSEGV, `SEGV_MAPERR`). */
 export class SegmentationFault extends MemoryFault {
   constructor(address: number, access: Access, size = 1) {
-    super(`Segmentation fault: ${access} at 0x${address.toString(16)} (no mapping)`, address, access, size);
+    super(`Segmentation fault: ${access} at ${hex(address)} (no mapping)`, address, access, size);
   }
 }
 
 /** A mapping covers the address but forbids the access (SIGSEGV, `SEGV_ACCERR`). */
 export class ProtectionFault extends MemoryFault {
   constructor(address: number, access: Access, size = 1) {
-    super(`Segmentation fault: ${access} at 0x${address.toString(16)} (permission denied)`, address, access, size);
+    super(`Segmentation fault: ${access} at ${hex(address)} (permission denied)`, address, access, size);
   }
 }
 
 /** A misaligned multi-byte access in an address space that traps them (SIGBUS, `BUS_ADRALN`). */
 export class AlignmentFault extends MemoryFault {
   constructor(address: number, access: Access, size: number) {
-    super(`Bus error: misaligned ${size}-byte ${access} at 0x${address.toString(16)}`, address, access, size);
+    super(`Bus error: misaligned ${size}-byte ${access} at ${hex(address)}`, address, access, size);
   }
 }
 

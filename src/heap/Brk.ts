@@ -13,6 +13,8 @@ export interface BreakTarget {
    * `start` is where the break started (the heap's first byte).
    */
   moveBreak(oldBreak: number, newBreak: number, start: number): boolean;
+  /** The lowest address a mapping may have (an `AddressSpace`'s): the default start of a break. */
+  readonly mmapMinAddr?: number;
 }
 
 /** Where a break keeps its current value: a field, or a word in the memory it manages. */
@@ -23,7 +25,10 @@ export interface BreakCell {
 
 /** Options for {@link Brk}. */
 export interface BrkOptions {
-  /** The initial break: `brk` never goes below it. @defaultValue 0 (a `WebAssembly.Memory`: its current size) */
+  /**
+   * The initial break: `brk` never goes below it. @defaultValue 0; a `WebAssembly.Memory`: its
+   * current size; an address space: its `mmapMinAddr` (page 0 stays unmapped, as in Linux)
+   */
   start?: number;
   /** The highest break allowed (like `RLIMIT_DATA`). @defaultValue the memory's `maxBytes` */
   limit?: number;
@@ -80,7 +85,7 @@ export class Brk {
       limit = opts.limit ?? target.maxBytes;
       this.target = linearTarget(target);
     } else if (target !== null && typeof target === "object" && typeof target.moveBreak === "function") {
-      start = opts.start ?? 0;
+      start = opts.start ?? target.mmapMinAddr ?? 0;
       limit = opts.limit ?? Number.MAX_SAFE_INTEGER;
       this.target = target;
     } else {

@@ -510,7 +510,8 @@ export class AddressSpace {
     // unmapped, as in Linux.)
     if (oldBreak === start && newBreak > oldBreak && o !== oldBreak && this.vmas.find(o - ps) === null) o -= ps;
     if (n > o) {
-      if (n > this.taskSize || this.vmas.overlaps(o, n)) return false;
+      // As Linux's brk: nothing below mmap_min_addr, and a page of gap below the next mapping.
+      if (o < this.mmapMinAddr || n > this.taskSize || this.vmas.overlaps(o, n + ps)) return false;
       this.vmas.insert(new Vma(o, n, PROT_READ | PROT_WRITE, false, null, 0, "[heap]"));
       this.vmas.mergeAround(o, n);
       this.emit({ type: "mmap", address: o, length: n - o, prot: PROT_READ | PROT_WRITE, flags: MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED });

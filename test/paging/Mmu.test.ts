@@ -200,6 +200,9 @@ describe("Mmu: faults", () => {
     expect([e.address, e.access, e.size]).toEqual([0x4000, "read", 4]);
     expect(e.message).toBe("Segmentation fault: read at 0x4000 (no mapping)");
     expect(m.mmu.faults).toBe(1);
+    // A negative address (outside any space) reads as C would print it.
+    const neg = fault(() => m.mmu.read8(-0x1000));
+    expect([neg.address, neg.message]).toEqual([-0x1000, "Segmentation fault: read at -0x1000 (no mapping)"]);
     const w = fault(() => m.mmu.write8(0x4001, 1));
     expect([w.address, w.access, w.size]).toEqual([0x4001, "write", 1]);
   });

@@ -805,6 +805,32 @@ describe("moveBreak: a Brk over an address space", () => {
     as.check();
   });
 
+  it("keeps a page of gap below the next mapping, as Linux's brk does", () => {
+    const as = space();
+    as.mmap(BASE + 4 * PS, PS, RW, ANON | MAP_FIXED);
+    const brk = new Brk(as, { start: BASE });
+    expect(brk.brk(BASE + 4 * PS)).toBe(-1); // right up to the mapping: no gap left
+    expect(brk.errno).toBe(Errno.ENOMEM);
+    expect(brk.current).toBe(BASE);
+    expect(brk.brk(BASE + 3 * PS)).toBe(0); // one page of gap
+    expect(brk.brk(BASE + 3 * PS + 1)).toBe(-1);
+    expect(brk.current).toBe(BASE + 3 * PS);
+    as.check();
+  });
+
+  it("starts at mmapMinAddr by default and never maps below it: page 0 stays unmapped", () => {
+    const as = space();
+    const brk = new Brk(as);
+    expect(brk.start).toBe(as.mmapMinAddr);
+    expect(brk.sbrk(100)).toBe(as.mmapMinAddr);
+    as.write8(as.mmapMinAddr + 99, 1);
+    expect(thrown(() => as.read8(0))).toBeInstanceOf(SegmentationFault);
+    const low = new Brk(space(), { start: 0 });
+    expect(low.sbrk(100)).toBe(-1);
+    expect(low.errno).toBe(Errno.ENOMEM);
+    expect(low.current).toBe(0);
+  });
+
   it("a break starting inside a page nobody mapped maps that page when it first grows", () => {
     const as = space();
     const start = BASE + 0x10;

@@ -233,7 +233,7 @@ function modelAccess(model: Model, m: ModelProc, va: number, size: number, acces
   return touch(model, m, va + n1, access);
 }
 
-/** brk(2) as vm.md and glibc's wrapper give it. */
+/** brk(2) as vm.md, Linux and glibc's wrapper give it. */
 function modelBrk(model: Model, m: ModelProc, addr: number): 0 | -1 {
   const L = model.L;
   if (!Number.isSafeInteger(addr) || addr < L.startBrk || addr > L.brkLimit) {
@@ -243,7 +243,8 @@ function modelBrk(model: Model, m: ModelProc, addr: number): 0 | -1 {
   const o = up(m.brk);
   const n = up(addr);
   if (n > o) {
-    if (m.regions.overlaps(o, n)) {
+    // Linux's brk keeps a page of gap below the next mapping (newbrk + PAGE_SIZE <= next start).
+    if (m.regions.overlaps(o, n + PS)) {
       m.errno = Errno.ENOMEM;
       return -1;
     }
