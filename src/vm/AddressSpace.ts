@@ -884,6 +884,7 @@ export class AddressSpace {
       }
     }
     if (hits.length !== rc - 1) return false;
+    const dirty = hits.some(([s, sva]) => (s.pageTable.get(sva) & DIRTY) !== 0);
     // Shared anonymous memory has no file to go back to: it goes to swap, or stays.
     const shmem = file instanceof ShmemFile;
     const slot = shmem && this.swap !== null ? this.swap.alloc() : -1;
@@ -899,7 +900,7 @@ export class AddressSpace {
       this.swapOuts++;
       this.emitIf({ type: "evict", address: va, frame: f, to: "swap", slot });
     } else {
-      file.evict(mem, fpage);
+      file.evict(mem, fpage, dirty); // a clean page is dropped, a dirty one written back
       this.emitIf({ type: "evict", address: va, frame: f, to: "file", slot: -1 });
     }
     return true;
@@ -948,13 +949,14 @@ export class AddressSpace {
   }
 
   /** Lets go of frame `f` mapped at `page` of region `v` (a page-cache frame may be written back and freed). */
-  private dropFrame(v: Vma, page: number, f: number): void {
+  private dropFrame(v: Vma, page: number, f: number, dirty = false): void {
     const mem = this.memory;
     if (f === mem.zeroFrame) return;
     if (v.file !== null) {
       const fpage = v.fileOffset(page) / this.pageSize;
       if (v.file.cachedFrame(mem, fpage) === f) {
-        if (mem.unref(f) === 1) v.file.evict(mem, fpage);
+        if (mem.unref(f) === 1) v.file.evict(mem, fpage, dirty);
+        else if (dirty) v.file.markDirty(mem, fpage);
         return;
       }
     }
@@ -969,7 +971,7 @@ export class AddressSpace {
       const hi = Math.min(end, v.end);
       this.pageTable.forEach(lo, hi, (va, pte) => {
         if ((pte & PRESENT) !== 0) {
-          this.dropFrame(v, va, pteFrame(pte));
+          this.dropFrame(v, va, pteFrame(pte), (pte & DIRTY) !== 0);
           this.resident.delete(va / ps);
         } else if ((pte & SWAPPED) !== 0) {
           this.swap!.unref(pteSwapSlot(pte));

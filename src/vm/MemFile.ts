@@ -14,8 +14,9 @@
  * Every `MAP_SHARED` mapper of a file page maps the one cached frame, so a store through one
  * mapping is seen by every other at once; a `MAP_PRIVATE` mapper maps the same frame
  * read-only and copy-on-write. When the last mapping of a cached page goes away, or the page
- * is reclaimed, the frame is written back into {@link MemFile.bytes} and freed; the next
- * fault reads it from the bytes again (a major fault).
+ * is reclaimed, the frame is freed, written back into {@link MemFile.bytes} first when it is
+ * dirty (written through a mapping since it was read; a clean page is dropped as it is); the
+ * next fault reads it from the bytes again (a major fault).
  *
  * Coherence holds among address spaces over the same `PhysicalMemory`. Mappers over different
  * memories each have their own cache; {@link MemFile.sync} writes every cached page back.
@@ -39,6 +40,8 @@ export class MemFile {
   readonly name: string;
   /** Page caches, one per physical memory the file is mapped over: file page → frame. */
   private readonly caches: Map<PhysicalMemory, Map<number, number>>;
+  /** Cached pages written through a mapping since they were read (per physical memory). */
+  private readonly dirty = new Map<PhysicalMemory, Set<number>>();
 
   /**
    * @param bytes - the contents (kept, not copied)
@@ -89,15 +92,26 @@ export class MemFile {
     if (n < ps) dst.fill(0, n);
   }
 
+  /** Notes that cached page `page` was written through a mapping (its PTE was dirty). */
+  markDirty(memory: PhysicalMemory, page: number): void {
+    let d = this.dirty.get(memory);
+    if (d === undefined) this.dirty.set(memory, (d = new Set()));
+    d.add(page);
+  }
+
   /**
-   * Writes file page `page` back from its cached frame and drops the cache's reference (the
-   * frame is freed when no mapping holds it). Does nothing when the page is not cached.
+   * Drops the cache's reference to file page `page` (the frame is freed when no mapping holds
+   * it), writing the page back first when it is dirty: `dirty` (a PTE mapping it now says
+   * so) or marked by {@link markDirty}. A clean page is dropped as it is, as Linux drops clean
+   * page-cache pages. Does nothing when the page is not cached.
    */
-  evict(memory: PhysicalMemory, page: number): void {
+  evict(memory: PhysicalMemory, page: number, dirty = true): void {
     const c = this.caches.get(memory);
     const frame = c?.get(page);
     if (c === undefined || frame === undefined) return;
-    this.writeBack(memory, page, frame);
+    const d = this.dirty.get(memory);
+    if (dirty || d?.has(page) === true) this.writeBack(memory, page, frame);
+    if (d !== undefined && d.delete(page) && d.size === 0) this.dirty.delete(memory);
     c.delete(page);
     if (c.size === 0) this.caches.delete(memory);
     memory.unref(frame);
@@ -116,6 +130,7 @@ export class MemFile {
   /** Writes every cached page back into {@link bytes} (`msync`), keeping the cache. */
   sync(): void {
     for (const [memory, c] of this.caches) for (const [page, frame] of c) this.writeBack(memory, page, frame);
+    this.dirty.clear();
   }
 
   protected writeBack(memory: PhysicalMemory, page: number, frame: number): void {
@@ -194,6 +209,11 @@ export class ShmemFile extends MemFile {
     for (const { swap, slot } of this.slots.values()) swap.unref(slot);
     this.slots.clear();
     this.kept.clear();
+  }
+
+  /** Its pages have no copy but the cached one: kept whether dirty or not. */
+  override evict(memory: PhysicalMemory, page: number): void {
+    super.evict(memory, page, true);
   }
 
   protected override writeBack(memory: PhysicalMemory, page: number, frame: number): void {

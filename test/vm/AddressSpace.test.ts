@@ -438,6 +438,32 @@ describe("faults and lazy allocation", () => {
 });
 
 describe("file mappings", () => {
+  it("reclaim drops a clean page as it is and writes a dirty one back (also one dirtied by a mapper gone since)", () => {
+    const memory = new PhysicalMemory({ frames: 64, shared: false });
+    const as = new AddressSpace({ memory, maxResidentPages: 1 });
+    const other = new AddressSpace({ memory });
+    const f = new MemFile(new Uint8Array(3 * PS));
+    const a = as.mmap(0, 3 * PS, PROT_READ | PROT_WRITE, MAP_SHARED, f, 0);
+    expect(as.read8(a)).toBe(0); // page 0 cached, clean
+    f.bytes[0] = 42; // the file changes under the clean cached page
+    as.read8(a + PS); // reclaim: page 0 goes without a write-back
+    expect(f.bytes[0]).toBe(42);
+    expect(as.read8(a)).toBe(42); // read again from the file
+    as.write8(a, 43); // dirty
+    as.read8(a + PS); // reclaim writes it back
+    expect(f.bytes[0]).toBe(43);
+    // Written through another mapping that is gone by the time the page is reclaimed.
+    const b = other.mmap(0, PS, PROT_READ | PROT_WRITE, MAP_SHARED, f, 2 * PS);
+    expect(as.read8(a + 2 * PS)).toBe(0); // cached for both
+    other.write8(b, 77);
+    expect(other.munmap(b, PS)).toBe(0); // the cache keeps the page, marked dirty
+    expect(f.bytes[2 * PS]).toBe(0);
+    as.read8(a); // reclaim: written back
+    expect(f.bytes[2 * PS]).toBe(77);
+    as.check();
+    other.check();
+  });
+
   function file(n: number, name?: string): MemFile {
     const b = new Uint8Array(n);
     for (let i = 0; i < n; i++) b[i] = (i * 7 + 3) & 255;
