@@ -369,6 +369,7 @@ export class AddressSpace {
     // Bad arguments are EINVAL before a missing file is EBADF (Linux looks the file up first).
     const anonymous = (flags & MAP_ANONYMOUS) !== 0;
     if (!anonymous && !(file instanceof MemFile)) return this.fail(Errno.EBADF);
+    if (!anonymous && type === MAP_SHARED && (prot & PROT_WRITE) !== 0 && !file!.writable) return this.fail(Errno.EACCES);
     if (negative) return this.fail(Errno.ENOMEM);
     const len = Math.ceil(length / ps) * ps;
     if (len > this.taskSize) return this.fail(Errno.ENOMEM);
@@ -441,6 +442,8 @@ export class AddressSpace {
     let covered = addr;
     for (const v of this.vmas.overlapping(addr, end)) {
       if (v.start > covered) break;
+      // Write access to a shared mapping of a read-only file: EACCES, nothing changed.
+      if (v.shared && (prot & PROT_WRITE) !== 0 && v.file !== null && !v.file.writable) return this.fail(Errno.EACCES);
       covered = Math.min(v.end, end);
     }
     if (covered > addr) {

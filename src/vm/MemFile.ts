@@ -38,6 +38,12 @@ export class MemFile {
   readonly bytes: Uint8Array;
   /** The name shown in `/proc/self/maps`. @defaultValue `"/memfd:N (deleted)"` */
   readonly name: string;
+  /**
+   * Whether the file is open for writing. A read-only file cannot be mapped `MAP_SHARED`
+   * with `PROT_WRITE`, nor `mprotect`ed to it (EACCES), as with a file opened `O_RDONLY`.
+   * @defaultValue true
+   */
+  readonly writable: boolean;
   /** Page caches, one per physical memory the file is mapped over: file page → frame. */
   private readonly caches: Map<PhysicalMemory, Map<number, number>>;
   /** Cached pages written through a mapping since they were read (per physical memory). */
@@ -46,11 +52,15 @@ export class MemFile {
   /**
    * @param bytes - the contents (kept, not copied)
    * @param name - the path shown in `/proc/self/maps`
+   * @param opts - `writable: false` for a file open read-only
    */
-  constructor(bytes: Uint8Array, name?: string) {
+  constructor(bytes: Uint8Array, name?: string, opts: { writable?: boolean } = {}) {
     if (!(bytes instanceof Uint8Array)) throw new ArgumentError(`MemFile: bytes must be a Uint8Array, got ${String(bytes)}`);
     if (name !== undefined && (typeof name !== "string" || name === "")) throw new ArgumentError(`MemFile: name must be a non-empty string, got ${String(name)}`);
+    if (opts === null || typeof opts !== "object") throw new ArgumentError("MemFile: options must be an object");
+    if (opts.writable !== undefined && typeof opts.writable !== "boolean") throw new ArgumentError(`MemFile: writable must be a boolean, got ${String(opts.writable)}`);
     this.bytes = bytes;
+    this.writable = opts.writable ?? true;
     this.name = name ?? `/memfd:${fileCount++} (deleted)`;
     this.caches = new Map();
   }

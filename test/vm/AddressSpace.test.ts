@@ -438,6 +438,26 @@ describe("faults and lazy allocation", () => {
 });
 
 describe("file mappings", () => {
+  it("a read-only file: no MAP_SHARED write access (EACCES), private copies allowed", () => {
+    const as = space();
+    const f = new MemFile(Uint8Array.from({ length: PS }, (_, i) => i & 0xff), "/etc/ro", { writable: false });
+    expect(f.writable).toBe(false);
+    expect(as.mmap(0, PS, RW, MAP_SHARED, f, 0)).toBe(MAP_FAILED);
+    expect(as.errno).toBe(Errno.EACCES);
+    expect(as.maps()).toBe("");
+    const shared = as.mmap(0, PS, PROT_READ, MAP_SHARED, f, 0);
+    expect(as.read8(shared + 5)).toBe(5);
+    as.errno = 0;
+    expect(as.mprotect(shared, PS, RW)).toBe(-1);
+    expect(as.errno).toBe(Errno.EACCES);
+    expect(thrown(() => as.write8(shared, 1))).toBeInstanceOf(ProtectionFault);
+    const priv = as.mmap(0, PS, RW, MAP_PRIVATE, f, 0);
+    as.write8(priv, 99); // a private copy
+    expect([as.read8(priv), as.read8(shared), f.bytes[0]]).toEqual([99, 0, 0]);
+    expect(thrown(() => new MemFile(new Uint8Array(1), "x", { writable: "no" as unknown as boolean }))).toBeInstanceOf(ArgumentError);
+    as.check();
+  });
+
   it("reclaim drops a clean page as it is and writes a dirty one back (also one dirtied by a mapper gone since)", () => {
     const memory = new PhysicalMemory({ frames: 64, shared: false });
     const as = new AddressSpace({ memory, maxResidentPages: 1 });
