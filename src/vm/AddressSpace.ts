@@ -16,13 +16,16 @@
  *
  *   frame needed: at maxResidentPages, or no free frame ─▶ evict a victim (fifo · lru · clock):
  *     anonymous / private copy (refcount 1) ─▶ swap slot, PTE = SWAPPED | slot
- *     file page (mapped once: cache + PTE)  ─▶ written back to the file, PTE cleared
+ *     file page (mapped once: cache + PTE)  ─▶ PTE cleared, written back to the file when
+ *       dirty (a clean page is dropped as it is)
  *     private page shared by fork (refcount k) ─▶ one swap slot with k references; every
  *       sharer's PTE = SWAPPED | slot (the sharers are found at the same address in the other
  *       spaces over this RAM: there is no reverse map)
  *     file page mapped k times ─▶ every PTE cleared (found through the file's mappings in
- *       the spaces over this RAM), written back, frame freed; shared anonymous memory
- *       (MAP_SHARED | MAP_ANONYMOUS) is a hidden file, so its pages go the same way
+ *       the spaces over this RAM), written back when dirty, frame freed
+ *     shared anonymous memory (MAP_SHARED | MAP_ANONYMOUS: a hidden file, `ShmemFile`) ─▶
+ *       as a file page, but to a swap slot the file keeps (no swap: it stays); its next
+ *       fault is a major one
  *   RAM full and nothing of this space can go ─▶ another live space over the same RAM evicts
  *     one of its pages (global reclaim); only then OutOfMemoryError
  *   swap-in with RAM and swap full: the page leaves its slot for a buffer so the victim can
