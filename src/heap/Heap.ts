@@ -1320,7 +1320,7 @@ export class Heap<M extends HeapMemory = LinearMemory> {
     const page = h.pageSize;
     const pad = m[(hdr + 4 * H_TOPPAD) >>> 2];
     let incr = Math.ceil((need + pad) / page) * page;
-    let newCover = m[(hdr + 4 * H_COVER) >>> 2];
+    let newCover = m[(hdr + 4 * H_COVER) >>> 2] >>> 0; // up to 2^31: a uint32 in an int32 word
     let bmChunk = 0;
     // The new bitmap lives in the arena too, so its own chunk counts toward what it must cover.
     while (end + incr - this.arena > newCover) {
@@ -1801,7 +1801,7 @@ export class Heap<M extends HeapMemory = LinearMemory> {
       return true;
     }
     const oldBytes = m[(hdr + 4 * H_COVER) >>> 2] >>> (this.gshift + 3);
-    const newCover = cover > 0 ? cover : m[(hdr + 4 * H_COVER) >>> 2];
+    const newCover = cover > 0 ? cover : m[(hdr + 4 * H_COVER) >>> 2] >>> 0;
     const newSize = this.bitmapChunkSize(newCover);
     const q = c + nb;
     this.host.copy(q + this.W2, bmPayload, oldBytes);
@@ -1859,7 +1859,9 @@ export class Heap<M extends HeapMemory = LinearMemory> {
       this.errno = Errno.ENOMEM;
       return 0;
     }
-    if (this.maps !== null && this.wantsMap(size)) {
+    // glibc's _int_memalign asks _int_malloc for the padded size, so that is what meets the
+    // mmap threshold (a big alignment gets a mapping, not a break moved by the alignment).
+    if (this.maps !== null && this.wantsMap(nb + alignment + min)) {
       const q = this.mapBlock(size, alignment);
       if (q !== 0) return q;
     }
@@ -1968,7 +1970,7 @@ export class Heap<M extends HeapMemory = LinearMemory> {
     const top = this.topAddr();
     const end = this.endAddr();
     const bitmap = m[(this.hdr + 4 * H_BITMAP) >>> 2];
-    if (end - this.arena > m[(this.hdr + 4 * H_COVER) >>> 2]) fail("in-use bitmap does not cover the heap", bitmap);
+    if (end - this.arena > m[(this.hdr + 4 * H_COVER) >>> 2] >>> 0) fail("in-use bitmap does not cover the heap", bitmap);
     if (m[(this.hdr + 4 * H_BRK) >>> 2] !== end) fail("heap end differs from the break", end);
     let x = this.arena;
     let prevInUse = true;

@@ -1067,7 +1067,7 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
     const page = h.pageSize;
     const pad = m[this.tr((hdr + 4 * H_TOPPAD) >>> 2)];
     let incr = Math.ceil((need + pad) / page) * page;
-    let newCover = m[this.tr((hdr + 4 * H_COVER) >>> 2)];
+    let newCover = m[this.tr((hdr + 4 * H_COVER) >>> 2)] >>> 0; // up to 2^31: a uint32 in an int32 word
     let bmChunk = 0;
     // The new bitmap lives in the arena too, so its own chunk counts toward what it must cover.
     while (end + incr - this.arena > newCover) {
@@ -1548,7 +1548,7 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
       return true;
     }
     const oldBytes = m[this.tr((hdr + 4 * H_COVER) >>> 2)] >>> (this.gshift + 3);
-    const newCover = cover > 0 ? cover : m[this.tr((hdr + 4 * H_COVER) >>> 2)];
+    const newCover = cover > 0 ? cover : m[this.tr((hdr + 4 * H_COVER) >>> 2)] >>> 0;
     const newSize = this.bitmapChunkSize(newCover);
     const q = c + nb;
     this.host.copy(q + this.W2, bmPayload, oldBytes);
@@ -1606,7 +1606,9 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
       this.errno = Errno.ENOMEM;
       return 0;
     }
-    if (this.maps !== null && this.wantsMap(size)) {
+    // glibc's _int_memalign asks _int_malloc for the padded size, so that is what meets the
+    // mmap threshold (a big alignment gets a mapping, not a break moved by the alignment).
+    if (this.maps !== null && this.wantsMap(nb + alignment + min)) {
       const q = this.mapBlock(size, alignment);
       if (q !== 0) return q;
     }
@@ -1720,7 +1722,7 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
     const top = this.topAddr();
     const end = this.endAddr();
     const bitmap = m[this.tr((this.hdr + 4 * H_BITMAP) >>> 2)];
-    if (end - this.arena > m[this.tr((this.hdr + 4 * H_COVER) >>> 2)]) fail("in-use bitmap does not cover the heap", bitmap);
+    if (end - this.arena > m[this.tr((this.hdr + 4 * H_COVER) >>> 2)] >>> 0) fail("in-use bitmap does not cover the heap", bitmap);
     if (m[this.tr((this.hdr + 4 * H_BRK) >>> 2)] !== end) fail("heap end differs from the break", end);
     let x = this.arena;
     let prevInUse = true;

@@ -1489,6 +1489,27 @@ describe.each(TARGETS)("$name heap", (target) => {
   });
 });
 
+
+describe("a heap whose arena passes 1 GiB", () => {
+  it("fills up to its limit and fails with ENOMEM (the in-use bitmap covers 2 GiB), then frees everything", () => {
+    const heap = new Heap({ maxBytes: 0x7fff0000 });
+    const ptrs: number[] = [];
+    for (;;) {
+      const p = heap.malloc(8 << 20);
+      if (p === 0) break;
+      ptrs.push(p);
+      expect(ptrs.length).toBeLessThan(300); // a loop that never fails would be the bug
+    }
+    expect(heap.errno).toBe(Errno.ENOMEM);
+    expect(ptrs.length * (8 << 20)).toBeGreaterThan(1.5 * 2 ** 30);
+    heap.check();
+    for (const p of ptrs) heap.free(p);
+    heap.check();
+    // Trimmed back to the header and the in-use bitmap (16 MiB for 2 GiB: it does not shrink).
+    expect(heap.mallinfo().arena).toBeLessThan(17 << 20);
+  });
+});
+
 describe("base: the heap never touches memory below it", () => {
   const fillBelow = (u8: Uint8Array, base: number): void => {
     for (let i = 0; i < base; i++) u8[i] = (i * 37 + 11) & 0xff;

@@ -53,6 +53,26 @@ function regionOf(proc: Process, addr: number): [number, number, string] | undef
 const bytes = (n: number, seed: number): Uint8Array => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed * 7 + 1) & 0xff);
 
 describe("process.heap: where the memory comes from", () => {
+  it("an aligned request whose padding reaches the mmap threshold gets a mapping, as glibc's _int_memalign", () => {
+    const proc = spawn();
+    const heap = proc.heap;
+    heap.malloc(10); // set the heap up
+    const brk = proc.sbrk(0);
+    const { err, ptr } = heap.posixMemalign(2 ** 30, 10);
+    expect(err).toBe(0);
+    expect(ptr % 2 ** 30).toBe(0);
+    expect(proc.sbrk(0)).toBe(brk); // the break did not move by the alignment
+    expect(heap.mallinfo().hblks).toBe(1);
+    proc.as.write8(ptr + 9, 7);
+    heap.check();
+    heap.free(ptr);
+    expect(heap.mallinfo().hblks).toBe(0);
+    // A small alignment with a small block stays in the brk heap.
+    const q = heap.memalign(64, 100);
+    expect(q).toBeLessThan(proc.sbrk(0));
+    heap.check();
+  });
+
   it("serves small blocks from the break: they lie in the [heap] line, which grows with it", () => {
     const proc = spawn();
     const heap = proc.heap;
