@@ -411,6 +411,8 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
         overlaps = i < iEnd;
       }
     }
+    // Next to the bitmap's own chunk, its size must be the one its coverage gives (freeChunk says so).
+    if (n === bitmap - 16 && !this.bitmapHeadOk(m[this.tr((n + 8) >>> 2)]!)) overlaps = true;
     if ((s & PINUSE) !== 0 && n < top && !overlaps) {
       // The common case, both neighbours in use: nothing merges. The same checks and stores
       // as the general case below, in a straight line.
@@ -455,6 +457,7 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
       let nidx = 0;
       if (n !== top) {
         if (nsize < 32 || (nsize & 15) !== 0 || n + nsize > top) break fast;
+        if (nextFree && (m[this.tr((n + nsize) >>> 2)] !== nsize || (m[this.tr((n + nsize + 8) >>> 2)]! & PINUSE) !== 0)) break fast; // footerOk
         if (nextFree && n !== dv) {
           const nl = Math.clz32(nsize);
           nidx = nsize < 1024 ? nsize >>> 4 : (((31 - nl) << 4) | ((nsize >>> (27 - nl)) & 15)) - 96;
@@ -1100,6 +1103,11 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
     return Math.max(this.minChunk, (bytes + this.W + this.amask) & ~this.amask);
   }
 
+  /** Whether `s` is the header word of the in-use bitmap's chunk: in use, of the size its coverage gives. */
+  protected override bitmapHeadOk(s: number): boolean {
+    return (s & CINUSE) !== 0 && (s & ~FLAG_BITS) === this.bitmapChunkSize(this.m[this.tr((this.hdr + 4 * H_COVER) >>> 2)]! >>> 0);
+  }
+
   /** Moves the in-use bitmap to a new chunk carved from the top, covering `cover` bytes. */
   protected override moveBitmap(cover: number): void {
     const chunkSize = this.bitmapChunkSize(cover);
@@ -1320,6 +1328,15 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
     return false;
   }
 
+  /**
+   * Whether free chunk `c` of `size` bytes (the next chunk's start at most the top) has its
+   * footer: the next chunk's prev_size repeats the size and its PINUSE is clear.
+   */
+  protected override footerOk(c: number, size: number): boolean {
+    const m = this.m;
+    return m[this.tr((c + size) >>> 2)] === size && (m[this.tr((c + size + this.W) >>> 2)]! & PINUSE) === 0;
+  }
+
   protected override freeImpl(ptr: number): void {
     if (this.maps !== null && this.maps.has(ptr)) {
       this.unmapBlock(ptr);
@@ -1348,6 +1365,9 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
     const ns = m[this.tr((n + W) >>> 2)];
     const nsize = ns & ~FLAG_BITS;
     if ((ns & PINUSE) === 0) throw new HeapCorruptionError("double free or corruption (!prev)", op, c);
+    // The in-use bitmap's own chunk has the size its coverage gives it: a smash is caught here,
+    // before realloc slides it or trim moves it by a size it does not have.
+    if (n === m[this.tr((this.hdr + 4 * H_BITMAP) >>> 2)]! - this.W2 && !this.bitmapHeadOk(ns)) throw new HeapCorruptionError("invalid next size (normal)", op, n);
     // The high halves of 8-byte size fields are always zero: anything else is a smash.
     if (W === 8 && (m[this.tr((n + 12) >>> 2)] | m[this.tr((c + 12) >>> 2)]) !== 0) throw new HeapCorruptionError("invalid next size (normal)", op, n);
     const dvAt = (this.hdr + 4 * H_DV) >>> 2;
@@ -1356,7 +1376,9 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
     if (n !== top) {
       if (nsize < min || (nsize & this.amask) !== 0 || n + nsize > top) throw new HeapCorruptionError("invalid next size (normal)", op, n);
       // A free neighbour proves itself by its links (only the allocator writes them), the
-      // designated victim by its address in the header.
+      // designated victim by its address in the header; both by the footer that repeats
+      // their size (glibc's unlink_chunk check).
+      if (nextFree && !this.footerOk(n, nsize)) throw new HeapCorruptionError("corrupted size vs. prev_size", op, n);
       if (nextFree && n !== dv && !this.linksOk(n, nsize)) throw new HeapCorruptionError("corrupted double-linked list", op, n);
     } else if (nsize !== m[this.tr((this.hdr + 4 * H_END) >>> 2)]! - top || (ns & CINUSE) !== 0) {
       throw new HeapCorruptionError("invalid next size (top)", op, n);
@@ -1450,7 +1472,7 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
     const bs = m[this.tr((bm + W) >>> 2)]!;
     const bsize = bs & ~FLAG_BITS;
     const top = m[this.tr((hdr + 4 * H_TOP) >>> 2)]!;
-    if (bm + bsize !== top || (bs & PINUSE) !== 0) return;
+    if (bm + bsize !== top || (bs & PINUSE) !== 0 || !this.bitmapHeadOk(bs)) return; // (a smash: check() names it)
     const ps = m[this.tr(bm >>> 2)]!;
     const prev = bm - ps;
     const dvAt = (hdr + 4 * H_DV) >>> 2;
@@ -1505,7 +1527,7 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
     if ((ns & CINUSE) === 0 && old + nsize >= nb) {
       const dvAt = (this.hdr + 4 * H_DV) >>> 2;
       const isDv = n === m[this.tr(dvAt)];
-      if (nsize < min || n + nsize > top || this.testBit(n) || (!isDv && !this.linksOk(n, nsize))) {
+      if (nsize < min || n + nsize > top || this.testBit(n) || !this.footerOk(n, nsize) || (!isDv && !this.linksOk(n, nsize))) {
         throw new HeapCorruptionError("invalid next size", "realloc", n);
       }
       if (!isDv) this.unlink(n, nsize);
