@@ -3,8 +3,9 @@
  * message as glibc or Linux does where they have words for it (`free(): double free detected`).
  */
 
-/** An address as C prints it with `%#x`; a negative one (a bad argument) as -0x…. */
+/** An address as C prints it with `%#x`; a bad argument as itself (negative: -0x…; fractional, NaN: as is). */
 export function hex(address: number): string {
+  if (!Number.isInteger(address)) return String(address);
   return address < 0 ? `-0x${(-address).toString(16)}` : `0x${address.toString(16)}`;
 }
 

@@ -124,3 +124,12 @@ describe("missing or malformed options", () => {
     expect(as.read8(a)).toBe(0);
   });
 });
+
+describe("addresses in messages", () => {
+  it("print as C's %#x, and a bad argument as itself", () => {
+    expect(new InvalidPointerError("free", 0x1010).message).toBe("free(): invalid pointer (0x1010)");
+    expect(new InvalidPointerError("free", -16).message).toBe("free(): invalid pointer (-0x10)");
+    expect(new InvalidPointerError("free", 1.5).message).toBe("free(): invalid pointer (1.5)");
+    expect(new InvalidPointerError("free", Number.NaN).message).toBe("free(): invalid pointer (NaN)");
+  });
+});
