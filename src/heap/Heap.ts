@@ -710,7 +710,8 @@ export class Heap<M extends HeapMemory = LinearMemory> {
           nidx = nsize < 1024 ? nsize >>> 4 : (((31 - nl) << 4) | ((nsize >>> (27 - nl)) & 15)) - 96;
           nslot = (this.bins + (nidx << 2)) >>> 2;
           const fd = m[(n + 16) >>> 2]!;
-          if ((fd !== 0 && m[(fd + 24) >>> 2] !== n) || (m[nslot] !== n && m[(m[(n + 24) >>> 2]! + 16) >>> 2] !== n)) break fast;
+          const bk = m[(n + 24) >>> 2]!; // (links outside the arena are smashed: not followed)
+          if ((fd !== 0 && (fd < this.arena || fd >= top || m[(fd + 24) >>> 2] !== n)) || (m[nslot] !== n && (bk < this.arena || bk >= top || m[(bk + 16) >>> 2] !== n))) break fast;
         }
       } else if (nsize !== m[(hdr + 4 * H_END) >>> 2]! - top || (ns & CINUSE) !== 0) {
         break fast;
@@ -730,7 +731,8 @@ export class Heap<M extends HeapMemory = LinearMemory> {
           pidx = ps < 1024 ? ps >>> 4 : (((31 - pl) << 4) | ((ps >>> (27 - pl)) & 15)) - 96;
           pslot = (this.bins + (pidx << 2)) >>> 2;
           const fd = m[(start + 16) >>> 2]!;
-          if ((fd !== 0 && m[(fd + 24) >>> 2] !== start) || (m[pslot] !== start && m[(m[(start + 24) >>> 2]! + 16) >>> 2] !== start)) break fast;
+          const bk = m[(start + 24) >>> 2]!;
+          if ((fd !== 0 && (fd < this.arena || fd >= top || m[(fd + 24) >>> 2] !== start)) || (m[pslot] !== start && (bk < this.arena || bk >= top || m[(bk + 16) >>> 2] !== start))) break fast;
         }
       }
       // Every check passed: from here on the heap changes.
@@ -936,10 +938,16 @@ export class Heap<M extends HeapMemory = LinearMemory> {
     if ((this.mode & MODE_SYNC) !== 0) this.sync();
     const h = this.host;
     let ordblks = 1;
-    let fordblks = this.endAddr() - this.topAddr();
+    const top = this.topAddr();
+    let fordblks = this.endAddr() - top;
     const nbins = binCount(this.gshift);
+    // A smashed link (outside the arena, misaligned, or a cycle: more links than chunks fit)
+    // is reported, not followed: in a process it could fault, and a cycle would not end.
+    const most = (top - this.arena) / this.minChunk;
+    let seen = 0;
     for (let i = 0; i < nbins; i++) {
-      for (let c = h.ld(this.bins + 4 * i), guard = 0; c !== 0 && guard < 1 << 27; c = h.ld(c + this.W2), guard++) {
+      for (let c = h.ld(this.bins + 4 * i); c !== 0; c = h.ld(c + this.W2)) {
+        if (c < this.arena || c >= top || (c & this.amask) !== 0 || ++seen > most) throw new HeapCorruptionError("corrupted free list", "mallinfo", c);
         ordblks++;
         fordblks += h.ld(c + this.W) & ~FLAG_BITS;
       }
@@ -1480,9 +1488,13 @@ export class Heap<M extends HeapMemory = LinearMemory> {
   protected linksOk(c: number, size: number): boolean {
     const m = this.m;
     const W3 = this.W2 + this.W;
+    const top = m[(this.hdr + 4 * H_TOP) >>> 2]!;
+    // A link outside the arena is smashed: it is not followed (in a process it could fault).
     const fd = m[(c + this.W2) >>> 2];
-    if (fd !== 0 && m[(fd + W3) >>> 2] !== c) return false;
-    return m[(this.bins + (this.binOf(size) << 2)) >>> 2] === c || m[(m[(c + W3) >>> 2] + this.W2) >>> 2] === c;
+    if (fd !== 0 && (fd < this.arena || fd >= top || m[(fd + W3) >>> 2] !== c)) return false;
+    if (m[(this.bins + (this.binOf(size) << 2)) >>> 2] === c) return true;
+    const bk = m[(c + W3) >>> 2];
+    return bk >= this.arena && bk < top && m[(bk + this.W2) >>> 2] === c;
   }
 
   /** Removes free chunk `c` of `size` bytes from its bin; its links were checked by {@link linksOk}. */

@@ -463,7 +463,8 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
           nidx = nsize < 1024 ? nsize >>> 4 : (((31 - nl) << 4) | ((nsize >>> (27 - nl)) & 15)) - 96;
           nslot = (this.bins + (nidx << 2)) >>> 2;
           const fd = m[this.tr((n + 16) >>> 2)]!;
-          if ((fd !== 0 && m[this.tr((fd + 24) >>> 2)] !== n) || (m[this.tr(nslot)] !== n && m[this.tr((m[this.tr((n + 24) >>> 2)]! + 16) >>> 2)] !== n)) break fast;
+          const bk = m[this.tr((n + 24) >>> 2)]!; // (links outside the arena are smashed: not followed)
+          if ((fd !== 0 && (fd < this.arena || fd >= top || m[this.tr((fd + 24) >>> 2)] !== n)) || (m[this.tr(nslot)] !== n && (bk < this.arena || bk >= top || m[this.tr((bk + 16) >>> 2)] !== n))) break fast;
         }
       } else if (nsize !== m[this.tr((hdr + 4 * H_END) >>> 2)]! - top || (ns & CINUSE) !== 0) {
         break fast;
@@ -483,7 +484,8 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
           pidx = ps < 1024 ? ps >>> 4 : (((31 - pl) << 4) | ((ps >>> (27 - pl)) & 15)) - 96;
           pslot = (this.bins + (pidx << 2)) >>> 2;
           const fd = m[this.tr((start + 16) >>> 2)]!;
-          if ((fd !== 0 && m[this.tr((fd + 24) >>> 2)] !== start) || (m[this.tr(pslot)] !== start && m[this.tr((m[this.tr((start + 24) >>> 2)]! + 16) >>> 2)] !== start)) break fast;
+          const bk = m[this.tr((start + 24) >>> 2)]!;
+          if ((fd !== 0 && (fd < this.arena || fd >= top || m[this.tr((fd + 24) >>> 2)] !== start)) || (m[this.tr(pslot)] !== start && (bk < this.arena || bk >= top || m[this.tr((bk + 16) >>> 2)] !== start))) break fast;
         }
       }
       // Every check passed: from here on the heap changes.
@@ -689,10 +691,16 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
     if ((this.mode & MODE_SYNC) !== 0) this.sync();
     const h = this.host;
     let ordblks = 1;
-    let fordblks = this.endAddr() - this.topAddr();
+    const top = this.topAddr();
+    let fordblks = this.endAddr() - top;
     const nbins = binCount(this.gshift);
+    // A smashed link (outside the arena, misaligned, or a cycle: more links than chunks fit)
+    // is reported, not followed: in a process it could fault, and a cycle would not end.
+    const most = (top - this.arena) / this.minChunk;
+    let seen = 0;
     for (let i = 0; i < nbins; i++) {
-      for (let c = h.ld(this.bins + 4 * i), guard = 0; c !== 0 && guard < 1 << 27; c = h.ld(c + this.W2), guard++) {
+      for (let c = h.ld(this.bins + 4 * i); c !== 0; c = h.ld(c + this.W2)) {
+        if (c < this.arena || c >= top || (c & this.amask) !== 0 || ++seen > most) throw new HeapCorruptionError("corrupted free list", "mallinfo", c);
         ordblks++;
         fordblks += h.ld(c + this.W) & ~FLAG_BITS;
       }
@@ -1227,9 +1235,13 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
   protected override linksOk(c: number, size: number): boolean {
     const m = this.m;
     const W3 = this.W2 + this.W;
+    const top = m[this.tr((this.hdr + 4 * H_TOP) >>> 2)]!;
+    // A link outside the arena is smashed: it is not followed (in a process it could fault).
     const fd = m[this.tr((c + this.W2) >>> 2)];
-    if (fd !== 0 && m[this.tr((fd + W3) >>> 2)] !== c) return false;
-    return m[this.tr((this.bins + (this.binOf(size) << 2)) >>> 2)] === c || m[this.tr((m[this.tr((c + W3) >>> 2)] + this.W2) >>> 2)] === c;
+    if (fd !== 0 && (fd < this.arena || fd >= top || m[this.tr((fd + W3) >>> 2)] !== c)) return false;
+    if (m[this.tr((this.bins + (this.binOf(size) << 2)) >>> 2)] === c) return true;
+    const bk = m[this.tr((c + W3) >>> 2)];
+    return bk >= this.arena && bk < top && m[this.tr((bk + this.W2) >>> 2)] === c;
   }
 
   /** Removes free chunk `c` of `size` bytes from its bin; its links were checked by {@link linksOk}. */

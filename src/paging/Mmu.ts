@@ -320,7 +320,12 @@ export class Mmu {
   readBytes(va: number, length: number): Uint8Array {
     checkAddress(va);
     checkLength(length, "readBytes");
-    const out = new Uint8Array(length);
+    let out: Uint8Array;
+    try {
+      out = new Uint8Array(length);
+    } catch {
+      throw new ArgumentError(`Mmu.readBytes: cannot make an array of ${length} bytes to copy into`);
+    }
     const u8 = this.u8;
     for (let done = 0; done < length; ) {
       const a = va + done;
@@ -485,5 +490,8 @@ function checkValue(v: unknown): void {
 }
 
 function checkLength(length: number, op: string): void {
-  if (!Number.isInteger(length) || length < 0) throw new ArgumentError(`Mmu.${op}: length must be a non-negative integer, got ${String(length)}`);
+  if (!Number.isInteger(length) || length < 0 || length > MAX_BYTES) throw new ArgumentError(`Mmu.${op}: length must be an integer from 0 to 2^32 - 1, got ${describe(length)}`);
 }
+
+/** The longest byte range one call copies (a typed array's limit on 64-bit hosts). */
+const MAX_BYTES = 2 ** 32 - 1;

@@ -47,7 +47,7 @@ import { Mmu, type AlignmentPolicy } from "../paging/Mmu.js";
 import { PageTable } from "../paging/PageTable.js";
 import { ACCESSED, COW, DIRTY, EXEC, PRESENT, SWAPPED, USER, WRITABLE, makePte, makeSwapPte, pteFrame, pteSwapSlot } from "../paging/pte.js";
 import type { TlbOptions } from "../paging/Tlb.js";
-import { MemFile, ShmemFile } from "./MemFile.js";
+import { MemFile, ShmemFile, setCleaner } from "./MemFile.js";
 import { SwapSpace } from "./Swap.js";
 import { Vma, VmaList, mergeable } from "./Vma.js";
 
@@ -131,6 +131,12 @@ const KNOWN_PROT = PROT_READ | PROT_WRITE | PROT_EXEC;
  * `fork(); close()` would pile up every child.
  */
 const registry = new WeakMap<PhysicalMemory, Set<AddressSpace>>();
+
+// After MemFile.sync() has written a file's pages back, its shared mappings over that memory
+// are clean again: their PTEs lose DIRTY (and their TLB entries go, so the next write sets it).
+setCleaner((file, memory) => {
+  for (const s of registry.get(memory) ?? []) s.cleanFile(file);
+});
 const STACK_GAP = 2 ** 27;
 
 /**
@@ -371,17 +377,21 @@ export class AddressSpace {
     if (fixed && addr % ps !== 0) return this.fail(Errno.EINVAL);
     // Bad arguments are EINVAL before a missing file is EBADF (Linux looks the file up first).
     const anonymous = (flags & MAP_ANONYMOUS) !== 0;
-    if (!anonymous && !(file instanceof MemFile)) return this.fail(Errno.EBADF);
-    if (!anonymous && type === MAP_SHARED && (prot & PROT_WRITE) !== 0 && !file!.writable) return this.fail(Errno.EACCES);
+    // Shared anonymous memory's hidden file is not a file a program can open and map again.
+    if (!anonymous && (!(file instanceof MemFile) || file instanceof ShmemFile)) return this.fail(Errno.EBADF);
     if (negative) return this.fail(Errno.ENOMEM);
     const len = Math.ceil(length / ps) * ps;
     if (len > this.taskSize) return this.fail(Errno.ENOMEM);
+    // Linux checks the file's access mode after placing the mapping, before replacing anything.
+    const denied = !anonymous && type === MAP_SHARED && (prot & PROT_WRITE) !== 0 && !file!.writable;
     let start: number;
     if (fixed) {
       if (addr + len > this.taskSize) return this.fail(Errno.ENOMEM);
       if (addr < this.mmapMinAddr) return this.fail(Errno.EPERM);
-      if (this.vmas.overlaps(addr, addr + len)) {
-        if (noReplace) return this.fail(Errno.EEXIST);
+      const taken = this.vmas.overlaps(addr, addr + len);
+      if (taken && noReplace) return this.fail(Errno.EEXIST);
+      if (denied) return this.fail(Errno.EACCES);
+      if (taken) {
         const shm = this.shmemIn(addr, addr + len);
         this.zap(addr, addr + len);
         this.vmas.remove(addr, addr + len);
@@ -395,6 +405,7 @@ export class AddressSpace {
         start = this.findHole(len);
         if (start < 0) return this.fail(Errno.ENOMEM);
       }
+      if (denied) return this.fail(Errno.EACCES);
     }
     const shared = type === MAP_SHARED;
     let vma: Vma;
@@ -522,8 +533,10 @@ export class AddressSpace {
       this.vmas.mergeAround(o, n);
       this.emit({ type: "mmap", address: o, length: n - o, prot: PROT_READ | PROT_WRITE, flags: MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED });
     } else if (n < o) {
+      const shm = this.shmemIn(n, o);
       this.zap(n, o);
       this.vmas.remove(n, o);
+      this.releaseShmem(shm);
       this.emit({ type: "munmap", address: n, length: o - n });
     }
     return true;
@@ -736,7 +749,21 @@ export class AddressSpace {
       return true;
     }
     if (!cached) {
-      cf = this.getFrame(va, access);
+      try {
+        cf = this.getFrame(va, access);
+      } catch (e) {
+        if (!(e instanceof OutOfMemoryError) || slot < 0) throw e;
+        // RAM and swap both full, as for a private page: the page leaves its slot (kept aside)
+        // so that a victim can take the slot; if even that fails, it goes back to swap.
+        const shm = file as ShmemFile;
+        const swap = shm.unswap(fpage);
+        try {
+          cf = this.getFrame(va, access);
+        } catch (e2) {
+          shm.reswap(fpage, swap);
+          throw e2;
+        }
+      }
       file.cache(mem, fpage, cf);
     }
     mem.ref(cf);
@@ -985,6 +1012,19 @@ export class AddressSpace {
         }
         this.pageTable.clear(va);
         this.mmu.invalidate(va);
+      });
+    }
+  }
+
+  /** Clears the dirty bits of this space's PTEs in shared mappings of `file` (after its write-back). @internal */
+  cleanFile(file: MemFile): void {
+    for (const v of this.vmas.list) {
+      if (v.file !== file || !v.shared) continue;
+      this.pageTable.forEach(v.start, v.end, (va, pte) => {
+        if ((pte & (PRESENT | DIRTY)) === (PRESENT | DIRTY)) {
+          this.pageTable.set(va, (pte & ~DIRTY) >>> 0);
+          this.mmu.invalidate(va);
+        }
       });
     }
   }

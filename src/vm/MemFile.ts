@@ -28,6 +28,19 @@ import type { SwapSpace } from "./Swap.js";
 let fileCount = 0;
 
 /**
+ * Called by {@link MemFile.sync} for each physical memory the file is cached in, after the
+ * write-back: the address spaces over that memory clear the dirty bits of their PTEs mapping
+ * the file (Linux's `page_mkclean`), so a page written back is clean until written again.
+ * Set by AddressSpace.ts (which knows the address spaces); internal.
+ */
+let cleaner: ((file: MemFile, memory: PhysicalMemory) => void) | null = null;
+
+/** Installs the {@link cleaner} (AddressSpace.ts, once). @internal */
+export function setCleaner(fn: (file: MemFile, memory: PhysicalMemory) => void): void {
+  cleaner = fn;
+}
+
+/**
  * A file to map with `mmap(…, file, offset)`: a byte array and a name for `/proc/self/maps`.
  * The bytes are used in place (not copied): they are the file. A file never grows through a
  * mapping: stores past the end of file, in its last partial page or past it, reach the page
@@ -54,9 +67,9 @@ export class MemFile {
    * @param name - the path shown in `/proc/self/maps`
    * @param opts - `writable: false` for a file open read-only
    */
-  constructor(bytes: Uint8Array, name?: string, opts: { writable?: boolean } = {}) {
+  constructor(bytes: Uint8Array, name?: string | null, opts: { writable?: boolean } = {}) {
     if (!(bytes instanceof Uint8Array)) throw new ArgumentError(`MemFile: bytes must be a Uint8Array, got ${String(bytes)}`);
-    if (name !== undefined && (typeof name !== "string" || name === "")) throw new ArgumentError(`MemFile: name must be a non-empty string, got ${String(name)}`);
+    if (name != null && (typeof name !== "string" || name === "")) throw new ArgumentError(`MemFile: name must be a non-empty string, got ${String(name)}`);
     if (opts === null || typeof opts !== "object") throw new ArgumentError("MemFile: options must be an object");
     if (opts.writable !== undefined && typeof opts.writable !== "boolean") throw new ArgumentError(`MemFile: writable must be a boolean, got ${String(opts.writable)}`);
     this.bytes = bytes;
@@ -137,9 +150,15 @@ export class MemFile {
     memory.unref(frame);
   }
 
-  /** Writes every cached page back into {@link bytes} (`msync`), keeping the cache. */
+  /**
+   * Writes every cached page back into {@link bytes} (`msync`), keeping the cache; the pages
+   * are clean afterwards (the mappings' dirty bits are cleared) until written again.
+   */
   sync(): void {
-    for (const [memory, c] of this.caches) for (const [page, frame] of c) this.writeBack(memory, page, frame);
+    for (const [memory, c] of this.caches) {
+      for (const [page, frame] of c) this.writeBack(memory, page, frame);
+      cleaner?.(this, memory);
+    }
     this.dirty.clear();
   }
 
@@ -212,6 +231,31 @@ export class ShmemFile extends MemFile {
     swap.write(slot, memory.frameBytes(frame));
     this.slots.set(page, { swap, slot });
     this.uncache(memory, page);
+  }
+
+  /**
+   * Takes page `page` out of its swap slot into `kept` and frees the slot (a swap-in with RAM
+   * and swap both full: a victim may take the slot). @returns the swap space it was in
+   */
+  unswap(page: number): SwapSpace {
+    const inSwap = this.slots.get(page);
+    if (inSwap === undefined) throw new ArgumentError(`ShmemFile.unswap: page ${page} is not in swap`);
+    const bytes = new Uint8Array(inSwap.swap.pageSize);
+    inSwap.swap.read(inSwap.slot, bytes);
+    inSwap.swap.unref(inSwap.slot);
+    this.slots.delete(page);
+    this.kept.set(page, bytes);
+    return inSwap.swap;
+  }
+
+  /** Puts a page {@link unswap} took out back into a slot of `swap` (kept aside if swap is full). */
+  reswap(page: number, swap: SwapSpace): void {
+    const bytes = this.kept.get(page);
+    const slot = bytes === undefined ? -1 : swap.alloc();
+    if (slot < 0) return;
+    swap.write(slot, bytes!);
+    this.slots.set(page, { swap, slot });
+    this.kept.delete(page);
   }
 
   /** Frees every swap slot and kept page: no region maps the memory any more. */

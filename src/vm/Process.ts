@@ -193,16 +193,6 @@ export class Process {
     const mmapBase = Math.floor((taskSize - gap) / ps) * ps;
     if (stackSize >= stackTop - mmapBase) throw new ArgumentError(`Process.spawn: stackSize ${stackSize} does not fit below 0x${stackTop.toString(16)}`);
 
-    const as = new AddressSpace({
-      memory: opts.memory,
-      addressBits,
-      mmapBase,
-      ...(opts.swap !== undefined ? { swap: opts.swap } : {}),
-      ...(opts.replacement !== undefined ? { replacement: opts.replacement } : {}),
-      ...(opts.maxResidentPages !== undefined ? { maxResidentPages: opts.maxResidentPages } : {}),
-      ...(opts.alignment !== undefined ? { alignment: opts.alignment } : {}),
-    });
-
     // Mappings start on page boundaries: pages larger than the text base's alignment move it up
     // to the next one (4 KiB pages keep GNU ld's addresses).
     const startCode = up(addressBits === 32 ? TEXT_BASE_32 : TEXT_BASE_64);
@@ -215,6 +205,16 @@ export class Process {
     if (startBrk > mmapBase) throw new ArgumentError(`Process.spawn: the image (${text.length + data.length + bssSize} bytes) does not fit below the mmap area`);
     const heapLimit = dataLimit === Infinity ? mmapBase : Math.min(mmapBase, startBrk + dataLimit - data.length);
     if (heapLimit < startBrk) throw new ArgumentError(`Process.spawn: dataLimit ${dataLimit} is smaller than the data (${data.length} bytes)`);
+
+    const as = new AddressSpace({
+      memory: opts.memory,
+      addressBits,
+      mmapBase,
+      ...(opts.swap !== undefined ? { swap: opts.swap } : {}),
+      ...(opts.replacement !== undefined ? { replacement: opts.replacement } : {}),
+      ...(opts.maxResidentPages !== undefined ? { maxResidentPages: opts.maxResidentPages } : {}),
+      ...(opts.alignment !== undefined ? { alignment: opts.alignment } : {}),
+    });
 
     // Loading the image can run out of RAM (OutOfMemoryError): the half-built address space
     // then gives its frames and swap slots back, as a failed execve leaves nothing behind.

@@ -16,6 +16,7 @@ import {
   expectPattern,
   expectUnchanged,
   fillPattern,
+  firstDifference,
   read32,
   snapshot,
   thrown,
@@ -96,6 +97,50 @@ describe.each(cases)("a smashed size after a block (%s heap, %s)", (target, spec
       expectPattern(heap, z, 64, 3, "the live block after the free chunk");
     });
   }
+
+  for (const link of ["fd", "bk"] as const) {
+    for (const to of [0x10, 0x7fff0000]) {
+      it(`of a free chunk's ${link} link, pointed outside the heap (0x${to.toString(16)}): free throws HeapCorruptionError, not a fault`, () => {
+        const heap = make();
+        const x = heap.malloc(100);
+        const y = heap.malloc(300);
+        heap.malloc(64);
+        const w = heap.malloc(300); // a second chunk of y's bin: y gets a bk (it is not the head)
+        heap.malloc(1200);
+        heap.free(y);
+        heap.free(w);
+        const [free] = after(heap, x);
+        expect(free.kind).toBe("free");
+        const at = free.address + (link === "fd" ? 2 : 3) * spec.W;
+        const old = read32(heap, at);
+        write32(heap, at, to);
+        // (mallinfo walks the bins: with a smashed link it reports it, so compare the bytes.)
+        const before = target.regions(heap);
+        expect(thrown(() => heap.free(x))).toBeInstanceOf(HeapCorruptionError);
+        expect(target.regions(heap).map((r) => [r.start, firstDifference(r.bytes, before.find((b) => b.start === r.start)!.bytes)])).toEqual(before.map((r) => [r.start, -1]));
+        if (link === "fd") expect(thrown(() => heap.mallinfo())).toBeInstanceOf(HeapCorruptionError);
+        write32(heap, at, old);
+        heap.free(x);
+        heap.check();
+        heap.mallinfo();
+      });
+    }
+  }
+
+  it("mallinfo reports a bin whose links run in a circle, and does not loop", () => {
+    const heap = make();
+    const x = heap.malloc(100);
+    heap.malloc(300);
+    heap.malloc(64);
+    heap.free(x);
+    const [free] = heap.chunks().filter((c) => c.kind === "free");
+    const at = free!.address + 2 * spec.W;
+    const old = read32(heap, at);
+    write32(heap, at, free!.address); // fd: itself
+    expect(thrown(() => heap.mallinfo())).toBeInstanceOf(HeapCorruptionError);
+    write32(heap, at, old);
+    expect(heap.mallinfo().ordblks).toBe(2);
+  });
 
   for (const delta of ["+align", "-align", "+the live block's size"] as const) {
     for (const op of ["free", "realloc(p, more)"] as const) {

@@ -374,7 +374,8 @@ describe("Mmu: loads and stores", () => {
     expect(m.mmu.readBytes(0x410, 0)).toEqual(new Uint8Array(0));
     m.mmu.writeBytes(0x410, new Uint8Array(0));
     expect(() => m.mmu.readBytes(0x410, -1)).toThrow(ArgumentError);
-    expect(() => m.mmu.readBytes(0x410, 1.5)).toThrow(/length must be a non-negative integer/);
+    expect(() => m.mmu.readBytes(0x410, 1.5)).toThrow(/length must be an integer from 0 to 2\^32 - 1/);
+    for (const length of [2 ** 32, 2 ** 33, Number.MAX_SAFE_INTEGER]) expect(() => m.mmu.readBytes(0x410, length)).toThrow(ArgumentError);
   });
 
   it("writeBytes is memcpy: a fault on a later page leaves the earlier pages written", () => {

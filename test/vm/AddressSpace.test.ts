@@ -438,6 +438,41 @@ describe("faults and lazy allocation", () => {
 });
 
 describe("file mappings", () => {
+  it("msync (MemFile.sync) leaves the pages clean: a page written back once is not written back again", () => {
+    const memory = new PhysicalMemory({ frames: 64, shared: false });
+    const as = new AddressSpace({ memory, maxResidentPages: 1 });
+    const f = new MemFile(new Uint8Array(2 * PS));
+    const a = as.mmap(0, 2 * PS, RW, MAP_SHARED, f, 0);
+    as.write8(a, 5);
+    f.sync();
+    expect(f.bytes[0]).toBe(5);
+    f.bytes[0] = 6; // the file changes after the sync; the cached page is clean
+    as.read8(a + PS); // reclaim drops page 0 without writing it back
+    expect(f.bytes[0]).toBe(6);
+    expect(as.read8(a)).toBe(6);
+    // A write after a sync makes the page dirty again (the TLB does not keep the old dirty bit).
+    as.write8(a + 1, 7);
+    f.sync();
+    as.write8(a + 2, 8);
+    as.read8(a + PS);
+    expect([f.bytes[1], f.bytes[2]]).toEqual([7, 8]);
+    as.check();
+  });
+
+  it("EEXIST and ENOMEM come before EACCES; a denied MAP_FIXED replaces nothing", () => {
+    const as = space();
+    const ro = new MemFile(new Uint8Array(PS), "/ro", { writable: false });
+    const a = as.mmap(BASE, PS, RW, ANON | MAP_FIXED);
+    as.write8(a, 3);
+    expect(as.mmap(a, PS, RW, MAP_SHARED | MAP_FIXED_NOREPLACE, ro, 0)).toBe(MAP_FAILED);
+    expect(as.errno).toBe(Errno.EEXIST);
+    expect(as.mmap(0, as.taskSize + PS, RW, MAP_SHARED, ro, 0)).toBe(MAP_FAILED);
+    expect(as.errno).toBe(Errno.ENOMEM);
+    expect(as.mmap(a, PS, RW, MAP_SHARED | MAP_FIXED, ro, 0)).toBe(MAP_FAILED);
+    expect(as.errno).toBe(Errno.EACCES);
+    expect(as.read8(a)).toBe(3);
+  });
+
   it("a read-only file: no MAP_SHARED write access (EACCES), private copies allowed", () => {
     const as = space();
     const f = new MemFile(Uint8Array.from({ length: PS }, (_, i) => i & 0xff), "/etc/ro", { writable: false });
@@ -645,6 +680,50 @@ describe("shared anonymous memory (shmem)", () => {
     child.close();
     expect(swap.freeSlots).toBe(32);
     expect(memory.freeFrames).toBe(memory.frames);
+  });
+
+  it("a break that shrinks over it frees what it held in swap, as munmap does", () => {
+    const memory = new PhysicalMemory({ frames: 3, shared: false });
+    const swap = new SwapSpace({ slots: 8 });
+    const as = new AddressSpace({ memory, swap });
+    const brk = new Brk(as, { start: BASE });
+    expect(brk.sbrk(12 * PS)).toBe(BASE);
+    // The program maps shared memory over the top of its heap (MAP_FIXED replaces those pages).
+    const a = as.mmap(BASE + 8 * PS, 4 * PS, RW, SHARED | MAP_FIXED);
+    for (let i = 0; i < 4; i++) as.write8(a + i * PS, 1 + i); // more than RAM: some go to swap
+    expect(swap.freeSlots).toBeLessThan(8);
+    // Shrinking the break unmaps everything above it, that region included (Linux's brk).
+    expect(brk.brk(BASE + PS)).toBe(0);
+    expect(as.regionAt(a)).toBeNull();
+    expect(swap.freeSlots).toBe(8);
+    as.close();
+    expect(memory.freeFrames).toBe(memory.frames);
+  });
+
+  it("a page in swap comes back when RAM and swap are both full (it gives its slot to the victim)", () => {
+    const memory = new PhysicalMemory({ frames: 2, shared: false });
+    const swap = new SwapSpace({ slots: 2 });
+    const as = new AddressSpace({ memory, swap });
+    const a = as.mmap(0, 4 * PS, RW, SHARED);
+    for (let i = 0; i < 4; i++) as.write8(a + i * PS, 10 + i); // 2 in RAM, 2 in swap: both full
+    expect(swap.freeSlots).toBe(0);
+    for (let round = 0; round < 3; round++) for (let i = 0; i < 4; i++) expect(as.read8(a + i * PS)).toBe(10 + i);
+    as.check();
+    as.close();
+    expect([memory.freeFrames, swap.freeSlots]).toEqual([memory.frames, 2]);
+  });
+
+  it("its hidden file cannot be mapped again (EBADF)", () => {
+    const as = space();
+    const a = as.mmap(0, PS, RW, SHARED);
+    as.write8(a, 70);
+    const file = as.regionAt(a)!.file!;
+    for (const flags of [MAP_PRIVATE, MAP_SHARED]) {
+      as.errno = 0;
+      expect(as.mmap(0, PS, RW, flags, file, 0)).toBe(MAP_FAILED);
+      expect(as.errno).toBe(Errno.EBADF);
+    }
+    expect(as.read8(a)).toBe(70);
   });
 
   it("unmapping part of the region keeps the rest; mapping over it with MAP_FIXED frees what it held", () => {
