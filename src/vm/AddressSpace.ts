@@ -391,12 +391,7 @@ export class AddressSpace {
       const taken = this.vmas.overlaps(addr, addr + len);
       if (taken && noReplace) return this.fail(Errno.EEXIST);
       if (denied) return this.fail(Errno.EACCES);
-      if (taken) {
-        const shm = this.shmemIn(addr, addr + len);
-        this.zap(addr, addr + len);
-        this.vmas.remove(addr, addr + len);
-        this.releaseShmem(shm);
-      }
+      if (taken) this.unmapRange(addr, addr + len);
       start = addr;
     } else {
       const hint = Math.ceil(addr / ps) * ps;
@@ -431,10 +426,7 @@ export class AddressSpace {
     if (!isUint(addr) || !isUint(length) || addr % ps !== 0 || length === 0) return this.fail(Errno.EINVAL);
     const end = addr + Math.ceil(length / ps) * ps;
     if (end > this.taskSize) return this.fail(Errno.EINVAL);
-    const shm = this.shmemIn(addr, end);
-    this.zap(addr, end);
-    this.vmas.remove(addr, end);
-    this.releaseShmem(shm);
+    this.unmapRange(addr, end);
     this.emit({ type: "munmap", address: addr, length: end - addr });
     return 0;
   }
@@ -533,10 +525,7 @@ export class AddressSpace {
       this.vmas.mergeAround(o, n);
       this.emit({ type: "mmap", address: o, length: n - o, prot: PROT_READ | PROT_WRITE, flags: MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED });
     } else if (n < o) {
-      const shm = this.shmemIn(n, o);
-      this.zap(n, o);
-      this.vmas.remove(n, o);
-      this.releaseShmem(shm);
+      this.unmapRange(n, o);
       this.emit({ type: "munmap", address: n, length: o - n });
     }
     return true;
@@ -1027,6 +1016,17 @@ export class AddressSpace {
         }
       });
     }
+  }
+
+  /**
+   * Unmaps `[start, end)` (munmap, MAP_FIXED, a shrinking brk): its pages go ({@link zap}), its
+   * regions are removed or cut, and shared anonymous memory no region maps any more is freed.
+   */
+  private unmapRange(start: number, end: number): void {
+    const shm = this.shmemIn(start, end);
+    this.zap(start, end);
+    this.vmas.remove(start, end);
+    this.releaseShmem(shm);
   }
 
   /** The shared anonymous memories that regions of `[start, end)` map. */
