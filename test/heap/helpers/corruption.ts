@@ -339,7 +339,24 @@ export function uafProperty(mode: "check" | "traffic", seed: number, numRuns: nu
 }
 
 /** Every scenario the worker can run, by name. */
+/**
+ * Not a corruption: a heap filled with 8 MiB blocks up to a 2 GiB limit, then emptied. Run in a
+ * worker because the bug it guards against (the in-use bitmap's coverage of 2^31 read back as a
+ * negative number) made the growth loop forever.
+ */
+function fillPastOneGiB(): { blocks: number; errno: number; checked: boolean; arenaAfter: number } {
+  const heap = new Heap({ maxBytes: 0x7fff0000 });
+  const ptrs: number[] = [];
+  for (let p = heap.malloc(8 << 20); p !== 0; p = heap.malloc(8 << 20)) ptrs.push(p);
+  const errno = heap.errno;
+  heap.check();
+  for (const p of ptrs) heap.free(p);
+  heap.check();
+  return { blocks: ptrs.length, errno, checked: true, arenaAfter: heap.mallinfo().arena };
+}
+
 export const scenarios = {
+  fillPastOneGiB: (_p: Record<string, never>): ReturnType<typeof fillPastOneGiB> => fillPastOneGiB(),
   smash: (p: SmashParams): Outcome => smash(p),
   useAfterFree: (p: UafParams): Outcome => useAfterFree(p),
   smashProperty: (p: { neighbour: Neighbour; seed: number; numRuns: number }): string | null => smashProperty(p.neighbour, p.seed, p.numRuns),
