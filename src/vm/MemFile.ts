@@ -129,22 +129,19 @@ export class MemFile {
    * page-cache pages. Does nothing when the page is not cached.
    */
   evict(memory: PhysicalMemory, page: number, dirty = true): void {
-    const c = this.caches.get(memory);
-    const frame = c?.get(page);
-    if (c === undefined || frame === undefined) return;
-    const d = this.dirty.get(memory);
-    if (dirty || d?.has(page) === true) this.writeBack(memory, page, frame);
-    if (d !== undefined && d.delete(page) && d.size === 0) this.dirty.delete(memory);
-    c.delete(page);
-    if (c.size === 0) this.caches.delete(memory);
-    memory.unref(frame);
+    const frame = this.cachedFrame(memory, page);
+    if (frame < 0) return;
+    if (dirty || this.dirty.get(memory)?.has(page) === true) this.writeBack(memory, page, frame);
+    this.uncache(memory, page);
   }
 
-  /** Drops the cache's reference to page `page`'s frame without writing it back. */
+  /** Drops the cache's reference to page `page`'s frame (and its dirty mark) without writing it back. */
   protected uncache(memory: PhysicalMemory, page: number): void {
     const c = this.caches.get(memory);
     const frame = c?.get(page);
     if (c === undefined || frame === undefined) return;
+    const d = this.dirty.get(memory);
+    if (d !== undefined && d.delete(page) && d.size === 0) this.dirty.delete(memory);
     c.delete(page);
     if (c.size === 0) this.caches.delete(memory);
     memory.unref(frame);
