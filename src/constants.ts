@@ -28,3 +28,23 @@ export const M_TOP_PAD = -2;
 export const M_MMAP_THRESHOLD = -3;
 /** `mallopt`: the most blocks served by their own mapping at once. */
 export const M_MMAP_MAX = -4;
+
+/** `madvise` advice (`<sys/mman.h>`, Linux numbers): no special treatment (a hint; accepted, no effect in the model). */
+export const MADV_NORMAL = 0;
+/** `madvise`: expect random access (a read-ahead hint; accepted, no effect in the model). */
+export const MADV_RANDOM = 1;
+/** `madvise`: expect sequential access (a read-ahead hint; accepted, no effect in the model). */
+export const MADV_SEQUENTIAL = 2;
+/** `madvise`: the pages will be needed soon (a read-ahead hint; accepted, no effect in the model). */
+export const MADV_WILLNEED = 3;
+/**
+ * `madvise`: the pages are not needed: their frames (and swap slots) go at once, the mapping
+ * stays. The next touch of private anonymous memory is a fresh zero page; a file mapping reads
+ * the file again; shared memory keeps its contents.
+ */
+export const MADV_DONTNEED = 4;
+/**
+ * `madvise`: private anonymous pages may be freed lazily: they stay until memory is short, and
+ * are then dropped instead of swapped (a zero page on the next touch), unless written since.
+ */
+export const MADV_FREE = 8;

@@ -39,7 +39,22 @@
  * resident: the FIFO queue, and the clock's circle (second chance moves a page to the back).
  * Pages mapping the zero frame take no frame and are not resident (not in VmRSS).
  */
-import { MAP_ANONYMOUS, MAP_FAILED, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_PRIVATE, MAP_SHARED, PROT_EXEC, PROT_NONE, PROT_READ, PROT_WRITE } from "../constants.js";
+import {
+  MADV_DONTNEED,
+  MADV_FREE,
+  MADV_NORMAL,
+  MADV_WILLNEED,
+  MAP_ANONYMOUS,
+  MAP_FAILED,
+  MAP_FIXED,
+  MAP_FIXED_NOREPLACE,
+  MAP_PRIVATE,
+  MAP_SHARED,
+  PROT_EXEC,
+  PROT_NONE,
+  PROT_READ,
+  PROT_WRITE,
+} from "../constants.js";
 import { Errno } from "../errno.js";
 import { ArgumentError, OutOfMemoryError, checkInstance, checkOptions, ProtectionFault, SegmentationFault, VmError, type Access } from "../errors.js";
 import { PINNED, PhysicalMemory } from "../memory/PhysicalMemory.js";
@@ -112,7 +127,7 @@ export interface VmStatus {
 /** An event for teaching tools: what the address space just did. */
 export type VmEvent =
   | { type: "fault"; kind: "minor" | "major"; cause: "zero-page" | "anonymous" | "file" | "cow" | "swap-in"; address: number; access: Access }
-  | { type: "evict"; address: number; frame: number; to: "swap" | "file"; slot: number }
+  | { type: "evict"; address: number; frame: number; to: "swap" | "file" | "discard"; slot: number }
   | { type: "swap-in"; address: number; frame: number; slot: number }
   | { type: "mmap"; address: number; length: number; prot: number; flags: number }
   | { type: "munmap"; address: number; length: number }
@@ -177,6 +192,11 @@ export class AddressSpace {
   private vmas: VmaList;
   /** Resident pages (page number → 1), oldest first. */
   private readonly resident: Map<number, number>;
+  /**
+   * Pages given `MADV_FREE` (page numbers): dropped instead of swapped when reclaimed, unless
+   * written since (their PTE is DIRTY again). An entry goes when its page leaves the frame.
+   */
+  private readonly lazy: Set<number>;
   private swapped: number;
   private minor: number;
   private major: number;
@@ -236,6 +256,7 @@ export class AddressSpace {
     this.opts = opts;
     this.vmas = new VmaList();
     this.resident = new Map();
+    this.lazy = new Set();
     this.swapped = 0;
     this.minor = 0;
     this.major = 0;
@@ -465,6 +486,52 @@ export class AddressSpace {
       this.emit({ type: "mprotect", address: addr, length: covered - addr, prot });
     }
     return covered < end ? this.fail(Errno.ENOMEM) : 0;
+  }
+
+  /**
+   * Advises the kernel about the pages of `[addr, addr + length)` — Linux `madvise(2)`.
+   *
+   * - `MADV_DONTNEED`: the pages' frames and swap slots go at once (VmRSS falls) and the
+   *   mappings stay. The next touch of private anonymous memory is a fresh zero page (a minor
+   *   fault); a private file mapping reads the file again (its private copies are lost); shared
+   *   memory keeps its contents (a dirty file page is written back). glibc's `malloc_trim`
+   *   gives the whole free pages inside the heap back this way.
+   * - `MADV_FREE`: private anonymous pages become lazily freeable: they stay resident, and when
+   *   memory runs short they are dropped (not swapped) unless written since, so the next touch
+   *   reads zeros; a page in swap is dropped at once. Other mappings: EINVAL.
+   * - `MADV_NORMAL`, `MADV_RANDOM`, `MADV_SEQUENTIAL`, `MADV_WILLNEED`: read-ahead hints,
+   *   accepted with no effect.
+   *
+   * As Linux does, holes in the range do not stop the advice from reaching the mapped parts,
+   * but the call then fails with ENOMEM.
+   * @returns 0, or -1 with {@link errno}: EINVAL (unaligned address, a negative length, an
+   *   advice the model does not know, `MADV_FREE` on memory that is not private anonymous),
+   *   ENOMEM (a page of the range is not mapped)
+   */
+  madvise(addr: number, length: number, advice: number): 0 | -1 {
+    const ps = this.pageSize;
+    // Linux's order: the advice, then the address, then the length.
+    if (!Number.isInteger(advice) || !(advice === MADV_DONTNEED || advice === MADV_FREE || (advice >= MADV_NORMAL && advice <= MADV_WILLNEED))) return this.fail(Errno.EINVAL);
+    if (!isUint(addr) || addr % ps !== 0) return this.fail(Errno.EINVAL);
+    // A negative length is a huge size_t whose end wraps around: EINVAL.
+    if (!Number.isInteger(length) || length < 0) return this.fail(Errno.EINVAL);
+    if (length === 0) return 0;
+    const end = addr + Math.ceil(length / ps) * ps;
+    let covered = addr;
+    let hole = false;
+    for (const v of this.vmas.overlapping(addr, end)) {
+      if (v.start > covered) hole = true;
+      const lo = Math.max(addr, v.start);
+      const hi = Math.min(end, v.end);
+      covered = hi;
+      if (advice === MADV_DONTNEED) this.zap(lo, hi);
+      else if (advice === MADV_FREE) {
+        // Linux stops at the first mapping it cannot advise (the ones before keep the advice).
+        if (v.file !== null || v.shared) return this.fail(Errno.EINVAL);
+        this.lazyFree(lo, hi);
+      }
+    }
+    return hole || covered < end ? this.fail(Errno.ENOMEM) : 0;
   }
 
   /**
@@ -878,6 +945,7 @@ export class AddressSpace {
       const fpage = v.fileOffset(va) / this.pageSize;
       if (v.file.cachedFrame(mem, fpage) === f) return this.dropFilePage(v.file, fpage, f, rc, va);
     }
+    if (rc === 1 && this.lazy.has(va / this.pageSize) && (this.pageTable.get(va) & DIRTY) === 0) return this.discard(va, f);
     if (this.swap === null || rc === PINNED || (rc > 1 && v.shared)) return false;
     return this.swapOut(va, f, rc);
   }
@@ -929,6 +997,43 @@ export class AddressSpace {
   }
 
   /**
+   * Drops the clean `MADV_FREE` page at `va` (frame `f`, this page's alone): its contents were
+   * given up, so nothing is written anywhere and the next touch is a fresh zero page.
+   */
+  private discard(va: number, f: number): boolean {
+    this.pageTable.clear(va);
+    this.mmu.invalidate(va);
+    this.resident.delete(va / this.pageSize);
+    this.lazy.delete(va / this.pageSize);
+    this.memory.unref(f);
+    this.emitIf({ type: "evict", address: va, frame: f, to: "discard", slot: -1 });
+    return true;
+  }
+
+  /**
+   * `MADV_FREE` over `[lo, hi)` of a private anonymous region: each resident page that is this
+   * space's alone becomes clean and lazily freeable (a page still shared with a fork's other
+   * side keeps its data, as Linux skips it); a page in swap is dropped at once.
+   */
+  private lazyFree(lo: number, hi: number): void {
+    const mem = this.memory;
+    this.pageTable.forEach(lo, hi, (va, pte) => {
+      if ((pte & PRESENT) !== 0) {
+        const f = pteFrame(pte);
+        if (f === mem.zeroFrame || mem.refCount(f) !== 1) return;
+        this.pageTable.set(va, (pte & ~(DIRTY | ACCESSED)) >>> 0);
+        this.mmu.invalidate(va);
+        this.lazy.add(va / this.pageSize);
+      } else if ((pte & SWAPPED) !== 0) {
+        this.swap!.unref(pteSwapSlot(pte));
+        this.swapped--;
+        this.pageTable.clear(va);
+        this.mmu.invalidate(va);
+      }
+    });
+  }
+
+  /**
    * Swaps out the private page at `va`, whose frame `f` has `rc` references: this page alone,
    * or (`rc > 1`) a page shared copy-on-write by `fork`. There is no reverse map, so sharers
    * are looked for where fork puts them, at the same address in the other spaces over this
@@ -962,6 +1067,7 @@ export class AddressSpace {
       s.pageTable.set(va, makeSwapPte(slot, s.pageTable.get(va) & (USER | WRITABLE | EXEC)));
       s.mmu.invalidate(va);
       s.resident.delete(vpn);
+      s.lazy.delete(vpn);
       s.swapped++;
       mem.unref(f);
     }
@@ -995,6 +1101,7 @@ export class AddressSpace {
         if ((pte & PRESENT) !== 0) {
           this.dropFrame(v, va, pteFrame(pte), (pte & DIRTY) !== 0);
           this.resident.delete(va / ps);
+          this.lazy.delete(va / ps);
         } else if ((pte & SWAPPED) !== 0) {
           this.swap!.unref(pteSwapSlot(pte));
           this.swapped--;
