@@ -48,3 +48,8 @@ export const MADV_DONTNEED = 4;
  * are then dropped instead of swapped (a zero page on the next touch), unless written since.
  */
 export const MADV_FREE = 8;
+
+/** `mremap` flag: the mapping may move to a new address when it cannot grow in place. */
+export const MREMAP_MAYMOVE = 1;
+/** `mremap` flag (with `MREMAP_MAYMOVE`): move the mapping to exactly `newAddr`, replacing what is there. */
+export const MREMAP_FIXED = 2;

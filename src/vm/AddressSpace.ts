@@ -50,6 +50,8 @@ import {
   MAP_FIXED_NOREPLACE,
   MAP_PRIVATE,
   MAP_SHARED,
+  MREMAP_FIXED,
+  MREMAP_MAYMOVE,
   PROT_EXEC,
   PROT_NONE,
   PROT_READ,
@@ -131,7 +133,8 @@ export type VmEvent =
   | { type: "swap-in"; address: number; frame: number; slot: number }
   | { type: "mmap"; address: number; length: number; prot: number; flags: number }
   | { type: "munmap"; address: number; length: number }
-  | { type: "mprotect"; address: number; length: number; prot: number };
+  | { type: "mprotect"; address: number; length: number; prot: number }
+  | { type: "mremap"; oldAddress: number; oldLength: number; address: number; length: number };
 
 /** Receives {@link VmEvent}s. */
 export type VmEventListener = (event: VmEvent) => void;
@@ -532,6 +535,119 @@ export class AddressSpace {
       }
     }
     return hole || covered < end ? this.fail(Errno.ENOMEM) : 0;
+  }
+
+  /**
+   * Resizes the mapping at `oldAddr`, moving it if need be — Linux `mremap(2)`. Sizes round up
+   * to whole pages.
+   *
+   * - Shrinking (or the same size) always works in place: the tail is unmapped.
+   * - Growing works in place when `[oldAddr, oldAddr + oldSize)` ends where its region ends and
+   *   the pages after it are free; the new pages are fresh (zero) memory of the same kind.
+   * - Otherwise, with `MREMAP_MAYMOVE`, the pages move to a new place chosen as `mmap` places a
+   *   mapping (top-down below {@link mmapBase}): their frames and swap slots go with them (no
+   *   copy, no fault), the old range is unmapped. With `MREMAP_FIXED` too, the new place is
+   *   exactly `newAddr`, and whatever was mapped there is unmapped first.
+   * - `oldSize` 0 on a shared mapping maps the same pages a second time (with `MREMAP_MAYMOVE`).
+   *
+   * glibc's `realloc` of a block that has its own mapping uses `mremap(p, old, new,
+   * MREMAP_MAYMOVE)`. Unlike Linux, which unmaps the `MREMAP_FIXED` destination before it checks
+   * the old range, the model checks everything first: a failing call changes nothing.
+   * @param newAddr - with `MREMAP_FIXED`, where the mapping goes (page-aligned); else ignored
+   * @returns the mapping's (new) address, or `MAP_FAILED` (-1) with {@link errno}: EINVAL
+   *   (unaligned `oldAddr` or `newAddr`, unknown flags, `MREMAP_FIXED` without
+   *   `MREMAP_MAYMOVE`, `newSize` 0, `oldSize` 0 on a private mapping, overlapping old and new
+   *   ranges), EFAULT (nothing mapped at `oldAddr`, or a growing old range that is not within
+   *   one region), ENOMEM (cannot grow in place and may not move, or no room to move to),
+   *   EPERM (a fixed `newAddr` below {@link mmapMinAddr})
+   */
+  mremap(oldAddr: number, oldSize: number, newSize: number, flags: number, newAddr = 0): number {
+    const ps = this.pageSize;
+    const up = (n: number): number => Math.ceil(n / ps) * ps;
+    if (!Number.isInteger(flags) || (flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED)) !== 0) return this.fail(Errno.EINVAL);
+    const mayMove = (flags & MREMAP_MAYMOVE) !== 0;
+    const fixed = (flags & MREMAP_FIXED) !== 0;
+    if (fixed && !mayMove) return this.fail(Errno.EINVAL);
+    if (!isUint(oldAddr) || oldAddr % ps !== 0 || !isUint(oldSize) || !isUint(newSize)) return this.fail(Errno.EINVAL);
+    let oldLen = up(oldSize);
+    const newLen = up(newSize);
+    if (newLen === 0) return this.fail(Errno.EINVAL);
+    const v = this.vmas.find(oldAddr);
+    if (v === null) return this.fail(Errno.EFAULT);
+    if (oldLen === 0 && !v.shared) return this.fail(Errno.EINVAL); // only shared memory can be mapped twice
+    if (fixed) {
+      if (!isUint(newAddr) || newAddr % ps !== 0 || newLen > this.taskSize || newAddr > this.taskSize - newLen) return this.fail(Errno.EINVAL);
+      if (oldAddr + oldLen > newAddr && newAddr + newLen > oldAddr) return this.fail(Errno.EINVAL);
+      // Linux unmaps the destination and the old tail before this check; the model checks first.
+      if (Math.min(oldLen, newLen) > v.end - oldAddr) return this.fail(Errno.EFAULT);
+      if (newAddr < this.mmapMinAddr) return this.fail(Errno.EPERM);
+      this.unmapRange(newAddr, newAddr + newLen);
+      if (oldLen > newLen) {
+        this.unmapRange(oldAddr + newLen, oldAddr + oldLen);
+        oldLen = newLen;
+      }
+      return this.moveRegion(oldAddr, oldLen, newAddr, newLen);
+    }
+    if (oldLen >= newLen) {
+      // Always allowed, as in Linux: the tail goes, whatever it spans.
+      if (oldLen > newLen) {
+        this.unmapRange(oldAddr + newLen, oldAddr + oldLen);
+        this.emit({ type: "mremap", oldAddress: oldAddr, oldLength: oldLen, address: oldAddr, length: newLen });
+      }
+      return oldAddr;
+    }
+    if (oldLen > v.end - oldAddr) return this.fail(Errno.EFAULT); // growing across regions
+    const end = oldAddr + oldLen;
+    // In place: the old range is the region's tail and the pages after it are free.
+    if (oldLen > 0 && end === v.end && oldAddr + newLen <= this.taskSize && !this.vmas.overlaps(end, oldAddr + newLen)) {
+      v.end = oldAddr + newLen;
+      this.vmas.mergeAround(v.start, v.end);
+      this.emit({ type: "mremap", oldAddress: oldAddr, oldLength: oldLen, address: oldAddr, length: newLen });
+      return oldAddr;
+    }
+    if (!mayMove) return this.fail(Errno.ENOMEM);
+    const to = this.findHole(newLen);
+    if (to < 0) return this.fail(Errno.ENOMEM);
+    return this.moveRegion(oldAddr, oldLen, to, newLen);
+  }
+
+  /**
+   * Moves the pages of `[from, from + oldLen)`, inside one region, to `[to, to + newLen)` (free,
+   * `newLen ≥ oldLen`): a region of the same kind is made there (the same file at the same
+   * offset), the page-table entries move (frames and swap slots with them; the resident set
+   * keeps its order) and the old range is unmapped. `oldLen` 0 maps a shared region again.
+   * @returns `to`
+   */
+  private moveRegion(from: number, oldLen: number, to: number, newLen: number): number {
+    const ps = this.pageSize;
+    const v = this.vmas.find(from)!;
+    const moved = new Vma(to, to + newLen, v.prot, v.shared, v.file, v.fileOffset(from), v.name, v.anonShared);
+    // The names the kernel gives by place do not travel: the moved memory is no longer the heap or the stack.
+    if (moved.name === "[heap]" || moved.name === "[stack]") moved.name = null;
+    const entries: Array<[number, number]> = [];
+    this.pageTable.forEach(from, from + oldLen, (va, pte) => {
+      entries.push([va, pte]);
+      this.pageTable.clear(va);
+      this.mmu.invalidate(va);
+    });
+    if (oldLen > 0) this.vmas.remove(from, from + oldLen);
+    this.vmas.insert(moved);
+    for (const [va, pte] of entries) this.pageTable.set(va - from + to, pte);
+    if (entries.length > 0) {
+      const shift = (to - from) / ps;
+      const fromVpn = from / ps;
+      const endVpn = (from + oldLen) / ps;
+      const remap = (vpn: number): number => (vpn >= fromVpn && vpn < endVpn ? vpn + shift : vpn);
+      const order = [...this.resident.keys()];
+      this.resident.clear();
+      for (const vpn of order) this.resident.set(remap(vpn), 1);
+      const lazy = [...this.lazy];
+      this.lazy.clear();
+      for (const vpn of lazy) this.lazy.add(remap(vpn));
+    }
+    this.vmas.mergeAround(to, to + newLen);
+    this.emit({ type: "mremap", oldAddress: from, oldLength: oldLen, address: to, length: newLen });
+    return to;
   }
 
   /**

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Records what this machine's Linux does, as fixtures for the tests of the virtual-memory model.
+# Needs gcc (static glibc) and setarch; `npm test` only reads the fixtures.
+#   bash scripts/linux/record.sh      (from the repository root)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+out="$here/../../test/fixtures/linux"
+build=$(mktemp -d)
+trap 'rm -rf "$build"' EXIT
+mkdir -p "$out"
+
+# mremap(2) and madvise(2): results and errors, case by case.
+gcc -O1 -static -o "$build/mremap" "$here/mremap.c"
+setarch -R "$build/mremap" > "$out/mremap.txt"
+
+{ echo "kernel: $(uname -r)"; echo "gcc: $(gcc -dumpfullversion)"; echo "glibc: $(ldd --version | head -1)"; } > "$out/machine.txt"
+echo "recorded into $out"
