@@ -13,5 +13,9 @@ mkdir -p "$out"
 gcc -O1 -static -o "$build/mremap" "$here/mremap.c"
 setarch -R "$build/mremap" > "$out/mremap.txt"
 
+# Minor faults of a fresh mmapped malloc block (glibc writes only its header).
+gcc -O1 -static -o "$build/faults" "$here/mmapped-block-faults.c"
+setarch -R "$build/faults" > "$out/mmapped-block-faults.txt"
+
 { echo "kernel: $(uname -r)"; echo "gcc: $(gcc -dumpfullversion)"; echo "glibc: $(ldd --version | head -1)"; } > "$out/machine.txt"
 echo "recorded into $out"

@@ -114,10 +114,19 @@ class ProcessHost implements HeapHost {
     return this.as.read32(addr) | 0;
   }
   st(addr: number, value: number): void {
-    // Logged once done: a store that fails (no frame) changed nothing to undo.
-    const old = this.log !== null ? this.as.read32(addr) : 0;
+    if (this.log === null || (addr & 3) !== 0) {
+      const old = this.log !== null ? this.as.read32(addr) : 0;
+      this.as.write32(addr, value >>> 0);
+      if (this.log !== null) this.log.stored(addr, old);
+      return;
+    }
+    // The old value is read from the frame the store will use, once the page is writable: a
+    // fresh page costs one fault (the write), as a C store does, not a zero-page read first.
+    // (An aligned word does not cross a page.) Logged once done: a store
+    // that fails (no frame) changed nothing to undo.
+    const old = this.u32[this.as.mmu.translate(addr, "write") >>> 2]! >>> 0;
     this.as.write32(addr, value >>> 0);
-    if (this.log !== null) this.log.stored(addr, old);
+    this.log.stored(addr, old);
   }
   copy(dst: number, src: number, length: number): void {
     if (length <= 0) return;
