@@ -65,6 +65,8 @@ function tcacheStash() {
   for (const id of fast) t.f(id);
   t.note('drain the tcache, then one malloc takes a fastbin chunk and stashes the other 4');
   for (let k = 0; k < 8; k++) t.a(40);
+  t.note('the 4 stashed chunks come back from the tcache, in reverse fastbin order');
+  for (let k = 0; k < 5; k++) t.a(40);
   t.note('small bin 0x110: 7 cached, 4 more separated by guards go to the unsorted bin');
   const small = [];
   for (let k = 0; k < 11; k++) {
@@ -100,17 +102,18 @@ function fastbins() {
 
 /** malloc_consolidate from a large-bin request. */
 function consolidateLargeRequest() {
-  const t = new Trace('consolidate-large-request', 'malloc_consolidate triggered by a large-bin request (chunk >= 0x400): adjacent fastbin chunks merge');
+  const t = new Trace('consolidate-large-request', 'malloc_consolidate triggered by a large-bin request (chunk >= 0x400): adjacent fastbin chunks merge, and the merged chunk serves the request');
   const ids = [];
-  for (let k = 0; k < 20; k++) ids.push(t.a(k % 2 ? 56 : 88));
+  for (let k = 0; k < 60; k++) ids.push(t.a(k % 2 ? 56 : 88));
   const guard = t.a(300);
-  t.note('7 of each size to the tcache, the other 6 per size to fastbins; they are adjacent');
+  t.note('7 of each size to the tcache, the other 23 per size to fastbins; they are adjacent');
   for (const id of ids) t.f(id);
-  t.note('a small request does not consolidate');
+  t.note('a small request (tcache bin empty, no fastbin of its size) does not consolidate: from the top');
   t.a(200);
-  t.note('a request of 1016 (chunk 0x400, large bin, tcache bin empty) consolidates the fastbins first');
+  t.note('a request of 1016 (chunk 0x400, large bin, tcache bin empty) consolidates the fastbins first, then splits the merged chunk');
   t.a(1016);
   t.a(2000);
+  t.a(1016);
   t.f(guard);
   return t;
 }
@@ -386,6 +389,28 @@ function mallocTrim() {
   return t;
 }
 
+/** malloc_trim that finds nothing to release. */
+function mallocTrimNothing() {
+  const t = new Trace('malloc-trim-nothing', 'malloc_trim returning 0: before the first malloc, with M_TOP_PAD 0 and a top under a page, with a pad larger than the top; then 1 once the top has a page to give back');
+  t.t(0);
+  t.o(M_TOP_PAD, 0);
+  t.a(100);
+  t.t(0);
+  const a = t.a(3000);
+  t.t(0);
+  t.t(1 * MiB);
+  t.a(24);
+  t.f(a);
+  t.t(0);
+  const b = t.a(10000);
+  t.a(24);
+  t.f(b);
+  t.t(2n ** 63n);
+  t.t(0);
+  t.t(0);
+  return t;
+}
+
 /** realloc in all its forms. */
 function reallocPaths() {
   const t = new Trace('realloc', 'realloc: NULL, shrink in place (split / no split), grow into the top, into a free next chunk, move, mmapped both ways (mremap), to 0, huge');
@@ -626,6 +651,7 @@ export function allTraces() {
     mmapMax(),
     malloptParams(),
     mallocTrim(),
+    mallocTrimNothing(),
     reallocPaths(),
     callocPaths(),
     memalignPaths(),
