@@ -9,9 +9,10 @@ import {
 import { M_MMAP_MAX, M_MMAP_THRESHOLD, M_TOP_PAD, M_TRIM_THRESHOLD } from "../constants.js";
 import { LinearMemory, growsUnderViews } from "../memory/LinearMemory.js";
 import { SMALL_BINS, binCount, binIndex, ctz32, fitIndex } from "./bins.js";
-import { CINUSE, FLAG_BITS, ILP32, LP64, MAX_REQUEST, PINUSE, type Layout } from "./chunk.js";
+import { CINUSE, FLAG_BITS, ILP32, LP64, MAX_REQUEST, PINUSE, WASM32, type Layout } from "./chunk.js";
 import { LinearHost, type HeapHost } from "./host.js";
 import type { AddressSpace } from "../vm/AddressSpace.js";
+import { jsImports, type WasmImportOptions, type WasmImports } from "./wasm/abi.js";
 import {
   H_MAGIC,
   H_CONFIG,
@@ -101,8 +102,12 @@ export interface MappedBlock {
 /** What a heap's blocks live in: a linear memory, or a process's address space. */
 export type HeapMemory = LinearMemory | AddressSpace;
 
-/** The C data model of a heap: field sizes, alignment, minimum chunk. */
-export type DataModel = "lp64" | "ilp32";
+/**
+ * The C data model of a heap: field sizes, alignment, minimum chunk. `"wasm32"` is the one of
+ * clang's wasm32 target (4-byte `size_t`, 16-byte `max_align_t`), for the heap of a C or Rust
+ * module.
+ */
+export type DataModel = "lp64" | "ilp32" | "wasm32";
 
 /** Options for a new {@link Heap}. */
 export interface HeapOptions {
@@ -124,7 +129,11 @@ export interface HeapOptions {
   trimThreshold?: number;
   /** Extra bytes obtained on each growth of the break and kept on each trim. @defaultValue 0 */
   topPad?: number;
-  /** `"lp64"`: 16-byte alignment, 8-byte fields (x86-64); `"ilp32"`: 8-byte alignment, 4-byte fields. @defaultValue "lp64" */
+  /**
+   * `"lp64"`: 16-byte alignment, 8-byte fields (x86-64); `"ilp32"`: 8-byte alignment, 4-byte
+   * fields; `"wasm32"`: 16-byte alignment, 4-byte fields (clang's wasm32, wasi-libc's dlmalloc).
+   * @defaultValue "lp64"
+   */
   dataModel?: DataModel;
   /**
    * Take a lock (a futex word in the heap's memory, with `Atomics`) around every call, so
@@ -172,13 +181,18 @@ const LIVE_SCAN = 4;
 /** Bits of `Heap.mode`. */
 const MODE_SYNC = 1;
 const MODE_LOCK = 2;
-/** The 32-bit data model: the LP64 fast paths (literal layout numbers) do not apply. */
+/** A 32-bit data model (ilp32, wasm32): the LP64 fast paths (literal layout numbers) do not apply. */
 const MODE_ILP32 = 4;
 
 /** Where {@link Heap.allot} puts a remainder. */
 const REM_BIN = 0;
 const REM_NEW_DV = 1;
 const REM_WAS_DV = 2;
+
+/** The data model's number in the header's config word (the pointer width, 33 for wasm32). */
+const modelCode = (layout: Layout): number => (layout === LP64 ? 64 : layout === WASM32 ? 33 : 32);
+/** The layout of a header's data-model number. */
+const layoutOf = (code: number): Layout => (code === 32 ? ILP32 : code === 33 ? WASM32 : LP64);
 
 /** Whether `x` is a power of two (exact for every safe integer, unlike `x & (x - 1)`). */
 const isPow2 = (x: number): boolean => Number.isSafeInteger(x) && x > 0 && 2 ** Math.round(Math.log2(x)) === x;
@@ -243,8 +257,8 @@ export class Heap<M extends HeapMemory = LinearMemory> {
     const memory = toMemory(opts.memory, opts);
     this.memory = memory as M;
     const base = optInt("base", opts.base, 0);
-    const layout = (opts.dataModel ?? "lp64") === "lp64" ? LP64 : opts.dataModel === "ilp32" ? ILP32 : null;
-    if (layout === null) throw new ArgumentError(`Heap: dataModel must be "lp64" or "ilp32", got ${String(opts.dataModel)}`);
+    const layout = (opts.dataModel ?? "lp64") === "lp64" ? LP64 : opts.dataModel === "ilp32" ? ILP32 : opts.dataModel === "wasm32" ? WASM32 : null;
+    if (layout === null) throw new ArgumentError(`Heap: dataModel must be "lp64", "ilp32" or "wasm32", got ${String(opts.dataModel)}`);
     const hdr = (base + 15) & ~15;
     const concurrent = opts.concurrent === true;
     const host = new LinearHost(memory);
@@ -286,8 +300,9 @@ export class Heap<M extends HeapMemory = LinearMemory> {
     self.binWords = words;
     const bins = hdr + (H_BINMAP + words) * 4;
     self.bins = bins;
-    self.arena = (bins + nbins * 4 + layout.align - 1) & ~layout.alignMask;
-    self.mode = mode | (layout === ILP32 ? MODE_ILP32 : 0);
+    // The first chunk starts 2·W below an aligned payload (the same as aligned when 2·W = align).
+    self.arena = ((bins + nbins * 4 + 2 * layout.W + layout.alignMask) & ~layout.alignMask) - 2 * layout.W;
+    self.mode = mode | (layout !== LP64 ? MODE_ILP32 : 0);
     self.lockView = null;
     self.lockHeld = false;
   }
@@ -309,7 +324,7 @@ export class Heap<M extends HeapMemory = LinearMemory> {
     host.zero(hdr, this.arena - hdr + bmChunk);
     const st = (i: number, v: number): void => host.st(hdr + 4 * i, v);
     st(H_MAGIC, MAGIC);
-    st(H_CONFIG, VERSION | ((this.layout === LP64 ? 64 : 32) << 8) | (((this.mode & MODE_LOCK) !== 0 ? FLAG_CONCURRENT : 0) << 16));
+    st(H_CONFIG, VERSION | (modelCode(this.layout) << 8) | (((this.mode & MODE_LOCK) !== 0 ? FLAG_CONCURRENT : 0) << 16));
     st(H_HDR, hdr);
     st(H_ARENA, this.arena);
     st(H_END, hdr + want);
@@ -368,7 +383,7 @@ export class Heap<M extends HeapMemory = LinearMemory> {
     const host = new LinearHost(mem);
     (this as unknown as Record<string, unknown>).memory = mem;
     const concurrent = (flags & FLAG_CONCURRENT) !== 0;
-    this.setUp(host, hdr, model === 32 ? ILP32 : LP64, (growsUnderViews(mem) ? MODE_SYNC : 0) | (concurrent ? MODE_LOCK : 0));
+    this.setUp(host, hdr, layoutOf(model), (growsUnderViews(mem) ? MODE_SYNC : 0) | (concurrent ? MODE_LOCK : 0));
     (this as unknown as Record<string, unknown>).lockView = concurrent ? this.makeLockView() : null;
     host.attachBreak(host.ld(hdr + 4 * H_BRK_START), host.ld(hdr + 4 * H_LIMIT), hdr + 4 * H_BRK);
   }
@@ -947,7 +962,7 @@ export class Heap<M extends HeapMemory = LinearMemory> {
     let seen = 0;
     for (let i = 0; i < nbins; i++) {
       for (let c = h.ld(this.bins + 4 * i); c !== 0; c = h.ld(c + this.W2)) {
-        if (c < this.arena || c >= top || (c & this.amask) !== 0 || ++seen > most) throw new HeapCorruptionError("corrupted free list", "mallinfo", c);
+        if (c < this.arena || c >= top || ((c + this.W2) & this.amask) !== 0 || ++seen > most) throw new HeapCorruptionError("corrupted free list", "mallinfo", c);
         ordblks++;
         fordblks += h.ld(c + this.W) & ~FLAG_BITS;
       }
@@ -1477,7 +1492,7 @@ export class Heap<M extends HeapMemory = LinearMemory> {
     const m = this.m;
     const fd = m[(c + this.W2) >>> 2];
     if (fd !== 0) {
-      if ((fd & this.amask) !== 0 || fd < this.arena || fd >= m[(this.hdr + 4 * H_TOP) >>> 2]) throw new HeapCorruptionError("corrupted free list", "malloc", c);
+      if (((fd + this.W2) & this.amask) !== 0 || fd < this.arena || fd >= m[(this.hdr + 4 * H_TOP) >>> 2]) throw new HeapCorruptionError("corrupted free list", "malloc", c);
     } else {
       this.unmarkBin(idx);
     }
@@ -2052,7 +2067,7 @@ export class Heap<M extends HeapMemory = LinearMemory> {
         let prev = 0;
         if (c !== 0) bits |= 1 << b;
         while (c !== 0) {
-          if (c < this.arena || c >= top || (c & this.amask) !== 0) fail(`bin ${idx} points outside the heap`, c);
+          if (c < this.arena || c >= top || ((c + this.W2) & this.amask) !== 0) fail(`bin ${idx} points outside the heap`, c);
           const s = m[(c + W) >>> 2];
           const size = s & ~FLAG_BITS;
           if ((s & CINUSE) !== 0) fail(`bin ${idx} holds an in-use chunk`, c);
@@ -2071,7 +2086,7 @@ export class Heap<M extends HeapMemory = LinearMemory> {
     const dv = m[(this.hdr + 4 * H_DV) >>> 2]!;
     if (dv !== 0) {
       const ds = m[(dv + W) >>> 2]!;
-      if (dv < this.arena || dv >= top || (dv & this.amask) !== 0 || (ds & CINUSE) !== 0) fail("the designated victim is not a free chunk", dv);
+      if (dv < this.arena || dv >= top || ((dv + this.W2) & this.amask) !== 0 || (ds & CINUSE) !== 0) fail("the designated victim is not a free chunk", dv);
       binned++;
       binnedBytes += ds & ~FLAG_BITS;
     }
@@ -2096,36 +2111,26 @@ export class Heap<M extends HeapMemory = LinearMemory> {
   }
 
   /**
-   * C-ABI functions for a wasm32 module's `env` imports: `malloc`, `free`, `calloc`,
-   * `realloc`, `posix_memalign(memptr, alignment, size)` (writes the pointer, 4 bytes, at
-   * `memptr` in the module's memory, as the C ABI does), `aligned_alloc`,
-   * `malloc_usable_size`. Arguments arrive as signed i32 and are read as unsigned.
+   * The malloc family with the C ABI of wasm32, for a module's `env` imports: `malloc`, `free`,
+   * `calloc`, `realloc`, `reallocarray`, `posix_memalign(memptr, alignment, size)` (writes the
+   * pointer, 4 bytes, at `memptr` in the module's memory; any power-of-two alignment that is a
+   * multiple of 4), `aligned_alloc`, `memalign`, `malloc_usable_size`. Arguments arrive as
+   * signed i32 and are read as unsigned. Error codes are the module's libc's (`opts.errno`:
+   * WASI's by default, `EINVAL` = 28, `ENOMEM` = 48), and a failing call sets the C program's
+   * `errno` through its `__errno_location` when `opts.instance` gives the instance.
+   *
+   * With `opts.engine` (the wasm engine of `vmheap/wasm`) the functions are the engine's wasm
+   * exports, so the module's calls are wasm-to-wasm; otherwise they call this heap's
+   * JavaScript engine.
+   * @example
+   * ```ts
+   * const heap = new Heap({ memory, base: heapBase, dataModel: "wasm32" });
+   * let instance: WebAssembly.Instance | undefined;
+   * const env = { memory, ...heap.wasmImports({ instance: () => instance }) };
+   * instance = (await WebAssembly.instantiate(bytes, { env })).instance;
+   * ```
    */
-  wasmImports(): {
-    malloc: (size: number) => number;
-    free: (ptr: number) => void;
-    calloc: (nmemb: number, size: number) => number;
-    realloc: (ptr: number, size: number) => number;
-    posix_memalign: (memptr: number, alignment: number, size: number) => number;
-    aligned_alloc: (alignment: number, size: number) => number;
-    malloc_usable_size: (ptr: number) => number;
-  } {
-    return {
-      malloc: (size) => this.malloc(size >>> 0),
-      free: (ptr) => this.free(ptr >>> 0),
-      calloc: (nmemb, size) => this.calloc(nmemb >>> 0, size >>> 0),
-      realloc: (ptr, size) => this.realloc(ptr >>> 0, size >>> 0),
-      posix_memalign: (memptr, alignment, size) => {
-        const r = this.posixMemalign(alignment >>> 0, size >>> 0);
-        if (r.err === 0) {
-          const mem = this.memory;
-          if (mem instanceof LinearMemory) mem.dv.setUint32(memptr >>> 0, r.ptr, true);
-          else mem.write32(memptr >>> 0, r.ptr);
-        }
-        return r.err;
-      },
-      aligned_alloc: (alignment, size) => this.alignedAlloc(alignment >>> 0, size >>> 0),
-      malloc_usable_size: (ptr) => this.mallocUsableSize(ptr >>> 0),
-    };
+  wasmImports(opts: WasmImportOptions = {}): WasmImports {
+    return opts.engine !== undefined ? opts.engine.imports(this as Heap<HeapMemory>, opts) : jsImports(this as Heap<HeapMemory>, opts);
   }
 }

@@ -5,7 +5,7 @@ import { Errno } from "../errno.js";
 import { ArgumentError, DoubleFreeError, HeapCorruptionError, InvalidPointerError } from "../errors.js";
 import { M_MMAP_MAX, M_MMAP_THRESHOLD, M_TOP_PAD, M_TRIM_THRESHOLD } from "../constants.js";
 import { SMALL_BINS, binCount, binIndex, ctz32, fitIndex } from "./bins.js";
-import { CINUSE, FLAG_BITS, ILP32, LP64, MAX_REQUEST, PINUSE, type Layout } from "./chunk.js";
+import { CINUSE, FLAG_BITS, LP64, MAX_REQUEST, PINUSE, WASM32, type Layout } from "./chunk.js";
 import { type HeapHost } from "./host.js";
 import { H_MAGIC, H_CONFIG, H_LOCK, H_HDR, H_ARENA, H_TOP, H_END, H_BRK, H_BRK_START, H_MAXFOOT, H_MMAP_BYTES, H_MMAP_COUNT, H_TRIM, H_TOPPAD, H_MMAP_THRESHOLD, H_MMAP_MAX, H_BITMAP, H_COVER, H_LIMIT, H_SUMMARY, H_BINMAP, H_DV, MAGIC, VERSION, FLAG_CONCURRENT } from "./header.js";
 import { Heap, DEFAULT_TRIM_THRESHOLD, DEFAULT_MMAP_THRESHOLD, MAX_MMAP_THRESHOLD, MAX_HEAP_BYTES, type MallInfo, type ChunkInfo, type HeapOptions } from "./Heap.js";
@@ -28,7 +28,7 @@ const MODE_SYNC = 1;
 
 const MODE_LOCK = 2;
 
-/** The 32-bit data model: the LP64 fast paths (literal layout numbers) do not apply. */
+/** A 32-bit data model (ilp32, wasm32): the LP64 fast paths (literal layout numbers) do not apply. */
 const MODE_ILP32 = 4;
 
 /** Where {@link Heap.allot} puts a remainder. */
@@ -37,6 +37,9 @@ const REM_BIN = 0;
 const REM_NEW_DV = 1;
 
 const REM_WAS_DV = 2;
+
+/** The data model's number in the header's config word (the pointer width, 33 for wasm32). */
+const modelCode = (layout: Layout): number => (layout === LP64 ? 64 : layout === WASM32 ? 33 : 32);
 
 /** Whether `x` is a power of two (exact for every safe integer, unlike `x & (x - 1)`). */
 const isPow2 = (x: number): boolean => Number.isSafeInteger(x) && x > 0 && 2 ** Math.round(Math.log2(x)) === x;
@@ -88,8 +91,9 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
     self.binWords = words;
     const bins = hdr + (H_BINMAP + words) * 4;
     self.bins = bins;
-    self.arena = (bins + nbins * 4 + layout.align - 1) & ~layout.alignMask;
-    self.mode = mode | (layout === ILP32 ? MODE_ILP32 : 0);
+    // The first chunk starts 2·W below an aligned payload (the same as aligned when 2·W = align).
+    self.arena = ((bins + nbins * 4 + 2 * layout.W + layout.alignMask) & ~layout.alignMask) - 2 * layout.W;
+    self.mode = mode | (layout !== LP64 ? MODE_ILP32 : 0);
     self.lockView = null;
     self.lockHeld = false;
   }
@@ -111,7 +115,7 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
     host.zero(hdr, this.arena - hdr + bmChunk);
     const st = (i: number, v: number): void => host.st(hdr + 4 * i, v);
     st(H_MAGIC, MAGIC);
-    st(H_CONFIG, VERSION | ((this.layout === LP64 ? 64 : 32) << 8) | (((this.mode & MODE_LOCK) !== 0 ? FLAG_CONCURRENT : 0) << 16));
+    st(H_CONFIG, VERSION | (modelCode(this.layout) << 8) | (((this.mode & MODE_LOCK) !== 0 ? FLAG_CONCURRENT : 0) << 16));
     st(H_HDR, hdr);
     st(H_ARENA, this.arena);
     st(H_END, hdr + want);
@@ -700,7 +704,7 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
     let seen = 0;
     for (let i = 0; i < nbins; i++) {
       for (let c = h.ld(this.bins + 4 * i); c !== 0; c = h.ld(c + this.W2)) {
-        if (c < this.arena || c >= top || (c & this.amask) !== 0 || ++seen > most) throw new HeapCorruptionError("corrupted free list", "mallinfo", c);
+        if (c < this.arena || c >= top || ((c + this.W2) & this.amask) !== 0 || ++seen > most) throw new HeapCorruptionError("corrupted free list", "mallinfo", c);
         ordblks++;
         fordblks += h.ld(c + this.W) & ~FLAG_BITS;
       }
@@ -1224,7 +1228,7 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
     const m = this.m;
     const fd = m[this.tr((c + this.W2) >>> 2)];
     if (fd !== 0) {
-      if ((fd & this.amask) !== 0 || fd < this.arena || fd >= m[this.tr((this.hdr + 4 * H_TOP) >>> 2)]) throw new HeapCorruptionError("corrupted free list", "malloc", c);
+      if (((fd + this.W2) & this.amask) !== 0 || fd < this.arena || fd >= m[this.tr((this.hdr + 4 * H_TOP) >>> 2)]) throw new HeapCorruptionError("corrupted free list", "malloc", c);
     } else {
       this.unmarkBin(idx);
     }
@@ -1804,7 +1808,7 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
         let prev = 0;
         if (c !== 0) bits |= 1 << b;
         while (c !== 0) {
-          if (c < this.arena || c >= top || (c & this.amask) !== 0) fail(`bin ${idx} points outside the heap`, c);
+          if (c < this.arena || c >= top || ((c + this.W2) & this.amask) !== 0) fail(`bin ${idx} points outside the heap`, c);
           const s = m[this.tr((c + W) >>> 2)];
           const size = s & ~FLAG_BITS;
           if ((s & CINUSE) !== 0) fail(`bin ${idx} holds an in-use chunk`, c);
@@ -1823,7 +1827,7 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
     const dv = m[this.tr((this.hdr + 4 * H_DV) >>> 2)]!;
     if (dv !== 0) {
       const ds = m[this.tr((dv + W) >>> 2)]!;
-      if (dv < this.arena || dv >= top || (dv & this.amask) !== 0 || (ds & CINUSE) !== 0) fail("the designated victim is not a free chunk", dv);
+      if (dv < this.arena || dv >= top || ((dv + this.W2) & this.amask) !== 0 || (ds & CINUSE) !== 0) fail("the designated victim is not a free chunk", dv);
       binned++;
       binnedBytes += ds & ~FLAG_BITS;
     }

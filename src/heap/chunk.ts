@@ -2,9 +2,11 @@
  * Chunk layout: boundary tags in the style of dlmalloc/glibc, drawn here once.
  *
  * W is the size of a size field: 8 bytes in the 64-bit data model (the default, like x86-64
- * glibc), 4 in the 32-bit one. Chunks are multiples of the alignment A = 2·W, start at multiples
- * of A, and are at least 4·W bytes (32 / 16). The heap never spans more than 2 GiB, so every
- * size and address fits the low 32 bits of a field; the high half of an 8-byte field is zero.
+ * glibc), 4 in the 32-bit ones. Chunks are multiples of the alignment A (2·W, or 16 in the
+ * wasm32 model), start 2·W below a multiple of A (so that the payload p is A-aligned: at
+ * multiples of A when 2·W = A, 8 past one in wasm32), and are at least 4·W bytes rounded up to A
+ * (32 / 16 / 16). The heap never spans more than 2 GiB, so every size and address fits the low
+ * 32 bits of a field; the high half of an 8-byte field is zero.
  *
  * ```text
  *   chunk c ─▶ ┌──────────────────────────────────────────────┐
@@ -43,13 +45,13 @@ export const FLAG_BITS = 7;
 export interface Layout {
   /** Bytes in a size field and in a pointer (8 or 4). */
   readonly W: number;
-  /** Alignment of every chunk and every returned pointer: 2·W. */
+  /** Alignment of every returned pointer and multiple of every chunk size: 2·W, or 16 in wasm32. */
   readonly align: number;
   /** `align - 1`. */
   readonly alignMask: number;
   /** log2(align): granule shift of the in-use bitmap (one bit per `align` bytes). */
   readonly granuleShift: number;
-  /** Smallest chunk: 4·W (room for the header and the two links of a free chunk). */
+  /** Smallest chunk: 4·W (room for the header and the two links of a free chunk), a multiple of `align`. */
   readonly minChunk: number;
 }
 
@@ -57,6 +59,13 @@ export interface Layout {
 export const LP64: Layout = { W: 8, align: 16, alignMask: 15, granuleShift: 4, minChunk: 32 };
 /** The 32-bit data model (ILP32): 4-byte fields, 8-byte alignment, 16-byte minimum chunk. */
 export const ILP32: Layout = { W: 4, align: 8, alignMask: 7, granuleShift: 3, minChunk: 16 };
+/**
+ * The data model of clang's wasm32 target, and the layout of wasi-libc's dlmalloc: 4-byte fields
+ * and pointers, 16-byte alignment (`alignof(max_align_t)` is 16 there: `long double` is 16
+ * bytes), 16-byte minimum chunk, 4 bytes of overhead per block. Chunks start 8 bytes past a
+ * multiple of 16, so that payloads are 16-aligned.
+ */
+export const WASM32: Layout = { W: 4, align: 16, alignMask: 15, granuleShift: 4, minChunk: 16 };
 
 /**
  * Largest request the heap accepts, in bytes: the heap never spans 2 GiB, so a size this close

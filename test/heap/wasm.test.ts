@@ -4,9 +4,10 @@
  * `env`, keeps its static data below `__heap_base`, and the heap lives above it, growing the
  * memory with `memory.grow` when it needs more.
  */
-import wabtInit from "wabt";
 import { beforeAll, describe, expect, it } from "vitest";
 import { DoubleFreeError, Errno, Heap, HeapError, LinearMemory, VmError } from "../../src/index.js";
+import { WASI_ERRNO } from "../../src/heap/wasm/abi.js";
+import { compileWat, loadWabt, sharedWasm } from "./helpers/wasmClient.js";
 
 const HEAP_BASE = 4096;
 /** The module's static data: a 1024-byte data segment at 0 with this pattern. */
@@ -200,35 +201,9 @@ interface Exports {
   grow_self(pages: number): number;
 }
 
-type Wabt = Awaited<ReturnType<typeof wabtInit>>;
-let wabt: Wabt;
-const modules = new Map<boolean, WebAssembly.Module>();
-
 function compile(shared: boolean): WebAssembly.Module {
-  let compiled = modules.get(shared);
-  if (compiled === undefined) {
-    const mod = wabt.parseWat(`heap-user${shared ? "-shared" : ""}.wat`, moduleText(shared), { threads: shared });
-    try {
-      // (no mod.validate(): wabt.js validates without the features passed to parseWat; the
-      // engine validates the binary anyway when it compiles it)
-      compiled = new WebAssembly.Module(mod.toBinary({}).buffer as Uint8Array<ArrayBuffer>);
-    } finally {
-      mod.destroy();
-    }
-    modules.set(shared, compiled);
-  }
-  return compiled;
+  return compileWat(`heap-user${shared ? "-shared" : ""}.wat`, moduleText(shared), shared);
 }
-
-/** Whether this runtime can make a shared WebAssembly.Memory. */
-const sharedWasm = ((): boolean => {
-  try {
-    new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true } as WebAssembly.MemoryDescriptor);
-    return true;
-  } catch {
-    return false;
-  }
-})();
 
 interface Setup {
   memory: WebAssembly.Memory;
@@ -272,9 +247,7 @@ function expectPattern(heap: Heap<LinearMemory>, p: number, n: number, seed: num
   expect(bad, `first wrong byte of the block at 0x${p.toString(16)}`).toBe(-1);
 }
 
-beforeAll(async () => {
-  wabt = await wabtInit();
-});
+beforeAll(loadWabt);
 
 describe.each([
   ["an unshared WebAssembly.Memory", false],
@@ -339,19 +312,24 @@ describe.each([
     expectPattern(heap, big, 5000, 9);
     heap.check();
 
-    // a bad alignment: EINVAL, and memptr is left as it was
+    // a bad alignment: EINVAL (wasi-libc's 28), and memptr is left as it was
     const errno = heap.errno;
     expect(wasm.memalign(3, 10, sentinel) >>> 0).toBe(sentinel);
-    expect(heap.memory.dv.getInt32(MEMALIGN_ERR, true)).toBe(Errno.EINVAL);
-    expect(wasm.memalign(4, 10, sentinel) >>> 0).toBe(sentinel);
-    expect(heap.memory.dv.getInt32(MEMALIGN_ERR, true)).toBe(Errno.EINVAL);
-    // more than the memory can ever hold: ENOMEM, memptr untouched
+    expect(heap.memory.dv.getInt32(MEMALIGN_ERR, true)).toBe(WASI_ERRNO.EINVAL);
+    expect(wasm.memalign(2, 10, sentinel) >>> 0).toBe(sentinel);
+    expect(heap.memory.dv.getInt32(MEMALIGN_ERR, true)).toBe(WASI_ERRNO.EINVAL);
+    // 4 is sizeof(void *) on wasm32: a valid alignment
+    const small = wasm.memalign(4, 10, sentinel) >>> 0;
+    expect(heap.memory.dv.getInt32(MEMALIGN_ERR, true)).toBe(0);
+    expectGoodPointer(small);
+    // more than the memory can ever hold: ENOMEM (wasi-libc's 48), memptr untouched
     expect(wasm.memalign(64, 64 * 1024 * 1024, sentinel) >>> 0).toBe(sentinel);
-    expect(heap.memory.dv.getInt32(MEMALIGN_ERR, true)).toBe(Errno.ENOMEM);
+    expect(heap.memory.dv.getInt32(MEMALIGN_ERR, true)).toBe(WASI_ERRNO.ENOMEM);
     expect(heap.errno).toBe(errno); // posix_memalign never touches errno
 
     wasm.free(p);
     wasm.free(big);
+    wasm.free(small);
     heap.check();
     // the scratch slots are the only bytes written below the base
     heap.memory.dv.setUint32(MEMPTR, 0, true);
