@@ -203,6 +203,12 @@ function binmapSearch() {
   t.note('0x50 request: bins 0x50..0xf0 empty, binmap finds bin 0x100, split, remainder 0xb0 -> unsorted');
   t.a(72);
   t.a(72);
+  t.note('drain the 0x100 tcache bin; the next 240 takes the last chunk of small bin 0x100 directly: the bin is empty, its binmap bit stays set');
+  for (let k = 0; k < 8; k++) t.a(240);
+  t.note('a 0x50 request takes the 0x60 remainder whole (a split would leave less than MINSIZE);');
+  t.note('the next scans the binmap, finds the stale bit of bin 0x100, clears it and goes on to the top');
+  t.a(72);
+  t.a(72);
   t.note('large bins: a 1100 request when only a 4000 chunk and a 9000 chunk are binned');
   const l1 = t.a(4000);
   t.a(16);
@@ -210,7 +216,8 @@ function binmapSearch() {
   t.a(16);
   t.f(l1);
   t.f(l2);
-  t.a(30); // sorts them (0x30 from the top? no: from the unsorted remainders)
+  t.note('a 0x30 request sorts both into large bins, then splits the smaller one (binmap)');
+  t.a(30);
   t.a(1100);
   t.a(5000);
   t.a(5000);
