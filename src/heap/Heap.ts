@@ -89,6 +89,11 @@ export interface ChunkInfo {
   ptr: number;
   /** Bytes a used block can hold (`mallocUsableSize`); 0 for the others. */
   usable: number;
+  /**
+   * Where a free chunk waits, for allocators with several kinds of bins (the glibc model):
+   * `"tcache"`, `"fastbin"`, `"unsorted"`, `"small"` or `"large"`. Absent otherwise.
+   */
+  bin?: string;
 }
 
 /** A block with a mapping of its own (a heap with a mapping source: a process's heap). */

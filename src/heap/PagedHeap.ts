@@ -56,13 +56,19 @@ const CACHE_MASK = CACHE_ENTRIES - 1;
 
 /** Options of a process's heap: those of {@link HeapOptions} that make sense inside a process. */
 export interface ProcessHeapOptions {
+  /**
+   * The malloc algorithm: `"vmheap"` (this library's hardened heap) or `"glibc"` (glibc 2.36's
+   * ptmalloc2, exactly: the same addresses relative to the heap start, chunk bytes, break
+   * moves and mallinfo2 as a real process; see `GlibcHeap`). @defaultValue "vmheap"
+   */
+  allocator?: "vmheap" | "glibc";
   /** Requests at or over this many bytes get a mapping of their own. @defaultValue 131072 */
   mmapThreshold?: number;
   /** Free top space over this many bytes is given back with a negative `sbrk`. @defaultValue 131072 */
   trimThreshold?: number;
-  /** Extra bytes obtained on each growth of the break and kept on each trim. @defaultValue 0 */
+  /** Extra bytes obtained on each growth of the break and kept on each trim. @defaultValue 0 (131072 with `allocator: "glibc"`, glibc's `M_TOP_PAD`) */
   topPad?: number;
-  /** Field sizes and alignment. @defaultValue "lp64" */
+  /** Field sizes and alignment (the glibc allocator is x86-64's: `"lp64"` only). @defaultValue "lp64" */
   dataModel?: DataModel;
 }
 
@@ -72,6 +78,10 @@ export interface ProcessHeapOptions {
  * @throws ArgumentError naming the option
  */
 export function checkProcessHeapOptions(o: ProcessHeapOptions): void {
+  if (o.allocator !== undefined && o.allocator !== "vmheap" && o.allocator !== "glibc") {
+    throw new ArgumentError(`Process heap: allocator must be "vmheap" or "glibc", got ${String(o.allocator)}`);
+  }
+  if (o.allocator === "glibc" && o.dataModel === "ilp32") throw new ArgumentError('Process heap: the glibc allocator models x86-64 (dataModel "lp64")');
   if (o.dataModel !== undefined && o.dataModel !== "lp64" && o.dataModel !== "ilp32") {
     throw new ArgumentError(`Process heap: dataModel must be "lp64" or "ilp32", got ${String(o.dataModel)}`);
   }

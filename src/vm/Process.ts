@@ -36,6 +36,7 @@ import { ArgumentError, VmError, checkInstance, checkOptions } from "../errors.j
 import { Brk, FieldCell } from "../heap/Brk.js";
 import type { Heap } from "../heap/Heap.js";
 import { PagedHeap, checkProcessHeapOptions, type ProcessHeapOptions } from "../heap/PagedHeap.js";
+import { GlibcHeap } from "../heap/glibc/GlibcHeap.js";
 import { PhysicalMemory } from "../memory/PhysicalMemory.js";
 import type { AlignmentPolicy } from "../paging/Mmu.js";
 import { AddressSpace, type ReplacementPolicy, type VmStatus } from "./AddressSpace.js";
@@ -134,9 +135,9 @@ export class Process {
   readonly layout: ProcessLayout;
   private readonly brkState: Brk;
   private readonly heapOptions: ProcessHeapOptions;
-  private heapState: PagedHeap | null;
+  private heapState: PagedHeap | GlibcHeap | null;
 
-  private constructor(as: AddressSpace, layout: ProcessLayout, brk: Brk, ppid: number, heapOptions: ProcessHeapOptions, heap: PagedHeap | null) {
+  private constructor(as: AddressSpace, layout: ProcessLayout, brk: Brk, ppid: number, heapOptions: ProcessHeapOptions, heap: PagedHeap | GlibcHeap | null) {
     this.pid = nextPid++;
     this.ppid = ppid;
     this.as = as;
@@ -154,7 +155,10 @@ export class Process {
    * from `mmap`, unmapped again by `free`. Read and write blocks through {@link Process.as}.
    */
   get heap(): Heap<AddressSpace> {
-    if (this.heapState === null) this.heapState = PagedHeap.create(this.as, this.brkState, this.heapOptions);
+    if (this.heapState === null) {
+      const o = this.heapOptions;
+      this.heapState = o.allocator === "glibc" ? GlibcHeap.create(this.as, this.brkState, o) : PagedHeap.create(this.as, this.brkState, o);
+    }
     return this.heapState;
   }
 
@@ -306,7 +310,8 @@ export class Process {
     const as = this.as.fork();
     const parent = this.brkState;
     const brk = new Brk(as, { start: parent.start, limit: parent.limit }, new FieldCell(parent.current));
-    const heap = this.heapState === null ? null : PagedHeap.forkOf(this.heapState, as, brk);
+    const h = this.heapState;
+    const heap = h === null ? null : h instanceof GlibcHeap ? GlibcHeap.forkOf(h, as, brk) : PagedHeap.forkOf(h, as, brk);
     return new Process(as, this.layout, brk, this.pid, this.heapOptions, heap);
   }
 
