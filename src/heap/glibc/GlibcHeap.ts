@@ -229,7 +229,7 @@ export class GlibcHeap extends Heap<AddressSpace> {
   override posixMemalign(alignment: number, size: number): { err: number; ptr: number } {
     needNumber("posix_memalign: alignment", alignment);
     needNumber("posix_memalign: size", size);
-    if (!Number.isSafeInteger(alignment) || alignment <= 0 || alignment % SIZE_SZ !== 0 || !powerof2(alignment / SIZE_SZ)) return { err: Errno.EINVAL, ptr: 0 };
+    if (!Number.isInteger(alignment) || alignment <= 0 || alignment % SIZE_SZ !== 0 || !powerof2(alignment / SIZE_SZ)) return { err: Errno.EINVAL, ptr: 0 };
     const saved = this.errno;
     const ptr = this.call((av) => midMemalign(av, alignment, size));
     this.errno = saved;

@@ -26,6 +26,12 @@ export interface GlibcReplayOptions {
   dump?: boolean;
   /** RAM for the process, in 4 KiB frames. @defaultValue 262144 (1 GiB, taken lazily) */
   frames?: number;
+  /**
+   * Where the heap starts (the initial break, page-aligned). Large alignments and the
+   * safe-linked words depend on the absolute address, so compare with a real run at its own
+   * heap start. @defaultValue the process's own start_brk
+   */
+  heapStart?: number;
 }
 
 const TWO32 = 4294967296;
@@ -63,7 +69,10 @@ export function parseTrace(text: string): Op[] {
  */
 export function replayGlibcTrace(trace: string, opts: GlibcReplayOptions = {}): string[] {
   const ops = parseTrace(trace);
-  const proc = Process.spawn({ memory: new PhysicalMemory({ frames: opts.frames ?? 262144 }), heap: { allocator: "glibc" } });
+  const memory = new PhysicalMemory({ frames: opts.frames ?? 262144 });
+  // A heap start of the caller's choosing: a bss that reaches it (untouched bss costs nothing).
+  const bssSize = opts.heapStart !== undefined ? opts.heapStart - 0x400000 : 0;
+  const proc = Process.spawn({ memory, heap: { allocator: "glibc" }, bssSize });
   const heap = proc.heap as GlibcHeap;
   const as = proc.as;
   const heap0 = proc.currentBreak;
