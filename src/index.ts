@@ -119,7 +119,7 @@ export {
   type VmEventListener,
 } from "./vm/AddressSpace.js";
 export { SwapSpace, type SwapSpaceOptions } from "./vm/Swap.js";
-export { MemFile } from "./vm/MemFile.js";
+export { MemFile, type MemFileOptions } from "./vm/MemFile.js";
 export { Vma, VmaList, mergeable } from "./vm/Vma.js";
 export { simulateReplacement, type ReplayPolicy, type ReplayStep, type ReplayResult } from "./vm/replay.js";
 export {

@@ -104,6 +104,13 @@ export interface AddressSpaceOptions {
   mmapBase?: number;
   /** A listener for every {@link VmEvent} (same as calling {@link AddressSpace.on}). */
   onEvent?: VmEventListener;
+  /**
+   * Show x86-64's `[vsyscall]` page (`ffffffffff600000-ffffffffff601000 --xp`) at the end of
+   * {@link AddressSpace.maps}, as every 64-bit Linux process has it. It lies above user space:
+   * no region holds it, it is not in VmSize, and touching it faults (vsyscall=xonly).
+   * @defaultValue false
+   */
+  vsyscall?: boolean;
 }
 
 /** What {@link AddressSpace.status} reports, like `/proc/self/status` and `getrusage`. */
@@ -184,6 +191,8 @@ export class AddressSpace {
   readonly mmapBase: number;
   /** Bytes per page. */
   readonly pageSize: number;
+  /** Whether {@link maps} shows the `[vsyscall]` page (see {@link AddressSpaceOptions.vsyscall}). */
+  readonly vsyscall: boolean;
   /** The MMU (and through it the page table and TLB). */
   readonly mmu: Mmu;
   /** The page table. */
@@ -239,6 +248,9 @@ export class AddressSpace {
       throw new ArgumentError(`AddressSpace: mmapBase must be page-aligned, in [mmapMinAddr, 0x${this.taskSize.toString(16)}], got ${String(base)}`);
     }
     this.mmapBase = base;
+    if (opts.vsyscall !== undefined && typeof opts.vsyscall !== "boolean") throw new ArgumentError(`AddressSpace: vsyscall must be a boolean, got ${String(opts.vsyscall)}`);
+    if (opts.vsyscall === true && addressBits !== 48) throw new ArgumentError("AddressSpace: the vsyscall page exists only in 48-bit (x86-64) address spaces");
+    this.vsyscall = opts.vsyscall ?? false;
     this.pageTable = new PageTable({ pageSize: ps, addressBits });
     this.mmu = new Mmu({
       memory,
@@ -315,17 +327,23 @@ export class AddressSpace {
 
   /**
    * The text of `/proc/self/maps`: one line per region, lowest first, each ending in `\n`:
-   * `start-end perms offset 00:00 0 ` then, for a named region, spaces up to column 73 and the
-   * name.
+   * `start-end perms offset dev inode ` (`00:00 0` for anonymous memory, the file's
+   * {@link MemFile.device} and {@link MemFile.inode} for a file mapping) then, for a named
+   * region, spaces up to column 73 and the name; last, with {@link vsyscall}, the
+   * `[vsyscall]` line.
    */
   maps(): string {
     let out = "";
     for (const v of this.vmas.list) {
-      let line = `${hex8(v.start)}-${hex8(v.end)} ${v.perms()} ${hex8(v.file !== null && !v.anonShared ? v.offset : 0)} 00:00 0 `;
+      const f = v.file;
+      const where = f === null ? "00:00 0" : `${f.device} ${f.inode}`;
+      let line = `${hex8(v.start)}-${hex8(v.end)} ${v.perms()} ${hex8(f !== null && !v.anonShared ? v.offset : 0)} ${where} `;
       const name = v.displayName();
       if (name !== "") line = line.padEnd(73, " ") + name;
       out += line + "\n";
     }
+    // x86-64's vsyscall page: above user space, in no region (not in VmSize), execute-only.
+    if (this.vsyscall) out += "ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0 ".padEnd(73, " ") + "[vsyscall]\n";
     return out;
   }
 

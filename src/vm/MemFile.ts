@@ -27,6 +27,23 @@ import type { SwapSpace } from "./Swap.js";
 
 let fileCount = 0;
 
+/** Options for {@link MemFile}. */
+export interface MemFileOptions {
+  /** Whether the file is open for writing. @defaultValue true */
+  writable?: boolean;
+  /** The device column of `/proc/self/maps`, `major:minor` in hex. @defaultValue see {@link MemFile.device} */
+  device?: string;
+  /** The inode column of `/proc/self/maps`. @defaultValue see {@link MemFile.inode} */
+  inode?: number;
+}
+
+/** A file's inode number from its path (FNV-1a), six digits like the inodes of a small file system. */
+function inodeOf(path: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < path.length; i++) h = Math.imul(h ^ path.charCodeAt(i), 0x01000193) >>> 0;
+  return 100000 + (h % 900000);
+}
+
 /**
  * Called by {@link MemFile.sync} for each physical memory the file is cached in, after the
  * write-back: the address spaces over that memory clear the dirty bits of their PTEs mapping
@@ -57,6 +74,18 @@ export class MemFile {
    * @defaultValue true
    */
   readonly writable: boolean;
+  /**
+   * The device column of `/proc/self/maps` (`major:minor` in hex). @defaultValue `"fe:00"` (a
+   * disk, as the root file system of a virtual machine) for a named file, `"00:01"` (the
+   * kernel's internal shmem mount, as Linux shows a memfd) for an unnamed one
+   */
+  readonly device: string;
+  /**
+   * The inode column of `/proc/self/maps`. @defaultValue for a named file a number derived
+   * from its name (the same path is the same inode, as on a file system); for an unnamed one
+   * 1024 + N, a memfd's number
+   */
+  readonly inode: number;
   /** Page caches, one per physical memory the file is mapped over: file page → frame. */
   private readonly caches: Map<PhysicalMemory, Map<number, number>>;
   /** Cached pages written through a mapping since they were read (per physical memory). */
@@ -65,16 +94,23 @@ export class MemFile {
   /**
    * @param bytes - the contents (kept, not copied)
    * @param name - the path shown in `/proc/self/maps`
-   * @param opts - `writable: false` for a file open read-only
+   * @param opts - `writable: false` for a file open read-only; `device` and `inode` for `/proc/self/maps`
    */
-  constructor(bytes: Uint8Array, name?: string | null, opts: { writable?: boolean } = {}) {
+  constructor(bytes: Uint8Array, name?: string | null, opts: MemFileOptions = {}) {
     if (!(bytes instanceof Uint8Array)) throw new ArgumentError(`MemFile: bytes must be a Uint8Array, got ${String(bytes)}`);
     if (name != null && (typeof name !== "string" || name === "")) throw new ArgumentError(`MemFile: name must be a non-empty string, got ${String(name)}`);
     if (opts === null || typeof opts !== "object") throw new ArgumentError("MemFile: options must be an object");
     if (opts.writable !== undefined && typeof opts.writable !== "boolean") throw new ArgumentError(`MemFile: writable must be a boolean, got ${String(opts.writable)}`);
+    if (opts.device !== undefined && (typeof opts.device !== "string" || !/^[0-9a-f]{2,}:[0-9a-f]{2,}$/.test(opts.device))) {
+      throw new ArgumentError(`MemFile: device must be "major:minor" in hex (like "fe:00"), got ${String(opts.device)}`);
+    }
+    if (opts.inode !== undefined && (!Number.isSafeInteger(opts.inode) || opts.inode < 0)) throw new ArgumentError(`MemFile: inode must be a non-negative integer, got ${String(opts.inode)}`);
     this.bytes = bytes;
     this.writable = opts.writable ?? true;
-    this.name = name ?? `/memfd:${fileCount++} (deleted)`;
+    const n = fileCount++;
+    this.name = name ?? `/memfd:${n} (deleted)`;
+    this.device = opts.device ?? (name == null ? "00:01" : "fe:00");
+    this.inode = opts.inode ?? (name == null ? 1024 + n : inodeOf(name));
     this.caches = new Map();
   }
 
@@ -183,7 +219,8 @@ export class ShmemFile extends MemFile {
   private readonly kept = new Map<number, Uint8Array>();
 
   constructor(length: number) {
-    super(new Uint8Array(0), "/dev/zero (deleted)");
+    // Linux shows shared anonymous memory as a deleted /dev/zero on the internal shmem mount.
+    super(new Uint8Array(0), "/dev/zero (deleted)", { device: "00:01", inode: 1024 + fileCount });
     this.length = length;
   }
 

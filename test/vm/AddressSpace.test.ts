@@ -816,7 +816,8 @@ describe("fork", () => {
 describe("/proc/self/maps", () => {
   it("is byte-exact: hex ≥ 8 digits, perms, offset, dev, inode, names at column 73", () => {
     const as = space();
-    const f = new MemFile(new Uint8Array(4 * PS), "/usr/lib/libc.so.6");
+    // libc's device and inode as this machine's maps show them.
+    const f = new MemFile(new Uint8Array(4 * PS), "/usr/lib/libc.so.6", { device: "fe:00", inode: 339380 });
     as.mmap(0x55752a0c9000, 0x3d000, RW, ANON | MAP_FIXED);
     as.label(0x55752a0c9000, 0x3d000, "[heap]");
     as.mmap(0x7f2292614000, PS, RW, ANON | MAP_FIXED);
@@ -829,8 +830,8 @@ describe("/proc/self/maps", () => {
       "00001000-00002000 r--p 00000000 00:00 0 \n" +
         "55752a0c9000-55752a106000 rw-p 00000000 00:00 0                          [heap]\n" +
         "7f2292614000-7f2292615000 rw-p 00000000 00:00 0 \n" +
-        "7f2292620000-7f2292622000 r-xp 00002000 00:00 0                          /usr/lib/libc.so.6\n" +
-        "7f2292630000-7f2292631000 rw-s 00000000 00:00 0                          /usr/lib/libc.so.6\n" +
+        "7f2292620000-7f2292622000 r-xp 00002000 fe:00 339380                     /usr/lib/libc.so.6\n" +
+        "7f2292630000-7f2292631000 rw-s 00000000 fe:00 339380                     /usr/lib/libc.so.6\n" +
         "7f2292640000-7f2292641000 ---p 00000000 00:00 0                          [anon:guard]\n",
     );
     for (const line of as.maps().split("\n")) if (line.includes("[")) expect(line.indexOf("[")).toBe(73);
@@ -843,7 +844,7 @@ describe("/proc/self/maps", () => {
     as.mprotect(BASE + 2 * PS, PS, RW);
     const lines = as.maps().trimEnd().split("\n");
     expect(lines.length).toBe(3);
-    expect(lines[1]!.slice(0, 40)).toBe("10002000-10003000 rw-p 00002000 00:00 0 ");
+    expect(lines[1]!.slice(0, 39 + String(f.inode).length)).toBe(`10002000-10003000 rw-p 00002000 fe:00 ${f.inode} `);
     as.mprotect(BASE + 2 * PS, PS, PROT_READ);
     expect(as.maps().trimEnd().split("\n").length).toBe(1);
     as.mmap(BASE + 4 * PS, PS, PROT_READ, ANON | MAP_FIXED);
