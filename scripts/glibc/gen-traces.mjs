@@ -493,7 +493,7 @@ function callocPaths() {
 
 /** memalign, posix_memalign, aligned_alloc. */
 function memalignPaths() {
-  const t = new Trace('memalign', 'memalign/posix_memalign/aligned_alloc with alignments 8..64 KiB (leader and trailer split off and freed), invalid alignments (EINVAL), mmapped aligned blocks');
+  const t = new Trace('memalign', 'memalign/posix_memalign/aligned_alloc with alignments 8..64 KiB on the heap (leader and trailer split off and freed), invalid alignments (EINVAL), a page-aligned mmapped block');
   t.a(100);
   for (let al = 8; al <= 64 * KiB; al *= 2) t.m(al, 100);
   for (let al = 16; al <= 64 * KiB; al *= 4) t.p(al, 1000);
@@ -509,10 +509,8 @@ function memalignPaths() {
   t.p(0x300, 100);
   t.p(0, 100);
   t.p(8, 100);
-  t.note('large: mmapped aligned blocks');
+  t.note('large: an mmapped block aligned to a page (see memalign-mmapped for larger alignments)');
   t.m(4096, 200 * KiB);
-  t.m(64 * KiB, 200 * KiB);
-  t.p(1 * MiB, 300 * KiB);
   t.note('huge alignment or size: fails');
   t.m(2n ** 62n, 100);
   t.m(2n ** 63n, 100);
@@ -521,6 +519,20 @@ function memalignPaths() {
   t.p(16, 2n ** 62n);
   t.note('free them: leaders and trailers merge back');
   for (let id = 0; id < t.nextId; id += 2) t.f(id);
+  return t;
+}
+
+/** memalign served by mmap with alignments above a page. */
+function memalignMmapped() {
+  const t = new Trace('memalign-mmapped', 'memalign/posix_memalign of mmapped blocks aligned to 64 KiB and 1 MiB: the chunk starts inside the mapping (prev_size = lead), so its size word depends on the mapping address modulo the alignment (the kernel\'s choice)');
+  t.note('the size words below depend on where the kernel put each mapping, modulo the alignment');
+  t.a(100);
+  const a = t.m(64 * KiB, 200 * KiB);
+  const b = t.p(1 * MiB, 300 * KiB);
+  const c = t.A(128 * KiB, 150 * KiB);
+  t.f(a);
+  t.f(b);
+  t.f(c);
   return t;
 }
 
@@ -662,6 +674,7 @@ export function allTraces() {
     reallocPaths(),
     callocPaths(),
     memalignPaths(),
+    memalignMmapped(),
     hugeFail(),
     ...randomTraces(),
   ];

@@ -9,7 +9,7 @@
 // --check writes nothing: it compares what it would write with the
 // committed files and exits 1 on any difference.
 
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -36,10 +36,17 @@ execFileSync('gcc', ['-O2', '-fno-builtin', '-Wall', '-Wextra', '-Werror', '-Wl,
 /** Files this run produces: path relative to root -> contents. */
 const files = new Map();
 
+/** heap0 and &main_arena of the last run (from replay -i). */
+let addresses = null;
+
 function run(tracePath, dump) {
   // setarch -R: no ASLR; env -i: no MALLOC_* / GLIBC_TUNABLES settings.
-  const args = ['-R', 'env', '-i', replay, ...(dump ? ['-d'] : []), tracePath];
-  return execFileSync('setarch', args, { maxBuffer: 1 << 30 });
+  const args = ['-R', 'env', '-i', replay, '-i', ...(dump ? ['-d'] : []), tracePath];
+  const r = spawnSync('setarch', args, { maxBuffer: 1 << 30 });
+  if (r.status !== 0) throw new Error(`replay ${tracePath} failed: ${r.stderr}`);
+  const m = /heap0=(0x[0-9a-f]+) main_arena=(0x[0-9a-f]+)/.exec(r.stderr.toString());
+  addresses = { heap0: m[1], mainArena: m[2] };
+  return r.stdout;
 }
 
 function addOutput(base, out) {
@@ -61,7 +68,14 @@ function summary(out) {
   return { first, ops, words };
 }
 
-const manifest = { glibc: null, machine: null, fixtures: [] };
+const manifest = {
+  glibc: null,
+  machine: null,
+  heapAlign: '0x2000000',
+  about:
+    'replay.c aligns heap0 to 32 MiB (its own sbrk before any malloc). heap0 and mainArena are the absolute addresses of each run (ASLR off); the outputs are relative to them.',
+  fixtures: [],
+};
 
 // Own traces.
 for (const t of allTraces()) {
@@ -82,6 +96,7 @@ for (const t of allTraces()) {
     dumpWords: s.words,
     heldout: t.heldout,
     what: t.what,
+    ...addresses,
   });
 }
 
@@ -110,6 +125,7 @@ for (const f of readdirSync(weeDir).filter((f) => f.endsWith('.rep')).sort()) {
     dumpWords: s.words,
     heldout: false,
     what: `real program trace (wee_alloc test set): ${weeAbout[name] ?? name}`,
+    ...addresses,
   });
 }
 

@@ -2,7 +2,10 @@
  * replay: run an allocation trace against the C library's real malloc and
  * print what it did, in the text format of docs/glibc-fixtures.md.
  *
- *   replay [-d] TRACE
+ *   replay [-d] [-i] TRACE
+ *
+ * -d: dump the heap words after the last op; -i: print heap0 and
+ * &main_arena on stderr.
  *
  * The program's own work must not touch the heap: only the trace's ops may
  * call malloc. So there is no stdio (its buffers come from malloc): the
@@ -31,6 +34,9 @@
 /* unsorted_chunks(&main_arena) - &main_arena: the fd of the only chunk in
    the unsorted bin. */
 #define UNSORTED_OFFSET 0x60
+
+/* heap0 is aligned to this (32 MiB: more than any heap of the traces). */
+#define HEAP_ALIGN ((uintptr_t)32 << 20)
 
 #define MAX_TRACE (64u << 20)
 #define MAX_IDS (1u << 20)
@@ -316,22 +322,36 @@ static void put_dump(uintptr_t brk_end) {
 /* ---- main ---- */
 
 int main(int argc, char **argv) {
-  int dump = 0;
+  int dump = 0, info = 0;
   const char *path = 0;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "-d") == 0)
       dump = 1;
+    else if (strcmp(argv[i], "-i") == 0)
+      info = 1;
     else if (!path)
       path = argv[i];
     else
-      die("usage: replay [-d] TRACE", 0);
+      die("usage: replay [-d] [-i] TRACE", 0);
   }
-  if (!path) die("usage: replay [-d] TRACE", 0);
+  if (!path) die("usage: replay [-d] [-i] TRACE", 0);
 
   learn_arena();
 
+  {
+    uintptr_t b = cur_brk();
+    if (b & 0xfff) die("the initial break is not page aligned", 0);
+    /* Start the heap at a HEAP_ALIGN boundary (a brk of our own before
+       malloc's first one; malloc takes the break as it finds it). Then
+       memalign results do not depend on where the loader put the break, and
+       safe-linked words copied away from their position (realloc copies
+       stale links) keep the same bits relative to heap0 as in a model whose
+       heap starts at such a boundary too. */
+    uintptr_t pad = ((b + HEAP_ALIGN - 1) & ~(uintptr_t)(HEAP_ALIGN - 1)) - b;
+    if (pad && sbrk((intptr_t)pad) == (void *)-1) die("cannot align the break", 0);
+  }
   heap0 = cur_brk();
-  if (heap0 & 0xfff) die("the initial break is not page aligned", 0);
+  if (heap0 & (HEAP_ALIGN - 1)) die("the break is not aligned", 0);
   {
     struct mallinfo2 m = mallinfo2();
     if (m.arena != 0) die("malloc was used before main (mallinfo2().arena != 0)", 0);
@@ -463,6 +483,18 @@ int main(int argc, char **argv) {
     learn_key();
     if (!have_key) die("could not learn the tcache key", 0);
     put_dump(end);
+  }
+
+  if (info) {
+    /* -i: the absolute addresses, on stderr (not part of the format). */
+    size_t mark = outlen;
+    puts_("heap0=");
+    put_0x(heap0);
+    puts_(" main_arena=");
+    put_0x(arena_base);
+    putc_('\n');
+    write(2, out + mark, outlen - mark);
+    outlen = mark;
   }
 
   size_t off = 0;
