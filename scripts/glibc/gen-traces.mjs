@@ -481,6 +481,9 @@ function callocPaths() {
   t.f(b);
   t.c(1, 40);
   t.a(40);
+  t.note('a calloc that needs the top extended: only the old top part is cleared (fresh sbrk memory is zero)');
+  t.a(100000);
+  t.c(1, 120000);
   t.note('mmapped');
   t.c(1, 200 * KiB);
   t.c(1000, 1000);

@@ -187,6 +187,31 @@ const programs = [
     },
   },
   {
+    name: 'calloc-extends-top',
+    src: 'calloc-extends-top.c',
+    rows: [{ steps: 'calloc whose chunk needs the top extended: malloc(120000), then calloc(1, 120000)', reported: '(not in the table: shows that fresh sbrk memory is not cleared)' }],
+    steps: [FRESH, 'p = malloc(120000)', 'q = calloc(1, 120000)'],
+    explain(w) {
+      const q = num(w.values.q.slice(2));
+      const oldTop = q - 0x10;
+      const oldTopSize = 0x21000 - oldTop;
+      const cleared = pages([[q, q + oldTopSize - 8]]);
+      const before = pages([[0x10, 0x2a0], [0x290, 0x2a0], [oldTop, oldTop + 0x10]]);
+      const topHeader = q + 0x1d4d0 - 0x10;
+      const fresh = new Set([...cleared, Math.floor(topHeader / PAGE)].filter((p) => !before.has(p)));
+      const all = new Set([...pages([[q, q + 0x1d4d0 - 8]]), Math.floor(topHeader / PAGE)].filter((p) => !before.has(p)));
+      return {
+        heap: { minfltMalloc: w.deltas[0].minflt, rssAnonKbMalloc: w.deltas[0].rssAnonKb, minfltCalloc: w.deltas[1].minflt, rssAnonKbCalloc: w.deltas[1].rssAnonKb, brkCalloc: w.deltas[1].brk },
+        expectedCallocPagesTouched: fresh.size,
+        explanation:
+          `malloc(120000) takes 0x1d4d0 bytes of the first top (2 faults: page 0 for the tcache chunk and p's header, and the page of the new top header at heap0+${hex(oldTop)}). ` +
+          `calloc(1, 120000) needs more than the ${hex(oldTopSize)}-byte top: sysmalloc extends it (break ${w.deltas[1].brk}) and the chunk starts at the old top. ` +
+          `calloc clears only the old top's bytes (csz = oldtopsize: mem .. mem + ${hex(oldTopSize - 8)}, up to heap0+${hex(q + oldTopSize - 8)}), not the fresh sbrk memory after it: ` +
+          `new pages ${[...fresh].map(hex).join(', ')} (the cleared part and the new top header) = ${fresh.size} faults, the measured ${w.deltas[1].minflt} / +${w.deltas[1].rssAnonKb} kB. Clearing all of it would fault ${all.size} pages.`,
+      };
+    },
+  },
+  {
     name: 'trim-last-live',
     src: 'trim-last-live.c',
     rows: [
