@@ -5,6 +5,7 @@
 import { pathToFileURL } from "node:url";
 import { DoubleFreeError, Heap, InvalidPointerError, M_TRIM_THRESHOLD, type ChunkInfo } from "../index.js";
 import { chunkTable, formatMallinfo, heapMap } from "../viz/heapMap.js";
+import { allocatorsTour } from "./allocatorsTour.js";
 import { processTour } from "./processTour.js";
 
 const hex = (n: number): string => "0x" + n.toString(16);
@@ -192,6 +193,10 @@ export function main(out: (line: string) => void): void {
   say();
   say("Part two: the same heap inside a simulated Linux process");
   processTour(say, section, 8);
+
+  say();
+  say("Part three: the same steps on glibc's allocator and on vmheap's (docs/glibc.md)");
+  allocatorsTour(say, section);
 
   say();
   say("Next: README.md covers the whole API, the glibc rules each call follows, and the wasm imports.");

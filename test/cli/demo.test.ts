@@ -141,3 +141,19 @@ describe("demo", () => {
     expect(run()).toEqual(lines);
   });
 });
+
+describe("demo part three: glibc's allocator next to vmheap's", () => {
+  it("prints glibc's numbers for the same steps (those a real glibc 2.36 process shows)", () => {
+    const lines: string[] = [];
+    main((l) => lines.push(l));
+    const text = lines.join("\n");
+    const part = text.slice(text.indexOf("Part three"));
+    expect(part).toContain("glibc   p = heap start + 0x2a0, size word 0x71, break + 0x21000");
+    expect(part).toContain("glibc   after malloc: break + 0x129000, RSS 1096 kB; after free: break + 0x129000, RSS 1096 kB");
+    expect(part).toContain("glibc   smblks 993, fsmblks 111216, uordblks 1440");
+    expect(part).toContain("glibc   first from a mapping, second from the break");
+    expect(part).toContain("glibc   26 minor faults, RSS + 104 kB");
+    expect(part).toMatch(/glibc {3}malloc_trim\(0\) = 1, RSS 204 kB -> 28 kB/);
+    expect(part).toMatch(/\(tcache\)[\s\S]*\(unsorted\)/);
+  });
+});
