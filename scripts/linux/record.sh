@@ -17,5 +17,9 @@ setarch -R "$build/mremap" > "$out/mremap.txt"
 gcc -O1 -static -o "$build/faults" "$here/mmapped-block-faults.c"
 setarch -R "$build/faults" > "$out/mmapped-block-faults.txt"
 
+# A private file mapping made writable, then read-only again, keeps a line of its own.
+gcc -O1 -o "$build/relro-merge" "$here/relro-merge.c"
+setarch -R "$build/relro-merge" "$build/file.bin" > "$out/relro-merge.txt"
+
 { echo "kernel: $(uname -r)"; echo "gcc: $(gcc -dumpfullversion)"; echo "glibc: $(ldd --version | head -1)"; } > "$out/machine.txt"
 echo "recorded into $out"

@@ -498,6 +498,8 @@ export class AddressSpace {
       this.vmas.splitAround(addr, covered);
       for (const v of this.vmas.overlapping(addr, covered)) {
         v.prot = prot;
+        // A private file mapping made writable stays accounted (Linux keeps VM_ACCOUNT).
+        if ((prot & PROT_WRITE) !== 0 && v.file !== null && !v.shared) v.accounted = true;
         this.pageTable.forEach(v.start, v.end, (va, pte) => {
           if ((pte & PRESENT) !== 0) this.pageTable.set(va, this.presentPte(v, pteFrame(pte), pte & (ACCESSED | DIRTY)));
         });
@@ -640,6 +642,7 @@ export class AddressSpace {
     const ps = this.pageSize;
     const v = this.vmas.find(from)!;
     const moved = new Vma(to, to + newLen, v.prot, v.shared, v.file, v.fileOffset(from), v.name, v.anonShared);
+    moved.accounted = v.accounted;
     // The names the kernel gives by place do not travel: the moved memory is no longer the heap or the stack.
     if (moved.name === "[heap]" || moved.name === "[stack]") moved.name = null;
     const entries: Array<[number, number]> = [];

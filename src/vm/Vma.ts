@@ -43,6 +43,14 @@ export class Vma {
    * page, but not below this address. -1: the region does not grow.
    */
   growsDownTo: number;
+  /**
+   * A private file mapping that has been writable (Linux `VM_ACCOUNT`: its copies are charged
+   * to the commit limit). Linux never takes the flag back from a file mapping made read-only
+   * again, so such a region does not merge with a neighbour that was never writable: that is
+   * why a program's relro (loaded writable, then made read-only) keeps a maps line of its own
+   * next to its read-only data. Always false for anonymous memory in the model.
+   */
+  accounted: boolean;
 
   constructor(start: number, end: number, prot: number, shared: boolean, file: MemFile | null, offset: number, name: string | null, anonShared = false) {
     this.start = start;
@@ -54,6 +62,7 @@ export class Vma {
     this.name = name;
     this.anonShared = anonShared;
     this.growsDownTo = -1;
+    this.accounted = file !== null && !shared && !anonShared && (prot & PROT_WRITE) !== 0;
   }
 
   /** Length in bytes. */
@@ -65,6 +74,7 @@ export class Vma {
   clone(): Vma {
     const v = new Vma(this.start, this.end, this.prot, this.shared, this.file, this.offset, this.name, this.anonShared);
     v.growsDownTo = this.growsDownTo;
+    v.accounted = this.accounted;
     return v;
   }
 
@@ -94,18 +104,19 @@ export class Vma {
     if (at <= this.start || at >= this.end) throw new VmError(`Vma.splitAt: 0x${at.toString(16)} is not inside [0x${this.start.toString(16)}, 0x${this.end.toString(16)})`);
     const tail = new Vma(at, this.end, this.prot, this.shared, this.file, this.fileOffset(at), this.name, this.anonShared);
     tail.growsDownTo = this.growsDownTo;
+    tail.accounted = this.accounted;
     this.end = at;
     return tail;
   }
 }
 
 /**
- * Whether `b` can be absorbed into `a` (`a` ends where `b` starts): same protection, sharing
- * and name, and either both anonymous private, or the same file at contiguous offsets (as
+ * Whether `b` can be absorbed into `a` (`a` ends where `b` starts): same protection, sharing,
+ * name and {@link Vma.accounted}, and either both anonymous private, or the same file at contiguous offsets (as
  * Linux's `vma_merge`). Shared anonymous regions merge only with their own file's pages.
  */
 export function mergeable(a: Vma, b: Vma): boolean {
-  if (a.end !== b.start || a.prot !== b.prot || a.shared !== b.shared || a.name !== b.name || a.file !== b.file || a.growsDownTo !== b.growsDownTo) return false;
+  if (a.end !== b.start || a.prot !== b.prot || a.shared !== b.shared || a.name !== b.name || a.file !== b.file || a.growsDownTo !== b.growsDownTo || a.accounted !== b.accounted) return false;
   return a.file === null || b.offset === a.fileOffset(a.end);
 }
 

@@ -1,5 +1,6 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from "../../src/constants.js";
+import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from "../../src/constants.js";
 import { ArgumentError, SegmentationFault } from "../../src/errors.js";
 import { MemFile } from "../../src/vm/MemFile.js";
 import { space, thrown } from "./helpers/asKit.js";
@@ -61,5 +62,41 @@ describe("/proc/self/maps: the vsyscall page", () => {
     expect(space().maps()).toBe("");
     expect(thrown(() => space({ addressBits: 32, vsyscall: true }))).toBeInstanceOf(ArgumentError);
     expect(thrown(() => space({ vsyscall: 1 as unknown as boolean }))).toBeInstanceOf(ArgumentError);
+  });
+});
+
+describe("a private file mapping that was writable keeps a line of its own (Linux VM_ACCOUNT), as recorded by scripts/linux/relro-merge.c", () => {
+  const recorded = readFileSync(new URL("../fixtures/linux/relro-merge.txt", import.meta.url), "utf8");
+  it("gives the kernel's lines step by step", () => {
+    const as = space();
+    const f = new MemFile(new Uint8Array(4 * PS), "/tmp/file.bin");
+    const B = 0x200000000;
+    let out = "";
+    const show = (step: string): void => {
+      out += `== ${step}\n`;
+      for (const l of as.maps().split("\n")) if (l.endsWith("/tmp/file.bin")) out += l.slice(0, 33) + "\n";
+    };
+    as.mmap(B, 4 * PS, PROT_READ, MAP_PRIVATE | MAP_FIXED, f, 0);
+    show("read-only");
+    as.mprotect(B + 2 * PS, PS, PROT_READ | PROT_WRITE);
+    show("middle writable");
+    as.mprotect(B + 2 * PS, PS, PROT_READ);
+    show("middle read-only again");
+    as.munmap(B, 4 * PS);
+    as.mmap(B, 2 * PS, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, f, 0);
+    as.mmap(B + 2 * PS, 2 * PS, PROT_READ, MAP_PRIVATE | MAP_FIXED, f, 2 * PS);
+    show("writable then read-only mapped after it");
+    as.mprotect(B, 2 * PS, PROT_READ);
+    show("first made read-only");
+    expect(out).toBe(recorded);
+    as.check();
+  });
+
+  it("anonymous memory merges back (the model keeps no accounting for it)", () => {
+    const as = space();
+    const a = as.mmap(0x10000000, 4 * PS, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED);
+    as.mprotect(a + PS, PS, PROT_READ | PROT_WRITE);
+    as.mprotect(a + PS, PS, PROT_READ);
+    expect(as.regions()).toHaveLength(1);
   });
 });
