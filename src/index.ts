@@ -134,3 +134,29 @@ export {
   type ProcessOptions,
   type ProcessLayout,
 } from "./vm/Process.js";
+export {
+  HeapRecorder,
+  RECORDING_VERSION,
+  type Recording,
+  type RecordedStep,
+  type HeapCall,
+  type RecorderOptions,
+  type RecordableHeap,
+} from "./record/Recorder.js";
+export { Player, checkRecording, describeStep, type PlayerState } from "./record/Player.js";
+export {
+  snapshotHeap,
+  snapshotAddressSpace,
+  checkHeapSnapshot,
+  checkAddressSpaceSnapshot,
+  SNAPSHOT_VERSION,
+  type HeapSnapshot,
+  type HeapTotals,
+  type MappedBlockInfo,
+  type AddressSpaceSnapshot,
+  type RegionInfo,
+  type PageInfo,
+  type SnapshotSource,
+} from "./record/snapshot.js";
+export { describeHeapEvent, type HeapEvent } from "./record/events.js";
+export type { StateDiff, ListChange, FieldChange, RecordedState } from "./record/diff.js";

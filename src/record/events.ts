@@ -1,0 +1,132 @@
+/**
+ * What happened inside the heap during a call, read from how its chunks changed (not from the
+ * engine: the same reading works for any allocator that lists its chunks, and the heap's hot
+ * paths stay as they are).
+ *
+ * ```text
+ *   chunks that went and came, grouped where they overlap:
+ *     [top              ]  ──▶  [used][top         ]     split    1 → n
+ *     [free][used][free ]  ──▶  [free             ]      merge    n → 1
+ *     [used][free       ]  ──▶  [used    ][free   ]      reshape  n → m
+ *     [free ]              ──▶  [used ]                  mark     same bytes, other kind
+ *     [top  ]              ──▶  [top        ]            resize   the top, after the break moved
+ *   and besides: a free chunk went (bin-out) or came (bin-in); the heap's end moved (brk);
+ *   a block with a mapping of its own came (mmap) or went (munmap)
+ * ```
+ */
+import type { ChunkInfo } from "../heap/Heap.js";
+import type { ListChange } from "./diff.js";
+import type { MappedBlockInfo } from "./snapshot.js";
+
+/** One thing a heap call did, derived from the chunks before and after it. */
+export type HeapEvent =
+  /** One chunk became several: a block carved from a free chunk or the top, a block shrunk in place. */
+  | { type: "split"; from: ChunkInfo; into: ChunkInfo[] }
+  /** Several chunks became one: a freed block coalesced with free neighbours or the top, a block grown into its free neighbour. */
+  | { type: "merge"; from: ChunkInfo[]; into: ChunkInfo }
+  /** Several chunks became several others: a block grown or shrunk with its free neighbour taking the rest. */
+  | { type: "reshape"; from: ChunkInfo[]; into: ChunkInfo[] }
+  /** One chunk kept its bytes and changed kind: a free chunk handed out whole, a block freed between two blocks. */
+  | { type: "mark"; from: ChunkInfo; into: ChunkInfo }
+  /** One chunk kept its address and changed size: the top, when the break moved. */
+  | { type: "resize"; from: ChunkInfo; into: ChunkInfo }
+  /** A free chunk became available for reuse (it went into a bin; in vmheap also: became the designated victim). */
+  | { type: "bin-in"; chunk: ChunkInfo }
+  /** A free chunk stopped being available (taken from its bin, or merged into a bigger one). */
+  | { type: "bin-out"; chunk: ChunkInfo }
+  /** The heap's end moved: `sbrk` grew it, or a trim gave memory back. */
+  | { type: "brk"; from: number; to: number }
+  /** A block got a mapping of its own. */
+  | { type: "mmap"; block: MappedBlockInfo }
+  /** A block's own mapping was unmapped. */
+  | { type: "munmap"; block: MappedBlockInfo };
+
+const endOf = (cs: readonly ChunkInfo[]): number => {
+  const last = cs[cs.length - 1];
+  return last === undefined ? 0 : last.address + last.size;
+};
+
+/**
+ * The heap events a change of chunks (and of mapped blocks) shows. `before` and `after` are
+ * the chunk lists the change was made from, for the heap's end. Events come in address order:
+ * first the reshaping of each group of overlapping chunks with its bin moves, then the break,
+ * then the mappings.
+ */
+export function heapEvents(before: readonly ChunkInfo[], after: readonly ChunkInfo[], chunks: ListChange<ChunkInfo> | undefined, mapped: ListChange<MappedBlockInfo> | undefined): HeapEvent[] {
+  const out: HeapEvent[] = [];
+  if (chunks !== undefined) {
+    // Sweep the old and new chunks in address order; a group ends where no chunk of it reaches
+    // past the next one's start. (A chunk of size 0, an empty top, still covers its address.)
+    // The top (old or new) reaches to the end: what the heap grew or shrank by belongs with it.
+    const all = [...chunks.removed.map((c) => ({ c, old: true })), ...chunks.added.map((c) => ({ c, old: false }))].sort(
+      (x, y) => x.c.address - y.c.address || Number(y.old) - Number(x.old),
+    );
+    let from: ChunkInfo[] = [];
+    let into: ChunkInfo[] = [];
+    let reach = -1;
+    const flush = (): void => {
+      if (from.length + into.length > 0) group(from, into, out);
+      from = [];
+      into = [];
+    };
+    for (const { c, old } of all) {
+      if (c.address >= reach) flush();
+      (old ? from : into).push(c);
+      reach = c.kind === "top" ? Infinity : Math.max(reach, c.address + Math.max(c.size, 1));
+    }
+    flush();
+  }
+  const a = endOf(before);
+  const b = endOf(after);
+  if (a !== b) out.push({ type: "brk", from: a, to: b });
+  if (mapped !== undefined) {
+    for (const block of mapped.removed) if (!mapped.added.some((x) => x.ptr === block.ptr)) out.push({ type: "munmap", block });
+    for (const block of mapped.added) if (!mapped.removed.some((x) => x.ptr === block.ptr)) out.push({ type: "mmap", block });
+  }
+  return out;
+}
+
+/** The event for one group of overlapping chunks that went (`from`) and came (`into`), then its bin moves. */
+function group(from: ChunkInfo[], into: ChunkInfo[], out: HeapEvent[]): void {
+  if (from.length === 1 && into.length === 1) {
+    const [f, t] = [from[0]!, into[0]!];
+    out.push(f.size === t.size ? { type: "mark", from: f, into: t } : { type: "resize", from: f, into: t });
+  } else if (from.length === 1 && into.length > 1) out.push({ type: "split", from: from[0]!, into });
+  else if (from.length > 1 && into.length === 1) out.push({ type: "merge", from, into: into[0]! });
+  else out.push({ type: "reshape", from, into });
+  for (const c of from) if (c.kind === "free") out.push({ type: "bin-out", chunk: c });
+  for (const c of into) if (c.kind === "free") out.push({ type: "bin-in", chunk: c });
+}
+
+const hex = (n: number): string => "0x" + n.toString(16);
+const chunk = (c: ChunkInfo): string => `${c.kind} ${hex(c.address)} (${c.size} B)`;
+const list = (cs: readonly ChunkInfo[]): string => cs.map(chunk).join(" + ");
+
+/**
+ * One line of English for a heap event, e.g. `split top 0x4a0 (63376 B) into used 0x4a0
+ * (112 B) + top 0x510 (63264 B)`.
+ */
+export function describeHeapEvent(e: HeapEvent): string {
+  switch (e.type) {
+    case "split":
+      return `split ${chunk(e.from)} into ${list(e.into)}`;
+    case "merge":
+      return `merged ${list(e.from)} into ${chunk(e.into)}`;
+    case "reshape":
+      return `reshaped ${list(e.from)} into ${list(e.into)}`;
+    case "mark":
+      return `${hex(e.from.address)} (${e.from.size} B): ${e.from.kind} → ${e.into.kind}`;
+    case "resize":
+      return `${e.from.kind} ${hex(e.from.address)}: ${e.from.size} B → ${e.into.size} B`;
+    case "bin-in":
+      return `bin ← free ${hex(e.chunk.address)} (${e.chunk.size} B)`;
+    case "bin-out":
+      return `bin → free ${hex(e.chunk.address)} (${e.chunk.size} B)`;
+    case "brk":
+      return `brk ${hex(e.from)} → ${hex(e.to)} (${e.to > e.from ? "+" : ""}${e.to - e.from} B)`;
+    case "mmap":
+      return `mmap ${hex(e.block.start)} (${e.block.length} B) for ${hex(e.block.ptr)}`;
+    case "munmap":
+      return `munmap ${hex(e.block.start)} (${e.block.length} B) of ${hex(e.block.ptr)}`;
+  }
+}
