@@ -12,6 +12,10 @@
 //   heap  run.mjs's churn workload replayed on `process.heap` (a Heap inside a Process) and on
 //         the linear-memory `Heap` (and, for comparison, on a heap over a wasm memory, a
 //         concurrent heap and a 32-bit one); skipped when this build has no `process.heap`.
+//   glibc the 50,001-operation trace of test/fixtures/glibc/ and the wee_alloc dogfood trace
+//         (46,076 ops) replayed on the glibc model in a fresh process (`replayGlibcTrace`,
+//         every line formatted as the C driver prints it): seconds per replay (target < 2 s),
+//         and the same calls on `process.heap` with the default allocator, for a ratio.
 // Every operation stream is generated from a seeded mulberry32 before any timing. Subjects are
 // warmed up, then timed in interleaved rounds; the best sample counts. See docs/benchmarks.md.
 
@@ -28,7 +32,7 @@ const REPO = path.resolve(HERE, "..");
 
 // ───────────────────────────── command line ─────────────────────────────
 
-const PARTS = ["read", "fork", "heap"];
+const PARTS = ["read", "fork", "heap", "glibc"];
 
 function parseArgs(argv) {
   const o = { quick: false, json: null, parts: PARTS };
@@ -46,7 +50,7 @@ function parseArgs(argv) {
       for (const p of o.parts) if (!PARTS.includes(p)) die(`unknown part: ${p} (known: ${PARTS.join(", ")})`);
     } else if (a === "--help" || a === "-h") {
       console.log(
-        "usage: node bench/vm.mjs [--quick] [--json out.json] [--parts read,fork,heap]\n" +
+        "usage: node bench/vm.mjs [--quick] [--json out.json] [--parts read,fork,heap,glibc]\n" +
           "  --quick      short smoke run (shorter timings, shorter churn stream)\n" +
           "  --json FILE  also write the raw figures as JSON\n" +
           "  --parts LIST run only these parts (default: all)",
@@ -456,6 +460,69 @@ async function benchHeap() {
   say();
 }
 
+// ───────────────────────────── glibc model ─────────────────────────────
+
+async function benchGlibc() {
+  if (typeof V.replayGlibcTrace !== "function") {
+    say("### glibc model: replaying a trace");
+    say();
+    say("replayGlibcTrace: not available in this build");
+    say();
+    return;
+  }
+  const traces = [
+    ["speed-50001", path.join(REPO, "test/fixtures/glibc/traces/speed-50001.rep")],
+    ["wee_alloc dogfood", path.join(REPO, "../shared/traces/wee_alloc/dogfood.rep")],
+  ].filter(([, f]) => fs.existsSync(f));
+  const rows = [];
+  for (const [name, file] of traces) {
+    const text = fs.readFileSync(file, "utf8");
+    const ops = text.split("\n").slice(4).filter((l) => /^[afrcmApt] /.test(l)).map((l) => l.trim().split(/\s+/).map((x, i) => (i === 0 ? x : Number(x))));
+    // The same malloc/free/realloc calls on the default allocator, without any formatting.
+    const plain = () => {
+      const proc = Process.spawn({ memory: new PhysicalMemory({ frames: 262144 }) });
+      const h = proc.heap;
+      const ptr = new Map();
+      for (const [k, id, n, z] of ops) {
+        if (k === "a") ptr.set(id, h.malloc(n));
+        else if (k === "c") ptr.set(id, h.calloc(n, z));
+        else if (k === "m" || k === "A") ptr.set(id, h.memalign(n, z));
+        else if (k === "p") ptr.set(id, h.posixMemalign(n, z).ptr);
+        else if (k === "t") h.mallocTrim(id);
+        else if (k === "f") {
+          h.free(ptr.get(id) ?? 0);
+          ptr.set(id, 0);
+        } else ptr.set(id, h.realloc(ptr.get(id) ?? 0, n));
+      }
+      proc.exit();
+    };
+    const samples = QUICK ? 1 : 5;
+    let best = Infinity;
+    let bestPlain = Infinity;
+    let lines = 0;
+    for (let i = 0; i < samples; i++) {
+      await endJob();
+      let t = now();
+      lines = V.replayGlibcTrace(text).length;
+      best = Math.min(best, now() - t);
+      await endJob();
+      t = now();
+      plain();
+      bestPlain = Math.min(bestPlain, now() - t);
+    }
+    rows.push({ name, ops: ops.length, lines, seconds: best / 1000, vmheapSeconds: bestPlain / 1000 });
+  }
+  RESULTS.glibc = { traces: rows };
+  say("### glibc model: replaying a trace in a process");
+  say();
+  say(`Each trace replayed on a fresh process with \`allocator: "glibc"\` by \`replayGlibcTrace\` (every line formatted as the C driver prints it, mallinfo2 every 200 calls), and the same calls on a fresh process with the default allocator; best of ${QUICK ? 1 : 5}.`);
+  say();
+  say("| trace | calls | glibc model (s) | default allocator (s) | glibc ÷ default (time) |");
+  say("|---|---:|---:|---:|---:|");
+  for (const r of rows) say(`| ${r.name} | ${r.ops.toLocaleString("en-US")} | ${fmt(r.seconds, 3)} | ${fmt(r.vmheapSeconds, 3)} | ${fmt(r.seconds / r.vmheapSeconds, 2)}× |`);
+  say();
+}
+
 // ───────────────────────────── main ─────────────────────────────
 
 /** Which build is measured (as in run.mjs): git commit (+ uncommitted src/ changes) and dist/index.js time. */
@@ -489,6 +556,7 @@ say();
 if (ARGS.parts.includes("read")) await benchRead();
 if (ARGS.parts.includes("fork")) await benchFork();
 if (ARGS.parts.includes("heap")) await benchHeap();
+if (ARGS.parts.includes("glibc")) await benchGlibc();
 
 // Summary against the targets of the spec.
 const summary = [];
@@ -506,6 +574,7 @@ if (RESULTS.fork) {
 }
 if (RESULTS.heap?.available) summary.push(["churn `process.heap` ÷ `Heap` (ops/s)", `${fmt(RESULTS.heap.ratio, 3)}×`, "≥ 0.33×", RESULTS.heap.ratio >= 0.33]);
 else if (RESULTS.heap) summary.push(["churn `process.heap` ÷ `Heap` (ops/s)", "not available in this build", "≥ 0.33×", null]);
+for (const r of RESULTS.glibc?.traces ?? []) summary.push([`glibc model: replay of ${r.name} (${r.ops.toLocaleString("en-US")} calls) in a process`, `${fmt(r.seconds, 2)} s`, "< 2 s", r.seconds < 2]);
 say(`### Summary`);
 say();
 say(`| measure | this run | target | met |`);
