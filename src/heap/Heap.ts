@@ -116,6 +116,12 @@ export type DataModel = "lp64" | "ilp32" | "wasm32";
 
 /** Options for a new {@link Heap}. */
 export interface HeapOptions {
+  /**
+   * The algorithm: `"vmheap"`, this hardened heap. glibc's allocator is {@link GlibcHeap}
+   * (`GlibcHeap.linear(memory)`, or a process spawned with `heap: { allocator: "glibc" }`);
+   * passing `"glibc"` here throws an ArgumentError that says so. @defaultValue "vmheap"
+   */
+  allocator?: "vmheap" | "glibc";
   /** Where the heap lives. @defaultValue a fresh {@link LinearMemory} (`initialBytes`, `maxBytes`) */
   memory?: LinearMemory | WebAssembly.Memory | ArrayBuffer | SharedArrayBuffer;
   /**
@@ -259,6 +265,13 @@ export class Heap<M extends HeapMemory = LinearMemory> {
 
   constructor(opts: HeapOptions = {}) {
     checkOptions(opts, "Heap");
+    if (opts.allocator !== undefined && opts.allocator !== "vmheap") {
+      throw new ArgumentError(
+        opts.allocator === "glibc"
+          ? 'Heap: the glibc allocator is GlibcHeap: GlibcHeap.linear(memory) over a LinearMemory, or Process.spawn({ heap: { allocator: "glibc" } }) in a process'
+          : `Heap: allocator must be "vmheap" (or "glibc" through GlibcHeap), got ${String(opts.allocator)}`,
+      );
+    }
     const memory = toMemory(opts.memory, opts);
     this.memory = memory as M;
     const base = optInt("base", opts.base, 0);

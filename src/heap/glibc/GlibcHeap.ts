@@ -26,9 +26,11 @@
 import { ArgumentError, HeapCorruptionError, InvalidPointerError } from "../../errors.js";
 import { Errno } from "../../errno.js";
 import { M_MMAP_MAX, M_MMAP_THRESHOLD, M_TOP_PAD, M_TRIM_THRESHOLD } from "../../constants.js";
+import { LinearMemory } from "../../memory/LinearMemory.js";
 import type { AddressSpace } from "../../vm/AddressSpace.js";
-import type { Brk } from "../Brk.js";
-import { Heap, type ChunkInfo, type MallInfo } from "../Heap.js";
+import { Brk } from "../Brk.js";
+import { Heap, type ChunkInfo, type HeapMemory, type MallInfo } from "../Heap.js";
+import { LinearSpace, type GlibcMemory } from "./memory.js";
 import { intFree, mallocConsolidate, wraps } from "./free.js";
 import {
   CHUNK_HDR_SZ,
@@ -102,27 +104,54 @@ const toSize = (v: number): number => (v < 0 ? 2 ** 64 + v : v);
  * proc.heap.free(p);                  // into the tcache: the break stays
  * ```
  */
-export class GlibcHeap extends Heap<AddressSpace> {
+export class GlibcHeap<M extends HeapMemory = AddressSpace> extends Heap<M> {
   /** The allocator's state: `main_arena`, `mp_`, the tcache (for teaching tools that show them). */
   protected av!: MallocState;
   /** The break when the heap was set up: offsets in glibc's traces are from here. */
   protected start!: number;
   protected maxFoot!: number;
 
-  /** The glibc heap of a process whose break is `brk`. */
+  /** The glibc heap of a process whose break is `brk` (what `process.heap` is with `allocator: "glibc"`). */
   static create(as: AddressSpace, brk: Brk, opts: GlibcHeapOptions = {}): GlibcHeap {
+    return GlibcHeap.over(as, as, brk, opts);
+  }
+
+  /**
+   * glibc's allocator over a {@link LinearMemory} (an `ArrayBuffer`-like memory with no
+   * mmap): every block comes from the break, which starts at `base`, as glibc does when mmap
+   * fails; `malloc_trim`'s MADV_DONTNEED zero-fills the pages instead of dropping frames. Use a
+   * process (`Process.spawn({ heap: { allocator: "glibc" } })`) to see faults, RSS and mappings.
+   *
+   * @example
+   * ```ts
+   * import { GlibcHeap, LinearMemory } from "vmheap";
+   * const heap = GlibcHeap.linear(new LinearMemory({ maxBytes: 1 << 24 }), { base: 0x10000 });
+   * const p = heap.malloc(100);   // 0x102a0, after the tcache's chunk, as in a process
+   * heap.memory.u8[p] = 1;        // blocks are read and written through the memory's views
+   * ```
+   * @param opts.base - where the break starts (glibc's heap start), at least 16. @defaultValue 4096
+   */
+  static linear(memory: LinearMemory, opts: GlibcHeapOptions & { base?: number } = {}): GlibcHeap<LinearMemory> {
+    if (!(memory instanceof LinearMemory)) throw new ArgumentError("GlibcHeap.linear: memory must be a LinearMemory");
+    const base = opts.base ?? 4096;
+    if (!Number.isSafeInteger(base) || base < 16) throw new ArgumentError(`GlibcHeap.linear: base must be an integer of at least 16, got ${String(base)}`);
+    const brk = new Brk(memory, { start: base });
+    return GlibcHeap.over(memory, new LinearSpace(memory), brk, opts) as unknown as GlibcHeap<LinearMemory>;
+  }
+
+  private static over(memory: HeapMemory, space: GlibcMemory, brk: Brk, opts: GlibcHeapOptions): GlibcHeap {
     const heap = Object.create(GlibcHeap.prototype) as GlibcHeap;
-    const av = new MallocState(as, brk, opts.arenaAddress ?? DEFAULT_ARENA_ADDRESS, opts.tcacheKey ?? DEFAULT_TCACHE_KEY);
+    const av = new MallocState(space, brk, opts.arenaAddress ?? DEFAULT_ARENA_ADDRESS, opts.tcacheKey ?? DEFAULT_TCACHE_KEY);
     if (opts.mmapThreshold !== undefined) av.mmapThreshold = opts.mmapThreshold;
     if (opts.trimThreshold !== undefined) av.trimThreshold = opts.trimThreshold;
     if (opts.topPad !== undefined) av.topPad = opts.topPad;
     if (opts.mmapThreshold !== undefined || opts.trimThreshold !== undefined || opts.topPad !== undefined) av.noDynThreshold = true;
-    heap.init(as, av, brk.current);
+    heap.init(memory, av, brk.current);
     return heap;
   }
 
   /** The heap of a forked child: the same state, over the child's address space and break. */
-  static forkOf(parent: GlibcHeap, as: AddressSpace, brk: Brk): GlibcHeap {
+  static forkOf(parent: GlibcHeap<AddressSpace>, as: AddressSpace, brk: Brk): GlibcHeap {
     const heap = Object.create(GlibcHeap.prototype) as GlibcHeap;
     heap.init(as, parent.av.cloneFor(as, brk), parent.start);
     heap.errno = parent.errno;
@@ -130,9 +159,9 @@ export class GlibcHeap extends Heap<AddressSpace> {
     return heap;
   }
 
-  private init(as: AddressSpace, av: MallocState, start: number): void {
+  private init(memory: HeapMemory, av: MallocState, start: number): void {
     const self = this as unknown as Record<string, unknown>;
-    self.memory = as;
+    self.memory = memory;
     self.errno = 0;
     self.maps = null;
     self.mapFloor = Infinity;

@@ -7,7 +7,7 @@
  * inside it: a free chunk's `fd`/`bk` can point at `&main_arena.bins[…] − 16`. The model
  * keeps the struct's words in a `Float64Array` standing at {@link MallocState.arena}, a
  * virtual address of its own: every 64-bit load or store at an address inside that range goes
- * to the array, every other one to the process's {@link AddressSpace}, so the chunks hold the
+ * to the array, every other one to the process's address space, so the chunks hold the
  * same pointers as in glibc, and the algorithm reads like malloc.c (`bck->fd = victim` works
  * the same whether `bck` is a chunk or a bin).
  *
@@ -22,8 +22,8 @@
  * ```
  */
 import { DoubleFreeError, HeapCorruptionError, InvalidPointerError, type HeapError } from "../../errors.js";
-import type { AddressSpace } from "../../vm/AddressSpace.js";
 import type { Brk } from "../Brk.js";
+import type { GlibcMemory } from "./memory.js";
 import {
   ARENA_LAST_REMAINDER,
   ARENA_SIZE,
@@ -63,7 +63,8 @@ type Abort = "double" | "invalid" | "corrupt";
 
 /** `main_arena`, `mp_` and the tcache of one process, with the memory they act on. */
 export class MallocState {
-  readonly as: AddressSpace;
+  /** The memory the allocator runs on: a process's address space, or a linear memory. */
+  readonly as: GlibcMemory;
   readonly brk: Brk;
   /** The page size (`GLRO(dl_pagesize)`). */
   readonly pagesize: number;
@@ -110,7 +111,7 @@ export class MallocState {
   /** Chunks with a mapping of their own, for introspection only (glibc keeps no list; the algorithm never reads this). */
   readonly mapped = new Set<number>();
 
-  constructor(as: AddressSpace, brk: Brk, arena: number, key: readonly [number, number]) {
+  constructor(as: GlibcMemory, brk: Brk, arena: number, key: readonly [number, number]) {
     this.as = as;
     this.brk = brk;
     this.pagesize = as.pageSize;
@@ -130,7 +131,7 @@ export class MallocState {
   }
 
   /** A copy for a forked process: the same state over the child's memory. */
-  cloneFor(as: AddressSpace, brk: Brk): MallocState {
+  cloneFor(as: GlibcMemory, brk: Brk): MallocState {
     const c = new MallocState(as, brk, this.arena, [this.tcacheKeyLo, this.tcacheKeyHi]);
     c.aw.set(this.aw);
     c.binmap.set(this.binmap);

@@ -6,23 +6,11 @@
  * `munmap_chunk`/`mremap_chunk` for mapped chunks, and `mtrim` (`malloc_trim`: also
  * `MADV_DONTNEED` on the whole free pages inside free chunks).
  */
-import { MAP_ANONYMOUS, MAP_FAILED, MAP_PRIVATE, PROT_READ, PROT_WRITE } from "../../constants.js";
+import { MADV_DONTNEED, MAP_ANONYMOUS, MAP_FAILED, MAP_PRIVATE, MREMAP_MAYMOVE, PROT_READ, PROT_WRITE } from "../../constants.js";
 import { Errno } from "../../errno.js";
-import type { AddressSpace } from "../../vm/AddressSpace.js";
 import { intFree, mallocConsolidate } from "./free.js";
 import { CHUNK_HDR_SZ, IS_MMAPPED, MINSIZE, MMAP_AS_MORECORE_SIZE, NBINS, PREV_INUSE, SIZE_SZ, binIndex, powerof2 } from "./layout.js";
 import type { MallocState } from "./state.js";
-
-/** Linux `MREMAP_MAYMOVE` and `MADV_DONTNEED`. */
-const MREMAP_MAYMOVE = 1;
-const MADV_DONTNEED = 4;
-
-/** The address-space calls glibc's allocator makes beyond mmap/munmap. */
-interface RemapSpace {
-  mremap(oldAddress: number, oldSize: number, newSize: number, flags: number): number;
-  madvise(addr: number, length: number, advice: number): number;
-}
-const remap = (as: AddressSpace): RemapSpace => as as unknown as RemapSpace;
 
 const alignUp = (n: number, a: number): number => Math.ceil(n / a) * a;
 const alignDown = (n: number, a: number): number => Math.floor(n / a) * a;
@@ -219,7 +207,7 @@ export function mremapChunk(av: MallocState, p: number, newSize: number): number
   if (!mappedOk(av, block, total, p + CHUNK_HDR_SZ)) av.printerr("mremap_chunk(): invalid pointer", p + CHUNK_HDR_SZ, "invalid");
   const want = alignUp(newSize + offset + SIZE_SZ, av.pagesize);
   if (total === want) return p;
-  const cp = remap(av.as).mremap(block, total, want, MREMAP_MAYMOVE);
+  const cp = av.as.mremap(block, total, want, MREMAP_MAYMOVE);
   if (cp === MAP_FAILED) return 0;
   const np = cp + offset;
   av.setHead(np, want - offset + IS_MMAPPED);
@@ -249,7 +237,7 @@ export function mtrim(av: MallocState, pad: number): 0 | 1 {
         const paligned = alignDown(p + 48 + ps - 1, ps);
         size -= paligned - p;
         if (size > ps - 1) {
-          remap(av.as).madvise(paligned, alignDown(size, ps), MADV_DONTNEED);
+          av.as.madvise(paligned, alignDown(size, ps), MADV_DONTNEED);
           result = 1;
         }
       }

@@ -15,11 +15,14 @@ import {
   M_MMAP_THRESHOLD,
   M_TOP_PAD,
   M_TRIM_THRESHOLD,
+  GlibcHeap,
+  Heap,
+  LinearMemory,
   PhysicalMemory,
   Process,
+  SegmentationFault,
   heapMap,
 } from "../../../src/index.js";
-import type { GlibcHeap } from "../../../src/heap/glibc/GlibcHeap.js";
 
 const spawn = (heap: Record<string, unknown> = {}, frames = 16384) =>
   Process.spawn({ memory: new PhysicalMemory({ frames }), heap: { allocator: "glibc", ...heap } });
@@ -475,5 +478,75 @@ describe("glibc model: fork and introspection", () => {
   it("rejects ilp32 and unknown allocators at spawn", () => {
     expect(() => spawn({ dataModel: "ilp32" })).toThrow(ArgumentError);
     expect(() => spawn({ allocator: "jemalloc" })).toThrow(ArgumentError);
+  });
+});
+
+describe("glibc model over a LinearMemory (GlibcHeap.linear)", () => {
+  it("places blocks as in a process, relative to its base; big blocks come from the break (no mmap)", () => {
+    const mem = new LinearMemory({ maxBytes: 1 << 26 });
+    const h = GlibcHeap.linear(mem, { base: 0x10000 });
+    expect(h.memory).toBe(mem);
+    expect(h.base).toBe(0x10000);
+    const p = h.malloc(100);
+    expect(p).toBe(0x102a0);
+    expect(mem.dv.getUint32(p - 8, true)).toBe(0x71);
+    const big = h.malloc(1 << 20);
+    expect(mem.dv.getUint32(big - 8, true) & 2).toBe(0);
+    expect(h.mallinfo().hblks).toBe(0);
+    mem.u8.fill(0xee, big, big + 64);
+    h.free(big); // back into the top, then trimmed
+    expect(h.mallinfo().arena).toBeLessThan(1 << 20);
+    h.check();
+  });
+
+  it("gives the same offsets as a process heap for the same calls below the mmap threshold", () => {
+    const proc = spawn();
+    const start = proc.currentBreak;
+    const lin = GlibcHeap.linear(new LinearMemory({ maxBytes: 1 << 26 }), { base: 0x20000 });
+    let seed = 7;
+    const rnd = (n: number): number => ((seed = (seed * 1103515245 + 12345) >>> 0) % n);
+    const a: number[] = [];
+    const b: number[] = [];
+    for (let i = 0; i < 3000; i++) {
+      const k = rnd(a.length + 1);
+      if (k < a.length && rnd(2) === 0) {
+        proc.heap.free(a[k]!);
+        lin.free(b[k]!);
+        a.splice(k, 1);
+        b.splice(k, 1);
+      } else {
+        const n = 1 + rnd(rnd(2) === 0 ? 200 : 20000);
+        const x = proc.heap.malloc(n);
+        const y = lin.malloc(n);
+        expect(x - start).toBe(y - 0x20000);
+        a.push(x);
+        b.push(y);
+      }
+    }
+    expect(lin.mallinfo()).toEqual(proc.heap.mallinfo());
+    lin.check();
+  });
+
+  it("malloc_trim zero-fills the released pages; bad arguments are refused", () => {
+    const mem = new LinearMemory({ maxBytes: 1 << 24 });
+    const h = GlibcHeap.linear(mem);
+    const ps = Array.from({ length: 10 }, () => h.malloc(20480));
+    for (const p of ps) mem.u8.fill(1, p, p + 20480);
+    for (const p of ps.slice(0, 9)) h.free(p);
+    expect(h.mallocTrim(0)).toBe(1);
+    expect(mem.u8[ps[4]!]).toBe(0);
+    expect(mem.u8[ps[9]!]).toBe(1);
+    expect(() => GlibcHeap.linear({} as LinearMemory)).toThrow(ArgumentError);
+    expect(() => GlibcHeap.linear(mem, { base: 0 })).toThrow(ArgumentError);
+    expect(() => new Heap({ allocator: "glibc" })).toThrow(/GlibcHeap\.linear/);
+    expect(() => new Heap({ allocator: "x" as "vmheap" })).toThrow(ArgumentError);
+    expect(new Heap({ allocator: "vmheap" }).malloc(1)).not.toBe(0);
+  });
+
+  it("a wild pointer outside the memory is a segmentation fault, as in a process", () => {
+    const mem = new LinearMemory({ maxBytes: 1 << 24 });
+    const h = GlibcHeap.linear(mem);
+    h.malloc(10);
+    expect(() => h.free(mem.byteLength + 4096)).toThrow(SegmentationFault);
   });
 });
