@@ -83,6 +83,7 @@ export type Heap<M extends HeapMemory = HeapMemory> = HeapClass<M>;
 export type { ProcessHeapOptions } from "./heap/PagedHeap.js";
 export { GlibcHeap, type GlibcHeapOptions } from "./heap/glibc/GlibcHeap.js";
 export type { MallocState } from "./heap/glibc/state.js";
+export type { GlibcMemory } from "./heap/glibc/memory.js";
 export { replayGlibcTrace, type GlibcReplayOptions } from "./heap/glibc/replay.js";
 export { MAX_REQUEST } from "./heap/chunk.js";
 export { heapMap, chunkTable, formatMallinfo, MAP_GLYPHS, type HeapMapOptions } from "./viz/heapMap.js";

@@ -65,6 +65,7 @@ type Abort = "double" | "invalid" | "corrupt";
 export class MallocState {
   /** The memory the allocator runs on: a process's address space, or a linear memory. */
   readonly as: GlibcMemory;
+  /** The program break the arena grows and trims (`MORECORE`). */
   readonly brk: Brk;
   /** The page size (`GLRO(dl_pagesize)`). */
   readonly pagesize: number;
@@ -76,38 +77,60 @@ export class MallocState {
   readonly binmap: Uint32Array;
   /** `!contiguous(av)`: set once mmap had to stand in for sbrk. */
   noncontiguous = false;
+  /** `have_fastchunks`: some fastbin may hold a chunk (malloc_consolidate has work). */
   haveFastchunks = false;
+  /** `system_mem`: bytes the arena obtained from the break (mallinfo's `arena`). */
   systemMem = 0;
+  /** `max_system_mem`: the most `system_mem` has been. */
   maxSystemMem = 0;
   /** `global_max_fast`: the largest chunk size kept in fastbins. */
   maxFast: number;
+  /** `perturb_byte` (`M_PERTURB`): fills freed blocks, its complement fills new ones; 0: off. */
   perturbByte = 0;
 
   // mp_
+  /** `mp_.trim_threshold` (`M_TRIM_THRESHOLD`): a top larger than this is trimmed on free. */
   trimThreshold = DEFAULT_TRIM_THRESHOLD;
+  /** `mp_.top_pad` (`M_TOP_PAD`): extra bytes asked of sbrk, and kept when trimming. */
   topPad = DEFAULT_TOP_PAD;
+  /** `mp_.mmap_threshold` (`M_MMAP_THRESHOLD`): requests at or over this get a mapping. */
   mmapThreshold = DEFAULT_MMAP_THRESHOLD;
+  /** `mp_.arena_test` (`M_ARENA_TEST`): kept, unused by one thread. */
   arenaTest = 8;
+  /** `mp_.arena_max` (`M_ARENA_MAX`): kept, unused by one thread. */
   arenaMax = 0;
+  /** `mp_.n_mmaps`: chunks mapped now (mallinfo's `hblks`). */
   nMmaps = 0;
+  /** `mp_.n_mmaps_max` (`M_MMAP_MAX`): the most chunks mapped at once. */
   nMmapsMax = DEFAULT_MMAP_MAX;
+  /** `mp_.max_n_mmaps`: the most chunks ever mapped at once. */
   maxNMmaps = 0;
+  /** `mp_.no_dyn_threshold`: set by mallopt/tunables; the mmap threshold no longer rises on free. */
   noDynThreshold = false;
+  /** `mp_.mmapped_mem`: bytes in mapped chunks (mallinfo's `hblkhd`). */
   mmappedMem = 0;
+  /** `mp_.max_mmapped_mem`: the most bytes ever mapped at once. */
   maxMmappedMem = 0;
   /** `mp_.sbrk_base`: where the break was when the heap first grew it (0 before). */
   sbrkBase = 0;
+  /** `mp_.tcache_bins`: tcache bins in use (64). */
   tcacheBins = TCACHE_MAX_BINS;
+  /** `mp_.tcache_max_bytes`: the largest request the tcache serves (1032). */
   tcacheMaxBytes = tidx2usize(TCACHE_MAX_BINS - 1);
+  /** `mp_.tcache_count`: chunks a tcache bin holds at most (7). */
   tcacheCount = TCACHE_FILL_COUNT;
+  /** `mp_.tcache_unsorted_limit`: 0, no limit. */
   tcacheUnsortedLimit = 0;
 
   /** The thread's `tcache` pointer (0 until the first malloc takes its chunk). */
   tcache = 0;
+  /** `tcache_key`, low 32 bits: written in the second word of every chunk put in the tcache. */
   tcacheKeyLo: number;
+  /** `tcache_key`, high 32 bits. */
   tcacheKeyHi: number;
   /** C's errno as the allocator leaves it. */
   errno = 0;
+  private zeroPage = new Uint8Array(0);
   /** Chunks with a mapping of their own, for introspection only (glibc keeps no list; the algorithm never reads this). */
   readonly mapped = new Set<number>();
 
@@ -176,7 +199,6 @@ export class MallocState {
       n -= k;
     }
   }
-  private zeroPage = new Uint8Array(0);
   /** `memcpy(dst, src, n)` (the ranges never overlap here). */
   memcpy(dst: number, src: number, n: number): void {
     if (n > 0) this.as.writeBytes(dst, this.as.readBytes(src, n));
@@ -193,6 +215,7 @@ export class MallocState {
     const h = this.ld(p + 8);
     return h - (h & SIZE_BITS);
   }
+  /** `set_head`: the whole size word. */
   setHead(p: number, v: number): void {
     this.st(p + 8, v);
   }
@@ -200,9 +223,11 @@ export class MallocState {
   setHeadSize(p: number, s: number): void {
     this.st(p + 8, (this.ld(p + 8) & SIZE_BITS) + s);
   }
+  /** `prev_size`: the previous chunk's size while it is free. */
   prevSize(p: number): number {
     return this.ld(p);
   }
+  /** `set_prev_size`. */
   setPrevSize(p: number, v: number): void {
     this.st(p, v);
   }
@@ -210,6 +235,7 @@ export class MallocState {
   setFoot(p: number, s: number): void {
     this.st(p + s, s);
   }
+  /** `prev_inuse`: the PREV_INUSE bit of the chunk's own size word. */
   prevInuse(p: number): boolean {
     return (this.ld(p + 8) & PREV_INUSE) !== 0;
   }
@@ -217,38 +243,49 @@ export class MallocState {
   inuse(p: number): boolean {
     return this.inuseBitAtOffset(p, this.size(p));
   }
+  /** `inuse_bit_at_offset`: PREV_INUSE of the chunk `s` bytes on. */
   inuseBitAtOffset(p: number, s: number): boolean {
     return (this.ld(p + s + 8) & PREV_INUSE) !== 0;
   }
+  /** `set_inuse_bit_at_offset`. */
   setInuseBitAtOffset(p: number, s: number): void {
     const h = this.ld(p + s + 8);
     this.st(p + s + 8, (h & PREV_INUSE) !== 0 ? h : h + PREV_INUSE);
   }
+  /** `clear_inuse_bit_at_offset`. */
   clearInuseBitAtOffset(p: number, s: number): void {
     const h = this.ld(p + s + 8);
     this.st(p + s + 8, (h & PREV_INUSE) !== 0 ? h - PREV_INUSE : h);
   }
+  /** A free chunk's `fd`: the next chunk of its bin (raw; fastbin and tcache links are safe-linked). */
   fd(p: number): number {
     return this.ld(p + 16);
   }
+  /** A free chunk's `bk`: the previous chunk of its bin. */
   bk(p: number): number {
     return this.ld(p + 24);
   }
+  /** Sets `fd`. */
   setFd(p: number, v: number): void {
     this.st(p + 16, v);
   }
+  /** Sets `bk`. */
   setBk(p: number, v: number): void {
     this.st(p + 24, v);
   }
+  /** A large free chunk's `fd_nextsize`: the next smaller size in its bin. */
   fdNextsize(p: number): number {
     return this.ld(p + 32);
   }
+  /** `bk_nextsize`: the next larger size in its bin. */
   bkNextsize(p: number): number {
     return this.ld(p + 40);
   }
+  /** Sets `fd_nextsize`. */
   setFdNextsize(p: number, v: number): void {
     this.st(p + 32, v);
   }
+  /** Sets `bk_nextsize`. */
   setBkNextsize(p: number, v: number): void {
     this.st(p + 40, v);
   }
@@ -263,12 +300,14 @@ export class MallocState {
   get unsorted(): number {
     return this.arena + ARENA_TOP;
   }
+  /** `av->top`: the top chunk (before the first call: the unsorted bin's fake chunk, size 0). */
   get top(): number {
     return this.aw[ARENA_TOP >>> 3]!;
   }
   set top(p: number) {
     this.aw[ARENA_TOP >>> 3] = p;
   }
+  /** `av->last_remainder`: the chunk small requests split in a run. */
   get lastRemainder(): number {
     return this.aw[ARENA_LAST_REMAINDER >>> 3]!;
   }
@@ -279,9 +318,11 @@ export class MallocState {
   fastbin(i: number): number {
     return this.aw[2 + i]!;
   }
+  /** Sets fastbin i's head. */
   setFastbin(i: number, p: number): void {
     this.aw[2 + i] = p;
   }
+  /** `mark_bin`: bin i may be non-empty. */
   markBin(i: number): void {
     this.binmap[i >>> 5] |= 1 << (i & 31);
   }
