@@ -38,7 +38,8 @@ export function main(out: (line: string) => void): void {
 
   say("vmheap demo: a glibc-style malloc over a linear memory");
   say(`A new Heap() starts at ${hex(heap.base)}: a header with the bin heads, a chunk holding the`);
-  say("in-use bitmap, and the top chunk (free space up to the program break).");
+  say("in-use bitmap, and the top chunk (free space up to the program break). How it is built:");
+  say("docs/heap.md (\"Memory layout\", \"Chunks and bins\").");
 
   // 1 ─────────────────────────────────────────────────────────────────────────────────────────
   section(
@@ -56,7 +57,12 @@ export function main(out: (line: string) => void): void {
     );
   }
   say();
-  say(indent(heapMap(heap)));
+  const first = heap.chunks()[0]!.address;
+  say(`    the map from the heap's base: the header (h) fills ${hex(heap.base)}..${hex(first)}, ${first - heap.base} bytes of counters`);
+  say(`    and bin heads; the first chunk, at ${hex(first)}, holds the in-use bitmap (m). The later maps start there.`);
+  say(indent(heapMap(heap, { header: true })));
+  say("    █ and ▓ both mean used: the shade alternates between neighbouring used chunks, so that");
+  say("    where one block ends and the next begins shows.");
   say();
   say(indent(chunkTable(heap)));
 
@@ -129,7 +135,7 @@ export function main(out: (line: string) => void): void {
     "5. misuse is caught",
     "An in-use bitmap (one bit per 16 bytes) says exactly which pointers are live, so free()\n" +
       "rejects a second free of a block, or a pointer into the middle of one, with glibc's\n" +
-      "words, and throws before it changes anything.",
+      "words, and throws before it changes anything (docs/heap.md, \"Why free cannot be fooled\").",
   );
   const p = heap.malloc(48);
   heap.free(p);
@@ -199,7 +205,9 @@ export function main(out: (line: string) => void): void {
   allocatorsTour(say, section);
 
   say();
-  say("Next: README.md covers the whole API, the glibc rules each call follows, and the wasm imports.");
+  say("Next: docs/heap.md tells how the heap is built, docs/vm.md the virtual-memory model, and");
+  say("docs/cli.md the vmheap command (replay a trace, page replacement, page-table walks, pictures).");
+  say("README.md covers the whole API, the glibc rules each call follows, and the wasm imports.");
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {

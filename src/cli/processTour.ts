@@ -68,6 +68,7 @@ export function processTour(say: (text?: string) => void, section: (title: strin
   const v = as.read8(region + 12 * 1024 * 1024);
   const st3 = proc.status();
   say(`    read an untouched page: ${v}, VmRSS ${kib(st3.vmRss)} (the zero page), minor faults +${st3.minorFaults - st2.minorFaults}`);
+  say("    (RSS did not grow: the read mapped the one shared zero page, which RSS does not count)");
   const kinds = faults.map((f) => (f.type === "fault" ? f.cause : "")).join(", ");
   say(`    the fault events: ${kinds}`);
   stop();
@@ -98,6 +99,7 @@ export function processTour(say: (text?: string) => void, section: (title: strin
   say(`      ${bigLine ?? "(none)"}`);
   const info = heap.mallinfo();
   say(`    mallinfo(): arena ${info.arena} bytes from brk, hblks ${info.hblks} mapped block of ${info.hblkhd} bytes`);
+  say("    /proc/self/maps now: a [heap] line from start_brk to the break, and the block's mapping");
   say(indent(proc.maps().trimEnd()));
   heap.free(big);
   say(`    free(big): its mapping is gone (hblks ${heap.mallinfo().hblks}); maps has ${proc.maps().trim().split("\n").length} lines again`);
@@ -113,6 +115,11 @@ export function processTour(say: (text?: string) => void, section: (title: strin
   const used0 = ram.usedFrames;
   const child = proc.fork();
   say(`    fork(): a child (its ppid is the parent's pid: ${child.ppid === proc.pid ? "yes" : "no"}); RAM frames in use ${used0} -> ${ram.usedFrames}; shared frames ${ram.sharedFrames}`);
+  const rssPages = proc.status().vmRss / PS;
+  if (ram.sharedFrames === rssPages && ram.usedFrames === rssPages + 1) {
+    say(`    (${rssPages} shared, not ${ram.usedFrames}: frames in use count the zero page, never counted as shared;`);
+    say(`    the other ${rssPages} are the parent's ${rssPages} resident pages, each now mapped by parent and child)`);
+  }
   const cf0 = child.status().minorFaults;
   child.as.writeBytes(small, new TextEncoder().encode("child's data!"));
   say(`    the child writes its copy of the block: minor faults +${child.status().minorFaults - cf0}, frames in use ${ram.usedFrames}`);
@@ -139,9 +146,18 @@ export function processTour(say: (text?: string) => void, section: (title: strin
   const s1 = small2.status();
   say(`    wrote ${pages} pages: VmRSS ${kib(s1.vmRss)}, VmSwap ${kib(s1.vmSwap)}, swap-outs ${s1.swapOuts}`);
   let intact = 0;
+  let firstVictim = -1;
+  const stopWatch = small2.as.on((e) => {
+    if (e.type === "evict" && firstVictim < 0) firstVictim = (e.address - r) / PS;
+  });
   for (let i = 0; i < pages; i++) if (small2.as.read32(r + i * PS) === 0x1000 + i) intact++;
+  stopWatch();
   const s2 = small2.status();
-  say(`    read them all back: ${intact}/${pages} intact, major faults ${s2.majorFaults}, swap-ins ${s2.swapIns}`);
+  say(`    read them all back: ${intact}/${pages} intact, major faults ${s2.majorFaults}, swap-ins ${s2.swapIns}, swap-outs ${s1.swapOuts} -> ${s2.swapOuts}`);
+  if (s2.swapIns > s1.swapOuts && s2.majorFaults === pages) {
+    say(`    ${s2.swapIns} swap-ins though ${s1.swapOuts} pages were out: reading page 0 back evicted page ${firstVictim}, and so on;`);
+    say("    a loop over more pages than fit evicts each page just before it is needed again: every read faults");
+  }
   small2.exit();
 
   // ─────────────────────────────────────────────────────────────────────────────────────────

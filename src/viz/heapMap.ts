@@ -16,6 +16,11 @@ export interface HeapMapOptions {
   rows?: number;
   /** A fixed scale, e.g. to compare two maps cell for cell. @defaultValue chosen from `rows` */
   bytesPerCell?: number;
+  /**
+   * Also draw the heap's header, from `heap.base` up to the first chunk, with
+   * {@link MAP_GLYPHS.header}: the map then starts at the base. @defaultValue false
+   */
+  header?: boolean;
 }
 
 /** Cell characters of {@link heapMap}, one per chunk kind. */
@@ -30,6 +35,8 @@ export const MAP_GLYPHS = {
   top: "~",
   /** The heap's own in-use bitmap. */
   meta: "m",
+  /** The heap's header (counters and bin heads), below the first chunk; drawn on request. */
+  header: "h",
 } as const;
 
 function positiveInt(name: string, v: number | undefined, dflt: number): number {
@@ -46,15 +53,20 @@ const hex = (n: number, digits: number): string => "0x" + n.toString(16).padStar
  * in a coarse map pushes its right neighbours over by a cell. Each row starts with the address
  * of a byte its first cell stands for. The last line is the legend: the scale, the characters
  * (see {@link MAP_GLYPHS}) and the span drawn. The heap's header, below the first chunk, is
- * not drawn.
+ * drawn only with the `header` option (it counts as a chunk in the legend's total).
  * @param heap - the heap, or anything with its `chunks()`
  * @returns the map, lines joined with `"\n"`, no trailing newline
  * @throws ArgumentError when an option is not a positive integer
  */
-export function heapMap(heap: Pick<Heap, "chunks">, opts: HeapMapOptions = {}): string {
+export function heapMap(heap: Pick<Heap, "chunks"> & Partial<Pick<Heap, "base">>, opts: HeapMapOptions = {}): string {
   const width = positiveInt("width", opts.width, 64);
   const rows = positiveInt("rows", opts.rows, 8);
-  const chunks = heap.chunks();
+  const chunks: (ChunkInfo | { address: number; size: number; kind: "header" })[] = heap.chunks();
+  const base = heap.base;
+  if (opts.header === true) {
+    if (base === undefined) throw new ArgumentError("heapMap: the header option needs the heap's base");
+    if (chunks.length > 0 && base < chunks[0]!.address) chunks.unshift({ address: base, size: chunks[0]!.address - base, kind: "header" });
+  }
   const origin = chunks.length > 0 ? chunks[0]!.address : 0;
   const last = chunks[chunks.length - 1];
   const end = last !== undefined ? last.address + last.size : origin;
@@ -88,9 +100,10 @@ export function heapMap(heap: Pick<Heap, "chunks">, opts: HeapMapOptions = {}): 
     lines.push(`${hex(addrs[i]!, digits)} ${cells.slice(i, i + width).join("")}`);
   }
   const g = MAP_GLYPHS;
+  const header = chunks[0]?.kind === "header";
   lines.push(
-    `${g.used}${g.usedNext} used  ${g.free} free  ${g.top} top  ${g.meta} in-use bitmap   1 cell = ${scale} B (≥ 1 per chunk)   ` +
-      `${hex(origin, 0)}..${hex(end, 0)}: ${end - origin} B in ${chunks.length} chunks`,
+    `${g.used}${g.usedNext} used (shades alternate)  ${g.free} free  ${g.top} top  ${g.meta} in-use bitmap${header ? `  ${g.header} header` : ""}   1 cell = ${scale} B (≥ 1 per chunk)   ` +
+      `${hex(origin, 0)}..${hex(end, 0)}: ${end - origin} B in ${chunks.length - (header ? 1 : 0)} chunks${header ? " and the header" : ""}`,
   );
   return lines.join("\n");
 }

@@ -137,6 +137,47 @@ describe("demo", () => {
     expect(line(/^\s+opt/)).toMatch(/^\s+opt\s+7\s+6$/);
   });
 
+  it("draws the header in its first map and says where the later maps start", () => {
+    const header = /the header \(h\) fills 0x0\.\.(0x[0-9a-f]+), (\d+) bytes/.exec(text)!;
+    expect(parseInt(header[1]!, 16)).toBe(Number(header[2]));
+    expect(text).toContain(`the first chunk, at ${header[1]}, holds the in-use bitmap (m)`);
+    const hs = lines.filter((l) => /^\s+0x[0-9a-f]+ [h]/.test(l)).join("").match(/h/g)!.length;
+    expect(hs).toBe(Number(header[2]) / 16);
+    expect(line(/█ and ▓ both mean used/)).toMatch(/alternates between neighbouring used chunks/);
+    // the later maps leave the header out: their first row starts at the bitmap's chunk
+    expect(lines.find((l) => /^\s+0x[0-9a-f]+ m/.test(l))).toMatch(new RegExp(`^\\s+0x0?${header[1]!.slice(2)} m+█`));
+  });
+
+  it("points to docs/heap.md and the other guides", () => {
+    expect(text).toContain('docs/heap.md ("Memory layout", "Chunks and bins")');
+    expect(text).toContain('(docs/heap.md, "Why free cannot be fooled")');
+    expect(text).toMatch(/docs\/vm\.md/);
+    expect(text).toMatch(/docs\/cli\.md/);
+  });
+
+  it("part two: the zero page is not counted in RSS, and shared frames are in-use frames but the zero page", () => {
+    expect(line(/RSS did not grow/)).toContain("the one shared zero page, which RSS does not count");
+    const f = /RAM frames in use (\d+) -> (\d+); shared frames (\d+)/.exec(text)!;
+    expect(Number(f[3])).toBe(Number(f[2]) - 1);
+    expect(line(/shared, not/)).toBe(`    (${f[3]} shared, not ${f[2]}: frames in use count the zero page, never counted as shared;`);
+  });
+
+  it("part two: a lead-in before the maps of section 10", () => {
+    const i = lines.findIndex((l) => l.startsWith("    /proc/self/maps now:"));
+    expect(i).toBeGreaterThan(0);
+    expect(lines[i + 1]).toMatch(/^\s+00400000-00403000 r-xp/);
+    expect(lines.slice(0, i).some((l) => /^10\. malloc inside the process/.test(l))).toBe(true);
+  });
+
+  it("part two: more swap-ins than swap-outs, explained by the pages read back evicting the next ones", () => {
+    const r = /read them all back: 64\/64 intact, major faults (\d+), swap-ins (\d+), swap-outs 48 -> (\d+)/.exec(text)!;
+    expect(r[1]).toBe("64");
+    expect(r[2]).toBe("64");
+    // each of the 64 reads evicts a page to make room: 48 earlier evictions plus 64 now
+    expect(Number(r[3])).toBe(48 + 64);
+    expect(line(/swap-ins though/)).toBe("    64 swap-ins though 48 pages were out: reading page 0 back evicted page 48, and so on;");
+  });
+
   it("prints the same story every time", () => {
     expect(run()).toEqual(lines);
   });

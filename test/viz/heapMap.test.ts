@@ -104,6 +104,23 @@ describe("heapMap", () => {
     expect(() => heapMap(heap, { bytesPerCell: -16 })).toThrow(ArgumentError);
   });
 
+  it("with header: true, starts at the base and draws the header as h cells", () => {
+    const { heap } = smallHeap();
+    const chunks = heap.chunks();
+    const map = heapMap(heap, { header: true, bytesPerCell: 16 });
+    const cells = cellsOf(map);
+    expect(cells.startsWith(MAP_GLYPHS.header.repeat((chunks[0]!.address - heap.base) / 16) + MAP_GLYPHS.meta)).toBe(true);
+    expect(count(cells, MAP_GLYPHS.header)).toBe((chunks[0]!.address - heap.base) / 16);
+    expect(Number.parseInt(map.split(" ")[0]!, 16)).toBe(heap.base);
+    expect(map.split("\n").at(-1)).toContain(`${chunks.length} chunks and the header`);
+    expect(cellsOf(heapMap(heap, { bytesPerCell: 16 }))).toBe(cells.slice(count(cells, MAP_GLYPHS.header)));
+    expect(() => heapMap({ chunks: () => chunks }, { header: true })).toThrow(ArgumentError);
+  });
+
+  it("says in its legend that the two shades of used alternate", () => {
+    expect(heapMap(new Heap()).split("\n").at(-1)).toMatch(/^█▓ used \(shades alternate\)/);
+  });
+
   it("draws an empty chunk list as the legend alone", () => {
     expect(heapMap(fake([])).split("\n")).toHaveLength(1);
   });

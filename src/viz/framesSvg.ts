@@ -1,0 +1,118 @@
+/**
+ * Physical memory as SVG: a grid of frames, each coloured by the process that maps it; a frame
+ * mapped by several processes (copy-on-write after fork, shared memory) is split between their
+ * colours and shows its reference count.
+ *
+ * ```text
+ *   frame 0   [Z][P][P][P][PC][PC][C][ ][ ][ ] …     Z zero page, P parent, C child,
+ *   frame 32  [ ][ ][ ] …                           PC both (count 2), [ ] free
+ * ```
+ */
+import type { PhysicalMemory } from "../memory/PhysicalMemory.js";
+import { COLORS, SERIES, el, hex, legend, svgDocument, text, tooltip } from "./svg.js";
+import { type SpaceLike, frameOwners } from "./pages.js";
+
+/** A process or address space to colour frames by, and its name in the legend. */
+export interface FrameOwner {
+  readonly name: string;
+  readonly space: SpaceLike;
+}
+
+/** Options of {@link framesSvg}. */
+export interface FramesSvgOptions {
+  /** Frames per row. @defaultValue 32 */
+  columns?: number;
+  /**
+   * Frames drawn, from frame 0. @defaultValue the highest frame in use, rounded up to a whole
+   * row (all of RAM when it is smaller)
+   */
+  frames?: number;
+  /** The picture's title. @defaultValue "Physical memory: N of M frames in use" */
+  title?: string;
+}
+
+/**
+ * Draws the frames of `memory` and who maps them. Each frame is a `<g class="frame">` with
+ * `data-frame`, `data-refs` (its reference count; 0 when free), `data-owners` (owner indices)
+ * and `data-state`: `free`, `zero`, `owned`, `shared` (more than one mapping) or `other`
+ * (in use, but by no owner given: a page-cache page, or a process not passed in).
+ */
+export function framesSvg(memory: PhysicalMemory, owners: readonly FrameOwner[], opts: FramesSvgOptions = {}): string {
+  const columns = opts.columns ?? 32;
+  const uses = frameOwners(owners.map((o) => o.space));
+  let highest = 0;
+  for (let f = memory.totalFrames - 1; f > 0; f--) {
+    if (memory.refCount(f) !== 0) {
+      highest = f;
+      break;
+    }
+  }
+  const shown = Math.min(memory.totalFrames, opts.frames ?? Math.max(columns, Math.ceil((highest + 1) / columns) * columns));
+  const W = 980;
+  const gx = 96;
+  const cell = Math.min(26, (W - gx - 20) / columns);
+  const top = 56;
+  const rows = Math.ceil(shown / columns);
+  const used = memory.usedFrames;
+  const title = opts.title ?? `Physical memory: ${used} of ${memory.totalFrames} frames in use (the zero page included)`;
+  const body: string[] = [];
+  body.push(text(16, 22, title, { "font-size": 15, "font-weight": "bold" }));
+  body.push(text(16, 40, `frames 0..${shown - 1} of ${memory.totalFrames} (${memory.pageSize}-byte frames); a number is the reference count of a shared frame`, { fill: COLORS.faint, "font-size": 11 }));
+  const colorOf = (i: number): string => SERIES[i % (SERIES.length - 1)]!;
+  for (let r = 0; r < rows; r++) body.push(text(gx - 8, top + r * cell + cell / 2 + 4, `frame ${r * columns}`, { "text-anchor": "end", "font-size": 10, fill: COLORS.faint }));
+  const cells: string[] = [];
+  for (let f = 0; f < shown; f++) {
+    const x = gx + (f % columns) * cell;
+    const y = top + Math.floor(f / columns) * cell;
+    const refs = f === memory.zeroFrame ? 0 : memory.refCount(f);
+    const u = uses.get(f) ?? [];
+    const who = [...new Set(u.map((x) => x.owner))];
+    const state = f === memory.zeroFrame ? "zero" : refs === 0 ? "free" : who.length === 0 ? "other" : refs > 1 ? "shared" : "owned";
+    const parts: string[] = [];
+    const desc =
+      state === "zero"
+        ? `frame ${f}: the zero page (shared by every untouched page that was read)`
+        : state === "free"
+          ? `frame ${f}: free`
+          : `frame ${f}, ${refs} reference${refs === 1 ? "" : "s"}: ${u.map((x) => `${owners[x.owner]!.name} at ${hex(x.va)}`).join(", ") || "no owner shown"}`;
+    parts.push(tooltip(desc));
+    if (state === "zero" || state === "free" || state === "other") {
+      const fill = state === "zero" ? COLORS.zeroPage : state === "free" ? COLORS.untouched : COLORS.header;
+      parts.push(el("rect", { x: x + 1, y: y + 1, width: cell - 2, height: cell - 2, fill }));
+      if (state === "zero") parts.push(text(x + cell / 2, y + cell / 2 + 4, "0", { "text-anchor": "middle", "font-size": 10 }));
+    } else {
+      // Split between the owners' colours, one vertical slice each.
+      const sw = (cell - 2) / who.length;
+      who.forEach((o, k) => parts.push(el("rect", { x: x + 1 + k * sw, y: y + 1, width: sw, height: cell - 2, fill: colorOf(o) })));
+      if (refs > 1) {
+        parts.push(el("rect", { x: x + 1, y: y + 1, width: cell - 2, height: cell - 2, fill: "none", stroke: COLORS.ink, "stroke-width": 1.5 }));
+        parts.push(el("circle", { cx: x + cell / 2, cy: y + cell / 2, r: 6.5, fill: "#ffffff" }));
+        parts.push(text(x + cell / 2, y + cell / 2 + 3.5, String(refs), { "text-anchor": "middle", "font-size": 10, "font-weight": "bold" }));
+      }
+    }
+    cells.push(el("g", { class: "frame", "data-frame": f, "data-refs": refs, "data-state": state, "data-owners": who.join(" ") }, ...parts));
+  }
+  body.push(el("g", { class: "frames" }, ...cells));
+  const y = top + rows * cell + 20;
+  const lg = legend(
+    [
+      ...owners.map((o, i) => ({ fill: colorOf(i), label: o.name })),
+      {
+        swatch:
+          el("rect", { width: 7, height: 14, fill: colorOf(0) }) +
+          el("rect", { x: 7, width: 7, height: 14, fill: colorOf(1) }) +
+          el("rect", { width: 14, height: 14, fill: "none", stroke: COLORS.ink, "stroke-width": 2 }),
+        label: "shared (split by mapper)",
+      },
+      { fill: COLORS.zeroPage, label: "zero page" },
+      { fill: COLORS.header, label: "in use by no owner shown" },
+      { fill: COLORS.untouched, label: "free" },
+    ],
+    16,
+    y,
+    W - 32,
+  );
+  body.push(lg.svg);
+  return svgDocument(W, y + lg.height + 8, title, `${used} frames in use, ${memory.sharedFrames} shared; owners ${owners.map((o) => o.name).join(", ")}`, body);
+}
+
