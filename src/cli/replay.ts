@@ -22,12 +22,15 @@ export interface HeapSnapshot {
   /** Payload bytes of the live blocks: the sum of the sizes the trace asked for. */
   liveBytes: number;
   /**
-   * Bytes held by live blocks: their chunks (header, alignment padding, rounding up to the
-   * minimum chunk), the allocator's own metadata in the heap, and whole mappings of mapped
-   * blocks (`mallinfo().uordblks + hblkhd`).
+   * Bytes of the footprint not free: the live blocks' chunks (header, alignment padding,
+   * rounding up to the minimum chunk), the allocator's own metadata in the heap, and the whole
+   * mappings of mapped blocks. For vmheap, `mallinfo().uordblks + hblkhd`.
    */
   inUseBytes: number;
-  /** Free bytes inside the footprint: free chunks and the top chunk (`mallinfo().fordblks`). */
+  /**
+   * Bytes in chunks no live block holds: free chunks (in a bin, or glibc's tcache and
+   * fastbins, which glibc's `mallinfo` counts as in use) and the top chunk.
+   */
   freeBytes: number;
   /** The largest single free chunk (the top chunk counts). */
   largestFree: number;
@@ -66,11 +69,14 @@ export interface ReplayStats {
 
 /** The heap's figures now, with `liveBytes` of payload live. */
 export function snapshot(heap: Heap, liveBytes: number): HeapSnapshot {
-  const info = heap.mallinfo();
-  const inUseBytes = info.uordblks + info.hblkhd;
-  const freeBytes = info.fordblks;
+  let freeBytes = 0;
   let largestFree = 0;
-  for (const c of heap.chunks()) if ((c.kind === "free" || c.kind === "top") && c.size > largestFree) largestFree = c.size;
+  for (const c of heap.chunks()) {
+    if (c.kind !== "free" && c.kind !== "top") continue;
+    freeBytes += c.size;
+    if (c.size > largestFree) largestFree = c.size;
+  }
+  const inUseBytes = heap.mallocFootprint() - freeBytes;
   return {
     liveBytes,
     inUseBytes,
@@ -133,16 +139,10 @@ export function replayTrace(heap: Heap, trace: Trace, name = "trace"): ReplaySta
   };
 }
 
-/**
- * The heap of a fresh process with `ramBytes` of RAM, running `allocator`.
- * @throws CliError (exit code 2) when this build has no such allocator
- */
+/** The heap of a fresh process with `ramBytes` of RAM, running `allocator`. */
 export function processHeap(allocator: Allocator, ramBytes: number): Heap {
-  if (allocator === "glibc") {
-    throw usageError(`vmheap replay: --allocator glibc needs Process.spawn's heap.allocator option, which this build does not have yet`);
-  }
   const memory = new PhysicalMemory({ frames: Math.ceil(ramBytes / 4096) });
-  return Process.spawn({ memory }).heap;
+  return Process.spawn({ memory, heap: { allocator } }).heap;
 }
 
 const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
@@ -159,13 +159,15 @@ process (small blocks from brk, blocks of 128 KiB or more from mmap) and reports
   maxFootprint           the most bytes the heap held from brk and mmap at once
                          (mallocMaxFootprint())
   utilization            peakLive / maxFootprint
-  internalFragmentation  at the peak: (inUse - live) / inUse, where inUse is every byte held by
-                         live blocks (chunk headers, alignment padding, rounding up to the
-                         minimum chunk, the allocator's own metadata, and the whole mappings of
-                         mapped blocks: mallinfo's uordblks + hblkhd) and live their payload
-  externalFragmentation  at the peak: 1 - largestFree / free, where free is every free byte in
-                         the footprint (free chunks and the top chunk: mallinfo's fordblks) and
-                         largestFree the largest one chunk of them; 0 when nothing is free
+  internalFragmentation  at the peak: (inUse - live) / inUse, where live is the payload of the
+                         live blocks and inUse every byte of the footprint that is not free:
+                         the live blocks' chunks (headers, alignment padding, rounding up to the
+                         minimum chunk), the allocator's own metadata, and the whole mappings of
+                         mapped blocks
+  externalFragmentation  at the peak: 1 - largestFree / free, where free is every byte in chunks
+                         no live block holds (free chunks, glibc's tcache and fastbin chunks
+                         included, and the top chunk) and largestFree the largest such chunk;
+                         0 when nothing is free
 and a map of the heap after the last operation.
 
 A trace: four header lines (a size hint, the number of ids, the number of operations, the peak

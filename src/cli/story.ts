@@ -82,8 +82,9 @@ export const demoCommand = storyCommand(
 
 A guided tour of a glibc-style malloc on a fresh heap (malloc, free and coalescing, realloc,
 posix_memalign, misuse caught, mallinfo, trimming), then of the same heap inside a simulated
-Linux process (maps, lazy allocation, fork and copy-on-write, swapping, Belady's anomaly).
-Every figure it prints is measured as it runs; the story is the same on every run.
+Linux process (maps, lazy allocation, fork and copy-on-write, swapping, Belady's anomaly),
+then the same C steps on glibc's allocator and on vmheap's. Every figure it prints is
+measured as it runs; the story is the same on every run.
 
 Options:
   --json      the same story as JSON: {intro, sections: [{title, lines}]}

@@ -140,7 +140,7 @@ export function heapSvg(heap: Pick<Heap, "chunks"> & Partial<Pick<Heap, "base" |
     const what =
       c === null
         ? `header at ${hex(it.address)}: ${it.size} B (counters and bin heads; not a chunk)`
-        : `${hex(c.address)}: ${c.kind === "meta" ? "in-use bitmap" : c.kind} chunk of ${c.size} B` +
+        : `${hex(c.address)}: ${c.kind === "meta" ? "metadata" : c.kind} chunk of ${c.size} B` +
           (c.kind === "used" ? `, malloc returned ${hex(c.ptr)}, usable ${c.usable} B` : "") +
           (c.address === lists.victim && c.kind === "free" ? ", the designated victim (in no bin)" : "");
     const parts: string[] = [tooltip(what)];
@@ -151,7 +151,7 @@ export function heapSvg(heap: Pick<Heap, "chunks"> & Partial<Pick<Heap, "base" |
     }
     const big = it.pieces.reduce((a, b) => (b.w > a.w ? b : a), it.pieces[0]!);
     const size = it.size < 10240 ? `${it.size} B` : bytes(it.size);
-    const label = it.kind === "header" ? `header ${size}` : it.kind === "meta" ? `bitmap ${size}` : it.kind === "top" ? `top ${size}` : size;
+    const label = it.kind === "header" ? `header ${size}` : it.kind === "meta" ? `meta ${size}` : it.kind === "top" ? `top ${size}` : size;
     // The label that fits: with the size, else the kind alone (a tooltip has the rest).
     const fits = [label, it.kind === "header" ? "header" : it.kind === "top" ? "top" : ""].find((l) => l !== "" && textWidth(l, 10) + 6 <= big.w);
     if (fits !== undefined) {
@@ -229,7 +229,7 @@ export function heapSvg(heap: Pick<Heap, "chunks"> & Partial<Pick<Heap, "base" |
     { fill: COLORS.free, label: "free, in a bin" },
     ...(lists.victim !== 0 ? [{ swatch: el("rect", { width: 14, height: 14, fill: COLORS.free, stroke: COLORS.ink, "stroke-dasharray": "3 2" }), label: "free, designated victim" }] : []),
     { fill: COLORS.top, label: "top (up to the break)" },
-    { fill: COLORS.meta, label: "in-use bitmap" },
+    { fill: COLORS.meta, label: "allocator metadata (in-use bitmap; glibc: tcache)" },
     ...(items[0]?.kind === "header" ? [{ fill: COLORS.header, label: "heap header" }] : []),
     ...(drawLinks ? [{ swatch: el("path", { d: "M2,1 L2,10 L12,10 L12,3", fill: "none", stroke: COLORS.ink, "stroke-width": 1.5 }), label: "bin head / fd link" }] : []),
   ];

@@ -48,10 +48,17 @@ describe("vmheap", () => {
     expect(r.out).toEqual(lines);
   });
 
-  it("demo --json: the same story, split into its thirteen sections", () => {
+  it("demo --json: the same story, split into its sections: thirteen numbered, then lettered ones", () => {
     const j = cli("demo", "--json").json<{ intro: string[]; sections: { title: string; lines: string[] }[] }>();
     expect(j.intro[0]).toBe("vmheap demo: a glibc-style malloc over a linear memory");
-    expect(j.sections.map((s) => s.title.split(".")[0])).toEqual(Array.from({ length: 13 }, (_, i) => String(i + 1)));
+    const marks = j.sections.map((s) => s.title.split(".")[0]);
+    expect(marks.slice(0, 13)).toEqual(Array.from({ length: 13 }, (_, i) => String(i + 1)));
+    expect(marks.slice(13)).toEqual(Array.from({ length: marks.length - 13 }, (_, i) => String.fromCharCode(65 + i)));
+    const titled = (l: string): boolean => j.sections.some((s) => s.title === l);
+    const lines: string[] = [];
+    demoMain((l) => lines.push(l));
+    expect(lines.filter((l, i) => lines[i + 1] === "-".repeat(l.length) && l !== "")).toEqual(j.sections.map((s) => s.title));
+    expect(titled("1. malloc: blocks of different sizes")).toBe(true);
     expect(j.sections[0]!.title).toBe("1. malloc: blocks of different sizes");
     expect(j.sections[0]!.lines.some((l) => /a = malloc\(\s+24\)/.test(l))).toBe(true);
     for (const s of j.sections) expect(s.lines.at(-1)).not.toBe("");

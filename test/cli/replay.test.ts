@@ -28,8 +28,8 @@ interface ReplayJson {
 const small = join(fixtures, "small.rep");
 
 /** small.rep by hand, on a fresh process heap, stopping after `stop` operations. */
-function smallByHand(stop = 8) {
-  const heap = Process.spawn({ memory: new PhysicalMemory({ frames: 65536 }) }).heap;
+function smallByHand(stop = 8, allocator: "vmheap" | "glibc" = "vmheap") {
+  const heap = Process.spawn({ memory: new PhysicalMemory({ frames: 65536 }), heap: { allocator } }).heap;
   const steps: (() => void)[] = [];
   const p: number[] = [];
   steps.push(() => (p[0] = heap.malloc(100)));
@@ -70,6 +70,7 @@ describe("vmheap replay", () => {
     const free = chunks.filter((c) => c.kind === "free" || c.kind === "top");
     const largest = Math.max(...free.map((c) => c.size));
     const freeBytes = free.reduce((s, c) => s + c.size, 0);
+    expect(freeBytes).toBe(info.fordblks);
     expect(j.atPeak).toMatchObject({ liveBytes: 3540, inUseBytes: inUse, freeBytes, largestFree: largest, footprint: heap.mallocFootprint() });
     expect(j.internalFragmentation).toBeCloseTo((inUse - 3540) / inUse, 12);
     expect(j.externalFragmentation).toBeCloseTo(1 - largest / freeBytes, 12);
@@ -78,6 +79,37 @@ describe("vmheap replay", () => {
     expect(inUse).toBe(used + (chunks[0]!.address - heap.base));
     // the live chunks: 500 → 512, 3000 → 3008, 40 → 48 bytes (size + 8, rounded up to 16)
     expect(chunks.filter((c) => c.kind === "used").map((c) => c.size).sort((a, b) => a - b)).toEqual([48, 512, 3008]);
+  });
+
+  it("--allocator glibc: glibc's first malloc takes 128 KiB of top pad, so the footprint is 0x21000", () => {
+    const r = cli("replay", small, "--allocator", "glibc", "--json");
+    expect(r.code, r.err.join("\n")).toBe(0);
+    const j = r.json<ReplayJson>();
+    expect(j).toMatchObject({ allocator: "glibc", ops: 8, peakLive: 3540, peakOp: 5 });
+    // malloc(100): the 0x290-byte tcache, the block, and M_TOP_PAD (128 KiB), rounded up to a
+    // page: the break moves by 0x21000 once, and everything else fits below it.
+    expect(j.maxFootprint).toBe(0x21000);
+    const direct = smallByHand(8, "glibc");
+    expect(j.maxFootprint).toBe(direct.mallocMaxFootprint());
+    expect(j.utilization).toBeCloseTo(3540 / 0x21000, 12);
+    const peak = smallByHand(6, "glibc");
+    const free = peak.chunks().filter((c) => c.kind === "free" || c.kind === "top");
+    const freeBytes = free.reduce((s, c) => s + c.size, 0);
+    expect(j.atPeak).toMatchObject({ freeBytes, inUseBytes: peak.mallocFootprint() - freeBytes, largestFree: Math.max(...free.map((c) => c.size)) });
+    expect(j.atPeak.inUseBytes + j.atPeak.freeBytes).toBe(peak.mallinfo().arena + peak.mallinfo().hblkhd);
+  });
+
+  it("--allocator glibc: a chunk in the tcache is free memory, though glibc's mallinfo counts it in use", () => {
+    // f 1 puts the 208-byte chunk of id 1 into the tcache; it stays there at the end.
+    const j = cli("replay", small, "--allocator", "glibc", "--json").json<ReplayJson>();
+    const heap = smallByHand(8, "glibc");
+    const info = heap.mallinfo();
+    const free = heap.chunks().filter((c) => c.kind === "free" || c.kind === "top").reduce((s, c) => s + c.size, 0);
+    expect(free).toBeGreaterThan(info.fordblks);
+    expect(j.atEnd.footprint - free).toBeLessThan(info.uordblks + info.hblkhd);
+    const text = cli("replay", join(traces, "ls.rep"), "--allocator", "glibc");
+    expect(text.code).toBe(0);
+    expect(text.out[0]).toMatch(/ls\.rep on glibc: 45 ids, 82 operations$/);
   });
 
   it("text: the figures, their definitions, and the final heap map", () => {
