@@ -457,7 +457,6 @@ export class GlibcHeap<M extends HeapMemory = AddressSpace> extends Heap<M> {
     if (topSize < MINSIZE && av.systemMem !== 0) bad("top chunk smaller than MINSIZE", top);
     if (!av.prevInuse(top)) bad("the chunk before top is free", top);
     const free = new Set<number>();
-    let total = 0;
     let p = Math.ceil(av.sbrkBase / 16) * 16;
     let prevFree = false;
     if (!av.noncontiguous) {
@@ -469,7 +468,7 @@ export class GlibcHeap<M extends HeapMemory = AddressSpace> extends Heap<M> {
           if (prevFree) bad("two free chunks side by side", p);
           if (av.prevSize(p + size) !== size) bad("free chunk's footer differs from its size", p);
           free.add(p);
-        } else if (!cached.has(p)) total += size;
+        }
         prevFree = isFree;
         p += size;
       }
@@ -504,7 +503,6 @@ export class GlibcHeap<M extends HeapMemory = AddressSpace> extends Heap<M> {
     }
     const mi = this.mallinfo();
     if (!av.noncontiguous && mi.uordblks + mi.fordblks !== mi.arena) bad("mallinfo totals differ from system_mem", top);
-    void total;
   }
 
   /** A pointer argument: an integer address, else glibc's own complaint. */
