@@ -457,6 +457,7 @@ export class GlibcHeap<M extends HeapMemory = AddressSpace> extends Heap<M> {
     if (topSize < MINSIZE && av.systemMem !== 0) bad("top chunk smaller than MINSIZE", top);
     if (!av.prevInuse(top)) bad("the chunk before top is free", top);
     const free = new Set<number>();
+    const walkedFreeChunks: number[] = [];
     let p = Math.ceil(av.sbrkBase / 16) * 16;
     let prevFree = false;
     if (!av.noncontiguous) {
@@ -468,6 +469,7 @@ export class GlibcHeap<M extends HeapMemory = AddressSpace> extends Heap<M> {
           if (prevFree) bad("two free chunks side by side", p);
           if (av.prevSize(p + size) !== size) bad("free chunk's footer differs from its size", p);
           free.add(p);
+          walkedFreeChunks.push(p);
         }
         prevFree = isFree;
         p += size;
@@ -501,8 +503,15 @@ export class GlibcHeap<M extends HeapMemory = AddressSpace> extends Heap<M> {
         if (n !== tcacheCount(av, i)) bad(`tcache count of bin ${i} is ${tcacheCount(av, i)}, its list holds ${n}`, av.tcache);
       }
     }
-    const mi = this.mallinfo();
-    if (!av.noncontiguous && mi.uordblks + mi.fordblks !== mi.arena) bad("mallinfo totals differ from system_mem", top);
+    if (!av.noncontiguous) {
+      // The chunks from the heap's start to the top's end are all the break gave the arena.
+      if (top + topSize !== av.sbrkBase + av.systemMem) bad(`chunks end at 0x${(top + topSize).toString(16)}, system_mem says 0x${(av.sbrkBase + av.systemMem).toString(16)}`, top);
+      // Free bytes counted by walking the heap agree with those counted through the bins.
+      let walkedFree = topSize;
+      for (const c of walkedFreeChunks) walkedFree += av.size(c);
+      for (const [c, where] of cached) if (where === "fastbin") walkedFree += av.size(c);
+      if (walkedFree !== this.mallinfo().fordblks) bad(`the bins hold ${this.mallinfo().fordblks} free bytes, the heap ${walkedFree}`, top);
+    }
   }
 
   /** A pointer argument: an integer address, else glibc's own complaint. */

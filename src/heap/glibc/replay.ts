@@ -32,6 +32,8 @@ export interface GlibcReplayOptions {
    * heap start. @defaultValue the process's own start_brk
    */
   heapStart?: number;
+  /** Run `heap.check()` after the last call (throws HeapCorruptionError if the heap is inconsistent). @defaultValue false */
+  check?: boolean;
 }
 
 const TWO32 = 4294967296;
@@ -150,6 +152,7 @@ export function replayGlibcTrace(trace: string, opts: GlibcReplayOptions = {}): 
     if ((i + 1) % 200 === 0) out.push(mi());
   });
   out.push(mi());
+  if (opts.check === true) heap.check();
   if (opts.dump === true) out.push(...dumpHeap(heap, heap0, proc.currentBreak));
   return out;
 }

@@ -473,6 +473,13 @@ describe("glibc model: fork and introspection", () => {
     h.check();
     proc.as.write32(a - 8, 0x25);
     expect(() => h.check()).toThrow(HeapCorruptionError);
+    proc.as.write32(a - 8, 0x71);
+    h.check();
+    const st = h.state as { systemMem: number };
+    st.systemMem += 4096;
+    expect(() => h.check()).toThrow(/system_mem says/);
+    st.systemMem -= 4096;
+    h.check();
   });
 
   it("rejects ilp32 and unknown allocators at spawn", () => {

@@ -49,7 +49,7 @@ describe("glibc model vs glibc 2.36 (recorded)", () => {
       expect(want[0]).toBe(manifest.glibc);
       // Alignments above a page and safe-linked words depend on the absolute heap start: the
       // model's process starts its heap where the driver's did (recorded, ASLR off).
-      const got = replayGlibcTrace(readFileSync(join(root, f.trace), "utf8"), { dump: f.dump, heapStart: Number(f.heap0) });
+      const got = replayGlibcTrace(readFileSync(join(root, f.trace), "utf8"), { dump: f.dump, heapStart: Number(f.heap0), check: true });
       const expected = want.slice(1);
       expect(got.length).toBe(expected.length);
       const skip = new Set((MMAP_ADDRESS_DEPENDENT[f.name] ?? []).map((i) => `${i} `));
