@@ -655,6 +655,26 @@ function randomTraces() {
   return out;
 }
 
+/** The program moves the break itself: the next growth cannot extend the top (fenceposts, a new top). */
+function foreignSbrk() {
+  const t = new Trace('foreign-sbrk', 'sbrk by the program between mallocs: sysmalloc fenceposts the old top and starts a new one, aligned');
+  t.a(100);
+  t.note('the program takes 100 bytes of break (not a multiple of 16)');
+  t.s(100);
+  t.note('the top cannot hold these: the break moves, but not from where the top ends');
+  const a = t.a(100000);
+  const b = t.a(100000);
+  t.a(50);
+  t.note('free them: the fenceposted old top and the new chunks');
+  t.f(a);
+  t.f(b);
+  t.s(4096);
+  t.a(300000 - 200000);
+  t.a(200000);
+  t.t(0);
+  return t;
+}
+
 /** Every trace, in a fixed order. */
 export function allTraces() {
   return [
@@ -679,6 +699,7 @@ export function allTraces() {
     memalignPaths(),
     memalignMmapped(),
     hugeFail(),
+    foreignSbrk(),
     ...randomTraces(),
   ];
 }

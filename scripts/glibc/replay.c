@@ -408,11 +408,12 @@ int main(int argc, char **argv) {
       case 'f': want = 2; break;
       case 'c': case 'm': case 'p': case 'A': want = 4; break;
       case 't': want = 2; break;
+      case 's': want = 2; break;
       case 'o': want = 3; break;
       default: die("unknown op", s); return 2;
     }
     if (n != want) die("wrong number of fields", s);
-    if (op != 't' && op != 'o' && v[0] >= num_ids) die("id out of range", s);
+    if (op != 't' && op != 'o' && op != 's' && v[0] >= num_ids) die("id out of range", s);
 
     /* Echo the op with single spaces. */
     put_dec(i);
@@ -464,6 +465,17 @@ int main(int argc, char **argv) {
         is_ptr = 0;
         put_sdec(mallopt((int)(int64_t)v[0], (int)(int64_t)v[1]));
         break;
+      case 's': {
+        /* The program moves the break itself (a foreign sbrk): prints the previous break. */
+        is_ptr = 0;
+        void *r = sbrk((intptr_t)v[0]);
+        if (r == (void *)-1) puts_("-1");
+        else {
+          puts_("H+");
+          put_hex((uintptr_t)r - heap0);
+        }
+        break;
+      }
     }
     if (is_ptr) {
       put_ptr(res);

@@ -125,6 +125,12 @@ export class Trace {
     return this;
   }
 
+  /** sbrk(increment) made by the program itself (a foreign sbrk, behind malloc's back). */
+  s(increment) {
+    this.#op(`s ${increment}`);
+    return this;
+  }
+
   /** mallopt(param, value). */
   o(param, value) {
     this.#op(`o ${param} ${value}`);

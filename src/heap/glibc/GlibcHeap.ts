@@ -395,25 +395,50 @@ export class GlibcHeap<M extends HeapMemory = AddressSpace> extends Heap<M> {
     if (av.sbrkBase === 0) return out;
     const cached = this.cachedChunks();
     const top = av.top;
-    let p = Math.ceil(av.sbrkBase / 16) * 16;
-    while (p < top) {
-      const size = av.size(p);
-      if (size < CHUNK_HDR_SZ || p + size > top) throw new HeapCorruptionError(`invalid chunk size ${size}`, "chunks", p);
+    this.walk((p, size, fencepost) => {
       const where = cached.get(p);
-      const used = av.inuseBitAtOffset(p, size) && where === undefined;
-      const meta = p + CHUNK_HDR_SZ === av.tcache || size === CHUNK_HDR_SZ;
+      const meta = p + CHUNK_HDR_SZ === av.tcache || fencepost;
+      const used = !meta && av.inuseBitAtOffset(p, size) && where === undefined;
       const kind = meta ? "meta" : used ? "used" : "free";
       const info: ChunkInfo & { bin?: string } = { address: p, size, kind, ptr: kind === "used" ? p + CHUNK_HDR_SZ : 0, usable: kind === "used" ? size - SIZE_SZ : 0 };
       if (kind === "free") info.bin = where ?? (inSmallRange(size) ? "small" : "large");
       out.push(info);
-      p += size;
-    }
+    }, "chunks");
     out.push({ address: top, size: av.size(top), kind: "top", ptr: 0, usable: 0 });
     for (const c of [...av.mapped].sort((a, b) => a - b)) {
       const size = av.size(c);
       out.push({ address: c, size, kind: "used", ptr: c + CHUNK_HDR_SZ, usable: size - CHUNK_HDR_SZ });
     }
     return out;
+  }
+
+  /**
+   * Calls `fn` for every chunk of the heap below the top, stretch by stretch: a stretch ends
+   * with glibc's two fenceposts (16-byte chunks marked in use) where the program moved the
+   * break behind malloc's back, and the last one at the top.
+   * @throws HeapCorruptionError when a size leads nowhere
+   */
+  private walk(fn: (p: number, size: number, fencepost: boolean) => void, op: string): void {
+    const av = this.av;
+    const top = av.top;
+    const segs = av.segments;
+    for (let k = 0; k < segs.length; k++) {
+      let p = segs[k]!;
+      const last = k === segs.length - 1;
+      for (let n = 0; p !== top; n++) {
+        const size = av.size(p);
+        if (size < CHUNK_HDR_SZ || size % 16 !== 0 || (last && p + size > top) || n > 1 << 24) throw new HeapCorruptionError(`invalid chunk size ${size}`, op, p);
+        if (size === CHUNK_HDR_SZ && av.size(p + size) === CHUNK_HDR_SZ) {
+          fn(p, size, true);
+          fn(p + size, size, true);
+          break;
+        }
+        fn(p, size, false);
+        p += size;
+      }
+      if (p === top) return;
+      if (last) throw new HeapCorruptionError("the last stretch of the heap does not end at the top", op, p);
+    }
   }
 
   /** Chunks waiting in the tcache or a fastbin, and which. */
@@ -458,13 +483,10 @@ export class GlibcHeap<M extends HeapMemory = AddressSpace> extends Heap<M> {
     if (!av.prevInuse(top)) bad("the chunk before top is free", top);
     const free = new Set<number>();
     const walkedFreeChunks: number[] = [];
-    let p = Math.ceil(av.sbrkBase / 16) * 16;
     let prevFree = false;
     if (!av.noncontiguous) {
-      while (p < top) {
-        const size = av.size(p);
-        if (size < CHUNK_HDR_SZ || size % 16 !== 0 || p + size > top) bad(`invalid chunk size ${size}`, p);
-        const isFree = !av.inuseBitAtOffset(p, size);
+      this.walk((p, size, fencepost) => {
+        const isFree = !fencepost && !av.inuseBitAtOffset(p, size);
         if (isFree) {
           if (prevFree) bad("two free chunks side by side", p);
           if (av.prevSize(p + size) !== size) bad("free chunk's footer differs from its size", p);
@@ -472,9 +494,7 @@ export class GlibcHeap<M extends HeapMemory = AddressSpace> extends Heap<M> {
           walkedFreeChunks.push(p);
         }
         prevFree = isFree;
-        p += size;
-      }
-      if (p !== top) bad("chunks do not end at the top", p);
+      }, "check");
     }
     for (let i = 1; i < NBINS; i++) {
       const b = av.binAt(i);

@@ -12,6 +12,7 @@
  * f id             free            m id align size   memalign      o param value  mallopt
  * r id size        realloc         p id align size   posix_memalign
  *                                  A id align size   aligned_alloc
+ * s increment      sbrk by the program itself (behind malloc's back)
  * ```
  */
 import { ArgumentError } from "../../errors.js";
@@ -50,7 +51,7 @@ interface Op {
 export function parseTrace(text: string): Op[] {
   const lines = text.split("\n");
   const ops: Op[] = [];
-  const arity: Record<string, number> = { a: 2, f: 1, r: 2, c: 3, m: 3, p: 3, A: 3, t: 1, o: 2 };
+  const arity: Record<string, number> = { a: 2, f: 1, r: 2, c: 3, m: 3, p: 3, A: 3, t: 1, o: 2, s: 1 };
   for (let i = 4; i < lines.length; i++) {
     const line = lines[i]!.trim();
     if (line === "" || line.startsWith("#")) continue;
@@ -142,12 +143,17 @@ export function replayGlibcTrace(trace: string, opts: GlibcReplayOptions = {}): 
       case "o":
         ret = String(heap.mallopt(x, y));
         break;
+      case "s": {
+        const prev = proc.sbrk(x);
+        ret = prev === -1 ? "-1" : `H+${hex(prev - heap0)}`;
+        break;
+      }
       case "p":
         break;
       default:
         ret = where(p);
     }
-    const info = op.kind === "f" || op.kind === "t" || op.kind === "o" ? "" : detail(p);
+    const info = op.kind === "f" || op.kind === "t" || op.kind === "o" || op.kind === "s" ? "" : detail(p);
     out.push(`${i} ${op.text} -> ${ret!}${info} brk=0x${hex(proc.currentBreak - heap0)}`);
     if ((i + 1) % 200 === 0) out.push(mi());
   });

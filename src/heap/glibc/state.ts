@@ -131,6 +131,12 @@ export class MallocState {
   /** C's errno as the allocator leaves it. */
   errno = 0;
   private zeroPage = new Uint8Array(0);
+  /**
+   * Where each stretch of the heap starts (the first top, then each new top sysmalloc starts
+   * after the program moved the break, or after mmap stood in for sbrk), lowest first. For
+   * introspection only: glibc keeps no such list, and the algorithm never reads it.
+   */
+  readonly segments: number[] = [];
   /** Chunks with a mapping of their own, for introspection only (glibc keeps no list; the algorithm never reads this). */
   readonly mapped = new Set<number>();
 
@@ -159,6 +165,7 @@ export class MallocState {
     c.aw.set(this.aw);
     c.binmap.set(this.binmap);
     for (const p of this.mapped) c.mapped.add(p);
+    c.segments.push(...this.segments);
     for (const k of Object.keys(this) as (keyof MallocState)[]) {
       const v = this[k];
       if (typeof v === "number" || typeof v === "boolean") (c as unknown as Record<string, unknown>)[k] = v;

@@ -123,6 +123,7 @@ export function sysmalloc(av: MallocState, nb: number): number {
       }
       if (sndBrk !== 0) {
         av.top = alignedBrk;
+        av.segments.push(alignedBrk);
         av.setHead(alignedBrk, sndBrk - alignedBrk + correction + PREV_INUSE);
         av.systemMem += correction;
         if (oldSize !== 0) {

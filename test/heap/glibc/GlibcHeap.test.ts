@@ -557,3 +557,24 @@ describe("glibc model over a LinearMemory (GlibcHeap.linear)", () => {
     expect(() => h.free(mem.byteLength + 4096)).toThrow(SegmentationFault);
   });
 });
+
+describe("glibc model: when sbrk fails", () => {
+  it("mmap stands in for the break (at least 1 MiB), and the heap is no longer contiguous", () => {
+    const proc = Process.spawn({ memory: new PhysicalMemory({ frames: 16384 }), dataLimit: 4096, heap: { allocator: "glibc" } });
+    const h = proc.heap as GlibcHeap;
+    const start = proc.currentBreak;
+    const p = h.malloc(100);
+    expect(p).not.toBe(0);
+    expect(proc.currentBreak).toBe(start); // the break could not move
+    expect(h.state.noncontiguous).toBe(true);
+    expect(h.mallinfo().arena).toBe(1 << 20);
+    const q = h.malloc(200);
+    h.free(p);
+    h.free(q);
+    // Past the first stand-in (blocks under the mmap threshold): another one, with fenceposts.
+    for (let i = 0; i < 9; i++) expect(h.malloc(120 * 1024)).not.toBe(0);
+    expect(h.mallinfo().arena).toBeGreaterThan(1 << 20);
+    expect(h.chunks().filter((c) => c.kind === "meta").length).toBeGreaterThanOrEqual(3); // tcache + fenceposts
+    h.check();
+  });
+});
