@@ -154,7 +154,7 @@ function compare(io: Io, refs: readonly number[], frames: number, seed: number, 
       const up = i > 0 && m[i]! > m[i - 1]!;
       return (String(m[i]) + (up ? "^" : " ")).padStart(8);
     });
-    io.out(`  ${String(f).padStart(6)}${cells.join("")}`);
+    io.out(`  ${String(f).padStart(6)}${cells.join("")}`.trimEnd());
   });
   const hit = PAGE_POLICIES.filter((p) => belady[p]!.length > 0);
   io.out(

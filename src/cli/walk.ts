@@ -103,9 +103,9 @@ export function walkText(view: WalkView, where: string): string[] {
     const w = Math.max(bits.length, range.length, label.length);
     return { range: range.padEnd(w), bits: bits.padEnd(w), label: label.padEnd(w) };
   });
-  lines.push("  bits   " + cols.map((c) => c.range).join(" | "));
-  lines.push("  va     " + cols.map((c) => c.bits).join(" | "));
-  lines.push("  index  " + cols.map((c) => c.label).join(" | "));
+  lines.push(("  bits   " + cols.map((c) => c.range).join(" | ")).trimEnd());
+  lines.push(("  va     " + cols.map((c) => c.bits).join(" | ")).trimEnd());
+  lines.push(("  index  " + cols.map((c) => c.label).join(" | ")).trimEnd());
   lines.push("");
   const nameW = Math.max(...view.steps.map((s) => s.name.length));
   view.steps.forEach((s, i) => {
