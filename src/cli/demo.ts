@@ -210,6 +210,8 @@ export function main(out: (line: string) => void): void {
   say("README.md covers the whole API, the glibc rules each call follows, and the wasm imports.");
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+// Run as a script (`tsx src/cli/demo.ts`), not when bundled into the vmheap command, whose
+// module URL is the bundle's own and would match any script that imports it.
+if (process.argv[1] !== undefined && /demo\.[cm]?[jt]s$/.test(process.argv[1]) && import.meta.url === pathToFileURL(process.argv[1]).href) {
   main((line) => console.log(line));
 }
