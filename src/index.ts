@@ -76,6 +76,28 @@ export {
  * heap, an {@link AddressSpace}. `new Heap(...)` makes a `Heap<LinearMemory>`, whose blocks
  * are read and written through `heap.memory.u8` / `heap.memory.dv`; `process.heap` is a
  * `Heap<AddressSpace>`. Both are assignable to `Heap`.
+ * @example
+ * ```ts
+ * import { Heap, heapMap } from "vmheap";
+ *
+ * const heap = new Heap();
+ * const p = heap.malloc(100);
+ * heap.memory.u8.set(new TextEncoder().encode("hello"), p);
+ * const q = heap.realloc(p, 200);
+ * // realloc grew the block in place: the same address, the bytes kept
+ * console.log(q === p, heap.mallocUsableSize(q), new TextDecoder().decode(heap.memory.u8.subarray(q, q + 5))); // true 200 hello
+ * const big = heap.malloc(1000);
+ * heap.free(q);
+ * heap.check(); // every chunk and bin is sound
+ * const { uordblks, fordblks } = heap.mallinfo();
+ * console.log(uordblks, fordblks, heap.mallocFootprint()); // 2960 3088 6048
+ * console.log(heapMap(heap, { width: 48, rows: 3 }));
+ * // 0x0710 mmmmm......████████████████████████████████~~~~~
+ * // 0x0d00 ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
+ * // 0x1300 ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
+ * // █▓ used  . free  ~ top  m in-use bitmap   1 cell = 32 B (≥ 1 per chunk)   0x710..0x17a0: 4240 B in 4 chunks
+ * heap.free(big);
+ * ```
  * @class
  */
 export const Heap = HeapClass;

@@ -61,6 +61,20 @@ function linearTarget(memory: LinearMemory): BreakTarget {
  * Over a {@link LinearMemory} the memory grows as the break passes its end, to the next 4 KiB
  * page boundary (a `WebAssembly.Memory` in 64 KiB pages), and never shrinks, but the break
  * moves both ways.
+ *
+ * @example
+ * ```ts
+ * import { Brk, Errno, LinearMemory } from "vmheap";
+ *
+ * const brk = new Brk(new LinearMemory({ maxBytes: 1 << 20 }), { start: 0x1000, limit: 0x9000 });
+ * console.log(brk.sbrk(0).toString(16)); // 1000
+ * console.log(brk.sbrk(100).toString(16), brk.current.toString(16)); // 1000 1064
+ * console.log(brk.brk(0x8000), brk.current.toString(16)); // 0 8000
+ * // past the limit: -1 with ENOMEM, and the break stays
+ * console.log(brk.sbrk(0x2000), brk.errno === Errno.ENOMEM, brk.current.toString(16)); // -1 true 8000
+ * // below the start: refused too
+ * console.log(brk.brk(0x800), brk.current.toString(16)); // -1 8000
+ * ```
  */
 export class Brk {
   /** The initial break. */

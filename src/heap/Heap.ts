@@ -371,6 +371,18 @@ export class Heap<M extends HeapMemory = LinearMemory> {
    * heap: at address 0, else the first heap header above it (a heap made with a `base`, such
    * as a wasm module's `__heap_base`).
    * @throws HeapCorruptionError when no heap header is found (at `base`, when given)
+   * @example
+   * ```ts
+   * import { Heap } from "vmheap";
+   *
+   * const heap = new Heap();
+   * const p = heap.malloc(100);
+   * // the buffer is what a worker receives in postMessage; the state is all in it
+   * const again = Heap.attach(heap.memory.buffer);
+   * console.log(again.mallocUsableSize(p)); // 104
+   * again.free(p);
+   * console.log(heap.mallocUsableSize(p)); // 0
+   * ```
    */
   static attach(memory: LinearMemory | WebAssembly.Memory | ArrayBuffer | SharedArrayBuffer, opts: AttachOptions = {}): Heap {
     const mem = toMemory(memory, {});
@@ -421,6 +433,19 @@ export class Heap<M extends HeapMemory = LinearMemory> {
    * `malloc(0)` returns a unique, freeable pointer.
    * @returns the address, or `0` with `errno = ENOMEM` (no memory, or a size no heap could
    *   hold: negative, fractional, NaN, infinite or over 2 GiB)
+   * @example
+   * ```ts
+   * import { Heap, errnoName } from "vmheap";
+   *
+   * const heap = new Heap();
+   * const p = heap.malloc(100);
+   * console.log(p % 16, heap.mallocUsableSize(p)); // 0 104
+   * // malloc(0) gives a unique pointer that free() takes
+   * const z = heap.malloc(0);
+   * console.log(z !== 0 && z !== p); // true
+   * // a size no heap can hold: NULL and ENOMEM, as in C
+   * console.log(heap.malloc(-1), errnoName(heap.errno)); // 0 ENOMEM
+   * ```
    */
   malloc(size: number): number {
     const mode = this.mode;
@@ -626,6 +651,25 @@ export class Heap<M extends HeapMemory = LinearMemory> {
    * @throws DoubleFreeError for a block already freed; InvalidPointerError for anything the
    *   heap did not return (interior, misaligned, out of range); HeapCorruptionError when the
    *   block's neighbours are smashed. Nothing changes before it throws.
+   * @example
+   * ```ts
+   * import { DoubleFreeError, Heap } from "vmheap";
+   *
+   * const heap = new Heap();
+   * const p = heap.malloc(32);
+   * heap.free(p);
+   * heap.free(0); // free(NULL) does nothing
+   * try {
+   *   heap.free(p);
+   * } catch (e) {
+   *   console.log(e instanceof DoubleFreeError, (e as Error).message); // true free(): double free detected (pointer 0x7b0)
+   * }
+   * try {
+   *   heap.free(heap.malloc(32) + 8); // a pointer into a block
+   * } catch (e) {
+   *   console.log((e as Error).name, (e as Error).message); // InvalidPointerError free(): invalid pointer (0x7b8)
+   * }
+   * ```
    */
   free(ptr: number): void {
     if (typeof ptr !== "number") {
@@ -865,6 +909,20 @@ export class Heap<M extends HeapMemory = LinearMemory> {
   /**
    * `calloc(3)`: `nmemb * size` zeroed bytes.
    * @returns the address, or `0` with `ENOMEM` (also when `nmemb * size` overflows)
+   * @example
+   * ```ts
+   * import { Heap, errnoName } from "vmheap";
+   *
+   * const heap = new Heap();
+   * const p = heap.malloc(64);
+   * heap.memory.u8.fill(0xff, p, p + 64);
+   * heap.free(p);
+   * // calloc zeroes, even memory a freed block dirtied
+   * const q = heap.calloc(16, 4);
+   * console.log(q === p, heap.memory.u8.subarray(q, q + 64).every((b) => b === 0)); // true true
+   * // nmemb * size overflows: NULL and ENOMEM
+   * console.log(heap.calloc(2 ** 40, 2 ** 40), errnoName(heap.errno)); // 0 ENOMEM
+   * ```
    */
   calloc(nmemb: number, size: number): number {
     if ((this.mode & MODE_LOCK) !== 0) return this.locked(this.callocImpl, nmemb, size);
@@ -877,6 +935,23 @@ export class Heap<M extends HeapMemory = LinearMemory> {
    * `min(old, new)` bytes survive). `realloc(0, n)` is `malloc(n)`; `realloc(p, 0)` frees `p`
    * and returns 0 (glibc), leaving `errno` alone.
    * @returns the new address, or `0` with `ENOMEM`, the old block intact and still owned
+   * @example
+   * ```ts
+   * import { Heap } from "vmheap";
+   *
+   * const heap = new Heap();
+   * const p = heap.malloc(100);
+   * heap.memory.u8.set(new TextEncoder().encode("hello"), p);
+   * // the top chunk follows the block: it grows in place
+   * const q = heap.realloc(p, 1000);
+   * console.log(q === p, new TextDecoder().decode(heap.memory.u8.subarray(q, q + 5))); // true hello
+   * // a live block after it: the block moves, its bytes with it
+   * heap.malloc(16);
+   * const r = heap.realloc(q, 5000);
+   * console.log(r === q, new TextDecoder().decode(heap.memory.u8.subarray(r, r + 5))); // false hello
+   * // realloc(p, 0) frees p and returns NULL (glibc)
+   * console.log(heap.realloc(r, 0), heap.errno); // 0 0
+   * ```
    */
   realloc(ptr: number, size: number): number {
     if ((this.mode & MODE_LOCK) !== 0) return this.locked(this.reallocImpl, ptr, size);
@@ -886,6 +961,17 @@ export class Heap<M extends HeapMemory = LinearMemory> {
   /**
    * `reallocarray(3)`: `realloc(ptr, nmemb * size)` with an overflow check.
    * @returns the new address, or `0` with `ENOMEM` on overflow (the block intact)
+   * @example
+   * ```ts
+   * import { Heap, errnoName } from "vmheap";
+   *
+   * const heap = new Heap();
+   * const p = heap.malloc(10 * 8);
+   * const q = heap.reallocarray(p, 20, 8);
+   * console.log(heap.mallocUsableSize(q)); // 168
+   * // 2^40 * 2^40 overflows: NULL, ENOMEM, and the block is still q's
+   * console.log(heap.reallocarray(q, 2 ** 40, 2 ** 40), errnoName(heap.errno), heap.mallocUsableSize(q)); // 0 ENOMEM 168
+   * ```
    */
   reallocarray(ptr: number, nmemb: number, size: number): number {
     const total = this.product(nmemb, size);
@@ -901,6 +987,17 @@ export class Heap<M extends HeapMemory = LinearMemory> {
    * `posix_memalign(3)`: a block of `size` bytes aligned to `alignment`, which must be a power
    * of two and a multiple of the pointer size. Never touches `errno`.
    * @returns `{ err: 0, ptr }`, or `{ err: EINVAL | ENOMEM, ptr: 0 }` with nothing allocated
+   * @example
+   * ```ts
+   * import { Heap, errnoName } from "vmheap";
+   *
+   * const heap = new Heap();
+   * const { err, ptr } = heap.posixMemalign(4096, 100);
+   * console.log(err, ptr % 4096); // 0 0
+   * // not a power of two: the error is returned, errno stays as it was
+   * const bad = heap.posixMemalign(24, 100);
+   * console.log(errnoName(bad.err), bad.ptr, heap.errno); // EINVAL 0 0
+   * ```
    */
   posixMemalign(alignment: number, size: number): { err: number; ptr: number } {
     if (!isPow2(alignment) || alignment % this.W !== 0) return { err: Errno.EINVAL, ptr: 0 };
@@ -913,6 +1010,14 @@ export class Heap<M extends HeapMemory = LinearMemory> {
   /**
    * `aligned_alloc(3)` (C11): `alignment` must be a power of two (else `0` with `EINVAL`);
    * any size is accepted.
+   * @example
+   * ```ts
+   * import { Heap, errnoName } from "vmheap";
+   *
+   * const heap = new Heap();
+   * console.log(heap.alignedAlloc(64, 100) % 64); // 0
+   * console.log(heap.alignedAlloc(48, 100), errnoName(heap.errno)); // 0 EINVAL
+   * ```
    */
   alignedAlloc(alignment: number, size: number): number {
     if (!isPow2(alignment)) {
@@ -925,6 +1030,14 @@ export class Heap<M extends HeapMemory = LinearMemory> {
   /**
    * `memalign(3)`: alignments up to 16 behave as `malloc`; one that is not a power of two is
    * rounded up to the next power of two.
+   * @example
+   * ```ts
+   * import { Heap } from "vmheap";
+   *
+   * const heap = new Heap();
+   * // 100 is not a power of two: rounded up to 128
+   * console.log(heap.memalign(100, 10) % 128); // 0
+   * ```
    */
   memalign(alignment: number, size: number): number {
     if (!Number.isSafeInteger(alignment) || alignment < 0) {
@@ -943,6 +1056,16 @@ export class Heap<M extends HeapMemory = LinearMemory> {
   /**
    * `malloc_usable_size(3)`: bytes the block can really hold (at least what was asked).
    * @returns 0 for `0` and for anything that is not a live block
+   * @example
+   * ```ts
+   * import { Heap } from "vmheap";
+   *
+   * const heap = new Heap();
+   * // glibc's arithmetic: a 112-byte chunk, 8 bytes of it the size field
+   * console.log(heap.mallocUsableSize(heap.malloc(100))); // 104
+   * console.log(heap.mallocUsableSize(heap.malloc(1))); // 24
+   * console.log(heap.mallocUsableSize(0), heap.mallocUsableSize(12345)); // 0 0
+   * ```
    */
   mallocUsableSize(ptr: number): number {
     if ((this.mode & MODE_LOCK) !== 0) return this.locked(this.usableImpl, ptr, 0);
@@ -961,7 +1084,28 @@ export class Heap<M extends HeapMemory = LinearMemory> {
     return (h.ld(ptr - this.W) & ~FLAG_BITS) - this.W;
   }
 
-  /** glibc's `mallinfo2()`: totals of the brk heap and the mapped blocks. */
+  /**
+   * glibc's `mallinfo2()`: totals of the brk heap and the mapped blocks.
+   * @example
+   * ```ts
+   * import { Heap } from "vmheap";
+   *
+   * const heap = new Heap();
+   * const before = heap.mallinfo();
+   * const p = heap.malloc(1000);
+   * const { arena, ordblks, uordblks, fordblks, keepcost } = heap.mallinfo();
+   * console.log(uordblks - before.uordblks, arena === uordblks + fordblks); // 1008 true
+   * console.log({ arena, ordblks, uordblks, fordblks, keepcost });
+   * // {
+   * //   arena: 6048,
+   * //   ordblks: 1,
+   * //   uordblks: 2960,
+   * //   fordblks: 3088,
+   * //   keepcost: 3088
+   * // }
+   * heap.free(p);
+   * ```
+   */
   mallinfo(): MallInfo {
     if ((this.mode & MODE_LOCK) !== 0) return this.locked(this.mallinfoImpl, 0, 0);
     return this.mallinfoImpl();
@@ -1005,7 +1149,20 @@ export class Heap<M extends HeapMemory = LinearMemory> {
     };
   }
 
-  /** Bytes now obtained from the system: the brk heap plus mapped blocks (dlmalloc's `malloc_footprint`). O(1). */
+  /**
+   * Bytes now obtained from the system: the brk heap plus mapped blocks (dlmalloc's `malloc_footprint`). O(1).
+   * @example
+   * ```ts
+   * import { Heap } from "vmheap";
+   *
+   * const heap = new Heap();
+   * const p = heap.malloc(1 << 20);
+   * console.log(heap.mallocFootprint(), heap.mallocMaxFootprint()); // 1071008 1071008
+   * // free gives the top back past the trim threshold; the high-water mark stays
+   * heap.free(p);
+   * console.log(heap.mallocFootprint(), heap.mallocMaxFootprint()); // 18336 1071008
+   * ```
+   */
   mallocFootprint(): number {
     if ((this.mode & MODE_SYNC) !== 0) this.sync();
     return this.endAddr() - this.word(H_BRK_START) + this.mappedBytes();
@@ -1036,6 +1193,17 @@ export class Heap<M extends HeapMemory = LinearMemory> {
    * `malloc_trim(3)`: gives free space at the top back with a negative `sbrk`, keeping `pad`
    * bytes.
    * @returns 1 if memory was released, else 0
+   * @example
+   * ```ts
+   * import { Heap, M_TRIM_THRESHOLD } from "vmheap";
+   *
+   * const heap = new Heap();
+   * heap.mallopt(M_TRIM_THRESHOLD, -1); // never trim on free
+   * heap.free(heap.malloc(1 << 20));
+   * console.log(heap.mallocFootprint()); // 1071008
+   * console.log(heap.mallocTrim(0), heap.mallocFootprint()); // 1 18336
+   * console.log(heap.mallocTrim(0)); // 0
+   * ```
    */
   mallocTrim(pad = 0): 0 | 1 {
     if (!Number.isSafeInteger(pad) || pad < 0) pad = 0;
@@ -1052,6 +1220,19 @@ export class Heap<M extends HeapMemory = LinearMemory> {
    * or `M_MMAP_MAX`.
    * `mallopt(M_TRIM_THRESHOLD, -1)` turns trimming off (mallopt(3)).
    * @returns 1 on success, 0 for an unknown parameter or a value out of range
+   * @example
+   * ```ts
+   * import { Heap, M_MMAP_THRESHOLD, M_TOP_PAD } from "vmheap";
+   *
+   * const heap = new Heap();
+   * // the top grows by the request plus M_TOP_PAD, in whole pages
+   * console.log(heap.mallopt(M_TOP_PAD, 1 << 20)); // 1
+   * const before = heap.mallocFootprint();
+   * heap.malloc(10000);
+   * console.log(heap.mallocFootprint() - before); // 1073152
+   * // the mmap threshold stops at 32 MiB, as in glibc
+   * console.log(heap.mallopt(M_MMAP_THRESHOLD, 64 << 20)); // 0
+   * ```
    */
   mallopt(param: number, value: number): 0 | 1 {
     if (param === M_TRIM_THRESHOLD && value === -1) value = 0x7fff_ffff; // more than a heap can hold
@@ -1081,6 +1262,21 @@ export class Heap<M extends HeapMemory = LinearMemory> {
    * Every chunk of the brk heap, lowest address first, ending with the top chunk: for
    * pictures of the heap and for tools that teach how it works. O(number of chunks).
    * @throws HeapCorruptionError if the walk meets a broken chunk size
+   * @example
+   * ```ts
+   * import { Heap } from "vmheap";
+   *
+   * const heap = new Heap();
+   * const a = heap.malloc(100);
+   * heap.malloc(200);
+   * heap.free(a);
+   * // the bitmap's chunk, a free chunk in a bin, the live block, the top
+   * console.log(heap.chunks().map((c) => `${c.address.toString(16)} ${c.size} ${c.kind}`).join("\n"));
+   * // 710 144 meta
+   * // 7a0 112 free
+   * // 810 208 used
+   * // 8e0 3776 top
+   * ```
    */
   chunks(): ChunkInfo[] {
     if ((this.mode & MODE_LOCK) !== 0) return this.locked(this.chunksImpl, 0, 0);
@@ -2019,6 +2215,22 @@ export class Heap<M extends HeapMemory = LinearMemory> {
    * in-use bitmap, bins holding only free chunks of their class, no two adjacent free chunks,
    * and totals matching {@link Heap.mallinfo}.
    * @throws HeapCorruptionError naming the first broken invariant
+   * @example
+   * ```ts
+   * import { Heap, HeapCorruptionError } from "vmheap";
+   *
+   * const heap = new Heap();
+   * const p = heap.malloc(24);
+   * heap.malloc(24);
+   * heap.check(); // a sound heap: nothing thrown
+   * // a write past the end of p smashes its neighbour's size field
+   * heap.memory.dv.setUint32(p + 24, 0xffff, true);
+   * try {
+   *   heap.check();
+   * } catch (e) {
+   *   console.log(e instanceof HeapCorruptionError, (e as Error).message); // true check(): invalid chunk size 65528 (chunk at 0x7c0)
+   * }
+   * ```
    */
   check(): void {
     if ((this.mode & MODE_LOCK) !== 0) this.locked(this.checkImpl, 0, 0);
@@ -2140,12 +2352,30 @@ export class Heap<M extends HeapMemory = LinearMemory> {
    * With `opts.engine` (the wasm engine of `vmheap/wasm`) the functions are the engine's wasm
    * exports, so the module's calls are wasm-to-wasm; otherwise they call this heap's
    * JavaScript engine.
-   * @example
+   *
+   * A module's set-up (`bytes` its code, `heapBase` its exported `__heap_base`):
    * ```ts
    * const heap = new Heap({ memory, base: heapBase, dataModel: "wasm32" });
    * let instance: WebAssembly.Instance | undefined;
    * const env = { memory, ...heap.wasmImports({ instance: () => instance }) };
    * instance = (await WebAssembly.instantiate(bytes, { env })).instance;
+   * ```
+   * @example
+   * The functions a module calls, called here from JavaScript:
+   * ```ts
+   * import { Heap } from "vmheap";
+   *
+   * const memory = new WebAssembly.Memory({ initial: 2, maximum: 256 });
+   * const heap = new Heap({ memory, base: 0x10400, dataModel: "wasm32" });
+   * const env = { memory, ...heap.wasmImports() };
+   * const p = env.malloc(100);
+   * console.log(p.toString(16), env.malloc_usable_size(p)); // 10ba0 108
+   * // posix_memalign(memptr, alignment, size) stores the pointer at memptr
+   * const memptr = env.malloc(4);
+   * const err = env.posix_memalign(memptr, 64, 100);
+   * console.log(err, new DataView(memory.buffer).getUint32(memptr, true) % 64); // 0 0
+   * // errors are WASI's numbers: EINVAL is 28, ENOMEM 48
+   * console.log(env.posix_memalign(memptr, 3, 100), env.posix_memalign(memptr, 64, 0xffffffff)); // 28 48
    * ```
    */
   wasmImports(opts: WasmImportOptions = {}): WasmImports {

@@ -87,6 +87,25 @@ function checkSize(name: string, value: number): number {
  * the buffer. `u8` and `dv` cover `[0, byteLength)` and are always current: read them from the
  * memory each time rather than keeping them (they are replaced on growth, and a
  * `WebAssembly.Memory` replaces its buffer whenever it grows).
+ *
+ * @example
+ * ```ts
+ * import { LinearMemory } from "vmheap";
+ *
+ * const mem = new LinearMemory({ initialBytes: 65536, maxBytes: 1 << 20 });
+ * mem.dv.setUint32(0, 0xdeadbeef, true);
+ * console.log(mem.byteLength, mem.shared, mem.u8[0].toString(16)); // 65536 true ef
+ * // grow returns the old size; the bytes stay where they were
+ * console.log(mem.grow(65536), mem.byteLength, mem.dv.getUint32(0, true).toString(16)); // 65536 131072 deadbeef
+ * // past maxBytes: -1, and nothing changes
+ * console.log(mem.grow(1 << 20), mem.byteLength); // -1 131072
+ *
+ * // a WebAssembly.Memory: the views follow its buffer when the module grows it
+ * const wasm = new WebAssembly.Memory({ initial: 1, maximum: 4 });
+ * const wrapped = new LinearMemory({ wasm });
+ * wasm.grow(1);
+ * console.log(wrapped.byteLength, wrapped.u8.length); // 131072 131072
+ * ```
  */
 export class LinearMemory {
   /** The most bytes this memory can grow to. */

@@ -95,13 +95,17 @@ const toSize = (v: number): number => (v < 0 ? 2 ** 64 + v : v);
  * @example
  * ```ts
  * import { PhysicalMemory, Process } from "vmheap";
+ *
  * const proc = Process.spawn({ memory: new PhysicalMemory({ frames: 4096 }), heap: { allocator: "glibc" } });
  * const start = proc.currentBreak;
  * const p = proc.heap.malloc(100);
- * p - start;                          // 0x2a0: after the 0x290-byte tcache chunk, as in glibc
- * proc.as.read32(p - 8);              // 0x71: size 0x70 | PREV_INUSE
- * proc.currentBreak - start;          // 0x21000: the request plus M_TOP_PAD, page-aligned
- * proc.heap.free(p);                  // into the tcache: the break stays
+ * // after the 0x290-byte tcache chunk, as in glibc; the size field reads 0x70 | PREV_INUSE
+ * console.log((p - start).toString(16), proc.as.read32(p - 8).toString(16)); // 2a0 71
+ * // the break moved by the request plus M_TOP_PAD (128 KiB), page-aligned
+ * console.log((proc.currentBreak - start).toString(16)); // 21000
+ * // free puts the chunk in the tcache: same address next time, the break stays
+ * proc.heap.free(p);
+ * console.log(proc.heap.malloc(100) === p, (proc.currentBreak - start).toString(16)); // true 21000
  * ```
  */
 export class GlibcHeap<M extends HeapMemory = AddressSpace> extends Heap<M> {
@@ -125,9 +129,19 @@ export class GlibcHeap<M extends HeapMemory = AddressSpace> extends Heap<M> {
    * @example
    * ```ts
    * import { GlibcHeap, LinearMemory } from "vmheap";
+   *
    * const heap = GlibcHeap.linear(new LinearMemory({ maxBytes: 1 << 24 }), { base: 0x10000 });
-   * const p = heap.malloc(100);   // 0x102a0, after the tcache's chunk, as in a process
-   * heap.memory.u8[p] = 1;        // blocks are read and written through the memory's views
+   * const p = heap.malloc(100);
+   * // after the tcache's chunk, as in a process
+   * console.log(p.toString(16)); // 102a0
+   * // blocks are read and written through the memory's views
+   * heap.memory.u8[p] = 1;
+   * heap.free(p);
+   * // the tcache_perthread_struct's chunk, the freed block in the tcache, the top
+   * console.log(heap.chunks().map((c) => `${c.kind}${c.bin ? ` (${c.bin})` : ""} ${c.size}`).join("\n"));
+   * // meta 656
+   * // free (tcache) 112
+   * // top 134400
    * ```
    * @param opts.base - where the break starts (glibc's heap start), at least 16. @defaultValue 4096
    */
