@@ -21,5 +21,15 @@ setarch -R "$build/faults" > "$out/mmapped-block-faults.txt"
 gcc -O1 -o "$build/relro-merge" "$here/relro-merge.c"
 setarch -R "$build/relro-merge" "$build/file.bin" > "$out/relro-merge.txt"
 
+# The layout of a static and of a PIE program: its maps at main and after mmap and sbrk, the
+# mm fields of /proc/self/stat, and its program headers (which the tests give the model).
+# The binaries are called /tmp/prog-static and /tmp/prog-pie in the recordings.
+gcc -O1 -static -o "$build/prog-static" "$here/layout.c"
+gcc -O1 -pie -fPIE -o "$build/prog-pie" "$here/layout.c"
+for kind in static pie; do
+  setarch -R "$build/prog-$kind" | sed "s#$build/#/tmp/#" > "$out/layout-$kind.txt"
+  readelf -lW "$build/prog-$kind" > "$out/layout-$kind.phdrs.txt"
+done
+
 { echo "kernel: $(uname -r)"; echo "gcc: $(gcc -dumpfullversion)"; echo "glibc: $(ldd --version | head -1)"; } > "$out/machine.txt"
 echo "recorded into $out"

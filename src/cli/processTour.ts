@@ -39,9 +39,10 @@ export function processTour(say: (text?: string) => void, section: (title: strin
   // ─────────────────────────────────────────────────────────────────────────────────────────
   section(
     title("a process and its maps"),
-    "Process.spawn lays a program out as Linux's ELF loader does: text (r-x) at 0x400000, data\n" +
-      "(rw-) on the next page, bss (zeroed) after it, the break at the first page boundary after\n" +
-      "bss, and the stack at the top of the 47-bit address space. /proc/self/maps:",
+    "Process.spawn lays a program out as Linux lays out a static binary: its file mapped at\n" +
+      "0x400000 in five segments (headers r--, text r-x, rodata r--, relro r--, data rw-), the rest\n" +
+      "of bss anonymous, the break at the first page boundary after bss, the vdso at the top of\n" +
+      "the mmap area, and the stack at the top of the 47-bit address space. /proc/self/maps:",
   );
   say(indent(proc.maps().trimEnd()));
   const endBss = proc.layout.endData + bssSize;

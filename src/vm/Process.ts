@@ -1,30 +1,48 @@
 /**
- * A process: an address space laid out the way Linux's ELF loader (`load_elf_binary`) lays out
- * a non-PIE x86-64 program, with its program break.
+ * A process: an address space laid out the way Linux lays out a static gcc binary on x86-64
+ * with ASLR off (`setarch -R`), with its program break. Checked line by line against the real
+ * thing: scripts/linux/layout.c, recorded in test/fixtures/linux/layout-*.txt.
  *
  * ```text
- *   48-bit (x86-64)                               32-bit (i386 on a 64-bit kernel)
- *   0x7ffffffff000 ┬ stack top (one page below 2^47)   0xfffff000
- *                  │ [stack]  rw-  grows down on demand to stackTop − stackSize
- *                  ┆ guard gap (stackSize + 256 pages, at least 128 MiB)
- *   mmapBase       ┼ mmap regions, placed top-down below here
- *                  ┆ ... the break may grow up to here (or to the data limit) ...
- *   start_brk      ┼ [heap]   rw-  break is byte-exact; the line ends at the page-rounded break
- *                  ┆ the rest of bss's last page (zeros: start_brk is page-aligned, as in Linux)
- *   end_data       ┼ bss      rw-  zeros; its first bytes share data's last page, as in ELF
- *   start_data     ┼ data     rw-  the image's data bytes       (named after the program)
- *   0x400000       ┴ text     r-x  the image's code bytes       0x08048000
+ *   48-bit (x86-64)                                                    maps line
+ *   0xffffffffff600000 ── [vsyscall]  --xp, above user space (64-bit only)
+ *   0x7ffffffff000 ┬ stack top: one page below 2^47 (TASK_SIZE_MAX)
+ *                  │ [stack]  rw-p  132 KiB mapped, grows down on demand to top − stackSize
+ *                  ┆ gap: stackSize + 256 guard pages, at least 128 MiB (Linux mmap_base)
+ *   0x7ffff7fff000 ┼ mmapBase
+ *                  │ [vdso]         r-xp  8 KiB   the first mappings of the process, placed
+ *                  │ [vvar_vclock]  r--p  8 KiB   top-down from mmapBase as Linux's
+ *   0x7ffff7ff7000 ┼ [vvar]         r--p 16 KiB   arch_setup_additional_pages does
+ *                  │ mmap regions, placed top-down below the vdso
+ *                  ┆ ... the break may grow up to a page below the lowest of them ...
+ *   start_brk      ┼ [heap]   rw-p  break is byte-exact; the line ends at the page-rounded break
+ *                  │ bss      rw-p  anonymous: the rest of bss past the data's last page
+ *                  │ data     rw-p  from the file             ┐ one LOAD RW segment; relro is
+ *                  │ relro    r--p  from the file             ┘ sealed after loading
+ *                  │ rodata   r--p  from the file
+ *   start_code     │ text     r-xp  from the file
+ *   0x400000       ┴ headers  r--p  from the file (offset 0)
  * ```
  *
- * Text starts at GNU ld's default base, rounded up to the page size: pages of 8 MiB put a
- * 48-bit text at 0x800000, pages of 64 KiB a 32-bit text at 0x08050000, and pages up to 4 MiB
- * (32 KiB in 32-bit) leave it where ld puts it. Data starts at the first page boundary after
- * text; bss starts at the byte after the data (`end_data`). The initial break (`start_brk`) is
- * the end of bss rounded up to a page, as Linux's ELF loader sets it (`set_brk`: `start_brk =
- * brk = PAGE_ALIGN(end of bss)`; Linux also randomizes it, the model does not). So `[heap]` is
- * a region of its own from a page boundary: the first `sbrk(n)` with n > 0 gives a `[heap]`
- * line, and the rest of bss's last page stays in the bss (or data) mapping, reading zero. From
- * start_brk on the break moves byte by byte.
+ * The program is a file (`MemFile`, named `path`, read-only) that `spawn` builds from the
+ * options as GNU ld lays out a static executable: an ELF header page, then text, rodata,
+ * relro, data, each from a page boundary and at least a page long, and bss after the data
+ * (see `ElfImage.ts` for the rules and the file offsets). Its five segments are mapped
+ * `MAP_PRIVATE` from that file, so they are demand-paged from it: the first touch of a page is
+ * a major fault that reads the file (later ones, in another process over the same RAM, find
+ * it in the page cache), and the first write to a data page copies it. `pie: true` loads the
+ * same image at Linux's `ELF_ET_DYN_BASE` instead (0x555555554000; the model has no dynamic
+ * loader, so nothing else is mapped for it). In a 32-bit space (i386 on a 64-bit kernel) the
+ * program is at 0x08048000 (a PIE at 0x400000), the stack ends at 0xfffff000, and there is no
+ * vsyscall page.
+ *
+ * Text starts at GNU ld's default base rounded up to the page size: pages of 8 MiB put a
+ * 48-bit program at 0x800000, pages of 64 KiB a 32-bit one at 0x08050000, and pages up to 4
+ * MiB (32 KiB in 32-bit) leave it where ld puts it. The initial break (`start_brk`) is the end
+ * of bss rounded up to a page, as Linux's ELF loader sets it (`set_brk`); Linux also
+ * randomizes it, the model does not. So `[heap]` is a region of its own from a page boundary:
+ * the first `sbrk(n)` with n > 0 gives a `[heap]` line. From start_brk on the break moves byte
+ * by byte.
  *
  * The malloc heap (`process.heap`) lives in this address space: it starts at the break when
  * first used, grows and trims it, and gives blocks at or over the mmap threshold mappings of
@@ -40,18 +58,27 @@ import { GlibcHeap } from "../heap/glibc/GlibcHeap.js";
 import { PhysicalMemory } from "../memory/PhysicalMemory.js";
 import type { AlignmentPolicy } from "../paging/Mmu.js";
 import { AddressSpace, type ReplacementPolicy, type VmStatus } from "./AddressSpace.js";
+import { buildImage, checkPart, layoutImage } from "./ElfImage.js";
+import { MemFile } from "./MemFile.js";
 import type { SwapSpace } from "./Swap.js";
 
 /**
- * Where text is loaded in a 48-bit space: GNU ld's default for non-PIE x86-64 executables
- * (rounded up to the page size when pages are larger than 4 MiB).
+ * Where the program is loaded in a 48-bit space (its header page; text follows it): GNU ld's
+ * default for non-PIE x86-64 executables (rounded up to the page size when pages are larger
+ * than 4 MiB).
  */
 export const TEXT_BASE_64 = 0x400000;
 /**
- * Where text is loaded in a 32-bit space: GNU ld's default for i386 executables (rounded up to
- * the page size when pages are larger than 32 KiB).
+ * Where the program is loaded in a 32-bit space: GNU ld's default for i386 executables
+ * (rounded up to the page size when pages are larger than 32 KiB).
  */
 export const TEXT_BASE_32 = 0x08048000;
+/** Where a PIE is loaded in a 48-bit space with ASLR off: Linux's `ELF_ET_DYN_BASE`, 2/3 of the user space. */
+export const PIE_BASE_64 = 0x555555554000;
+/** Where a PIE is loaded in a 32-bit space: Linux's `ELF_ET_DYN_BASE` for 32-bit processes (from the kernel's source; not measured here). */
+export const PIE_BASE_32 = 0x400000;
+/** Bytes of the `[vvar]`, `[vvar_vclock]` and `[vdso]` mappings, as this machine's Linux 6.18 maps them. */
+export const VDSO_LAYOUT = Object.freeze({ vvar: 16 * 1024, vvarVclock: 8 * 1024, vdso: 8 * 1024 });
 /** The main stack's default limit (`ulimit -s` 8192 KiB). */
 export const DEFAULT_STACK_SIZE = 8 * 1024 * 1024;
 /** How much stack is mapped at spawn before any growth (Linux maps 128 KiB plus the argument pages). */
@@ -65,9 +92,17 @@ const STACK_GUARD_PAGES = 256;
 export interface ProcessOptions {
   /** The RAM the process's pages live in (shared with its forked children). */
   memory: PhysicalMemory;
-  /** The program's code, loaded read-execute at the text base. @defaultValue none: no text region */
+  /** The program's code (`.text`), mapped read-execute after the header page. @defaultValue none: a page of zeros */
   text?: Uint8Array;
-  /** The program's initialized data, loaded read-write after text. @defaultValue none */
+  /** The program's constants (`.rodata`), mapped read-only after text. @defaultValue none: a page of zeros */
+  rodata?: Uint8Array;
+  /**
+   * Data read-only after relocation (`.data.rel.ro`, `.got`): mapped with the data, then made
+   * read-only, as the C runtime does at startup. It ends where the data's first page starts.
+   * @defaultValue none: a page of zeros
+   */
+  relro?: Uint8Array;
+  /** The program's initialized data (`.data`), mapped read-write (copy-on-write from the file). @defaultValue none: a page of zeros */
   data?: Uint8Array;
   /** Bytes of zero-initialized data (`.bss`) after the data. @defaultValue 0 */
   bssSize?: number;
@@ -89,19 +124,27 @@ export interface ProcessOptions {
   addressBits?: 32 | 48;
   /** Misaligned multi-byte accesses. @defaultValue "ignore" */
   alignment?: AlignmentPolicy;
-  /** The program's path, shown in `/proc/self/maps` on the text and data lines. @defaultValue "/a.out" */
+  /** The program's path: its file's name, shown in `/proc/self/maps` on its five lines. @defaultValue "/a.out" */
   path?: string;
+  /**
+   * Load the program as a position-independent executable, at {@link PIE_BASE_64} (or
+   * {@link PIE_BASE_32}) as Linux does with ASLR off, instead of GNU ld's fixed base.
+   * @defaultValue false
+   */
+  pie?: boolean;
   /** Options of the malloc heap (`process.heap`): mmap and trim thresholds, top pad, data model. */
   heap?: ProcessHeapOptions;
 }
 
 /** The process's layout, like the fields of Linux's `mm_struct` (all byte addresses). */
 export interface ProcessLayout {
-  /** First byte of text (`start_code`): the text base rounded up to the page size. */
+  /** Where the program is loaded: its ELF header page (the text base, or the PIE base). */
+  readonly base: number;
+  /** First byte of text (`start_code`): the page after the header page. */
   readonly startCode: number;
   /** The byte after the text image (`end_code`). */
   readonly endCode: number;
-  /** First byte of data, page-aligned (`start_data`). */
+  /** First byte of the read-write segment, where relro starts (`start_data`). */
   readonly startData: number;
   /** The byte after the data image, where bss starts (`end_data`). */
   readonly endData: number;
@@ -109,8 +152,12 @@ export interface ProcessLayout {
   readonly startBrk: number;
   /** The highest break allowed (the mmap area, or the data limit). */
   readonly brkLimit: number;
-  /** Top of the region `mmap` fills top-down. */
+  /** Top of the region `mmap` fills top-down (the vdso's end). */
   readonly mmapBase: number;
+  /** First byte of `[vvar]`: below it `mmap` places everything else. */
+  readonly vvar: number;
+  /** First byte of `[vdso]`. */
+  readonly vdso: number;
   /** The byte after the stack: the initial stack pointer sits below it (`start_stack`). */
   readonly stackTop: number;
   /** The lowest address the stack may grow down to (`stackTop − stackSize`). */
@@ -163,92 +210,112 @@ export class Process {
   }
 
   /**
-   * Creates a process from a program image, as `execve(2)` would: text mapped read-execute,
-   * data read-write, bss zeroed, an empty heap from the first page boundary after bss and the
-   * stack at the top.
+   * Creates a process from a program image, as `execve(2)` would for a static executable: the
+   * program's file built from the parts and mapped in five segments (header page, text, rodata,
+   * relro, data), the rest of bss anonymous, an empty heap from the page after bss, the vdso at
+   * the top of the mmap area and the stack at the top (see the file's diagram).
    * @throws ArgumentError on a bad option, or when the image does not fit
+   * @example
+   * ```ts
+   * const proc = Process.spawn({ memory: new PhysicalMemory({ frames: 1024 }), text: code, bssSize: 4096 });
+   * proc.maps(); // 00400000-00401000 r--p 00000000 fe:00 … /a.out, then r-xp, r--p, r--p, rw-p, …
+   * ```
    */
   static spawn(opts: ProcessOptions): Process {
     checkOptions(opts, "Process.spawn");
     checkInstance(opts.memory, PhysicalMemory, "Process.spawn: memory");
-    const text = opts.text ?? new Uint8Array(0);
-    const data = opts.data ?? new Uint8Array(0);
+    const text = checkPart(opts.text, "text");
+    const rodata = checkPart(opts.rodata, "rodata");
+    const relro = checkPart(opts.relro, "relro");
+    const data = checkPart(opts.data, "data");
     const bssSize = opts.bssSize ?? 0;
     const stackSizeIn = opts.stackSize ?? DEFAULT_STACK_SIZE;
     const dataLimit = opts.dataLimit ?? Infinity;
     const path = opts.path ?? "/a.out";
-    if (!(text instanceof Uint8Array)) throw new ArgumentError("Process.spawn: text must be a Uint8Array");
-    if (!(data instanceof Uint8Array)) throw new ArgumentError("Process.spawn: data must be a Uint8Array");
+    const pie = opts.pie ?? false;
     if (!Number.isSafeInteger(bssSize) || bssSize < 0) throw new ArgumentError(`Process.spawn: bssSize must be a non-negative integer, got ${String(bssSize)}`);
     if (!Number.isSafeInteger(stackSizeIn) || stackSizeIn <= 0) throw new ArgumentError(`Process.spawn: stackSize must be a positive integer, got ${String(stackSizeIn)}`);
     if (dataLimit !== Infinity && (!Number.isSafeInteger(dataLimit) || dataLimit < 0)) throw new ArgumentError(`Process.spawn: dataLimit must be a non-negative integer, got ${String(dataLimit)}`);
     if (typeof path !== "string" || path === "") throw new ArgumentError("Process.spawn: path must be a non-empty string");
+    if (typeof pie !== "boolean") throw new ArgumentError(`Process.spawn: pie must be a boolean, got ${String(pie)}`);
     checkProcessHeapOptions(opts.heap ?? {});
 
     const ps = opts.memory.pageSize;
     const up = (n: number): number => Math.ceil(n / ps) * ps;
     const addressBits = opts.addressBits ?? 48;
-    const taskSize = addressBits === 32 ? 2 ** 32 : 2 ** 47;
+    const wide = addressBits === 48;
+    const taskSize = wide ? 2 ** 47 : 2 ** 32;
     // Linux: the stack ends one page below the top of user space (x86-64 TASK_SIZE_MAX), and
-    // mmap_base leaves the stack its rlimit plus a guard gap, clamped to [128 MiB, 5/6 of it].
+    // mmap_base leaves the stack its rlimit plus a guard gap, clamped to [128 MiB, 5/6 of it],
+    // below that top.
     const stackTop = taskSize - ps;
     const stackSize = up(stackSizeIn);
-    const gap = Math.min(Math.max(stackSize + STACK_GUARD_PAGES * ps, MIN_GAP), Math.floor((taskSize / 6) * 5));
-    const mmapBase = Math.floor((taskSize - gap) / ps) * ps;
+    const gap = Math.min(Math.max(stackSize + STACK_GUARD_PAGES * ps, MIN_GAP), Math.floor((stackTop / 6) * 5));
+    const mmapBase = Math.floor((stackTop - gap) / ps) * ps;
     if (stackSize >= stackTop - mmapBase) throw new ArgumentError(`Process.spawn: stackSize ${stackSize} does not fit below 0x${stackTop.toString(16)}`);
+    const vdsoBytes = up(VDSO_LAYOUT.vvar) + up(VDSO_LAYOUT.vvarVclock) + up(VDSO_LAYOUT.vdso);
 
-    // Mappings start on page boundaries: pages larger than the text base's alignment move it up
-    // to the next one (4 KiB pages keep GNU ld's addresses).
-    const startCode = up(addressBits === 32 ? TEXT_BASE_32 : TEXT_BASE_64);
-    const endCode = startCode + text.length;
-    const startData = up(endCode);
-    const endData = startData + data.length;
-    const endBss = endData + bssSize;
-    // Linux set_brk: start_brk = brk = PAGE_ALIGN(end of bss), so the heap is a region of its own.
-    const startBrk = up(endBss);
-    if (startBrk > mmapBase) throw new ArgumentError(`Process.spawn: the image (${text.length + data.length + bssSize} bytes) does not fit below the mmap area`);
-    const heapLimit = dataLimit === Infinity ? mmapBase : Math.min(mmapBase, startBrk + dataLimit - data.length);
-    if (heapLimit < startBrk) throw new ArgumentError(`Process.spawn: dataLimit ${dataLimit} is smaller than the data (${data.length} bytes)`);
+    // Mappings start on page boundaries: pages larger than the base's alignment move it up to
+    // the next one (4 KiB pages keep GNU ld's and Linux's addresses).
+    const base = up(pie ? (wide ? PIE_BASE_64 : PIE_BASE_32) : wide ? TEXT_BASE_64 : TEXT_BASE_32);
+    const parts = { text, rodata, relro, data, bssSize };
+    const img = layoutImage(parts, ps, wide ? 64 : 32);
+    const startBrk = base + img.brk;
+    if (startBrk > mmapBase - vdsoBytes) {
+      throw new ArgumentError(`Process.spawn: the image (${text.length + rodata.length + relro.length + data.length + bssSize} bytes) does not fit below the mmap area`);
+    }
+    const dataBytes = img.endData - img.dataStart; // what RLIMIT_DATA counts besides the heap
+    const heapLimit = dataLimit === Infinity ? mmapBase : Math.min(mmapBase, startBrk + dataLimit - dataBytes);
+    if (heapLimit < startBrk) throw new ArgumentError(`Process.spawn: dataLimit ${dataLimit} is smaller than the data (${dataBytes} bytes)`);
+    const file = new MemFile(buildImage(parts, img, base, pie, wide ? 64 : 32), path, { writable: false });
 
     const as = new AddressSpace({
       memory: opts.memory,
       addressBits,
       mmapBase,
+      vsyscall: wide,
       ...(opts.swap !== undefined ? { swap: opts.swap } : {}),
       ...(opts.replacement !== undefined ? { replacement: opts.replacement } : {}),
       ...(opts.maxResidentPages !== undefined ? { maxResidentPages: opts.maxResidentPages } : {}),
       ...(opts.alignment !== undefined ? { alignment: opts.alignment } : {}),
     });
 
-    // Loading the image can run out of RAM (OutOfMemoryError): the half-built address space
-    // then gives its frames and swap slots back, as a failed execve leaves nothing behind.
+    let vvar = 0;
+    // A failing step leaves nothing behind: the half-built address space gives back whatever
+    // it holds, as a failed execve does.
     try {
-      const must = (r: number, what: string): void => {
+      const must = (r: number, what: string): number => {
         if (r === MAP_FAILED) throw new VmError(`Process.spawn: ${what} failed (${errnoName(as.errno)})`);
+        return r;
       };
-      const fixed = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
-      if (text.length > 0) {
-        // An anonymous copy of the image rather than a file mapping: written, then sealed r-x.
-        must(as.mmap(startCode, text.length, PROT_READ | PROT_WRITE, fixed), "mapping text");
-        as.writeBytes(startCode, text);
-        must(as.mprotect(startCode, text.length, PROT_READ | PROT_EXEC), "protecting text");
-        must(as.label(startCode, text.length, path), "naming text");
-      }
-      if (data.length > 0) {
-        must(as.mmap(startData, data.length, PROT_READ | PROT_WRITE, fixed), "mapping data");
-        as.writeBytes(startData, data);
-        // Named like Linux's file-backed data line, which also keeps it apart from bss.
-        must(as.label(startData, data.length, path), "naming data");
-      }
-      // bss: its first bytes are the zeroed tail of data's last page; whole pages beyond it, up
-      // to start_brk, are fresh anonymous memory (the zero page until written).
-      const bssFrom = up(endData);
-      if (startBrk > bssFrom) must(as.mmap(bssFrom, startBrk - bssFrom, PROT_READ | PROT_WRITE, fixed), "mapping bss");
+      const load = (rel: number, end: number, prot: number, what: string): void => {
+        must(as.mmap(base + rel, end - rel, prot, MAP_PRIVATE | MAP_FIXED, file, rel - (rel >= img.rwStart ? img.shift : 0)), what);
+      };
+      // load_elf_binary: each PT_LOAD from its file, private (copy-on-write); the read-write one
+      // whole, then its relro part sealed read-only as the C runtime does (_dl_protect_relro).
+      load(0, img.textStart, PROT_READ, "mapping the ELF headers");
+      load(img.textStart, img.rodataStart, PROT_READ | PROT_EXEC, "mapping text");
+      load(img.rodataStart, img.rwStart, PROT_READ, "mapping rodata");
+      load(img.rwStart, img.dataEnd, PROT_READ | PROT_WRITE, "mapping data");
+      must(as.mprotect(base + img.rwStart, img.relroEnd - img.rwStart, PROT_READ), "sealing relro");
+      // bss: its first bytes are the zeros past the end of the file in data's last page; whole
+      // pages beyond it, up to start_brk, are fresh anonymous memory (the zero page until written).
+      const anon = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
+      if (img.brk > img.dataEnd) must(as.mmap(base + img.dataEnd, img.brk - img.dataEnd, PROT_READ | PROT_WRITE, anon), "mapping bss");
 
       const stackStart = stackTop - Math.min(stackSize, up(INITIAL_STACK_BYTES));
-      must(as.mmap(stackStart, stackTop - stackStart, PROT_READ | PROT_WRITE, fixed), "mapping the stack");
+      must(as.mmap(stackStart, stackTop - stackStart, PROT_READ | PROT_WRITE, anon), "mapping the stack");
       must(as.label(stackStart, stackTop - stackStart, "[stack]"), "naming the stack");
       must(as.setGrowsDown(stackStart, stackTop - stackSize), "making the stack grow down");
+
+      // The vdso: the process's first mmap, so the top of the mmap area (map_vdso).
+      vvar = must(as.mmap(0, vdsoBytes, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS), "mapping the vdso");
+      const vclock = vvar + up(VDSO_LAYOUT.vvar);
+      const vdso = vclock + up(VDSO_LAYOUT.vvarVclock);
+      must(as.mprotect(vdso, up(VDSO_LAYOUT.vdso), PROT_READ | PROT_EXEC), "making the vdso executable");
+      must(as.label(vvar, vclock - vvar, "[vvar]"), "naming [vvar]");
+      must(as.label(vclock, vdso - vclock, "[vvar_vclock]"), "naming [vvar_vclock]");
+      must(as.label(vdso, up(VDSO_LAYOUT.vdso), "[vdso]"), "naming [vdso]");
     } catch (e) {
       as.close();
       throw e;
@@ -256,13 +323,16 @@ export class Process {
 
     const brk = new Brk(as, { start: startBrk, limit: heapLimit });
     const layout: ProcessLayout = Object.freeze({
-      startCode,
-      endCode,
-      startData,
-      endData,
+      base,
+      startCode: base + img.textStart,
+      endCode: base + img.textStart + text.length,
+      startData: base + img.dataStart,
+      endData: base + img.endData,
       startBrk,
       brkLimit: heapLimit,
       mmapBase,
+      vvar,
+      vdso: vvar + up(VDSO_LAYOUT.vvar) + up(VDSO_LAYOUT.vvarVclock),
       stackTop,
       stackLimit: stackTop - stackSize,
     });
@@ -315,7 +385,7 @@ export class Process {
     return new Process(as, this.layout, brk, this.pid, this.heapOptions, heap);
   }
 
-  /** The text of `/proc/self/maps`, with the program's path, `[heap]` and `[stack]` named. */
+  /** The text of `/proc/self/maps`: the program's five lines, `[heap]`, the vdso, `[stack]`, `[vsyscall]`. */
   maps(): string {
     return this.as.maps();
   }

@@ -79,18 +79,21 @@ describe("demo", () => {
     expect(Number(manual[1]) - Number(manual[2])).toBeGreaterThanOrEqual(1 << 20);
   });
 
-  it("part two: maps of a spawned process, named text and data, then the stack", () => {
+  it("part two: maps of a spawned process, its five segments from its file, the vdso, then the stack", () => {
     const maps = lines.filter((l) => /^\s+[0-9a-f]{8,}-[0-9a-f]{8,} /.test(l));
-    expect(maps[0]).toMatch(/^\s+00400000-00403000 r-xp .*\/usr\/bin\/demo$/);
-    expect(maps[1]).toMatch(/^\s+00403000-00404000 rw-p .*\/usr\/bin\/demo$/);
-    expect(maps[3]).toMatch(/\[stack\]$/);
+    expect(maps[0]).toMatch(/^\s+00400000-00401000 r--p 00000000 fe:00 \d+ +\/usr\/bin\/demo$/);
+    expect(maps[1]).toMatch(/^\s+00401000-00404000 r-xp 00001000 fe:00 \d+ +\/usr\/bin\/demo$/);
+    expect(maps[2]).toMatch(/^\s+00404000-00405000 r--p 00004000 .*\/usr\/bin\/demo$/);
+    expect(maps[3]).toMatch(/^\s+00405000-00406000 r--p 00005000 .*\/usr\/bin\/demo$/);
+    expect(maps[4]).toMatch(/^\s+00406000-00407000 rw-p 00006000 .*\/usr\/bin\/demo$/);
+    expect(maps.slice(6, 11).map((l) => l.trim().split(/ +/).at(-1))).toEqual(["[vvar]", "[vvar_vclock]", "[vdso]", "[stack]", "[vsyscall]"]);
     const brk = /bss ends at (0x[0-9a-f]+); start_brk = (0x[0-9a-f]+) .*sbrk\(0\) = (0x[0-9a-f]+)/.exec(text)!;
     expect(brk[2]).toBe(brk[3]);
     // start_brk is the end of bss rounded up to a page: where the bss line ends.
     const [endBss, startBrk] = [parseInt(brk[1]!, 16), parseInt(brk[2]!, 16)];
     expect(startBrk).toBe(Math.ceil(endBss / 4096) * 4096);
     expect(startBrk).toBeGreaterThan(endBss);
-    expect(maps[2]).toMatch(new RegExp(`^\\s+00404000-${startBrk.toString(16).padStart(8, "0")} rw-p `));
+    expect(maps[5]).toMatch(new RegExp(`^\\s+00407000-${startBrk.toString(16).padStart(8, "0")} rw-p `));
   });
 
   it("part two: mmap grows VmSize only; ten first writes are ten minor faults; a read maps the zero page", () => {
@@ -111,7 +114,7 @@ describe("demo", () => {
     expect(line(/in its own mapping/)).toMatch(/malloc\(1 MiB\) = 0x7fff/);
     expect(line(/hblks 1 mapped block of/)).toMatch(/of 10[0-9]{5} bytes/);
     expect(text).toMatch(/\[heap\]/);
-    expect(line(/free\(big\)/)).toMatch(/hblks 0\); maps has 5 lines again/);
+    expect(line(/free\(big\)/)).toMatch(/hblks 0\); maps has 12 lines again/);
   });
 
   it("part two: fork shares frames; one write copies one page; each side keeps its own data", () => {

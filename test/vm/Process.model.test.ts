@@ -8,7 +8,8 @@
  * (type, address, access) or return the model's bytes; every brk/sbrk must return what
  * vm.md's rules give; `maps()` must list the model's regions, with one `[heap]` line covering
  * exactly [start_brk, page-up(break)) while nothing clobbered the heap, start_brk being the end
- * of bss rounded up to a page as Linux's ELF loader sets it.
+ * of bss rounded up to a page as Linux's ELF loader sets it. The program's five lines, the vdso
+ * and the stack are where vm.md's layout puts them (derived here, not read from the process).
  *
  * FC_SEED=n reproduces a run (the seed is printed); FC_RUNS=n changes the number of runs.
  */
@@ -18,7 +19,7 @@ import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_EXEC, PROT_NONE, PROT_READ,
 import { Errno } from "../../src/errno.js";
 import { MemoryFault, ProtectionFault, SegmentationFault, type Access } from "../../src/errors.js";
 import { PhysicalMemory } from "../../src/memory/PhysicalMemory.js";
-import { Process, TEXT_BASE_32, TEXT_BASE_64 } from "../../src/vm/Process.js";
+import { Process, TEXT_BASE_32, TEXT_BASE_64, VDSO_LAYOUT } from "../../src/vm/Process.js";
 import { fcSeed, thrown } from "./helpers/asKit.js";
 
 const PS = 4096;
@@ -57,11 +58,12 @@ const VARIANTS: Variant[] = [
   { label: "32-bit, bss ends mid-page, data limit, 8 MiB stack", addressBits: 32, text: TEXT, data: DATA, bssSize: 10000, dataLimit: DATA.length + 10 * PS + 123 },
   { label: "48-bit, bss ends within data's last page, no data limit, 64 KiB stack", addressBits: 48, text: TEXT, data: DATA, bssSize: 9, stackSize: 64 * 1024 },
   { label: "48-bit, bss ends on a page boundary, data limit, 128 KiB stack (all mapped at exec)", addressBits: 48, text: TEXT, data: DATA, bssSize: 2 * PS - DATA.length, stackSize: 128 * 1024, dataLimit: DATA.length + 6 * PS },
-  { label: "32-bit, empty image (start_brk = text base), no data limit, 64 KiB stack", addressBits: 32, text: new Uint8Array(0), data: new Uint8Array(0), bssSize: 0, stackSize: 64 * 1024 },
+  { label: "32-bit, empty image (a page per segment, start_brk right after), no data limit, 64 KiB stack", addressBits: 32, text: new Uint8Array(0), data: new Uint8Array(0), bssSize: 0, stackSize: 64 * 1024 },
 ];
 
 /** Where things are, derived from the variant by vm.md / Linux's rules (not read from the process). */
 interface Layout {
+  base: number;
   startCode: number;
   endCode: number;
   startData: number;
@@ -74,24 +76,50 @@ interface Layout {
   heapBase: number;
   brkLimit: number;
   mmapBase: number;
+  vvar: number;
+  vdso: number;
   stackTop: number;
   stackLimit: number;
   initialStack: number;
+  /** The program's lines: [start, end, prot]. */
+  program: Array<[number, number, number]>;
+  /** The end of the data's file-backed line. */
+  dataEnd: number;
 }
 
 function layoutOf(v: Variant, mmapBase: number): Layout {
   const taskSize = v.addressBits === 32 ? 2 ** 32 : 2 ** 47;
-  const startCode = v.addressBits === 32 ? TEXT_BASE_32 : TEXT_BASE_64;
+  // The program: a header page at the base, then text, rodata, relro and data, each from a
+  // page boundary and at least a page long (rodata and relro are empty here).
+  const seg = (n: number): number => Math.max(PS, up(n));
+  const base = v.addressBits === 32 ? TEXT_BASE_32 : TEXT_BASE_64;
+  const startCode = base + PS;
   const endCode = startCode + v.text.length;
-  const startData = up(endCode);
+  const rodata = startCode + seg(v.text.length);
+  const relro = rodata + PS;
+  const startData = relro + PS; // relro is empty: the read-write segment starts with the data
   const endData = startData + v.data.length;
+  const dataEnd = startData + seg(v.data.length);
   const endBss = endData + v.bssSize;
-  const startBrk = up(endBss);
+  const startBrk = Math.max(up(endBss), dataEnd);
   const stackTop = taskSize - PS;
   const stackSize = up(v.stackSize ?? 8 * 1024 * 1024);
   // RLIMIT_DATA as brk(2) checks it: (brk - start_brk) + (end_data - start_data) <= limit.
   const brkLimit = v.dataLimit === undefined ? mmapBase : Math.min(mmapBase, startBrk + v.dataLimit - v.data.length);
+  // The vdso is the first thing mmap places: at the top of the mmap area.
+  const vvar = mmapBase - VDSO_LAYOUT.vvar - VDSO_LAYOUT.vvarVclock - VDSO_LAYOUT.vdso;
   return {
+    base,
+    vvar,
+    vdso: mmapBase - VDSO_LAYOUT.vdso,
+    program: [
+      [base, startCode, PROT_READ],
+      [startCode, rodata, PROT_READ | PROT_EXEC],
+      [rodata, relro, PROT_READ],
+      [relro, startData, PROT_READ],
+      [startData, dataEnd, RW],
+    ],
+    dataEnd,
     startCode,
     endCode,
     startData,
@@ -277,26 +305,28 @@ interface MapsLine {
   name: string;
 }
 
-const LINE = /^([0-9a-f]{8,})-([0-9a-f]{8,}) ([r-][w-][x-][ps]) 00000000 00:00 0 ( *)(.*)$/;
+/** A maps line: anonymous (`00000000 00:00 0`) or from a file (an offset, a device and an inode). */
+const LINE = /^([0-9a-f]{8,})-([0-9a-f]{8,}) ([r-][w-][x-][ps]) (?:00000000 00:00 0|[0-9a-f]{8} [0-9a-f]{2}:[0-9a-f]{2} [1-9]\d*) ( *)(.*)$/;
+const VSYSCALL = "ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0                  [vsyscall]";
 
-function parseMaps(text: string): MapsLine[] {
+/** The lines of maps() but the vsyscall one, which must end a 48-bit process's maps (and only those). */
+function parseMaps(text: string, addressBits: 32 | 48): MapsLine[] {
   expect(text.endsWith("\n") || text === "").toBe(true);
-  return text
-    .split("\n")
-    .filter((l) => l !== "")
-    .map((l) => {
-      const g = LINE.exec(l);
-      expect(g, `maps line ${JSON.stringify(l)}`).not.toBeNull();
-      const name = g![5]!;
-      if (name !== "") expect(l.length - name.length, `name column of ${JSON.stringify(l)}`).toBe(73);
-      else expect(g![4]).toBe("");
-      return { start: parseInt(g![1]!, 16), end: parseInt(g![2]!, 16), perms: g![3]!, name };
-    });
+  const all = text.split("\n").filter((l) => l !== "");
+  if (addressBits === 48) expect(all.pop()).toBe(VSYSCALL);
+  return all.map((l) => {
+    const g = LINE.exec(l);
+    expect(g, `maps line ${JSON.stringify(l)}`).not.toBeNull();
+    const name = g![5]!;
+    if (name !== "") expect(l.length - name.length, `name column of ${JSON.stringify(l)}`).toBe(73);
+    else expect(g![4]).toBe("");
+    return { start: parseInt(g![1]!, 16), end: parseInt(g![2]!, 16), perms: g![3]!, name };
+  });
 }
 
 /** maps() and vmSize against the model; the [heap] line against the formula while the heap is intact. */
 function checkMaps(model: Model, m: ModelProc, p: Process): void {
-  const lines = parseMaps(p.maps());
+  const lines = parseMaps(p.maps(), p.as.addressBits);
   const want = m.regions.list.map((r) => ({ start: r.start, end: r.end, perms: permsOf(r.prot), name: r.name }));
   expect(normalize(lines), `pid ${p.pid} maps`).toEqual(normalize(want));
   expect(p.status().vmSize).toBe(m.regions.total());
@@ -649,14 +679,16 @@ function setup(v: Variant): { model: Model; real: Real; freeAtStart: number } {
   expect(L.mmapBase % PS).toBe(0);
   expect(L.mmapBase).toBeGreaterThanOrEqual(L.startBrk + ZONE_A_PAGES * PS);
   expect(L.mmapBase).toBeLessThan(L.stackLimit);
-  const { endBss: _e, heapBase: _h, initialStack: _s, ...published } = L;
+  const { endBss: _e, heapBase: _h, initialStack: _s, program: _p, dataEnd: _d, ...published } = L;
   expect(p.layout).toEqual(published);
 
   const regions = new Regions();
   const bytes = new Map<number, number>();
-  if (v.text.length > 0) regions.add({ start: L.startCode, end: up(L.endCode), prot: PROT_READ | PROT_EXEC, name: "/a.out" });
-  if (v.data.length > 0) regions.add({ start: L.startData, end: up(L.endData), prot: RW, name: "/a.out" });
-  if (L.startBrk > up(L.endData)) regions.add({ start: up(L.endData), end: L.startBrk, prot: RW, name: "" });
+  for (const [start, end, prot] of L.program) regions.add({ start, end, prot, name: "/a.out" });
+  if (L.startBrk > L.dataEnd) regions.add({ start: L.dataEnd, end: L.startBrk, prot: RW, name: "" });
+  regions.add({ start: L.vvar, end: L.vvar + VDSO_LAYOUT.vvar, prot: PROT_READ, name: "[vvar]" });
+  regions.add({ start: L.vvar + VDSO_LAYOUT.vvar, end: L.vdso, prot: PROT_READ, name: "[vvar_vclock]" });
+  regions.add({ start: L.vdso, end: L.mmapBase, prot: PROT_READ | PROT_EXEC, name: "[vdso]" });
   regions.add({ start: L.initialStack, end: L.stackTop, prot: RW, name: "[stack]" });
   v.text.forEach((b, k) => bytes.set(L.startCode + k, b));
   v.data.forEach((b, k) => bytes.set(L.startData + k, b));

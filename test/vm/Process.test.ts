@@ -4,7 +4,8 @@ import { Errno } from "../../src/errno.js";
 import { ArgumentError, OutOfMemoryError, ProtectionFault, SegmentationFault } from "../../src/errors.js";
 import { Heap } from "../../src/heap/Heap.js";
 import { PhysicalMemory } from "../../src/memory/PhysicalMemory.js";
-import { DEFAULT_STACK_SIZE, Process, TEXT_BASE_32, TEXT_BASE_64, type ProcessOptions } from "../../src/vm/Process.js";
+import { MemFile } from "../../src/vm/MemFile.js";
+import { DEFAULT_STACK_SIZE, PIE_BASE_64, Process, TEXT_BASE_32, TEXT_BASE_64, VDSO_LAYOUT, type ProcessOptions } from "../../src/vm/Process.js";
 import { SwapSpace } from "../../src/vm/Swap.js";
 import { thrown } from "./helpers/asKit.js";
 
@@ -29,50 +30,165 @@ function line(start: number, end: number, perms: string, name = ""): string {
   return name === "" ? s : s.padEnd(73, " ") + name;
 }
 
+/** One maps line of the program's file `/a.out` (its inode is the one its path gives). */
+function fileLine(start: number, end: number, perms: string, offset: number, path = "/a.out"): string {
+  const hex = (n: number): string => n.toString(16).padStart(8, "0");
+  return `${hex(start)}-${hex(end)} ${perms} ${hex(offset)} fe:00 ${new MemFile(new Uint8Array(0), path).inode} `.padEnd(73, " ") + path;
+}
+
+const VSYSCALL = "ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0                  [vsyscall]";
+
+/** The maps lines, without the [vsyscall] line that ends a 48-bit process's maps. */
 function lines(p: Process): string[] {
-  return p.maps().trimEnd().split("\n");
+  const ls = p.maps().trimEnd().split("\n");
+  if (p.as.addressBits === 48) expect(ls.pop()).toBe(VSYSCALL);
+  return ls;
+}
+
+/** The vdso's three lines below `top` (the mmap base). */
+function vdsoLines(top: number): string[] {
+  const vclock = top - VDSO_LAYOUT.vdso - VDSO_LAYOUT.vvarVclock;
+  const vvar = vclock - VDSO_LAYOUT.vvar;
+  return [line(vvar, vclock, "r--p", "[vvar]"), line(vclock, top - VDSO_LAYOUT.vdso, "r--p", "[vvar_vclock]"), line(top - VDSO_LAYOUT.vdso, top, "r-xp", "[vdso]")];
 }
 
 describe("Process: layout", () => {
-  it("lays out text, data, bss and the stack like a non-PIE x86-64 program", () => {
+  it("lays out a static x86-64 program: five lines from its file at 0x400000, bss, the vdso under the mmap base, the stack, vsyscall", () => {
     const p = spawn();
     const L = p.layout;
-    expect(L.startCode).toBe(TEXT_BASE_64);
-    expect(L.endCode).toBe(0x400000 + 100);
-    expect(L.startData).toBe(0x401000);
-    expect(L.endData).toBe(0x401000 + 50);
-    // bss ends at 0x401032 + 10000 = 0x403742; start_brk is that rounded up to a page.
-    expect(L.startBrk).toBe(0x404000);
+    expect(L.base).toBe(TEXT_BASE_64);
+    // A page of ELF headers, then text, rodata (empty: a page), relro (empty: a page), data.
+    expect(L.startCode).toBe(0x401000);
+    expect(L.endCode).toBe(0x401000 + 100);
+    expect(L.startData).toBe(0x404000);
+    expect(L.endData).toBe(0x404000 + 50);
+    // bss ends at 0x404032 + 10000 = 0x406742; start_brk is that rounded up to a page.
+    expect(L.startBrk).toBe(0x407000);
     expect(L.stackTop).toBe(0x7ffffffff000);
     expect(L.stackLimit).toBe(0x7ffffffff000 - DEFAULT_STACK_SIZE);
+    // Linux's mmap_base: 128 MiB below the stack top; the vdso is its first 32 KiB.
+    expect(L.mmapBase).toBe(0x7ffff7fff000);
     expect(L.mmapBase).toBe(p.as.mmapBase);
-    expect(L.mmapBase).toBeLessThan(L.stackLimit);
+    expect([L.vvar, L.vdso]).toEqual([0x7ffff7ff7000, 0x7ffff7ffd000]);
     expect(lines(p)).toEqual([
-      line(0x400000, 0x401000, "r-xp", "/a.out"),
-      line(0x401000, 0x402000, "rw-p", "/a.out"),
-      line(0x402000, 0x404000, "rw-p"),
+      fileLine(0x400000, 0x401000, "r--p", 0),
+      fileLine(0x401000, 0x402000, "r-xp", 0x1000),
+      fileLine(0x402000, 0x403000, "r--p", 0x2000),
+      fileLine(0x403000, 0x404000, "r--p", 0x3000),
+      fileLine(0x404000, 0x405000, "rw-p", 0x4000),
+      line(0x405000, 0x407000, "rw-p"),
+      line(0x7ffff7ff7000, 0x7ffff7ffb000, "r--p", "[vvar]"),
+      line(0x7ffff7ffb000, 0x7ffff7ffd000, "r--p", "[vvar_vclock]"),
+      line(0x7ffff7ffd000, 0x7ffff7fff000, "r-xp", "[vdso]"),
       line(0x7ffffffde000, 0x7ffffffff000, "rw-p", "[stack]"),
     ]);
   });
 
-  it("uses the i386 text base and a stack under 4 GiB in a 32-bit space", () => {
-    const p = spawn({ addressBits: 32, path: "/bin/prog" });
-    expect(p.layout.startCode).toBe(TEXT_BASE_32);
-    expect(p.layout.stackTop).toBe(0xfffff000);
+  it("the program's file is an ELF image: the header page starts with an ELF header naming the entry", () => {
+    const p = spawn();
+    const h = p.as.readBytes(TEXT_BASE_64, 64);
+    expect([...h.subarray(0, 7)]).toEqual([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1]);
+    const dv = new DataView(h.buffer);
+    expect(dv.getUint16(16, true)).toBe(2); // ET_EXEC
+    expect(dv.getUint16(18, true)).toBe(0x3e); // x86-64
+    expect(Number(dv.getBigUint64(24, true))).toBe(p.layout.startCode); // e_entry
+    expect(dv.getUint16(56, true)).toBe(5); // four PT_LOAD and PT_GNU_RELRO
+    expect(thrown(() => p.as.write8(TEXT_BASE_64, 0))).toBeInstanceOf(ProtectionFault);
+    const f = p.as.regionAt(TEXT_BASE_64)!.file!;
+    expect(f.name).toBe("/a.out");
+    expect(f.writable).toBe(false);
+  });
+
+  it("rodata and relro: read-only lines of their own, relro ending where the data starts", () => {
+    const rodata = Uint8Array.from({ length: 5000 }, (_, i) => (i * 3) & 0xff);
+    const relro = Uint8Array.from({ length: 300 }, (_, i) => 255 - (i & 0xff));
+    const p = spawn({ rodata, relro });
+    const L = p.layout;
+    // rodata: 0x402000, two pages; its last page is partial, so the read-write segment shares
+    // that file page (offset 0x3000) though it starts a page further in memory (0x404000).
+    expect(p.as.readBytes(0x402000, rodata.length)).toEqual(rodata);
+    expect(L.startData).toBe(0x405000 - relro.length);
+    expect(p.as.readBytes(L.startData, relro.length)).toEqual(relro);
+    expect(p.as.readBytes(0x405000, DATA.length)).toEqual(DATA);
+    expect(L.endData).toBe(0x405000 + DATA.length);
+    expect(lines(p).slice(0, 5)).toEqual([
+      fileLine(0x400000, 0x401000, "r--p", 0),
+      fileLine(0x401000, 0x402000, "r-xp", 0x1000),
+      fileLine(0x402000, 0x404000, "r--p", 0x2000),
+      fileLine(0x404000, 0x405000, "r--p", 0x3000),
+      fileLine(0x405000, 0x406000, "rw-p", 0x4000),
+    ]);
+    expect(thrown(() => p.as.write8(L.startData, 1))).toBeInstanceOf(ProtectionFault);
+    expect(thrown(() => p.as.write8(0x402000, 1))).toBeInstanceOf(ProtectionFault);
+    p.as.write8(L.endData - 1, 7);
+    expect(p.as.read8(L.endData - 1)).toBe(7);
+  });
+
+  it("pie: the same image at 0x555555554000 (ELF_ET_DYN_BASE), an ET_DYN header with relative addresses", () => {
+    const p = spawn({ pie: true });
+    const L = p.layout;
+    expect(L.base).toBe(PIE_BASE_64);
+    expect(L.startCode).toBe(0x555555555000);
+    expect(L.startBrk).toBe(0x555555554000 + 0x7000);
     const ls = lines(p);
-    expect(ls[0]).toBe(line(0x08048000, 0x08049000, "r-xp", "/bin/prog"));
-    expect(ls[ls.length - 1]).toBe(line(0xfffff000 - 0x21000, 0xfffff000, "rw-p", "[stack]"));
+    expect(ls.slice(0, 6)).toEqual([
+      fileLine(0x555555554000, 0x555555555000, "r--p", 0),
+      fileLine(0x555555555000, 0x555555556000, "r-xp", 0x1000),
+      fileLine(0x555555556000, 0x555555557000, "r--p", 0x2000),
+      fileLine(0x555555557000, 0x555555558000, "r--p", 0x3000),
+      fileLine(0x555555558000, 0x555555559000, "rw-p", 0x4000),
+      line(0x555555559000, 0x55555555b000, "rw-p"),
+    ]);
+    const dv = new DataView(p.as.readBytes(L.base, 64).buffer);
+    expect(dv.getUint16(16, true)).toBe(3); // ET_DYN
+    expect(Number(dv.getBigUint64(24, true))).toBe(0x1000); // e_entry, relative
+    expect(p.sbrk(100)).toBe(L.startBrk);
+    expect(lines(p)[6]).toBe(line(L.startBrk, L.startBrk + PS, "rw-p", "[heap]"));
+    expect(thrown(() => spawn({ pie: 1 as unknown as boolean }))).toBeInstanceOf(ArgumentError);
+  });
+
+  it("uses the i386 base and a stack under 4 GiB in a 32-bit space, with no vsyscall page", () => {
+    const p = spawn({ addressBits: 32, path: "/bin/prog" });
+    expect(p.layout.base).toBe(TEXT_BASE_32);
+    expect(p.layout.startCode).toBe(TEXT_BASE_32 + PS);
+    expect(p.layout.stackTop).toBe(0xfffff000);
+    expect(p.layout.mmapBase).toBe(0xf7fff000);
+    const ls = lines(p);
+    expect(ls[0]).toBe(fileLine(0x08048000, 0x08049000, "r--p", 0, "/bin/prog"));
+    expect(ls[1]).toBe(fileLine(0x08049000, 0x0804a000, "r-xp", 0x1000, "/bin/prog"));
+    expect(ls.slice(-4)).toEqual([...vdsoLines(0xf7fff000), line(0xfffff000 - 0x21000, 0xfffff000, "rw-p", "[stack]")]);
+    expect(p.maps()).not.toContain("[vsyscall]");
+    const dv = new DataView(p.as.readBytes(TEXT_BASE_32, 52).buffer);
+    expect([dv.getUint8(4), dv.getUint16(18, true), dv.getUint32(24, true)]).toEqual([1, 3, p.layout.startCode]); // ELFCLASS32, i386, e_entry
   });
 
   it("text is readable and not writable", () => {
     const p = spawn();
-    expect(p.as.readBytes(TEXT_BASE_64, TEXT.length)).toEqual(TEXT);
-    expect(p.as.read8(TEXT_BASE_64 + TEXT.length)).toBe(0);
-    const e = thrown(() => p.as.write8(TEXT_BASE_64, 1));
+    const c = p.layout.startCode;
+    expect(p.as.readBytes(c, TEXT.length)).toEqual(TEXT);
+    expect(p.as.read8(c + TEXT.length)).toBe(0);
+    const e = thrown(() => p.as.write8(c, 1));
     expect(e).toBeInstanceOf(ProtectionFault);
-    expect((e as ProtectionFault).address).toBe(TEXT_BASE_64);
+    expect((e as ProtectionFault).address).toBe(c);
     expect((e as ProtectionFault).access).toBe("write");
-    expect(p.as.read8(TEXT_BASE_64)).toBe(TEXT[0]);
+    expect(p.as.read8(c)).toBe(TEXT[0]);
+  });
+
+  it("the program is demand-paged from its file: nothing resident at spawn, a major fault per page first read, then copy-on-write for data", () => {
+    const p = spawn();
+    expect(p.status().vmRss).toBe(0);
+    expect(p.as.read8(p.layout.startCode)).toBe(TEXT[0]);
+    expect(p.status().majorFaults).toBe(1);
+    expect(p.as.read8(p.layout.startData)).toBe(DATA[0]);
+    expect(p.status().majorFaults).toBe(2);
+    const minor = p.status().minorFaults;
+    p.as.write8(p.layout.startData, 1); // a private copy of the page
+    expect(p.status().minorFaults).toBe(minor + 1);
+    expect(p.as.regionAt(p.layout.startData)!.file!.bytes[0x4000]).toBe(DATA[0]); // the file is unchanged
+    // Dropping the text page (as reclaim would) and reading it again: the file is read again.
+    expect(p.as.madvise(p.layout.startCode, PS, 4)).toBe(0);
+    expect(p.as.read8(p.layout.startCode + 1)).toBe(TEXT[1]);
+    expect(p.status().majorFaults).toBe(3);
   });
 
   it("data is readable and writable", () => {
@@ -99,34 +215,55 @@ describe("Process: layout", () => {
     const start = p.sbrk(0);
     expect(p.sbrk(5000)).toBe(start);
     const ls = lines(p);
-    expect(ls[3]).toBe(line(up(start), up(start + 5000), "rw-p", "[heap]"));
-    expect(ls[4]).toContain("[stack]");
+    // Right after bss (the sixth line), before the vdso.
+    expect(ls[5]).toBe(line(0x405000, start, "rw-p"));
+    expect(ls[6]).toBe(line(up(start), up(start + 5000), "rw-p", "[heap]"));
+    expect(ls[7]).toContain("[vvar]");
     p.as.write8(start + 4999, 1);
     expect(p.as.read8(start + 4999)).toBe(1);
   });
 
-  it("maps mmap regions below the mmap base, between the heap and the stack", () => {
+  it("maps mmap regions top-down below the vdso, between the heap and the stack", () => {
     const p = spawn();
     p.sbrk(PS);
     const a = p.as.mmap(0, 3 * PS, RW, MAP_PRIVATE | MAP_ANONYMOUS);
-    expect(a + 3 * PS).toBe(p.layout.mmapBase);
+    expect(a + 3 * PS).toBe(p.layout.vvar);
+    const b = p.as.mmap(0, 5 * PS, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS);
+    expect(b + 5 * PS).toBe(a);
     const ls = lines(p);
-    expect(ls[3]).toContain("[heap]");
-    expect(ls[4]).toBe(line(a, a + 3 * PS, "rw-p"));
-    expect(ls[5]).toContain("[stack]");
+    expect(ls.slice(6)).toEqual([
+      line(p.layout.startBrk, p.layout.startBrk + PS, "rw-p", "[heap]"),
+      line(b, a, "r--p"),
+      line(a, a + 3 * PS, "rw-p"),
+      ...vdsoLines(p.layout.mmapBase),
+      line(0x7ffffffde000, 0x7ffffffff000, "rw-p", "[stack]"),
+    ]);
   });
 
-  it("lays out images with no text, no data or no bss", () => {
+  it("lays out images with no text, no data or no bss: still five lines, a page each", () => {
     const memory = new PhysicalMemory({ frames: 64, shared: false });
     const empty = Process.spawn({ memory });
-    expect(empty.sbrk(0)).toBe(TEXT_BASE_64);
-    expect(lines(empty)).toEqual([line(0x7ffffffde000, 0x7ffffffff000, "rw-p", "[stack]")]);
+    expect(empty.layout.startCode).toBe(0x401000);
+    expect(empty.layout.endCode).toBe(0x401000);
+    expect(empty.layout.startData).toBe(0x404000);
+    expect(empty.layout.endData).toBe(0x404000);
+    expect(empty.sbrk(0)).toBe(0x405000); // the data line's end
+    expect(lines(empty)).toEqual([
+      fileLine(0x400000, 0x401000, "r--p", 0),
+      fileLine(0x401000, 0x402000, "r-xp", 0x1000),
+      fileLine(0x402000, 0x403000, "r--p", 0x2000),
+      fileLine(0x403000, 0x404000, "r--p", 0x3000),
+      fileLine(0x404000, 0x405000, "rw-p", 0x4000),
+      ...vdsoLines(0x7ffff7fff000),
+      line(0x7ffffffde000, 0x7ffffffff000, "rw-p", "[stack]"),
+    ]);
+    expect(empty.as.read8(0x404000)).toBe(0);
     const dataOnly = Process.spawn({ memory, data: DATA });
-    expect(dataOnly.layout.startData).toBe(TEXT_BASE_64);
-    expect(dataOnly.layout.endData).toBe(TEXT_BASE_64 + DATA.length);
-    expect(dataOnly.sbrk(0)).toBe(TEXT_BASE_64 + PS); // the end of data, rounded up to a page
+    expect(dataOnly.layout.startData).toBe(0x404000);
+    expect(dataOnly.layout.endData).toBe(0x404000 + DATA.length);
+    expect(dataOnly.sbrk(0)).toBe(0x405000); // the end of data, rounded up to a page
     dataOnly.sbrk(PS);
-    expect(lines(dataOnly)[1]).toBe(line(TEXT_BASE_64 + PS, TEXT_BASE_64 + 2 * PS, "rw-p", "[heap]"));
+    expect(lines(dataOnly)[5]).toBe(line(0x405000, 0x406000, "rw-p", "[heap]"));
   });
 
   it("sets its malloc heap up on first use, at the break rounded up to 16, as glibc's first malloc", () => {
@@ -161,30 +298,35 @@ describe("Process: layout", () => {
   });
 });
 
-describe("Process.spawn out of memory", () => {
-  it("a spawn that runs out of RAM while loading the image gives back every frame it took", () => {
+describe("Process.spawn with little RAM", () => {
+  it("spawning takes no frame, however big the image: its pages are read from the file when touched", () => {
     const memory = new PhysicalMemory({ frames: 4 });
-    const image = new Uint8Array(6 * memory.pageSize).fill(0x5a); // six pages to write, four frames
+    const image = new Uint8Array(6 * memory.pageSize).fill(0x5a); // six pages of text, four frames
     const free = memory.freeFrames;
-    expect(thrown(() => Process.spawn({ memory, text: image }))).toBeInstanceOf(OutOfMemoryError);
+    const proc = Process.spawn({ memory, text: image });
+    expect(memory.freeFrames).toBe(free);
+    // Touching more than fits: without swap the file pages are dropped and read again.
+    for (let i = 0; i < 6; i++) expect(proc.as.read8(proc.layout.startCode + i * PS)).toBe(0x5a);
+    expect(proc.status().majorFaults).toBe(6);
+    expect(proc.status().vmRss).toBeLessThanOrEqual(4 * PS);
+    proc.exit();
     expect(memory.freeFrames).toBe(free);
     memory.check();
-    // The RAM is whole again: a smaller process loads and runs.
-    const proc = Process.spawn({ memory, text: new Uint8Array(2 * memory.pageSize).fill(7), data: new Uint8Array([1, 2, 3]) });
+  });
+
+  it("out of RAM only when pages that cannot be dropped need frames: the heap's, without swap", () => {
+    const memory = new PhysicalMemory({ frames: 4 });
+    const proc = Process.spawn({ memory, text: new Uint8Array(2 * PS).fill(7), data: new Uint8Array([1, 2, 3]) });
     expect(proc.as.read8(proc.layout.startCode)).toBe(7);
     expect(proc.as.read8(proc.layout.startData + 2)).toBe(3);
     const p = proc.heap.malloc(100);
     expect(p).not.toBe(0);
     proc.as.write8(p, 9);
     expect(proc.as.read8(p)).toBe(9);
-  });
-
-  it("with swap, the failed spawn also gives back its swap slots", () => {
-    const memory = new PhysicalMemory({ frames: 4 });
-    const swap = new SwapSpace({ slots: 2 });
-    const image = new Uint8Array(8 * memory.pageSize).fill(1);
-    expect(thrown(() => Process.spawn({ memory, swap, text: image }))).toBeInstanceOf(OutOfMemoryError);
-    expect(swap.freeSlots).toBe(2);
+    const start = proc.sbrk(0);
+    expect(proc.sbrk(8 * PS)).toBe(start);
+    expect(thrown(() => proc.as.writeBytes(start, new Uint8Array(8 * PS).fill(1)))).toBeInstanceOf(OutOfMemoryError);
+    proc.exit();
     expect(memory.freeFrames).toBe(memory.frames);
   });
 });
@@ -192,14 +334,14 @@ describe("Process.spawn out of memory", () => {
 describe("Process: start_brk is the end of bss rounded up to a page (Linux set_brk)", () => {
   // [text, data, bss, the mapping holding bss's last byte, where bss ends, start_brk]
   const cases: Array<[string, number, number, string, number, number]> = [
-    // data ends at 0x401032; bss spills over into pages of its own, ending at 0x403742.
-    ["bss past data's page", DATA.length, BSS, "", 0x403742, 0x404000],
-    // bss fits in the rest of data's last page, ending at 0x401032 + 9 = 0x40103b.
-    ["bss within data's last page", DATA.length, 9, "/a.out", 0x40103b, 0x402000],
+    // data ends at 0x404032; bss spills over into pages of its own, ending at 0x406742.
+    ["bss past data's page", DATA.length, BSS, "", 0x406742, 0x407000],
+    // bss fits in the rest of data's last page, ending at 0x404032 + 9 = 0x40403b.
+    ["bss within data's last page", DATA.length, 9, "/a.out", 0x40403b, 0x405000],
     // No bss: data's end is rounded up.
-    ["no bss", DATA.length, 0, "/a.out", 0x401032, 0x402000],
+    ["no bss", DATA.length, 0, "/a.out", 0x404032, 0x405000],
     // bss ends exactly on a page boundary: start_brk stays there.
-    ["bss ending on a page boundary", DATA.length, 2 * PS - DATA.length, "", 0x403000, 0x403000],
+    ["bss ending on a page boundary", DATA.length, 2 * PS - DATA.length, "", 0x406000, 0x406000],
   ];
 
   it.each(cases)("%s: sbrk(0) right after spawn is start_brk, page-aligned", (_label, dataLength, bssSize, _name, endBss, startBrk) => {
@@ -216,7 +358,7 @@ describe("Process: start_brk is the end of bss rounded up to a page (Linux set_b
     const p = spawn({ data: DATA.subarray(0, dataLength), bssSize });
     const bssRegion = p.as.regionAt(endBss - 1);
     expect(bssRegion?.end).toBe(startBrk);
-    expect(bssRegion?.name ?? "").toBe(name);
+    expect(bssRegion?.displayName() ?? "").toBe(name);
     expect(p.as.readBytes(endBss, startBrk - endBss).every((b) => b === 0)).toBe(true);
     for (let a = endBss; a < startBrk; a += 97) expect(p.as.regionAt(a)?.start).toBe(bssRegion?.start);
     if (startBrk > endBss) {
@@ -237,8 +379,8 @@ describe("Process: start_brk is the end of bss rounded up to a page (Linux set_b
     expect(ls[heapAt]).toBe(line(startBrk, startBrk + PS, "rw-p", "[heap]"));
     // The line before it is the mapping holding bss's last byte, ending where [heap] starts.
     const bssRegion = p.as.regionAt(endBss - 1)!;
-    expect(ls[heapAt - 1]).toBe(line(bssRegion.start, startBrk, "rw-p", name));
-    expect(ls[heapAt + 1]).toContain("[stack]");
+    expect(ls[heapAt - 1]).toBe(name === "" ? line(bssRegion.start, startBrk, "rw-p") : fileLine(bssRegion.start, startBrk, "rw-p", 0x4000));
+    expect(ls[heapAt + 1]).toContain("[vvar]");
     p.as.write8(startBrk + 99, 7);
     expect(p.as.read8(startBrk + 99)).toBe(7);
     expect(thrown(() => p.as.read8(startBrk + PS))).toBeInstanceOf(SegmentationFault);
@@ -407,7 +549,7 @@ describe("Process: fork", () => {
     expect(child.maps()).toBe(parent.maps());
     const d = parent.layout.startData;
     expect(child.as.readBytes(d, DATA.length)).toEqual(DATA);
-    expect(child.as.readBytes(TEXT_BASE_64, TEXT.length)).toEqual(TEXT);
+    expect(child.as.readBytes(parent.layout.startCode, TEXT.length)).toEqual(TEXT);
     expect(child.as.read32(heap)).toBe(0xcafe);
     child.as.write8(d, 1);
     child.as.write32(heap, 0xbeef);
@@ -416,7 +558,7 @@ describe("Process: fork", () => {
     parent.as.write8(d + 1, 2);
     expect(child.as.read8(d + 1)).toBe(DATA[1]);
     expect(child.status().minorFaults).toBeGreaterThan(0);
-    expect(thrown(() => child.as.write8(TEXT_BASE_64, 0))).toBeInstanceOf(ProtectionFault);
+    expect(thrown(() => child.as.write8(parent.layout.startCode, 0))).toBeInstanceOf(ProtectionFault);
     parent.as.check();
     child.as.check();
   });
@@ -470,14 +612,17 @@ describe("Process: page sizes from 16 bytes to 8 MiB (64 KiB in a 32-bit space)"
     const bssSize = ps + 100; // bss spills past data's last page into one of its own
     const p = Process.spawn({ memory, addressBits, text: TEXT, data: DATA, bssSize, stackSize: 4 * ps });
     const L = p.layout;
-    // The conventional text base, rounded up to the page size.
+    // The conventional base, rounded up to the page size; a page (or more) of ELF headers,
+    // then text, then rodata and relro (a page each: empty), then data.
     const base = addressBits === 32 ? TEXT_BASE_32 : TEXT_BASE_64;
-    expect(L.startCode).toBe(up(base, ps));
-    if (ps <= (addressBits === 32 ? 1 << 15 : 1 << 22)) expect(L.startCode).toBe(base);
-    expect(L.startData).toBe(up(L.startCode + TEXT.length, ps));
+    expect(L.base).toBe(up(base, ps));
+    if (ps <= (addressBits === 32 ? 1 << 15 : 1 << 22)) expect(L.base).toBe(base);
+    const headers = Math.max(ps, up(addressBits === 32 ? 52 + 5 * 32 : 64 + 5 * 56, ps));
+    expect(L.startCode).toBe(L.base + headers);
+    expect(L.startData).toBe(up(L.startCode + TEXT.length, ps) + 2 * ps);
     expect(L.startBrk).toBe(up(L.endData + bssSize, ps));
     expect(L.stackTop).toBe((addressBits === 32 ? 2 ** 32 : 2 ** 47) - ps);
-    for (const a of [L.startCode, L.startData, L.startBrk, L.mmapBase, L.stackTop, L.stackLimit]) expect(a % ps).toBe(0);
+    for (const a of [L.base, L.startCode, L.startData, L.startBrk, L.mmapBase, L.vvar, L.vdso, L.stackTop, L.stackLimit]) expect(a % ps).toBe(0);
 
     // text: readable, not writable.
     expect(p.as.readBytes(L.startCode, TEXT.length)).toEqual(TEXT);
@@ -500,9 +645,11 @@ describe("Process: page sizes from 16 bytes to 8 MiB (64 KiB in a 32-bit space)"
     p.as.write8(L.startBrk + ps + 99, 0x44);
     expect(p.as.read8(L.startBrk)).toBe(0x33);
     expect(p.as.read8(L.startBrk + ps + 99)).toBe(0x44);
-    // mmap: top-down below the mmap base.
+    // mmap: top-down below the vdso, the first mapping under the mmap base.
+    const vdsoBytes = up(VDSO_LAYOUT.vvar, ps) + up(VDSO_LAYOUT.vvarVclock, ps) + up(VDSO_LAYOUT.vdso, ps);
+    expect(L.vvar).toBe(L.mmapBase - vdsoBytes);
     const m = p.as.mmap(0, 2 * ps, RW, MAP_PRIVATE | MAP_ANONYMOUS);
-    expect(m).toBe(L.mmapBase - 2 * ps);
+    expect(m).toBe(L.vvar - 2 * ps);
     p.as.write32(m + ps, 0x5566);
     expect(p.as.read32(m + ps)).toBe(0x5566);
     // stack: its top page, and down on demand to its limit.
@@ -518,18 +665,29 @@ describe("Process: page sizes from 16 bytes to 8 MiB (64 KiB in a 32-bit space)"
       expect(found).toHaveLength(1);
       return found[0]!;
     };
+    const headerLine = at((l) => l[0] === L.base);
     const text = at((l) => l[2] === "r-xp" && l[3] === "/a.out");
+    const rodata = at((l) => l[0] === text[1]);
+    const relro = at((l) => l[0] === rodata[1]);
     const data = at((l) => l[2] === "rw-p" && l[3] === "/a.out");
     const bss = at((l) => l[3] === "" && l[1] <= L.startBrk);
     const heap = at((l) => l[3] === "[heap]");
     const mmap = at((l) => l[3] === "" && l[0] >= L.startBrk);
+    const vvar = at((l) => l[3] === "[vvar]");
+    const vclock = at((l) => l[3] === "[vvar_vclock]");
+    const vdso = at((l) => l[3] === "[vdso]");
     const stack = at((l) => l[3] === "[stack]");
-    expect(ls).toEqual([text, data, bss, heap, mmap, stack]);
-    expect(text.slice(0, 2)).toEqual([L.startCode, L.startData]);
+    expect(ls).toEqual([headerLine, text, rodata, relro, data, bss, heap, mmap, vvar, vclock, vdso, stack]);
+    expect(headerLine.slice(0, 3)).toEqual([L.base, L.startCode, "r--p"]);
+    expect(text.slice(0, 2)).toEqual([L.startCode, up(L.endCode, ps)]);
+    expect(rodata.slice(0, 4)).toEqual([up(L.endCode, ps), up(L.endCode, ps) + ps, "r--p", "/a.out"]);
+    expect(relro.slice(0, 4)).toEqual([up(L.endCode, ps) + ps, L.startData, "r--p", "/a.out"]);
     expect(data.slice(0, 2)).toEqual([L.startData, up(L.endData, ps)]);
     expect(bss.slice(0, 2)).toEqual([up(L.endData, ps), L.startBrk]);
     expect(heap.slice(0, 2)).toEqual([L.startBrk, up(L.startBrk + ps + 100, ps)]);
-    expect(mmap.slice(0, 2)).toEqual([m, L.mmapBase]);
+    expect(mmap.slice(0, 2)).toEqual([m, L.vvar]);
+    expect([vvar[0], vdso[1], vdso[2]]).toEqual([L.vvar, L.mmapBase, "r-xp"]);
+    expect(vclock[1]).toBe(L.vdso);
     expect(stack.slice(0, 2)).toEqual([L.stackLimit, L.stackTop]);
     for (let i = 1; i < ls.length; i++) expect(ls[i - 1]![1]).toBeLessThanOrEqual(ls[i]![0]);
     p.as.check();
@@ -564,7 +722,9 @@ describe("Process: passthroughs", () => {
 
   it("works with small pages", () => {
     const p = spawn({ pageSize: 256, frames: 256, stackSize: 4096 });
-    expect(p.layout.startData).toBe(up(TEXT_BASE_64 + TEXT.length, 256));
+    // Five segments of 256-byte pages: the headers (288 bytes) take two.
+    expect(p.layout.startCode).toBe(TEXT_BASE_64 + 2 * 256);
+    expect(p.layout.startData).toBe(p.layout.startCode + up(TEXT.length, 256) + 2 * 256);
     const start = p.sbrk(0);
     expect(p.sbrk(300)).toBe(start);
     expect(p.maps()).toContain(line(up(start, 256), up(start + 300, 256), "rw-p", "[heap]"));

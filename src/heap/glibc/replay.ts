@@ -73,8 +73,14 @@ export function parseTrace(text: string): Op[] {
 export function replayGlibcTrace(trace: string, opts: GlibcReplayOptions = {}): string[] {
   const ops = parseTrace(trace);
   const memory = new PhysicalMemory({ frames: opts.frames ?? 262144 });
-  // A heap start of the caller's choosing: a bss that reaches it (untouched bss costs nothing).
-  const bssSize = opts.heapStart !== undefined ? opts.heapStart - 0x400000 : 0;
+  // A heap start of the caller's choosing: a bss that reaches it from where an empty image's
+  // bss starts (untouched bss costs nothing).
+  let bssSize = 0;
+  if (opts.heapStart !== undefined) {
+    const probe = Process.spawn({ memory });
+    bssSize = opts.heapStart - probe.layout.endData;
+    probe.exit();
+  }
   const proc = Process.spawn({ memory, heap: { allocator: "glibc" }, bssSize });
   const heap = proc.heap as GlibcHeap;
   const as = proc.as;
