@@ -28,9 +28,10 @@ Options:
   --page-size N     bytes per page, a power of two (default 4096)
   --frame F         the frame VA's page is mapped to (default 0x2a)
   --unmapped        map nothing: the walk stops at the first empty entry (a page fault)
-  --process         walk in a freshly spawned process instead (text at 0x400000, data, bss,
-                    a heap, the stack below 0x7ffffffff000), after touching VA if it is mapped:
-                    a write where the region is writable, else a read
+  --process         walk in a freshly spawned process instead (the program from 0x400000,
+                    its text from 0x401000, data, bss, a heap, the vdso, the stack below
+                    0x7ffffffff000), after touching VA if it is mapped: a write where the
+                    region is writable, else a read
   --svg FILE        also draw the walk as an SVG picture into FILE
   --json            print the walk as JSON: {va, levels, fields, steps, outcome, pte, frame,
                     physicalAddress}
@@ -39,7 +40,7 @@ Options:
 Example:
   vmheap walk 0x7f1234567abc
   vmheap walk 0x12345678 --levels 10,10
-  vmheap walk 0x400010 --process`;
+  vmheap walk 0x401010 --process`;
 
 const hex = (n: number): string => "0x" + n.toString(16);
 

@@ -168,7 +168,7 @@ describe("demo", () => {
   it("part two: a lead-in before the maps of section 10", () => {
     const i = lines.findIndex((l) => l.startsWith("    /proc/self/maps now:"));
     expect(i).toBeGreaterThan(0);
-    expect(lines[i + 1]).toMatch(/^\s+00400000-00403000 r-xp/);
+    expect(lines[i + 1]).toMatch(/^\s+00400000-00401000 r--p/);
     expect(lines.slice(0, i).some((l) => /^10\. malloc inside the process/.test(l))).toBe(true);
   });
 

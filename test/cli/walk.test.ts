@@ -82,7 +82,7 @@ describe("vmheap walk", () => {
   });
 
   it("--process: text is mapped read-execute, a stack page gets a frame, a hole has no entry", () => {
-    const text = walk("0x400010", "--process");
+    const text = walk("0x401010", "--process");
     expect(text.outcome).toBe("mapped");
     expect(text.pteText).toMatch(/^frame 0x[0-9a-f]+ P - U X/);
     const stack = walk("0x7fffffffe000", "--process");
