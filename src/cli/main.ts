@@ -37,6 +37,10 @@ export function mainHelp(): string {
 /**
  * Runs `vmheap` with `argv` (the arguments after the program name).
  * @returns the exit code: 0 done, 1 bad input, 2 bad command line
+ * @example
+ * ```ts
+ * const code = run(["pagesim", "--refs", "1,2,3,1", "--json"], processIo);
+ * ```
  */
 export function run(argv: readonly string[], io: Io): number {
   const [name, ...rest] = argv;

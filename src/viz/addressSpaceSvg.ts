@@ -47,6 +47,12 @@ const STATE_LABEL: Record<PageState, string> = {
  * region is a `<g class="region">` (`data-start`, `data-end`, `data-pages`, and
  * `data-resident`, `data-shared`, `data-zero`, `data-swapped` counts); small regions hold one
  * `<rect class="page">` per page with `data-state`.
+ * @example
+ * ```ts
+ * const proc = Process.spawn({ memory: new PhysicalMemory({ frames: 256 }), text: new Uint8Array(4096) });
+ * proc.heap.malloc(100);
+ * writeFileSync("maps.svg", addressSpaceSvg(proc));
+ * ```
  */
 export function addressSpaceSvg(space: SpaceLike, opts: AddressSpaceSvgOptions = {}): string {
   const as = spaceOf(space);

@@ -40,6 +40,12 @@ const DASHES = [undefined, "7 3", "2 3", "9 3 2 3", "4 4", "1 2"] as const;
  * visible; every point is a `<circle class="point">` with `data-frames` and `data-misses`, each
  * anomaly (a point above the one before it) a `<circle class="anomaly">`.
  * @throws ArgumentError when a series does not have one value per frame count
+ * @example
+ * ```ts
+ * const refs = [1, 2, 3, 4, 1, 2, 5, 1, 2, 3, 4, 5];
+ * const { frames, misses } = faultCurve(refs, 5, ["fifo", "lru", "opt"]);
+ * const svg = faultCurveSvg({ frames, series: ["fifo", "lru", "opt"].map((name) => ({ name, misses: misses[name]! })) });
+ * ```
  */
 export function faultCurveSvg(data: FaultCurveData): string {
   const { frames, series } = data;

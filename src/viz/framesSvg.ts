@@ -36,6 +36,11 @@ export interface FramesSvgOptions {
  * `data-frame`, `data-refs` (its reference count; 0 when free), `data-owners` (owner indices)
  * and `data-state`: `free`, `zero`, `owned`, `shared` (more than one mapping) or `other`
  * (in use, but by no owner given: a page-cache page, or a process not passed in).
+ * @example
+ * ```ts
+ * const child = parent.fork();
+ * writeFileSync("frames.svg", framesSvg(ram, [{ name: "parent", space: parent }, { name: "child", space: child }]));
+ * ```
  */
 export function framesSvg(memory: PhysicalMemory, owners: readonly FrameOwner[], opts: FramesSvgOptions = {}): string {
   const columns = opts.columns ?? 32;

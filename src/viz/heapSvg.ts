@@ -55,6 +55,12 @@ const MAX_LINKED = 32;
  * chunks alternate two shades of blue so that neighbours stay apart.
  * @param heap - the heap (its `chunks()`; its `base`, `alignment` and `memory` for the header and the free lists)
  * @throws ArgumentError on a bad option
+ * @example
+ * ```ts
+ * const heap = new Heap();
+ * heap.free(heap.malloc(100));
+ * writeFileSync("heap.svg", heapSvg(heap, { scale: "log" }));
+ * ```
  */
 export function heapSvg(heap: Pick<Heap, "chunks"> & Partial<Pick<Heap, "base" | "alignment" | "memory">>, opts: HeapSvgOptions = {}): string {
   const width = opts.width ?? 960;

@@ -39,6 +39,10 @@ export function randomRefs(n: number, pages: number, seed: number): number[] {
  * the page referenced most recently (ties cannot happen: one page per time step). An empty
  * frame is always filled first, the lowest one first.
  * @param seed - RAND's seed (the other policies ignore it) @defaultValue 0
+ * @example
+ * ```ts
+ * simulate([1, 2, 3, 4, 1, 2, 5, 1, 2, 3, 4, 5], 3, "mru").misses; // 7
+ * ```
  */
 export function simulate(refs: readonly number[], frames: number, policy: PagePolicy, seed = 0): ReplayResult {
   if (policy !== "rand" && policy !== "mru") return simulateReplacement(refs, frames, policy);

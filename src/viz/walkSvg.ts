@@ -20,6 +20,12 @@ const FAULT = "#cc3311";
  * Draws a walk described by {@link walkView}. Each field of the address is a
  * `<g class="field">`, each table a `<g class="table">` (`data-level`, `data-index`,
  * `data-entry`); levels the walk did not reach are drawn faint, with `data-reached="false"`.
+ * @example
+ * ```ts
+ * const table = new PageTable({ levels: [10, 10] });
+ * table.set(0x12345678, pte.makePte(7, pte.WRITABLE));
+ * writeFileSync("walk.svg", walkSvg(walkView(table, 0x12345678)));
+ * ```
  */
 export function walkSvg(view: WalkView): string {
   const W = 980;
