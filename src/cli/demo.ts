@@ -1,8 +1,7 @@
 /**
- * `npm run demo`: a short guided tour of a {@link Heap}, printed as text. It works on a fresh
+ * `npm run demo` (`vmheap demo`): a short guided tour of a {@link Heap}, printed as text. It works on a fresh
  * in-memory heap (no files, no servers) and states only what it has just measured.
  */
-import { pathToFileURL } from "node:url";
 import { DoubleFreeError, Heap, InvalidPointerError, M_TRIM_THRESHOLD, type ChunkInfo } from "../index.js";
 import { chunkTable, formatMallinfo, heapMap } from "../viz/heapMap.js";
 import { allocatorsTour } from "./allocatorsTour.js";
@@ -208,10 +207,4 @@ export function main(out: (line: string) => void): void {
   say("Next: docs/heap.md tells how the heap is built, docs/vm.md the virtual-memory model, and");
   say("docs/cli.md the vmheap command (replay a trace, page replacement, page-table walks, pictures).");
   say("README.md covers the whole API, the glibc rules each call follows, and the wasm imports.");
-}
-
-// Run as a script (`tsx src/cli/demo.ts`), not when bundled into the vmheap command, whose
-// module URL is the bundle's own and would match any script that imports it.
-if (process.argv[1] !== undefined && /demo\.[cm]?[jt]s$/.test(process.argv[1]) && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main((line) => console.log(line));
 }
