@@ -107,6 +107,9 @@ export { GlibcHeap, type GlibcHeapOptions } from "./heap/glibc/GlibcHeap.js";
 export type { MallocState } from "./heap/glibc/state.js";
 export type { GlibcMemory } from "./heap/glibc/memory.js";
 export { replayGlibcTrace, type GlibcReplayOptions } from "./heap/glibc/replay.js";
+export { WASI_ERRNO, LINUX_ERRNO, type WasmImports, type WasmImportOptions, type ErrnoNumbering } from "./heap/wasm/abi.js";
+export { compileWasmEngine, type WasmEngineBinaries } from "./heap/wasm/engine.js";
+export { memoryImport, exportedGlobal, type MemoryLimits } from "./heap/wasm/binary.js";
 export { MAX_REQUEST } from "./heap/chunk.js";
 export { heapMap, chunkTable, formatMallinfo, MAP_GLYPHS, type HeapMapOptions } from "./viz/heapMap.js";
 export {

@@ -13,6 +13,7 @@ import { CINUSE, FLAG_BITS, ILP32, LP64, MAX_REQUEST, PINUSE, WASM32, type Layou
 import { LinearHost, type HeapHost } from "./host.js";
 import type { AddressSpace } from "../vm/AddressSpace.js";
 import { jsImports, type WasmImportOptions, type WasmImports } from "./wasm/abi.js";
+import { wasmEngineImports } from "./wasm/engine.js";
 import {
   H_MAGIC,
   H_CONFIG,
@@ -1313,6 +1314,11 @@ export class Heap<M extends HeapMemory = LinearMemory> {
     return this.hdr;
   }
 
+  /** The heap's data model: `"lp64"`, `"ilp32"` or `"wasm32"` (see {@link HeapOptions.dataModel}). */
+  get dataModel(): DataModel {
+    return this.layout === LP64 ? "lp64" : this.layout === WASM32 ? "wasm32" : "ilp32";
+  }
+
   // ───────────────────────── engine ─────────────────────────
 
   /** Picks up a growth of a wasm memory made elsewhere: the word view must cover it. */
@@ -2379,6 +2385,7 @@ export class Heap<M extends HeapMemory = LinearMemory> {
    * ```
    */
   wasmImports(opts: WasmImportOptions = {}): WasmImports {
-    return opts.engine !== undefined ? opts.engine.imports(this as Heap<HeapMemory>, opts) : jsImports(this as Heap<HeapMemory>, opts);
+    const heap = this as Heap<HeapMemory>;
+    return opts.engine !== undefined ? wasmEngineImports(heap, opts.engine, opts) : jsImports(heap, opts);
   }
 }

@@ -8,7 +8,7 @@ import { SMALL_BINS, binCount, binIndex, ctz32, fitIndex } from "./bins.js";
 import { CINUSE, FLAG_BITS, LP64, MAX_REQUEST, PINUSE, WASM32, type Layout } from "./chunk.js";
 import { type HeapHost } from "./host.js";
 import { H_MAGIC, H_CONFIG, H_LOCK, H_HDR, H_ARENA, H_TOP, H_END, H_BRK, H_BRK_START, H_MAXFOOT, H_MMAP_BYTES, H_MMAP_COUNT, H_TRIM, H_TOPPAD, H_MMAP_THRESHOLD, H_MMAP_MAX, H_BITMAP, H_COVER, H_LIMIT, H_SUMMARY, H_BINMAP, H_DV, MAGIC, VERSION, FLAG_CONCURRENT } from "./header.js";
-import { Heap, DEFAULT_TRIM_THRESHOLD, DEFAULT_MMAP_THRESHOLD, MAX_MMAP_THRESHOLD, MAX_HEAP_BYTES, type MallInfo, type ChunkInfo, type HeapOptions } from "./Heap.js";
+import { Heap, DEFAULT_TRIM_THRESHOLD, DEFAULT_MMAP_THRESHOLD, MAX_MMAP_THRESHOLD, MAX_HEAP_BYTES, type MallInfo, type ChunkInfo, type DataModel, type HeapOptions } from "./Heap.js";
 import type { AddressSpace } from "../vm/AddressSpace.js";
 
 /** Arena bytes covered by the first in-use bitmap; it doubles as the heap grows. */
@@ -1026,6 +1026,11 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
   /** Address of the heap's header (its `base`, rounded up to 16). */
   override get base(): number {
     return this.hdr;
+  }
+
+  /** The heap's data model: `"lp64"`, `"ilp32"` or `"wasm32"` (see {@link HeapOptions.dataModel}). */
+  override get dataModel(): DataModel {
+    return this.layout === LP64 ? "lp64" : this.layout === WASM32 ? "wasm32" : "ilp32";
   }
 
   // ───────────────────────── engine ─────────────────────────

@@ -4,6 +4,9 @@ import { describe, expect, it } from "vitest";
 // @ts-expect-error: a plain .mjs build script, without type declarations
 import { CACHE_MASK, generate } from "../../scripts/gen-paged-engine.mjs";
 import { CACHE_ENTRIES } from "../../src/heap/PagedHeap.js";
+// @ts-expect-error: a plain .mjs build script, without type declarations
+import { ascVersion, buildHash, compile, generateSource, models, OUT_AS, readSources } from "../../scripts/gen-wasm-engine.mjs";
+import { ENGINE_HASH, ENGINE_MESSAGES, ENGINE_OPS, ENGINE_WASM } from "../../src/heap/wasm/engine.generated.js";
 
 const REPO = path.resolve(__dirname, "../..");
 const read = (p: string): string => fs.readFileSync(path.join(REPO, p), "utf8");
@@ -41,5 +44,71 @@ describe("the paged engine generated from Heap.ts", () => {
     expect(() => generate(wrap("    for (m[i] of [1]) {}\n    return 0;"))).toThrow(/loop may not store/);
     expect(() => generate(wrap("    const x = this.m;\n    return x[0];"))).toThrow(/this\.m may only be/);
     expect(() => generate(wrap("    this.m.fill(0);\n    return 0;"))).toThrow(/this\.m may only be/);
+  });
+});
+
+describe("the wasm engine generated from Heap.ts", () => {
+  const sources = (): ReturnType<typeof readSources> => readSources();
+
+  it("engine.generated.as is up to date (run `npm run gen` after changing Heap.ts)", async () => {
+    const { src } = sources();
+    const { text, ops, messages } = await generateSource(src);
+    expect(text).toBe(read(OUT_AS));
+    expect(ENGINE_OPS).toEqual(ops);
+    expect(ENGINE_MESSAGES).toEqual(messages);
+  });
+
+  it("engine.generated.ts was built from these sources, host.as, abi.as, this asc and these flags", async () => {
+    const { hand } = sources();
+    expect(ENGINE_HASH).toBe(buildHash(read(OUT_AS), hand, await ascVersion()));
+  });
+
+  it("its wasm32 binary is exactly what asc makes of them", async () => {
+    const { src, hand } = sources();
+    const bytes = await compile(read(OUT_AS), hand, (await models(src)).wasm32);
+    expect(Buffer.from(bytes).toString("base64")).toBe(ENGINE_WASM.wasm32);
+  }, 180_000);
+
+  it("the data models' numbers come from Heap.ts's setUp", async () => {
+    const m = await models(sources().src);
+    expect(m.wasm32.fields).toMatchObject({ W: 4, W2: 8, amask: 15, minChunk: 16, gshift: 4, mode: 4 });
+    expect(m.lp64.fields).toMatchObject({ W: 8, W2: 16, amask: 15, minChunk: 32, mode: 0 });
+    expect(m.ilp32.fields).toMatchObject({ W: 4, W2: 8, amask: 7, minChunk: 16, gshift: 3, mode: 4 });
+    // the first chunk starts 2·W below an aligned payload
+    for (const { fields, layout } of Object.values(m) as Array<{ fields: { arena: number; W2: number }; layout: { align: number } }>) {
+      expect((fields.arena + fields.W2) % layout.align).toBe(0);
+    }
+  });
+
+  it("translates JavaScript's integer semantics, and refuses what it cannot translate", async () => {
+    const { src } = sources();
+    const wrap = (body: string, ret = "number", params = "i: number"): string =>
+      `class Heap {\n  protected m!: Int32Array;\n  protected hdr!: number;\n  foo(${params}): ${ret} {\n    const m = this.m;\n${body}\n  }\n}\n`;
+    const gen = async (body: string, ret?: string, params?: string): Promise<string> => (await generateSource({ ...src, heap: wrap(body, ret, params) }, { roots: ["foo"] })).text;
+    const out = await gen("    m[(i + 4) >>> 2] = m[i] | 1;\n    if (this.maps !== null && this.maps.has(i)) return 7;\n    return Math.ceil(i / 16) + (i >>> 3) + ~i + (i << 2) + (i >> 1) + (i ^ 3) + (i & 5) + Math.clz32(i);");
+    expect(out).toContain("store32(((i + 4)), bor(load32((i << 2)), 1));");
+    expect(out).toContain("ceilDiv(i, 16)");
+    expect(out).toContain("shr(i, 3)");
+    expect(out).toContain("bnot(i)");
+    expect(out).toContain("shl(i, 2)");
+    expect(out).toContain("sar(i, 1)");
+    expect(out).toContain("bxor(i, 3)");
+    expect(out).toContain("band(i, 5)");
+    expect(out).toContain("clz32(i)");
+    expect(out).not.toContain("maps"); // a heap on a wasm memory has no mapped blocks: folded away
+    expect(out).toContain("export function foo(i: i64): i64");
+    const refused = async (body: string, why: RegExp, ret?: string, params?: string): Promise<void> => {
+      await expect(gen(body, ret, params)).rejects.toThrow(why);
+    };
+    await refused("    m[i] |= 2;\n    return 0;", /compound stores/);
+    await refused("    return i / 3;", /division/);
+    await refused("    throw new Error('x');", /not known to the engine/);
+    await refused("    return nowhere;", /unknown name/);
+    await refused("    this.hdr = 1;\n    return 0;", /assignment target/);
+    await refused("    const s = `x${i}`;\n    return 0;", /not translated/);
+    await refused("    return this.maps.size;", /not translated/);
+    await refused("    return 0;", /no wasm type/, "bigint");
+    await refused("    return 0;", /a parameter needs a type/, "number", "i");
+    await refused("    return this.nothing(i);", /method nothing not found/);
   });
 });

@@ -8,6 +8,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { DoubleFreeError, Errno, Heap, HeapError, LinearMemory, VmError } from "../../src/index.js";
 import { WASI_ERRNO } from "../../src/heap/wasm/abi.js";
 import { compileWat, loadWabt, sharedWasm } from "./helpers/wasmClient.js";
+import { ENGINES, type EngineName } from "./helpers/wasmEngines.js";
 
 const HEAP_BASE = 4096;
 /** The module's static data: a 1024-byte data segment at 0 with this pattern. */
@@ -211,12 +212,12 @@ interface Setup {
   wasm: Exports;
 }
 
-function setup(shared: boolean): Setup {
+function setupWith(shared: boolean, engine: EngineName): Setup {
   const memory = new WebAssembly.Memory({ initial: 1, maximum: 256, ...(shared ? { shared: true } : {}) } as WebAssembly.MemoryDescriptor);
   // The module's data segment is written at instantiation; the heap is created first, as an
   // embedder does (the segment lies below the base, so the order must not matter).
   const heap = new Heap({ memory, base: HEAP_BASE });
-  const instance = new WebAssembly.Instance(compile(shared), { env: { memory, ...heap.wasmImports() } });
+  const instance = new WebAssembly.Instance(compile(shared), { env: { memory, ...heap.wasmImports(ENGINES[engine]()) } });
   return { memory, heap, wasm: instance.exports as unknown as Exports };
 }
 
@@ -250,9 +251,12 @@ function expectPattern(heap: Heap<LinearMemory>, p: number, n: number, seed: num
 beforeAll(loadWabt);
 
 describe.each([
-  ["an unshared WebAssembly.Memory", false],
-  ["a shared WebAssembly.Memory", true],
-])("Heap as the malloc of a wasm module, over %s", (_name, shared) => {
+  ["an unshared WebAssembly.Memory", false, "js"],
+  ["a shared WebAssembly.Memory", true, "js"],
+  ["an unshared WebAssembly.Memory", false, "wasm"],
+  ["a shared WebAssembly.Memory", true, "wasm"],
+] as const)("Heap as the malloc of a wasm module, over %s, through the %s engine", (_name, shared, engine) => {
+  const setup = (sh: boolean): Setup => setupWith(sh, engine);
   it.skipIf(shared && !sharedWasm)("instantiates with the heap's wasmImports and leaves the data segment alone", () => {
     const { memory, heap } = setup(shared);
     expect(heap.memory.wasm).toBe(memory);

@@ -19,6 +19,7 @@ import { Errno } from "../../errno.js";
 import { ArgumentError } from "../../errors.js";
 import { LinearMemory } from "../../memory/LinearMemory.js";
 import type { Heap, HeapMemory } from "../Heap.js";
+import type { WasmEngineBinaries } from "./engine.js";
 
 /** `errno` numbers of WASI (wasi-libc, and Emscripten and musl, which share them). */
 export const WASI_ERRNO = { EINVAL: 28, ENOMEM: 48 } as const;
@@ -56,17 +57,11 @@ export interface WasmImportOptions {
    */
   instance?: () => WebAssembly.Instance | undefined;
   /**
-   * The engine that runs the calls: the heap's wasm engine from `vmheap/wasm`, so that the
-   * module's calls are wasm-to-wasm. Without it, the imports are JavaScript functions over the
-   * heap's JavaScript engine.
+   * The engine that runs the calls: `wasmEngine` from `vmheap/wasm` (the heap's own algorithm
+   * compiled to WebAssembly), so that the module's calls are wasm-to-wasm. Without it, the
+   * imports are JavaScript functions over the heap's JavaScript engine.
    */
-  engine?: WasmEngineSource;
-}
-
-/** Something that builds a heap's C-ABI imports (the wasm engine of `vmheap/wasm`). */
-export interface WasmEngineSource {
-  /** The C-ABI functions of `heap` for a module: see {@link Heap.wasmImports}. */
-  imports(heap: Heap<HeapMemory>, opts: WasmImportOptions): WasmImports;
+  engine?: WasmEngineBinaries;
 }
 
 /**

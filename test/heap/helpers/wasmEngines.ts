@@ -3,10 +3,12 @@
  * JavaScript engine (each call crosses into JavaScript) and its wasm engine (wasm-to-wasm).
  */
 import type { WasmImportOptions } from "../../../src/heap/wasm/abi.js";
+import { wasmEngine } from "../../../src/heap/wasm/index.js";
 
 /** Options of `heap.wasmImports()` that choose each engine. */
 export const ENGINES = {
   js: (): WasmImportOptions => ({}),
+  wasm: (): WasmImportOptions => ({ engine: wasmEngine }),
 };
 
 export type EngineName = keyof typeof ENGINES;

@@ -1,0 +1,126 @@
+/**
+ * The heap's wasm engine, seen from JavaScript: compiles the binaries that `vmheap/wasm`
+ * carries, instantiates one on the heap's `WebAssembly.Memory` for each set of imports, and
+ * turns the engine's two calls out (`fail`, `errno`: cold paths only) into the library's typed
+ * errors and the module's `errno`.
+ *
+ * The engine is Heap.ts's own algorithm compiled to WebAssembly (scripts/gen-wasm-engine.mjs):
+ * it reads and writes the same header, chunks and bitmap as the JavaScript engine, so the heap
+ * is one heap whichever engine a call goes through. The binaries (tens of kilobytes) live in
+ * the `vmheap/wasm` subpath so that importing the heap alone stays small; this loader is small
+ * and lives with the heap, so that the errors it throws are the very classes users import.
+ */
+import { Errno } from "../../errno.js";
+import { ArgumentError, DoubleFreeError, HeapCorruptionError, InvalidPointerError } from "../../errors.js";
+import { LinearMemory } from "../../memory/LinearMemory.js";
+import { FLAG_CONCURRENT, H_ARENA, H_BRK, H_BRK_START, H_CONFIG, H_LIMIT } from "../header.js";
+import type { DataModel, Heap, HeapMemory } from "../Heap.js";
+import { checkImportOptions, moduleErrno, setModuleErrno, type WasmImportOptions, type WasmImports } from "./abi.js";
+import { withSharedMemoryImport } from "./binary.js";
+
+/**
+ * The compiled engine as `vmheap/wasm` exports it (`wasmEngine`): one binary per data model,
+ * and the tables that name what its `fail` reports.
+ */
+export interface WasmEngineBinaries {
+  /** sha256 of everything the binaries were built from. */
+  readonly hash: string;
+  /** The engine for each data model, base64. */
+  readonly wasm: { readonly [model in DataModel]: string };
+  /** Operation names, by the number the engine reports. */
+  readonly ops: readonly string[];
+  /** HeapCorruptionError messages, by the number the engine reports. */
+  readonly messages: readonly string[];
+}
+
+/** The exports of an engine instance: the C ABI, and `init`. */
+interface EngineExports extends WasmImports {
+  init(hdr: number, arena: number, brkWord: number, brkStart: number, brkLimit: number, maxBytes: number, einval: number, enomem: number): void;
+  malloc_trim(pad: number): number;
+}
+
+/** Error classes by the `kind` the engine reports (the order of ERROR_KINDS in the generator). */
+const KINDS = ["HeapCorruptionError", "DoubleFreeError", "InvalidPointerError"] as const;
+
+const compiled = new WeakMap<WasmEngineBinaries, Map<string, WebAssembly.Module>>();
+
+function decode(b64: string): Uint8Array<ArrayBuffer> {
+  const s = atob(b64);
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  return out;
+}
+
+function checkBinaries(engine: WasmEngineBinaries): void {
+  if (engine === null || typeof engine !== "object" || typeof engine.wasm !== "object" || !Array.isArray(engine.ops) || !Array.isArray(engine.messages)) {
+    throw new ArgumentError("wasmImports: engine must be the wasmEngine of vmheap/wasm");
+  }
+}
+
+/** The engine's module for a data model, for a shared or an unshared memory (compiled once). */
+function moduleFor(engine: WasmEngineBinaries, model: DataModel, shared: boolean): WebAssembly.Module {
+  checkBinaries(engine);
+  let cache = compiled.get(engine);
+  if (cache === undefined) compiled.set(engine, (cache = new Map()));
+  const key = `${model}:${shared}`;
+  let m = cache.get(key);
+  if (m === undefined) {
+    const bytes = decode(engine.wasm[model]);
+    m = new WebAssembly.Module(shared ? (withSharedMemoryImport(bytes) as Uint8Array<ArrayBuffer>) : bytes);
+    cache.set(key, m);
+  }
+  return m;
+}
+
+/**
+ * Compiles the engine's modules for every data model ahead of time, off the main thread where
+ * the runtime can (`WebAssembly.compile`): browsers refuse to compile modules of more than a
+ * few kilobytes synchronously on their main thread, which `wasmImports` otherwise does.
+ */
+export async function compileWasmEngine(engine: WasmEngineBinaries): Promise<void> {
+  checkBinaries(engine);
+  let cache = compiled.get(engine);
+  if (cache === undefined) compiled.set(engine, (cache = new Map()));
+  for (const model of Object.keys(engine.wasm) as DataModel[]) {
+    for (const shared of [false, true]) {
+      const key = `${model}:${shared}`;
+      if (cache.has(key)) continue;
+      const bytes = decode(engine.wasm[model]);
+      cache.set(key, await WebAssembly.compile(shared ? (withSharedMemoryImport(bytes) as Uint8Array<ArrayBuffer>) : bytes));
+    }
+  }
+}
+
+/**
+ * The C-ABI imports of `heap` run by its wasm engine: a new engine instance on the heap's
+ * `WebAssembly.Memory`, attached to the heap's header. See {@link Heap.wasmImports}.
+ * @throws ArgumentError when the heap is not on a `WebAssembly.Memory`, or is concurrent (the
+ *   engine takes no lock)
+ */
+export function wasmEngineImports(heap: Heap<HeapMemory>, engine: WasmEngineBinaries, opts: WasmImportOptions): WasmImports {
+  const numbering = checkImportOptions(opts);
+  const mem = heap.memory;
+  if (!(mem instanceof LinearMemory) || mem.wasm === null) throw new ArgumentError("wasmImports: the wasm engine runs a heap on a WebAssembly.Memory");
+  const hdr = heap.base;
+  const words = new Int32Array(mem.buffer, hdr, 32);
+  if ((words[H_CONFIG]! >>> 16) & FLAG_CONCURRENT) throw new ArgumentError("wasmImports: a concurrent heap takes its lock in JavaScript: use the JavaScript engine");
+  const module = moduleFor(engine, heap.dataModel, mem.shared);
+  const instance = opts.instance;
+  const env = {
+    memory: mem.wasm,
+    fail(kind: number, msg: number, op: number, at: number): never {
+      const name = engine.ops[op] ?? "malloc";
+      if (KINDS[kind] === "DoubleFreeError") throw new DoubleFreeError(name, at);
+      if (KINDS[kind] === "InvalidPointerError") throw new InvalidPointerError(name, at);
+      throw new HeapCorruptionError(engine.messages[msg] ?? "corrupted heap", name, at);
+    },
+    errno(code: number): void {
+      heap.errno = code;
+      setModuleErrno(heap, instance, moduleErrno(numbering, code));
+    },
+  };
+  const exports = new WebAssembly.Instance(module, { env }).exports as unknown as EngineExports;
+  exports.init(hdr, words[H_ARENA]!, hdr + 4 * H_BRK, words[H_BRK_START]!, words[H_LIMIT]!, mem.maxBytes, moduleErrno(numbering, Errno.EINVAL), moduleErrno(numbering, Errno.ENOMEM));
+  const { malloc, free, calloc, realloc, reallocarray, posix_memalign, aligned_alloc, memalign, malloc_usable_size } = exports;
+  return { malloc, free, calloc, realloc, reallocarray, posix_memalign, aligned_alloc, memalign, malloc_usable_size };
+}

@@ -1,0 +1,29 @@
+/**
+ * `vmheap/wasm`: the heap's wasm engine, for the heap of a C or Rust module compiled to wasm32.
+ *
+ * The engine is the heap's own algorithm (src/heap/Heap.ts) compiled to WebAssembly, one binary
+ * per data model, carried here as base64 so that nothing is downloaded at run time, and kept
+ * out of the package's root so that importing the heap alone stays small. Pass it to
+ * `heap.wasmImports({ engine: wasmEngine })`: the module's malloc, free, ... are then the
+ * engine's wasm exports, called wasm-to-wasm, on the same heap the JavaScript API sees.
+ *
+ * @example
+ * ```ts
+ * import { Heap } from "vmheap";
+ * import { wasmEngine } from "vmheap/wasm";
+ *
+ * const memory = new WebAssembly.Memory({ initial: 2, maximum: 16384 });
+ * const heap = new Heap({ memory, base: heapBase, dataModel: "wasm32" });
+ * let instance: WebAssembly.Instance | undefined;
+ * const env = { memory, ...heap.wasmImports({ engine: wasmEngine, instance: () => instance }) };
+ * instance = (await WebAssembly.instantiate(bytes, { env })).instance;
+ * ```
+ * @packageDocumentation
+ */
+import { ENGINE_HASH, ENGINE_MESSAGES, ENGINE_OPS, ENGINE_WASM } from "./engine.generated.js";
+import type { WasmEngineBinaries } from "./engine.js";
+
+/** The heap's wasm engine: pass it as `engine` to `heap.wasmImports()`. */
+export const wasmEngine: WasmEngineBinaries = { hash: ENGINE_HASH, wasm: ENGINE_WASM, ops: ENGINE_OPS, messages: ENGINE_MESSAGES };
+
+export type { WasmEngineBinaries };
