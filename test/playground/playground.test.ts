@@ -124,7 +124,7 @@ describe.each([
     await page.click("#tab-process");
     expect(await page.isVisible("#process-panel")).toBe(true);
     expect(await text(page, "#proc-parent-value")).toBe("42");
-    expect(await text(page, "#proc-parent-maps")).toMatch(/r-xp 00000000 00:00 0 {2}\/usr\/bin\/demo\n/);
+    expect(await text(page, "#proc-parent-maps")).toMatch(/r-xp 00001000 [0-9a-f]{2}:[0-9a-f]{2} \d+ +\/usr\/bin\/demo\n/);
     expect(await text(page, "#proc-parent-maps")).toContain("[heap]");
     await page.click("#proc-fork");
     expect(await text(page, "#proc-child-value")).toBe("42");
