@@ -29,7 +29,17 @@ export type ErrnoValue = (typeof Errno)[keyof typeof Errno];
 const names: Record<number, string> = {};
 for (const [name, value] of Object.entries(Errno)) names[value] = name;
 
-/** The symbolic name of an errno value (`12` → `"ENOMEM"`), or `"E?"` for an unknown one. */
+/**
+ * The symbolic name of an errno value (`12` → `"ENOMEM"`), or `"E?"` for an unknown one.
+ * @example
+ * ```ts
+ * import { Errno, Heap, errnoName } from "vmheap";
+ *
+ * const heap = new Heap();
+ * heap.malloc(-1);
+ * console.log(heap.errno, errnoName(heap.errno), errnoName(Errno.EINVAL), errnoName(99)); // 12 ENOMEM EINVAL E?99
+ * ```
+ */
 export function errnoName(errno: number): string {
   return names[errno] ?? `E?${errno}`;
 }

@@ -9,7 +9,21 @@ export function hex(address: number): string {
   return address < 0 ? `-0x${(-address).toString(16)}` : `0x${address.toString(16)}`;
 }
 
-/** Base class of every error vmheap throws. */
+/**
+ * Base class of every error vmheap throws.
+ * @example
+ * ```ts
+ * import { Heap, HeapError, VmError } from "vmheap";
+ *
+ * const heap = new Heap();
+ * try {
+ *   heap.free(12345);
+ * } catch (e) {
+ *   // every error vmheap throws is a VmError, with its class's name in `name`
+ *   console.log(e instanceof VmError, e instanceof HeapError, (e as VmError).name); // true true InvalidPointerError
+ * }
+ * ```
+ */
 export class VmError extends Error {
   constructor(message: string) {
     super(message);
@@ -17,7 +31,19 @@ export class VmError extends Error {
   }
 }
 
-/** A bad argument that C would not even compile or that has no C-style result (a wrong type). */
+/**
+ * A bad argument that C would not even compile or that has no C-style result (a wrong type).
+ * @example
+ * ```ts
+ * import { ArgumentError, PhysicalMemory } from "vmheap";
+ *
+ * try {
+ *   new PhysicalMemory({ frames: 0 });
+ * } catch (e) {
+ *   console.log(e instanceof ArgumentError, (e as Error).message); // true PhysicalMemory: frames must be an integer from 1 to 16777215, got 0
+ * }
+ * ```
+ */
 export class ArgumentError extends VmError {}
 
 /**
@@ -33,7 +59,22 @@ export function checkInstance(v: unknown, type: abstract new (...args: never[]) 
   if (!(v instanceof type)) throw new ArgumentError(`${what} must be a ${type.name}, got ${v === null ? "null" : typeof v === "object" ? (v.constructor?.name ?? "object") : typeof v}`);
 }
 
-/** A misuse of the malloc family, or a heap found corrupted. */
+/**
+ * A misuse of the malloc family, or a heap found corrupted.
+ * @example
+ * ```ts
+ * import { Heap, HeapError } from "vmheap";
+ *
+ * const heap = new Heap();
+ * const p = heap.malloc(40);
+ * try {
+ *   heap.realloc(p + 16, 100);
+ * } catch (e) {
+ *   if (!(e instanceof HeapError)) throw e;
+ *   console.log(e.name, e.operation, e.address === p + 16); // InvalidPointerError realloc true
+ * }
+ * ```
+ */
 export class HeapError extends VmError {
   /** The pointer the failing call was given (0 when not about one pointer). */
   readonly address: number;
@@ -46,7 +87,22 @@ export class HeapError extends VmError {
   }
 }
 
-/** `free`/`realloc` of a block that is already free (glibc: `free(): double free detected`). */
+/**
+ * `free`/`realloc` of a block that is already free (glibc: `free(): double free detected`).
+ * @example
+ * ```ts
+ * import { DoubleFreeError, Heap } from "vmheap";
+ *
+ * const heap = new Heap();
+ * const p = heap.malloc(40);
+ * heap.free(p);
+ * try {
+ *   heap.free(p);
+ * } catch (e) {
+ *   console.log(e instanceof DoubleFreeError, (e as Error).message); // true free(): double free detected (pointer 0x7b0)
+ * }
+ * ```
+ */
 export class DoubleFreeError extends HeapError {
   constructor(operation: string, address: number) {
     super(`${operation}(): double free detected (pointer ${hex(address)})`, operation, address);
@@ -56,6 +112,18 @@ export class DoubleFreeError extends HeapError {
 /**
  * `free`/`realloc` of a pointer the heap never returned: out of range, interior (`p + 1`) or
  * misaligned (glibc: `free(): invalid pointer`).
+ * @example
+ * ```ts
+ * import { Heap, InvalidPointerError } from "vmheap";
+ *
+ * const heap = new Heap();
+ * const p = heap.malloc(40);
+ * try {
+ *   heap.free(p + 1); // misaligned
+ * } catch (e) {
+ *   console.log(e instanceof InvalidPointerError, (e as Error).message); // true free(): invalid pointer (0x7b1)
+ * }
+ * ```
  */
 export class InvalidPointerError extends HeapError {
   constructor(operation: string, address: number) {
@@ -66,6 +134,21 @@ export class InvalidPointerError extends HeapError {
 /**
  * The heap's own bookkeeping is broken, usually by a write past the end of a block
  * (glibc: `corrupted size vs. prev_size`, `free(): invalid next size (normal)`).
+ * @example
+ * ```ts
+ * import { Heap, HeapCorruptionError } from "vmheap";
+ *
+ * const heap = new Heap();
+ * const p = heap.malloc(24);
+ * heap.malloc(24);
+ * // one 32-bit store past the 24 bytes: the next chunk's size field
+ * heap.memory.dv.setUint32(p + 24, 1, true);
+ * try {
+ *   heap.free(p);
+ * } catch (e) {
+ *   console.log(e instanceof HeapCorruptionError, (e as Error).message); // true free(): double free or corruption (!prev) (chunk at 0x7a0)
+ * }
+ * ```
  */
 export class HeapCorruptionError extends HeapError {
   constructor(what: string, operation: string, address: number) {
@@ -76,7 +159,21 @@ export class HeapCorruptionError extends HeapError {
 /** The kind of access that faulted. */
 export type Access = "read" | "write" | "exec";
 
-/** A memory access the address space refused. Carries the address and the access. */
+/**
+ * A memory access the address space refused. Carries the address and the access.
+ * @example
+ * ```ts
+ * import { AddressSpace, MemoryFault, PhysicalMemory } from "vmheap";
+ *
+ * const as = new AddressSpace({ memory: new PhysicalMemory({ frames: 4 }) });
+ * try {
+ *   as.write32(0x1000, 1); // nothing mapped there
+ * } catch (e) {
+ *   if (!(e instanceof MemoryFault)) throw e;
+ *   console.log(e.name, e.address.toString(16), e.access, e.size); // SegmentationFault 1000 write 4
+ * }
+ * ```
+ */
 export class MemoryFault extends VmError {
   readonly address: number;
   readonly access: Access;
@@ -90,28 +187,88 @@ export class MemoryFault extends VmError {
   }
 }
 
-/** No mapping covers the address (SIGSEGV, `SEGV_MAPERR`). */
+/**
+ * No mapping covers the address (SIGSEGV, `SEGV_MAPERR`).
+ * @example
+ * ```ts
+ * import { AddressSpace, PhysicalMemory, SegmentationFault } from "vmheap";
+ *
+ * const as = new AddressSpace({ memory: new PhysicalMemory({ frames: 4 }) });
+ * try {
+ *   as.read8(0); // NULL: page 0 is never mapped
+ * } catch (e) {
+ *   console.log(e instanceof SegmentationFault, (e as Error).message); // true Segmentation fault: read at 0x0 (no mapping)
+ * }
+ * ```
+ */
 export class SegmentationFault extends MemoryFault {
   constructor(address: number, access: Access, size = 1) {
     super(`Segmentation fault: ${access} at ${hex(address)} (no mapping)`, address, access, size);
   }
 }
 
-/** A mapping covers the address but forbids the access (SIGSEGV, `SEGV_ACCERR`). */
+/**
+ * A mapping covers the address but forbids the access (SIGSEGV, `SEGV_ACCERR`).
+ * @example
+ * ```ts
+ * import { AddressSpace, MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PhysicalMemory, ProtectionFault } from "vmheap";
+ *
+ * const as = new AddressSpace({ memory: new PhysicalMemory({ frames: 4 }) });
+ * const ro = as.mmap(0, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS);
+ * try {
+ *   as.write8(ro, 1);
+ * } catch (e) {
+ *   console.log(e instanceof ProtectionFault, (e as Error).message); // true Segmentation fault: write at 0x7ffff7fff000 (permission denied)
+ * }
+ * ```
+ */
 export class ProtectionFault extends MemoryFault {
   constructor(address: number, access: Access, size = 1) {
     super(`Segmentation fault: ${access} at ${hex(address)} (permission denied)`, address, access, size);
   }
 }
 
-/** A misaligned multi-byte access in an address space that traps them (SIGBUS, `BUS_ADRALN`). */
+/**
+ * A misaligned multi-byte access in an address space that traps them (SIGBUS, `BUS_ADRALN`).
+ * @example
+ * ```ts
+ * import { AddressSpace, AlignmentFault, MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PhysicalMemory } from "vmheap";
+ *
+ * // an address space that traps misaligned accesses, like SPARC or an ARM with strict alignment
+ * const as = new AddressSpace({ memory: new PhysicalMemory({ frames: 4 }), alignment: "trap" });
+ * const a = as.mmap(0, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS);
+ * try {
+ *   as.read32(a + 2);
+ * } catch (e) {
+ *   console.log(e instanceof AlignmentFault, (e as Error).message); // true Bus error: misaligned 4-byte read at 0x7ffff7fff002
+ * }
+ * ```
+ */
 export class AlignmentFault extends MemoryFault {
   constructor(address: number, access: Access, size: number) {
     super(`Bus error: misaligned ${size}-byte ${access} at ${hex(address)}`, address, access, size);
   }
 }
 
-/** No free frame and no swap slot left: the request cannot be met without losing data. */
+/**
+ * No free frame and no swap slot left: the request cannot be met without losing data.
+ * @example
+ * ```ts
+ * import { AddressSpace, MAP_ANONYMOUS, MAP_PRIVATE, OutOfMemoryError, PROT_READ, PROT_WRITE, PhysicalMemory } from "vmheap";
+ *
+ * // two frames of RAM and no swap: the third page written has nowhere to go
+ * const as = new AddressSpace({ memory: new PhysicalMemory({ frames: 2 }) });
+ * const a = as.mmap(0, 3 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+ * as.write8(a, 1);
+ * as.write8(a + 4096, 1);
+ * try {
+ *   as.write8(a + 8192, 1);
+ * } catch (e) {
+ *   if (!(e instanceof OutOfMemoryError)) throw e;
+ *   console.log(e.message, e.address === a + 8192, e.access); // Out of memory: write at 0x7ffff7fff000: no free frame among 2 and no page to evict (no swap) true write
+ * }
+ * ```
+ */
 export class OutOfMemoryError extends VmError {
   /** The address whose access needed a frame (NaN when none did). */
   readonly address: number;
@@ -129,6 +286,18 @@ export class OutOfMemoryError extends VmError {
  * while free, a frame number out of range, or a write aimed at the read-only zero frame. In
  * Linux this is a kernel bug (`BUG: Bad page state`); here it is a bug in the address-space code
  * (or a test) above `PhysicalMemory`, so it is thrown, never returned.
+ * @example
+ * ```ts
+ * import { FrameError, PhysicalMemory } from "vmheap";
+ *
+ * const ram = new PhysicalMemory({ frames: 4 });
+ * try {
+ *   ram.ref(3); // frame 3 was never allocated
+ * } catch (e) {
+ *   if (!(e instanceof FrameError)) throw e;
+ *   console.log(e.operation, e.frame, e.message); // ref 3 ref(): reference to a free frame (frame 3)
+ * }
+ * ```
  */
 export class FrameError extends VmError {
   /** The frame number the failing call was given. */

@@ -95,7 +95,7 @@ export {
  * // 0x0710 mmmmm......████████████████████████████████~~~~~
  * // 0x0d00 ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
  * // 0x1300 ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
- * // █▓ used  . free  ~ top  m in-use bitmap   1 cell = 32 B (≥ 1 per chunk)   0x710..0x17a0: 4240 B in 4 chunks
+ * // █▓ used (shades alternate)  . free  ~ top  m in-use bitmap   1 cell = 32 B (≥ 1 per chunk)   0x710..0x17a0: 4240 B in 4 chunks
  * heap.free(big);
  * ```
  * @class

@@ -59,7 +59,15 @@ export interface PhysicalMemoryOptions {
   shared?: boolean;
 }
 
-/** Whether `n` is a power of two in [{@link MIN_PAGE_SIZE}, {@link MAX_PAGE_SIZE}]. */
+/**
+ * Whether `n` is a power of two in [{@link MIN_PAGE_SIZE}, {@link MAX_PAGE_SIZE}].
+ * @example
+ * ```ts
+ * import { isValidPageSize } from "vmheap";
+ *
+ * console.log(isValidPageSize(4096), isValidPageSize(16), isValidPageSize(8), isValidPageSize(3000)); // true true false false
+ * ```
+ */
 export function isValidPageSize(n: number): boolean {
   return Number.isInteger(n) && n >= MIN_PAGE_SIZE && n <= MAX_PAGE_SIZE && (n & (n - 1)) === 0;
 }
@@ -77,6 +85,23 @@ export function isValidPageSize(n: number): boolean {
  * {@link unref}, which returns the frame to the free list when the count reaches 0.
  * {@link freeFrame} is the direct way back for a frame with one owner. Misuse (a double free,
  * a reference to a free frame) throws {@link FrameError}.
+ * @example
+ * ```ts
+ * import { FrameError, PhysicalMemory } from "vmheap";
+ *
+ * const ram = new PhysicalMemory({ frames: 8 }); // 8 frames of 4 KiB, plus the zero frame
+ * console.log(ram.pageSize, ram.frames, ram.freeFrames, ram.zeroFrame); // 4096 8 8 0
+ * const f = ram.allocFrame(true);
+ * ram.frameBytes(f)[0] = 42;
+ * // a second page maps the frame (fork, MAP_SHARED): one more reference
+ * console.log(f, ram.ref(f), ram.sharedFrames, ram.freeFrames); // 1 2 1 7
+ * console.log(ram.unref(f), ram.unref(f), ram.freeFrames); // 1 0 8
+ * try {
+ *   ram.freeFrame(f);
+ * } catch (e) {
+ *   console.log(e instanceof FrameError, (e as Error).message); // true freeFrame(): double free (frame 1)
+ * }
+ * ```
  */
 export class PhysicalMemory {
   /** Bytes per frame (= the page size of every address space over this memory). */

@@ -98,6 +98,30 @@ const MAX_PAIR_ROUNDS = 4;
  *
  * Counters: {@link hits} and {@link misses} (the TLB's), {@link walks}, {@link faults},
  * {@link alignmentFixups}.
+ * @example
+ * ```ts
+ * import { Mmu, PhysicalMemory, pte } from "vmheap";
+ *
+ * const ram = new PhysicalMemory({ frames: 16 });
+ * const mmu = new Mmu({ memory: ram });
+ * // map page 0x10 (address 0x10000) to a fresh frame, read-write
+ * const frame = ram.allocFrame(true);
+ * mmu.pageTable.set(0x10000, pte.makePte(frame, pte.WRITABLE | pte.USER));
+ * mmu.write32(0x10010, 0xcafe);
+ * console.log(mmu.translate(0x10010, "read").toString(16), mmu.read32(0x10010).toString(16)); // 1010 cafe
+ * console.log(mmu.hits, mmu.misses, mmu.walks, mmu.faults); // 2 1 1 0
+ * // a page fault handler that maps any page on first touch (demand paging)
+ * mmu.onFault = (va) => {
+ *   mmu.pageTable.set(va, pte.makePte(ram.allocFrame(true), pte.WRITABLE | pte.USER));
+ *   return true;
+ * };
+ * console.log(mmu.read8(0x20000), mmu.faults); // 0 1
+ * try {
+ *   new Mmu({ memory: ram }).read8(0x30000); // no handler, no mapping
+ * } catch (e) {
+ *   console.log((e as Error).message); // Segmentation fault: read at 0x30000 (no mapping)
+ * }
+ * ```
  */
 export class Mmu {
   /** The RAM. */

@@ -80,7 +80,15 @@ export interface WalkStep {
   readonly leaf: boolean;
 }
 
-/** The index bits per level that {@link PageTableOptions.levels} defaults to. */
+/**
+ * The index bits per level that {@link PageTableOptions.levels} defaults to.
+ * @example
+ * ```ts
+ * import { defaultLevels } from "vmheap";
+ *
+ * console.log(defaultLevels(32, 4096), defaultLevels(48, 4096), defaultLevels(16, 256)); // [ 10, 10 ] [ 9, 9, 9, 9 ] [ 4, 4 ]
+ * ```
+ */
 export function defaultLevels(addressBits: number, pageSize: number): number[] {
   const pageShift = Math.log2(pageSize);
   const vpnBits = addressBits - pageShift;
@@ -102,6 +110,24 @@ export function defaultLevels(addressBits: number, pageSize: number): number[] {
  *
  * Addresses are byte addresses (`va`), page numbers are `vpn`; both are plain integers below
  * 2^addressBits and 2^(addressBits − pageShift).
+ * @example
+ * ```ts
+ * import { PageTable, pte } from "vmheap";
+ *
+ * // 32-bit x86: two levels of 10 bits, 4 KiB pages
+ * const pt = new PageTable({ pageSize: 4096, addressBits: 32 });
+ * console.log(pt.levels, pt.pageCount); // [ 10, 10 ] 1048576
+ * pt.set(0x0804_8000, pte.makePte(5, pte.USER | pte.EXEC));
+ * console.log(pte.describePte(pt.get(0x0804_8123)), pt.entryCount, pt.tablePages); // frame 0x5 P - U X - - - - 1 2
+ * // the walk: the root's entry 32 holds the leaf table's id, the leaf's entry 72 the PTE
+ * console.log(pt.walk(0x0804_8123).map((s) => `level ${s.level} index ${s.index}: ${s.leaf ? pte.describePte(s.entry) : `table ${s.entry}`}`).join("\n"));
+ * // level 0 index 32: table 1026
+ * // level 1 index 72: frame 0x5 P - U X - - - -
+ *
+ * // clearing the last entry frees the leaf table
+ * pt.clear(0x0804_8000);
+ * console.log(pt.entryCount, pt.tablePages); // 0 1
+ * ```
  */
 export class PageTable {
   /** Bytes per page. */

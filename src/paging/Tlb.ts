@@ -73,7 +73,15 @@ export interface TlbEntry {
   readonly flags: number;
 }
 
-/** The PTE bits an access needs from a TLB entry (see {@link NEED_READ} and friends). */
+/**
+ * The PTE bits an access needs from a TLB entry (see {@link NEED_READ} and friends).
+ * @example
+ * ```ts
+ * import { NEED_WRITE, needFor } from "vmheap";
+ *
+ * console.log(needFor("write") === NEED_WRITE, needFor("read"), needFor("exec")); // true 5 13
+ * ```
+ */
 export function needFor(access: Access): number {
   return access === "write" ? NEED_WRITE : access === "exec" ? NEED_EXEC : NEED_READ;
 }
@@ -82,6 +90,20 @@ export function needFor(access: Access): number {
  * A set-associative TLB (one per address space, so no ASIDs and no flush on a switch).
  * It caches `vpn → frame` with the PTE's flags; the owner keeps it coherent: after changing or
  * removing a PTE that may be cached, {@link invalidate} its vpn (`invlpg`) or {@link flush}.
+ * @example
+ * ```ts
+ * import { NEED_READ, NEED_WRITE, Tlb, pte } from "vmheap";
+ *
+ * const tlb = new Tlb({ entries: 4, ways: 2 }); // 2 sets of 2 ways
+ * tlb.insert(0x10, 3, pte.PRESENT | pte.USER | pte.WRITABLE | pte.ACCESSED);
+ * console.log(tlb.lookup(0x10, NEED_READ), tlb.lookup(0x11, NEED_READ)); // 3 -1
+ * // a write needs DIRTY cached too: the first write misses and goes to the page walk
+ * console.log(tlb.lookup(0x10, NEED_WRITE), tlb.hits, tlb.misses); // -1 1 2
+ * // 0x12 and 0x14 fall in set 0 with 0x10: the least recently used way (0x10) goes
+ * tlb.insert(0x12, 4, pte.PRESENT | pte.USER);
+ * tlb.insert(0x14, 5, pte.PRESENT | pte.USER);
+ * console.log(tlb.entries().map((e) => `set ${e.set} way ${e.way}: vpn ${e.vpn.toString(16)} -> frame ${e.frame}`)); // [ 'set 0 way 0: vpn 14 -> frame 5', 'set 0 way 1: vpn 12 -> frame 4' ]
+ * ```
  */
 export class Tlb {
   /** Number of entries. */

@@ -74,6 +74,16 @@ function checkField(n: number, what: string): void {
  * @param frame - frame number, 0 … 2^24 − 1
  * @param flags - any of WRITABLE, USER, EXEC, ACCESSED, DIRTY, COW
  * @throws ArgumentError when the frame number does not fit 24 bits
+ * @example
+ * ```ts
+ * import { pte } from "vmheap";
+ *
+ * const e = pte.makePte(7, pte.WRITABLE | pte.USER);
+ * console.log(e.toString(16), pte.pteFrame(e), pte.isPresent(e), (e & pte.DIRTY) !== 0); // 707 7 true false
+ * // set a flag, clear another (>>> 0 keeps the word unsigned)
+ * const cow = pte.pteUpdate(e, pte.COW, pte.WRITABLE);
+ * console.log(pte.describePte(cow)); // frame 0x7 P - U - - - C -
+ * ```
  */
 export function makePte(frame: number, flags: number): number {
   checkField(frame, "frame");
@@ -128,6 +138,13 @@ export function isSwapped(pte: number): boolean {
 /**
  * A PTE as text, for pictures and test messages: `frame 0x1f P W U - A D - -`,
  * `swap 12 S`, or `none`.
+ * @example
+ * ```ts
+ * import { pte } from "vmheap";
+ *
+ * console.log(pte.describePte(pte.makePte(0x1f, pte.WRITABLE | pte.USER | pte.DIRTY))); // frame 0x1f P W U - - D - -
+ * console.log(pte.describePte(pte.makeSwapPte(12)), pte.describePte(0)); // swap 12 - - - - - - - S none
+ * ```
  */
 export function describePte(pte: number): string {
   if (pte === 0) return "none";

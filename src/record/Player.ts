@@ -31,6 +31,21 @@ const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object
  * Checks that `v` is a {@link Recording} this version of vmheap reads: its format tag and
  * version, its initial snapshots, and the shape of each step.
  * @throws ArgumentError saying what is wrong
+ * @example
+ * ```ts
+ * import { ArgumentError, Heap, HeapRecorder, checkRecording } from "vmheap";
+ *
+ * const rec = new HeapRecorder(new Heap());
+ * rec.malloc(10);
+ * const json: unknown = JSON.parse(JSON.stringify(rec.recording()));
+ * checkRecording(json); // passes: json is a Recording from here on
+ * console.log(json.steps.length); // 1
+ * try {
+ *   checkRecording({ format: "vmheap-recording", version: 99 });
+ * } catch (e) {
+ *   console.log(e instanceof ArgumentError, (e as Error).message); // true recording: version 99 is not supported (this is version 1)
+ * }
+ * ```
  */
 export function checkRecording(v: unknown): asserts v is Recording {
   if (!isObj(v)) throw new ArgumentError("recording: not an object");
@@ -50,6 +65,19 @@ export function checkRecording(v: unknown): asserts v is Recording {
 /**
  * One line for a step: the call and its result, then what happened inside, e.g.
  * `malloc(100) = 0x4b0: split top 0x4a0 (63376 B) into used 0x4a0 (112 B) + top 0x510 (63264 B)`.
+ * @example
+ * ```ts
+ * import { Heap, HeapRecorder, describeStep } from "vmheap";
+ *
+ * const rec = new HeapRecorder(new Heap());
+ * const p = rec.malloc(100);
+ * rec.realloc(p, 50);
+ * rec.malloc(-1);
+ * console.log(rec.recording().steps.map(describeStep).join("\n"));
+ * // malloc(100) = 0x7b0: split top 0x7a0 (4096 B) into used 0x7a0 (112 B) + top 0x810 (3984 B)
+ * // realloc(0x7b0, 50) = 0x7b0: reshaped used 0x7a0 (112 B) + top 0x810 (3984 B) into used 0x7a0 (64 B) + top 0x7e0 (4032 B)
+ * // malloc(-1) = NULL (errno ENOMEM)
+ * ```
  */
 export function describeStep(step: RecordedStep): string {
   let head = step.label;
@@ -77,14 +105,17 @@ export function describeStep(step: RecordedStep): string {
  * read from JSON plays anywhere.
  * @example
  * ```ts
+ * import { Heap, HeapRecorder, Player, describeStep } from "vmheap";
+ *
  * const rec = new HeapRecorder(new Heap());
  * const p = rec.malloc(100);
  * rec.free(p);
+ * // a recording is plain JSON: store it, send it, play it elsewhere
  * const player = new Player(JSON.parse(JSON.stringify(rec.recording())));
- * player.length;                                   // 2
- * player.stateAt(1).heap.chunks.map((c) => c.kind);  // [ 'meta', 'used', 'top' ]
- * player.stateAt(0).heap.mallinfo.uordblks;        // back before malloc: the bitmap chunk only
- * describeStep(player.steps[1]);                    // 'free(0x…): merged used … + top … into top …'
+ * console.log(player.length, player.stateAt(1).heap.chunks.map((c) => c.kind)); // 2 [ 'meta', 'used', 'top' ]
+ * // the state before malloc, rebuilt from the recorded changes
+ * console.log(player.stateAt(0).heap.mallinfo.uordblks); // 1952
+ * console.log(describeStep(player.steps[1])); // free(0x7b0): merged used 0x7a0 (112 B) + top 0x810 (3984 B) into top 0x7a0 (4096 B)
  * ```
  */
 export class Player {

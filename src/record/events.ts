@@ -105,6 +105,19 @@ const list = (cs: readonly ChunkInfo[]): string => cs.map(chunk).join(" + ");
 /**
  * One line of English for a heap event, e.g. `split top 0x4a0 (63376 B) into used 0x4a0
  * (112 B) + top 0x510 (63264 B)`.
+ * @example
+ * ```ts
+ * import { Heap, HeapRecorder, describeHeapEvent } from "vmheap";
+ *
+ * const rec = new HeapRecorder(new Heap());
+ * const a = rec.malloc(100);
+ * rec.malloc(100);
+ * rec.free(a);
+ * const last = rec.recording().steps[2];
+ * console.log(last.heap.map((e) => `${e.type}: ${describeHeapEvent(e)}`).join("\n"));
+ * // mark: 0x7a0 (112 B): used → free
+ * // bin-in: bin ← free 0x7a0 (112 B)
+ * ```
  */
 export function describeHeapEvent(e: HeapEvent): string {
   switch (e.type) {

@@ -185,11 +185,14 @@ export function heapTotals(heap: SnapshotSource): HeapTotals {
  * nothing in the heap (its `errno` included).
  * @example
  * ```ts
+ * import { Heap, snapshotHeap } from "vmheap";
+ *
  * const heap = new Heap();
  * heap.malloc(100);
  * const s = snapshotHeap(heap);
- * s.chunks.map((c) => `${c.kind} ${c.size}`);   // [ 'meta 2064', 'used 112', 'top 63264' ]
- * JSON.stringify(s);                             // plain data: store it, send it, diff it
+ * console.log(s.chunks.map((c) => `${c.kind} ${c.size}`), s.mallinfo.uordblks, s.footprint); // [ 'meta 144', 'used 112', 'top 3984' ] 2064 6048
+ * // plain data: store it, send it, diff it
+ * console.log(JSON.stringify(s).length > 0, JSON.parse(JSON.stringify(s)).chunks[1].usable); // true 104
  * ```
  */
 export function snapshotHeap(heap: SnapshotSource): HeapSnapshot {
@@ -203,12 +206,15 @@ export function snapshotHeap(heap: SnapshotSource): HeapSnapshot {
  * page table only: no access bit, TLB entry or counter changes.
  * @example
  * ```ts
+ * import { AddressSpace, MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE, PhysicalMemory, snapshotAddressSpace } from "vmheap";
+ *
  * const as = new AddressSpace({ memory: new PhysicalMemory({ frames: 16 }) });
  * const a = as.mmap(0, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
  * as.write8(a, 1);
  * const s = snapshotAddressSpace(as);
- * s.regions;                 // [ { start: a, end: a + 8192, perms: 'rw-p', offset: 0, name: '' } ]
- * s.pages.map((p) => p.state);   // [ 'resident' ]: the second page was never touched
+ * console.log(s.regions.map((r) => `${r.start.toString(16)}-${r.end.toString(16)} ${r.perms}`)); // [ '7ffff7ffe000-7ffff8000000 rw-p' ]
+ * // the second page was never touched: it has no entry
+ * console.log(s.pages.map((p) => `${p.address.toString(16)} ${p.state}`)); // [ '7ffff7ffe000 resident' ]
  * ```
  */
 export function snapshotAddressSpace(as: AddressSpace): AddressSpaceSnapshot {
@@ -264,6 +270,20 @@ const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object
  * Checks that `v` is a {@link HeapSnapshot} this version of vmheap reads: the format tag, the
  * version, and the fields' types (not the heap's invariants).
  * @throws ArgumentError saying what is wrong
+ * @example
+ * ```ts
+ * import { Heap, checkHeapSnapshot, snapshotHeap } from "vmheap";
+ *
+ * const text = JSON.stringify(snapshotHeap(new Heap()));
+ * const s: unknown = JSON.parse(text);
+ * checkHeapSnapshot(s); // s is a HeapSnapshot from here on
+ * console.log(s.format, s.chunks.length); // vmheap-heap 2
+ * try {
+ *   checkHeapSnapshot({ format: "vmheap-heap", version: 1 });
+ * } catch (e) {
+ *   console.log((e as Error).message); // heap snapshot: chunks must be a list of { address, size, kind, ptr, usable }
+ * }
+ * ```
  */
 export function checkHeapSnapshot(v: unknown, what = "heap snapshot"): asserts v is HeapSnapshot {
   need(isObj(v), `${what}: not an object`);
@@ -278,6 +298,19 @@ export function checkHeapSnapshot(v: unknown, what = "heap snapshot"): asserts v
 /**
  * Checks that `v` is an {@link AddressSpaceSnapshot} this version of vmheap reads.
  * @throws ArgumentError saying what is wrong
+ * @example
+ * ```ts
+ * import { AddressSpace, PhysicalMemory, checkAddressSpaceSnapshot, snapshotAddressSpace } from "vmheap";
+ *
+ * const s: unknown = JSON.parse(JSON.stringify(snapshotAddressSpace(new AddressSpace({ memory: new PhysicalMemory({ frames: 4 }) }))));
+ * checkAddressSpaceSnapshot(s);
+ * console.log(s.format, s.regions.length); // vmheap-address-space 0
+ * try {
+ *   checkAddressSpaceSnapshot({ format: "vmheap-heap" });
+ * } catch (e) {
+ *   console.log((e as Error).message); // address-space snapshot: format must be "vmheap-address-space", got "vmheap-heap"
+ * }
+ * ```
  */
 export function checkAddressSpaceSnapshot(v: unknown, what = "address-space snapshot"): asserts v is AddressSpaceSnapshot {
   need(isObj(v), `${what}: not an object`);

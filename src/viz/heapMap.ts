@@ -57,6 +57,21 @@ const hex = (n: number, digits: number): string => "0x" + n.toString(16).padStar
  * @param heap - the heap, or anything with its `chunks()`
  * @returns the map, lines joined with `"\n"`, no trailing newline
  * @throws ArgumentError when an option is not a positive integer
+ * @example
+ * ```ts
+ * import { Heap, heapMap } from "vmheap";
+ *
+ * const heap = new Heap();
+ * const blocks = [100, 300, 40, 700, 200].map((n) => heap.malloc(n));
+ * heap.free(blocks[1]);
+ * heap.free(blocks[3]);
+ * console.log(heapMap(heap, { width: 40, rows: 4 }));
+ * // 0x0710 mmmmm███..........██....................
+ * // 0x0c00 ..███████~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
+ * // 0x1100 ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
+ * // 0x1600 ~~~~~~~~~~~~~
+ * // █▓ used (shades alternate)  . free  ~ top  m in-use bitmap   1 cell = 32 B (≥ 1 per chunk)   0x710..0x17a0: 4240 B in 7 chunks
+ * ```
  */
 export function heapMap(heap: Pick<Heap, "chunks"> & Partial<Pick<Heap, "base">>, opts: HeapMapOptions = {}): string {
   const width = positiveInt("width", opts.width, 64);
@@ -114,6 +129,23 @@ export function heapMap(heap: Pick<Heap, "chunks"> & Partial<Pick<Heap, "base">>
  * other kinds), then a line of totals.
  * @param heap - the heap, or anything with its `chunks()`
  * @returns the table, lines joined with `"\n"`, no trailing newline
+ * @example
+ * ```ts
+ * import { Heap, chunkTable } from "vmheap";
+ *
+ * const heap = new Heap();
+ * const a = heap.malloc(100);
+ * heap.malloc(40);
+ * heap.free(a);
+ * console.log(chunkTable(heap));
+ * // address  size  kind  ptr     usable
+ * // -------  ----  ----  ------  ------
+ * // 0x0710    144  meta  -            -
+ * // 0x07a0    112  free  -            -
+ * // 0x0810     48  used  0x0820      40
+ * // 0x0840   3936  top   -            -
+ * // 4 chunks, 4240 bytes: 1 used, 1 free, 1 top, 1 meta
+ * ```
  */
 export function chunkTable(heap: Pick<Heap, "chunks">): string {
   const chunks: ChunkInfo[] = heap.chunks();
@@ -159,6 +191,24 @@ const MALLINFO_FIELDS: ReadonlyArray<readonly [keyof MallInfo, string]> = [
  * glibc's `struct mallinfo2` (as {@link Heap.mallinfo} returns it) as text: one line per
  * field, in `<malloc.h>` order, names and values aligned, with what each field counts.
  * @returns the lines joined with `"\n"`, no trailing newline
+ * @example
+ * ```ts
+ * import { Heap, formatMallinfo } from "vmheap";
+ *
+ * const heap = new Heap();
+ * heap.malloc(1000);
+ * console.log(formatMallinfo(heap.mallinfo()));
+ * // arena     6048  bytes obtained through brk (the heap's header included)
+ * // ordblks      1  free chunks (the top chunk included)
+ * // smblks       0  free fastbin chunks (no fastbins: always 0)
+ * // hblks        0  blocks in their own mapping
+ * // hblkhd       0  bytes in blocks in their own mapping
+ * // usmblks      0  unused (always 0, as in glibc)
+ * // fsmblks      0  bytes in free fastbin chunks (always 0)
+ * // uordblks  2960  bytes in use (arena - fordblks)
+ * // fordblks  3088  bytes free (free chunks and the top)
+ * // keepcost  3088  bytes in the top chunk (what trimming can release from)
+ * ```
  */
 export function formatMallinfo(info: MallInfo): string {
   const values = MALLINFO_FIELDS.map(([k]) => String(info[k]));

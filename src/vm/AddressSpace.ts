@@ -171,6 +171,23 @@ const STACK_GAP = 2 ** 27;
  * Accesses: a PROT_WRITE or PROT_EXEC mapping is also readable (x86 page tables cannot express
  * write-only); only PROT_NONE refuses reads. File pages past the end of the file read as zeros
  * (Linux raises SIGBUS there).
+ * @example
+ * ```ts
+ * import { AddressSpace, MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE, PhysicalMemory, SwapSpace } from "vmheap";
+ *
+ * const ram = new PhysicalMemory({ frames: 64 });
+ * const as = new AddressSpace({ memory: ram, swap: new SwapSpace({ slots: 256 }), replacement: "lru" });
+ * const a = as.mmap(0, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+ * console.log(a.toString(16), as.status().vmSize, as.status().vmRss); // 7ffff7f00000 1048576 0
+ * // the first write to a page takes a zeroed frame: a minor fault
+ * as.write32(a, 42);
+ * console.log(as.status().vmRss, as.status().minorFaults); // 4096 1
+ * // fork: the child shares the frame until one of them writes (copy-on-write)
+ * const child = as.fork();
+ * child.write32(a, 7);
+ * console.log(as.read32(a), child.read32(a), ram.usedFrames); // 42 7 3
+ * console.log(as.maps()); // 7ffff7f00000-7ffff8000000 rw-p 00000000 00:00 0
+ * ```
  */
 export class AddressSpace {
   /** The RAM. */
@@ -285,7 +302,26 @@ export class AddressSpace {
 
   // ───────────────────────────── events and introspection ─────────────────────────────
 
-  /** Subscribes to {@link VmEvent}s. @returns a function that unsubscribes */
+  /**
+   * Subscribes to {@link VmEvent}s. @returns a function that unsubscribes
+   * @example
+   * ```ts
+   * import { AddressSpace, MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE, PhysicalMemory } from "vmheap";
+   *
+   * const as = new AddressSpace({ memory: new PhysicalMemory({ frames: 16 }) });
+   * const seen: string[] = [];
+   * const off = as.on((e) => seen.push(e.type === "fault" ? `${e.kind} fault (${e.cause}) at ${e.address.toString(16)}` : e.type));
+   * const a = as.mmap(0x40000, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+   * as.read8(a); // maps the zero page
+   * as.write8(a, 1); // copies it into a frame of its own
+   * off();
+   * as.write8(a + 4096, 1); // not seen: unsubscribed
+   * console.log(seen.join("\n"));
+   * // mmap
+   * // minor fault (zero-page) at 40000
+   * // minor fault (cow) at 40000
+   * ```
+   */
   on(listener: VmEventListener): () => void {
     this.listeners.push(listener);
     return () => {
@@ -310,7 +346,32 @@ export class AddressSpace {
     return this.resident.size;
   }
 
-  /** Counters, like `/proc/self/status` (sizes in bytes) and `getrusage` (faults). */
+  /**
+   * Counters, like `/proc/self/status` (sizes in bytes) and `getrusage` (faults).
+   * @example
+   * ```ts
+   * import { AddressSpace, MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE, PhysicalMemory, SwapSpace } from "vmheap";
+   *
+   * // room for 2 resident pages: touching 4 pushes 2 out to swap
+   * const as = new AddressSpace({ memory: new PhysicalMemory({ frames: 16 }), swap: new SwapSpace({ slots: 8 }), maxResidentPages: 2 });
+   * const a = as.mmap(0, 4 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+   * for (let i = 0; i < 4; i++) as.write8(a + i * 4096, i + 1);
+   * console.log(as.status());
+   * // {
+   * //   vmSize: 16384,
+   * //   vmRss: 8192,
+   * //   vmSwap: 8192,
+   * //   minorFaults: 4,
+   * //   majorFaults: 0,
+   * //   swapIns: 0,
+   * //   swapOuts: 2,
+   * //   alignmentFixups: 0
+   * // }
+   *
+   * // reading page 0 brings it back: a major fault
+   * console.log(as.read8(a), as.status().majorFaults, as.status().swapIns); // 1 1 1
+   * ```
+   */
   status(): VmStatus {
     const ps = this.pageSize;
     return {
@@ -331,6 +392,19 @@ export class AddressSpace {
    * {@link MemFile.device} and {@link MemFile.inode} for a file mapping) then, for a named
    * region, spaces up to column 73 and the name; last, with {@link vsyscall}, the
    * `[vsyscall]` line.
+   * @example
+   * ```ts
+   * import { AddressSpace, MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, MemFile, PROT_EXEC, PROT_READ, PROT_WRITE, PhysicalMemory } from "vmheap";
+   *
+   * const as = new AddressSpace({ memory: new PhysicalMemory({ frames: 16 }) });
+   * as.mmap(0, 8192, PROT_READ | PROT_EXEC, MAP_PRIVATE, new MemFile(new Uint8Array(8192), "/usr/bin/demo"), 0);
+   * as.mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+   * as.mmap(0, 4096, PROT_READ, MAP_SHARED | MAP_ANONYMOUS);
+   * console.log(as.maps());
+   * // 7ffff7ffc000-7ffff7ffd000 r--s 00000000 00:01 1025                       /dev/zero (deleted)
+   * // 7ffff7ffd000-7ffff7ffe000 rw-p 00000000 00:00 0
+   * // 7ffff7ffe000-7ffff8000000 r-xp 00000000 fe:00 604572                     /usr/bin/demo
+   * ```
    */
   maps(): string {
     let out = "";
@@ -403,6 +477,23 @@ export class AddressSpace {
    *   flags or prot, unaligned fixed address or offset), EBADF (no file), EEXIST
    *   (`MAP_FIXED_NOREPLACE` over a mapping), ENOMEM (no room, or outside user space), EPERM
    *   (a fixed address below {@link mmapMinAddr})
+   * @example
+   * ```ts
+   * import { AddressSpace, Errno, MAP_ANONYMOUS, MAP_FAILED, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_PRIVATE, MAP_SHARED, MemFile, PROT_READ, PROT_WRITE, PhysicalMemory, errnoName } from "vmheap";
+   *
+   * const as = new AddressSpace({ memory: new PhysicalMemory({ frames: 16 }) });
+   * // a hint is only a hint; MAP_FIXED means exactly there
+   * const a = as.mmap(0x10000, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED);
+   * console.log(a.toString(16)); // 10000
+   * console.log(as.mmap(a, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE), errnoName(as.errno)); // -1 EEXIST
+   * console.log(as.mmap(0, 0, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS) === MAP_FAILED, as.errno === Errno.EINVAL); // true true
+   * // a file mapping reads the file's bytes; MAP_SHARED writes reach the file
+   * const file = new MemFile(new TextEncoder().encode("hello, file"), "/tmp/hello.txt");
+   * const f = as.mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, file, 0);
+   * as.writeBytes(f, new TextEncoder().encode("HELLO"));
+   * file.sync();
+   * console.log(new TextDecoder().decode(file.bytes)); // HELLO, file
+   * ```
    */
   mmap(addr: number, length: number, prot: number, flags: number, file?: MemFile | null, offset = 0): number {
     const ps = this.pageSize;
@@ -462,6 +553,22 @@ export class AddressSpace {
    * Unmaps the pages of `[addr, addr + length)` — Linux `munmap(2)`. Unmapping a range with
    * nothing mapped is not an error; the middle of a region splits it.
    * @returns 0, or -1 with {@link errno} = EINVAL (unaligned address, length 0, outside user space)
+   * @example
+   * ```ts
+   * import { AddressSpace, MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PhysicalMemory, SegmentationFault } from "vmheap";
+   *
+   * const as = new AddressSpace({ memory: new PhysicalMemory({ frames: 16 }) });
+   * const a = as.mmap(0, 3 * 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS);
+   * // unmapping the middle page splits the region in two
+   * console.log(as.munmap(a + 4096, 4096), as.regions().length); // 0 2
+   * try {
+   *   as.read8(a + 4096);
+   * } catch (e) {
+   *   console.log(e instanceof SegmentationFault, (e as Error).message); // true Segmentation fault: read at 0x7ffff7ffe000 (no mapping)
+   * }
+   * // nothing mapped there: still 0, as in Linux; an unaligned address: EINVAL
+   * console.log(as.munmap(a + 4096, 4096), as.munmap(a + 1, 4096)); // 0 -1
+   * ```
    */
   munmap(addr: number, length: number): 0 | -1 {
     const ps = this.pageSize;
@@ -478,6 +585,26 @@ export class AddressSpace {
    * As Linux does, the regions before the first hole are changed and then ENOMEM is returned.
    * @returns 0, or -1 with {@link errno}: EINVAL (unaligned address, unknown prot bits), ENOMEM
    *   (a page of the range is not mapped)
+   * @example
+   * ```ts
+   * import { AddressSpace, MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE, PhysicalMemory, ProtectionFault } from "vmheap";
+   *
+   * const as = new AddressSpace({ memory: new PhysicalMemory({ frames: 16 }) });
+   * const a = as.mmap(0, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+   * as.write8(a, 1);
+   * console.log(as.mprotect(a, 4096, PROT_READ)); // 0
+   * // the region split in two
+   * console.log(as.maps());
+   * // 7ffff7ffe000-7ffff7fff000 r--p 00000000 00:00 0
+   * // 7ffff7fff000-7ffff8000000 rw-p 00000000 00:00 0
+   *
+   * try {
+   *   as.write8(a, 2);
+   * } catch (e) {
+   *   console.log(e instanceof ProtectionFault, (e as Error).message); // true Segmentation fault: write at 0x7ffff7ffe000 (permission denied)
+   * }
+   * console.log(as.read8(a)); // 1
+   * ```
    */
   mprotect(addr: number, length: number, prot: number): 0 | -1 {
     const ps = this.pageSize;
@@ -530,6 +657,16 @@ export class AddressSpace {
    * @returns 0, or -1 with {@link errno}: EINVAL (unaligned address, a negative length, an
    *   advice the model does not know, `MADV_FREE` on memory that is not private anonymous),
    *   ENOMEM (a page of the range is not mapped)
+   * @example
+   * ```ts
+   * import { AddressSpace, MADV_DONTNEED, MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE, PhysicalMemory } from "vmheap";
+   *
+   * const as = new AddressSpace({ memory: new PhysicalMemory({ frames: 16 }) });
+   * const a = as.mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+   * as.write8(a, 99);
+   * // MADV_DONTNEED drops the frame: the next read of private anonymous memory sees zeros
+   * console.log(as.status().vmRss, as.madvise(a, 4096, MADV_DONTNEED), as.status().vmRss, as.read8(a)); // 4096 0 0 0
+   * ```
    */
   madvise(addr: number, length: number, advice: number): 0 | -1 {
     const ps = this.pageSize;
@@ -580,6 +717,20 @@ export class AddressSpace {
    *   ranges), EFAULT (nothing mapped at `oldAddr`, or a growing old range that is not within
    *   one region), ENOMEM (cannot grow in place and may not move, or no room to move to),
    *   EPERM (a fixed `newAddr` below {@link mmapMinAddr})
+   * @example
+   * ```ts
+   * import { AddressSpace, MAP_ANONYMOUS, MAP_PRIVATE, MREMAP_MAYMOVE, PROT_READ, PROT_WRITE, PhysicalMemory, errnoName } from "vmheap";
+   *
+   * const as = new AddressSpace({ memory: new PhysicalMemory({ frames: 16 }) });
+   * const a = as.mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+   * as.mmap(a + 4096, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS); // in the way
+   * as.write32(a, 1234);
+   * // cannot grow in place, may not move: ENOMEM
+   * console.log(as.mremap(a, 4096, 8192, 0), errnoName(as.errno)); // -1 ENOMEM
+   * // MREMAP_MAYMOVE: the pages move, their contents with them
+   * const b = as.mremap(a, 4096, 8192, MREMAP_MAYMOVE);
+   * console.log(b !== a, as.read32(b)); // true 1234
+   * ```
    */
   mremap(oldAddr: number, oldSize: number, newSize: number, flags: number, newAddr = 0): number {
     const ps = this.pageSize;
@@ -802,6 +953,21 @@ export class AddressSpace {
    * copied: private pages become read-only + COW in both (their frames and swap slots
    * referenced once more), shared pages stay shared. Costs time in proportion to the pages
    * mapped. The child's fault counters start at 0.
+   * @example
+   * ```ts
+   * import { AddressSpace, MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE, PhysicalMemory } from "vmheap";
+   *
+   * const ram = new PhysicalMemory({ frames: 16 });
+   * const parent = new AddressSpace({ memory: ram });
+   * const a = parent.mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+   * parent.write32(a, 1);
+   * const child = parent.fork();
+   * // one frame, two mappings: shared until a write
+   * console.log(ram.sharedFrames, child.read32(a)); // 1 1
+   * child.write32(a, 2);
+   * console.log(ram.sharedFrames, parent.read32(a), child.read32(a), child.status().minorFaults); // 0 1 2 1
+   * child.close();
+   * ```
    */
   fork(): AddressSpace {
     const child = new AddressSpace({ ...this.opts, onEvent: undefined } as AddressSpaceOptions);

@@ -62,6 +62,24 @@ export function setCleaner(fn: (file: MemFile, memory: PhysicalMemory) => void):
  * The bytes are used in place (not copied): they are the file. A file never grows through a
  * mapping: stores past the end of file, in its last partial page or past it, reach the page
  * (other mappers see them) but are not written back, as with Linux.
+ * @example
+ * ```ts
+ * import { AddressSpace, MAP_PRIVATE, MAP_SHARED, MemFile, PROT_READ, PROT_WRITE, PhysicalMemory } from "vmheap";
+ *
+ * const ram = new PhysicalMemory({ frames: 16 });
+ * const file = new MemFile(new TextEncoder().encode("shared text"), "/data/notes.txt");
+ * const p = new AddressSpace({ memory: ram });
+ * const q = new AddressSpace({ memory: ram });
+ * const a = p.mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, file, 0);
+ * const b = q.mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE, file, 0);
+ * // one page-cache frame: a MAP_SHARED store is seen by every mapper at once
+ * p.write8(a, "S".charCodeAt(0));
+ * console.log(String.fromCharCode(q.read8(b)), file.cachedPages(ram)); // S 1
+ * // a MAP_PRIVATE store copies the page: the file never sees it
+ * q.write8(b, "X".charCodeAt(0));
+ * file.sync();
+ * console.log(new TextDecoder().decode(file.bytes), String.fromCharCode(p.read8(a))); // Shared text S
+ * ```
  */
 export class MemFile {
   /** The file's contents (up to date for pages not in a page cache; see {@link sync}). */

@@ -170,6 +170,35 @@ let nextPid = 1;
  * A process: an {@link AddressSpace} holding text, data, bss, a heap grown by `brk`, mmap
  * regions and a stack that grows down on demand (see the file's diagram for the addresses),
  * with a malloc heap running inside it ({@link Process.heap}).
+ * @example
+ * ```ts
+ * import { PhysicalMemory, Process } from "vmheap";
+ *
+ * const proc = Process.spawn({ memory: new PhysicalMemory({ frames: 4096 }), text: new Uint8Array(5000), data: new Uint8Array(100), bssSize: 4096, path: "/usr/bin/demo" });
+ * const heap = proc.heap;
+ * const small = heap.malloc(100); // from the break: the [heap] line
+ * const big = heap.malloc(1 << 20); // at or over the mmap threshold: a mapping of its own
+ * proc.as.writeBytes(small, new TextEncoder().encode("hello"));
+ * console.log(small.toString(16), big.toString(16), heap.mallinfo().hblks); // 4077b0 7ffff7ef6010 1
+ * console.log(proc.maps());
+ * // 00400000-00401000 r--p 00000000 fe:00 604572                             /usr/bin/demo
+ * // 00401000-00403000 r-xp 00001000 fe:00 604572                             /usr/bin/demo
+ * // 00403000-00404000 r--p 00003000 fe:00 604572                             /usr/bin/demo
+ * // 00404000-00405000 r--p 00004000 fe:00 604572                             /usr/bin/demo
+ * // 00405000-00406000 rw-p 00005000 fe:00 604572                             /usr/bin/demo
+ * // 00406000-00407000 rw-p 00000000 00:00 0
+ * // 00407000-00409000 rw-p 00000000 00:00 0                                  [heap]
+ * // 7ffff7ef6000-7ffff7ff7000 rw-p 00000000 00:00 0
+ * // 7ffff7ff7000-7ffff7ffb000 r--p 00000000 00:00 0                          [vvar]
+ * // 7ffff7ffb000-7ffff7ffd000 r--p 00000000 00:00 0                          [vvar_vclock]
+ * // 7ffff7ffd000-7ffff7fff000 r-xp 00000000 00:00 0                          [vdso]
+ * // 7ffffffde000-7ffffffff000 rw-p 00000000 00:00 0                          [stack]
+ * // ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0                  [vsyscall]
+ *
+ * heap.free(big); // unmapped at once
+ * const child = proc.fork();
+ * console.log(child.ppid === proc.pid, new TextDecoder().decode(child.as.readBytes(small, 5))); // true hello
+ * ```
  */
 export class Process {
   /** Process id: 1, 2, … in the order processes are spawned or forked. */
@@ -217,8 +246,27 @@ export class Process {
    * @throws ArgumentError on a bad option, or when the image does not fit
    * @example
    * ```ts
+   * import { PhysicalMemory, Process } from "vmheap";
+   *
+   * const code = new Uint8Array(100); // the program's machine code
    * const proc = Process.spawn({ memory: new PhysicalMemory({ frames: 1024 }), text: code, bssSize: 4096 });
-   * proc.maps(); // 00400000-00401000 r--p 00000000 fe:00 … /a.out, then r-xp, r--p, r--p, rw-p, …
+   * console.log(proc.maps());
+   * // 00400000-00401000 r--p 00000000 fe:00 754419                             /a.out
+   * // 00401000-00402000 r-xp 00001000 fe:00 754419                             /a.out
+   * // 00402000-00403000 r--p 00002000 fe:00 754419                             /a.out
+   * // 00403000-00404000 r--p 00003000 fe:00 754419                             /a.out
+   * // 00404000-00405000 rw-p 00004000 fe:00 754419                             /a.out
+   * // 7ffff7ff7000-7ffff7ffb000 r--p 00000000 00:00 0                          [vvar]
+   * // 7ffff7ffb000-7ffff7ffd000 r--p 00000000 00:00 0                          [vvar_vclock]
+   * // 7ffff7ffd000-7ffff7fff000 r-xp 00000000 00:00 0                          [vdso]
+   * // 7ffffffde000-7ffffffff000 rw-p 00000000 00:00 0                          [stack]
+   * // ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0                  [vsyscall]
+   *
+   * const { startCode, startData, startBrk, stackTop } = proc.layout;
+   * console.log([startCode, startData, startBrk, stackTop].map((a) => a.toString(16))); // [ '401000', '404000', '405000', '7ffffffff000' ]
+   * // a 32-bit process: i386's text base
+   * const p32 = Process.spawn({ memory: new PhysicalMemory({ frames: 256 }), text: code, addressBits: 32 });
+   * console.log(p32.layout.startCode.toString(16), p32.layout.stackTop.toString(16)); // 8049000 fffff000
    * ```
    */
   static spawn(opts: ProcessOptions): Process {
@@ -367,6 +415,18 @@ export class Process {
    * Moves the break by `increment` bytes — `sbrk(3)`; `sbrk(0)` asks where it is.
    * @returns the previous break, or -1 with {@link errno} = ENOMEM (EINVAL for an increment
    *   that is not an integer) and the break unchanged
+   * @example
+   * ```ts
+   * import { Errno, PhysicalMemory, Process } from "vmheap";
+   *
+   * const proc = Process.spawn({ memory: new PhysicalMemory({ frames: 256 }), bssSize: 100 });
+   * const start = proc.sbrk(0);
+   * console.log(start.toString(16), proc.sbrk(100).toString(16), proc.currentBreak.toString(16)); // 405000 405000 405064
+   * // the [heap] line ends at the page-rounded break
+   * console.log(proc.maps().split("\n").find((l) => l.endsWith("[heap]"))); // 00405000-00406000 rw-p 00000000 00:00 0                                  [heap]
+   * // below the heap's start: -1, ENOMEM, and the break stays
+   * console.log(proc.brk(start - 4096), proc.errno === Errno.ENOMEM, proc.currentBreak.toString(16)); // -1 true 405064
+   * ```
    */
   sbrk(increment: number): number {
     return this.brkState.sbrk(increment);

@@ -31,6 +31,19 @@ export interface SwapSpaceOptions {
  * A swap area shared by the address spaces given it (a parent and its forked children share
  * slots copy-on-write through {@link ref}). Reading or writing a slot is a plain copy; the
  * address space counts swap-ins and swap-outs.
+ * @example
+ * ```ts
+ * import { AddressSpace, MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE, PhysicalMemory, SwapSpace } from "vmheap";
+ *
+ * const swap = new SwapSpace({ slots: 4 });
+ * // 3 frames of RAM for 5 pages: two of them must go to swap
+ * const as = new AddressSpace({ memory: new PhysicalMemory({ frames: 3 }), swap, replacement: "fifo" });
+ * const a = as.mmap(0, 5 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+ * for (let i = 0; i < 5; i++) as.write8(a + i * 4096, 10 + i);
+ * console.log(swap.usedSlots, swap.freeSlots, swap.writes, swap.pageSize); // 2 2 2 4096
+ * // page 0 went first (FIFO): reading it is a swap-in, and its byte is back
+ * console.log(as.read8(a), swap.reads, as.status().majorFaults); // 10 1 1
+ * ```
  */
 export class SwapSpace {
   /** Number of slots. */

@@ -17,7 +17,20 @@ import { PROT_EXEC, PROT_READ, PROT_WRITE } from "../constants.js";
 import { VmError } from "../errors.js";
 import type { MemFile } from "./MemFile.js";
 
-/** One region of an address space. */
+/**
+ * One region of an address space.
+ * @example
+ * ```ts
+ * import { AddressSpace, MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE, PhysicalMemory } from "vmheap";
+ *
+ * const as = new AddressSpace({ memory: new PhysicalMemory({ frames: 4 }), addressBits: 32 });
+ * const a = as.mmap(0, 3 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+ * as.nameAnon(a, 4096, "buffers");
+ * console.log(as.regions().map((v) => `${v.start.toString(16)}-${v.end.toString(16)} ${v.perms()} ${v.length} ${v.displayName()}`).join("\n"));
+ * // f7ffd000-f7ffe000 rw-p 4096 [anon:buffers]
+ * // f7ffe000-f8000000 rw-p 8192
+ * ```
+ */
 export class Vma {
   /** First byte (page-aligned). */
   start: number;
@@ -114,13 +127,38 @@ export class Vma {
  * Whether `b` can be absorbed into `a` (`a` ends where `b` starts): same protection, sharing,
  * name and {@link Vma.accounted}, and either both anonymous private, or the same file at contiguous offsets (as
  * Linux's `vma_merge`). Shared anonymous regions merge only with their own file's pages.
+ * @example
+ * ```ts
+ * import { PROT_READ, PROT_WRITE, Vma, mergeable } from "vmheap";
+ *
+ * const a = new Vma(0x1000, 0x2000, PROT_READ | PROT_WRITE, false, null, 0, null);
+ * const b = new Vma(0x2000, 0x3000, PROT_READ | PROT_WRITE, false, null, 0, null);
+ * const c = new Vma(0x2000, 0x3000, PROT_READ, false, null, 0, null);
+ * // same protection, both anonymous private: one region; different protection: two
+ * console.log(mergeable(a, b), mergeable(a, c)); // true false
+ * ```
  */
 export function mergeable(a: Vma, b: Vma): boolean {
   if (a.end !== b.start || a.prot !== b.prot || a.shared !== b.shared || a.name !== b.name || a.file !== b.file || a.growsDownTo !== b.growsDownTo || a.accounted !== b.accounted) return false;
   return a.file === null || b.offset === a.fileOffset(a.end);
 }
 
-/** The regions of one address space, sorted by address. */
+/**
+ * The regions of one address space, sorted by address.
+ * @example
+ * ```ts
+ * import { PROT_READ, Vma, VmaList } from "vmheap";
+ *
+ * const list = new VmaList();
+ * list.insert(new Vma(0x1000, 0x2000, PROT_READ, false, null, 0, null));
+ * list.insert(new Vma(0x2000, 0x4000, PROT_READ, false, null, 0, null));
+ * list.mergeAround(0x1000, 0x4000);
+ * console.log(list.count, list.totalBytes(), list.find(0x3fff)?.start.toString(16)); // 1 12288 1000
+ * // munmap's work: cut [0x2000, 0x3000) out of the middle
+ * list.remove(0x2000, 0x3000);
+ * console.log(list.list.map((v) => `${v.start.toString(16)}-${v.end.toString(16)}`)); // [ '1000-2000', '3000-4000' ]
+ * ```
+ */
 export class VmaList {
   /** The regions, lowest first. Read-only for callers. */
   readonly list: Vma[];

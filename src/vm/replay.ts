@@ -40,6 +40,17 @@ export interface ReplayResult {
  * least recently, `clock` the first page after the hand whose reference bit is clear (clearing
  * bits as it passes; a hit sets the bit; a loaded page starts with its bit set), `opt` the
  * page used again furthest in the future (Bélády's MIN, ties to the lowest frame).
+ * @example
+ * ```ts
+ * import { simulateReplacement } from "vmheap";
+ *
+ * // Bélády's anomaly: FIFO misses more with 4 frames than with 3 on this string
+ * const refs = [1, 2, 3, 4, 1, 2, 5, 1, 2, 3, 4, 5];
+ * const misses = (policy: "fifo" | "lru" | "clock" | "opt") => [3, 4].map((n) => simulateReplacement(refs, n, policy).misses);
+ * console.log(misses("fifo"), misses("lru"), misses("clock"), misses("opt")); // [ 9, 10 ] [ 10, 8 ] [ 9, 10 ] [ 7, 6 ]
+ * const fifo = simulateReplacement(refs, 3, "fifo");
+ * console.log(fifo.trace.map((s) => (s.hit ? "." : "*")).join(" "), fifo.trace[6].evicted, fifo.trace[6].frames); // * * * * * * * . . * * . 4 [ 5, 1, 2 ]
+ * ```
  */
 export function simulateReplacement(refs: readonly number[], frames: number, policy: ReplayPolicy): ReplayResult {
   if (!Number.isInteger(frames) || frames < 1) throw new ArgumentError(`simulateReplacement: frames must be a positive integer, got ${String(frames)}`);

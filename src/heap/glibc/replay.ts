@@ -69,6 +69,19 @@ export function parseTrace(text: string): Op[] {
 /**
  * Runs `trace` on the glibc model in a fresh process and returns the driver's lines (without
  * its first, `#`, line).
+ * @example
+ * ```ts
+ * import { replayGlibcTrace } from "vmheap";
+ *
+ * // CS:APP trace format: four header lines, then one call per line
+ * const trace = ["0", "2", "4", "1", "a 0 100", "a 1 2000", "f 0", "r 1 5000"].join("\n");
+ * console.log(replayGlibcTrace(trace).join("\n"));
+ * // 0 a 0 100 -> H+2a0 sz=0x71 us=104 brk=0x21000
+ * // 1 a 1 2000 -> H+310 sz=0x7e1 us=2008 brk=0x21000
+ * // 2 f 0 -> - brk=0x21000
+ * // 3 r 1 5000 -> H+310 sz=0x1391 us=5000 brk=0x21000
+ * // mi arena=135168 ordblks=1 smblks=0 hblks=0 hblkhd=0 usmblks=0 fsmblks=0 uordblks=5776 fordblks=129392 keepcost=129392
+ * ```
  */
 export function replayGlibcTrace(trace: string, opts: GlibcReplayOptions = {}): string[] {
   const ops = parseTrace(trace);
