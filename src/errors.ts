@@ -175,7 +175,9 @@ export type Access = "read" | "write" | "exec";
  * ```
  */
 export class MemoryFault extends VmError {
+  /** The virtual address that faulted (the first byte of the access). */
   readonly address: number;
+  /** What the access was: `"read"`, `"write"` or `"exec"`. */
   readonly access: Access;
   /** Bytes of the access (1, 2, 4, 8, or a range's length). */
   readonly size: number;

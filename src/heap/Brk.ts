@@ -19,7 +19,9 @@ export interface BreakTarget {
 
 /** Where a break keeps its current value: a field, or a word in the memory it manages. */
 export interface BreakCell {
+  /** The current break. */
   get(): number;
+  /** Stores a new break (already checked by {@link Brk}). */
   set(value: number): void;
 }
 

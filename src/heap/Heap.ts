@@ -1000,7 +1000,12 @@ export class Heap<M extends HeapMemory = LinearMemory> {
    * console.log(errnoName(bad.err), bad.ptr, heap.errno); // EINVAL 0 0
    * ```
    */
-  posixMemalign(alignment: number, size: number): { err: number; ptr: number } {
+  posixMemalign(alignment: number, size: number): {
+    /** 0, or the error: EINVAL or ENOMEM */
+    err: number;
+    /** The block, or 0 */
+    ptr: number;
+  } {
     if (!isPow2(alignment) || alignment % this.W !== 0) return { err: Errno.EINVAL, ptr: 0 };
     const saved = this.errno;
     const ptr = (this.mode & MODE_LOCK) !== 0 ? this.locked(this.memalignImpl, alignment, size) : this.memalignImpl(alignment, size);

@@ -711,7 +711,14 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
    * console.log(errnoName(bad.err), bad.ptr, heap.errno); // EINVAL 0 0
    * ```
    */
-  override posixMemalign(alignment: number, size: number): { err: number; ptr: number } {
+  override posixMemalign(alignment: number, size: number): {
+    /** 0, or the error: EINVAL or ENOMEM */
+    /** 0, or the error: EINVAL or ENOMEM */
+    err: number;
+    /** The block, or 0 */
+    /** The block, or 0 */
+    ptr: number;
+  } {
     if (!isPow2(alignment) || alignment % this.W !== 0) return { err: Errno.EINVAL, ptr: 0 };
     const saved = this.errno;
     const ptr = (this.mode & MODE_LOCK) !== 0 ? this.locked(this.memalignImpl, alignment, size) : this.memalignImpl(alignment, size);

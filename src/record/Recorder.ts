@@ -49,7 +49,12 @@ export interface RecordedStep {
   /** The heap's `errno` after the step. */
   errno: number;
   /** The error the call threw (`DoubleFreeError`, …), or null. */
-  error: { name: string; message: string } | null;
+  error: {
+    /** The error's class: `"DoubleFreeError"`, … */
+    name: string;
+    /** Its message, as thrown. */
+    message: string;
+  } | null;
   /** What happened inside the heap, derived from its chunks before and after. */
   heap: HeapEvent[];
   /** The address space's events during the step, in order (empty without an address space). */
@@ -204,7 +209,12 @@ export class HeapRecorder {
     });
   }
   /** `posix_memalign`, recorded: the step's `result` is the pointer, its `err` the return code. */
-  posixMemalign(alignment: number, size: number): { err: number; ptr: number } {
+  posixMemalign(alignment: number, size: number): {
+    /** 0, or the error: EINVAL or ENOMEM */
+    err: number;
+    /** The block, or 0 */
+    ptr: number;
+  } {
     let r = { err: 0, ptr: 0 };
     this.call("posixMemalign", [alignment, size], () => {
       r = this.heap.posixMemalign(alignment, size);

@@ -16,7 +16,9 @@ import type { AddressSpaceSnapshot, HeapSnapshot, HeapTotals, MappedBlockInfo, P
 
 /** Records of a list that went (`removed`, as they were) and came (`added`, as they are now); a changed record is in both. */
 export interface ListChange<T> {
+  /** Rows of the list before that are not in the list after (or changed: their old version). */
   removed: T[];
+  /** Rows of the list after that were not in the list before (or changed: their new version). */
   added: T[];
 }
 
@@ -41,7 +43,9 @@ export interface StateDiff {
 
 /** A heap snapshot and, when one is watched, an address-space snapshot: what a recording's steps change. */
 export interface RecordedState {
+  /** The heap. */
   heap: HeapSnapshot;
+  /** The address space the heap lives in, or null (a heap on linear memory). */
   as: AddressSpaceSnapshot | null;
 }
 

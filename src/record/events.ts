@@ -21,25 +21,87 @@ import type { MappedBlockInfo } from "./snapshot.js";
 /** One thing a heap call did, derived from the chunks before and after it. */
 export type HeapEvent =
   /** One chunk became several: a block carved from a free chunk or the top, a block shrunk in place. */
-  | { type: "split"; from: ChunkInfo; into: ChunkInfo[] }
+  | {
+      /** What happened. */
+      type: "split";
+      /** The chunk before. */
+      from: ChunkInfo;
+      /** The chunks it became, lowest first. */
+      into: ChunkInfo[];
+    }
   /** Several chunks became one: a freed block coalesced with free neighbours or the top, a block grown into its free neighbour. */
-  | { type: "merge"; from: ChunkInfo[]; into: ChunkInfo }
+  | {
+      /** What happened. */
+      type: "merge";
+      /** The chunks before, lowest first. */
+      from: ChunkInfo[];
+      /** The chunk they became. */
+      into: ChunkInfo;
+    }
   /** Several chunks became several others: a block grown or shrunk with its free neighbour taking the rest. */
-  | { type: "reshape"; from: ChunkInfo[]; into: ChunkInfo[] }
+  | {
+      /** What happened. */
+      type: "reshape";
+      /** The chunks before, lowest first. */
+      from: ChunkInfo[];
+      /** The chunks after, lowest first. */
+      into: ChunkInfo[];
+    }
   /** One chunk kept its bytes and changed kind: a free chunk handed out whole, a block freed between two blocks. */
-  | { type: "mark"; from: ChunkInfo; into: ChunkInfo }
+  | {
+      /** What happened. */
+      type: "mark";
+      /** The chunk before. */
+      from: ChunkInfo;
+      /** The same chunk after. */
+      into: ChunkInfo;
+    }
   /** One chunk kept its address and changed size: the top, when the break moved. */
-  | { type: "resize"; from: ChunkInfo; into: ChunkInfo }
+  | {
+      /** What happened. */
+      type: "resize";
+      /** The chunk before. */
+      from: ChunkInfo;
+      /** The same chunk after. */
+      into: ChunkInfo;
+    }
   /** A free chunk became available for reuse (it went into a bin; in vmheap also: became the designated victim). */
-  | { type: "bin-in"; chunk: ChunkInfo }
+  | {
+      /** What happened. */
+      type: "bin-in";
+      /** The free chunk. */
+      chunk: ChunkInfo;
+    }
   /** A free chunk stopped being available (taken from its bin, or merged into a bigger one). */
-  | { type: "bin-out"; chunk: ChunkInfo }
+  | {
+      /** What happened. */
+      type: "bin-out";
+      /** The free chunk. */
+      chunk: ChunkInfo;
+    }
   /** The heap's end moved: `sbrk` grew it, or a trim gave memory back. */
-  | { type: "brk"; from: number; to: number }
+  | {
+      /** What happened. */
+      type: "brk";
+      /** The heap's end (the break) before. */
+      from: number;
+      /** The heap's end after. */
+      to: number;
+    }
   /** A block got a mapping of its own. */
-  | { type: "mmap"; block: MappedBlockInfo }
+  | {
+      /** What happened. */
+      type: "mmap";
+      /** The block and its mapping. */
+      block: MappedBlockInfo;
+    }
   /** A block's own mapping was unmapped. */
-  | { type: "munmap"; block: MappedBlockInfo };
+  | {
+      /** What happened. */
+      type: "munmap";
+      /** The block and the mapping it had. */
+      block: MappedBlockInfo;
+    };
 
 const endOf = (cs: readonly ChunkInfo[]): number => {
   const last = cs[cs.length - 1];

@@ -136,13 +136,21 @@ export interface AddressSpaceSnapshot {
 
 /** What {@link snapshotHeap} reads: any heap (`new Heap()`, `process.heap`, or another allocator with the same methods). */
 export interface SnapshotSource {
+  /** {@link Heap.base}. */
   readonly base: number;
+  /** {@link Heap.alignment}. */
   readonly alignment: number;
+  /** {@link Heap.errno}. */
   readonly errno: number;
+  /** {@link Heap.chunks}. */
   chunks(): ChunkInfo[];
+  /** {@link Heap.mallinfo}. */
   mallinfo(): MallInfo;
+  /** {@link Heap.mallocFootprint}. */
   mallocFootprint(): number;
+  /** {@link Heap.mallocMaxFootprint}. */
   mallocMaxFootprint(): number;
+  /** {@link Heap.mallocUsableSize}. */
   mallocUsableSize(ptr: number): number;
 }
 

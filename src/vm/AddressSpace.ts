@@ -135,13 +135,89 @@ export interface VmStatus {
 
 /** An event for teaching tools: what the address space just did. */
 export type VmEvent =
-  | { type: "fault"; kind: "minor" | "major"; cause: "zero-page" | "anonymous" | "file" | "cow" | "swap-in"; address: number; access: Access }
-  | { type: "evict"; address: number; frame: number; to: "swap" | "file" | "discard"; slot: number }
-  | { type: "swap-in"; address: number; frame: number; slot: number }
-  | { type: "mmap"; address: number; length: number; prot: number; flags: number }
-  | { type: "munmap"; address: number; length: number }
-  | { type: "mprotect"; address: number; length: number; prot: number }
-  | { type: "mremap"; oldAddress: number; oldLength: number; address: number; length: number };
+  /** A page fault the address space handled. */
+  | {
+      /** What happened. */
+      type: "fault";
+      /** `"minor"`: no I/O; `"major"`: the page was read from swap or from a file. */
+      kind: "minor" | "major";
+      /** How it was served: the zero page mapped, a zeroed frame, a file page, a copy-on-write copy, a swap-in. */
+      cause: "zero-page" | "anonymous" | "file" | "cow" | "swap-in";
+      /** The faulting address. */
+      address: number;
+      /** The access that faulted. */
+      access: Access;
+    }
+  /** A resident page was evicted to free its frame. */
+  | {
+      /** What happened. */
+      type: "evict";
+      /** The page's first address. */
+      address: number;
+      /** The frame it gave up. */
+      frame: number;
+      /** Where its contents went: a swap slot, back to its file, or nowhere (clean or lazily freed). */
+      to: "swap" | "file" | "discard";
+      /** The swap slot with `to: "swap"`, else -1. */
+      slot: number;
+    }
+  /** A page was read back from swap. */
+  | {
+      /** What happened. */
+      type: "swap-in";
+      /** The page's first address. */
+      address: number;
+      /** The frame it now has. */
+      frame: number;
+      /** The swap slot it came from. */
+      slot: number;
+    }
+  /** A successful `mmap`. */
+  | {
+      /** What happened. */
+      type: "mmap";
+      /** The mapping's address. */
+      address: number;
+      /** Its length in bytes. */
+      length: number;
+      /** Its `PROT_*` bits. */
+      prot: number;
+      /** Its `MAP_*` flags. */
+      flags: number;
+    }
+  /** A successful `munmap`. */
+  | {
+      /** What happened. */
+      type: "munmap";
+      /** The range's first address. */
+      address: number;
+      /** Its length in bytes. */
+      length: number;
+    }
+  /** A successful `mprotect`. */
+  | {
+      /** What happened. */
+      type: "mprotect";
+      /** The range's first address. */
+      address: number;
+      /** Its length in bytes. */
+      length: number;
+      /** The new `PROT_*` bits. */
+      prot: number;
+    }
+  /** A successful `mremap`. */
+  | {
+      /** What happened. */
+      type: "mremap";
+      /** Where the mapping was. */
+      oldAddress: number;
+      /** Its old length in bytes. */
+      oldLength: number;
+      /** Where it is now (the same address when it grew or shrank in place). */
+      address: number;
+      /** Its new length in bytes. */
+      length: number;
+    };
 
 /** Receives {@link VmEvent}s. */
 export type VmEventListener = (event: VmEvent) => void;

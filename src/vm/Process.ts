@@ -127,8 +127,8 @@ export interface ProcessOptions {
   /** The program's path: its file's name, shown in `/proc/self/maps` on its five lines. @defaultValue "/a.out" */
   path?: string;
   /**
-   * Load the program as a position-independent executable, at {@link PIE_BASE_64} (or
-   * {@link PIE_BASE_32}) as Linux does with ASLR off, instead of GNU ld's fixed base.
+   * Load the program as a position-independent executable, at `PIE_BASE_64` (or
+   * `PIE_BASE_32`) as Linux does with ASLR off, instead of GNU ld's fixed base.
    * @defaultValue false
    */
   pie?: boolean;
@@ -391,6 +391,7 @@ export class Process {
   get errno(): number {
     return this.brkState.errno;
   }
+  /** Sets `errno` (a C program may reset it to 0 before a call, to tell failures apart). */
   set errno(value: number) {
     this.brkState.errno = value;
   }

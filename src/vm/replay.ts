@@ -30,8 +30,11 @@ export interface ReplayStep {
 
 /** The outcome of {@link simulateReplacement}. */
 export interface ReplayResult {
+  /** References that found their page absent (page faults), the first loads included. */
   readonly misses: number;
+  /** References that found their page resident. */
   readonly hits: number;
+  /** One step per reference, in order: what a textbook draws as a column. */
   readonly trace: readonly ReplayStep[];
 }
 

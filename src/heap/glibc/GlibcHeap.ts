@@ -269,7 +269,12 @@ export class GlibcHeap<M extends HeapMemory = AddressSpace> extends Heap<M> {
   }
 
   /** `posix_memalign(3)`: EINVAL unless the alignment is a power-of-two multiple of 8; ENOMEM on failure; errno untouched. */
-  override posixMemalign(alignment: number, size: number): { err: number; ptr: number } {
+  override posixMemalign(alignment: number, size: number): {
+    /** 0, or the error: EINVAL or ENOMEM */
+    err: number;
+    /** The block, or 0 */
+    ptr: number;
+  } {
     needNumber("posix_memalign: alignment", alignment);
     needNumber("posix_memalign: size", size);
     if (!Number.isInteger(alignment) || alignment <= 0 || alignment % SIZE_SZ !== 0 || !powerof2(alignment / SIZE_SZ)) return { err: Errno.EINVAL, ptr: 0 };

@@ -1,25 +1,36 @@
 /**
  * What glibc's allocator needs from the memory it runs on: loads and stores, and the system
  * calls it makes (`mmap`, `munmap`, `mremap`, `madvise`). A process's {@link AddressSpace}
- * has all of them; {@link LinearSpace} gives them over a {@link LinearMemory}, where there is
+ * has all of them; `LinearSpace` gives them over a {@link LinearMemory}, where there is
  * no mmap (glibc then takes every block from the break, as it does when mmap fails).
  */
 import { MAP_FAILED } from "../../constants.js";
 import { SegmentationFault, type Access } from "../../errors.js";
 import type { LinearMemory } from "../../memory/LinearMemory.js";
 
-/** The memory glibc's allocator runs on (an `AddressSpace`, or a {@link LinearSpace}). */
+/** The memory glibc's allocator runs on (an `AddressSpace`, or a `LinearSpace`). */
 export interface GlibcMemory {
+  /** Bytes per page (what glibc's `GLRO(dl_pagesize)` holds): the unit of brk, mmap and trim. */
   readonly pageSize: number;
+  /** The little-endian 16-bit value at `va`. */
   read16(va: number): number;
+  /** Stores a 16-bit value at `va`, little-endian. */
   write16(va: number, v: number): void;
+  /** The little-endian 32-bit value at `va` (unsigned). */
   read32(va: number): number;
+  /** Stores a 32-bit value at `va`, little-endian. */
   write32(va: number, v: number): void;
+  /** A copy of the `length` bytes from `va`. */
   readBytes(va: number, length: number): Uint8Array;
+  /** Stores `bytes` from `va`. */
   writeBytes(va: number, bytes: Uint8Array): void;
+  /** `mmap(2)` of anonymous memory: the address, or `MAP_FAILED` (-1). */
   mmap(addr: number, length: number, prot: number, flags: number): number;
+  /** `munmap(2)`: 0, or -1. */
   munmap(addr: number, length: number): number;
+  /** `mremap(2)`: the mapping's (new) address, or `MAP_FAILED` (-1). */
   mremap(oldAddress: number, oldSize: number, newSize: number, flags: number): number;
+  /** `madvise(2)` (glibc's trim uses `MADV_DONTNEED`): 0, or -1. */
   madvise(addr: number, length: number, advice: number): number;
 }
 

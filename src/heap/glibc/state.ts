@@ -58,7 +58,11 @@ export const DEFAULT_ARENA_ADDRESS = 0x7ffff7e19c80;
  */
 export const DEFAULT_TCACHE_KEY: readonly [number, number] = [0x9e3779b9, 0x7f4a7c15];
 
-/** What kind of typed error a glibc check raises. */
+/**
+ * What kind of typed error a glibc check raises: `"double"` a {@link DoubleFreeError},
+ * `"invalid"` an {@link InvalidPointerError}, `"corrupt"` a {@link HeapCorruptionError}.
+ * @inline
+ */
 type Abort = "double" | "invalid" | "corrupt";
 
 /** `main_arena`, `mp_` and the tcache of one process, with the memory they act on. */
@@ -311,6 +315,7 @@ export class MallocState {
   get top(): number {
     return this.aw[ARENA_TOP >>> 3]!;
   }
+  /** Sets `av->top`. */
   set top(p: number) {
     this.aw[ARENA_TOP >>> 3] = p;
   }
@@ -318,6 +323,7 @@ export class MallocState {
   get lastRemainder(): number {
     return this.aw[ARENA_LAST_REMAINDER >>> 3]!;
   }
+  /** Sets `av->last_remainder`. */
   set lastRemainder(p: number) {
     this.aw[ARENA_LAST_REMAINDER >>> 3] = p;
   }

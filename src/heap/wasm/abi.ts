@@ -26,7 +26,10 @@ export const WASI_ERRNO = { EINVAL: 28, ENOMEM: 48 } as const;
 /** `errno` numbers of Linux (the numbering of {@link Errno}). */
 export const LINUX_ERRNO = { EINVAL: Errno.EINVAL, ENOMEM: Errno.ENOMEM } as const;
 
-/** The numbering of `errno` values in the module's C library. */
+/**
+ * The numbering of `errno` values in the module's C library.
+ * @inline
+ */
 export type ErrnoNumbering = "wasi" | "linux";
 
 /** A C pointer width's `sizeof(void *)` on wasm32: `posix_memalign` alignments are multiples of it. */
@@ -41,7 +44,10 @@ export function moduleErrno(numbering: ErrnoNumbering, linux: number): number {
   return linux === Errno.EINVAL ? table.EINVAL : linux === Errno.ENOMEM ? table.ENOMEM : linux;
 }
 
-/** Options for {@link Heap.wasmImports}. */
+/**
+ * Options for {@link Heap.wasmImports}.
+ * @inline
+ */
 export interface WasmImportOptions {
   /**
    * The `errno` numbering of the module's C library: `"wasi"` for wasi-libc, Emscripten and
@@ -67,6 +73,7 @@ export interface WasmImportOptions {
 /**
  * The malloc family with the C ABI of wasm32, to pass as a module's `env` imports. Every
  * argument is an i32 read as unsigned; pointers and sizes are returned as i32.
+ * @inline
  */
 export interface WasmImports {
   /** `void *malloc(size_t size)` */
