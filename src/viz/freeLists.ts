@@ -26,6 +26,8 @@ type Heap = HeapOf<HeapMemory>;
 export interface FreeList {
   /** The bin's index. */
   readonly bin: number;
+  /** The bin's name where the allocator has several kinds of bins (glibc: `"tcache[3]"`, `"fastbin[1]"`, `"unsorted"`, `"small[7]"`, `"large[66]"`). */
+  readonly name?: string;
   /** Smallest chunk size the bin holds. */
   readonly minSize: number;
   /** Largest chunk size the bin holds (= minSize for the exact small bins). */
@@ -75,6 +77,9 @@ export function binRange(idx: number, gshift: number): { minSize: number; maxSiz
 
 /** Reads the free lists of `heap` (see the file's comment). */
 export function freeLists(heap: Pick<Heap, "chunks" | "base" | "alignment" | "memory">, chunks: readonly ChunkInfo[] = heap.chunks()): FreeLists {
+  // An allocator that lists its own bins (the glibc model's `binLists()`).
+  const own = (heap as { binLists?: () => FreeList[] }).binLists;
+  if (typeof own === "function") return { ok: true, lists: own.call(heap), victim: 0 };
   const read = wordReader(heap.memory);
   if (read === null) return NONE;
   const hdr = heap.base;

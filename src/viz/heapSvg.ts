@@ -185,7 +185,8 @@ export function heapSvg(heap: Pick<Heap, "chunks"> & Partial<Pick<Heap, "base" |
     let bx = GUTTER;
     let by = y + 24;
     lists.lists.forEach((l, i) => {
-      const label = l.minSize === l.maxSize ? `bin ${l.bin}: ${l.minSize}` : `bin ${l.bin}: ${l.minSize}-${l.maxSize}`;
+      const name = l.name ?? `bin ${l.bin}`;
+      const label = l.minSize === l.maxSize ? `${name}: ${l.minSize}` : `${name}: ${l.minSize}-${l.maxSize}`;
       const w = textWidth(label, 11) + 12;
       if (bx + w > width - 16) {
         bx = GUTTER;
@@ -196,7 +197,7 @@ export function heapSvg(heap: Pick<Heap, "chunks"> & Partial<Pick<Heap, "base" |
         el(
           "g",
           { class: "bin", "data-bin": l.bin, "data-chunks": l.chunks.join(" ") },
-          tooltip(`bin ${l.bin} (chunks of ${l.minSize === l.maxSize ? `${l.minSize} B` : `${l.minSize} to ${l.maxSize} B`}): ${l.chunks.map(hex).join(" -> ")}`),
+          tooltip(`${l.name ?? `bin ${l.bin}`} (chunks of ${l.minSize === l.maxSize ? `${l.minSize} B` : `${l.minSize} to ${l.maxSize} B`}): ${l.chunks.map(hex).join(" -> ")}`),
           el("rect", { x: bx, y: by, width: w, height: 20, rx: 3, fill: "#ffffff", stroke: color, "stroke-width": 2 }),
           text(bx + 6, by + 14, label, { "font-size": 11 }),
         ),

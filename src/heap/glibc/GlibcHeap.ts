@@ -460,6 +460,39 @@ export class GlibcHeap<M extends HeapMemory = AddressSpace> extends Heap<M> {
     }
   }
 
+  /**
+   * Every non-empty bin with its chunks (chunk addresses, in list order: from the head, along
+   * `fd`, links decoded): the tcache bins, the fastbins, the unsorted bin, the small and large
+   * bins. For pictures and teaching; the lists are followed at most 2^16 steps each.
+   */
+  binLists(): { bin: number; name: string; minSize: number; maxSize: number; chunks: number[] }[] {
+    const av = this.av;
+    const out: { bin: number; name: string; minSize: number; maxSize: number; chunks: number[] }[] = [];
+    const limit = 1 << 16;
+    if (av.tcache !== 0) {
+      for (let i = 0; i < TCACHE_MAX_BINS; i++) {
+        const chunks: number[] = [];
+        for (let e = av.ld(av.tcache + 128 + 8 * i); e !== 0 && chunks.length < limit; e = protectPtr(e, av.ld(e))) chunks.push(e - CHUNK_HDR_SZ);
+        if (chunks.length > 0) out.push({ bin: i, name: `tcache[${i}]`, minSize: MINSIZE + 16 * i, maxSize: MINSIZE + 16 * i, chunks });
+      }
+    }
+    for (let i = 0; i < NFASTBINS; i++) {
+      const chunks: number[] = [];
+      for (let p = av.fastbin(i); p !== 0 && chunks.length < limit; p = protectPtr(p + 16, av.fd(p))) chunks.push(p);
+      if (chunks.length > 0) out.push({ bin: i, name: `fastbin[${i}]`, minSize: 16 * (i + 2), maxSize: 16 * (i + 2), chunks });
+    }
+    for (let i = 1; i < NBINS; i++) {
+      const b = av.binAt(i);
+      const chunks: number[] = [];
+      for (let p = av.fd(b); p !== b && chunks.length < limit; p = av.fd(p)) chunks.push(p);
+      if (chunks.length === 0) continue;
+      const sizes = chunks.map((c) => av.size(c));
+      const name = i === 1 ? "unsorted" : i < 64 ? `small[${i}]` : `large[${i}]`;
+      out.push({ bin: i, name, minSize: Math.min(...sizes), maxSize: Math.max(...sizes), chunks });
+    }
+    return out;
+  }
+
   /** Chunks waiting in the tcache or a fastbin, and which. */
   private cachedChunks(): Map<number, string> {
     const av = this.av;

@@ -23,6 +23,7 @@ import {
   SegmentationFault,
   heapMap,
 } from "../../../src/index.js";
+import { heapSvg } from "../../../src/viz/index.js";
 
 const spawn = (heap: Record<string, unknown> = {}, frames = 16384) =>
   Process.spawn({ memory: new PhysicalMemory({ frames }), heap: { allocator: "glibc", ...heap } });
@@ -576,5 +577,30 @@ describe("glibc model: when sbrk fails", () => {
     expect(h.mallinfo().arena).toBeGreaterThan(1 << 20);
     expect(h.chunks().filter((c) => c.kind === "meta").length).toBeGreaterThanOrEqual(3); // tcache + fenceposts
     h.check();
+  });
+});
+
+describe("glibc model: binLists() for pictures", () => {
+  it("lists the tcache, fastbin, unsorted and sorted bins with their chunks in list order", () => {
+    const h = spawn().heap as GlibcHeap;
+    const small = Array.from({ length: 9 }, () => h.malloc(40));
+    const big = h.malloc(2000);
+    h.malloc(16);
+    for (const p of small) h.free(p);
+    h.free(big);
+    const bins = h.binLists();
+    const byName = new Map(bins.map((b) => [b.name, b]));
+    // tcache: the last freed first; its 8th and 9th chunks went to the fastbin.
+    expect(byName.get("tcache[1]")!.chunks).toEqual(small.slice(0, 7).reverse().map((p) => p - 16));
+    expect(byName.get("fastbin[1]")!.chunks).toEqual([small[8]! - 16, small[7]! - 16]);
+    expect(byName.get("unsorted")!.chunks).toEqual([big - 16]);
+    // A large request consolidates the fastbins first (the two fastbin chunks merge with the
+    // big one after them), then sorts the unsorted chunk into its large bin.
+    h.malloc(3000);
+    const large = h.binLists().find((b) => b.name.startsWith("large["))!;
+    expect(large.chunks).toEqual([small[7]! - 16]);
+    expect(large.minSize).toBe(48 + 48 + 2016);
+    expect(h.binLists().some((b) => b.name.startsWith("fastbin"))).toBe(false);
+    expect(heapSvg(h)).toContain("tcache[1]: 48");
   });
 });
