@@ -4,7 +4,7 @@
 /* eslint-disable */
 
 /** sha256 of the sources, the generated AssemblyScript, asc's version and its flags. */
-export const ENGINE_HASH = "3059263c94c17fb549a6d391bfb414c239ca5bdd690eb7aefc585506caae77f3";
+export const ENGINE_HASH = "e01dc513bc0704131f40666642634662047cf7b4f50b48f69548c6097ae0f236";
 
 /** The engine's binary for each data model, base64. */
 export const ENGINE_WASM: { readonly lp64: string; readonly ilp32: string; readonly wasm32: string } = {
