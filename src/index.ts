@@ -2,6 +2,7 @@
  * vmheap: a C-exact, fast malloc over linear memory, and a model of how a Linux process gets
  * and manages its memory. Everything public is exported here by name.
  * @packageDocumentation
+ * @module vmheap
  */
 export { Errno, errnoName, type ErrnoValue } from "./errno.js";
 export {

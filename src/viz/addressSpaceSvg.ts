@@ -49,9 +49,13 @@ const STATE_LABEL: Record<PageState, string> = {
  * `<rect class="page">` per page with `data-state`.
  * @example
  * ```ts
+ * import { PhysicalMemory, Process } from "vmheap";
+ * import { addressSpaceSvg } from "vmheap/viz";
+ *
  * const proc = Process.spawn({ memory: new PhysicalMemory({ frames: 256 }), text: new Uint8Array(4096) });
  * proc.heap.malloc(100);
- * writeFileSync("maps.svg", addressSpaceSvg(proc));
+ * const svg = addressSpaceSvg(proc); // writeFileSync("maps.svg", svg)
+ * console.log(svg.match(/<title>(.*)<\/title>/)?.[1]); // Address space: 10 regions
  * ```
  */
 export function addressSpaceSvg(space: SpaceLike, opts: AddressSpaceSvgOptions = {}): string {

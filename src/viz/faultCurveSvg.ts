@@ -26,6 +26,7 @@ export interface FaultSeries {
 export interface FaultCurveData {
   /** Frame counts, increasing. */
   readonly frames: readonly number[];
+  /** One curve per policy: its misses at each frame count. */
   readonly series: readonly FaultSeries[];
   /** Length of the reference string: the y axis goes up to it (every reference a miss). */
   readonly references?: number;
@@ -42,9 +43,19 @@ const DASHES = [undefined, "7 3", "2 3", "9 3 2 3", "4 4", "1 2"] as const;
  * @throws ArgumentError when a series does not have one value per frame count
  * @example
  * ```ts
+ * import { faultCurve, faultCurveSvg } from "vmheap/viz";
+ *
  * const refs = [1, 2, 3, 4, 1, 2, 5, 1, 2, 3, 4, 5];
  * const { frames, misses } = faultCurve(refs, 5, ["fifo", "lru", "opt"]);
+ * // FIFO misses more with 4 frames than with 3 (Bélády's anomaly); LRU and OPT never do
+ * console.log(frames, misses);
+ * // [ 1, 2, 3, 4, 5 ] {
+ * //   fifo: [ 12, 12, 9, 10, 5 ],
+ * //   lru: [ 12, 12, 10, 8, 5 ],
+ * //   opt: [ 12, 9, 7, 6, 5 ]
+ * // }
  * const svg = faultCurveSvg({ frames, series: ["fifo", "lru", "opt"].map((name) => ({ name, misses: misses[name]! })) });
+ * console.log(svg.match(/<title>(.*)<\/title>/)?.[1]); // Misses against frames
  * ```
  */
 export function faultCurveSvg(data: FaultCurveData): string {

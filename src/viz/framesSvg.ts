@@ -14,7 +14,9 @@ import { type SpaceLike, frameOwners } from "./pages.js";
 
 /** A process or address space to colour frames by, and its name in the legend. */
 export interface FrameOwner {
+  /** The owner's name in the legend (`"parent"`, `"child"`, a pid). */
   readonly name: string;
+  /** Its address space, or a process. */
   readonly space: SpaceLike;
 }
 
@@ -38,8 +40,17 @@ export interface FramesSvgOptions {
  * (in use, but by no owner given: a page-cache page, or a process not passed in).
  * @example
  * ```ts
+ * import { AddressSpace, MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE, PhysicalMemory } from "vmheap";
+ * import { framesSvg } from "vmheap/viz";
+ *
+ * const ram = new PhysicalMemory({ frames: 32 });
+ * const parent = new AddressSpace({ memory: ram });
+ * const a = parent.mmap(0, 4 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+ * for (let i = 0; i < 4; i++) parent.write8(a + i * 4096, 1);
  * const child = parent.fork();
- * writeFileSync("frames.svg", framesSvg(ram, [{ name: "parent", space: parent }, { name: "child", space: child }]));
+ * child.write8(a, 2); // the child's own copy of page 0; pages 1-3 stay shared
+ * const svg = framesSvg(ram, [{ name: "parent", space: parent }, { name: "child", space: child }]); // writeFileSync("frames.svg", svg)
+ * console.log(svg.match(/<title>(.*)<\/title>/)?.[1]); // Physical memory: 6 of 33 frames in use (the zero page included)
  * ```
  */
 export function framesSvg(memory: PhysicalMemory, owners: readonly FrameOwner[], opts: FramesSvgOptions = {}): string {

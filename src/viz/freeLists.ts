@@ -67,7 +67,15 @@ function wordReader(memory: unknown): ((addr: number) => number | null) | null {
 }
 
 /** The sizes bin `idx` holds, for a heap aligned to `2^gshift` (the inverse of `binIndex`). */
-export function binRange(idx: number, gshift: number): { minSize: number; maxSize: number } {
+export function binRange(
+  idx: number,
+  gshift: number,
+): {
+  /** The smallest chunk size the bin holds, in bytes. */
+  minSize: number;
+  /** The largest, in bytes. */
+  maxSize: number;
+} {
   if (idx < SMALL_BINS) return { minSize: idx << gshift, maxSize: idx << gshift };
   const fl = gshift + 6 + ((idx - SMALL_BINS) >> SL_BITS);
   const step = 2 ** (fl - SL_BITS);

@@ -8,6 +8,7 @@
  * writeFileSync("heap.svg", heapSvg(heap));
  * ```
  * @packageDocumentation
+ * @module vmheap/viz
  */
 export { heapSvg, type HeapSvgOptions } from "./heapSvg.js";
 export { addressSpaceSvg, PAGE_COLORS, type AddressSpaceSvgOptions } from "./addressSpaceSvg.js";

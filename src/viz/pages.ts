@@ -30,7 +30,9 @@ export function spaceOf(s: SpaceLike): AddressSpace {
 
 /** One region of an address space with its pages' states. */
 export interface RegionPages {
+  /** The region's first byte. */
   readonly start: number;
+  /** The first byte past it. */
   readonly end: number;
   /** `r-xp` etc., as in /proc/self/maps. */
   readonly perms: string;
@@ -61,7 +63,9 @@ export function regionPages(space: SpaceLike): RegionPages[] {
 
 /** Who maps a frame: the owner's index and the virtual address there. */
 export interface FrameUse {
+  /** The index of the space (in the list given) whose page maps the frame. */
   readonly owner: number;
+  /** The page's virtual address. */
   readonly va: number;
 }
 

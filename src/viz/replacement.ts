@@ -41,7 +41,9 @@ export function randomRefs(n: number, pages: number, seed: number): number[] {
  * @param seed - RAND's seed (the other policies ignore it) @defaultValue 0
  * @example
  * ```ts
- * simulate([1, 2, 3, 4, 1, 2, 5, 1, 2, 3, 4, 5], 3, "mru").misses; // 7
+ * import { simulate } from "vmheap/viz";
+ *
+ * console.log(simulate([1, 2, 3, 4, 1, 2, 5, 1, 2, 3, 4, 5], 3, "mru").misses); // 7
  * ```
  */
 export function simulate(refs: readonly number[], frames: number, policy: PagePolicy, seed = 0): ReplayResult {
@@ -77,7 +79,17 @@ export function simulate(refs: readonly number[], frames: number, policy: PagePo
  * Misses for every frame count from 1 to `maxFrames`, per policy: the fault curve. A policy
  * suffers Bélády's anomaly where a curve goes up.
  */
-export function faultCurve(refs: readonly number[], maxFrames: number, policies: readonly PagePolicy[], seed = 0): { frames: number[]; misses: Record<string, number[]> } {
+export function faultCurve(
+  refs: readonly number[],
+  maxFrames: number,
+  policies: readonly PagePolicy[],
+  seed = 0,
+): {
+  /** The frame counts: 1 to `maxFrames`. */
+  frames: number[];
+  /** Per policy, the misses at each frame count. */
+  misses: Record<string, number[]>;
+} {
   const frames = Array.from({ length: maxFrames }, (_, i) => i + 1);
   const misses: Record<string, number[]> = {};
   for (const p of policies) misses[p] = frames.map((f) => simulate(refs, f, p, seed).misses);

@@ -45,14 +45,19 @@ export type WalkOutcome =
 
 /** Everything a picture of a walk shows. */
 export interface WalkView {
+  /** The virtual address walked. */
   readonly va: number;
+  /** The page table's address width in bits. */
   readonly addressBits: number;
+  /** Bytes per page. */
   readonly pageSize: number;
+  /** Index bits per level, root first. */
   readonly levels: readonly number[];
   /** The address's fields, highest bits first: one per level, then the offset. */
   readonly fields: readonly AddressField[];
   /** The steps taken, root first. */
   readonly steps: readonly NamedWalkStep[];
+  /** How the walk ended. */
   readonly outcome: WalkOutcome;
   /** The leaf entry when the walk reached it, else null. */
   readonly pte: number | null;

@@ -22,9 +22,15 @@ const FAULT = "#cc3311";
  * `data-entry`); levels the walk did not reach are drawn faint, with `data-reached="false"`.
  * @example
  * ```ts
+ * import { PageTable, pte } from "vmheap";
+ * import { walkSvg, walkView } from "vmheap/viz";
+ *
  * const table = new PageTable({ levels: [10, 10] });
  * table.set(0x12345678, pte.makePte(7, pte.WRITABLE));
- * writeFileSync("walk.svg", walkSvg(walkView(table, 0x12345678)));
+ * const view = walkView(table, 0x12345678);
+ * console.log(view.fields.map((f) => `${f.name} ${f.value}`), view.outcome, view.physicalAddress?.toString(16)); // [ 'PD 72', 'PT 837', 'offset 1656' ] mapped 7678
+ * const svg = walkSvg(view); // writeFileSync("walk.svg", svg)
+ * console.log(svg.match(/<title>(.*)<\/title>/)?.[1]); // Page-table walk of 0x12345678
  * ```
  */
 export function walkSvg(view: WalkView): string {

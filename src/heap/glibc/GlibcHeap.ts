@@ -465,7 +465,18 @@ export class GlibcHeap<M extends HeapMemory = AddressSpace> extends Heap<M> {
    * `fd`, links decoded): the tcache bins, the fastbins, the unsorted bin, the small and large
    * bins. For pictures and teaching; the lists are followed at most 2^16 steps each.
    */
-  binLists(): { bin: number; name: string; minSize: number; maxSize: number; chunks: number[] }[] {
+  binLists(): {
+    /** The bin's number within its kind (tcache index, fastbin index, bin index). */
+    bin: number;
+    /** Its name: `"tcache[3]"`, `"fastbin[1]"`, `"unsorted"`, `"small[5]"`, `"large[64]"`, … */
+    name: string;
+    /** The size of its smallest chunk, in bytes (a tcache bin or fastbin holds one size). */
+    minSize: number;
+    /** The size of its largest chunk, in bytes. */
+    maxSize: number;
+    /** The chunks' addresses, from the head along `fd`. */
+    chunks: number[];
+  }[] {
     const av = this.av;
     const out: { bin: number; name: string; minSize: number; maxSize: number; chunks: number[] }[] = [];
     const limit = 1 << 16;

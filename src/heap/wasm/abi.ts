@@ -22,9 +22,19 @@ import type { Heap, HeapMemory } from "../Heap.js";
 import type { WasmEngineBinaries } from "./engine.js";
 
 /** `errno` numbers of WASI (wasi-libc, and Emscripten and musl, which share them). */
-export const WASI_ERRNO = { EINVAL: 28, ENOMEM: 48 } as const;
+export const WASI_ERRNO = {
+  /** Invalid argument. */
+  EINVAL: 28,
+  /** Cannot allocate memory. */
+  ENOMEM: 48,
+} as const;
 /** `errno` numbers of Linux (the numbering of {@link Errno}). */
-export const LINUX_ERRNO = { EINVAL: Errno.EINVAL, ENOMEM: Errno.ENOMEM } as const;
+export const LINUX_ERRNO = {
+  /** Invalid argument. */
+  EINVAL: Errno.EINVAL,
+  /** Cannot allocate memory. */
+  ENOMEM: Errno.ENOMEM,
+} as const;
 
 /**
  * The numbering of `errno` values in the module's C library.

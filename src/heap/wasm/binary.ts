@@ -10,10 +10,13 @@ import { ArgumentError } from "../../errors.js";
 export interface MemoryLimits {
   /** `env.memory`'s import module and name. */
   readonly module: string;
+  /** The import's name (`"memory"`). */
   readonly name: string;
+  /** The memory's initial size, in 64 KiB pages. */
   readonly initial: number;
   /** Undefined when the module sets no maximum. */
   readonly maximum: number | undefined;
+  /** Whether the memory is shared (a `SharedArrayBuffer`, for threads). */
   readonly shared: boolean;
 }
 

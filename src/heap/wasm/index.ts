@@ -7,7 +7,7 @@
  * `heap.wasmImports({ engine: wasmEngine })`: the module's malloc, free, ... are then the
  * engine's wasm exports, called wasm-to-wasm, on the same heap the JavaScript API sees.
  *
- * @example
+ * A module's set-up (`bytes` its code, `heapBase` its exported `__heap_base`):
  * ```ts
  * import { Heap } from "vmheap";
  * import { wasmEngine } from "vmheap/wasm";
@@ -18,7 +18,24 @@
  * const env = { memory, ...heap.wasmImports({ engine: wasmEngine, instance: () => instance }) };
  * instance = (await WebAssembly.instantiate(bytes, { env })).instance;
  * ```
+ *
+ * @example
+ * The engine's functions, called here from JavaScript as a module would call them:
+ * ```ts
+ * import { Heap } from "vmheap";
+ * import { wasmEngine } from "vmheap/wasm";
+ *
+ * const memory = new WebAssembly.Memory({ initial: 2, maximum: 16384 });
+ * const heap = new Heap({ memory, base: 0x10400, dataModel: "wasm32" });
+ * const env = heap.wasmImports({ engine: wasmEngine });
+ * const p = env.malloc(100);
+ * // one heap: what the engine allocated, the JavaScript API sees, and the other way round
+ * console.log(p.toString(16), heap.mallocUsableSize(p), env.malloc_usable_size(heap.malloc(10))); // 10ba0 108 12
+ * heap.free(p);
+ * console.log(env.malloc(100) === p); // true
+ * ```
  * @packageDocumentation
+ * @module vmheap/wasm
  */
 import { ENGINE_HASH, ENGINE_MESSAGES, ENGINE_OPS, ENGINE_WASM } from "./engine.generated.js";
 import type { WasmEngineBinaries } from "./engine.js";
