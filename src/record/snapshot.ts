@@ -6,7 +6,7 @@
  * ```text
  *   HeapSnapshot   { format: "vmheap-heap", version: 1,
  *                    base, alignment,                      where the heap is, its alignment
- *                    chunks:  [{ address, size, kind, ptr, usable }],   heap.chunks(): the brk heap
+ *                    chunks:  [{ address, size, kind, ptr, usable, bin? }], heap.chunks()
  *                    mapped:  [{ ptr, start, length, usable }],          blocks with a mapping of their own
  *                    mallinfo: { arena, ordblks, ... },   footprint, maxFootprint, errno }
  *
@@ -204,7 +204,11 @@ export function heapTotals(heap: SnapshotSource): HeapTotals {
  * ```
  */
 export function snapshotHeap(heap: SnapshotSource): HeapSnapshot {
-  const chunks = heap.chunks().map((c) => ({ address: c.address, size: c.size, kind: c.kind, ptr: c.ptr, usable: c.usable }));
+  const chunks = heap.chunks().map((c): ChunkInfo => {
+    const r: ChunkInfo = { address: c.address, size: c.size, kind: c.kind, ptr: c.ptr, usable: c.usable };
+    if (c.bin !== undefined) r.bin = c.bin;
+    return r;
+  });
   return { format: "vmheap-heap", version: SNAPSHOT_VERSION, base: heap.base, alignment: heap.alignment, chunks, mapped: mappedOf(heap), ...heapTotals(heap) };
 }
 

@@ -5,15 +5,16 @@
  * process, of its address space) on which the first k calls were replayed directly, without a
  * recorder. The replay shares nothing with the player: it re-executes the calls.
  *
- * Runs on a heap over linear memory and on a process's heap (blocks at or over the mmap
+ * Runs on a heap over linear memory, on a process's heap (blocks at or over the mmap
  * threshold get mappings of their own; the address space's regions, pages and counters are
- * compared too), both through a JSON round trip of the recording.
+ * compared too) and on the glibc model over linear memory, each through a JSON round trip of
+ * the recording.
  *
  * Reproduce a failure with FC_SEED=<printed seed>; FC_RUNS=n changes the number of runs.
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { Heap, HeapRecorder, PhysicalMemory, Player, Process, snapshotAddressSpace, snapshotHeap, type Recording } from "../../src/index.js";
+import { GlibcHeap, Heap, HeapRecorder, LinearMemory, PhysicalMemory, Player, Process, snapshotAddressSpace, snapshotHeap, type Recording } from "../../src/index.js";
 import type { RecordedState } from "../../src/record/diff.js";
 import { fcSeed } from "../helpers/common.js";
 
@@ -50,7 +51,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
  * Runs `ops` against `h`, keeping its own table of live pointers (a free takes a live block by
  * index; a double free frees again a pointer freed before, which must throw).
  */
-function replay(h: Calls, ops: readonly Op[], tick?: (n: number) => void): void {
+function replay(h: Calls, ops: readonly Op[], tick?: (n: number) => void, doubleFrees = true): void {
   const live: number[] = [];
   const freed: number[] = [];
   const keep = (p: number): void => {
@@ -91,6 +92,7 @@ function replay(h: Calls, ops: readonly Op[], tick?: (n: number) => void): void 
         h.mallocTrim(op.pad);
         break;
       case "doubleFree": {
+        if (!doubleFrees) break;
         // Only pointers no live block has reused: freeing those again is a double free.
         const stale = freed.filter((p) => !live.includes(p));
         if (stale.length === 0) break;
@@ -107,6 +109,8 @@ interface Target {
   /** A fresh heap and its address space (null on linear memory), always the same. */
   make(): { heap: Heap; state(): RecordedState };
   runs: number;
+  /** Whether every double free throws (glibc catches only some: the others corrupt its bins, as in C). */
+  doubleFrees: boolean;
 }
 
 const LINEAR_T: Target = {
@@ -116,6 +120,7 @@ const LINEAR_T: Target = {
     return { heap, state: () => ({ heap: snapshotHeap(heap), as: null }) };
   },
   runs: 60,
+  doubleFrees: true,
 };
 
 const PROCESS_T: Target = {
@@ -126,14 +131,25 @@ const PROCESS_T: Target = {
     return { heap, state: () => ({ heap: snapshotHeap(heap), as: snapshotAddressSpace(proc.as) }) };
   },
   runs: 25,
+  doubleFrees: true,
 };
 
-describe.each([LINEAR_T, PROCESS_T])("recording and playing a $name heap", (t) => {
+const GLIBC_T: Target = {
+  name: "glibc",
+  make: () => {
+    const heap = GlibcHeap.linear(new LinearMemory({ maxBytes: 32 * 1024 * 1024 }));
+    return { heap, state: () => ({ heap: snapshotHeap(heap), as: null }) };
+  },
+  runs: 40,
+  doubleFrees: false,
+};
+
+describe.each([LINEAR_T, PROCESS_T, GLIBC_T])("recording and playing a $name heap", (t) => {
   it("stateAt(k), in any order, equals a fresh replay of the first k calls", () => {
     const seed = fcSeed(`Player model (${t.name})`);
     const runs = Number(process.env.FC_RUNS ?? t.runs);
     fc.assert(
-      fc.property(fc.array(opArb, { minLength: 1, maxLength: 50 }), fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 1, maxLength: 12 }), (ops, picks) => {
+      fc.property(fc.array(opArb, { minLength: 1, maxLength: t.name === "process" ? 50 : 150 }), fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 1, maxLength: 12 }), (ops, picks) => {
         const { heap } = t.make();
         const rec = new HeapRecorder(heap);
         // opsBefore[k]: how many ops had run when step k began (an op that reaches no heap
@@ -141,7 +157,7 @@ describe.each([LINEAR_T, PROCESS_T])("recording and playing a $name heap", (t) =
         const opsBefore: number[] = [];
         replay(rec, ops, (n) => {
           if (opsBefore.length === rec.length) opsBefore.push(n);
-        });
+        }, t.doubleFrees);
         const recording = JSON.parse(JSON.stringify(rec.recording())) as Recording;
         rec.stop();
         const player = new Player(recording);
@@ -152,7 +168,7 @@ describe.each([LINEAR_T, PROCESS_T])("recording and playing a $name heap", (t) =
         const ks = [...picks.map((x) => Math.round(x * calls)), calls, 0, Math.floor(calls / 2)];
         for (const k of ks) {
           const fresh = t.make();
-          replay(fresh.heap, ops.slice(0, opsBefore[k]));
+          replay(fresh.heap, ops.slice(0, opsBefore[k]), undefined, t.doubleFrees);
           const got = player.stateAt(k);
           expect(got.step).toBe(k);
           expect({ heap: got.heap, as: got.as }).toEqual(fresh.state());

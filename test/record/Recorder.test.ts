@@ -10,7 +10,9 @@ import {
   ArgumentError,
   DoubleFreeError,
   Errno,
+  GlibcHeap,
   Heap,
+  LinearMemory,
   HeapRecorder,
   M_TOP_PAD,
   MAP_ANONYMOUS,
@@ -344,5 +346,40 @@ describe("HeapRecorder on a process's heap", () => {
     const s = rec.recording().steps[0]!;
     expect(s.op).toBe("outside");
     expect(s.vm).toEqual([{ type: "mmap", address: a, length: 4096, prot: PROT_READ | PROT_WRITE, flags: MAP_PRIVATE | MAP_ANONYMOUS }]);
+  });
+});
+
+describe("HeapRecorder on glibc's allocator (GlibcHeap)", () => {
+  it("reads the same events from its chunks: the first chunks, tcache and bins by name, a rebin, no brk on set-up", () => {
+    const rec = new HeapRecorder(GlibcHeap.linear(new LinearMemory({ maxBytes: 16 * 1024 * 1024 })));
+    const ps: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      ps.push(rec.malloc(200));
+      rec.malloc(10); // a guard, so that frees do not coalesce
+    }
+    const first = rec.recording().steps[0]!;
+    expect(types(first)).toEqual(["new"]);
+    expect(describeHeapEvent(first.heap[0]!)).toMatch(/^new chunks meta 0x[0-9a-f]+ \(656 B\) \+ used 0x[0-9a-f]+ \(208 B\) \+ top /);
+    for (const p of ps) rec.free(p);
+    const frees = rec.recording().steps.slice(-8);
+    // glibc 2.36: seven chunks of a size go to the tcache, the eighth to the unsorted bin.
+    expect(frees.map((s) => (s.heap[1] as Extract<HeapEvent, { type: "bin-in" }>).chunk.bin)).toEqual([...Array(7).fill("tcache"), "unsorted"]);
+    expect(describeHeapEvent(frees[0]!.heap[1]!)).toBe(`tcache ← free 0x${(ps[0]! - 16).toString(16)} (208 B)`);
+    expect(describeHeapEvent(frees[7]!.heap[1]!)).toBe(`unsorted bin ← free 0x${(ps[7]! - 16).toString(16)} (208 B)`);
+    rec.malloc(1000); // sorts the unsorted chunk into its small bin on the way to the top
+    const s = last(rec);
+    expect(types(s)).toEqual(["rebin", "split"]);
+    expect(describeHeapEvent(s.heap[0]!)).toBe(`free 0x${(ps[7]! - 16).toString(16)} (208 B): unsorted bin → small bin`);
+  });
+
+  it("reports a glibc process heap's mapped chunks (listed past the top) as mmap and munmap", () => {
+    const proc = Process.spawn({ memory: new PhysicalMemory({ frames: 512, shared: false }), heap: { allocator: "glibc" } });
+    const rec = new HeapRecorder(proc.heap);
+    const p = rec.malloc(200_000);
+    expect(types(last(rec))).toEqual(["new", "mmap"]);
+    const m = last(rec).heap[1] as Extract<HeapEvent, { type: "mmap" }>;
+    expect(m.block).toEqual({ ptr: p, start: p - 16, length: proc.heap.chunks().at(-1)!.size, usable: proc.heap.chunks().at(-1)!.usable });
+    rec.free(p);
+    expect(types(last(rec))).toEqual(["munmap"]);
   });
 });
