@@ -88,8 +88,14 @@ export function describeStep(step: RecordedStep): string {
   else if (step.op === "mallocTrim" || step.op === "mallopt" || (step.op === "run" && step.result !== null)) head += ` = ${String(step.result)}`;
   else if (step.result !== null) head += step.result === 0 ? ` = NULL${setErrno}` : ` = ${hex(step.result)}`;
   const inside = step.heap.map(describeHeapEvent);
-  const faults = step.vm.filter((e) => e.type === "fault").length;
-  if (faults > 0) inside.push(`${faults} page fault${faults === 1 ? "" : "s"}`);
+  // Faults by cause: "15 page faults (anonymous)", "3 page faults (2 anonymous, 1 swap-in)".
+  const causes = new Map<string, number>();
+  for (const e of step.vm) if (e.type === "fault") causes.set(e.cause, (causes.get(e.cause) ?? 0) + 1);
+  const faults = [...causes.values()].reduce((a, b) => a + b, 0);
+  if (faults > 0) {
+    const why = causes.size === 1 ? [...causes.keys()][0]! : [...causes].map(([c, n]) => `${n} ${c}`).join(", ");
+    inside.push(`${faults} page fault${faults === 1 ? "" : "s"} (${why})`);
+  }
   const evictions = step.vm.filter((e) => e.type === "evict").length;
   if (evictions > 0) inside.push(`${evictions} eviction${evictions === 1 ? "" : "s"}`);
   const d = step.diff;

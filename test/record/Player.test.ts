@@ -3,7 +3,7 @@
  * the states it keeps every 64 steps), hands out copies, and refuses steps that do not apply.
  */
 import { describe, expect, it } from "vitest";
-import { ArgumentError, Heap, HeapRecorder, Player, checkRecording, snapshotHeap, type HeapSnapshot, type Recording } from "../../src/index.js";
+import { ArgumentError, Heap, HeapRecorder, Player, checkRecording, describeStep, snapshotHeap, type HeapSnapshot, type Recording } from "../../src/index.js";
 import { thrown } from "../helpers/common.js";
 
 /** A recording of `n` calls on a small heap, with the heap's snapshot after each call. */
@@ -55,6 +55,13 @@ describe("Player", () => {
     const player = new Player(recording);
     expect(player.describe(1)).toMatch(/^malloc\(\d+\) = 0x[0-9a-f]+: split top /);
     for (const bad of [0, 4, 1.5, Number.NaN]) expect(thrown(() => player.describe(bad))).toBeInstanceOf(ArgumentError);
+  });
+
+  it("counts a step's faults by cause, and its evictions", () => {
+    const step = recorded(1).recording.steps[0]!;
+    const fault = (cause: "anonymous" | "swap-in") => ({ type: "fault" as const, kind: "minor" as const, cause, address: 4096, access: "read" as const });
+    const s = { ...step, heap: [], diff: {}, vm: [fault("anonymous"), fault("swap-in"), fault("anonymous"), { type: "evict" as const, address: 0, frame: 1, to: "swap" as const, slot: 0 }] };
+    expect(describeStep(s)).toMatch(/: 3 page faults \(2 anonymous, 1 swap-in\); 1 eviction$/);
   });
 
   it("refuses a step out of range", () => {

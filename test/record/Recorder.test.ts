@@ -261,7 +261,7 @@ describe("HeapRecorder on a process's heap", () => {
     expect(s.vm.filter((e) => e.type === "fault").length).toBeGreaterThan(0);
     expect(s.diff.regions?.added).toEqual([{ start: ev.block.start, end: ev.block.start + ev.block.length, perms: "rw-p", offset: 0, name: "" }]);
     expect(describeHeapEvent(ev)).toBe(`mmap 0x${ev.block.start.toString(16)} (${ev.block.length} B) for 0x${p.toString(16)}`);
-    expect(describeStep(s)).toMatch(/page faults?; \d+ pages? changed; regions changed$/);
+    expect(describeStep(s)).toMatch(/page faults? \([a-z-]+(, \d+ [a-z-]+)*\); \d+ pages? changed; regions changed$/);
     rec.free(p);
     expect(types(last(rec))).toEqual(["munmap"]);
     expect(last(rec).vm).toEqual([{ type: "munmap", address: ev.block.start, length: ev.block.length }]);
@@ -279,7 +279,7 @@ describe("HeapRecorder on a process's heap", () => {
     expect(r.steps.map((s) => s.op)).toEqual(["malloc", "outside", "malloc"]);
     expect(r.steps[1]!.vm).toEqual([{ type: "fault", kind: "minor", cause: "anonymous", address: p + 32 * 1024, access: "write" }]);
     expect(r.steps[1]!.diff.status?.minorFaults).toEqual([faults, faults + 1]);
-    expect(describeStep(r.steps[1]!)).toBe("outside the recorder: 1 page fault; 1 page changed");
+    expect(describeStep(r.steps[1]!)).toBe("outside the recorder: 1 page fault (anonymous); 1 page changed");
   });
 
   it("records copy-on-write after fork, evictions and swap-ins under memory pressure", () => {
@@ -295,7 +295,7 @@ describe("HeapRecorder on a process's heap", () => {
     // Page 1 of the block holds no chunk header, so only the program brings it back.
     rec.run("read page 1 back", () => proc.as.read8(p + 4096));
     expect(last(rec).vm.some((e) => e.type === "swap-in" || (e.type === "fault" && e.cause === "swap-in"))).toBe(true);
-    expect(describeStep(last(rec))).toMatch(/^read page 1 back = 1: \d+ page faults?; \d+ evictions?; \d+ pages? changed$/);
+    expect(describeStep(last(rec))).toMatch(/^read page 1 back = 1: \d+ page faults? \((\d+ )?swap-in.*\); \d+ evictions?; \d+ pages? changed$/);
 
     const child = proc.fork();
     const crec = new HeapRecorder(child.heap);
