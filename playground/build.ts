@@ -1,6 +1,7 @@
 /**
- * Builds the playground: bundles `playground/src/main.ts` and the library it imports (`vmheap`,
- * taken from `src/`, so no `npm run build` is needed first) into `playground/dist/main.js`.
+ * Builds the playground: bundles `playground/src/main.ts` and the library it imports (`vmheap`
+ * and `vmheap/viz`, taken from `src/`, so no `npm run build` is needed first) into
+ * `playground/dist/main.js`.
  * The page, `playground/index.html`, loads it.
  *
  *   npx tsx playground/build.ts        build once
@@ -26,7 +27,7 @@ export async function buildPlayground(): Promise<number> {
     minifySyntax: true,
     metafile: true,
     logLevel: "warning",
-    alias: { vmheap: join(root, "src", "index.ts") },
+    alias: { "vmheap/viz": join(root, "src", "viz", "index.ts"), vmheap: join(root, "src", "index.ts") },
   });
   return Object.values(r.metafile.outputs).reduce((n, o) => n + (o.bytes ?? 0), 0);
 }

@@ -3,6 +3,7 @@
  * `HeapRecorder`; a `Player` shows the heap at any step of the timeline, forwards or back.
  */
 import { Heap, HeapRecorder, MAP_GLYPHS, Player, chunkTable, describeStep, errnoName, formatMallinfo, heapMap, type LinearMemory, type PlayerState } from "vmheap";
+import { heapSvg } from "vmheap/viz";
 import { $, el, hex, intOf, onClick } from "./dom.js";
 import { parseCalls } from "./trace.js";
 
@@ -166,6 +167,12 @@ function coloured(map: string): DocumentFragment {
 
 function show(state: PlayerState): void {
   const view = { chunks: () => state.heap.chunks };
+  // The latest state is the live heap: drawn from it, the picture also links each bin to its
+  // free chunks (read from the heap's memory). An earlier state has only its chunks.
+  const latest = at === player.length;
+  const title = at === 0 ? "before any call" : `after step ${at}`;
+  $("heap-svg").innerHTML = latest ? heapSvg(heap, { width: 900, title: `The heap ${title}` }) : heapSvg({ ...view, base: state.heap.base }, { width: 900, title: `The heap ${title}` });
+  $("heap-svg-note").textContent = latest ? "The latest step. Hover a chunk for its address and size." : "An earlier step, rebuilt from the recording: its chunks as they were.";
   const map = $("heap-map");
   map.replaceChildren(coloured(heapMap(view, { width: 64, rows: 10 })));
   $("heap-chunks").textContent = chunkTable(view);

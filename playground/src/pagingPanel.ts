@@ -2,15 +2,13 @@
  * The paging panel: `simulateReplacement` on a reference string, drawn as the textbook table
  * (one column per reference, one row per frame, misses marked), with every policy's count.
  */
-import { simulateReplacement, type ReplayPolicy } from "vmheap";
+import { anomalies, faultCurve, faultCurveSvg, simulate, PAGE_POLICIES, type PagePolicy } from "vmheap/viz";
 import { $, el, intOf, onClick } from "./dom.js";
-
-const POLICIES: readonly ReplayPolicy[] = ["fifo", "lru", "clock", "opt"];
 
 function run(): void {
   const err = $("pg-error");
   err.textContent = "";
-  const policy = $<HTMLSelectElement>("pg-policy").value as ReplayPolicy;
+  const policy = $<HTMLSelectElement>("pg-policy").value as PagePolicy;
   const frames = intOf("pg-frames");
   const text = $<HTMLInputElement>("pg-refs").value.trim();
   const parts = text.split(/[\s,]+/).filter((s) => s !== "");
@@ -23,7 +21,8 @@ function run(): void {
     return;
   }
   const refs = parts.map(Number);
-  const r = simulateReplacement(refs, frames, policy);
+  // FIFO, LRU, CLOCK and OPT are simulateReplacement's; RAND (seeded) and MRU come from vmheap/viz.
+  const r = simulate(refs, frames, policy);
   const pct = Math.round((100 * r.hits) / refs.length);
   const summary = $("pg-summary");
   summary.textContent = `${policy.toUpperCase()} with ${frames} frame${frames === 1 ? "" : "s"}: ${r.misses} misses, ${r.hits} hits (hit ratio ${pct}%)`;
@@ -51,8 +50,15 @@ function run(): void {
   rows.push(marks, evicted);
   table.replaceChildren(...rows);
 
-  const all = POLICIES.map((p) => `${p.toUpperCase()} ${simulateReplacement(refs, frames, p).misses}`).join(" · ");
+  const all = PAGE_POLICIES.map((p) => `${p.toUpperCase()} ${simulate(refs, frames, p).misses}`).join(" · ");
   $("pg-compare").textContent = `misses with ${frames} frames: ${all}`;
+
+  // Misses against frames, for every policy: a curve that goes up is Bélády's anomaly.
+  const curve = faultCurve(refs, Math.min(64, Math.max(frames + 3, 7)), PAGE_POLICIES);
+  const series = PAGE_POLICIES.map((p) => ({ name: p.toUpperCase(), misses: curve.misses[p]! }));
+  const rising = series.filter((s) => anomalies(curve.frames, s.misses).length > 0).map((s) => s.name);
+  const title = rising.length > 0 ? `Misses against frames: ${rising.join(", ")} ${rising.length === 1 ? "misses" : "miss"} more with more frames somewhere (ringed)` : "Misses against frames";
+  $("pg-curve").innerHTML = faultCurveSvg({ frames: curve.frames, series, references: refs.length, title });
 }
 
 /** Wires the panel's controls and runs the example. */

@@ -4,6 +4,7 @@
  * events of both are shown.
  */
 import { PhysicalMemory, Process, SwapSpace, snapshotAddressSpace, type AddressSpace, type VmEvent } from "vmheap";
+import { addressSpaceSvg, framesSvg } from "vmheap/viz";
 import { $, el, hex, intOf, onClick } from "./dom.js";
 
 let ram: PhysicalMemory;
@@ -72,6 +73,9 @@ function show(): void {
   $("proc-parent-page").textContent = pageOf(parent);
   $("proc-parent-status").textContent = statusText(parent);
   $("proc-parent-maps").textContent = mapsText(parent);
+  const owners = child === null ? [{ name: "parent", space: parent }] : [{ name: "parent", space: parent }, { name: "child", space: child }];
+  $("proc-frames").innerHTML = framesSvg(ram, owners, { columns: 32 });
+  $("proc-parent-space").innerHTML = addressSpaceSvg(parent, { title: "parent's pages" });
   $<HTMLButtonElement>("proc-fork").disabled = child !== null;
   $<HTMLButtonElement>("proc-child-write").disabled = child === null;
   if (child === null) {
@@ -80,6 +84,7 @@ function show(): void {
     $("proc-child-page").textContent = "";
     $("proc-child-status").textContent = "";
     $("proc-child-maps").textContent = "no child yet: press fork()";
+    $("proc-child-space").replaceChildren();
     return;
   }
   $("proc-child-title").textContent = `child (pid ${child.pid}, parent ${child.ppid})`;
@@ -87,6 +92,7 @@ function show(): void {
   $("proc-child-page").textContent = pageOf(child);
   $("proc-child-status").textContent = statusText(child);
   $("proc-child-maps").textContent = mapsText(child);
+  $("proc-child-space").innerHTML = addressSpaceSvg(child, { title: "child's pages" });
 }
 
 function reset(): void {

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildPlayground } from "../../playground/build.js";
 import { servePlayground } from "../../playground/serve.js";
 import { Heap, simulateReplacement } from "../../src/index.js";
+import { PAGE_POLICIES, simulate } from "../../src/viz/index.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
@@ -89,11 +90,15 @@ describe.each([
     expect(await text(page, "#step-label")).toMatch(new RegExp(`^step 3 of 3: free\\(${hex(p1)}\\): 0x[0-9a-f]+ \\(112 B\\): used → free; bin ← free`));
     expect(await text(page, "#heap-chunks")).toMatch(new RegExp(`^0x0*${(p1 - 16).toString(16)} +112 +free`, "m"));
     expect(await text(page, "#heap-mallinfo")).toMatch(new RegExp(`uordblks\\s+${ref.mallinfo().uordblks}\\n`));
+    // The picture (vmheap/viz's heapSvg): one group per chunk, p1's chunk now free.
+    expect(await page.locator(`#heap-svg g.chunk[data-kind="free"][data-address="${p1 - 16}"]`).count()).toBe(1);
+    expect(await page.locator("#heap-svg g.chunk").count()).toBe(ref.chunks().length);
 
     // Back one step: p1 is live again in the picture; the map shows no free cell.
     await page.click("#step-back");
     expect(await text(page, "#step-label")).toMatch(/^step 2 of 3: malloc\(200\) = /);
     expect(await text(page, "#heap-chunks")).toMatch(new RegExp(`^0x0*${(p1 - 16).toString(16)} +112 +used +0x0*${p1.toString(16)} +104$`, "m"));
+    expect(await page.locator(`#heap-svg g.chunk[data-kind="used"][data-address="${p1 - 16}"]`).count()).toBe(1);
     expect(await text(page, "#heap-map")).not.toMatch(/^0x[0-9a-f]+ [^\n]*\./m);
     await page.click("#step-first");
     expect(await text(page, "#step-label")).toBe("step 0 of 3: the heap before any call");
@@ -126,8 +131,13 @@ describe.each([
     expect(await text(page, "#proc-parent-value")).toBe("42");
     expect(await text(page, "#proc-parent-maps")).toMatch(/r-xp 00001000 [0-9a-f]{2}:[0-9a-f]{2} \d+ +\/usr\/bin\/demo\n/);
     expect(await text(page, "#proc-parent-maps")).toContain("[heap]");
+    expect(await page.locator('#proc-frames g.frame[data-state="shared"]').count()).toBe(0);
     await page.click("#proc-fork");
     expect(await text(page, "#proc-child-value")).toBe("42");
+    // The frames picture: after fork every page the parent had is shared by the two.
+    const sharedAfterFork = await page.locator('#proc-frames g.frame[data-state="shared"]').count();
+    expect(sharedAfterFork).toBeGreaterThan(0);
+    expect(await page.locator("#proc-child-space svg").count()).toBe(1);
     expect(await text(page, "#proc-parent-page")).toMatch(/frame \d+ \(shared by 2, copy-on-write\)$/);
     const shared = /frame (\d+)/.exec(await text(page, "#proc-child-page"))![1];
     expect(await text(page, "#proc-parent-page")).toContain(`frame ${shared} `);
@@ -141,6 +151,8 @@ describe.each([
     expect(await text(page, "#proc-child-page")).toMatch(/frame \d+ \(its own\)$/);
     expect(await text(page, "#proc-child-page")).not.toContain(`frame ${shared} `);
     expect(await text(page, "#proc-child-status")).toMatch(/minor faults {2}1\n/);
+    // x's page is the child's own now: one shared frame fewer.
+    expect(await page.locator('#proc-frames g.frame[data-state="shared"]').count()).toBe(sharedAfterFork - 1);
 
     await page.fill("#proc-value", "5");
     await page.click("#proc-parent-write");
@@ -164,15 +176,19 @@ describe.each([
     expect(await text(page, "#pg-summary")).toBe("FIFO with 3 frames: 9 misses, 3 hits (hit ratio 25%)");
     expect(await page.locator("#pg-table td.miss").count()).toBe(9);
     expect(await page.locator("#pg-table td.hit").count()).toBe(3);
-    for (const [policy, frames] of [["fifo", 4], ["lru", 3], ["clock", 3], ["opt", 3], ["lru", 4]] as const) {
+    for (const [policy, frames] of [["fifo", 4], ["lru", 3], ["clock", 3], ["opt", 3], ["lru", 4], ["mru", 3], ["rand", 3]] as const) {
       await page.selectOption("#pg-policy", policy);
       await page.fill("#pg-frames", String(frames));
       await page.click("#pg-run");
-      expect(await page.getAttribute("#pg-summary", "data-misses")).toBe(String(simulateReplacement(refs, frames, policy).misses));
+      const want = policy === "mru" || policy === "rand" ? simulate(refs, frames, policy) : simulateReplacement(refs, frames, policy);
+      expect(await page.getAttribute("#pg-summary", "data-misses")).toBe(String(want.misses));
     }
     await page.fill("#pg-frames", "3");
     await page.selectOption("#pg-policy", "fifo");
-    expect(await text(page, "#pg-compare")).toBe("misses with 3 frames: FIFO 9 · LRU 10 · CLOCK 9 · OPT 7");
+    expect(await text(page, "#pg-compare")).toBe(`misses with 3 frames: ${PAGE_POLICIES.map((p) => `${p.toUpperCase()} ${simulate(refs, 3, p).misses}`).join(" · ")}`);
+    expect(await text(page, "#pg-compare")).toContain("FIFO 9 · LRU 10 · OPT 7 · CLOCK 9");
+    // The fault curve rings FIFO's anomaly: 10 misses with 4 frames, 9 with 3.
+    expect(await page.locator('#pg-curve circle.anomaly[data-frames="4"][data-misses="10"]').count()).toBeGreaterThan(0);
     await page.fill("#pg-refs", "1, 2, x");
     await page.click("#pg-run");
     expect(await text(page, "#pg-error")).toMatch(/^references: page numbers/);
