@@ -141,7 +141,7 @@ export function setUpProcessPanel(): void {
   onClick("proc-fork", () => {
     child = parent.fork();
     listen(child.as, "proc-child-events");
-    $("proc-result").textContent = `fork() = ${child.pid} in the parent, 0 in the child: every page now shared copy-on-write`;
+    $("proc-result").textContent = `fork() = ${child.pid} in the parent, 0 in the child: every private page now shared copy-on-write`;
     show();
   });
   onClick("proc-parent-write", () => write("parent"));
