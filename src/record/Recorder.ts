@@ -245,6 +245,17 @@ export class HeapRecorder {
    * Runs `fn` as one step labelled `label`: anything that is not a heap call, such as the
    * program's loads and stores (`as.write32(p, 1)`: its faults are the step's events).
    * @returns what `fn` returned (it is the step's `result` when a number)
+   * @example
+   * ```ts
+   * import { HeapRecorder, PhysicalMemory, Process, describeStep } from "vmheap";
+   *
+   * const proc = Process.spawn({ memory: new PhysicalMemory({ frames: 1024 }) });
+   * const rec = new HeapRecorder(proc.heap); // records proc.as too
+   * const p = rec.malloc(8000);
+   * // the program's own stores are a step too: their page faults are its events
+   * rec.run("write the block", () => proc.as.writeBytes(p, new Uint8Array(8000).fill(7)));
+   * console.log(describeStep(rec.recording().steps[1])); // write the block: 1 page fault; 1 page changed
+   * ```
    */
   run<R>(label: string, fn: () => R): R {
     if (typeof label !== "string") throw new ArgumentError("HeapRecorder.run: label must be a string");

@@ -66,7 +66,16 @@ function wordReader(memory: unknown): ((addr: number) => number | null) | null {
   return null;
 }
 
-/** The sizes bin `idx` holds, for a heap aligned to `2^gshift` (the inverse of `binIndex`). */
+/**
+ * The sizes bin `idx` holds, for a heap aligned to `2^gshift` (the inverse of `binIndex`).
+ * @example
+ * ```ts
+ * import { binRange } from "vmheap/viz";
+ *
+ * // a 16-byte aligned heap: exact small bins, then classes of a range of sizes
+ * console.log(binRange(7, 4), binRange(70, 4)); // { minSize: 112, maxSize: 112 } { minSize: 1408, maxSize: 1456 }
+ * ```
+ */
 export function binRange(
   idx: number,
   gshift: number,
@@ -83,7 +92,21 @@ export function binRange(
   return { minSize, maxSize: minSize + step - 2 ** gshift };
 }
 
-/** Reads the free lists of `heap` (see the file's comment). */
+/**
+ * Reads the free lists of `heap` (see the file's comment).
+ * @example
+ * ```ts
+ * import { Heap } from "vmheap";
+ * import { freeLists } from "vmheap/viz";
+ *
+ * const heap = new Heap();
+ * const blocks = [32, 1000, 32, 1000, 32].map((n) => heap.malloc(n));
+ * heap.free(blocks[1]);
+ * heap.free(blocks[3]); // two free chunks of the same size: one bin, two entries
+ * const { ok, lists } = freeLists(heap);
+ * console.log(ok, lists.map((l) => `bin ${l.bin} (${l.minSize}..${l.maxSize} B): ${l.chunks.map((c) => c.toString(16)).join(" -> ")}`)); // true [ 'bin 63 (1008..1008 B): bf0 -> 7d0' ]
+ * ```
+ */
 export function freeLists(heap: Pick<Heap, "chunks" | "base" | "alignment" | "memory">, chunks: readonly ChunkInfo[] = heap.chunks()): FreeLists {
   // An allocator that lists its own bins (the glibc model's `binLists()`).
   const own = (heap as { binLists?: () => FreeList[] }).binLists;

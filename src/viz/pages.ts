@@ -42,7 +42,20 @@ export interface RegionPages {
   readonly pages: readonly PageState[];
 }
 
-/** The regions of `space`, lowest first, with the state of each of their pages. */
+/**
+ * The regions of `space`, lowest first, with the state of each of their pages.
+ * @example
+ * ```ts
+ * import { AddressSpace, MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE, PhysicalMemory } from "vmheap";
+ * import { regionPages } from "vmheap/viz";
+ *
+ * const as = new AddressSpace({ memory: new PhysicalMemory({ frames: 16 }) });
+ * const a = as.mmap(0, 4 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+ * as.write8(a, 1); // resident
+ * as.read8(a + 4096); // the zero page
+ * console.log(regionPages(as).map((r) => `${r.perms} ${r.pages.join(" ")}`)); // [ 'rw-p resident zero untouched untouched' ]
+ * ```
+ */
 export function regionPages(space: SpaceLike): RegionPages[] {
   const as = spaceOf(space);
   const ram = as.memory;
@@ -72,6 +85,20 @@ export interface FrameUse {
 /**
  * For each frame of the RAM the given spaces share, the pages that map it (owner index and
  * virtual address), from their page tables.
+ * @example
+ * ```ts
+ * import { AddressSpace, MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE, PhysicalMemory } from "vmheap";
+ * import { frameOwners } from "vmheap/viz";
+ *
+ * const parent = new AddressSpace({ memory: new PhysicalMemory({ frames: 16 }) });
+ * const a = parent.mmap(0, 2 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+ * parent.write8(a, 1);
+ * parent.write8(a + 4096, 1);
+ * const child = parent.fork();
+ * child.write8(a, 2); // copy-on-write: the child gets a frame of its own for page 0
+ * const owners = frameOwners([parent, child]);
+ * console.log([...owners].map(([frame, uses]) => `frame ${frame}: ${uses.map((u) => ["parent", "child"][u.owner]).join(" + ")}`)); // [ 'frame 1: parent', 'frame 2: parent + child', 'frame 3: child' ]
+ * ```
  */
 export function frameOwners(spaces: readonly SpaceLike[]): Map<number, FrameUse[]> {
   const out = new Map<number, FrameUse[]>();

@@ -15,6 +15,13 @@ export const PAGE_POLICIES: readonly PagePolicy[] = ["fifo", "lru", "opt", "cloc
  * A small seeded generator (mulberry32): the same seed gives the same numbers on every
  * platform, so a random reference string or a RAND run can be repeated exactly.
  * @returns a function giving numbers in [0, 1)
+ * @example
+ * ```ts
+ * import { seededRandom } from "vmheap/viz";
+ *
+ * const rnd = seededRandom(1);
+ * console.log(rnd().toFixed(6), rnd().toFixed(6), seededRandom(1)().toFixed(6)); // 0.627074 0.002736 0.627074
+ * ```
  */
 export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
@@ -27,7 +34,18 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-/** `n` page numbers drawn uniformly from `[0, pages)` by {@link seededRandom}(seed). */
+/**
+ * `n` page numbers drawn uniformly from `[0, pages)` by {@link seededRandom}(seed).
+ * @example
+ * ```ts
+ * import { randomRefs, simulate } from "vmheap/viz";
+ *
+ * const refs = randomRefs(12, 5, 42);
+ * // the same seed, the same string
+ * console.log(refs.join(" "), randomRefs(12, 5, 42).join(" ") === refs.join(" ")); // 3 2 4 3 0 2 1 3 4 2 1 4 true
+ * console.log(simulate(refs, 3, "lru").misses, simulate(refs, 3, "opt").misses); // 10 6
+ * ```
+ */
 export function randomRefs(n: number, pages: number, seed: number): number[] {
   const rnd = seededRandom(seed);
   return Array.from({ length: n }, () => Math.floor(rnd() * pages));
@@ -78,6 +96,13 @@ export function simulate(refs: readonly number[], frames: number, policy: PagePo
 /**
  * Misses for every frame count from 1 to `maxFrames`, per policy: the fault curve. A policy
  * suffers Bélády's anomaly where a curve goes up.
+ * @example
+ * ```ts
+ * import { anomalies, faultCurve } from "vmheap/viz";
+ *
+ * const { frames, misses } = faultCurve([1, 2, 3, 4, 1, 2, 5, 1, 2, 3, 4, 5], 5, ["fifo", "lru"]);
+ * console.log(frames, misses.fifo, misses.lru, anomalies(frames, misses.fifo)); // [ 1, 2, 3, 4, 5 ] [ 12, 12, 9, 10, 5 ] [ 12, 12, 10, 8, 5 ] [ 4 ]
+ * ```
  */
 export function faultCurve(
   refs: readonly number[],
@@ -96,7 +121,16 @@ export function faultCurve(
   return { frames, misses };
 }
 
-/** The frame counts `f` (from `frames`) where `misses[f]` exceeds the count for `f − 1` frames. */
+/**
+ * The frame counts `f` (from `frames`) where `misses[f]` exceeds the count for `f − 1` frames.
+ * @example
+ * ```ts
+ * import { anomalies } from "vmheap/viz";
+ *
+ * // FIFO on 1 2 3 4 1 2 5 1 2 3 4 5: 12, 12, 9, 10, 5 misses with 1 to 5 frames
+ * console.log(anomalies([1, 2, 3, 4, 5], [12, 12, 9, 10, 5])); // [ 4 ]
+ * ```
+ */
 export function anomalies(frames: readonly number[], misses: readonly number[]): number[] {
   const out: number[] = [];
   for (let i = 1; i < frames.length; i++) if (misses[i]! > misses[i - 1]!) out.push(frames[i]!);

@@ -71,7 +71,15 @@ export interface WalkView {
   readonly physicalAddress: number | null;
 }
 
-/** The names x86 gives its tables, for the geometries it uses; `L0`, `L1`, … otherwise. */
+/**
+ * The names x86 gives its tables, for the geometries it uses; `L0`, `L1`, … otherwise.
+ * @example
+ * ```ts
+ * import { levelNames } from "vmheap/viz";
+ *
+ * console.log(levelNames([9, 9, 9, 9]), levelNames([10, 10]), levelNames([4, 4])); // [ 'PML4', 'PDPT', 'PD', 'PT' ] [ 'PD', 'PT' ] [ 'L0', 'L1' ]
+ * ```
+ */
 export function levelNames(levels: readonly number[]): string[] {
   const n = levels.length;
   const x86 = ["PML5", "PML4", "PDPT", "PD", "PT"];
@@ -80,7 +88,22 @@ export function levelNames(levels: readonly number[]): string[] {
   return levels.map((_, i) => `L${i}`);
 }
 
-/** Walks `va` in `table` and describes the walk. */
+/**
+ * Walks `va` in `table` and describes the walk.
+ * @example
+ * ```ts
+ * import { PageTable, pte } from "vmheap";
+ * import { walkView } from "vmheap/viz";
+ *
+ * const table = new PageTable({ addressBits: 48 }); // x86-64: four levels of 9 bits
+ * table.set(0x7f1234567000, pte.makePte(0x2a, pte.WRITABLE | pte.USER));
+ * const view = walkView(table, 0x7f1234567abc);
+ * console.log(view.fields.map((f) => `${f.name}=${f.value}`).join(" "), view.pteText, view.physicalAddress?.toString(16)); // PML4=254 PDPT=72 PD=418 PT=359 offset=2748 frame 0x2a P W U - - - - - 2aabc
+ * // an address with no mapping: the walk stops at the first empty entry
+ * const miss = walkView(table, 0x1000);
+ * console.log(miss.outcome, miss.steps.length); // unmapped 1
+ * ```
+ */
 export function walkView(table: PageTable, va: number): WalkView {
   const steps = table.walk(va);
   const names = levelNames(table.levels);

@@ -464,6 +464,23 @@ export class GlibcHeap<M extends HeapMemory = AddressSpace> extends Heap<M> {
    * Every non-empty bin with its chunks (chunk addresses, in list order: from the head, along
    * `fd`, links decoded): the tcache bins, the fastbins, the unsorted bin, the small and large
    * bins. For pictures and teaching; the lists are followed at most 2^16 steps each.
+   * @example
+   * ```ts
+   * import { PhysicalMemory, Process, type GlibcHeap } from "vmheap";
+   *
+   * const proc = Process.spawn({ memory: new PhysicalMemory({ frames: 1024 }), heap: { allocator: "glibc" } });
+   * const heap = proc.heap as GlibcHeap;
+   * const small = [24, 24, 24].map((n) => heap.malloc(n));
+   * const big = heap.malloc(2000);
+   * heap.malloc(24); // keeps the big chunk away from the top
+   * small.forEach((p) => heap.free(p));
+   * heap.free(big);
+   * console.log(heap.binLists().map((b) => `${b.name}: ${b.chunks.length} chunk(s) of ${b.minSize}..${b.maxSize} B`));
+   * // [
+   * //   'tcache[0]: 3 chunk(s) of 32..32 B',
+   * //   'unsorted: 1 chunk(s) of 2016..2016 B'
+   * // ]
+   * ```
    */
   binLists(): {
     /** The bin's number within its kind (tcache index, fastbin index, bin index). */

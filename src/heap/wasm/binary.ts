@@ -146,7 +146,35 @@ function imports(b: Uint8Array): { list: Import[]; section: ReturnType<typeof se
   return { list, section };
 }
 
-/** The memory a module imports, or undefined when it defines its own. */
+/**
+ * The memory a module imports, or undefined when it defines its own.
+ * @example
+ * ```ts
+ * import { memoryImport } from "vmheap";
+ *
+ * // (module (import "env" "memory" (memory 2 256))
+ * //         (global (export "__heap_base") i32 (i32.const 0x10400)))
+ * const bytes = new Uint8Array([
+ *   0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // "\0asm", version 1
+ *   0x02, 0x11, 0x01, 0x03, 0x65, 0x6e, 0x76, 0x06, 0x6d, 0x65, 0x6d, 0x6f, 0x72, 0x79, 0x02, 0x01, 0x02, 0x80, 0x02, // imports
+ *   0x06, 0x08, 0x01, 0x7f, 0x00, 0x41, 0x80, 0x88, 0x04, 0x0b, // globals
+ *   0x07, 0x0f, 0x01, 0x0b, 0x5f, 0x5f, 0x68, 0x65, 0x61, 0x70, 0x5f, 0x62, 0x61, 0x73, 0x65, 0x03, 0x00, // exports
+ * ]);
+ * console.log(WebAssembly.validate(bytes), memoryImport(bytes));
+ * // true {
+ * //   module: 'env',
+ * //   name: 'memory',
+ * //   initial: 2,
+ * //   maximum: 256,
+ * //   shared: false
+ * // }
+ *
+ * // size the memory you give the module (and the heap) by what it asks for
+ * const { initial, maximum } = memoryImport(bytes)!;
+ * const memory = new WebAssembly.Memory({ initial, maximum });
+ * console.log(memory.buffer.byteLength); // 131072
+ * ```
+ */
 export function memoryImport(source: ArrayBuffer | ArrayBufferView): MemoryLimits | undefined {
   const m = imports(bytesOf(source)).list.find((i) => i.kind === KIND_MEMORY);
   if (m === undefined) return undefined;
@@ -157,6 +185,24 @@ export function memoryImport(source: ArrayBuffer | ArrayBufferView): MemoryLimit
 /**
  * The value of the i32 global a module exports as `name` (such as `__heap_base`, which
  * `wasm-ld` exports with `-Wl,--export=__heap_base`), or undefined.
+ * @example
+ * ```ts
+ * import { Heap, exportedGlobal } from "vmheap";
+ *
+ * // (module (import "env" "memory" (memory 2 256))
+ * //         (global (export "__heap_base") i32 (i32.const 0x10400)))
+ * const bytes = new Uint8Array([
+ *   0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // "\0asm", version 1
+ *   0x02, 0x11, 0x01, 0x03, 0x65, 0x6e, 0x76, 0x06, 0x6d, 0x65, 0x6d, 0x6f, 0x72, 0x79, 0x02, 0x01, 0x02, 0x80, 0x02, // imports
+ *   0x06, 0x08, 0x01, 0x7f, 0x00, 0x41, 0x80, 0x88, 0x04, 0x0b, // globals
+ *   0x07, 0x0f, 0x01, 0x0b, 0x5f, 0x5f, 0x68, 0x65, 0x61, 0x70, 0x5f, 0x62, 0x61, 0x73, 0x65, 0x03, 0x00, // exports
+ * ]);
+ * const heapBase = exportedGlobal(bytes, "__heap_base")!;
+ * console.log(heapBase.toString(16), exportedGlobal(bytes, "__data_end")); // 10400 undefined
+ * // the heap starts where the module's static data ends
+ * const heap = new Heap({ memory: new WebAssembly.Memory({ initial: 2, maximum: 256 }), base: heapBase, dataModel: "wasm32" });
+ * console.log(heap.base.toString(16), heap.malloc(16) > heapBase); // 10400 true
+ * ```
  */
 export function exportedGlobal(source: ArrayBuffer | ArrayBufferView, name: string): number | undefined {
   const b = bytesOf(source);

@@ -76,6 +76,17 @@ function moduleFor(engine: WasmEngineBinaries, model: DataModel, shared: boolean
  * Compiles the engine's modules for every data model ahead of time, off the main thread where
  * the runtime can (`WebAssembly.compile`): browsers refuse to compile modules of more than a
  * few kilobytes synchronously on their main thread, which `wasmImports` otherwise does.
+ * @example
+ * ```ts
+ * import { Heap, compileWasmEngine } from "vmheap";
+ * import { wasmEngine } from "vmheap/wasm";
+ *
+ * // once, early (in a browser: before the first wasmImports on the main thread)
+ * await compileWasmEngine(wasmEngine);
+ * const heap = new Heap({ memory: new WebAssembly.Memory({ initial: 2, maximum: 256 }), base: 0x10400, dataModel: "wasm32" });
+ * const env = heap.wasmImports({ engine: wasmEngine }); // no compilation here any more
+ * console.log(heap.mallocUsableSize(env.malloc(24))); // 28
+ * ```
  */
 export async function compileWasmEngine(engine: WasmEngineBinaries): Promise<void> {
   checkBinaries(engine);
