@@ -254,7 +254,7 @@ export class HeapRecorder {
    * const p = rec.malloc(8000);
    * // the program's own stores are a step too: their page faults are its events
    * rec.run("write the block", () => proc.as.writeBytes(p, new Uint8Array(8000).fill(7)));
-   * console.log(describeStep(rec.recording().steps[1])); // write the block: 1 page fault; 1 page changed
+   * console.log(describeStep(rec.recording().steps[1])); // write the block: 1 page fault (anonymous); 1 page changed
    * ```
    */
   run<R>(label: string, fn: () => R): R {
