@@ -26,9 +26,6 @@ export const Errno = {
 /** A value of {@link Errno}. */
 export type ErrnoValue = (typeof Errno)[keyof typeof Errno];
 
-const names: Record<number, string> = {};
-for (const [name, value] of Object.entries(Errno)) names[value] = name;
-
 /**
  * The symbolic name of an errno value (`12` → `"ENOMEM"`), or `"E?"` for an unknown one.
  * @example
@@ -41,5 +38,8 @@ for (const [name, value] of Object.entries(Errno)) names[value] = name;
  * ```
  */
 export function errnoName(errno: number): string {
-  return names[errno] ?? `E?${errno}`;
+  // A search rather than a table built at load time: a module with no top-level statements
+  // is dropped whole by bundlers when unused (a heap-only import does not call this).
+  for (const name in Errno) if (Errno[name as keyof typeof Errno] === errno) return name;
+  return `E?${errno}`;
 }

@@ -10,6 +10,21 @@ export function hex(address: number): string {
 }
 
 /**
+ * A value as an error message shows it: a number as {@link hex}, a string quoted, a bigint with
+ * its `n`, an object by its class (`a Float32Array`, `an Object`), a function as such, anything
+ * else as `String` gives it.
+ */
+export function show(v: unknown): string {
+  if (typeof v === "number") return hex(v);
+  if (typeof v === "string") return JSON.stringify(v);
+  if (typeof v === "bigint") return `${v}n`;
+  if (typeof v === "function") return "a function";
+  if (typeof v !== "object" || v === null) return String(v);
+  const name = (v.constructor as { name?: string } | undefined)?.name || "object";
+  return `${/^[AEIOaeio]/.test(name) ? "an" : "a"} ${name}`; // (a Uint8Array: "U" sounds "you")
+}
+
+/**
  * Base class of every error vmheap throws.
  * @example
  * ```ts
@@ -47,11 +62,67 @@ export class VmError extends Error {
 export class ArgumentError extends VmError {}
 
 /**
- * Throws an {@link ArgumentError} unless `opts` is an options object (so a missing or `null`
- * argument is reported as such, not as a `TypeError` from reading its fields).
+ * The {@link ArgumentError} for an argument of the wrong type: C would not compile the call
+ * (`malloc("100")`, `malloc(16n)`), so there is no C result to give. The message names the
+ * call and shows the value: `malloc(): size must be a number, got "100"`.
  */
-export function checkOptions(opts: unknown, where: string): void {
+export function notNumber(op: string, what: string, value: unknown): ArgumentError {
+  return new ArgumentError(`${op}(): ${what} must be a number, got ${show(value)}`);
+}
+
+/**
+ * The valid keys of an options type, as a record (`{ memory: 1, base: 1 }`) for
+ * {@link checkOptions}. Typed so that the compiler lists any key of `T` left out.
+ */
+export type OptionKeys<T> = { readonly [K in keyof T]-?: 1 };
+
+/**
+ * Throws an {@link ArgumentError} unless `opts` is an options object (so a missing or `null`
+ * argument is reported as such, not as a `TypeError` from reading its fields) whose keys are
+ * all in `known`. An unknown key names the closest valid one (`maxbytes` → "did you mean
+ * maxBytes?"), or lists them all when none is close: a misspelt option would otherwise be
+ * ignored without a word and its default used.
+ */
+export function checkOptions(opts: unknown, where: string, known: object): void {
   if (typeof opts !== "object" || opts === null) throw new ArgumentError(`${where}: options must be an object, got ${opts === null ? "null" : typeof opts}`);
+  for (const key of Object.keys(opts)) {
+    if (!Object.hasOwn(known, key)) throw new ArgumentError(`${where}: unknown option ${JSON.stringify(key)} (${closest(key, Object.keys(known))})`);
+  }
+}
+
+/** `did you mean NAME?` for the valid name nearest `key`, or the list of valid names when none is near. */
+function closest(key: string, names: string[]): string {
+  const k = key.toLowerCase();
+  let best = "";
+  let bestDistance = Infinity;
+  for (const name of names) {
+    const d = editDistance(k, name.toLowerCase());
+    if (d < bestDistance) {
+      best = name;
+      bestDistance = d;
+    }
+  }
+  // Up to a third of the key's letters wrong (at least one): a slip, not another word.
+  return bestDistance <= Math.max(1, Math.floor(key.length / 3)) ? `did you mean ${best}?` : `options: ${names.join(", ")}`;
+}
+
+/** Edits (insert, delete, substitute, swap two neighbours) that turn `a` into `b`. */
+function editDistance(a: string, b: string): number {
+  // Rows i - 2, i - 1 and i of the table; a swap of neighbours looks two rows back.
+  let prev2: number[] = [];
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let d = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, prev2[j - 2]! + 1);
+      row.push(d);
+    }
+    prev2 = prev;
+    prev = row;
+  }
+  return prev[b.length]!;
 }
 
 /** Throws an {@link ArgumentError} unless `v` is an instance of `type`. */
@@ -126,10 +197,22 @@ export class DoubleFreeError extends HeapError {
  * ```
  */
 export class InvalidPointerError extends HeapError {
-  constructor(operation: string, address: number) {
-    super(`${operation}(): invalid pointer (${hex(address)})`, operation, address);
+  /**
+   * @param what how the message shows the pointer, when not as its address: a typed array
+   *   passed for a block, say (`free(): invalid pointer (a Float32Array over another buffer)`)
+   */
+  constructor(operation: string, address: number, what = hex(address)) {
+    super(`${operation}(): invalid pointer (${what})`, operation, address);
   }
 }
+
+/**
+ * The memory's `ArrayBuffer` was detached: transferred to a worker with `postMessage`, by
+ * `structuredClone(buffer, { transfer: [buffer] })` or by `buffer.transfer()`. Its bytes, and
+ * the heap in them, now live where the buffer went: open the heap there with `Heap.attach`.
+ * Every later call on a heap or memory over the old buffer throws this.
+ */
+export class DetachedMemoryError extends VmError {}
 
 /**
  * The heap's own bookkeeping is broken, usually by a write past the end of a block

@@ -18,6 +18,7 @@ export {
   AlignmentFault,
   OutOfMemoryError,
   FrameError,
+  DetachedMemoryError,
   type Access,
 } from "./errors.js";
 export {
@@ -68,6 +69,7 @@ export {
   type MappedBlock,
   type HeapMemory,
 } from "./heap/Heap.js";
+export type { TypedArray, TypedArrayConstructor } from "./heap/views.js";
 /**
  * The malloc family over linear memory (`new Heap()`), or inside a process (`process.heap`),
  * with C semantics; all its state lives in the memory it manages. See the class's methods,
@@ -139,7 +141,7 @@ export {
 } from "./paging/Tlb.js";
 export { Mmu, MAX_FAULT_RETRIES, type MmuOptions, type FaultHandler, type AlignmentPolicy } from "./paging/Mmu.js";
 /** The page-table-entry bit layout and its helpers (names like `USER` and `COW` are too generic for the root). */
-export * as pte from "./paging/pte.js";
+export { pte } from "./paging/pteNamespace.js";
 export {
   AddressSpace,
   type AddressSpaceOptions,

@@ -1,5 +1,5 @@
 import { Errno } from "../errno.js";
-import { ArgumentError, checkOptions } from "../errors.js";
+import { ArgumentError, checkOptions, type OptionKeys } from "../errors.js";
 import { LinearMemory } from "../memory/LinearMemory.js";
 
 /**
@@ -35,6 +35,9 @@ export interface BrkOptions {
   /** The highest break allowed (like `RLIMIT_DATA`). @defaultValue the memory's `maxBytes` */
   limit?: number;
 }
+
+/** The keys of {@link BrkOptions}, for `checkOptions`. */
+const OPTION_KEYS: OptionKeys<BrkOptions> = { start: 1, limit: 1 };
 
 /** A break kept in a plain field (the default; also used to seed a forked process's break). */
 export class FieldCell implements BreakCell {
@@ -94,7 +97,7 @@ export class Brk {
    * @param cell where the current break is kept (internal: a heap keeps it in its own memory)
    */
   constructor(target: LinearMemory | BreakTarget, opts: BrkOptions = {}, cell?: BreakCell) {
-    checkOptions(opts, "Brk");
+    checkOptions(opts, "Brk", OPTION_KEYS);
     let start: number, limit: number;
     if (target instanceof LinearMemory) {
       start = opts.start ?? (target.wasm !== null ? target.byteLength : 0);

@@ -5,6 +5,9 @@ import {
   DoubleFreeError,
   HeapCorruptionError,
   InvalidPointerError,
+  notNumber,
+  show,
+  type OptionKeys,
 } from "../errors.js";
 import { M_MMAP_MAX, M_MMAP_THRESHOLD, M_TOP_PAD, M_TRIM_THRESHOLD } from "../constants.js";
 import { LinearMemory, growsUnderViews } from "../memory/LinearMemory.js";
@@ -14,6 +17,7 @@ import { LinearHost, type HeapHost } from "./host.js";
 import type { AddressSpace } from "../vm/AddressSpace.js";
 import { jsImports, type WasmImportOptions, type WasmImports } from "./wasm/abi.js";
 import { wasmEngineImports } from "./wasm/engine.js";
+import { allocArray, blockOf, resizeArray, viewOf, type TypedArray, type TypedArrayConstructor } from "./views.js";
 import {
   H_MAGIC,
   H_CONFIG,
@@ -153,7 +157,28 @@ export interface HeapOptions {
    * Recorded in the heap, so every attached `Heap` honours it. @defaultValue false
    */
   concurrent?: boolean;
+  /**
+   * Make a new, empty heap even where `memory` already holds one (at `base`, or one at address
+   * 0 that reaches `base`), losing every block in it. Without it that throws: to open the heap
+   * that is there, use {@link Heap.attach}. @defaultValue false
+   */
+  overwrite?: boolean;
 }
+
+/** The keys of {@link HeapOptions}, for `checkOptions`. */
+const OPTION_KEYS: OptionKeys<HeapOptions> = {
+  allocator: 1,
+  memory: 1,
+  base: 1,
+  initialBytes: 1,
+  maxBytes: 1,
+  mmapThreshold: 1,
+  trimThreshold: 1,
+  topPad: 1,
+  dataModel: 1,
+  concurrent: 1,
+  overwrite: 1,
+};
 
 /** Options for {@link Heap.attach}. */
 export interface AttachOptions {
@@ -164,21 +189,37 @@ export interface AttachOptions {
   base?: number;
 }
 
+/** The keys of {@link AttachOptions}, for `checkOptions`. */
+const ATTACH_KEYS: OptionKeys<AttachOptions> = { base: 1 };
+
+/** Whether a heap header is at `a` in `words` (the memory as 32-bit words): its magic, then its own address. */
+function heapAt(words: Int32Array, a: number): boolean {
+  return a + 4 * H_BINMAP <= words.length * 4 && words[a >>> 2] === MAGIC && words[(a >>> 2) + H_HDR] === a;
+}
+
 function toMemory(m: HeapOptions["memory"], opts: HeapOptions): LinearMemory {
+  if (opts.maxBytes !== undefined && opts.maxBytes > MAX_HEAP_BYTES) {
+    throw new ArgumentError(`Heap: maxBytes ${opts.maxBytes} is more than a heap can address (MAX_HEAP_BYTES = ${MAX_HEAP_BYTES}, just under 2 GiB)`);
+  }
   if (m === undefined) {
     const o: { initialBytes?: number; maxBytes?: number } = {};
     if (opts.initialBytes !== undefined) o.initialBytes = opts.initialBytes;
     if (opts.maxBytes !== undefined) o.maxBytes = opts.maxBytes;
     return new LinearMemory(o);
   }
-  if (m instanceof LinearMemory) return m;
+  if (m instanceof LinearMemory) {
+    if (m.wasm === null && m.buffer.byteLength >= 2 ** 32) throw new ArgumentError(`Heap: a memory of ${m.buffer.byteLength} bytes is more than a heap can address (MAX_HEAP_BYTES = ${MAX_HEAP_BYTES})`);
+    return m;
+  }
   if (typeof WebAssembly !== "undefined" && m instanceof WebAssembly.Memory) {
     return opts.maxBytes !== undefined ? new LinearMemory({ wasm: m, maxBytes: opts.maxBytes }) : new LinearMemory({ wasm: m });
   }
   if (m instanceof ArrayBuffer || (typeof SharedArrayBuffer === "function" && m instanceof SharedArrayBuffer)) {
+    // The heap's word view (an Int32Array over the whole buffer) counts its words in 32 bits.
+    if (m.byteLength >= 2 ** 32) throw new ArgumentError(`Heap: a buffer of ${m.byteLength} bytes is more than a heap can address (MAX_HEAP_BYTES = ${MAX_HEAP_BYTES})`);
     return new LinearMemory({ buffer: m });
   }
-  throw new ArgumentError("Heap: memory must be a LinearMemory, WebAssembly.Memory, ArrayBuffer or SharedArrayBuffer");
+  throw new ArgumentError(`Heap: memory must be a LinearMemory, WebAssembly.Memory, ArrayBuffer or SharedArrayBuffer, got ${show(m)}`);
 }
 
 function optInt(name: string, v: number | undefined, dflt: number, max = 0x7fff_ffff): number {
@@ -265,7 +306,7 @@ export class Heap<M extends HeapMemory = LinearMemory> {
   protected readonly layout!: Layout;
 
   constructor(opts: HeapOptions = {}) {
-    checkOptions(opts, "Heap");
+    checkOptions(opts, "Heap", OPTION_KEYS);
     if (opts.allocator !== undefined && opts.allocator !== "vmheap") {
       throw new ArgumentError(
         opts.allocator === "glibc"
@@ -281,6 +322,17 @@ export class Heap<M extends HeapMemory = LinearMemory> {
     const hdr = (base + 15) & ~15;
     const concurrent = opts.concurrent === true;
     const host = new LinearHost(memory);
+    // A second `new Heap` over a heap's memory (in another worker, say) would format it: every
+    // block of the first heap lost, and both heaps then handing out the same memory.
+    if (opts.memory !== undefined && opts.overwrite !== true) {
+      const words = host.u32;
+      if (heapAt(words, hdr) || (heapAt(words, 0) && words[H_END]! > hdr)) {
+        const at = heapAt(words, hdr) ? hdr : 0;
+        throw new ArgumentError(
+          `Heap: this memory already holds a heap (header at 0x${at.toString(16)}): open it with Heap.attach(memory${at !== 0 ? `, { base: 0x${at.toString(16)} }` : ""}), or pass { overwrite: true } to make a new, empty heap over it`,
+        );
+      }
+    }
     this.setUp(host, hdr, layout, (growsUnderViews(memory) ? MODE_SYNC : 0) | (concurrent ? MODE_LOCK : 0));
     this.lockView = concurrent ? this.makeLockView() : null;
 
@@ -386,11 +438,12 @@ export class Heap<M extends HeapMemory = LinearMemory> {
    * ```
    */
   static attach(memory: LinearMemory | WebAssembly.Memory | ArrayBuffer | SharedArrayBuffer, opts: AttachOptions = {}): Heap {
+    checkOptions(opts, "Heap.attach", ATTACH_KEYS);
     const mem = toMemory(memory, {});
     const base = optInt("base", opts.base, 0);
     const probe = new LinearHost(mem);
     const words = probe.u32;
-    const isHeader = (a: number): boolean => a + 4 * H_BINMAP <= words.length * 4 && words[a >>> 2] === MAGIC && words[(a >>> 2) + H_HDR] === a;
+    const isHeader = (a: number): boolean => heapAt(words, a);
     let hdr = (base + 15) & ~15;
     if (opts.base === undefined && !isHeader(hdr)) {
       // The magic word, then the header's own address: a block of user data would have to
@@ -424,6 +477,8 @@ export class Heap<M extends HeapMemory = LinearMemory> {
     if (!(typeof SharedArrayBuffer === "function" && b instanceof SharedArrayBuffer)) {
       throw new ArgumentError("Heap: a concurrent heap needs shared memory (SharedArrayBuffer or shared WebAssembly.Memory)");
     }
+    // The lock is taken with Atomics on an Int32Array over the whole buffer.
+    if (b.byteLength % 4 !== 0) throw new ArgumentError(`Heap: a concurrent heap needs a SharedArrayBuffer whose byteLength is a multiple of 4, got ${b.byteLength}`);
     return new Int32Array(b);
   }
 
@@ -434,6 +489,7 @@ export class Heap<M extends HeapMemory = LinearMemory> {
    * `malloc(0)` returns a unique, freeable pointer.
    * @returns the address, or `0` with `errno = ENOMEM` (no memory, or a size no heap could
    *   hold: negative, fractional, NaN, infinite or over 2 GiB)
+   * @throws ArgumentError when `size` is not a number (`"100"`, `16n`): C would not compile it
    * @example
    * ```ts
    * import { Heap, errnoName } from "vmheap";
@@ -649,9 +705,13 @@ export class Heap<M extends HeapMemory = LinearMemory> {
 
   /**
    * `free(3)`: returns a block. `free(0)` does nothing; `errno` is never changed.
+   *
+   * `free(view)` frees the block a typed array from {@link Heap.mallocArray} (or any view whose
+   * `byteOffset` is a block of this heap, over its buffer) covers.
    * @throws DoubleFreeError for a block already freed; InvalidPointerError for anything the
-   *   heap did not return (interior, misaligned, out of range); HeapCorruptionError when the
-   *   block's neighbours are smashed. Nothing changes before it throws.
+   *   heap did not return (interior, misaligned, out of range, a view of another buffer);
+   *   HeapCorruptionError when the block's neighbours are smashed. Nothing changes before it
+   *   throws. ArgumentError for a value that is neither a number nor a view (`free("16")`).
    * @example
    * ```ts
    * import { DoubleFreeError, Heap } from "vmheap";
@@ -672,10 +732,11 @@ export class Heap<M extends HeapMemory = LinearMemory> {
    * }
    * ```
    */
-  free(ptr: number): void {
+  free(ptr: number | TypedArray | DataView): void {
     if (typeof ptr !== "number") {
       if (ptr == null) return;
-      throw new InvalidPointerError("free", 0);
+      this.free(blockOf(this, ptr, "free"));
+      return;
     }
     if (ptr === 0) return;
     const mode = this.mode;
@@ -977,6 +1038,8 @@ export class Heap<M extends HeapMemory = LinearMemory> {
   reallocarray(ptr: number, nmemb: number, size: number): number {
     const total = this.product(nmemb, size);
     if (total < 0) {
+      if (typeof nmemb !== "number") throw notNumber("reallocarray", "nmemb", nmemb);
+      if (typeof size !== "number") throw notNumber("reallocarray", "size", size);
       if (ptr !== 0 && ptr != null && !(this.maps !== null && this.maps.has(ptr))) this.validate(ptr, "reallocarray");
       this.errno = Errno.ENOMEM;
       return 0;
@@ -1006,7 +1069,11 @@ export class Heap<M extends HeapMemory = LinearMemory> {
     /** The block, or 0 */
     ptr: number;
   } {
-    if (!isPow2(alignment) || alignment % this.W !== 0) return { err: Errno.EINVAL, ptr: 0 };
+    if (typeof size !== "number") throw notNumber("posixMemalign", "size", size);
+    if (!isPow2(alignment) || alignment % this.W !== 0) {
+      if (typeof alignment !== "number") throw notNumber("posixMemalign", "alignment", alignment);
+      return { err: Errno.EINVAL, ptr: 0 };
+    }
     const saved = this.errno;
     const ptr = (this.mode & MODE_LOCK) !== 0 ? this.locked(this.memalignImpl, alignment, size) : this.memalignImpl(alignment, size);
     this.errno = saved;
@@ -1026,7 +1093,9 @@ export class Heap<M extends HeapMemory = LinearMemory> {
    * ```
    */
   alignedAlloc(alignment: number, size: number): number {
+    if (typeof size !== "number") throw notNumber("alignedAlloc", "size", size);
     if (!isPow2(alignment)) {
+      if (typeof alignment !== "number") throw notNumber("alignedAlloc", "alignment", alignment);
       this.errno = Errno.EINVAL;
       return 0;
     }
@@ -1046,7 +1115,9 @@ export class Heap<M extends HeapMemory = LinearMemory> {
    * ```
    */
   memalign(alignment: number, size: number): number {
+    if (typeof size !== "number") throw notNumber("memalign", "size", size);
     if (!Number.isSafeInteger(alignment) || alignment < 0) {
+      if (typeof alignment !== "number") throw notNumber("memalign", "alignment", alignment);
       this.errno = Errno.EINVAL; // glibc: only past SIZE_MAX / 2 + 1, which a negative size_t is
       return 0;
     }
@@ -1085,7 +1156,10 @@ export class Heap<M extends HeapMemory = LinearMemory> {
       const b = this.maps.get(ptr);
       if (b !== undefined) return b.start + b.length - ptr;
     }
-    if (!this.isLive(ptr)) return 0;
+    if (!this.isLive(ptr)) {
+      if (typeof ptr !== "number") throw new ArgumentError(`mallocUsableSize(): invalid pointer (${show(ptr)}): a pointer is a number`);
+      return 0;
+    }
     const h = this.host;
     return (h.ld(ptr - this.W) & ~FLAG_BITS) - this.W;
   }
@@ -1212,7 +1286,10 @@ export class Heap<M extends HeapMemory = LinearMemory> {
    * ```
    */
   mallocTrim(pad = 0): 0 | 1 {
-    if (!Number.isSafeInteger(pad) || pad < 0) pad = 0;
+    if (!Number.isSafeInteger(pad) || pad < 0) {
+      if (typeof pad !== "number") throw notNumber("mallocTrim", "pad", pad);
+      pad = 0;
+    }
     return (this.mode & MODE_LOCK) !== 0 ? this.locked(this.trimImpl, pad, 0) : this.trimImpl(pad);
   }
 
@@ -1242,7 +1319,10 @@ export class Heap<M extends HeapMemory = LinearMemory> {
    */
   mallopt(param: number, value: number): 0 | 1 {
     if (param === M_TRIM_THRESHOLD && value === -1) value = 0x7fff_ffff; // more than a heap can hold
-    if (!Number.isSafeInteger(value) || value < 0) return 0;
+    if (!Number.isSafeInteger(value) || value < 0) {
+      if (typeof value !== "number") throw notNumber("mallopt", "value", value);
+      return 0;
+    }
     if ((this.mode & MODE_SYNC) !== 0) this.sync();
     switch (param) {
       case M_TRIM_THRESHOLD:
@@ -1260,6 +1340,7 @@ export class Heap<M extends HeapMemory = LinearMemory> {
         this.setWord(H_MMAP_MAX, Math.min(value, 0x7fff_ffff));
         return 1;
       default:
+        if (typeof param !== "number") throw notNumber("mallopt", "param", param);
         return 0;
     }
   }
@@ -1324,6 +1405,84 @@ export class Heap<M extends HeapMemory = LinearMemory> {
     return this.layout === LP64 ? "lp64" : this.layout === WASM32 ? "wasm32" : "ilp32";
   }
 
+  // ───────────────────────── typed-array views ─────────────────────────
+
+  /**
+   * `malloc` for a typed array: a view of `length` elements over a new block (`length *
+   * ctor.BYTES_PER_ELEMENT` bytes, not initialised). Every typed-array class works; blocks are
+   * aligned to 16 (8 in the 32-bit model), so 8-byte elements are aligned too. `heap.free(view)`
+   * frees the block. The view is typed after the class: `mallocArray(Float32Array, n)` is a
+   * `Float32Array | null`.
+   *
+   * On a memory that can grow under its views (a `WebAssembly.Memory`), a growth leaves the
+   * view stale: keep its pointer, `view.byteOffset`, and make a new view with {@link Heap.view}.
+   * @returns the view, or `null` with `errno = ENOMEM` (no memory, or a length no heap could
+   *   hold: negative, fractional, or whose byte size passes 2 GiB)
+   * @throws ArgumentError when `ctor` is not a typed-array class or `length` not a number, and
+   *   on a process's heap (it has no linear buffer: use its AddressSpace)
+   * @example
+   * ```ts
+   * const heap = new Heap();
+   * const v = heap.mallocArray(Float32Array, 4); // Float32Array | null
+   * if (v === null) throw new Error(`out of memory (errno ${heap.errno})`);
+   * v.set([1, 2, 3, 4]);
+   * v.byteOffset;                                 // the block's pointer, as malloc returns it
+   * heap.free(v);
+   * ```
+   */
+  mallocArray<T extends TypedArray>(ctor: TypedArrayConstructor<T>, length: number): T | null {
+    return allocArray(this, ctor, length, false);
+  }
+
+  /**
+   * `calloc` for a typed array: as {@link Heap.mallocArray}, with every element zero (the
+   * overflow of `length * BYTES_PER_ELEMENT` gives `null` with ENOMEM, as calloc's does).
+   * @example
+   * ```ts
+   * const counts = heap.callocArray(BigUint64Array, 1024); // 1024 zero 64-bit counters
+   * if (counts !== null) counts[3] += 1n;
+   * ```
+   */
+  callocArray<T extends TypedArray>(ctor: TypedArrayConstructor<T>, length: number): T | null {
+    return allocArray(this, ctor, length, true);
+  }
+
+  /**
+   * `realloc` for a typed array: a view of `length` elements of the same type over the block
+   * of `view` resized (in place when it can be, else moved: the first `min(old, new)` elements
+   * survive). Use the returned view from then on. `length` 0 keeps a block (an empty view over
+   * it), unlike `realloc(p, 0)`.
+   * @returns the new view, or `null` with `errno = ENOMEM`: then `view` is still valid and
+   *   still owned
+   * @throws InvalidPointerError / DoubleFreeError when `view` is not over a live block of this
+   *   heap (as `realloc` would); ArgumentError when `length` is not a number
+   * @example
+   * ```ts
+   * let samples = heap.mallocArray(Int16Array, 1024)!;
+   * const more = heap.resizeArray(samples, 4096);
+   * if (more !== null) samples = more;            // else samples is still good
+   * ```
+   */
+  resizeArray<T extends TypedArray>(view: T, length: number): T | null {
+    return resizeArray(this, view, length);
+  }
+
+  /**
+   * A view of `length` elements over the live block at `ptr`: to see a block from `malloc` as a
+   * typed array, or to re-make a view after a wasm memory grew (its old buffer is detached, or,
+   * if shared, replaced). The view is of the buffer as it is now.
+   * @throws InvalidPointerError when `ptr` is not a block in use; ArgumentError when the
+   *   elements do not fit its usable size
+   * @example
+   * ```ts
+   * const p = heap.malloc(400);
+   * const f = heap.view(Float32Array, p, 100);   // the same bytes, as 100 floats
+   * ```
+   */
+  view<T extends TypedArray>(ctor: TypedArrayConstructor<T>, ptr: number, length: number): T {
+    return viewOf(this, ctor, ptr, length);
+  }
+
   // ───────────────────────── engine ─────────────────────────
 
   /** Picks up a growth of a wasm memory made elsewhere: the word view must cover it. */
@@ -1358,7 +1517,7 @@ export class Heap<M extends HeapMemory = LinearMemory> {
   }
 
   protected mallocImpl(size: number): number {
-    if (typeof size !== "number") size = -1; // BigInt, string...: no heap can hold it
+    if (typeof size !== "number") throw notNumber("malloc", "size", size); // BigInt, string...: C would not compile it
     if ((this.mode & MODE_SYNC) !== 0) this.sync();
     if (size >>> 0 !== size || size > MAX_REQUEST) {
       this.errno = Errno.ENOMEM;
@@ -1382,6 +1541,8 @@ export class Heap<M extends HeapMemory = LinearMemory> {
   protected callocImpl(nmemb: number, size: number): number {
     const total = this.product(nmemb, size);
     if (total < 0) {
+      if (typeof nmemb !== "number") throw notNumber("calloc", "nmemb", nmemb);
+      if (typeof size !== "number") throw notNumber("calloc", "size", size);
       this.errno = Errno.ENOMEM;
       return 0;
     }
@@ -1777,7 +1938,8 @@ export class Heap<M extends HeapMemory = LinearMemory> {
    * chunks, to tell a double free (the address lies in free memory) from an invalid pointer.
    */
   protected badPointer(p: number, op: string): never {
-    if (typeof p !== "number" || p >>> 0 !== p || (p & this.amask) !== 0) throw new InvalidPointerError(op, typeof p === "number" ? p : 0);
+    if (typeof p !== "number") throw new ArgumentError(`${op}(): invalid pointer (${show(p)}): a pointer is a number`);
+    if (p >>> 0 !== p || (p & this.amask) !== 0) throw new InvalidPointerError(op, p);
     const m = this.m;
     const c = p - this.W2;
     const top = this.topAddr();
@@ -1995,8 +2157,8 @@ export class Heap<M extends HeapMemory = LinearMemory> {
   }
 
   protected reallocImpl(p: number, size: number): number {
+    if (typeof size !== "number") throw notNumber("realloc", "size", size);
     if (p === 0 || p == null) return this.mallocImpl(size);
-    if (typeof size !== "number") size = -1;
     if (this.maps !== null && this.maps.has(p)) return this.reallocMapped(p, size);
     const c = this.validate(p, "realloc");
     if (size === 0) {
@@ -2118,7 +2280,7 @@ export class Heap<M extends HeapMemory = LinearMemory> {
   }
 
   protected memalignImpl(alignment: number, size: number): number {
-    if (typeof size !== "number") size = -1;
+    if (typeof size !== "number") throw notNumber("memalign", "size", size);
     if (alignment <= this.layout.align) return this.mallocImpl(size);
     if ((this.mode & MODE_SYNC) !== 0) this.sync();
     if (size >>> 0 !== size || size > MAX_REQUEST || alignment > MAX_REQUEST) {

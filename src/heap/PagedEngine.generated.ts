@@ -2,11 +2,12 @@
 // Run `npm run gen` after changing Heap.ts; a test fails while this file is out of date.
 /* eslint-disable */
 import { Errno } from "../errno.js";
-import { ArgumentError, DoubleFreeError, HeapCorruptionError, InvalidPointerError } from "../errors.js";
+import { ArgumentError, DoubleFreeError, HeapCorruptionError, InvalidPointerError, notNumber, show } from "../errors.js";
 import { M_MMAP_MAX, M_MMAP_THRESHOLD, M_TOP_PAD, M_TRIM_THRESHOLD } from "../constants.js";
 import { SMALL_BINS, binCount, binIndex, ctz32, fitIndex } from "./bins.js";
 import { CINUSE, FLAG_BITS, LP64, MAX_REQUEST, PINUSE, WASM32, type Layout } from "./chunk.js";
 import { type HeapHost } from "./host.js";
+import { allocArray, blockOf, resizeArray, viewOf, type TypedArray, type TypedArrayConstructor } from "./views.js";
 import { H_MAGIC, H_CONFIG, H_LOCK, H_HDR, H_ARENA, H_TOP, H_END, H_BRK, H_BRK_START, H_MAXFOOT, H_MMAP_BYTES, H_MMAP_COUNT, H_TRIM, H_TOPPAD, H_MMAP_THRESHOLD, H_MMAP_MAX, H_BITMAP, H_COVER, H_LIMIT, H_SUMMARY, H_BINMAP, H_DV, MAGIC, VERSION, FLAG_CONCURRENT } from "./header.js";
 import { Heap, DEFAULT_TRIM_THRESHOLD, DEFAULT_MMAP_THRESHOLD, MAX_MMAP_THRESHOLD, MAX_HEAP_BYTES, type MallInfo, type ChunkInfo, type DataModel, type HeapOptions } from "./Heap.js";
 import type { AddressSpace } from "../vm/AddressSpace.js";
@@ -145,6 +146,7 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
    * `malloc(0)` returns a unique, freeable pointer.
    * @returns the address, or `0` with `errno = ENOMEM` (no memory, or a size no heap could
    *   hold: negative, fractional, NaN, infinite or over 2 GiB)
+   * @throws ArgumentError when `size` is not a number (`"100"`, `16n`): C would not compile it
    * @example
    * ```ts
    * import { Heap, errnoName } from "vmheap";
@@ -360,9 +362,13 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
 
   /**
    * `free(3)`: returns a block. `free(0)` does nothing; `errno` is never changed.
+   *
+   * `free(view)` frees the block a typed array from {@link Heap.mallocArray} (or any view whose
+   * `byteOffset` is a block of this heap, over its buffer) covers.
    * @throws DoubleFreeError for a block already freed; InvalidPointerError for anything the
-   *   heap did not return (interior, misaligned, out of range); HeapCorruptionError when the
-   *   block's neighbours are smashed. Nothing changes before it throws.
+   *   heap did not return (interior, misaligned, out of range, a view of another buffer);
+   *   HeapCorruptionError when the block's neighbours are smashed. Nothing changes before it
+   *   throws. ArgumentError for a value that is neither a number nor a view (`free("16")`).
    * @example
    * ```ts
    * import { DoubleFreeError, Heap } from "vmheap";
@@ -383,10 +389,11 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
    * }
    * ```
    */
-  override free(ptr: number): void {
+  override free(ptr: number | TypedArray | DataView): void {
     if (typeof ptr !== "number") {
       if (ptr == null) return;
-      throw new InvalidPointerError("free", 0);
+      this.free(blockOf(this, ptr, "free"));
+      return;
     }
     if (ptr === 0) return;
     const mode = this.mode;
@@ -688,6 +695,8 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
   override reallocarray(ptr: number, nmemb: number, size: number): number {
     const total = this.product(nmemb, size);
     if (total < 0) {
+      if (typeof nmemb !== "number") throw notNumber("reallocarray", "nmemb", nmemb);
+      if (typeof size !== "number") throw notNumber("reallocarray", "size", size);
       if (ptr !== 0 && ptr != null && !(this.maps !== null && this.maps.has(ptr))) this.validate(ptr, "reallocarray");
       this.errno = Errno.ENOMEM;
       return 0;
@@ -719,7 +728,11 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
     /** The block, or 0 */
     ptr: number;
   } {
-    if (!isPow2(alignment) || alignment % this.W !== 0) return { err: Errno.EINVAL, ptr: 0 };
+    if (typeof size !== "number") throw notNumber("posixMemalign", "size", size);
+    if (!isPow2(alignment) || alignment % this.W !== 0) {
+      if (typeof alignment !== "number") throw notNumber("posixMemalign", "alignment", alignment);
+      return { err: Errno.EINVAL, ptr: 0 };
+    }
     const saved = this.errno;
     const ptr = (this.mode & MODE_LOCK) !== 0 ? this.locked(this.memalignImpl, alignment, size) : this.memalignImpl(alignment, size);
     this.errno = saved;
@@ -739,7 +752,9 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
    * ```
    */
   override alignedAlloc(alignment: number, size: number): number {
+    if (typeof size !== "number") throw notNumber("alignedAlloc", "size", size);
     if (!isPow2(alignment)) {
+      if (typeof alignment !== "number") throw notNumber("alignedAlloc", "alignment", alignment);
       this.errno = Errno.EINVAL;
       return 0;
     }
@@ -759,7 +774,9 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
    * ```
    */
   override memalign(alignment: number, size: number): number {
+    if (typeof size !== "number") throw notNumber("memalign", "size", size);
     if (!Number.isSafeInteger(alignment) || alignment < 0) {
+      if (typeof alignment !== "number") throw notNumber("memalign", "alignment", alignment);
       this.errno = Errno.EINVAL; // glibc: only past SIZE_MAX / 2 + 1, which a negative size_t is
       return 0;
     }
@@ -798,7 +815,10 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
       const b = this.maps.get(ptr);
       if (b !== undefined) return b.start + b.length - ptr;
     }
-    if (!this.isLive(ptr)) return 0;
+    if (!this.isLive(ptr)) {
+      if (typeof ptr !== "number") throw new ArgumentError(`mallocUsableSize(): invalid pointer (${show(ptr)}): a pointer is a number`);
+      return 0;
+    }
     const h = this.host;
     return (h.ld(ptr - this.W) & ~FLAG_BITS) - this.W;
   }
@@ -928,7 +948,10 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
    * ```
    */
   override mallocTrim(pad = 0): 0 | 1 {
-    if (!Number.isSafeInteger(pad) || pad < 0) pad = 0;
+    if (!Number.isSafeInteger(pad) || pad < 0) {
+      if (typeof pad !== "number") throw notNumber("mallocTrim", "pad", pad);
+      pad = 0;
+    }
     return (this.mode & MODE_LOCK) !== 0 ? this.locked(this.trimImpl, pad, 0) : this.trimImpl(pad);
   }
 
@@ -958,7 +981,10 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
    */
   override mallopt(param: number, value: number): 0 | 1 {
     if (param === M_TRIM_THRESHOLD && value === -1) value = 0x7fff_ffff; // more than a heap can hold
-    if (!Number.isSafeInteger(value) || value < 0) return 0;
+    if (!Number.isSafeInteger(value) || value < 0) {
+      if (typeof value !== "number") throw notNumber("mallopt", "value", value);
+      return 0;
+    }
     if ((this.mode & MODE_SYNC) !== 0) this.sync();
     switch (param) {
       case M_TRIM_THRESHOLD:
@@ -976,6 +1002,7 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
         this.setWord(H_MMAP_MAX, Math.min(value, 0x7fff_ffff));
         return 1;
       default:
+        if (typeof param !== "number") throw notNumber("mallopt", "param", param);
         return 0;
     }
   }
@@ -1040,6 +1067,84 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
     return this.layout === LP64 ? "lp64" : this.layout === WASM32 ? "wasm32" : "ilp32";
   }
 
+  // ───────────────────────── typed-array views ─────────────────────────
+
+  /**
+   * `malloc` for a typed array: a view of `length` elements over a new block (`length *
+   * ctor.BYTES_PER_ELEMENT` bytes, not initialised). Every typed-array class works; blocks are
+   * aligned to 16 (8 in the 32-bit model), so 8-byte elements are aligned too. `heap.free(view)`
+   * frees the block. The view is typed after the class: `mallocArray(Float32Array, n)` is a
+   * `Float32Array | null`.
+   *
+   * On a memory that can grow under its views (a `WebAssembly.Memory`), a growth leaves the
+   * view stale: keep its pointer, `view.byteOffset`, and make a new view with {@link Heap.view}.
+   * @returns the view, or `null` with `errno = ENOMEM` (no memory, or a length no heap could
+   *   hold: negative, fractional, or whose byte size passes 2 GiB)
+   * @throws ArgumentError when `ctor` is not a typed-array class or `length` not a number, and
+   *   on a process's heap (it has no linear buffer: use its AddressSpace)
+   * @example
+   * ```ts
+   * const heap = new Heap();
+   * const v = heap.mallocArray(Float32Array, 4); // Float32Array | null
+   * if (v === null) throw new Error(`out of memory (errno ${heap.errno})`);
+   * v.set([1, 2, 3, 4]);
+   * v.byteOffset;                                 // the block's pointer, as malloc returns it
+   * heap.free(v);
+   * ```
+   */
+  override mallocArray<T extends TypedArray>(ctor: TypedArrayConstructor<T>, length: number): T | null {
+    return allocArray(this, ctor, length, false);
+  }
+
+  /**
+   * `calloc` for a typed array: as {@link Heap.mallocArray}, with every element zero (the
+   * overflow of `length * BYTES_PER_ELEMENT` gives `null` with ENOMEM, as calloc's does).
+   * @example
+   * ```ts
+   * const counts = heap.callocArray(BigUint64Array, 1024); // 1024 zero 64-bit counters
+   * if (counts !== null) counts[3] += 1n;
+   * ```
+   */
+  override callocArray<T extends TypedArray>(ctor: TypedArrayConstructor<T>, length: number): T | null {
+    return allocArray(this, ctor, length, true);
+  }
+
+  /**
+   * `realloc` for a typed array: a view of `length` elements of the same type over the block
+   * of `view` resized (in place when it can be, else moved: the first `min(old, new)` elements
+   * survive). Use the returned view from then on. `length` 0 keeps a block (an empty view over
+   * it), unlike `realloc(p, 0)`.
+   * @returns the new view, or `null` with `errno = ENOMEM`: then `view` is still valid and
+   *   still owned
+   * @throws InvalidPointerError / DoubleFreeError when `view` is not over a live block of this
+   *   heap (as `realloc` would); ArgumentError when `length` is not a number
+   * @example
+   * ```ts
+   * let samples = heap.mallocArray(Int16Array, 1024)!;
+   * const more = heap.resizeArray(samples, 4096);
+   * if (more !== null) samples = more;            // else samples is still good
+   * ```
+   */
+  override resizeArray<T extends TypedArray>(view: T, length: number): T | null {
+    return resizeArray(this, view, length);
+  }
+
+  /**
+   * A view of `length` elements over the live block at `ptr`: to see a block from `malloc` as a
+   * typed array, or to re-make a view after a wasm memory grew (its old buffer is detached, or,
+   * if shared, replaced). The view is of the buffer as it is now.
+   * @throws InvalidPointerError when `ptr` is not a block in use; ArgumentError when the
+   *   elements do not fit its usable size
+   * @example
+   * ```ts
+   * const p = heap.malloc(400);
+   * const f = heap.view(Float32Array, p, 100);   // the same bytes, as 100 floats
+   * ```
+   */
+  override view<T extends TypedArray>(ctor: TypedArrayConstructor<T>, ptr: number, length: number): T {
+    return viewOf(this, ctor, ptr, length);
+  }
+
   // ───────────────────────── engine ─────────────────────────
 
   /** Picks up a growth of a wasm memory made elsewhere: the word view must cover it. */
@@ -1065,7 +1170,7 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
   }
 
   protected override mallocImpl(size: number): number {
-    if (typeof size !== "number") size = -1; // BigInt, string...: no heap can hold it
+    if (typeof size !== "number") throw notNumber("malloc", "size", size); // BigInt, string...: C would not compile it
     if ((this.mode & MODE_SYNC) !== 0) this.sync();
     if (size >>> 0 !== size || size > MAX_REQUEST) {
       this.errno = Errno.ENOMEM;
@@ -1089,6 +1194,8 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
   protected override callocImpl(nmemb: number, size: number): number {
     const total = this.product(nmemb, size);
     if (total < 0) {
+      if (typeof nmemb !== "number") throw notNumber("calloc", "nmemb", nmemb);
+      if (typeof size !== "number") throw notNumber("calloc", "size", size);
       this.errno = Errno.ENOMEM;
       return 0;
     }
@@ -1484,7 +1591,8 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
    * chunks, to tell a double free (the address lies in free memory) from an invalid pointer.
    */
   protected override badPointer(p: number, op: string): never {
-    if (typeof p !== "number" || p >>> 0 !== p || (p & this.amask) !== 0) throw new InvalidPointerError(op, typeof p === "number" ? p : 0);
+    if (typeof p !== "number") throw new ArgumentError(`${op}(): invalid pointer (${show(p)}): a pointer is a number`);
+    if (p >>> 0 !== p || (p & this.amask) !== 0) throw new InvalidPointerError(op, p);
     const m = this.m;
     const c = p - this.W2;
     const top = this.topAddr();
@@ -1702,8 +1810,8 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
   }
 
   protected override reallocImpl(p: number, size: number): number {
+    if (typeof size !== "number") throw notNumber("realloc", "size", size);
     if (p === 0 || p == null) return this.mallocImpl(size);
-    if (typeof size !== "number") size = -1;
     if (this.maps !== null && this.maps.has(p)) return this.reallocMapped(p, size);
     const c = this.validate(p, "realloc");
     if (size === 0) {
@@ -1825,7 +1933,7 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
   }
 
   protected override memalignImpl(alignment: number, size: number): number {
-    if (typeof size !== "number") size = -1;
+    if (typeof size !== "number") throw notNumber("memalign", "size", size);
     if (alignment <= this.layout.align) return this.mallocImpl(size);
     if ((this.mode & MODE_SYNC) !== 0) this.sync();
     if (size >>> 0 !== size || size > MAX_REQUEST || alignment > MAX_REQUEST) {

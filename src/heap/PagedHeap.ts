@@ -28,7 +28,7 @@
  * was before the call.
  */
 import { MAP_ANONYMOUS, MAP_FAILED, MAP_PRIVATE, PROT_READ, PROT_WRITE } from "../constants.js";
-import { ArgumentError, DoubleFreeError, HeapCorruptionError, MemoryFault, OutOfMemoryError, VmError } from "../errors.js";
+import { ArgumentError, DoubleFreeError, HeapCorruptionError, MemoryFault, OutOfMemoryError, VmError, checkOptions, type OptionKeys } from "../errors.js";
 import { Errno } from "../errno.js";
 import type { Mmu } from "../paging/Mmu.js";
 import { PRESENT, pteFrame } from "../paging/pte.js";
@@ -72,12 +72,16 @@ export interface ProcessHeapOptions {
   dataModel?: DataModel;
 }
 
+/** The keys of {@link ProcessHeapOptions}, for `checkOptions`. */
+const OPTION_KEYS: OptionKeys<ProcessHeapOptions> = { allocator: 1, mmapThreshold: 1, trimThreshold: 1, topPad: 1, dataModel: 1 };
+
 /**
  * Checks a process heap's options when the process is spawned, so that a bad one is reported
  * then rather than at the heap's first use.
  * @throws ArgumentError naming the option
  */
 export function checkProcessHeapOptions(o: ProcessHeapOptions): void {
+  checkOptions(o, "Process.spawn: heap", OPTION_KEYS);
   if (o.allocator !== undefined && o.allocator !== "vmheap" && o.allocator !== "glibc") {
     throw new ArgumentError(`Process heap: allocator must be "vmheap" or "glibc", got ${String(o.allocator)}`);
   }

@@ -1,4 +1,4 @@
-import { ArgumentError, VmError, checkOptions } from "../errors.js";
+import { ArgumentError, DetachedMemoryError, VmError, checkOptions, type OptionKeys } from "../errors.js";
 
 /** Bytes in a WebAssembly page: `WebAssembly.Memory` grows in these units. */
 export const WASM_PAGE = 65536;
@@ -45,6 +45,8 @@ export interface WasmMemoryOptions {
 /** Every way to make a {@link LinearMemory}. */
 export type LinearMemoryOptions = FreshMemoryOptions | BufferMemoryOptions | WasmMemoryOptions;
 
+const OPTIONS: OptionKeys<FreshMemoryOptions & BufferMemoryOptions & WasmMemoryOptions> = { initialBytes: 1, maxBytes: 1, shared: 1, buffer: 1, wasm: 1 };
+
 /** The ES2024 growth members of `ArrayBuffer` / `SharedArrayBuffer`, where the runtime has them. */
 interface GrowthMembers {
   resizable?: boolean;
@@ -55,15 +57,39 @@ interface GrowthMembers {
 }
 
 /**
- * Whether the bytes of `memory` can grow while a fixed-length view of them is held: a
- * `WebAssembly.Memory`, or a resizable `ArrayBuffer` / growable `SharedArrayBuffer` (grown by
- * another wrapper of the same buffer, another heap, or a module). Such a view must be
- * re-checked before use. A fresh memory reserves its whole buffer up front, so never does.
+ * Whether the bytes of `memory` can change under a fixed-length view of them: grow (a
+ * `WebAssembly.Memory`, or a resizable `ArrayBuffer` / growable `SharedArrayBuffer`, grown by
+ * another wrapper of the same buffer, another heap, or a module) or go away (an `ArrayBuffer`
+ * can be detached: transferred to a worker). Such a view must be re-checked before use. A
+ * fresh shared memory reserves its whole `SharedArrayBuffer` up front, so never does.
  */
 export function growsUnderViews(memory: LinearMemory): boolean {
-  if (memory.wasm !== null) return true;
+  if (memory.wasm !== null || !memory.shared) return true;
   const g = memory.buffer as unknown as GrowthMembers;
   return g.resizable === true || g.growable === true;
+}
+
+/**
+ * Whether `buffer` is detached (transferred away: `postMessage`, `structuredClone` with
+ * `transfer`, `ArrayBuffer.prototype.transfer`). Only a detached buffer refuses a view of it;
+ * an empty one (a resizable buffer resized to 0) does not. Cold: called once a length reads 0.
+ */
+function isDetached(buffer: ArrayBuffer | SharedArrayBuffer): boolean {
+  const d = (buffer as { detached?: boolean }).detached; // ES2024; older engines: the view test
+  if (d !== undefined) return d;
+  try {
+    new Uint8Array(buffer, 0, 0);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+function detachedError(): DetachedMemoryError {
+  return new DetachedMemoryError(
+    "LinearMemory: the ArrayBuffer was detached (transferred with postMessage, structuredClone or transfer()): " +
+      "its bytes, and any heap in them, are where it was sent; open that heap there with Heap.attach(buffer)",
+  );
 }
 
 function sharedAvailable(): boolean {
@@ -121,9 +147,16 @@ export class LinearMemory {
   private _u8: Uint8Array | null = null;
   private _dv: DataView | null = null;
   private readonly _kind: 0 | 1 | 2; // 0 reservation, 1 caller's buffer, 2 wasm
+  /** An `ArrayBuffer` of ours or the caller's (not shared, not wasm): it can be detached under us. */
+  private readonly _detachable: boolean;
+  /**
+   * A shared `WebAssembly.Memory`'s buffers before its growths: each growth gives a new
+   * `SharedArrayBuffer` object, and the old ones still show the same bytes (see {@link owns}).
+   */
+  private _past: WeakSet<ArrayBuffer | SharedArrayBuffer> | null = null;
 
   constructor(opts: LinearMemoryOptions = {}) {
-    checkOptions(opts, "LinearMemory");
+    checkOptions(opts, "LinearMemory", OPTIONS);
     if ("wasm" in opts && opts.wasm !== undefined) {
       if (!(opts.wasm instanceof WebAssembly.Memory)) throw new ArgumentError("LinearMemory: wasm must be a WebAssembly.Memory");
       this._kind = 2;
@@ -136,6 +169,7 @@ export class LinearMemory {
       const b = opts.buffer;
       const isShared = sharedAvailable() && b instanceof SharedArrayBuffer;
       if (!isShared && !(b instanceof ArrayBuffer)) throw new ArgumentError("LinearMemory: buffer must be an ArrayBuffer or SharedArrayBuffer");
+      if (b.byteLength === 0 && isDetached(b)) throw detachedError();
       this._kind = 1;
       this.wasm = null;
       this._buffer = b;
@@ -161,33 +195,51 @@ export class LinearMemory {
       this.maxBytes = maxBytes;
       this._byteLength = initial;
     }
+    this._detachable = this._kind !== 2 && !this.shared;
   }
 
   /** The logical size in bytes: addresses `[0, byteLength)` are usable. */
   get byteLength(): number {
-    if (this._kind !== 0) this.sync();
+    if (this._kind !== 0 || this._detachable) this.sync();
     return this._byteLength;
   }
 
-  /** Bytes `[0, byteLength)`. Always current: read it from the memory each time. */
+  /**
+   * Bytes `[0, byteLength)`. Always current: read it from the memory each time.
+   * @throws DetachedMemoryError once the buffer was transferred away (as every member that
+   *   reaches the bytes does)
+   */
   get u8(): Uint8Array {
-    if (this._kind !== 0) this.sync();
+    if (this._kind !== 0 || this._detachable) this.sync();
     return (this._u8 ??= new Uint8Array(this._buffer, 0, this._byteLength));
   }
 
   /** A `DataView` of `[0, byteLength)`. Always current: read it from the memory each time. */
   get dv(): DataView {
-    if (this._kind !== 0) this.sync();
+    if (this._kind !== 0 || this._detachable) this.sync();
     return (this._dv ??= new DataView(this._buffer, 0, this._byteLength));
   }
 
   /**
    * The whole underlying buffer (for a fresh memory, the entire reservation). Pass it to a
-   * worker and wrap it there with `new LinearMemory({ buffer })` to share the bytes.
+   * worker and wrap it there with `new LinearMemory({ buffer })` to share the bytes. (An
+   * `ArrayBuffer` passed with `postMessage(…, [buffer])` is detached here: every later use of
+   * this memory throws DetachedMemoryError. A `SharedArrayBuffer` is shared, not moved.)
    */
   get buffer(): ArrayBuffer | SharedArrayBuffer {
-    if (this._kind === 2) this.sync();
+    if (this._kind === 2 || this._detachable) this.sync();
     return this._buffer;
+  }
+
+  /**
+   * Whether `buffer` holds this memory's bytes: it is the memory's buffer, or, for a shared
+   * `WebAssembly.Memory`, a buffer the memory had before a growth (each growth gives a new
+   * `SharedArrayBuffer` object, and the old ones still show the same bytes). A non-shared wasm
+   * memory's old buffers are detached by its growth: they hold nothing any more.
+   */
+  owns(buffer: ArrayBufferLike): boolean {
+    const b = this.buffer;
+    return buffer === b || (this._past !== null && this._past.has(buffer));
   }
 
   /**
@@ -232,18 +284,26 @@ export class LinearMemory {
     return end <= len || this.grow(end - len) !== -1;
   }
 
-  /** Picks up a growth made elsewhere (by a wasm module's `memory.grow`, or another wrapper). */
+  /**
+   * Picks up a growth made elsewhere (by a wasm module's `memory.grow`, or another wrapper),
+   * and refuses a buffer that was detached.
+   */
   private sync(): void {
     if (this._kind === 2) {
       if (this.wasm!.buffer !== this._buffer) this.refresh();
-    } else if (this._kind === 1 && this._buffer.byteLength !== this._byteLength) {
-      this._byteLength = this._buffer.byteLength;
+      return;
+    }
+    const length = this._buffer.byteLength;
+    if (length === 0 && this._detachable && isDetached(this._buffer)) throw detachedError();
+    if (this._kind === 1 && length !== this._byteLength) {
+      this._byteLength = length;
       this.refresh();
     }
   }
 
   private refresh(): void {
     if (this._kind === 2) {
+      if (this.shared) (this._past ??= new WeakSet()).add(this._buffer);
       this._buffer = this.wasm!.buffer;
       this._byteLength = this._buffer.byteLength;
     }

@@ -19,7 +19,7 @@
  * - `sharedFrames` is the number of frames with `1 < refs[f] < PINNED`;
  * - the zero frame is frame 0, is `PINNED`, is never on the free stack and holds only zeros.
  */
-import { ArgumentError, FrameError, VmError, checkOptions } from "../errors.js";
+import { ArgumentError, FrameError, VmError, checkOptions, type OptionKeys } from "../errors.js";
 
 /** Default page (and frame) size in bytes, as on x86-64. */
 export const DEFAULT_PAGE_SIZE = 4096;
@@ -58,6 +58,9 @@ export interface PhysicalMemoryOptions {
    */
   shared?: boolean;
 }
+
+/** The keys of {@link PhysicalMemoryOptions}, for `checkOptions`. */
+const OPTION_KEYS: OptionKeys<PhysicalMemoryOptions> = { frames: 1, pageSize: 1, shared: 1 };
 
 /**
  * Whether `n` is a power of two in [{@link MIN_PAGE_SIZE}, {@link MAX_PAGE_SIZE}].
@@ -141,7 +144,7 @@ export class PhysicalMemory {
   private shareCount: number;
 
   constructor(opts: PhysicalMemoryOptions) {
-    checkOptions(opts, "PhysicalMemory");
+    checkOptions(opts, "PhysicalMemory", OPTION_KEYS);
     const frames = opts.frames;
     if (!Number.isInteger(frames) || frames < 1 || frames >= MAX_FRAMES) {
       throw new ArgumentError(`PhysicalMemory: frames must be an integer from 1 to ${MAX_FRAMES - 1}, got ${String(frames)}`);

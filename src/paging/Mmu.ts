@@ -18,7 +18,7 @@
  * Byte order is little-endian (x86, wasm). Every access is a user-mode access: a PTE without
  * USER faults like one without PRESENT, but as a protection fault.
  */
-import { AlignmentFault, ArgumentError, OutOfMemoryError, checkInstance, checkOptions, ProtectionFault, SegmentationFault, VmError, type Access } from "../errors.js";
+import { AlignmentFault, ArgumentError, OutOfMemoryError, checkInstance, checkOptions, ProtectionFault, SegmentationFault, VmError, type Access, type OptionKeys } from "../errors.js";
 import { PhysicalMemory } from "../memory/PhysicalMemory.js";
 import { PageTable } from "./PageTable.js";
 import { ACCESSED, DIRTY, EXEC, FRAME_SHIFT, PRESENT, USER, WRITABLE } from "./pte.js";
@@ -62,6 +62,9 @@ export interface MmuOptions {
    */
   trackUse?: boolean;
 }
+
+/** The keys of {@link MmuOptions}, for `checkOptions`. */
+const OPTION_KEYS: OptionKeys<MmuOptions> = { memory: 1, pageTable: 1, addressBits: 1, tlb: 1, alignment: 1, onFault: 1, trackUse: 1 };
 
 /**
  * Faults one access may take before the MMU gives up on its handler: enough for a swap-in,
@@ -174,7 +177,7 @@ export class Mmu {
   private readonly shootdowns: Array<(vpn: number) => void>;
 
   constructor(opts: MmuOptions) {
-    checkOptions(opts, "Mmu");
+    checkOptions(opts, "Mmu", OPTION_KEYS);
     const memory = opts.memory;
     checkInstance(memory, PhysicalMemory, "Mmu: memory");
     const pageTable = opts.pageTable ?? new PageTable({ pageSize: memory.pageSize, addressBits: opts.addressBits ?? 32 });

@@ -33,7 +33,7 @@
  * `free_pgtables` does for an unmapped range); each table is reachable from exactly one
  * directory entry; `entryCount` is the number of non-zero leaf entries.
  */
-import { ArgumentError, VmError, checkOptions } from "../errors.js";
+import { ArgumentError, VmError, checkOptions, type OptionKeys } from "../errors.js";
 import { DEFAULT_PAGE_SIZE, isValidPageSize } from "../memory/PhysicalMemory.js";
 
 /** Largest virtual address width supported: 52 bits, so every address is an exact JS integer. */
@@ -61,6 +61,9 @@ export interface PageTableOptions {
    */
   addressBits?: number;
 }
+
+/** The keys of {@link PageTableOptions}, for `checkOptions`. */
+const OPTION_KEYS: OptionKeys<PageTableOptions> = { pageSize: 1, levels: 1, addressBits: 1 };
 
 /** One step of a {@link PageTable.walk}: which entry of which table was read. */
 export interface WalkStep {
@@ -166,7 +169,7 @@ export class PageTable {
   private readonly pathIndex: Int32Array;
 
   constructor(opts: PageTableOptions = {}) {
-    checkOptions(opts, "PageTable");
+    checkOptions(opts, "PageTable", OPTION_KEYS);
     const pageSize = opts.pageSize ?? DEFAULT_PAGE_SIZE;
     if (!isValidPageSize(pageSize)) throw new ArgumentError(`PageTable: pageSize must be a power of two from 16 to 2^30, got ${String(pageSize)}`);
     const pageShift = Math.log2(pageSize);

@@ -24,7 +24,7 @@
  * and fill: exact LRU); `"round-robin"`: a per-set pointer that advances on every eviction
  * (ARM's Cortex cores do this; costs nothing on a hit).
  */
-import { ArgumentError, checkOptions, type Access } from "../errors.js";
+import { ArgumentError, checkOptions, type Access, type OptionKeys } from "../errors.js";
 import { ACCESSED, DIRTY, EXEC, FLAGS_MASK, PRESENT, USER, WRITABLE } from "./pte.js";
 
 /** What a read needs from a PTE (cached in the TLB): present, user-accessible. */
@@ -58,6 +58,9 @@ export interface TlbOptions {
   /** Replacement within a set. @defaultValue "lru" */
   replacement?: TlbReplacement;
 }
+
+/** The keys of {@link TlbOptions}, for `checkOptions`. */
+const OPTION_KEYS: OptionKeys<TlbOptions> = { entries: 1, ways: 1, replacement: 1 };
 
 /** One cached translation, as {@link Tlb.entries} lists them. */
 export interface TlbEntry {
@@ -138,7 +141,7 @@ export class Tlb {
   private clock: number;
 
   constructor(opts: TlbOptions = {}) {
-    checkOptions(opts, "Tlb");
+    checkOptions(opts, "Tlb", OPTION_KEYS);
     const size = opts.entries ?? DEFAULT_TLB_ENTRIES;
     if (!Number.isInteger(size) || size < 1 || size > 1 << 20) throw new ArgumentError(`Tlb: entries must be an integer from 1 to 2^20, got ${String(size)}`);
     const ways = opts.ways ?? Math.min(DEFAULT_TLB_WAYS, size);

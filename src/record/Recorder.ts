@@ -21,7 +21,7 @@
  * recorder reads it once per recorded call, after it; between calls it looks only at the
  * address space (a snapshot of that reads the page table, without side effects).
  */
-import { ArgumentError, checkOptions } from "../errors.js";
+import { ArgumentError, checkOptions, type OptionKeys } from "../errors.js";
 import type { Heap, HeapMemory } from "../heap/Heap.js";
 import { AddressSpace, type VmEvent } from "../vm/AddressSpace.js";
 import { diffIsEmpty, diffStates, type RecordedState, type StateDiff } from "./diff.js";
@@ -89,6 +89,9 @@ export interface RecorderOptions {
    */
   addressSpace?: AddressSpace | null;
 }
+
+/** The keys of {@link RecorderOptions}, for `checkOptions`. */
+const OPTION_KEYS: OptionKeys<RecorderOptions> = { addressSpace: 1 };
 
 /** What a {@link HeapRecorder} drives: any heap (`new Heap()`, `process.heap`). */
 export type RecordableHeap = Pick<
@@ -160,7 +163,7 @@ export class HeapRecorder {
   private readonly unsubscribe: (() => void) | null;
 
   constructor(heap: RecordableHeap, opts: RecorderOptions = {}) {
-    checkOptions(opts, "HeapRecorder");
+    checkOptions(opts, "HeapRecorder", OPTION_KEYS);
     if (typeof heap !== "object" || heap === null || typeof heap.chunks !== "function" || typeof heap.malloc !== "function") {
       throw new ArgumentError("HeapRecorder: heap must be a Heap (or have its malloc family and chunks())");
     }

@@ -2,7 +2,7 @@
  * Text pictures of a {@link Heap}: a map of its chunks, a table of them, and glibc's
  * `mallinfo2` fields. Pure functions of the heap's state: same heap, same text.
  */
-import { ArgumentError } from "../errors.js";
+import { ArgumentError, checkOptions, type OptionKeys } from "../errors.js";
 import type { ChunkInfo, Heap, MallInfo } from "../heap/Heap.js";
 
 /** Options for {@link heapMap}. */
@@ -22,6 +22,9 @@ export interface HeapMapOptions {
    */
   header?: boolean;
 }
+
+/** The keys of {@link HeapMapOptions}, for `checkOptions`. */
+const OPTION_KEYS: OptionKeys<HeapMapOptions> = { width: 1, rows: 1, bytesPerCell: 1, header: 1 };
 
 /** Cell characters of {@link heapMap}, one per chunk kind. */
 export const MAP_GLYPHS = {
@@ -74,6 +77,7 @@ const hex = (n: number, digits: number): string => "0x" + n.toString(16).padStar
  * ```
  */
 export function heapMap(heap: Pick<Heap, "chunks"> & Partial<Pick<Heap, "base">>, opts: HeapMapOptions = {}): string {
+  checkOptions(opts, "heapMap", OPTION_KEYS);
   const width = positiveInt("width", opts.width, 64);
   const rows = positiveInt("rows", opts.rows, 8);
   const chunks: (ChunkInfo | { address: number; size: number; kind: "header" })[] = heap.chunks();

@@ -58,7 +58,7 @@ import {
   PROT_WRITE,
 } from "../constants.js";
 import { Errno } from "../errno.js";
-import { ArgumentError, OutOfMemoryError, checkInstance, checkOptions, ProtectionFault, SegmentationFault, VmError, type Access } from "../errors.js";
+import { ArgumentError, OutOfMemoryError, checkInstance, checkOptions, ProtectionFault, SegmentationFault, VmError, type Access, type OptionKeys } from "../errors.js";
 import { PINNED, PhysicalMemory } from "../memory/PhysicalMemory.js";
 import { Mmu, type AlignmentPolicy } from "../paging/Mmu.js";
 import { PageTable } from "../paging/PageTable.js";
@@ -112,6 +112,9 @@ export interface AddressSpaceOptions {
    */
   vsyscall?: boolean;
 }
+
+/** The keys of {@link AddressSpaceOptions}, for `checkOptions`. */
+const OPTION_KEYS: OptionKeys<AddressSpaceOptions> = { memory: 1, swap: 1, replacement: 1, maxResidentPages: 1, addressBits: 1, alignment: 1, tlb: 1, mmapMinAddr: 1, mmapBase: 1, onEvent: 1, vsyscall: 1 };
 
 /** What {@link AddressSpace.status} reports, like `/proc/self/status` and `getrusage`. */
 export interface VmStatus {
@@ -233,11 +236,15 @@ const KNOWN_PROT = PROT_READ | PROT_WRITE | PROT_EXEC;
  */
 const registry = new WeakMap<PhysicalMemory, Set<AddressSpace>>();
 
-// After MemFile.sync() has written a file's pages back, its shared mappings over that memory
-// are clean again: their PTEs lose DIRTY (and their TLB entries go, so the next write sets it).
-setCleaner((file, memory) => {
+/**
+ * After MemFile.sync() has written a file's pages back, its shared mappings over that memory
+ * are clean again: their PTEs lose DIRTY (and their TLB entries go, so the next write sets it).
+ * Installed by the first AddressSpace made, not at load time: a module-level call would keep
+ * this module in every bundle that imports the package, the heap alone included.
+ */
+function cleanFile(file: MemFile, memory: PhysicalMemory): void {
   for (const s of registry.get(memory) ?? []) s.cleanFile(file);
-});
+}
 const STACK_GAP = 2 ** 27;
 
 /**
@@ -310,9 +317,10 @@ export class AddressSpace {
   private readonly listeners: VmEventListener[];
 
   constructor(opts: AddressSpaceOptions) {
-    checkOptions(opts, "AddressSpace");
+    checkOptions(opts, "AddressSpace", OPTION_KEYS);
     const memory = opts.memory;
     checkInstance(memory, PhysicalMemory, "AddressSpace: memory");
+    setCleaner(cleanFile);
     const addressBits = opts.addressBits ?? 48;
     if (addressBits !== 32 && addressBits !== 48) throw new ArgumentError(`AddressSpace: addressBits must be 32 or 48, got ${String(addressBits)}`);
     const replacement = opts.replacement ?? "clock";

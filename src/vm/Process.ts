@@ -50,7 +50,7 @@
  */
 import { MAP_ANONYMOUS, MAP_FAILED, MAP_FIXED, MAP_PRIVATE, PROT_EXEC, PROT_READ, PROT_WRITE } from "../constants.js";
 import { errnoName } from "../errno.js";
-import { ArgumentError, VmError, checkInstance, checkOptions } from "../errors.js";
+import { ArgumentError, VmError, checkInstance, checkOptions, type OptionKeys } from "../errors.js";
 import { Brk, FieldCell } from "../heap/Brk.js";
 import type { Heap } from "../heap/Heap.js";
 import { PagedHeap, checkProcessHeapOptions, type ProcessHeapOptions } from "../heap/PagedHeap.js";
@@ -135,6 +135,9 @@ export interface ProcessOptions {
   /** Options of the malloc heap (`process.heap`): mmap and trim thresholds, top pad, data model. */
   heap?: ProcessHeapOptions;
 }
+
+/** The keys of {@link ProcessOptions}, for `checkOptions`. */
+const OPTION_KEYS: OptionKeys<ProcessOptions> = { memory: 1, text: 1, data: 1, bssSize: 1, stackSize: 1, dataLimit: 1, swap: 1, replacement: 1, maxResidentPages: 1, addressBits: 1, alignment: 1, path: 1, heap: 1, rodata: 1, relro: 1, pie: 1 };
 
 /** The process's layout, like the fields of Linux's `mm_struct` (all byte addresses). */
 export interface ProcessLayout {
@@ -270,7 +273,7 @@ export class Process {
    * ```
    */
   static spawn(opts: ProcessOptions): Process {
-    checkOptions(opts, "Process.spawn");
+    checkOptions(opts, "Process.spawn", OPTION_KEYS);
     checkInstance(opts.memory, PhysicalMemory, "Process.spawn: memory");
     const text = checkPart(opts.text, "text");
     const rodata = checkPart(opts.rodata, "rodata");

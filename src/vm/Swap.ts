@@ -13,7 +13,7 @@
  * A swapped-out page's PTE holds its slot number (`pte.ts`, SWAPPED), so slot numbers stay
  * below 2^24.
  */
-import { ArgumentError, VmError, checkOptions } from "../errors.js";
+import { ArgumentError, VmError, checkOptions, type OptionKeys } from "../errors.js";
 import { MAX_PTE_FRAME } from "../paging/pte.js";
 
 /** Options for {@link SwapSpace}. */
@@ -26,6 +26,9 @@ export interface SwapSpaceOptions {
    */
   pageSize?: number;
 }
+
+/** The keys of {@link SwapSpaceOptions}, for `checkOptions`. */
+const OPTION_KEYS: OptionKeys<SwapSpaceOptions> = { slots: 1, pageSize: 1 };
 
 /**
  * A swap area shared by the address spaces given it (a parent and its forked children share
@@ -60,7 +63,7 @@ export class SwapSpace {
   private freeTop: number;
 
   constructor(opts: SwapSpaceOptions) {
-    checkOptions(opts, "SwapSpace");
+    checkOptions(opts, "SwapSpace", OPTION_KEYS);
     const slots = opts.slots;
     if (!Number.isInteger(slots) || slots < 1 || slots > MAX_PTE_FRAME + 1) {
       throw new ArgumentError(`SwapSpace: slots must be an integer from 1 to ${MAX_PTE_FRAME + 1}, got ${String(slots)}`);

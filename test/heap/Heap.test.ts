@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import {
+  ArgumentError,
   DoubleFreeError,
   Errno,
   Heap,
@@ -222,12 +223,16 @@ describe.each(TARGETS)("$name heap", (target) => {
       ["2**53", 2 ** 53],
       ["2**53 + 2", 2 ** 53 + 2],
       ["Number.MAX_VALUE", Number.MAX_VALUE],
-      ['"16" (string)', "16"],
-      ['"abc" (string)', "abc"],
-      ["undefined", undefined],
-      ["null", null],
-      ["{} (object)", {}],
-      ["[16] (array)", [16]],
+    ];
+    // Not numbers: C would not compile these, so there is no C result; a typed error, the heap intact.
+    const notSizes: [string, unknown, string][] = [
+      ['"16" (string)', "16", 'got "16"'],
+      ['"abc" (string)', "abc", 'got "abc"'],
+      ["16n (bigint)", 16n, "got 16n"],
+      ["undefined", undefined, "got undefined"],
+      ["null", null, "got null"],
+      ["{} (object)", {}, "got an Object"],
+      ["[16] (array)", [16], "got an Array"],
     ];
     it.each(badSizes)("a size no heap could hold (%s) returns 0 with ENOMEM and leaves the heap intact", (_, size) => {
       const heap = make();
@@ -245,12 +250,20 @@ describe.each(TARGETS)("$name heap", (target) => {
       expect(heap.malloc(16)).not.toBe(0);
     });
 
-    it("a bigint size (cast) is refused like any bad size: 0 with ENOMEM, not a TypeError", () => {
+    it.each(notSizes)("a size that is not a number (%s) throws ArgumentError naming it, and leaves the heap and errno intact", (_, size, shown) => {
       const heap = make();
+      const ps = [0, 1, 2].map((i) => filled(heap, 50 + i * 70, i));
+      heap.free(ps[1]!);
       heap.errno = 0;
-      expect(heap.malloc(16n as unknown as number)).toBe(0);
-      expect(heap.errno).toBe(Errno.ENOMEM);
+      const before = snapshot(heap);
+      const e = thrown(() => heap.malloc(size as number));
+      expect(e).toBeInstanceOf(ArgumentError);
+      expect((e as Error).message).toBe(`malloc(): size must be a number, ${shown}`);
+      expect(heap.errno).toBe(0);
+      expectUnchanged(heap, before);
       heap.check();
+      expectPattern(heap, ps[0]!, heap.mallocUsableSize(ps[0]!), 0);
+      expect(heap.malloc(16)).not.toBe(0);
     });
 
     it("check() passes after one malloc of any size on a fresh heap (sizes swept up to 2 MiB)", () => {
@@ -483,7 +496,6 @@ describe.each(TARGETS)("$name heap", (target) => {
       ["p + 0.5", (p) => p + 0.5],
       ["NaN", () => NaN],
       ["Infinity", () => Infinity],
-      ["a string", (p) => String(p) as unknown as number],
     ];
     it.each(invalid)("free(%s) throws InvalidPointerError ('free(): invalid pointer') before any change", (_, bad) => {
       const heap = make();
@@ -503,6 +515,20 @@ describe.each(TARGETS)("$name heap", (target) => {
       heap.free(p);
       heap.free(before0);
       heap.free(after0);
+      heap.check();
+    });
+
+    it("free() of a live pointer as a string throws ArgumentError showing the value ('free(): invalid pointer (\"…\")'), before any change", () => {
+      const heap = make();
+      const p = filled(heap, 256, 2);
+      heap.errno = 0;
+      const before = snapshot(heap);
+      const e = thrown(() => heap.free(String(p) as unknown as number));
+      expect(e).toBeInstanceOf(ArgumentError);
+      expect((e as Error).message).toContain(`free(): invalid pointer ("${p}")`);
+      expectUnchanged(heap, before);
+      expectPattern(heap, p, heap.mallocUsableSize(p), 2);
+      heap.free(p);
       heap.check();
     });
 

@@ -4,7 +4,7 @@
 /* eslint-disable */
 
 /** sha256 of the sources, the generated AssemblyScript, asc's version and its flags. */
-export const ENGINE_HASH = "e01dc513bc0704131f40666642634662047cf7b4f50b48f69548c6097ae0f236";
+export const ENGINE_HASH = "c99e11ea806ce8b79d213fe705eb991867e837b988ad3558a86738c928c5e609";
 
 /** The engine's binary for each data model, base64. */
 export const ENGINE_WASM: { readonly lp64: string; readonly ilp32: string; readonly wasm32: string } = {
