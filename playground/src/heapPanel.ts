@@ -213,7 +213,12 @@ function refresh(): void {
     li.classList.toggle("current", i === at - 1);
     li.classList.toggle("future", i >= at);
   }
-  (list.children[at - 1] as HTMLElement | undefined)?.scrollIntoView({ block: "nearest" });
+  // Keep the current step in view inside the list (scrollIntoView would scroll the page too).
+  const cur = list.children[at - 1] as HTMLElement | undefined;
+  if (cur !== undefined) {
+    if (cur.offsetTop < list.scrollTop) list.scrollTop = cur.offsetTop;
+    else if (cur.offsetTop + cur.offsetHeight > list.scrollTop + list.clientHeight) list.scrollTop = cur.offsetTop + cur.offsetHeight - list.clientHeight;
+  }
 }
 
 function go(step: number): void {
