@@ -16,6 +16,7 @@
  */
 import { COLORS, el, hex, legend, num, bytes, svgDocument, text, tooltip } from "./svg.js";
 import { PAGE_STATES, type PageState, type SpaceLike, regionPages, spaceOf } from "./pages.js";
+import { checkOptions, type OptionKeys } from "../errors.js";
 
 /** Options of {@link addressSpaceSvg}. */
 export interface AddressSpaceSvgOptions {
@@ -24,6 +25,9 @@ export interface AddressSpaceSvgOptions {
   /** Regions with at most this many pages get one cell per page; bigger ones a bar of proportions. @defaultValue 96 */
   maxCells?: number;
 }
+
+/** The keys of {@link AddressSpaceSvgOptions}, for `checkOptions`. */
+const OPTION_KEYS: OptionKeys<AddressSpaceSvgOptions> = { title: 1, maxCells: 1 };
 
 /** Fill of each page state. */
 export const PAGE_COLORS: Record<PageState, string> = {
@@ -59,6 +63,7 @@ const STATE_LABEL: Record<PageState, string> = {
  * ```
  */
 export function addressSpaceSvg(space: SpaceLike, opts: AddressSpaceSvgOptions = {}): string {
+  checkOptions(opts, "addressSpaceSvg", OPTION_KEYS);
   const as = spaceOf(space);
   const regions = regionPages(space).reverse(); // highest first
   const maxCells = opts.maxCells ?? 96;

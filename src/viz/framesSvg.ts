@@ -11,6 +11,7 @@
 import type { PhysicalMemory } from "../memory/PhysicalMemory.js";
 import { COLORS, SERIES, el, hex, legend, svgDocument, text, tooltip } from "./svg.js";
 import { type SpaceLike, frameOwners } from "./pages.js";
+import { checkOptions, type OptionKeys } from "../errors.js";
 
 /** A process or address space to colour frames by, and its name in the legend. */
 export interface FrameOwner {
@@ -33,6 +34,9 @@ export interface FramesSvgOptions {
   title?: string;
 }
 
+/** The keys of {@link FramesSvgOptions}, for `checkOptions`. */
+const OPTION_KEYS: OptionKeys<FramesSvgOptions> = { columns: 1, frames: 1, title: 1 };
+
 /**
  * Draws the frames of `memory` and who maps them. Each frame is a `<g class="frame">` with
  * `data-frame`, `data-refs` (its reference count; 0 when free), `data-owners` (owner indices)
@@ -54,6 +58,7 @@ export interface FramesSvgOptions {
  * ```
  */
 export function framesSvg(memory: PhysicalMemory, owners: readonly FrameOwner[], opts: FramesSvgOptions = {}): string {
+  checkOptions(opts, "framesSvg", OPTION_KEYS);
   const columns = opts.columns ?? 32;
   const uses = frameOwners(owners.map((o) => o.space));
   let highest = 0;

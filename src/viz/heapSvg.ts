@@ -13,7 +13,7 @@
  * so that a 32-byte chunk beside a 1 MiB top stays visible. Same heap, same bytes.
  */
 import type { ChunkInfo, HeapMemory, Heap as HeapOf } from "../heap/Heap.js";
-import { ArgumentError } from "../errors.js";
+import { ArgumentError, checkOptions, type OptionKeys } from "../errors.js";
 import { type FreeLists, freeLists } from "./freeLists.js";
 import { COLORS, SERIES, arrowMarker, bytes, el, hex, legend, num, svgDocument, text, textWidth, tooltip } from "./svg.js";
 
@@ -36,6 +36,9 @@ export interface HeapSvgOptions {
   /** The picture's title. @defaultValue "The heap: N chunks" */
   title?: string;
 }
+
+/** The keys of {@link HeapSvgOptions}, for `checkOptions`. */
+const OPTION_KEYS: OptionKeys<HeapSvgOptions> = { width: 1, scale: 1, maxRows: 1, links: 1, title: 1 };
 
 type Piece = { x: number; row: number; w: number };
 type Item = { kind: ChunkInfo["kind"] | "header"; address: number; size: number; chunk: ChunkInfo | null; fill: string; pieces: Piece[] };
@@ -69,6 +72,7 @@ const MAX_LINKED = 32;
  * ```
  */
 export function heapSvg(heap: Pick<Heap, "chunks"> & Partial<Pick<Heap, "base" | "alignment" | "memory">>, opts: HeapSvgOptions = {}): string {
+  checkOptions(opts, "heapSvg", OPTION_KEYS);
   const width = opts.width ?? 960;
   const maxRows = opts.maxRows ?? 12;
   if (!Number.isSafeInteger(width) || width < 400) throw new ArgumentError(`heapSvg: width must be an integer of at least 400, got ${String(width)}`);

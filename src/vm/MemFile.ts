@@ -21,7 +21,7 @@
  * Coherence holds among address spaces over the same `PhysicalMemory`. Mappers over different
  * memories each have their own cache; {@link MemFile.sync} writes every cached page back.
  */
-import { ArgumentError } from "../errors.js";
+import { ArgumentError, checkOptions, type OptionKeys } from "../errors.js";
 import type { PhysicalMemory } from "../memory/PhysicalMemory.js";
 import type { SwapSpace } from "./Swap.js";
 
@@ -36,6 +36,9 @@ export interface MemFileOptions {
   /** The inode column of `/proc/self/maps`. @defaultValue see {@link MemFile.inode} */
   inode?: number;
 }
+
+/** The keys of {@link MemFileOptions}, for `checkOptions`. */
+const OPTION_KEYS: OptionKeys<MemFileOptions> = { writable: 1, device: 1, inode: 1 };
 
 /** A file's inode number from its path (FNV-1a), six digits like the inodes of a small file system. */
 function inodeOf(path: string): number {
@@ -117,7 +120,7 @@ export class MemFile {
   constructor(bytes: Uint8Array, name?: string | null, opts: MemFileOptions = {}) {
     if (!(bytes instanceof Uint8Array)) throw new ArgumentError(`MemFile: bytes must be a Uint8Array, got ${String(bytes)}`);
     if (name != null && (typeof name !== "string" || name === "")) throw new ArgumentError(`MemFile: name must be a non-empty string, got ${String(name)}`);
-    if (opts === null || typeof opts !== "object") throw new ArgumentError("MemFile: options must be an object");
+    checkOptions(opts, "MemFile", OPTION_KEYS);
     if (opts.writable !== undefined && typeof opts.writable !== "boolean") throw new ArgumentError(`MemFile: writable must be a boolean, got ${String(opts.writable)}`);
     if (opts.device !== undefined && (typeof opts.device !== "string" || !/^[0-9a-f]{2,}:[0-9a-f]{2,}$/.test(opts.device))) {
       throw new ArgumentError(`MemFile: device must be "major:minor" in hex (like "fe:00"), got ${String(opts.device)}`);

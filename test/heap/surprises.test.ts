@@ -21,8 +21,12 @@ import {
   SwapSpace,
   Tlb,
   VmError,
+  GlibcHeap,
+  MemFile,
   heapMap,
+  replayGlibcTrace,
 } from "../../src/index.js";
+import { addressSpaceSvg, framesSvg, heapSvg } from "../../src/viz/index.js";
 import { KiB, MiB, expectUnchanged, newHeap, snapshot, thrown } from "./helpers/heapKit.js";
 
 function expectError(fn: () => unknown, cls: new (...args: never[]) => Error, words: string | RegExp): Error {
@@ -292,6 +296,13 @@ describe("unknown option keys throw, naming the closest valid one", () => {
     ["Process.spawn({ stacksize })", () => Process.spawn({ memory: memory(), stacksize: 4096 } as never), 'Process.spawn: unknown option "stacksize" (did you mean stackSize?)'],
     ["Process.spawn({ heap: { topPadd } })", () => Process.spawn({ memory: memory(), heap: { topPadd: 0 } as never }), 'Process.spawn: heap: unknown option "topPadd" (did you mean topPad?)'],
     ["heapMap(heap, { widht })", () => heapMap(newHeap(), { widht: 10 } as never), 'heapMap: unknown option "widht" (did you mean width?)'],
+    ["new MemFile(bytes, name, { writeable })", () => new MemFile(new Uint8Array(4096), "f", { writeable: false } as never), 'MemFile: unknown option "writeable" (did you mean writable?)'],
+    ["heap.wasmImports({ errorno })", () => newHeap().wasmImports({ errorno: "linux" } as never), 'wasmImports: unknown option "errorno" (did you mean errno?)'],
+    ["GlibcHeap.linear(m, { mmapThreshhold })", () => GlibcHeap.linear(new LinearMemory({ maxBytes: MiB }), { mmapThreshhold: 1 } as never), 'GlibcHeap.linear: unknown option "mmapThreshhold" (did you mean mmapThreshold?)'],
+    ["replayGlibcTrace(t, { chek })", () => replayGlibcTrace("", { chek: true } as never), 'replayGlibcTrace: unknown option "chek" (did you mean check?)'],
+    ["heapSvg(heap, { widht })", () => heapSvg(newHeap(), { widht: 10 } as never), 'heapSvg: unknown option "widht" (did you mean width?)'],
+    ["addressSpaceSvg(as, { maxcells })", () => addressSpaceSvg(new AddressSpace({ memory: memory() }), { maxcells: 10 } as never), 'addressSpaceSvg: unknown option "maxcells" (did you mean maxCells?)'],
+    ["framesSvg(ram, [], { colums })", () => framesSvg(memory(), [], { colums: 8 } as never), 'framesSvg: unknown option "colums" (did you mean columns?)'],
   ];
   it.each(cases)("%s", (_, make, words) => {
     expectError(make, ArgumentError, words);

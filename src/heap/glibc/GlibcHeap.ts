@@ -23,7 +23,7 @@
  * fools the model, and a failed check leaves the heap as glibc left it when it aborted. The
  * default allocator (`"vmheap"`) is the hardened one.
  */
-import { ArgumentError, HeapCorruptionError, InvalidPointerError } from "../../errors.js";
+import { ArgumentError, HeapCorruptionError, InvalidPointerError, checkOptions, type OptionKeys } from "../../errors.js";
 import { Errno } from "../../errno.js";
 import { M_MMAP_MAX, M_MMAP_THRESHOLD, M_TOP_PAD, M_TRIM_THRESHOLD } from "../../constants.js";
 import { LinearMemory } from "../../memory/LinearMemory.js";
@@ -75,6 +75,9 @@ export interface GlibcHeapOptions {
   /** `tcache_key` as two 32-bit halves [low, high] (glibc draws it at random). */
   tcacheKey?: readonly [number, number];
 }
+
+/** The keys of {@link GlibcHeapOptions}, for `checkOptions`. */
+const OPTION_KEYS: OptionKeys<GlibcHeapOptions & { base?: number }> = { mmapThreshold: 1, trimThreshold: 1, topPad: 1, arenaAddress: 1, tcacheKey: 1, base: 1 };
 
 const isPtr = (p: unknown): p is number => typeof p === "number" && Number.isSafeInteger(p) && p >= 0;
 
@@ -147,6 +150,7 @@ export class GlibcHeap<M extends HeapMemory = AddressSpace> extends Heap<M> {
    */
   static linear(memory: LinearMemory, opts: GlibcHeapOptions & { base?: number } = {}): GlibcHeap<LinearMemory> {
     if (!(memory instanceof LinearMemory)) throw new ArgumentError("GlibcHeap.linear: memory must be a LinearMemory");
+    checkOptions(opts, "GlibcHeap.linear", OPTION_KEYS);
     const base = opts.base ?? 4096;
     if (!Number.isSafeInteger(base) || base < 16) throw new ArgumentError(`GlibcHeap.linear: base must be an integer of at least 16, got ${String(base)}`);
     const brk = new Brk(memory, { start: base });

@@ -15,7 +15,7 @@
  * s increment      sbrk by the program itself (behind malloc's back)
  * ```
  */
-import { ArgumentError } from "../../errors.js";
+import { ArgumentError, checkOptions, type OptionKeys } from "../../errors.js";
 import { PhysicalMemory } from "../../memory/PhysicalMemory.js";
 import { Process } from "../../vm/Process.js";
 import type { GlibcHeap } from "./GlibcHeap.js";
@@ -36,6 +36,9 @@ export interface GlibcReplayOptions {
   /** Run `heap.check()` after the last call (throws HeapCorruptionError if the heap is inconsistent). @defaultValue false */
   check?: boolean;
 }
+
+/** The keys of {@link GlibcReplayOptions}, for `checkOptions`. */
+const OPTION_KEYS: OptionKeys<GlibcReplayOptions> = { dump: 1, frames: 1, heapStart: 1, check: 1 };
 
 const TWO32 = 4294967296;
 const hex = (n: number): string => n.toString(16);
@@ -84,6 +87,7 @@ export function parseTrace(text: string): Op[] {
  * ```
  */
 export function replayGlibcTrace(trace: string, opts: GlibcReplayOptions = {}): string[] {
+  checkOptions(opts, "replayGlibcTrace", OPTION_KEYS);
   const ops = parseTrace(trace);
   const memory = new PhysicalMemory({ frames: opts.frames ?? 262144 });
   // A heap start of the caller's choosing: a bss that reaches it from where an empty image's

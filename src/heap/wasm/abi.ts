@@ -16,7 +16,7 @@
  * WebAssembly, so that the module's calls stay wasm-to-wasm.
  */
 import { Errno } from "../../errno.js";
-import { ArgumentError } from "../../errors.js";
+import { ArgumentError, checkOptions, type OptionKeys } from "../../errors.js";
 import { LinearMemory } from "../../memory/LinearMemory.js";
 import type { Heap, HeapMemory } from "../Heap.js";
 import type { WasmEngineBinaries } from "./engine.js";
@@ -80,6 +80,9 @@ export interface WasmImportOptions {
   engine?: WasmEngineBinaries;
 }
 
+/** The keys of {@link WasmImportOptions}, for `checkOptions`. */
+const OPTION_KEYS: OptionKeys<WasmImportOptions> = { errno: 1, instance: 1, engine: 1 };
+
 /**
  * The malloc family with the C ABI of wasm32, to pass as a module's `env` imports. Every
  * argument is an i32 read as unsigned; pointers and sizes are returned as i32.
@@ -108,7 +111,7 @@ export interface WasmImports {
 
 /** Checks the options of {@link Heap.wasmImports}; returns the errno numbering. */
 export function checkImportOptions(opts: WasmImportOptions): ErrnoNumbering {
-  if (opts === null || typeof opts !== "object") throw new ArgumentError("wasmImports: options must be an object");
+  checkOptions(opts, "wasmImports", OPTION_KEYS);
   const numbering = opts.errno ?? "wasi";
   if (numbering !== "wasi" && numbering !== "linux") throw new ArgumentError(`wasmImports: errno must be "wasi" or "linux", got ${String(opts.errno)}`);
   if (opts.instance !== undefined && typeof opts.instance !== "function") throw new ArgumentError("wasmImports: instance must be a function returning the module's instance");
