@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // Writes src/heap/PagedEngine.generated.ts: the heap engine of src/heap/Heap.ts, with every
-// metadata access translated through a process's page tables.
+// metadata access translated through a process's page tables; and
+// src/heap/LoggedEngine.generated.ts: the same engine on linear memory with every metadata store
+// logged in the heap's own memory first (the engine of a concurrent heap, see below).
 //
-//   node scripts/gen-paged-engine.mjs           # (re)writes the file
-//   node scripts/gen-paged-engine.mjs --check   # exits 1 when the file is out of date
+//   node scripts/gen-paged-engine.mjs           # (re)writes both files
+//   node scripts/gen-paged-engine.mjs --check   # exits 1 when one is out of date
 //
 // Why generate: the engine reads and writes its metadata as `m[addr >>> 2]` on one Int32Array,
 // written out at every use, because V8 does not inline accessor calls well enough on the hot
@@ -24,6 +26,17 @@
 //
 // Every method and accessor of class Heap is copied except those listed in SKIP; the module's
 // private helpers they use are copied too, its exports are imported from Heap.ts.
+//
+// The logged engine (flavour "logged") leaves reads alone and writes each store out as
+//
+//   m[i] = v;       → { const $i = i; const $x = v; <append (i, m[i]) to the log>; m[$i] = $x; }
+//
+// where the log is a count word at this.lg followed by (word index, old value) pairs, all in the
+// same memory: when a thread dies inside a call of a concurrent heap, another thread undoes the
+// call from the log (src/heap/arenas.ts). The entry and the count are written before the store,
+// so the log always covers every store made. A full log calls this.logFull(i) instead.
+// It is a class factory (makeLoggedEngine(Heap)): Heap.ts uses it, so it cannot extend Heap
+// when its module is first evaluated.
 
 import fs from "node:fs";
 import path from "node:path";
@@ -33,16 +46,30 @@ import ts from "typescript";
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const SRC = path.join(REPO, "src/heap/Heap.ts");
 const OUT = path.join(REPO, "src/heap/PagedEngine.generated.ts");
+const OUT_LOGGED = path.join(REPO, "src/heap/LoggedEngine.generated.ts");
 /**
- * Members that stay Heap's own: construction, attaching, locks on shared memory, wasm imports,
- * and the check of a wasm memory's view (a process's heap never syncs).
+ * Members that stay Heap's own: construction, attaching, the concurrent heap's lock and
+ * recovery, wasm imports, and the check of a wasm memory's view (a process's heap never syncs).
  */
-const SKIP = new Set(["initAttached", "makeLockView", "wasmImports", "stale"]);
+const SKIP = new Set(["initAttached", "makeLockView", "locked", "recover", "threadId", "wasmImports", "stale"]);
+/** The logged engine's: the same but the check of a wasm memory's view (an engine is never locked itself). */
+const SKIP_LOGGED = new Set(["initAttached", "makeLockView", "locked", "recover", "threadId", "wasmImports"]);
 /** Entries of each translation cache of PagedHeap (a power of two; PagedHeap.ts exports the same number). */
 export const CACHE_MASK = 1023;
 const isAssignment = (kind) => kind >= ts.SyntaxKind.FirstAssignment && kind <= ts.SyntaxKind.LastAssignment;
 
+/** The paged engine's source, from Heap.ts's. */
 export function generate(source) {
+  return derive(source, "paged");
+}
+
+/** The logged engine's source, from Heap.ts's. */
+export function generateLogged(source) {
+  return derive(source, "logged");
+}
+
+function derive(source, flavour) {
+  const logged = flavour === "logged";
   const sf = ts.createSourceFile("Heap.ts", source, ts.ScriptTarget.ES2022, true);
   const text = (n) => source.slice(n.getStart(sf), n.end);
   const fail = (n, why) => {
@@ -87,6 +114,14 @@ export function generate(source) {
     if (ts.isExpressionStatement(node) && ts.isBinaryExpression(node.expression) && isMAccess(node.expression.left) && node.expression.operatorToken.kind === ts.SyntaxKind.EqualsToken) {
       const st = node.expression;
       const arr = render(st.left.expression);
+      if (logged) {
+        return (
+          `{ const $i = ${render(st.left.argumentExpression)}; const $x = ${render(st.right)}; ` +
+          `const $c = this.lg; const $n = ${arr}[$c]!; ` +
+          `if ($n < this.lgCap) { ${arr}[$c + 1 + $n] = $i; ${arr}[$c + 2 + $n] = ${arr}[$i]!; ${arr}[$c] = $n + 2; } else this.logFull($i); ` +
+          `${arr}[$i] = $x; }`
+        );
+      }
       return (
         `{ const $i = ${render(st.left.argumentExpression)}; const $x = ${render(st.right)}; ` +
         `const $v = $i >>> this.ps; const $k = ($v & ${CACHE_MASK}) << 1; const $c = this.wc; ` +
@@ -125,6 +160,7 @@ export function generate(source) {
       if (!ok) fail(node, "this.m may only be indexed, copied into m or replaced");
     }
     if (isMAccess(node)) {
+      if (logged) return `${render(node.expression)}[${render(node.argumentExpression)}]`;
       return `${render(node.expression)}[this.tr(${render(node.argumentExpression)})]`;
     }
     if (ts.isIdentifier(node) && node.text === "m") {
@@ -133,7 +169,8 @@ export function generate(source) {
         (ts.isElementAccessExpression(p) && p.expression === node) ||
         (ts.isVariableDeclaration(p) && p.name === node) ||
         (ts.isBinaryExpression(p) && p.left === node && p.operatorToken.kind === ts.SyntaxKind.EqualsToken) ||
-        (ts.isPropertyAccessExpression(p) && p.name === node);
+        (ts.isPropertyAccessExpression(p) && p.name === node) ||
+        (logged && ts.isPropertyAccessExpression(p) && p.expression === node && p.name.text === "length"); // (stale(): the logged engine's m is the memory itself)
       if (!ok) fail(node, "the metadata array may only be indexed, declared or assigned");
     }
     // Copy the node's own text, with each child replaced by its rendering.
@@ -157,7 +194,7 @@ export function generate(source) {
     if (!isMethod) continue;
     const mods = ts.getModifiers(mem) ?? [];
     if (mods.some((m) => m.kind === ts.SyntaxKind.StaticKeyword)) continue;
-    if (SKIP.has(mem.name.getText(sf))) continue;
+    if ((logged ? SKIP_LOGGED : SKIP).has(mem.name.getText(sf))) continue;
     // Leading JSDoc and comments are kept, the `override` keyword added after the modifiers.
     const full = source.slice(mem.getFullStart(), mem.end);
     const lead = full.slice(0, mem.getStart(sf) - mem.getFullStart());
@@ -225,11 +262,40 @@ export function generate(source) {
   }
   const fromHeap = [...exported].filter((n) => n !== "Heap" && used.has(n));
   const typeNames = new Set(sf.statements.filter((s) => ts.isInterfaceDeclaration(s) || ts.isTypeAliasDeclaration(s)).map((s) => s.name.text));
-  const heapImports = ["Heap", ...fromHeap.map((n) => (typeNames.has(n) ? `type ${n}` : n))];
+  const heapImports = [logged ? "type Heap" : "Heap", ...fromHeap.map((n) => (typeNames.has(n) ? `type ${n}` : n))];
   imports.push(`import { ${heapImports.join(", ")} } from "./Heap.js";`);
-  if (!imports.some((l) => /\bAddressSpace\b/.test(l))) imports.push(`import type { AddressSpace } from "../vm/AddressSpace.js";`);
+  if (!logged && !imports.some((l) => /\bAddressSpace\b/.test(l))) imports.push(`import type { AddressSpace } from "../vm/AddressSpace.js";`);
 
   classBody = classBody.replace(/^[ \t]+$/gm, "").replace(/\n{3,}/g, "\n\n");
+  if (logged) {
+    return `// GENERATED by scripts/gen-paged-engine.mjs from src/heap/Heap.ts: do not edit.
+// Run \`npm run gen\` after changing Heap.ts; a test fails while this file is out of date.
+/* eslint-disable */
+${imports.join("\n")}
+
+${copied.join("\n\n")}
+
+/**
+ * The engine of {@link Heap} on linear memory with every metadata store logged first, in the
+ * heap's own memory: the engine of a concurrent heap, whose calls another thread can undo when
+ * the thread making them dies (see \`arenas.ts\`). A factory, called with the class \`Heap\` itself.
+ * @internal
+ */
+export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) => Heap {
+  class LoggedEngine extends Base {
+    /** Word index of the log's count word (words used); the (word index, old value) pairs follow it. */
+    protected lg!: number;
+    /** Words the log can hold. */
+    protected lgCap!: number;
+    /** Called instead of logging the store to word \`i\` when the log is full. */
+    protected logFull(_i: number): void {}
+
+${classBody}
+  }
+  return LoggedEngine;
+}
+`;
+  }
   return `// GENERATED by scripts/gen-paged-engine.mjs from src/heap/Heap.ts: do not edit.
 // Run \`npm run gen\` after changing Heap.ts; a test fails while this file is out of date.
 /* eslint-disable */
@@ -264,15 +330,17 @@ ${classBody}
 
 const isMain = process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url);
 if (isMain) {
-  const out = generate(fs.readFileSync(SRC, "utf8"));
-  if (process.argv.includes("--check")) {
-    const cur = fs.existsSync(OUT) ? fs.readFileSync(OUT, "utf8") : "";
-    if (cur !== out) {
-      console.error(`${path.relative(REPO, OUT)} is out of date: run npm run gen`);
-      process.exit(1);
+  const src = fs.readFileSync(SRC, "utf8");
+  for (const [file, out] of [[OUT, generate(src)], [OUT_LOGGED, generateLogged(src)]]) {
+    if (process.argv.includes("--check")) {
+      const cur = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
+      if (cur !== out) {
+        console.error(`${path.relative(REPO, file)} is out of date: run npm run gen`);
+        process.exit(1);
+      }
+    } else {
+      fs.writeFileSync(file, out);
+      console.log(`wrote ${path.relative(REPO, file)}`);
     }
-  } else {
-    fs.writeFileSync(OUT, out);
-    console.log(`wrote ${path.relative(REPO, OUT)}`);
   }
 }

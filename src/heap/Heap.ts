@@ -18,10 +18,10 @@ import type { AddressSpace } from "../vm/AddressSpace.js";
 import { jsImports, type WasmImportOptions, type WasmImports } from "./wasm/abi.js";
 import { wasmEngineImports } from "./wasm/engine.js";
 import { allocArray, blockOf, resizeArray, viewOf, type TypedArray, type TypedArrayConstructor } from "./views.js";
+import { SHARED_AREA_BYTES, SharedHeap } from "./arenas.js";
 import {
   H_MAGIC,
   H_CONFIG,
-  H_LOCK,
   H_HDR,
   H_ARENA,
   H_TOP,
@@ -187,10 +187,16 @@ export interface AttachOptions {
    * address 0, else the first heap header found above it (16-byte steps).
    */
   base?: number;
+  /**
+   * The id of this thread on a concurrent heap, which {@link Heap.recover} takes after the
+   * thread died. @defaultValue Node's `worker_threads.threadId`; where the runtime has none, a
+   * fresh id the heap hands out ({@link Heap.threadId})
+   */
+  threadId?: number;
 }
 
 /** The keys of {@link AttachOptions}, for `checkOptions`. */
-const ATTACH_KEYS: OptionKeys<AttachOptions> = { base: 1 };
+const ATTACH_KEYS: OptionKeys<AttachOptions> = { base: 1, threadId: 1 };
 
 /** Whether a heap header is at `a` in `words` (the memory as 32-bit words): its magic, then its own address. */
 function heapAt(words: Int32Array, a: number): boolean {
@@ -303,6 +309,8 @@ export class Heap<M extends HeapMemory = LinearMemory> {
   protected readonly lockView!: Int32Array | null;
   /** Whether this object holds the heap's lock now (so `malloc` and `free` run inside {@link Heap.locked}). */
   protected lockHeld!: boolean;
+  /** A concurrent heap's calls (they run on its logged engine, see `arenas.ts`); null for the others. */
+  protected shared!: SharedHeap | null;
   protected readonly layout!: Layout;
 
   constructor(opts: HeapOptions = {}) {
@@ -344,6 +352,7 @@ export class Heap<M extends HeapMemory = LinearMemory> {
     host.attachBreak(hdr, limit, hdr + 4 * H_BRK);
     this.m = host.u32;
     if (!this.format(limit, opts)) throw new ArgumentError("Heap: the memory cannot hold an empty heap");
+    if (concurrent) this.shared = new SharedHeap(this, Heap, memory, hdr, true);
   }
 
   /**
@@ -372,10 +381,13 @@ export class Heap<M extends HeapMemory = LinearMemory> {
     const bins = hdr + (H_BINMAP + words) * 4;
     self.bins = bins;
     // The first chunk starts 2·W below an aligned payload (the same as aligned when 2·W = align).
-    self.arena = ((bins + nbins * 4 + 2 * layout.W + layout.alignMask) & ~layout.alignMask) - 2 * layout.W;
+    // A concurrent heap keeps its shared area (arenas.ts) between the bin heads and the first chunk.
+    const binsEnd = bins + nbins * 4 + ((mode & MODE_LOCK) !== 0 ? SHARED_AREA_BYTES : 0);
+    self.arena = ((binsEnd + 2 * layout.W + layout.alignMask) & ~layout.alignMask) - 2 * layout.W;
     self.mode = mode | (layout !== LP64 ? MODE_ILP32 : 0);
     self.lockView = null;
     self.lockHeld = false;
+    self.shared = null;
   }
 
   /**
@@ -460,6 +472,7 @@ export class Heap<M extends HeapMemory = LinearMemory> {
     if ((config & 0xff) !== VERSION) throw new HeapCorruptionError(`heap layout version ${config & 0xff} is not supported`, "attach", hdr);
     const heap = Object.create(Heap.prototype) as Heap;
     heap.initAttached(mem, hdr, (config >>> 8) & 0xff, (config >>> 16) & 0xff);
+    if ((heap.mode & MODE_LOCK) !== 0) heap.shared = new SharedHeap(heap, Heap, mem, hdr, false, opts.threadId);
     return heap;
   }
 
@@ -2356,29 +2369,51 @@ export class Heap<M extends HeapMemory = LinearMemory> {
   // ───────────────────────── concurrency ─────────────────────────
 
   /**
-   * Runs `fn(a, b)` holding the heap's lock. Takes a method and its arguments rather than a
-   * closure: a closure over the arguments would make every public call allocate a context.
+   * Runs `fn(a, b)`, one of this class's methods, for a concurrent heap: holding the heap's
+   * lock, on the engine that logs every store so that another thread can undo the call if this
+   * one dies inside it (`arenas.ts`). Takes a method and its arguments rather than a closure: a
+   * closure over the arguments would make every public call allocate a context.
    */
   protected locked<R>(fn: (this: this, a: number, b: number) => R, a: number, b: number): R {
-    const v = this.lockView!;
-    const i = (this.hdr >>> 2) + H_LOCK;
-    if (Atomics.compareExchange(v, i, 0, 1) !== 0) {
-      // Mark the lock contended (2) and sleep until the holder wakes us.
-      while (Atomics.exchange(v, i, 2) !== 0) {
-        try {
-          Atomics.wait(v, i, 2, 5);
-        } catch {
-          // Atomics.wait is not allowed on a browser's main thread: spin instead.
-        }
-      }
-    }
-    this.lockHeld = true;
-    try {
-      return fn.call(this, a, b);
-    } finally {
-      this.lockHeld = false;
-      if (Atomics.exchange(v, i, 0) === 2) Atomics.notify(v, i, 1);
-    }
+    return this.shared!.run(fn, a, b);
+  }
+
+  /**
+   * After a worker that used this concurrent heap died (`await worker.terminate()`, or its
+   * `exit` event), pass its `worker.threadId`: if it held the heap's lock, the call it was in
+   * is undone (every metadata store it made is written back from the heap's log), and the lock
+   * is released, so the other threads go on. Every block stays as it was before that call;
+   * the contents of blocks the worker was writing to are whatever it had written. Call it
+   * only once the thread is gone: the call of a live thread would be undone under its feet.
+   * @returns true if the thread held the lock (and something was recovered); always false for
+   *   a heap that is not concurrent
+   * @throws VmError when the interrupted call made more stores than the log holds
+   * @example
+   * ```ts
+   * import { Heap } from "vmheap";
+   *
+   * const heap = new Heap({ concurrent: true });
+   * // In the parent of a worker that attached the heap (see docs/workers.md):
+   * //   const id = worker.threadId; // read it first: it is -1 once the worker has stopped
+   * //   await worker.terminate();
+   * //   heap.recover(id);
+   * // A thread that holds no lock has nothing to recover:
+   * console.log(heap.recover(7)); // false
+   * heap.check();
+   * ```
+   */
+  recover(threadId: number): boolean {
+    if (!Number.isSafeInteger(threadId) || threadId < 0) throw new ArgumentError(`recover: threadId must be a non-negative integer, got ${String(threadId)}`);
+    return this.shared !== null ? this.shared.recover(threadId) : false;
+  }
+
+  /**
+   * The id the calls of this object carry on a concurrent heap (what {@link Heap.recover}
+   * takes): Node's `threadId`, the `threadId` given to {@link Heap.attach}, or one the heap
+   * handed out. -1 for a heap that is not concurrent.
+   */
+  get threadId(): number {
+    return this.shared !== null ? this.shared.threadId : -1;
   }
 
   // ───────────────────────── checking ─────────────────────────

@@ -8,7 +8,8 @@ import { SMALL_BINS, binCount, binIndex, ctz32, fitIndex } from "./bins.js";
 import { CINUSE, FLAG_BITS, LP64, MAX_REQUEST, PINUSE, WASM32, type Layout } from "./chunk.js";
 import { type HeapHost } from "./host.js";
 import { allocArray, blockOf, resizeArray, viewOf, type TypedArray, type TypedArrayConstructor } from "./views.js";
-import { H_MAGIC, H_CONFIG, H_LOCK, H_HDR, H_ARENA, H_TOP, H_END, H_BRK, H_BRK_START, H_MAXFOOT, H_MMAP_BYTES, H_MMAP_COUNT, H_TRIM, H_TOPPAD, H_MMAP_THRESHOLD, H_MMAP_MAX, H_BITMAP, H_COVER, H_LIMIT, H_SUMMARY, H_BINMAP, H_DV, MAGIC, VERSION, FLAG_CONCURRENT } from "./header.js";
+import { SHARED_AREA_BYTES } from "./arenas.js";
+import { H_MAGIC, H_CONFIG, H_HDR, H_ARENA, H_TOP, H_END, H_BRK, H_BRK_START, H_MAXFOOT, H_MMAP_BYTES, H_MMAP_COUNT, H_TRIM, H_TOPPAD, H_MMAP_THRESHOLD, H_MMAP_MAX, H_BITMAP, H_COVER, H_LIMIT, H_SUMMARY, H_BINMAP, H_DV, MAGIC, VERSION, FLAG_CONCURRENT } from "./header.js";
 import { Heap, DEFAULT_TRIM_THRESHOLD, DEFAULT_MMAP_THRESHOLD, MAX_MMAP_THRESHOLD, MAX_HEAP_BYTES, type MallInfo, type ChunkInfo, type DataModel, type HeapOptions } from "./Heap.js";
 import type { AddressSpace } from "../vm/AddressSpace.js";
 
@@ -93,10 +94,13 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
     const bins = hdr + (H_BINMAP + words) * 4;
     self.bins = bins;
     // The first chunk starts 2·W below an aligned payload (the same as aligned when 2·W = align).
-    self.arena = ((bins + nbins * 4 + 2 * layout.W + layout.alignMask) & ~layout.alignMask) - 2 * layout.W;
+    // A concurrent heap keeps its shared area (arenas.ts) between the bin heads and the first chunk.
+    const binsEnd = bins + nbins * 4 + ((mode & MODE_LOCK) !== 0 ? SHARED_AREA_BYTES : 0);
+    self.arena = ((binsEnd + 2 * layout.W + layout.alignMask) & ~layout.alignMask) - 2 * layout.W;
     self.mode = mode | (layout !== LP64 ? MODE_ILP32 : 0);
     self.lockView = null;
     self.lockHeld = false;
+    self.shared = null;
   }
 
   /**
@@ -2010,34 +2014,6 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
 
   /** Checks the mapped blocks (part of {@link Heap.check}). */
   protected override checkMapped(): void {}
-
-  // ───────────────────────── concurrency ─────────────────────────
-
-  /**
-   * Runs `fn(a, b)` holding the heap's lock. Takes a method and its arguments rather than a
-   * closure: a closure over the arguments would make every public call allocate a context.
-   */
-  protected override locked<R>(fn: (this: this, a: number, b: number) => R, a: number, b: number): R {
-    const v = this.lockView!;
-    const i = (this.hdr >>> 2) + H_LOCK;
-    if (Atomics.compareExchange(v, i, 0, 1) !== 0) {
-      // Mark the lock contended (2) and sleep until the holder wakes us.
-      while (Atomics.exchange(v, i, 2) !== 0) {
-        try {
-          Atomics.wait(v, i, 2, 5);
-        } catch {
-          // Atomics.wait is not allowed on a browser's main thread: spin instead.
-        }
-      }
-    }
-    this.lockHeld = true;
-    try {
-      return fn.call(this, a, b);
-    } finally {
-      this.lockHeld = false;
-      if (Atomics.exchange(v, i, 0) === 2) Atomics.notify(v, i, 1);
-    }
-  }
 
   // ───────────────────────── checking ─────────────────────────
 

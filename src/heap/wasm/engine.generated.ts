@@ -4,7 +4,7 @@
 /* eslint-disable */
 
 /** sha256 of the sources, the generated AssemblyScript, asc's version and its flags. */
-export const ENGINE_HASH = "c99e11ea806ce8b79d213fe705eb991867e837b988ad3558a86738c928c5e609";
+export const ENGINE_HASH = "a01b1f3703746b055ba86caefb6da97d8e03add9c614d6b8d0ba985b2299022b";
 
 /** The engine's binary for each data model, base64. */
 export const ENGINE_WASM: { readonly lp64: string; readonly ilp32: string; readonly wasm32: string } = {
