@@ -35,6 +35,29 @@ interface Smoke {
   isError: boolean;
   selfIsSame: boolean;
   exports: string[];
+  views: Record<string, unknown> & {
+    zeroed: boolean;
+    overflow: null;
+    overflowErrno: boolean;
+    foreign: CaughtView;
+    double: CaughtView;
+  };
+  surprises: Record<"notNumber" | "freeString" | "typo" | "secondHeap" | "detached" | "maxBytes", Caught>;
+}
+
+interface CaughtView {
+  name: string;
+  message: string;
+  isInvalid: boolean;
+  isDouble: boolean;
+}
+
+interface Caught {
+  name: string;
+  message: string;
+  isArgument: boolean;
+  isDetached: boolean;
+  isVmError: boolean;
 }
 
 function run(fixture: string): Smoke {
@@ -70,6 +93,8 @@ const required = [
   "MAP_ANONYMOUS",
   "MAP_FIXED_NOREPLACE",
   "MAP_FAILED",
+  "ArgumentError",
+  "DetachedMemoryError",
 ];
 
 describe.skipIf(!built)("the built package (dist/)", () => {
@@ -107,6 +132,31 @@ describe.skipIf(!built)("the built package (dist/)", () => {
     expect(r.isHeapError).toBe(true);
     expect(r.isVmError).toBe(true);
     expect(r.isError).toBe(true);
+  });
+
+  it.each(["smoke.mjs", "smoke.cjs"])("%s: typed-array views of every type: aligned, resized with their contents, freed; free(view) errors in glibc's words", (fixture) => {
+    const v = get(fixture).views;
+    for (const name of ["Int8Array", "Uint8Array", "Uint8ClampedArray", "Int16Array", "Uint16Array", "Int32Array", "Uint32Array", "Float32Array", "Float64Array", "BigInt64Array", "BigUint64Array"]) {
+      expect(v[name], name).toEqual({ type: true, length: [5, 500], aligned: true, kept: true });
+    }
+    expect(v.zeroed).toBe(true);
+    expect(v.overflow).toBeNull();
+    expect(v.overflowErrno).toBe(true);
+    expect(v.foreign).toEqual({ name: "InvalidPointerError", message: "free(): invalid pointer (a Float32Array over another buffer than this heap's)", isInvalid: true, isDouble: false });
+    expect(v.double.name).toBe("DoubleFreeError");
+    expect(v.double.isDouble).toBe(true);
+    expect(v.double.message).toContain("free(): double free detected");
+  });
+
+  it.each(["smoke.mjs", "smoke.cjs"])("%s: the typed errors at the API's edge are the classes the entry exports", (fixture) => {
+    const s = get(fixture).surprises;
+    const argument = { name: "ArgumentError", isArgument: true, isDetached: false, isVmError: true };
+    expect(s.notNumber).toEqual({ ...argument, message: 'malloc(): size must be a number, got "100"' });
+    expect(s.freeString).toMatchObject({ ...argument, message: expect.stringContaining('free(): invalid pointer ("16")') });
+    expect(s.typo).toEqual({ ...argument, message: 'Heap: unknown option "maxbytes" (did you mean maxBytes?)' });
+    expect(s.secondHeap).toMatchObject({ ...argument, message: expect.stringContaining("Heap.attach") });
+    expect(s.maxBytes).toMatchObject({ ...argument, message: expect.stringContaining("more than a heap can address") });
+    expect(s.detached).toMatchObject({ name: "DetachedMemoryError", isArgument: false, isDetached: true, isVmError: true, message: expect.stringContaining("detached") });
   });
 
   it.each(["smoke.mjs", "smoke.cjs"])("%s: the package name resolves through the exports map to the same entry", (fixture) => {

@@ -40,6 +40,30 @@ function diagnostics(file: string, source?: string): string[] {
   });
 }
 
+describe.skipIf(!built)("the built declarations of the typed-array views", () => {
+  const file = join(here, "fixtures", "types", "views.ts");
+  it("type a view after the class passed, and refuse another type", { timeout: 120_000 }, () => {
+    const ok = [
+      `import { Heap } from "vmheap";`,
+      `const heap = new Heap();`,
+      `export const f: Float32Array | null = heap.mallocArray(Float32Array, 4);`,
+      `export const b: BigUint64Array | null = heap.callocArray(BigUint64Array, 4);`,
+    ].join("\n");
+    expect(diagnostics(file, ok)).toEqual([]);
+    const bad = [
+      `import { Heap } from "vmheap";`,
+      `const heap = new Heap();`,
+      `export const i: Int32Array | null = heap.mallocArray(Float32Array, 4);`,
+      `export const n: number = heap.mallocArray(Float64Array, 4);`,
+      `export const x = heap.mallocArray(DataView, 4);`,
+    ].join("\n");
+    const found = diagnostics(file, bad).join("\n");
+    expect(found).toMatch(/views\.ts:3: .*not assignable to type 'Int32Array/);
+    expect(found).toMatch(/views\.ts:4: .*not assignable to type 'number'/);
+    expect(found).toMatch(/views\.ts:5: /);
+  });
+});
+
 describe.skipIf(!built)("the built declarations", () => {
   it("compile api.md's signatures, as an ES module importing vmheap, with no error", { timeout: 60_000 }, () => {
     expect(diagnostics(join(here, "fixtures", "types", "contract.ts"))).toEqual([]);

@@ -1,0 +1,93 @@
+#!/usr/bin/env node
+// What a program that imports only the heap ships: `import { Heap } from "vmheap"` bundled
+// with esbuild (tree-shaking, as any bundler does with the package's "sideEffects": false),
+// minified, gzipped. Run after `npm run build`: it bundles dist/, the files users get.
+//
+//   node scripts/size.mjs            # prints the size; exits 1 over the ceiling, or when the
+//                                    # bundle holds code that is not the heap's
+//   node scripts/size.mjs --json     # the same as one JSON line
+//
+// Two numbers:
+//   GOAL     10 KiB: what a heap-only import should cost. Printed with the distance to it.
+//   CEILING  what the build may not exceed: the size of the heap as it is now, with a little
+//            room. A change that pulls more into a heap-only import (a class referenced from
+//            the heap, a module with a top-level statement, the VM model, the pictures, the
+//            wasm engine's binaries) fails here. Lower it as the heap gets smaller.
+//
+// Besides the size, the bundle must not contain what is not the heap: each entry of FOREIGN
+// is a string only that code has.
+
+import { gzipSync } from "node:zlib";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { existsSync } from "node:fs";
+import { build } from "esbuild";
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+/** What a heap-only import should cost, min+gzip, in bytes. */
+export const GOAL = 10 * 1024;
+/** What it may cost now, min+gzip, in bytes (measured 16,065 with the wasm engine's loader). */
+export const CEILING = 16_600;
+
+/** Strings only the code that is not the heap has: none may be in a heap-only bundle. */
+export const FOREIGN = [
+  ["the virtual-memory model (AddressSpace)", "/proc/self/maps"],
+  ["the virtual-memory model (Process)", "[vsyscall]"],
+  ["the pictures (vmheap/viz)", "<svg"],
+  ["the recorder", "vmheap-recording"],
+  ["the glibc model (GlibcHeap)", "double free detected in tcache"],
+];
+
+/** A run of base64 this long is a binary: the wasm engine's, which lives in vmheap/wasm. */
+const BINARY = /[A-Za-z0-9+/]{400,}={0,2}/;
+
+/**
+ * Bundles `code` (ESM importing "vmheap", resolved through the package's exports map to dist/)
+ * minified, and measures it.
+ * @returns the minified bytes, their gzip size (zlib's default level, as `gzip` does), and the text
+ */
+export async function measure(code = 'import { Heap } from "vmheap";\nconst heap = new Heap();\nconsole.log(heap.malloc(100));\n') {
+  const out = await build({
+    stdin: { contents: code, resolveDir: REPO, loader: "js" },
+    bundle: true,
+    minify: true,
+    write: false,
+    format: "esm",
+    platform: "browser",
+    treeShaking: true,
+    logLevel: "silent",
+  });
+  const bytes = out.outputFiles[0].contents;
+  return { min: bytes.length, gzip: gzipSync(bytes).length, text: out.outputFiles[0].text };
+}
+
+/** The checks on a measured bundle: what is wrong with it, or nothing. */
+export function problems({ gzip, text }, ceiling = CEILING) {
+  const found = [];
+  if (gzip > ceiling) found.push(`${gzip} bytes min+gzip is over the ceiling of ${ceiling}`);
+  if (!text.includes("double free detected")) found.push("the heap itself is missing from the bundle");
+  for (const [what, marker] of FOREIGN) if (text.includes(marker)) found.push(`it holds ${what} (${JSON.stringify(marker)})`);
+  if (BINARY.test(text)) found.push("it holds a binary (the wasm engine's bytes?)");
+  return found;
+}
+
+async function main() {
+  if (!existsSync(path.join(REPO, "dist", "index.js"))) {
+    console.error("size: no dist/index.js: run `npm run build` first");
+    process.exit(1);
+  }
+  const m = await measure();
+  const found = problems(m);
+  const kib = (n) => `${(n / 1024).toFixed(2)} KiB`;
+  if (process.argv.includes("--json")) {
+    console.log(JSON.stringify({ min: m.min, gzip: m.gzip, goal: GOAL, ceiling: CEILING, problems: found }));
+  } else {
+    const goal = m.gzip <= GOAL ? "within the goal" : `${kib(m.gzip - GOAL)} over the goal`;
+    console.log(`size: import { Heap } from "vmheap": ${m.min} bytes minified, ${m.gzip} min+gzip (${kib(m.gzip)}; goal ${kib(GOAL)}: ${goal}; ceiling ${CEILING})`);
+    for (const p of found) console.error(`size: ${p}`);
+  }
+  if (found.length > 0) process.exit(1);
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await main();
