@@ -27,8 +27,13 @@ const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
 /** What a heap-only import should cost, min+gzip, in bytes. */
 export const GOAL = 10 * 1024;
-/** What it may cost now, min+gzip, in bytes (measured 16,065 with the wasm engine's loader). */
-export const CEILING = 16_600;
+/**
+ * What it may cost now, min+gzip, in bytes. Measured 28,305: the heap's engine (Heap.ts, about
+ * 11 KiB of it), and, reached from the constructor, the concurrent heap's logged engine
+ * (LoggedEngine.generated.ts and arenas.ts, for `recover()`: about 12 KiB) and the wasm
+ * engine's loader (`wasmImports({ engine })`: about 1.5 KiB).
+ */
+export const CEILING = 29_000;
 
 /** Strings only the code that is not the heap has: none may be in a heap-only bundle. */
 export const FOREIGN = [
