@@ -1435,11 +1435,14 @@ export class Heap<M extends HeapMemory = LinearMemory> {
    *   on a process's heap (it has no linear buffer: use its AddressSpace)
    * @example
    * ```ts
+   * import { Heap } from "vmheap";
+   *
    * const heap = new Heap();
    * const v = heap.mallocArray(Float32Array, 4); // Float32Array | null
    * if (v === null) throw new Error(`out of memory (errno ${heap.errno})`);
    * v.set([1, 2, 3, 4]);
-   * v.byteOffset;                                 // the block's pointer, as malloc returns it
+   * // the view's byteOffset is the block's pointer, as malloc returns it
+   * console.log(v, v.byteOffset % 16, heap.mallocUsableSize(v.byteOffset)); // Float32Array(4) [ 1, 2, 3, 4 ] 0 24
    * heap.free(v);
    * ```
    */
@@ -1452,8 +1455,14 @@ export class Heap<M extends HeapMemory = LinearMemory> {
    * overflow of `length * BYTES_PER_ELEMENT` gives `null` with ENOMEM, as calloc's does).
    * @example
    * ```ts
+   * import { Heap } from "vmheap";
+   *
+   * const heap = new Heap();
    * const counts = heap.callocArray(BigUint64Array, 1024); // 1024 zero 64-bit counters
    * if (counts !== null) counts[3] += 1n;
+   * console.log(counts?.length, counts?.[3], counts?.[4]); // 1024 1n 0n
+   * // 2^62 elements of 8 bytes overflow: null and ENOMEM, as calloc
+   * console.log(heap.callocArray(BigUint64Array, 2 ** 62), heap.errno); // null 12
    * ```
    */
   callocArray<T extends TypedArray>(ctor: TypedArrayConstructor<T>, length: number): T | null {
@@ -1471,9 +1480,14 @@ export class Heap<M extends HeapMemory = LinearMemory> {
    *   heap (as `realloc` would); ArgumentError when `length` is not a number
    * @example
    * ```ts
+   * import { Heap } from "vmheap";
+   *
+   * const heap = new Heap();
    * let samples = heap.mallocArray(Int16Array, 1024)!;
+   * samples[0] = 42;
    * const more = heap.resizeArray(samples, 4096);
-   * if (more !== null) samples = more;            // else samples is still good
+   * if (more !== null) samples = more; // else samples is still good
+   * console.log(samples.length, samples[0]); // 4096 42
    * ```
    */
   resizeArray<T extends TypedArray>(view: T, length: number): T | null {
@@ -1488,8 +1502,13 @@ export class Heap<M extends HeapMemory = LinearMemory> {
    *   elements do not fit its usable size
    * @example
    * ```ts
+   * import { Heap } from "vmheap";
+   *
+   * const heap = new Heap();
    * const p = heap.malloc(400);
-   * const f = heap.view(Float32Array, p, 100);   // the same bytes, as 100 floats
+   * const f = heap.view(Float32Array, p, 100); // the same bytes, as 100 floats
+   * f[0] = 1.5;
+   * console.log(f.length, f.byteOffset === p, heap.memory.dv.getFloat32(p, true)); // 100 true 1.5
    * ```
    */
   view<T extends TypedArray>(ctor: TypedArrayConstructor<T>, ptr: number, length: number): T {

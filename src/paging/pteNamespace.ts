@@ -10,5 +10,8 @@
 import type * as PteModule from "./pte.js";
 import { PRESENT, WRITABLE, USER, EXEC, ACCESSED, DIRTY, COW, SWAPPED, FLAGS_MASK, FRAME_SHIFT, MAX_PTE_FRAME, PERM_MASK, makePte, makeSwapPte, pteFrame, pteSwapSlot, pteFlags, pteWithFrame, pteUpdate, isPresent, isSwapped, describePte } from "./pte.js";
 
-/** The page-table-entry bit layout and its helpers: `pte.PRESENT`, `pte.makePte(frame, flags)`, ... */
+/**
+ * The page-table-entry bit layout and its helpers: `pte.PRESENT`, `pte.makePte(frame, flags)`, ...
+ * @namespace
+ */
 export const pte: typeof PteModule = { PRESENT, WRITABLE, USER, EXEC, ACCESSED, DIRTY, COW, SWAPPED, FLAGS_MASK, FRAME_SHIFT, MAX_PTE_FRAME, PERM_MASK, makePte, makeSwapPte, pteFrame, pteSwapSlot, pteFlags, pteWithFrame, pteUpdate, isPresent, isSwapped, describePte };

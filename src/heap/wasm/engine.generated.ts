@@ -4,7 +4,7 @@
 /* eslint-disable */
 
 /** sha256 of the sources, the generated AssemblyScript, asc's version and its flags. */
-export const ENGINE_HASH = "a01b1f3703746b055ba86caefb6da97d8e03add9c614d6b8d0ba985b2299022b";
+export const ENGINE_HASH = "84b6a3158e4039f462e7df66db5bf4a6336667d4b33879738c7297217146d5d8";
 
 /** The engine's binary for each data model, base64. */
 export const ENGINE_WASM: { readonly lp64: string; readonly ilp32: string; readonly wasm32: string } = {
