@@ -1444,6 +1444,7 @@ export class Heap<M extends HeapMemory = LinearMemory> {
    * // the view's byteOffset is the block's pointer, as malloc returns it
    * console.log(v, v.byteOffset % 16, heap.mallocUsableSize(v.byteOffset)); // Float32Array(4) [ 1, 2, 3, 4 ] 0 24
    * heap.free(v);
+   * console.log(heap.mallocArray(Float64Array, -1), heap.errno); // null 12
    * ```
    */
   mallocArray<T extends TypedArray>(ctor: TypedArrayConstructor<T>, length: number): T | null {

@@ -1091,6 +1091,7 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
    * // the view's byteOffset is the block's pointer, as malloc returns it
    * console.log(v, v.byteOffset % 16, heap.mallocUsableSize(v.byteOffset)); // Float32Array(4) [ 1, 2, 3, 4 ] 0 24
    * heap.free(v);
+   * console.log(heap.mallocArray(Float64Array, -1), heap.errno); // null 12
    * ```
    */
   override mallocArray<T extends TypedArray>(ctor: TypedArrayConstructor<T>, length: number): T | null {

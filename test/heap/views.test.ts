@@ -3,6 +3,10 @@
  * view, and free(view), on every kind of linear memory, with the C results on failure and the
  * malloc family's errors for anything that is not a view of a live block.
  */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import {
   ArgumentError,
@@ -400,5 +404,45 @@ describe("other heaps", () => {
     expect(heap.memory.dv.getBigUint64(v.byteOffset + 24, true)).toBe(2n ** 64n - 1n);
     heap.free(v);
     heap.check();
+  });
+});
+
+describe("docs/heap.md: the sections on typed arrays and on the mistakes the heap names", () => {
+  const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+  const doc = readFileSync(join(root, "docs", "heap.md"), "utf8").split("\n");
+  const from = doc.indexOf("## Typed arrays over the heap");
+  const to = doc.indexOf("## The host interface");
+  /** Each ```ts block of the sections followed by its ```text block: the code and the lines it must log. */
+  const examples: Array<{ code: string; expected: string[] }> = [];
+  for (let i = from; i < to; i++) {
+    if (doc[i] !== "```ts") continue;
+    let j = i + 1;
+    while (doc[j] !== "```") j++;
+    if (doc[j + 1] !== "" || doc[j + 2] !== "```text") continue;
+    let k = j + 3;
+    while (doc[k] !== "```") k++;
+    examples.push({ code: doc.slice(i + 1, j).join("\n"), expected: doc.slice(j + 3, k) });
+  }
+
+  it("has its three examples", () => {
+    expect(from).toBeGreaterThan(0);
+    expect(to).toBeGreaterThan(from);
+    expect(examples).toHaveLength(3);
+  });
+
+  it.each([0, 1, 2])("example %i logs what the page shows", async (n) => {
+    const { code, expected } = examples[n]!;
+    const logged: string[] = [];
+    (globalThis as Record<string, unknown>).__heapDocsLog = (...args: unknown[]) => logged.push(args.map(String).join(" "));
+    const source = code.replace(/console\.log\(/g, "(globalThis as any).__heapDocsLog(").replace(/from "vmheap"/g, `from ${JSON.stringify(join(root, "src", "index.ts"))}`);
+    const dir = mkdtempSync(join(tmpdir(), "vmheap-heap-docs-"));
+    try {
+      const file = join(dir, `example${n}.ts`);
+      writeFileSync(file, source);
+      await import(/* @vite-ignore */ file);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(logged).toEqual(expected);
   });
 });

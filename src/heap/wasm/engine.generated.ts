@@ -4,7 +4,7 @@
 /* eslint-disable */
 
 /** sha256 of the sources, the generated AssemblyScript, asc's version and its flags. */
-export const ENGINE_HASH = "84b6a3158e4039f462e7df66db5bf4a6336667d4b33879738c7297217146d5d8";
+export const ENGINE_HASH = "d4dbbcba9a6df84ed092fa595019b87a4984f66f6c5f25c4938f0901f4959a3b";
 
 /** The engine's binary for each data model, base64. */
 export const ENGINE_WASM: { readonly lp64: string; readonly ilp32: string; readonly wasm32: string } = {
