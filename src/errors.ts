@@ -211,6 +211,22 @@ export class InvalidPointerError extends HeapError {
  * `structuredClone(buffer, { transfer: [buffer] })` or by `buffer.transfer()`. Its bytes, and
  * the heap in them, now live where the buffer went: open the heap there with `Heap.attach`.
  * Every later call on a heap or memory over the old buffer throws this.
+ * @example
+ * ```ts
+ * import { DetachedMemoryError, Heap, LinearMemory } from "vmheap";
+ *
+ * // a heap over a plain ArrayBuffer, whose bytes are then moved away
+ * const heap = new Heap({ memory: new LinearMemory({ shared: false }) });
+ * const p = heap.malloc(100);
+ * const moved = structuredClone(heap.memory.buffer, { transfer: [heap.memory.buffer as ArrayBuffer] });
+ * try {
+ *   heap.malloc(100);
+ * } catch (e) {
+ *   console.log(e instanceof DetachedMemoryError, (e as Error).message); // true LinearMemory: the ArrayBuffer was detached (transferred with postMessage, structuredClone or transfer()): its bytes, and any heap in them, are where it was sent; open that heap there with Heap.attach(buffer)
+ * }
+ * // the heap went with the bytes
+ * console.log(Heap.attach(moved).mallocUsableSize(p)); // 104
+ * ```
  */
 export class DetachedMemoryError extends VmError {}
 

@@ -1261,7 +1261,18 @@ export class Heap<M extends HeapMemory = LinearMemory> {
     return this.endAddr() - this.word(H_BRK_START) + this.mappedBytes();
   }
 
-  /** The high-water mark of {@link Heap.mallocFootprint} (dlmalloc's `malloc_max_footprint`). O(1). */
+  /**
+   * The high-water mark of {@link Heap.mallocFootprint} (dlmalloc's `malloc_max_footprint`). O(1).
+   * @example
+   * ```ts
+   * import { Heap } from "vmheap";
+   *
+   * const heap = new Heap();
+   * const before = heap.mallocMaxFootprint();
+   * heap.free(heap.malloc(1 << 20)); // the heap grows by 1 MiB, then gives it back
+   * console.log(heap.mallocMaxFootprint() - before >= 1 << 20, heap.mallocFootprint() < heap.mallocMaxFootprint()); // true true
+   * ```
+   */
   mallocMaxFootprint(): number {
     if ((this.mode & MODE_SYNC) !== 0) this.sync();
     return this.maxFootprint();

@@ -54,7 +54,7 @@ export function takeErrno(): i64 {
   return e;
 }
 
-// Heap.ts:1552 mallocImpl
+// Heap.ts:1563 mallocImpl
 // @ts-ignore: decorator
 @inline export function mallocImpl(size: i64): i64 {
   if (((band(MODE, MODE_SYNC)) != 0)) {
@@ -76,13 +76,13 @@ export function takeErrno(): i64 {
   return (c + W2);
 }
 
-// Heap.ts:2040 freeImpl
+// Heap.ts:2051 freeImpl
 // @ts-ignore: decorator
 @inline export function freeImpl(ptr: i64): void {
   freeChunk(validate(ptr, 0 /* free */), 0 /* free */);
 }
 
-// Heap.ts:1574 callocImpl
+// Heap.ts:1585 callocImpl
 // @ts-ignore: decorator
 @inline export function callocImpl(nmemb: i64, size: i64): i64 {
   const total: i64 = product(nmemb, size);
@@ -97,7 +97,7 @@ export function takeErrno(): i64 {
   return p;
 }
 
-// Heap.ts:2192 reallocImpl
+// Heap.ts:2203 reallocImpl
 // @ts-ignore: decorator
 @inline export function reallocImpl(p: i64, size: i64): i64 {
   if ((p == 0)) {
@@ -161,7 +161,7 @@ export function takeErrno(): i64 {
   return reallocImpl(ptr, total);
 }
 
-// Heap.ts:2315 memalignImpl
+// Heap.ts:2326 memalignImpl
 export function memalignImpl(alignment: i64, size: i64): i64 {
   if ((alignment <= ALIGN)) {
     return mallocImpl(size);
@@ -226,7 +226,7 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
   return ((band(load32((ptr - W)), bnot(FLAG_BITS))) - W);
 }
 
-// Heap.ts:1309 trimImpl
+// Heap.ts:1320 trimImpl
 // @ts-ignore: decorator
 @inline export function trimImpl(pad: i64): i64 {
   if (((band(MODE, MODE_SYNC)) != 0)) {
@@ -235,13 +235,13 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
   return trim(pad);
 }
 
-// Heap.ts:1522 sync
+// Heap.ts:1533 sync
 // @ts-ignore: decorator
 @inline export function sync(): void {
 
 }
 
-// Heap.ts:1599 allocChunk
+// Heap.ts:1610 allocChunk
 // @ts-ignore: decorator
 @inline export function allocChunk(nb: i64): i64 {
   const dv: i64 = load32(((hdr + (4 * H_DV))));
@@ -276,7 +276,7 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
   return allocFromTop(nb);
 }
 
-// Heap.ts:2054 freeChunk
+// Heap.ts:2065 freeChunk
 // @ts-ignore: decorator
 @inline export function freeChunk(c: i64, op: i32, checkOnly: bool = false): void {
   const min: i64 = minChunk;
@@ -382,7 +382,7 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
   }
 }
 
-// Heap.ts:1963 validate
+// Heap.ts:1974 validate
 // @ts-ignore: decorator
 @inline export function validate(p: i64, op: i32): i64 {
   if (((band(MODE, MODE_SYNC)) != 0)) {
@@ -394,7 +394,7 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
   return (p - W2);
 }
 
-// Heap.ts:1592 product
+// Heap.ts:1603 product
 // @ts-ignore: decorator
 @inline export function product(nmemb: i64, size: i64): i64 {
   if (((nmemb < 0) || (size < 0))) {
@@ -404,7 +404,7 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
   return ((total > MAX_REQUEST) ? (-1) : total);
 }
 
-// Heap.ts:2303 splitTail
+// Heap.ts:2314 splitTail
 export function splitTail(c: i64, s: i64, nb: i64): void {
   const rem: i64 = ((band(s, bnot(FLAG_BITS))) - nb);
   store32(((c + W)), bor(nb, (band(s, (bor(CINUSE, PINUSE))))));
@@ -415,13 +415,13 @@ export function splitTail(c: i64, s: i64, nb: i64): void {
   freeChunk(r, 1 /* realloc */);
 }
 
-// Heap.ts:1545 topAddr
+// Heap.ts:1556 topAddr
 // @ts-ignore: decorator
 @inline export function topAddr(): i64 {
   return load32(((hdr + (4 * H_TOP))));
 }
 
-// Heap.ts:2246 growIntoTop
+// Heap.ts:2257 growIntoTop
 export function growIntoTop(c: i64, s: i64, nb: i64): bool {
   const min: i64 = minChunk;
   const old: i64 = band(s, bnot(FLAG_BITS));
@@ -466,7 +466,7 @@ export function growIntoTop(c: i64, s: i64, nb: i64): bool {
   return true;
 }
 
-// Heap.ts:2293 reallocMove
+// Heap.ts:2304 reallocMove
 export function reallocMove(c: i64, p: i64, old: i64, size: i64): i64 {
   const q: i64 = mallocImpl(size);
   if ((q == 0)) {
@@ -477,20 +477,20 @@ export function reallocMove(c: i64, p: i64, old: i64, size: i64): i64 {
   return q;
 }
 
-// Heap.ts:1841 testBit
+// Heap.ts:1852 testBit
 // @ts-ignore: decorator
 @inline export function testBit(c: i64): bool {
   const off: i64 = shr(((c - arena)), gshift);
   return ((band(load32(((load32(((hdr + (4 * H_BITMAP)))) + (shl((shr(off, 5)), 2))))), (shl(1, (band(off, 31)))))) != 0);
 }
 
-// Heap.ts:2035 footerOk
+// Heap.ts:2046 footerOk
 // @ts-ignore: decorator
 @inline export function footerOk(c: i64, size: i64): bool {
   return ((load32(((c + size))) == size) && ((band(load32((((c + size) + W))), PINUSE)) == 0));
 }
 
-// Heap.ts:1922 linksOk
+// Heap.ts:1933 linksOk
 // @ts-ignore: decorator
 @inline export function linksOk(c: i64, size: i64): bool {
   const W3: i64 = (W2 + W);
@@ -506,7 +506,7 @@ export function reallocMove(c: i64, p: i64, old: i64, size: i64): i64 {
   return (((bk >= arena) && (bk < top)) && (load32(((bk + W2))) == c));
 }
 
-// Heap.ts:1935 unlink
+// Heap.ts:1946 unlink
 // @ts-ignore: decorator
 @inline export function unlink(c: i64, size: i64): void {
   const idx: i64 = binOf(size);
@@ -526,7 +526,7 @@ export function reallocMove(c: i64, p: i64, old: i64, size: i64): i64 {
   }
 }
 
-// Heap.ts:1632 allot
+// Heap.ts:1643 allot
 // @ts-ignore: decorator
 @inline export function allot(c: i64, pin: i64, size: i64, nb: i64, remTo: i64): void {
   const dvAt: i64 = shr(((hdr + (4 * H_DV))), 2);
@@ -556,7 +556,7 @@ export function reallocMove(c: i64, p: i64, old: i64, size: i64): i64 {
   }
 }
 
-// Heap.ts:1823 newHead
+// Heap.ts:1834 newHead
 // @ts-ignore: decorator
 @inline export function newHead(c: i64): void {
   if ((W == 8)) {
@@ -564,7 +564,7 @@ export function reallocMove(c: i64, p: i64, old: i64, size: i64): i64 {
   }
 }
 
-// Heap.ts:1827 setBit
+// Heap.ts:1838 setBit
 // @ts-ignore: decorator
 @inline export function setBit(c: i64): void {
   const off: i64 = shr(((c - arena)), gshift);
@@ -572,7 +572,7 @@ export function reallocMove(c: i64, p: i64, old: i64, size: i64): i64 {
   store32(a, bor(load32(a), (shl(1, (band(off, 31))))));
 }
 
-// Heap.ts:1956 isLive
+// Heap.ts:1967 isLive
 // @ts-ignore: decorator
 @inline export function isLive(p: i64): bool {
   if (((shr(p, 0) != p) || ((band(p, amask)) != 0))) {
@@ -582,7 +582,7 @@ export function reallocMove(c: i64, p: i64, old: i64, size: i64): i64 {
   return (((c >= arena) && (p < topAddr())) && testBit(c));
 }
 
-// Heap.ts:2145 trim
+// Heap.ts:2156 trim
 export function trim(pad: i64): i64 {
   lowerBitmap();
   const top: i64 = topAddr();
@@ -601,7 +601,7 @@ export function trim(pad: i64): i64 {
   return 1;
 }
 
-// Heap.ts:1679 takeFree
+// Heap.ts:1690 takeFree
 // @ts-ignore: decorator
 @inline export function takeFree(c: i64, idx: i64, nb: i64, toDv: bool): i64 {
   const s: i64 = load32(((c + W)));
@@ -615,7 +615,7 @@ export function trim(pad: i64): i64 {
   return c;
 }
 
-// Heap.ts:1659 takeDv
+// Heap.ts:1670 takeDv
 // @ts-ignore: decorator
 @inline export function takeDv(dv: i64, nb: i64): i64 {
   const s: i64 = load32(((dv + W)));
@@ -628,7 +628,7 @@ export function trim(pad: i64): i64 {
   return dv;
 }
 
-// Heap.ts:1848 findBin
+// Heap.ts:1859 findBin
 // @ts-ignore: decorator
 @inline export function findBin(idx: i64): i64 {
   const words: i64 = (hdr + (4 * H_BINMAP));
@@ -670,7 +670,7 @@ export function trim(pad: i64): i64 {
   return binIndex(((size + (shl(1, ((fl - SL_BITS))))) - 1), granuleShift);
 }
 
-// Heap.ts:1705 allocFromTop
+// Heap.ts:1716 allocFromTop
 export function allocFromTop(nb: i64): i64 {
   checkTop(4 /* malloc */);
   const tsize: i64 = (load32(((hdr + (4 * H_END)))) - load32(((hdr + (4 * H_TOP)))));
@@ -688,7 +688,7 @@ export function allocFromTop(nb: i64): i64 {
   return c;
 }
 
-// Heap.ts:2014 liveInside
+// Heap.ts:2025 liveInside
 // @ts-ignore: decorator
 @inline export function liveInside(c: i64, n: i64): bool {
   const words: i64 = shr(load32(((hdr + (4 * H_BITMAP)))), 2);
@@ -718,13 +718,13 @@ export function allocFromTop(nb: i64): i64 {
   return false;
 }
 
-// Heap.ts:1802 bitmapHeadOk
+// Heap.ts:1813 bitmapHeadOk
 // @ts-ignore: decorator
 @inline export function bitmapHeadOk(s: i64): bool {
   return (((band(s, CINUSE)) != 0) && ((band(s, bnot(FLAG_BITS))) == bitmapChunkSize(shr(load32(((hdr + (4 * H_COVER)))), 0))));
 }
 
-// Heap.ts:1834 clearBit
+// Heap.ts:1845 clearBit
 // @ts-ignore: decorator
 @inline export function clearBit(c: i64): void {
   const off: i64 = shr(((c - arena)), gshift);
@@ -732,7 +732,7 @@ export function allocFromTop(nb: i64): i64 {
   store32(a, band(load32(a), bnot((shl(1, (band(off, 31)))))));
 }
 
-// Heap.ts:1871 insert
+// Heap.ts:1882 insert
 // @ts-ignore: decorator
 @inline export function insert(c: i64, size: i64): void {
   const idx: i64 = ((size < smallLimit) ? shr(size, gshift) : binIndex(size, gshift));
@@ -747,7 +747,7 @@ export function allocFromTop(nb: i64): i64 {
   store32(slot, c);
 }
 
-// Heap.ts:1973 badPointer
+// Heap.ts:1984 badPointer
 export function badPointer(p: i64, op: i32): void {
   if (((shr(p, 0) != p) || ((band(p, amask)) != 0))) {
     fail(2 /* InvalidPointerError */, 0, op, p); unreachable();
@@ -783,7 +783,7 @@ export function badPointer(p: i64, op: i32): void {
   fail(2 /* InvalidPointerError */, 0, op, p); unreachable();
 }
 
-// Heap.ts:1725 checkTop
+// Heap.ts:1736 checkTop
 export function checkTop(op: i32): void {
   const top: i64 = load32(((hdr + (4 * H_TOP))));
   const ts: i64 = load32(((top + W)));
@@ -792,13 +792,13 @@ export function checkTop(op: i32): void {
   }
 }
 
-// Heap.ts:1548 endAddr
+// Heap.ts:1559 endAddr
 // @ts-ignore: decorator
 @inline export function endAddr(): i64 {
   return load32(((hdr + (4 * H_END))));
 }
 
-// Heap.ts:1760 grow
+// Heap.ts:1771 grow
 export function grow(need: i64): i64 {
   const end: i64 = load32(((hdr + (4 * H_END))));
   const page: i64 = PAGE;
@@ -826,7 +826,7 @@ export function grow(need: i64): i64 {
   return ((bmChunk != 0) ? newCover : 0);
 }
 
-// Heap.ts:1807 moveBitmap
+// Heap.ts:1818 moveBitmap
 export function moveBitmap(cover: i64): void {
   const chunkSize: i64 = bitmapChunkSize(cover);
   const newPayload: i64 = (carveTop(chunkSize) + W2);
@@ -839,20 +839,20 @@ export function moveBitmap(cover: i64): void {
   freeChunk((oldPayload - W2), 4 /* malloc */);
 }
 
-// Heap.ts:1796 bitmapChunkSize
+// Heap.ts:1807 bitmapChunkSize
 // @ts-ignore: decorator
 @inline export function bitmapChunkSize(cover: i64): i64 {
   const bytes: i64 = shr(cover, ((gshift + 3)));
   return imax(minChunk, band((((bytes + W) + amask)), bnot(amask)));
 }
 
-// Heap.ts:1951 binOf
+// Heap.ts:1962 binOf
 // @ts-ignore: decorator
 @inline export function binOf(size: i64): i64 {
   return ((size < smallLimit) ? shr(size, gshift) : binIndex(size, gshift));
 }
 
-// Heap.ts:1897 unmarkBin
+// Heap.ts:1908 unmarkBin
 // @ts-ignore: decorator
 @inline export function unmarkBin(idx: i64): void {
   const w: i64 = shr(idx, 5);
@@ -865,7 +865,7 @@ export function moveBitmap(cover: i64): void {
   }
 }
 
-// Heap.ts:2167 lowerBitmap
+// Heap.ts:2178 lowerBitmap
 export function lowerBitmap(): void {
   const bm: i64 = (load32(((hdr + (4 * H_BITMAP)))) - W2);
   const bs: i64 = load32(((bm + W)));
@@ -896,13 +896,13 @@ export function lowerBitmap(): void {
   newHead(nt);
 }
 
-// Heap.ts:1542 setWord
+// Heap.ts:1553 setWord
 // @ts-ignore: decorator
 @inline export function setWord(i: i64, v: i64): void {
   store32(((hdr + (4 * i))), v);
 }
 
-// Heap.ts:1910 popHead
+// Heap.ts:1921 popHead
 // @ts-ignore: decorator
 @inline export function popHead(c: i64, idx: i64): void {
   const fd: i64 = load32(((c + W2)));
@@ -922,7 +922,7 @@ export function lowerBitmap(): void {
   return (31 - clz32(band(x, (-x))));
 }
 
-// Heap.ts:1737 carveTop
+// Heap.ts:1748 carveTop
 export function carveTop(nb: i64): i64 {
   const topAt: i64 = shr(((hdr + (4 * H_TOP))), 2);
   const top: i64 = load32((topAt << 2));
@@ -935,7 +935,7 @@ export function carveTop(nb: i64): i64 {
   return top;
 }
 
-// Heap.ts:1885 markBin
+// Heap.ts:1896 markBin
 // @ts-ignore: decorator
 @inline export function markBin(idx: i64): void {
   const w: i64 = shr(idx, 5);
@@ -948,7 +948,7 @@ export function carveTop(nb: i64): i64 {
   }
 }
 
-// Heap.ts:1791 noteFootprint
+// Heap.ts:1802 noteFootprint
 export function noteFootprint(): void {
   const fp: i64 = mallocFootprint();
   if ((fp > maxFootprint())) {
@@ -965,25 +965,25 @@ export function noteFootprint(): void {
   return ((endAddr() - word(H_BRK_START)) + mappedBytes());
 }
 
-// Heap.ts:1278 maxFootprint
+// Heap.ts:1289 maxFootprint
 // @ts-ignore: decorator
 @inline export function maxFootprint(): i64 {
   return word(H_MAXFOOT);
 }
 
-// Heap.ts:1281 setMaxFootprint
+// Heap.ts:1292 setMaxFootprint
 // @ts-ignore: decorator
 @inline export function setMaxFootprint(v: i64): void {
   setWord(H_MAXFOOT, v);
 }
 
-// Heap.ts:1539 word
+// Heap.ts:1550 word
 // @ts-ignore: decorator
 @inline export function word(i: i64): i64 {
   return load32(((hdr + (4 * i))));
 }
 
-// Heap.ts:1271 mappedBytes
+// Heap.ts:1282 mappedBytes
 // @ts-ignore: decorator
 @inline export function mappedBytes(): i64 {
   return word(H_MMAP_BYTES);

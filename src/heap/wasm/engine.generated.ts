@@ -4,7 +4,7 @@
 /* eslint-disable */
 
 /** sha256 of the sources, the generated AssemblyScript, asc's version and its flags. */
-export const ENGINE_HASH = "d4dbbcba9a6df84ed092fa595019b87a4984f66f6c5f25c4938f0901f4959a3b";
+export const ENGINE_HASH = "783917bea924959b0d94c26fbd7dbb53f2887de081fba0e2ff370db675c240f7";
 
 /** The engine's binary for each data model, base64. */
 export const ENGINE_WASM: { readonly lp64: string; readonly ilp32: string; readonly wasm32: string } = {
