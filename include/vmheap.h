@@ -12,13 +12,14 @@
  *   wasi-libc: link against a copy of libc.a without its dlmalloc.o (docs/wasm.md):
  *     cp /usr/lib/wasm32-wasi/libc.a build/ && llvm-ar d build/libc.a dlmalloc.o
  *     clang --target=wasm32-wasi -O2 -include vmheap.h -Lbuild prog.c -o prog.wasm \
- *       -Wl,--import-memory -Wl,--export=__heap_base -Wl,--export-if-defined=__errno_location
+ *       -Wl,--import-memory -Wl,--export=__heap_base -Wl,--export-if-defined=errno
  *   freestanding (no libc): clang --target=wasm32 -nostdlib -O2 -include vmheap.h ... \
  *       -Wl,--no-entry -Wl,--import-memory -Wl,--export=__heap_base -Wl,--export-dynamic
  *
  * Without a libc, define VMHEAP_FREESTANDING: this header then declares size_t itself.
  * The host gives errno values in the module's libc's numbering (WASI's by default:
- * EINVAL 28, ENOMEM 48) and sets the program's errno through its exported __errno_location.
+ * EINVAL 28, ENOMEM 48) and sets the program's errno where the module exports it: wasi-libc's
+ * errno global (-Wl,--export-if-defined=errno), or __errno_location() (musl, Emscripten).
  */
 #ifndef VMHEAP_H
 #define VMHEAP_H

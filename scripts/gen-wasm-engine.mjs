@@ -15,12 +15,16 @@
 // written-out LP64 fast paths, which are the same algorithm by construction and tested so)
 // is translated, method by method, with the TypeScript parser:
 //
-//   a JavaScript number            → i64: every integer the heap computes is exact in it, sums
-//                                    and differences of 32-bit values never overflow, so the
-//                                    arithmetic is JavaScript's (2^31 + 2^31 stays 2^32)
-//   a & b, a | b, ~a, a << b, ...  → the same operation on the values' low 32 bits, read back
-//                                    as a signed (>>> : unsigned) 32-bit value: JavaScript's
-//   m[a >>> 2], m[i], m[...] = v   → 32-bit loads and stores of the module's memory
+//   a JavaScript number            → the narrowest wasm integer type that holds every value it
+//                                    can take: a metadata word (Int32Array) and a bitwise result
+//                                    are i32 (>>>: u32); a sum, difference or product is i64
+//                                    (two 32-bit values stay exact in 64 bits, so 2^31 + 2^31
+//                                    is 2^32, as in JavaScript); a variable, parameter or result
+//                                    is the join of all that is assigned to it (iterated until
+//                                    nothing widens)
+//   a & b, a | b, ~a, a << b, ...  → i32 operations on the low 32 bits (ToInt32, as JavaScript)
+//   m[a >>> 2], m[i], m[...] = v   → 32-bit loads and stores of the module's memory, at the low
+//                                    32 bits of the address (where i32 arithmetic is exact)
 //   this.method(...)               → a function of the module; fields → globals and constants
 //   Math.ceil(a / b), Math.floor   → exact integer division (ceilDiv, floorDiv)
 //   throw new XError(what, op, at) → an imported JavaScript `fail(kind, what, op, at)` that
@@ -69,7 +73,7 @@ const CALL_AS = { malloc: "mallocImpl", free: "freeImpl", realloc: "reallocImpl"
  * called (AssemblyScript's @inline), as Heap.ts's fast paths write them out by hand: the hot
  * paths become straight-line code.
  */
-const COLD = new Set(["badPointer", "grow", "moveBitmap", "trim", "lowerBitmap", "growIntoTop", "reallocMove", "memalignImpl", "checkTop", "carveTop", "noteFootprint", "allocFromTop", "splitTail"]);
+const COLD = new Set(["badPointer", "grow", "moveBitmap", "trim", "lowerBitmap", "growIntoTop", "reallocMove", "memalignImpl", "noteFootprint", "checkTop", "carveTop", "allocFromTop", "splitTail"]);
 /** Fields of the heap that the engine keeps in globals, set from the header by `attachHeader`. */
 const GLOBAL_FIELDS = new Set(["hdr", "bins", "arena"]);
 /** Fields that are constants of a data model (computed by running setUp, see layoutConstants). */
@@ -135,13 +139,37 @@ function heapClass(sf) {
 
 // ───────────────────────── the translator ─────────────────────────
 
+/** The join of two value types: the narrowest that holds both ("i32" ⊂ "i64", "u32" ⊂ "i64"). */
+function join(a, b) {
+  if (a === undefined || a === b) return b;
+  if (b === undefined) return a;
+  if (a === "bool" || b === "bool" || a === "op" || b === "op") return null; // a mix of kinds: an error
+  return "i64";
+}
+
+/** The type of an integer constant: i32 when it is one, u32 when it fits 32 unsigned bits, else i64. */
+function literalType(v) {
+  if (!Number.isSafeInteger(v)) throw new Error(`gen-wasm-engine: ${v} is not an integer`);
+  return v === (v | 0) ? "i32" : v === v >>> 0 ? "u32" : "i64";
+}
+
 /**
  * Translates the engine methods of Heap.ts (and the functions of bins.ts they call) to
- * AssemblyScript. Expressions come back as `{ c: code, t: type, k?: known boolean }`, types
- * being "i64" (a JavaScript number), "bool", "op" (an operation name: an i32 code) or "void".
+ * AssemblyScript.
+ *
+ * Every JavaScript number gets the narrowest wasm type that holds each value it can take, so
+ * that the arithmetic stays JavaScript's: a value read from the metadata (Int32Array) or made
+ * by a bitwise operator is an i32 (`>>>`: a u32); a sum, difference or product is an i64 (two
+ * 32-bit values add up past 32 bits); a variable, parameter or result is the join of everything
+ * assigned to it (found by iterating until nothing widens). Where JavaScript itself only uses
+ * the low 32 bits of a value (a metadata address, a stored word, an operand of a bitwise
+ * operator: ToInt32/ToUint32), the value is computed in i32 arithmetic, whose wrap-around gives
+ * exactly those bits. Expressions come back as `{ c: code, t: type, k?: known boolean }`, with
+ * types "i32", "u32", "i64", "bool", "op" (an operation name: an i32 code) and "void".
  */
 class Translator {
-  constructor(sources, consts, errno) {
+  constructor(sources, consts, errno, cold) {
+    this.cold = cold;
     this.heap = ts.createSourceFile("Heap.ts", sources.heap, ts.ScriptTarget.ES2022, true);
     this.bins = ts.createSourceFile("bins.ts", sources.bins, ts.ScriptTarget.ES2022, true);
     this.consts = consts; // module constants by name
@@ -154,11 +182,11 @@ class Translator {
     for (const sf of [this.bins, this.heap]) {
       for (const s of sf.statements) if (ts.isFunctionDeclaration(s) && s.name) this.functions.set(s.name.text, s);
     }
-    this.queue = [];
-    this.done = new Set();
     this.usedConsts = new Set();
     this.ops = []; // operation names ("malloc", "free", ...): op code = index
     this.messages = []; // HeapCorruptionError messages: message code = index
+    /** Inferred types: declaration node (variable, parameter) or "return:name" → type. */
+    this.types = new Map();
   }
 
   fail(node, why) {
@@ -186,55 +214,94 @@ class Translator {
     return `${i} /* ${text} */`;
   }
 
-  /** The AssemblyScript of every function the roots reach, in the order first reached. */
-  translateAll(roots) {
-    for (const r of roots) this.need(r);
-    const out = [];
-    while (this.queue.length > 0) {
-      const name = this.queue.shift();
-      const decl = this.methods.get(name) ?? this.functions.get(name);
-      if (!decl) throw new Error(`gen-wasm-engine: no method or function ${name}`);
-      out.push(this.fn(name, decl));
+  /** Widens the inferred type of `key` by `t`; notes that another pass is needed when it changed. */
+  observe(key, t, node) {
+    const old = this.types.get(key);
+    const j = join(old, t);
+    if (j === null) this.fail(node, `a value of type ${t} where one of type ${old} was`);
+    if (j !== old) {
+      this.types.set(key, j);
+      this.widened = true;
     }
-    return out;
   }
 
-  typeOf(node, what) {
-    if (!node) return null;
+  /** A numeric slot's type so far (nothing assigned yet: i32, the narrowest). */
+  slotType(key) {
+    return this.types.get(key) ?? "i32";
+  }
+
+  /** The AssemblyScript of every function the roots reach, in the order first reached. */
+  translateAll(roots) {
+    for (const r of roots) {
+      const decl = this.methods.get(r) ?? this.functions.get(r);
+      if (!decl) throw new Error(`gen-wasm-engine: no method or function ${r}`);
+      // The C ABI calls the roots with size_t and pointer values: any unsigned 32-bit number.
+      for (const p of decl.parameters) if (p.type && this.kindOf(p.type, "a parameter") === "num") this.observe(p, "i64", p);
+    }
+    for (let pass = 0; ; pass++) {
+      if (pass > 50) throw new Error("gen-wasm-engine: types do not settle");
+      this.widened = false;
+      this.queue = [...roots];
+      this.done = new Set(roots);
+      this.usedConsts.clear();
+      const out = [];
+      while (this.queue.length > 0) {
+        const name = this.queue.shift();
+        const decl = this.methods.get(name) ?? this.functions.get(name);
+        if (!decl) throw new Error(`gen-wasm-engine: no method or function ${name}`);
+        out.push(this.fn(name, decl));
+      }
+      if (!this.widened) return out;
+    }
+  }
+
+  /** "num", "bool", "op" or "void" for a declared TypeScript type. */
+  kindOf(node, what) {
     const t = node.getText(node.getSourceFile());
-    if (t === "number" || /^\d+( \| \d+)*$/.test(t)) return "i64";
+    if (t === "number" || /^\d+( \| \d+)*$/.test(t)) return "num";
     if (t === "boolean") return "bool";
     if (t === "string") return "op";
     if (t === "void" || t === "never") return "void";
     this.fail(node, `no wasm type for ${what} of type ${t}`);
   }
 
-  returnType(decl) {
+  /** The type of a declared parameter or variable. */
+  declType(decl) {
+    const kind = decl.type ? this.kindOf(decl.type, `parameter ${decl.name.getText(decl.getSourceFile())}`) : null;
+    if (kind === "num") return this.slotType(decl);
+    if (kind !== null) return kind;
+    return null;
+  }
+
+  returnType(name, decl) {
     if (!decl.type) this.fail(decl, "a translated method needs a declared return type");
-    return this.typeOf(decl.type, "the result");
+    const kind = this.kindOf(decl.type, "the result");
+    return kind === "num" ? this.slotType(`return:${name}`) : kind;
   }
 
   asType(t) {
-    return { i64: "i64", bool: "bool", op: "i32", void: "void" }[t];
+    return { i32: "i32", u32: "u32", i64: "i64", bool: "bool", op: "i32", void: "void" }[t];
   }
 
   fn(name, decl) {
     const scope = new Map();
     this.scopes = [scope];
-    this.aliases = new Map(); // local name → "m" | "host"
+    this.aliases = new Map(); // local name → "m" | "host" | "field"
+    this.fnName = name;
     const params = decl.parameters.map((p) => {
       const pn = p.name.getText(p.getSourceFile());
-      let t = p.type ? this.typeOf(p.type, `parameter ${pn}`) : p.initializer && (p.initializer.kind === ts.SyntaxKind.FalseKeyword || p.initializer.kind === ts.SyntaxKind.TrueKeyword) ? "bool" : null;
+      let t = this.declType(p);
+      if (t === null && p.initializer && (p.initializer.kind === ts.SyntaxKind.FalseKeyword || p.initializer.kind === ts.SyntaxKind.TrueKeyword)) t = "bool";
       if (t === null) this.fail(p, "a parameter needs a type");
-      scope.set(pn, t);
-      const dflt = p.initializer ? ` = ${this.expr(p.initializer).c}` : "";
+      scope.set(pn, { key: p, t });
+      const dflt = p.initializer ? ` = ${this.exact(p.initializer).c}` : "";
       return `${pn}: ${this.asType(t)}${dflt}`;
     });
-    this.ret = this.returnType(decl);
+    this.ret = this.returnType(name, decl);
     const body = this.block(decl.body, "");
     const sf = decl.getSourceFile();
     const { line } = sf.getLineAndCharacterOfPosition(decl.getStart(sf));
-    const inline = COLD.has(name) ? "" : "// @ts-ignore: decorator\n@inline ";
+    const inline = this.cold.has(name) ? "" : "// @ts-ignore: decorator\n@inline ";
     return `// ${path.basename(sf.fileName)}:${line + 1} ${name}\n${inline}export function ${name}(${params.join(", ")}): ${this.asType(this.ret)} ${body}\n`;
   }
 
@@ -263,18 +330,15 @@ class Translator {
   }
 
   stmt(s, ind) {
-    const sf = s.getSourceFile();
     if (ts.isVariableStatement(s)) return this.varList(s.declarationList, ind, true);
     if (ts.isExpressionStatement(s)) {
       const e = s.expression;
       if (ts.isBinaryExpression(e) && e.operatorToken.kind >= ts.SyntaxKind.FirstAssignment && e.operatorToken.kind <= ts.SyntaxKind.LastAssignment) {
         return this.assign(e, ind);
       }
-      if ((ts.isPrefixUnaryExpression(e) || ts.isPostfixUnaryExpression(e)) && ts.isIdentifier(e.operand) && this.lookup(e.operand.text) === "i64") {
-        return `${ind}${e.getText(sf)};`;
-      }
+      if (ts.isPrefixUnaryExpression(e) || ts.isPostfixUnaryExpression(e)) return `${ind}${this.incr(e)};`;
       if (ts.isCallExpression(e)) {
-        const x = this.expr(e);
+        const x = this.exact(e);
         return x.c === "" ? "" : `${ind}${x.c};`;
       }
       this.fail(s, "statement not translated");
@@ -289,14 +353,17 @@ class Translator {
     }
     if (ts.isReturnStatement(s)) {
       if (!s.expression) return `${ind}return;`;
-      const x = this.expr(s.expression);
-      this.expect(x, this.ret, s.expression);
-      return `${ind}return ${x.c};`;
+      const x = this.exact(s.expression);
+      if (this.ret === "i32" || this.ret === "u32" || this.ret === "i64") {
+        this.num(x, s.expression);
+        this.observe(`return:${this.fnName}`, x.t, s);
+      } else if (x.t !== this.ret) this.fail(s.expression, `expected a ${this.ret}, got a ${x.t}`);
+      return `${ind}return ${this.conv(x, this.slotOrRet(), s.expression)};`;
     }
     if (ts.isBlock(s)) return ind + this.block(s, ind);
     if (ts.isForStatement(s)) {
       this.scopes.push(new Map());
-      const init = s.initializer ? (ts.isVariableDeclarationList(s.initializer) ? this.varList(s.initializer, "", false) : this.expr(s.initializer).c) : "";
+      const init = s.initializer ? (ts.isVariableDeclarationList(s.initializer) ? this.varList(s.initializer, "", false) : this.fail(s, "loop initializer not translated")) : "";
       const cond = s.condition ? this.cond(s.condition).c : "";
       const inc = s.incrementor ? this.incr(s.incrementor) : "";
       const out = `${ind}for (${init}; ${cond}; ${inc}) ${this.body(s.statement, ind)}`;
@@ -311,46 +378,54 @@ class Translator {
     this.fail(s, `statement kind ${ts.SyntaxKind[s.kind]} not translated`);
   }
 
-  incr(e) {
-    if ((ts.isPrefixUnaryExpression(e) || ts.isPostfixUnaryExpression(e)) && ts.isIdentifier(e.operand)) return e.getText(e.getSourceFile());
-    if (ts.isBinaryExpression(e)) return this.assign(e, "").replace(/;$/, "");
-    this.fail(e, "loop incrementor not translated");
+  slotOrRet() {
+    return this.ret === "i32" || this.ret === "u32" || this.ret === "i64" ? this.slotType(`return:${this.fnName}`) : this.ret;
   }
 
-  /** `let`/`const` declarations; the heap's views (m, host) become aliases, not locals. */
+  /** `i++`, `--i`, `i += 1` (a loop's step, or a statement) on a numeric local: arithmetic, so i64. */
+  incr(e) {
+    if (ts.isBinaryExpression(e)) return this.assign(e, "").replace(/;$/, "");
+    if ((ts.isPrefixUnaryExpression(e) || ts.isPostfixUnaryExpression(e)) && ts.isIdentifier(e.operand)) {
+      const v = this.lookup(e.operand.text);
+      if (v === null || v.t === "bool") this.fail(e, "++ and -- only on numeric locals");
+      this.observe(v.key, "i64", e);
+      return e.getText(e.getSourceFile());
+    }
+    this.fail(e, "increment not translated");
+  }
+
+  /** `let`/`const` declarations; the heap's views (m, host) and fields under their own name are aliases, not locals. */
   varList(list, ind, statement) {
-    const kw = list.flags & ts.NodeFlags.Const ? "const" : "let";
     const parts = [];
     for (const d of list.declarations) {
       const n = d.name.getText(d.getSourceFile());
-      if (d.initializer && this.isView(d.initializer)) {
-        this.aliases.set(n, this.isView(d.initializer));
+      const init = d.initializer;
+      if (init && this.isView(init)) {
+        this.aliases.set(n, this.isView(init));
         continue;
       }
       // const W = this.W: the field itself (a constant or global of the module) under its name.
-      const init = d.initializer;
       if (init && ts.isPropertyAccessExpression(init) && init.expression.kind === ts.SyntaxKind.ThisKeyword && init.name.text === n && (LAYOUT_FIELDS.has(n) || GLOBAL_FIELDS.has(n))) {
         this.aliases.set(n, "field");
         continue;
       }
-      let t;
+      let t = d.type ? this.declType(d) : null;
       let code;
-      if (d.initializer) {
-        const x = this.expr(d.initializer);
-        t = d.type ? this.typeOf(d.type, n) : x.t;
-        this.expect(x, t, d.initializer);
-        code = x.c;
+      if (init) {
+        const x = this.exact(init);
+        if (t === null) t = x.t === "bool" || x.t === "op" ? x.t : (this.observe(d, x.t, d), this.slotType(d));
+        else if (t !== "bool" && t !== "op") (this.observe(d, x.t, d), (t = this.slotType(d)));
+        code = this.conv(x, t, init);
       } else {
-        t = this.typeOf(d.type, n);
+        if (t === null) this.fail(d, "a variable needs a type or a value");
         code = t === "bool" ? "false" : "0";
       }
       if (t === "void") this.fail(d, "a variable of no value");
-      this.scopes[this.scopes.length - 1].set(n, t);
+      this.scopes[this.scopes.length - 1].set(n, { key: d, t });
       parts.push(`${n}: ${this.asType(t)} = ${code}`);
     }
     if (parts.length === 0) return "";
-    // Locals are all `let`: `const` of a value computed at run time is a local anyway.
-    return `${ind}${kw === "const" ? "const" : "let"} ${parts.join(", ")}${statement ? ";" : ""}`;
+    return `${ind}let ${parts.join(", ")}${statement ? ";" : ""}`;
   }
 
   /** "m" when `e` is the heap's metadata view (this.m or its alias), "host" for this.host, else null. */
@@ -360,7 +435,7 @@ class Translator {
       if (e.name.text === "host") return "host";
     }
     if (ts.isPropertyAccessExpression(e) && this.hostOf(e.expression) && e.name.text === "u32") return "m";
-    if (ts.isIdentifier(e) && this.aliases.has(e.text)) return this.aliases.get(e.text);
+    if (ts.isIdentifier(e) && (this.aliases.get(e.text) === "m" || this.aliases.get(e.text) === "host")) return this.aliases.get(e.text);
     return null;
   }
 
@@ -375,33 +450,33 @@ class Translator {
     if (this.isView(left) === "m" || (ts.isIdentifier(left) && left.text === "m")) return "";
     if (ts.isElementAccessExpression(left) && this.isView(left.expression) === "m") {
       if (op !== ts.SyntaxKind.EqualsToken) this.fail(e, "compound stores are not translated (write m[i] = m[i] op v)");
-      const v = this.expr(e.right);
-      this.expect(v, "i64", e.right);
-      return `${ind}store32(${this.wordAddress(left.argumentExpression)}, ${v.c});`;
+      // Int32Array stores ToInt32(v): the low 32 bits.
+      return `${ind}store<i32>(${this.address(left.argumentExpression)}, ${this.low(e.right)});`;
     }
-    let target;
-    let t;
-    if (ts.isPropertyAccessExpression(left) && left.expression.kind === ts.SyntaxKind.ThisKeyword && left.name.text === "errno") {
-      target = "errno";
-      t = "i64";
-    } else if (ts.isIdentifier(left) && this.lookup(left.text) !== null) {
-      target = left.text;
-      t = this.lookup(left.text);
-    } else {
-      this.fail(e, "assignment target not translated");
-    }
-    const right = this.expr(e.right);
     const text = ts.tokenToString(op);
-    if (op === ts.SyntaxKind.EqualsToken) {
-      this.expect(right, t, e.right);
-      return `${ind}${target} = ${right.c};`;
+    if (ts.isPropertyAccessExpression(left) && left.expression.kind === ts.SyntaxKind.ThisKeyword && left.name.text === "errno") {
+      if (op !== ts.SyntaxKind.EqualsToken) this.fail(e, "errno is only assigned");
+      return `${ind}errno = ${this.conv(this.exact(e.right), "i32", e.right)};`;
     }
-    this.expect(right, "i64", e.right);
+    if (!ts.isIdentifier(left) || this.lookup(left.text) === null) this.fail(e, "assignment target not translated");
+    const v = this.lookup(left.text);
+    const name = left.text;
+    if (op === ts.SyntaxKind.EqualsToken) {
+      const x = this.exact(e.right);
+      if (v.t === "bool" || v.t === "op") {
+        if (x.t !== v.t) this.fail(e, `expected a ${v.t}, got a ${x.t}`);
+        return `${ind}${name} = ${x.c};`;
+      }
+      this.observe(v.key, x.t, e);
+      return `${ind}${name} = ${this.conv(x, this.slotType(v.key), e.right)};`;
+    }
+    if (v.t === "bool" || v.t === "op") this.fail(e, `${text} on a ${v.t}`);
     const arith = { "+=": "+", "-=": "-", "*=": "*", "%=": "%" }[text];
-    if (arith) return `${ind}${target} ${text} ${right.c};`;
     const bit = { "&=": "&", "|=": "|", "^=": "^", "<<=": "<<", ">>=": ">>", ">>>=": ">>>" }[text];
-    if (bit) return `${ind}${target} = ${this.bitwise(bit, { c: target, t: "i64" }, right)};`;
-    this.fail(e, `assignment ${text} not translated`);
+    if (!arith && !bit) this.fail(e, `assignment ${text} not translated`);
+    const x = arith ? this.arith(arith, left, e.right) : this.bitwise(bit, left, e.right);
+    this.observe(v.key, x.t, e);
+    return `${ind}${name} = ${this.conv(x, this.slotType(v.key), e)};`;
   }
 
   /** `throw new XError(...)`: the imported fail(), which throws it in JavaScript. */
@@ -417,43 +492,42 @@ class Translator {
       msg = this.messageCode(args[0].text);
       rest = args.slice(1);
     }
-    const op = this.expr(rest[0]);
-    this.expect(op, "op", rest[0]);
-    const at = this.expr(rest[1]);
-    this.expect(at, "i64", rest[1]);
-    return `fail(${kind} /* ${e.expression.text} */, ${msg}, ${op.c}, ${at.c}); unreachable();`;
+    const op = this.exact(rest[0]);
+    if (op.t !== "op") this.fail(rest[0], "the operation must be a name");
+    const at = this.exact(rest[1]);
+    this.num(at, rest[1]);
+    return `fail(${kind} /* ${e.expression.text} */, ${msg}, ${op.c}, <f64>(${at.c})); unreachable();`;
   }
 
   // ─── expressions ───
 
-  expect(x, t, node) {
-    if (x.t !== t) this.fail(node, `expected a ${t}, got a ${x.t}`);
+  num(x, node) {
+    if (x.t !== "i32" && x.t !== "u32" && x.t !== "i64") this.fail(node, `expected a number, got a ${x.t}`);
+  }
+
+  /** `x` as a value of type `t` (a widening: t is a join that includes x's type). */
+  conv(x, t, node) {
+    if (x.t === t) return x.c;
+    if (t === "i64" && (x.t === "i32" || x.t === "u32")) return `<i64>(${x.c})`;
+    if (x.lit !== undefined && literalType(x.lit) !== "i64" && (t === "i32" || t === "u32") && (t === literalType(x.lit) || (t === "u32" && x.lit >= 0))) return x.c;
+    this.fail(node, `a ${x.t} where a ${t} is expected`);
   }
 
   cond(e) {
-    const x = this.expr(e);
+    const x = this.exact(e);
     if (x.t === "bool") return x;
-    if (x.t === "i64") return { c: `(${x.c} != 0)`, t: "bool" };
-    this.fail(e, "not a condition");
+    this.num(x, e);
+    return { c: `(${x.c} != 0)`, t: "bool" };
   }
 
-  /** The byte address of metadata word `i` of `m[i]`: `a` for `m[a >>> 2]` (metadata addresses are multiples of 4). */
-  wordAddress(i) {
+  /** The byte address of `m[i]`: `a` for `m[a >>> 2]` (metadata addresses are multiples of 4), else `i << 2`; as an unsigned 32-bit address. */
+  address(i) {
     let e = i;
     while (ts.isParenthesizedExpression(e)) e = e.expression;
     if (ts.isBinaryExpression(e) && e.operatorToken.kind === ts.SyntaxKind.GreaterThanGreaterThanGreaterThanToken && ts.isNumericLiteral(e.right) && e.right.text === "2") {
-      const a = this.expr(e.left);
-      this.expect(a, "i64", e.left);
-      return a.c;
+      return `<usize>${this.low(e.left)}`;
     }
-    const x = this.expr(i);
-    this.expect(x, "i64", i);
-    return `(${x.c} << 2)`;
-  }
-
-  bitwise(op, a, b) {
-    const f = { "&": "band", "|": "bor", "^": "bxor", "<<": "shl", ">>": "sar", ">>>": "shr" }[op];
-    return `${f}(${a.c}, ${b.c})`;
+    return `(<usize>${this.low(i)} << 2)`;
   }
 
   isNull(e) {
@@ -464,41 +538,74 @@ class Translator {
     return ts.isPropertyAccessExpression(e) && e.expression.kind === ts.SyntaxKind.ThisKeyword && e.name.text === "maps";
   }
 
-  expr(e) {
-    const sf = e.getSourceFile();
+  /**
+   * The low 32 bits of a numeric expression, as an i32: exact for what JavaScript computes
+   * with ToInt32 or ToUint32 (bitwise operands, stored words, addresses), since i32
+   * arithmetic wraps modulo 2^32.
+   */
+  low(e) {
+    while (ts.isParenthesizedExpression(e) || ts.isNonNullExpression(e) || ts.isAsExpression(e) || ts.isTypeAssertionExpression(e)) e = e.expression;
+    if (ts.isNumericLiteral(e)) return String(Number(e.text.replace(/_/g, "")) | 0);
+    if (ts.isBinaryExpression(e)) {
+      const text = ts.tokenToString(e.operatorToken.kind);
+      if (text === "+" || text === "-" || text === "*") return `(${this.low(e.left)} ${text} ${this.low(e.right)})`;
+      if (["&", "|", "^", "<<", ">>"].includes(text)) return this.bitwise(text, e.left, e.right).c;
+      if (text === ">>>") return `<i32>${this.bitwise(text, e.left, e.right).c}`;
+    }
+    if (ts.isPrefixUnaryExpression(e) && e.operator === ts.SyntaxKind.MinusToken) return `(-${this.low(e.operand)})`;
+    if (ts.isConditionalExpression(e)) {
+      const c = this.cond(e.condition);
+      if (c.k === true) return this.low(e.whenTrue);
+      if (c.k === false) return this.low(e.whenFalse);
+      return `(${c.c} ? ${this.low(e.whenTrue)} : ${this.low(e.whenFalse)})`;
+    }
+    const x = this.exact(e);
+    this.num(x, e);
+    return x.t === "i32" ? x.c : `<i32>(${x.c})`;
+  }
+
+  exact(e) {
     if (ts.isParenthesizedExpression(e)) {
-      const x = this.expr(e.expression);
+      const x = this.exact(e.expression);
       return { ...x, c: `(${x.c})` };
     }
-    if (ts.isNonNullExpression(e) || ts.isAsExpression(e) || ts.isTypeAssertionExpression(e)) return this.expr(e.expression);
-    if (ts.isNumericLiteral(e)) return { c: String(Number(e.text.replace(/_/g, ""))), t: "i64" };
+    if (ts.isNonNullExpression(e) || ts.isAsExpression(e) || ts.isTypeAssertionExpression(e)) return this.exact(e.expression);
+    if (ts.isNumericLiteral(e)) {
+      const v = Number(e.text.replace(/_/g, ""));
+      return { c: String(v), t: literalType(v), lit: v };
+    }
     if (e.kind === ts.SyntaxKind.TrueKeyword) return { c: "true", t: "bool", k: true };
     if (e.kind === ts.SyntaxKind.FalseKeyword) return { c: "false", t: "bool", k: false };
     if (ts.isStringLiteral(e)) return { c: this.opCode(e.text), t: "op" };
     if (ts.isIdentifier(e)) {
-      if (this.aliases.get(e.text) === "field") return { c: e.text === "mode" ? "MODE" : e.text, t: "i64" };
-      const t = this.lookup(e.text);
-      if (t !== null) return { c: e.text, t };
+      if (this.aliases.get(e.text) === "field") return this.field(e.text);
+      const v = this.lookup(e.text);
+      if (v !== null) return { c: e.text, t: v.t };
       if (e.text in this.consts) {
         this.usedConsts.add(e.text);
-        return { c: e.text, t: "i64" };
+        const val = this.consts[e.text];
+        return { c: e.text, t: literalType(val), lit: val };
       }
       this.fail(e, "unknown name");
     }
     if (ts.isPropertyAccessExpression(e)) return this.property(e);
     if (ts.isElementAccessExpression(e)) {
       if (this.isView(e.expression) !== "m") this.fail(e, "only the metadata view may be indexed");
-      return { c: `load32(${this.wordAddress(e.argumentExpression)})`, t: "i64" };
+      return { c: `load<i32>(${this.address(e.argumentExpression)})`, t: "i32" };
     }
     if (ts.isCallExpression(e)) return this.call(e);
     if (ts.isConditionalExpression(e)) {
       const c = this.cond(e.condition);
-      if (c.k === true) return this.expr(e.whenTrue);
-      if (c.k === false) return this.expr(e.whenFalse);
-      const a = this.expr(e.whenTrue);
-      const b = this.expr(e.whenFalse);
-      if (a.t !== b.t) this.fail(e, "branches of different types");
-      return { c: `(${c.c} ? ${a.c} : ${b.c})`, t: a.t };
+      if (c.k === true) return this.exact(e.whenTrue);
+      if (c.k === false) return this.exact(e.whenFalse);
+      const a = this.exact(e.whenTrue);
+      const b = this.exact(e.whenFalse);
+      if (a.t === "bool" || b.t === "bool" || a.t === "op" || b.t === "op") {
+        if (a.t !== b.t) this.fail(e, "branches of different types");
+        return { c: `(${c.c} ? ${a.c} : ${b.c})`, t: a.t };
+      }
+      const t = join(a.t, b.t);
+      return { c: `(${c.c} ? ${this.conv(a, t, e.whenTrue)} : ${this.conv(b, t, e.whenFalse)})`, t };
     }
     if (ts.isPrefixUnaryExpression(e)) {
       const op = e.operator;
@@ -506,10 +613,14 @@ class Translator {
         const x = this.cond(e.operand);
         return x.k !== undefined ? { c: String(!x.k), t: "bool", k: !x.k } : { c: `!${x.c}`, t: "bool" };
       }
-      const x = this.expr(e.operand);
-      this.expect(x, "i64", e.operand);
-      if (op === ts.SyntaxKind.MinusToken) return { c: `(-${x.c})`, t: "i64" };
-      if (op === ts.SyntaxKind.TildeToken) return { c: `bnot(${x.c})`, t: "i64" };
+      if (op === ts.SyntaxKind.MinusToken && ts.isNumericLiteral(e.operand)) {
+        const v = -Number(e.operand.text.replace(/_/g, ""));
+        return { c: `(${v})`, t: literalType(v), lit: v };
+      }
+      const x = this.exact(e.operand);
+      this.num(x, e.operand);
+      if (op === ts.SyntaxKind.MinusToken) return { c: `(-${this.conv(x, "i64", e)})`, t: "i64" };
+      if (op === ts.SyntaxKind.TildeToken) return { c: `(~${this.low(e.operand)})`, t: "i32" };
       this.fail(e, "unary operator not translated");
     }
     if (ts.isBinaryExpression(e)) return this.binary(e);
@@ -517,36 +628,46 @@ class Translator {
     this.fail(e, `expression kind ${ts.SyntaxKind[e.kind]} not translated`);
   }
 
+  field(name) {
+    return { c: name === "mode" ? "MODE" : name, t: "i32" };
+  }
+
   property(e) {
     const sf = e.getSourceFile();
     const obj = e.expression;
     const name = e.name.text;
     if (obj.kind === ts.SyntaxKind.ThisKeyword) {
-      if (GLOBAL_FIELDS.has(name) || LAYOUT_FIELDS.has(name)) return { c: name === "mode" ? "MODE" : name, t: "i64" };
-      if (name === "errno") return { c: "errno", t: "i64" };
+      if (GLOBAL_FIELDS.has(name) || LAYOUT_FIELDS.has(name)) return this.field(name);
+      if (name === "errno") return { c: "errno", t: "i32" };
       this.fail(e, `field ${name} not translated`);
     }
     if (ts.isPropertyAccessExpression(obj) && obj.expression.kind === ts.SyntaxKind.ThisKeyword && obj.name.text === "layout") {
-      if (name === "align") return { c: "ALIGN", t: "i64" };
+      if (name === "align") return { c: "ALIGN", t: "i32" };
       this.fail(e, "layout field not translated");
     }
-    if (this.hostOf(obj) && name === "pageSize") return { c: "PAGE", t: "i64" };
+    if (this.hostOf(obj) && name === "pageSize") return { c: "PAGE", t: "i32" };
     if (ts.isIdentifier(obj) && obj.text === "Errno") {
       if (!(name in this.errno)) this.fail(e, "unknown errno");
-      return { c: `${this.errno[name]} /* ${name} */`, t: "i64" };
+      return { c: `${this.errno[name]} /* ${name} */`, t: "i32", lit: this.errno[name] };
     }
     this.fail(e, `property ${obj.getText(sf)}.${name} not translated`);
   }
 
+  /** The arguments of a call of `decl`, each widened to its parameter's type (which it widens first). */
   args(call, decl) {
     const params = decl.parameters;
     if (call.arguments.length > params.length) this.fail(call, "too many arguments");
     return call.arguments.map((a, i) => {
-      const x = this.expr(a);
+      const x = this.exact(a);
       const p = params[i];
-      const t = p.type ? this.typeOf(p.type, "parameter") : x.t;
-      this.expect(x, t, a);
-      return x.c;
+      const kind = p.type ? this.kindOf(p.type, "a parameter") : x.t === "bool" ? "bool" : "num";
+      if (kind !== "num") {
+        if (x.t !== kind) this.fail(a, `expected a ${kind}, got a ${x.t}`);
+        return x.c;
+      }
+      this.num(x, a);
+      this.observe(p, x.t, a);
+      return this.conv(x, this.slotType(p), a);
     });
   }
 
@@ -561,42 +682,45 @@ class Translator {
         const decl = this.methods.get(target);
         if (!decl) this.fail(e, `method ${target} not found`);
         this.need(target);
-        return { c: `${target}(${this.args(e, decl).join(", ")})`, t: this.returnType(decl) };
+        return { c: `${target}(${this.args(e, decl).join(", ")})`, t: this.returnType(target, decl) };
       }
       if (this.hostOf(obj)) {
-        const a = e.arguments.map((x) => {
-          const v = this.expr(x);
-          this.expect(v, "i64", x);
-          return v.c;
-        });
+        const a = e.arguments;
         if (name === "sync") return { c: "", t: "void" }; // wasm reads the memory itself: nothing to pick up
-        const host = { ld: ["load32", "i64"], st: ["store32", "void"], copy: ["hostCopy", "void"], zero: ["hostZero", "void"], sbrk: ["hostSbrk", "i64"] }[name];
-        if (!host) this.fail(e, `host method ${name} not translated`);
-        return { c: `${host[0]}(${a.join(", ")})`, t: host[1] };
+        if (name === "ld") return { c: `load<i32>(<usize>${this.low(a[0])})`, t: "i32" };
+        if (name === "st") return { c: `store<i32>(<usize>${this.low(a[0])}, ${this.low(a[1])})`, t: "void" };
+        if (name === "copy") return { c: `memory.copy(<usize>${this.low(a[0])}, <usize>${this.low(a[1])}, <usize>${this.low(a[2])})`, t: "void" };
+        if (name === "zero") return { c: `memory.fill(<usize>${this.low(a[0])}, 0, <usize>${this.low(a[1])})`, t: "void" };
+        if (name === "sbrk") {
+          const x = this.exact(a[0]);
+          this.num(x, a[0]);
+          return { c: `hostSbrk(${this.conv(x, "i64", a[0])})`, t: "i64" };
+        }
+        this.fail(e, `host method ${name} not translated`);
       }
       if (ts.isIdentifier(obj) && obj.text === "Math") {
-        if (name === "clz32" || name === "max" || name === "min") {
+        if (name === "clz32") return { c: `<i32>clz<u32>(<u32>${this.low(e.arguments[0])})`, t: "i32" };
+        if (name === "max" || name === "min") {
           const a = e.arguments.map((x) => {
-            const v = this.expr(x);
-            this.expect(v, "i64", x);
-            return v.c;
+            const v = this.exact(x);
+            this.num(v, x);
+            return this.conv(v, "i64", x);
           });
-          return { c: `${name === "clz32" ? "clz32" : name === "max" ? "imax" : "imin"}(${a.join(", ")})`, t: "i64" };
+          return { c: `${name === "max" ? "imax" : "imin"}(${a.join(", ")})`, t: "i64" };
         }
         if (name === "ceil" || name === "floor") {
           let q = e.arguments[0];
           while (ts.isParenthesizedExpression(q)) q = q.expression;
           if (!ts.isBinaryExpression(q) || q.operatorToken.kind !== ts.SyntaxKind.SlashToken) this.fail(e, `Math.${name} is translated only around a division`);
-          const a = this.expr(q.left);
-          const b = this.expr(q.right);
-          this.expect(a, "i64", q.left);
-          this.expect(b, "i64", q.right);
-          return { c: `${name}Div(${a.c}, ${b.c})`, t: "i64" };
+          const a = this.exact(q.left);
+          const b = this.exact(q.right);
+          this.num(a, q.left);
+          this.num(b, q.right);
+          return { c: `${name}Div(${this.conv(a, "i64", q.left)}, ${this.conv(b, "i64", q.right)})`, t: "i64" };
         }
       }
       if (ts.isIdentifier(obj) && obj.text === "Number" && name === "isSafeInteger") {
-        const v = this.expr(e.arguments[0]);
-        this.expect(v, "i64", e.arguments[0]);
+        this.num(this.exact(e.arguments[0]), e.arguments[0]);
         return { c: "true", t: "bool", k: true }; // every value the engine has is an integer
       }
       if (this.isMaps(obj)) this.fail(e, "a mapped-block lookup that is not folded away");
@@ -605,9 +729,27 @@ class Translator {
     if (ts.isIdentifier(callee) && this.functions.has(callee.text)) {
       const decl = this.functions.get(callee.text);
       this.need(callee.text);
-      return { c: `${callee.text}(${this.args(e, decl).join(", ")})`, t: this.returnType(decl) };
+      return { c: `${callee.text}(${this.args(e, decl).join(", ")})`, t: this.returnType(callee.text, decl) };
     }
     this.fail(e, "call not translated");
+  }
+
+  /** JavaScript's `+ - * %` on integers: exact in i64 (two 32-bit values stay within 64 bits). */
+  arith(text, left, right) {
+    const a = this.exact(left);
+    const b = this.exact(right);
+    this.num(a, left);
+    this.num(b, right);
+    return { c: `(${this.conv(a, "i64", left)} ${text} ${this.conv(b, "i64", right)})`, t: "i64" };
+  }
+
+  /** JavaScript's bitwise operators: on the low 32 bits of the operands, an i32 result (`>>>`: a u32). */
+  bitwise(text, left, right) {
+    const la = this.low(left);
+    const lb = this.low(right);
+    if (text === ">>>") return { c: `(<u32>${la} >>> <u32>${lb})`, t: "u32" };
+    // wasm's i32 shifts take the count modulo 32, as JavaScript's do.
+    return { c: `(${la} ${text} ${lb})`, t: "i32" };
   }
 
   binary(e) {
@@ -629,40 +771,37 @@ class Translator {
       const known = (v) => ({ c: String(v), t: "bool", k: v });
       if (this.isMaps(e.left) && this.isNull(e.right)) return known(eq);
       if (ts.isTypeOfExpression(e.left) && ts.isStringLiteral(e.right)) {
-        this.expr(e.left.expression);
+        this.exact(e.left.expression);
         return known((e.right.text === "number") === eq);
       }
       if (this.isNull(e.right)) {
         if (op === K.EqualsEqualsToken || op === K.ExclamationEqualsToken) {
-          this.expr(e.left);
+          this.exact(e.left);
           return known(ne); // a number is never null nor undefined
         }
         this.fail(e, "a comparison with null or undefined");
       }
-      const a = this.expr(e.left);
-      const b = this.expr(e.right);
-      if (a.t !== b.t) this.fail(e, `comparing a ${a.t} with a ${b.t}`);
-      return { c: `(${a.c} ${eq ? "==" : "!="} ${b.c})`, t: "bool" };
     }
-    const a = this.expr(e.left);
-    const b = this.expr(e.right);
     const text = ts.tokenToString(op);
-    if (["<", "<=", ">", ">="].includes(text)) {
-      this.expect(a, "i64", e.left);
-      this.expect(b, "i64", e.right);
-      return { c: `(${a.c} ${text} ${b.c})`, t: "bool" };
-    }
-    if (["+", "-", "*", "%"].includes(text)) {
-      this.expect(a, "i64", e.left);
-      this.expect(b, "i64", e.right);
-      return { c: `(${a.c} ${text} ${b.c})`, t: "i64" };
-    }
-    if (["&", "|", "^", "<<", ">>", ">>>"].includes(text)) {
-      this.expect(a, "i64", e.left);
-      this.expect(b, "i64", e.right);
-      return { c: this.bitwise(text, a, b), t: "i64" };
+    if (eq || ne || ["<", "<=", ">", ">="].includes(text)) {
+      const a = this.exact(e.left);
+      const b = this.exact(e.right);
+      const cmp = eq ? "==" : ne ? "!=" : text;
+      if (a.t === "bool" || a.t === "op" || b.t === "bool" || b.t === "op") {
+        if (a.t !== b.t || (!eq && !ne)) this.fail(e, `comparing a ${a.t} with a ${b.t}`);
+        return { c: `(${a.c} ${cmp} ${b.c})`, t: "bool" };
+      }
+      // Both in the type that holds both: the comparison is exact.
+      const t = a.lit !== undefined && literalType(a.lit) !== "i64" && (b.t === "i32" || b.t === "u32") && (literalType(a.lit) === b.t || (b.t === "u32" && a.lit >= 0))
+        ? b.t
+        : b.lit !== undefined && literalType(b.lit) !== "i64" && (a.t === "i32" || a.t === "u32") && (literalType(b.lit) === a.t || (a.t === "u32" && b.lit >= 0))
+          ? a.t
+          : join(a.t, b.t);
+      return { c: `(${this.conv(a, t, e.left)} ${cmp} ${this.conv(b, t, e.right)})`, t: "bool" };
     }
     if (text === "/") this.fail(e, "a division is translated only inside Math.ceil or Math.floor");
+    if (["+", "-", "*", "%"].includes(text)) return this.arith(text, e.left, e.right);
+    if (["&", "|", "^", "<<", ">>", ">>>"].includes(text)) return this.bitwise(text, e.left, e.right);
     this.fail(e, `operator ${text} not translated`);
   }
 }
@@ -706,38 +845,39 @@ export async function models(src) {
  * The AssemblyScript of the engine, and the tables (operation names, messages) that the
  * JavaScript side needs to turn `fail(kind, msg, op, at)` back into an error.
  */
-export async function generateSource(src, { roots = ROOTS } = {}) {
+export async function generateSource(src, { roots = ROOTS, cold = COLD } = {}) {
   const { consts, errno } = await constants(src);
-  const tr = new Translator(src, consts, errno);
+  const tr = new Translator(src, consts, errno, cold);
   const fns = tr.translateAll(roots);
-  const constLines = [...tr.usedConsts].sort().map((n) => `const ${n}: i64 = ${consts[n]};`);
+  const constLines = [...tr.usedConsts].sort().map((n) => `const ${n}: ${literalType(consts[n])} = ${consts[n]};`);
   const text = `// GENERATED by scripts/gen-wasm-engine.mjs from ${Object.values(SOURCES).join(", ")}: do not edit.
 // Run \`npm run gen\` after changing them; a test fails while this file is out of date.
 //
-// The engine methods of Heap.ts in AssemblyScript: a JavaScript number is an i64, and every
-// bitwise operation goes through host.as's helpers, which give JavaScript's 32-bit results.
-// "./layout" is made for each data model by the generator (W, alignment, ... as constants).
+// The engine methods of Heap.ts in AssemblyScript, with JavaScript's integer arithmetic: each
+// number in the narrowest type that holds all its values (i32, u32 or i64), sums and products
+// in i64, bitwise operations on the low 32 bits (see the generator). "./layout" is made for
+// each data model by the generator (W, alignment, ... as constants).
 import { ALIGN, W, W2, amask, gshift, minChunk, smallLimit, binWords, MODE, PAGE, BINS_OFF } from "./layout";
-import { band, bor, bxor, bnot, shl, sar, shr, clz32, imin, imax, ceilDiv, floorDiv, load32, store32, hostCopy, hostZero, hostSbrk, fail } from "./host";
+import { imin, imax, ceilDiv, floorDiv, hostSbrk, fail } from "./host";
 
 ${constLines.join("\n")}
 
 /** The heap's header (its base), its bin heads and its first chunk: set by attachHeader. */
-export let hdr: i64 = 0;
-export let bins: i64 = 0;
-export let arena: i64 = 0;
+export let hdr: i32 = 0;
+export let bins: i32 = 0;
+export let arena: i32 = 0;
 /** What \`this.errno = ...\` sets: the C-ABI layer hands it to the module's errno, then clears it. */
-export let errno: i64 = 0;
+export let errno: i32 = 0;
 
 /** Points the engine at the heap whose header is at \`h\` (bins and arena as Heap.setUp places them). */
-export function attachHeader(h: i64, firstChunk: i64): void {
+export function attachHeader(h: i32, firstChunk: i32): void {
   hdr = h;
   bins = h + BINS_OFF;
   arena = firstChunk;
 }
 
 /** The errno the last call set (0: none), cleared. */
-export function takeErrno(): i64 {
+export function takeErrno(): i32 {
   const e = errno;
   errno = 0;
   return e;
@@ -765,7 +905,7 @@ export function layoutModule(model) {
     ARENA_OFF: f.arena,
   };
   return Object.entries(lines)
-    .map(([k, v]) => `export const ${k}: i64 = ${v};`)
+    .map(([k, v]) => `export const ${k}: i32 = ${v};`)
     .join("\n");
 }
 
@@ -781,12 +921,12 @@ export async function ascVersion() {
 }
 
 /** Compiles the engine for one data model with asc. */
-export async function compile(generated, hand, model, { text = false, layout = layoutModule(model) } = {}) {
+export async function compile(generated, hand, model, { text = false, layout = layoutModule(model), flags = ASC_FLAGS } = {}) {
   const { default: asc } = await import(pathToFileURL(rel("node_modules/assemblyscript/dist/asc.js")).href);
   const files = { "abi.ts": hand.abi, "host.ts": hand.host, "engine.ts": generated, "layout.ts": layout };
   const out = {};
   const stderr = asc.createMemoryStream();
-  const { error } = await asc.main(["abi.ts", ...ASC_FLAGS, "--outFile", "engine.wasm", ...(text ? ["--textFile", "engine.wat"] : [])], {
+  const { error } = await asc.main(["abi.ts", ...flags, "--outFile", "engine.wasm", ...(text ? ["--textFile", "engine.wat"] : [])], {
     readFile: (name) => (name in files ? files[name] : null),
     writeFile: (name, contents) => {
       out[name] = contents;

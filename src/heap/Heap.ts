@@ -16,7 +16,7 @@ import { CINUSE, FLAG_BITS, ILP32, LP64, MAX_REQUEST, PINUSE, WASM32, type Layou
 import { LinearHost, type HeapHost } from "./host.js";
 import type { AddressSpace } from "../vm/AddressSpace.js";
 import { jsImports, type WasmImportOptions, type WasmImports } from "./wasm/abi.js";
-import { wasmEngineImports } from "./wasm/engine.js";
+import { engineOf, runOnWasmEngine, wasmEngineImports, type WasmEngineBinaries } from "./wasm/engine.js";
 import { allocArray, blockOf, resizeArray, viewOf, type TypedArray, type TypedArrayConstructor } from "./views.js";
 import { SHARED_AREA_BYTES, SharedHeap } from "./arenas.js";
 import {
@@ -163,6 +163,13 @@ export interface HeapOptions {
    * that is there, use {@link Heap.attach}. @defaultValue false
    */
   overwrite?: boolean;
+  /**
+   * The heap's wasm engine (`wasmEngine` from `vmheap/wasm`), for a heap on a
+   * `WebAssembly.Memory`: the heap's calls from JavaScript then run on it too (it is faster
+   * there than the JavaScript engine; docs/wasm.md), and `wasmImports()` hands it to modules.
+   * @defaultValue none: calls from JavaScript run on the JavaScript engine
+   */
+  engine?: WasmEngineBinaries;
 }
 
 /** The keys of {@link HeapOptions}, for `checkOptions`. */
@@ -178,6 +185,7 @@ const OPTION_KEYS: OptionKeys<HeapOptions> = {
   dataModel: 1,
   concurrent: 1,
   overwrite: 1,
+  engine: 1,
 };
 
 /** Options for {@link Heap.attach}. */
@@ -242,6 +250,8 @@ const MODE_SYNC = 1;
 const MODE_LOCK = 2;
 /** A 32-bit data model (ilp32, wasm32): the LP64 fast paths (literal layout numbers) do not apply. */
 const MODE_ILP32 = 4;
+/** The heap's calls run on its wasm engine (HeapOptions.engine): no fast path in JavaScript either. */
+const MODE_ENGINE = 8;
 
 /** Where {@link Heap.allot} puts a remainder. */
 const REM_BIN = 0;
@@ -353,6 +363,11 @@ export class Heap<M extends HeapMemory = LinearMemory> {
     this.m = host.u32;
     if (!this.format(limit, opts)) throw new ArgumentError("Heap: the memory cannot hold an empty heap");
     if (concurrent) this.shared = new SharedHeap(this, Heap, memory, hdr, true);
+    if (opts.engine !== undefined) {
+      // The engine's functions take the place of the general path's (mallocImpl, freeImpl, ...).
+      Object.assign(this, runOnWasmEngine(this as Heap<HeapMemory>, opts.engine));
+      (this as unknown as Record<string, unknown>).mode = this.mode | MODE_ENGINE;
+    }
   }
 
   /**
@@ -522,7 +537,7 @@ export class Heap<M extends HeapMemory = LinearMemory> {
     if (mode !== 0) {
       // The 32-bit model has no fast path. A concurrent heap takes it holding the lock (this
       // call again, inside locked), and a heap on a wasm memory after picking up a growth.
-      if ((mode & MODE_ILP32) !== 0) return (mode & MODE_LOCK) !== 0 ? this.locked(this.mallocImpl, size, 0) : this.mallocImpl(size);
+      if ((mode & (MODE_ILP32 | MODE_ENGINE)) !== 0) return (mode & MODE_LOCK) !== 0 ? this.locked(this.mallocImpl, size, 0) : this.mallocImpl(size);
       if ((mode & MODE_LOCK) !== 0 && !this.lockHeld) return this.locked(this.malloc, size, 0);
       if ((mode & MODE_SYNC) !== 0 && this.stale()) this.sync();
     }
@@ -756,7 +771,7 @@ export class Heap<M extends HeapMemory = LinearMemory> {
     if (mode !== 0) {
       // As in malloc: the 32-bit model takes the general path; a concurrent heap runs this
       // call again holding the lock; a heap on a wasm memory picks up a growth first.
-      if ((mode & MODE_ILP32) !== 0) {
+      if ((mode & (MODE_ILP32 | MODE_ENGINE)) !== 0) {
         if ((mode & MODE_LOCK) !== 0) this.locked(this.freeImpl, ptr, 0);
         else this.freeImpl(ptr);
         return;
@@ -1593,7 +1608,7 @@ export class Heap<M extends HeapMemory = LinearMemory> {
     // On linear memory in the 64-bit model, through malloc's fast paths (a concurrent heap
     // already holds its lock here, and malloc knows it); a process's heap, whose malloc is a
     // transaction of its own, and the 32-bit model take the general path.
-    const p = this.maps === null && (this.mode & MODE_ILP32) === 0 ? this.malloc(total) : this.mallocImpl(total);
+    const p = this.maps === null && (this.mode & (MODE_ILP32 | MODE_ENGINE)) === 0 ? this.malloc(total) : this.mallocImpl(total);
     // A mapped block is made of fresh zero pages already.
     if (p !== 0 && !(this.maps !== null && this.maps.has(p))) this.host.zero(p, (this.m[(p - this.W) >>> 2] & ~FLAG_BITS) - this.W);
     return p;
@@ -2586,11 +2601,12 @@ export class Heap<M extends HeapMemory = LinearMemory> {
    * multiple of 4), `aligned_alloc`, `memalign`, `malloc_usable_size`. Arguments arrive as
    * signed i32 and are read as unsigned. Error codes are the module's libc's (`opts.errno`:
    * WASI's by default, `EINVAL` = 28, `ENOMEM` = 48), and a failing call sets the C program's
-   * `errno` through its `__errno_location` when `opts.instance` gives the instance.
+   * `errno` (its exported `errno` global or `__errno_location()`) when `opts.instance` gives
+   * the instance.
    *
-   * With `opts.engine` (the wasm engine of `vmheap/wasm`) the functions are the engine's wasm
-   * exports, so the module's calls are wasm-to-wasm; otherwise they call this heap's
-   * JavaScript engine.
+   * With `opts.engine` (the wasm engine of `vmheap/wasm`), or on a heap made with one, the
+   * functions are the engine's wasm exports, so the module's calls are wasm-to-wasm; otherwise
+   * they call this heap's JavaScript engine.
    *
    * A module's set-up (`bytes` its code, `heapBase` its exported `__heap_base`):
    * ```ts
@@ -2619,6 +2635,7 @@ export class Heap<M extends HeapMemory = LinearMemory> {
    */
   wasmImports(opts: WasmImportOptions = {}): WasmImports {
     const heap = this as Heap<HeapMemory>;
-    return opts.engine !== undefined ? wasmEngineImports(heap, opts.engine, opts) : jsImports(heap, opts);
+    const engine = opts.engine ?? engineOf(heap);
+    return engine !== undefined ? wasmEngineImports(heap, engine, opts) : jsImports(heap, opts);
   }
 }

@@ -33,6 +33,9 @@ const MODE_LOCK = 2;
 /** A 32-bit data model (ilp32, wasm32): the LP64 fast paths (literal layout numbers) do not apply. */
 const MODE_ILP32 = 4;
 
+/** The heap's calls run on its wasm engine (HeapOptions.engine): no fast path in JavaScript either. */
+const MODE_ENGINE = 8;
+
 /** Where {@link Heap.allot} puts a remainder. */
 const REM_BIN = 0;
 
@@ -170,7 +173,7 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
     if (mode !== 0) {
       // The 32-bit model has no fast path. A concurrent heap takes it holding the lock (this
       // call again, inside locked), and a heap on a wasm memory after picking up a growth.
-      if ((mode & MODE_ILP32) !== 0) return (mode & MODE_LOCK) !== 0 ? this.locked(this.mallocImpl, size, 0) : this.mallocImpl(size);
+      if ((mode & (MODE_ILP32 | MODE_ENGINE)) !== 0) return (mode & MODE_LOCK) !== 0 ? this.locked(this.mallocImpl, size, 0) : this.mallocImpl(size);
       if ((mode & MODE_LOCK) !== 0 && !this.lockHeld) return this.locked(this.malloc, size, 0);
       if ((mode & MODE_SYNC) !== 0 && this.stale()) this.sync();
     }
@@ -404,7 +407,7 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
     if (mode !== 0) {
       // As in malloc: the 32-bit model takes the general path; a concurrent heap runs this
       // call again holding the lock; a heap on a wasm memory picks up a growth first.
-      if ((mode & MODE_ILP32) !== 0) {
+      if ((mode & (MODE_ILP32 | MODE_ENGINE)) !== 0) {
         if ((mode & MODE_LOCK) !== 0) this.locked(this.freeImpl, ptr, 0);
         else this.freeImpl(ptr);
         return;
@@ -1237,7 +1240,7 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
     // On linear memory in the 64-bit model, through malloc's fast paths (a concurrent heap
     // already holds its lock here, and malloc knows it); a process's heap, whose malloc is a
     // transaction of its own, and the 32-bit model take the general path.
-    const p = this.maps === null && (this.mode & MODE_ILP32) === 0 ? this.malloc(total) : this.mallocImpl(total);
+    const p = this.maps === null && (this.mode & (MODE_ILP32 | MODE_ENGINE)) === 0 ? this.malloc(total) : this.mallocImpl(total);
     // A mapped block is made of fresh zero pages already.
     if (p !== 0 && !(this.maps !== null && this.maps.has(p))) this.host.zero(p, (this.m[this.tr((p - this.W) >>> 2)] & ~FLAG_BITS) - this.W);
     return p;

@@ -85,18 +85,31 @@ describe("the wasm engine generated from Heap.ts", () => {
     const wrap = (body: string, ret = "number", params = "i: number"): string =>
       `class Heap {\n  protected m!: Int32Array;\n  protected hdr!: number;\n  foo(${params}): ${ret} {\n    const m = this.m;\n${body}\n  }\n}\n`;
     const gen = async (body: string, ret?: string, params?: string): Promise<string> => (await generateSource({ ...src, heap: wrap(body, ret, params) }, { roots: ["foo"] })).text;
-    const out = await gen("    m[(i + 4) >>> 2] = m[i] | 1;\n    if (this.maps !== null && this.maps.has(i)) return 7;\n    return Math.ceil(i / 16) + (i >>> 3) + ~i + (i << 2) + (i >> 1) + (i ^ 3) + (i & 5) + Math.clz32(i);");
-    expect(out).toContain("store32(((i + 4)), bor(load32((i << 2)), 1));");
-    expect(out).toContain("ceilDiv(i, 16)");
-    expect(out).toContain("shr(i, 3)");
-    expect(out).toContain("bnot(i)");
-    expect(out).toContain("shl(i, 2)");
-    expect(out).toContain("sar(i, 1)");
-    expect(out).toContain("bxor(i, 3)");
-    expect(out).toContain("band(i, 5)");
-    expect(out).toContain("clz32(i)");
+    const out = await gen(
+      "    m[(i + 4) >>> 2] = m[i] | 1;\n    if (this.maps !== null && this.maps.has(i)) return 7;\n    const big = i + 0x7fff_0000;\n    if (big > 0x7fff_ffff) return -1;\n" +
+        "    return Math.ceil(i / 16) + (i >>> 3) + ~i + (i << 2) + (i >> 1) + (i ^ 3) + (i & 5) + Math.clz32(i);",
+    );
+    // a metadata word: a 32-bit load and store at the byte address, the address's low 32 bits
+    expect(out).toContain("store<i32>(<usize>(<i32>(i) + 4), (load<i32>((<usize><i32>(i) << 2)) | 1));");
+    // a sum is exact (i64): past 2^31 it stays past 2^31, as in JavaScript
+    expect(out).toContain("let big: i64 = (i + <i64>(2147418112));");
+    expect(out).toContain("if ((big > <i64>(2147483647))) {");
+    expect(out).toContain("ceilDiv(i, <i64>(16))");
+    // bitwise operators on the low 32 bits; >>> unsigned
+    expect(out).toContain("(<u32><i32>(i) >>> <u32>3)");
+    expect(out).toContain("(~<i32>(i))");
+    expect(out).toContain("(<i32>(i) << 2)");
+    expect(out).toContain("(<i32>(i) >> 1)");
+    expect(out).toContain("(<i32>(i) ^ 3)");
+    expect(out).toContain("(<i32>(i) & 5)");
+    expect(out).toContain("<i32>clz<u32>(<u32><i32>(i))");
     expect(out).not.toContain("maps"); // a heap on a wasm memory has no mapped blocks: folded away
     expect(out).toContain("export function foo(i: i64): i64");
+    // a variable is as wide as everything assigned to it: a word stays i32, a sum widens it
+    const widen = await gen("    const s = m[i];\n    let x = m[i + 1];\n    x = x + s;\n    return s & x;");
+    expect(widen).toContain("let s: i32 = load<i32>(");
+    expect(widen).toContain("let x: i64 = <i64>(load<i32>(");
+    expect(widen).toMatch(/export function foo\(i: i64\): i32/);
     const refused = async (body: string, why: RegExp, ret?: string, params?: string): Promise<void> => {
       await expect(gen(body, ret, params)).rejects.toThrow(why);
     };

@@ -6,7 +6,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { Errno, Heap, type DataModel, type LinearMemory } from "../../src/index.js";
 import { moduleErrno, validWasmAlignment, WASI_ERRNO } from "../../src/heap/wasm/abi.js";
-import { ABI_HEAP_BASE, abiClientText, compileWat, loadWabt, MEMPTR_ADDR, type AbiClient } from "./helpers/wasmClient.js";
+import { ABI_HEAP_BASE, abiClientText, compileWat, loadWabt, MEMPTR_ADDR, type AbiClient, type ErrnoExport } from "./helpers/wasmClient.js";
 import { ENGINES, type EngineName } from "./helpers/wasmEngines.js";
 
 beforeAll(loadWabt);
@@ -17,12 +17,12 @@ interface Client {
   memory: WebAssembly.Memory;
 }
 
-function client(engine: EngineName, opts: { errno?: "wasi" | "linux"; dataModel?: DataModel; errnoExport?: boolean } = {}): Client {
+function client(engine: EngineName, opts: { errno?: "wasi" | "linux"; dataModel?: DataModel; errnoExport?: ErrnoExport } = {}): Client {
   const memory = new WebAssembly.Memory({ initial: 1, maximum: 1024 });
   const heap = new Heap({ memory, base: ABI_HEAP_BASE, dataModel: opts.dataModel ?? "wasm32" });
   let instance: WebAssembly.Instance | undefined;
   const imports = heap.wasmImports({ ...ENGINES[engine](), ...(opts.errno ? { errno: opts.errno } : {}), instance: () => instance });
-  instance = new WebAssembly.Instance(compileWat("abi-client.wat", abiClientText(opts.errnoExport ?? true)), { env: { memory, ...imports } });
+  instance = new WebAssembly.Instance(compileWat("abi-client.wat", abiClientText(opts.errnoExport ?? "global")), { env: { memory, ...imports } });
   return { heap, c: instance.exports as unknown as AbiClient, memory };
 }
 
@@ -54,8 +54,8 @@ describe.each(Object.keys(ENGINES) as EngineName[])("the C ABI of wasm32 through
     ["wasi", WASI_ERRNO.ENOMEM, WASI_ERRNO.EINVAL],
     ["linux", Errno.ENOMEM, Errno.EINVAL],
   ] as const)("errno numbering %s", (numbering, ENOMEM, EINVAL) => {
-    it("a failing malloc, calloc or realloc sets the C program's errno to ENOMEM through __errno_location", () => {
-      const { heap, c } = client(engine, { errno: numbering });
+    it.each(["global", "function"] as const)("a failing malloc, calloc or realloc sets the C program's errno to ENOMEM (errno exported as a %s)", (how) => {
+      const { heap, c } = client(engine, { errno: numbering, errnoExport: how });
       c.set_errno(0);
       expect(c.malloc(HUGE)).toBe(0);
       expect(c.get_errno()).toBe(ENOMEM);
@@ -147,8 +147,8 @@ describe.each(Object.keys(ENGINES) as EngineName[])("the C ABI of wasm32 through
     });
   });
 
-  it("without __errno_location exported, a failure still returns NULL and sets heap.errno", () => {
-    const { heap, c } = client(engine, { errnoExport: false });
+  it("without errno exported, a failure still returns NULL and sets heap.errno", () => {
+    const { heap, c } = client(engine, { errnoExport: "none" });
     c.set_errno(5);
     heap.errno = 0;
     expect(c.malloc(HUGE)).toBe(0);

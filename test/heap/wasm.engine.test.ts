@@ -365,3 +365,109 @@ describe("errors from the engine", () => {
     expect(heap.errno).toBe(Errno.EINVAL);
   });
 });
+
+describe("a Heap made with its wasm engine (HeapOptions.engine): JavaScript's calls run on it", () => {
+  type JsCmd = { k: "malloc" | "calloc" | "realloc" | "free" | "memalign" | "posix" | "aligned" | "usable" | "trim" | "reallocarray"; a: unknown; b: unknown; i: number };
+  const odd = fc.constantFrom<unknown>(1.5, -1, -16, Number.NaN, Infinity, 2 ** 32, 2 ** 40, "8", null, undefined, 0x7fff_0000);
+  const val = fc.oneof({ weight: 8, arbitrary: size }, { weight: 1, arbitrary: odd });
+  const jsCmd: fc.Arbitrary<JsCmd> = fc.record({
+    k: fc.constantFrom("malloc", "malloc", "malloc", "calloc", "realloc", "realloc", "free", "free", "free", "memalign", "posix", "aligned", "usable", "trim", "reallocarray"),
+    a: val,
+    b: val,
+    i: fc.nat(),
+  }) as fc.Arbitrary<JsCmd>;
+
+  function run(heap: Heap<LinearMemory>, cmds: JsCmd[]): unknown[] {
+    const live: number[] = [];
+    const out: unknown[] = [];
+    const pick = (c: JsCmd): unknown => (live.length > 0 && c.i % 5 !== 0 ? live[c.i % live.length] : c.a);
+    for (const c of cmds) {
+      heap.errno = 0;
+      let r: unknown;
+      try {
+        const p = pick(c);
+        const n = c.b as number;
+        switch (c.k) {
+          case "malloc":
+            r = heap.malloc(c.a as number);
+            break;
+          case "calloc":
+            r = heap.calloc(c.i % 50, n);
+            break;
+          case "realloc":
+            r = heap.realloc(p as number, n);
+            if (r !== 0 || n === 0) live.splice(live.indexOf(p as number), 1);
+            break;
+          case "reallocarray":
+            r = heap.reallocarray(p as number, c.i % 7, n);
+            if (r !== 0 || n === 0 || c.i % 7 === 0) live.splice(live.indexOf(p as number), 1);
+            break;
+          case "free":
+            heap.free(p as number);
+            live.splice(live.indexOf(p as number), 1);
+            r = p;
+            break;
+          case "memalign":
+            r = heap.memalign(c.a as number, n);
+            break;
+          case "posix":
+            r = heap.posixMemalign(c.a as number, n);
+            break;
+          case "aligned":
+            r = heap.alignedAlloc(c.a as number, n);
+            break;
+          case "usable":
+            r = heap.mallocUsableSize(p as number);
+            break;
+          case "trim":
+            r = heap.mallocTrim(c.a as number);
+            break;
+        }
+      } catch (e) {
+        r = `${(e as Error).name}: ${(e as Error).message}`;
+      }
+      const q = typeof r === "object" && r !== null ? (r as { ptr: number }).ptr : r;
+      if (typeof q === "number" && q !== 0 && ["malloc", "calloc", "realloc", "reallocarray", "memalign", "posix", "aligned"].includes(c.k) && !live.includes(q)) live.push(q);
+      out.push([r, heap.errno]);
+    }
+    return out;
+  }
+
+  it.each(["wasm32", "lp64", "ilp32"] as const)("gives the JavaScript API the same answers and bytes as the JavaScript engine (%s), odd arguments included", (dataModel) => {
+    const seed = fcSeed(`engine heap ${dataModel}`);
+    fc.assert(
+      fc.property(fc.array(jsCmd, { maxLength: 120 }), (cmds) => {
+        const mk = (engine: boolean): Heap<LinearMemory> =>
+          new Heap({ memory: new WebAssembly.Memory({ initial: 1, maximum: 300 }), base: 512, dataModel, ...(engine ? { engine: wasmEngine } : {}) });
+        const js = mk(false);
+        const wasm = mk(true);
+        expect(run(wasm, cmds)).toEqual(run(js, cmds));
+        const a = new Uint8Array(js.memory.buffer);
+        const b = new Uint8Array(wasm.memory.buffer);
+        expect(b.length).toBe(a.length);
+        let first = -1;
+        for (let i = 0; i < a.length && first < 0; i++) if (a[i] !== b[i]) first = i;
+        expect(first, "first byte that differs").toBe(-1);
+        wasm.check();
+      }),
+      { seed, numRuns: 60 },
+    );
+  });
+
+  it("hands its engine to wasmImports(), and refuses a memory or a heap the engine cannot run", () => {
+    const heap = new Heap({ memory: new WebAssembly.Memory({ initial: 1, maximum: 16 }), base: 512, dataModel: "wasm32", engine: wasmEngine });
+    expect(String(heap.wasmImports().malloc)).toContain("[native code]"); // a wasm export
+    expect(String(heap.wasmImports({ engine: undefined }).malloc)).toContain("[native code]");
+    expect(String(new Heap({ memory: new WebAssembly.Memory({ initial: 1 }), base: 512 }).wasmImports().malloc)).not.toContain("[native code]");
+    expect(() => new Heap({ maxBytes: 1 << 20, engine: wasmEngine })).toThrow(/Heap: the wasm engine runs a heap on a WebAssembly.Memory/);
+    if (sharedWasm) {
+      const memory = new WebAssembly.Memory({ initial: 1, maximum: 4, shared: true } as WebAssembly.MemoryDescriptor);
+      expect(() => new Heap({ memory, concurrent: true, engine: wasmEngine })).toThrow(/concurrent/);
+    }
+    const p = heap.malloc(100);
+    expect(() => heap.free(p + 16)).toThrow(InvalidPointerError);
+    heap.free(p);
+    expect(() => heap.free(p)).toThrow(DoubleFreeError);
+    heap.check();
+  });
+});

@@ -27,7 +27,7 @@ let enomem: i32 = 48;
  * and ceiling, the memory's reservation, and the module's EINVAL and ENOMEM.
  */
 export function init(hdr: u32, arena: u32, brkWord: u32, brkStart: u32, brkLimit: u32, maxBytes: f64, einvalCode: i32, enomemCode: i32): void {
-  attachHeader(<i64>hdr, <i64>arena);
+  attachHeader(<i32>hdr, <i32>arena);
   setBreak(<usize>brkWord, <i64>brkStart, <i64>brkLimit, <i64>maxBytes);
   einval = einvalCode;
   enomem = enomemCode;
@@ -73,7 +73,7 @@ export function reallocarray(ptr: u32, nmemb: u32, size: u32): u32 {
 export function posix_memalign(memptr: u32, alignment: u32, size: u32): i32 {
   if (alignment < 4 || (alignment & (alignment - 1)) != 0) return einval;
   // An alignment under the heap's own is what malloc gives anyway.
-  const p = memalignImpl(max<i64>(<i64>alignment, ALIGN), <i64>size);
+  const p = memalignImpl(max<i64>(<i64>alignment, <i64>ALIGN), <i64>size);
   takeErrno();
   if (p == 0) return enomem;
   store<u32>(<usize>memptr, <u32>p);
@@ -100,6 +100,16 @@ export function memalign(alignment: u32, size: u32): u32 {
   let a = alignment;
   if (a != 0 && (a & (a - 1)) != 0) a = <u32>1 << (32 - clz<u32>(a - 1));
   const p = memalignImpl(<i64>a, <i64>size);
+  if (p == 0) flush();
+  return <u32>p;
+}
+
+/**
+ * The general path of Heap's memalign family (memalignImpl): for a Heap whose JavaScript
+ * calls run on this engine, after the JavaScript API has checked its arguments.
+ */
+export function memalign_impl(alignment: u32, size: u32): u32 {
+  const p = memalignImpl(<i64>alignment, <i64>size);
   if (p == 0) flush();
   return <u32>p;
 }

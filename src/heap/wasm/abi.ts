@@ -6,8 +6,8 @@
  * - arguments arrive as signed i32 and are `size_t` / pointers: read unsigned;
  * - `errno` numbers are the module's libc's: wasi-libc, Emscripten and musl-on-wasm use the
  *   WASI numbering (`EINVAL` = 28, `ENOMEM` = 48), not Linux's (22, 12);
- * - a failing call sets the C program's own `errno`, which lives in the module's memory at the
- *   address its `__errno_location()` returns (when the module exports it);
+ * - a failing call sets the C program's own `errno`, which lives in the module's memory at an
+ *   address the module exports: wasi-libc's `errno` global, or musl's `__errno_location()`;
  * - `posix_memalign(memptr, alignment, size)` accepts any power of two that is a multiple of
  *   `sizeof(void *)`, which is 4 on wasm32, and writes the pointer (4 bytes) at `memptr`.
  *
@@ -66,10 +66,10 @@ export interface WasmImportOptions {
    */
   errno?: ErrnoNumbering;
   /**
-   * The module's instance, once it exists: a failing call sets the C program's `errno` at the
-   * address its exported `__errno_location()` returns (link with
-   * `-Wl,--export=__errno_location`). Without it, or without that export, only `heap.errno`
-   * is set.
+   * The module's instance, once it exists: a failing call sets the C program's `errno` where
+   * the module exports it: its `errno` global (wasi-libc: link with
+   * `-Wl,--export-if-defined=errno`) or its `__errno_location()` function (musl, Emscripten).
+   * Without it, or without either export, only `heap.errno` is set.
    */
   instance?: () => WebAssembly.Instance | undefined;
   /**
@@ -119,13 +119,21 @@ export function checkImportOptions(opts: WasmImportOptions): ErrnoNumbering {
 }
 
 /**
- * Sets the C program's `errno` to `value` (already in the module's numbering) through the
- * module's exported `__errno_location`, when there is one.
+ * Sets the C program's `errno` to `value` (already in the module's numbering), where the
+ * module says its `errno` is: its exported `__errno_location()` (musl, Emscripten), or its
+ * exported `errno` global, the address of wasi-libc's `errno` (link with
+ * `-Wl,--export-if-defined=errno`). Without either, nothing is written.
  */
 export function setModuleErrno(heap: Heap<HeapMemory>, instance: WasmImportOptions["instance"], value: number): void {
-  const location = instance?.()?.exports.__errno_location;
-  if (typeof location !== "function") return;
-  store32(heap, (location as () => number)() >>> 0, value);
+  const exports = instance?.()?.exports;
+  if (exports === undefined) return;
+  const location = exports.__errno_location;
+  const global = exports.errno;
+  let addr: number;
+  if (typeof location === "function") addr = (location as () => number)() >>> 0;
+  else if (global instanceof WebAssembly.Global) addr = (global.value as number) >>> 0;
+  else return;
+  store32(heap, addr, value);
 }
 
 function store32(heap: Heap<HeapMemory>, addr: number, value: number): void {

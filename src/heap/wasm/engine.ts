@@ -15,7 +15,7 @@ import { ArgumentError, DoubleFreeError, HeapCorruptionError, InvalidPointerErro
 import { LinearMemory } from "../../memory/LinearMemory.js";
 import { FLAG_CONCURRENT, H_ARENA, H_BRK, H_BRK_START, H_CONFIG, H_LIMIT } from "../header.js";
 import type { DataModel, Heap, HeapMemory } from "../Heap.js";
-import { checkImportOptions, moduleErrno, setModuleErrno, type WasmImportOptions, type WasmImports } from "./abi.js";
+import { checkImportOptions, moduleErrno, setModuleErrno, type ErrnoNumbering, type WasmImportOptions, type WasmImports } from "./abi.js";
 import { withSharedMemoryImport } from "./binary.js";
 
 /**
@@ -33,10 +33,11 @@ export interface WasmEngineBinaries {
   readonly messages: readonly string[];
 }
 
-/** The exports of an engine instance: the C ABI, and `init`. */
+/** The exports of an engine instance: the C ABI, `init`, and what a Heap's own calls use. */
 interface EngineExports extends WasmImports {
   init(hdr: number, arena: number, brkWord: number, brkStart: number, brkLimit: number, maxBytes: number, einval: number, enomem: number): void;
   malloc_trim(pad: number): number;
+  memalign_impl(alignment: number, size: number): number;
 }
 
 /** Error classes by the `kind` the engine reports (the order of ERROR_KINDS in the generator). */
@@ -102,21 +103,14 @@ export async function compileWasmEngine(engine: WasmEngineBinaries): Promise<voi
   }
 }
 
-/**
- * The C-ABI imports of `heap` run by its wasm engine: a new engine instance on the heap's
- * `WebAssembly.Memory`, attached to the heap's header. See {@link Heap.wasmImports}.
- * @throws ArgumentError when the heap is not on a `WebAssembly.Memory`, or is concurrent (the
- *   engine takes no lock)
- */
-export function wasmEngineImports(heap: Heap<HeapMemory>, engine: WasmEngineBinaries, opts: WasmImportOptions): WasmImports {
-  const numbering = checkImportOptions(opts);
+/** An engine instance on `heap`: its exports, attached to the heap's header. */
+function instantiate(heap: Heap<HeapMemory>, engine: WasmEngineBinaries, numbering: ErrnoNumbering, instance: WasmImportOptions["instance"]): EngineExports {
   const mem = heap.memory;
-  if (!(mem instanceof LinearMemory) || mem.wasm === null) throw new ArgumentError("wasmImports: the wasm engine runs a heap on a WebAssembly.Memory");
+  if (!(mem instanceof LinearMemory) || mem.wasm === null) throw new ArgumentError("the wasm engine runs a heap on a WebAssembly.Memory");
   const hdr = heap.base;
   const words = new Int32Array(mem.buffer, hdr, 32);
-  if ((words[H_CONFIG]! >>> 16) & FLAG_CONCURRENT) throw new ArgumentError("wasmImports: a concurrent heap takes its lock in JavaScript: use the JavaScript engine");
+  if ((words[H_CONFIG]! >>> 16) & FLAG_CONCURRENT) throw new ArgumentError("a concurrent heap takes its lock in JavaScript: the wasm engine does not run it");
   const module = moduleFor(engine, heap.dataModel, mem.shared);
-  const instance = opts.instance;
   const env = {
     memory: mem.wasm,
     fail(kind: number, msg: number, op: number, at: number): never {
@@ -132,6 +126,67 @@ export function wasmEngineImports(heap: Heap<HeapMemory>, engine: WasmEngineBina
   };
   const exports = new WebAssembly.Instance(module, { env }).exports as unknown as EngineExports;
   exports.init(hdr, words[H_ARENA]!, hdr + 4 * H_BRK, words[H_BRK_START]!, words[H_LIMIT]!, mem.maxBytes, moduleErrno(numbering, Errno.EINVAL), moduleErrno(numbering, Errno.ENOMEM));
+  return exports;
+}
+
+/**
+ * The C-ABI imports of `heap` run by its wasm engine: a new engine instance on the heap's
+ * `WebAssembly.Memory`, attached to the heap's header. See {@link Heap.wasmImports}.
+ * @throws ArgumentError when the heap is not on a `WebAssembly.Memory`, or is concurrent (the
+ *   engine takes no lock)
+ */
+export function wasmEngineImports(heap: Heap<HeapMemory>, engine: WasmEngineBinaries, opts: WasmImportOptions): WasmImports {
+  const numbering = checkImportOptions(opts);
+  checkBinaries(engine);
+  let exports: EngineExports;
+  try {
+    exports = instantiate(heap, engine, numbering, opts.instance);
+  } catch (e) {
+    if (e instanceof ArgumentError) throw new ArgumentError(`wasmImports: ${e.message}`);
+    throw e;
+  }
   const { malloc, free, calloc, realloc, reallocarray, posix_memalign, aligned_alloc, memalign, malloc_usable_size } = exports;
   return { malloc, free, calloc, realloc, reallocarray, posix_memalign, aligned_alloc, memalign, malloc_usable_size };
+}
+
+/** The engine each heap made with `engine` runs on (HeapOptions.engine). */
+const engines = new WeakMap<Heap<HeapMemory>, WasmEngineBinaries>();
+
+/** The wasm engine `heap` was made with, if any. */
+export function engineOf(heap: Heap<HeapMemory>): WasmEngineBinaries | undefined {
+  return engines.get(heap);
+}
+
+/** A C size_t or pointer: what the engine takes. Anything else is the JavaScript engine's to answer. */
+const isU32 = (x: unknown): x is number => typeof x === "number" && x >>> 0 === x;
+
+/**
+ * The general path of a Heap run by its wasm engine (HeapOptions.engine): `mallocImpl`,
+ * `freeImpl`, ... for `heap` to take as its own. The JavaScript API checks its arguments first
+ * as always; values a C caller could pass (size_t, pointers) go to the engine, and anything
+ * else (a fraction, a negative number, a string) to the JavaScript engine's own method, which
+ * gives the answer the API documents. Either way it is the same algorithm on the same bytes.
+ * @throws ArgumentError when the heap is not on a `WebAssembly.Memory`, or is concurrent
+ */
+export function runOnWasmEngine(heap: Heap<HeapMemory>, engine: WasmEngineBinaries): Record<string, (...args: number[]) => number | void> {
+  checkBinaries(engine);
+  let ex: EngineExports;
+  try {
+    ex = instantiate(heap, engine, "linux", undefined);
+  } catch (e) {
+    if (e instanceof ArgumentError) throw new ArgumentError(`Heap: ${e.message}`);
+    throw e;
+  }
+  engines.set(heap, engine);
+  // The JavaScript engine's methods, for the arguments the engine does not take.
+  const js = Object.getPrototypeOf(heap) as Record<string, (...args: number[]) => number | void>;
+  return {
+    mallocImpl: (size) => (isU32(size) ? ex.malloc(size) >>> 0 : js.mallocImpl!.call(heap, size)),
+    freeImpl: (ptr) => (isU32(ptr) ? ex.free(ptr) : js.freeImpl!.call(heap, ptr)),
+    callocImpl: (nmemb, size) => (isU32(nmemb) && isU32(size) ? ex.calloc(nmemb, size) >>> 0 : js.callocImpl!.call(heap, nmemb, size)),
+    reallocImpl: (ptr, size) => (isU32(ptr) && isU32(size) ? ex.realloc(ptr, size) >>> 0 : js.reallocImpl!.call(heap, ptr, size)),
+    memalignImpl: (alignment, size) => (isU32(alignment) && isU32(size) ? ex.memalign_impl(alignment, size) >>> 0 : js.memalignImpl!.call(heap, alignment, size)),
+    usableImpl: (ptr) => (isU32(ptr) ? ex.malloc_usable_size(ptr) >>> 0 : js.usableImpl!.call(heap, ptr)),
+    trimImpl: (pad) => (isU32(pad) ? ex.malloc_trim(pad) : js.trimImpl!.call(heap, pad)),
+  };
 }

@@ -50,12 +50,16 @@ export const MEMPTR_ADDR = 1028;
 /** The client's `__heap_base`. */
 export const ABI_HEAP_BASE = 2048;
 
+/** How a client tells where its `errno` is. */
+export type ErrnoExport = "global" | "function" | "none";
+
 /**
  * A client that calls every function of the malloc family as C does and keeps `errno` in its
- * memory: with `errnoExport`, it exports `__errno_location` (as a module linked with
- * `-Wl,--export=__errno_location` does).
+ * memory, exported as wasi-libc's `errno` global (`"global"`: what `-Wl,--export=errno`
+ * gives), as musl's `__errno_location()` (`"function"`), or not at all.
  */
-export function abiClientText(errnoExport: boolean, shared = false): string {
+export function abiClientText(errnoExport: ErrnoExport | boolean, shared = false): string {
+  const how = errnoExport === true ? "function" : errnoExport === false ? "none" : errnoExport;
   return `
 (module
   (import "env" "memory" (memory 1 1024 ${shared ? "shared" : ""}))
@@ -69,7 +73,8 @@ export function abiClientText(errnoExport: boolean, shared = false): string {
   (import "env" "memalign" (func $memalign (param i32 i32) (result i32)))
   (import "env" "malloc_usable_size" (func $malloc_usable_size (param i32) (result i32)))
   (global (export "__heap_base") i32 (i32.const ${ABI_HEAP_BASE}))
-  ${errnoExport ? `(func (export "__errno_location") (result i32) (i32.const ${ERRNO_ADDR}))` : ""}
+  ${how === "function" ? `(func (export "__errno_location") (result i32) (i32.const ${ERRNO_ADDR}))` : ""}
+  ${how === "global" ? `(global (export "errno") i32 (i32.const ${ERRNO_ADDR}))` : ""}
   (func (export "get_errno") (result i32) (i32.load (i32.const ${ERRNO_ADDR})))
   (func (export "set_errno") (param i32) (i32.store (i32.const ${ERRNO_ADDR}) (local.get 0)))
   (func (export "memptr") (result i32) (i32.load (i32.const ${MEMPTR_ADDR})))
