@@ -348,7 +348,9 @@ export class GlibcHeap<M extends HeapMemory = AddressSpace> extends Heap<M> {
   /** `malloc_trim(3)` (`mtrim`): whole free pages inside the heap are released too. @returns 1 if anything was released */
   override mallocTrim(pad = 0): 0 | 1 {
     needNumber("malloc_trim: pad", pad);
-    return this.call((av) => mtrim(av, pad < 0 ? 2 ** 64 + pad : pad));
+    // C's size_t: a negative pad is the huge one it wraps to (systrim compares it unsigned).
+    const p = Number.isFinite(pad) ? Math.trunc(pad) : 0;
+    return this.call((av) => mtrim(av, p));
   }
 
   /**
@@ -373,7 +375,8 @@ export class GlibcHeap<M extends HeapMemory = AddressSpace> extends Heap<M> {
           av.noDynThreshold = true;
           return 1;
         case M_TOP_PAD:
-          av.topPad = toSize(v);
+          // size_t in glibc; kept signed (see MallocState.topPad) so that -n stays exact.
+          av.topPad = v;
           av.noDynThreshold = true;
           return 1;
         case M_MMAP_THRESHOLD:

@@ -95,7 +95,11 @@ export class MallocState {
   // mp_
   /** `mp_.trim_threshold` (`M_TRIM_THRESHOLD`): a top larger than this is trimmed on free. */
   trimThreshold = DEFAULT_TRIM_THRESHOLD;
-  /** `mp_.top_pad` (`M_TOP_PAD`): extra bytes asked of sbrk, and kept when trimming. */
+  /**
+   * `mp_.top_pad` (`M_TOP_PAD`): extra bytes asked of sbrk, and kept when trimming. A negative
+   * value is what `mallopt(M_TOP_PAD, -n)` stores: the size_t 2^64 − n, which sysmalloc's `long`
+   * arithmetic turns back into −n (kept signed here so that it stays exact).
+   */
   topPad = DEFAULT_TOP_PAD;
   /** `mp_.mmap_threshold` (`M_MMAP_THRESHOLD`): requests at or over this get a mapping. */
   mmapThreshold = DEFAULT_MMAP_THRESHOLD;

@@ -66,17 +66,21 @@ export function sysmalloc(av: MallocState, nb: number): number {
   let brk = 0;
   let sndBrk = 0;
 
-  // Request enough for nb, the pad and a minimum chunk, less what the top already has.
+  // Request enough for nb, the pad and a minimum chunk, less what the top already has. `size` is
+  // a C long: a negative M_TOP_PAD (a huge size_t) can make it negative, and then sbrk is skipped.
   let size = nb + av.topPad + MINSIZE;
   if (!av.noncontiguous) size -= oldSize;
   size = alignUp(size, pagesize);
   if (size > 0) brk = morecore(av, size);
 
   if (brk === 0) {
-    // sbrk failed: a mapping of at least 1 MiB stands in, and the heap is no longer contiguous.
+    // sbrk failed: a mapping stands in, and the heap is no longer contiguous
+    // (sysmalloc_mmap_fallback). glibc 2.36 passes its `pagesize` and `minsize` arguments the
+    // other way round: the size is rounded up to MMAP_AS_MORECORE_SIZE (1 MiB) and must be at
+    // least a page, not the reverse. Its comparisons are unsigned: a negative size asks too much.
     let msize = size;
-    if (!av.noncontiguous) msize = alignUp(msize + oldSize, pagesize);
-    if (msize < MMAP_AS_MORECORE_SIZE) msize = MMAP_AS_MORECORE_SIZE;
+    if (!av.noncontiguous) msize = alignUp(msize + oldSize, MMAP_AS_MORECORE_SIZE);
+    if (msize >= 0 && msize < pagesize) msize = pagesize;
     if (msize > nb) {
       const mbrk = av.as.mmap(0, msize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
       if (mbrk !== MAP_FAILED) {
@@ -154,17 +158,24 @@ export function sysmalloc(av: MallocState, nb: number): number {
 
 /**
  * `systrim(pad, av)`: gives the top's whole pages beyond `pad` (and a minimum chunk) back with a
- * negative sbrk, if the break is still where the heap left it. Returns 1 if anything was released.
+ * negative sbrk, if the break is still where the heap left it. Returns 1 if the break moved.
+ *
+ * glibc computes in C's types, and the model with it: `top_area` and `extra` are `long`, `pad` a
+ * `size_t` (a negative `pad` here is the size_t it wraps to), so `top_area <= pad` compares
+ * unsigned. A top of 32 bytes (`top_area` = −1) passes that test for any pad but 2^64 − 1, and
+ * `extra` comes out negative: `MORECORE(-extra)` then *grows* the break by `pad + 1` rounded up
+ * to a page, and the top with it (`malloc_trim(0)` on a heap whose top is 32 bytes adds a page).
  */
 export function systrim(av: MallocState, pad: number): 0 | 1 {
   const topSize = av.size(av.top);
-  const topArea = topSize - MINSIZE - 1;
-  if (topArea <= pad) return 0;
-  const extra = alignDown(topArea - pad, av.pagesize);
-  if (extra === 0) return 0;
+  const topArea = BigInt(topSize - MINSIZE - 1);
+  const padU = BigInt.asUintN(64, BigInt(pad));
+  if (BigInt.asUintN(64, topArea) <= padU) return 0;
+  const extra = BigInt.asIntN(64, BigInt.asUintN(64, topArea - padU) & ~BigInt(av.pagesize - 1));
+  if (extra === 0n) return 0;
   const currentBrk = morecore(av, 0);
   if (currentBrk === av.top + topSize) {
-    morecore(av, -extra);
+    morecore(av, Number(-extra));
     const newBrk = morecore(av, 0);
     if (newBrk !== 0) {
       const released = currentBrk - newBrk;
@@ -221,7 +232,7 @@ export function mremapChunk(av: MallocState, p: number, newSize: number): number
  * `mtrim` (`malloc_trim(pad)`): consolidates the fastbins, returns the whole free pages inside
  * free chunks of the unsorted bin and of the bins from a page size up to the system
  * (`MADV_DONTNEED`: the frames go, the mapping stays), then trims the top. Returns 1 if
- * anything was released.
+ * anything was released. `pad` is a size_t: a negative one stands for the value it wraps to.
  */
 export function mtrim(av: MallocState, pad: number): 0 | 1 {
   mallocConsolidate(av);

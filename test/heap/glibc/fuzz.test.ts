@@ -1,0 +1,43 @@
+/**
+ * Traces on which the glibc model once differed from glibc 2.36, minimized: found by the
+ * differential fuzz (scripts/glibc/fuzz/fuzz.mjs: seeded random traces through this machine's
+ * glibc and through the model, compared line for line) or by reading malloc.c, each with what
+ * was wrong in its `#` lines. Recorded with scripts/glibc/replay.c like the mechanism traces of
+ * fixtures.test.ts, heap dump included; replayed here with the real run's heap start.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { replayGlibcTrace } from "../../../src/heap/glibc/replay.js";
+
+const root = join(__dirname, "../../..");
+const manifest = JSON.parse(readFileSync(join(root, "test/fixtures/glibc/fuzz/manifest.json"), "utf8")) as {
+  glibc: string;
+  fixtures: { name: string; trace: string; output: string; ops: number; heap0: string; mainArena: string; what: string }[];
+};
+
+const lines = (file: string): string[] =>
+  readFileSync(join(root, file), "utf8")
+    .split("\n")
+    .filter((l) => l !== "")
+    .map((l) => l.trimEnd());
+
+describe("glibc model vs glibc 2.36: what the fuzz found (recorded)", () => {
+  it("the fixtures were made with glibc 2.36 on x86-64", () => {
+    expect(manifest.glibc).toMatch(/^# glibc 2\.36 x86_64 heap0&0xfff=0x0$/);
+    expect(manifest.fixtures.length).toBeGreaterThanOrEqual(3);
+  });
+
+  for (const f of manifest.fixtures) {
+    it(`${f.name}: every line as glibc printed it`, () => {
+      const want = lines(f.output);
+      expect(want[0]).toBe(manifest.glibc);
+      const got = replayGlibcTrace(readFileSync(join(root, f.trace), "utf8"), {
+        dump: true,
+        check: true,
+        heapStart: Number(f.heap0),
+      });
+      expect(got).toEqual(want.slice(1));
+    });
+  }
+});
