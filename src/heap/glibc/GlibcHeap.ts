@@ -667,7 +667,7 @@ function libcFree(av: MallocState, mem: number): void {
     av.mapped.delete(p);
   } else {
     maybeInitTcache(av);
-    intFree(av, p);
+    intFree(av, p, false);
   }
   av.errno = err;
 }

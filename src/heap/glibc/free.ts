@@ -62,8 +62,10 @@ export function wraps(p: number, size: number): boolean {
 /**
  * `_int_free(av, p, have_lock)`: the chunk `p` back to the arena. glibc's checks abort with its
  * messages (thrown as typed errors); what they do not catch, the model does not either.
+ * `haveLock` is glibc's argument: `free()` passes 0, and then the size of the chunk already at
+ * the head of the fastbin is not checked; realloc, memalign and sysmalloc pass 1.
  */
-export function intFree(av: MallocState, p: number): void {
+export function intFree(av: MallocState, p: number, haveLock = true): void {
   let size = av.size(p);
   if (wraps(p, size) || p % 16 !== 0) av.printerr("free(): invalid pointer", p + 16, "invalid");
   if (size < MINSIZE || size % 16 !== 0) av.printerr("free(): invalid size", p + 16, "invalid");
@@ -97,7 +99,7 @@ export function intFree(av: MallocState, p: number): void {
     if (old === p) av.printerr("double free or corruption (fasttop)", p + 16, "double");
     av.setFd(p, protectPtr(p + 16, old));
     av.setFastbin(idx, p);
-    if (old !== 0 && fastbinIndex(av.size(old)) !== idx) av.printerr("invalid fastbin entry (free)", p + 16);
+    if (haveLock && old !== 0 && fastbinIndex(av.size(old)) !== idx) av.printerr("invalid fastbin entry (free)", p + 16);
     return;
   }
 
