@@ -88,7 +88,7 @@ export function compare(text, name = 'trace') {
   const want = dump ? glibc : glibc.filter((l) => !l.startsWith('w '));
   let model;
   try {
-    model = replayGlibcTrace(text, { heapStart: g.heap0, dump, check: true });
+    model = replayGlibcTrace(text, { heapStart: g.heap0, arenaAddress: Number(g.mainArena), dump, check: true });
   } catch (e) {
     // The model threw where glibc went on: report the lines it printed up to there.
     return { status: 'differ', diffs: [`model threw ${e?.name}: ${e?.message}`], glibc: want, model: [], heap0: g.heap0, dump, exempt: [] };

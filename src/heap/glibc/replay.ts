@@ -18,7 +18,8 @@
 import { ArgumentError, checkOptions, type OptionKeys } from "../../errors.js";
 import { PhysicalMemory } from "../../memory/PhysicalMemory.js";
 import { Process } from "../../vm/Process.js";
-import type { GlibcHeap } from "./GlibcHeap.js";
+import type { ProcessHeapOptions } from "../PagedHeap.js";
+import type { GlibcHeap, GlibcHeapOptions } from "./GlibcHeap.js";
 import { ARENA_SIZE, IS_MMAPPED } from "./layout.js";
 
 /** Options of {@link replayGlibcTrace}. */
@@ -35,6 +36,13 @@ export interface GlibcReplayOptions {
   heapStart?: number;
   /** Run `heap.check()` after the last call (throws HeapCorruptionError if the heap is inconsistent). @defaultValue false */
   check?: boolean;
+  /**
+   * Where `main_arena` stands. Only bytes of a pointer into it show its absolute address: a
+   * `malloc(1)` under `M_PERTURB` overwrites the low byte of a stale link to a bin, and the
+   * dump shows what is left. Give a real run's address to compare such dumps.
+   * @defaultValue the model's (0x7ffff7e19c80)
+   */
+  arenaAddress?: number;
 }
 
 /** The keys of {@link GlibcReplayOptions}, for `checkOptions`. */
@@ -98,7 +106,9 @@ export function replayGlibcTrace(trace: string, opts: GlibcReplayOptions = {}): 
     bssSize = opts.heapStart - probe.layout.endData;
     probe.exit();
   }
-  const proc = Process.spawn({ memory, heap: { allocator: "glibc" }, bssSize });
+  const heapOpts: ProcessHeapOptions & Pick<GlibcHeapOptions, "arenaAddress"> = { allocator: "glibc" };
+  if (opts.arenaAddress !== undefined) heapOpts.arenaAddress = opts.arenaAddress;
+  const proc = Process.spawn({ memory, heap: heapOpts, bssSize });
   const heap = proc.heap as GlibcHeap;
   const as = proc.as;
   const heap0 = proc.currentBreak;
@@ -182,7 +192,8 @@ export function replayGlibcTrace(trace: string, opts: GlibcReplayOptions = {}): 
   });
   out.push(mi());
   if (opts.check === true) heap.check();
-  if (opts.dump === true) out.push(...dumpHeap(heap, heap0, proc.currentBreak));
+  // One at a time: a heap filled by M_PERTURB has more words than push(...words) takes arguments.
+  if (opts.dump === true) for (const w of dumpHeap(heap, heap0, proc.currentBreak)) out.push(w);
   return out;
 }
 

@@ -3,12 +3,15 @@
  * differential fuzz (scripts/glibc/fuzz/fuzz.mjs: seeded random traces through this machine's
  * glibc and through the model, compared line for line) or by reading malloc.c, each with what
  * was wrong in its `#` lines. Recorded with scripts/glibc/replay.c like the mechanism traces of
- * fixtures.test.ts, heap dump included; replayed here with the real run's heap start.
+ * fixtures.test.ts, heap dump included; replayed here with the real run's heap start and
+ * main_arena address.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { replayGlibcTrace } from "../../../src/heap/glibc/replay.js";
+import { M_PERTURB } from "../../../src/heap/glibc/layout.js";
+import { M_MMAP_MAX } from "../../../src/constants.js";
 
 const root = join(__dirname, "../../..");
 const manifest = JSON.parse(readFileSync(join(root, "test/fixtures/glibc/fuzz/manifest.json"), "utf8")) as {
@@ -36,8 +39,15 @@ describe("glibc model vs glibc 2.36: what the fuzz found (recorded)", () => {
         dump: true,
         check: true,
         heapStart: Number(f.heap0),
+        arenaAddress: Number(f.mainArena),
       });
       expect(got).toEqual(want.slice(1));
     });
   }
+
+  it("the replay's dump has no limit of arguments (a heap of 1.2 MB filled by M_PERTURB)", () => {
+    // M_MMAP_MAX 0: the block comes from the break, inside the dumped heap.
+    const out = replayGlibcTrace(`0\n1\n3\n0\no ${M_MMAP_MAX} 0\no ${M_PERTURB} 90\na 0 1200000\n`, { dump: true });
+    expect(out.filter((l) => l.startsWith("w ")).length).toBeGreaterThan(140_000);
+  });
 });
