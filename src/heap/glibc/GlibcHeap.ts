@@ -25,7 +25,7 @@
  */
 import { ArgumentError, HeapCorruptionError, InvalidPointerError, checkOptions, type OptionKeys } from "../../errors.js";
 import { Errno } from "../../errno.js";
-import { M_MMAP_MAX, M_MMAP_THRESHOLD, M_TOP_PAD, M_TRIM_THRESHOLD } from "../../constants.js";
+import { MAP_ANONYMOUS, MAP_FIXED_NOREPLACE, MAP_PRIVATE, M_MMAP_MAX, M_MMAP_THRESHOLD, M_TOP_PAD, M_TRIM_THRESHOLD, PROT_NONE } from "../../constants.js";
 import { LinearMemory } from "../../memory/LinearMemory.js";
 import type { AddressSpace } from "../../vm/AddressSpace.js";
 import { Brk } from "../Brk.js";
@@ -33,6 +33,7 @@ import { Heap, type ChunkInfo, type HeapMemory, type MallInfo } from "../Heap.js
 import { LinearSpace, type GlibcMemory } from "./memory.js";
 import { intFree, mallocConsolidate, wraps } from "./free.js";
 import {
+  ARENA_SIZE,
   CHUNK_HDR_SZ,
   DEFAULT_MMAP_THRESHOLD_MAX,
   IS_MMAPPED,
@@ -120,7 +121,15 @@ export class GlibcHeap<M extends HeapMemory = AddressSpace> extends Heap<M> {
 
   /** The glibc heap of a process whose break is `brk` (what `process.heap` is with `allocator: "glibc"`). */
   static create(as: AddressSpace, brk: Brk, opts: GlibcHeapOptions = {}): GlibcHeap {
-    return GlibcHeap.over(as, as, brk, opts);
+    const heap = GlibcHeap.over(as, as, brk, opts);
+    // In a real process main_arena is in libc's data, so no mmap ever returns its pages. Here
+    // nothing is mapped there: reserve them (inaccessible), or a mapped chunk could land on the
+    // arena's address, and the model's loads and stores of its header would go to the arena.
+    const ps = as.pageSize;
+    const lo = Math.floor(heap.av.arena / ps) * ps;
+    const hi = Math.ceil((heap.av.arena + ARENA_SIZE) / ps) * ps;
+    as.mmap(lo, hi - lo, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE);
+    return heap;
   }
 
   /**

@@ -9,8 +9,11 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { PhysicalMemory } from "../../../src/memory/PhysicalMemory.js";
+import { Process } from "../../../src/vm/Process.js";
 import { replayGlibcTrace } from "../../../src/heap/glibc/replay.js";
-import { M_PERTURB } from "../../../src/heap/glibc/layout.js";
+import type { GlibcHeap } from "../../../src/heap/glibc/GlibcHeap.js";
+import { ARENA_SIZE, M_PERTURB } from "../../../src/heap/glibc/layout.js";
 import { M_MMAP_MAX } from "../../../src/constants.js";
 
 const root = join(__dirname, "../../..");
@@ -44,6 +47,23 @@ describe("glibc model vs glibc 2.36: what the fuzz found (recorded)", () => {
       expect(got).toEqual(want.slice(1));
     });
   }
+
+  it("a mapped chunk never lands on main_arena's address (the default one either)", () => {
+    const proc = Process.spawn({ memory: new PhysicalMemory({ frames: 4096 }), heap: { allocator: "glibc" } });
+    const heap = proc.heap as GlibcHeap;
+    const arena = heap.state.arena;
+    // Mappings fill the area top-down from just below the vdso: 4 MiB of them pass the arena.
+    const blocks = Array.from({ length: 8 }, () => heap.malloc(500_000));
+    for (const p of blocks) {
+      expect(p).not.toBe(0);
+      expect(p - 16 + 500_000 < arena || p - 16 > arena + ARENA_SIZE).toBe(true);
+    }
+    const small = heap.malloc(100);
+    heap.free(small);
+    for (const p of blocks) heap.free(p);
+    heap.check();
+    expect(heap.mallinfo().hblks).toBe(0);
+  });
 
   it("the replay's dump has no limit of arguments (a heap of 1.2 MB filled by M_PERTURB)", () => {
     // M_MMAP_MAX 0: the block comes from the break, inside the dumped heap.
