@@ -47,7 +47,6 @@ import {
   MINSIZE,
   NBINS,
   NFASTBINS,
-  PTRDIFF_MAX,
   SIZE_SZ,
   TCACHE_MAX_BINS,
   binIndex,
@@ -735,7 +734,8 @@ function midMemalign(av: MallocState, alignment: number, bytes: number): number 
 /** `__libc_calloc`. */
 function libcCalloc(av: MallocState, n: number, elemSize: number): number {
   const bytes = n * elemSize;
-  if (!(bytes >= 0) || bytes > PTRDIFF_MAX) {
+  // __builtin_mul_overflow into a ptrdiff_t: overflow past PTRDIFF_MAX (>= 2^63 for integers).
+  if (!(bytes >= 0) || bytes >= 2 ** 63) {
     av.errno = Errno.ENOMEM;
     return 0;
   }

@@ -74,7 +74,10 @@ export const DEFAULT_TRIM_THRESHOLD = 128 * 1024;
 export const DEFAULT_MMAP_MAX = 65536;
 /** `MMAP_AS_MORECORE_SIZE`: the least mapped when `sbrk` fails and mmap stands in. */
 export const MMAP_AS_MORECORE_SIZE = 1024 * 1024;
-/** `PTRDIFF_MAX` as a number: requests above it fail at once. */
+/**
+ * `PTRDIFF_MAX` (2^63 − 1) as a number: it rounds to 2^63. Requests above it fail at once; for
+ * integers that is `>= 2 ** 63`, which a double tells exactly (`> PTRDIFF_MAX` would let 2^63 pass).
+ */
 export const PTRDIFF_MAX = 2 ** 63 - 1;
 
 /** mallopt parameters (malloc.h). */
@@ -95,7 +98,7 @@ export const ARENA_LAST_REMAINDER = 0x68;
  * `PTRDIFF_MAX` (or is not a size at all).
  */
 export function checkedRequest2size(req: number): number {
-  if (!(req >= 0) || req > PTRDIFF_MAX) return 0;
+  if (!(req >= 0) || req >= 2 ** 63) return 0;
   return request2size(req);
 }
 

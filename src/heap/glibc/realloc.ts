@@ -5,7 +5,7 @@
  * and the spare tail.
  */
 import { intFree, unlinkChunk } from "./free.js";
-import { CHUNK_HDR_SZ, IS_MMAPPED, MALLOC_ALIGN_MASK, MINSIZE, PREV_INUSE, PTRDIFF_MAX, SIZE_SZ, checkedRequest2size } from "./layout.js";
+import { CHUNK_HDR_SZ, IS_MMAPPED, MALLOC_ALIGN_MASK, MINSIZE, PREV_INUSE, SIZE_SZ, checkedRequest2size } from "./layout.js";
 import { intMalloc } from "./malloc.js";
 import type { MallocState } from "./state.js";
 import { Errno } from "../../errno.js";
@@ -75,7 +75,7 @@ export function intRealloc(av: MallocState, oldp: number, oldsize: number, nb: n
  */
 export function intMemalign(av: MallocState, alignment: number, bytes: number): number {
   const nb = checkedRequest2size(bytes);
-  if (nb === 0 || alignment > PTRDIFF_MAX) {
+  if (nb === 0) {
     av.errno = Errno.ENOMEM;
     return 0;
   }
