@@ -254,7 +254,7 @@ static void learn_arena(void) {
    chunk and read its second word. A bin may be full (then the chunk goes to
    a fastbin or the unsorted bin and the word is not the key), so try the
    bins in turn until one writes a word that is no pointer we know. */
-static void learn_key(void) {
+static void try_learn_key(void) {
   uintptr_t hi = cur_brk();
   for (size_t req = 24; req <= 1032; req += 16) {
     uint64_t *p = malloc(req);
@@ -275,6 +275,16 @@ static void learn_key(void) {
     tcache_key = w;
     have_key = 1;
     return;
+  }
+}
+
+static void learn_key(void) {
+  try_learn_key();
+  /* Every malloc was mapped (an M_MMAP_THRESHOLD below every chunk the top
+     could give): the heap is dumped already, so turn mmap off and try again. */
+  if (!have_key) {
+    mallopt(M_MMAP_MAX, 0);
+    try_learn_key();
   }
 }
 
