@@ -62,6 +62,10 @@ export interface ProcessHeapOptions {
    * moves and mallinfo2 as a real process; see `GlibcHeap`). @defaultValue "vmheap"
    */
   allocator?: "vmheap" | "glibc";
+  /** With `allocator: "glibc"`: where `main_arena` stands (free chunks' links point into it). @defaultValue 0x7ffff7e19c80 */
+  arenaAddress?: number;
+  /** With `allocator: "glibc"`: `tcache_key` as two 32-bit halves [low, high] (glibc draws it at random). */
+  tcacheKey?: readonly [number, number];
   /** Requests at or over this many bytes get a mapping of their own. @defaultValue 131072 */
   mmapThreshold?: number;
   /** Free top space over this many bytes is given back with a negative `sbrk`. @defaultValue 131072 */
@@ -73,7 +77,7 @@ export interface ProcessHeapOptions {
 }
 
 /** The keys of {@link ProcessHeapOptions}, for `checkOptions`. */
-const OPTION_KEYS: OptionKeys<ProcessHeapOptions> = { allocator: 1, mmapThreshold: 1, trimThreshold: 1, topPad: 1, dataModel: 1 };
+const OPTION_KEYS: OptionKeys<ProcessHeapOptions> = { allocator: 1, mmapThreshold: 1, trimThreshold: 1, topPad: 1, dataModel: 1, arenaAddress: 1, tcacheKey: 1 };
 
 /**
  * Checks a process heap's options when the process is spawned, so that a bad one is reported

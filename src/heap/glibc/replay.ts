@@ -46,7 +46,7 @@ export interface GlibcReplayOptions {
 }
 
 /** The keys of {@link GlibcReplayOptions}, for `checkOptions`. */
-const OPTION_KEYS: OptionKeys<GlibcReplayOptions> = { dump: 1, frames: 1, heapStart: 1, check: 1 };
+const OPTION_KEYS: OptionKeys<GlibcReplayOptions> = { dump: 1, frames: 1, heapStart: 1, check: 1, arenaAddress: 1 };
 
 const TWO32 = 4294967296;
 const hex = (n: number): string => n.toString(16);
