@@ -471,3 +471,55 @@ describe("a Heap made with its wasm engine (HeapOptions.engine): JavaScript's ca
     heap.check();
   });
 });
+
+describe("what the module may pass", () => {
+  it("any 32-bit value as a pointer: the wasm engine answers as the JavaScript engine does, and changes nothing when it throws", () => {
+    const seed = fcSeed("engine arbitrary pointers");
+    fc.assert(
+      fc.property(fc.array(fc.nat(1000), { maxLength: 20 }), fc.array(fc.oneof(fc.integer({ min: 0, max: 0xffff_ffff }), fc.integer({ min: 0, max: 70_000 })), { maxLength: 30 }), (sizes, ptrs) => {
+        const js = side("js", "wasm32", 1000, false);
+        const wasm = side("wasm", "wasm32", 1000, false);
+        for (const n of sizes) expect(apply(wasm, { k: "malloc", n })).toEqual(apply(js, { k: "malloc", n }));
+        for (const p of ptrs) {
+          for (const call of [(s: Side) => s.c.free(p), (s: Side) => s.c.realloc(p, 10), (s: Side) => s.c.malloc_usable_size(p)]) {
+            const outcome = (s: Side): unknown => {
+              const before = new Uint8Array(s.memory.buffer).slice();
+              try {
+                return { r: call(s) };
+              } catch (e) {
+                const after = new Uint8Array(s.memory.buffer);
+                let changed = after.length !== before.length;
+                for (let i = 0; i < before.length && !changed; i++) if (before[i] !== after[i]) changed = true;
+                return { threw: (e as Error).message, changed };
+              }
+            };
+            const a = outcome(js);
+            expect(outcome(wasm)).toEqual(a);
+            if ("threw" in (a as object)) expect((a as { changed: boolean }).changed).toBe(false);
+          }
+        }
+        expect(firstDifference(js, wasm)).toBe(-1);
+        wasm.heap.check();
+      }),
+      { seed, numRuns: 40 },
+    );
+  });
+});
+
+describe("include/vmheap.h", () => {
+  it("declares every function wasmImports() gives, each as the import of the same name from env", async () => {
+    const { readFileSync } = await import("node:fs");
+    const header = readFileSync(new URL("../../include/vmheap.h", import.meta.url), "utf8");
+    const declared = [...header.matchAll(/^VMHEAP_IMPORT\((\w+)\) [^;]*?\b(\w+)\(/gm)].map((m) => [m[1], m[2]]);
+    const imports = Object.keys(new Heap({ memory: new WebAssembly.Memory({ initial: 1 }), base: 1024 }).wasmImports()).sort();
+    // the C names, each imported under its own name
+    expect(declared.filter(([imp, name]) => imp === name).map(([name]) => name).sort()).toEqual(imports);
+    // wasi-libc's internal names are the same imports
+    expect(declared.filter(([imp, name]) => imp !== name)).toEqual([
+      ["malloc", "__libc_malloc"],
+      ["free", "__libc_free"],
+      ["calloc", "__libc_calloc"],
+    ]);
+    expect(header).toContain('__attribute__((import_module("env"), import_name(#name)))');
+  });
+});
