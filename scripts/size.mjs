@@ -37,8 +37,8 @@ export const CEILING = 29_000;
 
 /** Strings only the code that is not the heap has: none may be in a heap-only bundle. */
 export const FOREIGN = [
-  ["the virtual-memory model (AddressSpace)", "/proc/self/maps"],
-  ["the virtual-memory model (Process)", "[vsyscall]"],
+  ["the virtual-memory model (AddressSpace)", "AddressSpace: memory"],
+  ["the virtual-memory model (PhysicalMemory)", "PhysicalMemory: frames"],
   ["the pictures (vmheap/viz)", "<svg"],
   ["the recorder", "vmheap-recording"],
   ["the glibc model (GlibcHeap)", "double free detected in tcache"],

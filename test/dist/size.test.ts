@@ -37,7 +37,9 @@ describe.skipIf(!built)("the size of a heap-only import", () => {
   });
 
   it.each([
-    ["the VM model", `import { Heap, Process } from "vmheap"; console.log(Heap, Process);`, "the virtual-memory model"],
+    ["the VM model (Process)", `import { Heap, Process } from "vmheap"; console.log(Heap, Process);`, "the virtual-memory model"],
+    ["the VM model (AddressSpace)", `import { Heap, AddressSpace } from "vmheap"; console.log(Heap, AddressSpace);`, "the virtual-memory model (AddressSpace)"],
+    ["the VM model (PhysicalMemory)", `import { Heap, PhysicalMemory } from "vmheap"; console.log(Heap, PhysicalMemory);`, "the virtual-memory model (PhysicalMemory)"],
     ["the pictures", `import { Heap } from "vmheap"; import { heapSvg } from "vmheap/viz"; console.log(Heap, heapSvg);`, "the pictures"],
     ["the wasm engine's binaries", `import { Heap } from "vmheap"; import { wasmEngine } from "vmheap/wasm"; console.log(Heap, wasmEngine);`, "a binary"],
     ["the recorder", `import { Heap, HeapRecorder } from "vmheap"; console.log(Heap, HeapRecorder);`, "the recorder"],
