@@ -16,13 +16,17 @@ const here = dirname(fileURLToPath(import.meta.url));
 export const root = resolve(here, '../../..');
 
 /** Heaps bigger than this are compared without their dump (walking it in the model takes seconds). */
-export const DUMP_LIMIT = 16 * 1024 * 1024;
+export const DUMP_LIMIT = 4 * 1024 * 1024;
+/** RAM of the model's process, in frames; a trace that needs more is run again with FRAMES_MAX. */
+const FRAMES = 65536;
+const FRAMES_MAX = 262144;
 
-// Each model run takes a 1 GiB ArrayBuffer (touched lazily). Left to the garbage collector,
-// several pile up, and with the kernel's heuristic overcommit the next fork (the driver's
-// spawn) fails with ENOMEM: collect them before every spawn.
+// Each model run takes an ArrayBuffer of its RAM (touched lazily). Left to the garbage
+// collector, many pile up, and with the kernel's heuristic overcommit the next fork (the
+// driver's spawn) fails with ENOMEM: collect them every few runs.
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc');
+let runs = 0;
 
 let driver = null;
 let work = null;
@@ -40,12 +44,12 @@ export function buildDriver() {
  * The real glibc's output for `text` (with the dump) and the run's heap0.
  * @returns {{ ok: boolean, out: string, heap0: number, mainArena: string, err: string }}
  */
-export function runGlibc(text, name = 'trace') {
+export function runGlibc(text, name = 'trace', dump = true) {
   const [bin, dir] = buildDriver();
   const path = join(dir, `${name}.rep`);
   writeFileSync(path, text);
-  gc();
-  const r = spawnSync('setarch', ['-R', 'env', '-i', bin, '-i', '-d', path], { maxBuffer: 1 << 30, timeout: 120000 });
+  if (++runs % 8 === 0) gc();
+  const r = spawnSync('setarch', ['-R', 'env', '-i', bin, '-i', ...(dump ? ['-d'] : []), path], { maxBuffer: 1 << 30, timeout: 120000 });
   if (r.error) return { ok: false, out: '', heap0: 0, mainArena: '', err: String(r.error), status: r.status, signal: r.signal };
   const err = r.stderr.toString();
   const m = /heap0=(0x[0-9a-f]+) main_arena=(0x[0-9a-f]+)/.exec(err);
@@ -80,15 +84,21 @@ export function mmapSlackOps(lines) {
  * @returns {{ status: 'same' | 'differ' | 'glibc-failed', diffs: string[], glibc: string[], model: string[], heap0: number, dump: boolean, exempt: number[] }}
  */
 export function compare(text, name = 'trace') {
-  const g = runGlibc(text, name);
+  // Without the dump first: with it only when the heap is small enough to walk in the model.
+  let g = runGlibc(text, name, false);
+  const dump = g.ok && lastBrk(g.out.split('\n').filter((l) => l !== '')) <= DUMP_LIMIT;
+  if (g.ok && dump) g = runGlibc(text, name, true);
   if (!g.ok) return { status: 'glibc-failed', diffs: [`driver exit ${g.status} ${g.signal ?? ''}: ${g.err.trim()}`], glibc: [], model: [], heap0: 0, dump: false, exempt: [] };
-  const all = g.out.split('\n').filter((l) => l !== '');
-  const glibc = all.slice(1);
-  const dump = lastBrk(glibc) <= DUMP_LIMIT;
-  const want = dump ? glibc : glibc.filter((l) => !l.startsWith('w '));
+  const want = g.out.split('\n').filter((l) => l !== '').slice(1);
   let model;
   try {
-    model = replayGlibcTrace(text, { heapStart: g.heap0, arenaAddress: Number(g.mainArena), dump, check: true });
+    const opts = { heapStart: g.heap0, arenaAddress: Number(g.mainArena), dump, check: true };
+    try {
+      model = replayGlibcTrace(text, { ...opts, frames: FRAMES });
+    } catch (e) {
+      if (e?.name !== 'OutOfMemoryError') throw e;
+      model = replayGlibcTrace(text, { ...opts, frames: FRAMES_MAX });
+    }
   } catch (e) {
     // The model threw where glibc went on: report the lines it printed up to there.
     return { status: 'differ', diffs: [`model threw ${e?.name}: ${e?.message}`], glibc: want, model: [], heap0: g.heap0, dump, exempt: [] };
