@@ -145,5 +145,12 @@ int main(void) {
   reporti("madvise-free", madvise(p, 4 * PS, MADV_FREE));
   char *s = mmap(BASE + 16 * PS, PS, RW, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
   reporti("madvise-free-shared", madvise(s, PS, MADV_FREE));
+
+  /* Ranges that wrap around the top of the 64-bit address space, and one far above user space. */
+  char *top = (char *)-PS;
+  reporti("madvise-wrap", madvise(top, 2 * PS, MADV_DONTNEED));
+  reporti("mprotect-wrap", mprotect(top, 2 * PS, PROT_READ));
+  reporti("mprotect-top-page", mprotect(top, PS, PROT_READ));
+  reporti("mprotect-beyond-user-space", mprotect((char *)(1UL << 60), PS, PROT_READ));
   return 0;
 }

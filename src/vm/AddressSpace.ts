@@ -697,6 +697,9 @@ export class AddressSpace {
     if (length < 0) return this.fail(Errno.ENOMEM); // a huge size_t: the range wraps (Linux: end <= start)
     if (prot < 0 || prot > KNOWN_PROT) return this.fail(Errno.EINVAL); // unknown bits (also past bit 31)
     const end = addr + Math.ceil(length / ps) * ps;
+    // A range that wraps past 2^64 (or an address so large that adding the length changes
+    // nothing): Linux's `end <= start` check, ENOMEM.
+    if (wraps(addr, end)) return this.fail(Errno.ENOMEM);
     // The mapped prefix of the range: Linux stops at the first hole.
     let covered = addr;
     for (const v of this.vmas.overlapping(addr, end)) {
@@ -761,6 +764,7 @@ export class AddressSpace {
     if (!Number.isInteger(length) || length < 0) return this.fail(Errno.EINVAL);
     if (length === 0) return 0;
     const end = addr + Math.ceil(length / ps) * ps;
+    if (wraps(addr, end)) return this.fail(Errno.EINVAL); // Linux: end < start
     let covered = addr;
     let hole = false;
     for (const v of this.vmas.overlapping(addr, end)) {
@@ -1571,6 +1575,14 @@ export class AddressSpace {
   private emitIf(e: VmEvent): void {
     if (this.listeners.length > 0) this.emit(e);
   }
+}
+
+/**
+ * Whether `[addr, end)` wraps around a 64-bit address space as C's `start + len` would: `end`
+ * past 2^64, or `addr` so large that the length was lost in rounding (`end === addr`).
+ */
+function wraps(addr: number, end: number): boolean {
+  return end <= addr || end > 2 ** 64;
 }
 
 function isUint(n: number): boolean {

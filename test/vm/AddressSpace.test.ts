@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  MADV_DONTNEED,
   MAP_ANONYMOUS,
   MAP_FAILED,
   MAP_FIXED,
@@ -282,6 +283,21 @@ describe("mprotect", () => {
     // Nothing changed: still read-write, data intact.
     as.write8(BASE + 1, 8);
     expect([as.read8(BASE), as.read8(BASE + 1)]).toEqual([7, 8]);
+    expect(as.maps()).toContain(" rw-p ");
+  });
+
+  it("an address so large that adding the length changes nothing is not mapped: ENOMEM (madvise: EINVAL)", () => {
+    const as = space();
+    as.mmap(BASE, PS, RW, ANON | MAP_FIXED);
+    for (const addr of [1e300, Number.MAX_VALUE, 2 ** 80, 2 ** 64]) {
+      if (addr !== 2 ** 64) expect(addr + PS).toBe(addr); // the range [addr, addr + PS) is empty in doubles
+      as.errno = 0;
+      expect(as.mprotect(addr, PS, PROT_READ)).toBe(-1);
+      expect(as.errno).toBe(Errno.ENOMEM);
+      as.errno = 0;
+      expect(as.madvise(addr, PS, MADV_DONTNEED)).toBe(-1);
+      expect(as.errno).toBe(Errno.EINVAL);
+    }
     expect(as.maps()).toContain(" rw-p ");
   });
 

@@ -130,6 +130,12 @@ function run(): string {
   reporti("madvise-free", as.madvise(p, 4 * PS, MADV_FREE));
   const s = as.mmap(BASE + 16 * PS, PS, RW, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED);
   reporti("madvise-free-shared", as.madvise(s, PS, MADV_FREE));
+
+  const top = 2 ** 64 - PS; // (char *)-PS
+  reporti("madvise-wrap", as.madvise(top, 2 * PS, MADV_DONTNEED));
+  reporti("mprotect-wrap", as.mprotect(top, 2 * PS, PROT_READ));
+  reporti("mprotect-top-page", as.mprotect(top, PS, PROT_READ));
+  reporti("mprotect-beyond-user-space", as.mprotect(2 ** 60, PS, PROT_READ));
   as.check();
   as.memory.check();
   return lines.join("\n") + "\n";
