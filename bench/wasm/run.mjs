@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // C programs with vmheap as their malloc, against wasi-libc's own dlmalloc in the same module.
 //
-//   node bench/wasm/run.mjs [--runs N] [--only tree,mix] [--json out.json] [--quick]
+//   node bench/wasm/run.mjs [--runs N] [--only tree,mix] [--json out.json] [--quick] [--no-calls]
 //
 // Each program in this folder (tree.c, hashtab.c, strbuild.c, mix.c) is built four ways and run:
 //   native        clang -O2 for this machine, glibc's malloc
@@ -13,6 +13,11 @@
 // variant of a program must print the same output. The time is what the program measures
 // around its work (clock_gettime), so instantiation is not counted; the peak memory of a wasm
 // run is the size of its memory at the end (a wasm memory never shrinks).
+//
+// Then the cost of one call (calls.c: loops of nothing but malloc and free), on glibc, on
+// dlmalloc, on vmheap's wasm engine, and on an empty allocator in a module of its own (its
+// malloc returns one fixed block, its free does nothing): what the call from the program's
+// module into another instance costs by itself, the floor under any imported malloc.
 //
 // Then JavaScript callers: the same churn of malloc/free from JavaScript through the heap's
 // JavaScript engine and through its wasm engine's exports, so that the faster one can be
@@ -45,7 +50,7 @@ function die(msg) {
 }
 
 function parseArgs(argv) {
-  const o = { runs: 7, only: PROGRAMS, json: null, quick: false, jsOps: 1 << 20, jsOnly: false };
+  const o = { runs: 7, only: PROGRAMS, json: null, quick: false, jsOps: 1 << 20, jsOnly: false, calls: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -57,12 +62,13 @@ function parseArgs(argv) {
     else if (a === "--only" || a.startsWith("--only=")) o.only = val().split(",").filter(Boolean);
     else if (a === "--json" || a.startsWith("--json=")) o.json = val();
     else if (a === "--js-only") o.jsOnly = true;
+    else if (a === "--no-calls") o.calls = false;
     else if (a === "--quick") {
       o.quick = true;
       o.runs = 2;
       o.jsOps = 1 << 17;
     } else if (a === "--help" || a === "-h") {
-      console.log("usage: node bench/wasm/run.mjs [--runs N] [--only tree,hashtab,strbuild,mix] [--json out.json] [--quick]");
+      console.log("usage: node bench/wasm/run.mjs [--runs N] [--only tree,hashtab,strbuild,mix] [--json out.json] [--quick] [--no-calls]");
       process.exit(0);
     } else die(`unknown argument: ${a}`);
   }
@@ -141,7 +147,7 @@ function parseTime(stderr) {
 function runNative(file) {
   const r = spawnSync(file, [], { encoding: "utf8" });
   if (r.status !== 0) die(`${file} exited with ${r.status}:\n${r.stderr}`);
-  return { stdout: r.stdout, ...parseTime(r.stderr), pages: null, footprint: null };
+  return { stdout: r.stdout, stderr: r.stderr, ...parseTime(r.stderr), pages: null, footprint: null };
 }
 
 /** One run of a wasm program under WASI: its output, the time it measured, its memory's final size. */
@@ -158,7 +164,13 @@ function runWasm(lib, module, bytes, variant) {
   let instance;
   if (variant !== "dlmalloc") {
     heap = new Heap({ memory, base: exportedGlobal(bytes, "__heap_base"), dataModel: "wasm32" });
-    Object.assign(env, heap.wasmImports({ ...(variant === "vmheap-wasm" ? { engine: wasmEngine } : {}), instance: () => instance }));
+    Object.assign(env, heap.wasmImports({ ...(variant !== "vmheap-js" ? { engine: wasmEngine } : {}), instance: () => instance }));
+    if (variant === "empty") {
+      // malloc and free from an instance of their own that does nothing: one fixed block
+      const { exports } = new WebAssembly.Instance(new WebAssembly.Module(emptyAllocator(heap.malloc(4096))), {});
+      Object.assign(env, { malloc: exports.malloc, free: exports.free });
+      heap = null;
+    }
   }
   instance = new WebAssembly.Instance(module, { wasi_snapshot_preview1: wasi.wasiImport, env });
   const code = wasi.start({ exports: { memory, _start: instance.exports._start } });
@@ -173,7 +185,33 @@ function runWasm(lib, module, bytes, variant) {
     heap.check(); // the program freed everything: the heap must be whole
     footprint = heap.mallocMaxFootprint();
   }
-  return { stdout, ...parseTime(stderr), pages: memory.buffer.byteLength / 65536, footprint };
+  return { stdout, stderr, ...parseTime(stderr), pages: memory.buffer.byteLength / 65536, footprint };
+}
+
+/**
+ * The bytes of a module whose `malloc(n)` returns `block` whatever `n` is and whose `free(p)`
+ * does nothing: the cost of calling an allocator in another instance, with no allocator.
+ */
+function emptyAllocator(block) {
+  const sleb = (v) => {
+    const out = [];
+    for (;;) {
+      const b = v & 0x7f;
+      v >>= 7;
+      if ((v === 0 && (b & 0x40) === 0) || (v === -1 && (b & 0x40) !== 0)) return [...out, b];
+      out.push(b | 0x80);
+    }
+  };
+  const section = (id, body) => [id, body.length, ...body];
+  const name = (t) => [t.length, ...Buffer.from(t)];
+  const mallocBody = [0, 0x41, ...sleb(block | 0), 0x0b]; // no locals; i32.const block; end
+  return new Uint8Array([
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    ...section(1, [2, 0x60, 1, 0x7f, 1, 0x7f, 0x60, 1, 0x7f, 0]), // (i32) -> i32, (i32) -> ()
+    ...section(3, [2, 0, 1]),
+    ...section(7, [2, ...name("malloc"), 0, 0, ...name("free"), 0, 1]),
+    ...section(10, [2, mallocBody.length, ...mallocBody, 2, 0, 0x0b]),
+  ]);
 }
 
 const min = (a) => Math.min(...a);
@@ -181,6 +219,37 @@ const median = (a) => {
   const s = [...a].sort((x, y) => x - y);
   return s[s.length >> 1];
 };
+
+// ───────────────────────────── the cost of one call ─────────────────────────────
+
+const CALL_VARIANTS = ["native", "dlmalloc", "vmheap-wasm", "empty"];
+const CALL_LABELS = { native: "native (glibc)", dlmalloc: "wasm, dlmalloc", "vmheap-wasm": "wasm, vmheap wasm engine", empty: "wasm, empty import" };
+
+/** ns per call of each loop of calls.c, for each variant: the best of `runs` interleaved runs. */
+function perCall(lib, files, runs) {
+  const mods = {};
+  for (const k of ["dlmalloc", "vmheap"]) {
+    const bytes = fs.readFileSync(files[k]);
+    mods[k] = { bytes, module: new WebAssembly.Module(bytes) };
+  }
+  const best = {};
+  let stdout = null;
+  for (let r = 0; r < runs; r++) {
+    for (const v of CALL_VARIANTS) {
+      const m = mods[v === "dlmalloc" ? "dlmalloc" : "vmheap"];
+      const res = v === "native" ? runNative(files.native) : runWasm(lib, m.module, m.bytes, v);
+      if (v !== "empty") {
+        if (stdout !== null && res.stdout !== stdout) die(`calls ${v}: output differs`);
+        stdout = res.stdout;
+      }
+      for (const [, loop, n, ms] of res.stderr.matchAll(/^calls (\w+) (\d+) ([\d.]+)$/gm)) {
+        best[loop] ??= {};
+        best[loop][v] = Math.min(best[loop][v] ?? Infinity, (Number(ms) * 1e6) / Number(n));
+      }
+    }
+  }
+  return best;
+}
 
 // ───────────────────────────── JavaScript callers ─────────────────────────────
 
@@ -265,7 +334,7 @@ async function main() {
     L.push(`The C programs were not run: ${tc.missing}. They need clang and wasm-ld with the wasm32 target, wasi-libc and the wasm32 compiler runtime (Debian/Ubuntu: apt-get install clang lld wasi-libc libclang-rt-14-dev-wasm32).`);
     L.push("");
   } else if (!o.jsOnly) {
-    const built = build(o.only);
+    const built = build(o.calls ? [...o.only, "calls"] : o.only);
     clang = built.clang;
     const files = built.files;
     const modules = {};
@@ -312,6 +381,16 @@ async function main() {
     const geo = (k) => Math.exp(o.only.reduce((sum, p) => sum + Math.log(summary[p][k]), 0) / o.only.length);
     L.push(`| geometric mean | | | | | ${geo("wasmRatio").toFixed(2)}× | ${geo("jsRatio").toFixed(2)}× | | | ${geo("pagesRatio").toFixed(3)} |`);
     L.push("");
+  }
+  if (tc !== null && tc.missing === undefined && o.calls) {
+    const calls = perCall(lib, build(["calls"]).files.calls, o.runs);
+    L.push(`The cost of one call: ns of CPU time per malloc or free in loops that do nothing else (calls.c), best of ${o.runs} runs; "empty import" is an allocator in an instance of its own that does nothing (its malloc returns one fixed block), the cost of calling into another instance by itself:`);
+    L.push("");
+    L.push(`| loop | ${CALL_VARIANTS.map((v) => CALL_LABELS[v]).join(" | ")} | vmheap wasm ÷ dlmalloc |`);
+    L.push(`|---|${CALL_VARIANTS.map(() => "---:|").join("")}---:|`);
+    for (const [loop, ns] of Object.entries(calls)) L.push(`| ${loop} | ${CALL_VARIANTS.map((v) => ns[v].toFixed(1)).join(" | ")} | ${(ns["vmheap-wasm"] / ns.dlmalloc).toFixed(2)}× |`);
+    L.push("");
+    summary.calls = calls;
   }
   const js = jsCallers(lib, o.jsOps, o.quick ? 2 : 5);
   L.push(`JavaScript callers: ns of CPU time per malloc or free, a churn of ${o.jsOps} calls (4096 slots, sizes 8..4096), best pass:`);
