@@ -673,7 +673,8 @@ export function trim(pad: i64): i32 {
 }
 
 // Heap.ts:1731 allocFromTop
-export function allocFromTop(nb: i64): i32 {
+// @ts-ignore: decorator
+@inline export function allocFromTop(nb: i64): i32 {
   checkTop(4 /* malloc */);
   let tsize: i64 = (<i64>(load<i32>(<usize>(hdr + (4 * H_END)))) - <i64>(load<i32>(<usize>(hdr + (4 * H_TOP)))));
   if ((tsize < (nb + <i64>(minChunk)))) {
@@ -786,7 +787,8 @@ export function badPointer(p: i64, op: i32): void {
 }
 
 // Heap.ts:1751 checkTop
-export function checkTop(op: i32): void {
+// @ts-ignore: decorator
+@inline export function checkTop(op: i32): void {
   let top: i32 = load<i32>(<usize>(hdr + (4 * H_TOP)));
   let ts: i32 = load<i32>(<usize>(top + W));
   if ((((((ts & CINUSE)) != 0) || (<i64>(((ts & (~FLAG_BITS)))) != (<i64>(load<i32>(<usize>(hdr + (4 * H_END)))) - <i64>(top)))) || (((W == 8) && (load<i32>(<usize>(top + 12)) != 0))))) {
@@ -925,7 +927,8 @@ export function lowerBitmap(): void {
 }
 
 // Heap.ts:1763 carveTop
-export function carveTop(nb: i64): i32 {
+// @ts-ignore: decorator
+@inline export function carveTop(nb: i64): i32 {
   let topAt: u32 = (<u32>(hdr + (4 * H_TOP)) >>> <u32>2);
   let top: i32 = load<i32>((<usize><i32>(topAt) << 2));
   let tsize: i64 = (<i64>(load<i32>(<usize>(hdr + (4 * H_END)))) - <i64>(top));
