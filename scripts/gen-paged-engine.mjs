@@ -48,12 +48,13 @@ const SRC = path.join(REPO, "src/heap/Heap.ts");
 const OUT = path.join(REPO, "src/heap/PagedEngine.generated.ts");
 const OUT_LOGGED = path.join(REPO, "src/heap/LoggedEngine.generated.ts");
 /**
- * Members that stay Heap's own: construction, attaching, the concurrent heap's lock and
- * recovery, wasm imports, and the check of a wasm memory's view (a process's heap never syncs).
+ * Members that stay Heap's own: construction, attaching (and checking the header it finds), the
+ * concurrent heap's lock and recovery, wasm imports, and the check of a wasm memory's view (a
+ * process's heap never syncs).
  */
-const SKIP = new Set(["initAttached", "makeLockView", "locked", "recover", "threadId", "wasmImports", "stale"]);
+const SKIP = new Set(["initAttached", "checkHeader", "makeLockView", "locked", "recover", "threadId", "wasmImports", "stale"]);
 /** The logged engine's: the same but the check of a wasm memory's view (an engine is never locked itself). */
-const SKIP_LOGGED = new Set(["initAttached", "makeLockView", "locked", "recover", "threadId", "wasmImports"]);
+const SKIP_LOGGED = new Set(["initAttached", "checkHeader", "makeLockView", "locked", "recover", "threadId", "wasmImports"]);
 /** Entries of each translation cache of PagedHeap (a power of two; PagedHeap.ts exports the same number). */
 export const CACHE_MASK = 1023;
 const isAssignment = (kind) => kind >= ts.SyntaxKind.FirstAssignment && kind <= ts.SyntaxKind.LastAssignment;

@@ -5,12 +5,12 @@ import { Errno } from "../errno.js";
 import { ArgumentError, DoubleFreeError, HeapCorruptionError, InvalidPointerError, notNumber, show } from "../errors.js";
 import { M_MMAP_MAX, M_MMAP_THRESHOLD, M_TOP_PAD, M_TRIM_THRESHOLD } from "../constants.js";
 import { SMALL_BINS, binCount, binIndex, ctz32, fitIndex } from "./bins.js";
-import { CINUSE, FLAG_BITS, LP64, MAX_REQUEST, PINUSE, WASM32, type Layout } from "./chunk.js";
+import { CINUSE, FLAG_BITS, LP64, MARK_FREE, MARK_USED, MAX_REQUEST, PINUSE, SIZE_TAG, SIZE_WORD_GRANULES, WASM32, type Layout } from "./chunk.js";
 import { type HeapHost } from "./host.js";
 import { allocArray, blockOf, resizeArray, viewOf, type TypedArray, type TypedArrayConstructor } from "./views.js";
 import { SHARED_AREA_BYTES } from "./arenas.js";
 import { H_MAGIC, H_CONFIG, H_HDR, H_ARENA, H_TOP, H_END, H_BRK, H_BRK_START, H_MAXFOOT, H_MMAP_BYTES, H_MMAP_COUNT, H_TRIM, H_TOPPAD, H_MMAP_THRESHOLD, H_MMAP_MAX, H_BITMAP, H_COVER, H_LIMIT, H_SUMMARY, H_BINMAP, H_DV, MAGIC, VERSION, FLAG_CONCURRENT } from "./header.js";
-import { type Heap, DEFAULT_TRIM_THRESHOLD, DEFAULT_MMAP_THRESHOLD, MAX_MMAP_THRESHOLD, MAX_HEAP_BYTES, type MallInfo, type ChunkInfo, type DataModel, type HeapOptions } from "./Heap.js";
+import { type Heap, DEFAULT_TRIM_THRESHOLD, DEFAULT_MMAP_THRESHOLD, MAX_MMAP_THRESHOLD, MAX_TOP_PAD, type MallInfo, type ChunkInfo, type DataModel, type HeapOptions } from "./Heap.js";
 
 /** Arena bytes covered by the first in-use bitmap; it doubles as the heap grows. */
 const INITIAL_COVER = 16 * 1024;
@@ -20,9 +20,6 @@ function optInt(name: string, v: number | undefined, dflt: number, max = 0x7fff_
   if (!Number.isSafeInteger(v) || v < 0) throw new ArgumentError(`Heap: ${name} must be a non-negative integer, got ${String(v)}`);
   return Math.min(v, max);
 }
-
-/** Bitmap words read next to each end of a big chunk for blocks in use inside it ({@link Heap.liveInside}). */
-const LIVE_SCAN = 4;
 
 /** Bits of `Heap.mode`. */
 const MODE_SYNC = 1;
@@ -125,14 +122,15 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     st(H_BRK_START, hdr);
     st(H_MAXFOOT, want);
     st(H_TRIM, optInt("trimThreshold", opts.trimThreshold, DEFAULT_TRIM_THRESHOLD));
-    st(H_TOPPAD, optInt("topPad", opts.topPad, 0, MAX_HEAP_BYTES));
+    st(H_TOPPAD, optInt("topPad", opts.topPad, 0, MAX_TOP_PAD));
     st(H_MMAP_THRESHOLD, optInt("mmapThreshold", opts.mmapThreshold, DEFAULT_MMAP_THRESHOLD));
     st(H_MMAP_MAX, 65536);
     st(H_LIMIT, limit);
     const bm = this.arena;
     host.st(bm + this.W, bmChunk | CINUSE | PINUSE);
     st(H_BITMAP, bm + this.W2);
-    st(H_COVER, INITIAL_COVER); // the bitmap's own chunk has no bit: free() can never take it
+    st(H_COVER, INITIAL_COVER);
+    this.markChunk(bm, bmChunk, MARK_USED); // (free() refuses it by its address)
     const top = bm + bmChunk;
     st(H_TOP, top);
     host.st(top + this.W, initialTop | PINUSE);
@@ -176,53 +174,87 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     if (typeof size === "number" && size >= 0 && (size | 0) === size && size <= MAX_REQUEST && (size < this.mapFloor || !this.wantsMap(size))) {
       // allocChunk for the LP64 layout, written out with the layout as literals (W = 8,
       // 16-byte granules, chunk = max(32, (size + 23) & ~15)) so the JIT folds them, and with
-      // no calls on the common paths: V8 does not inline helpers at call sites it sees rarely,
-      // and in a function this size each path is rare. Same choices, checks and errors as
-      // allocChunk, takeFree and allocFromTop; growing the heap and mappings go to mallocImpl.
+      // no calls on the common paths (an exact fit, the designated victim, the top): V8 does
+      // not inline helpers at call sites it sees rarely, and in a function this size each path
+      // is rare. Same choices, checks and errors as allocChunk, takeFree, takeDv and carveTop;
+      // any check that fails, a split of a bin's chunk, growing the heap and mappings go to
+      // the general path, which throws the error that names the damage.
       const nb = size < 9 ? 32 : (size + 23) & ~15;
       const m = this.m;
       const hdr = this.hdr;
-      const dvAt = (hdr + 4 * H_DV) >>> 2;
-      let c = 0; // a free chunk to take: the head of bin `idx`
-      let idx = -1;
-      let from: number; // else the first bin to search
+      const arena = this.arena;
+      const top = m[(hdr + 4 * H_TOP) >>> 2]!;
+      const map = m[(hdr + 4 * H_BITMAP) >>> 2]! >>> 2; // index of the chunk map's first word
       if (nb < 1024) {
-        // An exact fit. The chunk must be free, of this bin's size and not live in the
-        // bitmap: a program writing into freed memory must not make malloc hand out a block twice.
-        const slot = this.bins + (nb >>> 2);
-        c = m[slot >>> 2]!;
+        // An exact fit: the head of its bin. The chunk map must say a free chunk of this size
+        // starts there (sizeOk, written out): a program writing into freed memory or into the
+        // header's bin heads must not make malloc hand out live memory.
+        const slot = (this.bins + (nb >>> 2)) >>> 2;
+        const c = m[slot]!;
         if (c !== 0) {
-          const s = m[(c + 8) >>> 2]!;
-          const off = (c - this.arena) >>> 4;
-          const wa = m[(hdr + 4 * H_BITMAP) >>> 2]! + ((off >>> 5) << 2);
-          const word = m[wa >>> 2]!;
-          const bit = 1 << (off & 31);
+          // (Nothing is read at c before it is known to lie in the arena: in a process, a wild
+          // address would fault.)
+          if ((c & 15) !== 0 || c < arena || c + nb > top) return this.mallocImpl(size);
+          const g = (c - arena) >>> 4;
+          const wi = map + (g >>> 4);
+          const sh = (g & 15) << 1;
+          const word = m[wi]!;
+          const after = word & -(4 << sh);
+          const n = nb >>> 4;
+          const e = g + n;
+          const we = map + (e >>> 4);
+          const next = m[we]!;
+          const below = (1 << ((e & 15) << 1)) - 1;
           const fd = m[(c + 16) >>> 2]!;
-          if ((s & ~PINUSE) !== nb || (word & bit) !== 0 || (fd !== 0 && ((fd & 15) !== 0 || fd < this.arena || fd >= m[(hdr + 4 * H_TOP) >>> 2]!))) {
-            throw new HeapCorruptionError("memory corruption (free list)", "malloc", c);
+          if (
+            (word & 3) !== SIZE_TAG &&
+            ((word >>> sh) & 3) === MARK_FREE &&
+            (m[(c + 8) >>> 2]! & ~PINUSE) === nb &&
+            (n >= 32 ? after === 0 && m[wi + 1] === ((n << 2) | SIZE_TAG) : (we === wi ? after & below : after | (next & below) | (we === wi + 2 ? m[wi + 1]! : 0)) === 0 && (c + nb === top || ((next >>> ((e & 15) << 1)) & 1) !== 0)) &&
+            c !== m[(hdr + 4 * H_DV) >>> 2] &&
+            (fd === 0 || ((fd & 15) === 0 && fd >= arena && fd < top && fd !== m[(hdr + 4 * H_DV) >>> 2] && m[(fd + 24) >>> 2] === c))
+          ) {
+            if (fd === 0) {
+              // unmarkBin(nb >>> 4), written out
+              const bw = (hdr + 4 * H_BINMAP + ((nb >>> 9) << 2)) >>> 2;
+              const left = m[bw]! & ~(1 << ((nb >>> 4) & 31));
+              { const $i = bw; const $x = left; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+              if (left === 0) { const $i = (hdr + 4 * H_SUMMARY) >>> 2; const $x = m[(hdr + 4 * H_SUMMARY) >>> 2]! & ~(1 << (nb >>> 9)); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+            }
+            { const $i = slot; const $x = fd; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+            { const $i = (c + 8) >>> 2; const $x = m[(c + 8) >>> 2]! | CINUSE; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+            const nh = c + nb + 8;
+            { const $i = nh >>> 2; const $x = m[nh >>> 2]! | PINUSE; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+            { const $i = wi; const $x = word | (2 << sh); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; } // free → in use (its size word, if any, stays)
+            return c + 16;
           }
-          if (fd === 0) {
-            // unmarkBin(nb >>> 4), written out
-            const bw = (hdr + 4 * H_BINMAP + ((nb >>> 9) << 2)) >>> 2;
-            const left = m[bw]! & ~(1 << ((nb >>> 4) & 31));
-            { const $i = bw; const $x = left; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-            if (left === 0) { const $i = (hdr + 4 * H_SUMMARY) >>> 2; const $x = m[(hdr + 4 * H_SUMMARY) >>> 2]! & ~(1 << (nb >>> 9)); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-          }
-          { const $i = slot >>> 2; const $x = fd; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-          { const $i = (c + 8) >>> 2; const $x = s | CINUSE; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-          const nh = c + nb + 8;
-          { const $i = nh >>> 2; const $x = m[nh >>> 2]! | PINUSE; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-          { const $i = wa >>> 2; const $x = word | bit; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-          return c + 16;
+          return this.mallocImpl(size);
         }
         // dlmalloc's next choice, the designated victim (takeDv and allot, written out).
+        const dvAt = (hdr + 4 * H_DV) >>> 2;
         const dv = m[dvAt]!;
+        if (dv !== 0 && ((dv & 15) !== 0 || dv < arena || dv >= top)) return this.mallocImpl(size); // (allocChunk names it)
         if (dv !== 0) {
           const ds = m[(dv + 8) >>> 2]!;
           const dsize = ds & ~FLAG_BITS;
           if (dsize >= nb) {
-            if ((ds & (CINUSE | PINUSE)) !== PINUSE || dv + dsize >= m[(hdr + 4 * H_TOP) >>> 2]! || m[(dv + dsize) >>> 2] !== dsize || (m[(dv + dsize + 8) >>> 2]! & PINUSE) !== 0) {
-              throw new HeapCorruptionError("memory corruption (designated victim)", "malloc", dv);
+            const g = (dv - arena) >>> 4;
+            const wi = map + (g >>> 4);
+            const sh = (g & 15) << 1;
+            const word = m[wi]!;
+            const n = dsize >>> 4;
+            const e = g + n;
+            const we = map + (e >>> 4);
+            const below = (1 << ((e & 15) << 1)) - 1;
+            const after = word & -(4 << sh);
+            if (
+              (ds & (CINUSE | PINUSE)) !== PINUSE ||
+              dv + dsize >= top ||
+              (word & 3) === SIZE_TAG ||
+              ((word >>> sh) & 3) !== MARK_FREE ||
+              !(n >= 32 ? after === 0 && m[wi + 1] === ((n << 2) | SIZE_TAG) : (we === wi ? after & below : after | (m[we]! & below) | (we === wi + 2 ? m[wi + 1]! : 0)) === 0 && ((m[we]! >>> ((e & 15) << 1)) & 1) !== 0)
+            ) {
+              return this.mallocImpl(size); // takeDv names the damage
             }
             const rem = dsize - nb;
             if (rem >= 32) {
@@ -232,90 +264,128 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
               { const $i = (r + 12) >>> 2; const $x = 0; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
               { const $i = (r + rem) >>> 2; const $x = rem; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
               { const $i = dvAt; const $x = r; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+              // The chunk map: the victim's size word goes, dv is in use (with a size word of
+              // its own from 512 bytes), the remainder is a free chunk (with its size word).
+              if (n >= 32) { const $i = wi + 1; const $x = 0; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+              { const $i = wi; const $x = m[wi]! | (2 << sh); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+              if (nb >= 512) { const $i = wi + 1; const $x = (nb >>> 2) | SIZE_TAG; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+              const rg = g + (nb >>> 4);
+              const ri = map + (rg >>> 4);
+              { const $i = ri; const $x = m[ri]! | (1 << ((rg & 15) << 1)); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+              if (rem >= 512) { const $i = ri + 1; const $x = (rem >>> 2) | SIZE_TAG; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
             } else {
               { const $i = (dv + 8) >>> 2; const $x = dsize | CINUSE | PINUSE; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
               const nh = dv + dsize + 8;
               { const $i = nh >>> 2; const $x = m[nh >>> 2]! | PINUSE; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
               { const $i = dvAt; const $x = 0; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+              { const $i = wi; const $x = word | (2 << sh); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
             }
-            const off = (dv - this.arena) >>> 4;
-            const wa = (m[(hdr + 4 * H_BITMAP) >>> 2]! + ((off >>> 5) << 2)) >>> 2;
-            { const $i = wa; const $x = m[wa]! | (1 << (off & 31)); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
             return dv + 16;
           }
         }
-        from = (nb >>> 4) + 1; // then the smallest larger bin
+      }
+      // A bin of bigger chunks (split: the general path) or, with none, the top.
+      // findBin(from), written out: the bin bitmap's word, then its summary word.
+      let from: number;
+      let own = 0; // a large request's own class head (its first chunk may fit)
+      if (nb < 1024) {
+        from = (nb >>> 4) + 1;
       } else {
-        // The request's own class, when its first chunk fits; else the first class all of
-        // whose chunks fit (binIndex and fitIndex, written out: index = 16·fl + sl − 96).
         const fl = 31 - Math.clz32(nb);
-        idx = ((fl << 4) | ((nb >>> (fl - 4)) & 15)) - 96;
-        c = m[(this.bins + (idx << 2)) >>> 2]!;
-        if (c === 0 || (m[(c + 8) >>> 2]! & ~FLAG_BITS) < nb) c = 0;
+        own = m[(this.bins + ((((fl << 4) | ((nb >>> (fl - 4)) & 15)) - 96) << 2)) >>> 2]!;
         const up = nb + (1 << (fl - 4)) - 1;
         const ufl = 31 - Math.clz32(up);
         from = ((ufl << 4) | ((up >>> (ufl - 4)) & 15)) - 96;
       }
-      if (c === 0) {
-        // findBin(from), written out: the bin bitmap's word, then its summary word.
-        idx = -1;
-        let w = from >>> 5;
-        if (w < this.binWords) {
-          const words = hdr + 4 * H_BINMAP;
-          let bits = m[(words + (w << 2)) >>> 2]! & (-1 << (from & 31));
-          if (bits === 0) {
-            const summary = m[(hdr + 4 * H_SUMMARY) >>> 2]! & (-1 << (w + 1));
-            if (summary !== 0) {
-              w = 31 - Math.clz32(summary & -summary);
-              bits = m[(words + (w << 2)) >>> 2]!;
-            }
+      let found = false;
+      let bits = 0;
+      let w = from >>> 5;
+      if (w < this.binWords) {
+        const words = hdr + 4 * H_BINMAP;
+        bits = m[(words + (w << 2)) >>> 2]! & (-1 << (from & 31));
+        if (bits === 0) {
+          const summary = m[(hdr + 4 * H_SUMMARY) >>> 2]! & (-1 << (w + 1));
+          if (summary !== 0) {
+            w = 31 - Math.clz32(summary & -summary);
+            bits = m[(words + (w << 2)) >>> 2]!;
           }
-          if (bits !== 0) idx = (w << 5) + 31 - Math.clz32(bits & -bits);
         }
-        if (idx >= 0) c = m[(this.bins + (idx << 2)) >>> 2]!;
+        found = bits !== 0;
       }
-      const topAt = (hdr + 4 * H_TOP) >>> 2;
-      const top = m[topAt]!;
-      if (c !== 0) {
-        // takeFree(c, idx, nb, nb < 1024), written out with popHead and allot.
+      if (found && own === 0) {
+        // takeFree(c, idx, nb, nb < 1024), written out: the head of the bin found, checked as
+        // for an exact fit, split; the remainder of a small request becomes the designated
+        // victim (the old one going to its bin), a large request's goes to its bin.
+        const idx = (w << 5) + 31 - Math.clz32(bits & -bits);
+        const slot = (this.bins + (idx << 2)) >>> 2;
+        const c = m[slot]!;
+        if ((c & 15) !== 0 || c < arena || c >= top) return this.mallocImpl(size);
         const s = m[(c + 8) >>> 2]!;
         const csize = s & ~FLAG_BITS;
+        if ((s & CINUSE) !== 0 || csize < nb || (csize & 15) !== 0 || c + csize > top || m[(c + 12) >>> 2] !== 0) return this.mallocImpl(size);
         const cl = Math.clz32(csize);
-        const cidx = csize < 1024 ? csize >>> 4 : (((31 - cl) << 4) | ((csize >>> (27 - cl)) & 15)) - 96;
-        const off = (c - this.arena) >>> 4;
-        const wa = (m[(hdr + 4 * H_BITMAP) >>> 2]! + ((off >>> 5) << 2)) >>> 2;
-        const word = m[wa]!;
-        const bit = 1 << (off & 31);
-        if ((s & CINUSE) !== 0 || cidx !== idx || csize < nb || c + csize > top || m[(c + csize) >>> 2] !== csize || (m[(c + csize + 8) >>> 2]! & PINUSE) !== 0 || (word & bit) !== 0) {
-          throw new HeapCorruptionError("memory corruption (free list)", "malloc", c);
-        }
+        if ((csize < 1024 ? csize >>> 4 : (((31 - cl) << 4) | ((csize >>> (27 - cl)) & 15)) - 96) !== idx) return this.mallocImpl(size);
+        const g = (c - arena) >>> 4;
+        const wi = map + (g >>> 4);
+        const sh = (g & 15) << 1;
+        const word = m[wi]!;
+        const k = csize >>> 4;
+        const e = g + k;
+        const we = map + (e >>> 4);
+        const es = (e & 15) << 1;
+        const after = word & -(4 << sh);
+        const dvAt = (hdr + 4 * H_DV) >>> 2;
+        const dv = m[dvAt]!;
         const fd = m[(c + 16) >>> 2]!;
-        if (fd !== 0) {
-          if ((fd & 15) !== 0 || fd < this.arena || fd >= top) throw new HeapCorruptionError("corrupted free list", "malloc", c);
-        } else {
+        if (
+          (word & 3) === SIZE_TAG ||
+          ((word >>> sh) & 3) !== MARK_FREE ||
+          (k >= 32 ? after !== 0 || m[wi + 1] !== ((k << 2) | SIZE_TAG) : (we === wi ? after & ((1 << es) - 1) : after | (m[we]! & ((1 << es) - 1)) | (we === wi + 2 ? m[wi + 1]! : 0)) !== 0 || (c + csize !== top && ((m[we]! >>> es) & 1) === 0)) ||
+          c === dv ||
+          (fd !== 0 && ((fd & 15) !== 0 || fd < arena || fd >= top || fd === dv || m[(fd + 24) >>> 2] !== c))
+        ) {
+          return this.mallocImpl(size);
+        }
+        const rem = csize - nb;
+        const small = nb < 1024;
+        let x = 0; // the chunk that goes to a bin: the old victim, or a large request's remainder
+        let xs = 0;
+        if (rem >= 32) {
+          x = small ? dv : c + nb;
+          xs = small ? (dv !== 0 && (dv & 15) === 0 && dv >= arena && dv < top ? m[(dv + 8) >>> 2]! & ~FLAG_BITS : 0) : rem;
+          if (x !== 0) {
+            if (small && !this.freeChunkOk(dv, xs)) return this.mallocImpl(size);
+            const xl = Math.clz32(xs);
+            const xi = xs < 1024 ? xs >>> 4 : (((31 - xl) << 4) | ((xs >>> (27 - xl)) & 15)) - 96;
+            if (!this.linkOk(xi === idx ? fd : m[(this.bins + (xi << 2)) >>> 2]!)) return this.mallocImpl(size);
+          }
+        }
+        // Every check passed: from here on the heap changes. popHead, written out.
+        if (fd === 0) {
           const bw = (hdr + 4 * H_BINMAP + ((idx >>> 5) << 2)) >>> 2;
           const left = m[bw]! & ~(1 << (idx & 31));
           { const $i = bw; const $x = left; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
           if (left === 0) { const $i = (hdr + 4 * H_SUMMARY) >>> 2; const $x = m[(hdr + 4 * H_SUMMARY) >>> 2]! & ~(1 << (idx >>> 5)); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
         }
-        { const $i = (this.bins + (idx << 2)) >>> 2; const $x = fd; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-        const rem = csize - nb;
+        { const $i = slot; const $x = fd; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
         if (rem >= 32) {
           { const $i = (c + 8) >>> 2; const $x = nb | CINUSE | (s & PINUSE); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
           const r = c + nb;
           { const $i = (r + 8) >>> 2; const $x = rem | PINUSE; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
           { const $i = (r + 12) >>> 2; const $x = 0; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
           { const $i = (r + rem) >>> 2; const $x = rem; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-          // The remainder of a small request becomes the designated victim, the old one going
-          // to its bin; a large request's remainder goes to its bin.
-          let x = r;
-          if (nb < 1024) {
-            x = m[dvAt]!;
-            { const $i = dvAt; const $x = r; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-          }
+          // The chunk map: c's old size word goes, c is in use (with its own size word from 512
+          // bytes), the remainder is a free chunk (with its size word).
+          if (k >= 32) { const $i = wi + 1; const $x = 0; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          { const $i = wi; const $x = m[wi]! | (2 << sh); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          if (nb >= 512) { const $i = wi + 1; const $x = (nb >>> 2) | SIZE_TAG; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          const rg = g + (nb >>> 4);
+          const ri = map + (rg >>> 4);
+          { const $i = ri; const $x = m[ri]! | (MARK_FREE << ((rg & 15) << 1)); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          if (rem >= 512) { const $i = ri + 1; const $x = (rem >>> 2) | SIZE_TAG; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          if (small) { const $i = dvAt; const $x = r; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
           if (x !== 0) {
-            // insert(x, its size), written out
-            const xs = m[(x + 8) >>> 2]! & ~FLAG_BITS;
+            // insert(x, xs), written out
             const xl = Math.clz32(xs);
             const xi = xs < 1024 ? xs >>> 4 : (((31 - xl) << 4) | ((xs >>> (27 - xl)) & 15)) - 96;
             const xslot = (this.bins + (xi << 2)) >>> 2;
@@ -335,27 +405,28 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
           { const $i = (c + 8) >>> 2; const $x = csize | CINUSE | (s & PINUSE); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
           const nh = c + csize + 8;
           { const $i = nh >>> 2; const $x = m[nh >>> 2]! | PINUSE; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          { const $i = wi; const $x = m[wi]! | (2 << sh); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
         }
-        { const $i = wa; const $x = word | bit; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
         return c + 16;
       }
-      if (nb >= 1024) {
-        const dv = m[dvAt]!;
-        if (dv !== 0 && (m[(dv + 8) >>> 2]! & ~FLAG_BITS) >= nb) return this.takeDv(dv, nb) + 16;
-      }
-      // carveTop, written out, when the top holds the chunk and a minimum chunk after it.
-      const tsize = m[(hdr + 4 * H_END) >>> 2]! - top;
-      const ts = m[(top + 8) >>> 2]!;
-      if (tsize >= nb + 32 && (ts & ~(FLAG_BITS & ~CINUSE)) === tsize && m[(top + 12) >>> 2] === 0) {
-        const nt = top + nb;
-        { const $i = (nt + 8) >>> 2; const $x = (tsize - nb) | PINUSE; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-        { const $i = (nt + 12) >>> 2; const $x = 0; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-        { const $i = (top + 8) >>> 2; const $x = nb | CINUSE | (ts & PINUSE); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-        { const $i = topAt; const $x = nt; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-        const off = (top - this.arena) >>> 4;
-        const wa = (m[(hdr + 4 * H_BITMAP) >>> 2]! + ((off >>> 5) << 2)) >>> 2;
-        { const $i = wa; const $x = m[wa]! | (1 << (off & 31)); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-        return top + 16;
+      if (!found && own === 0) {
+        const dv = m[(hdr + 4 * H_DV) >>> 2]!;
+        // carveTop, written out, when the top holds the chunk and a minimum chunk after it
+        // (and no victim could serve a large request first).
+        const tsize = m[(hdr + 4 * H_END) >>> 2]! - top;
+        const ts = m[(top + 8) >>> 2]!;
+        if (tsize >= nb + 32 && (ts & ~(FLAG_BITS & ~CINUSE)) === tsize && m[(top + 12) >>> 2] === 0 && (nb < 1024 || dv === 0 || ((dv & 15) === 0 && dv >= arena && dv < top && (m[(dv + 8) >>> 2]! & ~FLAG_BITS) < nb))) {
+          const nt = top + nb;
+          { const $i = (nt + 8) >>> 2; const $x = (tsize - nb) | PINUSE; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          { const $i = (nt + 12) >>> 2; const $x = 0; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          { const $i = (top + 8) >>> 2; const $x = nb | CINUSE | (ts & PINUSE); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          { const $i = (hdr + 4 * H_TOP) >>> 2; const $x = nt; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          const g = (top - arena) >>> 4;
+          const wi = map + (g >>> 4);
+          { const $i = wi; const $x = m[wi]! | (MARK_USED << ((g & 15) << 1)); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          if (nb >= 512) { const $i = wi + 1; const $x = (nb >>> 2) | SIZE_TAG; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          return top + 16;
+        }
       }
     }
     return this.mallocImpl(size);
@@ -413,214 +484,246 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
       if ((mode & MODE_SYNC) !== 0 && this.stale()) this.sync();
     }
     // validate and freeChunk for the LP64 layout, written out with literal layout numbers
-    // (see malloc), with the bin helpers written out too. The pointer is validated as an int32
-    // (callers often pass doubles); then freeChunk's checks run in its order, and any failure
-    // leaves this block for freeChunk, which throws the error that names it before anything
-    // changes.
+    // (see malloc) for the common case, both neighbours in use: nothing merges. The pointer is
+    // validated as an int32 (callers often pass doubles) and by the chunk map, the block's size
+    // by the chunk map too (sizeOk, written out). A merge, and any check that fails, goes to
+    // freeChunk, which throws the error that names the damage before anything changes.
     const p = ptr | 0;
     const m = this.m;
     const hdr = this.hdr;
+    const arena = this.arena;
     const c = p - 16;
-    const topAt = (hdr + 4 * H_TOP) >>> 2;
-    const top = m[topAt]!;
-    if (p !== ptr || (p & 15) !== 0 || c < this.arena || p >= top) {
+    const top = m[(hdr + 4 * H_TOP) >>> 2]!;
+    if (p !== ptr || (p & 15) !== 0 || c < arena || p >= top) {
       this.freeImpl(ptr); // a mapped block, or a bad pointer
       return;
     }
-    const g = (c - this.arena) >>> 4;
     const bitmap = m[(hdr + 4 * H_BITMAP) >>> 2]!;
-    const wa = bitmap + ((g >>> 5) << 2);
-    const word = m[wa >>> 2]!;
-    const bit = 1 << (g & 31);
-    if ((word & bit) === 0) this.badPointer(p, "free");
+    const map = bitmap >>> 2;
+    const g = (c - arena) >>> 4;
+    const wi = map + (g >>> 4);
+    const sh = (g & 15) << 1;
+    const word = m[wi]!;
+    if ((word & 3) === SIZE_TAG || ((word >>> sh) & 3) !== MARK_USED || p === bitmap) this.badPointer(p, "free");
     const s = m[(c + 8) >>> 2]!;
     const size = s & ~FLAG_BITS;
     const n = c + size;
-    // liveInside(c, n), written out for chunks of up to 2·LIVE_SCAN + 2 bitmap words (5 KiB):
-    // no block in use may start inside this one. (When the size is impossible, freeChunk says so.)
-    let overlaps = true;
-    if (size >= 32 && (size & 15) === 0 && n <= top) {
-      const end = g + (size >>> 4);
-      const we = end >>> 5;
-      const wg = g >>> 5;
-      const head = word & -(bit << 1);
-      const below = (1 << (end & 31)) - 1;
-      if (we === wg) overlaps = (head & below) !== 0;
-      else if (head !== 0 || (m[(bitmap >>> 2) + we]! & below) !== 0) overlaps = true;
-      else if (we - wg > 2 * LIVE_SCAN + 1) overlaps = this.liveInside(c, n); // as liveInside: whole up to 2·LIVE_SCAN + 2 words
-      else {
-        let i = (bitmap >>> 2) + wg + 1;
-        const iEnd = (bitmap >>> 2) + we;
-        while (i < iEnd && m[i] === 0) i++;
-        overlaps = i < iEnd;
-      }
-    }
-    // Next to the bitmap's own chunk, its size must be the one its coverage gives (freeChunk says so).
-    if (n === bitmap - 16 && !this.bitmapHeadOk(m[(n + 8) >>> 2]!)) overlaps = true;
-    if ((s & PINUSE) !== 0 && n < top && !overlaps) {
-      // The common case, both neighbours in use: nothing merges. The same checks and stores
-      // as the general case below, in a straight line.
-      const ns = m[(n + 8) >>> 2]!;
-      const nsize = ns & ~FLAG_BITS;
-      // (The chunk's own size is sound: overlaps would be true otherwise.)
-      if ((ns & (CINUSE | PINUSE)) === (CINUSE | PINUSE) && nsize >= 32 && (nsize & 15) === 0 && n + nsize <= top && (m[(n + 12) >>> 2]! | m[(c + 12) >>> 2]!) === 0) {
-        { const $i = wa >>> 2; const $x = word & ~bit; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-        { const $i = (n + 8) >>> 2; const $x = ns & ~PINUSE; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-        { const $i = (c + 8) >>> 2; const $x = size | PINUSE; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-        { const $i = n >>> 2; const $x = size; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-        // insert(c, size), written out
-        const tl = Math.clz32(size);
-        const idx = size < 1024 ? size >>> 4 : (((31 - tl) << 4) | ((size >>> (27 - tl)) & 15)) - 96;
-        const slot = (this.bins + (idx << 2)) >>> 2;
-        const head = m[slot]!;
-        { const $i = (c + 16) >>> 2; const $x = head; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-        if (head !== 0) {
-          { const $i = (head + 24) >>> 2; const $x = c; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-        } else {
-          const bw = (hdr + 4 * H_BINMAP + ((idx >>> 5) << 2)) >>> 2;
-          const old = m[bw]!;
-          { const $i = bw; const $x = old | (1 << (idx & 31)); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-          if (old === 0) { const $i = (hdr + 4 * H_SUMMARY) >>> 2; const $x = m[(hdr + 4 * H_SUMMARY) >>> 2]! | (1 << (idx >>> 5)); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-        }
-        { const $i = slot; const $x = c; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-        if (n === bitmap - 16 && size + m[(hdr + 4 * H_END) >>> 2]! - top > m[(hdr + 4 * H_TRIM) >>> 2]!) this.trim(m[(hdr + 4 * H_TOPPAD) >>> 2]!);
-        return;
-      }
-    }
     fast: {
-      if (overlaps) break fast;
-      const ns = m[(n + 8) >>> 2]!;
-      const nsize = ns & ~FLAG_BITS;
-      if ((ns & PINUSE) === 0 || (m[(n + 12) >>> 2]! | m[(c + 12) >>> 2]!) !== 0) break fast;
-      // The chunk after: in use, the top, the designated victim, or free in a bin (then its
-      // links must hold, as linksOk checks: only the allocator writes them).
-      const nextFree = n !== top && (ns & CINUSE) === 0;
+      if (size < 32 || (size & 15) !== 0 || n > top || m[(c + 12) >>> 2] !== 0) break fast;
+      // sizeOk(c, size), written out: the map gives c this size. (Nothing is read at n before.)
+      const k = size >>> 4;
+      const e = g + k;
+      const we = map + (e >>> 4);
+      const es = (e & 15) << 1;
+      const after = word & -(4 << sh);
+      const next = m[we]!; // the word of the next chunk's pair
+      if (k >= 32 ? after !== 0 || m[wi + 1] !== ((k << 2) | SIZE_TAG) : (we === wi ? after & ((1 << es) - 1) : after | (next & ((1 << es) - 1)) | (we === wi + 2 ? m[wi + 1]! : 0)) !== 0) break fast;
+      const toTop = n === top;
       const dvAt = (hdr + 4 * H_DV) >>> 2;
-      const dv = nextFree || (s & PINUSE) === 0 ? m[dvAt]! : 0; // not needed when nothing merges
+      let ns = 0;
+      let nsize = 0;
+      let nextFree = false;
+      let nIsDv = false;
       let nslot = 0;
       let nidx = 0;
-      if (n !== top) {
-        if (nsize < 32 || (nsize & 15) !== 0 || n + nsize > top) break fast;
-        if (nextFree && (m[(n + nsize) >>> 2] !== nsize || (m[(n + nsize + 8) >>> 2]! & PINUSE) !== 0)) break fast; // footerOk
-        if (nextFree && n !== dv) {
-          const nl = Math.clz32(nsize);
-          nidx = nsize < 1024 ? nsize >>> 4 : (((31 - nl) << 4) | ((nsize >>> (27 - nl)) & 15)) - 96;
-          nslot = (this.bins + (nidx << 2)) >>> 2;
-          const fd = m[(n + 16) >>> 2]!;
-          const bk = m[(n + 24) >>> 2]!; // (links outside the arena are smashed: not followed)
-          if ((fd !== 0 && (fd < this.arena || fd >= top || m[(fd + 24) >>> 2] !== n)) || (m[nslot] !== n && (bk < this.arena || bk >= top || m[(bk + 16) >>> 2] !== n))) break fast;
+      if (!toTop) {
+        // The chunk after: in use in the map (a block, or the map's own chunk), or free there
+        // and of the size the map gives it, in its bin with sound links or the designated
+        // victim; its header agreeing either way.
+        if ((next & 3) === SIZE_TAG) break fast;
+        const np = (next >>> es) & 3;
+        ns = m[(n + 8) >>> 2]!;
+        nsize = ns & ~FLAG_BITS;
+        if (nsize < 32 || (nsize & 15) !== 0 || n + nsize > top || m[(n + 12) >>> 2] !== 0) break fast;
+        if (np === MARK_USED) {
+          if ((ns & (CINUSE | PINUSE)) !== (CINUSE | PINUSE) || (n === bitmap - 16 && !this.bitmapHeadOk(ns))) break fast;
+        } else {
+          if (np !== MARK_FREE || (ns & (CINUSE | PINUSE)) !== PINUSE) break fast;
+          const nk = nsize >>> 4;
+          const ne = e + nk;
+          const nwe = map + (ne >>> 4);
+          const nes = (ne & 15) << 1;
+          const nafter = next & -(4 << es);
+          if (nk >= 32 ? nafter !== 0 || m[we + 1] !== ((nk << 2) | SIZE_TAG) : (nwe === we ? nafter & ((1 << nes) - 1) : nafter | (m[nwe]! & ((1 << nes) - 1)) | (nwe === we + 2 ? m[we + 1]! : 0)) !== 0 || (n + nsize !== top && ((m[nwe]! >>> nes) & 1) === 0)) break fast;
+          if (m[(n + nsize) >>> 2] !== nsize || (m[(n + nsize + 8) >>> 2]! & PINUSE) !== 0) break fast; // footerOk
+          nIsDv = n === m[dvAt];
+          if (!nIsDv) {
+            const nl = Math.clz32(nsize);
+            nidx = nsize < 1024 ? nsize >>> 4 : (((31 - nl) << 4) | ((nsize >>> (27 - nl)) & 15)) - 96;
+            nslot = (this.bins + (nidx << 2)) >>> 2;
+            const fd = m[(n + 16) >>> 2]!;
+            if (fd !== 0) {
+              if ((fd & 15) !== 0 || fd < arena || fd >= top) break fast;
+              const fg = (fd - arena) >>> 4;
+              const fw = m[map + (fg >>> 4)]!;
+              if ((fw & 3) === SIZE_TAG || ((fw >>> ((fg & 15) << 1)) & 3) !== MARK_FREE || m[(fd + 24) >>> 2] !== n) break fast;
+            }
+            if (m[nslot] !== n) {
+              const bk = m[(n + 24) >>> 2]!;
+              if ((bk & 15) !== 0 || bk < arena || bk >= top) break fast;
+              const bg = (bk - arena) >>> 4;
+              const bw = m[map + (bg >>> 4)]!;
+              if ((bw & 3) === SIZE_TAG || ((bw >>> ((bg & 15) << 1)) & 3) !== MARK_FREE || m[(bk + 16) >>> 2] !== n) break fast;
+            }
+          }
+          nextFree = true;
         }
-      } else if (nsize !== m[(hdr + 4 * H_END) >>> 2]! - top || (ns & CINUSE) !== 0) {
-        break fast;
+      } else {
+        const ts = m[(top + 8) >>> 2]!;
+        if ((ts & ~FLAG_BITS) !== m[(hdr + 4 * H_END) >>> 2]! - top || (ts & (CINUSE | PINUSE)) !== PINUSE || m[(top + 12) >>> 2] !== 0) break fast;
       }
-      // The chunk before, when free: its size must agree with its header, and its links hold.
+      // The chunk before, when this header says it is free: a free chunk in the map that ends
+      // exactly here (sizeOk), in its bin with links that are free chunks naming it back
+      // (linksOk), or the designated victim.
       let start = c;
       let total = size;
+      let ps = 0;
+      let pw = 0;
+      let psh = 0;
       let pslot = 0;
       let pidx = 0;
+      let prevIsDv = false;
       if ((s & PINUSE) === 0) {
-        const ps = m[c >>> 2]!;
+        ps = m[c >>> 2]!;
         start = c - ps;
-        total = size + ps;
-        if (ps < 32 || (ps & 15) !== 0 || start < this.arena || m[(start + 8) >>> 2] !== (ps | PINUSE)) break fast;
-        if (start !== dv) {
+        if (ps < 32 || (ps & 15) !== 0 || start < arena || m[(start + 8) >>> 2] !== (ps | PINUSE) || m[(start + 12) >>> 2] !== 0) break fast;
+        const pg = (start - arena) >>> 4;
+        pw = map + (pg >>> 4);
+        psh = (pg & 15) << 1;
+        const pword = m[pw]!;
+        if ((pword & 3) === SIZE_TAG || ((pword >>> psh) & 3) !== MARK_FREE) break fast;
+        const pk = ps >>> 4;
+        const pafter = pword & -(4 << psh);
+        if (pk >= 32 ? pafter !== 0 || m[pw + 1] !== ((pk << 2) | SIZE_TAG) : (pw === wi ? pafter & ((1 << sh) - 1) : pafter | (word & ((1 << sh) - 1)) | (wi === pw + 2 ? m[pw + 1]! : 0)) !== 0) break fast;
+        prevIsDv = start === m[dvAt];
+        if (!prevIsDv) {
           const pl = Math.clz32(ps);
           pidx = ps < 1024 ? ps >>> 4 : (((31 - pl) << 4) | ((ps >>> (27 - pl)) & 15)) - 96;
           pslot = (this.bins + (pidx << 2)) >>> 2;
           const fd = m[(start + 16) >>> 2]!;
-          const bk = m[(start + 24) >>> 2]!;
-          if ((fd !== 0 && (fd < this.arena || fd >= top || m[(fd + 24) >>> 2] !== start)) || (m[pslot] !== start && (bk < this.arena || bk >= top || m[(bk + 16) >>> 2] !== start))) break fast;
+          if (fd !== 0) {
+            if ((fd & 15) !== 0 || fd < arena || fd >= top) break fast;
+            const fg = (fd - arena) >>> 4;
+            const fw = m[map + (fg >>> 4)]!;
+            if ((fw & 3) === SIZE_TAG || ((fw >>> ((fg & 15) << 1)) & 3) !== MARK_FREE || m[(fd + 24) >>> 2] !== start) break fast;
+          }
+          if (m[pslot] !== start) {
+            const bk = m[(start + 24) >>> 2]!;
+            if ((bk & 15) !== 0 || bk < arena || bk >= top) break fast;
+            const bg = (bk - arena) >>> 4;
+            const bw = m[map + (bg >>> 4)]!;
+            if ((bw & 3) === SIZE_TAG || ((bw >>> ((bg & 15) << 1)) & 3) !== MARK_FREE || m[(bk + 16) >>> 2] !== start) break fast;
+          }
+        }
+        total = size + ps;
+      }
+      if (nextFree) total += nsize;
+      // The bin the result goes to: its head is written through (a free chunk in the map), unless
+      // it is the chunk before, whose forward link (checked above) becomes the head.
+      let tidx = 0;
+      let tslot = 0;
+      const withDv = prevIsDv || nIsDv; // a chunk that merges with the victim stays the victim
+      if (!toTop && !withDv) {
+        const tl = Math.clz32(total);
+        tidx = total < 1024 ? total >>> 4 : (((31 - tl) << 4) | ((total >>> (27 - tl)) & 15)) - 96;
+        tslot = (this.bins + (tidx << 2)) >>> 2;
+        const h = m[tslot]!;
+        if (h !== 0 && (h !== start || start === c) && !(nextFree && h === n)) {
+          if ((h & 15) !== 0 || h < arena || h >= top) break fast;
+          const hg = (h - arena) >>> 4;
+          const hw = m[map + (hg >>> 4)]!;
+          if ((hw & 3) === SIZE_TAG || ((hw >>> ((hg & 15) << 1)) & 3) !== MARK_FREE) break fast;
         }
       }
       // Every check passed: from here on the heap changes.
-      let withDv = false; // a chunk that merges with the designated victim stays the victim
-      if (start !== c) {
-        // The header keeps its size with the in-use bit clear when merged away (a later free
-        // of it is then a double free); unmerged, it is rewritten below.
-        { const $i = (c + 8) >>> 2; const $x = s & ~CINUSE; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-        if (start === dv) {
-          withDv = true;
-        } else {
-          // unlink(start), written out
-          const fd = m[(start + 16) >>> 2]!;
-          if (m[pslot] === start) {
-            { const $i = pslot; const $x = fd; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-            if (fd === 0) {
-              const bw = (hdr + 4 * H_BINMAP + ((pidx >>> 5) << 2)) >>> 2;
-              const left = m[bw]! & ~(1 << (pidx & 31));
-              { const $i = bw; const $x = left; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-              if (left === 0) { const $i = (hdr + 4 * H_SUMMARY) >>> 2; const $x = m[(hdr + 4 * H_SUMMARY) >>> 2]! & ~(1 << (pidx >>> 5)); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-            }
-          } else {
-            const bk = m[(start + 24) >>> 2]!;
-            { const $i = (bk + 16) >>> 2; const $x = fd; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-            if (fd !== 0) { const $i = (fd + 24) >>> 2; const $x = bk; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+      if (start !== c && !prevIsDv) {
+        // unlink(start), written out
+        const fd = m[(start + 16) >>> 2]!;
+        if (m[pslot] === start) {
+          { const $i = pslot; const $x = fd; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          if (fd === 0) {
+            const bw = (hdr + 4 * H_BINMAP + ((pidx >>> 5) << 2)) >>> 2;
+            const left = m[bw]! & ~(1 << (pidx & 31));
+            { const $i = bw; const $x = left; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+            if (left === 0) { const $i = (hdr + 4 * H_SUMMARY) >>> 2; const $x = m[(hdr + 4 * H_SUMMARY) >>> 2]! & ~(1 << (pidx >>> 5)); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
           }
+        } else {
+          const bk = m[(start + 24) >>> 2]!;
+          { const $i = (bk + 16) >>> 2; const $x = fd; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          if (fd !== 0) { const $i = (fd + 24) >>> 2; const $x = bk; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
         }
       }
-      { const $i = wa >>> 2; const $x = word & ~bit; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-      if (n === top) {
+      if (nextFree && !nIsDv) {
+        // unlink(n), written out; its links are read again, as unlinking `start` may have changed them
+        const fd = m[(n + 16) >>> 2]!;
+        if (m[nslot] === n) {
+          { const $i = nslot; const $x = fd; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          if (fd === 0) {
+            const bw = (hdr + 4 * H_BINMAP + ((nidx >>> 5) << 2)) >>> 2;
+            const left = m[bw]! & ~(1 << (nidx & 31));
+            { const $i = bw; const $x = left; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+            if (left === 0) { const $i = (hdr + 4 * H_SUMMARY) >>> 2; const $x = m[(hdr + 4 * H_SUMMARY) >>> 2]! & ~(1 << (nidx >>> 5)); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          }
+        } else {
+          const bk = m[(n + 24) >>> 2]!;
+          { const $i = (bk + 16) >>> 2; const $x = fd; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          if (fd !== 0) { const $i = (fd + 24) >>> 2; const $x = bk; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+        }
+      }
+      if (nextFree) {
+        // The next chunk leaves the map (its size word, then its mark).
+        if (nsize >= 512) { const $i = we + 1; const $x = 0; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+        { const $i = we; const $x = m[we]! & ~(3 << es); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+      }
+      // The chunk map: c stays a start (now free) or leaves the map, with its size word; the
+      // chunk before loses its size word (rewritten below for the merged chunk).
+      if (start === c && !toTop && !nextFree) {
+        { const $i = wi; const $x = m[wi]! & ~(2 << sh); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; } // in use → free (its size word stays)
+      } else {
+        { const $i = (c + 8) >>> 2; const $x = s & ~CINUSE; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; } // (merged away: a later free of it is named a double free)
+        if (k >= 32) { const $i = wi + 1; const $x = 0; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+        { const $i = wi; const $x = m[wi]! & ~(3 << sh); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+        if (start !== c) {
+          if (ps >= 512) { const $i = pw + 1; const $x = 0; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          if (toTop) { const $i = pw; const $x = m[pw]! & ~(3 << psh); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+        }
+      }
+      if (toTop) {
         const end = m[(hdr + 4 * H_END) >>> 2]!;
-        if (withDv) { const $i = dvAt; const $x = 0; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-        { const $i = topAt; const $x = start; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+        if (prevIsDv) { const $i = dvAt; const $x = 0; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+        { const $i = (hdr + 4 * H_TOP) >>> 2; const $x = start; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
         { const $i = (start + 8) >>> 2; const $x = (end - start) | PINUSE; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
         // The free space at the end: the top, and a free chunk below the bitmap when the bitmap
         // is all that keeps it from the top (lowerBitmap, in trim, moves the bitmap down).
-        const bmc = m[(hdr + 4 * H_BITMAP) >>> 2]! - 16;
+        const bmc = bitmap - 16;
         const bs = m[(bmc + 8) >>> 2]!;
         const held = bmc + (bs & ~FLAG_BITS) === start && (bs & PINUSE) === 0 ? m[bmc >>> 2]! : 0;
         if (end - start + held > m[(hdr + 4 * H_TRIM) >>> 2]!) this.trim(m[(hdr + 4 * H_TOPPAD) >>> 2]!);
         return;
       }
-      if (nextFree) {
-        if (n === dv) {
-          withDv = true;
-        } else {
-          // unlink(n), written out; its links are read again, as unlinking `start` may have changed them
-          const fd = m[(n + 16) >>> 2]!;
-          if (m[nslot] === n) {
-            { const $i = nslot; const $x = fd; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-            if (fd === 0) {
-              const bw = (hdr + 4 * H_BINMAP + ((nidx >>> 5) << 2)) >>> 2;
-              const left = m[bw]! & ~(1 << (nidx & 31));
-              { const $i = bw; const $x = left; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-              if (left === 0) { const $i = (hdr + 4 * H_SUMMARY) >>> 2; const $x = m[(hdr + 4 * H_SUMMARY) >>> 2]! & ~(1 << (nidx >>> 5)); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-            }
-          } else {
-            const bk = m[(n + 24) >>> 2]!;
-            { const $i = (bk + 16) >>> 2; const $x = fd; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-            if (fd !== 0) { const $i = (fd + 24) >>> 2; const $x = bk; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-          }
-        }
-        total = total + nsize;
-      } else {
-        { const $i = (n + 8) >>> 2; const $x = ns & ~PINUSE; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-      }
+      if (!nextFree) { const $i = (n + 8) >>> 2; const $x = ns & ~PINUSE; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+      else if (start === c) { const $i = wi; const $x = m[wi]! | (MARK_FREE << sh); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; } // c starts the merged chunk
       { const $i = (start + 8) >>> 2; const $x = total | PINUSE; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
       { const $i = (start + total) >>> 2; const $x = total; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+      if ((start !== c || nextFree) && total >= 512) { const $i = (start === c ? wi : pw) + 1; const $x = (total >>> 2) | SIZE_TAG; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
       if (withDv) {
         { const $i = dvAt; const $x = start; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
       } else {
         // insert(start, total), written out
-        const tl = Math.clz32(total);
-        const idx = total < 1024 ? total >>> 4 : (((31 - tl) << 4) | ((total >>> (27 - tl)) & 15)) - 96;
-        const slot = (this.bins + (idx << 2)) >>> 2;
-        const head = m[slot]!;
+        const head = m[tslot]!;
         { const $i = (start + 16) >>> 2; const $x = head; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
         if (head !== 0) {
           { const $i = (head + 24) >>> 2; const $x = start; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
         } else {
-          const bw = (hdr + 4 * H_BINMAP + ((idx >>> 5) << 2)) >>> 2;
+          const bw = (hdr + 4 * H_BINMAP + ((tidx >>> 5) << 2)) >>> 2;
           const old = m[bw]!;
-          { const $i = bw; const $x = old | (1 << (idx & 31)); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-          if (old === 0) { const $i = (hdr + 4 * H_SUMMARY) >>> 2; const $x = m[(hdr + 4 * H_SUMMARY) >>> 2]! | (1 << (idx >>> 5)); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          { const $i = bw; const $x = old | (1 << (tidx & 31)); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          if (old === 0) { const $i = (hdr + 4 * H_SUMMARY) >>> 2; const $x = m[(hdr + 4 * H_SUMMARY) >>> 2]! | (1 << (tidx >>> 5)); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
         }
-        { const $i = slot; const $x = start; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+        { const $i = tslot; const $x = start; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
       }
       // As in freeChunk: free space held below the top only by the bitmap.
-      if (start + total === bitmap - 16 && total + m[(hdr + 4 * H_END) >>> 2]! - top > m[(hdr + 4 * H_TRIM) >>> 2]!) {
-        this.trim(m[(hdr + 4 * H_TOPPAD) >>> 2]!);
-      }
+      if (start + total === bitmap - 16 && total + m[(hdr + 4 * H_END) >>> 2]! - top > m[(hdr + 4 * H_TRIM) >>> 2]!) this.trim(m[(hdr + 4 * H_TOPPAD) >>> 2]!);
       return;
     }
     this.freeChunk(c, "free");
@@ -820,8 +923,9 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
       if (typeof ptr !== "number") throw new ArgumentError(`mallocUsableSize(): invalid pointer (${show(ptr)}): a pointer is a number`);
       return 0;
     }
-    const h = this.host;
-    return (h.ld(ptr - this.W) & ~FLAG_BITS) - this.W;
+    const size = this.host.ld(ptr - this.W) & ~FLAG_BITS;
+    if (!this.sizeOk(ptr - this.W2, size)) throw new HeapCorruptionError("invalid size", "malloc_usable_size", ptr - this.W2);
+    return size - this.W;
   }
 
   /**
@@ -973,8 +1077,8 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
   }
 
   /**
-   * `mallopt(3)`: sets `M_TRIM_THRESHOLD`, `M_TOP_PAD`, `M_MMAP_THRESHOLD` (at most 32 MiB)
-   * or `M_MMAP_MAX`.
+   * `mallopt(3)`: sets `M_TRIM_THRESHOLD`, `M_TOP_PAD` (at most 1 GiB), `M_MMAP_THRESHOLD` (at
+   * most 32 MiB) or `M_MMAP_MAX`.
    * `mallopt(M_TRIM_THRESHOLD, -1)` turns trimming off (mallopt(3)).
    * @returns 1 on success, 0 for an unknown parameter or a value out of range
    * @example
@@ -1003,7 +1107,8 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
         this.setWord(H_TRIM, Math.min(value, 0x7fff_ffff));
         return 1;
       case M_TOP_PAD:
-        this.setWord(H_TOPPAD, Math.min(value, MAX_HEAP_BYTES));
+        if (value > MAX_TOP_PAD) return 0; // (a pad past 1 GiB could not be had anyway)
+        this.setWord(H_TOPPAD, value);
         return 1;
       case M_MMAP_THRESHOLD:
         if (value > MAX_MMAP_THRESHOLD) return 0;
@@ -1263,6 +1368,8 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
   protected override allocChunk(nb: number): number {
     const m = this.m;
     const dv = m[(this.hdr + 4 * H_DV) >>> 2]!;
+    // The victim's address is read from the header: nothing is read there unless it lies in the arena.
+    if (dv !== 0 && (((dv + this.W2) & this.amask) !== 0 || dv < this.arena || dv >= this.topAddr())) throw new HeapCorruptionError("memory corruption (designated victim)", "malloc", dv);
     let idx: number;
     if (nb < this.smallLimit) {
       // dlmalloc's order for small requests: an exact fit, then the designated victim (the
@@ -1278,7 +1385,8 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     } else {
       idx = binIndex(nb, this.gshift);
       const c = m[(this.bins + (idx << 2)) >>> 2]!;
-      if (c !== 0 && (m[(c + this.W) >>> 2]! & ~FLAG_BITS) >= nb) return this.takeFree(c, idx, nb, false);
+      // (takeFree checks the head; its size is read here only when it lies in the arena)
+      if (c !== 0 && (((c + this.W2) & this.amask) !== 0 || c < this.arena || c >= this.topAddr() || (m[(c + this.W) >>> 2]! & ~FLAG_BITS) >= nb)) return this.takeFree(c, idx, nb, false);
       idx = this.findBin(fitIndex(nb, this.gshift));
       if (idx >= 0) return this.takeFree(m[(this.bins + (idx << 2)) >>> 2]!, idx, nb, false);
       if (dv !== 0 && (m[(dv + this.W) >>> 2]! & ~FLAG_BITS) >= nb) return this.takeDv(dv, nb);
@@ -1287,7 +1395,8 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
   }
 
   /**
-   * Marks chunk `c` of `size` bytes in use with `nb` of them (`pin`: its PINUSE flag). A
+   * Marks chunk `c` of `size` bytes in use with `nb` of them (`pin`: its PINUSE flag); the
+   * chunk map must have no mark inside `(c, c + size)` (the caller took out the old ones). A
    * remainder of at least a minimum chunk becomes a free chunk of its own: binned (`REM_BIN`),
    * or the designated victim, the old victim going to its bin (`REM_NEW_DV`) or having been
    * `c` itself (`REM_WAS_DV`, and then no remainder means no victim). Without a remainder the
@@ -1304,6 +1413,8 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
       { const $i = (r + W) >>> 2; const $x = rem | PINUSE; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
       this.newHead(r);
       { const $i = (r + rem) >>> 2; const $x = rem; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+      this.markChunk(c, nb, MARK_USED);
+      this.markChunk(r, rem, MARK_FREE);
       if (remTo === REM_BIN) {
         this.insert(r, rem);
         return;
@@ -1315,6 +1426,7 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
       { const $i = (c + W) >>> 2; const $x = size | CINUSE | pin; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
       const n = c + size + W;
       { const $i = n >>> 2; const $x = m[n >>> 2]! | PINUSE; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+      this.markChunk(c, size, MARK_USED);
       if (remTo === REM_WAS_DV) { const $i = dvAt; const $x = 0; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
     }
   }
@@ -1325,13 +1437,13 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     const W = this.W;
     const s = m[(dv + W) >>> 2]!;
     const size = s & ~FLAG_BITS;
-    // The victim's address comes from the header; its size must agree with its footer and the
-    // next chunk must see it free, or an overflow into its header would hand out live memory.
-    if ((s & (CINUSE | PINUSE)) !== PINUSE || dv + size >= m[(this.hdr + 4 * H_TOP) >>> 2]! || m[(dv + size) >>> 2] !== size || (m[(dv + size + W) >>> 2]! & PINUSE) !== 0) {
+    // The victim's address comes from the header and its size from its own (free) memory: both
+    // must agree with the chunk map, or an overflow into its header would hand out live memory.
+    if ((s & (CINUSE | PINUSE)) !== PINUSE || dv + size >= m[(this.hdr + 4 * H_TOP) >>> 2]! || !this.freeChunkOk(dv, size) || size < nb) {
       throw new HeapCorruptionError("memory corruption (designated victim)", "malloc", dv);
     }
+    this.setSizeWord(dv, size, false);
     this.allot(dv, PINUSE, size, nb, REM_WAS_DV);
-    this.setBit(dv);
     return dv;
   }
 
@@ -1343,22 +1455,35 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
   protected override takeFree(c: number, idx: number, nb: number, toDv: boolean): number {
     const m = this.m;
     const W = this.W;
-    const s = m[(c + W) >>> 2]!;
+    const dvAt = (this.hdr + 4 * H_DV) >>> 2;
+    const dv = m[dvAt]!;
+    // The bin head comes from the header, its size from free memory: the chunk map must agree
+    // that a free chunk of that size starts there (and it is not the designated victim).
+    const inArena = ((c + this.W2) & this.amask) === 0 && c >= this.arena && c < m[(this.hdr + 4 * H_TOP) >>> 2]!;
+    const s = inArena && this.freeChunkOk(c, m[(c + W) >>> 2]! & ~FLAG_BITS) ? m[(c + W) >>> 2]! : CINUSE;
     const size = s & ~FLAG_BITS;
-    if (
-      (s & CINUSE) !== 0 ||
-      this.binOf(size) !== idx ||
-      size < nb ||
-      c + size > m[(this.hdr + 4 * H_TOP) >>> 2]! ||
-      m[(c + size) >>> 2] !== size ||
-      (m[(c + size + W) >>> 2]! & PINUSE) !== 0 ||
-      this.testBit(c)
-    ) {
+    if ((s & CINUSE) !== 0 || c === dv || this.binOf(size) !== idx || size < nb) {
       throw new HeapCorruptionError("memory corruption (free list)", "malloc", c);
     }
+    // Its successor becomes the head: in the arena, with a back link naming c (glibc's check).
+    // (Whatever it is, nothing is written through it before it is checked as a head in turn.)
+    const fd = m[(c + this.W2) >>> 2]!;
+    if (fd !== 0 && (fd === dv || ((fd + this.W2) & this.amask) !== 0 || fd < this.arena || fd >= m[(this.hdr + 4 * H_TOP) >>> 2]! || m[(fd + this.W2 + W) >>> 2] !== c)) throw new HeapCorruptionError("corrupted free list", "malloc", c);
+    // The remainder goes to a bin (a large request's), or becomes the victim and the old victim
+    // goes to its bin: that bin's head is written through, and the old victim must be sound.
+    const rem = size - nb;
+    if (rem >= this.minChunk) {
+      const x = toDv ? dv : c + nb;
+      if (x !== 0) {
+        const xs = toDv ? m[(dv + W) >>> 2]! & ~FLAG_BITS : rem;
+        if (toDv && !this.freeChunkOk(dv, xs)) throw new HeapCorruptionError("memory corruption (designated victim)", "malloc", dv);
+        const xi = this.binOf(xs);
+        if (!this.linkOk(xi === idx ? fd : m[(this.bins + (xi << 2)) >>> 2]!)) throw new HeapCorruptionError("corrupted free list", "malloc", this.bins + (xi << 2));
+      }
+    }
     this.popHead(c, idx);
+    this.setSizeWord(c, size, false);
     this.allot(c, s & PINUSE, size, nb, toDv ? REM_NEW_DV : REM_BIN);
-    this.setBit(c);
     return c;
   }
 
@@ -1376,9 +1501,7 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
       if (cover < 0) return 0;
       if (cover > 0) this.moveBitmap(cover);
     }
-    const c = this.carveTop(nb);
-    this.setBit(c);
-    return c;
+    return this.carveTop(nb);
   }
 
   /**
@@ -1397,8 +1520,8 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     }
   }
 
-  /** Splits `nb` bytes (marked in use) off the front of the top chunk, which must hold `nb + minChunk`. */
-  protected override carveTop(nb: number): number {
+  /** Splits `nb` bytes (marked in use, in the chunk map too) off the front of the top chunk, which must hold `nb + minChunk`. */
+  protected override carveTop(nb: number, mark = true): number {
     const m = this.m;
     const W = this.W;
     const topAt = (this.hdr + 4 * H_TOP) >>> 2;
@@ -1411,6 +1534,7 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     this.newHead(nt);
     { const $i = (top + W) >>> 2; const $x = nb | CINUSE | (m[(top + W) >>> 2]! & PINUSE); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
     { const $i = topAt; const $x = nt; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+    if (mark) this.markChunk(top, nb, MARK_USED);
     return top;
   }
 
@@ -1425,31 +1549,33 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     const h = this.host;
     let m = this.m;
     const hdr = this.hdr;
-    const end = m[(hdr + 4 * H_END) >>> 2];
+    const end = m[(hdr + 4 * H_END) >>> 2]!;
     const page = h.pageSize;
-    const pad = m[(hdr + 4 * H_TOPPAD) >>> 2];
-    let incr = Math.ceil((need + pad) / page) * page;
-    let newCover = m[(hdr + 4 * H_COVER) >>> 2] >>> 0; // up to 2^31: a uint32 in an int32 word
-    let bmChunk = 0;
-    // The new bitmap lives in the arena too, so its own chunk counts toward what it must cover.
-    while (end + incr - this.arena > newCover) {
-      newCover *= 2;
-      bmChunk = this.bitmapChunkSize(newCover);
-      incr = Math.ceil((need + bmChunk + pad) / page) * page;
+    const pad = m[(hdr + 4 * H_TOPPAD) >>> 2]!;
+    const cover = m[(hdr + 4 * H_COVER) >>> 2]! >>> 0; // up to 2^31: a uint32 in an int32 word
+    // First with the padding and page rounding, then (near the limit) without.
+    for (let padded = 1; padded >= 0; padded--) {
+      let incr = padded === 1 ? Math.ceil((need + pad) / page) * page : (need + this.amask) & ~this.amask;
+      let newCover = cover;
+      let bmChunk = 0;
+      // The new bitmap lives in the arena too, so its own chunk counts toward what it must
+      // cover; no coverage passes 2^31 (nor, then, does the heap: it never spans 2 GiB).
+      while (end + incr - this.arena > newCover && newCover < 0x8000_0000) {
+        newCover *= 2;
+        bmChunk = this.bitmapChunkSize(newCover);
+        incr = padded === 1 ? Math.ceil((need + bmChunk + pad) / page) * page : (need + bmChunk + this.amask) & ~this.amask;
+      }
+      if (end + incr - this.arena > newCover || end + incr > m[(hdr + 4 * H_LIMIT) >>> 2]!) continue;
+      if (h.sbrk(incr) === -1) continue;
+      m = this.m = h.u32; // growing a wasm memory replaces its buffer
+      const newEnd = end + incr;
+      { const $i = (hdr + 4 * H_END) >>> 2; const $x = newEnd; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+      const top = m[(hdr + 4 * H_TOP) >>> 2]!;
+      { const $i = (top + this.W) >>> 2; const $x = (newEnd - top) | (m[(top + this.W) >>> 2]! & PINUSE); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+      this.noteFootprint();
+      return bmChunk !== 0 ? newCover : 0;
     }
-    if (h.sbrk(incr) === -1) {
-      // Near the limit: try again without the padding and page rounding before giving up.
-      const exact = (need + bmChunk + this.amask) & ~this.amask;
-      if (exact >= incr || h.sbrk(exact) === -1) return -1;
-      incr = exact;
-    }
-    m = this.m = h.u32; // growing a wasm memory replaces its buffer
-    const newEnd = end + incr;
-    { const $i = (hdr + 4 * H_END) >>> 2; const $x = newEnd; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-    const top = m[(hdr + 4 * H_TOP) >>> 2];
-    { const $i = (top + this.W) >>> 2; const $x = (newEnd - top) | (m[(top + this.W) >>> 2] & PINUSE); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-    this.noteFootprint();
-    return bmChunk !== 0 ? newCover : 0;
+    return -1;
   }
 
   protected override noteFootprint(): void {
@@ -1458,7 +1584,7 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
   }
 
   protected override bitmapChunkSize(cover: number): number {
-    const bytes = cover >>> (this.gshift + 3);
+    const bytes = cover >>> (this.gshift + 2); // two bits per granule
     return Math.max(this.minChunk, (bytes + this.W + this.amask) & ~this.amask);
   }
 
@@ -1473,13 +1599,14 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     const h = this.host;
     const m = this.m;
     const hdr = this.hdr;
-    const newPayload = this.carveTop(chunkSize) + this.W2;
+    const newPayload = this.carveTop(chunkSize, false) + this.W2; // (marked below, in the new map: the old one may not reach it)
     const oldPayload = m[(hdr + 4 * H_BITMAP) >>> 2]!;
-    const oldBytes = m[(hdr + 4 * H_COVER) >>> 2]! >>> (this.gshift + 3);
+    const oldBytes = m[(hdr + 4 * H_COVER) >>> 2]! >>> (this.gshift + 2);
     h.zero(newPayload, chunkSize - this.W);
     h.copy(newPayload, oldPayload, oldBytes);
     { const $i = (hdr + 4 * H_BITMAP) >>> 2; const $x = newPayload; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
     { const $i = (hdr + 4 * H_COVER) >>> 2; const $x = cover; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+    this.markChunk(newPayload - this.W2, chunkSize, MARK_USED);
     this.freeChunk(oldPayload - this.W2, "malloc");
   }
 
@@ -1488,24 +1615,79 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     if (this.W === 8) { const $i = (c + 12) >>> 2; const $x = 0; const $c = this.lg; const $n = this.m[$c]!; if ($n < this.lgCap) { this.m[$c + 1 + $n] = $i; this.m[$c + 2 + $n] = this.m[$i]!; this.m[$c] = $n + 2; } else this.logFull($i); this.m[$i] = $x; }
   }
 
-  protected override setBit(c: number): void {
-    const m = this.m;
-    const off = (c - this.arena) >>> this.gshift;
-    const a = m[(this.hdr + 4 * H_BITMAP) >>> 2] + ((off >>> 5) << 2);
-    { const $i = a >>> 2; const $x = m[a >>> 2] | (1 << (off & 31)); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+  /** Index in `m` of the chunk-map word that holds the pair of the granule at `c`. */
+  protected override mapWord(c: number): number {
+    return (this.m[(this.hdr + 4 * H_BITMAP) >>> 2]! >>> 2) + ((c - this.arena) >>> (this.gshift + 4));
   }
 
-  protected override clearBit(c: number): void {
-    const m = this.m;
-    const off = (c - this.arena) >>> this.gshift;
-    const a = m[(this.hdr + 4 * H_BITMAP) >>> 2] + ((off >>> 5) << 2);
-    { const $i = a >>> 2; const $x = m[a >>> 2] & ~(1 << (off & 31)); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+  /** The chunk-map pair of the granule at `c` (MARK_USED, MARK_FREE or 0), or -1 inside a size word. */
+  protected override markOf(c: number): number {
+    const w = this.m[this.mapWord(c)]!;
+    if ((w & 3) === SIZE_TAG) return -1;
+    return (w >>> ((((c - this.arena) >>> this.gshift) & 15) << 1)) & 3;
   }
 
-  protected override testBit(c: number): boolean {
+  /** Sets the pair of the granule at `c` to `v`. */
+  protected override setMark(c: number, v: number): void {
     const m = this.m;
-    const off = (c - this.arena) >>> this.gshift;
-    return (m[(m[(this.hdr + 4 * H_BITMAP) >>> 2] + ((off >>> 5) << 2)) >>> 2] & (1 << (off & 31))) !== 0;
+    const i = this.mapWord(c);
+    const sh = (((c - this.arena) >>> this.gshift) & 15) << 1;
+    { const $i = i; const $x = (m[i]! & ~(3 << sh)) | (v << sh); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+  }
+
+  /** Writes (or, with `v` = 0, clears) the size word of a chunk at `c` of `size` bytes, when it has one. */
+  protected override setSizeWord(c: number, size: number, on: boolean): void {
+    const n = size >> this.gshift; // sizes stay under 2^31: a signed shift is exact (and an i32 in the wasm engine)
+    if (n >= SIZE_WORD_GRANULES) { const $i = this.mapWord(c) + 1; const $x = on ? (n << 2) | SIZE_TAG : 0; const $c = this.lg; const $n = this.m[$c]!; if ($n < this.lgCap) { this.m[$c + 1 + $n] = $i; this.m[$c + 2 + $n] = this.m[$i]!; this.m[$c] = $n + 2; } else this.logFull($i); this.m[$i] = $x; }
+  }
+
+  /** Marks chunk `c` of `size` bytes in the chunk map: its pair `v` and its size word. */
+  protected override markChunk(c: number, size: number, v: number): void {
+    this.setMark(c, v);
+    this.setSizeWord(c, size, true);
+  }
+
+  /** Takes chunk `c` of `size` bytes out of the chunk map (it merges into a neighbour or the top). */
+  protected override unmarkChunk(c: number, size: number): void {
+    this.setSizeWord(c, size, false);
+    this.setMark(c, 0);
+  }
+
+  /**
+   * Whether the chunk starting at `c` (a chunk start in the map) really has `size` bytes:
+   * `size` a sound chunk size ending at most at the top, no chunk start inside it and one (or
+   * the top) right after it; for a chunk with a size word, that word. O(1): at most three words.
+   */
+  protected override sizeOk(c: number, size: number): boolean {
+    const m = this.m;
+    if (size < this.minChunk || (size & this.amask) !== 0 || c + size > m[(this.hdr + 4 * H_TOP) >>> 2]!) return false;
+    const g = (c - this.arena) >>> this.gshift;
+    const n = size >> this.gshift; // size >= minChunk here: exact
+    const base = m[(this.hdr + 4 * H_BITMAP) >>> 2]! >>> 2;
+    const wi = base + (g >>> 4);
+    const sh = (g & 15) << 1;
+    const after = m[wi]! & -(4 << sh); // the pairs after c's in its word
+    if (n >= SIZE_WORD_GRANULES) return after === 0 && m[wi + 1] === ((n << 2) | SIZE_TAG);
+    const e = g + n;
+    const we = base + (e >>> 4);
+    const below = (1 << ((e & 15) << 1)) - 1; // the pairs before the next chunk's
+    if (wi === we) {
+      if ((after & below) !== 0) return false;
+    } else {
+      if (after !== 0 || (m[we]! & below) !== 0) return false;
+      for (let i = wi + 1; i < we; i++) if (m[i] !== 0) return false;
+    }
+    return c + size === m[(this.hdr + 4 * H_TOP) >>> 2]! || ((m[we]! >>> ((e & 15) << 1)) & 1) !== 0;
+  }
+
+  /** Whether `c` is a free chunk of `size` bytes (checked against the chunk map; `c` any number). */
+  protected override freeChunkOk(c: number, size: number): boolean {
+    return ((c + this.W2) & this.amask) === 0 && c >= this.arena && c < this.topAddr() && this.markOf(c) === MARK_FREE && this.sizeOk(c, size);
+  }
+
+  /** Whether `x` may be written through as a free chunk's links: 0 (none), or a free chunk start. */
+  protected override linkOk(x: number): boolean {
+    return x === 0 || (((x + this.W2) & this.amask) === 0 && x >= this.arena && x < this.topAddr() && this.markOf(x) === MARK_FREE);
   }
 
   /** First non-empty bin at or above `idx`, or -1. */
@@ -1537,6 +1719,8 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     const idx = size < this.smallLimit ? size >>> this.gshift : binIndex(size, this.gshift);
     const slot = this.bins + (idx << 2);
     const head = m[slot >>> 2];
+    // (Callers check the head before they change anything; this is the last line of defence.)
+    if (head === c || !this.linkOk(head)) throw new HeapCorruptionError("corrupted free list", "free", slot);
     { const $i = (c + this.W2) >>> 2; const $x = head; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
     if (head !== 0) {
       { const $i = (head + this.W2 + this.W) >>> 2; const $x = c; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
@@ -1573,12 +1757,8 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
   /** Removes `c`, the first chunk of bin `idx`. */
   protected override popHead(c: number, idx: number): void {
     const m = this.m;
-    const fd = m[(c + this.W2) >>> 2];
-    if (fd !== 0) {
-      if (((fd + this.W2) & this.amask) !== 0 || fd < this.arena || fd >= m[(this.hdr + 4 * H_TOP) >>> 2]) throw new HeapCorruptionError("corrupted free list", "malloc", c);
-    } else {
-      this.unmarkBin(idx);
-    }
+    const fd = m[(c + this.W2) >>> 2]; // (checked by takeFree)
+    if (fd === 0) this.unmarkBin(idx);
     { const $i = (this.bins + (idx << 2)) >>> 2; const $x = fd; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
   }
 
@@ -1586,13 +1766,14 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
   protected override linksOk(c: number, size: number): boolean {
     const m = this.m;
     const W3 = this.W2 + this.W;
-    const top = m[(this.hdr + 4 * H_TOP) >>> 2]!;
     // A link outside the arena is smashed: it is not followed (in a process it could fault).
+    // Unlinking writes through both links, so each must be a free chunk in the chunk map, not
+    // just bytes that name c back.
     const fd = m[(c + this.W2) >>> 2];
-    if (fd !== 0 && (fd < this.arena || fd >= top || m[(fd + W3) >>> 2] !== c)) return false;
+    if (fd !== 0 && (!this.linkOk(fd) || m[(fd + W3) >>> 2] !== c)) return false;
     if (m[(this.bins + (this.binOf(size) << 2)) >>> 2] === c) return true;
     const bk = m[(c + W3) >>> 2];
-    return bk >= this.arena && bk < top && m[(bk + this.W2) >>> 2] === c;
+    return bk !== 0 && this.linkOk(bk) && m[(bk + this.W2) >>> 2] === c;
   }
 
   /** Removes free chunk `c` of `size` bytes from its bin; its links were checked by {@link linksOk}. */
@@ -1620,7 +1801,7 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
   protected override isLive(p: number): boolean {
     if (typeof p !== "number" || p >>> 0 !== p || (p & this.amask) !== 0) return false;
     const c = p - this.W2;
-    return c >= this.arena && p < this.topAddr() && this.testBit(c);
+    return c >= this.arena && p < this.topAddr() && this.markOf(c) === MARK_USED && p !== this.m[(this.hdr + 4 * H_BITMAP) >>> 2];
   }
 
   /** The chunk of live block `p`, or throws the error `free(p)` deserves. */
@@ -1665,30 +1846,26 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
   }
 
   /**
-   * Whether a block in use starts inside chunk `[c, n)`: then `c`'s size was smashed bigger
-   * (a write past the block before it), and freeing `c` would hand out memory of a live block.
-   * The in-use bitmap, which user writes cannot reach, has the answer: one word per 32 granules.
-   * A chunk of up to 2·LIVE_SCAN + 2 words is read whole; past that only the LIVE_SCAN + 1 words
-   * at each end, so that freeing a block of megabytes stays O(1). A smashed size is then caught
-   * when a block in use starts within those words: right after a chunk's true end when the
-   * chunk is small, or near the false end when the last block it covers is. (A free chunk of
-   * over 2 KiB after the true end followed by a block in use of over 2 KiB is missed.) `check()`
-   * reads all.
+   * Whether a block in use starts inside chunk `[c, n)`: then `c`'s size was smashed bigger (a
+   * write past the block before it). Only for naming the error once {@link Heap.sizeOk} has
+   * refused the size: it reads the chunk map over the whole range.
    */
   protected override liveInside(c: number, n: number): boolean {
     const m = this.m;
-    const words = m[(this.hdr + 4 * H_BITMAP) >>> 2]! >>> 2;
-    const g = (c - this.arena) >>> this.gshift;
-    const end = (n - this.arena) >>> this.gshift;
-    const first = g >>> 5;
-    const last = end >>> 5;
-    const head = m[words + first]! & -(2 << (g & 31)); // the bits after c's own
-    const below = (1 << (end & 31)) - 1; // the bits before the next chunk's
-    if (first === last) return (head & below) !== 0;
-    if (head !== 0 || (m[words + last]! & below) !== 0) return true;
-    const skipFrom = last - first - 1 > 2 * LIVE_SCAN ? first + 1 + LIVE_SCAN : last;
-    for (let w = first + 1; w < skipFrom; w++) if (m[words + w] !== 0) return true;
-    for (let w = Math.max(skipFrom, last - LIVE_SCAN); w < last; w++) if (m[words + w] !== 0) return true;
+    const base = m[(this.hdr + 4 * H_BITMAP) >>> 2]! >>> 2;
+    const g = ((c - this.arena) >>> this.gshift) + 1;
+    const e = (Math.min(n, this.topAddr()) - this.arena) >>> this.gshift;
+    for (let x = g; x < e; ) {
+      const w = m[base + (x >>> 4)]!;
+      const lo = (x & 15) << 1;
+      const hi = x >>> 4 === e >>> 4 ? (e & 15) << 1 : 32;
+      if ((w & 3) !== SIZE_TAG) {
+        let used = w & (w >>> 1) & 0x55555555 & -(1 << lo);
+        if (hi < 32) used &= (1 << hi) - 1;
+        if (used !== 0) return true;
+      }
+      x = (x | 15) + 1;
+    }
     return false;
   }
 
@@ -1719,41 +1896,57 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     const m = this.m;
     const W = this.W;
     const min = this.minChunk;
-    const s = m[(c + W) >>> 2];
+    const s = m[(c + W) >>> 2]!;
     const size = s & ~FLAG_BITS;
     const topAt = this.hdr + 4 * H_TOP;
-    const top = m[topAt >>> 2];
+    const top = m[topAt >>> 2]!;
     const n = c + size;
+    // The block: in use in the chunk map (callers checked), of the size the map gives it.
+    if (this.markOf(c) !== MARK_USED) throw new HeapCorruptionError("invalid pointer", op, c);
     if (size < min || (size & this.amask) !== 0 || n > top) throw new HeapCorruptionError("invalid size", op, c);
-    if (this.liveInside(c, n)) throw new HeapCorruptionError("invalid size (over a block in use)", op, c);
-    const ns = m[(n + W) >>> 2];
+    if (!this.sizeOk(c, size)) {
+      if (this.liveInside(c, n)) throw new HeapCorruptionError("invalid size (over a block in use)", op, c);
+      throw new HeapCorruptionError("invalid size", op, c);
+    }
+    const ns = m[(n + W) >>> 2]!;
     const nsize = ns & ~FLAG_BITS;
     if ((ns & PINUSE) === 0) throw new HeapCorruptionError("double free or corruption (!prev)", op, c);
     // The in-use bitmap's own chunk has the size its coverage gives it: a smash is caught here,
     // before realloc slides it or trim moves it by a size it does not have.
     if (n === m[(this.hdr + 4 * H_BITMAP) >>> 2]! - this.W2 && !this.bitmapHeadOk(ns)) throw new HeapCorruptionError("invalid next size (normal)", op, n);
     // The high halves of 8-byte size fields are always zero: anything else is a smash.
-    if (W === 8 && (m[(n + 12) >>> 2] | m[(c + 12) >>> 2]) !== 0) throw new HeapCorruptionError("invalid next size (normal)", op, n);
+    if (W === 8 && (m[(n + 12) >>> 2]! | m[(c + 12) >>> 2]!) !== 0) throw new HeapCorruptionError("invalid next size (normal)", op, n);
     const dvAt = (this.hdr + 4 * H_DV) >>> 2;
     const dv = m[dvAt]!;
-    const nextFree = n !== top && (ns & CINUSE) === 0;
+    // Whether the next chunk is free, the chunk map says; its header must say the same.
+    const nextFree = n !== top && this.markOf(n) === MARK_FREE;
     if (n !== top) {
-      if (nsize < min || (nsize & this.amask) !== 0 || n + nsize > top) throw new HeapCorruptionError("invalid next size (normal)", op, n);
-      // A free neighbour proves itself by its links (only the allocator writes them), the
-      // designated victim by its address in the header; both by the footer that repeats
-      // their size (glibc's unlink_chunk check).
-      if (nextFree && !this.footerOk(n, nsize)) throw new HeapCorruptionError("corrupted size vs. prev_size", op, n);
+      if (nsize < min || (nsize & this.amask) !== 0 || n + nsize > top || nextFree !== ((ns & CINUSE) === 0)) throw new HeapCorruptionError("invalid next size (normal)", op, n);
+      // A free neighbour proves its size by the chunk map and its footer (glibc's unlink_chunk
+      // check), its place in a bin by its links (both must be free chunks naming it back).
+      if (nextFree && (!this.sizeOk(n, nsize) || !this.footerOk(n, nsize))) throw new HeapCorruptionError("corrupted size vs. prev_size", op, n);
       if (nextFree && n !== dv && !this.linksOk(n, nsize)) throw new HeapCorruptionError("corrupted double-linked list", op, n);
     } else if (nsize !== m[(this.hdr + 4 * H_END) >>> 2]! - top || (ns & CINUSE) !== 0) {
       throw new HeapCorruptionError("invalid next size (top)", op, n);
     }
     const ps = m[c >>> 2]!;
+    let prev = c;
     if ((s & PINUSE) === 0) {
-      const prev = c - ps;
-      if (ps < min || (ps & this.amask) !== 0 || prev < this.arena || m[(prev + W) >>> 2] !== (ps | PINUSE)) {
+      // The chunk before, said free by this header: a free chunk in the chunk map that ends
+      // exactly here (bytes forged in a live block are no chunk, whatever they hold).
+      prev = c - ps;
+      if (ps < min || (ps & this.amask) !== 0 || prev < this.arena || m[(prev + W) >>> 2] !== (ps | PINUSE) || !this.freeChunkOk(prev, ps)) {
         throw new HeapCorruptionError("corrupted size vs. prev_size", op, c);
       }
       if (prev !== dv && !this.linksOk(prev, ps)) throw new HeapCorruptionError("corrupted double-linked list", op, prev);
+    }
+    // The bin the result goes to: its head is written through (unless it is one of the chunks
+    // unlinked first, whose forward link then becomes the head, checked by linksOk).
+    if (n !== top && prev !== dv && !(nextFree && n === dv)) {
+      const total = size + (prev !== c ? ps : 0) + (nextFree ? nsize : 0);
+      const slot = this.bins + (this.binOf(total) << 2);
+      const h = m[slot >>> 2]!;
+      if (!((prev !== c && h === prev) || (nextFree && h === n)) && !this.linkOk(h)) throw new HeapCorruptionError("corrupted free list", op, slot);
     }
     if (checkOnly) return;
     // Every check passed: from here on the heap changes. The header keeps its size with the
@@ -1763,16 +1956,21 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     let total = size;
     // A chunk that merges with the designated victim stays the victim, out of the bins.
     let withDv = false;
-    if ((s & PINUSE) === 0) {
-      start = c - ps;
+    this.setSizeWord(c, size, false);
+    if (prev !== c) {
+      start = prev;
       total += ps;
       if (start === dv) withDv = true;
       else this.unlink(start, ps);
+      this.setSizeWord(start, ps, false);
+      this.setMark(c, 0);
+    } else {
+      this.setMark(c, MARK_FREE);
     }
-    this.clearBit(c);
     if (n === top) {
       const end = m[(this.hdr + 4 * H_END) >>> 2]!;
       if (withDv) { const $i = dvAt; const $x = 0; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+      this.setMark(start, 0); // the top has no marks
       { const $i = topAt >>> 2; const $x = start; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
       { const $i = (start + W) >>> 2; const $x = (end - start) | PINUSE; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
       // The free space at the end: the top, and a free chunk below the bitmap when the bitmap
@@ -1787,12 +1985,14 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     if (nextFree) {
       if (n === dv) withDv = true;
       else this.unlink(n, nsize);
+      this.unmarkChunk(n, nsize);
       total += nsize;
     } else {
       { const $i = (n + W) >>> 2; const $x = ns & ~PINUSE; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
     }
     { const $i = (start + W) >>> 2; const $x = total | PINUSE; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
     { const $i = (start + total) >>> 2; const $x = total; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+    this.setSizeWord(start, total, true);
     if (withDv) { const $i = dvAt; const $x = start; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
     else this.insert(start, total);
     // Free space held below the top only by the bitmap: when it and the top together pass the
@@ -1840,13 +2040,17 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     const ps = m[bm >>> 2]!;
     const prev = bm - ps;
     const dvAt = (hdr + 4 * H_DV) >>> 2;
-    if (ps < this.minChunk || (ps & this.amask) !== 0 || prev < this.arena || m[(prev + W) >>> 2] !== (ps | PINUSE)) return;
+    if (ps < this.minChunk || (ps & this.amask) !== 0 || prev < this.arena || m[(prev + W) >>> 2] !== (ps | PINUSE) || !this.freeChunkOk(prev, ps) || !this.sizeOk(bm, bsize)) return;
     if (prev === m[dvAt]) { const $i = dvAt; const $x = 0; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
     else if (this.linksOk(prev, ps)) this.unlink(prev, ps);
     else return;
     this.host.copy(prev + this.W2, bm + this.W2, bsize - W);
     { const $i = (prev + W) >>> 2; const $x = bsize | CINUSE | PINUSE; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
     { const $i = (hdr + 4 * H_BITMAP) >>> 2; const $x = prev + this.W2; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+    // The map, now at prev: the free chunk and the map's old chunk leave it, the new one enters.
+    this.setSizeWord(prev, ps, false);
+    this.unmarkChunk(bm, bsize);
+    this.markChunk(prev, bsize, MARK_USED);
     const nt = prev + bsize;
     { const $i = (hdr + 4 * H_TOP) >>> 2; const $x = nt; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
     { const $i = (nt + W) >>> 2; const $x = (m[(hdr + 4 * H_END) >>> 2]! - nt) | PINUSE; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
@@ -1888,13 +2092,21 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     }
     const ns = m[(n + W) >>> 2];
     const nsize = ns & ~FLAG_BITS;
-    if ((ns & CINUSE) === 0 && old + nsize >= nb) {
+    // (freeChunk's checks above: the next chunk is free exactly when the chunk map says so, and
+    // then of the size it says, with sound links.)
+    if (this.markOf(n) === MARK_FREE && old + nsize >= nb) {
       const dvAt = (this.hdr + 4 * H_DV) >>> 2;
       const isDv = n === m[dvAt];
-      if (nsize < min || n + nsize > top || this.testBit(n) || !this.footerOk(n, nsize) || (!isDv && !this.linksOk(n, nsize))) {
-        throw new HeapCorruptionError("invalid next size", "realloc", n);
+      const rem = old + nsize - nb;
+      if (!isDv && rem >= min) {
+        // The remainder goes to a bin whose head is written through (n's forward link, when n was that head).
+        const slot = this.bins + (this.binOf(rem) << 2);
+        const h = m[slot >>> 2]!;
+        if (h !== n && !this.linkOk(h)) throw new HeapCorruptionError("corrupted free list", "realloc", slot);
       }
       if (!isDv) this.unlink(n, nsize);
+      this.setSizeWord(c, old, false);
+      this.unmarkChunk(n, nsize);
       this.allot(c, s & PINUSE, old + nsize, nb, isDv ? REM_WAS_DV : REM_BIN);
       return p;
     }
@@ -1930,23 +2142,34 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
       { const $i = (hdr + 4 * H_TOP) >>> 2; const $x = nt; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
       { const $i = (nt + W) >>> 2; const $x = (end - nt) | PINUSE; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
       this.newHead(nt);
-      if (cover > 0) this.moveBitmap(cover);
+      this.setSizeWord(c, old, false);
+      if (cover > 0) this.moveBitmap(cover); // (first: the old map may not reach c's new size word)
+      this.setSizeWord(c, nb, true);
       return true;
     }
-    const oldBytes = m[(hdr + 4 * H_COVER) >>> 2] >>> (this.gshift + 3);
+    const oldBytes = m[(hdr + 4 * H_COVER) >>> 2] >>> (this.gshift + 2);
     const newCover = cover > 0 ? cover : m[(hdr + 4 * H_COVER) >>> 2] >>> 0;
     const newSize = this.bitmapChunkSize(newCover);
     const q = c + nb;
+    const nt = q + newSize;
+    // The new top's header first: in a process it is the highest page the slide touches, and
+    // if no frame can be had for it nothing but the growth has happened (the copy below would
+    // overwrite the old top's header, which a process heap's undo does not restore).
+    { const $i = (nt + W) >>> 2; const $x = (end - nt) | PINUSE; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+    this.newHead(nt);
     this.host.copy(q + this.W2, bmPayload, oldBytes);
     this.host.zero(q + this.W2 + oldBytes, newSize - W - oldBytes);
     { const $i = (q + W) >>> 2; const $x = newSize | CINUSE | PINUSE; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
     this.newHead(q);
-    const nt = q + newSize;
     { const $i = (hdr + 4 * H_TOP) >>> 2; const $x = nt; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-    { const $i = (nt + W) >>> 2; const $x = (end - nt) | PINUSE; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-    this.newHead(nt);
     { const $i = (hdr + 4 * H_BITMAP) >>> 2; const $x = q + this.W2; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
     { const $i = (hdr + 4 * H_COVER) >>> 2; const $x = newCover; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+    // In the map, now at q: the block's new size, the map's chunk moved from bm to q.
+    const bm = bmPayload - this.W2;
+    this.setSizeWord(c, old, false);
+    this.unmarkChunk(bm, bmSize);
+    this.setSizeWord(c, nb, true);
+    this.markChunk(q, newSize, MARK_USED);
     return true;
   }
 
@@ -1972,7 +2195,9 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     const r = c + nb;
     { const $i = (r + W) >>> 2; const $x = rem | CINUSE | PINUSE; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
     this.newHead(r);
-    this.setBit(r);
+    this.setSizeWord(c, nb + rem, false);
+    this.setSizeWord(c, nb, true);
+    this.markChunk(r, rem, MARK_USED);
     this.freeChunk(r, "realloc");
   }
 
@@ -2017,7 +2242,9 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
       { const $i = (c + W) >>> 2; const $x = lead | CINUSE | (s & PINUSE); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
       { const $i = (a + W) >>> 2; const $x = ((s & ~FLAG_BITS) - lead) | CINUSE | PINUSE; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
       this.newHead(a);
-      this.setBit(a);
+      this.setSizeWord(c, s & ~FLAG_BITS, false);
+      this.setSizeWord(c, lead, true);
+      this.markChunk(a, (s & ~FLAG_BITS) - lead, MARK_USED);
       this.freeChunk(c, "memalign");
     }
     const s = m[(a + W) >>> 2];
@@ -2102,8 +2329,9 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     let prevInUse = true;
     let freeChunks = 0;
     let freeBytes = 0;
-    let inUse = 0;
     let sawBitmap = false;
+    // The chunk map these chunks should have, compared with the real one at the end.
+    const want = new Int32Array((end - this.arena + (16 << this.gshift) - 1) >>> (this.gshift + 4));
     while (x < top) {
       const s = m[(x + W) >>> 2];
       const size = s & ~FLAG_BITS;
@@ -2112,10 +2340,10 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
       const used = (s & CINUSE) !== 0;
       const isBitmap = x + this.W2 === bitmap;
       if (isBitmap) sawBitmap = true;
-      if ((used && !isBitmap) !== this.testBit(x)) fail(used ? "in-use chunk missing from the in-use bitmap" : "free chunk marked in the in-use bitmap", x);
-      if (used) {
-        if (!isBitmap) inUse++;
-      } else {
+      const g = (x - this.arena) >>> this.gshift;
+      want[g >>> 4] = want[g >>> 4]! | ((used ? MARK_USED : MARK_FREE) << ((g & 15) << 1));
+      if (size >>> this.gshift >= SIZE_WORD_GRANULES) want[(g >>> 4) + 1] = ((size >>> this.gshift) << 2) | SIZE_TAG;
+      if (!used) {
         if (!prevInUse) fail("two adjacent free chunks", x);
         if (m[(x + size) >>> 2] !== size) fail("corrupted size vs. prev_size", x);
         freeChunks++;
@@ -2168,17 +2396,14 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
       binnedBytes += ds & ~FLAG_BITS;
     }
     if (binned !== freeChunks || binnedBytes !== freeBytes) fail(`bins and the designated victim hold ${binned} chunks, the heap has ${freeChunks} free`, this.hdr);
-    // The in-use bitmap has no bit beyond the in-use chunks.
-    let bits = 0;
-    const words = (end - this.arena + (32 << this.gshift) - 1) >>> (this.gshift + 5);
-    for (let i = 0; i < words; i++) {
-      let v = m[(bitmap + 4 * i) >>> 2];
-      while (v !== 0) {
-        v &= v - 1;
-        bits++;
+    // The chunk map: exactly the marks and size words of the chunks walked.
+    for (let i = 0; i < want.length; i++) {
+      const got = m[(bitmap + 4 * i) >>> 2]!;
+      if (got !== want[i]) {
+        const at = this.arena + (i << (this.gshift + 4));
+        fail(`chunk map word ${i} (granules at 0x${at.toString(16)}) is 0x${(got >>> 0).toString(16)}, the chunks give 0x${(want[i]! >>> 0).toString(16)}`, at);
       }
     }
-    if (bits !== inUse) fail(`in-use bitmap has ${bits} bits for ${inUse} chunks`, bitmap);
     const info = this.mallinfoImpl();
     if (info.ordblks !== freeChunks + 1 || info.fordblks !== freeBytes + (end - top) || info.uordblks + info.fordblks !== info.arena) {
       fail("totals disagree with mallinfo()", this.hdr);

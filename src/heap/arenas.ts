@@ -23,7 +23,7 @@
 import { ArgumentError, HeapCorruptionError, VmError } from "../errors.js";
 import type { LinearMemory } from "../memory/LinearMemory.js";
 import { binCount } from "./bins.js";
-import { CINUSE, FLAG_BITS, PINUSE } from "./chunk.js";
+import { CINUSE, FLAG_BITS, MARK_FREE, MARK_USED, PINUSE } from "./chunk.js";
 import { H_ARENA, H_BITMAP, H_BRK, H_BRK_START, H_CONFIG, H_COVER, H_END, H_LIMIT, H_LOCK, H_TOP } from "./header.js";
 import type { Heap } from "./Heap.js";
 import { LinearHost } from "./host.js";
@@ -228,7 +228,7 @@ function engineClass(HeapClass: typeof Heap): EngineClass {
     /**
      * After undoing a call that moved the in-use bitmap (a copy that may overlap the old one,
      * and whose middle bytes were not logged): rewrites the bitmap's chunk header and the top's
-     * from what they must be, and the bitmap's bits from the chunk headers, which the undo made
+     * from what they must be, and the chunk map from the chunk headers, which the undo made
      * whole again.
      */
     repairBitmap(): void {
@@ -239,7 +239,7 @@ function engineClass(HeapClass: typeof Heap): EngineClass {
       const top = m[(hdr + 4 * H_TOP) >>> 2]!;
       const end = m[(hdr + 4 * H_END) >>> 2]!;
       const bmSize = this.bitmapChunkSize(m[(hdr + 4 * H_COVER) >>> 2]! >>> 0);
-      const live: number[] = [];
+      const chunks: number[] = []; // address, size, in use: every chunk goes back into the chunk map
       let prevInUse = true;
       let prevSize = 0;
       for (let x = this.arena; x < top; ) {
@@ -251,7 +251,7 @@ function engineClass(HeapClass: typeof Heap): EngineClass {
         const s = m[(x + W) >>> 2]!;
         const size = s & ~FLAG_BITS;
         if (size < this.minChunk || x + size > top) throw new HeapCorruptionError(`invalid chunk size ${size}`, "recover", x);
-        if ((s & CINUSE) !== 0 && x !== bm) live.push(x);
+        chunks.push(x, size, (s & CINUSE) !== 0 ? MARK_USED : MARK_FREE);
         prevInUse = (s & CINUSE) !== 0;
         prevSize = size;
         x += size;
@@ -259,7 +259,7 @@ function engineClass(HeapClass: typeof Heap): EngineClass {
       m[(top + W) >>> 2] = (end - top) | (prevInUse ? PINUSE : 0);
       if (W === 8) m[(top + 12) >>> 2] = 0;
       this.host.zero(bm + this.W2, bmSize - W);
-      for (const x of live) this.setBit(x);
+      for (let k = 0; k < chunks.length; k += 3) this.markChunk(chunks[k]!, chunks[k + 1]!, chunks[k + 2]!);
     }
   }
   engineCache = ArenaEngine as unknown as EngineClass;

@@ -28,8 +28,27 @@
  * - no two free chunks are adjacent (frees coalesce at once), and the chunk before top is in use;
  * - PINUSE of every chunk equals CINUSE of the chunk before it; the first chunk has PINUSE set;
  * - a free chunk's footer equals its size, and it sits in exactly the bin of its size class;
- * - a chunk is in use exactly when its bit in the in-use bitmap is set (the bitmap is the
- *   authority `free` consults, so bytes a program writes cannot pass for a header).
+ * - the chunk map (below) marks exactly the chunk starts and sizes the chunks have: it is the
+ *   authority every call consults, so bytes a program writes cannot pass for a header.
+ *
+ * The chunk map: two bits per granule (A bytes), 16 granules to a 32-bit word, in a chunk of the
+ * heap that a program's writes cannot reach (no pointer into it is ever handed out, and
+ * overflowing into it means overflowing its header first, which is checked).
+ *
+ * ```text
+ *  pair (bits 2i+1..2i of word g >>> 4, i = g & 15)   at the first granule g of
+ *    3  MARK_USED                                      a block in use, or the map's own chunk
+ *    1  MARK_FREE                                      a free chunk (in a bin, or the designated victim)
+ *    0                                                 any other granule, and the top chunk
+ *  a chunk of n >= SIZE_WORD_GRANULES granules whose first granule is in word w:
+ *    word w + 1 (wholly inside the chunk) = n << 2 | SIZE_TAG    its size word
+ * ```
+ * Pair value 2 never marks a granule, so a word whose low pair is 2 is a size word. A claimed
+ * size is checked in O(1): a chunk under SIZE_WORD_GRANULES has no mark inside it and a chunk
+ * start right after it (at most three words); a bigger one is the last start of its word and
+ * its size word says n. So a free chunk, a free neighbour, the designated victim and a block
+ * being freed are known to be what their headers claim before anything is written, whatever
+ * bytes a program left in freed or live memory.
  */
 
 /** CINUSE: this chunk is in use (allocated, or the heap's own bitmap). */
@@ -40,6 +59,15 @@ export const PINUSE = 2;
 export const IS_MMAPPED = 4;
 /** Low bits of a size field that are flags, not size. */
 export const FLAG_BITS = 7;
+
+/** Chunk-map pair at the first granule of a block in use (and of the map's own chunk). */
+export const MARK_USED = 3;
+/** Chunk-map pair at the first granule of a free chunk. */
+export const MARK_FREE = 1;
+/** Low pair of a size word in the chunk map (a pair value no granule has). */
+export const SIZE_TAG = 2;
+/** Chunks of at least this many granules keep their size in the chunk map's next word. */
+export const SIZE_WORD_GRANULES = 32;
 
 /** The numbers a data model fixes. */
 export interface Layout {

@@ -16,13 +16,15 @@ const H_BRK_START: i32 = 8;
 const H_COVER: i32 = 17;
 const H_DV: i32 = 20;
 const H_END: i32 = 6;
+const H_LIMIT: i32 = 18;
 const H_MAXFOOT: i32 = 9;
 const H_MMAP_BYTES: i32 = 10;
 const H_SUMMARY: i32 = 19;
 const H_TOP: i32 = 5;
 const H_TOPPAD: i32 = 13;
 const H_TRIM: i32 = 12;
-const LIVE_SCAN: i32 = 4;
+const MARK_FREE: i32 = 1;
+const MARK_USED: i32 = 3;
 const MAX_REQUEST: i32 = 2147418112;
 const MODE_ENGINE: i32 = 8;
 const MODE_ILP32: i32 = 4;
@@ -31,6 +33,8 @@ const PINUSE: i32 = 2;
 const REM_BIN: i32 = 0;
 const REM_NEW_DV: i32 = 1;
 const REM_WAS_DV: i32 = 2;
+const SIZE_TAG: i32 = 2;
+const SIZE_WORD_GRANULES: i32 = 32;
 const SL_BITS: i32 = 4;
 const SL_COUNT: i32 = 16;
 const SMALL_BINS: i32 = 64;
@@ -56,7 +60,7 @@ export function takeErrno(): i32 {
   return e;
 }
 
-// Heap.ts:1578 mallocImpl
+// Heap.ts:1746 mallocImpl
 // @ts-ignore: decorator
 @inline export function mallocImpl(size: i64): i64 {
   if ((((MODE & MODE_SYNC)) != 0)) {
@@ -78,13 +82,13 @@ export function takeErrno(): i32 {
   return (<i64>(c) + <i64>(W2));
 }
 
-// Heap.ts:2066 freeImpl
+// Heap.ts:2306 freeImpl
 // @ts-ignore: decorator
 @inline export function freeImpl(ptr: i64): void {
   freeChunk(validate(ptr, 0 /* free */), 0 /* free */);
 }
 
-// Heap.ts:1600 callocImpl
+// Heap.ts:1768 callocImpl
 // @ts-ignore: decorator
 @inline export function callocImpl(nmemb: i64, size: i64): i64 {
   let total: i64 = product(nmemb, size);
@@ -99,7 +103,7 @@ export function takeErrno(): i32 {
   return p;
 }
 
-// Heap.ts:2218 reallocImpl
+// Heap.ts:2485 reallocImpl
 // @ts-ignore: decorator
 @inline export function reallocImpl(p: i64, size: i64): i64 {
   if ((p == <i64>(0))) {
@@ -134,22 +138,29 @@ export function takeErrno(): i32 {
   }
   let ns: i32 = load<i32>(<usize>(<i32>(n) + W));
   let nsize: i32 = (ns & (~FLAG_BITS));
-  if (((((ns & CINUSE)) == 0) && ((<i64>(old) + <i64>(nsize)) >= <i64>(nb)))) {
+  if (((markOf(n) == MARK_FREE) && ((<i64>(old) + <i64>(nsize)) >= <i64>(nb)))) {
     let dvAt: u32 = (<u32>(hdr + (4 * H_DV)) >>> <u32>2);
     let isDv: bool = (n == <i64>(load<i32>((<usize><i32>(dvAt) << 2))));
-    if ((((((nsize < min) || ((n + <i64>(nsize)) > <i64>(top))) || testBit(n)) || !footerOk(n, nsize)) || ((!isDv && !linksOk(n, nsize))))) {
-      fail(0 /* HeapCorruptionError */, 0 /* invalid next size */, 1 /* realloc */, <f64>(n)); unreachable();
+    let rem: i64 = ((<i64>(old) + <i64>(nsize)) - <i64>(nb));
+    if ((!isDv && (rem >= <i64>(min)))) {
+      let slot: i64 = (<i64>(bins) + <i64>(((<i32>(binOf(rem)) << 2))));
+      let h: i32 = load<i32>(<usize><i32>(slot));
+      if (((<i64>(h) != n) && !linkOk(h))) {
+        fail(0 /* HeapCorruptionError */, 0 /* corrupted free list */, 1 /* realloc */, <f64>(slot)); unreachable();
+      }
     }
     if (!isDv) {
       unlink(n, nsize);
     }
+    setSizeWord(c, <i64>(old), false);
+    unmarkChunk(n, nsize);
     allot(c, (s & PINUSE), (<i64>(old) + <i64>(nsize)), <i64>(nb), (isDv ? REM_WAS_DV : REM_BIN));
     return p;
   }
   return reallocMove(c, p, old, size);
 }
 
-// Heap.ts:1066 reallocarray
+// Heap.ts:1232 reallocarray
 // @ts-ignore: decorator
 @inline export function reallocarray(ptr: i64, nmemb: i64, size: i64): i64 {
   let total: i64 = product(nmemb, size);
@@ -163,7 +174,7 @@ export function takeErrno(): i32 {
   return reallocImpl(ptr, total);
 }
 
-// Heap.ts:2341 memalignImpl
+// Heap.ts:2629 memalignImpl
 export function memalignImpl(alignment: i64, size: i64): i64 {
   if ((alignment <= <i64>(ALIGN))) {
     return mallocImpl(size);
@@ -203,7 +214,9 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
     store<i32>(<usize>(c + W), ((<i32>(lead) | CINUSE) | (s & PINUSE)));
     store<i32>(<usize>(<i32>(a) + W), ((((s & (~FLAG_BITS)) - <i32>(lead)) | CINUSE) | PINUSE));
     newHead(a);
-    setBit(a);
+    setSizeWord(<i64>(c), <i64>((s & (~FLAG_BITS))), false);
+    setSizeWord(<i64>(c), lead, true);
+    markChunk(a, (<i64>(((s & (~FLAG_BITS)))) - lead), MARK_USED);
     freeChunk(<i64>(c), 3 /* memalign */);
   }
   let s: i32 = load<i32>(<usize>(<i32>(a) + W));
@@ -213,7 +226,7 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
   return p;
 }
 
-// Heap.ts:1180 usableImpl
+// Heap.ts:1346 usableImpl
 // @ts-ignore: decorator
 @inline export function usableImpl(ptr: i64): i64 {
   if ((ptr == <i64>(0))) {
@@ -225,10 +238,14 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
   if (!isLive(ptr)) {
     return <i64>(0);
   }
-  return (<i64>(((load<i32>(<usize>(<i32>(ptr) - W)) & (~FLAG_BITS)))) - <i64>(W));
+  let size: i32 = (load<i32>(<usize>(<i32>(ptr) - W)) & (~FLAG_BITS));
+  if (!sizeOk((ptr - <i64>(W2)), <i64>(size))) {
+    fail(0 /* HeapCorruptionError */, 1 /* invalid size */, 4 /* malloc_usable_size */, <f64>((ptr - <i64>(W2)))); unreachable();
+  }
+  return (<i64>(size) - <i64>(W));
 }
 
-// Heap.ts:1335 trimImpl
+// Heap.ts:1502 trimImpl
 // @ts-ignore: decorator
 @inline export function trimImpl(pad: i64): i32 {
   if ((((MODE & MODE_SYNC)) != 0)) {
@@ -237,16 +254,19 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
   return trim(pad);
 }
 
-// Heap.ts:1548 sync
+// Heap.ts:1716 sync
 // @ts-ignore: decorator
 @inline export function sync(): void {
 
 }
 
-// Heap.ts:1625 allocChunk
+// Heap.ts:1793 allocChunk
 // @ts-ignore: decorator
 @inline export function allocChunk(nb: i64): i32 {
   let dv: i32 = load<i32>(<usize>(hdr + (4 * H_DV)));
+  if (((dv != 0) && (((((((dv + W2) & amask)) != 0) || (dv < arena)) || (dv >= topAddr()))))) {
+    fail(0 /* HeapCorruptionError */, 2 /* memory corruption (designated victim) */, 5 /* malloc */, <f64>(dv)); unreachable();
+  }
   let idx: i64 = 0;
   if ((nb < <i64>(smallLimit))) {
     idx = <i64>((<u32><i32>(nb) >>> <u32>gshift));
@@ -264,7 +284,7 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
   } else {
     idx = binIndex(nb, gshift);
     let c: i32 = load<i32>(<usize>(bins + (<i32>(idx) << 2)));
-    if (((c != 0) && (<i64>(((load<i32>(<usize>(c + W)) & (~FLAG_BITS)))) >= nb))) {
+    if (((c != 0) && ((((((((c + W2) & amask)) != 0) || (c < arena)) || (c >= topAddr())) || (<i64>(((load<i32>(<usize>(c + W)) & (~FLAG_BITS)))) >= nb))))) {
       return takeFree(c, idx, nb, false);
     }
     idx = findBin(fitIndex(nb, gshift));
@@ -278,7 +298,7 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
   return allocFromTop(nb);
 }
 
-// Heap.ts:2080 freeChunk
+// Heap.ts:2320 freeChunk
 // @ts-ignore: decorator
 @inline export function freeChunk(c: i64, op: i32, checkOnly: bool = false): void {
   let min: i32 = minChunk;
@@ -287,47 +307,62 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
   let topAt: i64 = (<i64>(hdr) + (<i64>(4) * <i64>(H_TOP)));
   let top: i32 = load<i32>(<usize><i32>(topAt));
   let n: i64 = (c + <i64>(size));
+  if ((markOf(c) != MARK_USED)) {
+    fail(0 /* HeapCorruptionError */, 3 /* invalid pointer */, op, <f64>(c)); unreachable();
+  }
   if ((((size < min) || (((size & amask)) != 0)) || (n > <i64>(top)))) {
     fail(0 /* HeapCorruptionError */, 1 /* invalid size */, op, <f64>(c)); unreachable();
   }
-  if (liveInside(c, n)) {
-    fail(0 /* HeapCorruptionError */, 2 /* invalid size (over a block in use) */, op, <f64>(c)); unreachable();
+  if (!sizeOk(c, <i64>(size))) {
+    if (liveInside(c, n)) {
+      fail(0 /* HeapCorruptionError */, 4 /* invalid size (over a block in use) */, op, <f64>(c)); unreachable();
+    }
+    fail(0 /* HeapCorruptionError */, 1 /* invalid size */, op, <f64>(c)); unreachable();
   }
   let ns: i32 = load<i32>(<usize>(<i32>(n) + W));
   let nsize: i32 = (ns & (~FLAG_BITS));
   if ((((ns & PINUSE)) == 0)) {
-    fail(0 /* HeapCorruptionError */, 3 /* double free or corruption (!prev) */, op, <f64>(c)); unreachable();
+    fail(0 /* HeapCorruptionError */, 5 /* double free or corruption (!prev) */, op, <f64>(c)); unreachable();
   }
   if (((n == (<i64>(load<i32>(<usize>(hdr + (4 * H_BITMAP)))) - <i64>(W2))) && !bitmapHeadOk(ns))) {
-    fail(0 /* HeapCorruptionError */, 4 /* invalid next size (normal) */, op, <f64>(n)); unreachable();
+    fail(0 /* HeapCorruptionError */, 6 /* invalid next size (normal) */, op, <f64>(n)); unreachable();
   }
   if (((W == 8) && (((load<i32>(<usize>(<i32>(n) + 12)) | load<i32>(<usize>(<i32>(c) + 12)))) != 0))) {
-    fail(0 /* HeapCorruptionError */, 4 /* invalid next size (normal) */, op, <f64>(n)); unreachable();
+    fail(0 /* HeapCorruptionError */, 6 /* invalid next size (normal) */, op, <f64>(n)); unreachable();
   }
   let dvAt: u32 = (<u32>(hdr + (4 * H_DV)) >>> <u32>2);
   let dv: i32 = load<i32>((<usize><i32>(dvAt) << 2));
-  let nextFree: bool = ((n != <i64>(top)) && (((ns & CINUSE)) == 0));
+  let nextFree: bool = ((n != <i64>(top)) && (markOf(n) == MARK_FREE));
   if ((n != <i64>(top))) {
-    if ((((nsize < min) || (((nsize & amask)) != 0)) || ((n + <i64>(nsize)) > <i64>(top)))) {
-      fail(0 /* HeapCorruptionError */, 4 /* invalid next size (normal) */, op, <f64>(n)); unreachable();
+    if (((((nsize < min) || (((nsize & amask)) != 0)) || ((n + <i64>(nsize)) > <i64>(top))) || (nextFree != ((((ns & CINUSE)) == 0))))) {
+      fail(0 /* HeapCorruptionError */, 6 /* invalid next size (normal) */, op, <f64>(n)); unreachable();
     }
-    if ((nextFree && !footerOk(n, nsize))) {
-      fail(0 /* HeapCorruptionError */, 5 /* corrupted size vs. prev_size */, op, <f64>(n)); unreachable();
+    if ((nextFree && ((!sizeOk(n, <i64>(nsize)) || !footerOk(n, nsize))))) {
+      fail(0 /* HeapCorruptionError */, 7 /* corrupted size vs. prev_size */, op, <f64>(n)); unreachable();
     }
     if (((nextFree && (n != <i64>(dv))) && !linksOk(n, nsize))) {
-      fail(0 /* HeapCorruptionError */, 6 /* corrupted double-linked list */, op, <f64>(n)); unreachable();
+      fail(0 /* HeapCorruptionError */, 8 /* corrupted double-linked list */, op, <f64>(n)); unreachable();
     }
   } else if (((<i64>(nsize) != (<i64>(load<i32>(<usize>(hdr + (4 * H_END)))) - <i64>(top))) || (((ns & CINUSE)) != 0))) {
-    fail(0 /* HeapCorruptionError */, 7 /* invalid next size (top) */, op, <f64>(n)); unreachable();
+    fail(0 /* HeapCorruptionError */, 9 /* invalid next size (top) */, op, <f64>(n)); unreachable();
   }
   let ps: i32 = load<i32>(<usize><i32>(c));
+  let prev: i64 = c;
   if ((((s & PINUSE)) == 0)) {
-    let prev: i64 = (c - <i64>(ps));
-    if (((((ps < min) || (((ps & amask)) != 0)) || (prev < <i64>(arena))) || (load<i32>(<usize>(<i32>(prev) + W)) != ((ps | PINUSE))))) {
-      fail(0 /* HeapCorruptionError */, 5 /* corrupted size vs. prev_size */, op, <f64>(c)); unreachable();
+    prev = (c - <i64>(ps));
+    if ((((((ps < min) || (((ps & amask)) != 0)) || (prev < <i64>(arena))) || (load<i32>(<usize>(<i32>(prev) + W)) != ((ps | PINUSE)))) || !freeChunkOk(prev, <i64>(ps)))) {
+      fail(0 /* HeapCorruptionError */, 7 /* corrupted size vs. prev_size */, op, <f64>(c)); unreachable();
     }
     if (((prev != <i64>(dv)) && !linksOk(prev, ps))) {
-      fail(0 /* HeapCorruptionError */, 6 /* corrupted double-linked list */, op, <f64>(prev)); unreachable();
+      fail(0 /* HeapCorruptionError */, 8 /* corrupted double-linked list */, op, <f64>(prev)); unreachable();
+    }
+  }
+  if ((((n != <i64>(top)) && (prev != <i64>(dv))) && !((nextFree && (n == <i64>(dv)))))) {
+    let total: i64 = ((<i64>(size) + <i64>((((prev != c) ? ps : 0)))) + <i64>(((nextFree ? nsize : 0))));
+    let slot: i64 = (<i64>(bins) + <i64>(((<i32>(binOf(total)) << 2))));
+    let h: i32 = load<i32>(<usize><i32>(slot));
+    if ((!(((((prev != c) && (<i64>(h) == prev))) || ((nextFree && (<i64>(h) == n))))) && !linkOk(h))) {
+      fail(0 /* HeapCorruptionError */, 0 /* corrupted free list */, op, <f64>(slot)); unreachable();
     }
   }
   if (checkOnly) {
@@ -337,26 +372,31 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
   let start: i64 = c;
   let total: i64 = <i64>(size);
   let withDv: bool = false;
-  if ((((s & PINUSE)) == 0)) {
-    start = (c - <i64>(ps));
+  setSizeWord(c, <i64>(size), false);
+  if ((prev != c)) {
+    start = prev;
     total = (total + <i64>(ps));
     if ((start == <i64>(dv))) {
       withDv = true;
     } else {
       unlink(start, ps);
     }
+    setSizeWord(start, <i64>(ps), false);
+    setMark(c, 0);
+  } else {
+    setMark(c, MARK_FREE);
   }
-  clearBit(c);
   if ((n == <i64>(top))) {
     let end: i32 = load<i32>(<usize>(hdr + (4 * H_END)));
     if (withDv) {
       store<i32>((<usize><i32>(dvAt) << 2), 0);
     }
+    setMark(start, 0);
     store<i32>(<usize><i32>(topAt), <i32>(start));
     store<i32>(<usize>(<i32>(start) + W), ((end - <i32>(start)) | PINUSE));
     let bmc: i64 = (<i64>(load<i32>(<usize>(hdr + (4 * H_BITMAP)))) - <i64>(W2));
     let bs: i32 = load<i32>(<usize>(<i32>(bmc) + W));
-    let held: i32 = ((((op != 4 /* malloc */) && ((bmc + <i64>(((bs & (~FLAG_BITS))))) == start)) && (((bs & PINUSE)) == 0)) ? load<i32>(<usize><i32>(bmc)) : 0);
+    let held: i32 = ((((op != 5 /* malloc */) && ((bmc + <i64>(((bs & (~FLAG_BITS))))) == start)) && (((bs & PINUSE)) == 0)) ? load<i32>(<usize><i32>(bmc)) : 0);
     if ((((<i64>(end) - start) + <i64>(held)) > <i64>(load<i32>(<usize>(hdr + (4 * H_TRIM)))))) {
       trim(<i64>(load<i32>(<usize>(hdr + (4 * H_TOPPAD)))));
     }
@@ -368,23 +408,25 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
     } else {
       unlink(n, nsize);
     }
+    unmarkChunk(n, nsize);
     total = (total + <i64>(nsize));
   } else {
     store<i32>(<usize>(<i32>(n) + W), (ns & (~PINUSE)));
   }
   store<i32>(<usize>(<i32>(start) + W), (<i32>(total) | PINUSE));
   store<i32>(<usize>(<i32>(start) + <i32>(total)), <i32>(total));
+  setSizeWord(start, total, true);
   if (withDv) {
     store<i32>((<usize><i32>(dvAt) << 2), <i32>(start));
   } else {
     insert(start, total);
   }
-  if ((((op != 4 /* malloc */) && ((start + total) == (<i64>(load<i32>(<usize>(hdr + (4 * H_BITMAP)))) - <i64>(W2)))) && (((total + <i64>(load<i32>(<usize>(hdr + (4 * H_END))))) - <i64>(top)) > <i64>(load<i32>(<usize>(hdr + (4 * H_TRIM))))))) {
+  if ((((op != 5 /* malloc */) && ((start + total) == (<i64>(load<i32>(<usize>(hdr + (4 * H_BITMAP)))) - <i64>(W2)))) && (((total + <i64>(load<i32>(<usize>(hdr + (4 * H_END))))) - <i64>(top)) > <i64>(load<i32>(<usize>(hdr + (4 * H_TRIM))))))) {
     trim(<i64>(load<i32>(<usize>(hdr + (4 * H_TOPPAD)))));
   }
 }
 
-// Heap.ts:1989 validate
+// Heap.ts:2233 validate
 // @ts-ignore: decorator
 @inline export function validate(p: i64, op: i32): i64 {
   if ((((MODE & MODE_SYNC)) != 0)) {
@@ -396,7 +438,7 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
   return (p - <i64>(W2));
 }
 
-// Heap.ts:1618 product
+// Heap.ts:1786 product
 // @ts-ignore: decorator
 @inline export function product(nmemb: i64, size: i64): i64 {
   if (((nmemb < <i64>(0)) || (size < <i64>(0)))) {
@@ -406,24 +448,26 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
   return ((total > <i64>(MAX_REQUEST)) ? <i64>((-1)) : total);
 }
 
-// Heap.ts:2329 splitTail
+// Heap.ts:2615 splitTail
 export function splitTail(c: i64, s: i32, nb: i32): void {
   let rem: i64 = (<i64>(((s & (~FLAG_BITS)))) - <i64>(nb));
   store<i32>(<usize>(<i32>(c) + W), (nb | (s & (CINUSE | PINUSE))));
   let r: i64 = (c + <i64>(nb));
   store<i32>(<usize>(<i32>(r) + W), ((<i32>(rem) | CINUSE) | PINUSE));
   newHead(r);
-  setBit(r);
+  setSizeWord(c, (<i64>(nb) + rem), false);
+  setSizeWord(c, <i64>(nb), true);
+  markChunk(r, rem, MARK_USED);
   freeChunk(r, 1 /* realloc */);
 }
 
-// Heap.ts:1571 topAddr
+// Heap.ts:1739 topAddr
 // @ts-ignore: decorator
 @inline export function topAddr(): i32 {
   return load<i32>(<usize>(hdr + (4 * H_TOP)));
 }
 
-// Heap.ts:2272 growIntoTop
+// Heap.ts:2547 growIntoTop
 export function growIntoTop(c: i64, s: i32, nb: i32): bool {
   let min: i32 = minChunk;
   let old: i32 = (s & (~FLAG_BITS));
@@ -446,29 +490,36 @@ export function growIntoTop(c: i64, s: i32, nb: i32): bool {
     store<i32>(<usize>(hdr + (4 * H_TOP)), <i32>(nt));
     store<i32>(<usize>(<i32>(nt) + W), ((end - <i32>(nt)) | PINUSE));
     newHead(nt);
+    setSizeWord(c, <i64>(old), false);
     if ((cover > <i64>(0))) {
       moveBitmap(cover);
     }
+    setSizeWord(c, <i64>(nb), true);
     return true;
   }
-  let oldBytes: u32 = (<u32>load<i32>(<usize>(hdr + (4 * H_COVER))) >>> <u32>(gshift + 3));
+  let oldBytes: u32 = (<u32>load<i32>(<usize>(hdr + (4 * H_COVER))) >>> <u32>(gshift + 2));
   let newCover: i64 = ((cover > <i64>(0)) ? cover : <i64>((<u32>load<i32>(<usize>(hdr + (4 * H_COVER))) >>> <u32>0)));
   let newSize: i64 = bitmapChunkSize(newCover);
   let q: i64 = (c + <i64>(nb));
+  let nt: i64 = (q + newSize);
+  store<i32>(<usize>(<i32>(nt) + W), ((end - <i32>(nt)) | PINUSE));
+  newHead(nt);
   memory.copy(<usize>(<i32>(q) + W2), <usize>bmPayload, <usize><i32>(oldBytes));
   memory.fill(<usize>((<i32>(q) + W2) + <i32>(oldBytes)), 0, <usize>((<i32>(newSize) - W) - <i32>(oldBytes)));
   store<i32>(<usize>(<i32>(q) + W), ((<i32>(newSize) | CINUSE) | PINUSE));
   newHead(q);
-  let nt: i64 = (q + newSize);
   store<i32>(<usize>(hdr + (4 * H_TOP)), <i32>(nt));
-  store<i32>(<usize>(<i32>(nt) + W), ((end - <i32>(nt)) | PINUSE));
-  newHead(nt);
   store<i32>(<usize>(hdr + (4 * H_BITMAP)), (<i32>(q) + W2));
   store<i32>(<usize>(hdr + (4 * H_COVER)), <i32>(newCover));
+  let bm: i64 = (<i64>(bmPayload) - <i64>(W2));
+  setSizeWord(c, <i64>(old), false);
+  unmarkChunk(bm, bmSize);
+  setSizeWord(c, <i64>(nb), true);
+  markChunk(q, newSize, MARK_USED);
   return true;
 }
 
-// Heap.ts:2319 reallocMove
+// Heap.ts:2605 reallocMove
 export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
   let q: i64 = mallocImpl(size);
   if ((q == <i64>(0))) {
@@ -479,39 +530,32 @@ export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
   return q;
 }
 
-// Heap.ts:1867 testBit
+// Heap.ts:2049 markOf
 // @ts-ignore: decorator
-@inline export function testBit(c: i64): bool {
-  let off: u32 = (<u32>(<i32>(c) - arena) >>> <u32>gshift);
-  return (((load<i32>(<usize>(load<i32>(<usize>(hdr + (4 * H_BITMAP))) + (<i32>(<u32><i32>(off) >>> <u32>5) << 2))) & (1 << (<i32>(off) & 31)))) != 0);
-}
-
-// Heap.ts:2061 footerOk
-// @ts-ignore: decorator
-@inline export function footerOk(c: i64, size: i32): bool {
-  return ((load<i32>(<usize>(<i32>(c) + size)) == size) && (((load<i32>(<usize>((<i32>(c) + size) + W)) & PINUSE)) == 0));
-}
-
-// Heap.ts:1948 linksOk
-// @ts-ignore: decorator
-@inline export function linksOk(c: i64, size: i32): bool {
-  let W3: i64 = (<i64>(W2) + <i64>(W));
-  let top: i32 = load<i32>(<usize>(hdr + (4 * H_TOP)));
-  let fd: i32 = load<i32>(<usize>(<i32>(c) + W2));
-  if (((fd != 0) && ((((fd < arena) || (fd >= top)) || (<i64>(load<i32>(<usize>(fd + <i32>(W3)))) != c))))) {
-    return false;
+@inline export function markOf(c: i64): i32 {
+  let w: i32 = load<i32>((<usize><i32>(mapWord(c)) << 2));
+  if ((((w & 3)) == SIZE_TAG)) {
+    return (-1);
   }
-  if ((<i64>(load<i32>(<usize>(bins + (<i32>(binOf(size)) << 2)))) == c)) {
-    return true;
-  }
-  let bk: i32 = load<i32>(<usize>(<i32>(c) + <i32>(W3)));
-  return (((bk >= arena) && (bk < top)) && (<i64>(load<i32>(<usize>(bk + W2))) == c));
+  return (<i32>(<u32>w >>> <u32>((<i32>(<u32>(<i32>(c) - arena) >>> <u32>gshift) & 15) << 1)) & 3);
 }
 
-// Heap.ts:1961 unlink
+// Heap.ts:2221 binOf
+// @ts-ignore: decorator
+@inline export function binOf(size: i64): i64 {
+  return ((size < <i64>(smallLimit)) ? <i64>((<u32><i32>(size) >>> <u32>gshift)) : binIndex(size, gshift));
+}
+
+// Heap.ts:2114 linkOk
+// @ts-ignore: decorator
+@inline export function linkOk(x: i32): bool {
+  return ((x == 0) || ((((((((x + W2) & amask)) == 0) && (x >= arena)) && (x < topAddr())) && (markOf(<i64>(x)) == MARK_FREE))));
+}
+
+// Heap.ts:2205 unlink
 // @ts-ignore: decorator
 @inline export function unlink(c: i64, size: i32): void {
-  let idx: i64 = binOf(size);
+  let idx: i64 = binOf(<i64>(size));
   let slot: i64 = (<i64>(bins) + <i64>(((<i32>(idx) << 2))));
   let fd: i32 = load<i32>(<usize>(<i32>(c) + W2));
   if ((<i64>(load<i32>(<usize><i32>(slot))) == c)) {
@@ -528,7 +572,23 @@ export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
   }
 }
 
-// Heap.ts:1658 allot
+// Heap.ts:2064 setSizeWord
+// @ts-ignore: decorator
+@inline export function setSizeWord(c: i64, size: i64, on: bool): void {
+  let n: i32 = (<i32>(size) >> gshift);
+  if ((n >= SIZE_WORD_GRANULES)) {
+    store<i32>((<usize>(<i32>(mapWord(c)) + 1) << 2), (on ? ((n << 2) | SIZE_TAG) : 0));
+  }
+}
+
+// Heap.ts:2076 unmarkChunk
+// @ts-ignore: decorator
+@inline export function unmarkChunk(c: i64, size: i32): void {
+  setSizeWord(c, <i64>(size), false);
+  setMark(c, 0);
+}
+
+// Heap.ts:1830 allot
 // @ts-ignore: decorator
 @inline export function allot(c: i64, pin: i32, size: i64, nb: i64, remTo: i32): void {
   let dvAt: u32 = (<u32>(hdr + (4 * H_DV)) >>> <u32>2);
@@ -539,6 +599,8 @@ export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
     store<i32>(<usize>(<i32>(r) + W), (<i32>(rem) | PINUSE));
     newHead(r);
     store<i32>(<usize>(<i32>(r) + <i32>(rem)), <i32>(rem));
+    markChunk(c, nb, MARK_USED);
+    markChunk(r, rem, MARK_FREE);
     if ((remTo == REM_BIN)) {
       insert(r, rem);
       return;
@@ -552,13 +614,14 @@ export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
     store<i32>(<usize>(<i32>(c) + W), ((<i32>(size) | CINUSE) | pin));
     let n: i64 = ((c + size) + <i64>(W));
     store<i32>(<usize><i32>(n), (load<i32>(<usize><i32>(n)) | PINUSE));
+    markChunk(c, size, MARK_USED);
     if ((remTo == REM_WAS_DV)) {
       store<i32>((<usize><i32>(dvAt) << 2), 0);
     }
   }
 }
 
-// Heap.ts:1849 newHead
+// Heap.ts:2039 newHead
 // @ts-ignore: decorator
 @inline export function newHead(c: i64): void {
   if ((W == 8)) {
@@ -566,25 +629,59 @@ export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
   }
 }
 
-// Heap.ts:1853 setBit
+// Heap.ts:2070 markChunk
 // @ts-ignore: decorator
-@inline export function setBit(c: i64): void {
-  let off: u32 = (<u32>(<i32>(c) - arena) >>> <u32>gshift);
-  let a: i64 = (<i64>(load<i32>(<usize>(hdr + (4 * H_BITMAP)))) + <i64>(((<i32>(<u32><i32>(off) >>> <u32>5) << 2))));
-  store<i32>(<usize><i32>(a), (load<i32>(<usize><i32>(a)) | (1 << (<i32>(off) & 31))));
+@inline export function markChunk(c: i64, size: i64, v: i32): void {
+  setMark(c, v);
+  setSizeWord(c, size, true);
 }
 
-// Heap.ts:1982 isLive
+// Heap.ts:2226 isLive
 // @ts-ignore: decorator
 @inline export function isLive(p: i64): bool {
   if (((<i64>((<u32><i32>(p) >>> <u32>0)) != p) || (((<i32>(p) & amask)) != 0))) {
     return false;
   }
   let c: i64 = (p - <i64>(W2));
-  return (((c >= <i64>(arena)) && (p < <i64>(topAddr()))) && testBit(c));
+  return ((((c >= <i64>(arena)) && (p < <i64>(topAddr()))) && (markOf(c) == MARK_USED)) && (p != <i64>(load<i32>(<usize>(hdr + (4 * H_BITMAP))))));
 }
 
-// Heap.ts:2171 trim
+// Heap.ts:2086 sizeOk
+// @ts-ignore: decorator
+@inline export function sizeOk(c: i64, size: i64): bool {
+  if ((((size < <i64>(minChunk)) || (((<i32>(size) & amask)) != 0)) || ((c + size) > <i64>(load<i32>(<usize>(hdr + (4 * H_TOP))))))) {
+    return false;
+  }
+  let g: u32 = (<u32>(<i32>(c) - arena) >>> <u32>gshift);
+  let n: i32 = (<i32>(size) >> gshift);
+  let base: u32 = (<u32>load<i32>(<usize>(hdr + (4 * H_BITMAP))) >>> <u32>2);
+  let wi: i64 = (<i64>(base) + <i64>(((<u32><i32>(g) >>> <u32>4))));
+  let sh: i32 = ((<i32>(g) & 15) << 1);
+  let after: i32 = (load<i32>((<usize><i32>(wi) << 2)) & (-(4 << sh)));
+  if ((n >= SIZE_WORD_GRANULES)) {
+    return ((after == 0) && (load<i32>((<usize>(<i32>(wi) + 1) << 2)) == (((n << 2) | SIZE_TAG))));
+  }
+  let e: i64 = (<i64>(g) + <i64>(n));
+  let we: i64 = (<i64>(base) + <i64>(((<u32><i32>(e) >>> <u32>4))));
+  let below: i64 = (<i64>(((1 << ((<i32>(e) & 15) << 1)))) - <i64>(1));
+  if ((wi == we)) {
+    if ((((after & <i32>(below))) != 0)) {
+      return false;
+    }
+  } else {
+    if (((after != 0) || (((load<i32>((<usize><i32>(we) << 2)) & <i32>(below))) != 0))) {
+      return false;
+    }
+    for (let i: i64 = (wi + <i64>(1)); (i < we); i++) {
+      if ((load<i32>((<usize><i32>(i) << 2)) != 0)) {
+        return false;
+      }
+    }
+  }
+  return (((c + size) == <i64>(load<i32>(<usize>(hdr + (4 * H_TOP))))) || (((<i32>(<u32>load<i32>((<usize><i32>(we) << 2)) >>> <u32>((<i32>(e) & 15) << 1)) & 1)) != 0));
+}
+
+// Heap.ts:2434 trim
 export function trim(pad: i64): i32 {
   lowerBitmap();
   let top: i32 = topAddr();
@@ -603,34 +700,55 @@ export function trim(pad: i64): i32 {
   return 1;
 }
 
-// Heap.ts:1705 takeFree
+// Heap.ts:1880 takeFree
 // @ts-ignore: decorator
 @inline export function takeFree(c: i32, idx: i64, nb: i64, toDv: bool): i32 {
-  let s: i32 = load<i32>(<usize>(c + W));
+  let dvAt: u32 = (<u32>(hdr + (4 * H_DV)) >>> <u32>2);
+  let dv: i32 = load<i32>((<usize><i32>(dvAt) << 2));
+  let inArena: bool = ((((((c + W2) & amask)) == 0) && (c >= arena)) && (c < load<i32>(<usize>(hdr + (4 * H_TOP)))));
+  let s: i32 = ((inArena && freeChunkOk(<i64>(c), <i64>((load<i32>(<usize>(c + W)) & (~FLAG_BITS))))) ? load<i32>(<usize>(c + W)) : CINUSE);
   let size: i32 = (s & (~FLAG_BITS));
-  if ((((((((((s & CINUSE)) != 0) || (binOf(size) != idx)) || (<i64>(size) < nb)) || ((<i64>(c) + <i64>(size)) > <i64>(load<i32>(<usize>(hdr + (4 * H_TOP)))))) || (load<i32>(<usize>(c + size)) != size)) || (((load<i32>(<usize>((c + size) + W)) & PINUSE)) != 0)) || testBit(<i64>(c)))) {
-    fail(0 /* HeapCorruptionError */, 8 /* memory corruption (free list) */, 4 /* malloc */, <f64>(c)); unreachable();
+  if (((((((s & CINUSE)) != 0) || (c == dv)) || (binOf(<i64>(size)) != idx)) || (<i64>(size) < nb))) {
+    fail(0 /* HeapCorruptionError */, 10 /* memory corruption (free list) */, 5 /* malloc */, <f64>(c)); unreachable();
+  }
+  let fd: i32 = load<i32>(<usize>(c + W2));
+  if (((fd != 0) && ((((((fd == dv) || ((((fd + W2) & amask)) != 0)) || (fd < arena)) || (fd >= load<i32>(<usize>(hdr + (4 * H_TOP))))) || (load<i32>(<usize>((fd + W2) + W)) != c))))) {
+    fail(0 /* HeapCorruptionError */, 0 /* corrupted free list */, 5 /* malloc */, <f64>(c)); unreachable();
+  }
+  let rem: i64 = (<i64>(size) - nb);
+  if ((rem >= <i64>(minChunk))) {
+    let x: i64 = (toDv ? <i64>(dv) : (<i64>(c) + nb));
+    if ((x != <i64>(0))) {
+      let xs: i64 = (toDv ? <i64>((load<i32>(<usize>(dv + W)) & (~FLAG_BITS))) : rem);
+      if ((toDv && !freeChunkOk(<i64>(dv), xs))) {
+        fail(0 /* HeapCorruptionError */, 2 /* memory corruption (designated victim) */, 5 /* malloc */, <f64>(dv)); unreachable();
+      }
+      let xi: i64 = binOf(xs);
+      if (!linkOk(((xi == idx) ? fd : load<i32>(<usize>(bins + (<i32>(xi) << 2)))))) {
+        fail(0 /* HeapCorruptionError */, 0 /* corrupted free list */, 5 /* malloc */, <f64>((<i64>(bins) + <i64>(((<i32>(xi) << 2)))))); unreachable();
+      }
+    }
   }
   popHead(c, idx);
+  setSizeWord(<i64>(c), <i64>(size), false);
   allot(<i64>(c), (s & PINUSE), <i64>(size), nb, (toDv ? REM_NEW_DV : REM_BIN));
-  setBit(<i64>(c));
   return c;
 }
 
-// Heap.ts:1685 takeDv
+// Heap.ts:1860 takeDv
 // @ts-ignore: decorator
 @inline export function takeDv(dv: i32, nb: i64): i32 {
   let s: i32 = load<i32>(<usize>(dv + W));
   let size: i32 = (s & (~FLAG_BITS));
-  if (((((((s & (CINUSE | PINUSE))) != PINUSE) || ((<i64>(dv) + <i64>(size)) >= <i64>(load<i32>(<usize>(hdr + (4 * H_TOP)))))) || (load<i32>(<usize>(dv + size)) != size)) || (((load<i32>(<usize>((dv + size) + W)) & PINUSE)) != 0))) {
-    fail(0 /* HeapCorruptionError */, 9 /* memory corruption (designated victim) */, 4 /* malloc */, <f64>(dv)); unreachable();
+  if (((((((s & (CINUSE | PINUSE))) != PINUSE) || ((<i64>(dv) + <i64>(size)) >= <i64>(load<i32>(<usize>(hdr + (4 * H_TOP)))))) || !freeChunkOk(<i64>(dv), <i64>(size))) || (<i64>(size) < nb))) {
+    fail(0 /* HeapCorruptionError */, 2 /* memory corruption (designated victim) */, 5 /* malloc */, <f64>(dv)); unreachable();
   }
+  setSizeWord(<i64>(dv), <i64>(size), false);
   allot(<i64>(dv), PINUSE, <i64>(size), nb, REM_WAS_DV);
-  setBit(<i64>(dv));
   return dv;
 }
 
-// Heap.ts:1874 findBin
+// Heap.ts:2119 findBin
 // @ts-ignore: decorator
 @inline export function findBin(idx: i64): i64 {
   let words: i64 = (<i64>(hdr) + (<i64>(4) * <i64>(H_BINMAP)));
@@ -672,10 +790,10 @@ export function trim(pad: i64): i32 {
   return binIndex(((size + <i64>(((1 << (<i32>(fl) - SL_BITS))))) - <i64>(1)), granuleShift);
 }
 
-// Heap.ts:1731 allocFromTop
+// Heap.ts:1919 allocFromTop
 // @ts-ignore: decorator
 @inline export function allocFromTop(nb: i64): i32 {
-  checkTop(4 /* malloc */);
+  checkTop(5 /* malloc */);
   let tsize: i64 = (<i64>(load<i32>(<usize>(hdr + (4 * H_END)))) - <i64>(load<i32>(<usize>(hdr + (4 * H_TOP)))));
   if ((tsize < (nb + <i64>(minChunk)))) {
     let cover: i64 = grow(((nb + <i64>(minChunk)) - tsize));
@@ -686,61 +804,83 @@ export function trim(pad: i64): i32 {
       moveBitmap(cover);
     }
   }
-  let c: i32 = carveTop(nb);
-  setBit(<i64>(c));
-  return c;
+  return carveTop(nb);
 }
 
-// Heap.ts:2040 liveInside
+// Heap.ts:2278 liveInside
 // @ts-ignore: decorator
 @inline export function liveInside(c: i64, n: i64): bool {
-  let words: u32 = (<u32>load<i32>(<usize>(hdr + (4 * H_BITMAP))) >>> <u32>2);
-  let g: u32 = (<u32>(<i32>(c) - arena) >>> <u32>gshift);
-  let end: u32 = (<u32>(<i32>(n) - arena) >>> <u32>gshift);
-  let first: u32 = (<u32><i32>(g) >>> <u32>5);
-  let last: u32 = (<u32><i32>(end) >>> <u32>5);
-  let head: i32 = (load<i32>((<usize>(<i32>(words) + <i32>(first)) << 2)) & (-(2 << (<i32>(g) & 31))));
-  let below: i64 = (<i64>(((1 << (<i32>(end) & 31)))) - <i64>(1));
-  if ((first == last)) {
-    return (((head & <i32>(below))) != 0);
-  }
-  if (((head != 0) || (((load<i32>((<usize>(<i32>(words) + <i32>(last)) << 2)) & <i32>(below))) != 0))) {
-    return true;
-  }
-  let skipFrom: i64 = ((((<i64>(last) - <i64>(first)) - <i64>(1)) > (<i64>(2) * <i64>(LIVE_SCAN))) ? ((<i64>(first) + <i64>(1)) + <i64>(LIVE_SCAN)) : <i64>(last));
-  for (let w: i64 = (<i64>(first) + <i64>(1)); (w < skipFrom); w++) {
-    if ((load<i32>((<usize>(<i32>(words) + <i32>(w)) << 2)) != 0)) {
-      return true;
+  let base: u32 = (<u32>load<i32>(<usize>(hdr + (4 * H_BITMAP))) >>> <u32>2);
+  let g: i64 = (<i64>(((<u32>(<i32>(c) - arena) >>> <u32>gshift))) + <i64>(1));
+  let e: u32 = (<u32>(<i32>(imin(n, <i64>(topAddr()))) - arena) >>> <u32>gshift);
+  for (let x: i64 = g; (x < <i64>(e)); ) {
+    let w: i32 = load<i32>((<usize>(<i32>(base) + <i32>(<u32><i32>(x) >>> <u32>4)) << 2));
+    let lo: i32 = ((<i32>(x) & 15) << 1);
+    let hi: i32 = (((<u32><i32>(x) >>> <u32>4) == (<u32><i32>(e) >>> <u32>4)) ? ((<i32>(e) & 15) << 1) : 32);
+    if ((((w & 3)) != SIZE_TAG)) {
+      let used: i32 = (((w & <i32>(<u32>w >>> <u32>1)) & 1431655765) & (-(1 << lo)));
+      if ((hi < 32)) {
+        used = (used & ((1 << hi) - 1));
+      }
+      if ((used != 0)) {
+        return true;
+      }
     }
-  }
-  for (let w: i64 = imax(skipFrom, (<i64>(last) - <i64>(LIVE_SCAN))); (w < <i64>(last)); w++) {
-    if ((load<i32>((<usize>(<i32>(words) + <i32>(w)) << 2)) != 0)) {
-      return true;
-    }
+    x = (<i64>(((<i32>(x) | 15))) + <i64>(1));
   }
   return false;
 }
 
-// Heap.ts:1828 bitmapHeadOk
+// Heap.ts:2017 bitmapHeadOk
 // @ts-ignore: decorator
 @inline export function bitmapHeadOk(s: i32): bool {
   return ((((s & CINUSE)) != 0) && (<i64>(((s & (~FLAG_BITS)))) == bitmapChunkSize(<i64>((<u32>load<i32>(<usize>(hdr + (4 * H_COVER))) >>> <u32>0)))));
 }
 
-// Heap.ts:1860 clearBit
+// Heap.ts:2301 footerOk
 // @ts-ignore: decorator
-@inline export function clearBit(c: i64): void {
-  let off: u32 = (<u32>(<i32>(c) - arena) >>> <u32>gshift);
-  let a: i64 = (<i64>(load<i32>(<usize>(hdr + (4 * H_BITMAP)))) + <i64>(((<i32>(<u32><i32>(off) >>> <u32>5) << 2))));
-  store<i32>(<usize><i32>(a), (load<i32>(<usize><i32>(a)) & (~(1 << (<i32>(off) & 31)))));
+@inline export function footerOk(c: i64, size: i32): bool {
+  return ((load<i32>(<usize>(<i32>(c) + size)) == size) && (((load<i32>(<usize>((<i32>(c) + size) + W)) & PINUSE)) == 0));
 }
 
-// Heap.ts:1897 insert
+// Heap.ts:2191 linksOk
+// @ts-ignore: decorator
+@inline export function linksOk(c: i64, size: i32): bool {
+  let W3: i64 = (<i64>(W2) + <i64>(W));
+  let fd: i32 = load<i32>(<usize>(<i32>(c) + W2));
+  if (((fd != 0) && ((!linkOk(fd) || (<i64>(load<i32>(<usize>(fd + <i32>(W3)))) != c))))) {
+    return false;
+  }
+  if ((<i64>(load<i32>(<usize>(bins + (<i32>(binOf(<i64>(size))) << 2)))) == c)) {
+    return true;
+  }
+  let bk: i32 = load<i32>(<usize>(<i32>(c) + <i32>(W3)));
+  return (((bk != 0) && linkOk(bk)) && (<i64>(load<i32>(<usize>(bk + W2))) == c));
+}
+
+// Heap.ts:2109 freeChunkOk
+// @ts-ignore: decorator
+@inline export function freeChunkOk(c: i64, size: i64): bool {
+  return ((((((((<i32>(c) + W2) & amask)) == 0) && (c >= <i64>(arena))) && (c < <i64>(topAddr()))) && (markOf(c) == MARK_FREE)) && sizeOk(c, size));
+}
+
+// Heap.ts:2056 setMark
+// @ts-ignore: decorator
+@inline export function setMark(c: i64, v: i32): void {
+  let i: i64 = mapWord(c);
+  let sh: i32 = ((<i32>(<u32>(<i32>(c) - arena) >>> <u32>gshift) & 15) << 1);
+  store<i32>((<usize><i32>(i) << 2), ((load<i32>((<usize><i32>(i) << 2)) & (~(3 << sh))) | (v << sh)));
+}
+
+// Heap.ts:2142 insert
 // @ts-ignore: decorator
 @inline export function insert(c: i64, size: i64): void {
   let idx: i64 = ((size < <i64>(smallLimit)) ? <i64>((<u32><i32>(size) >>> <u32>gshift)) : binIndex(size, gshift));
   let slot: i64 = (<i64>(bins) + <i64>(((<i32>(idx) << 2))));
   let head: i32 = load<i32>(<usize><i32>(slot));
+  if (((<i64>(head) == c) || !linkOk(head))) {
+    fail(0 /* HeapCorruptionError */, 0 /* corrupted free list */, 0 /* free */, <f64>(slot)); unreachable();
+  }
   store<i32>(<usize>(<i32>(c) + W2), head);
   if ((head != 0)) {
     store<i32>(<usize>((head + W2) + W), <i32>(c));
@@ -750,7 +890,7 @@ export function trim(pad: i64): i32 {
   store<i32>(<usize><i32>(slot), <i32>(c));
 }
 
-// Heap.ts:1999 badPointer
+// Heap.ts:2243 badPointer
 export function badPointer(p: i64, op: i32): void {
   if (((<i64>((<u32><i32>(p) >>> <u32>0)) != p) || (((<i32>(p) & amask)) != 0))) {
     fail(2 /* InvalidPointerError */, 0, op, <f64>(p)); unreachable();
@@ -786,77 +926,81 @@ export function badPointer(p: i64, op: i32): void {
   fail(2 /* InvalidPointerError */, 0, op, <f64>(p)); unreachable();
 }
 
-// Heap.ts:1751 checkTop
+// Heap.ts:1937 checkTop
 // @ts-ignore: decorator
 @inline export function checkTop(op: i32): void {
   let top: i32 = load<i32>(<usize>(hdr + (4 * H_TOP)));
   let ts: i32 = load<i32>(<usize>(top + W));
   if ((((((ts & CINUSE)) != 0) || (<i64>(((ts & (~FLAG_BITS)))) != (<i64>(load<i32>(<usize>(hdr + (4 * H_END)))) - <i64>(top)))) || (((W == 8) && (load<i32>(<usize>(top + 12)) != 0))))) {
-    fail(0 /* HeapCorruptionError */, 10 /* corrupted top size */, op, <f64>(top)); unreachable();
+    fail(0 /* HeapCorruptionError */, 11 /* corrupted top size */, op, <f64>(top)); unreachable();
   }
 }
 
-// Heap.ts:1574 endAddr
+// Heap.ts:1742 endAddr
 // @ts-ignore: decorator
 @inline export function endAddr(): i32 {
   return load<i32>(<usize>(hdr + (4 * H_END)));
 }
 
-// Heap.ts:1786 grow
+// Heap.ts:1973 grow
 export function grow(need: i64): i64 {
   let end: i32 = load<i32>(<usize>(hdr + (4 * H_END)));
   let page: i32 = PAGE;
   let pad: i32 = load<i32>(<usize>(hdr + (4 * H_TOPPAD)));
-  let incr: i64 = (ceilDiv(((need + <i64>(pad))), <i64>(page)) * <i64>(page));
-  let newCover: i64 = <i64>((<u32>load<i32>(<usize>(hdr + (4 * H_COVER))) >>> <u32>0));
-  let bmChunk: i64 = <i64>(0);
-  while ((((<i64>(end) + incr) - <i64>(arena)) > newCover)) {
-    newCover = (newCover * <i64>(2));
-    bmChunk = bitmapChunkSize(newCover);
-    incr = (ceilDiv((((need + bmChunk) + <i64>(pad))), <i64>(page)) * <i64>(page));
-  }
-  if ((hostSbrk(incr) == <i64>((-1)))) {
-    let exact: i32 = (((<i32>(need) + <i32>(bmChunk)) + amask) & (~amask));
-    if (((<i64>(exact) >= incr) || (hostSbrk(<i64>(exact)) == <i64>((-1))))) {
-      return <i64>((-1));
+  let cover: u32 = (<u32>load<i32>(<usize>(hdr + (4 * H_COVER))) >>> <u32>0);
+  for (let padded: i64 = <i64>(1); (padded >= <i64>(0)); padded--) {
+    let incr: i64 = ((padded == <i64>(1)) ? (ceilDiv(((need + <i64>(pad))), <i64>(page)) * <i64>(page)) : <i64>(((<i32>(need) + amask) & (~amask))));
+    let newCover: i64 = <i64>(cover);
+    let bmChunk: i64 = <i64>(0);
+    while (((((<i64>(end) + incr) - <i64>(arena)) > newCover) && (newCover < <i64>(2147483648)))) {
+      newCover = (newCover * <i64>(2));
+      bmChunk = bitmapChunkSize(newCover);
+      incr = ((padded == <i64>(1)) ? (ceilDiv((((need + bmChunk) + <i64>(pad))), <i64>(page)) * <i64>(page)) : <i64>((((<i32>(need) + <i32>(bmChunk)) + amask) & (~amask))));
     }
-    incr = <i64>(exact);
+    if (((((<i64>(end) + incr) - <i64>(arena)) > newCover) || ((<i64>(end) + incr) > <i64>(load<i32>(<usize>(hdr + (4 * H_LIMIT))))))) {
+      continue;
+    }
+    if ((hostSbrk(incr) == <i64>((-1)))) {
+      continue;
+    }
+    let newEnd: i64 = (<i64>(end) + incr);
+    store<i32>(<usize>(hdr + (4 * H_END)), <i32>(newEnd));
+    let top: i32 = load<i32>(<usize>(hdr + (4 * H_TOP)));
+    store<i32>(<usize>(top + W), ((<i32>(newEnd) - top) | (load<i32>(<usize>(top + W)) & PINUSE)));
+    noteFootprint();
+    return ((bmChunk != <i64>(0)) ? newCover : <i64>(0));
   }
-  let newEnd: i64 = (<i64>(end) + incr);
-  store<i32>(<usize>(hdr + (4 * H_END)), <i32>(newEnd));
-  let top: i32 = load<i32>(<usize>(hdr + (4 * H_TOP)));
-  store<i32>(<usize>(top + W), ((<i32>(newEnd) - top) | (load<i32>(<usize>(top + W)) & PINUSE)));
-  noteFootprint();
-  return ((bmChunk != <i64>(0)) ? newCover : <i64>(0));
+  return <i64>((-1));
 }
 
-// Heap.ts:1833 moveBitmap
+// Heap.ts:2022 moveBitmap
 export function moveBitmap(cover: i64): void {
   let chunkSize: i64 = bitmapChunkSize(cover);
-  let newPayload: i64 = (<i64>(carveTop(chunkSize)) + <i64>(W2));
+  let newPayload: i64 = (<i64>(carveTop(chunkSize, false)) + <i64>(W2));
   let oldPayload: i32 = load<i32>(<usize>(hdr + (4 * H_BITMAP)));
-  let oldBytes: u32 = (<u32>load<i32>(<usize>(hdr + (4 * H_COVER))) >>> <u32>(gshift + 3));
+  let oldBytes: u32 = (<u32>load<i32>(<usize>(hdr + (4 * H_COVER))) >>> <u32>(gshift + 2));
   memory.fill(<usize><i32>(newPayload), 0, <usize>(<i32>(chunkSize) - W));
   memory.copy(<usize><i32>(newPayload), <usize>oldPayload, <usize><i32>(oldBytes));
   store<i32>(<usize>(hdr + (4 * H_BITMAP)), <i32>(newPayload));
   store<i32>(<usize>(hdr + (4 * H_COVER)), <i32>(cover));
-  freeChunk((<i64>(oldPayload) - <i64>(W2)), 4 /* malloc */);
+  markChunk((newPayload - <i64>(W2)), chunkSize, MARK_USED);
+  freeChunk((<i64>(oldPayload) - <i64>(W2)), 5 /* malloc */);
 }
 
-// Heap.ts:1822 bitmapChunkSize
+// Heap.ts:2011 bitmapChunkSize
 // @ts-ignore: decorator
 @inline export function bitmapChunkSize(cover: i64): i64 {
-  let bytes: u32 = (<u32><i32>(cover) >>> <u32>(gshift + 3));
+  let bytes: u32 = (<u32><i32>(cover) >>> <u32>(gshift + 2));
   return imax(<i64>(minChunk), <i64>((((<i32>(bytes) + W) + amask) & (~amask))));
 }
 
-// Heap.ts:1977 binOf
+// Heap.ts:2044 mapWord
 // @ts-ignore: decorator
-@inline export function binOf(size: i32): i64 {
-  return ((size < smallLimit) ? <i64>((<u32>size >>> <u32>gshift)) : binIndex(<i64>(size), gshift));
+@inline export function mapWord(c: i64): i64 {
+  return (<i64>(((<u32>load<i32>(<usize>(hdr + (4 * H_BITMAP))) >>> <u32>2))) + <i64>(((<u32>(<i32>(c) - arena) >>> <u32>(gshift + 4)))));
 }
 
-// Heap.ts:1923 unmarkBin
+// Heap.ts:2170 unmarkBin
 // @ts-ignore: decorator
 @inline export function unmarkBin(idx: i64): void {
   let w: u32 = (<u32><i32>(idx) >>> <u32>5);
@@ -869,7 +1013,7 @@ export function moveBitmap(cover: i64): void {
   }
 }
 
-// Heap.ts:2193 lowerBitmap
+// Heap.ts:2456 lowerBitmap
 export function lowerBitmap(): void {
   let bm: i64 = (<i64>(load<i32>(<usize>(hdr + (4 * H_BITMAP)))) - <i64>(W2));
   let bs: i32 = load<i32>(<usize>(<i32>(bm) + W));
@@ -881,7 +1025,7 @@ export function lowerBitmap(): void {
   let ps: i32 = load<i32>(<usize><i32>(bm));
   let prev: i64 = (bm - <i64>(ps));
   let dvAt: u32 = (<u32>(hdr + (4 * H_DV)) >>> <u32>2);
-  if (((((ps < minChunk) || (((ps & amask)) != 0)) || (prev < <i64>(arena))) || (load<i32>(<usize>(<i32>(prev) + W)) != ((ps | PINUSE))))) {
+  if (((((((ps < minChunk) || (((ps & amask)) != 0)) || (prev < <i64>(arena))) || (load<i32>(<usize>(<i32>(prev) + W)) != ((ps | PINUSE)))) || !freeChunkOk(prev, <i64>(ps))) || !sizeOk(bm, <i64>(bsize)))) {
     return;
   }
   if ((prev == <i64>(load<i32>((<usize><i32>(dvAt) << 2))))) {
@@ -894,27 +1038,26 @@ export function lowerBitmap(): void {
   memory.copy(<usize>(<i32>(prev) + W2), <usize>(<i32>(bm) + W2), <usize>(bsize - W));
   store<i32>(<usize>(<i32>(prev) + W), ((bsize | CINUSE) | PINUSE));
   store<i32>(<usize>(hdr + (4 * H_BITMAP)), (<i32>(prev) + W2));
+  setSizeWord(prev, <i64>(ps), false);
+  unmarkChunk(bm, bsize);
+  markChunk(prev, <i64>(bsize), MARK_USED);
   let nt: i64 = (prev + <i64>(bsize));
   store<i32>(<usize>(hdr + (4 * H_TOP)), <i32>(nt));
   store<i32>(<usize>(<i32>(nt) + W), ((load<i32>(<usize>(hdr + (4 * H_END))) - <i32>(nt)) | PINUSE));
   newHead(nt);
 }
 
-// Heap.ts:1568 setWord
+// Heap.ts:1736 setWord
 // @ts-ignore: decorator
 @inline export function setWord(i: i32, v: i64): void {
   store<i32>(<usize>(hdr + (4 * i)), <i32>(v));
 }
 
-// Heap.ts:1936 popHead
+// Heap.ts:2183 popHead
 // @ts-ignore: decorator
 @inline export function popHead(c: i32, idx: i64): void {
   let fd: i32 = load<i32>(<usize>(c + W2));
-  if ((fd != 0)) {
-    if (((((((fd + W2) & amask)) != 0) || (fd < arena)) || (fd >= load<i32>(<usize>(hdr + (4 * H_TOP)))))) {
-      fail(0 /* HeapCorruptionError */, 11 /* corrupted free list */, 4 /* malloc */, <f64>(c)); unreachable();
-    }
-  } else {
+  if ((fd == 0)) {
     unmarkBin(idx);
   }
   store<i32>(<usize>(bins + (<i32>(idx) << 2)), fd);
@@ -926,9 +1069,9 @@ export function lowerBitmap(): void {
   return (<i64>(31) - <i64>(<i32>clz<u32>(<u32>(x & (-x)))));
 }
 
-// Heap.ts:1763 carveTop
+// Heap.ts:1949 carveTop
 // @ts-ignore: decorator
-@inline export function carveTop(nb: i64): i32 {
+@inline export function carveTop(nb: i64, mark: bool = true): i32 {
   let topAt: u32 = (<u32>(hdr + (4 * H_TOP)) >>> <u32>2);
   let top: i32 = load<i32>((<usize><i32>(topAt) << 2));
   let tsize: i64 = (<i64>(load<i32>(<usize>(hdr + (4 * H_END)))) - <i64>(top));
@@ -937,10 +1080,13 @@ export function lowerBitmap(): void {
   newHead(nt);
   store<i32>(<usize>(top + W), ((<i32>(nb) | CINUSE) | (load<i32>(<usize>(top + W)) & PINUSE)));
   store<i32>((<usize><i32>(topAt) << 2), <i32>(nt));
+  if (mark) {
+    markChunk(<i64>(top), nb, MARK_USED);
+  }
   return top;
 }
 
-// Heap.ts:1911 markBin
+// Heap.ts:2158 markBin
 // @ts-ignore: decorator
 @inline export function markBin(idx: i64): void {
   let w: u32 = (<u32><i32>(idx) >>> <u32>5);
@@ -953,7 +1099,7 @@ export function lowerBitmap(): void {
   }
 }
 
-// Heap.ts:1817 noteFootprint
+// Heap.ts:2006 noteFootprint
 export function noteFootprint(): void {
   let fp: i64 = mallocFootprint();
   if ((fp > <i64>(maxFootprint()))) {
@@ -961,7 +1107,7 @@ export function noteFootprint(): void {
   }
 }
 
-// Heap.ts:1274 mallocFootprint
+// Heap.ts:1441 mallocFootprint
 // @ts-ignore: decorator
 @inline export function mallocFootprint(): i64 {
   if ((((MODE & MODE_SYNC)) != 0)) {
@@ -970,25 +1116,25 @@ export function noteFootprint(): void {
   return ((<i64>(endAddr()) - <i64>(word(H_BRK_START))) + <i64>(mappedBytes()));
 }
 
-// Heap.ts:1304 maxFootprint
+// Heap.ts:1471 maxFootprint
 // @ts-ignore: decorator
 @inline export function maxFootprint(): i32 {
   return word(H_MAXFOOT);
 }
 
-// Heap.ts:1307 setMaxFootprint
+// Heap.ts:1474 setMaxFootprint
 // @ts-ignore: decorator
 @inline export function setMaxFootprint(v: i64): void {
   setWord(H_MAXFOOT, v);
 }
 
-// Heap.ts:1565 word
+// Heap.ts:1733 word
 // @ts-ignore: decorator
 @inline export function word(i: i32): i32 {
   return load<i32>(<usize>(hdr + (4 * i)));
 }
 
-// Heap.ts:1297 mappedBytes
+// Heap.ts:1464 mappedBytes
 // @ts-ignore: decorator
 @inline export function mappedBytes(): i32 {
   return word(H_MMAP_BYTES);

@@ -7,7 +7,9 @@
  * stopped and reported instead of hanging the test run; so nothing here may use vitest.
  */
 import fc from "fast-check";
-import { Heap, HeapCorruptionError, type LinearMemory } from "../../../src/index.js";
+import { Heap, HeapCorruptionError, M_TOP_PAD, type LinearMemory } from "../../../src/index.js";
+import { H_COVER } from "../../../src/heap/header.js";
+import { forgeryFuzz, type ForgeryReport } from "./forgery.js";
 
 /** An error a step threw. */
 export interface Thrown {
@@ -355,7 +357,129 @@ function fillPastOneGiB(): { blocks: number; errno: number; checked: boolean; ar
   return { blocks: ptrs.length, errno, checked: true, arenaAfter: heap.mallinfo().arena };
 }
 
+// ───────────────────────── the header and the settings ─────────────────────────
+
+/** What a scenario that may hang the heap saw: each call's error (or null), and facts. */
+export interface Trace {
+  errors: Array<Thrown | null>;
+  facts: Record<string, boolean | number | string>;
+}
+
+function attempt(errors: Array<Thrown | null>, fn: () => unknown): unknown {
+  try {
+    const v = fn();
+    errors.push(null);
+    return v;
+  } catch (e) {
+    errors.push(describeError(e));
+    return undefined;
+  }
+}
+
+/**
+ * One malloc of about 2 GiB on a heap whose limit is just under 2 GiB: the in-use bitmap's
+ * coverage must never pass 2^31 (it used to wrap to 0, and later bitmap writes flipped bits in
+ * the block). The block's first and last bytes and a small block must survive more traffic.
+ */
+function coverPast2GiB(): Trace {
+  const heap = new Heap({ maxBytes: 0x7fff0000 });
+  const errors: Array<Thrown | null> = [];
+  const small = heap.malloc(100);
+  fill(heap, small, 9);
+  const size = 0x7fe0_0000;
+  const big = attempt(errors, () => heap.malloc(size)) as number;
+  const facts: Trace["facts"] = { big, errno: heap.errno };
+  const u8 = heap.memory.u8;
+  if (big) {
+    u8.fill(0x5a, big, big + 4096);
+    u8.fill(0x5a, big + size - 4096, big + size);
+  }
+  attempt(errors, () => heap.check());
+  const ps: number[] = [];
+  for (let i = 0; i < 200; i++) {
+    const p = attempt(errors, () => heap.malloc(16 + ((i * 97) % 3000))) as number;
+    if (p) ps.push(p);
+  }
+  for (const p of ps) attempt(errors, () => heap.free(p));
+  if (big) {
+    let ok = true;
+    for (let i = 0; i < 4096 && ok; i++) ok = u8[big + i] === 0x5a && u8[big + size - 1 - i] === 0x5a;
+    facts.bigIntact = ok;
+  }
+  facts.smallIntact = intact(heap, small, 100, 9);
+  attempt(errors, () => heap.check());
+  if (big) attempt(errors, () => heap.free(big));
+  attempt(errors, () => heap.check());
+  return { errors, facts };
+}
+
+/**
+ * `mallopt(M_TOP_PAD, v)` for a huge `v`, then traffic that grows the heap: the setting must
+ * be refused or bounded, and no later call may hang or break the heap.
+ */
+function hugeTopPad(p: { pad: number }): Trace {
+  const heap = new Heap({ maxBytes: 64 << 20 });
+  const errors: Array<Thrown | null> = [];
+  const facts: Trace["facts"] = { accepted: heap.mallopt(M_TOP_PAD, p.pad) };
+  const ps: number[] = [];
+  for (const n of [100, 5000, 70_000, 1 << 20, 100]) {
+    const q = attempt(errors, () => heap.malloc(n)) as number;
+    if (q) ps.push(q);
+  }
+  facts.allocated = ps.length;
+  attempt(errors, () => heap.check());
+  for (const q of ps) attempt(errors, () => heap.free(q));
+  attempt(errors, () => heap.check());
+  return { errors, facts };
+}
+
+/** Header damage that `Heap.attach` must refuse, by name. */
+export type AttachDamage = "bare-256" | "cover-zero" | "top-past-end" | "end-past-limit" | "bitmap-outside" | "arena-moved" | "dv-outside" | "bin-head-outside";
+
+/**
+ * Attaches to a damaged copy of a heap's bytes: attach must throw HeapCorruptionError, or (if
+ * it attaches) no call may hang, and every error must be a HeapCorruptionError.
+ */
+function attachDamaged(p: { damage: AttachDamage }): Trace {
+  const errors: Array<Thrown | null> = [];
+  let buf: ArrayBuffer;
+  if (p.damage === "bare-256") {
+    buf = new ArrayBuffer(256);
+    const w = new Uint32Array(buf);
+    w[0] = 0x70686d76; // the magic word
+    w[1] = 2 | (64 << 8); // version 2, lp64
+    w[3] = 0; // the header's own address
+  } else {
+    const heap = new Heap({ maxBytes: 1 << 20 });
+    const ps = [heap.malloc(100), heap.malloc(3000), heap.malloc(40)];
+    heap.free(ps[1]!);
+    buf = heap.memory.buffer.slice(0) as ArrayBuffer;
+    const w = new Int32Array(buf);
+    const at = (i: number): number => (heap.base >>> 2) + i;
+    switch (p.damage) {
+      case "cover-zero": w[at(H_COVER)] = 0; break;
+      case "top-past-end": w[at(5)] = w[at(6)]! + 4096; break;
+      case "end-past-limit": w[at(6)] = w[at(18)]! + 4096; w[at(7)] = w[at(6)]!; break;
+      case "bitmap-outside": w[at(16)] = 0x100; break;
+      case "arena-moved": w[at(4)] = w[at(4)]! + 16; break;
+      case "dv-outside": w[at(20)] = 0x10; break;
+      case "bin-head-outside": w[at(21 + 13 + 7)] = 0x100; break;
+    }
+  }
+  const heap = attempt(errors, () => Heap.attach(buf)) as Heap | undefined;
+  const facts: Trace["facts"] = { attached: heap !== undefined };
+  if (heap !== undefined) {
+    for (const n of [100, 200_000, 100, 3000]) attempt(errors, () => heap.malloc(n));
+    attempt(errors, () => heap.check());
+  }
+  return { errors, facts };
+}
+
 export const scenarios = {
+  forgery: (p: { seed: number; ops: number; dataModel?: "lp64" | "ilp32" | "wasm32" }): ForgeryReport => forgeryFuzz(p),
+  coverPast2GiB: (_p: Record<string, never>): Trace => coverPast2GiB(),
+  hugeTopPad: (p: { pad: number }): Trace => hugeTopPad(p),
+  attachDamaged: (p: { damage: AttachDamage }): Trace => attachDamaged(p),
   fillPastOneGiB: (_p: Record<string, never>): ReturnType<typeof fillPastOneGiB> => fillPastOneGiB(),
   smash: (p: SmashParams): Outcome => smash(p),
   useAfterFree: (p: UafParams): Outcome => useAfterFree(p),
