@@ -28,12 +28,13 @@ const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 /** What a heap-only import should cost, min+gzip, in bytes. */
 export const GOAL = 10 * 1024;
 /**
- * What it may cost now, min+gzip, in bytes. Measured 28,305: the heap's engine (Heap.ts, about
- * 11 KiB of it), and, reached from the constructor, the concurrent heap's logged engine
- * (LoggedEngine.generated.ts and arenas.ts, for `recover()`: about 12 KiB) and the wasm
- * engine's loader (`wasmImports({ engine })`: about 1.5 KiB).
+ * What it may cost now, min+gzip, in bytes. Measured 32,869: the heap's engine (Heap.ts), and,
+ * reached from the constructor, the concurrent heap's logged engine (LoggedEngine.generated.ts
+ * and arenas.ts, for `recover()`) and the wasm engine's loader (`wasmImports({ engine })`).
+ * The chunk map's checks (in Heap.ts, and the same code again in the logged engine) cost 4,226
+ * of it: the build before them measured 28,643 under a ceiling of 29,000.
  */
-export const CEILING = 29_000;
+export const CEILING = 33_226;
 
 /** Strings only the code that is not the heap has: none may be in a heap-only bundle. */
 export const FOREIGN = [

@@ -170,7 +170,7 @@ export class HeapError extends VmError {
  * try {
  *   heap.free(p);
  * } catch (e) {
- *   console.log(e instanceof DoubleFreeError, (e as Error).message); // true free(): double free detected (pointer 0x7b0)
+ *   console.log(e instanceof DoubleFreeError, (e as Error).message); // true free(): double free detected (pointer 0x830)
  * }
  * ```
  */
@@ -192,7 +192,7 @@ export class DoubleFreeError extends HeapError {
  * try {
  *   heap.free(p + 1); // misaligned
  * } catch (e) {
- *   console.log(e instanceof InvalidPointerError, (e as Error).message); // true free(): invalid pointer (0x7b1)
+ *   console.log(e instanceof InvalidPointerError, (e as Error).message); // true free(): invalid pointer (0x831)
  * }
  * ```
  */
@@ -245,7 +245,7 @@ export class DetachedMemoryError extends VmError {}
  * try {
  *   heap.free(p);
  * } catch (e) {
- *   console.log(e instanceof HeapCorruptionError, (e as Error).message); // true free(): double free or corruption (!prev) (chunk at 0x7a0)
+ *   console.log(e instanceof HeapCorruptionError, (e as Error).message); // true free(): double free or corruption (!prev) (chunk at 0x820)
  * }
  * ```
  */

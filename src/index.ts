@@ -93,12 +93,12 @@ export type { TypedArray, TypedArrayConstructor } from "./heap/views.js";
  * heap.free(q);
  * heap.check(); // every chunk and bin is sound
  * const { uordblks, fordblks } = heap.mallinfo();
- * console.log(uordblks, fordblks, heap.mallocFootprint()); // 2960 3088 6048
+ * console.log(uordblks, fordblks, heap.mallocFootprint()); // 3088 3088 6176
  * console.log(heapMap(heap, { width: 48, rows: 3 }));
- * // 0x0710 mmmmm......████████████████████████████████~~~~~
+ * // 0x0710 mmmmmmmmm......████████████████████████████████~
  * // 0x0d00 ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
- * // 0x1300 ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
- * // █▓ used (shades alternate)  . free  ~ top  m in-use bitmap   1 cell = 32 B (≥ 1 per chunk)   0x710..0x17a0: 4240 B in 4 chunks
+ * // 0x1300 ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
+ * // █▓ used (shades alternate)  . free  ~ top  m in-use bitmap   1 cell = 32 B (≥ 1 per chunk)   0x710..0x1820: 4368 B in 4 chunks
  * heap.free(big);
  * ```
  * @class

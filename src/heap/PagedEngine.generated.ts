@@ -458,12 +458,12 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
    * try {
    *   heap.free(p);
    * } catch (e) {
-   *   console.log(e instanceof DoubleFreeError, (e as Error).message); // true free(): double free detected (pointer 0x7b0)
+   *   console.log(e instanceof DoubleFreeError, (e as Error).message); // true free(): double free detected (pointer 0x830)
    * }
    * try {
    *   heap.free(heap.malloc(32) + 8); // a pointer into a block
    * } catch (e) {
-   *   console.log((e as Error).name, (e as Error).message); // InvalidPointerError free(): invalid pointer (0x7b8)
+   *   console.log((e as Error).name, (e as Error).message); // InvalidPointerError free(): invalid pointer (0x838)
    * }
    * ```
    */
@@ -947,9 +947,9 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
    * console.log(uordblks - before.uordblks, arena === uordblks + fordblks); // 1008 true
    * console.log({ arena, ordblks, uordblks, fordblks, keepcost });
    * // {
-   * //   arena: 6048,
+   * //   arena: 6176,
    * //   ordblks: 1,
-   * //   uordblks: 2960,
+   * //   uordblks: 3088,
    * //   fordblks: 3088,
    * //   keepcost: 3088
    * // }
@@ -1007,10 +1007,10 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
    *
    * const heap = new Heap();
    * const p = heap.malloc(1 << 20);
-   * console.log(heap.mallocFootprint(), heap.mallocMaxFootprint()); // 1071008 1071008
+   * console.log(heap.mallocFootprint(), heap.mallocMaxFootprint()); // 1087520 1087520
    * // free gives the top back past the trim threshold; the high-water mark stays
    * heap.free(p);
-   * console.log(heap.mallocFootprint(), heap.mallocMaxFootprint()); // 18336 1071008
+   * console.log(heap.mallocFootprint(), heap.mallocMaxFootprint()); // 34848 1087520
    * ```
    */
   override mallocFootprint(): number {
@@ -1064,8 +1064,8 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
    * const heap = new Heap();
    * heap.mallopt(M_TRIM_THRESHOLD, -1); // never trim on free
    * heap.free(heap.malloc(1 << 20));
-   * console.log(heap.mallocFootprint()); // 1071008
-   * console.log(heap.mallocTrim(0), heap.mallocFootprint()); // 1 18336
+   * console.log(heap.mallocFootprint()); // 1087520
+   * console.log(heap.mallocTrim(0), heap.mallocFootprint()); // 1 34848
    * console.log(heap.mallocTrim(0)); // 0
    * ```
    */
@@ -1096,7 +1096,7 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
    * console.log(heap.mallopt(M_TOP_PAD, 1 << 20)); // 1
    * const before = heap.mallocFootprint();
    * heap.malloc(10000);
-   * console.log(heap.mallocFootprint() - before); // 1073152
+   * console.log(heap.mallocFootprint() - before); // 1089536
    * // the mmap threshold stops at 32 MiB, as in glibc
    * console.log(heap.mallopt(M_MMAP_THRESHOLD, 64 << 20)); // 0
    * ```
@@ -1144,10 +1144,10 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
    * heap.free(a);
    * // the bitmap's chunk, a free chunk in a bin, the live block, the top
    * console.log(heap.chunks().map((c) => `${c.address.toString(16)} ${c.size} ${c.kind}`).join("\n"));
-   * // 710 144 meta
-   * // 7a0 112 free
-   * // 810 208 used
-   * // 8e0 3776 top
+   * // 710 272 meta
+   * // 820 112 free
+   * // 890 208 used
+   * // 960 3776 top
    * ```
    */
   override chunks(): ChunkInfo[] {
@@ -2296,7 +2296,7 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
    * try {
    *   heap.check();
    * } catch (e) {
-   *   console.log(e instanceof HeapCorruptionError, (e as Error).message); // true check(): invalid chunk size 65528 (chunk at 0x7c0)
+   *   console.log(e instanceof HeapCorruptionError, (e as Error).message); // true check(): invalid chunk size 65528 (chunk at 0x840)
    * }
    * ```
    */

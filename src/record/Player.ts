@@ -74,8 +74,8 @@ export function checkRecording(v: unknown): asserts v is Recording {
  * rec.realloc(p, 50);
  * rec.malloc(-1);
  * console.log(rec.recording().steps.map(describeStep).join("\n"));
- * // malloc(100) = 0x7b0: split top 0x7a0 (4096 B) into used 0x7a0 (112 B) + top 0x810 (3984 B)
- * // realloc(0x7b0, 50) = 0x7b0: reshaped used 0x7a0 (112 B) + top 0x810 (3984 B) into used 0x7a0 (64 B) + top 0x7e0 (4032 B)
+ * // malloc(100) = 0x830: split top 0x820 (4096 B) into used 0x820 (112 B) + top 0x890 (3984 B)
+ * // realloc(0x830, 50) = 0x830: reshaped used 0x820 (112 B) + top 0x890 (3984 B) into used 0x820 (64 B) + top 0x860 (4032 B)
  * // malloc(-1) = NULL (errno ENOMEM)
  * ```
  */
@@ -120,8 +120,8 @@ export function describeStep(step: RecordedStep): string {
  * const player = new Player(JSON.parse(JSON.stringify(rec.recording())));
  * console.log(player.length, player.stateAt(1).heap.chunks.map((c) => c.kind)); // 2 [ 'meta', 'used', 'top' ]
  * // the state before malloc, rebuilt from the recorded changes
- * console.log(player.stateAt(0).heap.mallinfo.uordblks); // 1952
- * console.log(describeStep(player.steps[1])); // free(0x7b0): merged used 0x7a0 (112 B) + top 0x810 (3984 B) into top 0x7a0 (4096 B)
+ * console.log(player.stateAt(0).heap.mallinfo.uordblks); // 2080
+ * console.log(describeStep(player.steps[1])); // free(0x830): merged used 0x820 (112 B) + top 0x890 (3984 B) into top 0x820 (4096 B)
  * ```
  */
 export class Player {

@@ -138,10 +138,10 @@ const hex = (n: number): string => (Number.isInteger(n) && n >= 0 ? "0x" + n.toS
  * const p = rec.malloc(100);
  * rec.free(p);
  * const player = new Player(rec.recording()); // or from JSON.parse(JSON.stringify(...))
- * console.log(player.steps.map((s) => s.label)); // [ 'malloc(100)', 'free(0x7b0)' ]
- * console.log(player.steps[0].heap.map(describeHeapEvent).join("\n")); // split top 0x7a0 (4096 B) into used 0x7a0 (112 B) + top 0x810 (3984 B)
+ * console.log(player.steps.map((s) => s.label)); // [ 'malloc(100)', 'free(0x830)' ]
+ * console.log(player.steps[0].heap.map(describeHeapEvent).join("\n")); // split top 0x820 (4096 B) into used 0x820 (112 B) + top 0x890 (3984 B)
  * // the chunks right after malloc(100)
- * console.log(player.stateAt(1).heap.chunks.map((c) => `${c.kind} ${c.size}`)); // [ 'meta 144', 'used 112', 'top 3984' ]
+ * console.log(player.stateAt(1).heap.chunks.map((c) => `${c.kind} ${c.size}`)); // [ 'meta 272', 'used 112', 'top 3984' ]
  * ```
  */
 export class HeapRecorder {

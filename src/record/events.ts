@@ -224,8 +224,8 @@ const binOf = (c: ChunkInfo): string => (c.bin === undefined ? "bin" : /bin$|^tc
  * rec.free(a);
  * const last = rec.recording().steps[2];
  * console.log(last.heap.map((e) => `${e.type}: ${describeHeapEvent(e)}`).join("\n"));
- * // mark: 0x7a0 (112 B): used → free
- * // bin-in: bin ← free 0x7a0 (112 B)
+ * // mark: 0x820 (112 B): used → free
+ * // bin-in: bin ← free 0x820 (112 B)
  * ```
  */
 export function describeHeapEvent(e: HeapEvent): string {

@@ -198,7 +198,7 @@ export function heapTotals(heap: SnapshotSource): HeapTotals {
  * const heap = new Heap();
  * heap.malloc(100);
  * const s = snapshotHeap(heap);
- * console.log(s.chunks.map((c) => `${c.kind} ${c.size}`), s.mallinfo.uordblks, s.footprint); // [ 'meta 144', 'used 112', 'top 3984' ] 2064 6048
+ * console.log(s.chunks.map((c) => `${c.kind} ${c.size}`), s.mallinfo.uordblks, s.footprint); // [ 'meta 272', 'used 112', 'top 3984' ] 2192 6176
  * // plain data: store it, send it, diff it
  * console.log(JSON.stringify(s).length > 0, JSON.parse(JSON.stringify(s)).chunks[1].usable); // true 104
  * ```

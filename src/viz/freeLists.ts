@@ -104,7 +104,7 @@ export function binRange(
  * heap.free(blocks[1]);
  * heap.free(blocks[3]); // two free chunks of the same size: one bin, two entries
  * const { ok, lists } = freeLists(heap);
- * console.log(ok, lists.map((l) => `bin ${l.bin} (${l.minSize}..${l.maxSize} B): ${l.chunks.map((c) => c.toString(16)).join(" -> ")}`)); // true [ 'bin 63 (1008..1008 B): bf0 -> 7d0' ]
+ * console.log(ok, lists.map((l) => `bin ${l.bin} (${l.minSize}..${l.maxSize} B): ${l.chunks.map((c) => c.toString(16)).join(" -> ")}`)); // true [ 'bin 63 (1008..1008 B): c70 -> 850' ]
  * ```
  */
 export function freeLists(heap: Pick<Heap, "chunks" | "base" | "alignment" | "memory">, chunks: readonly ChunkInfo[] = heap.chunks()): FreeLists {

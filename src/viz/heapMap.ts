@@ -69,11 +69,11 @@ const hex = (n: number, digits: number): string => "0x" + n.toString(16).padStar
  * heap.free(blocks[1]);
  * heap.free(blocks[3]);
  * console.log(heapMap(heap, { width: 40, rows: 4 }));
- * // 0x0710 mmmmm███..........██....................
- * // 0x0c00 ..███████~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
+ * // 0x0710 mmmmmmmmm███..........██................
+ * // 0x0c00 ......███████~~~~~~~~~~~~~~~~~~~~~~~~~~~
  * // 0x1100 ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
- * // 0x1600 ~~~~~~~~~~~~~
- * // █▓ used (shades alternate)  . free  ~ top  m in-use bitmap   1 cell = 32 B (≥ 1 per chunk)   0x710..0x17a0: 4240 B in 7 chunks
+ * // 0x1600 ~~~~~~~~~~~~~~~~~
+ * // █▓ used (shades alternate)  . free  ~ top  m in-use bitmap   1 cell = 32 B (≥ 1 per chunk)   0x710..0x1820: 4368 B in 7 chunks
  * ```
  */
 export function heapMap(heap: Pick<Heap, "chunks"> & Partial<Pick<Heap, "base">>, opts: HeapMapOptions = {}): string {
@@ -144,11 +144,11 @@ export function heapMap(heap: Pick<Heap, "chunks"> & Partial<Pick<Heap, "base">>
  * console.log(chunkTable(heap));
  * // address  size  kind  ptr     usable
  * // -------  ----  ----  ------  ------
- * // 0x0710    144  meta  -            -
- * // 0x07a0    112  free  -            -
- * // 0x0810     48  used  0x0820      40
- * // 0x0840   3936  top   -            -
- * // 4 chunks, 4240 bytes: 1 used, 1 free, 1 top, 1 meta
+ * // 0x0710    272  meta  -            -
+ * // 0x0820    112  free  -            -
+ * // 0x0890     48  used  0x08a0      40
+ * // 0x08c0   3936  top   -            -
+ * // 4 chunks, 4368 bytes: 1 used, 1 free, 1 top, 1 meta
  * ```
  */
 export function chunkTable(heap: Pick<Heap, "chunks">): string {
@@ -202,14 +202,14 @@ const MALLINFO_FIELDS: ReadonlyArray<readonly [keyof MallInfo, string]> = [
  * const heap = new Heap();
  * heap.malloc(1000);
  * console.log(formatMallinfo(heap.mallinfo()));
- * // arena     6048  bytes obtained through brk (the heap's header included)
+ * // arena     6176  bytes obtained through brk (the heap's header included)
  * // ordblks      1  free chunks (the top chunk included)
  * // smblks       0  free fastbin chunks (no fastbins: always 0)
  * // hblks        0  blocks in their own mapping
  * // hblkhd       0  bytes in blocks in their own mapping
  * // usmblks      0  unused (always 0, as in glibc)
  * // fsmblks      0  bytes in free fastbin chunks (always 0)
- * // uordblks  2960  bytes in use (arena - fordblks)
+ * // uordblks  3088  bytes in use (arena - fordblks)
  * // fordblks  3088  bytes free (free chunks and the top)
  * // keepcost  3088  bytes in the top chunk (what trimming can release from)
  * ```

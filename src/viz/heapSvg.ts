@@ -68,7 +68,7 @@ const MAX_LINKED = 32;
  * heap.malloc(2000);
  * heap.free(a);
  * const svg = heapSvg(heap, { scale: "log" }); // writeFileSync("heap.svg", svg), or put it in a page
- * console.log(svg.match(/<title>(.*)<\/title>/)?.[1], svg.match(/<desc>(.*)<\/desc>/)?.[1]); // The heap: 4 chunks 4 chunks from 0x0 to 0x17a0
+ * console.log(svg.match(/<title>(.*)<\/title>/)?.[1], svg.match(/<desc>(.*)<\/desc>/)?.[1]); // The heap: 4 chunks 4 chunks from 0x0 to 0x1820
  * ```
  */
 export function heapSvg(heap: Pick<Heap, "chunks"> & Partial<Pick<Heap, "base" | "alignment" | "memory">>, opts: HeapSvgOptions = {}): string {

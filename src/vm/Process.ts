@@ -182,7 +182,7 @@ let nextPid = 1;
  * const small = heap.malloc(100); // from the break: the [heap] line
  * const big = heap.malloc(1 << 20); // at or over the mmap threshold: a mapping of its own
  * proc.as.writeBytes(small, new TextEncoder().encode("hello"));
- * console.log(small.toString(16), big.toString(16), heap.mallinfo().hblks); // 4077b0 7ffff7ef6010 1
+ * console.log(small.toString(16), big.toString(16), heap.mallinfo().hblks); // 407830 7ffff7ef6010 1
  * console.log(proc.maps());
  * // 00400000-00401000 r--p 00000000 fe:00 604572                             /usr/bin/demo
  * // 00401000-00403000 r-xp 00001000 fe:00 604572                             /usr/bin/demo

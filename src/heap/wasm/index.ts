@@ -30,7 +30,7 @@
  * const env = heap.wasmImports({ engine: wasmEngine });
  * const p = env.malloc(100);
  * // one heap: what the engine allocated, the JavaScript API sees, and the other way round
- * console.log(p.toString(16), heap.mallocUsableSize(p), env.malloc_usable_size(heap.malloc(10))); // 10ba0 108 12
+ * console.log(p.toString(16), heap.mallocUsableSize(p), env.malloc_usable_size(heap.malloc(10))); // 10c20 108 12
  * heap.free(p);
  * console.log(env.malloc(100) === p); // true
  * ```
