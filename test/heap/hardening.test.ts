@@ -178,6 +178,35 @@ describe("6. a bin-head word of the header overwritten with an address", () => {
   }
 });
 
+describe("8. House of Einherjar: a one-byte overflow clears PINUSE, a forged free chunk in live data", () => {
+  // A's last word is B's prev_size and the byte past A is B's size: the program forges a free
+  // chunk F inside A (its links pointing at itself, so that unlinking it passes the links' own
+  // checks), sets B's prev_size to B - F and clears B's PINUSE. A heap that trusts the header
+  // merges B backwards into F: a free chunk over the live A.
+  it("free(B) throws HeapCorruptionError; A's bytes survive and no later malloc overlaps A", () => {
+    const { heap, mem } = wasmHeap();
+    const a = heap.malloc(0x118); // chunk 0x120: usable 0x118, B's prev_size at a + 0x110
+    const b = heap.malloc(0xf8); // chunk 0x100
+    heap.malloc(40); // B does not touch the top
+    fillBlock(mem, a, 0x118, 8);
+    const bChunk = b - 16;
+    const f = a + 0x10; // the forged chunk (16-aligned, as chunks are)
+    const fsize = bChunk - f;
+    put32(mem, f + 8, fsize | 2); // size, previous in use
+    put32(mem, f + 16, f); // fd
+    put32(mem, f + 24, f); // bk
+    put32(mem, bChunk, fsize); // B's prev_size (A's last word)
+    const u8 = new Uint8Array(mem.buffer);
+    u8[bChunk + 8] = u8[bChunk + 8]! & ~2; // the one byte past A: B's PINUSE cleared
+    const aBytes = u8.slice(a, a + 0x110);
+    const { error, got } = run([() => heap.free(b), () => heap.malloc(0x1f0), () => heap.malloc(0xf0), () => heap.malloc(0x100)]);
+    for (const q of got) expect(overlap(q, heap.mallocUsableSize(q), a, 0x118), `malloc returned 0x${q.toString(16)}`).toBe(false);
+    expect(new Uint8Array(mem.buffer).slice(a, a + 0x110)).toEqual(aBytes);
+    expect(error).toBeInstanceOf(HeapCorruptionError);
+    expect(belowChanged(mem)).toBe(-1);
+  });
+});
+
 describe("5. mallopt and options keep every size derived from them within 2^31", () => {
   it("M_TOP_PAD over the largest heap is refused; the largest accepted one still grows the heap soundly", () => {
     const heap = new Heap({ maxBytes: 4 << 20 });
