@@ -16,7 +16,7 @@ import { CINUSE, FLAG_BITS, ILP32, LP64, MARK_FREE, MARK_USED, MAX_REQUEST, PINU
 import { LinearHost, type HeapHost } from "./host.js";
 import type { AddressSpace } from "../vm/AddressSpace.js";
 import { jsImports, type WasmImportOptions, type WasmImports } from "./wasm/abi.js";
-import { engineOf, runOnWasmEngine, wasmEngineImports, type WasmEngineBinaries } from "./wasm/engine.js";
+import type { WasmEngineBinaries, WasmEngineLink } from "./wasm/engine.js";
 import { allocArray, blockOf, resizeArray, viewOf, type TypedArray, type TypedArrayConstructor } from "./views.js";
 import { SHARED_AREA_BYTES, SharedHeap } from "./arenas.js";
 import {
@@ -369,7 +369,8 @@ export class Heap<M extends HeapMemory = LinearMemory> {
     if (concurrent) this.shared = new SharedHeap(this, Heap, memory, hdr, true);
     if (opts.engine !== undefined) {
       // The engine's functions take the place of the general path's (mallocImpl, freeImpl, ...).
-      Object.assign(this, runOnWasmEngine(this as Heap<HeapMemory>, opts.engine));
+      Object.assign(this, linkOf(opts.engine).run(this as Heap<HeapMemory>, opts.engine));
+      engines.set(this, opts.engine);
       (this as unknown as Record<string, unknown>).mode = this.mode | MODE_ENGINE;
     }
   }
@@ -2923,7 +2924,20 @@ export class Heap<M extends HeapMemory = LinearMemory> {
    */
   wasmImports(opts: WasmImportOptions = {}): WasmImports {
     const heap = this as Heap<HeapMemory>;
-    const engine = opts.engine ?? engineOf(heap);
-    return engine !== undefined ? wasmEngineImports(heap, engine, opts) : jsImports(heap, opts);
+    const engine = opts.engine ?? engines.get(heap);
+    return engine !== undefined ? linkOf(engine).imports(heap, engine, opts) : jsImports(heap, opts);
   }
+}
+
+/** The wasm engine each heap made with one runs on (HeapOptions.engine). */
+const engines = new WeakMap<object, WasmEngineBinaries>();
+
+/**
+ * The loader that comes with `engine` (vmheap/wasm's `wasmEngine`): the heap reaches the wasm
+ * engine only through it, so a program that imports only the heap does not carry the loader.
+ */
+function linkOf(engine: WasmEngineBinaries): WasmEngineLink {
+  const link = (engine as { link?: WasmEngineLink } | null)?.link;
+  if (typeof link !== "object" || link === null || typeof link.run !== "function") throw new ArgumentError("wasmImports: engine must be the wasmEngine of vmheap/wasm");
+  return link;
 }

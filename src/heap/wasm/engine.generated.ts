@@ -4,7 +4,7 @@
 /* eslint-disable */
 
 /** sha256 of the sources, the generated AssemblyScript, asc's version and its flags. */
-export const ENGINE_HASH = "a47ed71fc1b9adac80c2c2cb2c396986d8e975ddf5110a441269386987e0e844";
+export const ENGINE_HASH = "fff3cc7cf81c90253e105f9056785f854d01bc4ee8943bea57e18c83df4576ea";
 
 /** The engine's binary for each data model, base64. */
 export const ENGINE_WASM: { readonly lp64: string; readonly ilp32: string; readonly wasm32: string } = {

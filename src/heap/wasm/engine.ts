@@ -31,7 +31,24 @@ export interface WasmEngineBinaries {
   readonly ops: readonly string[];
   /** HeapCorruptionError messages, by the number the engine reports. */
   readonly messages: readonly string[];
+  /**
+   * How a heap runs on the engine and hands it to modules: the loader. It travels with the
+   * binaries (in `vmheap/wasm`) so that a program importing only the heap does not carry it.
+   * @internal
+   */
+  readonly link: WasmEngineLink;
 }
+
+/** The loader's entry points, as a {@link Heap} calls them. @internal */
+export interface WasmEngineLink {
+  /** The general path of a heap made with `engine` (see {@link runOnWasmEngine}). */
+  run(heap: Heap<HeapMemory>, engine: WasmEngineBinaries): Record<string, (...args: number[]) => number | void>;
+  /** A module's imports run by the engine (see {@link wasmEngineImports}). */
+  imports(heap: Heap<HeapMemory>, engine: WasmEngineBinaries, opts: WasmImportOptions): WasmImports;
+}
+
+/** The loader, for `vmheap/wasm` to attach to its binaries. @internal */
+export const wasmEngineLink: WasmEngineLink = { run: (heap, engine) => runOnWasmEngine(heap, engine), imports: (heap, engine, opts) => wasmEngineImports(heap, engine, opts) };
 
 /** The exports of an engine instance: the C ABI, `init`, and what a Heap's own calls use. */
 interface EngineExports extends WasmImports {
@@ -149,14 +166,6 @@ export function wasmEngineImports(heap: Heap<HeapMemory>, engine: WasmEngineBina
   return { malloc, free, calloc, realloc, reallocarray, posix_memalign, aligned_alloc, memalign, malloc_usable_size };
 }
 
-/** The engine each heap made with `engine` runs on (HeapOptions.engine). */
-const engines = new WeakMap<Heap<HeapMemory>, WasmEngineBinaries>();
-
-/** The wasm engine `heap` was made with, if any. */
-export function engineOf(heap: Heap<HeapMemory>): WasmEngineBinaries | undefined {
-  return engines.get(heap);
-}
-
 /** A C size_t or pointer: what the engine takes. Anything else is the JavaScript engine's to answer. */
 const isU32 = (x: unknown): x is number => typeof x === "number" && x >>> 0 === x;
 
@@ -177,7 +186,6 @@ export function runOnWasmEngine(heap: Heap<HeapMemory>, engine: WasmEngineBinari
     if (e instanceof ArgumentError) throw new ArgumentError(`Heap: ${e.message}`);
     throw e;
   }
-  engines.set(heap, engine);
   // The JavaScript engine's methods, for the arguments the engine does not take.
   const js = Object.getPrototypeOf(heap) as Record<string, (...args: number[]) => number | void>;
   return {

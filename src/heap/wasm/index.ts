@@ -38,9 +38,9 @@
  * @module vmheap/wasm
  */
 import { ENGINE_HASH, ENGINE_MESSAGES, ENGINE_OPS, ENGINE_WASM } from "./engine.generated.js";
-import type { WasmEngineBinaries } from "./engine.js";
+import { wasmEngineLink, type WasmEngineBinaries } from "./engine.js";
 
 /** The heap's wasm engine: pass it as `engine` to `heap.wasmImports()`. */
-export const wasmEngine: WasmEngineBinaries = { hash: ENGINE_HASH, wasm: ENGINE_WASM, ops: ENGINE_OPS, messages: ENGINE_MESSAGES };
+export const wasmEngine: WasmEngineBinaries = { hash: ENGINE_HASH, wasm: ENGINE_WASM, ops: ENGINE_OPS, messages: ENGINE_MESSAGES, link: wasmEngineLink };
 
 export type { WasmEngineBinaries };
