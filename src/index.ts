@@ -98,7 +98,7 @@ export type { TypedArray, TypedArrayConstructor } from "./heap/views.js";
  * // 0x0710 mmmmmmmmm......████████████████████████████████~
  * // 0x0d00 ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
  * // 0x1300 ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
- * // █▓ used (shades alternate)  . free  ~ top  m in-use bitmap   1 cell = 32 B (≥ 1 per chunk)   0x710..0x1820: 4368 B in 4 chunks
+ * // █▓ used (shades alternate)  . free  ~ top  m chunk map   1 cell = 32 B (≥ 1 per chunk)   0x710..0x1820: 4368 B in 4 chunks
  * heap.free(big);
  * ```
  * @class

@@ -37,7 +37,7 @@ function reset(): void {
   blocks = [];
   named = 0;
   at = 0;
-  $("heap-result").textContent = "A new heap: it holds only its in-use bitmap (m) and the top chunk (~).";
+  $("heap-result").textContent = "A new heap: it holds only its chunk map (m) and the top chunk (~).";
   $("heap-trace-error").textContent = "";
   refresh();
 }

@@ -36,7 +36,7 @@ export function allocatorsTour(say: (text?: string) => void, section: (title: st
     title("The first malloc(100)"),
     "glibc's first call takes a 0x290-byte chunk for the thread's cache (the tcache: 64 bins of\n" +
       "up to 7 freed chunks), then the block; it grows the break once, by the request plus\n" +
-      "M_TOP_PAD (128 KiB), rounded up to a page. vmheap's header and in-use bitmap come first.",
+      "M_TOP_PAD (128 KiB), rounded up to a page. vmheap's header and chunk map come first.",
   );
   both((a) => {
     const { proc, heap, heap0, read } = fresh(a);

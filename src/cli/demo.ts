@@ -37,7 +37,7 @@ export function main(out: (line: string) => void): void {
 
   say("vmheap demo: a glibc-style malloc over a linear memory");
   say(`A new Heap() starts at ${hex(heap.base)}: a header with the bin heads, a chunk holding the`);
-  say("in-use bitmap, and the top chunk (free space up to the program break). How it is built:");
+  say("chunk map, and the top chunk (free space up to the program break). How it is built:");
   say("docs/heap.md (\"Memory layout\", \"Chunks and bins\").");
 
   // 1 ─────────────────────────────────────────────────────────────────────────────────────────
@@ -58,7 +58,7 @@ export function main(out: (line: string) => void): void {
   say();
   const first = heap.chunks()[0]!.address;
   say(`    the map from the heap's base: the header (h) fills ${hex(heap.base)}..${hex(first)}, ${first - heap.base} bytes of counters`);
-  say(`    and bin heads; the first chunk, at ${hex(first)}, holds the in-use bitmap (m). The later maps start there.`);
+  say(`    and bin heads; the first chunk, at ${hex(first)}, holds the chunk map (m). The later maps start there.`);
   say(indent(heapMap(heap, { header: true })));
   say("    █ and ▓ both mean used: the shade alternates between neighbouring used chunks, so that");
   say("    where one block ends and the next begins shows.");
@@ -132,7 +132,7 @@ export function main(out: (line: string) => void): void {
   // 5 ─────────────────────────────────────────────────────────────────────────────────────────
   section(
     "5. misuse is caught",
-    "An in-use bitmap (one bit per 16 bytes) says exactly which pointers are live, so free()\n" +
+    "A chunk map (two bits per 16 bytes) says exactly which pointers are live, so free()\n" +
       "rejects a second free of a block, or a pointer into the middle of one, with glibc's\n" +
       "words, and throws before it changes anything (docs/heap.md, \"Why free cannot be fooled\").",
   );
@@ -185,7 +185,7 @@ export function main(out: (line: string) => void): void {
   const fp1 = heap.mallocFootprint();
   heap.free(big);
   say(`    footprint ${fp0} -> malloc(1 MiB) -> ${fp1} -> free -> ${heap.mallocFootprint()}`);
-  say(`    (the in-use bitmap grew from ${meta0} to ${metaSize()} bytes to cover the larger heap, and stays)`);
+  say(`    (the chunk map grew from ${meta0} to ${metaSize()} bytes to cover the larger heap, and stays)`);
   heap.mallopt(M_TRIM_THRESHOLD, 64 * MiB);
   heap.free(heap.malloc(MiB));
   const fp2 = heap.mallocFootprint();

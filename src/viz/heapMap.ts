@@ -36,7 +36,7 @@ export const MAP_GLYPHS = {
   free: ".",
   /** The top chunk: free space at the end of the heap, up to the break. */
   top: "~",
-  /** The heap's own in-use bitmap. */
+  /** The heap's own chunk map. */
   meta: "m",
   /** The heap's header (counters and bin heads), below the first chunk; drawn on request. */
   header: "h",
@@ -73,7 +73,7 @@ const hex = (n: number, digits: number): string => "0x" + n.toString(16).padStar
  * // 0x0c00 ......███████~~~~~~~~~~~~~~~~~~~~~~~~~~~
  * // 0x1100 ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
  * // 0x1600 ~~~~~~~~~~~~~~~~~
- * // █▓ used (shades alternate)  . free  ~ top  m in-use bitmap   1 cell = 32 B (≥ 1 per chunk)   0x710..0x1820: 4368 B in 7 chunks
+ * // █▓ used (shades alternate)  . free  ~ top  m chunk map   1 cell = 32 B (≥ 1 per chunk)   0x710..0x1820: 4368 B in 7 chunks
  * ```
  */
 export function heapMap(heap: Pick<Heap, "chunks"> & Partial<Pick<Heap, "base">>, opts: HeapMapOptions = {}): string {
@@ -121,7 +121,7 @@ export function heapMap(heap: Pick<Heap, "chunks"> & Partial<Pick<Heap, "base">>
   const g = MAP_GLYPHS;
   const header = chunks[0]?.kind === "header";
   lines.push(
-    `${g.used}${g.usedNext} used (shades alternate)  ${g.free} free  ${g.top} top  ${g.meta} in-use bitmap${header ? `  ${g.header} header` : ""}   1 cell = ${scale} B (≥ 1 per chunk)   ` +
+    `${g.used}${g.usedNext} used (shades alternate)  ${g.free} free  ${g.top} top  ${g.meta} chunk map${header ? `  ${g.header} header` : ""}   1 cell = ${scale} B (≥ 1 per chunk)   ` +
       `${hex(origin, 0)}..${hex(end, 0)}: ${end - origin} B in ${chunks.length - (header ? 1 : 0)} chunks${header ? " and the header" : ""}`,
   );
   return lines.join("\n");

@@ -246,7 +246,7 @@ export function heapSvg(heap: Pick<Heap, "chunks"> & Partial<Pick<Heap, "base" |
     { fill: COLORS.free, label: "free, in a bin" },
     ...(lists.victim !== 0 ? [{ swatch: el("rect", { width: 14, height: 14, fill: COLORS.free, stroke: COLORS.ink, "stroke-dasharray": "3 2" }), label: "free, designated victim" }] : []),
     { fill: COLORS.top, label: "top (up to the break)" },
-    { fill: COLORS.meta, label: "allocator metadata (in-use bitmap; glibc: tcache)" },
+    { fill: COLORS.meta, label: "allocator metadata (chunk map; glibc: tcache)" },
     ...(items[0]?.kind === "header" ? [{ fill: COLORS.header, label: "heap header" }] : []),
     ...(drawLinks ? [{ swatch: el("path", { d: "M2,1 L2,10 L12,10 L12,3", fill: "none", stroke: COLORS.ink, "stroke-width": 1.5 }), label: "bin head / fd link" }] : []),
   ];

@@ -143,7 +143,7 @@ describe("demo", () => {
   it("draws the header in its first map and says where the later maps start", () => {
     const header = /the header \(h\) fills 0x0\.\.(0x[0-9a-f]+), (\d+) bytes/.exec(text)!;
     expect(parseInt(header[1]!, 16)).toBe(Number(header[2]));
-    expect(text).toContain(`the first chunk, at ${header[1]}, holds the in-use bitmap (m)`);
+    expect(text).toContain(`the first chunk, at ${header[1]}, holds the chunk map (m)`);
     const hs = lines.filter((l) => /^\s+0x[0-9a-f]+ [h]/.test(l)).join("").match(/h/g)!.length;
     expect(hs).toBe(Number(header[2]) / 16);
     expect(line(/█ and ▓ both mean used/)).toMatch(/alternates between neighbouring used chunks/);
