@@ -63,7 +63,8 @@ const INITIAL_COVER = 16 * 1024;
  * far from 2^31 in every size the heap derives from them.
  */
 export const MAX_TOP_PAD = 0x4000_0000;
-
+/** Largest `M_TRIM_THRESHOLD`, `M_MMAP_MAX`, `trimThreshold` and `mmapThreshold`: what a header word holds (C's `INT_MAX`). */
+const MAX_SETTING = 0x7fff_ffff;
 
 /** glibc's `struct mallinfo2`, as returned by {@link Heap.mallinfo}. */
 export interface MallInfo {
@@ -142,15 +143,19 @@ export interface HeapOptions {
    * @defaultValue 0 (the start of the memory)
    */
   base?: number;
-  /** Initial size of a fresh memory. @defaultValue 65536 */
+  /** Initial size of a fresh memory. At most `0x7fff0000` (just under 2 GiB). @defaultValue 65536 */
   initialBytes?: number;
-  /** Reservation of a fresh memory (the most the heap can grow to). @defaultValue 256 MiB */
+  /** Reservation of a fresh memory (the most the heap can grow to). At most `0x7fff0000` (just under 2 GiB). @defaultValue 256 MiB */
   maxBytes?: number;
-  /** Requests at or over this many bytes get their own mapping where there is a mapping source. @defaultValue 131072 */
+  /**
+   * Requests at or over this many bytes get their own mapping where there is a mapping source.
+   * At most 2^31 − 1 (more than any request: no block is mapped); `mallopt(M_MMAP_THRESHOLD)`
+   * takes at most 32 MiB, as glibc's. @defaultValue 131072
+   */
   mmapThreshold?: number;
-  /** Free top space over this many bytes is given back with a negative `sbrk`. @defaultValue 131072 */
+  /** Free top space over this many bytes is given back with a negative `sbrk`. At most 2^31 − 1. @defaultValue 131072 */
   trimThreshold?: number;
-  /** Extra bytes obtained on each growth of the break and kept on each trim. @defaultValue 0 */
+  /** Extra bytes obtained on each growth of the break and kept on each trim. At most 1 GiB (as `mallopt(M_TOP_PAD)`). @defaultValue 0 */
   topPad?: number;
   /**
    * `"lp64"`: 16-byte alignment, 8-byte fields (x86-64); `"ilp32"`: 8-byte alignment, 4-byte
@@ -222,6 +227,9 @@ function toMemory(m: HeapOptions["memory"], opts: HeapOptions): LinearMemory {
   if (opts.maxBytes !== undefined && opts.maxBytes > MAX_HEAP_BYTES) {
     throw new ArgumentError(`Heap: maxBytes ${opts.maxBytes} is more than a heap can address (MAX_HEAP_BYTES = ${MAX_HEAP_BYTES}, just under 2 GiB)`);
   }
+  if (m === undefined && opts.initialBytes !== undefined && opts.initialBytes > MAX_HEAP_BYTES) {
+    throw new ArgumentError(`Heap: initialBytes ${opts.initialBytes} is more than a heap can address (MAX_HEAP_BYTES = ${MAX_HEAP_BYTES}, just under 2 GiB)`);
+  }
   if (m === undefined) {
     const o: { initialBytes?: number; maxBytes?: number } = {};
     if (opts.initialBytes !== undefined) o.initialBytes = opts.initialBytes;
@@ -243,10 +251,16 @@ function toMemory(m: HeapOptions["memory"], opts: HeapOptions): LinearMemory {
   throw new ArgumentError(`Heap: memory must be a LinearMemory, WebAssembly.Memory, ArrayBuffer or SharedArrayBuffer, got ${show(m)}`);
 }
 
-function optInt(name: string, v: number | undefined, dflt: number, max = 0x7fff_ffff): number {
+/**
+ * A numeric option: `dflt` when absent, else an integer from 0 to `max`. A value over `max` is
+ * refused rather than clamped: every size the heap derives from it must stay under 2^31.
+ * @throws ArgumentError printing the value
+ */
+function optInt(name: string, v: number | undefined, dflt: number, max: number): number {
   if (v === undefined) return dflt;
   if (!Number.isSafeInteger(v) || v < 0) throw new ArgumentError(`Heap: ${name} must be a non-negative integer, got ${String(v)}`);
-  return Math.min(v, max);
+  if (v > max) throw new ArgumentError(`Heap: ${name} ${v} is over its largest value, ${max}`);
+  return v;
 }
 
 /** Bits of `Heap.mode`. */
@@ -338,7 +352,7 @@ export class Heap<M extends HeapMemory = LinearMemory> {
     }
     const memory = toMemory(opts.memory, opts);
     this.memory = memory as M;
-    const base = optInt("base", opts.base, 0);
+    const base = optInt("base", opts.base, 0, MAX_HEAP_BYTES);
     const layout = (opts.dataModel ?? "lp64") === "lp64" ? LP64 : opts.dataModel === "ilp32" ? ILP32 : opts.dataModel === "wasm32" ? WASM32 : null;
     if (layout === null) throw new ArgumentError(`Heap: dataModel must be "lp64", "ilp32" or "wasm32", got ${String(opts.dataModel)}`);
     const hdr = (base + 15) & ~15;
@@ -434,9 +448,9 @@ export class Heap<M extends HeapMemory = LinearMemory> {
     st(H_BRK, hdr + want); // zeroed above with the rest of the header
     st(H_BRK_START, hdr);
     st(H_MAXFOOT, want);
-    st(H_TRIM, optInt("trimThreshold", opts.trimThreshold, DEFAULT_TRIM_THRESHOLD));
+    st(H_TRIM, optInt("trimThreshold", opts.trimThreshold, DEFAULT_TRIM_THRESHOLD, MAX_SETTING));
     st(H_TOPPAD, optInt("topPad", opts.topPad, 0, MAX_TOP_PAD));
-    st(H_MMAP_THRESHOLD, optInt("mmapThreshold", opts.mmapThreshold, DEFAULT_MMAP_THRESHOLD));
+    st(H_MMAP_THRESHOLD, optInt("mmapThreshold", opts.mmapThreshold, DEFAULT_MMAP_THRESHOLD, MAX_SETTING));
     st(H_MMAP_MAX, 65536);
     st(H_LIMIT, limit);
     const bm = this.arena;
@@ -473,7 +487,7 @@ export class Heap<M extends HeapMemory = LinearMemory> {
   static attach(memory: LinearMemory | WebAssembly.Memory | ArrayBuffer | SharedArrayBuffer, opts: AttachOptions = {}): Heap {
     checkOptions(opts, "Heap.attach", ATTACH_KEYS);
     const mem = toMemory(memory, {});
-    const base = optInt("base", opts.base, 0);
+    const base = optInt("base", opts.base, 0, MAX_HEAP_BYTES);
     const probe = new LinearHost(mem);
     const words = probe.u32;
     const isHeader = (a: number): boolean => heapAt(words, a);
@@ -1507,7 +1521,8 @@ export class Heap<M extends HeapMemory = LinearMemory> {
 
   /**
    * `mallopt(3)`: sets `M_TRIM_THRESHOLD`, `M_TOP_PAD` (at most 1 GiB), `M_MMAP_THRESHOLD` (at
-   * most 32 MiB) or `M_MMAP_MAX`.
+   * most 32 MiB) or `M_MMAP_MAX`. `M_TRIM_THRESHOLD` and `M_MMAP_MAX` take C's `int`: at most
+   * 2^31 − 1. A value out of its range is refused (0), the setting unchanged.
    * `mallopt(M_TRIM_THRESHOLD, -1)` turns trimming off (mallopt(3)).
    * @returns 1 on success, 0 for an unknown parameter or a value out of range
    * @example
@@ -1525,7 +1540,7 @@ export class Heap<M extends HeapMemory = LinearMemory> {
    * ```
    */
   mallopt(param: number, value: number): 0 | 1 {
-    if (param === M_TRIM_THRESHOLD && value === -1) value = 0x7fff_ffff; // more than a heap can hold
+    if (param === M_TRIM_THRESHOLD && value === -1) value = MAX_SETTING; // more than a heap can hold
     if (!Number.isSafeInteger(value) || value < 0) {
       if (typeof value !== "number") throw notNumber("mallopt", "value", value);
       return 0;
@@ -1533,7 +1548,8 @@ export class Heap<M extends HeapMemory = LinearMemory> {
     if ((this.mode & MODE_SYNC) !== 0) this.sync();
     switch (param) {
       case M_TRIM_THRESHOLD:
-        this.setWord(H_TRIM, Math.min(value, 0x7fff_ffff));
+        if (value > MAX_SETTING) return 0;
+        this.setWord(H_TRIM, value);
         return 1;
       case M_TOP_PAD:
         if (value > MAX_TOP_PAD) return 0; // (a pad past 1 GiB could not be had anyway)
@@ -1545,7 +1561,8 @@ export class Heap<M extends HeapMemory = LinearMemory> {
         if (this.maps !== null) this.mapFloor = value;
         return 1;
       case M_MMAP_MAX:
-        this.setWord(H_MMAP_MAX, Math.min(value, 0x7fff_ffff));
+        if (value > MAX_SETTING) return 0;
+        this.setWord(H_MMAP_MAX, value);
         return 1;
       default:
         if (typeof param !== "number") throw notNumber("mallopt", "param", param);

@@ -15,10 +15,19 @@ import { type Heap, DEFAULT_TRIM_THRESHOLD, DEFAULT_MMAP_THRESHOLD, MAX_MMAP_THR
 /** Arena bytes covered by the first in-use bitmap; it doubles as the heap grows. */
 const INITIAL_COVER = 16 * 1024;
 
-function optInt(name: string, v: number | undefined, dflt: number, max = 0x7fff_ffff): number {
+/** Largest `M_TRIM_THRESHOLD`, `M_MMAP_MAX`, `trimThreshold` and `mmapThreshold`: what a header word holds (C's `INT_MAX`). */
+const MAX_SETTING = 0x7fff_ffff;
+
+/**
+ * A numeric option: `dflt` when absent, else an integer from 0 to `max`. A value over `max` is
+ * refused rather than clamped: every size the heap derives from it must stay under 2^31.
+ * @throws ArgumentError printing the value
+ */
+function optInt(name: string, v: number | undefined, dflt: number, max: number): number {
   if (v === undefined) return dflt;
   if (!Number.isSafeInteger(v) || v < 0) throw new ArgumentError(`Heap: ${name} must be a non-negative integer, got ${String(v)}`);
-  return Math.min(v, max);
+  if (v > max) throw new ArgumentError(`Heap: ${name} ${v} is over its largest value, ${max}`);
+  return v;
 }
 
 /** Bits of `Heap.mode`. */
@@ -121,9 +130,9 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     st(H_BRK, hdr + want); // zeroed above with the rest of the header
     st(H_BRK_START, hdr);
     st(H_MAXFOOT, want);
-    st(H_TRIM, optInt("trimThreshold", opts.trimThreshold, DEFAULT_TRIM_THRESHOLD));
+    st(H_TRIM, optInt("trimThreshold", opts.trimThreshold, DEFAULT_TRIM_THRESHOLD, MAX_SETTING));
     st(H_TOPPAD, optInt("topPad", opts.topPad, 0, MAX_TOP_PAD));
-    st(H_MMAP_THRESHOLD, optInt("mmapThreshold", opts.mmapThreshold, DEFAULT_MMAP_THRESHOLD));
+    st(H_MMAP_THRESHOLD, optInt("mmapThreshold", opts.mmapThreshold, DEFAULT_MMAP_THRESHOLD, MAX_SETTING));
     st(H_MMAP_MAX, 65536);
     st(H_LIMIT, limit);
     const bm = this.arena;
@@ -1078,7 +1087,8 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
 
   /**
    * `mallopt(3)`: sets `M_TRIM_THRESHOLD`, `M_TOP_PAD` (at most 1 GiB), `M_MMAP_THRESHOLD` (at
-   * most 32 MiB) or `M_MMAP_MAX`.
+   * most 32 MiB) or `M_MMAP_MAX`. `M_TRIM_THRESHOLD` and `M_MMAP_MAX` take C's `int`: at most
+   * 2^31 − 1. A value out of its range is refused (0), the setting unchanged.
    * `mallopt(M_TRIM_THRESHOLD, -1)` turns trimming off (mallopt(3)).
    * @returns 1 on success, 0 for an unknown parameter or a value out of range
    * @example
@@ -1096,7 +1106,7 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
    * ```
    */
   override mallopt(param: number, value: number): 0 | 1 {
-    if (param === M_TRIM_THRESHOLD && value === -1) value = 0x7fff_ffff; // more than a heap can hold
+    if (param === M_TRIM_THRESHOLD && value === -1) value = MAX_SETTING; // more than a heap can hold
     if (!Number.isSafeInteger(value) || value < 0) {
       if (typeof value !== "number") throw notNumber("mallopt", "value", value);
       return 0;
@@ -1104,7 +1114,8 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     if ((this.mode & MODE_SYNC) !== 0) this.sync();
     switch (param) {
       case M_TRIM_THRESHOLD:
-        this.setWord(H_TRIM, Math.min(value, 0x7fff_ffff));
+        if (value > MAX_SETTING) return 0;
+        this.setWord(H_TRIM, value);
         return 1;
       case M_TOP_PAD:
         if (value > MAX_TOP_PAD) return 0; // (a pad past 1 GiB could not be had anyway)
@@ -1116,7 +1127,8 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
         if (this.maps !== null) this.mapFloor = value;
         return 1;
       case M_MMAP_MAX:
-        this.setWord(H_MMAP_MAX, Math.min(value, 0x7fff_ffff));
+        if (value > MAX_SETTING) return 0;
+        this.setWord(H_MMAP_MAX, value);
         return 1;
       default:
         if (typeof param !== "number") throw notNumber("mallopt", "param", param);

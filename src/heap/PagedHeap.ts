@@ -36,7 +36,7 @@ import type { AddressSpace } from "../vm/AddressSpace.js";
 import type { Brk } from "./Brk.js";
 import { CINUSE, ILP32, IS_MMAPPED, LP64, MAX_REQUEST } from "./chunk.js";
 import { H_BRK, H_MMAP_COUNT, H_MMAP_MAX, H_MMAP_THRESHOLD } from "./header.js";
-import { MAX_HEAP_BYTES, type DataModel, type HeapOptions, type MappedBlock } from "./Heap.js";
+import { MAX_HEAP_BYTES, MAX_TOP_PAD, type DataModel, type HeapOptions, type MappedBlock } from "./Heap.js";
 import type { HeapHost } from "./host.js";
 import { PagedEngine } from "./PagedEngine.generated.js";
 
@@ -93,9 +93,12 @@ export function checkProcessHeapOptions(o: ProcessHeapOptions): void {
   if (o.dataModel !== undefined && o.dataModel !== "lp64" && o.dataModel !== "ilp32") {
     throw new ArgumentError(`Process heap: dataModel must be "lp64" or "ilp32", got ${String(o.dataModel)}`);
   }
+  // The hardened heap's bounds (Heap's options): every size derived from them stays under 2^31.
+  const max = { mmapThreshold: 0x7fff_ffff, trimThreshold: 0x7fff_ffff, topPad: MAX_TOP_PAD };
   for (const k of ["mmapThreshold", "trimThreshold", "topPad"] as const) {
     const v = o[k];
     if (v !== undefined && (!Number.isSafeInteger(v) || v < 0)) throw new ArgumentError(`Process heap: ${k} must be a non-negative integer, got ${String(v)}`);
+    if (v !== undefined && o.allocator !== "glibc" && v > max[k]) throw new ArgumentError(`Process heap: ${k} ${v} is over its largest value, ${max[k]}`);
   }
 }
 

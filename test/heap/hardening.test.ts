@@ -9,9 +9,9 @@
  * could hang the heap run in a worker with a deadline (helpers/isolated.ts).
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { Heap, HeapCorruptionError, M_MMAP_THRESHOLD, M_TOP_PAD, M_TRIM_THRESHOLD } from "../../src/index.js";
+import { ArgumentError, Heap, HeapCorruptionError, type LinearMemory, M_MMAP_MAX, M_MMAP_THRESHOLD, M_TOP_PAD, M_TRIM_THRESHOLD, PhysicalMemory, Process } from "../../src/index.js";
 import { binCount } from "../../src/heap/bins.js";
-import { H_BINMAP } from "../../src/heap/header.js";
+import { H_BINMAP, H_MMAP_MAX, H_MMAP_THRESHOLD, H_TOPPAD, H_TRIM } from "../../src/heap/header.js";
 import type { AttachDamage, Trace } from "./helpers/corruption.js";
 import { runIsolated, type Job, type JobResult } from "./helpers/isolated.js";
 
@@ -227,11 +227,72 @@ describe("5. mallopt and options keep every size derived from them within 2^31",
     heap.free(heap.malloc(300_000));
     heap.check();
   });
-  it("a topPad option over the bound is clamped to it", () => {
-    const heap = new Heap({ maxBytes: 4 << 20, topPad: 2 ** 31 - 1 });
-    const p = heap.malloc(100_000);
-    expect(p).not.toBe(0);
+  /** What `fn` throws: an ArgumentError whose message matches `message`. */
+  const argumentError = (fn: () => unknown, message: string | RegExp, what: string): void => {
+    let thrown: unknown;
+    try {
+      fn();
+    } catch (e) {
+      thrown = e;
+    }
+    expect(thrown, what).toBeInstanceOf(ArgumentError);
+    if (typeof message === "string") expect((thrown as Error).message, what).toBe(message);
+    else expect((thrown as Error).message, what).toMatch(message);
+  };
+  /** The header word of a setting, as the heap keeps it. */
+  const setting = (heap: Heap, word: number): number => new Int32Array((heap.memory as LinearMemory).buffer)[(heap.base >>> 2) + word]!;
+  it.each([
+    ["M_TOP_PAD", M_TOP_PAD, H_TOPPAD, 2 ** 30, [2 ** 30 + 1, 2 ** 31 - 1, 2 ** 31, 2 ** 32 + 5, 2 ** 53 - 1]],
+    ["M_TRIM_THRESHOLD", M_TRIM_THRESHOLD, H_TRIM, 2 ** 31 - 1, [2 ** 31, 2 ** 32 - 1, 2 ** 32 + 5, 2 ** 53 - 1]],
+    ["M_MMAP_THRESHOLD", M_MMAP_THRESHOLD, H_MMAP_THRESHOLD, 32 << 20, [(32 << 20) + 1, 2 ** 31, 2 ** 53 - 1]],
+    ["M_MMAP_MAX", M_MMAP_MAX, H_MMAP_MAX, 2 ** 31 - 1, [2 ** 31, 2 ** 32, 2 ** 53 - 1]],
+  ] as const)("mallopt(%s, v): 0 for every v past %#, the setting unchanged; 1 for the largest", (_name, param, word, largest, over) => {
+    const heap = new Heap({ maxBytes: 1 << 20 });
+    expect(heap.mallopt(param, 4096)).toBe(1);
+    for (const v of over) {
+      expect(heap.mallopt(param, v), `value ${v}`).toBe(0);
+      expect(setting(heap, word)).toBe(4096);
+    }
+    expect(heap.mallopt(param, -2)).toBe(0);
+    expect(setting(heap, word)).toBe(4096);
+    expect(heap.mallopt(param, largest)).toBe(1);
+    expect(setting(heap, word)).toBe(largest);
+    // The heap still grows, trims and checks with the largest value.
+    const ps = [100, 70_000, 300_000, 100].map((n) => heap.malloc(n));
+    for (const p of ps) heap.free(p);
     heap.check();
+  });
+  it.each([
+    ["topPad", 2 ** 30, [2 ** 30 + 1, 2 ** 31 - 1, 2 ** 31, 2 ** 53 - 1]],
+    ["trimThreshold", 2 ** 31 - 1, [2 ** 31, 2 ** 32 + 5, 2 ** 53 - 1]],
+    ["mmapThreshold", 2 ** 31 - 1, [2 ** 31, 2 ** 32 + 5, 2 ** 53 - 1]],
+    ["base", 0x7fff_0000, [0x7fff_0001, 2 ** 31 + 16, 2 ** 32, 2 ** 53 - 1]],
+  ] as const)("new Heap({ %s }) past %#: an ArgumentError that prints the value; the largest is accepted", (name, largest, over) => {
+    for (const v of over) argumentError(() => new Heap({ maxBytes: 1 << 20, [name]: v }), `Heap: ${name} ${v} is over its largest value, ${largest}`, `${name}: ${v}`);
+    if (name === "base") {
+      // (no memory reaches 2 GiB here: the largest base is refused for the room it leaves)
+      expect(() => new Heap({ maxBytes: 1 << 20, base: largest })).toThrow(/no room for a heap/);
+      return;
+    }
+    const heap = new Heap({ maxBytes: 4 << 20, [name]: largest });
+    const ps = [100, 70_000, 300_000, 100].map((n) => heap.malloc(n));
+    expect(ps.every((p) => p !== 0)).toBe(true);
+    for (const p of ps) heap.free(p);
+    heap.check();
+  });
+  it.each(["maxBytes", "initialBytes"] as const)("new Heap({ %s }) past 0x7fff0000: an ArgumentError that prints the value, before any memory is reserved", (name) => {
+    for (const v of [0x7fff_0001, 2 ** 31, 2 ** 32 + 16, 2 ** 53 - 1]) argumentError(() => new Heap({ [name]: v }), new RegExp(`^Heap: ${name} ${v} is more than a heap can address`), `${name}: ${v}`);
+  });
+  it.each([
+    ["topPad", 2 ** 30 + 1, 2 ** 30],
+    ["trimThreshold", 2 ** 31, 2 ** 31 - 1],
+    ["mmapThreshold", 2 ** 31, 2 ** 31 - 1],
+  ] as const)("Process.spawn({ heap: { %s: %d } }): an ArgumentError that prints the value", (name, v, largest) => {
+    const memory = new PhysicalMemory({ frames: 64 });
+    argumentError(() => Process.spawn({ memory, heap: { [name]: v } }), `Process heap: ${name} ${v} is over its largest value, ${largest}`, name);
+    const proc = Process.spawn({ memory, heap: { [name]: largest } });
+    proc.heap.free(proc.heap.malloc(100));
+    proc.heap.check();
   });
 });
 

@@ -341,4 +341,18 @@ describe("a concurrent heap on a SharedArrayBuffer whose length is not a multipl
     heap.free(p);
     heap.check();
   });
+
+  it("Heap.attach opens a heap that is not concurrent in such a buffer (an ArrayBuffer too), filled to its end", () => {
+    for (const odd of [new SharedArrayBuffer(65536 + 3), new ArrayBuffer(65536 + 1)]) {
+      const heap = new Heap({ memory: odd });
+      const ps: number[] = [];
+      for (let p = heap.malloc(1000); p !== 0; p = heap.malloc(1000)) ps.push(p);
+      for (let p = heap.malloc(8); p !== 0; p = heap.malloc(8)) ps.push(p);
+      const again = Heap.attach(odd);
+      again.check();
+      for (const p of ps) again.free(p);
+      again.check();
+      expect(heap.mallinfo().uordblks).toBe(again.mallinfo().uordblks);
+    }
+  });
 });

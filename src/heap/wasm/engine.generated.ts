@@ -4,7 +4,7 @@
 /* eslint-disable */
 
 /** sha256 of the sources, the generated AssemblyScript, asc's version and its flags. */
-export const ENGINE_HASH = "fff3cc7cf81c90253e105f9056785f854d01bc4ee8943bea57e18c83df4576ea";
+export const ENGINE_HASH = "cc567cd4a19aba3517ffaca4f26f3c1c303e165ba5049012d38b23f4e2261208";
 
 /** The engine's binary for each data model, base64. */
 export const ENGINE_WASM: { readonly lp64: string; readonly ilp32: string; readonly wasm32: string } = {
