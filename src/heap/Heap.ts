@@ -732,25 +732,29 @@ export class Heap<M extends HeapMemory = LinearMemory> {
           }
         }
       }
-      // A bin of bigger chunks (split: the general path) or, with none, the top.
-      // findBin(from), written out: the bin bitmap's word, then its summary word.
+      // A large request's own class when its head fits, else a bin of bigger chunks, else the
+      // top (allocChunk's order). binIndex, fitIndex and findBin(from), written out: the bin
+      // bitmap's word, then its summary word.
       let from: number;
-      let own = 0; // a large request's own class head (its first chunk may fit)
+      let idx = -1; // the bin whose head is taken
       if (nb < 1024) {
         from = (nb >>> 4) + 1;
       } else {
         const fl = 31 - Math.clz32(nb);
-        own = m[(this.bins + ((((fl << 4) | ((nb >>> (fl - 4)) & 15)) - 96) << 2)) >>> 2]!;
+        const oidx = ((fl << 4) | ((nb >>> (fl - 4)) & 15)) - 96;
+        const own = m[(this.bins + (oidx << 2)) >>> 2]!;
+        if (own !== 0) {
+          if ((own & 15) !== 0 || own < arena || own >= top) return this.mallocImpl(size); // (takeFree names it)
+          if ((m[(own + 8) >>> 2]! & ~FLAG_BITS) >= nb) idx = oidx;
+        }
         const up = nb + (1 << (fl - 4)) - 1;
         const ufl = 31 - Math.clz32(up);
         from = ((ufl << 4) | ((up >>> (ufl - 4)) & 15)) - 96;
       }
-      let found = false;
-      let bits = 0;
       let w = from >>> 5;
-      if (w < this.binWords) {
+      if (idx < 0 && w < this.binWords) {
         const words = hdr + 4 * H_BINMAP;
-        bits = m[(words + (w << 2)) >>> 2]! & (-1 << (from & 31));
+        let bits = m[(words + (w << 2)) >>> 2]! & (-1 << (from & 31));
         if (bits === 0) {
           const summary = m[(hdr + 4 * H_SUMMARY) >>> 2]! & (-1 << (w + 1));
           if (summary !== 0) {
@@ -758,13 +762,12 @@ export class Heap<M extends HeapMemory = LinearMemory> {
             bits = m[(words + (w << 2)) >>> 2]!;
           }
         }
-        found = bits !== 0;
+        if (bits !== 0) idx = (w << 5) + 31 - Math.clz32(bits & -bits);
       }
-      if (found && own === 0) {
+      if (idx >= 0) {
         // takeFree(c, idx, nb, nb < 1024), written out: the head of the bin found, checked as
         // for an exact fit, split; the remainder of a small request becomes the designated
         // victim (the old one going to its bin), a large request's goes to its bin.
-        const idx = (w << 5) + 31 - Math.clz32(bits & -bits);
         const slot = (this.bins + (idx << 2)) >>> 2;
         const c = m[slot]!;
         if ((c & 15) !== 0 || c < arena || c >= top) return this.mallocImpl(size);
@@ -857,7 +860,7 @@ export class Heap<M extends HeapMemory = LinearMemory> {
         }
         return c + 16;
       }
-      if (!found && own === 0) {
+      {
         const dv = m[(hdr + 4 * H_DV) >>> 2]!;
         // carveTop, written out, when the top holds the chunk and a minimum chunk after it
         // (and no victim could serve a large request first).

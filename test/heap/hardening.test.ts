@@ -246,7 +246,7 @@ describe("5. mallopt and options keep every size derived from them within 2^31",
     ["M_TRIM_THRESHOLD", M_TRIM_THRESHOLD, H_TRIM, 2 ** 31 - 1, [2 ** 31, 2 ** 32 - 1, 2 ** 32 + 5, 2 ** 53 - 1]],
     ["M_MMAP_THRESHOLD", M_MMAP_THRESHOLD, H_MMAP_THRESHOLD, 32 << 20, [(32 << 20) + 1, 2 ** 31, 2 ** 53 - 1]],
     ["M_MMAP_MAX", M_MMAP_MAX, H_MMAP_MAX, 2 ** 31 - 1, [2 ** 31, 2 ** 32, 2 ** 53 - 1]],
-  ] as const)("mallopt(%s, v): 0 for every v past %#, the setting unchanged; 1 for the largest", (_name, param, word, largest, over) => {
+  ] as const)("mallopt(%s, v): 0 for every v out of its range, the setting unchanged; 1 for the largest", (_name, param, word, largest, over) => {
     const heap = new Heap({ maxBytes: 1 << 20 });
     expect(heap.mallopt(param, 4096)).toBe(1);
     for (const v of over) {
@@ -267,7 +267,7 @@ describe("5. mallopt and options keep every size derived from them within 2^31",
     ["trimThreshold", 2 ** 31 - 1, [2 ** 31, 2 ** 32 + 5, 2 ** 53 - 1]],
     ["mmapThreshold", 2 ** 31 - 1, [2 ** 31, 2 ** 32 + 5, 2 ** 53 - 1]],
     ["base", 0x7fff_0000, [0x7fff_0001, 2 ** 31 + 16, 2 ** 32, 2 ** 53 - 1]],
-  ] as const)("new Heap({ %s }) past %#: an ArgumentError that prints the value; the largest is accepted", (name, largest, over) => {
+  ] as const)("new Heap({ %s }) past its largest value: an ArgumentError that prints the value; the largest is accepted", (name, largest, over) => {
     for (const v of over) argumentError(() => new Heap({ maxBytes: 1 << 20, [name]: v }), `Heap: ${name} ${v} is over its largest value, ${largest}`, `${name}: ${v}`);
     if (name === "base") {
       // (no memory reaches 2 GiB here: the largest base is refused for the room it leaves)

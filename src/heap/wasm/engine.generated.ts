@@ -4,7 +4,7 @@
 /* eslint-disable */
 
 /** sha256 of the sources, the generated AssemblyScript, asc's version and its flags. */
-export const ENGINE_HASH = "cc567cd4a19aba3517ffaca4f26f3c1c303e165ba5049012d38b23f4e2261208";
+export const ENGINE_HASH = "90228afb82347dc59aa20d1209f1e8225675f2285f288bce57c662665bd39fab";
 
 /** The engine's binary for each data model, base64. */
 export const ENGINE_WASM: { readonly lp64: string; readonly ilp32: string; readonly wasm32: string } = {
