@@ -118,8 +118,8 @@ function derive(source, flavour) {
       if (logged) {
         return (
           `{ const $i = ${render(st.left.argumentExpression)}; const $x = ${render(st.right)}; ` +
-          `const $c = this.lg; const $n = ${arr}[$c]!; ` +
-          `if ($n < this.lgCap) { ${arr}[$c + 1 + $n] = $i; ${arr}[$c + 2 + $n] = ${arr}[$i]!; ${arr}[$c] = $n + 2; } else this.logFull($i); ` +
+          `const $n = this.lgN; ` +
+          `if ($n < this.lgCap) { const $c = this.lg; ${arr}[$c + 1 + $n] = $i; ${arr}[$c + 2 + $n] = ${arr}[$i]!; ${arr}[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); ` +
           `${arr}[$i] = $x; }`
         );
       }
@@ -288,6 +288,8 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     protected lg!: number;
     /** Words the log can hold. */
     protected lgCap!: number;
+    /** Words of the log in use (the count word's value, kept here too so that each store need not read it). */
+    protected lgN!: number;
     /** Called instead of logging the store to word \`i\` when the log is full. */
     protected logFull(_i: number): void {}
 

@@ -170,6 +170,13 @@ export interface HeapOptions {
    */
   concurrent?: boolean;
   /**
+   * For a concurrent heap: serve small blocks from an arena per thread (part of the heap, found
+   * by address), so that threads do not wait for one another; `false`: one lock for every call,
+   * no memory set aside per thread, and blocks exactly where a heap that is not concurrent puts
+   * them. Recorded in the heap. See docs/workers.md. @defaultValue true
+   */
+  arenas?: boolean;
+  /**
    * Make a new, empty heap even where `memory` already holds one (at `base`, or one at address
    * 0 that reaches `base`), losing every block in it. Without it that throws: to open the heap
    * that is there, use {@link Heap.attach}. @defaultValue false
@@ -196,6 +203,7 @@ const OPTION_KEYS: OptionKeys<HeapOptions> = {
   topPad: 1,
   dataModel: 1,
   concurrent: 1,
+  arenas: 1,
   overwrite: 1,
   engine: 1,
 };
@@ -335,8 +343,6 @@ export class Heap<M extends HeapMemory = LinearMemory> {
   /** MODE_SYNC | MODE_LOCK | MODE_ILP32, or 0 for the common case: one Smi compare on every call. */
   protected readonly mode!: number;
   protected readonly lockView!: Int32Array | null;
-  /** Whether this object holds the heap's lock now (so `malloc` and `free` run inside {@link Heap.locked}). */
-  protected lockHeld!: boolean;
   /** A concurrent heap's calls (they run on its logged engine, see `arenas.ts`); null for the others. */
   protected shared!: SharedHeap | null;
   protected readonly layout!: Layout;
@@ -380,7 +386,7 @@ export class Heap<M extends HeapMemory = LinearMemory> {
     host.attachBreak(hdr, limit, hdr + 4 * H_BRK);
     this.m = host.u32;
     if (!this.format(limit, opts)) throw new ArgumentError("Heap: the memory cannot hold an empty heap");
-    if (concurrent) this.shared = new SharedHeap(this, Heap, memory, hdr, true);
+    if (concurrent) this.shared = new SharedHeap(this, Heap, memory, hdr, true, undefined, opts.arenas !== false);
     if (opts.engine !== undefined) {
       // The engine's functions take the place of the general path's (mallocImpl, freeImpl, ...).
       Object.assign(this, linkOf(opts.engine).run(this as Heap<HeapMemory>, opts.engine));
@@ -420,7 +426,6 @@ export class Heap<M extends HeapMemory = LinearMemory> {
     self.arena = ((binsEnd + 2 * layout.W + layout.alignMask) & ~layout.alignMask) - 2 * layout.W;
     self.mode = mode | (layout !== LP64 ? MODE_ILP32 : 0);
     self.lockView = null;
-    self.lockHeld = false;
     self.shared = null;
   }
 
@@ -611,10 +616,11 @@ export class Heap<M extends HeapMemory = LinearMemory> {
   malloc(size: number): number {
     const mode = this.mode;
     if (mode !== 0) {
-      // The 32-bit model has no fast path. A concurrent heap takes it holding the lock (this
-      // call again, inside locked), and a heap on a wasm memory after picking up a growth.
-      if ((mode & (MODE_ILP32 | MODE_ENGINE)) !== 0) return (mode & MODE_LOCK) !== 0 ? this.locked(this.mallocImpl, size, 0) : this.mallocImpl(size);
-      if ((mode & MODE_LOCK) !== 0 && !this.lockHeld) return this.locked(this.malloc, size, 0);
+      // A concurrent heap's calls go to its arenas (arenas.ts: they run this fast path on an
+      // engine of their own). The 32-bit model has no fast path; a heap on a wasm memory takes
+      // it after picking up a growth.
+      if ((mode & MODE_LOCK) !== 0) return this.shared!.malloc(size);
+      if ((mode & (MODE_ILP32 | MODE_ENGINE)) !== 0) return this.mallocImpl(size);
       if ((mode & MODE_SYNC) !== 0 && this.stale()) this.sync();
     }
     // A request at or over the mmap threshold gets a mapping where the heap has a mapping
@@ -921,15 +927,14 @@ export class Heap<M extends HeapMemory = LinearMemory> {
     if (ptr === 0) return;
     const mode = this.mode;
     if (mode !== 0) {
-      // As in malloc: the 32-bit model takes the general path; a concurrent heap runs this
-      // call again holding the lock; a heap on a wasm memory picks up a growth first.
-      if ((mode & (MODE_ILP32 | MODE_ENGINE)) !== 0) {
-        if ((mode & MODE_LOCK) !== 0) this.locked(this.freeImpl, ptr, 0);
-        else this.freeImpl(ptr);
+      // As in malloc: a concurrent heap's calls go to its arenas; the 32-bit model takes the
+      // general path; a heap on a wasm memory picks up a growth first.
+      if ((mode & MODE_LOCK) !== 0) {
+        this.shared!.free(ptr);
         return;
       }
-      if ((mode & MODE_LOCK) !== 0 && !this.lockHeld) {
-        this.locked(this.free, ptr, 0);
+      if ((mode & (MODE_ILP32 | MODE_ENGINE)) !== 0) {
+        this.freeImpl(ptr);
         return;
       }
       if ((mode & MODE_SYNC) !== 0 && this.stale()) this.sync();

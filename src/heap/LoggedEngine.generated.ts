@@ -66,6 +66,8 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     protected lg!: number;
     /** Words the log can hold. */
     protected lgCap!: number;
+    /** Words of the log in use (the count word's value, kept here too so that each store need not read it). */
+    protected lgN!: number;
     /** Called instead of logging the store to word `i` when the log is full. */
     protected logFull(_i: number): void {}
 
@@ -102,7 +104,6 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     self.arena = ((binsEnd + 2 * layout.W + layout.alignMask) & ~layout.alignMask) - 2 * layout.W;
     self.mode = mode | (layout !== LP64 ? MODE_ILP32 : 0);
     self.lockView = null;
-    self.lockHeld = false;
     self.shared = null;
   }
 
@@ -172,10 +173,11 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
   override malloc(size: number): number {
     const mode = this.mode;
     if (mode !== 0) {
-      // The 32-bit model has no fast path. A concurrent heap takes it holding the lock (this
-      // call again, inside locked), and a heap on a wasm memory after picking up a growth.
-      if ((mode & (MODE_ILP32 | MODE_ENGINE)) !== 0) return (mode & MODE_LOCK) !== 0 ? this.locked(this.mallocImpl, size, 0) : this.mallocImpl(size);
-      if ((mode & MODE_LOCK) !== 0 && !this.lockHeld) return this.locked(this.malloc, size, 0);
+      // A concurrent heap's calls go to its arenas (arenas.ts: they run this fast path on an
+      // engine of their own). The 32-bit model has no fast path; a heap on a wasm memory takes
+      // it after picking up a growth.
+      if ((mode & MODE_LOCK) !== 0) return this.shared!.malloc(size);
+      if ((mode & (MODE_ILP32 | MODE_ENGINE)) !== 0) return this.mallocImpl(size);
       if ((mode & MODE_SYNC) !== 0 && this.stale()) this.sync();
     }
     // A request at or over the mmap threshold gets a mapping where the heap has a mapping
@@ -227,14 +229,14 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
               // unmarkBin(nb >>> 4), written out
               const bw = (hdr + 4 * H_BINMAP + ((nb >>> 9) << 2)) >>> 2;
               const left = m[bw]! & ~(1 << ((nb >>> 4) & 31));
-              { const $i = bw; const $x = left; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-              if (left === 0) { const $i = (hdr + 4 * H_SUMMARY) >>> 2; const $x = m[(hdr + 4 * H_SUMMARY) >>> 2]! & ~(1 << (nb >>> 9)); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+              { const $i = bw; const $x = left; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+              if (left === 0) { const $i = (hdr + 4 * H_SUMMARY) >>> 2; const $x = m[(hdr + 4 * H_SUMMARY) >>> 2]! & ~(1 << (nb >>> 9)); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
             }
-            { const $i = slot; const $x = fd; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-            { const $i = (c + 8) >>> 2; const $x = m[(c + 8) >>> 2]! | CINUSE; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+            { const $i = slot; const $x = fd; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+            { const $i = (c + 8) >>> 2; const $x = m[(c + 8) >>> 2]! | CINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
             const nh = c + nb + 8;
-            { const $i = nh >>> 2; const $x = m[nh >>> 2]! | PINUSE; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-            { const $i = wi; const $x = word | (2 << sh); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; } // free → in use (its size word, if any, stays)
+            { const $i = nh >>> 2; const $x = m[nh >>> 2]! | PINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+            { const $i = wi; const $x = word | (2 << sh); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; } // free → in use (its size word, if any, stays)
             return c + 16;
           }
           return this.mallocImpl(size);
@@ -267,27 +269,27 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
             }
             const rem = dsize - nb;
             if (rem >= 32) {
-              { const $i = (dv + 8) >>> 2; const $x = nb | CINUSE | PINUSE; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+              { const $i = (dv + 8) >>> 2; const $x = nb | CINUSE | PINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
               const r = dv + nb;
-              { const $i = (r + 8) >>> 2; const $x = rem | PINUSE; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-              { const $i = (r + 12) >>> 2; const $x = 0; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-              { const $i = (r + rem) >>> 2; const $x = rem; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-              { const $i = dvAt; const $x = r; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+              { const $i = (r + 8) >>> 2; const $x = rem | PINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+              { const $i = (r + 12) >>> 2; const $x = 0; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+              { const $i = (r + rem) >>> 2; const $x = rem; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+              { const $i = dvAt; const $x = r; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
               // The chunk map: the victim's size word goes, dv is in use (with a size word of
               // its own from 512 bytes), the remainder is a free chunk (with its size word).
-              if (n >= 32) { const $i = wi + 1; const $x = 0; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-              { const $i = wi; const $x = m[wi]! | (2 << sh); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-              if (nb >= 512) { const $i = wi + 1; const $x = (nb >>> 2) | SIZE_TAG; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+              if (n >= 32) { const $i = wi + 1; const $x = 0; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+              { const $i = wi; const $x = m[wi]! | (2 << sh); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+              if (nb >= 512) { const $i = wi + 1; const $x = (nb >>> 2) | SIZE_TAG; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
               const rg = g + (nb >>> 4);
               const ri = map + (rg >>> 4);
-              { const $i = ri; const $x = m[ri]! | (1 << ((rg & 15) << 1)); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-              if (rem >= 512) { const $i = ri + 1; const $x = (rem >>> 2) | SIZE_TAG; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+              { const $i = ri; const $x = m[ri]! | (1 << ((rg & 15) << 1)); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+              if (rem >= 512) { const $i = ri + 1; const $x = (rem >>> 2) | SIZE_TAG; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
             } else {
-              { const $i = (dv + 8) >>> 2; const $x = dsize | CINUSE | PINUSE; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+              { const $i = (dv + 8) >>> 2; const $x = dsize | CINUSE | PINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
               const nh = dv + dsize + 8;
-              { const $i = nh >>> 2; const $x = m[nh >>> 2]! | PINUSE; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-              { const $i = dvAt; const $x = 0; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-              { const $i = wi; const $x = word | (2 << sh); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+              { const $i = nh >>> 2; const $x = m[nh >>> 2]! | PINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+              { const $i = dvAt; const $x = 0; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+              { const $i = wi; const $x = word | (2 << sh); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
             }
             return dv + 16;
           }
@@ -376,48 +378,48 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
         if (fd === 0) {
           const bw = (hdr + 4 * H_BINMAP + ((idx >>> 5) << 2)) >>> 2;
           const left = m[bw]! & ~(1 << (idx & 31));
-          { const $i = bw; const $x = left; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-          if (left === 0) { const $i = (hdr + 4 * H_SUMMARY) >>> 2; const $x = m[(hdr + 4 * H_SUMMARY) >>> 2]! & ~(1 << (idx >>> 5)); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          { const $i = bw; const $x = left; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          if (left === 0) { const $i = (hdr + 4 * H_SUMMARY) >>> 2; const $x = m[(hdr + 4 * H_SUMMARY) >>> 2]! & ~(1 << (idx >>> 5)); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
         }
-        { const $i = slot; const $x = fd; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+        { const $i = slot; const $x = fd; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
         if (rem >= 32) {
-          { const $i = (c + 8) >>> 2; const $x = nb | CINUSE | (s & PINUSE); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          { const $i = (c + 8) >>> 2; const $x = nb | CINUSE | (s & PINUSE); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
           const r = c + nb;
-          { const $i = (r + 8) >>> 2; const $x = rem | PINUSE; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-          { const $i = (r + 12) >>> 2; const $x = 0; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-          { const $i = (r + rem) >>> 2; const $x = rem; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          { const $i = (r + 8) >>> 2; const $x = rem | PINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          { const $i = (r + 12) >>> 2; const $x = 0; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          { const $i = (r + rem) >>> 2; const $x = rem; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
           // The chunk map: c's old size word goes, c is in use (with its own size word from 512
           // bytes), the remainder is a free chunk (with its size word).
-          if (k >= 32) { const $i = wi + 1; const $x = 0; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-          { const $i = wi; const $x = m[wi]! | (2 << sh); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-          if (nb >= 512) { const $i = wi + 1; const $x = (nb >>> 2) | SIZE_TAG; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          if (k >= 32) { const $i = wi + 1; const $x = 0; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          { const $i = wi; const $x = m[wi]! | (2 << sh); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          if (nb >= 512) { const $i = wi + 1; const $x = (nb >>> 2) | SIZE_TAG; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
           const rg = g + (nb >>> 4);
           const ri = map + (rg >>> 4);
-          { const $i = ri; const $x = m[ri]! | (MARK_FREE << ((rg & 15) << 1)); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-          if (rem >= 512) { const $i = ri + 1; const $x = (rem >>> 2) | SIZE_TAG; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-          if (small) { const $i = dvAt; const $x = r; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          { const $i = ri; const $x = m[ri]! | (MARK_FREE << ((rg & 15) << 1)); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          if (rem >= 512) { const $i = ri + 1; const $x = (rem >>> 2) | SIZE_TAG; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          if (small) { const $i = dvAt; const $x = r; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
           if (x !== 0) {
             // insert(x, xs), written out
             const xl = Math.clz32(xs);
             const xi = xs < 1024 ? xs >>> 4 : (((31 - xl) << 4) | ((xs >>> (27 - xl)) & 15)) - 96;
             const xslot = (this.bins + (xi << 2)) >>> 2;
             const head = m[xslot]!;
-            { const $i = (x + 16) >>> 2; const $x = head; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+            { const $i = (x + 16) >>> 2; const $x = head; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
             if (head !== 0) {
-              { const $i = (head + 24) >>> 2; const $x = x; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+              { const $i = (head + 24) >>> 2; const $x = x; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
             } else {
               const bw = (hdr + 4 * H_BINMAP + ((xi >>> 5) << 2)) >>> 2;
               const old = m[bw]!;
-              { const $i = bw; const $x = old | (1 << (xi & 31)); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-              if (old === 0) { const $i = (hdr + 4 * H_SUMMARY) >>> 2; const $x = m[(hdr + 4 * H_SUMMARY) >>> 2]! | (1 << (xi >>> 5)); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+              { const $i = bw; const $x = old | (1 << (xi & 31)); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+              if (old === 0) { const $i = (hdr + 4 * H_SUMMARY) >>> 2; const $x = m[(hdr + 4 * H_SUMMARY) >>> 2]! | (1 << (xi >>> 5)); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
             }
-            { const $i = xslot; const $x = x; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+            { const $i = xslot; const $x = x; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
           }
         } else {
-          { const $i = (c + 8) >>> 2; const $x = csize | CINUSE | (s & PINUSE); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          { const $i = (c + 8) >>> 2; const $x = csize | CINUSE | (s & PINUSE); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
           const nh = c + csize + 8;
-          { const $i = nh >>> 2; const $x = m[nh >>> 2]! | PINUSE; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-          { const $i = wi; const $x = m[wi]! | (2 << sh); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          { const $i = nh >>> 2; const $x = m[nh >>> 2]! | PINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          { const $i = wi; const $x = m[wi]! | (2 << sh); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
         }
         return c + 16;
       }
@@ -429,14 +431,14 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
         const ts = m[(top + 8) >>> 2]!;
         if (tsize >= nb + 32 && (ts & ~(FLAG_BITS & ~CINUSE)) === tsize && m[(top + 12) >>> 2] === 0 && (nb < 1024 || dv === 0 || ((dv & 15) === 0 && dv >= arena && dv < top && (m[(dv + 8) >>> 2]! & ~FLAG_BITS) < nb))) {
           const nt = top + nb;
-          { const $i = (nt + 8) >>> 2; const $x = (tsize - nb) | PINUSE; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-          { const $i = (nt + 12) >>> 2; const $x = 0; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-          { const $i = (top + 8) >>> 2; const $x = nb | CINUSE | (ts & PINUSE); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-          { const $i = (hdr + 4 * H_TOP) >>> 2; const $x = nt; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          { const $i = (nt + 8) >>> 2; const $x = (tsize - nb) | PINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          { const $i = (nt + 12) >>> 2; const $x = 0; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          { const $i = (top + 8) >>> 2; const $x = nb | CINUSE | (ts & PINUSE); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          { const $i = (hdr + 4 * H_TOP) >>> 2; const $x = nt; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
           const g = (top - arena) >>> 4;
           const wi = map + (g >>> 4);
-          { const $i = wi; const $x = m[wi]! | (MARK_USED << ((g & 15) << 1)); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-          if (nb >= 512) { const $i = wi + 1; const $x = (nb >>> 2) | SIZE_TAG; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          { const $i = wi; const $x = m[wi]! | (MARK_USED << ((g & 15) << 1)); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          if (nb >= 512) { const $i = wi + 1; const $x = (nb >>> 2) | SIZE_TAG; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
           return top + 16;
         }
       }
@@ -482,15 +484,14 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     if (ptr === 0) return;
     const mode = this.mode;
     if (mode !== 0) {
-      // As in malloc: the 32-bit model takes the general path; a concurrent heap runs this
-      // call again holding the lock; a heap on a wasm memory picks up a growth first.
-      if ((mode & (MODE_ILP32 | MODE_ENGINE)) !== 0) {
-        if ((mode & MODE_LOCK) !== 0) this.locked(this.freeImpl, ptr, 0);
-        else this.freeImpl(ptr);
+      // As in malloc: a concurrent heap's calls go to its arenas; the 32-bit model takes the
+      // general path; a heap on a wasm memory picks up a growth first.
+      if ((mode & MODE_LOCK) !== 0) {
+        this.shared!.free(ptr);
         return;
       }
-      if ((mode & MODE_LOCK) !== 0 && !this.lockHeld) {
-        this.locked(this.free, ptr, 0);
+      if ((mode & (MODE_ILP32 | MODE_ENGINE)) !== 0) {
+        this.freeImpl(ptr);
         return;
       }
       if ((mode & MODE_SYNC) !== 0 && this.stale()) this.sync();
@@ -652,59 +653,59 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
         // unlink(start), written out
         const fd = m[(start + 16) >>> 2]!;
         if (m[pslot] === start) {
-          { const $i = pslot; const $x = fd; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          { const $i = pslot; const $x = fd; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
           if (fd === 0) {
             const bw = (hdr + 4 * H_BINMAP + ((pidx >>> 5) << 2)) >>> 2;
             const left = m[bw]! & ~(1 << (pidx & 31));
-            { const $i = bw; const $x = left; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-            if (left === 0) { const $i = (hdr + 4 * H_SUMMARY) >>> 2; const $x = m[(hdr + 4 * H_SUMMARY) >>> 2]! & ~(1 << (pidx >>> 5)); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+            { const $i = bw; const $x = left; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+            if (left === 0) { const $i = (hdr + 4 * H_SUMMARY) >>> 2; const $x = m[(hdr + 4 * H_SUMMARY) >>> 2]! & ~(1 << (pidx >>> 5)); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
           }
         } else {
           const bk = m[(start + 24) >>> 2]!;
-          { const $i = (bk + 16) >>> 2; const $x = fd; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-          if (fd !== 0) { const $i = (fd + 24) >>> 2; const $x = bk; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          { const $i = (bk + 16) >>> 2; const $x = fd; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          if (fd !== 0) { const $i = (fd + 24) >>> 2; const $x = bk; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
         }
       }
       if (nextFree && !nIsDv) {
         // unlink(n), written out; its links are read again, as unlinking `start` may have changed them
         const fd = m[(n + 16) >>> 2]!;
         if (m[nslot] === n) {
-          { const $i = nslot; const $x = fd; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          { const $i = nslot; const $x = fd; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
           if (fd === 0) {
             const bw = (hdr + 4 * H_BINMAP + ((nidx >>> 5) << 2)) >>> 2;
             const left = m[bw]! & ~(1 << (nidx & 31));
-            { const $i = bw; const $x = left; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-            if (left === 0) { const $i = (hdr + 4 * H_SUMMARY) >>> 2; const $x = m[(hdr + 4 * H_SUMMARY) >>> 2]! & ~(1 << (nidx >>> 5)); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+            { const $i = bw; const $x = left; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+            if (left === 0) { const $i = (hdr + 4 * H_SUMMARY) >>> 2; const $x = m[(hdr + 4 * H_SUMMARY) >>> 2]! & ~(1 << (nidx >>> 5)); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
           }
         } else {
           const bk = m[(n + 24) >>> 2]!;
-          { const $i = (bk + 16) >>> 2; const $x = fd; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-          if (fd !== 0) { const $i = (fd + 24) >>> 2; const $x = bk; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          { const $i = (bk + 16) >>> 2; const $x = fd; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          if (fd !== 0) { const $i = (fd + 24) >>> 2; const $x = bk; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
         }
       }
       if (nextFree) {
         // The next chunk leaves the map (its size word, then its mark).
-        if (nsize >= 512) { const $i = we + 1; const $x = 0; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-        { const $i = we; const $x = m[we]! & ~(3 << es); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+        if (nsize >= 512) { const $i = we + 1; const $x = 0; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+        { const $i = we; const $x = m[we]! & ~(3 << es); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
       }
       // The chunk map: c stays a start (now free) or leaves the map, with its size word; the
       // chunk before loses its size word (rewritten below for the merged chunk).
       if (start === c && !toTop && !nextFree) {
-        { const $i = wi; const $x = m[wi]! & ~(2 << sh); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; } // in use → free (its size word stays)
+        { const $i = wi; const $x = m[wi]! & ~(2 << sh); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; } // in use → free (its size word stays)
       } else {
-        { const $i = (c + 8) >>> 2; const $x = s & ~CINUSE; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; } // (merged away: a later free of it is named a double free)
-        if (k >= 32) { const $i = wi + 1; const $x = 0; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-        { const $i = wi; const $x = m[wi]! & ~(3 << sh); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+        { const $i = (c + 8) >>> 2; const $x = s & ~CINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; } // (merged away: a later free of it is named a double free)
+        if (k >= 32) { const $i = wi + 1; const $x = 0; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+        { const $i = wi; const $x = m[wi]! & ~(3 << sh); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
         if (start !== c) {
-          if (ps >= 512) { const $i = pw + 1; const $x = 0; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-          if (toTop) { const $i = pw; const $x = m[pw]! & ~(3 << psh); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          if (ps >= 512) { const $i = pw + 1; const $x = 0; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          if (toTop) { const $i = pw; const $x = m[pw]! & ~(3 << psh); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
         }
       }
       if (toTop) {
         const end = m[(hdr + 4 * H_END) >>> 2]!;
-        if (prevIsDv) { const $i = dvAt; const $x = 0; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-        { const $i = (hdr + 4 * H_TOP) >>> 2; const $x = start; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-        { const $i = (start + 8) >>> 2; const $x = (end - start) | PINUSE; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+        if (prevIsDv) { const $i = dvAt; const $x = 0; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+        { const $i = (hdr + 4 * H_TOP) >>> 2; const $x = start; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+        { const $i = (start + 8) >>> 2; const $x = (end - start) | PINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
         // The free space at the end: the top, and a free chunk below the bitmap when the bitmap
         // is all that keeps it from the top (lowerBitmap, in trim, moves the bitmap down).
         const bmc = bitmap - 16;
@@ -713,26 +714,26 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
         if (end - start + held > m[(hdr + 4 * H_TRIM) >>> 2]!) this.trim(m[(hdr + 4 * H_TOPPAD) >>> 2]!);
         return;
       }
-      if (!nextFree) { const $i = (n + 8) >>> 2; const $x = ns & ~PINUSE; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-      else if (start === c) { const $i = wi; const $x = m[wi]! | (MARK_FREE << sh); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; } // c starts the merged chunk
-      { const $i = (start + 8) >>> 2; const $x = total | PINUSE; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-      { const $i = (start + total) >>> 2; const $x = total; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-      if ((start !== c || nextFree) && total >= 512) { const $i = (start === c ? wi : pw) + 1; const $x = (total >>> 2) | SIZE_TAG; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+      if (!nextFree) { const $i = (n + 8) >>> 2; const $x = ns & ~PINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+      else if (start === c) { const $i = wi; const $x = m[wi]! | (MARK_FREE << sh); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; } // c starts the merged chunk
+      { const $i = (start + 8) >>> 2; const $x = total | PINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+      { const $i = (start + total) >>> 2; const $x = total; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+      if ((start !== c || nextFree) && total >= 512) { const $i = (start === c ? wi : pw) + 1; const $x = (total >>> 2) | SIZE_TAG; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
       if (withDv) {
-        { const $i = dvAt; const $x = start; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+        { const $i = dvAt; const $x = start; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
       } else {
         // insert(start, total), written out
         const head = m[tslot]!;
-        { const $i = (start + 16) >>> 2; const $x = head; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+        { const $i = (start + 16) >>> 2; const $x = head; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
         if (head !== 0) {
-          { const $i = (head + 24) >>> 2; const $x = start; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          { const $i = (head + 24) >>> 2; const $x = start; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
         } else {
           const bw = (hdr + 4 * H_BINMAP + ((tidx >>> 5) << 2)) >>> 2;
           const old = m[bw]!;
-          { const $i = bw; const $x = old | (1 << (tidx & 31)); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-          if (old === 0) { const $i = (hdr + 4 * H_SUMMARY) >>> 2; const $x = m[(hdr + 4 * H_SUMMARY) >>> 2]! | (1 << (tidx >>> 5)); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          { const $i = bw; const $x = old | (1 << (tidx & 31)); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          if (old === 0) { const $i = (hdr + 4 * H_SUMMARY) >>> 2; const $x = m[(hdr + 4 * H_SUMMARY) >>> 2]! | (1 << (tidx >>> 5)); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
         }
-        { const $i = tslot; const $x = start; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+        { const $i = tslot; const $x = start; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
       }
       // As in freeChunk: free space held below the top only by the bitmap.
       if (start + total === bitmap - 16 && total + m[(hdr + 4 * H_END) >>> 2]! - top > m[(hdr + 4 * H_TRIM) >>> 2]!) this.trim(m[(hdr + 4 * H_TOPPAD) >>> 2]!);
@@ -1322,7 +1323,7 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
   }
 
   protected override setWord(i: number, v: number): void {
-    { const $i = (this.hdr + 4 * i) >>> 2; const $x = v; const $c = this.lg; const $n = this.m[$c]!; if ($n < this.lgCap) { this.m[$c + 1 + $n] = $i; this.m[$c + 2 + $n] = this.m[$i]!; this.m[$c] = $n + 2; } else this.logFull($i); this.m[$i] = $x; }
+    { const $i = (this.hdr + 4 * i) >>> 2; const $x = v; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; this.m[$c + 1 + $n] = $i; this.m[$c + 2 + $n] = this.m[$i]!; this.m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); this.m[$i] = $x; }
   }
 
   protected override topAddr(): number {
@@ -1423,11 +1424,11 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     const dvAt = (this.hdr + 4 * H_DV) >>> 2;
     const rem = size - nb;
     if (rem >= this.minChunk) {
-      { const $i = (c + W) >>> 2; const $x = nb | CINUSE | pin; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+      { const $i = (c + W) >>> 2; const $x = nb | CINUSE | pin; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
       const r = c + nb;
-      { const $i = (r + W) >>> 2; const $x = rem | PINUSE; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+      { const $i = (r + W) >>> 2; const $x = rem | PINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
       this.newHead(r);
-      { const $i = (r + rem) >>> 2; const $x = rem; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+      { const $i = (r + rem) >>> 2; const $x = rem; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
       this.markChunk(c, nb, MARK_USED);
       this.markChunk(r, rem, MARK_FREE);
       if (remTo === REM_BIN) {
@@ -1436,13 +1437,13 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
       }
       const old = m[dvAt]!;
       if (remTo === REM_NEW_DV && old !== 0) this.insert(old, m[(old + W) >>> 2]! & ~FLAG_BITS);
-      { const $i = dvAt; const $x = r; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+      { const $i = dvAt; const $x = r; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
     } else {
-      { const $i = (c + W) >>> 2; const $x = size | CINUSE | pin; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+      { const $i = (c + W) >>> 2; const $x = size | CINUSE | pin; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
       const n = c + size + W;
-      { const $i = n >>> 2; const $x = m[n >>> 2]! | PINUSE; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+      { const $i = n >>> 2; const $x = m[n >>> 2]! | PINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
       this.markChunk(c, size, MARK_USED);
-      if (remTo === REM_WAS_DV) { const $i = dvAt; const $x = 0; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+      if (remTo === REM_WAS_DV) { const $i = dvAt; const $x = 0; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
     }
   }
 
@@ -1545,10 +1546,10 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     // The new top's header first: in a process it may be the first write to a page, and if
     // no frame can be had for it (OutOfMemoryError) the heap is left as it was.
     const nt = top + nb;
-    { const $i = (nt + W) >>> 2; const $x = (tsize - nb) | PINUSE; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+    { const $i = (nt + W) >>> 2; const $x = (tsize - nb) | PINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
     this.newHead(nt);
-    { const $i = (top + W) >>> 2; const $x = nb | CINUSE | (m[(top + W) >>> 2]! & PINUSE); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-    { const $i = topAt; const $x = nt; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+    { const $i = (top + W) >>> 2; const $x = nb | CINUSE | (m[(top + W) >>> 2]! & PINUSE); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+    { const $i = topAt; const $x = nt; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
     if (mark) this.markChunk(top, nb, MARK_USED);
     return top;
   }
@@ -1584,9 +1585,9 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
       if (h.sbrk(incr) === -1) continue;
       m = this.m = h.u32; // growing a wasm memory replaces its buffer
       const newEnd = end + incr;
-      { const $i = (hdr + 4 * H_END) >>> 2; const $x = newEnd; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+      { const $i = (hdr + 4 * H_END) >>> 2; const $x = newEnd; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
       const top = m[(hdr + 4 * H_TOP) >>> 2]!;
-      { const $i = (top + this.W) >>> 2; const $x = (newEnd - top) | (m[(top + this.W) >>> 2]! & PINUSE); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+      { const $i = (top + this.W) >>> 2; const $x = (newEnd - top) | (m[(top + this.W) >>> 2]! & PINUSE); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
       this.noteFootprint();
       return bmChunk !== 0 ? newCover : 0;
     }
@@ -1619,15 +1620,15 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     const oldBytes = m[(hdr + 4 * H_COVER) >>> 2]! >>> (this.gshift + 2);
     h.zero(newPayload, chunkSize - this.W);
     h.copy(newPayload, oldPayload, oldBytes);
-    { const $i = (hdr + 4 * H_BITMAP) >>> 2; const $x = newPayload; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-    { const $i = (hdr + 4 * H_COVER) >>> 2; const $x = cover; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+    { const $i = (hdr + 4 * H_BITMAP) >>> 2; const $x = newPayload; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+    { const $i = (hdr + 4 * H_COVER) >>> 2; const $x = cover; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
     this.markChunk(newPayload - this.W2, chunkSize, MARK_USED);
     this.freeChunk(oldPayload - this.W2, "malloc");
   }
 
   /** Zeroes the high half of the 8-byte size field of a chunk header written at a new place. */
   protected override newHead(c: number): void {
-    if (this.W === 8) { const $i = (c + 12) >>> 2; const $x = 0; const $c = this.lg; const $n = this.m[$c]!; if ($n < this.lgCap) { this.m[$c + 1 + $n] = $i; this.m[$c + 2 + $n] = this.m[$i]!; this.m[$c] = $n + 2; } else this.logFull($i); this.m[$i] = $x; }
+    if (this.W === 8) { const $i = (c + 12) >>> 2; const $x = 0; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; this.m[$c + 1 + $n] = $i; this.m[$c + 2 + $n] = this.m[$i]!; this.m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); this.m[$i] = $x; }
   }
 
   /** Index in `m` of the chunk-map word that holds the pair of the granule at `c`. */
@@ -1647,13 +1648,13 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     const m = this.m;
     const i = this.mapWord(c);
     const sh = (((c - this.arena) >>> this.gshift) & 15) << 1;
-    { const $i = i; const $x = (m[i]! & ~(3 << sh)) | (v << sh); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+    { const $i = i; const $x = (m[i]! & ~(3 << sh)) | (v << sh); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
   }
 
   /** Writes (or, with `v` = 0, clears) the size word of a chunk at `c` of `size` bytes, when it has one. */
   protected override setSizeWord(c: number, size: number, on: boolean): void {
     const n = size >> this.gshift; // sizes stay under 2^31: a signed shift is exact (and an i32 in the wasm engine)
-    if (n >= SIZE_WORD_GRANULES) { const $i = this.mapWord(c) + 1; const $x = on ? (n << 2) | SIZE_TAG : 0; const $c = this.lg; const $n = this.m[$c]!; if ($n < this.lgCap) { this.m[$c + 1 + $n] = $i; this.m[$c + 2 + $n] = this.m[$i]!; this.m[$c] = $n + 2; } else this.logFull($i); this.m[$i] = $x; }
+    if (n >= SIZE_WORD_GRANULES) { const $i = this.mapWord(c) + 1; const $x = on ? (n << 2) | SIZE_TAG : 0; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; this.m[$c + 1 + $n] = $i; this.m[$c + 2 + $n] = this.m[$i]!; this.m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); this.m[$i] = $x; }
   }
 
   /** Marks chunk `c` of `size` bytes in the chunk map: its pair `v` and its size word. */
@@ -1736,13 +1737,13 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     const head = m[slot >>> 2];
     // (Callers check the head before they change anything; this is the last line of defence.)
     if (head === c || !this.linkOk(head)) throw new HeapCorruptionError("corrupted free list", "free", slot);
-    { const $i = (c + this.W2) >>> 2; const $x = head; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+    { const $i = (c + this.W2) >>> 2; const $x = head; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
     if (head !== 0) {
-      { const $i = (head + this.W2 + this.W) >>> 2; const $x = c; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+      { const $i = (head + this.W2 + this.W) >>> 2; const $x = c; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
     } else {
       this.markBin(idx);
     }
-    { const $i = slot >>> 2; const $x = c; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+    { const $i = slot >>> 2; const $x = c; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
   }
 
   protected override markBin(idx: number): void {
@@ -1750,10 +1751,10 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     const w = idx >>> 5;
     const wa = this.hdr + 4 * (H_BINMAP + w);
     const old = m[wa >>> 2];
-    { const $i = wa >>> 2; const $x = old | (1 << (idx & 31)); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+    { const $i = wa >>> 2; const $x = old | (1 << (idx & 31)); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
     if (old === 0) {
       const sa = this.hdr + 4 * H_SUMMARY;
-      { const $i = sa >>> 2; const $x = m[sa >>> 2] | (1 << w); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+      { const $i = sa >>> 2; const $x = m[sa >>> 2] | (1 << w); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
     }
   }
 
@@ -1762,10 +1763,10 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     const w = idx >>> 5;
     const wa = this.hdr + 4 * (H_BINMAP + w);
     const left = m[wa >>> 2] & ~(1 << (idx & 31));
-    { const $i = wa >>> 2; const $x = left; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+    { const $i = wa >>> 2; const $x = left; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
     if (left === 0) {
       const sa = this.hdr + 4 * H_SUMMARY;
-      { const $i = sa >>> 2; const $x = m[sa >>> 2] & ~(1 << w); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+      { const $i = sa >>> 2; const $x = m[sa >>> 2] & ~(1 << w); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
     }
   }
 
@@ -1774,7 +1775,7 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     const m = this.m;
     const fd = m[(c + this.W2) >>> 2]; // (checked by takeFree)
     if (fd === 0) this.unmarkBin(idx);
-    { const $i = (this.bins + (idx << 2)) >>> 2; const $x = fd; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+    { const $i = (this.bins + (idx << 2)) >>> 2; const $x = fd; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
   }
 
   /** Checks the links of free chunk `c` of `size` bytes before it is unlinked (glibc: "corrupted double-linked list"). */
@@ -1799,12 +1800,12 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     const slot = this.bins + (idx << 2);
     const fd = m[(c + W2) >>> 2];
     if (m[slot >>> 2] === c) {
-      { const $i = slot >>> 2; const $x = fd; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+      { const $i = slot >>> 2; const $x = fd; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
       if (fd === 0) this.unmarkBin(idx);
     } else {
       const bk = m[(c + W2 + this.W) >>> 2];
-      { const $i = (bk + W2) >>> 2; const $x = fd; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-      if (fd !== 0) { const $i = (fd + W2 + this.W) >>> 2; const $x = bk; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+      { const $i = (bk + W2) >>> 2; const $x = fd; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+      if (fd !== 0) { const $i = (fd + W2 + this.W) >>> 2; const $x = bk; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
     }
   }
 
@@ -1966,7 +1967,7 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     if (checkOnly) return;
     // Every check passed: from here on the heap changes. The header keeps its size with the
     // in-use bit clear even when merged away, which lets a later free of it be named a double free.
-    { const $i = (c + W) >>> 2; const $x = s & ~CINUSE; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+    { const $i = (c + W) >>> 2; const $x = s & ~CINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
     let start = c;
     let total = size;
     // A chunk that merges with the designated victim stays the victim, out of the bins.
@@ -1984,10 +1985,10 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     }
     if (n === top) {
       const end = m[(this.hdr + 4 * H_END) >>> 2]!;
-      if (withDv) { const $i = dvAt; const $x = 0; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+      if (withDv) { const $i = dvAt; const $x = 0; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
       this.setMark(start, 0); // the top has no marks
-      { const $i = topAt >>> 2; const $x = start; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-      { const $i = (start + W) >>> 2; const $x = (end - start) | PINUSE; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+      { const $i = topAt >>> 2; const $x = start; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+      { const $i = (start + W) >>> 2; const $x = (end - start) | PINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
       // The free space at the end: the top, and a free chunk below the bitmap when the bitmap
       // is all that keeps it from the top (lowerBitmap, in trim, moves the bitmap down; not
       // while malloc frees the old bitmap, see below).
@@ -2003,12 +2004,12 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
       this.unmarkChunk(n, nsize);
       total += nsize;
     } else {
-      { const $i = (n + W) >>> 2; const $x = ns & ~PINUSE; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+      { const $i = (n + W) >>> 2; const $x = ns & ~PINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
     }
-    { const $i = (start + W) >>> 2; const $x = total | PINUSE; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-    { const $i = (start + total) >>> 2; const $x = total; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+    { const $i = (start + W) >>> 2; const $x = total | PINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+    { const $i = (start + total) >>> 2; const $x = total; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
     this.setSizeWord(start, total, true);
-    if (withDv) { const $i = dvAt; const $x = start; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+    if (withDv) { const $i = dvAt; const $x = start; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
     else this.insert(start, total);
     // Free space held below the top only by the bitmap: when it and the top together pass the
     // trim threshold, move the bitmap down so the space joins the top and is trimmed (glibc
@@ -2033,7 +2034,7 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     if (h.sbrk(-extra) === -1) return 0;
     const newEnd = end - extra;
     this.setWord(H_END, newEnd);
-    { const $i = (top + this.W) >>> 2; const $x = (newEnd - top) | (m[(top + this.W) >>> 2] & PINUSE); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+    { const $i = (top + this.W) >>> 2; const $x = (newEnd - top) | (m[(top + this.W) >>> 2] & PINUSE); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
     return 1;
   }
 
@@ -2056,19 +2057,19 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     const prev = bm - ps;
     const dvAt = (hdr + 4 * H_DV) >>> 2;
     if (ps < this.minChunk || (ps & this.amask) !== 0 || prev < this.arena || m[(prev + W) >>> 2] !== (ps | PINUSE) || !this.freeChunkOk(prev, ps) || !this.sizeOk(bm, bsize)) return;
-    if (prev === m[dvAt]) { const $i = dvAt; const $x = 0; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+    if (prev === m[dvAt]) { const $i = dvAt; const $x = 0; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
     else if (this.linksOk(prev, ps)) this.unlink(prev, ps);
     else return;
     this.host.copy(prev + this.W2, bm + this.W2, bsize - W);
-    { const $i = (prev + W) >>> 2; const $x = bsize | CINUSE | PINUSE; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-    { const $i = (hdr + 4 * H_BITMAP) >>> 2; const $x = prev + this.W2; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+    { const $i = (prev + W) >>> 2; const $x = bsize | CINUSE | PINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+    { const $i = (hdr + 4 * H_BITMAP) >>> 2; const $x = prev + this.W2; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
     // The map, now at prev: the free chunk and the map's old chunk leave it, the new one enters.
     this.setSizeWord(prev, ps, false);
     this.unmarkChunk(bm, bsize);
     this.markChunk(prev, bsize, MARK_USED);
     const nt = prev + bsize;
-    { const $i = (hdr + 4 * H_TOP) >>> 2; const $x = nt; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-    { const $i = (nt + W) >>> 2; const $x = (m[(hdr + 4 * H_END) >>> 2]! - nt) | PINUSE; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+    { const $i = (hdr + 4 * H_TOP) >>> 2; const $x = nt; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+    { const $i = (nt + W) >>> 2; const $x = (m[(hdr + 4 * H_END) >>> 2]! - nt) | PINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
     this.newHead(nt);
   }
 
@@ -2151,11 +2152,11 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     }
     const m = this.m;
     const end = this.endAddr();
-    { const $i = (c + W) >>> 2; const $x = nb | CINUSE | (s & PINUSE); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+    { const $i = (c + W) >>> 2; const $x = nb | CINUSE | (s & PINUSE); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
     if (!slide) {
       const nt = c + nb;
-      { const $i = (hdr + 4 * H_TOP) >>> 2; const $x = nt; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-      { const $i = (nt + W) >>> 2; const $x = (end - nt) | PINUSE; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+      { const $i = (hdr + 4 * H_TOP) >>> 2; const $x = nt; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+      { const $i = (nt + W) >>> 2; const $x = (end - nt) | PINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
       this.newHead(nt);
       this.setSizeWord(c, old, false);
       if (cover > 0) this.moveBitmap(cover); // (first: the old map may not reach c's new size word)
@@ -2170,15 +2171,15 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     // The new top's header first: in a process it is the highest page the slide touches, and
     // if no frame can be had for it nothing but the growth has happened (the copy below would
     // overwrite the old top's header, which a process heap's undo does not restore).
-    { const $i = (nt + W) >>> 2; const $x = (end - nt) | PINUSE; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+    { const $i = (nt + W) >>> 2; const $x = (end - nt) | PINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
     this.newHead(nt);
     this.host.copy(q + this.W2, bmPayload, oldBytes);
     this.host.zero(q + this.W2 + oldBytes, newSize - W - oldBytes);
-    { const $i = (q + W) >>> 2; const $x = newSize | CINUSE | PINUSE; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+    { const $i = (q + W) >>> 2; const $x = newSize | CINUSE | PINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
     this.newHead(q);
-    { const $i = (hdr + 4 * H_TOP) >>> 2; const $x = nt; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-    { const $i = (hdr + 4 * H_BITMAP) >>> 2; const $x = q + this.W2; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-    { const $i = (hdr + 4 * H_COVER) >>> 2; const $x = newCover; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+    { const $i = (hdr + 4 * H_TOP) >>> 2; const $x = nt; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+    { const $i = (hdr + 4 * H_BITMAP) >>> 2; const $x = q + this.W2; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+    { const $i = (hdr + 4 * H_COVER) >>> 2; const $x = newCover; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
     // In the map, now at q: the block's new size, the map's chunk moved from bm to q.
     const bm = bmPayload - this.W2;
     this.setSizeWord(c, old, false);
@@ -2206,9 +2207,9 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     const m = this.m;
     const W = this.W;
     const rem = (s & ~FLAG_BITS) - nb;
-    { const $i = (c + W) >>> 2; const $x = nb | (s & (CINUSE | PINUSE)); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+    { const $i = (c + W) >>> 2; const $x = nb | (s & (CINUSE | PINUSE)); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
     const r = c + nb;
-    { const $i = (r + W) >>> 2; const $x = rem | CINUSE | PINUSE; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+    { const $i = (r + W) >>> 2; const $x = rem | CINUSE | PINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
     this.newHead(r);
     this.setSizeWord(c, nb + rem, false);
     this.setSizeWord(c, nb, true);
@@ -2254,8 +2255,8 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
       // The leading gap becomes a chunk of its own and is freed: the padding is not wasted.
       const s = m[(c + W) >>> 2];
       const lead = a - c;
-      { const $i = (c + W) >>> 2; const $x = lead | CINUSE | (s & PINUSE); const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
-      { const $i = (a + W) >>> 2; const $x = ((s & ~FLAG_BITS) - lead) | CINUSE | PINUSE; const $c = this.lg; const $n = m[$c]!; if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }
+      { const $i = (c + W) >>> 2; const $x = lead | CINUSE | (s & PINUSE); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+      { const $i = (a + W) >>> 2; const $x = ((s & ~FLAG_BITS) - lead) | CINUSE | PINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
       this.newHead(a);
       this.setSizeWord(c, s & ~FLAG_BITS, false);
       this.setSizeWord(c, lead, true);

@@ -108,7 +108,6 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
     self.arena = ((binsEnd + 2 * layout.W + layout.alignMask) & ~layout.alignMask) - 2 * layout.W;
     self.mode = mode | (layout !== LP64 ? MODE_ILP32 : 0);
     self.lockView = null;
-    self.lockHeld = false;
     self.shared = null;
   }
 
@@ -178,10 +177,11 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
   override malloc(size: number): number {
     const mode = this.mode;
     if (mode !== 0) {
-      // The 32-bit model has no fast path. A concurrent heap takes it holding the lock (this
-      // call again, inside locked), and a heap on a wasm memory after picking up a growth.
-      if ((mode & (MODE_ILP32 | MODE_ENGINE)) !== 0) return (mode & MODE_LOCK) !== 0 ? this.locked(this.mallocImpl, size, 0) : this.mallocImpl(size);
-      if ((mode & MODE_LOCK) !== 0 && !this.lockHeld) return this.locked(this.malloc, size, 0);
+      // A concurrent heap's calls go to its arenas (arenas.ts: they run this fast path on an
+      // engine of their own). The 32-bit model has no fast path; a heap on a wasm memory takes
+      // it after picking up a growth.
+      if ((mode & MODE_LOCK) !== 0) return this.shared!.malloc(size);
+      if ((mode & (MODE_ILP32 | MODE_ENGINE)) !== 0) return this.mallocImpl(size);
       if ((mode & MODE_SYNC) !== 0 && this.stale()) this.sync();
     }
     // A request at or over the mmap threshold gets a mapping where the heap has a mapping
@@ -488,15 +488,14 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
     if (ptr === 0) return;
     const mode = this.mode;
     if (mode !== 0) {
-      // As in malloc: the 32-bit model takes the general path; a concurrent heap runs this
-      // call again holding the lock; a heap on a wasm memory picks up a growth first.
-      if ((mode & (MODE_ILP32 | MODE_ENGINE)) !== 0) {
-        if ((mode & MODE_LOCK) !== 0) this.locked(this.freeImpl, ptr, 0);
-        else this.freeImpl(ptr);
+      // As in malloc: a concurrent heap's calls go to its arenas; the 32-bit model takes the
+      // general path; a heap on a wasm memory picks up a growth first.
+      if ((mode & MODE_LOCK) !== 0) {
+        this.shared!.free(ptr);
         return;
       }
-      if ((mode & MODE_LOCK) !== 0 && !this.lockHeld) {
-        this.locked(this.free, ptr, 0);
+      if ((mode & (MODE_ILP32 | MODE_ENGINE)) !== 0) {
+        this.freeImpl(ptr);
         return;
       }
       if ((mode & MODE_SYNC) !== 0 && this.stale()) this.sync();

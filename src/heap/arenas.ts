@@ -1,33 +1,58 @@
 /**
- * A concurrent heap: the engine that runs its calls, and what lets one thread pick up after
- * another died inside a call.
- *
- * A concurrent heap keeps, between its bin heads and its first chunk, a shared area:
+ * A concurrent heap: per-thread arenas in the one buffer, the engine that runs their calls,
+ * and what lets one thread pick up after another died inside a call.
  *
  * ```text
- *   hdr ─▶ header · bin bitmap · bin heads
- *          ┌──────────── shared area (SHARED_AREA_BYTES) ────────────┐
- *          │ magic · next thread id                                   │
- *          │ main log: count · (word index, old value) pairs …        │
- *          └──────────────────────────────────────────────────────────┘
- *   arena ─▶ chunks …
+ *   hdr ─▶ header · bin bitmap · bin heads                   the main heap (as any heap)
+ *          ┌──────────── shared area (SHARED_AREA_BYTES) ───────────────────────┐
+ *          │ magic · next thread id · flags                                      │
+ *          │ main log: count · (word index, old value) pairs …                   │
+ *          │ 64 slots (arenas): lock · owner · remote frees · segments · …       │
+ *          │ segment table: one word per MiB of memory → its segment, or 0       │
+ *          └─────────────────────────────────────────────────────────────────────┘
+ *   arena ─▶ chunks of the main heap … ┌ segment (a block of the main heap, 1 MiB-aligned) ─┐
+ *                                      │ header · [arena log] · pending bitmap · sub-heap … │
+ *                                      └────────────────────────────────────────────────────┘
  * ```
  *
- * Every call runs holding the heap's lock (`lock.ts`: the word names its holder) on a
- * *logged engine* (`LoggedEngine.generated.ts`, derived from `Heap.ts`): before each metadata
- * store, the word's address and old value go to the lock's log in the heap's memory. If the
- * thread is terminated inside the call, the log holds exactly the stores made so far, and
- * {@link SharedHeap.recover}, run by another thread, writes the old values back newest first
- * and releases the lock: the heap is as it was before the call.
+ * **Arenas.** Each `Heap` object (a thread's handle: the one that made the heap, or one of
+ * `Heap.attach`) claims a slot of its own on its first small allocation. The slot's arena is a
+ * list of *segments*: big blocks of the main heap, each holding a complete vmheap heap (a
+ * *sub-heap*, whose break stops at the segment's end). Requests under {@link BIG} bytes are
+ * served from the arena's current segment; bigger ones, and new segments, from the main heap.
+ * A block is found by its address: the segment table says which segment (hence which arena) a
+ * MiB of memory belongs to, 0 for the main heap.
+ *
+ * **Locks.** The main heap's lock (the header's lock word) is taken for each call on it. An
+ * arena's lock is taken by its owner at its first call and *kept* until the end of the task
+ * that runs (a microtask gives it back), or until another thread asks for it (it sets WAITERS:
+ * the owner yields at the end of its current call). So the owner's calls take no atomic
+ * operation at all: on this machine an `Atomics` call costs about a fifth of a whole
+ * malloc/free pair, and two per call cost a plain heap a third of its speed.
+ *
+ * **Frees from other threads.** Freeing a block of another thread's arena takes that arena's
+ * lock if it is free; otherwise the block is pushed, without a lock, on the arena's list of
+ * remote frees, which the lock's next holder frees (the owner, at the start of its next call).
+ * A pushed block is marked first in its segment's *pending* bitmap (`Atomics.or`): a second
+ * free of it, from any thread, is a double free at once, and the owner's own free checks it
+ * too. Every thread thus frees any block, and no thread waits for another's arena to free one.
+ *
+ * **Recovery.** Every lock has a log (the main heap's in the shared area, an arena's in its
+ * first segment), used by whoever holds the lock: every call runs on a *logged engine*
+ * (`LoggedEngine.generated.ts`, derived from `Heap.ts`) that appends each metadata word's
+ * address and old value to the log before storing it. When a thread dies, `recover` undoes the
+ * log of every lock it held, puts back a list of remote frees it was freeing, unmarks a block
+ * it was pushing, releases its locks and frees its slot for another thread.
  */
-import { ArgumentError, HeapCorruptionError, VmError } from "../errors.js";
+import { ArgumentError, DoubleFreeError, HeapCorruptionError, HeapError, VmError } from "../errors.js";
+import { Errno } from "../errno.js";
 import type { LinearMemory } from "../memory/LinearMemory.js";
 import { binCount } from "./bins.js";
 import { CINUSE, FLAG_BITS, MARK_FREE, MARK_USED, PINUSE } from "./chunk.js";
 import { H_ARENA, H_BITMAP, H_BRK, H_BRK_START, H_CONFIG, H_COVER, H_END, H_LIMIT, H_LOCK, H_TOP } from "./header.js";
-import type { Heap } from "./Heap.js";
+import type { Heap, MallInfo } from "./Heap.js";
 import { LinearHost } from "./host.js";
-import { HOLDER, holder, lock, runtimeThreadId, unlock } from "./lock.js";
+import { HOLDER, WAITERS, holder, lock, reclaim, runtimeThreadId, tryLock, unlock, yieldLock } from "./lock.js";
 import { makeLoggedEngine } from "./LoggedEngine.generated.js";
 
 // ───────────────────────── the shared area ─────────────────────────
@@ -36,23 +61,67 @@ import { makeLoggedEngine } from "./LoggedEngine.generated.js";
 const A_MAGIC = 0;
 /** Next thread id handed out where the runtime has none (counting down from HOLDER − 1). */
 const A_IDS = 1;
+/** A_ARENAS: the heap serves small blocks from per-thread arenas. */
+const A_FLAGS = 2;
+const A_ARENAS = 1;
 /** The main log: its count word, then its pairs. */
 const A_MAIN_LOG = 4;
 /** Words of pairs a log holds. A call makes a few dozen stores; 16 words per copy or fill. */
 export const LOG_WORDS = 4096;
+/** Slots: one arena each. */
+const A_SLOTS = (A_MAIN_LOG + 1 + LOG_WORDS + 15) & ~15;
+/** Arenas a heap has at most; a thread that finds none free uses the main heap (one lock). */
+export const ARENAS = 64;
+const SLOT_WORDS = 16;
+/** The segment table: one word per MiB of memory (2 GiB at most). */
+const A_TABLE = A_SLOTS + ARENAS * SLOT_WORDS;
+const SEG_SHIFT = 20;
+const TABLE_WORDS = 2048;
 /** Words of the shared area. */
-const AREA_WORDS = (A_MAIN_LOG + 1 + LOG_WORDS + 15) & ~15;
+const AREA_WORDS = A_TABLE + TABLE_WORDS;
 /** Bytes a concurrent heap keeps between its bin heads and its first chunk (a multiple of 16). */
 export const SHARED_AREA_BYTES = AREA_WORDS * 4;
 /** "vmsh". */
 const AREA_MAGIC = 0x68736d76;
+
+/** Word offsets in a slot. */
+const S_LOCK = 0; // the arena's lock word
+const S_OWNER = 1; // holder id of the handle that owns the arena (0: free to claim)
+const S_REMOTE = 2; // first block of the remote frees (each block's first word links the next)
+const S_SEGS = 3; // first segment (byte address); they link through G_NEXT
+const S_CUR = 4; // the segment serving small requests now
+const S_DETACHED = 5; // remote frees taken off S_REMOTE, being freed by the lock's holder
+const S_DRAINED = 6; // the last of them freed (its pending bit may still be set)
+const S_PUSH = 7; // a block this slot's thread is pushing on another arena's remote frees
+const S_PUSH_TO = 8; // … on that slot's (index + 1)
+const S_LOG = 9; // byte address of the arena's log (in its first segment)
+const S_BAD = 10; // a remote free found not live when freed (a double free from two threads at once)
+
+/** A segment's header, word offsets. */
+const G_MAGIC = 0; // "vmsg"
+const G_SLOT = 1; // the slot (arena) it belongs to
+const G_SIZE = 2; // bytes, a multiple of 1 MiB
+const G_NEXT = 3; // next segment of the arena
+const G_HDR = 4; // the sub-heap's header
+const G_PENDING = 5; // byte address of the pending bitmap (one bit per granule of the segment)
+const G_SHIFT = 6; // log2 of a granule
+const SEG_HEADER = 64;
+const SEG_MAGIC = 0x67736d76;
+/** Segments: the first is 1 MiB, each next one twice the last, up to 32 MiB. */
+const SEG_MIN = 1 << SEG_SHIFT;
+const SEG_MAX = 32 << 20;
+/** Requests of this many bytes or more go to the main heap (they would crowd a segment). */
+export const BIG = 64 * 1024;
+/** Milliseconds an arena's owner leaves its arena to a thread that asked for it before taking it back. */
+const GRACE_MS = 1;
+
 /** A log's count when a call made more stores than it holds: that call cannot be undone. */
 const LOG_OVERFLOW = 0x7fff_ffff;
 /** Bytes saved at each end of a copy or fill, the only metadata a block's payload held before it was one (links, footer). */
 const BULK_EDGE = 32;
 /** Chunks at most walked below the bitmap when it moves down (one call merges a few). */
 const GHOST_WALK = 64;
-/** A log entry's word index that is no word: the heap's in-use bitmap must be rebuilt after the undo. */
+/** A log entry's word index that is no word: the heap around the address in its value has its in-use bitmap rebuilt after the undo. */
 const REPAIR = -1;
 
 // ───────────────────────── the logged engine ─────────────────────────
@@ -102,12 +171,13 @@ class LoggedHost extends LinearHost {
   private note(i: number, old: number): void {
     const m = this.u32;
     const e = this.engine;
-    const c = e.logAt;
-    const n = m[c]!;
+    const n = e.count;
     if (n < e.logCap) {
+      const c = e.logAt;
       m[c + 1 + n] = i;
       m[c + 2 + n] = old;
       m[c] = n + 2;
+      e.count = n + 2;
     } else {
       e.full(i);
     }
@@ -116,6 +186,14 @@ class LoggedHost extends LinearHost {
 
 /** What the coordinator uses of an engine (the class itself is made at run time, see {@link engineClass}). */
 interface Engine extends Heap {
+  count: number;
+  resume(): void;
+  endCall(): void;
+  store(addr: number, value: number): void;
+  liveNow(p: number): boolean;
+  info(): MallInfo;
+  verify(): void;
+  readonly end: number;
   setLog(lg: number): void;
   readonly areaWord: number;
   words(): Int32Array;
@@ -139,6 +217,7 @@ function engineClass(HeapClass: typeof Heap): EngineClass {
   class ArenaEngine extends Logged {
     declare protected lg: number;
     declare protected lgCap: number;
+    declare protected lgN: number;
 
     /** An engine on the heap whose header is at `hdr`; its log is set with {@link ArenaEngine.setLog}. */
     static open(memory: LinearMemory, hdr: number): Engine {
@@ -153,6 +232,7 @@ function engineClass(HeapClass: typeof Heap): EngineClass {
       self.arena = host.ld(hdr + 4 * H_ARENA); // past the shared area, which setUp counts only with the lock bit
       self.lg = 0;
       self.lgCap = LOG_WORDS;
+      self.lgN = 0;
       return e as unknown as Engine;
     }
 
@@ -172,6 +252,22 @@ function engineClass(HeapClass: typeof Heap): EngineClass {
 
     get logAt(): number {
       return this.lg;
+    }
+    /** Words of the log in use, as this engine appends (the count word holds the same). */
+    get count(): number {
+      return this.lgN;
+    }
+    set count(n: number) {
+      this.lgN = n;
+    }
+    /** Joins the call under way on this engine's log (another engine of the same arena logged into it). */
+    resume(): void {
+      this.lgN = this.m[this.lg]!;
+    }
+    /** The call is over: its log is emptied (the count word, which recovery reads, and this engine's copy). */
+    endCall(): void {
+      this.m[this.lg] = 0;
+      this.lgN = 0;
     }
     get logCap(): number {
       return this.lgCap;
@@ -214,10 +310,37 @@ function engineClass(HeapClass: typeof Heap): EngineClass {
     private oldWord(addr: number): number {
       const m = this.m;
       const lg = this.lg;
-      const n = Math.min(m[lg]!, this.lgCap);
+      const n = Math.min(this.lgN, this.lgCap);
       const i = addr >>> 2;
       for (let k = 0; k < n; k += 2) if (m[lg + 1 + k] === i) return m[lg + 2 + k]!;
       return m[i]!;
+    }
+
+    /** Stores `value` at byte `addr`, logged like the engine's own stores. */
+    store(addr: number, value: number): void {
+      this.host.st(addr, value);
+    }
+    /**
+     * Whether `p` is a live block now, read without the lock (a racy read of the in-use
+     * bitmap, trusted only if the bitmap did not move meanwhile).
+     */
+    liveNow(p: number): boolean {
+      const m = this.words();
+      const at = (this.hdr + 4 * H_BITMAP) >>> 2;
+      const bitmap = m[at];
+      return this.isLive(p) && m[at] === bitmap;
+    }
+    /** mallinfo of this heap alone. */
+    info(): MallInfo {
+      return this.mallinfoImpl();
+    }
+    /** check() of this heap alone. */
+    verify(): void {
+      this.checkImpl();
+    }
+    /** Where this heap's break is now. */
+    get end(): number {
+      return this.endAddr();
     }
 
     /** The log is full: the call goes on, but it can no longer be undone. */
@@ -269,16 +392,17 @@ function engineClass(HeapClass: typeof Heap): EngineClass {
 
 /**
  * Writes back the old values of log `lg` (count word index), newest first, and empties it.
- * @returns whether the heap's in-use bitmap must be rebuilt (a copy or fill was not logged whole)
+ * @returns the addresses around which a heap must have its in-use bitmap rebuilt (a copy or
+ *   fill there was not logged whole)
  * @throws VmError when the call overflowed its log
  */
-function undo(m: Int32Array, lg: number): boolean {
+function undo(m: Int32Array, lg: number): number[] {
   const n = m[lg]!;
   if (n === LOG_OVERFLOW || n < 0 || n > LOG_WORDS) throw new VmError(`recover: the interrupted call made more than ${LOG_WORDS / 2} metadata stores and cannot be undone`);
-  let repair = false;
+  const repair: number[] = [];
   for (let k = n - 2; k >= 0; k -= 2) {
     const i = m[lg + 1 + k]!;
-    if (i === REPAIR) repair = true;
+    if (i === REPAIR) repair.push(m[lg + 2 + k]!);
     else m[i] = m[lg + 2 + k]!;
   }
   m[lg] = 0;
@@ -287,25 +411,79 @@ function undo(m: Int32Array, lg: number): boolean {
 
 // ───────────────────────── the coordinator ─────────────────────────
 
+/** Heap's methods that a concurrent heap's calls come through (`locked(fn, a, b)`), found by identity. */
+interface Ops {
+  malloc: unknown;
+  mallocImpl: unknown;
+  free: unknown;
+  freeImpl: unknown;
+  callocImpl: unknown;
+  reallocImpl: unknown;
+  memalignImpl: unknown;
+  usableImpl: unknown;
+  mallinfoImpl: unknown;
+  checkImpl: unknown;
+}
+
+/** One segment as a handle sees it: its engine (logging into its arena's log) and its numbers. */
+interface Seg {
+  readonly addr: number;
+  readonly e: Engine;
+  /** Its arena's slot index. */
+  readonly slot: number;
+  /** Word index of the pending bitmap, and the granule shift of its bits. */
+  readonly pending: number;
+  readonly shift: number;
+  /** Word index of its arena's log count. */
+  readonly log: number;
+}
+
+/** This thread's handles that keep their arena between calls: given back before this thread waits for another arena. */
+const keeping = new Set<SharedHeap>();
+
 /**
- * A concurrent heap's calls, for one `Heap` object (one thread's handle on the heap): every
- * call runs on the logged engine holding the heap's lock, under this thread's id.
+ * A concurrent heap's calls, for one `Heap` object (one thread's handle on the heap): small
+ * blocks from this handle's arena, the rest from the main heap; see the top of this file.
  * @internal
  */
 export class SharedHeap {
   /** This handle's holder id in lock words: its thread's id + 1. */
   readonly id: number;
   private readonly v: Int32Array;
-  private readonly lockAt: number;
+  private readonly memory: LinearMemory;
+  private readonly HeapClass: typeof Heap;
+  private readonly EngineC: EngineClass;
   private readonly main: Engine;
-  /** Heap's methods that run locked → the engine's own. */
+  private readonly mainLock: number;
+  private readonly area: number;
+  private readonly arenas: boolean;
+  private readonly P: Ops;
+  /** Heap's methods → the engine's own (the main heap's calls that have no route of their own). */
   private readonly ops: Map<unknown, (this: Engine, a: number, b: number) => unknown>;
+  /** This handle's slot: index (-1: none yet; -2: none free) and word index. */
+  private slot = -1;
+  private slotAt = 0;
+  /** Whether this handle holds its arena's lock (between calls too), and gives it back at the end of the task. */
+  private held = false;
+  private scheduled = false;
+  private readonly giveBack: () => void;
+  /** The segment serving small requests: its address (0: none) and record. */
+  private curAddr = 0;
+  private cur: Seg | null = null;
+  /** Word indices of this arena's lock and remote frees. */
+  private lockAt = 0;
+  private remoteAt = 0;
+  /** Segments this handle has met, by address. */
+  private readonly segs = new Map<number, Seg>();
+  /** This arena's segments by MiB of memory (what the segment table says, for this arena's only). */
+  private readonly own: Array<Seg | undefined> = new Array<Seg | undefined>(TABLE_WORDS).fill(undefined);
 
   /**
    * @param owner the concurrent `Heap` object this runs the calls of
    * @param HeapClass the class `Heap` (the engine derives from it)
    * @param fresh whether the heap was just made (the shared area is then written)
    * @param threadId this thread's id, when the caller gives one
+   * @param arenas for a fresh heap: serve small blocks from per-thread arenas
    */
   constructor(
     private readonly owner: { errno: number },
@@ -314,36 +492,64 @@ export class SharedHeap {
     hdr: number,
     fresh: boolean,
     threadId?: number,
+    arenas = true,
   ) {
     if (threadId !== undefined && (!Number.isSafeInteger(threadId) || threadId < 0 || threadId >= HOLDER - 1)) {
       throw new ArgumentError(`Heap: threadId must be an integer from 0 to ${HOLDER - 2}, got ${String(threadId)}`);
     }
+    this.HeapClass = HeapClass;
+    this.memory = memory;
+    // Every thread's view must reach every block, whichever thread's call moved the break: a
+    // fresh memory (its whole reservation is one buffer already, pages cost nothing until
+    // written) shows all of it. (An attached SharedArrayBuffer shows all of itself anyway; a
+    // wasm memory grows for all at once.)
+    if (memory.wasm === null && memory.buffer.byteLength >= memory.maxBytes) memory.ensure(memory.maxBytes);
     const EngineC = engineClass(HeapClass);
+    this.EngineC = EngineC;
     const main = EngineC.open(memory, hdr);
     const v = main.words();
     const area = main.areaWord;
     if (fresh) {
       v[area + A_MAGIC] = AREA_MAGIC;
       v[area + A_IDS] = HOLDER - 1;
+      v[area + A_FLAGS] = arenas ? A_ARENAS : 0;
     } else if (v[area + A_MAGIC] !== AREA_MAGIC) {
       throw new HeapCorruptionError("concurrent heap without its shared area", "attach", area * 4);
     }
     main.setLog(area + A_MAIN_LOG);
     this.main = main;
     this.v = v;
-    this.lockAt = (hdr >>> 2) + H_LOCK;
+    this.area = area;
+    this.arenas = (v[area + A_FLAGS]! & A_ARENAS) !== 0;
+    this.mainLock = (hdr >>> 2) + H_LOCK;
     let tid = threadId ?? runtimeThreadId();
     if (tid < 0) tid = Atomics.sub(v, area + A_IDS, 1) - 1; // ids from the top down, away from a runtime's own
     this.id = tid + 1;
+    const proto = HeapClass.prototype as unknown as Record<string, unknown>;
+    this.P = {
+      malloc: proto.malloc,
+      mallocImpl: proto.mallocImpl,
+      free: proto.free,
+      freeImpl: proto.freeImpl,
+      callocImpl: proto.callocImpl,
+      reallocImpl: proto.reallocImpl,
+      memalignImpl: proto.memalignImpl,
+      usableImpl: proto.usableImpl,
+      mallinfoImpl: proto.mallinfoImpl,
+      checkImpl: proto.checkImpl,
+    };
     this.ops = new Map();
-    const heapProto = HeapClass.prototype as unknown as Record<string, unknown>;
     const engineProto = EngineC.prototype as unknown as Record<string, unknown>;
     for (const name of Object.getOwnPropertyNames(HeapClass.prototype)) {
       const d = Object.getOwnPropertyDescriptor(HeapClass.prototype, name);
       if (d !== undefined && typeof d.value === "function" && typeof engineProto[name] === "function") {
-        this.ops.set(heapProto[name], engineProto[name] as (this: Engine, a: number, b: number) => unknown);
+        this.ops.set(proto[name], engineProto[name] as (this: Engine, a: number, b: number) => unknown);
       }
     }
+    this.giveBack = (): void => {
+      this.scheduled = false;
+      if (this.held) this.release();
+    };
   }
 
   /** The thread id this handle's calls carry (`Heap.recover` takes it). */
@@ -351,36 +557,677 @@ export class SharedHeap {
     return this.id - 1;
   }
 
-  /** Runs the heap's method `fn` (one of Heap's own) on the engine, holding the lock. */
+  // ─────────────── calls ───────────────
+
+  /** Runs the call that Heap's method `fn` stands for (one of Heap's own, see Heap.locked). */
   run<R>(fn: (a: number, b: number) => R, a: number, b: number): R {
+    const P = this.P;
+    if (this.arenas) {
+      if (fn === P.malloc || fn === P.mallocImpl) return this.malloc(a) as R;
+      if (fn === P.free || fn === P.freeImpl) return this.free(a) as R;
+      if (fn === P.callocImpl) return this.calloc(a, b) as R;
+      if (fn === P.reallocImpl) return this.realloc(a, b) as R;
+      if (fn === P.memalignImpl) return this.memalign(a, b) as R;
+      if (fn === P.usableImpl) return this.usable(a) as R;
+      if (fn === P.mallinfoImpl) return this.mallinfo() as R;
+      if (fn === P.checkImpl) return this.check() as R;
+    }
+    return this.onMain(fn, a, b);
+  }
+
+  /** Runs Heap's method `fn` on the main heap, holding its lock. */
+  private onMain<R>(fn: unknown, a: number, b: number): R {
     const f = this.ops.get(fn);
     if (f === undefined) throw new VmError("concurrent heap: no engine method for this call");
     const v = this.v;
-    lock(v, this.lockAt, this.id);
     const e = this.main;
     const owner = this.owner;
+    lock(v, this.mainLock, this.id);
     e.errno = owner.errno;
     try {
       return f.call(e, a, b) as R;
     } finally {
       owner.errno = e.errno;
-      v[e.logAt] = 0;
-      unlock(v, this.lockAt);
+      e.endCall();
+      unlock(v, this.mainLock);
     }
   }
 
   /**
-   * After the thread `threadId` died (`worker.terminate()`, or its end): if it held the heap's
-   * lock, undoes its unfinished call from the log and releases the lock.
-   * @returns whether it held the lock
+   * malloc: from this arena's current segment; past it, {@link SharedHeap.mallocSlow}. (No
+   * try/finally around the engine's call: a call that throws has changed nothing, and its log
+   * is emptied at the end of the next call; were the thread to die in between, undoing an
+   * unfinished call is right anyway.)
+   */
+  malloc(size: number): number {
+    const cur = this.cur;
+    if (cur !== null && size < BIG) {
+      if (!this.held) this.take();
+      const v = this.v;
+      if (v[this.remoteAt] !== 0) this.drain(this.slot);
+      const e = cur.e;
+      const p = e.malloc(size);
+      e.endCall();
+      if (p !== 0) {
+        if ((v[this.lockAt]! & WAITERS) !== 0) this.release();
+        return p;
+      }
+    }
+    return this.mallocSlow(size, 0, 0);
+  }
+
+  /**
+   * Every other way to a small block (kind 0: malloc; 1: calloc of `size` bytes; 2: memalign
+   * to `align`): the arena's other segments, a new segment, then the main heap.
+   */
+  private mallocSlow(size: number, kind: number, align: number): number {
+    if (typeof size === "number" && size >= 0 && size + align < BIG && this.arena()) {
+      if (!this.held) this.take();
+      const v = this.v;
+      if (v[this.remoteAt] !== 0) this.drain(this.slot);
+      // The current segment first (for calloc and memalign, and just after the arena opened),
+      // then the arena's others, then a new one.
+      const cur = this.curAddr;
+      let p = this.allocIn(this.cur!, size, kind, align);
+      for (let s = v[this.slotAt + S_SEGS]!; p === 0 && s !== 0; s = v[(s >>> 2) + G_NEXT]!) {
+        if (s === cur) continue;
+        p = this.allocIn(this.seg(s), size, kind, align);
+        if (p !== 0) this.setCur(s);
+      }
+      if (p !== 0) {
+        this.release(true);
+        return p;
+      }
+      const s = this.newSegment(size + align);
+      if (s !== 0) {
+        this.setCur(s);
+        p = this.allocIn(this.cur!, size, kind, align);
+      }
+      this.release(true);
+      if (p !== 0) return p;
+    }
+    const P = this.P;
+    return kind === 0 ? this.onMain(P.mallocImpl, size, 0) : kind === 1 ? this.onMain(P.callocImpl, 1, size) : this.onMain(P.memalignImpl, align, size);
+  }
+
+  /**
+   * A block from segment `g` (this arena's, its lock held); 0 when it has no room (nothing was
+   * stored then). With `open`, the call goes on afterwards (a realloc's move): the log is left
+   * for the caller to end.
+   */
+  private allocIn(g: Seg, size: number, kind: number, align: number, open = false): number {
+    const e = g.e;
+    e.resume();
+    try {
+      return kind === 0 ? e.malloc(size) : kind === 1 ? e.calloc(1, size) : e.memalign(align, size);
+    } finally {
+      if (!open) e.endCall();
+    }
+  }
+
+  private calloc(nmemb: number, size: number): number {
+    const total = Number.isSafeInteger(nmemb) && Number.isSafeInteger(size) && nmemb >= 0 && size >= 0 ? nmemb * size : -1;
+    if (total < 0 || total >= BIG) return this.onMain(this.P.callocImpl, nmemb, size);
+    return this.mallocSlow(total, 1, 0);
+  }
+
+  private memalign(alignment: number, size: number): number {
+    if (typeof size !== "number" || !(size >= 0) || size + alignment >= BIG) return this.onMain(this.P.memalignImpl, alignment, size);
+    return this.mallocSlow(size, 2, alignment);
+  }
+
+  /** free: into this arena's segment (its lock kept), another arena's (its lock if free, else its remote frees), or the main heap. */
+  free(p: number): void {
+    const v = this.v;
+    const own = (p | 0) === p && p > 0 ? this.own[p >>> SEG_SHIFT] : undefined;
+    if (own !== undefined) {
+      // A block of this arena (the common case): its lock kept, no atomic operation.
+      if (!this.held) this.take();
+      if (v[this.remoteAt] !== 0) this.drain(this.slot);
+      const bit = (p - own.addr) >>> own.shift;
+      if ((v[own.pending + (bit >>> 5)]! & (1 << (bit & 31))) !== 0) throw new DoubleFreeError("free", p);
+      const e = own.e;
+      e.free(p);
+      e.endCall();
+      if ((v[this.lockAt]! & WAITERS) !== 0) this.release();
+      return;
+    }
+    const seg = (p | 0) === p && p > 0 ? v[this.area + A_TABLE + (p >>> SEG_SHIFT)]! : 0;
+    if (seg === 0) {
+      this.onMain(this.P.freeImpl, p, 0);
+      return;
+    }
+    this.freeOther(this.seg(seg), p);
+  }
+
+  /** Frees `p`, a block of segment `g` of another arena: under its lock if it is free, else pushed on its remote frees. */
+  private freeOther(g: Seg, p: number): void {
+    const sa = this.area + A_SLOTS + g.slot * SLOT_WORDS;
+    if (tryLock(this.v, sa + S_LOCK, this.id)) {
+      try {
+        this.freeLocked(g, p);
+      } finally {
+        unlock(this.v, sa + S_LOCK);
+      }
+      return;
+    }
+    this.push(g, p);
+  }
+
+  /** Frees `p` in segment `g`, whose arena's lock this thread holds. */
+  private freeLocked(g: Seg, p: number): void {
+    const v = this.v;
+    const bit = (p - g.addr) >>> g.shift;
+    if ((v[g.pending + (bit >>> 5)]! & (1 << (bit & 31))) !== 0) throw new DoubleFreeError("free", p);
+    g.e.resume();
+    g.e.free(p);
+    g.e.endCall();
+  }
+
+  /**
+   * Frees `p`, a block of another thread's arena whose lock is taken: marks it pending, then
+   * pushes it on the arena's remote frees (its first word links the next), for the lock's
+   * holder to free.
+   */
+  private push(g: Seg, p: number): void {
+    const v = this.v;
+    if (!g.e.liveNow(p)) {
+      // Not a live block, or the bitmap moved meanwhile: the arena's lock decides (and the
+      // engine throws the error this pointer deserves).
+      const sa = this.area + A_SLOTS + g.slot * SLOT_WORDS;
+      this.lockOther(sa + S_LOCK);
+      try {
+        this.freeLocked(g, p);
+      } finally {
+        unlock(v, sa + S_LOCK);
+      }
+      return;
+    }
+    const bit = (p - g.addr) >>> g.shift;
+    const mask = 1 << (bit & 31);
+    if ((Atomics.or(v, g.pending + (bit >>> 5), mask) & mask) !== 0) throw new DoubleFreeError("free", p);
+    const mine = this.slot >= 0 ? this.slotAt : -1;
+    if (mine >= 0) {
+      v[mine + S_PUSH] = p;
+      v[mine + S_PUSH_TO] = g.slot + 1;
+    }
+    const head = this.area + A_SLOTS + g.slot * SLOT_WORDS + S_REMOTE;
+    for (;;) {
+      const h = Atomics.load(v, head);
+      v[p >>> 2] = h;
+      if (Atomics.compareExchange(v, head, h, p) === h) break;
+    }
+    if (mine >= 0) v[mine + S_PUSH] = 0;
+  }
+
+  /**
+   * Frees the remote frees of slot `s`, whose lock this thread holds: takes the list off (kept
+   * in S_DETACHED), frees its blocks one by one, each a call of its own in the arena's log
+   * (S_DETACHED moves on in the same call), then unmarks it.
+   */
+  private drain(s: number): void {
+    const v = this.v;
+    const sa = this.area + A_SLOTS + s * SLOT_WORDS;
+    let h = Atomics.load(v, sa + S_REMOTE);
+    if (h === 0) return;
+    v[sa + S_DETACHED] = h;
+    while (Atomics.compareExchange(v, sa + S_REMOTE, h, 0) !== h) {
+      h = Atomics.load(v, sa + S_REMOTE);
+      v[sa + S_DETACHED] = h;
+    }
+    while (h !== 0) {
+      const next = v[h >>> 2]!;
+      const g = this.seg(v[this.area + A_TABLE + (h >>> SEG_SHIFT)]!);
+      try {
+        g.e.free(h);
+      } catch (err) {
+        if (!(err instanceof HeapError)) throw err;
+        v[sa + S_BAD] = h; // freed twice by two threads at once: check() reports it
+      }
+      g.e.store((sa + S_DRAINED) * 4, h);
+      g.e.store((sa + S_DETACHED) * 4, next);
+      g.e.endCall();
+      const bit = (h - g.addr) >>> g.shift;
+      Atomics.and(v, g.pending + (bit >>> 5), ~(1 << (bit & 31)));
+      h = next;
+    }
+    v[sa + S_DRAINED] = 0;
+  }
+
+  /**
+   * realloc: in place in this arena's segment when it can; else a new block (in this arena, or
+   * the main heap for a big one), a copy and a free, as one call: the new block's log stays
+   * open until the old block is freed, so that a thread dying in between leaves neither both
+   * blocks nor none.
+   */
+  private realloc(p: number, size: number): number {
+    const v = this.v;
+    if (p === 0 || p == null) return this.malloc(size);
+    const seg = (p | 0) === p && p > 0 ? v[this.area + A_TABLE + (p >>> SEG_SHIFT)]! : 0;
+    if (seg === 0 || typeof size !== "number") return this.onMain(this.P.reallocImpl, p, size);
+    const g = this.seg(seg);
+    const mine = g.slot === this.slot;
+    let old: number;
+    if (mine) {
+      if (!this.held) this.take();
+      if (v[this.remoteAt] !== 0) this.drain(this.slot);
+      const bit = (p - seg) >>> g.shift;
+      if ((v[g.pending + (bit >>> 5)]! & (1 << (bit & 31))) !== 0) throw new DoubleFreeError("realloc", p);
+      const e = g.e;
+      if (size === 0 || size < BIG) {
+        e.errno = 0;
+        e.resume();
+        let q: number;
+        try {
+          q = e.realloc(p, size);
+        } finally {
+          e.endCall();
+        }
+        this.release(true);
+        if (q !== 0 || size === 0) return q;
+        if (e.errno !== Errno.ENOMEM || size > 0x7fff_ffff) {
+          this.owner.errno = e.errno;
+          return 0;
+        }
+      }
+      old = e.mallocUsableSize(p); // (live: the engine checked it)
+    } else {
+      old = g.e.liveNow(p) ? g.e.mallocUsableSize(p) : 0;
+      if (size === 0 && old !== 0) {
+        this.free(p);
+        return 0;
+      }
+    }
+    if (old === 0 || !(size >= 0) || size > 0x7fff_ffff) {
+      if (old === 0) this.free(p); // not a live block: throws the error this pointer deserves
+      this.owner.errno = Errno.ENOMEM;
+      return 0;
+    }
+    // The move. The new block: this arena's (its log left open) or the main heap's (its lock
+    // kept, its log open); then the copy, and the old block's free.
+    let q = 0;
+    let onMain = false;
+    let into: Seg | null = null;
+    if (size < BIG && this.arena()) {
+      if (!this.held) this.take();
+      for (let a = v[this.slotAt + S_SEGS]!; q === 0 && a !== 0; a = v[(a >>> 2) + G_NEXT]!) {
+        into = this.seg(a);
+        q = this.allocIn(into, size, 0, 0, true);
+      }
+      if (q === 0) {
+        const a = this.newSegment(size);
+        if (a !== 0) {
+          into = this.seg(a);
+          q = this.allocIn(into, size, 0, 0, true);
+        }
+      }
+    }
+    if (q === 0) {
+      into = null;
+      onMain = true;
+      lock(v, this.mainLock, this.id);
+      q = this.main.malloc(size);
+    }
+    try {
+      if (q === 0) {
+        this.owner.errno = Errno.ENOMEM;
+        return 0;
+      }
+      new Uint8Array(v.buffer).copyWithin(q, p, p + Math.min(old, size));
+      if (mine) {
+        g.e.resume();
+        g.e.free(p);
+      } else {
+        this.freeOther(g, p);
+      }
+      return q;
+    } finally {
+      if (mine) g.e.endCall();
+      if (into !== null) into.e.endCall();
+      if (onMain) {
+        this.main.endCall();
+        unlock(v, this.mainLock);
+      }
+      this.release(true);
+    }
+  }
+
+  private usable(p: number): number {
+    const v = this.v;
+    const seg = (p | 0) === p && p > 0 ? v[this.area + A_TABLE + (p >>> SEG_SHIFT)]! : 0;
+    if (seg === 0) return this.onMain(this.P.usableImpl, p, 0);
+    const g = this.seg(seg);
+    return g.slot === this.slot || g.e.liveNow(p) ? g.e.mallocUsableSize(p) : 0;
+  }
+
+  // ─────────────── the whole heap ───────────────
+
+  /** mallinfo of the main heap and every arena: a segment counts as its sub-heap's chunks and its unused end. */
+  private mallinfo(): MallInfo {
+    const info = this.onMain<MallInfo>(this.P.mallinfoImpl, 0, 0);
+    let ordblks = info.ordblks;
+    let fordblks = info.fordblks;
+    this.eachArena((s) => {
+      for (let a = this.v[this.area + A_SLOTS + s * SLOT_WORDS + S_SEGS]!; a !== 0; a = this.v[(a >>> 2) + G_NEXT]!) {
+        const g = this.seg(a);
+        const sub = g.e.info();
+        ordblks += sub.ordblks;
+        fordblks += sub.fordblks + (a + this.v[(a >>> 2) + G_SIZE]! - g.e.end);
+      }
+    });
+    return { ...info, ordblks, fordblks, uordblks: info.arena - fordblks };
+  }
+
+  /** check() of the main heap, the segment table, and every arena (after freeing its remote frees). */
+  private check(): void {
+    const v = this.v;
+    this.onMain(this.P.checkImpl, 0, 0);
+    const table = this.area + A_TABLE;
+    lock(v, this.mainLock, this.id);
+    try {
+      for (let i = 0; i < TABLE_WORDS; i++) {
+        const a = v[table + i]!;
+        if (a === 0) continue;
+        const w = a >>> 2;
+        if (v[w + G_MAGIC] !== SEG_MAGIC || (i << SEG_SHIFT) < a || (i << SEG_SHIFT) >= a + v[w + G_SIZE]!) throw new HeapCorruptionError(`segment table entry ${i} is wrong`, "check", a);
+        if (this.main.mallocUsableSize(a) < v[w + G_SIZE]!) throw new HeapCorruptionError("segment is not a block of the main heap", "check", a);
+      }
+    } finally {
+      unlock(v, this.mainLock);
+    }
+    this.eachArena((s) => {
+      const sa = this.area + A_SLOTS + s * SLOT_WORDS;
+      const bad = v[sa + S_BAD]!;
+      if (bad !== 0) {
+        v[sa + S_BAD] = 0;
+        throw new DoubleFreeError("free", bad);
+      }
+      for (let a = v[sa + S_SEGS]!; a !== 0; a = v[(a >>> 2) + G_NEXT]!) {
+        const g = this.seg(a);
+        if (v[(a >>> 2) + G_SLOT] !== s) throw new HeapCorruptionError(`segment of arena ${s} says it is arena ${v[(a >>> 2) + G_SLOT]}`, "check", a);
+        // A block marked pending is one another thread is pushing on the remote frees now
+        // (those on the list were freed above): it must still be a live block.
+        for (let x = 0; x <= (v[(a >>> 2) + G_SIZE]! - 1) >>> (g.shift + 5); x++) {
+          const bits = Atomics.load(v, g.pending + x);
+          if (bits === 0) continue;
+          for (let b = 0; b < 32; b++) {
+            const p = a + (((x << 5) | b) << g.shift);
+            if ((bits & (1 << b)) !== 0 && !g.e.liveNow(p)) throw new HeapCorruptionError("a block marked freed by another thread is not a live block", "check", p);
+          }
+        }
+        g.e.verify();
+      }
+    });
+  }
+
+  /** Runs `fn(slot)` for every arena with segments, holding its lock, its remote frees freed. */
+  private eachArena(fn: (s: number) => void): void {
+    const v = this.v;
+    for (let s = 0; s < ARENAS; s++) {
+      const sa = this.area + A_SLOTS + s * SLOT_WORDS;
+      if (v[sa + S_SEGS] === 0) continue;
+      if (s === this.slot) {
+        if (!this.held) this.take();
+      } else {
+        this.lockOther(sa + S_LOCK);
+      }
+      try {
+        this.drain(s);
+        fn(s);
+      } finally {
+        if (s !== this.slot) unlock(v, sa + S_LOCK);
+      }
+    }
+  }
+
+  // ─────────────── this handle's arena ───────────────
+
+  /** Opens this handle's arena (claims a slot, makes its first segment): false when there is none to have. */
+  private arena(): boolean {
+    if (this.cur !== null) return true;
+    if (this.slot === -2 || !this.arenas) return false;
+    const v = this.v;
+    if (this.slot === -1 && !this.claim()) {
+      this.slot = -2;
+      return false;
+    }
+    if (!this.held) this.take(); // (held already after an arena that could not open: taking it again would wait on itself)
+    const sa = this.slotAt;
+    if (v[sa + S_SEGS] === 0 && this.newSegment(0) === 0) {
+      this.release(true);
+      return false;
+    }
+    // (A slot used before: segments this handle met as another arena's are its own now.)
+    for (let a = v[sa + S_SEGS]!; a !== 0; a = v[(a >>> 2) + G_NEXT]!) this.adopt(this.seg(a));
+    this.setCur(v[sa + S_CUR] || v[sa + S_SEGS]!);
+    return true;
+  }
+
+  /** Claims a free slot, one with segments first (its memory is used again). */
+  private claim(): boolean {
+    const v = this.v;
+    for (const withSegs of [true, false]) {
+      for (let s = 0; s < ARENAS; s++) {
+        const sa = this.area + A_SLOTS + s * SLOT_WORDS;
+        if ((v[sa + S_SEGS] !== 0) !== withSegs) continue;
+        if (Atomics.compareExchange(v, sa + S_OWNER, 0, this.id) === 0) {
+          this.slot = s;
+          this.slotAt = sa;
+          this.lockAt = sa + S_LOCK;
+          this.remoteAt = sa + S_REMOTE;
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
+  private setCur(addr: number): void {
+    const g = this.seg(addr);
+    this.cur = g;
+    this.curAddr = addr;
+    if (this.v[this.slotAt + S_CUR] !== addr) this.v[this.slotAt + S_CUR] = addr; // a hint: any of the arena's segments is right
+  }
+
+  /**
+   * Makes a segment for this arena (whose lock this thread holds) with room for `need` bytes:
+   * a block of the main heap, aligned to a MiB, holding a sub-heap. Everything that makes it
+   * reachable (the block, the table, the slot) is stored through the main heap's log.
+   * @returns its address, or 0 when the main heap cannot give that much
+   */
+  private newSegment(need: number): number {
+    const v = this.v;
+    const sa = this.slotAt;
+    const first = v[sa + S_SEGS] === 0;
+    let last = 0;
+    for (let a = v[sa + S_SEGS]!; a !== 0; a = v[(a >>> 2) + G_NEXT]!) last = Math.max(last, v[(a >>> 2) + G_SIZE]!);
+    const config = v[(this.main.base >>> 2) + H_CONFIG]!;
+    const model = (config >>> 8) & 0xff;
+    const shift = model === 32 ? 3 : 4;
+    const overhead = SEG_HEADER + (first ? 4 * (1 + LOG_WORDS) : 0) + 4096;
+    let size = Math.min(SEG_MAX, Math.max(SEG_MIN, 2 * last));
+    while (size < need + overhead + (size >>> (shift + 3)) + 64 * 1024) size += SEG_MIN;
+    const e = this.main;
+    lock(v, this.mainLock, this.id);
+    try {
+      const seg = e.memalign(SEG_MIN, size);
+      if (seg === 0) return 0;
+      // The segment's own bytes are new: they need no log until the segment is reachable.
+      const w = seg >>> 2;
+      let at = seg + SEG_HEADER;
+      const log = first ? at : v[sa + S_LOG]!;
+      if (first) {
+        v[at >>> 2] = 0;
+        at += 4 * (1 + LOG_WORDS);
+      }
+      at = (at + 15) & ~15;
+      const pending = at;
+      const pendingBytes = ((size >>> (shift + 3)) + 15) & ~15;
+      new Uint8Array(v.buffer, pending, pendingBytes).fill(0);
+      const subBase = pending + pendingBytes;
+      const dataModel = model === 64 ? "lp64" : model === 32 ? "ilp32" : "wasm32";
+      const sub = new this.HeapClass({ memory: this.memory, base: subBase, dataModel, trimThreshold: 0x7fff_ffff, overwrite: true });
+      const subHdr = sub.base;
+      v[(subHdr >>> 2) + H_LIMIT] = seg + size; // the sub-heap's break stops at the segment's end
+      v[w + G_MAGIC] = SEG_MAGIC;
+      v[w + G_SLOT] = this.slot;
+      v[w + G_SIZE] = size;
+      v[w + G_NEXT] = v[sa + S_SEGS]!;
+      v[w + G_HDR] = subHdr;
+      v[w + G_PENDING] = pending;
+      v[w + G_SHIFT] = shift;
+      // Now reachable: logged.
+      for (let i = seg >>> SEG_SHIFT; i < (seg + size) >>> SEG_SHIFT; i++) e.store((this.area + A_TABLE + i) * 4, seg);
+      if (first) e.store((sa + S_LOG) * 4, log);
+      e.store((sa + S_SEGS) * 4, seg);
+      e.store((sa + S_CUR) * 4, seg);
+      return seg;
+    } finally {
+      e.endCall();
+      unlock(v, this.mainLock);
+    }
+  }
+
+  /** The record of segment `addr` (made on first sight). */
+  private seg(addr: number): Seg {
+    let g = this.segs.get(addr);
+    if (g === undefined) {
+      const v = this.v;
+      const w = addr >>> 2;
+      if (v[w + G_MAGIC] !== SEG_MAGIC) throw new HeapCorruptionError("segment header is gone", "free", addr);
+      const slot = v[w + G_SLOT]!;
+      const e = this.EngineC.open(this.memory, v[w + G_HDR]!);
+      const log = v[this.area + A_SLOTS + slot * SLOT_WORDS + S_LOG]! >>> 2;
+      e.setLog(log);
+      g = { addr, e, slot, pending: v[w + G_PENDING]! >>> 2, shift: v[w + G_SHIFT]!, log };
+      this.segs.set(addr, g);
+      if (slot === this.slot) this.adopt(g);
+    }
+    return g;
+  }
+
+  /** Notes segment `g`, of this handle's arena, in {@link SharedHeap.own}. */
+  private adopt(g: Seg): void {
+    const v = this.v;
+    for (let i = g.addr >>> SEG_SHIFT; i < (g.addr + v[(g.addr >>> 2) + G_SIZE]!) >>> SEG_SHIFT; i++) this.own[i] = g;
+  }
+
+  /** Takes this arena's lock, to keep until the end of the task (or until asked for it). */
+  private take(): void {
+    reclaim(this.v, this.lockAt, this.id, GRACE_MS);
+    this.held = true;
+    keeping.add(this);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      queueMicrotask(this.giveBack);
+    }
+  }
+
+  /** Gives this arena's lock back (only if another thread asked, with `ifAsked`). */
+  private release(ifAsked = false): void {
+    if (!this.held) return;
+    const v = this.v;
+    const asked = (v[this.lockAt]! & WAITERS) !== 0; // (a plain read: a request seen a call late is fine)
+    if (ifAsked && !asked) return;
+    this.held = false;
+    keeping.delete(this);
+    if (asked) yieldLock(v, this.lockAt);
+    else unlock(v, this.lockAt);
+  }
+
+  /** Takes another arena's lock (lock word index `i`), giving this thread's own arenas back first. */
+  private lockOther(i: number): void {
+    if (tryLock(this.v, i, this.id)) return;
+    for (const h of keeping) h.release();
+    lock(this.v, i, this.id);
+  }
+
+  // ─────────────── recovery ───────────────
+
+  /**
+   * After the thread `threadId` died: undoes the call of every lock it held (from that lock's
+   * log), puts back the remote frees it was freeing, unmarks a block it was pushing, releases
+   * its locks and frees its arenas for other threads.
+   * @returns whether it held a lock or was pushing a block
    */
   recover(threadId: number): boolean {
     const v = this.v;
     const id = threadId + 1;
-    if (holder(v, this.lockAt) !== id) return false;
-    const e = this.main;
-    if (undo(e.words(), e.logAt)) e.repairBitmap();
-    unlock(v, this.lockAt);
-    return true;
+    let found = false;
+    for (let s = 0; s < ARENAS; s++) {
+      const sa = this.area + A_SLOTS + s * SLOT_WORDS;
+      if (holder(v, sa + S_LOCK) !== id) continue;
+      found = true;
+      const log = v[sa + S_LOG]! >>> 2;
+      if (log !== 0) this.repair(undo(v, log));
+      const drained = v[sa + S_DRAINED]!;
+      if (drained !== 0) {
+        const g = this.seg(v[this.area + A_TABLE + (drained >>> SEG_SHIFT)]!);
+        const bit = (drained - g.addr) >>> g.shift;
+        Atomics.and(v, g.pending + (bit >>> 5), ~(1 << (bit & 31)));
+        v[sa + S_DRAINED] = 0;
+      }
+      const detached = v[sa + S_DETACHED]!;
+      if (detached !== 0) {
+        if (!this.listed(sa + S_REMOTE, detached)) this.pushList(sa + S_REMOTE, detached);
+        v[sa + S_DETACHED] = 0;
+      }
+      unlock(v, sa + S_LOCK);
+    }
+    if (holder(v, this.mainLock) === id) {
+      found = true;
+      this.repair(undo(v, this.main.logAt));
+      unlock(v, this.mainLock);
+    }
+    for (let s = 0; s < ARENAS; s++) {
+      const sa = this.area + A_SLOTS + s * SLOT_WORDS;
+      if (v[sa + S_OWNER] !== id) continue;
+      const p = v[sa + S_PUSH]!;
+      if (p !== 0) {
+        found = true;
+        // Pushed or not? Pushed blocks are on the arena's list, or being freed from it.
+        const ta = this.area + A_SLOTS + (v[sa + S_PUSH_TO]! - 1) * SLOT_WORDS;
+        this.lockOther(ta + S_LOCK);
+        try {
+          if (!this.listed(ta + S_REMOTE, p) && !this.listed(ta + S_DETACHED, p)) {
+            const g = this.seg(v[this.area + A_TABLE + (p >>> SEG_SHIFT)]!);
+            const bit = (p - g.addr) >>> g.shift;
+            Atomics.and(v, g.pending + (bit >>> 5), ~(1 << (bit & 31)));
+          }
+        } finally {
+          unlock(v, ta + S_LOCK);
+        }
+        v[sa + S_PUSH] = 0;
+      }
+      Atomics.store(v, sa + S_OWNER, 0);
+    }
+    return found;
+  }
+
+  /** Rebuilds the in-use bitmap of each heap around these addresses (see {@link undo}). */
+  private repair(at: number[]): void {
+    for (const a of at) {
+      const seg = this.v[this.area + A_TABLE + (a >>> SEG_SHIFT)]!;
+      (seg !== 0 && a >= seg + SEG_HEADER ? this.seg(seg).e : this.main).repairBitmap();
+    }
+  }
+
+  /** Whether block `p` is on the list whose head is in word `head`. */
+  private listed(head: number, p: number): boolean {
+    const v = this.v;
+    for (let x = Atomics.load(v, head), n = 0; x !== 0 && n < 1 << 24; x = v[x >>> 2]!, n++) if (x === p) return true;
+    return false;
+  }
+
+  /** Puts the list starting at `first` back in front of the list whose head is in word `head`. */
+  private pushList(head: number, first: number): void {
+    const v = this.v;
+    let last = first;
+    while (v[last >>> 2] !== 0) last = v[last >>> 2]!;
+    for (;;) {
+      const h = Atomics.load(v, head);
+      v[last >>> 2] = h;
+      if (Atomics.compareExchange(v, head, h, first) === h) return;
+    }
   }
 }

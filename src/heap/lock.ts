@@ -37,14 +37,15 @@ export function tryLock(v: Int32Array, i: number, id: number): boolean {
 /**
  * Takes lock word `i` of `v` for holder `id`, waiting as long as it takes. A thread that had to
  * wait takes the lock with WAITERS set, as it cannot know whether others still wait (the
- * classic futex mutex: at worst one wake-up too many).
+ * classic futex mutex: at worst one wake-up too many). A word with no holder is free, WAITERS
+ * or not (see {@link yieldLock}).
  */
 export function lock(v: Int32Array, i: number, id: number): void {
   if (Atomics.compareExchange(v, i, 0, id) === 0) return;
   for (;;) {
     let cur = Atomics.load(v, i);
-    if (cur === 0) {
-      if (Atomics.compareExchange(v, i, 0, id | WAITERS) === 0) return;
+    if ((cur & HOLDER) === 0) {
+      if (Atomics.compareExchange(v, i, cur, id | WAITERS) === cur) return;
       continue;
     }
     if ((cur & WAITERS) === 0) {
@@ -52,6 +53,45 @@ export function lock(v: Int32Array, i: number, id: number): void {
       cur |= WAITERS;
     }
     sleep(v, i, cur);
+  }
+}
+
+/**
+ * Gives lock word `i` of `v` back to the threads waiting for it: the word keeps WAITERS with
+ * no holder, so that a plain `compareExchange(0 → id)` (an arena's owner taking its arena back,
+ * see arenas.ts) fails and the owner lets a waiter go first ({@link reclaim}).
+ */
+export function yieldLock(v: Int32Array, i: number): void {
+  Atomics.store(v, i, WAITERS);
+  Atomics.notify(v, i, 1);
+}
+
+/**
+ * Takes lock word `i` of `v` back for `id` after {@link yieldLock} or while others hold it:
+ * a word left free with WAITERS is taken only after the waiters had `graceMs` to take it.
+ */
+export function reclaim(v: Int32Array, i: number, id: number, graceMs: number): void {
+  for (let waited = false; ; ) {
+    const cur = Atomics.load(v, i);
+    if (cur === 0) {
+      if (Atomics.compareExchange(v, i, 0, id) === 0) return;
+    } else if ((cur & HOLDER) === 0) {
+      if (!waited) {
+        waited = true;
+        try {
+          Atomics.wait(v, i, cur, graceMs);
+        } catch {
+          // (a browser's main thread cannot wait: no grace there)
+        }
+        continue;
+      }
+      // Nobody took it: the waiter gave up or died. Taken without WAITERS (a thread still
+      // waiting sets it again when it next looks), or every call would wait again.
+      if (Atomics.compareExchange(v, i, cur, id) === cur) return;
+    } else {
+      lock(v, i, id);
+      return;
+    }
   }
 }
 

@@ -16,11 +16,13 @@ describe("the logged engine generated from Heap.ts (a concurrent heap's)", () =>
     const wrap = (body: string): string =>
       `class Heap {\n  protected m!: Int32Array;\n  foo(i: number): number {\n    const m = this.m;\n${body}\n  }\n}\n`;
     const out: string = generateLogged(wrap("    m[i + 1] = m[i] | 1;\n    this.m[i] = m.length;\n    return this.m[i >>> 2];"));
+    // The entry (index, old value) and the count (in memory, for recovery, and in the engine)
+    // are written before the store itself.
     expect(out).toContain(
-      "{ const $i = i + 1; const $x = m[i] | 1; const $c = this.lg; const $n = m[$c]!; " +
-        "if ($n < this.lgCap) { m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; } else this.logFull($i); m[$i] = $x; }",
+      "{ const $i = i + 1; const $x = m[i] | 1; const $n = this.lgN; " +
+        "if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }",
     );
-    expect(out).toContain("this.m[$c] = $n + 2; } else this.logFull($i); this.m[$i] = $x; }");
+    expect(out).toContain("this.m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); this.m[$i] = $x; }");
     expect(out).toContain("return this.m[i >>> 2];");
     expect(out).toContain("export function makeLoggedEngine(Base: typeof Heap)");
     expect(() => generateLogged(wrap("    m[i] |= 2;\n    return 0;"))).toThrow(/compound stores/);

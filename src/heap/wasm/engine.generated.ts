@@ -4,7 +4,7 @@
 /* eslint-disable */
 
 /** sha256 of the sources, the generated AssemblyScript, asc's version and its flags. */
-export const ENGINE_HASH = "90228afb82347dc59aa20d1209f1e8225675f2285f288bce57c662665bd39fab";
+export const ENGINE_HASH = "d36414f42adacbc6019466ec19bd354c11fd93ab1ab4d5ca080409e7d0fb2ca1";
 
 /** The engine's binary for each data model, base64. */
 export const ENGINE_WASM: { readonly lp64: string; readonly ilp32: string; readonly wasm32: string } = {
