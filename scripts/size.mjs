@@ -33,8 +33,10 @@ export const GOAL = 10 * 1024;
  * engine (LoggedEngine.generated.ts and arenas.ts, for `recover()`: the same checks again).
  * The wasm engine's loader travels with `wasmEngine` in vmheap/wasm (1,579 less than 32,869);
  * the bounded settings and the large-request fast path added 280 to the 31,290 that left.
+ * The concurrent heap's arenas per thread (arenas.ts: segments, remote frees, their
+ * recovery) added 4,033 (35,603).
  */
-export const CEILING = 31_700;
+export const CEILING = 36_000;
 
 /** Strings only the code that is not the heap has: none may be in a heap-only bundle. */
 export const FOREIGN = [
