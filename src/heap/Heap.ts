@@ -221,10 +221,18 @@ export interface AttachOptions {
    * fresh id the heap hands out ({@link Heap.threadId})
    */
   threadId?: number;
+  /**
+   * The memory is a copy of a concurrent heap's bytes (taken while threads used it), and none
+   * of the threads that had it run on this copy: every lock held in it is released and the
+   * call under way undone, as {@link Heap.recover} does for a thread that died, so the copy
+   * opens as the heap was before those calls. Without it, a call on such a copy throws a
+   * `HeapError` naming the lock instead of waiting for it (docs/workers.md). @defaultValue false
+   */
+  snapshot?: boolean;
 }
 
 /** The keys of {@link AttachOptions}, for `checkOptions`. */
-const ATTACH_KEYS: OptionKeys<AttachOptions> = { base: 1, threadId: 1 };
+const ATTACH_KEYS: OptionKeys<AttachOptions> = { base: 1, threadId: 1, snapshot: 1 };
 
 /** Whether a heap header is at `a` in `words` (the memory as 32-bit words): its magic, then its own address. */
 function heapAt(words: Int32Array, a: number): boolean {
@@ -515,7 +523,7 @@ export class Heap<M extends HeapMemory = LinearMemory> {
     if ((model !== 64 && model !== 32 && model !== 33) || (flags & ~FLAG_CONCURRENT) !== 0 || config >>> 24 !== 0) throw new HeapCorruptionError(`heap configuration word 0x${(config >>> 0).toString(16)} is not valid`, "attach", hdr);
     const heap = Object.create(Heap.prototype) as Heap;
     heap.initAttached(mem, hdr, model, flags);
-    if ((heap.mode & MODE_LOCK) !== 0) heap.shared = new SharedHeap(heap, Heap, mem, hdr, false, opts.threadId);
+    if ((heap.mode & MODE_LOCK) !== 0) heap.shared = new SharedHeap(heap, Heap, mem, hdr, false, opts.threadId, true, opts.snapshot === true);
     // Other workers may be changing a concurrent heap's header: it is read holding the lock,
     // when the lock is free (a held one may never be released, in a copy of the bytes taken
     // during a call: Heap.recover releases it; the header is not checked then).

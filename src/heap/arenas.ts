@@ -484,6 +484,8 @@ export class SharedHeap {
    * @param fresh whether the heap was just made (the shared area is then written)
    * @param threadId this thread's id, when the caller gives one
    * @param arenas for a fresh heap: serve small blocks from per-thread arenas
+   * @param snapshot for a heap attached: the memory is a copy of a heap's bytes, whose threads
+   *   are none of them running on it (every lock held in it is recovered, see {@link SharedHeap.words})
    */
   constructor(
     private readonly owner: { errno: number },
@@ -493,6 +495,7 @@ export class SharedHeap {
     fresh: boolean,
     threadId?: number,
     arenas = true,
+    snapshot = false,
   ) {
     if (threadId !== undefined && (!Number.isSafeInteger(threadId) || threadId < 0 || threadId >= HOLDER - 1)) {
       throw new ArgumentError(`Heap: threadId must be an integer from 0 to ${HOLDER - 2}, got ${String(threadId)}`);
@@ -550,6 +553,42 @@ export class SharedHeap {
       this.scheduled = false;
       if (this.held) this.release();
     };
+    if (!fresh) this.checkLocks(snapshot);
+  }
+
+  /**
+   * On attach: every lock word and slot of the shared area must be one (a garbage word would
+   * make every call wait for a holder that never was). With `snapshot`, the memory is a copy
+   * taken while threads used the heap: the locks they held (a call under way, an arena kept
+   * between calls) are recovered as for threads that died, so that the copy is the heap as it
+   * was before those calls, and every arena is free for the threads that open it.
+   * @throws HeapCorruptionError naming the first word that is not a lock's
+   */
+  private checkLocks(snapshot: boolean): void {
+    const v = this.v;
+    const bytes = v.length * 4;
+    const word = (i: number, what: string, ok: boolean): void => {
+      if (!ok) throw new HeapCorruptionError(`${what} (word at 0x${(i * 4).toString(16)}) holds 0x${(v[i]! >>> 0).toString(16)}, which is not a lock's`, "attach", i * 4);
+    };
+    const lockWord = (i: number): boolean => (v[i]! & ~(HOLDER | WAITERS)) === 0;
+    const segment = (x: number): boolean => x === 0 || (x > 0 && x % SEG_MIN === 0 && x < bytes && v[(x >>> 2) + G_MAGIC] === SEG_MAGIC);
+    word(this.mainLock, "the heap's lock", lockWord(this.mainLock) && (v[this.mainLock]! === 0 || holder(v, this.mainLock) !== 0));
+    const ids = new Set<number>();
+    if (holder(v, this.mainLock) !== 0) ids.add(holder(v, this.mainLock));
+    for (let s = 0; s < ARENAS; s++) {
+      const sa = this.area + A_SLOTS + s * SLOT_WORDS;
+      word(sa + S_LOCK, `arena ${s}'s lock`, lockWord(sa + S_LOCK));
+      word(sa + S_OWNER, `arena ${s}'s owner`, (v[sa + S_OWNER]! & ~HOLDER) === 0);
+      word(sa + S_SEGS, `arena ${s}'s first segment`, segment(v[sa + S_SEGS]!));
+      word(sa + S_CUR, `arena ${s}'s current segment`, segment(v[sa + S_CUR]!));
+      if (holder(v, sa + S_LOCK) !== 0) ids.add(holder(v, sa + S_LOCK));
+      if (v[sa + S_OWNER] !== 0) ids.add(v[sa + S_OWNER]!);
+    }
+    if (!snapshot) return;
+    // Locks first (a thread that was pushing a block is recovered once the arena it pushed to
+    // is free), then the arenas' owners.
+    for (const id of ids) this.recoverLocks(id);
+    for (const id of ids) this.recoverSlots(id);
   }
 
   /** The thread id this handle's calls carry (`Heap.recover` takes it). */
@@ -1151,8 +1190,13 @@ export class SharedHeap {
    * @returns whether it held a lock or was pushing a block
    */
   recover(threadId: number): boolean {
+    const locks = this.recoverLocks(threadId + 1);
+    return this.recoverSlots(threadId + 1) || locks;
+  }
+
+  /** recover's first half: the locks that holder `id` held, their calls undone. */
+  private recoverLocks(id: number): boolean {
     const v = this.v;
-    const id = threadId + 1;
     let found = false;
     for (let s = 0; s < ARENAS; s++) {
       const sa = this.area + A_SLOTS + s * SLOT_WORDS;
@@ -1179,6 +1223,13 @@ export class SharedHeap {
       this.repair(undo(v, this.main.logAt));
       unlock(v, this.mainLock);
     }
+    return found;
+  }
+
+  /** recover's second half: the arenas that holder `id` owned, and a block it was pushing. */
+  private recoverSlots(id: number): boolean {
+    const v = this.v;
+    let found = false;
     for (let s = 0; s < ARENAS; s++) {
       const sa = this.area + A_SLOTS + s * SLOT_WORDS;
       if (v[sa + S_OWNER] !== id) continue;

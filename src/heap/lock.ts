@@ -13,6 +13,7 @@
  * compare-and-swap to take the lock, one exchange to give it back) and lets another thread,
  * after `worker.terminate()`, find the locks the dead worker held: `Heap.recover`.
  */
+import { HeapError } from "../errors.js";
 
 /** Set in a lock word while a thread waits for it: the holder must wake it (and an arena's holder gives it up soon). */
 export const WAITERS = 0x4000_0000;
@@ -42,18 +43,59 @@ export function tryLock(v: Int32Array, i: number, id: number): boolean {
  */
 export function lock(v: Int32Array, i: number, id: number): void {
   if (Atomics.compareExchange(v, i, 0, id) === 0) return;
+  let since = 0;
+  let seen = 0;
   for (;;) {
     let cur = Atomics.load(v, i);
     if ((cur & HOLDER) === 0) {
       if (Atomics.compareExchange(v, i, cur, id | WAITERS) === cur) return;
       continue;
     }
+    // The same holder all along: count the time it has held the lock (see stuck).
+    if ((cur & HOLDER) !== seen) {
+      seen = cur & HOLDER;
+      since = Date.now();
+    }
+    stuck(i, id, seen, since);
     if ((cur & WAITERS) === 0) {
       if (Atomics.compareExchange(v, i, cur, cur | WAITERS) !== cur) continue;
       cur |= WAITERS;
     }
     sleep(v, i, cur);
   }
+}
+
+/**
+ * Milliseconds a thread waits for a lock that one holder keeps all along before it gives up
+ * (see {@link stuck}). A call holds a lock for microseconds, and an arena's owner gives its
+ * lock up at its next call or at the end of its task: this is far more than either.
+ */
+export const LOCK_PATIENCE_MS = 10_000;
+let patience = LOCK_PATIENCE_MS;
+
+/** Sets {@link LOCK_PATIENCE_MS} for this thread (tests); returns the previous value. @internal */
+export function setLockPatience(ms: number): number {
+  const old = patience;
+  patience = ms;
+  return old;
+}
+
+/**
+ * Throws instead of waiting for ever for lock word `i`, held by `holder` since `since`: when
+ * the holder is this very thread (`id`), which is inside no call, so the word can only come from
+ * a copy of the heap's bytes or a thread that died; or when one holder has kept it longer than
+ * {@link LOCK_PATIENCE_MS}. Nothing has changed then: the caller's call has not begun.
+ */
+function stuck(i: number, id: number, holder: number, since: number): void {
+  const self = holder === id;
+  if (!self && Date.now() - since < patience) return;
+  const why = self ? "this very thread, which is inside no call" : `for ${Date.now() - since} ms`;
+  throw new HeapError(
+    `the heap's lock (word at 0x${(i * 4).toString(16)}) is held by thread ${holder - 1}, ${why}: if that thread died, call heap.recover(${holder - 1}); ` +
+      "if these bytes are a copy taken while a thread was in a call, open it with Heap.attach(copy, { snapshot: true })",
+    "lock",
+    i * 4,
+  );
 }
 
 /**

@@ -4,7 +4,7 @@
 /* eslint-disable */
 
 /** sha256 of the sources, the generated AssemblyScript, asc's version and its flags. */
-export const ENGINE_HASH = "d36414f42adacbc6019466ec19bd354c11fd93ab1ab4d5ca080409e7d0fb2ca1";
+export const ENGINE_HASH = "0d3b37cbc000211ca27405b90a613090b3c41e2734519ade80dedebc476532c1";
 
 /** The engine's binary for each data model, base64. */
 export const ENGINE_WASM: { readonly lp64: string; readonly ilp32: string; readonly wasm32: string } = {
