@@ -567,22 +567,25 @@ export class SharedHeap {
   private checkLocks(snapshot: boolean): void {
     const v = this.v;
     const bytes = v.length * 4;
-    const word = (i: number, what: string, ok: boolean): void => {
-      if (!ok) throw new HeapCorruptionError(`${what} (word at 0x${(i * 4).toString(16)}) holds 0x${(v[i]! >>> 0).toString(16)}, which is not a lock's`, "attach", i * 4);
+    // Each word is read once (other threads may be changing them: a live heap is attached too).
+    const word = (i: number, what: string, ok: (x: number) => boolean): number => {
+      const x = Atomics.load(v, i);
+      if (!ok(x)) throw new HeapCorruptionError(`${what} (word at 0x${(i * 4).toString(16)}) holds 0x${(x >>> 0).toString(16)}, which is not a lock's`, "attach", i * 4);
+      return x;
     };
-    const lockWord = (i: number): boolean => (v[i]! & ~(HOLDER | WAITERS)) === 0;
+    const lockWord = (x: number): boolean => (x & ~(HOLDER | WAITERS)) === 0;
     const segment = (x: number): boolean => x === 0 || (x > 0 && x % SEG_MIN === 0 && x < bytes && v[(x >>> 2) + G_MAGIC] === SEG_MAGIC);
-    word(this.mainLock, "the heap's lock", lockWord(this.mainLock) && (v[this.mainLock]! === 0 || holder(v, this.mainLock) !== 0));
     const ids = new Set<number>();
-    if (holder(v, this.mainLock) !== 0) ids.add(holder(v, this.mainLock));
+    const main = word(this.mainLock, "the heap's lock", lockWord) & HOLDER;
+    if (main !== 0) ids.add(main);
     for (let s = 0; s < ARENAS; s++) {
       const sa = this.area + A_SLOTS + s * SLOT_WORDS;
-      word(sa + S_LOCK, `arena ${s}'s lock`, lockWord(sa + S_LOCK));
-      word(sa + S_OWNER, `arena ${s}'s owner`, (v[sa + S_OWNER]! & ~HOLDER) === 0);
-      word(sa + S_SEGS, `arena ${s}'s first segment`, segment(v[sa + S_SEGS]!));
-      word(sa + S_CUR, `arena ${s}'s current segment`, segment(v[sa + S_CUR]!));
-      if (holder(v, sa + S_LOCK) !== 0) ids.add(holder(v, sa + S_LOCK));
-      if (v[sa + S_OWNER] !== 0) ids.add(v[sa + S_OWNER]!);
+      const held = word(sa + S_LOCK, `arena ${s}'s lock`, lockWord) & HOLDER;
+      const owner = word(sa + S_OWNER, `arena ${s}'s owner`, (x) => (x & ~HOLDER) === 0);
+      word(sa + S_SEGS, `arena ${s}'s first segment`, segment);
+      word(sa + S_CUR, `arena ${s}'s current segment`, segment);
+      if (held !== 0) ids.add(held);
+      if (owner !== 0) ids.add(owner);
     }
     if (!snapshot) return;
     // Locks first (a thread that was pushing a block is recovered once the arena it pushed to

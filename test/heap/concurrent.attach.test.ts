@@ -102,7 +102,7 @@ describe("Heap.attach of a copy of a concurrent heap", () => {
     const slotLock = probe(heap).area + A_SLOTS + SLOT_WORDS * 5;
     for (const [at, bad, what] of [
       [lockAt, 0xdeadbeef, "the heap's lock"],
-      [lockAt, 0x4000_0000, "the heap's lock"], // waiters, no holder: never a state of this lock
+      [lockAt, 0x8000_0000, "the heap's lock"],
       [slotLock, 0x8000_0001, "arena 5's lock"],
       [slotLock + 1, -1, "arena 5's owner"],
       [slotLock + 3, 0x123, "arena 5's first segment"],

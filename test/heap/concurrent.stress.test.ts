@@ -25,12 +25,15 @@ it.skipIf(!existsSync(dist))("four workers hand blocks to one another: every blo
   const workers = 4;
   const ringSlots = 64;
   const rings = new SharedArrayBuffer(4 * (workers * workers * (2 + 2 * ringSlots) + workers));
-  // This thread reads the whole heap while they run: every arena's lock in turn, its remote
-  // frees freed first.
+  // This thread opens the heap and reads the whole of it while they run: every arena's lock in
+  // turn, its remote frees freed first.
   let reads = 0;
   const readerErrors: unknown[] = [];
   const reader = setInterval(() => {
     try {
+      // A handle opened while the workers hold and release locks: attach reads the lock words
+      // of a live heap, and must not take a word changing under it for a bad one.
+      Heap.attach(buffer).mallocUsableSize(0);
       heap.check();
       const info = heap.mallinfo();
       if (info.uordblks + info.fordblks !== info.arena) throw new Error("mallinfo totals disagree");
