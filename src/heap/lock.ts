@@ -91,7 +91,7 @@ function stuck(i: number, id: number, holder: number, since: number): void {
   if (!self && Date.now() - since < patience) return;
   const why = self ? "this very thread, which is inside no call" : `for ${Date.now() - since} ms`;
   throw new HeapError(
-    `the heap's lock (word at 0x${(i * 4).toString(16)}) is held by thread ${holder - 1}, ${why}: if that thread died, call heap.recover(${holder - 1}); ` +
+    `a lock of the heap (word at 0x${(i * 4).toString(16)}) is held by thread ${holder - 1}, ${why}: if that thread died, call heap.recover(${holder - 1}); ` +
       "if these bytes are a copy taken while a thread was in a call, open it with Heap.attach(copy, { snapshot: true })",
     "lock",
     i * 4,
