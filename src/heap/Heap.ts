@@ -2750,13 +2750,18 @@ export class Heap<M extends HeapMemory = LinearMemory> {
 
   /**
    * After a worker that used this concurrent heap died (`await worker.terminate()`, or its
-   * `exit` event), pass its `worker.threadId`: if it held the heap's lock, the call it was in
-   * is undone (every metadata store it made is written back from the heap's log), and the lock
-   * is released, so the other threads go on. Every block stays as it was before that call;
-   * the contents of blocks the worker was writing to are whatever it had written. Call it
-   * only once the thread is gone: the call of a live thread would be undone under its feet.
-   * @returns true if the thread held the lock (and something was recovered); always false for
-   *   a heap that is not concurrent
+   * `exit` event), pass its `worker.threadId`: if it held a lock of the heap (the main heap's
+   * during a call; its arena's, which a thread keeps between calls until its task ends), the
+   * call it was in is undone (every metadata store it made is written back from that lock's
+   * log), a free of another thread's block it was making is finished or undone, and its locks
+   * are released, so the other threads go on; its arena goes to the next thread that needs one.
+   * Every block stays as it was before that call; the contents of blocks the worker was
+   * writing to are whatever it had written, and the blocks it had allocated stay allocated.
+   * Call it after every end of a worker (one that ended normally keeps its arena until then),
+   * and only once the thread is gone: the call of a live thread would be undone under its feet.
+   * See docs/workers.md.
+   * @returns true if the thread held a lock or was handing a block to another thread (and
+   *   something was recovered); always false for a heap that is not concurrent
    * @throws VmError when the interrupted call made more stores than the log holds
    * @example
    * ```ts
