@@ -526,9 +526,10 @@ export class Heap<M extends HeapMemory = LinearMemory> {
     if ((heap.mode & MODE_LOCK) !== 0) heap.shared = new SharedHeap(heap, Heap, mem, hdr, false, opts.threadId, true, opts.snapshot === true);
     // Other workers may be changing a concurrent heap's header: it is read holding the lock,
     // when the lock is free (a held one may never be released, in a copy of the bytes taken
-    // during a call: Heap.recover releases it; the header is not checked then).
+    // during a call: Heap.recover releases it; the first call that gets the lock checks it).
     if (heap.shared === null) heap.checkHeader();
     else if (probe.ld(hdr + 4 * H_LOCK) === 0) heap.locked(heap.checkHeader, 0, 0);
+    else heap.shared.checkOnFirstCall();
     return heap;
   }
 
@@ -570,6 +571,9 @@ export class Heap<M extends HeapMemory = LinearMemory> {
     if (!isPow2(cover) || cover < INITIAL_COVER || cover > 0x8000_0000 || end - arena > cover) bad("in-use bitmap does not cover the heap");
     const bm = w(H_BITMAP) - this.W2;
     if (((bm + this.W2) & this.amask) !== 0 || bm < arena || bm + this.bitmapChunkSize(cover) > top || !this.bitmapHeadOk(m[(bm + this.W) >>> 2]!) || this.markOf(bm) !== MARK_USED) bad("in-use bitmap chunk is not sound", bm);
+    if (!this.sizeOk(bm, this.bitmapChunkSize(cover))) bad("in-use bitmap chunk is not sound", bm);
+    const at = this.mapUnsound(top, cover);
+    if (at >= 0) bad("chunk map is not a tiling of the arena", at);
     const dv = w(H_DV);
     if (dv !== 0 && !this.linkOk(dv)) bad("the designated victim is not a free chunk", dv);
     const pad = w(H_TOPPAD);
@@ -587,6 +591,51 @@ export class Heap<M extends HeapMemory = LinearMemory> {
       if (bits !== 0) summary |= 1 << i;
     }
     if (w(H_SUMMARY) !== summary) bad("bin summary bitmap is wrong");
+  }
+
+  /**
+   * For {@link Heap.checkHeader}: whether the chunk map of an attached heap is one the heap
+   * could have written, for it is trusted from then on (a free chunk it marks is handed out
+   * without a look at the chunks around it). Its marks and size words must tile `[arena, top)`
+   * into chunks that {@link Heap.sizeOk} accepts, and nothing may be marked from the top to the
+   * end of its coverage. O(words of the map): a chunk's extent is found a word at a time.
+   * @returns -1 when it is sound, else the address of the first granule that is not
+   */
+  protected mapUnsound(top: number, cover: number): number {
+    const m = this.m;
+    const base = m[(this.hdr + 4 * H_BITMAP) >>> 2]! >>> 2;
+    const gt = (top - this.arena) >>> this.gshift;
+    const words = cover >>> (this.gshift + 4);
+    for (let g = 0; g < gt; ) {
+      const x = this.arena + (g << this.gshift);
+      const mark = this.markOf(x);
+      if (mark !== MARK_USED && mark !== MARK_FREE) return x;
+      // Where the chunk ends: as its size word says, else at the next mark (or the top).
+      let wi = g >>> 4;
+      let bits = m[base + wi]! & -(4 << ((g & 15) << 1));
+      const sw = wi + 1 < words ? m[base + wi + 1]! : 0;
+      let e = gt;
+      if (bits === 0 && (sw & 3) === SIZE_TAG) {
+        e = g + (sw >>> 2);
+        // (sizeOk reads only the size word: nothing may be marked in the rest of the chunk)
+        const we = e >>> 4;
+        for (let i = wi + 2; i < we && i < words; i++) if (m[base + i] !== 0) return x;
+        if (we < words && (m[base + we]! & ((1 << ((e & 15) << 1)) - 1)) !== 0) return x;
+      } else {
+        while (bits === 0 && wi < gt >>> 4) {
+          bits = m[base + ++wi]!;
+          if ((bits & 3) === SIZE_TAG) return x;
+        }
+        if (bits !== 0) e = Math.min(gt, (wi << 4) + (ctz32(bits) >>> 1));
+      }
+      if (e <= g || e > gt || !this.sizeOk(x, (e - g) << this.gshift)) return x;
+      g = e;
+    }
+    // Nothing above the top: a stale mark there would pass for a chunk once the top is carved.
+    const tw = gt >>> 4;
+    if (tw < words && (m[base + tw]! & -(1 << ((gt & 15) << 1))) !== 0) return top;
+    for (let i = tw + 1; i < words; i++) if (m[base + i] !== 0) return this.arena + (i << (this.gshift + 4));
+    return -1;
   }
 
   protected makeLockView(): Int32Array {

@@ -361,7 +361,14 @@ function engineClass(HeapClass: typeof Heap): EngineClass {
       const bm = m[(hdr + 4 * H_BITMAP) >>> 2]! - this.W2;
       const top = m[(hdr + 4 * H_TOP) >>> 2]!;
       const end = m[(hdr + 4 * H_END) >>> 2]!;
-      const bmSize = this.bitmapChunkSize(m[(hdr + 4 * H_COVER) >>> 2]! >>> 0);
+      const cover = m[(hdr + 4 * H_COVER) >>> 2]! >>> 0;
+      const bmSize = this.bitmapChunkSize(cover);
+      // What the rebuild writes (headers up to the top's, the map over the chunks) must lie in
+      // the heap: in a crafted buffer these header words were never checked.
+      const limit = Math.min(m[(hdr + 4 * H_LIMIT) >>> 2]! >>> 0, m.length * 4);
+      if (bm < this.arena || ((bm + this.W2) & this.amask) !== 0 || bm + bmSize > top || top + this.minChunk > end || end > limit || cover > 0x8000_0000 || end - this.arena > cover) {
+        throw new HeapCorruptionError("heap header is not sound", "recover", hdr);
+      }
       const chunks: number[] = []; // address, size, in use: every chunk goes back into the chunk map
       let prevInUse = true;
       let prevSize = 0;
@@ -394,11 +401,18 @@ function engineClass(HeapClass: typeof Heap): EngineClass {
  * Writes back the old values of log `lg` (count word index), newest first, and empties it.
  * @returns the addresses around which a heap must have its in-use bitmap rebuilt (a copy or
  *   fill there was not logged whole)
- * @throws VmError when the call overflowed its log
+ * @throws VmError when the call overflowed its log; HeapCorruptionError when it names a word
+ *   outside `[lo, hi)` (word indices)
  */
-function undo(m: Int32Array, lg: number): number[] {
+function undo(m: Int32Array, lg: number, lo: number, hi: number): number[] {
   const n = m[lg]!;
   if (n === LOG_OVERFLOW || n < 0 || n > LOG_WORDS) throw new VmError(`recover: the interrupted call made more than ${LOG_WORDS / 2} metadata stores and cannot be undone`);
+  // The heap's stores all land between its header and its limit: a log naming any other word
+  // was not written by a call (a crafted or damaged buffer), and nothing of it is written back.
+  for (let k = 0; k < n; k += 2) {
+    const i = m[lg + 1 + k]!;
+    if (i !== REPAIR && (i < lo || i >= hi)) throw new HeapCorruptionError("undo log names a word outside the heap", "recover", i * 4);
+  }
   const repair: number[] = [];
   for (let k = n - 2; k >= 0; k -= 2) {
     const i = m[lg + 1 + k]!;
@@ -460,6 +474,10 @@ export class SharedHeap {
   private readonly P: Ops;
   /** Heap's methods → the engine's own (the main heap's calls that have no route of their own). */
   private readonly ops: Map<unknown, (this: Engine, a: number, b: number) => unknown>;
+  /** The engine's header check ({@link Heap.checkHeader}), run by the first call on the main heap when attach could not. */
+  private readonly checkOp: ((this: Engine, a: number, b: number) => unknown) | undefined;
+  /** Whether the main heap's header must be checked before a call trusts it (attached while its lock was held). */
+  private unchecked = false;
   /** This handle's slot: index (-1: none yet; -2: none free) and word index. */
   private slot = -1;
   private slotAt = 0;
@@ -549,6 +567,7 @@ export class SharedHeap {
         this.ops.set(proto[name], engineProto[name] as (this: Engine, a: number, b: number) => unknown);
       }
     }
+    this.checkOp = this.ops.get(proto["checkHeader"]);
     this.giveBack = (): void => {
       this.scheduled = false;
       if (this.held) this.release();
@@ -617,6 +636,15 @@ export class SharedHeap {
     return this.onMain(fn, a, b);
   }
 
+  /**
+   * Has the next call on the main heap check its header (and chunk map) first, holding its
+   * lock: for a heap attached while another thread held that lock, when the header could not be
+   * read. Until a check passes, every such call throws the HeapCorruptionError it gives.
+   */
+  checkOnFirstCall(): void {
+    this.unchecked = true;
+  }
+
   /** Runs Heap's method `fn` on the main heap, holding its lock. */
   private onMain<R>(fn: unknown, a: number, b: number): R {
     const f = this.ops.get(fn);
@@ -627,6 +655,10 @@ export class SharedHeap {
     lock(v, this.mainLock, this.id);
     e.errno = owner.errno;
     try {
+      if (this.unchecked && this.checkOp !== undefined) {
+        this.checkOp.call(e, 0, 0);
+        this.unchecked = false;
+      }
       return f.call(e, a, b) as R;
     } finally {
       owner.errno = e.errno;
@@ -1197,6 +1229,12 @@ export class SharedHeap {
     return this.recoverSlots(threadId + 1) || locks;
   }
 
+  /** The word index past the last one a call may store to: the main heap's limit (segments lie below it), within the memory. */
+  private limitWord(): number {
+    const v = this.v;
+    return Math.min(v[this.mainLock - H_LOCK + H_LIMIT]! >>> 0, this.memory.maxBytes, v.length * 4) >>> 2;
+  }
+
   /** recover's first half: the locks that holder `id` held, their calls undone. */
   private recoverLocks(id: number): boolean {
     const v = this.v;
@@ -1206,7 +1244,7 @@ export class SharedHeap {
       if (holder(v, sa + S_LOCK) !== id) continue;
       found = true;
       const log = v[sa + S_LOG]! >>> 2;
-      if (log !== 0) this.repair(undo(v, log));
+      if (log !== 0) this.repair(undo(v, log, this.mainLock - H_LOCK, this.limitWord()));
       const drained = v[sa + S_DRAINED]!;
       if (drained !== 0) {
         const g = this.seg(v[this.area + A_TABLE + (drained >>> SEG_SHIFT)]!);
@@ -1223,7 +1261,7 @@ export class SharedHeap {
     }
     if (holder(v, this.mainLock) === id) {
       found = true;
-      this.repair(undo(v, this.main.logAt));
+      this.repair(undo(v, this.main.logAt, this.mainLock - H_LOCK, this.limitWord()));
       unlock(v, this.mainLock);
     }
     return found;

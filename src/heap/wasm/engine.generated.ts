@@ -4,7 +4,7 @@
 /* eslint-disable */
 
 /** sha256 of the sources, the generated AssemblyScript, asc's version and its flags. */
-export const ENGINE_HASH = "0d3b37cbc000211ca27405b90a613090b3c41e2734519ade80dedebc476532c1";
+export const ENGINE_HASH = "b0062e10cc303f155def8e908b907d72e92963b09f8b1a28e1346b3196645990";
 
 /** The engine's binary for each data model, base64. */
 export const ENGINE_WASM: { readonly lp64: string; readonly ilp32: string; readonly wasm32: string } = {
