@@ -52,9 +52,9 @@ const OUT_LOGGED = path.join(REPO, "src/heap/LoggedEngine.generated.ts");
  * concurrent heap's lock and recovery, wasm imports, and the check of a wasm memory's view (a
  * process's heap never syncs).
  */
-const SKIP = new Set(["initAttached", "checkHeader", "makeLockView", "locked", "recover", "threadId", "wasmImports", "stale"]);
+const SKIP = new Set(["initAttached", "checkHeader", "mapUnsound", "makeLockView", "locked", "recover", "threadId", "wasmImports", "stale"]);
 /** The logged engine's: the same but the check of a wasm memory's view (an engine is never locked itself). */
-const SKIP_LOGGED = new Set(["initAttached", "checkHeader", "makeLockView", "locked", "recover", "threadId", "wasmImports"]);
+const SKIP_LOGGED = new Set(["initAttached", "checkHeader", "mapUnsound", "makeLockView", "locked", "recover", "threadId", "wasmImports"]);
 /** Entries of each translation cache of PagedHeap (a power of two; PagedHeap.ts exports the same number). */
 export const CACHE_MASK = 1023;
 const isAssignment = (kind) => kind >= ts.SyntaxKind.FirstAssignment && kind <= ts.SyntaxKind.LastAssignment;

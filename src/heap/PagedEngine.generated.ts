@@ -152,51 +152,6 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
     return true;
   }
 
-  /**
-   * For {@link Heap.checkHeader}: whether the chunk map of an attached heap is one the heap
-   * could have written, for it is trusted from then on (a free chunk it marks is handed out
-   * without a look at the chunks around it). Its marks and size words must tile `[arena, top)`
-   * into chunks that {@link Heap.sizeOk} accepts, and nothing may be marked from the top to the
-   * end of its coverage. O(words of the map): a chunk's extent is found a word at a time.
-   * @returns -1 when it is sound, else the address of the first granule that is not
-   */
-  protected override mapUnsound(top: number, cover: number): number {
-    const m = this.m;
-    const base = m[this.tr((this.hdr + 4 * H_BITMAP) >>> 2)]! >>> 2;
-    const gt = (top - this.arena) >>> this.gshift;
-    const words = cover >>> (this.gshift + 4);
-    for (let g = 0; g < gt; ) {
-      const x = this.arena + (g << this.gshift);
-      const mark = this.markOf(x);
-      if (mark !== MARK_USED && mark !== MARK_FREE) return x;
-      // Where the chunk ends: as its size word says, else at the next mark (or the top).
-      let wi = g >>> 4;
-      let bits = m[this.tr(base + wi)]! & -(4 << ((g & 15) << 1));
-      const sw = wi + 1 < words ? m[this.tr(base + wi + 1)]! : 0;
-      let e = gt;
-      if (bits === 0 && (sw & 3) === SIZE_TAG) {
-        e = g + (sw >>> 2);
-        // (sizeOk reads only the size word: nothing may be marked in the rest of the chunk)
-        const we = e >>> 4;
-        for (let i = wi + 2; i < we && i < words; i++) if (m[this.tr(base + i)] !== 0) return x;
-        if (we < words && (m[this.tr(base + we)]! & ((1 << ((e & 15) << 1)) - 1)) !== 0) return x;
-      } else {
-        while (bits === 0 && wi < gt >>> 4) {
-          bits = m[this.tr(base + ++wi)]!;
-          if ((bits & 3) === SIZE_TAG) return x;
-        }
-        if (bits !== 0) e = Math.min(gt, (wi << 4) + (ctz32(bits) >>> 1));
-      }
-      if (e <= g || e > gt || !this.sizeOk(x, (e - g) << this.gshift)) return x;
-      g = e;
-    }
-    // Nothing above the top: a stale mark there would pass for a chunk once the top is carved.
-    const tw = gt >>> 4;
-    if (tw < words && (m[this.tr(base + tw)]! & -(1 << ((gt & 15) << 1))) !== 0) return top;
-    for (let i = tw + 1; i < words; i++) if (m[this.tr(base + i)] !== 0) return this.arena + (i << (this.gshift + 4));
-    return -1;
-  }
-
   // ───────────────────────── public API ─────────────────────────
 
   /**

@@ -1,7 +1,8 @@
 /**
  * The forgery fuzzer (helpers/forgery.ts) against the default heap: between calls it writes
  * random and forged bytes into freed memory, into live blocks and just past them; the heap must
- * keep its promise (docs/heap.md, "What the heap guarantees"). It runs in a worker with a
+ * keep its promise (docs/heap.md, "What the heap guarantees"), and so must a heap attached to a
+ * copy of the memory whose chunk map was forged. It runs in a worker with a
  * deadline, so a call that hangs fails the test instead of hanging the run.
  *
  *   FORGERY_OPS=1000000 FC_SEED=1 npx vitest run test/heap/forgery.fuzz.test.ts
@@ -37,10 +38,11 @@ describe(`forged bytes in free and live memory (seed ${seed})`, () => {
     if (result.status === "hung") return expect.fail(`the fuzzer hung (no answer within ${result.timeoutMs} ms): rerun with FC_SEED=${seed}`);
     if (result.status === "error") return expect.fail(`the fuzzer failed: ${result.message}`);
     const r = result.result as ForgeryReport;
-    console.log(`forgery fuzzer (${dataModel}, seed ${seed}): ${r.ops} operations, ${r.forgeries} forgeries, ${r.detected} detected (HeapCorruptionError), ${r.heaps} heaps, ${r.violations.length} broken promises`);
+    console.log(`forgery fuzzer (${dataModel}, seed ${seed}): ${r.ops} operations, ${r.forgeries} forgeries, ${r.detected} detected (HeapCorruptionError), ${r.heaps} heaps, ${r.crafted} crafted copies attached (${r.refused} refused), ${r.violations.length} broken promises`);
     expect(r.violations, `FC_SEED=${seed}`).toEqual([]);
     expect(r.ops).toBe(ops);
     // The forgeries did reach the heap: some were detected.
     expect(r.detected).toBeGreaterThan(0);
+    expect(r.refused).toBeGreaterThan(0);
   });
 });

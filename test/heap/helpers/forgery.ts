@@ -12,10 +12,14 @@
  * - every error is a HeapCorruptionError (no call hangs: the test runs this in a worker with a
  *   deadline).
  *
+ * Now and then it also forges a copy of the whole memory, chunk map included (as a crafted buffer
+ * handed to `Heap.attach` would be): attach must refuse it, or the heap it opens must keep the
+ * same promise for the live blocks of the copy.
+ *
  * Runs in a worker (helpers/isolated.ts): nothing here may use vitest.
  */
-import { Heap, HeapCorruptionError, type DataModel } from "../../../src/index.js";
-import { H_BITMAP, H_COVER, H_END } from "../../../src/heap/header.js";
+import { Heap, HeapCorruptionError, M_TOP_PAD, M_TRIM_THRESHOLD, type DataModel } from "../../../src/index.js";
+import { H_BITMAP, H_COVER, H_DV, H_END, H_TOP } from "../../../src/heap/header.js";
 
 /** What a run saw. */
 export interface ForgeryReport {
@@ -27,6 +31,9 @@ export interface ForgeryReport {
   heaps: number;
   /** Forged writes made. */
   forgeries: number;
+  /** Forged copies given to Heap.attach, and how many of them it refused. */
+  crafted: number;
+  refused: number;
   /** Broken promises: empty when the heap kept its word. */
   violations: string[];
 }
@@ -68,7 +75,7 @@ export function forgeryFuzz(p: { seed: number; ops: number; dataModel?: DataMode
   const rand = prng(p.seed);
   const int = (lo: number, hi: number): number => lo + Math.floor(rand() * (hi - lo + 1));
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
-  const report: ForgeryReport = { seed: p.seed, ops: 0, detected: 0, heaps: 0, forgeries: 0, violations: [] };
+  const report: ForgeryReport = { seed: p.seed, ops: 0, detected: 0, heaps: 0, forgeries: 0, crafted: 0, refused: 0, violations: [] };
   const T = p.trace === true;
   const log: string[] = [];
   const note = (x: string): void => {
@@ -94,6 +101,8 @@ export function forgeryFuzz(p: { seed: number; ops: number; dataModel?: DataMode
   let live = new Map<number, Block>();
   let arena = 0;
   let errorsHere = 0;
+  /** Blocks the program freed lately (their chunks may be free still, merged, or reused). */
+  let freed: number[] = [];
 
   const fresh = (): void => {
     if (heap !== undefined) {
@@ -108,6 +117,7 @@ export function forgeryFuzz(p: { seed: number; ops: number; dataModel?: DataMode
     dv = new DataView(mem.buffer);
     live = new Map();
     arena = heap.chunks()[0]!.address;
+    freed = [];
     errorsHere = 0;
     report.heaps++;
   };
@@ -172,7 +182,13 @@ export function forgeryFuzz(p: { seed: number; ops: number; dataModel?: DataMode
     const ls = [...live.keys()];
     const [ms] = mapChunk();
     const top = heap.base; // (only as a fallback)
-    switch (int(0, 9)) {
+    switch (int(0, 15)) {
+      case 10: // a chunk that was freed (maybe still free: its header and links are the heap's)
+      case 11: return freed.length > 0 ? pick(freed) - 2 * W : word(H_TOP);
+      case 12: return word(H_DV) !== 0 ? word(H_DV) : word(H_TOP); // the designated victim
+      case 13: return word(H_TOP); // the top chunk
+      case 14: return ls.length > 0 ? pick(ls) + live.get(pick(ls))!.u - W : word(H_TOP); // a chunk after a live block
+      case 15: return freed.length > 0 ? pick(freed) - 2 * W + A * int(1, 8) : word(H_TOP); // inside a freed chunk
       case 0: return ls.length > 0 ? pick(ls) - 2 * W : top; // a live block's chunk
       case 1: return ls.length > 0 ? pick(ls) + 16 * int(1, 8) : top; // inside a live block
       case 2: return heap.base + 16 * int(0, 100); // the header (bin heads)
@@ -188,7 +204,21 @@ export function forgeryFuzz(p: { seed: number; ops: number; dataModel?: DataMode
   const forgedBytes = (): number[] => {
     const out: number[] = [];
     const w32 = (v: number): void => void out.push(v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff);
-    switch (int(0, 4)) {
+    /** A size the heap has: the distance between two chunk boundaries it knows. */
+    const realSize = (): number => {
+      const at = [word(H_TOP), word(H_DV), word(H_END), ...freed.slice(-8).map((x) => x - 2 * W), ...[...live.keys()].slice(-8).map((x) => x - 2 * W)].filter((x) => x > 0);
+      return Math.abs(pick(at) - pick(at)) || 4 * A;
+    };
+    switch (int(0, 7)) {
+      case 5: w32(realSize() | int(0, 3)); w32(0); break; // a real distance as a size or footer
+      case 6: { // a fake free chunk the size of a real distance, with forged links
+        w32(realSize()); w32(0);
+        w32(realSize() | 2); w32(0);
+        w32(forgedPointer()); w32(0);
+        w32(forgedPointer()); w32(0);
+        break;
+      }
+      case 7: w32(realSize() | 1); w32(0); break; // ... marked in use
       case 0: { // random bytes
         const n = int(1, 16);
         for (let i = 0; i < n; i++) out.push(int(0, 255));
@@ -266,6 +296,66 @@ export function forgeryFuzz(p: { seed: number; ops: number; dataModel?: DataMode
     }
   };
 
+  /**
+   * A copy of the memory with its chunk map forged (a mark or a size word anywhere, a free
+   * chunk's header to match, the designated victim or a bin head naming it), given to
+   * Heap.attach: it must refuse the copy, or keep the promise for the copy's live blocks.
+   */
+  const attachCrafted = (): void => {
+    report.crafted++;
+    const copy = new WebAssembly.Memory({ initial: PAGES, maximum: PAGES });
+    const cu8 = new Uint8Array(copy.buffer);
+    cu8.set(u8);
+    const cdv = new DataView(copy.buffer);
+    const top = word(H_TOP);
+    const g = int(0, (word(H_END) - arena) >>> (A === 16 ? 4 : 3));
+    const c = arena + g * A;
+    const map = word(H_BITMAP);
+    const mw = map + 4 * (g >>> 4);
+    const n = pick([1, 2, 4, int(2, 40), int(32, 200)]);
+    const sz = n * A;
+    const x = int(0, 3);
+    const mark = pick([1, 1, 3]);
+    if (x <= 1) cdv.setUint32(mw, (cdv.getUint32(mw, true) & ~(3 << ((g & 15) * 2))) | (mark << ((g & 15) * 2)), true);
+    // A mark forged in a live block's chunk makes it other chunks of the copy (the map says
+    // what is live and how big); the other blocks must be kept.
+    const owned = new Map([...live].filter(([q, b]) => !(x <= 1 && c >= q - 2 * W && c < q + b.u - W)));
+    if (x >= 1 && mw + 8 <= map + (word(H_COVER) >>> (A === 16 ? 6 : 5))) cdv.setUint32(mw + 4, (n << 2) | 2, true);
+    if (c + 2 * W + 4 <= word(H_END)) {
+      cdv.setUint32(c + W, sz | 2, true);
+      if (c + sz + 4 <= word(H_END)) cdv.setUint32(c + sz, sz, true);
+    }
+    if (rand() < 0.5) cdv.setUint32(heap.base + 4 * H_DV, c, true);
+    report.forgeries++;
+    let h2: Heap;
+    try {
+      h2 = Heap.attach(copy, { base: heap.base });
+    } catch (e) {
+      if (!(e instanceof HeapCorruptionError)) violate(`attach of a crafted copy threw ${String(e)}`);
+      report.refused++;
+      return;
+    }
+    const [ms, me] = mapChunk();
+    const keep = new Map([...owned].map(([q, b]) => [q, cu8.slice(q, q + b.n)]));
+    for (let i = 0; i < 6; i++) {
+      const len = pick([8, 24, 40, sz - 2 * W, int(0, 600)]);
+      let q = 0;
+      try {
+        q = h2.malloc(Math.max(0, len));
+      } catch (e) {
+        if (!(e instanceof HeapCorruptionError)) violate(`malloc on a crafted copy threw ${String(e)}`);
+        continue;
+      }
+      if (q === 0) continue;
+      if (q < arena + 2 * W || q + len > LIMIT) violate(`a crafted copy's malloc returned 0x${q.toString(16)}+${len}, outside the arena`);
+      if (q < me && ms + 2 * W < q + len) violate(`a crafted copy's malloc returned 0x${q.toString(16)}+${len}, over the chunk map (attach took a map forged at 0x${c.toString(16)}, top 0x${top.toString(16)})`);
+      for (const [y, b] of owned) if (q < y + b.n && y < q + Math.max(len, 1)) violate(`a crafted copy's malloc returned 0x${q.toString(16)}+${len}, over live 0x${y.toString(16)}+${b.n} (a map forged at 0x${c.toString(16)})`);
+      cu8.fill(0xee, q, q + len);
+    }
+    for (const [q, bytes] of keep) if (!Buffer.from(cu8.buffer, q, bytes.length).equals(bytes)) violate(`a crafted copy's live block 0x${q.toString(16)} changed`);
+    for (let i = 0; i < BASE; i++) if (cu8[i] !== guardByte(i)) return violate(`a crafted copy was written below base at 0x${i.toString(16)}`);
+  };
+
   fresh();
   while (report.ops < p.ops) {
     report.ops++;
@@ -282,6 +372,8 @@ export function forgeryFuzz(p: { seed: number; ops: number; dataModel?: DataMode
         const b = live.get(q)!;
         blockIntact(q, b);
         live.delete(q); // gone from the program's view even if free throws
+        freed.push(q);
+        if (freed.length > 64) freed.shift();
         if (T) note(`free(0x${q.toString(16)})`);
         try {
           heap.free(q);
@@ -327,6 +419,18 @@ export function forgeryFuzz(p: { seed: number; ops: number; dataModel?: DataMode
         const { ptr } = heap.posixMemalign(a, n);
         if (ptr % a !== 0) violate(`posixMemalign(${a}) gave 0x${ptr.toString(16)}`);
         took(ptr, n, `posixMemalign(${a}, ${n})`);
+      } else if (r < 0.96) {
+        // The calls that move the top and the map: trims, settings, big alignments.
+        const x = int(0, 3);
+        if (x === 0) heap.mallocTrim(int(0, 70_000));
+        else if (x === 1) heap.mallopt(M_TRIM_THRESHOLD, pick([0, 4096, 128 * 1024, -1]));
+        else if (x === 2) heap.mallopt(M_TOP_PAD, pick([0, 4096, 64 * 1024]));
+        else {
+          const n = size();
+          took(heap.memalign(A << int(4, 14), n), n, `memalign(${n})`);
+        }
+      } else if (r < 0.965) {
+        attachCrafted();
       } else if (r < 0.97) {
         heap.check();
       } else {
