@@ -158,7 +158,7 @@ describe("a concurrent heap attached while its lock is held (a copy taken during
   const TID = 1000; // the thread that "died" holding the lock
   /** A concurrent heap at BASE in a shared wasm memory, the bytes below BASE a pattern; its copy with the lock held by TID. */
   function lockedCopy(craft: (heap: Heap, mem: WebAssembly.Memory) => void = () => {}): { mem: WebAssembly.Memory; w: Int32Array; area: number } {
-    const mem = new WebAssembly.Memory({ initial: 16, maximum: 64, shared: true });
+    const mem = new WebAssembly.Memory({ initial: 256, maximum: 256, shared: true });
     new Uint8Array(mem.buffer).fill(0xab, 0, BASE);
     const heap = new Heap({ memory: mem, base: BASE, concurrent: true });
     heap.malloc(100);
@@ -193,20 +193,32 @@ describe("a concurrent heap attached while its lock is held (a copy taken during
     expect(belowIntact(mem)).toBe(true);
   });
 
-  it("after recover(), the first call checks the header and chunk map attach could not: a free chunk forged in the map's chunk is refused", () => {
+  it("after recover(), the first call on the main heap checks the header and chunk map attach could not: a free chunk forged over the map's chunk is never handed out", () => {
+    let mapChunk = 0;
+    let mapSize = 0;
     const { mem } = lockedCopy((heap, m) => {
       const b = bytesOf(heap, m.buffer, "lp64");
-      const c = b.map - 16 + 32;
-      b.setHead(c, 64, 2);
-      b.setFooter(c, 64);
+      mapChunk = b.map - 16;
+      mapSize = heap.chunks().find((x) => x.kind === "meta")!.size;
+      const c = mapChunk + 32;
+      const size = 0x10_0000; // bigger than any free chunk: a request this big takes the victim
+      b.setHead(c, size, 2);
       b.setPair(c, 1);
-      b.setPair(c + 64, 3);
+      b.setSizeWord(c, size);
       b.setWord(H_DV, c);
     });
     const h2 = Heap.attach(mem, { base: BASE, threadId: 5 });
     expect(h2.recover(TID)).toBe(true);
-    expect(() => h2.malloc(40)).toThrow(HeapCorruptionError);
-    expect(() => h2.malloc(40)).toThrow(HeapCorruptionError); // every call, until the heap checks
+    for (let i = 0; i < 2; i++) {
+      let q = 0;
+      try {
+        q = h2.malloc(0xf_0000); // (64 KiB or more: the main heap's)
+      } catch (e) {
+        expect(e).toBeInstanceOf(HeapCorruptionError);
+        continue;
+      }
+      expect(q !== 0 && overlap(q, 0xf_0000, mapChunk, mapSize), `malloc = 0x${q.toString(16)}, over the chunk map at 0x${mapChunk.toString(16)}`).toBe(false);
+    }
     expect(belowIntact(mem)).toBe(true);
   });
 });
