@@ -35,9 +35,10 @@ export const GOAL = 10 * 1024;
  * the bounded settings and the large-request fast path added 280 to the 31,290 that left.
  * The concurrent heap's arenas per thread (arenas.ts: segments, remote frees, their
  * recovery) added 4,033 (35,603); checking their lock words on attach, 610 more (36,213);
- * attach's check of the whole chunk map and recover's bounds on its undo logs, 504 more (36,717).
+ * attach's check of the whole chunk map, recover's bounds on its undo logs and the check of an
+ * arena's segments when a thread takes the arena, 677 more (36,890).
  */
-export const CEILING = 36_800;
+export const CEILING = 37_000;
 
 /** Strings only the code that is not the heap has: none may be in a heap-only bundle. */
 export const FOREIGN = [

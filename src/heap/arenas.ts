@@ -603,6 +603,12 @@ export class SharedHeap {
       const owner = word(sa + S_OWNER, `arena ${s}'s owner`, (x) => (x & ~HOLDER) === 0);
       word(sa + S_SEGS, `arena ${s}'s first segment`, segment);
       word(sa + S_CUR, `arena ${s}'s current segment`, segment);
+      // Its list of segments: each one a segment, and no more of them than the memory holds (a
+      // list that ran in a circle would make the arena's first call walk it for ever).
+      let n = 0;
+      for (let x = v[sa + S_SEGS]!; x !== 0; x = v[(x >>> 2) + G_NEXT]!) {
+        if (!segment(x) || ++n > bytes / SEG_MIN) throw new HeapCorruptionError(`arena ${s}'s list of segments is not sound (at 0x${(x >>> 0).toString(16)})`, "attach", x);
+      }
       if (held !== 0) ids.add(held);
       if (owner !== 0) ids.add(owner);
     }
@@ -1071,10 +1077,36 @@ export class SharedHeap {
       this.release(true);
       return false;
     }
-    // (A slot used before: segments this handle met as another arena's are its own now.)
-    for (let a = v[sa + S_SEGS]!; a !== 0; a = v[(a >>> 2) + G_NEXT]!) this.adopt(this.seg(a));
+    // (A slot used before: segments this handle met as another arena's are its own now.) Each
+    // one's heap is checked as attach checks the main heap's, before its blocks are handed out:
+    // a segment made by another thread, or by a crafted buffer, was never checked by this one.
+    for (let a = v[sa + S_SEGS]!; a !== 0; a = v[(a >>> 2) + G_NEXT]!) {
+      const g = this.seg(a);
+      this.checkSegment(a, g);
+      this.adopt(g);
+    }
     this.setCur(v[sa + S_CUR] || v[sa + S_SEGS]!);
     return true;
+  }
+
+  /**
+   * Checks segment `a` of the arena this handle holds: in the main heap's arena and the memory,
+   * its heap's header inside it with its limit at the segment's end, and that header and chunk
+   * map sound ({@link Heap.checkHeader}).
+   * @throws HeapCorruptionError naming the segment
+   */
+  private checkSegment(a: number, g: Seg): void {
+    const v = this.v;
+    const w = a >>> 2;
+    const size = v[w + G_SIZE]!;
+    const sub = v[w + G_HDR]!;
+    const end = a + size;
+    if (size <= 0 || size % SEG_MIN !== 0 || a < v[this.mainLock - H_LOCK + H_ARENA]! || end > v.length * 4 || sub < a + SEG_HEADER || sub >= end || v[(sub >>> 2) + H_LIMIT] !== end) {
+      throw new HeapCorruptionError("segment is not sound", "malloc", a);
+    }
+    const arena = v[(sub >>> 2) + H_ARENA]!;
+    if (arena <= sub || arena >= end) throw new HeapCorruptionError("segment's heap is not sound", "malloc", a);
+    this.checkOp?.call(g.e, 0, 0);
   }
 
   /** Claims a free slot, one with segments first (its memory is used again). */

@@ -222,3 +222,53 @@ describe("a concurrent heap attached while its lock is held (a copy taken during
     expect(belowIntact(mem)).toBe(true);
   });
 });
+
+describe("a concurrent heap's arenas in a crafted buffer", () => {
+  it("an arena whose list of segments runs in a circle is refused by attach (its first malloc walked the list for ever)", () => {
+    const sab = new SharedArrayBuffer(16 << 20);
+    const heap = new Heap({ memory: sab, concurrent: true });
+    const p = heap.malloc(100); // from the thread's arena: its first segment (1 MiB-aligned)
+    const seg = p & ~0xf_ffff;
+    const copy = new SharedArrayBuffer(sab.byteLength);
+    new Uint8Array(copy).set(new Uint8Array(sab));
+    const w = new Int32Array(copy);
+    expect(w[seg >>> 2]).toBe(0x67736d76); // the segment's magic, "vmsg"
+    w[(seg >>> 2) + 3] = seg; // its next segment: itself
+    // (Were attach to accept it, the call below would never return: attach must refuse.)
+    expect(() => Heap.attach(copy, { snapshot: true })).toThrow(HeapCorruptionError);
+    expect(() => Heap.attach(copy)).toThrow(HeapCorruptionError);
+  });
+
+  it("a segment whose heap's top was moved below the main heap's arena: no block is handed out there", () => {
+    const sab = new SharedArrayBuffer(16 << 20);
+    const heap = new Heap({ memory: sab, concurrent: true });
+    const p = heap.malloc(100);
+    const arena = heap.chunks()[0]!.address; // the main heap's first chunk
+    const copy = new SharedArrayBuffer(sab.byteLength);
+    new Uint8Array(copy).set(new Uint8Array(sab));
+    const w = new Int32Array(copy);
+    const seg = p & ~0xf_ffff;
+    const sub = w[(seg >>> 2) + 4]!; // the segment's heap's header
+    const top = 0x7f0; // in the main heap's header: its bin heads
+    w[(sub >>> 2) + H_TOP] = top;
+    w[(top + 8) >>> 2] = (w[(sub >>> 2) + 6]! - top) | 2; // a top size that agrees: up to its end
+    w[(top + 12) >>> 2] = 0;
+    let h2: Heap;
+    try {
+      h2 = Heap.attach(copy, { snapshot: true });
+    } catch (e) {
+      expect(e).toBeInstanceOf(HeapCorruptionError);
+      return;
+    }
+    for (let i = 0; i < 3; i++) {
+      let q = 0;
+      try {
+        q = h2.malloc(100);
+      } catch (e) {
+        expect(e).toBeInstanceOf(HeapCorruptionError);
+        continue;
+      }
+      expect(q === 0 || q >= arena, `malloc(100) = 0x${q.toString(16)}, below the arena 0x${arena.toString(16)}`).toBe(true);
+    }
+  });
+});
