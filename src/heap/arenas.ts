@@ -452,6 +452,20 @@ interface Seg {
   readonly log: number;
 }
 
+/**
+ * Grows a wasm memory as far as it goes, up to what a heap can address. JavaScript cannot read
+ * a `WebAssembly.Memory`'s maximum, so the growth halves until the memory takes it.
+ */
+function growToMaximum(memory: LinearMemory): void {
+  const limit = Math.min(memory.maxBytes, 0x7fff_0000);
+  const PAGE = 65536;
+  let step = limit - memory.byteLength;
+  while (step >= PAGE) {
+    if (memory.grow(step) === -1) step = Math.floor(step / 2 / PAGE) * PAGE;
+    else step = Math.min(step, limit - memory.byteLength);
+  }
+}
+
 /** This thread's handles that keep their arena between calls: given back before this thread waits for another arena. */
 const keeping = new Set<SharedHeap>();
 
@@ -522,9 +536,14 @@ export class SharedHeap {
     this.memory = memory;
     // Every thread's view must reach every block, whichever thread's call moved the break: a
     // fresh memory (its whole reservation is one buffer already, pages cost nothing until
-    // written) shows all of it. (An attached SharedArrayBuffer shows all of itself anyway; a
-    // wasm memory grows for all at once.)
-    if (memory.wasm === null && memory.buffer.byteLength >= memory.maxBytes) memory.ensure(memory.maxBytes);
+    // written) shows all of it. A shared wasm memory is grown to its maximum (as far as a heap
+    // can address) for the same reason: a growth by another thread, or by this one, would leave
+    // every view made before it short (the shared area's view is made once, here), and a
+    // shared memory's pages, reserved up to its maximum when it was made, cost nothing until
+    // written. (An attached SharedArrayBuffer shows all of itself anyway.)
+    if (memory.wasm === null) {
+      if (memory.buffer.byteLength >= memory.maxBytes) memory.ensure(memory.maxBytes);
+    } else if (memory.shared) growToMaximum(memory);
     const EngineC = engineClass(HeapClass);
     this.EngineC = EngineC;
     const main = EngineC.open(memory, hdr);

@@ -109,6 +109,29 @@ describe("a concurrent heap's arenas (one per Heap object)", () => {
     expect(b.malloc(1000)).not.toBe(0);
   });
 
+  it("on a shared WebAssembly.Memory, grown to its maximum at once so that every view reaches every block", () => {
+    const memory = new WebAssembly.Memory({ initial: 16, maximum: 64, shared: true });
+    const a = new Heap({ memory, concurrent: true });
+    expect(memory.buffer.byteLength).toBe(64 * 65536); // its maximum, found by growing (JavaScript cannot read it)
+    const b = Heap.attach(memory, { threadId: 23 });
+    const u8 = new Uint8Array(memory.buffer);
+    const blocks = Array.from({ length: 1200 }, (_, i) => {
+      const h = i % 2 === 0 ? a : b;
+      const n = 200 + (i % 50) * 40;
+      const p = h.malloc(n);
+      expect(p).toBeGreaterThan(0);
+      u8.fill(i & 0xff, p, p + n);
+      return { p, n, fill: i & 0xff };
+    });
+    expect(Math.max(...blocks.map((x) => x.p))).toBeGreaterThan(16 * 65536); // past the memory's initial size
+    for (const { p, n, fill } of blocks) expect(u8.subarray(p, p + n).every((x) => x === fill)).toBe(true);
+    a.check();
+    blocks.forEach(({ p }, i) => (i % 3 === 0 ? b : a).free(p)); // frees from the other handle too
+    a.check();
+    expect(a.malloc(8 << 20)).toBe(0); // more than the memory's maximum: C's result
+    expect(a.errno).toBe(Errno.ENOMEM);
+  });
+
   it("a small memory that has no room for a segment serves everything from the main heap", () => {
     const heap = new Heap({ memory: new LinearMemory({ maxBytes: 1 << 20 }), concurrent: true });
     const ps = Array.from({ length: 100 }, () => heap.malloc(100));
