@@ -9,29 +9,22 @@
 // --check writes nothing: it compares what it would write with the
 // committed files and exits 1 on any difference.
 
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
+import { buildDriver, versionOf, writeOrCheck } from './fixtures.mjs';
 import { allTraces } from './gen-traces.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
-const fixtures = join(root, 'test/fixtures/glibc');
 const weeDir = resolve(root, '../shared/traces/wee_alloc');
 const check = process.argv.includes('--check');
 /** Outputs bigger than this are stored gzipped. */
 const GZIP_OVER = 200 * 1024;
 
-const tmp = mkdtempSync(join(tmpdir(), 'glibc-replay-'));
-const replay = join(tmp, 'replay');
-// Dynamic (a static binary mallocs before main), -z now (no lazy binding
-// at run time), -fno-builtin (gcc must not drop or merge malloc calls).
-execFileSync('gcc', ['-O2', '-fno-builtin', '-Wall', '-Wextra', '-Werror', '-Wl,-z,now', '-o', replay, join(here, 'replay.c')], {
-  stdio: 'inherit',
-});
+const { tmp, bin: replay } = buildDriver(join(here, 'replay.c'), 'glibc-replay-');
 
 /** Files this run produces: path relative to root -> contents. */
 const files = new Map();
@@ -129,39 +122,9 @@ for (const f of readdirSync(weeDir).filter((f) => f.endsWith('.rep')).sort()) {
   });
 }
 
-const gccVersion = execFileSync('gcc', ['--version']).toString().split('\n')[0];
-const ldd = execFileSync('ldd', ['--version']).toString().split('\n')[0];
-manifest.machine = { glibc: ldd, gcc: gccVersion, arch: 'x86_64' };
+manifest.machine = { glibc: versionOf('ldd'), gcc: versionOf('gcc'), arch: 'x86_64' };
 files.set('test/fixtures/glibc/manifest.json', Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`));
 
 rmSync(tmp, { recursive: true, force: true });
 
-if (check) {
-  let bad = 0;
-  for (const [rel, data] of files) {
-    const p = join(root, rel);
-    if (!existsSync(p) || !readFileSync(p).equals(data)) {
-      console.error(`differs: ${rel}`);
-      bad++;
-    }
-  }
-  for (const dir of ['test/fixtures/glibc/out', 'test/fixtures/glibc/traces']) {
-    const abs = join(root, dir);
-    if (!existsSync(abs)) continue;
-    for (const f of readdirSync(abs)) {
-      if (!files.has(`${dir}/${f}`)) {
-        console.error(`not produced: ${dir}/${f}`);
-        bad++;
-      }
-    }
-  }
-  console.log(bad ? `${bad} file(s) differ` : `all ${files.size} files reproduced byte for byte`);
-  process.exit(bad ? 1 : 0);
-}
-
-for (const dir of ['test/fixtures/glibc/out', 'test/fixtures/glibc/traces']) {
-  rmSync(join(root, dir), { recursive: true, force: true });
-  mkdirSync(join(root, dir), { recursive: true });
-}
-for (const [rel, data] of files) writeFileSync(join(root, rel), data);
-console.log(`wrote ${files.size} files under ${relative(root, fixtures)}`);
+writeOrCheck(root, files, ['test/fixtures/glibc/out', 'test/fixtures/glibc/traces'], check);

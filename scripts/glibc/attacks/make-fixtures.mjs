@@ -11,19 +11,16 @@
 // --check writes nothing and exits 1 unless every committed byte is reproduced.
 
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildDriver, versionOf, writeOrCheck } from '../fixtures.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../../..');
-const outDir = join(root, 'test/fixtures/glibc/attacks');
 const check = process.argv.includes('--check');
 
-const tmp = mkdtempSync(join(tmpdir(), 'glibc-attack-'));
-const bin = join(tmp, 'attack');
-execFileSync('gcc', ['-O2', '-fno-builtin', '-Wall', '-Wextra', '-Werror', '-Wl,-z,now', '-o', bin, join(here, 'attack.c')], { stdio: 'inherit' });
+const { tmp, bin } = buildDriver(join(here, 'attack.c'), 'glibc-attack-');
 
 const files = new Map();
 const manifest = { glibc: null, machine: null, about: '', scenarios: [] };
@@ -45,33 +42,10 @@ for (const f of readdirSync(join(here, 'scenarios')).filter((f) => f.endsWith('.
   files.set(`test/fixtures/glibc/attacks/${name}.out`, r.stdout);
   manifest.scenarios.push({ name, end, heap0: m[1], fake: m[2], mainArena: m[3], what });
 }
-manifest.glibc = execFileSync('ldd', ['--version']).toString().split('\n')[0];
-manifest.machine = { gcc: execFileSync('gcc', ['--version']).toString().split('\n')[0], arch: execFileSync('uname', ['-m']).toString().trim() };
+manifest.glibc = versionOf('ldd');
+manifest.machine = { gcc: versionOf('gcc'), arch: execFileSync('uname', ['-m']).toString().trim() };
 files.set('test/fixtures/glibc/attacks/manifest.json', Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`));
 rmSync(tmp, { recursive: true, force: true });
 
-if (check) {
-  let bad = 0;
-  for (const [rel, data] of files) {
-    const p = join(root, rel);
-    if (!existsSync(p) || !readFileSync(p).equals(data)) {
-      console.error(`differs: ${rel}`);
-      bad++;
-    }
-  }
-  if (existsSync(outDir)) {
-    for (const f of readdirSync(outDir)) {
-      if (!files.has(`test/fixtures/glibc/attacks/${f}`)) {
-        console.error(`not produced: ${f}`);
-        bad++;
-      }
-    }
-  }
-  console.log(bad ? `${bad} file(s) differ` : `all ${files.size} files reproduced byte for byte`);
-  process.exit(bad ? 1 : 0);
-}
-rmSync(outDir, { recursive: true, force: true });
-mkdirSync(outDir, { recursive: true });
-for (const [rel, data] of files) writeFileSync(join(root, rel), data);
-console.log(`wrote ${files.size} files under test/fixtures/glibc/attacks`);
+writeOrCheck(root, files, ['test/fixtures/glibc/attacks'], check);
 for (const s of manifest.scenarios) console.log(`${s.name.padEnd(36)} ${s.end}`);

@@ -8,20 +8,17 @@
 //
 //   node scripts/glibc/fuzz/make-fixtures.mjs [--check]
 
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildDriver, versionOf, writeOrCheck } from '../fixtures.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../../..');
-const outDir = join(root, 'test/fixtures/glibc/fuzz');
 const check = process.argv.includes('--check');
 
-const tmp = mkdtempSync(join(tmpdir(), 'glibc-fuzz-fixtures-'));
-const bin = join(tmp, 'replay');
-execFileSync('gcc', ['-O2', '-fno-builtin', '-Wall', '-Wextra', '-Werror', '-Wl,-z,now', '-o', bin, join(here, '../replay.c')], { stdio: 'inherit' });
+const { tmp, bin } = buildDriver(join(here, '../replay.c'), 'glibc-fuzz-fixtures-');
 
 const files = new Map();
 const manifest = {
@@ -53,32 +50,11 @@ for (const f of readdirSync(join(here, 'found')).filter((f) => f.endsWith('.rep'
   });
 }
 manifest.machine = {
-  glibc: execFileSync('ldd', ['--version']).toString().split('\n')[0],
-  gcc: execFileSync('gcc', ['--version']).toString().split('\n')[0],
+  glibc: versionOf('ldd'),
+  gcc: versionOf('gcc'),
   arch: 'x86_64',
 };
 files.set('test/fixtures/glibc/fuzz/manifest.json', Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`));
 rmSync(tmp, { recursive: true, force: true });
 
-if (check) {
-  let bad = 0;
-  for (const [rel, data] of files) {
-    const p = join(root, rel);
-    if (!existsSync(p) || !readFileSync(p).equals(data)) {
-      console.error(`differs: ${rel}`);
-      bad++;
-    }
-  }
-  for (const f of existsSync(outDir) ? readdirSync(outDir) : []) {
-    if (!files.has(`test/fixtures/glibc/fuzz/${f}`)) {
-      console.error(`not produced: ${f}`);
-      bad++;
-    }
-  }
-  console.log(bad ? `${bad} file(s) differ` : `all ${files.size} files reproduced byte for byte`);
-  process.exit(bad ? 1 : 0);
-}
-rmSync(outDir, { recursive: true, force: true });
-mkdirSync(outDir, { recursive: true });
-for (const [rel, data] of files) writeFileSync(join(root, rel), data);
-console.log(`wrote ${files.size} files under test/fixtures/glibc/fuzz`);
+writeOrCheck(root, files, ['test/fixtures/glibc/fuzz'], check);
