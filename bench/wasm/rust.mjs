@@ -34,11 +34,17 @@ function die(msg) {
 const o = { runs: 9, rounds: 100 };
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i++) {
-  const [v, last] = optionValue(argv, i, die);
-  if (argv[i] === "--runs") o.runs = Number(v);
-  else if (argv[i] === "--rounds") o.rounds = Number(v);
-  else die(`unknown option ${argv[i]}`);
-  i = last;
+  const a = argv[i];
+  const count = () => {
+    const [v, last] = optionValue(argv, i, die);
+    i = last;
+    const n = Number(v);
+    if (!Number.isSafeInteger(n) || n < 1) die(`${a} takes a whole number from 1, got ${v}`);
+    return n;
+  };
+  if (a === "--runs" || a.startsWith("--runs=")) o.runs = count();
+  else if (a === "--rounds" || a.startsWith("--rounds=")) o.rounds = count();
+  else die(`unknown argument: ${a}`);
 }
 if (!fs.existsSync(RUSTC)) {
   console.log(`bench/wasm/rust: skipped, no ${RUSTC} (apt-get install rustc libstd-rust-dev-wasm32, or set RUSTC)`);
