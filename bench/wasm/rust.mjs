@@ -20,6 +20,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { rustSnippet } from "../../scripts/wasm/rust/snippet.mjs";
 import { optionValue } from "../common.mjs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -67,10 +68,7 @@ function build(tmp, name, allocator) {
   return fs.readFileSync(out);
 }
 
-const docs = fs.readFileSync(path.join(REPO, "docs/wasm.md"), "utf8");
-const section = docs.slice(docs.indexOf("\n## Rust") + 1);
-const start = section.indexOf("```rust\n") + "```rust\n".length;
-const snippet = section.slice(start, section.indexOf("\n```", start) + 1);
+const snippet = rustSnippet(REPO);
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "vmheap-rust-"));
 const own = build(tmp, "own", "");

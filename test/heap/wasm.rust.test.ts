@@ -9,23 +9,19 @@
  */
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
 import { DoubleFreeError, Heap, exportedGlobal, memoryImport, type LinearMemory } from "../../src/index.js";
 import { compileWasmEngine } from "../../src/heap/wasm/engine.js";
 import { wasmEngine } from "../../src/heap/wasm/index.js";
+// @ts-expect-error: a plain .mjs script, without type declarations
+import { rustSnippet } from "../../scripts/wasm/rust/snippet.mjs";
 
+const root = fileURLToPath(new URL("../..", import.meta.url));
 const fixture = (name: string): URL => new URL(`../fixtures/wasm/${name}`, import.meta.url);
 const bytes = readFileSync(fixture("rust-program.wasm"));
 const recorded = readFileSync(fixture("rust-program.txt"), "utf8");
 const native = new Map([...recorded.matchAll(/^run (\d+) (\d+)$/gm)].map((m) => [Number(m[1]), BigInt(m[2]!)]));
-
-/** The snippet of docs/wasm.md the fixture was built with: the first ```rust block after "## Rust". */
-function docsSnippet(): string {
-  const docs = readFileSync(new URL("../../docs/wasm.md", import.meta.url), "utf8");
-  const section = docs.slice(docs.indexOf("\n## Rust") + 1);
-  const start = section.indexOf("```rust\n") + "```rust\n".length;
-  return section.slice(start, section.indexOf("\n```", start) + 1);
-}
 
 interface RustModule {
   run(rounds: number): bigint; // a u64, as wasm passes it: signed
@@ -49,9 +45,9 @@ beforeAll(async () => {
 
 describe("the Rust recipe of docs/wasm.md (scripts/wasm/rust)", () => {
   it("the fixture was built from the docs' snippet as it is now (else rerun scripts/wasm/rust/build.sh)", () => {
-    const sha = createHash("sha256").update(docsSnippet()).digest("hex");
+    const sha = createHash("sha256").update(rustSnippet(root)).digest("hex");
     expect(recorded).toContain(`snippet-sha256: ${sha}`);
-    expect(docsSnippet()).toContain("#[global_allocator]");
+    expect(rustSnippet(root)).toContain("#[global_allocator]");
   });
 
   it("the module imports its memory and the heap's functions, nothing else", () => {

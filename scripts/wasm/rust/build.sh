@@ -16,7 +16,7 @@ build=$(mktemp -d)
 trap 'rm -rf "$build"' EXIT
 mkdir -p "$out"
 
-# The snippet: the first ```rust block after "## Rust" in docs/wasm.md.
+# The snippet: the first ```rust block after "## Rust" in docs/wasm.md (as snippet.mjs reads it).
 awk '/^## Rust/{s=1} s&&/^```rust/{p=1;next} p&&/^```/{exit} p' "$root/docs/wasm.md" > "$build/alloc.rs"
 [ -s "$build/alloc.rs" ] || { echo "no rust snippet in docs/wasm.md" >&2; exit 1; }
 awk -v f="$build/alloc.rs" '/^\/\/ -- allocator --$/{while((getline l<f)>0)print l;next}1' "$here/program.rs" > "$build/wasm.rs"

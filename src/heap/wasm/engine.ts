@@ -48,7 +48,7 @@ export interface WasmEngineLink {
 }
 
 /** The loader, for `vmheap/wasm` to attach to its binaries. @internal */
-export const wasmEngineLink: WasmEngineLink = { run: (heap, engine) => runOnWasmEngine(heap, engine), imports: (heap, engine, opts) => wasmEngineImports(heap, engine, opts) };
+export const wasmEngineLink: WasmEngineLink = { run: runOnWasmEngine, imports: wasmEngineImports };
 
 /** The exports of an engine instance: the C ABI, `init`, and what a Heap's own calls use. */
 interface EngineExports extends WasmImports {
