@@ -6,6 +6,7 @@
 //
 //   node scripts/gen-paged-engine.mjs           # (re)writes both files
 //   node scripts/gen-paged-engine.mjs --check   # exits 1 when one is out of date
+//   node scripts/gen-paged-engine.mjs --derived # lists the stores the logged engine does not log
 //
 // Why generate: the engine reads and writes its metadata as `m[addr >>> 2]` on one Int32Array,
 // written out at every use, because V8 does not inline accessor calls well enough on the hot
@@ -37,6 +38,15 @@
 // so the log always covers every store made. A full log calls this.logFull(i) instead.
 // It is a class factory (makeLoggedEngine(Heap)): Heap.ts uses it, so it cannot extend Heap
 // when its module is first evaluated.
+//
+// Stores to *derived* words are not logged: the chunk map (the in-use bitmap: a pair of bits
+// per granule, and the size words) and the bin bitmap with its summary word. Both are functions
+// of what is logged (the chunk headers; the bin heads), and recovery rebuilds them whole after
+// undoing a call (arenas.ts). A store is derived only when its index is recognised as such from
+// the code itself (see derivedIndex): an address computed from the chunk map's base (the value
+// of the header word H_BITMAP, or this.mapWord(...)), or from the header offsets H_BINMAP and
+// H_SUMMARY; through const locals only. Anything else, the header word H_BITMAP itself
+// included, is logged. `--derived` lists the stores left unlogged.
 
 import fs from "node:fs";
 import path from "node:path";
@@ -64,12 +74,12 @@ export function generate(source) {
   return derive(source, "paged");
 }
 
-/** The logged engine's source, from Heap.ts's. */
-export function generateLogged(source) {
-  return derive(source, "logged");
+/** The logged engine's source, from Heap.ts's; the stores it leaves unlogged (derived words) are pushed on `derivedOut`. */
+export function generateLogged(source, derivedOut = []) {
+  return derive(source, "logged", derivedOut);
 }
 
-function derive(source, flavour) {
+function derive(source, flavour, derived = []) {
   const logged = flavour === "logged";
   const sf = ts.createSourceFile("Heap.ts", source, ts.ScriptTarget.ES2022, true);
   const text = (n) => source.slice(n.getStart(sf), n.end);
@@ -110,11 +120,92 @@ function derive(source, flavour) {
     return read;
   };
 
+  /** The const declaration (in an enclosing block or function) that identifier `id` names, or null. */
+  const constDecl = (id) => {
+    for (let b = id.parent; b; b = b.parent) {
+      const stmts = ts.isBlock(b) || ts.isSourceFile(b) ? b.statements : null;
+      if (stmts === null) continue;
+      for (const st of stmts) {
+        if (st.pos >= id.pos) break; // declared before its use
+        if (!ts.isVariableStatement(st)) continue;
+        for (const d of st.declarationList.declarations) {
+          if (ts.isIdentifier(d.name) && d.name.text === id.text) return (st.declarationList.flags & ts.NodeFlags.Const) !== 0 && d.initializer ? d : null;
+        }
+      }
+    }
+    return null;
+  };
+  const unwrap = (e) => {
+    while (ts.isParenthesizedExpression(e) || ts.isNonNullExpression(e)) e = e.expression;
+    return e;
+  };
+  /** Whether `e` is the heap header's address: \`this.hdr\`, or a const local holding it. */
+  const isHdr = (e) => {
+    e = unwrap(e);
+    if (ts.isPropertyAccessExpression(e) && e.expression.kind === ts.SyntaxKind.ThisKeyword) return e.name.text === "hdr";
+    if (!ts.isIdentifier(e)) return false;
+    const d = constDecl(e);
+    return d !== null && isHdr(d.initializer);
+  };
+  /** Whether `e` is \`4 * NAME\` or \`4 * (NAME + x)\` for a header offset in `names`. */
+  const headerOffset = (e, names) => {
+    e = unwrap(e);
+    if (!ts.isBinaryExpression(e) || e.operatorToken.kind !== ts.SyntaxKind.AsteriskToken || e.left.getText(sf) !== "4") return false;
+    let r = unwrap(e.right);
+    if (ts.isBinaryExpression(r) && r.operatorToken.kind === ts.SyntaxKind.PlusToken) r = unwrap(r.left);
+    return ts.isIdentifier(r) && names.includes(r.text);
+  };
+  const isShr2 = (e) => ts.isBinaryExpression(e) && e.operatorToken.kind === ts.SyntaxKind.GreaterThanGreaterThanGreaterThanToken && e.right.getText(sf) === "2";
+  /**
+   * What expression `e` computes, when it is one of the derived words' addresses: "map" (a word
+   * index in the chunk map), "mapPtr" (the chunk map's byte address: the header word H_BITMAP's
+   * value), "bins" (a byte address in the bin bitmap or its summary word), "binsWord" (a word
+   * index there); else null. Conservative: an address it cannot follow is not derived.
+   */
+  function derivedIndex(e) {
+    e = unwrap(e);
+    if (ts.isIdentifier(e)) {
+      const d = constDecl(e);
+      return d === null ? null : derivedIndex(d.initializer);
+    }
+    if (ts.isConditionalExpression(e)) {
+      const a = derivedIndex(e.whenTrue);
+      return a !== null && a === derivedIndex(e.whenFalse) ? a : null;
+    }
+    if (ts.isCallExpression(e)) {
+      const f = e.expression;
+      return ts.isPropertyAccessExpression(f) && f.expression.kind === ts.SyntaxKind.ThisKeyword && f.name.text === "mapWord" ? "map" : null;
+    }
+    // A read of the header word H_BITMAP: the chunk map's address.
+    if (isMAccess(e)) {
+      const i = unwrap(e.argumentExpression);
+      return isShr2(i) && ts.isBinaryExpression(unwrap(i.left)) && isHdr(unwrap(i.left).left) && headerOffset(unwrap(i.left).right, ["H_BITMAP"]) && unwrap(i.left).operatorToken.kind === ts.SyntaxKind.PlusToken ? "mapPtr" : null;
+    }
+    if (!ts.isBinaryExpression(e)) return null;
+    const op = e.operatorToken.kind;
+    if (isShr2(e)) {
+      const a = derivedIndex(e.left);
+      return a === "mapPtr" ? "map" : a === "bins" ? "binsWord" : null;
+    }
+    if (op === ts.SyntaxKind.PlusToken) {
+      // The header's bin bitmap and summary: hdr + 4 * H_BINMAP (+ x), hdr + 4 * (H_BINMAP + w), hdr + 4 * H_SUMMARY.
+      if (isHdr(e.left) && headerOffset(e.right, ["H_BINMAP", "H_SUMMARY"])) return "bins";
+      // A derived word index plus an offset (the base on the left, as Heap.ts writes them).
+      const a = derivedIndex(e.left);
+      return a === "map" || a === "bins" ? a : null;
+    }
+    return null;
+  }
+
   /** The node's text with every metadata access below it rewritten. */
   function render(node) {
     if (ts.isExpressionStatement(node) && ts.isBinaryExpression(node.expression) && isMAccess(node.expression.left) && node.expression.operatorToken.kind === ts.SyntaxKind.EqualsToken) {
       const st = node.expression;
       const arr = render(st.left.expression);
+      if (logged && derivedIndex(st.left.argumentExpression) !== null) {
+        derived.push(`Heap.ts:${sf.getLineAndCharacterOfPosition(node.getStart(sf)).line + 1}: ${text(node)}`);
+        return `${arr}[${render(st.left.argumentExpression)}] = ${render(st.right)};`;
+      }
       if (logged) {
         return (
           `{ const $i = ${render(st.left.argumentExpression)}; const $x = ${render(st.right)}; ` +
@@ -334,6 +425,12 @@ ${classBody}
 const isMain = process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url);
 if (isMain) {
   const src = fs.readFileSync(SRC, "utf8");
+  if (process.argv.includes("--derived")) {
+    const list = [];
+    generateLogged(src, list);
+    for (const line of list) console.log(line);
+    process.exit(0);
+  }
   for (const [file, out] of [[OUT, generate(src)], [OUT_LOGGED, generateLogged(src)]]) {
     if (process.argv.includes("--check")) {
       const cur = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";

@@ -229,14 +229,14 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
               // unmarkBin(nb >>> 4), written out
               const bw = (hdr + 4 * H_BINMAP + ((nb >>> 9) << 2)) >>> 2;
               const left = m[bw]! & ~(1 << ((nb >>> 4) & 31));
-              { const $i = bw; const $x = left; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
-              if (left === 0) { const $i = (hdr + 4 * H_SUMMARY) >>> 2; const $x = m[(hdr + 4 * H_SUMMARY) >>> 2]! & ~(1 << (nb >>> 9)); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+              m[bw] = left;
+              if (left === 0) m[(hdr + 4 * H_SUMMARY) >>> 2] = m[(hdr + 4 * H_SUMMARY) >>> 2]! & ~(1 << (nb >>> 9));
             }
             { const $i = slot; const $x = fd; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
             { const $i = (c + 8) >>> 2; const $x = m[(c + 8) >>> 2]! | CINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
             const nh = c + nb + 8;
             { const $i = nh >>> 2; const $x = m[nh >>> 2]! | PINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
-            { const $i = wi; const $x = word | (2 << sh); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; } // free → in use (its size word, if any, stays)
+            m[wi] = word | (2 << sh); // free → in use (its size word, if any, stays)
             return c + 16;
           }
           return this.mallocImpl(size);
@@ -277,19 +277,19 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
               { const $i = dvAt; const $x = r; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
               // The chunk map: the victim's size word goes, dv is in use (with a size word of
               // its own from 512 bytes), the remainder is a free chunk (with its size word).
-              if (n >= 32) { const $i = wi + 1; const $x = 0; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
-              { const $i = wi; const $x = m[wi]! | (2 << sh); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
-              if (nb >= 512) { const $i = wi + 1; const $x = (nb >>> 2) | SIZE_TAG; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+              if (n >= 32) m[wi + 1] = 0;
+              m[wi] = m[wi]! | (2 << sh);
+              if (nb >= 512) m[wi + 1] = (nb >>> 2) | SIZE_TAG;
               const rg = g + (nb >>> 4);
               const ri = map + (rg >>> 4);
-              { const $i = ri; const $x = m[ri]! | (1 << ((rg & 15) << 1)); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
-              if (rem >= 512) { const $i = ri + 1; const $x = (rem >>> 2) | SIZE_TAG; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+              m[ri] = m[ri]! | (1 << ((rg & 15) << 1));
+              if (rem >= 512) m[ri + 1] = (rem >>> 2) | SIZE_TAG;
             } else {
               { const $i = (dv + 8) >>> 2; const $x = dsize | CINUSE | PINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
               const nh = dv + dsize + 8;
               { const $i = nh >>> 2; const $x = m[nh >>> 2]! | PINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
               { const $i = dvAt; const $x = 0; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
-              { const $i = wi; const $x = word | (2 << sh); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+              m[wi] = word | (2 << sh);
             }
             return dv + 16;
           }
@@ -378,8 +378,8 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
         if (fd === 0) {
           const bw = (hdr + 4 * H_BINMAP + ((idx >>> 5) << 2)) >>> 2;
           const left = m[bw]! & ~(1 << (idx & 31));
-          { const $i = bw; const $x = left; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
-          if (left === 0) { const $i = (hdr + 4 * H_SUMMARY) >>> 2; const $x = m[(hdr + 4 * H_SUMMARY) >>> 2]! & ~(1 << (idx >>> 5)); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          m[bw] = left;
+          if (left === 0) m[(hdr + 4 * H_SUMMARY) >>> 2] = m[(hdr + 4 * H_SUMMARY) >>> 2]! & ~(1 << (idx >>> 5));
         }
         { const $i = slot; const $x = fd; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
         if (rem >= 32) {
@@ -390,13 +390,13 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
           { const $i = (r + rem) >>> 2; const $x = rem; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
           // The chunk map: c's old size word goes, c is in use (with its own size word from 512
           // bytes), the remainder is a free chunk (with its size word).
-          if (k >= 32) { const $i = wi + 1; const $x = 0; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
-          { const $i = wi; const $x = m[wi]! | (2 << sh); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
-          if (nb >= 512) { const $i = wi + 1; const $x = (nb >>> 2) | SIZE_TAG; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          if (k >= 32) m[wi + 1] = 0;
+          m[wi] = m[wi]! | (2 << sh);
+          if (nb >= 512) m[wi + 1] = (nb >>> 2) | SIZE_TAG;
           const rg = g + (nb >>> 4);
           const ri = map + (rg >>> 4);
-          { const $i = ri; const $x = m[ri]! | (MARK_FREE << ((rg & 15) << 1)); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
-          if (rem >= 512) { const $i = ri + 1; const $x = (rem >>> 2) | SIZE_TAG; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          m[ri] = m[ri]! | (MARK_FREE << ((rg & 15) << 1));
+          if (rem >= 512) m[ri + 1] = (rem >>> 2) | SIZE_TAG;
           if (small) { const $i = dvAt; const $x = r; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
           if (x !== 0) {
             // insert(x, xs), written out
@@ -410,8 +410,8 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
             } else {
               const bw = (hdr + 4 * H_BINMAP + ((xi >>> 5) << 2)) >>> 2;
               const old = m[bw]!;
-              { const $i = bw; const $x = old | (1 << (xi & 31)); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
-              if (old === 0) { const $i = (hdr + 4 * H_SUMMARY) >>> 2; const $x = m[(hdr + 4 * H_SUMMARY) >>> 2]! | (1 << (xi >>> 5)); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+              m[bw] = old | (1 << (xi & 31));
+              if (old === 0) m[(hdr + 4 * H_SUMMARY) >>> 2] = m[(hdr + 4 * H_SUMMARY) >>> 2]! | (1 << (xi >>> 5));
             }
             { const $i = xslot; const $x = x; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
           }
@@ -419,7 +419,7 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
           { const $i = (c + 8) >>> 2; const $x = csize | CINUSE | (s & PINUSE); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
           const nh = c + csize + 8;
           { const $i = nh >>> 2; const $x = m[nh >>> 2]! | PINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
-          { const $i = wi; const $x = m[wi]! | (2 << sh); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          m[wi] = m[wi]! | (2 << sh);
         }
         return c + 16;
       }
@@ -437,8 +437,8 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
           { const $i = (hdr + 4 * H_TOP) >>> 2; const $x = nt; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
           const g = (top - arena) >>> 4;
           const wi = map + (g >>> 4);
-          { const $i = wi; const $x = m[wi]! | (MARK_USED << ((g & 15) << 1)); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
-          if (nb >= 512) { const $i = wi + 1; const $x = (nb >>> 2) | SIZE_TAG; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          m[wi] = m[wi]! | (MARK_USED << ((g & 15) << 1));
+          if (nb >= 512) m[wi + 1] = (nb >>> 2) | SIZE_TAG;
           return top + 16;
         }
       }
@@ -657,8 +657,8 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
           if (fd === 0) {
             const bw = (hdr + 4 * H_BINMAP + ((pidx >>> 5) << 2)) >>> 2;
             const left = m[bw]! & ~(1 << (pidx & 31));
-            { const $i = bw; const $x = left; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
-            if (left === 0) { const $i = (hdr + 4 * H_SUMMARY) >>> 2; const $x = m[(hdr + 4 * H_SUMMARY) >>> 2]! & ~(1 << (pidx >>> 5)); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+            m[bw] = left;
+            if (left === 0) m[(hdr + 4 * H_SUMMARY) >>> 2] = m[(hdr + 4 * H_SUMMARY) >>> 2]! & ~(1 << (pidx >>> 5));
           }
         } else {
           const bk = m[(start + 24) >>> 2]!;
@@ -674,8 +674,8 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
           if (fd === 0) {
             const bw = (hdr + 4 * H_BINMAP + ((nidx >>> 5) << 2)) >>> 2;
             const left = m[bw]! & ~(1 << (nidx & 31));
-            { const $i = bw; const $x = left; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
-            if (left === 0) { const $i = (hdr + 4 * H_SUMMARY) >>> 2; const $x = m[(hdr + 4 * H_SUMMARY) >>> 2]! & ~(1 << (nidx >>> 5)); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+            m[bw] = left;
+            if (left === 0) m[(hdr + 4 * H_SUMMARY) >>> 2] = m[(hdr + 4 * H_SUMMARY) >>> 2]! & ~(1 << (nidx >>> 5));
           }
         } else {
           const bk = m[(n + 24) >>> 2]!;
@@ -685,17 +685,17 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
       }
       if (nextFree) {
         // The next chunk leaves the map (its size word, then its mark).
-        if (nsize >= 512) { const $i = we + 1; const $x = 0; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
-        { const $i = we; const $x = m[we]! & ~(3 << es); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+        if (nsize >= 512) m[we + 1] = 0;
+        m[we] = m[we]! & ~(3 << es);
       }
       // The chunk map: c stays a start (now free) or leaves the map, with its size word; the
       // chunk before loses its size word (rewritten below for the merged chunk).
       if (start === c && !toTop && !nextFree) {
-        { const $i = wi; const $x = m[wi]! & ~(2 << sh); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; } // in use → free (its size word stays)
+        m[wi] = m[wi]! & ~(2 << sh); // in use → free (its size word stays)
       } else {
         { const $i = (c + 8) >>> 2; const $x = s & ~CINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; } // (merged away: a later free of it is named a double free)
-        if (k >= 32) { const $i = wi + 1; const $x = 0; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
-        { const $i = wi; const $x = m[wi]! & ~(3 << sh); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+        if (k >= 32) m[wi + 1] = 0;
+        m[wi] = m[wi]! & ~(3 << sh);
         if (start !== c) {
           if (ps >= 512) { const $i = pw + 1; const $x = 0; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
           if (toTop) { const $i = pw; const $x = m[pw]! & ~(3 << psh); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
@@ -715,7 +715,7 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
         return;
       }
       if (!nextFree) { const $i = (n + 8) >>> 2; const $x = ns & ~PINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
-      else if (start === c) { const $i = wi; const $x = m[wi]! | (MARK_FREE << sh); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; } // c starts the merged chunk
+      else if (start === c) m[wi] = m[wi]! | (MARK_FREE << sh); // c starts the merged chunk
       { const $i = (start + 8) >>> 2; const $x = total | PINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
       { const $i = (start + total) >>> 2; const $x = total; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
       if ((start !== c || nextFree) && total >= 512) { const $i = (start === c ? wi : pw) + 1; const $x = (total >>> 2) | SIZE_TAG; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
@@ -730,8 +730,8 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
         } else {
           const bw = (hdr + 4 * H_BINMAP + ((tidx >>> 5) << 2)) >>> 2;
           const old = m[bw]!;
-          { const $i = bw; const $x = old | (1 << (tidx & 31)); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
-          if (old === 0) { const $i = (hdr + 4 * H_SUMMARY) >>> 2; const $x = m[(hdr + 4 * H_SUMMARY) >>> 2]! | (1 << (tidx >>> 5)); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          m[bw] = old | (1 << (tidx & 31));
+          if (old === 0) m[(hdr + 4 * H_SUMMARY) >>> 2] = m[(hdr + 4 * H_SUMMARY) >>> 2]! | (1 << (tidx >>> 5));
         }
         { const $i = tslot; const $x = start; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
       }
@@ -1648,13 +1648,13 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     const m = this.m;
     const i = this.mapWord(c);
     const sh = (((c - this.arena) >>> this.gshift) & 15) << 1;
-    { const $i = i; const $x = (m[i]! & ~(3 << sh)) | (v << sh); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+    m[i] = (m[i]! & ~(3 << sh)) | (v << sh);
   }
 
   /** Writes (or, with `v` = 0, clears) the size word of a chunk at `c` of `size` bytes, when it has one. */
   protected override setSizeWord(c: number, size: number, on: boolean): void {
     const n = size >> this.gshift; // sizes stay under 2^31: a signed shift is exact (and an i32 in the wasm engine)
-    if (n >= SIZE_WORD_GRANULES) { const $i = this.mapWord(c) + 1; const $x = on ? (n << 2) | SIZE_TAG : 0; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; this.m[$c + 1 + $n] = $i; this.m[$c + 2 + $n] = this.m[$i]!; this.m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); this.m[$i] = $x; }
+    if (n >= SIZE_WORD_GRANULES) this.m[this.mapWord(c) + 1] = on ? (n << 2) | SIZE_TAG : 0;
   }
 
   /** Marks chunk `c` of `size` bytes in the chunk map: its pair `v` and its size word. */
@@ -1751,10 +1751,10 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     const w = idx >>> 5;
     const wa = this.hdr + 4 * (H_BINMAP + w);
     const old = m[wa >>> 2];
-    { const $i = wa >>> 2; const $x = old | (1 << (idx & 31)); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+    m[wa >>> 2] = old | (1 << (idx & 31));
     if (old === 0) {
       const sa = this.hdr + 4 * H_SUMMARY;
-      { const $i = sa >>> 2; const $x = m[sa >>> 2] | (1 << w); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+      m[sa >>> 2] = m[sa >>> 2] | (1 << w);
     }
   }
 
@@ -1763,10 +1763,10 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     const w = idx >>> 5;
     const wa = this.hdr + 4 * (H_BINMAP + w);
     const left = m[wa >>> 2] & ~(1 << (idx & 31));
-    { const $i = wa >>> 2; const $x = left; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+    m[wa >>> 2] = left;
     if (left === 0) {
       const sa = this.hdr + 4 * H_SUMMARY;
-      { const $i = sa >>> 2; const $x = m[sa >>> 2] & ~(1 << w); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+      m[sa >>> 2] = m[sa >>> 2] & ~(1 << w);
     }
   }
 

@@ -40,16 +40,19 @@
  * **Recovery.** Every lock has a log (the main heap's in the shared area, an arena's in its
  * first segment), used by whoever holds the lock: every call runs on a *logged engine*
  * (`LoggedEngine.generated.ts`, derived from `Heap.ts`) that appends each metadata word's
- * address and old value to the log before storing it. When a thread dies, `recover` undoes the
- * log of every lock it held, puts back a list of remote frees it was freeing, unmarks a block
- * it was pushing, releases its locks and frees its slot for another thread.
+ * address and old value to the log before storing it, but for the derived words: the chunk map
+ * and the bin bitmap, functions of the chunk headers and of the bin heads, which it stores
+ * unlogged (a third of a call's stores). When a thread dies, `recover` undoes the log of every
+ * lock it held and rebuilds the derived words of the heaps behind that lock (the main heap, or
+ * every segment of the arena), puts back a list of remote frees it was freeing, unmarks a
+ * block it was pushing, releases its locks and frees its slot for another thread.
  */
 import { ArgumentError, DoubleFreeError, HeapCorruptionError, HeapError, VmError } from "../errors.js";
 import { Errno } from "../errno.js";
 import type { LinearMemory } from "../memory/LinearMemory.js";
 import { binCount } from "./bins.js";
 import { CINUSE, FLAG_BITS, MARK_FREE, MARK_USED, PINUSE } from "./chunk.js";
-import { H_ARENA, H_BITMAP, H_BRK, H_BRK_START, H_CONFIG, H_COVER, H_END, H_LIMIT, H_LOCK, H_TOP } from "./header.js";
+import { H_ARENA, H_BINMAP, H_BITMAP, H_BRK, H_BRK_START, H_CONFIG, H_COVER, H_END, H_LIMIT, H_LOCK, H_SUMMARY, H_TOP } from "./header.js";
 import type { Heap, MallInfo } from "./Heap.js";
 import { LinearHost } from "./host.js";
 import { HOLDER, WAITERS, holder, lock, reclaim, runtimeThreadId, tryLock, unlock, yieldLock } from "./lock.js";
@@ -121,8 +124,6 @@ const LOG_OVERFLOW = 0x7fff_ffff;
 const BULK_EDGE = 32;
 /** Chunks at most walked below the bitmap when it moves down (one call merges a few). */
 const GHOST_WALK = 64;
-/** A log entry's word index that is no word: the heap around the address in its value has its in-use bitmap rebuilt after the undo. */
-const REPAIR = -1;
 
 // ───────────────────────── the logged engine ─────────────────────────
 
@@ -162,8 +163,8 @@ class LoggedHost extends LinearHost {
     const headEnd = Math.min(end, (addr + BULK_EDGE + 3) >>> 2);
     const tail = Math.max(headEnd, (addr + length - BULK_EDGE) >>> 2);
     // The middle is not logged: a copy of the in-use bitmap over itself (the bitmap moving by
-    // less than its size) leaves it, the bitmap chunk's header and the top's to be rebuilt.
-    if (tail > headEnd) this.note(REPAIR, addr);
+    // less than its size) leaves it, the bitmap chunk's header and the top's to be rebuilt
+    // (recovery rebuilds every heap whose call it undid, see ArenaEngine.rebuild).
     for (let i = first; i < headEnd; i++) this.note(i, this.u32[i]!);
     for (let i = tail; i < end; i++) this.note(i, this.u32[i]!);
   }
@@ -200,7 +201,7 @@ interface Engine extends Heap {
   readonly logAt: number;
   readonly logCap: number;
   full(i: number): void;
-  repairBitmap(): void;
+  rebuild(): void;
 }
 
 type EngineClass = { open(memory: LinearMemory, hdr: number): Engine; readonly prototype: Engine };
@@ -282,7 +283,7 @@ function engineClass(HeapClass: typeof Heap): EngineClass {
      * leaves them behind). So before the copy, the chunks the destination held before the call
      * are walked, by their sizes before the call (the log's oldest values), and their first
      * words logged: the undo puts every one of them back. (The bitmap's own bytes, when the
-     * copy overlaps it, are rebuilt by {@link ArenaEngine.repairBitmap}.)
+     * copy overlaps it, are rebuilt by {@link ArenaEngine.rebuild}.)
      */
     protected override lowerBitmap(): void {
       const m = this.m;
@@ -349,12 +350,32 @@ function engineClass(HeapClass: typeof Heap): EngineClass {
     }
 
     /**
-     * After undoing a call that moved the in-use bitmap (a copy that may overlap the old one,
-     * and whose middle bytes were not logged): rewrites the bitmap's chunk header and the top's
-     * from what they must be, and the chunk map from the chunk headers, which the undo made
-     * whole again.
+     * After undoing a call: rebuilds the words the engine stores without logging them, from the
+     * ones it logs, which the undo made whole again. The chunk map from the chunk headers (and
+     * the bitmap's chunk header and the top's, from what they must be: a call that moved the
+     * bitmap copied it without logging the copy's middle), then the bin bitmap and its summary
+     * from the bin heads. For a heap whose lock was held with no call under way, it writes what
+     * was there.
+     * @throws HeapCorruptionError when the header or a chunk header is not sound
      */
-    repairBitmap(): void {
+    rebuild(): void {
+      this.rebuildMap();
+      const m = this.m;
+      const hdr = this.hdr >>> 2;
+      const bins = this.bins >>> 2;
+      const nbins = binCount(this.gshift);
+      let summary = 0;
+      for (let w = 0; w < this.binWords; w++) {
+        let bits = 0;
+        for (let b = 0; b < 32; b++) if ((w << 5) + b < nbins && m[bins + (w << 5) + b] !== 0) bits |= 1 << b;
+        m[hdr + H_BINMAP + w] = bits;
+        if (bits !== 0) summary |= 1 << w;
+      }
+      m[hdr + H_SUMMARY] = summary;
+    }
+
+    /** The chunk map (and the bitmap's and the top's chunk headers) rebuilt from the chunk headers. */
+    private rebuildMap(): void {
       const m = this.m;
       const W = this.W;
       const hdr = this.hdr;
@@ -388,7 +409,7 @@ function engineClass(HeapClass: typeof Heap): EngineClass {
       }
       m[(top + W) >>> 2] = (end - top) | (prevInUse ? PINUSE : 0);
       if (W === 8) m[(top + 12) >>> 2] = 0;
-      this.host.zero(bm + this.W2, bmSize - W);
+      m.fill(0, (bm + this.W2) >>> 2, (bm + bmSize + W) >>> 2); // (the payload, as the engine zeroes it; not logged)
       for (let k = 0; k < chunks.length; k += 3) this.markChunk(chunks[k]!, chunks[k + 1]!, chunks[k + 2]!);
     }
   }
@@ -398,29 +419,22 @@ function engineClass(HeapClass: typeof Heap): EngineClass {
 }
 
 /**
- * Writes back the old values of log `lg` (count word index), newest first, and empties it.
- * @returns the addresses around which a heap must have its in-use bitmap rebuilt (a copy or
- *   fill there was not logged whole)
+ * Writes back the old values of log `lg` (count word index), newest first, and empties it. (The
+ * heaps it wrote to then have their derived words rebuilt: {@link ArenaEngine.rebuild}.)
  * @throws VmError when the call overflowed its log; HeapCorruptionError when it names a word
  *   outside `[lo, hi)` (word indices)
  */
-function undo(m: Int32Array, lg: number, lo: number, hi: number): number[] {
+function undo(m: Int32Array, lg: number, lo: number, hi: number): void {
   const n = m[lg]!;
   if (n === LOG_OVERFLOW || n < 0 || n > LOG_WORDS) throw new VmError(`recover: the interrupted call made more than ${LOG_WORDS / 2} metadata stores and cannot be undone`);
   // The heap's stores all land between its header and its limit: a log naming any other word
   // was not written by a call (a crafted or damaged buffer), and nothing of it is written back.
   for (let k = 0; k < n; k += 2) {
     const i = m[lg + 1 + k]!;
-    if (i !== REPAIR && (i < lo || i >= hi)) throw new HeapCorruptionError("undo log names a word outside the heap", "recover", i * 4);
+    if (i < lo || i >= hi) throw new HeapCorruptionError("undo log names a word outside the heap", "recover", i * 4);
   }
-  const repair: number[] = [];
-  for (let k = n - 2; k >= 0; k -= 2) {
-    const i = m[lg + 1 + k]!;
-    if (i === REPAIR) repair.push(m[lg + 2 + k]!);
-    else m[i] = m[lg + 2 + k]!;
-  }
+  for (let k = n - 2; k >= 0; k -= 2) m[m[lg + 1 + k]!] = m[lg + 2 + k]!;
   m[lg] = 0;
-  return repair;
 }
 
 // ───────────────────────── the coordinator ─────────────────────────
@@ -1271,8 +1285,9 @@ export class SharedHeap {
 
   /**
    * After the thread `threadId` died: undoes the call of every lock it held (from that lock's
-   * log), puts back the remote frees it was freeing, unmarks a block it was pushing, releases
-   * its locks and frees its arenas for other threads.
+   * log) and rebuilds the derived words of the heaps behind the lock, puts back the remote frees
+   * it was freeing, unmarks a block it was pushing, releases its locks and frees its arenas for
+   * other threads.
    * @returns whether it held a lock or was pushing a block
    */
   recover(threadId: number): boolean {
@@ -1286,7 +1301,11 @@ export class SharedHeap {
     return Math.min(v[this.mainLock - H_LOCK + H_LIMIT]! >>> 0, this.memory.maxBytes, v.length * 4) >>> 2;
   }
 
-  /** recover's first half: the locks that holder `id` held, their calls undone. */
+  /**
+   * recover's first half: the locks that holder `id` held, their calls undone. A call stores the
+   * derived words (chunk maps, bin bitmaps) without logging them, from its first store on: the
+   * heaps behind every lock it held are rebuilt, whether its log is empty or not.
+   */
   private recoverLocks(id: number): boolean {
     const v = this.v;
     let found = false;
@@ -1295,7 +1314,9 @@ export class SharedHeap {
       if (holder(v, sa + S_LOCK) !== id) continue;
       found = true;
       const log = v[sa + S_LOG]! >>> 2;
-      if (log !== 0) this.repair(undo(v, log, this.mainLock - H_LOCK, this.limitWord()));
+      if (log !== 0) undo(v, log, this.mainLock - H_LOCK, this.limitWord());
+      // (A list that runs in a circle, in a crafted buffer, stops at as many segments as the table has.)
+      for (let a = v[sa + S_SEGS]!, n = 0; a !== 0 && n < TABLE_WORDS; a = v[(a >>> 2) + G_NEXT]!, n++) this.seg(a).e.rebuild();
       const drained = v[sa + S_DRAINED]!;
       if (drained !== 0) {
         const g = this.seg(v[this.area + A_TABLE + (drained >>> SEG_SHIFT)]!);
@@ -1312,7 +1333,8 @@ export class SharedHeap {
     }
     if (holder(v, this.mainLock) === id) {
       found = true;
-      this.repair(undo(v, this.main.logAt, this.mainLock - H_LOCK, this.limitWord()));
+      undo(v, this.main.logAt, this.mainLock - H_LOCK, this.limitWord());
+      this.main.rebuild();
       unlock(v, this.mainLock);
     }
     return found;
@@ -1345,14 +1367,6 @@ export class SharedHeap {
       Atomics.store(v, sa + S_OWNER, 0);
     }
     return found;
-  }
-
-  /** Rebuilds the in-use bitmap of each heap around these addresses (see {@link undo}). */
-  private repair(at: number[]): void {
-    for (const a of at) {
-      const seg = this.v[this.area + A_TABLE + (a >>> SEG_SHIFT)]!;
-      (seg !== 0 && a >= seg + SEG_HEADER ? this.seg(seg).e : this.main).repairBitmap();
-    }
   }
 
   /** Whether block `p` is on the list whose head is in word `head`. */

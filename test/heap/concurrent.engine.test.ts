@@ -27,4 +27,44 @@ describe("the logged engine generated from Heap.ts (a concurrent heap's)", () =>
     expect(out).toContain("export function makeLoggedEngine(Base: typeof Heap)");
     expect(() => generateLogged(wrap("    m[i] |= 2;\n    return 0;"))).toThrow(/compound stores/);
   });
+
+  it("stores the derived words (chunk map, bin bitmap) unlogged, and only those", () => {
+    const wrap = (body: string): string =>
+      `class Heap {\n  protected m!: Int32Array;\n  protected hdr!: number;\n  foo(c: number, w: number): void {\n    const m = this.m;\n    const hdr = this.hdr;\n${body}\n  }\n}\n`;
+    const derived: string[] = [];
+    const out: string = generateLogged(
+      wrap(
+        [
+          // the chunk map: from the value of the header word H_BITMAP, through const locals, or mapWord()
+          "    const map = m[(hdr + 4 * H_BITMAP) >>> 2]! >>> 2;",
+          "    const wi = map + (c >>> 8);",
+          "    m[wi] = 1;",
+          "    m[(c > 0 ? wi : map) + 1] = 2;",
+          "    this.m[this.mapWord(c) + 1] = 3;",
+          // the bin bitmap and its summary: from the header offsets
+          "    const bw = (hdr + 4 * H_BINMAP + (w << 2)) >>> 2;",
+          "    m[bw] = 4;",
+          "    m[(this.hdr + 4 * H_SUMMARY) >>> 2] = 5;",
+          // logged: the header word H_BITMAP itself, a bin head, a let, a chunk header, a mixed choice
+          "    m[(hdr + 4 * H_BITMAP) >>> 2] = 6;",
+          "    m[(this.bins + (w << 2)) >>> 2] = 7;",
+          "    let pw = 0;",
+          "    pw = map + 1;",
+          "    m[pw] = 8;",
+          "    m[(c + 8) >>> 2] = 9;",
+          "    m[c > 0 ? wi : (c + 8) >>> 2] = 10;",
+        ].join("\n"),
+      ),
+      derived,
+    );
+    for (const x of [1, 2, 3, 4, 5]) expect(out).toMatch(new RegExp(`\\] = ${x};`));
+    for (const x of [6, 7, 8, 9, 10]) expect(out).toContain(`const $x = ${x}; const $n = this.lgN;`);
+    expect(derived).toHaveLength(5);
+    expect(derived[0]).toBe("Heap.ts:9: m[wi] = 1;");
+    // Heap.ts's own: the chunk map's and the bin bitmap's stores, none of the others.
+    const list: string[] = [];
+    generateLogged(read("src/heap/Heap.ts"), list);
+    expect(list.length).toBeGreaterThan(30);
+    for (const line of list) expect(line).toMatch(/m\[(wi|we|ri|bw|i|wa >>> 2|sa >>> 2|\(hdr \+ 4 \* H_SUMMARY\) >>> 2|this\.mapWord\(c\)|wi \+ 1|we \+ 1|ri \+ 1)( \+ 1)?\] = /);
+  });
 });

@@ -323,10 +323,12 @@ describe("recover, arenas: a call cut short at any store is undone", () => {
   // As above, through the arenas: a handle (thread 77) makes the calls, another (this heap's
   // maker) allocates blocks the first frees and frees blocks of the first's (pushed on its
   // remote frees while it keeps its arena, freed at its next call: those frees are cut too).
-  // Every store of every log counts; the cut leaves the logs and locks as a killed thread would.
+  // Every logged store of every log counts (the unlogged stores of the derived words, chunk map
+  // and bin bitmap, made before it too); the cut leaves the logs and locks as a killed thread
+  // would.
   for (const seed of [11, 12, 13]) {
     it(`seed ${seed}: every call of thread 77, cut at every store`, () => {
-      const ops = arenaOps(seed, 36);
+      const ops = arenaOps(seed, 40);
       let cuts = 0;
       let drainCuts = 0;
       for (let victim = 0; victim < ops.length; victim++) {
@@ -401,6 +403,9 @@ describe("recover, arenas: a call cut short at any store is undone", () => {
           const where = `seed ${seed}, call ${victim} (${JSON.stringify(op)}), cut after ${k} stores`;
           expect(st.observer.recover(77), where).toBe(true);
           expectSame(arenaPicture(st, target), before, where);
+          // The chunk maps and bin bitmaps, stored without a log and rebuilt by recover, agree
+          // with the chunks and the bins (check() reads them all; it frees the remote frees too).
+          st.observer.check();
         }
       }
       expect(cuts).toBeGreaterThan(200);
