@@ -46,7 +46,9 @@
 // the code itself (see derivedIndex): an address computed from the chunk map's base (the value
 // of the header word H_BITMAP, or this.mapWord(...)), or from the header offsets H_BINMAP and
 // H_SUMMARY; through const locals only. Anything else, the header word H_BITMAP itself
-// included, is logged. `--derived` lists the stores left unlogged.
+// included, is logged. So are the stores that change only the PINUSE flag of the chunk after
+// one a call takes or frees (see pinuseOnly): a function of that chunk's CINUSE, which recovery
+// rewrites for every chunk. `--derived` lists the stores left unlogged.
 
 import fs from "node:fs";
 import path from "node:path";
@@ -197,22 +199,77 @@ function derive(source, flavour, derived = []) {
     return null;
   }
 
+  /**
+   * Whether store `st` (m[X] = v) changes nothing but the PINUSE flag of the word it stores to:
+   * "same" when v is \`m[X] | PINUSE\` or \`m[X] & ~PINUSE\` (the same X, as written); "checked"
+   * when v is \`y | PINUSE\` or \`y & ~PINUSE\` for a local y that is only ever assigned m[X] (or
+   * a number first): the generated code then logs the store unless only PINUSE changes. Those
+   * are the flag of the chunk after one the call takes or frees, a function of that chunk's
+   * CINUSE, which recovery rewrites for every chunk. Else null.
+   */
+  function pinuseOnly(st) {
+    const v = unwrap(st.right);
+    if (!ts.isBinaryExpression(v)) return null;
+    const r = unwrap(v.right);
+    const flag =
+      (v.operatorToken.kind === ts.SyntaxKind.BarToken && ts.isIdentifier(r) && r.text === "PINUSE") ||
+      (v.operatorToken.kind === ts.SyntaxKind.AmpersandToken && ts.isPrefixUnaryExpression(r) && r.operator === ts.SyntaxKind.TildeToken && ts.isIdentifier(unwrap(r.operand)) && unwrap(r.operand).text === "PINUSE");
+    if (!flag) return null;
+    const at = st.left.argumentExpression.getText(sf);
+    let pure = true; // (an index written twice must be the same word twice: no call or assignment in it)
+    const impure = (x) => {
+      if (ts.isCallExpression(x) || (ts.isBinaryExpression(x) && isAssignment(x.operatorToken.kind)) || ts.isPrefixUnaryExpression(x) || ts.isPostfixUnaryExpression(x)) pure = false;
+      ts.forEachChild(x, impure);
+    };
+    impure(st.left.argumentExpression);
+    if (!pure) return null;
+    const readsAt = (e) => {
+      e = unwrap(e);
+      return isMAccess(e) && e.expression.getText(sf) === st.left.expression.getText(sf) && e.argumentExpression.getText(sf) === at;
+    };
+    const a = unwrap(v.left);
+    if (readsAt(a)) return "same";
+    if (!ts.isIdentifier(a)) return null;
+    // Every assignment of the local, in the function around the store.
+    let fn = st.parent;
+    while (fn && !ts.isFunctionLike(fn)) fn = fn.parent;
+    if (!fn) return null;
+    let ok = true;
+    let reads = 0;
+    const visit = (x) => {
+      if (ts.isVariableDeclaration(x) && ts.isIdentifier(x.name) && x.name.text === a.text) {
+        const init = x.initializer && unwrap(x.initializer);
+        if (init && readsAt(init)) reads++;
+        else if (!(init && ts.isNumericLiteral(init) && (x.parent.flags & ts.NodeFlags.Const) === 0)) ok = false;
+      } else if (ts.isBinaryExpression(x) && isAssignment(x.operatorToken.kind) && ts.isIdentifier(unwrap(x.left)) && unwrap(x.left).text === a.text) {
+        if (x.operatorToken.kind === ts.SyntaxKind.EqualsToken && readsAt(x.right)) reads++;
+        else ok = false;
+      } else if ((ts.isPrefixUnaryExpression(x) || ts.isPostfixUnaryExpression(x)) && ts.isIdentifier(unwrap(x.operand)) && unwrap(x.operand).text === a.text) {
+        ok = false;
+      }
+      ts.forEachChild(x, visit);
+    };
+    visit(fn);
+    return ok && reads > 0 ? "checked" : null;
+  }
+
   /** The node's text with every metadata access below it rewritten. */
   function render(node) {
     if (ts.isExpressionStatement(node) && ts.isBinaryExpression(node.expression) && isMAccess(node.expression.left) && node.expression.operatorToken.kind === ts.SyntaxKind.EqualsToken) {
       const st = node.expression;
       const arr = render(st.left.expression);
-      if (logged && derivedIndex(st.left.argumentExpression) !== null) {
+      const pin = logged ? pinuseOnly(st) : null;
+      if (logged && (derivedIndex(st.left.argumentExpression) !== null || pin === "same")) {
         derived.push(`Heap.ts:${sf.getLineAndCharacterOfPosition(node.getStart(sf)).line + 1}: ${text(node)}`);
         return `${arr}[${render(st.left.argumentExpression)}] = ${render(st.right)};`;
       }
       if (logged) {
-        return (
-          `{ const $i = ${render(st.left.argumentExpression)}; const $x = ${render(st.right)}; ` +
-          `const $n = this.lgN; ` +
-          `if ($n < this.lgCap) { const $c = this.lg; ${arr}[$c + 1 + $n] = $i; ${arr}[$c + 2 + $n] = ${arr}[$i]!; ${arr}[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); ` +
-          `${arr}[$i] = $x; }`
-        );
+        const log = `const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; ${arr}[$c + 1 + $n] = $i; ${arr}[$c + 2 + $n] = ${arr}[$i]!; ${arr}[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i);`;
+        if (pin === "checked") {
+          derived.push(`Heap.ts:${sf.getLineAndCharacterOfPosition(node.getStart(sf)).line + 1}: ${text(node)} (when only PINUSE changes)`);
+          return `{ const $i = ${render(st.left.argumentExpression)}; const $x = ${render(st.right)}; if ((($x ^ ${arr}[$i]!) & ~PINUSE) !== 0) { ${log} } ${arr}[$i] = $x; }`;
+        }
+        return `{ const $i = ${render(st.left.argumentExpression)}; const $x = ${render(st.right)}; ${log} ${arr}[$i] = $x; }`;
       }
       return (
         `{ const $i = ${render(st.left.argumentExpression)}; const $x = ${render(st.right)}; ` +

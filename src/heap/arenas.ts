@@ -351,11 +351,11 @@ function engineClass(HeapClass: typeof Heap): EngineClass {
 
     /**
      * After undoing a call: rebuilds the words the engine stores without logging them, from the
-     * ones it logs, which the undo made whole again. The chunk map from the chunk headers (and
-     * the bitmap's chunk header and the top's, from what they must be: a call that moved the
-     * bitmap copied it without logging the copy's middle), then the bin bitmap and its summary
-     * from the bin heads. For a heap whose lock was held with no call under way, it writes what
-     * was there.
+     * ones it logs, which the undo made whole again. Every chunk header's PINUSE flag from the
+     * chunk before it, and the chunk map from the chunk headers (and the bitmap's chunk header
+     * and the top's, from what they must be: a call that moved the bitmap copied it without
+     * logging the copy's middle), then the bin bitmap and its summary from the bin heads. For a
+     * heap whose lock was held with no call under way, it writes what was there.
      * @throws HeapCorruptionError when the header or a chunk header is not sound
      */
     rebuild(): void {
@@ -374,7 +374,7 @@ function engineClass(HeapClass: typeof Heap): EngineClass {
       m[hdr + H_SUMMARY] = summary;
     }
 
-    /** The chunk map (and the bitmap's and the top's chunk headers) rebuilt from the chunk headers. */
+    /** The chunk map, the chunk headers' PINUSE flags, the bitmap's and the top's chunk headers, rebuilt from the chunk headers. */
     private rebuildMap(): void {
       const m = this.m;
       const W = this.W;
@@ -402,6 +402,9 @@ function engineClass(HeapClass: typeof Heap): EngineClass {
         const s = m[(x + W) >>> 2]!;
         const size = s & ~FLAG_BITS;
         if (size < this.minChunk || x + size > top) throw new HeapCorruptionError(`invalid chunk size ${size}`, "recover", x);
+        // PINUSE, which the engine sets and clears unlogged: the chunk before is in use.
+        const flagged: number = (s & ~PINUSE) | (prevInUse ? PINUSE : 0);
+        if (flagged !== s) m[(x + W) >>> 2] = flagged;
         chunks.push(x, size, (s & CINUSE) !== 0 ? MARK_USED : MARK_FREE);
         prevInUse = (s & CINUSE) !== 0;
         prevSize = size;

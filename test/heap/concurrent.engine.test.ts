@@ -65,6 +65,39 @@ describe("the logged engine generated from Heap.ts (a concurrent heap's)", () =>
     const list: string[] = [];
     generateLogged(read("src/heap/Heap.ts"), list);
     expect(list.length).toBeGreaterThan(30);
-    for (const line of list) expect(line).toMatch(/m\[(wi|we|ri|bw|i|wa >>> 2|sa >>> 2|\(hdr \+ 4 \* H_SUMMARY\) >>> 2|this\.mapWord\(c\)|wi \+ 1|we \+ 1|ri \+ 1)( \+ 1)?\] = /);
+    for (const line of list) {
+      if (line.includes("PINUSE;")) expect(line).toMatch(/: m\[(nh|n|\(n \+ (8|W)\)) >>> 2\] = (m\[(nh|n) >>> 2\]! \| PINUSE;|ns & ~PINUSE; \(when only PINUSE changes\))$/);
+      else expect(line).toMatch(/m\[(wi|we|ri|bw|i|wa >>> 2|sa >>> 2|\(hdr \+ 4 \* H_SUMMARY\) >>> 2|this\.mapWord\(c\)|wi \+ 1|we \+ 1|ri \+ 1)( \+ 1)?\] = /);
+    }
+  });
+
+  it("stores a change of the next chunk's PINUSE flag alone unlogged", () => {
+    const wrap = (body: string): string =>
+      `class Heap {\n  protected m!: Int32Array;\n  foo(c: number, s: number): void {\n    const m = this.m;\n${body}\n  }\n}\n`;
+    const derived: string[] = [];
+    const out: string = generateLogged(
+      wrap(
+        [
+          "    const nh = c + 8;",
+          "    m[nh >>> 2] = m[nh >>> 2]! | PINUSE;", // unlogged: the flag of the word read, as it is
+          "    let ns = 0;",
+          "    ns = m[(c + 24) >>> 2]!;",
+          "    m[(c + 24) >>> 2] = ns & ~PINUSE;", // unlogged when only the flag changes (checked when run)
+          "    const t = m[(c + 40) >>> 2]! + s;",
+          "    m[(c + 40) >>> 2] = t | PINUSE;", // logged: t is not the word
+          "    m[(c + 56) >>> 2] = m[(c + 60) >>> 2]! | PINUSE;", // logged: another word
+          "    m[this.at(c) >>> 2] = m[this.at(c) >>> 2]! & ~PINUSE;", // logged: an index with a call
+          "    m[(c + 72) >>> 2] = s | PINUSE;", // logged: a parameter
+        ].join("\n"),
+      ),
+      derived,
+    );
+    expect(out).toContain("m[nh >>> 2] = m[nh >>> 2]! | PINUSE;");
+    expect(out).toContain("{ const $i = (c + 24) >>> 2; const $x = ns & ~PINUSE; if ((($x ^ m[$i]!) & ~PINUSE) !== 0) { const $n = this.lgN;");
+    expect(out).toContain("const $x = t | PINUSE; const $n = this.lgN;");
+    expect(out).toContain("const $x = m[(c + 60) >>> 2]! | PINUSE; const $n = this.lgN;");
+    expect(out).toContain("const $x = m[this.at(c) >>> 2]! & ~PINUSE; const $n = this.lgN;");
+    expect(out).toContain("const $x = s | PINUSE; const $n = this.lgN;");
+    expect(derived).toEqual(["Heap.ts:6: m[nh >>> 2] = m[nh >>> 2]! | PINUSE;", "Heap.ts:9: m[(c + 24) >>> 2] = ns & ~PINUSE; (when only PINUSE changes)"]);
   });
 });
