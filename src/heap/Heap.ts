@@ -997,10 +997,12 @@ export class Heap<M extends HeapMemory = LinearMemory> {
       if ((mode & MODE_SYNC) !== 0 && this.stale()) this.sync();
     }
     // validate and freeChunk for the LP64 layout, written out with literal layout numbers
-    // (see malloc) for the common case, both neighbours in use: nothing merges. The pointer is
-    // validated as an int32 (callers often pass doubles) and by the chunk map, the block's size
-    // by the chunk map too (sizeOk, written out). A merge, and any check that fails, goes to
-    // freeChunk, which throws the error that names the damage before anything changes.
+    // (see malloc). The pointer is validated as an int32 (callers often pass doubles) and by
+    // the chunk map, the block's size by the chunk map too (sizeOk, written out). Then the
+    // common case, both neighbours in use, takes a straight path of its own, apart from the
+    // merges: run through the merging code's flags and live values, it cost a fifth more
+    // (churn). The merges follow, written out too. Any check that fails goes to freeChunk,
+    // which throws the error that names the damage before anything changes.
     const p = ptr | 0;
     const m = this.m;
     const hdr = this.hdr;
@@ -1021,8 +1023,7 @@ export class Heap<M extends HeapMemory = LinearMemory> {
     const s = m[(c + 8) >>> 2]!;
     const size = s & ~FLAG_BITS;
     const n = c + size;
-    fast: {
-      if (size < 32 || (size & 15) !== 0 || n > top || m[(c + 12) >>> 2] !== 0) break fast;
+    if (size >= 32 && (size & 15) === 0 && n <= top && m[(c + 12) >>> 2] === 0) {
       // sizeOk(c, size), written out: the map gives c this size. (Nothing is read at n before.)
       const k = size >>> 4;
       const e = g + k;
@@ -1030,214 +1031,263 @@ export class Heap<M extends HeapMemory = LinearMemory> {
       const es = (e & 15) << 1;
       const after = word & -(4 << sh);
       const next = m[we]!; // the word of the next chunk's pair
-      if (k >= 32 ? after !== 0 || m[wi + 1] !== ((k << 2) | SIZE_TAG) : (we === wi ? after & ((1 << es) - 1) : after | (next & ((1 << es) - 1)) | (we === wi + 2 ? m[wi + 1]! : 0)) !== 0) break fast;
-      const toTop = n === top;
-      const dvAt = (hdr + 4 * H_DV) >>> 2;
-      let ns = 0;
-      let nsize = 0;
-      let nextFree = false;
-      let nIsDv = false;
-      let nslot = 0;
-      let nidx = 0;
-      if (!toTop) {
-        // The chunk after: in use in the map (a block, or the map's own chunk), or free there
-        // and of the size the map gives it, in its bin with sound links or the designated
-        // victim; its header agreeing either way.
-        if ((next & 3) === SIZE_TAG) break fast;
-        const np = (next >>> es) & 3;
-        ns = m[(n + 8) >>> 2]!;
-        nsize = ns & ~FLAG_BITS;
-        if (nsize < 32 || (nsize & 15) !== 0 || n + nsize > top || m[(n + 12) >>> 2] !== 0) break fast;
-        if (np === MARK_USED) {
-          if ((ns & (CINUSE | PINUSE)) !== (CINUSE | PINUSE) || (n === bitmap - 16 && !this.bitmapHeadOk(ns))) break fast;
-        } else {
-          if (np !== MARK_FREE || (ns & (CINUSE | PINUSE)) !== PINUSE) break fast;
-          const nk = nsize >>> 4;
-          const ne = e + nk;
-          const nwe = map + (ne >>> 4);
-          const nes = (ne & 15) << 1;
-          const nafter = next & -(4 << es);
-          if (nk >= 32 ? nafter !== 0 || m[we + 1] !== ((nk << 2) | SIZE_TAG) : (nwe === we ? nafter & ((1 << nes) - 1) : nafter | (m[nwe]! & ((1 << nes) - 1)) | (nwe === we + 2 ? m[we + 1]! : 0)) !== 0 || (n + nsize !== top && ((m[nwe]! >>> nes) & 1) === 0)) break fast;
-          if (m[(n + nsize) >>> 2] !== nsize || (m[(n + nsize + 8) >>> 2]! & PINUSE) !== 0) break fast; // footerOk
-          nIsDv = n === m[dvAt];
-          if (!nIsDv) {
-            const nl = Math.clz32(nsize);
-            nidx = nsize < 1024 ? nsize >>> 4 : (((31 - nl) << 4) | ((nsize >>> (27 - nl)) & 15)) - 96;
-            nslot = (this.bins + (nidx << 2)) >>> 2;
-            const fd = m[(n + 16) >>> 2]!;
-            if (fd !== 0) {
-              if ((fd & 15) !== 0 || fd < arena || fd >= top) break fast;
-              const fg = (fd - arena) >>> 4;
-              const fw = m[map + (fg >>> 4)]!;
-              if ((fw & 3) === SIZE_TAG || ((fw >>> ((fg & 15) << 1)) & 3) !== MARK_FREE || m[(fd + 24) >>> 2] !== n) break fast;
+      if (k >= 32 ? after === 0 && m[wi + 1] === ((k << 2) | SIZE_TAG) : (we === wi ? after & ((1 << es) - 1) : after | (next & ((1 << es) - 1)) | (we === wi + 2 ? m[wi + 1]! : 0)) === 0) {
+        // The map confirms c's size, so the pair at e is the next chunk's start (or the top's):
+        // a block in use there, and this header's PINUSE, mean nothing merges.
+        if ((s & PINUSE) !== 0 && n !== top && (next & 3) !== SIZE_TAG && ((next >>> es) & 3) === MARK_USED) {
+          // The chunk after, in use in the map (a block, or the map's own chunk), must say so
+          // in a sound header. The head of c's bin is written through: a free chunk in the map.
+          const ns = m[(n + 8) >>> 2]!;
+          const nsize = ns & ~FLAG_BITS;
+          const tl = Math.clz32(size);
+          const idx = size < 1024 ? k : (((31 - tl) << 4) | ((size >>> (27 - tl)) & 15)) - 96;
+          const slot = (this.bins + (idx << 2)) >>> 2;
+          const head = m[slot]!;
+          const hg = (head - arena) >>> 4;
+          if (
+            (ns & (CINUSE | PINUSE)) === (CINUSE | PINUSE) &&
+            nsize >= 32 &&
+            (nsize & 15) === 0 &&
+            n + nsize <= top &&
+            m[(n + 12) >>> 2] === 0 &&
+            (n !== bitmap - 16 || this.bitmapHeadOk(ns)) &&
+            (head === 0 || ((head & 15) === 0 && head >= arena && head < top && ((m[map + (hg >>> 4)]! & 3) !== SIZE_TAG && ((m[map + (hg >>> 4)]! >>> ((hg & 15) << 1)) & 3) === MARK_FREE)))
+          ) {
+            // Every check passed: from here on the heap changes. c stays a start in the map, now
+            // free (its size word, if any, stays).
+            m[wi] = word & ~(2 << sh);
+            m[(n + 8) >>> 2] = ns & ~PINUSE;
+            m[(c + 8) >>> 2] = size | PINUSE;
+            m[n >>> 2] = size;
+            // insert(c, size), written out
+            m[(c + 16) >>> 2] = head;
+            if (head !== 0) {
+              m[(head + 24) >>> 2] = c;
+            } else {
+              const bw = (hdr + 4 * H_BINMAP + ((idx >>> 5) << 2)) >>> 2;
+              const old = m[bw]!;
+              m[bw] = old | (1 << (idx & 31));
+              if (old === 0) m[(hdr + 4 * H_SUMMARY) >>> 2] = m[(hdr + 4 * H_SUMMARY) >>> 2]! | (1 << (idx >>> 5));
             }
-            if (m[nslot] !== n) {
-              const bk = m[(n + 24) >>> 2]!;
-              if ((bk & 15) !== 0 || bk < arena || bk >= top) break fast;
-              const bg = (bk - arena) >>> 4;
-              const bw = m[map + (bg >>> 4)]!;
-              if ((bw & 3) === SIZE_TAG || ((bw >>> ((bg & 15) << 1)) & 3) !== MARK_FREE || m[(bk + 16) >>> 2] !== n) break fast;
+            m[slot] = c;
+            // As in freeChunk: free space held below the top only by the bitmap.
+            if (n === bitmap - 16 && size + m[(hdr + 4 * H_END) >>> 2]! - top > m[(hdr + 4 * H_TRIM) >>> 2]!) this.trim(m[(hdr + 4 * H_TOPPAD) >>> 2]!);
+            return;
+          }
+        } else {
+          // A merge: with the chunk before, the chunk after (free in a bin, or the designated
+          // victim) or the top.
+          fast: {
+            const toTop = n === top;
+            const dvAt = (hdr + 4 * H_DV) >>> 2;
+            let ns = 0;
+            let nsize = 0;
+            let nextFree = false;
+            let nIsDv = false;
+            let nslot = 0;
+            let nidx = 0;
+            if (!toTop) {
+              // The chunk after: in use in the map (a block, or the map's own chunk), or free there
+              // and of the size the map gives it, in its bin with sound links or the designated
+              // victim; its header agreeing either way.
+              if ((next & 3) === SIZE_TAG) break fast;
+              const np = (next >>> es) & 3;
+              ns = m[(n + 8) >>> 2]!;
+              nsize = ns & ~FLAG_BITS;
+              if (nsize < 32 || (nsize & 15) !== 0 || n + nsize > top || m[(n + 12) >>> 2] !== 0) break fast;
+              if (np === MARK_USED) {
+                if ((ns & (CINUSE | PINUSE)) !== (CINUSE | PINUSE) || (n === bitmap - 16 && !this.bitmapHeadOk(ns))) break fast;
+              } else {
+                if (np !== MARK_FREE || (ns & (CINUSE | PINUSE)) !== PINUSE) break fast;
+                const nk = nsize >>> 4;
+                const ne = e + nk;
+                const nwe = map + (ne >>> 4);
+                const nes = (ne & 15) << 1;
+                const nafter = next & -(4 << es);
+                if (nk >= 32 ? nafter !== 0 || m[we + 1] !== ((nk << 2) | SIZE_TAG) : (nwe === we ? nafter & ((1 << nes) - 1) : nafter | (m[nwe]! & ((1 << nes) - 1)) | (nwe === we + 2 ? m[we + 1]! : 0)) !== 0 || (n + nsize !== top && ((m[nwe]! >>> nes) & 1) === 0)) break fast;
+                if (m[(n + nsize) >>> 2] !== nsize || (m[(n + nsize + 8) >>> 2]! & PINUSE) !== 0) break fast; // footerOk
+                nIsDv = n === m[dvAt];
+                if (!nIsDv) {
+                  const nl = Math.clz32(nsize);
+                  nidx = nsize < 1024 ? nsize >>> 4 : (((31 - nl) << 4) | ((nsize >>> (27 - nl)) & 15)) - 96;
+                  nslot = (this.bins + (nidx << 2)) >>> 2;
+                  const fd = m[(n + 16) >>> 2]!;
+                  if (fd !== 0) {
+                    if ((fd & 15) !== 0 || fd < arena || fd >= top) break fast;
+                    const fg = (fd - arena) >>> 4;
+                    const fw = m[map + (fg >>> 4)]!;
+                    if ((fw & 3) === SIZE_TAG || ((fw >>> ((fg & 15) << 1)) & 3) !== MARK_FREE || m[(fd + 24) >>> 2] !== n) break fast;
+                  }
+                  if (m[nslot] !== n) {
+                    const bk = m[(n + 24) >>> 2]!;
+                    if ((bk & 15) !== 0 || bk < arena || bk >= top) break fast;
+                    const bg = (bk - arena) >>> 4;
+                    const bw = m[map + (bg >>> 4)]!;
+                    if ((bw & 3) === SIZE_TAG || ((bw >>> ((bg & 15) << 1)) & 3) !== MARK_FREE || m[(bk + 16) >>> 2] !== n) break fast;
+                  }
+                }
+                nextFree = true;
+              }
+            } else {
+              const ts = m[(top + 8) >>> 2]!;
+              if ((ts & ~FLAG_BITS) !== m[(hdr + 4 * H_END) >>> 2]! - top || (ts & (CINUSE | PINUSE)) !== PINUSE || m[(top + 12) >>> 2] !== 0) break fast;
             }
+            // The chunk before, when this header says it is free: a free chunk in the map that ends
+            // exactly here (sizeOk), in its bin with links that are free chunks naming it back
+            // (linksOk), or the designated victim.
+            let start = c;
+            let total = size;
+            let ps = 0;
+            let pw = 0;
+            let psh = 0;
+            let pslot = 0;
+            let pidx = 0;
+            let prevIsDv = false;
+            if ((s & PINUSE) === 0) {
+              ps = m[c >>> 2]!;
+              start = c - ps;
+              if (ps < 32 || (ps & 15) !== 0 || start < arena || m[(start + 8) >>> 2] !== (ps | PINUSE) || m[(start + 12) >>> 2] !== 0) break fast;
+              const pg = (start - arena) >>> 4;
+              pw = map + (pg >>> 4);
+              psh = (pg & 15) << 1;
+              const pword = m[pw]!;
+              if ((pword & 3) === SIZE_TAG || ((pword >>> psh) & 3) !== MARK_FREE) break fast;
+              const pk = ps >>> 4;
+              const pafter = pword & -(4 << psh);
+              if (pk >= 32 ? pafter !== 0 || m[pw + 1] !== ((pk << 2) | SIZE_TAG) : (pw === wi ? pafter & ((1 << sh) - 1) : pafter | (word & ((1 << sh) - 1)) | (wi === pw + 2 ? m[pw + 1]! : 0)) !== 0) break fast;
+              prevIsDv = start === m[dvAt];
+              if (!prevIsDv) {
+                const pl = Math.clz32(ps);
+                pidx = ps < 1024 ? ps >>> 4 : (((31 - pl) << 4) | ((ps >>> (27 - pl)) & 15)) - 96;
+                pslot = (this.bins + (pidx << 2)) >>> 2;
+                const fd = m[(start + 16) >>> 2]!;
+                if (fd !== 0) {
+                  if ((fd & 15) !== 0 || fd < arena || fd >= top) break fast;
+                  const fg = (fd - arena) >>> 4;
+                  const fw = m[map + (fg >>> 4)]!;
+                  if ((fw & 3) === SIZE_TAG || ((fw >>> ((fg & 15) << 1)) & 3) !== MARK_FREE || m[(fd + 24) >>> 2] !== start) break fast;
+                }
+                if (m[pslot] !== start) {
+                  const bk = m[(start + 24) >>> 2]!;
+                  if ((bk & 15) !== 0 || bk < arena || bk >= top) break fast;
+                  const bg = (bk - arena) >>> 4;
+                  const bw = m[map + (bg >>> 4)]!;
+                  if ((bw & 3) === SIZE_TAG || ((bw >>> ((bg & 15) << 1)) & 3) !== MARK_FREE || m[(bk + 16) >>> 2] !== start) break fast;
+                }
+              }
+              total = size + ps;
+            }
+            if (nextFree) total += nsize;
+            // The bin the result goes to: its head is written through (a free chunk in the map), unless
+            // it is the chunk before, whose forward link (checked above) becomes the head.
+            let tidx = 0;
+            let tslot = 0;
+            const withDv = prevIsDv || nIsDv; // a chunk that merges with the victim stays the victim
+            if (!toTop && !withDv) {
+              const tl = Math.clz32(total);
+              tidx = total < 1024 ? total >>> 4 : (((31 - tl) << 4) | ((total >>> (27 - tl)) & 15)) - 96;
+              tslot = (this.bins + (tidx << 2)) >>> 2;
+              const h = m[tslot]!;
+              if (h !== 0 && (h !== start || start === c) && !(nextFree && h === n)) {
+                if ((h & 15) !== 0 || h < arena || h >= top) break fast;
+                const hg = (h - arena) >>> 4;
+                const hw = m[map + (hg >>> 4)]!;
+                if ((hw & 3) === SIZE_TAG || ((hw >>> ((hg & 15) << 1)) & 3) !== MARK_FREE) break fast;
+              }
+            }
+            // Every check passed: from here on the heap changes.
+            if (start !== c && !prevIsDv) {
+              // unlink(start), written out
+              const fd = m[(start + 16) >>> 2]!;
+              if (m[pslot] === start) {
+                m[pslot] = fd;
+                if (fd === 0) {
+                  const bw = (hdr + 4 * H_BINMAP + ((pidx >>> 5) << 2)) >>> 2;
+                  const left = m[bw]! & ~(1 << (pidx & 31));
+                  m[bw] = left;
+                  if (left === 0) m[(hdr + 4 * H_SUMMARY) >>> 2] = m[(hdr + 4 * H_SUMMARY) >>> 2]! & ~(1 << (pidx >>> 5));
+                }
+              } else {
+                const bk = m[(start + 24) >>> 2]!;
+                m[(bk + 16) >>> 2] = fd;
+                if (fd !== 0) m[(fd + 24) >>> 2] = bk;
+              }
+            }
+            if (nextFree && !nIsDv) {
+              // unlink(n), written out; its links are read again, as unlinking `start` may have changed them
+              const fd = m[(n + 16) >>> 2]!;
+              if (m[nslot] === n) {
+                m[nslot] = fd;
+                if (fd === 0) {
+                  const bw = (hdr + 4 * H_BINMAP + ((nidx >>> 5) << 2)) >>> 2;
+                  const left = m[bw]! & ~(1 << (nidx & 31));
+                  m[bw] = left;
+                  if (left === 0) m[(hdr + 4 * H_SUMMARY) >>> 2] = m[(hdr + 4 * H_SUMMARY) >>> 2]! & ~(1 << (nidx >>> 5));
+                }
+              } else {
+                const bk = m[(n + 24) >>> 2]!;
+                m[(bk + 16) >>> 2] = fd;
+                if (fd !== 0) m[(fd + 24) >>> 2] = bk;
+              }
+            }
+            if (nextFree) {
+              // The next chunk leaves the map (its size word, then its mark).
+              if (nsize >= 512) m[we + 1] = 0;
+              m[we] = m[we]! & ~(3 << es);
+            }
+            // The chunk map: c stays a start (now free) or leaves the map, with its size word; the
+            // chunk before loses its size word (rewritten below for the merged chunk).
+            if (start === c && !toTop && !nextFree) {
+              m[wi] = m[wi]! & ~(2 << sh); // in use → free (its size word stays)
+            } else {
+              m[(c + 8) >>> 2] = s & ~CINUSE; // (merged away: a later free of it is named a double free)
+              if (k >= 32) m[wi + 1] = 0;
+              m[wi] = m[wi]! & ~(3 << sh);
+              if (start !== c) {
+                if (ps >= 512) m[pw + 1] = 0;
+                if (toTop) m[pw] = m[pw]! & ~(3 << psh);
+              }
+            }
+            if (toTop) {
+              const end = m[(hdr + 4 * H_END) >>> 2]!;
+              if (prevIsDv) m[dvAt] = 0;
+              m[(hdr + 4 * H_TOP) >>> 2] = start;
+              m[(start + 8) >>> 2] = (end - start) | PINUSE;
+              // The free space at the end: the top, and a free chunk below the bitmap when the bitmap
+              // is all that keeps it from the top (lowerBitmap, in trim, moves the bitmap down).
+              const bmc = bitmap - 16;
+              const bs = m[(bmc + 8) >>> 2]!;
+              const held = bmc + (bs & ~FLAG_BITS) === start && (bs & PINUSE) === 0 ? m[bmc >>> 2]! : 0;
+              if (end - start + held > m[(hdr + 4 * H_TRIM) >>> 2]!) this.trim(m[(hdr + 4 * H_TOPPAD) >>> 2]!);
+              return;
+            }
+            if (!nextFree) m[(n + 8) >>> 2] = ns & ~PINUSE;
+            else if (start === c) m[wi] = m[wi]! | (MARK_FREE << sh); // c starts the merged chunk
+            m[(start + 8) >>> 2] = total | PINUSE;
+            m[(start + total) >>> 2] = total;
+            if ((start !== c || nextFree) && total >= 512) m[(start === c ? wi : pw) + 1] = (total >>> 2) | SIZE_TAG;
+            if (withDv) {
+              m[dvAt] = start;
+            } else {
+              // insert(start, total), written out
+              const head = m[tslot]!;
+              m[(start + 16) >>> 2] = head;
+              if (head !== 0) {
+                m[(head + 24) >>> 2] = start;
+              } else {
+                const bw = (hdr + 4 * H_BINMAP + ((tidx >>> 5) << 2)) >>> 2;
+                const old = m[bw]!;
+                m[bw] = old | (1 << (tidx & 31));
+                if (old === 0) m[(hdr + 4 * H_SUMMARY) >>> 2] = m[(hdr + 4 * H_SUMMARY) >>> 2]! | (1 << (tidx >>> 5));
+              }
+              m[tslot] = start;
+            }
+            // As in freeChunk: free space held below the top only by the bitmap.
+            if (start + total === bitmap - 16 && total + m[(hdr + 4 * H_END) >>> 2]! - top > m[(hdr + 4 * H_TRIM) >>> 2]!) this.trim(m[(hdr + 4 * H_TOPPAD) >>> 2]!);
+            return;
           }
-          nextFree = true;
-        }
-      } else {
-        const ts = m[(top + 8) >>> 2]!;
-        if ((ts & ~FLAG_BITS) !== m[(hdr + 4 * H_END) >>> 2]! - top || (ts & (CINUSE | PINUSE)) !== PINUSE || m[(top + 12) >>> 2] !== 0) break fast;
-      }
-      // The chunk before, when this header says it is free: a free chunk in the map that ends
-      // exactly here (sizeOk), in its bin with links that are free chunks naming it back
-      // (linksOk), or the designated victim.
-      let start = c;
-      let total = size;
-      let ps = 0;
-      let pw = 0;
-      let psh = 0;
-      let pslot = 0;
-      let pidx = 0;
-      let prevIsDv = false;
-      if ((s & PINUSE) === 0) {
-        ps = m[c >>> 2]!;
-        start = c - ps;
-        if (ps < 32 || (ps & 15) !== 0 || start < arena || m[(start + 8) >>> 2] !== (ps | PINUSE) || m[(start + 12) >>> 2] !== 0) break fast;
-        const pg = (start - arena) >>> 4;
-        pw = map + (pg >>> 4);
-        psh = (pg & 15) << 1;
-        const pword = m[pw]!;
-        if ((pword & 3) === SIZE_TAG || ((pword >>> psh) & 3) !== MARK_FREE) break fast;
-        const pk = ps >>> 4;
-        const pafter = pword & -(4 << psh);
-        if (pk >= 32 ? pafter !== 0 || m[pw + 1] !== ((pk << 2) | SIZE_TAG) : (pw === wi ? pafter & ((1 << sh) - 1) : pafter | (word & ((1 << sh) - 1)) | (wi === pw + 2 ? m[pw + 1]! : 0)) !== 0) break fast;
-        prevIsDv = start === m[dvAt];
-        if (!prevIsDv) {
-          const pl = Math.clz32(ps);
-          pidx = ps < 1024 ? ps >>> 4 : (((31 - pl) << 4) | ((ps >>> (27 - pl)) & 15)) - 96;
-          pslot = (this.bins + (pidx << 2)) >>> 2;
-          const fd = m[(start + 16) >>> 2]!;
-          if (fd !== 0) {
-            if ((fd & 15) !== 0 || fd < arena || fd >= top) break fast;
-            const fg = (fd - arena) >>> 4;
-            const fw = m[map + (fg >>> 4)]!;
-            if ((fw & 3) === SIZE_TAG || ((fw >>> ((fg & 15) << 1)) & 3) !== MARK_FREE || m[(fd + 24) >>> 2] !== start) break fast;
-          }
-          if (m[pslot] !== start) {
-            const bk = m[(start + 24) >>> 2]!;
-            if ((bk & 15) !== 0 || bk < arena || bk >= top) break fast;
-            const bg = (bk - arena) >>> 4;
-            const bw = m[map + (bg >>> 4)]!;
-            if ((bw & 3) === SIZE_TAG || ((bw >>> ((bg & 15) << 1)) & 3) !== MARK_FREE || m[(bk + 16) >>> 2] !== start) break fast;
-          }
-        }
-        total = size + ps;
-      }
-      if (nextFree) total += nsize;
-      // The bin the result goes to: its head is written through (a free chunk in the map), unless
-      // it is the chunk before, whose forward link (checked above) becomes the head.
-      let tidx = 0;
-      let tslot = 0;
-      const withDv = prevIsDv || nIsDv; // a chunk that merges with the victim stays the victim
-      if (!toTop && !withDv) {
-        const tl = Math.clz32(total);
-        tidx = total < 1024 ? total >>> 4 : (((31 - tl) << 4) | ((total >>> (27 - tl)) & 15)) - 96;
-        tslot = (this.bins + (tidx << 2)) >>> 2;
-        const h = m[tslot]!;
-        if (h !== 0 && (h !== start || start === c) && !(nextFree && h === n)) {
-          if ((h & 15) !== 0 || h < arena || h >= top) break fast;
-          const hg = (h - arena) >>> 4;
-          const hw = m[map + (hg >>> 4)]!;
-          if ((hw & 3) === SIZE_TAG || ((hw >>> ((hg & 15) << 1)) & 3) !== MARK_FREE) break fast;
         }
       }
-      // Every check passed: from here on the heap changes.
-      if (start !== c && !prevIsDv) {
-        // unlink(start), written out
-        const fd = m[(start + 16) >>> 2]!;
-        if (m[pslot] === start) {
-          m[pslot] = fd;
-          if (fd === 0) {
-            const bw = (hdr + 4 * H_BINMAP + ((pidx >>> 5) << 2)) >>> 2;
-            const left = m[bw]! & ~(1 << (pidx & 31));
-            m[bw] = left;
-            if (left === 0) m[(hdr + 4 * H_SUMMARY) >>> 2] = m[(hdr + 4 * H_SUMMARY) >>> 2]! & ~(1 << (pidx >>> 5));
-          }
-        } else {
-          const bk = m[(start + 24) >>> 2]!;
-          m[(bk + 16) >>> 2] = fd;
-          if (fd !== 0) m[(fd + 24) >>> 2] = bk;
-        }
-      }
-      if (nextFree && !nIsDv) {
-        // unlink(n), written out; its links are read again, as unlinking `start` may have changed them
-        const fd = m[(n + 16) >>> 2]!;
-        if (m[nslot] === n) {
-          m[nslot] = fd;
-          if (fd === 0) {
-            const bw = (hdr + 4 * H_BINMAP + ((nidx >>> 5) << 2)) >>> 2;
-            const left = m[bw]! & ~(1 << (nidx & 31));
-            m[bw] = left;
-            if (left === 0) m[(hdr + 4 * H_SUMMARY) >>> 2] = m[(hdr + 4 * H_SUMMARY) >>> 2]! & ~(1 << (nidx >>> 5));
-          }
-        } else {
-          const bk = m[(n + 24) >>> 2]!;
-          m[(bk + 16) >>> 2] = fd;
-          if (fd !== 0) m[(fd + 24) >>> 2] = bk;
-        }
-      }
-      if (nextFree) {
-        // The next chunk leaves the map (its size word, then its mark).
-        if (nsize >= 512) m[we + 1] = 0;
-        m[we] = m[we]! & ~(3 << es);
-      }
-      // The chunk map: c stays a start (now free) or leaves the map, with its size word; the
-      // chunk before loses its size word (rewritten below for the merged chunk).
-      if (start === c && !toTop && !nextFree) {
-        m[wi] = m[wi]! & ~(2 << sh); // in use → free (its size word stays)
-      } else {
-        m[(c + 8) >>> 2] = s & ~CINUSE; // (merged away: a later free of it is named a double free)
-        if (k >= 32) m[wi + 1] = 0;
-        m[wi] = m[wi]! & ~(3 << sh);
-        if (start !== c) {
-          if (ps >= 512) m[pw + 1] = 0;
-          if (toTop) m[pw] = m[pw]! & ~(3 << psh);
-        }
-      }
-      if (toTop) {
-        const end = m[(hdr + 4 * H_END) >>> 2]!;
-        if (prevIsDv) m[dvAt] = 0;
-        m[(hdr + 4 * H_TOP) >>> 2] = start;
-        m[(start + 8) >>> 2] = (end - start) | PINUSE;
-        // The free space at the end: the top, and a free chunk below the bitmap when the bitmap
-        // is all that keeps it from the top (lowerBitmap, in trim, moves the bitmap down).
-        const bmc = bitmap - 16;
-        const bs = m[(bmc + 8) >>> 2]!;
-        const held = bmc + (bs & ~FLAG_BITS) === start && (bs & PINUSE) === 0 ? m[bmc >>> 2]! : 0;
-        if (end - start + held > m[(hdr + 4 * H_TRIM) >>> 2]!) this.trim(m[(hdr + 4 * H_TOPPAD) >>> 2]!);
-        return;
-      }
-      if (!nextFree) m[(n + 8) >>> 2] = ns & ~PINUSE;
-      else if (start === c) m[wi] = m[wi]! | (MARK_FREE << sh); // c starts the merged chunk
-      m[(start + 8) >>> 2] = total | PINUSE;
-      m[(start + total) >>> 2] = total;
-      if ((start !== c || nextFree) && total >= 512) m[(start === c ? wi : pw) + 1] = (total >>> 2) | SIZE_TAG;
-      if (withDv) {
-        m[dvAt] = start;
-      } else {
-        // insert(start, total), written out
-        const head = m[tslot]!;
-        m[(start + 16) >>> 2] = head;
-        if (head !== 0) {
-          m[(head + 24) >>> 2] = start;
-        } else {
-          const bw = (hdr + 4 * H_BINMAP + ((tidx >>> 5) << 2)) >>> 2;
-          const old = m[bw]!;
-          m[bw] = old | (1 << (tidx & 31));
-          if (old === 0) m[(hdr + 4 * H_SUMMARY) >>> 2] = m[(hdr + 4 * H_SUMMARY) >>> 2]! | (1 << (tidx >>> 5));
-        }
-        m[tslot] = start;
-      }
-      // As in freeChunk: free space held below the top only by the bitmap.
-      if (start + total === bitmap - 16 && total + m[(hdr + 4 * H_END) >>> 2]! - top > m[(hdr + 4 * H_TRIM) >>> 2]!) this.trim(m[(hdr + 4 * H_TOPPAD) >>> 2]!);
-      return;
     }
     this.freeChunk(c, "free");
   }

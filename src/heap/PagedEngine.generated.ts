@@ -501,10 +501,12 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
       if ((mode & MODE_SYNC) !== 0 && this.stale()) this.sync();
     }
     // validate and freeChunk for the LP64 layout, written out with literal layout numbers
-    // (see malloc) for the common case, both neighbours in use: nothing merges. The pointer is
-    // validated as an int32 (callers often pass doubles) and by the chunk map, the block's size
-    // by the chunk map too (sizeOk, written out). A merge, and any check that fails, goes to
-    // freeChunk, which throws the error that names the damage before anything changes.
+    // (see malloc). The pointer is validated as an int32 (callers often pass doubles) and by
+    // the chunk map, the block's size by the chunk map too (sizeOk, written out). Then the
+    // common case, both neighbours in use, takes a straight path of its own, apart from the
+    // merges: run through the merging code's flags and live values, it cost a fifth more
+    // (churn). The merges follow, written out too. Any check that fails goes to freeChunk,
+    // which throws the error that names the damage before anything changes.
     const p = ptr | 0;
     const m = this.m;
     const hdr = this.hdr;
@@ -525,8 +527,7 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
     const s = m[this.tr((c + 8) >>> 2)]!;
     const size = s & ~FLAG_BITS;
     const n = c + size;
-    fast: {
-      if (size < 32 || (size & 15) !== 0 || n > top || m[this.tr((c + 12) >>> 2)] !== 0) break fast;
+    if (size >= 32 && (size & 15) === 0 && n <= top && m[this.tr((c + 12) >>> 2)] === 0) {
       // sizeOk(c, size), written out: the map gives c this size. (Nothing is read at n before.)
       const k = size >>> 4;
       const e = g + k;
@@ -534,214 +535,263 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
       const es = (e & 15) << 1;
       const after = word & -(4 << sh);
       const next = m[this.tr(we)]!; // the word of the next chunk's pair
-      if (k >= 32 ? after !== 0 || m[this.tr(wi + 1)] !== ((k << 2) | SIZE_TAG) : (we === wi ? after & ((1 << es) - 1) : after | (next & ((1 << es) - 1)) | (we === wi + 2 ? m[this.tr(wi + 1)]! : 0)) !== 0) break fast;
-      const toTop = n === top;
-      const dvAt = (hdr + 4 * H_DV) >>> 2;
-      let ns = 0;
-      let nsize = 0;
-      let nextFree = false;
-      let nIsDv = false;
-      let nslot = 0;
-      let nidx = 0;
-      if (!toTop) {
-        // The chunk after: in use in the map (a block, or the map's own chunk), or free there
-        // and of the size the map gives it, in its bin with sound links or the designated
-        // victim; its header agreeing either way.
-        if ((next & 3) === SIZE_TAG) break fast;
-        const np = (next >>> es) & 3;
-        ns = m[this.tr((n + 8) >>> 2)]!;
-        nsize = ns & ~FLAG_BITS;
-        if (nsize < 32 || (nsize & 15) !== 0 || n + nsize > top || m[this.tr((n + 12) >>> 2)] !== 0) break fast;
-        if (np === MARK_USED) {
-          if ((ns & (CINUSE | PINUSE)) !== (CINUSE | PINUSE) || (n === bitmap - 16 && !this.bitmapHeadOk(ns))) break fast;
-        } else {
-          if (np !== MARK_FREE || (ns & (CINUSE | PINUSE)) !== PINUSE) break fast;
-          const nk = nsize >>> 4;
-          const ne = e + nk;
-          const nwe = map + (ne >>> 4);
-          const nes = (ne & 15) << 1;
-          const nafter = next & -(4 << es);
-          if (nk >= 32 ? nafter !== 0 || m[this.tr(we + 1)] !== ((nk << 2) | SIZE_TAG) : (nwe === we ? nafter & ((1 << nes) - 1) : nafter | (m[this.tr(nwe)]! & ((1 << nes) - 1)) | (nwe === we + 2 ? m[this.tr(we + 1)]! : 0)) !== 0 || (n + nsize !== top && ((m[this.tr(nwe)]! >>> nes) & 1) === 0)) break fast;
-          if (m[this.tr((n + nsize) >>> 2)] !== nsize || (m[this.tr((n + nsize + 8) >>> 2)]! & PINUSE) !== 0) break fast; // footerOk
-          nIsDv = n === m[this.tr(dvAt)];
-          if (!nIsDv) {
-            const nl = Math.clz32(nsize);
-            nidx = nsize < 1024 ? nsize >>> 4 : (((31 - nl) << 4) | ((nsize >>> (27 - nl)) & 15)) - 96;
-            nslot = (this.bins + (nidx << 2)) >>> 2;
-            const fd = m[this.tr((n + 16) >>> 2)]!;
-            if (fd !== 0) {
-              if ((fd & 15) !== 0 || fd < arena || fd >= top) break fast;
-              const fg = (fd - arena) >>> 4;
-              const fw = m[this.tr(map + (fg >>> 4))]!;
-              if ((fw & 3) === SIZE_TAG || ((fw >>> ((fg & 15) << 1)) & 3) !== MARK_FREE || m[this.tr((fd + 24) >>> 2)] !== n) break fast;
+      if (k >= 32 ? after === 0 && m[this.tr(wi + 1)] === ((k << 2) | SIZE_TAG) : (we === wi ? after & ((1 << es) - 1) : after | (next & ((1 << es) - 1)) | (we === wi + 2 ? m[this.tr(wi + 1)]! : 0)) === 0) {
+        // The map confirms c's size, so the pair at e is the next chunk's start (or the top's):
+        // a block in use there, and this header's PINUSE, mean nothing merges.
+        if ((s & PINUSE) !== 0 && n !== top && (next & 3) !== SIZE_TAG && ((next >>> es) & 3) === MARK_USED) {
+          // The chunk after, in use in the map (a block, or the map's own chunk), must say so
+          // in a sound header. The head of c's bin is written through: a free chunk in the map.
+          const ns = m[this.tr((n + 8) >>> 2)]!;
+          const nsize = ns & ~FLAG_BITS;
+          const tl = Math.clz32(size);
+          const idx = size < 1024 ? k : (((31 - tl) << 4) | ((size >>> (27 - tl)) & 15)) - 96;
+          const slot = (this.bins + (idx << 2)) >>> 2;
+          const head = m[this.tr(slot)]!;
+          const hg = (head - arena) >>> 4;
+          if (
+            (ns & (CINUSE | PINUSE)) === (CINUSE | PINUSE) &&
+            nsize >= 32 &&
+            (nsize & 15) === 0 &&
+            n + nsize <= top &&
+            m[this.tr((n + 12) >>> 2)] === 0 &&
+            (n !== bitmap - 16 || this.bitmapHeadOk(ns)) &&
+            (head === 0 || ((head & 15) === 0 && head >= arena && head < top && ((m[this.tr(map + (hg >>> 4))]! & 3) !== SIZE_TAG && ((m[this.tr(map + (hg >>> 4))]! >>> ((hg & 15) << 1)) & 3) === MARK_FREE)))
+          ) {
+            // Every check passed: from here on the heap changes. c stays a start in the map, now
+            // free (its size word, if any, stays).
+            { const $i = wi; const $x = word & ~(2 << sh); const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+            { const $i = (n + 8) >>> 2; const $x = ns & ~PINUSE; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+            { const $i = (c + 8) >>> 2; const $x = size | PINUSE; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+            { const $i = n >>> 2; const $x = size; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+            // insert(c, size), written out
+            { const $i = (c + 16) >>> 2; const $x = head; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+            if (head !== 0) {
+              { const $i = (head + 24) >>> 2; const $x = c; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+            } else {
+              const bw = (hdr + 4 * H_BINMAP + ((idx >>> 5) << 2)) >>> 2;
+              const old = m[this.tr(bw)]!;
+              { const $i = bw; const $x = old | (1 << (idx & 31)); const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+              if (old === 0) { const $i = (hdr + 4 * H_SUMMARY) >>> 2; const $x = m[this.tr((hdr + 4 * H_SUMMARY) >>> 2)]! | (1 << (idx >>> 5)); const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
             }
-            if (m[this.tr(nslot)] !== n) {
-              const bk = m[this.tr((n + 24) >>> 2)]!;
-              if ((bk & 15) !== 0 || bk < arena || bk >= top) break fast;
-              const bg = (bk - arena) >>> 4;
-              const bw = m[this.tr(map + (bg >>> 4))]!;
-              if ((bw & 3) === SIZE_TAG || ((bw >>> ((bg & 15) << 1)) & 3) !== MARK_FREE || m[this.tr((bk + 16) >>> 2)] !== n) break fast;
+            { const $i = slot; const $x = c; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+            // As in freeChunk: free space held below the top only by the bitmap.
+            if (n === bitmap - 16 && size + m[this.tr((hdr + 4 * H_END) >>> 2)]! - top > m[this.tr((hdr + 4 * H_TRIM) >>> 2)]!) this.trim(m[this.tr((hdr + 4 * H_TOPPAD) >>> 2)]!);
+            return;
+          }
+        } else {
+          // A merge: with the chunk before, the chunk after (free in a bin, or the designated
+          // victim) or the top.
+          fast: {
+            const toTop = n === top;
+            const dvAt = (hdr + 4 * H_DV) >>> 2;
+            let ns = 0;
+            let nsize = 0;
+            let nextFree = false;
+            let nIsDv = false;
+            let nslot = 0;
+            let nidx = 0;
+            if (!toTop) {
+              // The chunk after: in use in the map (a block, or the map's own chunk), or free there
+              // and of the size the map gives it, in its bin with sound links or the designated
+              // victim; its header agreeing either way.
+              if ((next & 3) === SIZE_TAG) break fast;
+              const np = (next >>> es) & 3;
+              ns = m[this.tr((n + 8) >>> 2)]!;
+              nsize = ns & ~FLAG_BITS;
+              if (nsize < 32 || (nsize & 15) !== 0 || n + nsize > top || m[this.tr((n + 12) >>> 2)] !== 0) break fast;
+              if (np === MARK_USED) {
+                if ((ns & (CINUSE | PINUSE)) !== (CINUSE | PINUSE) || (n === bitmap - 16 && !this.bitmapHeadOk(ns))) break fast;
+              } else {
+                if (np !== MARK_FREE || (ns & (CINUSE | PINUSE)) !== PINUSE) break fast;
+                const nk = nsize >>> 4;
+                const ne = e + nk;
+                const nwe = map + (ne >>> 4);
+                const nes = (ne & 15) << 1;
+                const nafter = next & -(4 << es);
+                if (nk >= 32 ? nafter !== 0 || m[this.tr(we + 1)] !== ((nk << 2) | SIZE_TAG) : (nwe === we ? nafter & ((1 << nes) - 1) : nafter | (m[this.tr(nwe)]! & ((1 << nes) - 1)) | (nwe === we + 2 ? m[this.tr(we + 1)]! : 0)) !== 0 || (n + nsize !== top && ((m[this.tr(nwe)]! >>> nes) & 1) === 0)) break fast;
+                if (m[this.tr((n + nsize) >>> 2)] !== nsize || (m[this.tr((n + nsize + 8) >>> 2)]! & PINUSE) !== 0) break fast; // footerOk
+                nIsDv = n === m[this.tr(dvAt)];
+                if (!nIsDv) {
+                  const nl = Math.clz32(nsize);
+                  nidx = nsize < 1024 ? nsize >>> 4 : (((31 - nl) << 4) | ((nsize >>> (27 - nl)) & 15)) - 96;
+                  nslot = (this.bins + (nidx << 2)) >>> 2;
+                  const fd = m[this.tr((n + 16) >>> 2)]!;
+                  if (fd !== 0) {
+                    if ((fd & 15) !== 0 || fd < arena || fd >= top) break fast;
+                    const fg = (fd - arena) >>> 4;
+                    const fw = m[this.tr(map + (fg >>> 4))]!;
+                    if ((fw & 3) === SIZE_TAG || ((fw >>> ((fg & 15) << 1)) & 3) !== MARK_FREE || m[this.tr((fd + 24) >>> 2)] !== n) break fast;
+                  }
+                  if (m[this.tr(nslot)] !== n) {
+                    const bk = m[this.tr((n + 24) >>> 2)]!;
+                    if ((bk & 15) !== 0 || bk < arena || bk >= top) break fast;
+                    const bg = (bk - arena) >>> 4;
+                    const bw = m[this.tr(map + (bg >>> 4))]!;
+                    if ((bw & 3) === SIZE_TAG || ((bw >>> ((bg & 15) << 1)) & 3) !== MARK_FREE || m[this.tr((bk + 16) >>> 2)] !== n) break fast;
+                  }
+                }
+                nextFree = true;
+              }
+            } else {
+              const ts = m[this.tr((top + 8) >>> 2)]!;
+              if ((ts & ~FLAG_BITS) !== m[this.tr((hdr + 4 * H_END) >>> 2)]! - top || (ts & (CINUSE | PINUSE)) !== PINUSE || m[this.tr((top + 12) >>> 2)] !== 0) break fast;
             }
+            // The chunk before, when this header says it is free: a free chunk in the map that ends
+            // exactly here (sizeOk), in its bin with links that are free chunks naming it back
+            // (linksOk), or the designated victim.
+            let start = c;
+            let total = size;
+            let ps = 0;
+            let pw = 0;
+            let psh = 0;
+            let pslot = 0;
+            let pidx = 0;
+            let prevIsDv = false;
+            if ((s & PINUSE) === 0) {
+              ps = m[this.tr(c >>> 2)]!;
+              start = c - ps;
+              if (ps < 32 || (ps & 15) !== 0 || start < arena || m[this.tr((start + 8) >>> 2)] !== (ps | PINUSE) || m[this.tr((start + 12) >>> 2)] !== 0) break fast;
+              const pg = (start - arena) >>> 4;
+              pw = map + (pg >>> 4);
+              psh = (pg & 15) << 1;
+              const pword = m[this.tr(pw)]!;
+              if ((pword & 3) === SIZE_TAG || ((pword >>> psh) & 3) !== MARK_FREE) break fast;
+              const pk = ps >>> 4;
+              const pafter = pword & -(4 << psh);
+              if (pk >= 32 ? pafter !== 0 || m[this.tr(pw + 1)] !== ((pk << 2) | SIZE_TAG) : (pw === wi ? pafter & ((1 << sh) - 1) : pafter | (word & ((1 << sh) - 1)) | (wi === pw + 2 ? m[this.tr(pw + 1)]! : 0)) !== 0) break fast;
+              prevIsDv = start === m[this.tr(dvAt)];
+              if (!prevIsDv) {
+                const pl = Math.clz32(ps);
+                pidx = ps < 1024 ? ps >>> 4 : (((31 - pl) << 4) | ((ps >>> (27 - pl)) & 15)) - 96;
+                pslot = (this.bins + (pidx << 2)) >>> 2;
+                const fd = m[this.tr((start + 16) >>> 2)]!;
+                if (fd !== 0) {
+                  if ((fd & 15) !== 0 || fd < arena || fd >= top) break fast;
+                  const fg = (fd - arena) >>> 4;
+                  const fw = m[this.tr(map + (fg >>> 4))]!;
+                  if ((fw & 3) === SIZE_TAG || ((fw >>> ((fg & 15) << 1)) & 3) !== MARK_FREE || m[this.tr((fd + 24) >>> 2)] !== start) break fast;
+                }
+                if (m[this.tr(pslot)] !== start) {
+                  const bk = m[this.tr((start + 24) >>> 2)]!;
+                  if ((bk & 15) !== 0 || bk < arena || bk >= top) break fast;
+                  const bg = (bk - arena) >>> 4;
+                  const bw = m[this.tr(map + (bg >>> 4))]!;
+                  if ((bw & 3) === SIZE_TAG || ((bw >>> ((bg & 15) << 1)) & 3) !== MARK_FREE || m[this.tr((bk + 16) >>> 2)] !== start) break fast;
+                }
+              }
+              total = size + ps;
+            }
+            if (nextFree) total += nsize;
+            // The bin the result goes to: its head is written through (a free chunk in the map), unless
+            // it is the chunk before, whose forward link (checked above) becomes the head.
+            let tidx = 0;
+            let tslot = 0;
+            const withDv = prevIsDv || nIsDv; // a chunk that merges with the victim stays the victim
+            if (!toTop && !withDv) {
+              const tl = Math.clz32(total);
+              tidx = total < 1024 ? total >>> 4 : (((31 - tl) << 4) | ((total >>> (27 - tl)) & 15)) - 96;
+              tslot = (this.bins + (tidx << 2)) >>> 2;
+              const h = m[this.tr(tslot)]!;
+              if (h !== 0 && (h !== start || start === c) && !(nextFree && h === n)) {
+                if ((h & 15) !== 0 || h < arena || h >= top) break fast;
+                const hg = (h - arena) >>> 4;
+                const hw = m[this.tr(map + (hg >>> 4))]!;
+                if ((hw & 3) === SIZE_TAG || ((hw >>> ((hg & 15) << 1)) & 3) !== MARK_FREE) break fast;
+              }
+            }
+            // Every check passed: from here on the heap changes.
+            if (start !== c && !prevIsDv) {
+              // unlink(start), written out
+              const fd = m[this.tr((start + 16) >>> 2)]!;
+              if (m[this.tr(pslot)] === start) {
+                { const $i = pslot; const $x = fd; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+                if (fd === 0) {
+                  const bw = (hdr + 4 * H_BINMAP + ((pidx >>> 5) << 2)) >>> 2;
+                  const left = m[this.tr(bw)]! & ~(1 << (pidx & 31));
+                  { const $i = bw; const $x = left; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+                  if (left === 0) { const $i = (hdr + 4 * H_SUMMARY) >>> 2; const $x = m[this.tr((hdr + 4 * H_SUMMARY) >>> 2)]! & ~(1 << (pidx >>> 5)); const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+                }
+              } else {
+                const bk = m[this.tr((start + 24) >>> 2)]!;
+                { const $i = (bk + 16) >>> 2; const $x = fd; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+                if (fd !== 0) { const $i = (fd + 24) >>> 2; const $x = bk; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+              }
+            }
+            if (nextFree && !nIsDv) {
+              // unlink(n), written out; its links are read again, as unlinking `start` may have changed them
+              const fd = m[this.tr((n + 16) >>> 2)]!;
+              if (m[this.tr(nslot)] === n) {
+                { const $i = nslot; const $x = fd; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+                if (fd === 0) {
+                  const bw = (hdr + 4 * H_BINMAP + ((nidx >>> 5) << 2)) >>> 2;
+                  const left = m[this.tr(bw)]! & ~(1 << (nidx & 31));
+                  { const $i = bw; const $x = left; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+                  if (left === 0) { const $i = (hdr + 4 * H_SUMMARY) >>> 2; const $x = m[this.tr((hdr + 4 * H_SUMMARY) >>> 2)]! & ~(1 << (nidx >>> 5)); const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+                }
+              } else {
+                const bk = m[this.tr((n + 24) >>> 2)]!;
+                { const $i = (bk + 16) >>> 2; const $x = fd; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+                if (fd !== 0) { const $i = (fd + 24) >>> 2; const $x = bk; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+              }
+            }
+            if (nextFree) {
+              // The next chunk leaves the map (its size word, then its mark).
+              if (nsize >= 512) { const $i = we + 1; const $x = 0; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+              { const $i = we; const $x = m[this.tr(we)]! & ~(3 << es); const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+            }
+            // The chunk map: c stays a start (now free) or leaves the map, with its size word; the
+            // chunk before loses its size word (rewritten below for the merged chunk).
+            if (start === c && !toTop && !nextFree) {
+              { const $i = wi; const $x = m[this.tr(wi)]! & ~(2 << sh); const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; } // in use → free (its size word stays)
+            } else {
+              { const $i = (c + 8) >>> 2; const $x = s & ~CINUSE; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; } // (merged away: a later free of it is named a double free)
+              if (k >= 32) { const $i = wi + 1; const $x = 0; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+              { const $i = wi; const $x = m[this.tr(wi)]! & ~(3 << sh); const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+              if (start !== c) {
+                if (ps >= 512) { const $i = pw + 1; const $x = 0; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+                if (toTop) { const $i = pw; const $x = m[this.tr(pw)]! & ~(3 << psh); const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+              }
+            }
+            if (toTop) {
+              const end = m[this.tr((hdr + 4 * H_END) >>> 2)]!;
+              if (prevIsDv) { const $i = dvAt; const $x = 0; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+              { const $i = (hdr + 4 * H_TOP) >>> 2; const $x = start; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+              { const $i = (start + 8) >>> 2; const $x = (end - start) | PINUSE; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+              // The free space at the end: the top, and a free chunk below the bitmap when the bitmap
+              // is all that keeps it from the top (lowerBitmap, in trim, moves the bitmap down).
+              const bmc = bitmap - 16;
+              const bs = m[this.tr((bmc + 8) >>> 2)]!;
+              const held = bmc + (bs & ~FLAG_BITS) === start && (bs & PINUSE) === 0 ? m[this.tr(bmc >>> 2)]! : 0;
+              if (end - start + held > m[this.tr((hdr + 4 * H_TRIM) >>> 2)]!) this.trim(m[this.tr((hdr + 4 * H_TOPPAD) >>> 2)]!);
+              return;
+            }
+            if (!nextFree) { const $i = (n + 8) >>> 2; const $x = ns & ~PINUSE; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+            else if (start === c) { const $i = wi; const $x = m[this.tr(wi)]! | (MARK_FREE << sh); const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; } // c starts the merged chunk
+            { const $i = (start + 8) >>> 2; const $x = total | PINUSE; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+            { const $i = (start + total) >>> 2; const $x = total; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+            if ((start !== c || nextFree) && total >= 512) { const $i = (start === c ? wi : pw) + 1; const $x = (total >>> 2) | SIZE_TAG; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+            if (withDv) {
+              { const $i = dvAt; const $x = start; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+            } else {
+              // insert(start, total), written out
+              const head = m[this.tr(tslot)]!;
+              { const $i = (start + 16) >>> 2; const $x = head; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+              if (head !== 0) {
+                { const $i = (head + 24) >>> 2; const $x = start; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+              } else {
+                const bw = (hdr + 4 * H_BINMAP + ((tidx >>> 5) << 2)) >>> 2;
+                const old = m[this.tr(bw)]!;
+                { const $i = bw; const $x = old | (1 << (tidx & 31)); const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+                if (old === 0) { const $i = (hdr + 4 * H_SUMMARY) >>> 2; const $x = m[this.tr((hdr + 4 * H_SUMMARY) >>> 2)]! | (1 << (tidx >>> 5)); const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+              }
+              { const $i = tslot; const $x = start; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
+            }
+            // As in freeChunk: free space held below the top only by the bitmap.
+            if (start + total === bitmap - 16 && total + m[this.tr((hdr + 4 * H_END) >>> 2)]! - top > m[this.tr((hdr + 4 * H_TRIM) >>> 2)]!) this.trim(m[this.tr((hdr + 4 * H_TOPPAD) >>> 2)]!);
+            return;
           }
-          nextFree = true;
-        }
-      } else {
-        const ts = m[this.tr((top + 8) >>> 2)]!;
-        if ((ts & ~FLAG_BITS) !== m[this.tr((hdr + 4 * H_END) >>> 2)]! - top || (ts & (CINUSE | PINUSE)) !== PINUSE || m[this.tr((top + 12) >>> 2)] !== 0) break fast;
-      }
-      // The chunk before, when this header says it is free: a free chunk in the map that ends
-      // exactly here (sizeOk), in its bin with links that are free chunks naming it back
-      // (linksOk), or the designated victim.
-      let start = c;
-      let total = size;
-      let ps = 0;
-      let pw = 0;
-      let psh = 0;
-      let pslot = 0;
-      let pidx = 0;
-      let prevIsDv = false;
-      if ((s & PINUSE) === 0) {
-        ps = m[this.tr(c >>> 2)]!;
-        start = c - ps;
-        if (ps < 32 || (ps & 15) !== 0 || start < arena || m[this.tr((start + 8) >>> 2)] !== (ps | PINUSE) || m[this.tr((start + 12) >>> 2)] !== 0) break fast;
-        const pg = (start - arena) >>> 4;
-        pw = map + (pg >>> 4);
-        psh = (pg & 15) << 1;
-        const pword = m[this.tr(pw)]!;
-        if ((pword & 3) === SIZE_TAG || ((pword >>> psh) & 3) !== MARK_FREE) break fast;
-        const pk = ps >>> 4;
-        const pafter = pword & -(4 << psh);
-        if (pk >= 32 ? pafter !== 0 || m[this.tr(pw + 1)] !== ((pk << 2) | SIZE_TAG) : (pw === wi ? pafter & ((1 << sh) - 1) : pafter | (word & ((1 << sh) - 1)) | (wi === pw + 2 ? m[this.tr(pw + 1)]! : 0)) !== 0) break fast;
-        prevIsDv = start === m[this.tr(dvAt)];
-        if (!prevIsDv) {
-          const pl = Math.clz32(ps);
-          pidx = ps < 1024 ? ps >>> 4 : (((31 - pl) << 4) | ((ps >>> (27 - pl)) & 15)) - 96;
-          pslot = (this.bins + (pidx << 2)) >>> 2;
-          const fd = m[this.tr((start + 16) >>> 2)]!;
-          if (fd !== 0) {
-            if ((fd & 15) !== 0 || fd < arena || fd >= top) break fast;
-            const fg = (fd - arena) >>> 4;
-            const fw = m[this.tr(map + (fg >>> 4))]!;
-            if ((fw & 3) === SIZE_TAG || ((fw >>> ((fg & 15) << 1)) & 3) !== MARK_FREE || m[this.tr((fd + 24) >>> 2)] !== start) break fast;
-          }
-          if (m[this.tr(pslot)] !== start) {
-            const bk = m[this.tr((start + 24) >>> 2)]!;
-            if ((bk & 15) !== 0 || bk < arena || bk >= top) break fast;
-            const bg = (bk - arena) >>> 4;
-            const bw = m[this.tr(map + (bg >>> 4))]!;
-            if ((bw & 3) === SIZE_TAG || ((bw >>> ((bg & 15) << 1)) & 3) !== MARK_FREE || m[this.tr((bk + 16) >>> 2)] !== start) break fast;
-          }
-        }
-        total = size + ps;
-      }
-      if (nextFree) total += nsize;
-      // The bin the result goes to: its head is written through (a free chunk in the map), unless
-      // it is the chunk before, whose forward link (checked above) becomes the head.
-      let tidx = 0;
-      let tslot = 0;
-      const withDv = prevIsDv || nIsDv; // a chunk that merges with the victim stays the victim
-      if (!toTop && !withDv) {
-        const tl = Math.clz32(total);
-        tidx = total < 1024 ? total >>> 4 : (((31 - tl) << 4) | ((total >>> (27 - tl)) & 15)) - 96;
-        tslot = (this.bins + (tidx << 2)) >>> 2;
-        const h = m[this.tr(tslot)]!;
-        if (h !== 0 && (h !== start || start === c) && !(nextFree && h === n)) {
-          if ((h & 15) !== 0 || h < arena || h >= top) break fast;
-          const hg = (h - arena) >>> 4;
-          const hw = m[this.tr(map + (hg >>> 4))]!;
-          if ((hw & 3) === SIZE_TAG || ((hw >>> ((hg & 15) << 1)) & 3) !== MARK_FREE) break fast;
         }
       }
-      // Every check passed: from here on the heap changes.
-      if (start !== c && !prevIsDv) {
-        // unlink(start), written out
-        const fd = m[this.tr((start + 16) >>> 2)]!;
-        if (m[this.tr(pslot)] === start) {
-          { const $i = pslot; const $x = fd; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
-          if (fd === 0) {
-            const bw = (hdr + 4 * H_BINMAP + ((pidx >>> 5) << 2)) >>> 2;
-            const left = m[this.tr(bw)]! & ~(1 << (pidx & 31));
-            { const $i = bw; const $x = left; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
-            if (left === 0) { const $i = (hdr + 4 * H_SUMMARY) >>> 2; const $x = m[this.tr((hdr + 4 * H_SUMMARY) >>> 2)]! & ~(1 << (pidx >>> 5)); const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
-          }
-        } else {
-          const bk = m[this.tr((start + 24) >>> 2)]!;
-          { const $i = (bk + 16) >>> 2; const $x = fd; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
-          if (fd !== 0) { const $i = (fd + 24) >>> 2; const $x = bk; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
-        }
-      }
-      if (nextFree && !nIsDv) {
-        // unlink(n), written out; its links are read again, as unlinking `start` may have changed them
-        const fd = m[this.tr((n + 16) >>> 2)]!;
-        if (m[this.tr(nslot)] === n) {
-          { const $i = nslot; const $x = fd; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
-          if (fd === 0) {
-            const bw = (hdr + 4 * H_BINMAP + ((nidx >>> 5) << 2)) >>> 2;
-            const left = m[this.tr(bw)]! & ~(1 << (nidx & 31));
-            { const $i = bw; const $x = left; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
-            if (left === 0) { const $i = (hdr + 4 * H_SUMMARY) >>> 2; const $x = m[this.tr((hdr + 4 * H_SUMMARY) >>> 2)]! & ~(1 << (nidx >>> 5)); const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
-          }
-        } else {
-          const bk = m[this.tr((n + 24) >>> 2)]!;
-          { const $i = (bk + 16) >>> 2; const $x = fd; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
-          if (fd !== 0) { const $i = (fd + 24) >>> 2; const $x = bk; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
-        }
-      }
-      if (nextFree) {
-        // The next chunk leaves the map (its size word, then its mark).
-        if (nsize >= 512) { const $i = we + 1; const $x = 0; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
-        { const $i = we; const $x = m[this.tr(we)]! & ~(3 << es); const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
-      }
-      // The chunk map: c stays a start (now free) or leaves the map, with its size word; the
-      // chunk before loses its size word (rewritten below for the merged chunk).
-      if (start === c && !toTop && !nextFree) {
-        { const $i = wi; const $x = m[this.tr(wi)]! & ~(2 << sh); const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; } // in use → free (its size word stays)
-      } else {
-        { const $i = (c + 8) >>> 2; const $x = s & ~CINUSE; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; } // (merged away: a later free of it is named a double free)
-        if (k >= 32) { const $i = wi + 1; const $x = 0; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
-        { const $i = wi; const $x = m[this.tr(wi)]! & ~(3 << sh); const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
-        if (start !== c) {
-          if (ps >= 512) { const $i = pw + 1; const $x = 0; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
-          if (toTop) { const $i = pw; const $x = m[this.tr(pw)]! & ~(3 << psh); const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
-        }
-      }
-      if (toTop) {
-        const end = m[this.tr((hdr + 4 * H_END) >>> 2)]!;
-        if (prevIsDv) { const $i = dvAt; const $x = 0; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
-        { const $i = (hdr + 4 * H_TOP) >>> 2; const $x = start; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
-        { const $i = (start + 8) >>> 2; const $x = (end - start) | PINUSE; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
-        // The free space at the end: the top, and a free chunk below the bitmap when the bitmap
-        // is all that keeps it from the top (lowerBitmap, in trim, moves the bitmap down).
-        const bmc = bitmap - 16;
-        const bs = m[this.tr((bmc + 8) >>> 2)]!;
-        const held = bmc + (bs & ~FLAG_BITS) === start && (bs & PINUSE) === 0 ? m[this.tr(bmc >>> 2)]! : 0;
-        if (end - start + held > m[this.tr((hdr + 4 * H_TRIM) >>> 2)]!) this.trim(m[this.tr((hdr + 4 * H_TOPPAD) >>> 2)]!);
-        return;
-      }
-      if (!nextFree) { const $i = (n + 8) >>> 2; const $x = ns & ~PINUSE; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
-      else if (start === c) { const $i = wi; const $x = m[this.tr(wi)]! | (MARK_FREE << sh); const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; } // c starts the merged chunk
-      { const $i = (start + 8) >>> 2; const $x = total | PINUSE; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
-      { const $i = (start + total) >>> 2; const $x = total; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
-      if ((start !== c || nextFree) && total >= 512) { const $i = (start === c ? wi : pw) + 1; const $x = (total >>> 2) | SIZE_TAG; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
-      if (withDv) {
-        { const $i = dvAt; const $x = start; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
-      } else {
-        // insert(start, total), written out
-        const head = m[this.tr(tslot)]!;
-        { const $i = (start + 16) >>> 2; const $x = head; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
-        if (head !== 0) {
-          { const $i = (head + 24) >>> 2; const $x = start; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
-        } else {
-          const bw = (hdr + 4 * H_BINMAP + ((tidx >>> 5) << 2)) >>> 2;
-          const old = m[this.tr(bw)]!;
-          { const $i = bw; const $x = old | (1 << (tidx & 31)); const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
-          if (old === 0) { const $i = (hdr + 4 * H_SUMMARY) >>> 2; const $x = m[this.tr((hdr + 4 * H_SUMMARY) >>> 2)]! | (1 << (tidx >>> 5)); const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
-        }
-        { const $i = tslot; const $x = start; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
-      }
-      // As in freeChunk: free space held below the top only by the bitmap.
-      if (start + total === bitmap - 16 && total + m[this.tr((hdr + 4 * H_END) >>> 2)]! - top > m[this.tr((hdr + 4 * H_TRIM) >>> 2)]!) this.trim(m[this.tr((hdr + 4 * H_TOPPAD) >>> 2)]!);
-      return;
     }
     this.freeChunk(c, "free");
   }
