@@ -36,6 +36,9 @@
 // same memory: when a thread dies inside a call of a concurrent heap, another thread undoes the
 // call from the log (src/heap/arenas.ts). The entry and the count are written before the store,
 // so the log always covers every store made. A full log calls this.logFull(i) instead.
+// That is written out in malloc and free (HOT: the fast paths, too large for V8 to inline a
+// call into); the other methods call this.logStore(i, v), the same steps written once, which
+// V8 inlines into them (a tenth of the bundle less).
 // It is a class factory (makeLoggedEngine(Heap)): Heap.ts uses it, so it cannot extend Heap
 // when its module is first evaluated.
 //
@@ -46,9 +49,9 @@
 // the code itself (see derivedIndex): an address computed from the chunk map's base (the value
 // of the header word H_BITMAP, or this.mapWord(...)), or from the header offsets H_BINMAP and
 // H_SUMMARY; through const locals only. Anything else, the header word H_BITMAP itself
-// included, is logged. So are the stores that change only the PINUSE flag of the chunk after
-// one a call takes or frees (see pinuseOnly): a function of that chunk's CINUSE, which recovery
-// rewrites for every chunk. `--derived` lists the stores left unlogged.
+// included, is logged. Not logged either: the stores that change only the PINUSE flag of the
+// chunk after one a call takes or frees (see pinuseOnly), a function of that chunk's CINUSE,
+// which recovery rewrites for every chunk. `--derived` lists the stores left unlogged.
 
 import fs from "node:fs";
 import path from "node:path";
@@ -69,6 +72,8 @@ const SKIP = new Set(["initAttached", "checkHeader", "mapUnsound", "makeLockView
 const SKIP_LOGGED = new Set(["initAttached", "checkHeader", "mapUnsound", "makeLockView", "locked", "recover", "threadId", "wasmImports"]);
 /** Entries of each translation cache of PagedHeap (a power of two; PagedHeap.ts exports the same number). */
 export const CACHE_MASK = 1023;
+/** The logged engine's methods whose stores are logged written out in place (the rest call logStore, which V8 inlines into them). */
+const HOT = new Set(["malloc", "free"]);
 const isAssignment = (kind) => kind >= ts.SyntaxKind.FirstAssignment && kind <= ts.SyntaxKind.LastAssignment;
 
 /** The paged engine's source, from Heap.ts's. */
@@ -84,6 +89,8 @@ export function generateLogged(source, derivedOut = []) {
 function derive(source, flavour, derived = []) {
   const logged = flavour === "logged";
   const sf = ts.createSourceFile("Heap.ts", source, ts.ScriptTarget.ES2022, true);
+  const cls = sf.statements.find((s) => ts.isClassDeclaration(s) && s.name?.text === "Heap");
+  if (!cls) throw new Error("gen-paged-engine: class Heap not found");
   const text = (n) => source.slice(n.getStart(sf), n.end);
   const fail = (n, why) => {
     const { line } = sf.getLineAndCharacterOfPosition(n.getStart(sf));
@@ -114,7 +121,9 @@ function derive(source, flavour, derived = []) {
       if (read) return;
       if (ts.isIdentifier(x) && x.text === "m" && x.parent !== decl) {
         const acc = x.parent;
-        if (!(ts.isPropertyAccessExpression(acc) && acc.name === x)) read = true;
+        // (The array of a store that becomes this.logStore(i, x) is not read any more.)
+        const viaLogStore = logged && ts.isElementAccessExpression(acc) && acc.expression === x && isStoreTarget(acc) && storeKind(acc.parent) === "logStore";
+        if (!(ts.isPropertyAccessExpression(acc) && acc.name === x) && !viaLogStore) read = true;
       }
       ts.forEachChild(x, visit);
     };
@@ -253,22 +262,46 @@ function derive(source, flavour, derived = []) {
     return ok && reads > 0 ? "checked" : null;
   }
 
+  /**
+   * How the logged engine writes store `st` (m[i] = v): "unlogged" (a derived word, or a change
+   * of the PINUSE flag alone), "checked" (logged unless it changes only PINUSE, see pinuseOnly),
+   * "inline" (logged, written out: in malloc and free) or "logStore" (logged by a call).
+   */
+  function storeKind(st) {
+    const pin = pinuseOnly(st);
+    if (derivedIndex(st.left.argumentExpression) !== null || pin === "same") return "unlogged";
+    if (pin === "checked") return "checked";
+    return HOT.has(methodOf(st)) ? "inline" : "logStore";
+  }
+  /** Whether element access `acc` is the target of a store statement m[i] = v (not a compound one). */
+  const isStoreTarget = (acc) => {
+    const b = acc.parent;
+    return ts.isBinaryExpression(b) && b.left === acc && b.operatorToken.kind === ts.SyntaxKind.EqualsToken && ts.isExpressionStatement(b.parent);
+  };
+  /** The name of the class member around `node`. */
+  const methodOf = (node) => {
+    let x = node;
+    while (x && !(ts.isClassElement(x) && x.parent === cls)) x = x.parent;
+    return x?.name?.getText(sf) ?? "";
+  };
+
   /** The node's text with every metadata access below it rewritten. */
   function render(node) {
     if (ts.isExpressionStatement(node) && ts.isBinaryExpression(node.expression) && isMAccess(node.expression.left) && node.expression.operatorToken.kind === ts.SyntaxKind.EqualsToken) {
       const st = node.expression;
       const arr = render(st.left.expression);
-      const pin = logged ? pinuseOnly(st) : null;
-      if (logged && (derivedIndex(st.left.argumentExpression) !== null || pin === "same")) {
+      const kind = logged ? storeKind(st) : null;
+      if (kind === "unlogged") {
         derived.push(`Heap.ts:${sf.getLineAndCharacterOfPosition(node.getStart(sf)).line + 1}: ${text(node)}`);
         return `${arr}[${render(st.left.argumentExpression)}] = ${render(st.right)};`;
       }
       if (logged) {
         const log = `const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; ${arr}[$c + 1 + $n] = $i; ${arr}[$c + 2 + $n] = ${arr}[$i]!; ${arr}[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i);`;
-        if (pin === "checked") {
+        if (kind === "checked") {
           derived.push(`Heap.ts:${sf.getLineAndCharacterOfPosition(node.getStart(sf)).line + 1}: ${text(node)} (when only PINUSE changes)`);
           return `{ const $i = ${render(st.left.argumentExpression)}; const $x = ${render(st.right)}; if ((($x ^ ${arr}[$i]!) & ~PINUSE) !== 0) { ${log} } ${arr}[$i] = $x; }`;
         }
+        if (kind === "logStore") return `this.logStore(${render(st.left.argumentExpression)}, ${render(st.right)});`;
         return `{ const $i = ${render(st.left.argumentExpression)}; const $x = ${render(st.right)}; ${log} ${arr}[$i] = $x; }`;
       }
       return (
@@ -335,8 +368,6 @@ function derive(source, flavour, derived = []) {
     return out + source.slice(pos, node.end);
   }
 
-  const cls = sf.statements.find((s) => ts.isClassDeclaration(s) && s.name?.text === "Heap");
-  if (!cls) throw new Error("gen-paged-engine: class Heap not found");
   const members = [];
   for (const mem of cls.members) {
     const isMethod = ts.isMethodDeclaration(mem) || ts.isGetAccessorDeclaration(mem) || ts.isSetAccessorDeclaration(mem);
@@ -440,6 +471,19 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     protected lgN!: number;
     /** Called instead of logging the store to word \`i\` when the log is full. */
     protected logFull(_i: number): void {}
+    /** Stores \`x\` to word \`i\`, logged first (as the stores written out in malloc and free). */
+    protected logStore(i: number, x: number): void {
+      const m = this.m;
+      const n = this.lgN;
+      if (n < this.lgCap) {
+        const c = this.lg;
+        m[c + 1 + n] = i;
+        m[c + 2 + n] = m[i]!;
+        m[c] = n + 2;
+        this.lgN = n + 2;
+      } else this.logFull(i);
+      m[i] = x;
+    }
 
 ${classBody}
   }

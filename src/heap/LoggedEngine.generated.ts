@@ -70,6 +70,19 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     protected lgN!: number;
     /** Called instead of logging the store to word `i` when the log is full. */
     protected logFull(_i: number): void {}
+    /** Stores `x` to word `i`, logged first (as the stores written out in malloc and free). */
+    protected logStore(i: number, x: number): void {
+      const m = this.m;
+      const n = this.lgN;
+      if (n < this.lgCap) {
+        const c = this.lg;
+        m[c + 1 + n] = i;
+        m[c + 2 + n] = m[i]!;
+        m[c] = n + 2;
+        this.lgN = n + 2;
+      } else this.logFull(i);
+      m[i] = x;
+    }
 
 
 
@@ -1373,7 +1386,7 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
   }
 
   protected override setWord(i: number, v: number): void {
-    { const $i = (this.hdr + 4 * i) >>> 2; const $x = v; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; this.m[$c + 1 + $n] = $i; this.m[$c + 2 + $n] = this.m[$i]!; this.m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); this.m[$i] = $x; }
+    this.logStore((this.hdr + 4 * i) >>> 2, v);
   }
 
   protected override topAddr(): number {
@@ -1474,11 +1487,11 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     const dvAt = (this.hdr + 4 * H_DV) >>> 2;
     const rem = size - nb;
     if (rem >= this.minChunk) {
-      { const $i = (c + W) >>> 2; const $x = nb | CINUSE | pin; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+      this.logStore((c + W) >>> 2, nb | CINUSE | pin);
       const r = c + nb;
-      { const $i = (r + W) >>> 2; const $x = rem | PINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+      this.logStore((r + W) >>> 2, rem | PINUSE);
       this.newHead(r);
-      { const $i = (r + rem) >>> 2; const $x = rem; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+      this.logStore((r + rem) >>> 2, rem);
       this.markChunk(c, nb, MARK_USED);
       this.markChunk(r, rem, MARK_FREE);
       if (remTo === REM_BIN) {
@@ -1487,13 +1500,13 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
       }
       const old = m[dvAt]!;
       if (remTo === REM_NEW_DV && old !== 0) this.insert(old, m[(old + W) >>> 2]! & ~FLAG_BITS);
-      { const $i = dvAt; const $x = r; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+      this.logStore(dvAt, r);
     } else {
-      { const $i = (c + W) >>> 2; const $x = size | CINUSE | pin; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+      this.logStore((c + W) >>> 2, size | CINUSE | pin);
       const n = c + size + W;
       m[n >>> 2] = m[n >>> 2]! | PINUSE;
       this.markChunk(c, size, MARK_USED);
-      if (remTo === REM_WAS_DV) { const $i = dvAt; const $x = 0; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+      if (remTo === REM_WAS_DV) this.logStore(dvAt, 0);
     }
   }
 
@@ -1596,10 +1609,10 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     // The new top's header first: in a process it may be the first write to a page, and if
     // no frame can be had for it (OutOfMemoryError) the heap is left as it was.
     const nt = top + nb;
-    { const $i = (nt + W) >>> 2; const $x = (tsize - nb) | PINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+    this.logStore((nt + W) >>> 2, (tsize - nb) | PINUSE);
     this.newHead(nt);
-    { const $i = (top + W) >>> 2; const $x = nb | CINUSE | (m[(top + W) >>> 2]! & PINUSE); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
-    { const $i = topAt; const $x = nt; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+    this.logStore((top + W) >>> 2, nb | CINUSE | (m[(top + W) >>> 2]! & PINUSE));
+    this.logStore(topAt, nt);
     if (mark) this.markChunk(top, nb, MARK_USED);
     return top;
   }
@@ -1635,9 +1648,9 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
       if (h.sbrk(incr) === -1) continue;
       m = this.m = h.u32; // growing a wasm memory replaces its buffer
       const newEnd = end + incr;
-      { const $i = (hdr + 4 * H_END) >>> 2; const $x = newEnd; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+      this.logStore((hdr + 4 * H_END) >>> 2, newEnd);
       const top = m[(hdr + 4 * H_TOP) >>> 2]!;
-      { const $i = (top + this.W) >>> 2; const $x = (newEnd - top) | (m[(top + this.W) >>> 2]! & PINUSE); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+      this.logStore((top + this.W) >>> 2, (newEnd - top) | (m[(top + this.W) >>> 2]! & PINUSE));
       this.noteFootprint();
       return bmChunk !== 0 ? newCover : 0;
     }
@@ -1670,15 +1683,15 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     const oldBytes = m[(hdr + 4 * H_COVER) >>> 2]! >>> (this.gshift + 2);
     h.zero(newPayload, chunkSize - this.W);
     h.copy(newPayload, oldPayload, oldBytes);
-    { const $i = (hdr + 4 * H_BITMAP) >>> 2; const $x = newPayload; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
-    { const $i = (hdr + 4 * H_COVER) >>> 2; const $x = cover; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+    this.logStore((hdr + 4 * H_BITMAP) >>> 2, newPayload);
+    this.logStore((hdr + 4 * H_COVER) >>> 2, cover);
     this.markChunk(newPayload - this.W2, chunkSize, MARK_USED);
     this.freeChunk(oldPayload - this.W2, "malloc");
   }
 
   /** Zeroes the high half of the 8-byte size field of a chunk header written at a new place. */
   protected override newHead(c: number): void {
-    if (this.W === 8) { const $i = (c + 12) >>> 2; const $x = 0; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; this.m[$c + 1 + $n] = $i; this.m[$c + 2 + $n] = this.m[$i]!; this.m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); this.m[$i] = $x; }
+    if (this.W === 8) this.logStore((c + 12) >>> 2, 0);
   }
 
   /** Index in `m` of the chunk-map word that holds the pair of the granule at `c`. */
@@ -1787,13 +1800,13 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     const head = m[slot >>> 2];
     // (Callers check the head before they change anything; this is the last line of defence.)
     if (head === c || !this.linkOk(head)) throw new HeapCorruptionError("corrupted free list", "free", slot);
-    { const $i = (c + this.W2) >>> 2; const $x = head; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+    this.logStore((c + this.W2) >>> 2, head);
     if (head !== 0) {
-      { const $i = (head + this.W2 + this.W) >>> 2; const $x = c; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+      this.logStore((head + this.W2 + this.W) >>> 2, c);
     } else {
       this.markBin(idx);
     }
-    { const $i = slot >>> 2; const $x = c; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+    this.logStore(slot >>> 2, c);
   }
 
   protected override markBin(idx: number): void {
@@ -1825,7 +1838,7 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     const m = this.m;
     const fd = m[(c + this.W2) >>> 2]; // (checked by takeFree)
     if (fd === 0) this.unmarkBin(idx);
-    { const $i = (this.bins + (idx << 2)) >>> 2; const $x = fd; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+    this.logStore((this.bins + (idx << 2)) >>> 2, fd);
   }
 
   /** Checks the links of free chunk `c` of `size` bytes before it is unlinked (glibc: "corrupted double-linked list"). */
@@ -1850,12 +1863,12 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     const slot = this.bins + (idx << 2);
     const fd = m[(c + W2) >>> 2];
     if (m[slot >>> 2] === c) {
-      { const $i = slot >>> 2; const $x = fd; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+      this.logStore(slot >>> 2, fd);
       if (fd === 0) this.unmarkBin(idx);
     } else {
       const bk = m[(c + W2 + this.W) >>> 2];
-      { const $i = (bk + W2) >>> 2; const $x = fd; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
-      if (fd !== 0) { const $i = (fd + W2 + this.W) >>> 2; const $x = bk; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+      this.logStore((bk + W2) >>> 2, fd);
+      if (fd !== 0) this.logStore((fd + W2 + this.W) >>> 2, bk);
     }
   }
 
@@ -2017,7 +2030,7 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     if (checkOnly) return;
     // Every check passed: from here on the heap changes. The header keeps its size with the
     // in-use bit clear even when merged away, which lets a later free of it be named a double free.
-    { const $i = (c + W) >>> 2; const $x = s & ~CINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+    this.logStore((c + W) >>> 2, s & ~CINUSE);
     let start = c;
     let total = size;
     // A chunk that merges with the designated victim stays the victim, out of the bins.
@@ -2035,10 +2048,10 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     }
     if (n === top) {
       const end = m[(this.hdr + 4 * H_END) >>> 2]!;
-      if (withDv) { const $i = dvAt; const $x = 0; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+      if (withDv) this.logStore(dvAt, 0);
       this.setMark(start, 0); // the top has no marks
-      { const $i = topAt >>> 2; const $x = start; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
-      { const $i = (start + W) >>> 2; const $x = (end - start) | PINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+      this.logStore(topAt >>> 2, start);
+      this.logStore((start + W) >>> 2, (end - start) | PINUSE);
       // The free space at the end: the top, and a free chunk below the bitmap when the bitmap
       // is all that keeps it from the top (lowerBitmap, in trim, moves the bitmap down; not
       // while malloc frees the old bitmap, see below).
@@ -2056,10 +2069,10 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     } else {
       { const $i = (n + W) >>> 2; const $x = ns & ~PINUSE; if ((($x ^ m[$i]!) & ~PINUSE) !== 0) { const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); } m[$i] = $x; }
     }
-    { const $i = (start + W) >>> 2; const $x = total | PINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
-    { const $i = (start + total) >>> 2; const $x = total; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+    this.logStore((start + W) >>> 2, total | PINUSE);
+    this.logStore((start + total) >>> 2, total);
     this.setSizeWord(start, total, true);
-    if (withDv) { const $i = dvAt; const $x = start; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+    if (withDv) this.logStore(dvAt, start);
     else this.insert(start, total);
     // Free space held below the top only by the bitmap: when it and the top together pass the
     // trim threshold, move the bitmap down so the space joins the top and is trimmed (glibc
@@ -2084,7 +2097,7 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     if (h.sbrk(-extra) === -1) return 0;
     const newEnd = end - extra;
     this.setWord(H_END, newEnd);
-    { const $i = (top + this.W) >>> 2; const $x = (newEnd - top) | (m[(top + this.W) >>> 2] & PINUSE); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+    this.logStore((top + this.W) >>> 2, (newEnd - top) | (m[(top + this.W) >>> 2] & PINUSE));
     return 1;
   }
 
@@ -2107,19 +2120,19 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     const prev = bm - ps;
     const dvAt = (hdr + 4 * H_DV) >>> 2;
     if (ps < this.minChunk || (ps & this.amask) !== 0 || prev < this.arena || m[(prev + W) >>> 2] !== (ps | PINUSE) || !this.freeChunkOk(prev, ps) || !this.sizeOk(bm, bsize)) return;
-    if (prev === m[dvAt]) { const $i = dvAt; const $x = 0; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+    if (prev === m[dvAt]) this.logStore(dvAt, 0);
     else if (this.linksOk(prev, ps)) this.unlink(prev, ps);
     else return;
     this.host.copy(prev + this.W2, bm + this.W2, bsize - W);
-    { const $i = (prev + W) >>> 2; const $x = bsize | CINUSE | PINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
-    { const $i = (hdr + 4 * H_BITMAP) >>> 2; const $x = prev + this.W2; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+    this.logStore((prev + W) >>> 2, bsize | CINUSE | PINUSE);
+    this.logStore((hdr + 4 * H_BITMAP) >>> 2, prev + this.W2);
     // The map, now at prev: the free chunk and the map's old chunk leave it, the new one enters.
     this.setSizeWord(prev, ps, false);
     this.unmarkChunk(bm, bsize);
     this.markChunk(prev, bsize, MARK_USED);
     const nt = prev + bsize;
-    { const $i = (hdr + 4 * H_TOP) >>> 2; const $x = nt; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
-    { const $i = (nt + W) >>> 2; const $x = (m[(hdr + 4 * H_END) >>> 2]! - nt) | PINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+    this.logStore((hdr + 4 * H_TOP) >>> 2, nt);
+    this.logStore((nt + W) >>> 2, (m[(hdr + 4 * H_END) >>> 2]! - nt) | PINUSE);
     this.newHead(nt);
   }
 
@@ -2202,11 +2215,11 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     }
     const m = this.m;
     const end = this.endAddr();
-    { const $i = (c + W) >>> 2; const $x = nb | CINUSE | (s & PINUSE); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+    this.logStore((c + W) >>> 2, nb | CINUSE | (s & PINUSE));
     if (!slide) {
       const nt = c + nb;
-      { const $i = (hdr + 4 * H_TOP) >>> 2; const $x = nt; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
-      { const $i = (nt + W) >>> 2; const $x = (end - nt) | PINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+      this.logStore((hdr + 4 * H_TOP) >>> 2, nt);
+      this.logStore((nt + W) >>> 2, (end - nt) | PINUSE);
       this.newHead(nt);
       this.setSizeWord(c, old, false);
       if (cover > 0) this.moveBitmap(cover); // (first: the old map may not reach c's new size word)
@@ -2221,15 +2234,15 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     // The new top's header first: in a process it is the highest page the slide touches, and
     // if no frame can be had for it nothing but the growth has happened (the copy below would
     // overwrite the old top's header, which a process heap's undo does not restore).
-    { const $i = (nt + W) >>> 2; const $x = (end - nt) | PINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+    this.logStore((nt + W) >>> 2, (end - nt) | PINUSE);
     this.newHead(nt);
     this.host.copy(q + this.W2, bmPayload, oldBytes);
     this.host.zero(q + this.W2 + oldBytes, newSize - W - oldBytes);
-    { const $i = (q + W) >>> 2; const $x = newSize | CINUSE | PINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+    this.logStore((q + W) >>> 2, newSize | CINUSE | PINUSE);
     this.newHead(q);
-    { const $i = (hdr + 4 * H_TOP) >>> 2; const $x = nt; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
-    { const $i = (hdr + 4 * H_BITMAP) >>> 2; const $x = q + this.W2; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
-    { const $i = (hdr + 4 * H_COVER) >>> 2; const $x = newCover; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+    this.logStore((hdr + 4 * H_TOP) >>> 2, nt);
+    this.logStore((hdr + 4 * H_BITMAP) >>> 2, q + this.W2);
+    this.logStore((hdr + 4 * H_COVER) >>> 2, newCover);
     // In the map, now at q: the block's new size, the map's chunk moved from bm to q.
     const bm = bmPayload - this.W2;
     this.setSizeWord(c, old, false);
@@ -2254,12 +2267,12 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
 
   /** Shrinks in-use chunk `c` (header `s`) to `nb` bytes and frees the tail. */
   protected override splitTail(c: number, s: number, nb: number): void {
-    const m = this.m;
+
     const W = this.W;
     const rem = (s & ~FLAG_BITS) - nb;
-    { const $i = (c + W) >>> 2; const $x = nb | (s & (CINUSE | PINUSE)); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+    this.logStore((c + W) >>> 2, nb | (s & (CINUSE | PINUSE)));
     const r = c + nb;
-    { const $i = (r + W) >>> 2; const $x = rem | CINUSE | PINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+    this.logStore((r + W) >>> 2, rem | CINUSE | PINUSE);
     this.newHead(r);
     this.setSizeWord(c, nb + rem, false);
     this.setSizeWord(c, nb, true);
@@ -2305,8 +2318,8 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
       // The leading gap becomes a chunk of its own and is freed: the padding is not wasted.
       const s = m[(c + W) >>> 2];
       const lead = a - c;
-      { const $i = (c + W) >>> 2; const $x = lead | CINUSE | (s & PINUSE); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
-      { const $i = (a + W) >>> 2; const $x = ((s & ~FLAG_BITS) - lead) | CINUSE | PINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+      this.logStore((c + W) >>> 2, lead | CINUSE | (s & PINUSE));
+      this.logStore((a + W) >>> 2, ((s & ~FLAG_BITS) - lead) | CINUSE | PINUSE);
       this.newHead(a);
       this.setSizeWord(c, s & ~FLAG_BITS, false);
       this.setSizeWord(c, lead, true);

@@ -13,8 +13,8 @@ describe("the logged engine generated from Heap.ts (a concurrent heap's)", () =>
   });
 
   it("logs each store before it, and leaves reads alone", () => {
-    const wrap = (body: string): string =>
-      `class Heap {\n  protected m!: Int32Array;\n  foo(i: number): number {\n    const m = this.m;\n${body}\n  }\n}\n`;
+    const wrap = (body: string, name = "malloc"): string =>
+      `class Heap {\n  protected m!: Int32Array;\n  ${name}(i: number): number {\n    const m = this.m;\n${body}\n  }\n}\n`;
     const out: string = generateLogged(wrap("    m[i + 1] = m[i] | 1;\n    this.m[i] = m.length;\n    return this.m[i >>> 2];"));
     // The entry (index, old value) and the count (in memory, for recovery, and in the engine)
     // are written before the store itself.
@@ -26,11 +26,19 @@ describe("the logged engine generated from Heap.ts (a concurrent heap's)", () =>
     expect(out).toContain("return this.m[i >>> 2];");
     expect(out).toContain("export function makeLoggedEngine(Base: typeof Heap)");
     expect(() => generateLogged(wrap("    m[i] |= 2;\n    return 0;"))).toThrow(/compound stores/);
+    // Outside malloc and free (the general paths), a store is logged by a call, which V8
+    // inlines there: the same steps, written once (and \`const m\`, now unread, is dropped).
+    const other: string = generateLogged(wrap("    m[i + 1] = m[i] | 1;\n    this.m[i] = 2;\n    return 0;", "allot"));
+    expect(other).toContain("this.logStore(i + 1, m[i] | 1);");
+    expect(other).toContain("this.logStore(i, 2);");
+    expect(other).toMatch(/override allot\(i: number\): number \{\s*const m = this\.m;\s*this\.logStore/); // (still read: m[i])
+    expect(generateLogged(wrap("    m[i + 1] = 1;\n    return 0;", "allot"))).toMatch(/override allot\(i: number\): number \{\s*this\.logStore\(i \+ 1, 1\);/);
+    expect(other).toMatch(/protected logStore\(i: number, x: number\): void \{\n\s+const m = this\.m;\n\s+const n = this\.lgN;\n\s+if \(n < this\.lgCap\) \{/);
   });
 
   it("stores the derived words (chunk map, bin bitmap) unlogged, and only those", () => {
     const wrap = (body: string): string =>
-      `class Heap {\n  protected m!: Int32Array;\n  protected hdr!: number;\n  foo(c: number, w: number): void {\n    const m = this.m;\n    const hdr = this.hdr;\n${body}\n  }\n}\n`;
+      `class Heap {\n  protected m!: Int32Array;\n  protected hdr!: number;\n  free(c: number, w: number): void {\n    const m = this.m;\n    const hdr = this.hdr;\n${body}\n  }\n}\n`;
     const derived: string[] = [];
     const out: string = generateLogged(
       wrap(
@@ -73,7 +81,7 @@ describe("the logged engine generated from Heap.ts (a concurrent heap's)", () =>
 
   it("stores a change of the next chunk's PINUSE flag alone unlogged", () => {
     const wrap = (body: string): string =>
-      `class Heap {\n  protected m!: Int32Array;\n  foo(c: number, s: number): void {\n    const m = this.m;\n${body}\n  }\n}\n`;
+      `class Heap {\n  protected m!: Int32Array;\n  free(c: number, s: number): void {\n    const m = this.m;\n${body}\n  }\n}\n`;
     const derived: string[] = [];
     const out: string = generateLogged(
       wrap(
