@@ -39,9 +39,10 @@ export const GOAL = 10 * 1024;
  * arena's segments when a thread takes the arena, 677 more (36,890). The logged engine leaving
  * the derived words (chunk map, bin bitmap, PINUSE flags) unlogged, and logging the stores of
  * its general paths through one method (only malloc's and free's written out), 1,200 less
- * (35,749).
+ * (35,749); free's written-out common case on a straight path of its own, in the heap and in
+ * the logged engine, 521 more (36,270).
  */
-export const CEILING = 36_000;
+export const CEILING = 36_400;
 
 /** Strings only the code that is not the heap has: none may be in a heap-only bundle. */
 export const FOREIGN = [
