@@ -51,7 +51,8 @@
 // H_SUMMARY; through const locals only. Anything else, the header word H_BITMAP itself
 // included, is logged. Not logged either: the stores that change only the PINUSE flag of the
 // chunk after one a call takes or frees (see pinuseOnly), a function of that chunk's CINUSE,
-// which recovery rewrites for every chunk. `--derived` lists the stores left unlogged.
+// which recovery rewrites for every chunk; and in malloc and free, the footers of free chunks
+// (see isFooter), which recovery rewrites too. `--derived` lists the stores left unlogged.
 
 import fs from "node:fs";
 import path from "node:path";
@@ -150,7 +151,7 @@ function derive(source, flavour, derived = []) {
     while (ts.isParenthesizedExpression(e) || ts.isNonNullExpression(e)) e = e.expression;
     return e;
   };
-  /** Whether `e` is the heap header's address: \`this.hdr\`, or a const local holding it. */
+  /** Whether `e` is the heap header's address: `this.hdr`, or a const local holding it. */
   const isHdr = (e) => {
     e = unwrap(e);
     if (ts.isPropertyAccessExpression(e) && e.expression.kind === ts.SyntaxKind.ThisKeyword) return e.name.text === "hdr";
@@ -158,7 +159,7 @@ function derive(source, flavour, derived = []) {
     const d = constDecl(e);
     return d !== null && isHdr(d.initializer);
   };
-  /** Whether `e` is \`4 * NAME\` or \`4 * (NAME + x)\` for a header offset in `names`. */
+  /** Whether `e` is `4 * NAME` or `4 * (NAME + x)` for a header offset in `names`. */
   const headerOffset = (e, names) => {
     e = unwrap(e);
     if (!ts.isBinaryExpression(e) || e.operatorToken.kind !== ts.SyntaxKind.AsteriskToken || e.left.getText(sf) !== "4") return false;
@@ -210,8 +211,8 @@ function derive(source, flavour, derived = []) {
 
   /**
    * Whether store `st` (m[X] = v) changes nothing but the PINUSE flag of the word it stores to:
-   * "same" when v is \`m[X] | PINUSE\` or \`m[X] & ~PINUSE\` (the same X, as written); "checked"
-   * when v is \`y | PINUSE\` or \`y & ~PINUSE\` for a local y that is only ever assigned m[X] (or
+   * "same" when v is `m[X] | PINUSE` or `m[X] & ~PINUSE` (the same X, as written); "checked"
+   * when v is `y | PINUSE` or `y & ~PINUSE` for a local y that is only ever assigned m[X] (or
    * a number first): the generated code then logs the store unless only PINUSE changes. Those
    * are the flag of the chunk after one the call takes or frees, a function of that chunk's
    * CINUSE, which recovery rewrites for every chunk. Else null.
@@ -263,13 +264,31 @@ function derive(source, flavour, derived = []) {
   }
 
   /**
+   * Whether store `st` is `m[(a + s) >>> 2] = s` (a and s locals; or `m[n >>> 2] = s` with a
+   * const n = a + s): the footer of a free chunk at a of s bytes, a function of its header,
+   * which recovery rewrites for every free chunk. Only in malloc and free (HOT), where the word
+   * was before the call the footer of a free chunk (the one a split cuts, or the one after the
+   * freed block that it merges with), or the last word of the block being freed, whose bytes
+   * the call was giving up. (Not in the general paths: a realloc shrinking a block in place
+   * frees its tail, whose footer lies in the block.)
+   */
+  function isFooter(st) {
+    const i = unwrap(st.left.argumentExpression);
+    const v = unwrap(st.right);
+    if (!isShr2(i) || !ts.isIdentifier(v)) return false;
+    let sum = unwrap(i.left);
+    if (ts.isIdentifier(sum)) sum = unwrap(constDecl(sum)?.initializer ?? sum); // (n >>> 2, n = c + size)
+    return ts.isBinaryExpression(sum) && sum.operatorToken.kind === ts.SyntaxKind.PlusToken && ts.isIdentifier(unwrap(sum.left)) && ts.isIdentifier(unwrap(sum.right)) && unwrap(sum.right).text === v.text;
+  }
+
+  /**
    * How the logged engine writes store `st` (m[i] = v): "unlogged" (a derived word, or a change
    * of the PINUSE flag alone), "checked" (logged unless it changes only PINUSE, see pinuseOnly),
    * "inline" (logged, written out: in malloc and free) or "logStore" (logged by a call).
    */
   function storeKind(st) {
     const pin = pinuseOnly(st);
-    if (derivedIndex(st.left.argumentExpression) !== null || pin === "same") return "unlogged";
+    if (derivedIndex(st.left.argumentExpression) !== null || pin === "same" || (HOT.has(methodOf(st)) && isFooter(st))) return "unlogged";
     if (pin === "checked") return "checked";
     return HOT.has(methodOf(st)) ? "inline" : "logStore";
   }

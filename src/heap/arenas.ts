@@ -352,7 +352,8 @@ function engineClass(HeapClass: typeof Heap): EngineClass {
     /**
      * After undoing a call: rebuilds the words the engine stores without logging them, from the
      * ones it logs, which the undo made whole again. Every chunk header's PINUSE flag from the
-     * chunk before it, and the chunk map from the chunk headers (and the bitmap's chunk header
+     * chunk before it, every free chunk's footer from its size, and the chunk map from the chunk
+     * headers (and the bitmap's chunk header
      * and the top's, from what they must be: a call that moved the bitmap copied it without
      * logging the copy's middle), then the bin bitmap and its summary from the bin heads. For a
      * heap whose lock was held with no call under way, it writes what was there.
@@ -374,7 +375,7 @@ function engineClass(HeapClass: typeof Heap): EngineClass {
       m[hdr + H_SUMMARY] = summary;
     }
 
-    /** The chunk map, the chunk headers' PINUSE flags, the bitmap's and the top's chunk headers, rebuilt from the chunk headers. */
+    /** The chunk map, the chunk headers' PINUSE flags, free chunks' footers, the bitmap's and the top's chunk headers, rebuilt from the chunk headers. */
     private rebuildMap(): void {
       const m = this.m;
       const W = this.W;
@@ -405,6 +406,8 @@ function engineClass(HeapClass: typeof Heap): EngineClass {
         // PINUSE, which the engine sets and clears unlogged: the chunk before is in use.
         const flagged: number = (s & ~PINUSE) | (prevInUse ? PINUSE : 0);
         if (flagged !== s) m[(x + W) >>> 2] = flagged;
+        // A free chunk's footer, which malloc and free store unlogged: its size.
+        if ((s & CINUSE) === 0 && x !== bm) m[(x + size) >>> 2] = size;
         chunks.push(x, size, (s & CINUSE) !== 0 ? MARK_USED : MARK_FREE);
         prevInUse = (s & CINUSE) !== 0;
         prevSize = size;

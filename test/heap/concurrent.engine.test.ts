@@ -74,9 +74,35 @@ describe("the logged engine generated from Heap.ts (a concurrent heap's)", () =>
     generateLogged(read("src/heap/Heap.ts"), list);
     expect(list.length).toBeGreaterThan(30);
     for (const line of list) {
-      if (line.includes("PINUSE;")) expect(line).toMatch(/: m\[(nh|n|\(n \+ (8|W)\)) >>> 2\] = (m\[(nh|n) >>> 2\]! \| PINUSE;|ns & ~PINUSE; \(when only PINUSE changes\))$/);
+      if (/: m\[(\(\w+ \+ \w+\)|n) >>> 2\] = \w+;$/.test(line)) expect(line).toMatch(/: m\[(\(r \+ rem\) >>> 2\] = rem|\(start \+ total\) >>> 2\] = total|n >>> 2\] = size);$/);
+      else if (line.includes("PINUSE;")) expect(line).toMatch(/: m\[(nh|n|\(n \+ (8|W)\)) >>> 2\] = (m\[(nh|n) >>> 2\]! \| PINUSE;|ns & ~PINUSE; \(when only PINUSE changes\))$/);
       else expect(line).toMatch(/m\[(wi|we|ri|bw|i|wa >>> 2|sa >>> 2|\(hdr \+ 4 \* H_SUMMARY\) >>> 2|this\.mapWord\(c\)|wi \+ 1|we \+ 1|ri \+ 1)( \+ 1)?\] = /);
     }
+  });
+
+  it("stores a free chunk's footer unlogged in malloc and free, and only there", () => {
+    const wrap = (name: string): string =>
+      `class Heap {\n  protected m!: Int32Array;\n  ${name}(c: number, size: number): void {\n    const m = this.m;\n` +
+      [
+        "    m[(c + size) >>> 2] = size;", // the footer of the chunk at c of size bytes
+        "    const n = c + size;",
+        "    m[n >>> 2] = size;", // the same, through a const
+        "    m[(c + size) >>> 2] = c;", // logged: not the size
+        "    m[(c + 8 + size) >>> 2] = size;", // logged: not a + s
+        "    let e = c + size;",
+        "    m[e >>> 2] = size;", // logged: a let
+      ].join("\n") +
+      "\n  }\n}\n";
+    const derived: string[] = [];
+    const out: string = generateLogged(wrap("free"), derived);
+    expect(derived).toEqual(["Heap.ts:5: m[(c + size) >>> 2] = size;", "Heap.ts:7: m[n >>> 2] = size;"]);
+    expect(out).toContain("const $x = c; const $n = this.lgN;");
+    expect(out).toContain("{ const $i = (c + 8 + size) >>> 2; const $x = size; const $n = this.lgN;");
+    expect(out).toContain("{ const $i = e >>> 2; const $x = size; const $n = this.lgN;");
+    // Elsewhere (a realloc shrinking a block in place frees its tail: that footer is in the block) all are logged.
+    const other: string[] = [];
+    expect(generateLogged(wrap("freeChunk"), other)).toContain("this.logStore((c + size) >>> 2, size);");
+    expect(other).toEqual([]);
   });
 
   it("stores a change of the next chunk's PINUSE flag alone unlogged", () => {
