@@ -42,17 +42,19 @@
 // It is a class factory (makeLoggedEngine(Heap)): Heap.ts uses it, so it cannot extend Heap
 // when its module is first evaluated.
 //
-// Stores to *derived* words are not logged: the chunk map (the in-use bitmap: a pair of bits
-// per granule, and the size words) and the bin bitmap with its summary word. Both are functions
-// of what is logged (the chunk headers; the bin heads), and recovery rebuilds them whole after
-// undoing a call (arenas.ts). A store is derived only when its index is recognised as such from
-// the code itself (see derivedIndex): an address computed from the chunk map's base (the value
-// of the header word H_BITMAP, or this.mapWord(...)), or from the header offsets H_BINMAP and
-// H_SUMMARY; through const locals only. Anything else, the header word H_BITMAP itself
-// included, is logged. Not logged either: the stores that change only the PINUSE flag of the
-// chunk after one a call takes or frees (see pinuseOnly), a function of that chunk's CINUSE,
-// which recovery rewrites for every chunk; and in malloc and free, the footers of free chunks
-// (see isFooter), which recovery rewrites too. `--derived` lists the stores left unlogged.
+// Stores to *derived* words are not logged: the bin bitmap with its summary word, a function of
+// the bin heads, which recovery rebuilds after undoing a call (arenas.ts). The chunk map (the
+// in-use bitmap: a pair of bits per granule, and the size words) is derived from the chunk
+// headers too, but is logged all the same: recovery judges the chunk headers by it, so that a
+// header the program smashed is refused rather than adopted. A store is derived only when its
+// index is recognised as such from the code itself (see derivedIndex): an address computed
+// from the header offsets H_BINMAP and H_SUMMARY, through const locals only (derivedIndex also
+// recognises the chunk map's, from the value of the header word H_BITMAP or this.mapWord(...),
+// so as to log them knowingly). Anything else is logged. Not logged either: the stores that
+// change only the PINUSE flag of the chunk after one a call takes or frees (see pinuseOnly), a
+// function of that chunk's CINUSE, which recovery rewrites for every chunk; and in malloc and
+// free, the footers of free chunks (see isFooter), which recovery rewrites too (both from
+// headers the chunk map has judged). `--derived` lists the stores left unlogged.
 
 import fs from "node:fs";
 import path from "node:path";
@@ -288,7 +290,8 @@ function derive(source, flavour, derived = []) {
    */
   function storeKind(st) {
     const pin = pinuseOnly(st);
-    if (derivedIndex(st.left.argumentExpression) !== null || pin === "same" || (HOT.has(methodOf(st)) && isFooter(st))) return "unlogged";
+    const derivedAs = derivedIndex(st.left.argumentExpression);
+    if ((derivedAs !== null && derivedAs !== "map") || pin === "same" || (HOT.has(methodOf(st)) && isFooter(st))) return "unlogged";
     if (pin === "checked") return "checked";
     return HOT.has(methodOf(st)) ? "inline" : "logStore";
   }

@@ -40,9 +40,10 @@ export const GOAL = 10 * 1024;
  * the derived words (chunk map, bin bitmap, PINUSE flags) unlogged, and logging the stores of
  * its general paths through one method (only malloc's and free's written out), 1,200 less
  * (35,749); free's written-out common case on a straight path of its own, in the heap and in
- * the logged engine, 521 more (36,270).
+ * the logged engine, 521 more (36,270). The chunk map logged again (recovery judges the chunk
+ * headers by it rather than adopting a smashed one), 284 more (36,554).
  */
-export const CEILING = 36_400;
+export const CEILING = 36_700;
 
 /** Strings only the code that is not the heap has: none may be in a heap-only bundle. */
 export const FOREIGN = [

@@ -249,7 +249,7 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
             { const $i = (c + 8) >>> 2; const $x = m[(c + 8) >>> 2]! | CINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
             const nh = c + nb + 8;
             m[nh >>> 2] = m[nh >>> 2]! | PINUSE;
-            m[wi] = word | (2 << sh); // free → in use (its size word, if any, stays)
+            { const $i = wi; const $x = word | (2 << sh); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; } // free → in use (its size word, if any, stays)
             return c + 16;
           }
           return this.mallocImpl(size);
@@ -290,19 +290,19 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
               { const $i = dvAt; const $x = r; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
               // The chunk map: the victim's size word goes, dv is in use (with a size word of
               // its own from 512 bytes), the remainder is a free chunk (with its size word).
-              if (n >= 32) m[wi + 1] = 0;
-              m[wi] = m[wi]! | (2 << sh);
-              if (nb >= 512) m[wi + 1] = (nb >>> 2) | SIZE_TAG;
+              if (n >= 32) { const $i = wi + 1; const $x = 0; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+              { const $i = wi; const $x = m[wi]! | (2 << sh); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+              if (nb >= 512) { const $i = wi + 1; const $x = (nb >>> 2) | SIZE_TAG; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
               const rg = g + (nb >>> 4);
               const ri = map + (rg >>> 4);
-              m[ri] = m[ri]! | (1 << ((rg & 15) << 1));
-              if (rem >= 512) m[ri + 1] = (rem >>> 2) | SIZE_TAG;
+              { const $i = ri; const $x = m[ri]! | (1 << ((rg & 15) << 1)); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+              if (rem >= 512) { const $i = ri + 1; const $x = (rem >>> 2) | SIZE_TAG; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
             } else {
               { const $i = (dv + 8) >>> 2; const $x = dsize | CINUSE | PINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
               const nh = dv + dsize + 8;
               m[nh >>> 2] = m[nh >>> 2]! | PINUSE;
               { const $i = dvAt; const $x = 0; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
-              m[wi] = word | (2 << sh);
+              { const $i = wi; const $x = word | (2 << sh); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
             }
             return dv + 16;
           }
@@ -403,13 +403,13 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
           m[(r + rem) >>> 2] = rem;
           // The chunk map: c's old size word goes, c is in use (with its own size word from 512
           // bytes), the remainder is a free chunk (with its size word).
-          if (k >= 32) m[wi + 1] = 0;
-          m[wi] = m[wi]! | (2 << sh);
-          if (nb >= 512) m[wi + 1] = (nb >>> 2) | SIZE_TAG;
+          if (k >= 32) { const $i = wi + 1; const $x = 0; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          { const $i = wi; const $x = m[wi]! | (2 << sh); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          if (nb >= 512) { const $i = wi + 1; const $x = (nb >>> 2) | SIZE_TAG; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
           const rg = g + (nb >>> 4);
           const ri = map + (rg >>> 4);
-          m[ri] = m[ri]! | (MARK_FREE << ((rg & 15) << 1));
-          if (rem >= 512) m[ri + 1] = (rem >>> 2) | SIZE_TAG;
+          { const $i = ri; const $x = m[ri]! | (MARK_FREE << ((rg & 15) << 1)); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          if (rem >= 512) { const $i = ri + 1; const $x = (rem >>> 2) | SIZE_TAG; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
           if (small) { const $i = dvAt; const $x = r; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
           if (x !== 0) {
             // insert(x, xs), written out
@@ -432,7 +432,7 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
           { const $i = (c + 8) >>> 2; const $x = csize | CINUSE | (s & PINUSE); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
           const nh = c + csize + 8;
           m[nh >>> 2] = m[nh >>> 2]! | PINUSE;
-          m[wi] = m[wi]! | (2 << sh);
+          { const $i = wi; const $x = m[wi]! | (2 << sh); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
         }
         return c + 16;
       }
@@ -450,8 +450,8 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
           { const $i = (hdr + 4 * H_TOP) >>> 2; const $x = nt; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
           const g = (top - arena) >>> 4;
           const wi = map + (g >>> 4);
-          m[wi] = m[wi]! | (MARK_USED << ((g & 15) << 1));
-          if (nb >= 512) m[wi + 1] = (nb >>> 2) | SIZE_TAG;
+          { const $i = wi; const $x = m[wi]! | (MARK_USED << ((g & 15) << 1)); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          if (nb >= 512) { const $i = wi + 1; const $x = (nb >>> 2) | SIZE_TAG; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
           return top + 16;
         }
       }
@@ -568,7 +568,7 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
           ) {
             // Every check passed: from here on the heap changes. c stays a start in the map, now
             // free (its size word, if any, stays).
-            m[wi] = word & ~(2 << sh);
+            { const $i = wi; const $x = word & ~(2 << sh); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
             { const $i = (n + 8) >>> 2; const $x = ns & ~PINUSE; if ((($x ^ m[$i]!) & ~PINUSE) !== 0) { const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); } m[$i] = $x; }
             { const $i = (c + 8) >>> 2; const $x = size | PINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
             m[n >>> 2] = size;
@@ -745,17 +745,17 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
             }
             if (nextFree) {
               // The next chunk leaves the map (its size word, then its mark).
-              if (nsize >= 512) m[we + 1] = 0;
-              m[we] = m[we]! & ~(3 << es);
+              if (nsize >= 512) { const $i = we + 1; const $x = 0; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+              { const $i = we; const $x = m[we]! & ~(3 << es); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
             }
             // The chunk map: c stays a start (now free) or leaves the map, with its size word; the
             // chunk before loses its size word (rewritten below for the merged chunk).
             if (start === c && !toTop && !nextFree) {
-              m[wi] = m[wi]! & ~(2 << sh); // in use → free (its size word stays)
+              { const $i = wi; const $x = m[wi]! & ~(2 << sh); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; } // in use → free (its size word stays)
             } else {
               { const $i = (c + 8) >>> 2; const $x = s & ~CINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; } // (merged away: a later free of it is named a double free)
-              if (k >= 32) m[wi + 1] = 0;
-              m[wi] = m[wi]! & ~(3 << sh);
+              if (k >= 32) { const $i = wi + 1; const $x = 0; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+              { const $i = wi; const $x = m[wi]! & ~(3 << sh); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
               if (start !== c) {
                 if (ps >= 512) { const $i = pw + 1; const $x = 0; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
                 if (toTop) { const $i = pw; const $x = m[pw]! & ~(3 << psh); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
@@ -775,7 +775,7 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
               return;
             }
             if (!nextFree) { const $i = (n + 8) >>> 2; const $x = ns & ~PINUSE; if ((($x ^ m[$i]!) & ~PINUSE) !== 0) { const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); } m[$i] = $x; }
-            else if (start === c) m[wi] = m[wi]! | (MARK_FREE << sh); // c starts the merged chunk
+            else if (start === c) { const $i = wi; const $x = m[wi]! | (MARK_FREE << sh); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; } // c starts the merged chunk
             { const $i = (start + 8) >>> 2; const $x = total | PINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
             m[(start + total) >>> 2] = total;
             if ((start !== c || nextFree) && total >= 512) { const $i = (start === c ? wi : pw) + 1; const $x = (total >>> 2) | SIZE_TAG; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
@@ -1711,13 +1711,13 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     const m = this.m;
     const i = this.mapWord(c);
     const sh = (((c - this.arena) >>> this.gshift) & 15) << 1;
-    m[i] = (m[i]! & ~(3 << sh)) | (v << sh);
+    this.logStore(i, (m[i]! & ~(3 << sh)) | (v << sh));
   }
 
   /** Writes (or, with `v` = 0, clears) the size word of a chunk at `c` of `size` bytes, when it has one. */
   protected override setSizeWord(c: number, size: number, on: boolean): void {
     const n = size >> this.gshift; // sizes stay under 2^31: a signed shift is exact (and an i32 in the wasm engine)
-    if (n >= SIZE_WORD_GRANULES) this.m[this.mapWord(c) + 1] = on ? (n << 2) | SIZE_TAG : 0;
+    if (n >= SIZE_WORD_GRANULES) this.logStore(this.mapWord(c) + 1, on ? (n << 2) | SIZE_TAG : 0);
   }
 
   /** Marks chunk `c` of `size` bytes in the chunk map: its pair `v` and its size word. */

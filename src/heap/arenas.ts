@@ -40,11 +40,12 @@
  * **Recovery.** Every lock has a log (the main heap's in the shared area, an arena's in its
  * first segment), used by whoever holds the lock: every call runs on a *logged engine*
  * (`LoggedEngine.generated.ts`, derived from `Heap.ts`) that appends each metadata word's
- * address and old value to the log before storing it, but for the derived words: the chunk map
- * and the bin bitmap, functions of the chunk headers and of the bin heads, which it stores
- * unlogged (a third of a call's stores). When a thread dies, `recover` undoes the log of every
- * lock it held and rebuilds the derived words of the heaps behind that lock (the main heap, or
- * every segment of the arena), puts back a list of remote frees it was freeing, unmarks a
+ * address and old value to the log before storing it, but for the derived words: the bin
+ * bitmap (a function of the bin heads) and the flags that say the chunk before is in use (of
+ * the chunk headers), which it stores unlogged. The chunk map is logged: recovery judges the
+ * chunk headers by it. When a thread dies, `recover` undoes the log of every lock it held and
+ * rebuilds the derived words of the heaps behind that lock (the main heap, or every segment of
+ * the arena), refusing a chunk header that the chunk map contradicts, puts back a list of remote frees it was freeing, unmarks a
  * block it was pushing, releases its locks and frees its slot for another thread.
  */
 import { ArgumentError, DoubleFreeError, HeapCorruptionError, HeapError, VmError } from "../errors.js";
@@ -167,6 +168,13 @@ class LoggedHost extends LinearHost {
     // (recovery rebuilds every heap whose call it undid, see ArenaEngine.rebuild).
     for (let i = first; i < headEnd; i++) this.note(i, this.u32[i]!);
     for (let i = tail; i < end; i++) this.note(i, this.u32[i]!);
+    // The chunk map's address word, logged as it is (undoing that changes nothing): it tells
+    // recovery that this call may have copied over the map unlogged, so the map cannot judge
+    // the chunk headers (ArenaEngine.rebuild) and is rebuilt from them.
+    if (tail > headEnd) {
+      const at = ((this.engine as unknown as { hdr: number }).hdr >>> 2) + H_BITMAP;
+      this.note(at, this.u32[at]!);
+    }
   }
   /** Logs word `i`, whose value is `old` (as the engine's own stores do). */
   private note(i: number, old: number): void {
@@ -201,7 +209,7 @@ interface Engine extends Heap {
   readonly logAt: number;
   readonly logCap: number;
   full(i: number): void;
-  rebuild(): void;
+  rebuild(touched: readonly number[]): void;
 }
 
 type EngineClass = { open(memory: LinearMemory, hdr: number): Engine; readonly prototype: Engine };
@@ -357,10 +365,18 @@ function engineClass(HeapClass: typeof Heap): EngineClass {
      * and the top's, from what they must be: a call that moved the bitmap copied it without
      * logging the copy's middle), then the bin bitmap and its summary from the bin heads. For a
      * heap whose lock was held with no call under way, it writes what was there.
-     * @throws HeapCorruptionError when the header or a chunk header is not sound
+     *
+     * The chunk map stays the judge: its stores are logged, so after the undo it is the map from
+     * before the call, and every chunk must be in it as its header says, or the program smashed
+     * the heap's memory (a live block's size enlarged over its neighbour, a block's in-use bit
+     * cleared), and the rebuild refuses rather than adopt the smash. Only after a call that may
+     * have copied over the map unlogged (its address word in the log `touched`: byte addresses
+     * the call stored to, ascending) do the headers alone say what the chunks are.
+     * @throws HeapCorruptionError when the header or a chunk header is not sound, or disagrees
+     *   with the chunk map
      */
-    rebuild(): void {
-      this.rebuildMap();
+    rebuild(touched: readonly number[]): void {
+      this.rebuildMap(touched);
       const m = this.m;
       const hdr = this.hdr >>> 2;
       const bins = this.bins >>> 2;
@@ -376,10 +392,14 @@ function engineClass(HeapClass: typeof Heap): EngineClass {
     }
 
     /** The chunk map, the chunk headers' PINUSE flags, free chunks' footers, the bitmap's and the top's chunk headers, rebuilt from the chunk headers. */
-    private rebuildMap(): void {
+    private rebuildMap(touched: readonly number[]): void {
       const m = this.m;
       const W = this.W;
       const hdr = this.hdr;
+      // A call that copied over the map unlogged (LoggedHost.edges logs the map's address word
+      // then), or moved it (that word or the coverage in the log): the map before the call is
+      // not there to compare with.
+      const judge = !touchedIn(touched, hdr + 4 * H_BITMAP, hdr + 4 * H_BITMAP) && !touchedIn(touched, hdr + 4 * H_COVER, hdr + 4 * H_COVER);
       const bm = m[(hdr + 4 * H_BITMAP) >>> 2]! - this.W2;
       const top = m[(hdr + 4 * H_TOP) >>> 2]!;
       const end = m[(hdr + 4 * H_END) >>> 2]!;
@@ -403,6 +423,9 @@ function engineClass(HeapClass: typeof Heap): EngineClass {
         const s = m[(x + W) >>> 2]!;
         const size = s & ~FLAG_BITS;
         if (size < this.minChunk || x + size > top) throw new HeapCorruptionError(`invalid chunk size ${size}`, "recover", x);
+        if (judge && x !== bm && (this.markOf(x) !== ((s & CINUSE) !== 0 ? MARK_USED : MARK_FREE) || !this.sizeOk(x, size))) {
+          throw new HeapCorruptionError("chunk header disagrees with the chunk map", "recover", x);
+        }
         // PINUSE, which the engine sets and clears unlogged: the chunk before is in use.
         const flagged: number = (s & ~PINUSE) | (prevInUse ? PINUSE : 0);
         if (flagged !== s) m[(x + W) >>> 2] = flagged;
@@ -430,7 +453,7 @@ function engineClass(HeapClass: typeof Heap): EngineClass {
  * @throws VmError when the call overflowed its log; HeapCorruptionError when it names a word
  *   outside `[lo, hi)` (word indices)
  */
-function undo(m: Int32Array, lg: number, lo: number, hi: number): void {
+function undo(m: Int32Array, lg: number, lo: number, hi: number): number[] {
   const n = m[lg]!;
   if (n === LOG_OVERFLOW || n < 0 || n > LOG_WORDS) throw new VmError(`recover: the interrupted call made more than ${LOG_WORDS / 2} metadata stores and cannot be undone`);
   // The heap's stores all land between its header and its limit: a log naming any other word
@@ -439,8 +462,25 @@ function undo(m: Int32Array, lg: number, lo: number, hi: number): void {
     const i = m[lg + 1 + k]!;
     if (i < lo || i >= hi) throw new HeapCorruptionError("undo log names a word outside the heap", "recover", i * 4);
   }
-  for (let k = n - 2; k >= 0; k -= 2) m[m[lg + 1 + k]!] = m[lg + 2 + k]!;
+  const touched: number[] = [];
+  for (let k = n - 2; k >= 0; k -= 2) {
+    touched.push(m[lg + 1 + k]! * 4);
+    m[m[lg + 1 + k]!] = m[lg + 2 + k]!;
+  }
   m[lg] = 0;
+  return touched.sort((a, b) => a - b);
+}
+
+/** Whether `touched` (byte addresses, ascending) holds an address from `lo` to `hi`, both included. */
+function touchedIn(touched: readonly number[], lo: number, hi: number): boolean {
+  let a = 0;
+  let b = touched.length;
+  while (a < b) {
+    const mid = (a + b) >>> 1;
+    if (touched[mid]! < lo) a = mid + 1;
+    else b = mid;
+  }
+  return a < touched.length && touched[a]! <= hi;
 }
 
 // ───────────────────────── the coordinator ─────────────────────────
@@ -1309,7 +1349,7 @@ export class SharedHeap {
 
   /**
    * recover's first half: the locks that holder `id` held, their calls undone. A call stores the
-   * derived words (chunk maps, bin bitmaps) without logging them, from its first store on: the
+   * derived words (bin bitmaps, PINUSE flags) without logging them, from its first store on: the
    * heaps behind every lock it held are rebuilt, whether its log is empty or not.
    */
   private recoverLocks(id: number): boolean {
@@ -1320,9 +1360,9 @@ export class SharedHeap {
       if (holder(v, sa + S_LOCK) !== id) continue;
       found = true;
       const log = v[sa + S_LOG]! >>> 2;
-      if (log !== 0) undo(v, log, this.mainLock - H_LOCK, this.limitWord());
+      const touched = log !== 0 ? undo(v, log, this.mainLock - H_LOCK, this.limitWord()) : [];
       // (A list that runs in a circle, in a crafted buffer, stops at as many segments as the table has.)
-      for (let a = v[sa + S_SEGS]!, n = 0; a !== 0 && n < TABLE_WORDS; a = v[(a >>> 2) + G_NEXT]!, n++) this.seg(a).e.rebuild();
+      for (let a = v[sa + S_SEGS]!, n = 0; a !== 0 && n < TABLE_WORDS; a = v[(a >>> 2) + G_NEXT]!, n++) this.seg(a).e.rebuild(touched);
       const drained = v[sa + S_DRAINED]!;
       if (drained !== 0) {
         const g = this.seg(v[this.area + A_TABLE + (drained >>> SEG_SHIFT)]!);
@@ -1339,8 +1379,7 @@ export class SharedHeap {
     }
     if (holder(v, this.mainLock) === id) {
       found = true;
-      undo(v, this.main.logAt, this.mainLock - H_LOCK, this.limitWord());
-      this.main.rebuild();
+      this.main.rebuild(undo(v, this.main.logAt, this.mainLock - H_LOCK, this.limitWord()));
       unlock(v, this.mainLock);
     }
     return found;
