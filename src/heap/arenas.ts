@@ -510,6 +510,8 @@ interface Seg {
   readonly shift: number;
   /** Word index of its arena's log count. */
   readonly log: number;
+  /** Whether this handle has checked its heap (as `attach` checks the main heap's): before its first call on it. */
+  checked: boolean;
 }
 
 /**
@@ -873,9 +875,15 @@ export class SharedHeap {
     this.push(g, p);
   }
 
-  /** Frees `p` in segment `g`, whose arena's lock this thread holds. */
+  /**
+   * Frees `p` in segment `g`, whose arena's lock this thread holds. A segment of another
+   * thread's arena is checked first, once, as this thread checks its own arena's when it takes
+   * it: in a crafted buffer its heap's header could put the chunk map (which the free writes)
+   * anywhere.
+   */
   private freeLocked(g: Seg, p: number): void {
     const v = this.v;
+    if (!g.checked) this.checkSegment(g.addr, g, "free");
     const bit = (p - g.addr) >>> g.shift;
     if ((v[g.pending + (bit >>> 5)]! & (1 << (bit & 31))) !== 0) throw new DoubleFreeError("free", p);
     g.e.resume();
@@ -1174,18 +1182,19 @@ export class SharedHeap {
    * map sound ({@link Heap.checkHeader}).
    * @throws HeapCorruptionError naming the segment
    */
-  private checkSegment(a: number, g: Seg): void {
+  private checkSegment(a: number, g: Seg, op = "malloc"): void {
     const v = this.v;
     const w = a >>> 2;
     const size = v[w + G_SIZE]!;
     const sub = v[w + G_HDR]!;
     const end = a + size;
     if (size <= 0 || size % SEG_MIN !== 0 || a < v[this.mainLock - H_LOCK + H_ARENA]! || end > v.length * 4 || sub < a + SEG_HEADER || sub >= end || v[(sub >>> 2) + H_LIMIT] !== end) {
-      throw new HeapCorruptionError("segment is not sound", "malloc", a);
+      throw new HeapCorruptionError("segment is not sound", op, a);
     }
     const arena = v[(sub >>> 2) + H_ARENA]!;
-    if (arena <= sub || arena >= end) throw new HeapCorruptionError("segment's heap is not sound", "malloc", a);
+    if (arena <= sub || arena >= end) throw new HeapCorruptionError("segment's heap is not sound", op, a);
     this.checkOp?.call(g.e, 0, 0);
+    g.checked = true;
   }
 
   /** Claims a free slot, one with segments first (its memory is used again). */
@@ -1284,7 +1293,7 @@ export class SharedHeap {
       const e = this.EngineC.open(this.memory, v[w + G_HDR]!);
       const log = v[this.area + A_SLOTS + slot * SLOT_WORDS + S_LOG]! >>> 2;
       e.setLog(log);
-      g = { addr, e, slot, pending: v[w + G_PENDING]! >>> 2, shift: v[w + G_SHIFT]!, log };
+      g = { addr, e, slot, pending: v[w + G_PENDING]! >>> 2, shift: v[w + G_SHIFT]!, log, checked: false };
       this.segs.set(addr, g);
       if (slot === this.slot) this.adopt(g);
     }
