@@ -54,7 +54,9 @@
 // change only the PINUSE flag of the chunk after one a call takes or frees (see pinuseOnly), a
 // function of that chunk's CINUSE, which recovery rewrites for every chunk; and in malloc and
 // free, the footers of free chunks (see isFooter), which recovery rewrites too (both from
-// headers the chunk map has judged). `--derived` lists the stores left unlogged.
+// headers the chunk map has judged); and a store marked `// unlogged: <why>` in Heap.ts, to a
+// word that held no metadata before the call (see annotated). `--derived` lists the stores
+// left unlogged.
 
 import fs from "node:fs";
 import path from "node:path";
@@ -289,11 +291,22 @@ function derive(source, flavour, derived = []) {
    * "inline" (logged, written out: in malloc and free) or "logStore" (logged by a call).
    */
   function storeKind(st) {
+    if (annotated(st.parent)) return "unlogged";
     const pin = pinuseOnly(st);
     const derivedAs = derivedIndex(st.left.argumentExpression);
     if ((derivedAs !== null && derivedAs !== "map") || pin === "same" || (HOT.has(methodOf(st)) && isFooter(st))) return "unlogged";
     if (pin === "checked") return "checked";
     return HOT.has(methodOf(st)) ? "inline" : "logStore";
+  }
+  /**
+   * Whether store statement `node` is marked `// unlogged: <why>` on its line in Heap.ts: a
+   * word that held no metadata before the call (the inside of a free chunk or of the top that a
+   * split carves a header into; the bytes of the block being freed), which the undo need not put
+   * back.
+   */
+  function annotated(node) {
+    const after = ts.getTrailingCommentRanges(source, node.end) ?? [];
+    return after.some((c) => /^\/\/ unlogged: \S/.test(source.slice(c.pos, c.end)));
   }
   /** Whether element access `acc` is the target of a store statement m[i] = v (not a compound one). */
   const isStoreTarget = (acc) => {
@@ -314,7 +327,7 @@ function derive(source, flavour, derived = []) {
       const arr = render(st.left.expression);
       const kind = logged ? storeKind(st) : null;
       if (kind === "unlogged") {
-        derived.push(`Heap.ts:${sf.getLineAndCharacterOfPosition(node.getStart(sf)).line + 1}: ${text(node)}`);
+        derived.push(`Heap.ts:${sf.getLineAndCharacterOfPosition(node.getStart(sf)).line + 1}: ${text(node)}${annotated(node) ? " (marked)" : ""}`);
         return `${arr}[${render(st.left.argumentExpression)}] = ${render(st.right)};`;
       }
       if (logged) {

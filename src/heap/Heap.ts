@@ -771,8 +771,8 @@ export class Heap<M extends HeapMemory = LinearMemory> {
             if (rem >= 32) {
               m[(dv + 8) >>> 2] = nb | CINUSE | PINUSE;
               const r = dv + nb;
-              m[(r + 8) >>> 2] = rem | PINUSE;
-              m[(r + 12) >>> 2] = 0;
+              m[(r + 8) >>> 2] = rem | PINUSE; // unlogged: inside the victim before the call
+              m[(r + 12) >>> 2] = 0; // unlogged: inside the victim before the call
               m[(r + rem) >>> 2] = rem;
               m[dvAt] = r;
               // The chunk map: the victim's size word goes, dv is in use (with a size word of
@@ -885,8 +885,8 @@ export class Heap<M extends HeapMemory = LinearMemory> {
         if (rem >= 32) {
           m[(c + 8) >>> 2] = nb | CINUSE | (s & PINUSE);
           const r = c + nb;
-          m[(r + 8) >>> 2] = rem | PINUSE;
-          m[(r + 12) >>> 2] = 0;
+          m[(r + 8) >>> 2] = rem | PINUSE; // unlogged: inside chunk c before the call
+          m[(r + 12) >>> 2] = 0; // unlogged: inside chunk c before the call
           m[(r + rem) >>> 2] = rem;
           // The chunk map: c's old size word goes, c is in use (with its own size word from 512
           // bytes), the remainder is a free chunk (with its size word).
@@ -931,8 +931,8 @@ export class Heap<M extends HeapMemory = LinearMemory> {
         const ts = m[(top + 8) >>> 2]!;
         if (tsize >= nb + 32 && (ts & ~(FLAG_BITS & ~CINUSE)) === tsize && m[(top + 12) >>> 2] === 0 && (nb < 1024 || dv === 0 || ((dv & 15) === 0 && dv >= arena && dv < top && (m[(dv + 8) >>> 2]! & ~FLAG_BITS) < nb))) {
           const nt = top + nb;
-          m[(nt + 8) >>> 2] = (tsize - nb) | PINUSE;
-          m[(nt + 12) >>> 2] = 0;
+          m[(nt + 8) >>> 2] = (tsize - nb) | PINUSE; // unlogged: inside the top before the call
+          m[(nt + 12) >>> 2] = 0; // unlogged: inside the top before the call
           m[(top + 8) >>> 2] = nb | CINUSE | (ts & PINUSE);
           m[(hdr + 4 * H_TOP) >>> 2] = nt;
           const g = (top - arena) >>> 4;
@@ -1060,7 +1060,7 @@ export class Heap<M extends HeapMemory = LinearMemory> {
             m[(c + 8) >>> 2] = size | PINUSE;
             m[n >>> 2] = size;
             // insert(c, size), written out
-            m[(c + 16) >>> 2] = head;
+            m[(c + 16) >>> 2] = head; // unlogged: the freed block's own bytes
             if (head !== 0) {
               m[(head + 24) >>> 2] = c;
             } else {

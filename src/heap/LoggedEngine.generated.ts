@@ -284,8 +284,8 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
             if (rem >= 32) {
               { const $i = (dv + 8) >>> 2; const $x = nb | CINUSE | PINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
               const r = dv + nb;
-              { const $i = (r + 8) >>> 2; const $x = rem | PINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
-              { const $i = (r + 12) >>> 2; const $x = 0; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+              m[(r + 8) >>> 2] = rem | PINUSE; // unlogged: inside the victim before the call
+              m[(r + 12) >>> 2] = 0; // unlogged: inside the victim before the call
               m[(r + rem) >>> 2] = rem;
               { const $i = dvAt; const $x = r; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
               // The chunk map: the victim's size word goes, dv is in use (with a size word of
@@ -398,8 +398,8 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
         if (rem >= 32) {
           { const $i = (c + 8) >>> 2; const $x = nb | CINUSE | (s & PINUSE); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
           const r = c + nb;
-          { const $i = (r + 8) >>> 2; const $x = rem | PINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
-          { const $i = (r + 12) >>> 2; const $x = 0; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          m[(r + 8) >>> 2] = rem | PINUSE; // unlogged: inside chunk c before the call
+          m[(r + 12) >>> 2] = 0; // unlogged: inside chunk c before the call
           m[(r + rem) >>> 2] = rem;
           // The chunk map: c's old size word goes, c is in use (with its own size word from 512
           // bytes), the remainder is a free chunk (with its size word).
@@ -444,8 +444,8 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
         const ts = m[(top + 8) >>> 2]!;
         if (tsize >= nb + 32 && (ts & ~(FLAG_BITS & ~CINUSE)) === tsize && m[(top + 12) >>> 2] === 0 && (nb < 1024 || dv === 0 || ((dv & 15) === 0 && dv >= arena && dv < top && (m[(dv + 8) >>> 2]! & ~FLAG_BITS) < nb))) {
           const nt = top + nb;
-          { const $i = (nt + 8) >>> 2; const $x = (tsize - nb) | PINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
-          { const $i = (nt + 12) >>> 2; const $x = 0; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          m[(nt + 8) >>> 2] = (tsize - nb) | PINUSE; // unlogged: inside the top before the call
+          m[(nt + 12) >>> 2] = 0; // unlogged: inside the top before the call
           { const $i = (top + 8) >>> 2; const $x = nb | CINUSE | (ts & PINUSE); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
           { const $i = (hdr + 4 * H_TOP) >>> 2; const $x = nt; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
           const g = (top - arena) >>> 4;
@@ -573,7 +573,7 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
             { const $i = (c + 8) >>> 2; const $x = size | PINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
             m[n >>> 2] = size;
             // insert(c, size), written out
-            { const $i = (c + 16) >>> 2; const $x = head; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+            m[(c + 16) >>> 2] = head; // unlogged: the freed block's own bytes
             if (head !== 0) {
               { const $i = (head + 24) >>> 2; const $x = c; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
             } else {

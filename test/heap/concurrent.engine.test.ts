@@ -75,10 +75,31 @@ describe("the logged engine generated from Heap.ts (a concurrent heap's)", () =>
     generateLogged(read("src/heap/Heap.ts"), list);
     expect(list.length).toBeGreaterThan(20);
     for (const line of list) {
-      if (/: m\[(\(\w+ \+ \w+\)|n) >>> 2\] = \w+;$/.test(line)) expect(line).toMatch(/: m\[(\(r \+ rem\) >>> 2\] = rem|\(start \+ total\) >>> 2\] = total|n >>> 2\] = size);$/);
+      if (line.endsWith(" (marked)")) expect(line).toMatch(/: m\[\((r \+ (8|12)|nt \+ (8|12)|c \+ 16)\) >>> 2\] = [^;]+; \(marked\)$/);
+      else if (/: m\[(\(\w+ \+ \w+\)|n) >>> 2\] = \w+;$/.test(line)) expect(line).toMatch(/: m\[(\(r \+ rem\) >>> 2\] = rem|\(start \+ total\) >>> 2\] = total|n >>> 2\] = size);$/);
       else if (line.includes("PINUSE;")) expect(line).toMatch(/: m\[(nh|n|\(n \+ (8|W)\)) >>> 2\] = (m\[(nh|n) >>> 2\]! \| PINUSE;|ns & ~PINUSE; \(when only PINUSE changes\))$/);
       else expect(line).toMatch(/m\[(bw|wa >>> 2|sa >>> 2|\(hdr \+ 4 \* H_SUMMARY\) >>> 2)\] = /); // the bin bitmap only: no chunk-map word
     }
+  });
+
+  it("stores a word marked `// unlogged: <why>` in Heap.ts unlogged", () => {
+    const wrap = (body: string): string => `class Heap {\n  protected m!: Int32Array;\n  malloc(r: number): number {\n    const m = this.m;\n${body}\n    return 0;\n  }\n}\n`;
+    const derived: string[] = [];
+    const out: string = generateLogged(
+      wrap(
+        [
+          "    m[(r + 8) >>> 2] = 48; // unlogged: inside a free chunk before the call",
+          "    m[(r + 12) >>> 2] = 0; // unlogged:", // (no reason given: logged)
+          "    m[(r + 16) >>> 2] = 1; // inside a free chunk", // (not the mark: logged)
+          "    // unlogged: a comment of its own line marks nothing",
+          "    m[(r + 24) >>> 2] = 2;",
+        ].join("\n"),
+      ),
+      derived,
+    );
+    expect(derived).toEqual(["Heap.ts:5: m[(r + 8) >>> 2] = 48; (marked)"]);
+    expect(out).toContain("m[(r + 8) >>> 2] = 48; // unlogged: inside a free chunk before the call");
+    for (const x of ["0", "1", "2"]) expect(out).toContain(`const $x = ${x}; const $n = this.lgN;`);
   });
 
   it("stores a free chunk's footer unlogged in malloc and free, and only there", () => {

@@ -131,7 +131,7 @@ describe("recover, one lock (arenas: false): a call cut short at any store is un
   // (the bitmap moves up, slides, moves down: copies that overlap the old bitmap).
   for (const [seed, big] of [[2, 0.3], [3, 0.5], [5, 0.7], [6, 0.05]] as const) {
     it(`seed ${seed}: every call, cut at every store`, () => {
-      const ops = randomOps(seed, 36, big); // (36 calls: over 200 cuts, as only the logged stores are cut)
+      const ops = randomOps(seed, 48, big); // (48 calls: over 200 cuts, as only the logged stores are cut)
       let cuts = 0;
       let moves = 0;
       for (let victim = 0; victim < ops.length; victim++) {
