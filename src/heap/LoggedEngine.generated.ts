@@ -532,7 +532,13 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     const wi = map + (g >>> 4);
     const sh = (g & 15) << 1;
     const word = m[wi]!;
-    if ((word & 3) === SIZE_TAG || ((word >>> sh) & 3) !== MARK_USED || p === bitmap) this.badPointer(p, "free");
+    if ((word & 3) === SIZE_TAG || ((word >>> sh) & 3) !== MARK_USED || p === bitmap) {
+      // Not live: freeImpl throws what badPointer names. (A call the rest of this path ran on
+      // after, as `this.badPointer(...)` alone, kept the values live across it on the stack;
+      // so does a helper in a condition, hence bitmapHeadOk written out below.)
+      this.freeImpl(ptr);
+      return;
+    }
     const s = m[(c + 8) >>> 2]!;
     const size = s & ~FLAG_BITS;
     const n = c + size;
@@ -563,7 +569,7 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
             (nsize & 15) === 0 &&
             n + nsize <= top &&
             m[(n + 12) >>> 2] === 0 &&
-            (n !== bitmap - 16 || this.bitmapHeadOk(ns)) &&
+            (n !== bitmap - 16 || ((ns & CINUSE) !== 0 && nsize === Math.max(32, ((m[(hdr + 4 * H_COVER) >>> 2]! >>> 6) + 23) & ~15))) && // bitmapHeadOk, written out
             (head === 0 || ((head & 15) === 0 && head >= arena && head < top && ((m[map + (hg >>> 4)]! & 3) !== SIZE_TAG && ((m[map + (hg >>> 4)]! >>> ((hg & 15) << 1)) & 3) === MARK_FREE)))
           ) {
             // Every check passed: from here on the heap changes. c stays a start in the map, now
@@ -609,7 +615,7 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
               nsize = ns & ~FLAG_BITS;
               if (nsize < 32 || (nsize & 15) !== 0 || n + nsize > top || m[(n + 12) >>> 2] !== 0) break fast;
               if (np === MARK_USED) {
-                if ((ns & (CINUSE | PINUSE)) !== (CINUSE | PINUSE) || (n === bitmap - 16 && !this.bitmapHeadOk(ns))) break fast;
+                if ((ns & (CINUSE | PINUSE)) !== (CINUSE | PINUSE) || (n === bitmap - 16 && nsize !== Math.max(32, ((m[(hdr + 4 * H_COVER) >>> 2]! >>> 6) + 23) & ~15))) break fast; // bitmapHeadOk
               } else {
                 if (np !== MARK_FREE || (ns & (CINUSE | PINUSE)) !== PINUSE) break fast;
                 const nk = nsize >>> 4;

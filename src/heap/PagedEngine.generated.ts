@@ -523,7 +523,13 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
     const wi = map + (g >>> 4);
     const sh = (g & 15) << 1;
     const word = m[this.tr(wi)]!;
-    if ((word & 3) === SIZE_TAG || ((word >>> sh) & 3) !== MARK_USED || p === bitmap) this.badPointer(p, "free");
+    if ((word & 3) === SIZE_TAG || ((word >>> sh) & 3) !== MARK_USED || p === bitmap) {
+      // Not live: freeImpl throws what badPointer names. (A call the rest of this path ran on
+      // after, as `this.badPointer(...)` alone, kept the values live across it on the stack;
+      // so does a helper in a condition, hence bitmapHeadOk written out below.)
+      this.freeImpl(ptr);
+      return;
+    }
     const s = m[this.tr((c + 8) >>> 2)]!;
     const size = s & ~FLAG_BITS;
     const n = c + size;
@@ -554,7 +560,7 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
             (nsize & 15) === 0 &&
             n + nsize <= top &&
             m[this.tr((n + 12) >>> 2)] === 0 &&
-            (n !== bitmap - 16 || this.bitmapHeadOk(ns)) &&
+            (n !== bitmap - 16 || ((ns & CINUSE) !== 0 && nsize === Math.max(32, ((m[this.tr((hdr + 4 * H_COVER) >>> 2)]! >>> 6) + 23) & ~15))) && // bitmapHeadOk, written out
             (head === 0 || ((head & 15) === 0 && head >= arena && head < top && ((m[this.tr(map + (hg >>> 4))]! & 3) !== SIZE_TAG && ((m[this.tr(map + (hg >>> 4))]! >>> ((hg & 15) << 1)) & 3) === MARK_FREE)))
           ) {
             // Every check passed: from here on the heap changes. c stays a start in the map, now
@@ -600,7 +606,7 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
               nsize = ns & ~FLAG_BITS;
               if (nsize < 32 || (nsize & 15) !== 0 || n + nsize > top || m[this.tr((n + 12) >>> 2)] !== 0) break fast;
               if (np === MARK_USED) {
-                if ((ns & (CINUSE | PINUSE)) !== (CINUSE | PINUSE) || (n === bitmap - 16 && !this.bitmapHeadOk(ns))) break fast;
+                if ((ns & (CINUSE | PINUSE)) !== (CINUSE | PINUSE) || (n === bitmap - 16 && nsize !== Math.max(32, ((m[this.tr((hdr + 4 * H_COVER) >>> 2)]! >>> 6) + 23) & ~15))) break fast; // bitmapHeadOk
               } else {
                 if (np !== MARK_FREE || (ns & (CINUSE | PINUSE)) !== PINUSE) break fast;
                 const nk = nsize >>> 4;

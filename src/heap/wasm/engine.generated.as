@@ -60,7 +60,7 @@ export function takeErrno(): i32 {
   return e;
 }
 
-// Heap.ts:1879 mallocImpl
+// Heap.ts:1885 mallocImpl
 // @ts-ignore: decorator
 @inline export function mallocImpl(size: i64): i64 {
   if ((((MODE & MODE_SYNC)) != 0)) {
@@ -82,13 +82,13 @@ export function takeErrno(): i32 {
   return (<i64>(c) + <i64>(W2));
 }
 
-// Heap.ts:2439 freeImpl
+// Heap.ts:2445 freeImpl
 // @ts-ignore: decorator
 @inline export function freeImpl(ptr: i64): void {
   freeChunk(validate(ptr, 0 /* free */), 0 /* free */);
 }
 
-// Heap.ts:1901 callocImpl
+// Heap.ts:1907 callocImpl
 // @ts-ignore: decorator
 @inline export function callocImpl(nmemb: i64, size: i64): i64 {
   let total: i64 = product(nmemb, size);
@@ -103,7 +103,7 @@ export function takeErrno(): i32 {
   return p;
 }
 
-// Heap.ts:2618 reallocImpl
+// Heap.ts:2624 reallocImpl
 // @ts-ignore: decorator
 @inline export function reallocImpl(p: i64, size: i64): i64 {
   if ((p == <i64>(0))) {
@@ -160,7 +160,7 @@ export function takeErrno(): i32 {
   return reallocMove(c, p, old, size);
 }
 
-// Heap.ts:1362 reallocarray
+// Heap.ts:1368 reallocarray
 // @ts-ignore: decorator
 @inline export function reallocarray(ptr: i64, nmemb: i64, size: i64): i64 {
   let total: i64 = product(nmemb, size);
@@ -174,7 +174,7 @@ export function takeErrno(): i32 {
   return reallocImpl(ptr, total);
 }
 
-// Heap.ts:2762 memalignImpl
+// Heap.ts:2768 memalignImpl
 export function memalignImpl(alignment: i64, size: i64): i64 {
   if ((alignment <= <i64>(ALIGN))) {
     return mallocImpl(size);
@@ -226,7 +226,7 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
   return p;
 }
 
-// Heap.ts:1476 usableImpl
+// Heap.ts:1482 usableImpl
 // @ts-ignore: decorator
 @inline export function usableImpl(ptr: i64): i64 {
   if ((ptr == <i64>(0))) {
@@ -245,7 +245,7 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
   return (<i64>(size) - <i64>(W));
 }
 
-// Heap.ts:1632 trimImpl
+// Heap.ts:1638 trimImpl
 // @ts-ignore: decorator
 @inline export function trimImpl(pad: i64): i32 {
   if ((((MODE & MODE_SYNC)) != 0)) {
@@ -254,13 +254,13 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
   return trim(pad);
 }
 
-// Heap.ts:1849 sync
+// Heap.ts:1855 sync
 // @ts-ignore: decorator
 @inline export function sync(): void {
 
 }
 
-// Heap.ts:1926 allocChunk
+// Heap.ts:1932 allocChunk
 // @ts-ignore: decorator
 @inline export function allocChunk(nb: i64): i32 {
   let dv: i32 = load<i32>(<usize>(hdr + (4 * H_DV)));
@@ -298,7 +298,7 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
   return allocFromTop(nb);
 }
 
-// Heap.ts:2453 freeChunk
+// Heap.ts:2459 freeChunk
 // @ts-ignore: decorator
 @inline export function freeChunk(c: i64, op: i32, checkOnly: bool = false): void {
   let min: i32 = minChunk;
@@ -426,7 +426,7 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
   }
 }
 
-// Heap.ts:2366 validate
+// Heap.ts:2372 validate
 // @ts-ignore: decorator
 @inline export function validate(p: i64, op: i32): i64 {
   if ((((MODE & MODE_SYNC)) != 0)) {
@@ -438,7 +438,7 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
   return (p - <i64>(W2));
 }
 
-// Heap.ts:1919 product
+// Heap.ts:1925 product
 // @ts-ignore: decorator
 @inline export function product(nmemb: i64, size: i64): i64 {
   if (((nmemb < <i64>(0)) || (size < <i64>(0)))) {
@@ -448,7 +448,7 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
   return ((total > <i64>(MAX_REQUEST)) ? <i64>((-1)) : total);
 }
 
-// Heap.ts:2748 splitTail
+// Heap.ts:2754 splitTail
 export function splitTail(c: i64, s: i32, nb: i32): void {
   let rem: i64 = (<i64>(((s & (~FLAG_BITS)))) - <i64>(nb));
   store<i32>(<usize>(<i32>(c) + W), (nb | (s & (CINUSE | PINUSE))));
@@ -461,13 +461,13 @@ export function splitTail(c: i64, s: i32, nb: i32): void {
   freeChunk(r, 1 /* realloc */);
 }
 
-// Heap.ts:1872 topAddr
+// Heap.ts:1878 topAddr
 // @ts-ignore: decorator
 @inline export function topAddr(): i32 {
   return load<i32>(<usize>(hdr + (4 * H_TOP)));
 }
 
-// Heap.ts:2680 growIntoTop
+// Heap.ts:2686 growIntoTop
 export function growIntoTop(c: i64, s: i32, nb: i32): bool {
   let min: i32 = minChunk;
   let old: i32 = (s & (~FLAG_BITS));
@@ -519,7 +519,7 @@ export function growIntoTop(c: i64, s: i32, nb: i32): bool {
   return true;
 }
 
-// Heap.ts:2738 reallocMove
+// Heap.ts:2744 reallocMove
 export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
   let q: i64 = mallocImpl(size);
   if ((q == <i64>(0))) {
@@ -530,7 +530,7 @@ export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
   return q;
 }
 
-// Heap.ts:2182 markOf
+// Heap.ts:2188 markOf
 // @ts-ignore: decorator
 @inline export function markOf(c: i64): i32 {
   let w: i32 = load<i32>((<usize><i32>(mapWord(c)) << 2));
@@ -540,19 +540,19 @@ export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
   return (<i32>(<u32>w >>> <u32>((<i32>(<u32>(<i32>(c) - arena) >>> <u32>gshift) & 15) << 1)) & 3);
 }
 
-// Heap.ts:2354 binOf
+// Heap.ts:2360 binOf
 // @ts-ignore: decorator
 @inline export function binOf(size: i64): i64 {
   return ((size < <i64>(smallLimit)) ? <i64>((<u32><i32>(size) >>> <u32>gshift)) : binIndex(size, gshift));
 }
 
-// Heap.ts:2247 linkOk
+// Heap.ts:2253 linkOk
 // @ts-ignore: decorator
 @inline export function linkOk(x: i32): bool {
   return ((x == 0) || ((((((((x + W2) & amask)) == 0) && (x >= arena)) && (x < topAddr())) && (markOf(<i64>(x)) == MARK_FREE))));
 }
 
-// Heap.ts:2338 unlink
+// Heap.ts:2344 unlink
 // @ts-ignore: decorator
 @inline export function unlink(c: i64, size: i32): void {
   let idx: i64 = binOf(<i64>(size));
@@ -572,7 +572,7 @@ export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
   }
 }
 
-// Heap.ts:2197 setSizeWord
+// Heap.ts:2203 setSizeWord
 // @ts-ignore: decorator
 @inline export function setSizeWord(c: i64, size: i64, on: bool): void {
   let n: i32 = (<i32>(size) >> gshift);
@@ -581,14 +581,14 @@ export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
   }
 }
 
-// Heap.ts:2209 unmarkChunk
+// Heap.ts:2215 unmarkChunk
 // @ts-ignore: decorator
 @inline export function unmarkChunk(c: i64, size: i32): void {
   setSizeWord(c, <i64>(size), false);
   setMark(c, 0);
 }
 
-// Heap.ts:1963 allot
+// Heap.ts:1969 allot
 // @ts-ignore: decorator
 @inline export function allot(c: i64, pin: i32, size: i64, nb: i64, remTo: i32): void {
   let dvAt: u32 = (<u32>(hdr + (4 * H_DV)) >>> <u32>2);
@@ -621,7 +621,7 @@ export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
   }
 }
 
-// Heap.ts:2172 newHead
+// Heap.ts:2178 newHead
 // @ts-ignore: decorator
 @inline export function newHead(c: i64): void {
   if ((W == 8)) {
@@ -629,14 +629,14 @@ export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
   }
 }
 
-// Heap.ts:2203 markChunk
+// Heap.ts:2209 markChunk
 // @ts-ignore: decorator
 @inline export function markChunk(c: i64, size: i64, v: i32): void {
   setMark(c, v);
   setSizeWord(c, size, true);
 }
 
-// Heap.ts:2359 isLive
+// Heap.ts:2365 isLive
 // @ts-ignore: decorator
 @inline export function isLive(p: i64): bool {
   if (((<i64>((<u32><i32>(p) >>> <u32>0)) != p) || (((<i32>(p) & amask)) != 0))) {
@@ -646,7 +646,7 @@ export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
   return ((((c >= <i64>(arena)) && (p < <i64>(topAddr()))) && (markOf(c) == MARK_USED)) && (p != <i64>(load<i32>(<usize>(hdr + (4 * H_BITMAP))))));
 }
 
-// Heap.ts:2219 sizeOk
+// Heap.ts:2225 sizeOk
 // @ts-ignore: decorator
 @inline export function sizeOk(c: i64, size: i64): bool {
   if ((((size < <i64>(minChunk)) || (((<i32>(size) & amask)) != 0)) || ((c + size) > <i64>(load<i32>(<usize>(hdr + (4 * H_TOP))))))) {
@@ -681,7 +681,7 @@ export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
   return (((c + size) == <i64>(load<i32>(<usize>(hdr + (4 * H_TOP))))) || (((<i32>(<u32>load<i32>((<usize><i32>(we) << 2)) >>> <u32>((<i32>(e) & 15) << 1)) & 1)) != 0));
 }
 
-// Heap.ts:2567 trim
+// Heap.ts:2573 trim
 export function trim(pad: i64): i32 {
   lowerBitmap();
   let top: i32 = topAddr();
@@ -700,7 +700,7 @@ export function trim(pad: i64): i32 {
   return 1;
 }
 
-// Heap.ts:2013 takeFree
+// Heap.ts:2019 takeFree
 // @ts-ignore: decorator
 @inline export function takeFree(c: i32, idx: i64, nb: i64, toDv: bool): i32 {
   let dvAt: u32 = (<u32>(hdr + (4 * H_DV)) >>> <u32>2);
@@ -735,7 +735,7 @@ export function trim(pad: i64): i32 {
   return c;
 }
 
-// Heap.ts:1993 takeDv
+// Heap.ts:1999 takeDv
 // @ts-ignore: decorator
 @inline export function takeDv(dv: i32, nb: i64): i32 {
   let s: i32 = load<i32>(<usize>(dv + W));
@@ -748,7 +748,7 @@ export function trim(pad: i64): i32 {
   return dv;
 }
 
-// Heap.ts:2252 findBin
+// Heap.ts:2258 findBin
 // @ts-ignore: decorator
 @inline export function findBin(idx: i64): i64 {
   let words: i64 = (<i64>(hdr) + (<i64>(4) * <i64>(H_BINMAP)));
@@ -790,7 +790,7 @@ export function trim(pad: i64): i32 {
   return binIndex(((size + <i64>(((1 << (<i32>(fl) - SL_BITS))))) - <i64>(1)), granuleShift);
 }
 
-// Heap.ts:2052 allocFromTop
+// Heap.ts:2058 allocFromTop
 // @ts-ignore: decorator
 @inline export function allocFromTop(nb: i64): i32 {
   checkTop(5 /* malloc */);
@@ -807,7 +807,7 @@ export function trim(pad: i64): i32 {
   return carveTop(nb);
 }
 
-// Heap.ts:2411 liveInside
+// Heap.ts:2417 liveInside
 // @ts-ignore: decorator
 @inline export function liveInside(c: i64, n: i64): bool {
   let base: u32 = (<u32>load<i32>(<usize>(hdr + (4 * H_BITMAP))) >>> <u32>2);
@@ -831,19 +831,19 @@ export function trim(pad: i64): i32 {
   return false;
 }
 
-// Heap.ts:2150 bitmapHeadOk
+// Heap.ts:2156 bitmapHeadOk
 // @ts-ignore: decorator
 @inline export function bitmapHeadOk(s: i32): bool {
   return ((((s & CINUSE)) != 0) && (<i64>(((s & (~FLAG_BITS)))) == bitmapChunkSize(<i64>((<u32>load<i32>(<usize>(hdr + (4 * H_COVER))) >>> <u32>0)))));
 }
 
-// Heap.ts:2434 footerOk
+// Heap.ts:2440 footerOk
 // @ts-ignore: decorator
 @inline export function footerOk(c: i64, size: i32): bool {
   return ((load<i32>(<usize>(<i32>(c) + size)) == size) && (((load<i32>(<usize>((<i32>(c) + size) + W)) & PINUSE)) == 0));
 }
 
-// Heap.ts:2324 linksOk
+// Heap.ts:2330 linksOk
 // @ts-ignore: decorator
 @inline export function linksOk(c: i64, size: i32): bool {
   let W3: i64 = (<i64>(W2) + <i64>(W));
@@ -858,13 +858,13 @@ export function trim(pad: i64): i32 {
   return (((bk != 0) && linkOk(bk)) && (<i64>(load<i32>(<usize>(bk + W2))) == c));
 }
 
-// Heap.ts:2242 freeChunkOk
+// Heap.ts:2248 freeChunkOk
 // @ts-ignore: decorator
 @inline export function freeChunkOk(c: i64, size: i64): bool {
   return ((((((((<i32>(c) + W2) & amask)) == 0) && (c >= <i64>(arena))) && (c < <i64>(topAddr()))) && (markOf(c) == MARK_FREE)) && sizeOk(c, size));
 }
 
-// Heap.ts:2189 setMark
+// Heap.ts:2195 setMark
 // @ts-ignore: decorator
 @inline export function setMark(c: i64, v: i32): void {
   let i: i64 = mapWord(c);
@@ -872,7 +872,7 @@ export function trim(pad: i64): i32 {
   store<i32>((<usize><i32>(i) << 2), ((load<i32>((<usize><i32>(i) << 2)) & (~(3 << sh))) | (v << sh)));
 }
 
-// Heap.ts:2275 insert
+// Heap.ts:2281 insert
 // @ts-ignore: decorator
 @inline export function insert(c: i64, size: i64): void {
   let idx: i64 = ((size < <i64>(smallLimit)) ? <i64>((<u32><i32>(size) >>> <u32>gshift)) : binIndex(size, gshift));
@@ -890,7 +890,7 @@ export function trim(pad: i64): i32 {
   store<i32>(<usize><i32>(slot), <i32>(c));
 }
 
-// Heap.ts:2376 badPointer
+// Heap.ts:2382 badPointer
 export function badPointer(p: i64, op: i32): void {
   if (((<i64>((<u32><i32>(p) >>> <u32>0)) != p) || (((<i32>(p) & amask)) != 0))) {
     fail(2 /* InvalidPointerError */, 0, op, <f64>(p)); unreachable();
@@ -926,7 +926,7 @@ export function badPointer(p: i64, op: i32): void {
   fail(2 /* InvalidPointerError */, 0, op, <f64>(p)); unreachable();
 }
 
-// Heap.ts:2070 checkTop
+// Heap.ts:2076 checkTop
 // @ts-ignore: decorator
 @inline export function checkTop(op: i32): void {
   let top: i32 = load<i32>(<usize>(hdr + (4 * H_TOP)));
@@ -936,13 +936,13 @@ export function badPointer(p: i64, op: i32): void {
   }
 }
 
-// Heap.ts:1875 endAddr
+// Heap.ts:1881 endAddr
 // @ts-ignore: decorator
 @inline export function endAddr(): i32 {
   return load<i32>(<usize>(hdr + (4 * H_END)));
 }
 
-// Heap.ts:2106 grow
+// Heap.ts:2112 grow
 export function grow(need: i64): i64 {
   let end: i32 = load<i32>(<usize>(hdr + (4 * H_END)));
   let page: i32 = PAGE;
@@ -973,7 +973,7 @@ export function grow(need: i64): i64 {
   return <i64>((-1));
 }
 
-// Heap.ts:2155 moveBitmap
+// Heap.ts:2161 moveBitmap
 export function moveBitmap(cover: i64): void {
   let chunkSize: i64 = bitmapChunkSize(cover);
   let newPayload: i64 = (<i64>(carveTop(chunkSize, false)) + <i64>(W2));
@@ -987,20 +987,20 @@ export function moveBitmap(cover: i64): void {
   freeChunk((<i64>(oldPayload) - <i64>(W2)), 5 /* malloc */);
 }
 
-// Heap.ts:2144 bitmapChunkSize
+// Heap.ts:2150 bitmapChunkSize
 // @ts-ignore: decorator
 @inline export function bitmapChunkSize(cover: i64): i64 {
   let bytes: u32 = (<u32><i32>(cover) >>> <u32>(gshift + 2));
   return imax(<i64>(minChunk), <i64>((((<i32>(bytes) + W) + amask) & (~amask))));
 }
 
-// Heap.ts:2177 mapWord
+// Heap.ts:2183 mapWord
 // @ts-ignore: decorator
 @inline export function mapWord(c: i64): i64 {
   return (<i64>(((<u32>load<i32>(<usize>(hdr + (4 * H_BITMAP))) >>> <u32>2))) + <i64>(((<u32>(<i32>(c) - arena) >>> <u32>(gshift + 4)))));
 }
 
-// Heap.ts:2303 unmarkBin
+// Heap.ts:2309 unmarkBin
 // @ts-ignore: decorator
 @inline export function unmarkBin(idx: i64): void {
   let w: u32 = (<u32><i32>(idx) >>> <u32>5);
@@ -1013,7 +1013,7 @@ export function moveBitmap(cover: i64): void {
   }
 }
 
-// Heap.ts:2589 lowerBitmap
+// Heap.ts:2595 lowerBitmap
 export function lowerBitmap(): void {
   let bm: i64 = (<i64>(load<i32>(<usize>(hdr + (4 * H_BITMAP)))) - <i64>(W2));
   let bs: i32 = load<i32>(<usize>(<i32>(bm) + W));
@@ -1047,13 +1047,13 @@ export function lowerBitmap(): void {
   newHead(nt);
 }
 
-// Heap.ts:1869 setWord
+// Heap.ts:1875 setWord
 // @ts-ignore: decorator
 @inline export function setWord(i: i32, v: i64): void {
   store<i32>(<usize>(hdr + (4 * i)), <i32>(v));
 }
 
-// Heap.ts:2316 popHead
+// Heap.ts:2322 popHead
 // @ts-ignore: decorator
 @inline export function popHead(c: i32, idx: i64): void {
   let fd: i32 = load<i32>(<usize>(c + W2));
@@ -1069,7 +1069,7 @@ export function lowerBitmap(): void {
   return (<i64>(31) - <i64>(<i32>clz<u32>(<u32>(x & (-x)))));
 }
 
-// Heap.ts:2082 carveTop
+// Heap.ts:2088 carveTop
 // @ts-ignore: decorator
 @inline export function carveTop(nb: i64, mark: bool = true): i32 {
   let topAt: u32 = (<u32>(hdr + (4 * H_TOP)) >>> <u32>2);
@@ -1086,7 +1086,7 @@ export function lowerBitmap(): void {
   return top;
 }
 
-// Heap.ts:2291 markBin
+// Heap.ts:2297 markBin
 // @ts-ignore: decorator
 @inline export function markBin(idx: i64): void {
   let w: u32 = (<u32><i32>(idx) >>> <u32>5);
@@ -1099,7 +1099,7 @@ export function lowerBitmap(): void {
   }
 }
 
-// Heap.ts:2139 noteFootprint
+// Heap.ts:2145 noteFootprint
 export function noteFootprint(): void {
   let fp: i64 = mallocFootprint();
   if ((fp > <i64>(maxFootprint()))) {
@@ -1107,7 +1107,7 @@ export function noteFootprint(): void {
   }
 }
 
-// Heap.ts:1571 mallocFootprint
+// Heap.ts:1577 mallocFootprint
 // @ts-ignore: decorator
 @inline export function mallocFootprint(): i64 {
   if ((((MODE & MODE_SYNC)) != 0)) {
@@ -1116,25 +1116,25 @@ export function noteFootprint(): void {
   return ((<i64>(endAddr()) - <i64>(word(H_BRK_START))) + <i64>(mappedBytes()));
 }
 
-// Heap.ts:1601 maxFootprint
+// Heap.ts:1607 maxFootprint
 // @ts-ignore: decorator
 @inline export function maxFootprint(): i32 {
   return word(H_MAXFOOT);
 }
 
-// Heap.ts:1604 setMaxFootprint
+// Heap.ts:1610 setMaxFootprint
 // @ts-ignore: decorator
 @inline export function setMaxFootprint(v: i64): void {
   setWord(H_MAXFOOT, v);
 }
 
-// Heap.ts:1866 word
+// Heap.ts:1872 word
 // @ts-ignore: decorator
 @inline export function word(i: i32): i32 {
   return load<i32>(<usize>(hdr + (4 * i)));
 }
 
-// Heap.ts:1594 mappedBytes
+// Heap.ts:1600 mappedBytes
 // @ts-ignore: decorator
 @inline export function mappedBytes(): i32 {
   return word(H_MMAP_BYTES);

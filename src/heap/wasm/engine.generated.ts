@@ -4,7 +4,7 @@
 /* eslint-disable */
 
 /** sha256 of the sources, the generated AssemblyScript, asc's version and its flags. */
-export const ENGINE_HASH = "08d3bfc05f3918a8a33f6794865ec5b5a893339226523f0a9a6f5689b8586826";
+export const ENGINE_HASH = "d4a9e4bbbeb4e9257bb5481bfe11485f288d8ec6740f33791257b3fff3ba8e58";
 
 /** The engine's binary for each data model, base64. */
 export const ENGINE_WASM: { readonly lp64: string; readonly ilp32: string; readonly wasm32: string } = {
