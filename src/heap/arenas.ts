@@ -999,7 +999,7 @@ export class SharedHeap {
       }
       old = e.mallocUsableSize(p); // (live: the engine checked it)
     } else {
-      old = g.e.liveNow(p) ? g.e.mallocUsableSize(p) : 0;
+      old = this.usableOther(g, p);
       if (size === 0 && old !== 0) {
         this.free(p);
         return 0;
@@ -1064,7 +1064,28 @@ export class SharedHeap {
     const seg = (p | 0) === p && p > 0 ? v[this.area + A_TABLE + (p >>> SEG_SHIFT)]! : 0;
     if (seg === 0) return this.onMain(this.P.usableImpl, p, 0);
     const g = this.seg(seg);
-    return g.slot === this.slot || g.e.liveNow(p) ? g.e.mallocUsableSize(p) : 0;
+    return g.slot === this.slot ? g.e.mallocUsableSize(p) : this.usableOther(g, p);
+  }
+
+  /**
+   * The usable size of `p`, a block of segment `g` of another thread's arena, or 0 when it is
+   * not a live block. Read without the arena's lock first; when that read sees no live block,
+   * or a broken one, the arena's owner may be moving its chunk map just then (as {@link push}
+   * knows), and the answer read under the arena's lock, where the map holds still, is the one.
+   */
+  private usableOther(g: Seg, p: number): number {
+    try {
+      if (g.e.liveNow(p)) return g.e.mallocUsableSize(p);
+    } catch (e) {
+      if (!(e instanceof HeapCorruptionError)) throw e;
+    }
+    const sa = this.area + A_SLOTS + g.slot * SLOT_WORDS;
+    this.lockOther(sa + S_LOCK);
+    try {
+      return g.e.liveNow(p) ? g.e.mallocUsableSize(p) : 0;
+    } finally {
+      unlock(this.v, sa + S_LOCK);
+    }
   }
 
   // ─────────────── the whole heap ───────────────

@@ -54,3 +54,37 @@ describe("a free into another thread's arena checks that arena's segment first",
     expect(heap.mallinfo().uordblks).toBeGreaterThan(0);
   });
 });
+
+describe("realloc of another thread's block while its owner moves its chunk map", () => {
+  // The read of another arena's segment without its lock sees no live block while the owner
+  // is moving its chunk map (liveNow false). realloc took that for an invalid pointer: it
+  // freed the block (the free, under the arena's lock, found it live) and returned NULL, so the
+  // program kept a pointer to a freed block. Seen as "realloc(…) failed" in the 4-worker stress
+  // test under heavy load; here the moving map is a liveNow that says false once.
+  it("is decided under the arena's lock: the block moves, its bytes with it", () => {
+    const sab = new SharedArrayBuffer(32 << 20);
+    const heap = new Heap({ memory: sab, concurrent: true });
+    heap.malloc(100);
+    const t9 = Heap.attach(sab, { threadId: 9 });
+    const p = t9.malloc(100);
+    const u8 = new Uint8Array(sab);
+    for (let i = 0; i < 100; i++) u8[p + i] = i;
+    heap.recover(9); // thread 9 ended: its lock given back, its block still live
+    const seg = (heap as unknown as { shared: { seg(a: number): { e: { liveNow(p: number): boolean } } } }).shared.seg(p & ~0xf_ffff);
+    const live = seg.e.liveNow;
+    let moving = true;
+    seg.e.liveNow = function (this: unknown, x: number): boolean {
+      if (moving) {
+        moving = false;
+        return false;
+      }
+      return live.call(this, x);
+    };
+    const q = heap.realloc(p, 300);
+    expect(moving).toBe(false); // the read without the lock happened
+    expect(q).not.toBe(0);
+    for (let i = 0; i < 100; i++) expect(u8[q + i]).toBe(i);
+    heap.free(q);
+    heap.check();
+  });
+});
