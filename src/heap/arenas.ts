@@ -371,7 +371,7 @@ function engineClass(HeapClass: typeof Heap): EngineClass {
      * the heap's memory (a live block's size enlarged over its neighbour, a block's in-use bit
      * cleared), and the rebuild refuses rather than adopt the smash. Only after a call that may
      * have copied over the map unlogged (its address word in the log `touched`: byte addresses
-     * the call stored to, ascending) do the headers alone say what the chunks are.
+     * the call stored to) do the headers alone say what the chunks are.
      * @throws HeapCorruptionError when the header or a chunk header is not sound, or disagrees
      *   with the chunk map
      */
@@ -399,7 +399,7 @@ function engineClass(HeapClass: typeof Heap): EngineClass {
       // A call that copied over the map unlogged (LoggedHost.edges logs the map's address word
       // then), or moved it (that word or the coverage in the log): the map before the call is
       // not there to compare with.
-      const judge = !touchedIn(touched, hdr + 4 * H_BITMAP, hdr + 4 * H_BITMAP) && !touchedIn(touched, hdr + 4 * H_COVER, hdr + 4 * H_COVER);
+      const judge = !touched.includes(hdr + 4 * H_BITMAP) && !touched.includes(hdr + 4 * H_COVER);
       const bm = m[(hdr + 4 * H_BITMAP) >>> 2]! - this.W2;
       const top = m[(hdr + 4 * H_TOP) >>> 2]!;
       const end = m[(hdr + 4 * H_END) >>> 2]!;
@@ -450,6 +450,7 @@ function engineClass(HeapClass: typeof Heap): EngineClass {
 /**
  * Writes back the old values of log `lg` (count word index), newest first, and empties it. (The
  * heaps it wrote to then have their derived words rebuilt: {@link ArenaEngine.rebuild}.)
+ * @returns the byte addresses the call stored to (logged), for the rebuild to judge by
  * @throws VmError when the call overflowed its log; HeapCorruptionError when it names a word
  *   outside `[lo, hi)` (word indices)
  */
@@ -468,19 +469,7 @@ function undo(m: Int32Array, lg: number, lo: number, hi: number): number[] {
     m[m[lg + 1 + k]!] = m[lg + 2 + k]!;
   }
   m[lg] = 0;
-  return touched.sort((a, b) => a - b);
-}
-
-/** Whether `touched` (byte addresses, ascending) holds an address from `lo` to `hi`, both included. */
-function touchedIn(touched: readonly number[], lo: number, hi: number): boolean {
-  let a = 0;
-  let b = touched.length;
-  while (a < b) {
-    const mid = (a + b) >>> 1;
-    if (touched[mid]! < lo) a = mid + 1;
-    else b = mid;
-  }
-  return a < touched.length && touched[a]! <= hi;
+  return touched;
 }
 
 // ───────────────────────── the coordinator ─────────────────────────

@@ -4,6 +4,7 @@ import { Worker } from "node:worker_threads";
 import { describe, expect, it } from "vitest";
 import { ArgumentError, DoubleFreeError, Heap, HeapCorruptionError, LinearMemory, M_TRIM_THRESHOLD, VmError } from "../../src/index.js";
 import { H_BITMAP, H_LOCK } from "../../src/heap/header.js";
+import { rng } from "./helpers/heapKit.js";
 
 /** What a thread killed between two stores leaves: the call stopped there, the lock still held. */
 class Killed extends Error {}
@@ -18,21 +19,11 @@ interface EngineProbe {
   [op: string]: unknown;
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 type Op = { kind: "malloc" | "calloc" | "memalign"; size: number; align?: number } | { kind: "free" | "realloc"; at: number; size?: number } | { kind: "trim" };
 
 /** A random sequence of calls (the indices of free/realloc are resolved against the live blocks when run). */
 function randomOps(seed: number, n: number, big: number): Op[] {
-  const rnd = mulberry32(seed);
+  const rnd = rng(seed);
   const size = (): number => (rnd() >= big ? 1 + Math.floor(rnd() * 600) : rnd() < 0.5 ? 600 + Math.floor(rnd() * 3000) : 3000 + Math.floor(rnd() * 30000));
   const ops: Op[] = [];
   for (let i = 0; i < n; i++) {
@@ -203,7 +194,7 @@ type FreeOp = { kind: "free" | "realloc"; at: number; size?: number; by: Who; wh
 type ArenaOp = AllocOp | FreeOp;
 
 function arenaOps(seed: number, n: number): ArenaOp[] {
-  const rnd = mulberry32(seed);
+  const rnd = rng(seed);
   const size = (): number => (rnd() < 0.6 ? 1 + Math.floor(rnd() * 600) : rnd() < 0.8 ? 600 + Math.floor(rnd() * 8000) : rnd() < 0.7 ? 8000 + Math.floor(rnd() * 50000) : 65536 + Math.floor(rnd() * 100000));
   const ops: ArenaOp[] = [];
   for (let i = 0; i < n; i++) {
