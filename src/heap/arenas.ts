@@ -77,22 +77,32 @@ const A_SLOTS = (A_MAIN_LOG + 1 + LOG_WORDS + 15) & ~15;
 /** Arenas a heap has at most; a thread that finds none free uses the main heap (one lock). */
 export const ARENAS = 64;
 const SLOT_WORDS = 16;
-/** The segment table: one word per MiB of memory (2 GiB at most). */
+/**
+ * The segment table: one word per MiB of memory (2 GiB at most): the segment that MiB belongs
+ * to, with its arena's slot in the low bits (a segment is MiB-aligned), or 0 (the main heap). It
+ * is the authority on segments: a segment's own header lies in a block of the main heap, where
+ * an overflow of the block before it can reach, so every field of it is checked against the
+ * table (and what follows from it) when a handle first meets the segment.
+ */
 const A_TABLE = A_SLOTS + ARENAS * SLOT_WORDS;
 const SEG_SHIFT = 20;
+/** The slot's bits in a segment table word. */
+const TABLE_SLOT = 63;
 const TABLE_WORDS = 2048;
 /** Words of the shared area. */
 const AREA_WORDS = A_TABLE + TABLE_WORDS;
 /** Bytes a concurrent heap keeps between its bin heads and its first chunk (a multiple of 16). */
 export const SHARED_AREA_BYTES = AREA_WORDS * 4;
-/** "vmsh". */
-const AREA_MAGIC = 0x68736d76;
+/** "vms3": the shared area of this layout (the segment table naming each segment's slot). */
+const AREA_MAGIC = 0x33736d76;
+/** "vmsh": the shared area of an earlier layout, refused by name. */
+const OLD_AREA_MAGIC = 0x68736d76;
 
 /** Word offsets in a slot. */
 const S_LOCK = 0; // the arena's lock word
 const S_OWNER = 1; // holder id of the handle that owns the arena (0: free to claim)
 const S_REMOTE = 2; // first block of the remote frees (each block's first word links the next)
-const S_SEGS = 3; // first segment (byte address); they link through G_NEXT
+const S_SEGS = 3; // first segment (byte address); they link through G_NEXT (each checked against the segment table)
 const S_CUR = 4; // the segment serving small requests now
 const S_DETACHED = 5; // remote frees taken off S_REMOTE, being freed by the lock's holder
 const S_DRAINED = 6; // the last of them freed (its pending bit may still be set)
@@ -100,6 +110,7 @@ const S_PUSH = 7; // a block this slot's thread is pushing on another arena's re
 const S_PUSH_TO = 8; // … on that slot's (index + 1)
 const S_LOG = 9; // byte address of the arena's log (in its first segment)
 const S_BAD = 10; // a remote free found not live when freed (a double free from two threads at once)
+const S_BROKEN = 11; // a link of the remote frees that led nowhere it may (a use after free rewrote it)
 
 /** A segment's header, word offsets. */
 const G_MAGIC = 0; // "vmsg"
@@ -499,8 +510,29 @@ interface Seg {
   readonly shift: number;
   /** Word index of its arena's log count. */
   readonly log: number;
+  /** Bytes (a multiple of 1 MiB), from the segment table. */
+  readonly size: number;
+  /** Address of its heap's header. */
+  readonly hdr: number;
   /** Whether this handle has checked its heap (as `attach` checks the main heap's): before its first call on it. */
   checked: boolean;
+}
+
+/** Whether block `p` of segment `g` is marked pending (pushed on its arena's remote frees). */
+function pendingAt(v: Int32Array, g: Seg, p: number): boolean {
+  const bit = (p - g.addr) >>> g.shift;
+  return (v[g.pending + (bit >>> 5)]! & (1 << (bit & 31))) !== 0;
+}
+
+/** Unmarks block `p` of segment `g` in its pending bitmap. */
+function unmark(v: Int32Array, g: Seg, p: number): void {
+  const bit = (p - g.addr) >>> g.shift;
+  Atomics.and(v, g.pending + (bit >>> 5), ~(1 << (bit & 31)));
+}
+
+/** Bytes of a segment's pending bitmap: a bit per granule (2^shift bytes), rounded up to 16. */
+function pendingBytes(size: number, shift: number): number {
+  return ((size >>> (shift + 3)) + 15) & ~15;
 }
 
 /**
@@ -605,7 +637,8 @@ export class SharedHeap {
       v[area + A_IDS] = HOLDER - 1;
       v[area + A_FLAGS] = arenas ? A_ARENAS : 0;
     } else if (v[area + A_MAGIC] !== AREA_MAGIC) {
-      throw new HeapCorruptionError("concurrent heap without its shared area", "attach", area * 4);
+      const what = v[area + A_MAGIC] === OLD_AREA_MAGIC ? "concurrent heap of an earlier layout (made by an older vmheap)" : "concurrent heap without its shared area";
+      throw new HeapCorruptionError(what, "attach", area * 4);
     }
     main.setLog(area + A_MAIN_LOG);
     this.main = main;
@@ -646,12 +679,14 @@ export class SharedHeap {
   }
 
   /**
-   * On attach: every lock word and slot of the shared area must be one (a garbage word would
-   * make every call wait for a holder that never was). With `snapshot`, the memory is a copy
+   * On attach: every lock word of the shared area must be a lock's (a garbage word would make
+   * every call wait for a holder that never was), and every word of a slot that calls and
+   * recovery follow must lead where it can (its segments, by the segment table; its remote
+   * frees into them; a block being pushed into a segment, to an arena that exists). With `snapshot`, the memory is a copy
    * taken while threads used the heap: the locks they held (a call under way, an arena kept
    * between calls) are recovered as for threads that died, so that the copy is the heap as it
    * was before those calls, and every arena is free for the threads that open it.
-   * @throws HeapCorruptionError naming the first word that is not a lock's
+   * @throws HeapCorruptionError naming the first word that is not a lock's, or not sound
    */
   private checkLocks(snapshot: boolean): void {
     const v = this.v;
@@ -659,11 +694,17 @@ export class SharedHeap {
     // Each word is read once (other threads may be changing them: a live heap is attached too).
     const word = (i: number, what: string, ok: (x: number) => boolean): number => {
       const x = Atomics.load(v, i);
-      if (!ok(x)) throw new HeapCorruptionError(`${what} (word at 0x${(i * 4).toString(16)}) holds 0x${(x >>> 0).toString(16)}, which is not a lock's`, "attach", i * 4);
+      const not = ok === lockWord ? "which is not a lock's" : "which is not sound";
+      if (!ok(x)) throw new HeapCorruptionError(`${what} (word at 0x${(i * 4).toString(16)}) holds 0x${(x >>> 0).toString(16)}, ${not}`, "attach", i * 4);
       return x;
     };
     const lockWord = (x: number): boolean => (x & ~(HOLDER | WAITERS)) === 0;
-    const segment = (x: number): boolean => x === 0 || (x > 0 && x % SEG_MIN === 0 && x < bytes && v[(x >>> 2) + G_MAGIC] === SEG_MAGIC);
+    // The segment table's word for address x (0 outside the memory or the table).
+    const tableAt = (x: number): number => (x > 0 && x < bytes && (x >>> SEG_SHIFT) < TABLE_WORDS ? v[this.area + A_TABLE + (x >>> SEG_SHIFT)]! : 0);
+    // A segment of arena s, as the table says, its header's magic in place.
+    const segmentOf = (s: number) => (x: number): boolean => x === 0 || (x % SEG_MIN === 0 && tableAt(x) === (x | s) && v[(x >>> 2) + G_MAGIC] === SEG_MAGIC);
+    // A block address (or 0) inside a segment, of arena s (or any, for s = -1): recovery follows these.
+    const inSegment = (s: number) => (x: number): boolean => x === 0 || ((x & 7) === 0 && tableAt(x) !== 0 && (s < 0 || (tableAt(x) & TABLE_SLOT) === s));
     const ids = new Set<number>();
     const main = word(this.mainLock, "the heap's lock", lockWord) & HOLDER;
     if (main !== 0) ids.add(main);
@@ -671,14 +712,26 @@ export class SharedHeap {
       const sa = this.area + A_SLOTS + s * SLOT_WORDS;
       const held = word(sa + S_LOCK, `arena ${s}'s lock`, lockWord) & HOLDER;
       const owner = word(sa + S_OWNER, `arena ${s}'s owner`, (x) => (x & ~HOLDER) === 0);
-      word(sa + S_SEGS, `arena ${s}'s first segment`, segment);
-      word(sa + S_CUR, `arena ${s}'s current segment`, segment);
-      // Its list of segments: each one a segment, and no more of them than the memory holds (a
-      // list that ran in a circle would make the arena's first call walk it for ever).
+      const segs = word(sa + S_SEGS, `arena ${s}'s first segment`, segmentOf(s));
+      word(sa + S_CUR, `arena ${s}'s current segment`, segmentOf(s));
+      // Its list of segments: each one a segment of this arena, and no more of them than the
+      // memory holds (a list that ran in a circle would make the arena's first call walk it for
+      // ever). Its log lies in one of them, just past the header (the arena's first).
       let n = 0;
-      for (let x = v[sa + S_SEGS]!; x !== 0; x = v[(x >>> 2) + G_NEXT]!) {
-        if (!segment(x) || ++n > bytes / SEG_MIN) throw new HeapCorruptionError(`arena ${s}'s list of segments is not sound (at 0x${(x >>> 0).toString(16)})`, "attach", x);
+      let logOk = segs === 0;
+      const log = v[sa + S_LOG]!;
+      for (let x = segs; x !== 0; x = v[(x >>> 2) + G_NEXT]!) {
+        if (!segmentOf(s)(x) || ++n > bytes / SEG_MIN) throw new HeapCorruptionError(`arena ${s}'s list of segments is not sound (at 0x${(x >>> 0).toString(16)})`, "attach", x);
+        if (log === x + SEG_HEADER) logOk = true;
       }
+      word(sa + S_LOG, `arena ${s}'s log`, (x) => logOk && (x === 0) === (segs === 0));
+      // The words recovery follows: remote frees (and those being freed) in this arena's
+      // segments, a block being pushed in any segment, to an arena that exists.
+      word(sa + S_REMOTE, `arena ${s}'s remote frees`, inSegment(s));
+      word(sa + S_DETACHED, `arena ${s}'s remote frees being freed`, inSegment(s));
+      word(sa + S_DRAINED, `arena ${s}'s last remote free`, inSegment(s));
+      const push = word(sa + S_PUSH, `arena ${s}'s block being pushed`, inSegment(-1));
+      word(sa + S_PUSH_TO, `arena ${s}'s arena pushed to`, (x) => (push === 0 ? x >= 0 : x >= 1) && x <= ARENAS);
       if (held !== 0) ids.add(held);
       if (owner !== 0) ids.add(owner);
     }
@@ -779,10 +832,15 @@ export class SharedHeap {
       // then the arena's others, then a new one.
       const cur = this.curAddr;
       let p = this.allocIn(this.cur!, size, kind, align);
-      for (let s = v[this.slotAt + S_SEGS]!; p === 0 && s !== 0; s = v[(s >>> 2) + G_NEXT]!) {
-        if (s === cur) continue;
-        p = this.allocIn(this.seg(s), size, kind, align);
-        if (p !== 0) this.setCur(s);
+      if (p === 0) {
+        for (const g of this.segmentsOf(this.slot)) {
+          if (g.addr === cur) continue;
+          p = this.allocIn(g, size, kind, align);
+          if (p !== 0) {
+            this.setCur(g.addr);
+            break;
+          }
+        }
       }
       if (p !== 0) {
         this.release(true);
@@ -842,12 +900,12 @@ export class SharedHeap {
       if ((v[this.lockAt]! & WAITERS) !== 0) this.release();
       return;
     }
-    const seg = (p | 0) === p && p > 0 ? v[this.area + A_TABLE + (p >>> SEG_SHIFT)]! : 0;
-    if (seg === 0) {
+    const g = this.segOf(p);
+    if (g === null) {
       this.onMain(this.P.freeImpl, p, 0);
       return;
     }
-    this.freeOther(this.seg(seg), p);
+    this.freeOther(g, p);
   }
 
   /** Frees `p`, a block of segment `g` of another arena: under its lock if it is free, else pushed on its remote frees. */
@@ -932,8 +990,19 @@ export class SharedHeap {
       v[sa + S_DETACHED] = h;
     }
     while (h !== 0) {
+      // The list links through freed blocks, which a use after free can rewrite: a link is
+      // followed only to a block of this arena marked pending (pushed, and not yet freed). So a
+      // link to a live block, another arena's block or anywhere else, and a list smashed into a
+      // circle (each free unmarks its block), end the list there: the rest is lost (a leak,
+      // which check() reports), never freed wrongly.
+      const g = this.segOf(h);
+      if (g === null || g.slot !== s || (h & 7) !== 0 || !pendingAt(v, g, h)) {
+        v[sa + S_BROKEN] = h;
+        v[sa + S_DETACHED] = 0;
+        break;
+      }
       const next = v[h >>> 2]!;
-      const g = this.seg(v[this.area + A_TABLE + (h >>> SEG_SHIFT)]!);
+      if (!g.checked) this.checkSegment(g.addr, g, "free");
       try {
         g.e.free(h);
       } catch (err) {
@@ -943,8 +1012,7 @@ export class SharedHeap {
       g.e.store((sa + S_DRAINED) * 4, h);
       g.e.store((sa + S_DETACHED) * 4, next);
       g.e.endCall();
-      const bit = (h - g.addr) >>> g.shift;
-      Atomics.and(v, g.pending + (bit >>> 5), ~(1 << (bit & 31)));
+      unmark(v, g, h);
       h = next;
     }
     v[sa + S_DRAINED] = 0;
@@ -959,15 +1027,14 @@ export class SharedHeap {
   private realloc(p: number, size: number): number {
     const v = this.v;
     if (p === 0 || p == null) return this.malloc(size);
-    const seg = (p | 0) === p && p > 0 ? v[this.area + A_TABLE + (p >>> SEG_SHIFT)]! : 0;
-    if (seg === 0 || typeof size !== "number") return this.onMain(this.P.reallocImpl, p, size);
-    const g = this.seg(seg);
+    const g = this.segOf(p);
+    if (g === null || typeof size !== "number") return this.onMain(this.P.reallocImpl, p, size);
     const mine = g.slot === this.slot;
     let old: number;
     if (mine) {
       if (!this.held) this.take();
       if (v[this.remoteAt] !== 0) this.drain(this.slot);
-      const bit = (p - seg) >>> g.shift;
+      const bit = (p - g.addr) >>> g.shift;
       if ((v[g.pending + (bit >>> 5)]! & (1 << (bit & 31))) !== 0) throw new DoubleFreeError("realloc", p);
       const e = g.e;
       if (size === 0 || size < BIG) {
@@ -1006,9 +1073,10 @@ export class SharedHeap {
     let into: Seg | null = null;
     if (size < BIG && this.arena()) {
       if (!this.held) this.take();
-      for (let a = v[this.slotAt + S_SEGS]!; q === 0 && a !== 0; a = v[(a >>> 2) + G_NEXT]!) {
-        into = this.seg(a);
+      for (const g of this.segmentsOf(this.slot)) {
+        into = g;
         q = this.allocIn(into, size, 0, 0, true);
+        if (q !== 0) break;
       }
       if (q === 0) {
         const a = this.newSegment(size);
@@ -1049,10 +1117,8 @@ export class SharedHeap {
   }
 
   private usable(p: number): number {
-    const v = this.v;
-    const seg = (p | 0) === p && p > 0 ? v[this.area + A_TABLE + (p >>> SEG_SHIFT)]! : 0;
-    if (seg === 0) return this.onMain(this.P.usableImpl, p, 0);
-    const g = this.seg(seg);
+    const g = this.segOf(p);
+    if (g === null) return this.onMain(this.P.usableImpl, p, 0);
     return g.slot === this.slot ? g.e.mallocUsableSize(p) : this.usableOther(g, p);
   }
 
@@ -1085,11 +1151,10 @@ export class SharedHeap {
     let ordblks = info.ordblks;
     let fordblks = info.fordblks;
     this.eachArena((s) => {
-      for (let a = this.v[this.area + A_SLOTS + s * SLOT_WORDS + S_SEGS]!; a !== 0; a = this.v[(a >>> 2) + G_NEXT]!) {
-        const g = this.seg(a);
+      for (const g of this.segmentsOf(s)) {
         const sub = g.e.info();
         ordblks += sub.ordblks;
-        fordblks += sub.fordblks + (a + this.v[(a >>> 2) + G_SIZE]! - g.e.end);
+        fordblks += sub.fordblks + (g.addr + g.size - g.e.end);
       }
     });
     return { ...info, ordblks, fordblks, uordblks: info.arena - fordblks };
@@ -1103,11 +1168,12 @@ export class SharedHeap {
     lock(v, this.mainLock, this.id);
     try {
       for (let i = 0; i < TABLE_WORDS; i++) {
-        const a = v[table + i]!;
-        if (a === 0) continue;
-        const w = a >>> 2;
-        if (v[w + G_MAGIC] !== SEG_MAGIC || (i << SEG_SHIFT) < a || (i << SEG_SHIFT) >= a + v[w + G_SIZE]!) throw new HeapCorruptionError(`segment table entry ${i} is wrong`, "check", a);
-        if (this.main.mallocUsableSize(a) < v[w + G_SIZE]!) throw new HeapCorruptionError("segment is not a block of the main heap", "check", a);
+        const t = v[table + i]!;
+        if (t === 0) continue;
+        const a = t & -SEG_MIN;
+        if (a <= 0 || (i << SEG_SHIFT) < a || (t & ~(-SEG_MIN | TABLE_SLOT)) !== 0) throw new HeapCorruptionError(`segment table entry ${i} is wrong`, "check", a);
+        const g = this.seg(a); // (its header checked against the table)
+        if (this.main.mallocUsableSize(a) < g.size) throw new HeapCorruptionError("segment is not a block of the main heap", "check", a);
       }
     } finally {
       unlock(v, this.mainLock);
@@ -1119,12 +1185,16 @@ export class SharedHeap {
         v[sa + S_BAD] = 0;
         throw new DoubleFreeError("free", bad);
       }
-      for (let a = v[sa + S_SEGS]!; a !== 0; a = v[(a >>> 2) + G_NEXT]!) {
-        const g = this.seg(a);
-        if (v[(a >>> 2) + G_SLOT] !== s) throw new HeapCorruptionError(`segment of arena ${s} says it is arena ${v[(a >>> 2) + G_SLOT]}`, "check", a);
+      const broken = v[sa + S_BROKEN]!;
+      if (broken !== 0) {
+        v[sa + S_BROKEN] = 0;
+        throw new HeapCorruptionError("list of frees from other threads is broken (a freed block's first word was overwritten)", "free", broken);
+      }
+      for (const g of this.segmentsOf(s)) {
+        const a = g.addr;
         // A block marked pending is one another thread is pushing on the remote frees now
         // (those on the list were freed above): it must still be a live block.
-        for (let x = 0; x <= (v[(a >>> 2) + G_SIZE]! - 1) >>> (g.shift + 5); x++) {
+        for (let x = 0; x <= (g.size - 1) >>> (g.shift + 5); x++) {
           const bits = Atomics.load(v, g.pending + x);
           if (bits === 0) continue;
           for (let b = 0; b < 32; b++) {
@@ -1177,9 +1247,8 @@ export class SharedHeap {
     // (A slot used before: segments this handle met as another arena's are its own now.) Each
     // one's heap is checked as attach checks the main heap's, before its blocks are handed out:
     // a segment made by another thread, or by a crafted buffer, was never checked by this one.
-    for (let a = v[sa + S_SEGS]!; a !== 0; a = v[(a >>> 2) + G_NEXT]!) {
-      const g = this.seg(a);
-      this.checkSegment(a, g);
+    for (const g of this.segmentsOf(this.slot)) {
+      this.checkSegment(g.addr, g);
       this.adopt(g);
     }
     this.setCur(v[sa + S_CUR] || v[sa + S_SEGS]!);
@@ -1194,9 +1263,8 @@ export class SharedHeap {
    */
   private checkSegment(a: number, g: Seg, op = "malloc"): void {
     const v = this.v;
-    const w = a >>> 2;
-    const size = v[w + G_SIZE]!;
-    const sub = v[w + G_HDR]!;
+    const size = g.size;
+    const sub = g.hdr;
     const end = a + size;
     if (size <= 0 || size % SEG_MIN !== 0 || a < v[this.mainLock - H_LOCK + H_ARENA]! || end > v.length * 4 || sub < a + SEG_HEADER || sub >= end || v[(sub >>> 2) + H_LIMIT] !== end) {
       throw new HeapCorruptionError("segment is not sound", op, a);
@@ -1244,7 +1312,7 @@ export class SharedHeap {
     const sa = this.slotAt;
     const first = v[sa + S_SEGS] === 0;
     let last = 0;
-    for (let a = v[sa + S_SEGS]!; a !== 0; a = v[(a >>> 2) + G_NEXT]!) last = Math.max(last, v[(a >>> 2) + G_SIZE]!);
+    for (const g of this.segmentsOf(this.slot)) last = Math.max(last, g.size);
     const config = v[(this.main.base >>> 2) + H_CONFIG]!;
     const model = (config >>> 8) & 0xff;
     const shift = model === 32 ? 3 : 4;
@@ -1266,9 +1334,8 @@ export class SharedHeap {
       }
       at = (at + 15) & ~15;
       const pending = at;
-      const pendingBytes = ((size >>> (shift + 3)) + 15) & ~15;
-      new Uint8Array(v.buffer, pending, pendingBytes).fill(0);
-      const subBase = pending + pendingBytes;
+      new Uint8Array(v.buffer, pending, pendingBytes(size, shift)).fill(0);
+      const subBase = pending + pendingBytes(size, shift);
       const dataModel = model === 64 ? "lp64" : model === 32 ? "ilp32" : "wasm32";
       const sub = new this.HeapClass({ memory: this.memory, base: subBase, dataModel, trimThreshold: 0x7fff_ffff, overwrite: true });
       const subHdr = sub.base;
@@ -1281,7 +1348,7 @@ export class SharedHeap {
       v[w + G_PENDING] = pending;
       v[w + G_SHIFT] = shift;
       // Now reachable: logged.
-      for (let i = seg >>> SEG_SHIFT; i < (seg + size) >>> SEG_SHIFT; i++) e.store((this.area + A_TABLE + i) * 4, seg);
+      for (let i = seg >>> SEG_SHIFT; i < (seg + size) >>> SEG_SHIFT; i++) e.store((this.area + A_TABLE + i) * 4, seg | this.slot);
       if (first) e.store((sa + S_LOG) * 4, log);
       e.store((sa + S_SEGS) * 4, seg);
       e.store((sa + S_CUR) * 4, seg);
@@ -1292,28 +1359,72 @@ export class SharedHeap {
     }
   }
 
-  /** The record of segment `addr` (made on first sight). */
+  /** The record of segment `addr` (made on first sight, see {@link SharedHeap.meet}). */
   private seg(addr: number): Seg {
-    let g = this.segs.get(addr);
-    if (g === undefined) {
-      const v = this.v;
-      const w = addr >>> 2;
-      if (v[w + G_MAGIC] !== SEG_MAGIC) throw new HeapCorruptionError("segment header is gone", "free", addr);
-      const slot = v[w + G_SLOT]!;
-      const e = this.EngineC.open(this.memory, v[w + G_HDR]!);
-      const log = v[this.area + A_SLOTS + slot * SLOT_WORDS + S_LOG]! >>> 2;
-      e.setLog(log);
-      g = { addr, e, slot, pending: v[w + G_PENDING]! >>> 2, shift: v[w + G_SHIFT]!, log, checked: false };
-      this.segs.set(addr, g);
-      if (slot === this.slot) this.adopt(g);
+    return this.segs.get(addr) ?? this.meet(addr);
+  }
+
+  /** The segment that block address `p` lies in, by the segment table (its slot's bits off); null for the main heap. */
+  private segOf(p: number): Seg | null {
+    const t = (p | 0) === p && p > 0 && p >>> SEG_SHIFT < TABLE_WORDS ? this.v[this.area + A_TABLE + (p >>> SEG_SHIFT)]! : 0;
+    return t === 0 ? null : this.seg(t & -SEG_MIN);
+  }
+
+  /**
+   * A handle's first sight of segment `addr`: its record, from what the shared area says (the
+   * segment table gives its slot and size; its slot's log says whether it is the arena's first,
+   * which holds the log; the pending bitmap and the heap follow, as {@link SharedHeap.newSegment}
+   * lays them out), never from the segment's own header, which an overflow of the main heap's
+   * block before it can rewrite: a header that disagrees is reported.
+   * @throws HeapCorruptionError when the table has no segment there, or its header disagrees
+   */
+  private meet(addr: number): Seg {
+    const v = this.v;
+    const i = addr >>> SEG_SHIFT;
+    const table = this.area + A_TABLE;
+    const t = (addr | 0) === addr && addr > 0 && addr % SEG_MIN === 0 && i < TABLE_WORDS ? v[table + i]! : 0;
+    if (t === 0 || (t & -SEG_MIN) !== addr) throw new HeapCorruptionError("no segment there in the segment table", "free", addr);
+    const slot = t & TABLE_SLOT;
+    let n = 1;
+    while (i + n < TABLE_WORDS && v[table + i + n] === t) n++;
+    const size = n << SEG_SHIFT;
+    const logAt = v[this.area + A_SLOTS + slot * SLOT_WORDS + S_LOG]!;
+    const shift = ((v[(this.main.base >>> 2) + H_CONFIG]! >>> 8) & 0xff) === 32 ? 3 : 4;
+    const pending = (addr + SEG_HEADER + (logAt === addr + SEG_HEADER ? 4 * (1 + LOG_WORDS) : 0) + 15) & ~15;
+    const hdr = pending + pendingBytes(size, shift);
+    const w = addr >>> 2;
+    if (v[w + G_MAGIC] !== SEG_MAGIC || v[w + G_SLOT] !== slot || v[w + G_SIZE] !== size || v[w + G_HDR] !== hdr || v[w + G_PENDING] !== pending || v[w + G_SHIFT] !== shift || logAt === 0) {
+      throw new HeapCorruptionError("segment header disagrees with the segment table", "free", addr);
     }
+    const e = this.EngineC.open(this.memory, hdr);
+    const log = logAt >>> 2;
+    e.setLog(log);
+    const g: Seg = { addr, e, slot, pending: pending >>> 2, shift, log, size, hdr, checked: false };
+    this.segs.set(addr, g);
+    if (slot === this.slot) this.adopt(g);
     return g;
+  }
+
+  /**
+   * The segments of arena `s`, from its list (linked through the segments' headers): each one
+   * checked against the segment table as {@link SharedHeap.meet} does, of this arena, and no
+   * more of them than the table has (a list smashed into a circle would never end).
+   * @throws HeapCorruptionError naming the first segment that is not the arena's
+   */
+  private segmentsOf(s: number): Seg[] {
+    const v = this.v;
+    const out: Seg[] = [];
+    for (let a = v[this.area + A_SLOTS + s * SLOT_WORDS + S_SEGS]!; a !== 0; a = v[(a >>> 2) + G_NEXT]!) {
+      const g = this.seg(a);
+      if (g.slot !== s || out.length >= TABLE_WORDS) throw new HeapCorruptionError(`arena ${s}'s list of segments is not sound`, "malloc", a);
+      out.push(g);
+    }
+    return out;
   }
 
   /** Notes segment `g`, of this handle's arena, in {@link SharedHeap.own}. */
   private adopt(g: Seg): void {
-    const v = this.v;
-    for (let i = g.addr >>> SEG_SHIFT; i < (g.addr + v[(g.addr >>> 2) + G_SIZE]!) >>> SEG_SHIFT; i++) this.own[i] = g;
+    for (let i = g.addr >>> SEG_SHIFT; i < (g.addr + g.size) >>> SEG_SHIFT; i++) this.own[i] = g;
   }
 
   /** Takes this arena's lock, to keep until the end of the task (or until asked for it). */
@@ -1381,12 +1492,11 @@ export class SharedHeap {
       const log = v[sa + S_LOG]! >>> 2;
       const touched = log !== 0 ? undo(v, log, this.mainLock - H_LOCK, this.limitWord()) : [];
       // (A list that runs in a circle, in a crafted buffer, stops at as many segments as the table has.)
-      for (let a = v[sa + S_SEGS]!, n = 0; a !== 0 && n < TABLE_WORDS; a = v[(a >>> 2) + G_NEXT]!, n++) this.seg(a).e.rebuild(touched);
+      for (const g of this.segmentsOf(s)) g.e.rebuild(touched);
       const drained = v[sa + S_DRAINED]!;
       if (drained !== 0) {
-        const g = this.seg(v[this.area + A_TABLE + (drained >>> SEG_SHIFT)]!);
-        const bit = (drained - g.addr) >>> g.shift;
-        Atomics.and(v, g.pending + (bit >>> 5), ~(1 << (bit & 31)));
+        const g = this.segOf(drained);
+        if (g !== null) unmark(v, g, drained);
         v[sa + S_DRAINED] = 0;
       }
       const detached = v[sa + S_DETACHED]!;
@@ -1419,9 +1529,8 @@ export class SharedHeap {
         this.lockOther(ta + S_LOCK);
         try {
           if (!this.listed(ta + S_REMOTE, p) && !this.listed(ta + S_DETACHED, p)) {
-            const g = this.seg(v[this.area + A_TABLE + (p >>> SEG_SHIFT)]!);
-            const bit = (p - g.addr) >>> g.shift;
-            Atomics.and(v, g.pending + (bit >>> 5), ~(1 << (bit & 31)));
+            const g = this.segOf(p);
+            if (g !== null) unmark(v, g, p);
           }
         } finally {
           unlock(v, ta + S_LOCK);
@@ -1433,18 +1542,35 @@ export class SharedHeap {
     return found;
   }
 
-  /** Whether block `p` is on the list whose head is in word `head`. */
-  private listed(head: number, p: number): boolean {
+  /**
+   * The blocks of the list starting at `first` (a list of remote frees), as far as it is sound:
+   * each one in a segment, and each one once (a list that a use after free turned into a
+   * circle ends).
+   */
+  private walk(first: number): number[] {
     const v = this.v;
-    for (let x = Atomics.load(v, head), n = 0; x !== 0 && n < 1 << 24; x = v[x >>> 2]!, n++) if (x === p) return true;
-    return false;
+    const seen = new Set<number>();
+    for (let x = first; x !== 0 && !seen.has(x); x = v[x >>> 2]!) {
+      if ((x & 7) !== 0 || this.segOf(x) === null) break;
+      seen.add(x);
+    }
+    return [...seen];
   }
 
-  /** Puts the list starting at `first` back in front of the list whose head is in word `head`. */
+  /** Whether block `p` is on the list whose head is in word `head`. */
+  private listed(head: number, p: number): boolean {
+    return this.walk(Atomics.load(this.v, head)).includes(p);
+  }
+
+  /**
+   * Puts the list starting at `first` back in front of the list whose head is in word `head`
+   * (as far as it is sound: see {@link SharedHeap.walk}; the rest is left out, a leak).
+   */
   private pushList(head: number, first: number): void {
     const v = this.v;
-    let last = first;
-    while (v[last >>> 2] !== 0) last = v[last >>> 2]!;
+    const list = this.walk(first);
+    if (list.length === 0) return;
+    const last = list[list.length - 1]!;
     for (;;) {
       const h = Atomics.load(v, head);
       v[last >>> 2] = h;

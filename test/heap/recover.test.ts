@@ -185,7 +185,8 @@ interface HandleProbe {
 }
 const probe = (h: Heap): HandleProbe => (h as unknown as { shared: HandleProbe }).shared;
 const AREA_WORDS_TESTED = 7184; // the shared area's words (arenas.ts: AREA_WORDS)
-const A_TABLE = 5136; // its segment table (arenas.ts: A_TABLE)
+const A_TABLE = 5136; // its segment table (arenas.ts: A_TABLE): a segment's address, its slot in the low bits
+const SEG_OF = -(1 << 20); // a table word's segment address
 const A_SLOTS = 4112;
 
 type Who = "victim" | "other";
@@ -279,7 +280,7 @@ function arenaPicture(st: ArenaState, except: number): ArenaPicture {
   expect(info.uordblks + info.fordblks).toBe(info.arena);
   const segs = new Map<number, unknown[]>();
   for (let i = 0; i < 2048; i++) {
-    const a = v[sh.area + A_TABLE + i]!;
+    const a = v[sh.area + A_TABLE + i]! & SEG_OF;
     if (a !== 0 && !segs.has(a)) segs.set(a, sh.seg(a).e.chunks());
   }
   const mainBlocks = JSON.stringify(observer.chunks().filter((c) => c.kind === "used" && !segs.has(c.ptr)).map((c) => [c.ptr, c.size]));
@@ -422,7 +423,7 @@ describe("recover, arenas: the steps between logged stores", () => {
     observer.free(p); // the victim keeps its arena: pushed, marked pending
     expect(v[sa + 2]).toBe(p);
     // The victim's drain of it, up to the end of its call: list taken off, p freed, S_DRAINED = p.
-    const g = sh.seg(v[sh.area + A_TABLE + (p >>> 20)]!);
+    const g = sh.seg(v[sh.area + A_TABLE + (p >>> 20)]! & SEG_OF);
     v[sa + 5] = p; // S_DETACHED
     v[sa + 2] = 0; // S_REMOTE
     g.e.free(p);
@@ -446,7 +447,7 @@ describe("recover, arenas: the steps between logged stores", () => {
     const osa = os.area + A_SLOTS + 16 * os.slot;
     // The victim frees r: other holds its arena, so r is to be pushed. It marks r, notes the
     // push in its slot, and dies before the compare-and-swap.
-    const g = sh.seg(v[sh.area + A_TABLE + (r >>> 20)]!) as unknown as { pending: number; shift: number; addr: number };
+    const g = sh.seg(v[sh.area + A_TABLE + (r >>> 20)]! & SEG_OF) as unknown as { pending: number; shift: number; addr: number };
     const bit = (r - g.addr) >>> g.shift;
     Atomics.or(v, g.pending + (bit >>> 5), 1 << (bit & 31));
     const vsa = sh.area + A_SLOTS + 16 * sh.slot;
