@@ -42,7 +42,7 @@ else await main();
 // ───────────────────────────── worker side ─────────────────────────────
 
 async function worker() {
-  const { role, buffer, ops, seed, sync, ring, maxBytes } = workerData;
+  const { role, buffer, ops, warm, seed, sync, ring, maxBytes } = workerData;
   const { Heap, LinearMemory } = await import(DIST);
   const heap = buffer ? Heap.attach(buffer) : new Heap({ memory: new LinearMemory({ maxBytes }) });
   const s = new Int32Array(sync); // [0]: workers ready, [1]: go, [2]: errors
@@ -61,7 +61,9 @@ async function worker() {
         } else ptr[j] = heap.malloc(size[i % len]);
       }
     };
-    run(ops >> 3); // warm-up (and the arena's first segment)
+    // Warm-up, the same calls for every configuration: the JIT compiles (and recompiles) the
+    // heap's code while it runs, and the arena takes its first segment.
+    run(warm);
     Atomics.add(s, 0, 1);
     Atomics.notify(s, 0);
     while (Atomics.load(s, 1) === 0) Atomics.wait(s, 1, 0, 50);
@@ -125,7 +127,7 @@ function cpuNs() {
 // ───────────────────────────── main side ─────────────────────────────
 
 function parseArgs(argv) {
-  const o = { quick: false, rounds: 0, json: null, only: null };
+  const o = { quick: false, rounds: 0, warmup: -1, json: null, only: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -135,6 +137,7 @@ function parseArgs(argv) {
     };
     if (a === "--quick") o.quick = true;
     else if (a === "--rounds" || a.startsWith("--rounds=")) o.rounds = Number(val());
+    else if (a === "--warmup" || a.startsWith("--warmup=")) o.warmup = Number(val());
     else if (a === "--json" || a.startsWith("--json=")) o.json = val();
     else if (a === "--only" || a.startsWith("--only=")) o.only = val().split(",");
     else if (a === "--help" || a === "-h") {
@@ -155,6 +158,7 @@ async function main() {
   if (!fs.existsSync(fileURLToPath(DIST))) die("dist/index.js is missing: run `npm run build` first");
   const { Heap, LinearMemory } = await import(DIST);
   const OPS = args.quick ? 200_000 : 1_000_000;
+  const WARM = args.warmup >= 0 ? args.warmup : OPS >> 1;
   const ROUNDS = args.rounds || (args.quick ? 2 : 7);
   const configs = [
     { name: "plain ×1", kind: "plain", n: 1 },
@@ -173,7 +177,7 @@ async function main() {
   const load0 = os.loadavg();
   for (let round = 0; round < ROUNDS; round++) {
     for (const c of configs) {
-      const { mops, cpuMops } = await runConfig(c, { Heap, LinearMemory, OPS, problems });
+      const { mops, cpuMops } = await runConfig(c, { Heap, LinearMemory, OPS, WARM, problems });
       best.set(c.name, Math.max(best.get(c.name), mops));
       bestCpu.set(c.name, Math.max(bestCpu.get(c.name), cpuMops));
       process.stderr.write(`round ${round + 1}/${ROUNDS} ${c.name}: ${mops.toFixed(2)} Mops/s, ${cpuMops.toFixed(2)} per CPU\n`);
@@ -210,7 +214,7 @@ async function main() {
   if (problems.length > 0) process.exitCode = 1;
 }
 
-async function runConfig(c, { Heap, LinearMemory, OPS, problems }) {
+async function runConfig(c, { Heap, LinearMemory, OPS, WARM, problems }) {
   const maxBytes = 256 << 20;
   const sync = new SharedArrayBuffer(16);
   const s = new Int32Array(sync);
@@ -223,7 +227,7 @@ async function runConfig(c, { Heap, LinearMemory, OPS, problems }) {
   const done = [];
   for (let k = 0; k < c.n; k++) {
     const role = c.kind === "handoff" ? (k === 0 ? "producer" : "consumer") : "churn";
-    const w = new Worker(fileURLToPath(import.meta.url), { workerData: { role, buffer, ops: c.kind === "handoff" ? OPS >> 1 : OPS, seed: 0x5eed0002 + 7919 * k, sync, ring, maxBytes: 64 << 20 } });
+    const w = new Worker(fileURLToPath(import.meta.url), { workerData: { role, buffer, warm: WARM, ops: c.kind === "handoff" ? OPS >> 1 : OPS, seed: 0x5eed0002 + 7919 * k, sync, ring, maxBytes: 64 << 20 } });
     workers.push(w);
     done.push(
       new Promise((resolve, reject) => {

@@ -552,6 +552,31 @@ function growToMaximum(memory: LinearMemory): void {
 /** This thread's handles that keep their arena between calls: given back before this thread waits for another arena. */
 const keeping = new Set<SharedHeap>();
 
+/** A concurrent `Heap` object as the calls below see it. */
+interface Owner {
+  errno: number;
+  readonly shared: SharedHeap;
+}
+
+/**
+ * A concurrent heap's `malloc`, an own property of each concurrent `Heap` object (set at
+ * the end of {@link SharedHeap}'s constructor): small enough for V8 to inline it, and the arena's path with it,
+ * into the caller, which then calls the segment's engine directly. Through `Heap.malloc` the
+ * call would go through two frames, the public method's and the engine's.
+ */
+function concurrentMalloc(this: Owner, size: number): number {
+  return this.shared.malloc(size);
+}
+
+/** A concurrent heap's `free` (see {@link concurrentMalloc}); a view or `null` goes the public method's way (`HeapClass.free`). */
+function concurrentFree(this: Owner, ptr: unknown): void {
+  if (typeof ptr === "number") {
+    if (ptr !== 0) this.shared.free(ptr);
+    return;
+  }
+  this.shared.publicFree.call(this, ptr);
+}
+
 /**
  * A concurrent heap's calls, for one `Heap` object (one thread's handle on the heap): small
  * blocks from this handle's arena, the rest from the main heap; see the top of this file.
@@ -573,6 +598,8 @@ export class SharedHeap {
   private readonly ops: Map<unknown, (this: Engine, a: number, b: number) => unknown>;
   /** The engine's header check ({@link Heap.checkHeader}), run by the first call on the main heap when attach could not. */
   private readonly checkOp: ((this: Engine, a: number, b: number) => unknown) | undefined;
+  /** `Heap.prototype.free`: what {@link concurrentFree} leaves to it (a view of a block, `null`). */
+  readonly publicFree: (this: unknown, ptr: unknown) => void;
   /** Whether the main heap's header must be checked before a call trusts it (attached while its lock was held). */
   private unchecked = false;
   /** This handle's slot: index (-1: none yet; -2: none free) and word index. */
@@ -603,7 +630,7 @@ export class SharedHeap {
    *   are none of them running on it (every lock held in it is recovered, see {@link SharedHeap.words})
    */
   constructor(
-    private readonly owner: { errno: number },
+    private readonly owner: { errno: number; malloc: unknown; free: unknown },
     HeapClass: typeof Heap,
     memory: LinearMemory,
     hdr: number,
@@ -671,11 +698,16 @@ export class SharedHeap {
       }
     }
     this.checkOp = this.ops.get(proto["checkHeader"]);
+    this.publicFree = proto.free as (this: unknown, ptr: unknown) => void;
     this.giveBack = (): void => {
       this.scheduled = false;
       if (this.held) this.release();
     };
     if (!fresh) this.checkLocks(snapshot);
+    // The owner's malloc and free (the calls a program makes most) reach the arena without
+    // Heap's own methods in between; Heap's still route a call made through them here.
+    owner.malloc = concurrentMalloc;
+    owner.free = concurrentFree;
   }
 
   /**

@@ -179,4 +179,25 @@ describe("a concurrent heap's arenas (one per Heap object)", () => {
     expect(one.mallinfo().ordblks).toBe(plain.mallinfo().ordblks);
     expect(one.mallinfo().fordblks).toBe(plain.mallinfo().fordblks);
   });
+  it("malloc and free are each handle's own, and take what Heap's take: views, null, 0, and calls made through Heap.prototype", () => {
+    const { a, b } = three();
+    for (const h of [a, b]) {
+      expect(Object.prototype.hasOwnProperty.call(h, "malloc") && Object.prototype.hasOwnProperty.call(h, "free")).toBe(true);
+      expect(a.malloc).toBe(h.malloc); // one function for every handle (one shape at a call site)
+    }
+    expect(Object.prototype.hasOwnProperty.call(new Heap(), "malloc")).toBe(false);
+    const view = b.mallocArray(Float64Array, 10)!;
+    view.fill(1.5);
+    a.free(view); // a block of b's arena, freed through a view by another handle
+    expect(() => b.free(view)).toThrow(DoubleFreeError);
+    a.free(null);
+    a.free(0);
+    const p = Heap.prototype.malloc.call(a, 200); // Heap's own method routes the call to the arena too
+    expect(segmentOf(p)).toBe(segmentOf(a.malloc(8)));
+    Heap.prototype.free.call(b, p);
+    expect(() => a.free(p)).toThrow(DoubleFreeError);
+    expect(() => a.free(p + 8)).toThrow(InvalidPointerError);
+    expect(() => a.free(1.5)).toThrow(InvalidPointerError);
+    a.check();
+  });
 });
