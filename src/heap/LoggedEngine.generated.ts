@@ -76,10 +76,10 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
       const n = this.lgN;
       if (n < this.lgCap) {
         const c = this.lg;
-        m[c + 1 + n] = i;
-        m[c + 2 + n] = m[i]!;
-        m[c] = n + 2;
-        this.lgN = n + 2;
+        m[(c + 1 + n) | 0] = i;
+        m[(c + 2 + n) | 0] = m[i]!;
+        m[c] = (n + 2) | 0;
+        this.lgN = (n + 2) | 0;
       } else this.logFull(i);
       m[i] = x;
     }
@@ -245,11 +245,11 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
               m[bw] = left;
               if (left === 0) m[(hdr + 4 * H_SUMMARY) >>> 2] = m[(hdr + 4 * H_SUMMARY) >>> 2]! & ~(1 << (nb >>> 9));
             }
-            { const $i = slot; const $x = fd; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
-            { const $i = (c + 8) >>> 2; const $x = m[(c + 8) >>> 2]! | CINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+            { const $i = slot; const $x = fd; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[($c + 1 + $n) | 0] = $i; m[($c + 2 + $n) | 0] = m[$i]!; m[$c] = ($n + 2) | 0; this.lgN = ($n + 2) | 0; } else this.logFull($i); m[$i] = $x; }
+            { const $i = (c + 8) >>> 2; const $x = m[(c + 8) >>> 2]! | CINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[($c + 1 + $n) | 0] = $i; m[($c + 2 + $n) | 0] = m[$i]!; m[$c] = ($n + 2) | 0; this.lgN = ($n + 2) | 0; } else this.logFull($i); m[$i] = $x; }
             const nh = c + nb + 8;
             m[nh >>> 2] = m[nh >>> 2]! | PINUSE;
-            { const $i = wi; const $x = word | (2 << sh); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; } // free → in use (its size word, if any, stays)
+            { const $i = wi; const $x = word | (2 << sh); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[($c + 1 + $n) | 0] = $i; m[($c + 2 + $n) | 0] = m[$i]!; m[$c] = ($n + 2) | 0; this.lgN = ($n + 2) | 0; } else this.logFull($i); m[$i] = $x; } // free → in use (its size word, if any, stays)
             return c + 16;
           }
           return this.mallocImpl(size);
@@ -282,27 +282,27 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
             }
             const rem = dsize - nb;
             if (rem >= 32) {
-              { const $i = (dv + 8) >>> 2; const $x = nb | CINUSE | PINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+              { const $i = (dv + 8) >>> 2; const $x = nb | CINUSE | PINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[($c + 1 + $n) | 0] = $i; m[($c + 2 + $n) | 0] = m[$i]!; m[$c] = ($n + 2) | 0; this.lgN = ($n + 2) | 0; } else this.logFull($i); m[$i] = $x; }
               const r = dv + nb;
               m[(r + 8) >>> 2] = rem | PINUSE; // unlogged: inside the victim before the call
               m[(r + 12) >>> 2] = 0; // unlogged: inside the victim before the call
               m[(r + rem) >>> 2] = rem;
-              { const $i = dvAt; const $x = r; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+              { const $i = dvAt; const $x = r; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[($c + 1 + $n) | 0] = $i; m[($c + 2 + $n) | 0] = m[$i]!; m[$c] = ($n + 2) | 0; this.lgN = ($n + 2) | 0; } else this.logFull($i); m[$i] = $x; }
               // The chunk map: the victim's size word goes, dv is in use (with a size word of
               // its own from 512 bytes), the remainder is a free chunk (with its size word).
-              if (n >= 32) { const $i = wi + 1; const $x = 0; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
-              { const $i = wi; const $x = m[wi]! | (2 << sh); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
-              if (nb >= 512) { const $i = wi + 1; const $x = (nb >>> 2) | SIZE_TAG; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+              if (n >= 32) { const $i = wi + 1; const $x = 0; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[($c + 1 + $n) | 0] = $i; m[($c + 2 + $n) | 0] = m[$i]!; m[$c] = ($n + 2) | 0; this.lgN = ($n + 2) | 0; } else this.logFull($i); m[$i] = $x; }
+              { const $i = wi; const $x = m[wi]! | (2 << sh); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[($c + 1 + $n) | 0] = $i; m[($c + 2 + $n) | 0] = m[$i]!; m[$c] = ($n + 2) | 0; this.lgN = ($n + 2) | 0; } else this.logFull($i); m[$i] = $x; }
+              if (nb >= 512) { const $i = wi + 1; const $x = (nb >>> 2) | SIZE_TAG; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[($c + 1 + $n) | 0] = $i; m[($c + 2 + $n) | 0] = m[$i]!; m[$c] = ($n + 2) | 0; this.lgN = ($n + 2) | 0; } else this.logFull($i); m[$i] = $x; }
               const rg = g + (nb >>> 4);
               const ri = map + (rg >>> 4);
-              { const $i = ri; const $x = m[ri]! | (1 << ((rg & 15) << 1)); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
-              if (rem >= 512) { const $i = ri + 1; const $x = (rem >>> 2) | SIZE_TAG; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+              { const $i = ri; const $x = m[ri]! | (1 << ((rg & 15) << 1)); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[($c + 1 + $n) | 0] = $i; m[($c + 2 + $n) | 0] = m[$i]!; m[$c] = ($n + 2) | 0; this.lgN = ($n + 2) | 0; } else this.logFull($i); m[$i] = $x; }
+              if (rem >= 512) { const $i = ri + 1; const $x = (rem >>> 2) | SIZE_TAG; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[($c + 1 + $n) | 0] = $i; m[($c + 2 + $n) | 0] = m[$i]!; m[$c] = ($n + 2) | 0; this.lgN = ($n + 2) | 0; } else this.logFull($i); m[$i] = $x; }
             } else {
-              { const $i = (dv + 8) >>> 2; const $x = dsize | CINUSE | PINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+              { const $i = (dv + 8) >>> 2; const $x = dsize | CINUSE | PINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[($c + 1 + $n) | 0] = $i; m[($c + 2 + $n) | 0] = m[$i]!; m[$c] = ($n + 2) | 0; this.lgN = ($n + 2) | 0; } else this.logFull($i); m[$i] = $x; }
               const nh = dv + dsize + 8;
               m[nh >>> 2] = m[nh >>> 2]! | PINUSE;
-              { const $i = dvAt; const $x = 0; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
-              { const $i = wi; const $x = word | (2 << sh); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+              { const $i = dvAt; const $x = 0; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[($c + 1 + $n) | 0] = $i; m[($c + 2 + $n) | 0] = m[$i]!; m[$c] = ($n + 2) | 0; this.lgN = ($n + 2) | 0; } else this.logFull($i); m[$i] = $x; }
+              { const $i = wi; const $x = word | (2 << sh); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[($c + 1 + $n) | 0] = $i; m[($c + 2 + $n) | 0] = m[$i]!; m[$c] = ($n + 2) | 0; this.lgN = ($n + 2) | 0; } else this.logFull($i); m[$i] = $x; }
             }
             return dv + 16;
           }
@@ -394,45 +394,45 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
           m[bw] = left;
           if (left === 0) m[(hdr + 4 * H_SUMMARY) >>> 2] = m[(hdr + 4 * H_SUMMARY) >>> 2]! & ~(1 << (idx >>> 5));
         }
-        { const $i = slot; const $x = fd; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+        { const $i = slot; const $x = fd; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[($c + 1 + $n) | 0] = $i; m[($c + 2 + $n) | 0] = m[$i]!; m[$c] = ($n + 2) | 0; this.lgN = ($n + 2) | 0; } else this.logFull($i); m[$i] = $x; }
         if (rem >= 32) {
-          { const $i = (c + 8) >>> 2; const $x = nb | CINUSE | (s & PINUSE); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          { const $i = (c + 8) >>> 2; const $x = nb | CINUSE | (s & PINUSE); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[($c + 1 + $n) | 0] = $i; m[($c + 2 + $n) | 0] = m[$i]!; m[$c] = ($n + 2) | 0; this.lgN = ($n + 2) | 0; } else this.logFull($i); m[$i] = $x; }
           const r = c + nb;
           m[(r + 8) >>> 2] = rem | PINUSE; // unlogged: inside chunk c before the call
           m[(r + 12) >>> 2] = 0; // unlogged: inside chunk c before the call
           m[(r + rem) >>> 2] = rem;
           // The chunk map: c's old size word goes, c is in use (with its own size word from 512
           // bytes), the remainder is a free chunk (with its size word).
-          if (k >= 32) { const $i = wi + 1; const $x = 0; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
-          { const $i = wi; const $x = m[wi]! | (2 << sh); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
-          if (nb >= 512) { const $i = wi + 1; const $x = (nb >>> 2) | SIZE_TAG; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          if (k >= 32) { const $i = wi + 1; const $x = 0; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[($c + 1 + $n) | 0] = $i; m[($c + 2 + $n) | 0] = m[$i]!; m[$c] = ($n + 2) | 0; this.lgN = ($n + 2) | 0; } else this.logFull($i); m[$i] = $x; }
+          { const $i = wi; const $x = m[wi]! | (2 << sh); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[($c + 1 + $n) | 0] = $i; m[($c + 2 + $n) | 0] = m[$i]!; m[$c] = ($n + 2) | 0; this.lgN = ($n + 2) | 0; } else this.logFull($i); m[$i] = $x; }
+          if (nb >= 512) { const $i = wi + 1; const $x = (nb >>> 2) | SIZE_TAG; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[($c + 1 + $n) | 0] = $i; m[($c + 2 + $n) | 0] = m[$i]!; m[$c] = ($n + 2) | 0; this.lgN = ($n + 2) | 0; } else this.logFull($i); m[$i] = $x; }
           const rg = g + (nb >>> 4);
           const ri = map + (rg >>> 4);
-          { const $i = ri; const $x = m[ri]! | (MARK_FREE << ((rg & 15) << 1)); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
-          if (rem >= 512) { const $i = ri + 1; const $x = (rem >>> 2) | SIZE_TAG; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
-          if (small) { const $i = dvAt; const $x = r; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          { const $i = ri; const $x = m[ri]! | (MARK_FREE << ((rg & 15) << 1)); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[($c + 1 + $n) | 0] = $i; m[($c + 2 + $n) | 0] = m[$i]!; m[$c] = ($n + 2) | 0; this.lgN = ($n + 2) | 0; } else this.logFull($i); m[$i] = $x; }
+          if (rem >= 512) { const $i = ri + 1; const $x = (rem >>> 2) | SIZE_TAG; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[($c + 1 + $n) | 0] = $i; m[($c + 2 + $n) | 0] = m[$i]!; m[$c] = ($n + 2) | 0; this.lgN = ($n + 2) | 0; } else this.logFull($i); m[$i] = $x; }
+          if (small) { const $i = dvAt; const $x = r; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[($c + 1 + $n) | 0] = $i; m[($c + 2 + $n) | 0] = m[$i]!; m[$c] = ($n + 2) | 0; this.lgN = ($n + 2) | 0; } else this.logFull($i); m[$i] = $x; }
           if (x !== 0) {
             // insert(x, xs), written out
             const xl = Math.clz32(xs);
             const xi = xs < 1024 ? xs >>> 4 : (((31 - xl) << 4) | ((xs >>> (27 - xl)) & 15)) - 96;
             const xslot = (this.bins + (xi << 2)) >>> 2;
             const head = m[xslot]!;
-            { const $i = (x + 16) >>> 2; const $x = head; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+            { const $i = (x + 16) >>> 2; const $x = head; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[($c + 1 + $n) | 0] = $i; m[($c + 2 + $n) | 0] = m[$i]!; m[$c] = ($n + 2) | 0; this.lgN = ($n + 2) | 0; } else this.logFull($i); m[$i] = $x; }
             if (head !== 0) {
-              { const $i = (head + 24) >>> 2; const $x = x; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+              { const $i = (head + 24) >>> 2; const $x = x; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[($c + 1 + $n) | 0] = $i; m[($c + 2 + $n) | 0] = m[$i]!; m[$c] = ($n + 2) | 0; this.lgN = ($n + 2) | 0; } else this.logFull($i); m[$i] = $x; }
             } else {
               const bw = (hdr + 4 * H_BINMAP + ((xi >>> 5) << 2)) >>> 2;
               const old = m[bw]!;
               m[bw] = old | (1 << (xi & 31));
               if (old === 0) m[(hdr + 4 * H_SUMMARY) >>> 2] = m[(hdr + 4 * H_SUMMARY) >>> 2]! | (1 << (xi >>> 5));
             }
-            { const $i = xslot; const $x = x; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+            { const $i = xslot; const $x = x; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[($c + 1 + $n) | 0] = $i; m[($c + 2 + $n) | 0] = m[$i]!; m[$c] = ($n + 2) | 0; this.lgN = ($n + 2) | 0; } else this.logFull($i); m[$i] = $x; }
           }
         } else {
-          { const $i = (c + 8) >>> 2; const $x = csize | CINUSE | (s & PINUSE); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          { const $i = (c + 8) >>> 2; const $x = csize | CINUSE | (s & PINUSE); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[($c + 1 + $n) | 0] = $i; m[($c + 2 + $n) | 0] = m[$i]!; m[$c] = ($n + 2) | 0; this.lgN = ($n + 2) | 0; } else this.logFull($i); m[$i] = $x; }
           const nh = c + csize + 8;
           m[nh >>> 2] = m[nh >>> 2]! | PINUSE;
-          { const $i = wi; const $x = m[wi]! | (2 << sh); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          { const $i = wi; const $x = m[wi]! | (2 << sh); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[($c + 1 + $n) | 0] = $i; m[($c + 2 + $n) | 0] = m[$i]!; m[$c] = ($n + 2) | 0; this.lgN = ($n + 2) | 0; } else this.logFull($i); m[$i] = $x; }
         }
         return c + 16;
       }
@@ -446,12 +446,12 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
           const nt = top + nb;
           m[(nt + 8) >>> 2] = (tsize - nb) | PINUSE; // unlogged: inside the top before the call
           m[(nt + 12) >>> 2] = 0; // unlogged: inside the top before the call
-          { const $i = (top + 8) >>> 2; const $x = nb | CINUSE | (ts & PINUSE); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
-          { const $i = (hdr + 4 * H_TOP) >>> 2; const $x = nt; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          { const $i = (top + 8) >>> 2; const $x = nb | CINUSE | (ts & PINUSE); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[($c + 1 + $n) | 0] = $i; m[($c + 2 + $n) | 0] = m[$i]!; m[$c] = ($n + 2) | 0; this.lgN = ($n + 2) | 0; } else this.logFull($i); m[$i] = $x; }
+          { const $i = (hdr + 4 * H_TOP) >>> 2; const $x = nt; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[($c + 1 + $n) | 0] = $i; m[($c + 2 + $n) | 0] = m[$i]!; m[$c] = ($n + 2) | 0; this.lgN = ($n + 2) | 0; } else this.logFull($i); m[$i] = $x; }
           const g = (top - arena) >>> 4;
           const wi = map + (g >>> 4);
-          { const $i = wi; const $x = m[wi]! | (MARK_USED << ((g & 15) << 1)); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
-          if (nb >= 512) { const $i = wi + 1; const $x = (nb >>> 2) | SIZE_TAG; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+          { const $i = wi; const $x = m[wi]! | (MARK_USED << ((g & 15) << 1)); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[($c + 1 + $n) | 0] = $i; m[($c + 2 + $n) | 0] = m[$i]!; m[$c] = ($n + 2) | 0; this.lgN = ($n + 2) | 0; } else this.logFull($i); m[$i] = $x; }
+          if (nb >= 512) { const $i = wi + 1; const $x = (nb >>> 2) | SIZE_TAG; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[($c + 1 + $n) | 0] = $i; m[($c + 2 + $n) | 0] = m[$i]!; m[$c] = ($n + 2) | 0; this.lgN = ($n + 2) | 0; } else this.logFull($i); m[$i] = $x; }
           return top + 16;
         }
       }
@@ -574,21 +574,21 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
           ) {
             // Every check passed: from here on the heap changes. c stays a start in the map, now
             // free (its size word, if any, stays).
-            { const $i = wi; const $x = word & ~(2 << sh); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
-            { const $i = (n + 8) >>> 2; const $x = ns & ~PINUSE; if ((($x ^ m[$i]!) & ~PINUSE) !== 0) { const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); } m[$i] = $x; }
-            { const $i = (c + 8) >>> 2; const $x = size | PINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+            { const $i = wi; const $x = word & ~(2 << sh); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[($c + 1 + $n) | 0] = $i; m[($c + 2 + $n) | 0] = m[$i]!; m[$c] = ($n + 2) | 0; this.lgN = ($n + 2) | 0; } else this.logFull($i); m[$i] = $x; }
+            { const $i = (n + 8) >>> 2; const $x = ns & ~PINUSE; if ((($x ^ m[$i]!) & ~PINUSE) !== 0) { const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[($c + 1 + $n) | 0] = $i; m[($c + 2 + $n) | 0] = m[$i]!; m[$c] = ($n + 2) | 0; this.lgN = ($n + 2) | 0; } else this.logFull($i); } m[$i] = $x; }
+            { const $i = (c + 8) >>> 2; const $x = size | PINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[($c + 1 + $n) | 0] = $i; m[($c + 2 + $n) | 0] = m[$i]!; m[$c] = ($n + 2) | 0; this.lgN = ($n + 2) | 0; } else this.logFull($i); m[$i] = $x; }
             m[n >>> 2] = size;
             // insert(c, size), written out
             m[(c + 16) >>> 2] = head; // unlogged: the freed block's own bytes
             if (head !== 0) {
-              { const $i = (head + 24) >>> 2; const $x = c; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+              { const $i = (head + 24) >>> 2; const $x = c; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[($c + 1 + $n) | 0] = $i; m[($c + 2 + $n) | 0] = m[$i]!; m[$c] = ($n + 2) | 0; this.lgN = ($n + 2) | 0; } else this.logFull($i); m[$i] = $x; }
             } else {
               const bw = (hdr + 4 * H_BINMAP + ((idx >>> 5) << 2)) >>> 2;
               const old = m[bw]!;
               m[bw] = old | (1 << (idx & 31));
               if (old === 0) m[(hdr + 4 * H_SUMMARY) >>> 2] = m[(hdr + 4 * H_SUMMARY) >>> 2]! | (1 << (idx >>> 5));
             }
-            { const $i = slot; const $x = c; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+            { const $i = slot; const $x = c; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[($c + 1 + $n) | 0] = $i; m[($c + 2 + $n) | 0] = m[$i]!; m[$c] = ($n + 2) | 0; this.lgN = ($n + 2) | 0; } else this.logFull($i); m[$i] = $x; }
             // As in freeChunk: free space held below the top only by the bitmap.
             if (n === bitmap - 16 && size + m[(hdr + 4 * H_END) >>> 2]! - top > m[(hdr + 4 * H_TRIM) >>> 2]!) this.trim(m[(hdr + 4 * H_TOPPAD) >>> 2]!);
             return;
@@ -719,7 +719,7 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
               // unlink(start), written out
               const fd = m[(start + 16) >>> 2]!;
               if (m[pslot] === start) {
-                { const $i = pslot; const $x = fd; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+                { const $i = pslot; const $x = fd; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[($c + 1 + $n) | 0] = $i; m[($c + 2 + $n) | 0] = m[$i]!; m[$c] = ($n + 2) | 0; this.lgN = ($n + 2) | 0; } else this.logFull($i); m[$i] = $x; }
                 if (fd === 0) {
                   const bw = (hdr + 4 * H_BINMAP + ((pidx >>> 5) << 2)) >>> 2;
                   const left = m[bw]! & ~(1 << (pidx & 31));
@@ -728,15 +728,15 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
                 }
               } else {
                 const bk = m[(start + 24) >>> 2]!;
-                { const $i = (bk + 16) >>> 2; const $x = fd; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
-                if (fd !== 0) { const $i = (fd + 24) >>> 2; const $x = bk; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+                { const $i = (bk + 16) >>> 2; const $x = fd; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[($c + 1 + $n) | 0] = $i; m[($c + 2 + $n) | 0] = m[$i]!; m[$c] = ($n + 2) | 0; this.lgN = ($n + 2) | 0; } else this.logFull($i); m[$i] = $x; }
+                if (fd !== 0) { const $i = (fd + 24) >>> 2; const $x = bk; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[($c + 1 + $n) | 0] = $i; m[($c + 2 + $n) | 0] = m[$i]!; m[$c] = ($n + 2) | 0; this.lgN = ($n + 2) | 0; } else this.logFull($i); m[$i] = $x; }
               }
             }
             if (nextFree && !nIsDv) {
               // unlink(n), written out; its links are read again, as unlinking `start` may have changed them
               const fd = m[(n + 16) >>> 2]!;
               if (m[nslot] === n) {
-                { const $i = nslot; const $x = fd; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+                { const $i = nslot; const $x = fd; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[($c + 1 + $n) | 0] = $i; m[($c + 2 + $n) | 0] = m[$i]!; m[$c] = ($n + 2) | 0; this.lgN = ($n + 2) | 0; } else this.logFull($i); m[$i] = $x; }
                 if (fd === 0) {
                   const bw = (hdr + 4 * H_BINMAP + ((nidx >>> 5) << 2)) >>> 2;
                   const left = m[bw]! & ~(1 << (nidx & 31));
@@ -745,33 +745,33 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
                 }
               } else {
                 const bk = m[(n + 24) >>> 2]!;
-                { const $i = (bk + 16) >>> 2; const $x = fd; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
-                if (fd !== 0) { const $i = (fd + 24) >>> 2; const $x = bk; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+                { const $i = (bk + 16) >>> 2; const $x = fd; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[($c + 1 + $n) | 0] = $i; m[($c + 2 + $n) | 0] = m[$i]!; m[$c] = ($n + 2) | 0; this.lgN = ($n + 2) | 0; } else this.logFull($i); m[$i] = $x; }
+                if (fd !== 0) { const $i = (fd + 24) >>> 2; const $x = bk; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[($c + 1 + $n) | 0] = $i; m[($c + 2 + $n) | 0] = m[$i]!; m[$c] = ($n + 2) | 0; this.lgN = ($n + 2) | 0; } else this.logFull($i); m[$i] = $x; }
               }
             }
             if (nextFree) {
               // The next chunk leaves the map (its size word, then its mark).
-              if (nsize >= 512) { const $i = we + 1; const $x = 0; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
-              { const $i = we; const $x = m[we]! & ~(3 << es); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+              if (nsize >= 512) { const $i = we + 1; const $x = 0; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[($c + 1 + $n) | 0] = $i; m[($c + 2 + $n) | 0] = m[$i]!; m[$c] = ($n + 2) | 0; this.lgN = ($n + 2) | 0; } else this.logFull($i); m[$i] = $x; }
+              { const $i = we; const $x = m[we]! & ~(3 << es); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[($c + 1 + $n) | 0] = $i; m[($c + 2 + $n) | 0] = m[$i]!; m[$c] = ($n + 2) | 0; this.lgN = ($n + 2) | 0; } else this.logFull($i); m[$i] = $x; }
             }
             // The chunk map: c stays a start (now free) or leaves the map, with its size word; the
             // chunk before loses its size word (rewritten below for the merged chunk).
             if (start === c && !toTop && !nextFree) {
-              { const $i = wi; const $x = m[wi]! & ~(2 << sh); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; } // in use → free (its size word stays)
+              { const $i = wi; const $x = m[wi]! & ~(2 << sh); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[($c + 1 + $n) | 0] = $i; m[($c + 2 + $n) | 0] = m[$i]!; m[$c] = ($n + 2) | 0; this.lgN = ($n + 2) | 0; } else this.logFull($i); m[$i] = $x; } // in use → free (its size word stays)
             } else {
-              { const $i = (c + 8) >>> 2; const $x = s & ~CINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; } // (merged away: a later free of it is named a double free)
-              if (k >= 32) { const $i = wi + 1; const $x = 0; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
-              { const $i = wi; const $x = m[wi]! & ~(3 << sh); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+              { const $i = (c + 8) >>> 2; const $x = s & ~CINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[($c + 1 + $n) | 0] = $i; m[($c + 2 + $n) | 0] = m[$i]!; m[$c] = ($n + 2) | 0; this.lgN = ($n + 2) | 0; } else this.logFull($i); m[$i] = $x; } // (merged away: a later free of it is named a double free)
+              if (k >= 32) { const $i = wi + 1; const $x = 0; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[($c + 1 + $n) | 0] = $i; m[($c + 2 + $n) | 0] = m[$i]!; m[$c] = ($n + 2) | 0; this.lgN = ($n + 2) | 0; } else this.logFull($i); m[$i] = $x; }
+              { const $i = wi; const $x = m[wi]! & ~(3 << sh); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[($c + 1 + $n) | 0] = $i; m[($c + 2 + $n) | 0] = m[$i]!; m[$c] = ($n + 2) | 0; this.lgN = ($n + 2) | 0; } else this.logFull($i); m[$i] = $x; }
               if (start !== c) {
-                if (ps >= 512) { const $i = pw + 1; const $x = 0; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
-                if (toTop) { const $i = pw; const $x = m[pw]! & ~(3 << psh); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+                if (ps >= 512) { const $i = pw + 1; const $x = 0; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[($c + 1 + $n) | 0] = $i; m[($c + 2 + $n) | 0] = m[$i]!; m[$c] = ($n + 2) | 0; this.lgN = ($n + 2) | 0; } else this.logFull($i); m[$i] = $x; }
+                if (toTop) { const $i = pw; const $x = m[pw]! & ~(3 << psh); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[($c + 1 + $n) | 0] = $i; m[($c + 2 + $n) | 0] = m[$i]!; m[$c] = ($n + 2) | 0; this.lgN = ($n + 2) | 0; } else this.logFull($i); m[$i] = $x; }
               }
             }
             if (toTop) {
               const end = m[(hdr + 4 * H_END) >>> 2]!;
-              if (prevIsDv) { const $i = dvAt; const $x = 0; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
-              { const $i = (hdr + 4 * H_TOP) >>> 2; const $x = start; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
-              { const $i = (start + 8) >>> 2; const $x = (end - start) | PINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+              if (prevIsDv) { const $i = dvAt; const $x = 0; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[($c + 1 + $n) | 0] = $i; m[($c + 2 + $n) | 0] = m[$i]!; m[$c] = ($n + 2) | 0; this.lgN = ($n + 2) | 0; } else this.logFull($i); m[$i] = $x; }
+              { const $i = (hdr + 4 * H_TOP) >>> 2; const $x = start; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[($c + 1 + $n) | 0] = $i; m[($c + 2 + $n) | 0] = m[$i]!; m[$c] = ($n + 2) | 0; this.lgN = ($n + 2) | 0; } else this.logFull($i); m[$i] = $x; }
+              { const $i = (start + 8) >>> 2; const $x = (end - start) | PINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[($c + 1 + $n) | 0] = $i; m[($c + 2 + $n) | 0] = m[$i]!; m[$c] = ($n + 2) | 0; this.lgN = ($n + 2) | 0; } else this.logFull($i); m[$i] = $x; }
               // The free space at the end: the top, and a free chunk below the bitmap when the bitmap
               // is all that keeps it from the top (lowerBitmap, in trim, moves the bitmap down).
               const bmc = bitmap - 16;
@@ -780,26 +780,26 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
               if (end - start + held > m[(hdr + 4 * H_TRIM) >>> 2]!) this.trim(m[(hdr + 4 * H_TOPPAD) >>> 2]!);
               return;
             }
-            if (!nextFree) { const $i = (n + 8) >>> 2; const $x = ns & ~PINUSE; if ((($x ^ m[$i]!) & ~PINUSE) !== 0) { const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); } m[$i] = $x; }
-            else if (start === c) { const $i = wi; const $x = m[wi]! | (MARK_FREE << sh); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; } // c starts the merged chunk
-            { const $i = (start + 8) >>> 2; const $x = total | PINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+            if (!nextFree) { const $i = (n + 8) >>> 2; const $x = ns & ~PINUSE; if ((($x ^ m[$i]!) & ~PINUSE) !== 0) { const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[($c + 1 + $n) | 0] = $i; m[($c + 2 + $n) | 0] = m[$i]!; m[$c] = ($n + 2) | 0; this.lgN = ($n + 2) | 0; } else this.logFull($i); } m[$i] = $x; }
+            else if (start === c) { const $i = wi; const $x = m[wi]! | (MARK_FREE << sh); const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[($c + 1 + $n) | 0] = $i; m[($c + 2 + $n) | 0] = m[$i]!; m[$c] = ($n + 2) | 0; this.lgN = ($n + 2) | 0; } else this.logFull($i); m[$i] = $x; } // c starts the merged chunk
+            { const $i = (start + 8) >>> 2; const $x = total | PINUSE; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[($c + 1 + $n) | 0] = $i; m[($c + 2 + $n) | 0] = m[$i]!; m[$c] = ($n + 2) | 0; this.lgN = ($n + 2) | 0; } else this.logFull($i); m[$i] = $x; }
             m[(start + total) >>> 2] = total;
-            if ((start !== c || nextFree) && total >= 512) { const $i = (start === c ? wi : pw) + 1; const $x = (total >>> 2) | SIZE_TAG; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+            if ((start !== c || nextFree) && total >= 512) { const $i = (start === c ? wi : pw) + 1; const $x = (total >>> 2) | SIZE_TAG; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[($c + 1 + $n) | 0] = $i; m[($c + 2 + $n) | 0] = m[$i]!; m[$c] = ($n + 2) | 0; this.lgN = ($n + 2) | 0; } else this.logFull($i); m[$i] = $x; }
             if (withDv) {
-              { const $i = dvAt; const $x = start; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+              { const $i = dvAt; const $x = start; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[($c + 1 + $n) | 0] = $i; m[($c + 2 + $n) | 0] = m[$i]!; m[$c] = ($n + 2) | 0; this.lgN = ($n + 2) | 0; } else this.logFull($i); m[$i] = $x; }
             } else {
               // insert(start, total), written out
               const head = m[tslot]!;
-              { const $i = (start + 16) >>> 2; const $x = head; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+              { const $i = (start + 16) >>> 2; const $x = head; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[($c + 1 + $n) | 0] = $i; m[($c + 2 + $n) | 0] = m[$i]!; m[$c] = ($n + 2) | 0; this.lgN = ($n + 2) | 0; } else this.logFull($i); m[$i] = $x; }
               if (head !== 0) {
-                { const $i = (head + 24) >>> 2; const $x = start; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+                { const $i = (head + 24) >>> 2; const $x = start; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[($c + 1 + $n) | 0] = $i; m[($c + 2 + $n) | 0] = m[$i]!; m[$c] = ($n + 2) | 0; this.lgN = ($n + 2) | 0; } else this.logFull($i); m[$i] = $x; }
               } else {
                 const bw = (hdr + 4 * H_BINMAP + ((tidx >>> 5) << 2)) >>> 2;
                 const old = m[bw]!;
                 m[bw] = old | (1 << (tidx & 31));
                 if (old === 0) m[(hdr + 4 * H_SUMMARY) >>> 2] = m[(hdr + 4 * H_SUMMARY) >>> 2]! | (1 << (tidx >>> 5));
               }
-              { const $i = tslot; const $x = start; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }
+              { const $i = tslot; const $x = start; const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[($c + 1 + $n) | 0] = $i; m[($c + 2 + $n) | 0] = m[$i]!; m[$c] = ($n + 2) | 0; this.lgN = ($n + 2) | 0; } else this.logFull($i); m[$i] = $x; }
             }
             // As in freeChunk: free space held below the top only by the bitmap.
             if (start + total === bitmap - 16 && total + m[(hdr + 4 * H_END) >>> 2]! - top > m[(hdr + 4 * H_TRIM) >>> 2]!) this.trim(m[(hdr + 4 * H_TOPPAD) >>> 2]!);
@@ -2073,7 +2073,7 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
       this.unmarkChunk(n, nsize);
       total += nsize;
     } else {
-      { const $i = (n + W) >>> 2; const $x = ns & ~PINUSE; if ((($x ^ m[$i]!) & ~PINUSE) !== 0) { const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); } m[$i] = $x; }
+      { const $i = (n + W) >>> 2; const $x = ns & ~PINUSE; if ((($x ^ m[$i]!) & ~PINUSE) !== 0) { const $n = this.lgN; if ($n < this.lgCap) { const $c = this.lg; m[($c + 1 + $n) | 0] = $i; m[($c + 2 + $n) | 0] = m[$i]!; m[$c] = ($n + 2) | 0; this.lgN = ($n + 2) | 0; } else this.logFull($i); } m[$i] = $x; }
     }
     this.logStore((start + W) >>> 2, total | PINUSE);
     this.logStore((start + total) >>> 2, total);

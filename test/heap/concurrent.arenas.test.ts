@@ -190,7 +190,7 @@ describe("a concurrent heap's arenas (one per Heap object)", () => {
     view.fill(1.5);
     a.free(view); // a block of b's arena, freed through a view by another handle
     expect(() => b.free(view)).toThrow(DoubleFreeError);
-    a.free(null);
+    a.free(null as unknown as number); // (from JavaScript: nothing to free)
     a.free(0);
     const p = Heap.prototype.malloc.call(a, 200); // Heap's own method routes the call to the arena too
     expect(segmentOf(p)).toBe(segmentOf(a.malloc(8)));

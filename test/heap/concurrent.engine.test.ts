@@ -20,9 +20,9 @@ describe("the logged engine generated from Heap.ts (a concurrent heap's)", () =>
     // are written before the store itself.
     expect(out).toContain(
       "{ const $i = i + 1; const $x = m[i] | 1; const $n = this.lgN; " +
-        "if ($n < this.lgCap) { const $c = this.lg; m[$c + 1 + $n] = $i; m[$c + 2 + $n] = m[$i]!; m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); m[$i] = $x; }",
+        "if ($n < this.lgCap) { const $c = this.lg; m[($c + 1 + $n) | 0] = $i; m[($c + 2 + $n) | 0] = m[$i]!; m[$c] = ($n + 2) | 0; this.lgN = ($n + 2) | 0; } else this.logFull($i); m[$i] = $x; }",
     );
-    expect(out).toContain("this.m[$c] = $n + 2; this.lgN = $n + 2; } else this.logFull($i); this.m[$i] = $x; }");
+    expect(out).toContain("this.m[$c] = ($n + 2) | 0; this.lgN = ($n + 2) | 0; } else this.logFull($i); this.m[$i] = $x; }");
     expect(out).toContain("return this.m[i >>> 2];");
     expect(out).toContain("export function makeLoggedEngine(Base: typeof Heap)");
     expect(() => generateLogged(wrap("    m[i] |= 2;\n    return 0;"))).toThrow(/compound stores/);
