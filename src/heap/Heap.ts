@@ -1346,7 +1346,7 @@ export class Heap<M extends HeapMemory = LinearMemory> {
    * ```
    */
   realloc(ptr: number, size: number): number {
-    if ((this.mode & MODE_LOCK) !== 0) return this.locked(this.reallocImpl, ptr, size);
+    if ((this.mode & MODE_LOCK) !== 0) return this.shared!.realloc(ptr, size); // (the arena's way, as malloc's)
     return this.reallocImpl(ptr, size);
   }
 

@@ -859,7 +859,7 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
    * ```
    */
   override realloc(ptr: number, size: number): number {
-    if ((this.mode & MODE_LOCK) !== 0) return this.locked(this.reallocImpl, ptr, size);
+    if ((this.mode & MODE_LOCK) !== 0) return this.shared!.realloc(ptr, size); // (the arena's way, as malloc's)
     return this.reallocImpl(ptr, size);
   }
 

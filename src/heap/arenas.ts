@@ -1054,9 +1054,10 @@ export class SharedHeap {
    * realloc: in place in this arena's segment when it can; else a new block (in this arena, or
    * the main heap for a big one), a copy and a free, as one call: the new block's log stays
    * open until the old block is freed, so that a thread dying in between leaves neither both
-   * blocks nor none.
+   * blocks nor none. (Heap.realloc calls it directly; without arenas, it is the main heap's.)
    */
-  private realloc(p: number, size: number): number {
+  realloc(p: number, size: number): number {
+    if (!this.arenas) return this.onMain(this.P.reallocImpl, p, size);
     const v = this.v;
     if (p === 0 || p == null) return this.malloc(size);
     const g = this.segOf(p);

@@ -173,6 +173,18 @@ describe("a concurrent heap's arenas (one per Heap object)", () => {
     const qs = [100, 2000, 30, 70_000].map((n, i) => (i % 2 === 0 ? one : other).malloc(n));
     // (the concurrent heap's arena starts past its shared area: the same offsets from it)
     expect(qs.map((q) => q - qs[0]!)).toEqual(ps.map((p) => p - ps[0]!));
+    // realloc too: the plain heap's choices (in place, moved), under the one lock
+    const u8 = new Uint8Array((one.memory as LinearMemory).buffer);
+    u8.fill(5, qs[1]!, qs[1]! + 2000);
+    ps[1] = plain.realloc(ps[1]!, 5000);
+    qs[1] = other.realloc(qs[1]!, 5000);
+    ps[2] = plain.realloc(ps[2]!, 20);
+    qs[2] = one.realloc(qs[2]!, 20);
+    expect(qs.map((q) => q - qs[0]!)).toEqual(ps.map((p) => p - ps[0]!));
+    expect(u8.subarray(qs[1]!, qs[1]! + 2000).every((b) => b === 5)).toBe(true);
+    ps.push(plain.malloc(10));
+    qs.push(one.realloc(0, 10)); // realloc(NULL, n) is malloc(n)
+    expect(qs[4]! - qs[0]!).toBe(ps[4]! - ps[0]!);
     for (const q of qs) other.free(q);
     for (const p of ps) plain.free(p);
     one.check();
