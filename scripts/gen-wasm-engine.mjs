@@ -33,6 +33,13 @@
 //   this.errno = E                 → a global the C-ABI layer turns into the module's errno
 //   this.host.sbrk / copy / zero   → the wasm host (host.as): memory.grow, memory.copy/fill
 //
+// The engine takes the methods of FastPathHeap (in Heap.ts, after Heap) in place of Heap's:
+// free's common cases written out for any data model, each header and chunk-map word read once
+// (`this.freeFast`, as free's LP64 fast path has them with literal numbers); a Heap method it
+// overrides stays as `super_<name>`, which its `super.<name>(...)` calls. JavaScript's heaps do
+// not use that class (a heap-only import would carry a third copy of free); the tests run it
+// in JavaScript and on the engine, the forgery fuzzer included.
+//
 // What a linear-memory heap on a wasm memory never has is folded away before translation: no
 // mapping source (`this.maps` is null), no lock, `typeof x === "number"` (C passes numbers).
 // The data model's numbers (W, alignment, ...) are constants of a small module per model,
@@ -69,7 +76,8 @@ const ROOTS = ["mallocImpl", "freeImpl", "callocImpl", "reallocImpl", "reallocar
 const CALL_AS = { malloc: "mallocImpl", free: "freeImpl", realloc: "reallocImpl", calloc: "callocImpl" };
 /**
  * Functions left as calls: the rare paths (growing and trimming the heap, moving the bitmap,
- * naming a bad pointer, aligned and moved blocks). Every other function is inlined where it is
+ * naming a bad pointer, aligned and moved blocks, and freeChunk, whose common cases freeFast
+ * has written out before it: free inlines freeFast alone). Every other function is inlined where it is
  * called (AssemblyScript's @inline), as Heap.ts's fast paths write them out by hand: the hot
  * paths become straight-line code. Carving a block from the top (allocFromTop, checkTop,
  * carveTop) is not rare: it serves every block of a program that is building up its data, and
@@ -77,7 +85,7 @@ const CALL_AS = { malloc: "mallocImpl", free: "freeImpl", realloc: "reallocImpl"
  * (bench/wasm/calls.c). Inlining the realloc paths too made no difference measurable above the
  * noise, and the binary 40% bigger.
  */
-const COLD = new Set(["badPointer", "grow", "moveBitmap", "trim", "lowerBitmap", "growIntoTop", "reallocMove", "memalignImpl", "noteFootprint", "splitTail"]);
+const COLD = new Set(["freeChunk", "super_freeChunk", "badPointer", "grow", "moveBitmap", "trim", "lowerBitmap", "growIntoTop", "reallocMove", "memalignImpl", "noteFootprint", "splitTail"]);
 /** Fields of the heap that the engine keeps in globals, set from the header by `attachHeader`. */
 const GLOBAL_FIELDS = new Set(["hdr", "bins", "arena"]);
 /** Fields that are constants of a data model (computed by running setUp, see layoutConstants). */
@@ -135,6 +143,11 @@ function layoutConstants(heapSf, heapSource, env, layout) {
   return self;
 }
 
+/** The subclass of Heap whose methods the engine takes instead of Heap's (see Heap.ts), if any. */
+function fastPathClass(sf) {
+  return sf.statements.find((s) => ts.isClassDeclaration(s) && s.name?.text === "FastPathHeap") ?? null;
+}
+
 function heapClass(sf) {
   const cls = sf.statements.find((s) => ts.isClassDeclaration(s) && s.name?.text === "Heap");
   if (!cls) throw new Error("gen-wasm-engine: class Heap not found");
@@ -179,8 +192,15 @@ class Translator {
     this.consts = consts; // module constants by name
     this.errno = errno; // the Errno object
     this.methods = new Map();
-    for (const m of heapClass(this.heap).members) {
-      if (ts.isMethodDeclaration(m) && !(ts.getModifiers(m) ?? []).some((x) => x.kind === ts.SyntaxKind.StaticKeyword)) this.methods.set(m.name.getText(this.heap), m);
+    // Heap's methods, then FastPathHeap's, which take their place (its written-out common
+    // cases); a Heap method it overrides stays as super_<name>, for its `super.<name>(...)`.
+    for (const cls of [heapClass(this.heap), fastPathClass(this.heap)].filter((x) => x !== null)) {
+      for (const m of cls.members) {
+        if (!ts.isMethodDeclaration(m) || (ts.getModifiers(m) ?? []).some((x) => x.kind === ts.SyntaxKind.StaticKeyword)) continue;
+        const name = m.name.getText(this.heap);
+        if (cls.name.text === "FastPathHeap" && this.methods.has(name)) this.methods.set(`super_${name}`, this.methods.get(name));
+        this.methods.set(name, m);
+      }
     }
     this.functions = new Map();
     for (const sf of [this.bins, this.heap]) {
@@ -513,7 +533,10 @@ class Translator {
   conv(x, t, node) {
     if (x.t === t) return x.c;
     if (t === "i64" && (x.t === "i32" || x.t === "u32")) return `<i64>(${x.c})`;
-    if (x.lit !== undefined && literalType(x.lit) !== "i64" && (t === "i32" || t === "u32") && (t === literalType(x.lit) || (t === "u32" && x.lit >= 0))) return x.c;
+    if (x.lit !== undefined && literalType(x.lit) !== "i64" && (t === "i32" || t === "u32") && (t === literalType(x.lit) || (t === "u32" && x.lit >= 0))) {
+      // A named constant is declared with its own type: a non-negative i32 one read as a u32 says so.
+      return t === literalType(x.lit) || /^\(?-?\d+\)?$/.test(x.c) ? x.c : `<${t}>${x.c}`;
+    }
     this.fail(node, `a ${x.t} where a ${t} is expected`);
   }
 
@@ -681,6 +704,13 @@ class Translator {
     if (ts.isPropertyAccessExpression(callee)) {
       const obj = callee.expression;
       const name = callee.name.text;
+      if (obj.kind === ts.SyntaxKind.SuperKeyword) {
+        const target = `super_${name}`;
+        const decl = this.methods.get(target);
+        if (!decl) this.fail(e, `no overridden method ${name}`);
+        this.need(target);
+        return { c: `${target}(${this.args(e, decl).join(", ")})`, t: this.returnType(target, decl) };
+      }
       if (obj.kind === ts.SyntaxKind.ThisKeyword) {
         const target = CALL_AS[name] ?? name;
         const decl = this.methods.get(target);

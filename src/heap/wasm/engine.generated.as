@@ -82,10 +82,16 @@ export function takeErrno(): i32 {
   return (<i64>(c) + <i64>(W2));
 }
 
-// Heap.ts:2445 freeImpl
+// Heap.ts:3098 freeImpl
 // @ts-ignore: decorator
 @inline export function freeImpl(ptr: i64): void {
-  freeChunk(validate(ptr, 0 /* free */), 0 /* free */);
+  if ((((MODE & MODE_SYNC)) != 0)) {
+    sync();
+  }
+  if (freeFast(ptr, 0 /* free */)) {
+    return;
+  }
+  super_freeChunk(validate(ptr, 0 /* free */), 0 /* free */);
 }
 
 // Heap.ts:1907 callocImpl
@@ -298,9 +304,233 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
   return allocFromTop(nb);
 }
 
-// Heap.ts:2459 freeChunk
+// Heap.ts:3127 freeFast
 // @ts-ignore: decorator
-@inline export function freeChunk(c: i64, op: i32, checkOnly: bool = false): void {
+@inline export function freeFast(ptr: i64, op: i32, checkOnly: bool = false): bool {
+  let min: i32 = minChunk;
+  let p: i32 = (<i32>(ptr) | 0);
+  let c: i64 = (<i64>(p) - <i64>(W2));
+  let top: i32 = load<i32>(<usize>(hdr + (4 * H_TOP)));
+  if (((((<i64>(p) != ptr) || (((p & amask)) != 0)) || (c < <i64>(arena))) || (p >= top))) {
+    return false;
+  }
+  let bitmap: i32 = load<i32>(<usize>(hdr + (4 * H_BITMAP)));
+  let map: u32 = (<u32>bitmap >>> <u32>2);
+  let g: u32 = (<u32>(<i32>(c) - arena) >>> <u32>gshift);
+  let wi: i64 = (<i64>(map) + <i64>(((<u32><i32>(g) >>> <u32>4))));
+  let sh: i32 = ((<i32>(g) & 15) << 1);
+  let word: i32 = load<i32>((<usize><i32>(wi) << 2));
+  if ((((((word & 3)) == SIZE_TAG) || (((<i32>(<u32>word >>> <u32>sh) & 3)) != MARK_USED)) || (p == bitmap))) {
+    return false;
+  }
+  let s: i32 = load<i32>(<usize>(<i32>(c) + W));
+  let size: i32 = (s & (~FLAG_BITS));
+  let n: i64 = (c + <i64>(size));
+  if (((((size < min) || (((size & amask)) != 0)) || (n > <i64>(top))) || (((W == 8) && (load<i32>(<usize>(<i32>(c) + 12)) != 0))))) {
+    return false;
+  }
+  let k: u32 = (<u32>size >>> <u32>gshift);
+  let e: i64 = (<i64>(g) + <i64>(k));
+  let we: i64 = (<i64>(map) + <i64>(((<u32><i32>(e) >>> <u32>4))));
+  let es: i32 = ((<i32>(e) & 15) << 1);
+  let after: i32 = (word & (-(4 << sh)));
+  let next: i32 = load<i32>((<usize><i32>(we) << 2));
+  if (((k >= <u32>SIZE_WORD_GRANULES) ? ((after != 0) || (load<i32>((<usize>(<i32>(wi) + 1) << 2)) != (((<i32>(k) << 2) | SIZE_TAG)))) : ((((we == wi) ? (after & ((1 << es) - 1)) : ((after | (next & ((1 << es) - 1))) | ((we == (wi + <i64>(2))) ? load<i32>((<usize>(<i32>(wi) + 1) << 2)) : 0)))) != 0))) {
+    return false;
+  }
+  if (((((((s & PINUSE)) != 0) && (n != <i64>(top))) && (((next & 3)) != SIZE_TAG)) && (((<i32>(<u32>next >>> <u32>es) & 3)) == MARK_USED))) {
+    let ns: i32 = load<i32>(<usize>(<i32>(n) + W));
+    let nsize: i32 = (ns & (~FLAG_BITS));
+    let idx: i64 = binOf(<i64>(size));
+    let slot: u32 = (<u32>(bins + (<i32>(idx) << 2)) >>> <u32>2);
+    let head: i32 = load<i32>((<usize><i32>(slot) << 2));
+    let hg: u32 = (<u32>(head - arena) >>> <u32>gshift);
+    if ((((((((((ns & (CINUSE | PINUSE))) != ((CINUSE | PINUSE))) || (nsize < min)) || (((nsize & amask)) != 0)) || ((n + <i64>(nsize)) > <i64>(top))) || (((W == 8) && (load<i32>(<usize>(<i32>(n) + 12)) != 0)))) || (((n == (<i64>(bitmap) - <i64>(W2))) && !bitmapHeadOk(ns)))) || (((head != 0) && (((((((((head + W2) & amask)) != 0) || (head < arena)) || (head >= top)) || (((load<i32>((<usize>(<i32>(map) + <i32>(<u32><i32>(hg) >>> <u32>4)) << 2)) & 3)) == SIZE_TAG)) || (((<i32>(<u32>load<i32>((<usize>(<i32>(map) + <i32>(<u32><i32>(hg) >>> <u32>4)) << 2)) >>> <u32>((<i32>(hg) & 15) << 1)) & 3)) != MARK_FREE))))))) {
+      return false;
+    }
+    if (checkOnly) {
+      return true;
+    }
+    store<i32>((<usize><i32>(wi) << 2), (word & (~(2 << sh))));
+    store<i32>(<usize>(<i32>(n) + W), (ns & (~PINUSE)));
+    store<i32>(<usize>(<i32>(c) + W), (size | PINUSE));
+    store<i32>(<usize><i32>(n), size);
+    store<i32>(<usize>(<i32>(c) + W2), head);
+    if ((head != 0)) {
+      store<i32>(<usize>((head + W2) + W), <i32>(c));
+    } else {
+      markBin(idx);
+    }
+    store<i32>((<usize><i32>(slot) << 2), <i32>(c));
+    if ((((op != 5 /* malloc */) && (n == (<i64>(bitmap) - <i64>(W2)))) && (((<i64>(size) + <i64>(load<i32>(<usize>(hdr + (4 * H_END))))) - <i64>(top)) > <i64>(load<i32>(<usize>(hdr + (4 * H_TRIM))))))) {
+      trim(<i64>(load<i32>(<usize>(hdr + (4 * H_TOPPAD)))));
+    }
+    return true;
+  }
+  let toTop: bool = (n == <i64>(top));
+  let dvAt: u32 = (<u32>(hdr + (4 * H_DV)) >>> <u32>2);
+  let ns: i32 = 0;
+  let nsize: i32 = 0;
+  let nextFree: bool = false;
+  let nIsDv: bool = false;
+  if (!toTop) {
+    if ((((next & 3)) == SIZE_TAG)) {
+      return false;
+    }
+    let np: i32 = (<i32>(<u32>next >>> <u32>es) & 3);
+    ns = load<i32>(<usize>(<i32>(n) + W));
+    nsize = (ns & (~FLAG_BITS));
+    if (((((nsize < min) || (((nsize & amask)) != 0)) || ((n + <i64>(nsize)) > <i64>(top))) || (((W == 8) && (load<i32>(<usize>(<i32>(n) + 12)) != 0))))) {
+      return false;
+    }
+    if ((np == MARK_USED)) {
+      if (((((ns & (CINUSE | PINUSE))) != ((CINUSE | PINUSE))) || (((n == (<i64>(bitmap) - <i64>(W2))) && !bitmapHeadOk(ns))))) {
+        return false;
+      }
+    } else {
+      if (((np != MARK_FREE) || (((ns & (CINUSE | PINUSE))) != PINUSE))) {
+        return false;
+      }
+      let nk: u32 = (<u32>nsize >>> <u32>gshift);
+      let ne: i64 = (e + <i64>(nk));
+      let nwe: i64 = (<i64>(map) + <i64>(((<u32><i32>(ne) >>> <u32>4))));
+      let nes: i32 = ((<i32>(ne) & 15) << 1);
+      let nafter: i32 = (next & (-(4 << es)));
+      if (((nk >= <u32>SIZE_WORD_GRANULES) ? ((nafter != 0) || (load<i32>((<usize>(<i32>(we) + 1) << 2)) != (((<i32>(nk) << 2) | SIZE_TAG)))) : (((((nwe == we) ? (nafter & ((1 << nes) - 1)) : ((nafter | (load<i32>((<usize><i32>(nwe) << 2)) & ((1 << nes) - 1))) | ((nwe == (we + <i64>(2))) ? load<i32>((<usize>(<i32>(we) + 1) << 2)) : 0)))) != 0) || ((((n + <i64>(nsize)) != <i64>(top)) && (((<i32>(<u32>load<i32>((<usize><i32>(nwe) << 2)) >>> <u32>nes) & 1)) == 0)))))) {
+        return false;
+      }
+      if (((load<i32>(<usize>(<i32>(n) + nsize)) != nsize) || (((load<i32>(<usize>((<i32>(n) + nsize) + W)) & PINUSE)) != 0))) {
+        return false;
+      }
+      nIsDv = (n == <i64>(load<i32>((<usize><i32>(dvAt) << 2))));
+      if ((!nIsDv && !linksFree(n, nsize, top, map))) {
+        return false;
+      }
+      nextFree = true;
+    }
+  } else {
+    let ts: i32 = load<i32>(<usize>(top + W));
+    if ((((<i64>(((ts & (~FLAG_BITS)))) != (<i64>(load<i32>(<usize>(hdr + (4 * H_END)))) - <i64>(top))) || (((ts & (CINUSE | PINUSE))) != PINUSE)) || (((W == 8) && (load<i32>(<usize>(top + 12)) != 0))))) {
+      return false;
+    }
+  }
+  let start: i64 = c;
+  let total: i64 = <i64>(size);
+  let ps: i32 = 0;
+  let pw: i64 = <i64>(0);
+  let psh: i32 = 0;
+  let prevIsDv: bool = false;
+  if ((((s & PINUSE)) == 0)) {
+    ps = load<i32>(<usize><i32>(c));
+    start = (c - <i64>(ps));
+    if ((((((ps < min) || (((ps & amask)) != 0)) || (start < <i64>(arena))) || (load<i32>(<usize>(<i32>(start) + W)) != ((ps | PINUSE)))) || (((W == 8) && (load<i32>(<usize>(<i32>(start) + 12)) != 0))))) {
+      return false;
+    }
+    let pg: u32 = (<u32>(<i32>(start) - arena) >>> <u32>gshift);
+    pw = (<i64>(map) + <i64>(((<u32><i32>(pg) >>> <u32>4))));
+    psh = ((<i32>(pg) & 15) << 1);
+    let pword: i32 = load<i32>((<usize><i32>(pw) << 2));
+    if (((((pword & 3)) == SIZE_TAG) || (((<i32>(<u32>pword >>> <u32>psh) & 3)) != MARK_FREE))) {
+      return false;
+    }
+    let pk: u32 = (<u32>ps >>> <u32>gshift);
+    let pafter: i32 = (pword & (-(4 << psh)));
+    if (((pk >= <u32>SIZE_WORD_GRANULES) ? ((pafter != 0) || (load<i32>((<usize>(<i32>(pw) + 1) << 2)) != (((<i32>(pk) << 2) | SIZE_TAG)))) : ((((pw == wi) ? (pafter & ((1 << sh) - 1)) : ((pafter | (word & ((1 << sh) - 1))) | ((wi == (pw + <i64>(2))) ? load<i32>((<usize>(<i32>(pw) + 1) << 2)) : 0)))) != 0))) {
+      return false;
+    }
+    prevIsDv = (start == <i64>(load<i32>((<usize><i32>(dvAt) << 2))));
+    if ((!prevIsDv && !linksFree(start, ps, top, map))) {
+      return false;
+    }
+    total = (<i64>(size) + <i64>(ps));
+  }
+  if (nextFree) {
+    total = (total + <i64>(nsize));
+  }
+  let tidx: i64 = <i64>(0);
+  let tslot: i64 = <i64>(0);
+  let withDv: bool = (prevIsDv || nIsDv);
+  if ((!toTop && !withDv)) {
+    tidx = binOf(total);
+    tslot = <i64>((<u32>(bins + (<i32>(tidx) << 2)) >>> <u32>2));
+    let h: i32 = load<i32>((<usize><i32>(tslot) << 2));
+    if (((((h != 0) && (((<i64>(h) != start) || (start == c)))) && !((nextFree && (<i64>(h) == n)))) && !freeStart(h, top, map))) {
+      return false;
+    }
+  }
+  if (checkOnly) {
+    return true;
+  }
+  if (((start != c) && !prevIsDv)) {
+    unlink(start, ps);
+  }
+  if ((nextFree && !nIsDv)) {
+    unlink(n, nsize);
+  }
+  if (nextFree) {
+    if (((nsize >> gshift) >= SIZE_WORD_GRANULES)) {
+      store<i32>((<usize>(<i32>(we) + 1) << 2), 0);
+    }
+    store<i32>((<usize><i32>(we) << 2), (load<i32>((<usize><i32>(we) << 2)) & (~(3 << es))));
+  }
+  store<i32>(<usize>(<i32>(c) + W), (s & (~CINUSE)));
+  if ((k >= <u32>SIZE_WORD_GRANULES)) {
+    store<i32>((<usize>(<i32>(wi) + 1) << 2), 0);
+  }
+  store<i32>((<usize><i32>(wi) << 2), (load<i32>((<usize><i32>(wi) << 2)) & (~(3 << sh))));
+  if ((start != c)) {
+    if (((ps >> gshift) >= SIZE_WORD_GRANULES)) {
+      store<i32>((<usize>(<i32>(pw) + 1) << 2), 0);
+    }
+    if (toTop) {
+      store<i32>((<usize><i32>(pw) << 2), (load<i32>((<usize><i32>(pw) << 2)) & (~(3 << psh))));
+    }
+  }
+  if (toTop) {
+    let end: i32 = load<i32>(<usize>(hdr + (4 * H_END)));
+    if (prevIsDv) {
+      store<i32>((<usize><i32>(dvAt) << 2), 0);
+    }
+    store<i32>(<usize>(hdr + (4 * H_TOP)), <i32>(start));
+    store<i32>(<usize>(<i32>(start) + W), ((end - <i32>(start)) | PINUSE));
+    let bmc: i64 = (<i64>(bitmap) - <i64>(W2));
+    let bs: i32 = load<i32>(<usize>(<i32>(bmc) + W));
+    let held: i32 = ((((op != 5 /* malloc */) && ((bmc + <i64>(((bs & (~FLAG_BITS))))) == start)) && (((bs & PINUSE)) == 0)) ? load<i32>(<usize><i32>(bmc)) : 0);
+    if ((((<i64>(end) - start) + <i64>(held)) > <i64>(load<i32>(<usize>(hdr + (4 * H_TRIM)))))) {
+      trim(<i64>(load<i32>(<usize>(hdr + (4 * H_TOPPAD)))));
+    }
+    return true;
+  }
+  if (!nextFree) {
+    store<i32>(<usize>(<i32>(n) + W), (ns & (~PINUSE)));
+  } else if ((start == c)) {
+    store<i32>((<usize><i32>(wi) << 2), (load<i32>((<usize><i32>(wi) << 2)) | (MARK_FREE << sh)));
+  }
+  store<i32>(<usize>(<i32>(start) + W), (<i32>(total) | PINUSE));
+  store<i32>(<usize>(<i32>(start) + <i32>(total)), <i32>(total));
+  if (((<i32>(total) >> gshift) >= SIZE_WORD_GRANULES)) {
+    store<i32>((<usize>(((start == c) ? <i32>(wi) : <i32>(pw)) + 1) << 2), (((<i32>(total) >> gshift) << 2) | SIZE_TAG));
+  }
+  if (withDv) {
+    store<i32>((<usize><i32>(dvAt) << 2), <i32>(start));
+  } else {
+    let head: i32 = load<i32>((<usize><i32>(tslot) << 2));
+    store<i32>(<usize>(<i32>(start) + W2), head);
+    if ((head != 0)) {
+      store<i32>(<usize>((head + W2) + W), <i32>(start));
+    } else {
+      markBin(tidx);
+    }
+    store<i32>((<usize><i32>(tslot) << 2), <i32>(start));
+  }
+  if ((((op != 5 /* malloc */) && ((start + total) == (<i64>(bitmap) - <i64>(W2)))) && (((total + <i64>(load<i32>(<usize>(hdr + (4 * H_END))))) - <i64>(top)) > <i64>(load<i32>(<usize>(hdr + (4 * H_TRIM))))))) {
+    trim(<i64>(load<i32>(<usize>(hdr + (4 * H_TOPPAD)))));
+  }
+  return true;
+}
+
+// Heap.ts:2459 super_freeChunk
+export function super_freeChunk(c: i64, op: i32, checkOnly: bool = false): void {
   let min: i32 = minChunk;
   let s: i32 = load<i32>(<usize>(<i32>(c) + W));
   let size: i32 = (s & (~FLAG_BITS));
@@ -446,6 +676,14 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
   }
   let total: i64 = (nmemb * size);
   return ((total > <i64>(MAX_REQUEST)) ? <i64>((-1)) : total);
+}
+
+// Heap.ts:3109 freeChunk
+export function freeChunk(c: i64, op: i32, checkOnly: bool = false): void {
+  if (freeFast((c + <i64>(W2)), op, checkOnly)) {
+    return;
+  }
+  super_freeChunk(c, op, checkOnly);
 }
 
 // Heap.ts:2754 splitTail
@@ -807,6 +1045,50 @@ export function trim(pad: i64): i32 {
   return carveTop(nb);
 }
 
+// Heap.ts:2156 bitmapHeadOk
+// @ts-ignore: decorator
+@inline export function bitmapHeadOk(s: i32): bool {
+  return ((((s & CINUSE)) != 0) && (<i64>(((s & (~FLAG_BITS)))) == bitmapChunkSize(<i64>((<u32>load<i32>(<usize>(hdr + (4 * H_COVER))) >>> <u32>0)))));
+}
+
+// Heap.ts:2297 markBin
+// @ts-ignore: decorator
+@inline export function markBin(idx: i64): void {
+  let w: u32 = (<u32><i32>(idx) >>> <u32>5);
+  let wa: i64 = (<i64>(hdr) + (<i64>(4) * ((<i64>(H_BINMAP) + <i64>(w)))));
+  let old: i32 = load<i32>(<usize><i32>(wa));
+  store<i32>(<usize><i32>(wa), (old | (1 << (<i32>(idx) & 31))));
+  if ((old == 0)) {
+    let sa: i64 = (<i64>(hdr) + (<i64>(4) * <i64>(H_SUMMARY)));
+    store<i32>(<usize><i32>(sa), (load<i32>(<usize><i32>(sa)) | (1 << <i32>(w))));
+  }
+}
+
+// Heap.ts:3337 linksFree
+// @ts-ignore: decorator
+@inline export function linksFree(c: i64, size: i32, top: i32, map: u32): bool {
+  let fd: i32 = load<i32>(<usize>(<i32>(c) + W2));
+  if (((fd != 0) && ((!freeStart(fd, top, map) || (<i64>(load<i32>(<usize>((fd + W2) + W))) != c))))) {
+    return false;
+  }
+  if ((<i64>(load<i32>(<usize>(bins + (<i32>(binOf(<i64>(size))) << 2)))) == c)) {
+    return true;
+  }
+  let bk: i32 = load<i32>(<usize>((<i32>(c) + W2) + W));
+  return (freeStart(bk, top, map) && (<i64>(load<i32>(<usize>(bk + W2))) == c));
+}
+
+// Heap.ts:3325 freeStart
+// @ts-ignore: decorator
+@inline export function freeStart(x: i32, top: i32, map: u32): bool {
+  if (((((((x + W2) & amask)) != 0) || (x < arena)) || (x >= top))) {
+    return false;
+  }
+  let g: u32 = (<u32>(x - arena) >>> <u32>gshift);
+  let w: i32 = load<i32>((<usize>(<i32>(map) + <i32>(<u32><i32>(g) >>> <u32>4)) << 2));
+  return ((((w & 3)) != SIZE_TAG) && (((<i32>(<u32>w >>> <u32>((<i32>(g) & 15) << 1)) & 3)) == MARK_FREE));
+}
+
 // Heap.ts:2417 liveInside
 // @ts-ignore: decorator
 @inline export function liveInside(c: i64, n: i64): bool {
@@ -829,12 +1111,6 @@ export function trim(pad: i64): i32 {
     x = (<i64>(((<i32>(x) | 15))) + <i64>(1));
   }
   return false;
-}
-
-// Heap.ts:2156 bitmapHeadOk
-// @ts-ignore: decorator
-@inline export function bitmapHeadOk(s: i32): bool {
-  return ((((s & CINUSE)) != 0) && (<i64>(((s & (~FLAG_BITS)))) == bitmapChunkSize(<i64>((<u32>load<i32>(<usize>(hdr + (4 * H_COVER))) >>> <u32>0)))));
 }
 
 // Heap.ts:2440 footerOk
@@ -1084,19 +1360,6 @@ export function lowerBitmap(): void {
     markChunk(<i64>(top), nb, MARK_USED);
   }
   return top;
-}
-
-// Heap.ts:2297 markBin
-// @ts-ignore: decorator
-@inline export function markBin(idx: i64): void {
-  let w: u32 = (<u32><i32>(idx) >>> <u32>5);
-  let wa: i64 = (<i64>(hdr) + (<i64>(4) * ((<i64>(H_BINMAP) + <i64>(w)))));
-  let old: i32 = load<i32>(<usize><i32>(wa));
-  store<i32>(<usize><i32>(wa), (old | (1 << (<i32>(idx) & 31))));
-  if ((old == 0)) {
-    let sa: i64 = (<i64>(hdr) + (<i64>(4) * <i64>(H_SUMMARY)));
-    store<i32>(<usize><i32>(sa), (load<i32>(<usize><i32>(sa)) | (1 << <i32>(w))));
-  }
 }
 
 // Heap.ts:2145 noteFootprint

@@ -9,7 +9,7 @@
 import fc from "fast-check";
 import { Heap, HeapCorruptionError, M_TOP_PAD, type LinearMemory } from "../../../src/index.js";
 import { H_COVER } from "../../../src/heap/header.js";
-import { forgeryFuzz, type ForgeryReport } from "./forgery.js";
+import { forgeryFuzz, type ForgeryEngine, type ForgeryReport } from "./forgery.js";
 
 /** An error a step threw. */
 export interface Thrown {
@@ -476,7 +476,7 @@ function attachDamaged(p: { damage: AttachDamage }): Trace {
 }
 
 export const scenarios = {
-  forgery: (p: { seed: number; ops: number; dataModel?: "lp64" | "ilp32" | "wasm32" }): ForgeryReport => forgeryFuzz(p),
+  forgery: (p: { seed: number; ops: number; dataModel?: "lp64" | "ilp32" | "wasm32"; engine?: ForgeryEngine }): ForgeryReport => forgeryFuzz(p),
   coverPast2GiB: (_p: Record<string, never>): Trace => coverPast2GiB(),
   hugeTopPad: (p: { pad: number }): Trace => hugeTopPad(p),
   attachDamaged: (p: { damage: AttachDamage }): Trace => attachDamaged(p),

@@ -20,6 +20,15 @@
  */
 import { Heap, HeapCorruptionError, M_TOP_PAD, M_TRIM_THRESHOLD, type DataModel } from "../../../src/index.js";
 import { H_BITMAP, H_COVER, H_DV, H_END, H_TOP } from "../../../src/heap/header.js";
+import { FastPathHeap } from "../../../src/heap/Heap.js";
+import { wasmEngine } from "../../../src/heap/wasm/index.js";
+
+/**
+ * The engine the heap's calls run on: the JavaScript engine ("js"); FastPathHeap, the heap with
+ * free's common cases written out for any data model, as the wasm engine has them ("fastpath");
+ * or the wasm engine itself ("wasm").
+ */
+export type ForgeryEngine = "js" | "fastpath" | "wasm";
 
 /** What a run saw. */
 export interface ForgeryReport {
@@ -68,7 +77,7 @@ const LOW = Buffer.from(Array.from({ length: BASE }, (_, i) => guardByte(i)));
 const HIGH = Buffer.from(Array.from({ length: GUARD }, (_, i) => guardByte(LIMIT + i)));
 
 /** Runs `ops` heap calls with forgeries between them; see the file comment. */
-export function forgeryFuzz(p: { seed: number; ops: number; dataModel?: DataModel; trace?: boolean }): ForgeryReport {
+export function forgeryFuzz(p: { seed: number; ops: number; dataModel?: DataModel; engine?: ForgeryEngine; trace?: boolean }): ForgeryReport {
   const model = p.dataModel ?? "lp64";
   const W = model === "lp64" ? 8 : 4; // size field
   const A = model === "ilp32" ? 8 : 16; // alignment
@@ -113,7 +122,8 @@ export function forgeryFuzz(p: { seed: number; ops: number; dataModel?: DataMode
     u8 = new Uint8Array(mem.buffer);
     u8.set(LOW, 0);
     u8.set(HIGH, LIMIT);
-    heap = new Heap({ memory: mem, base: BASE, maxBytes: LIMIT, dataModel: model });
+    const opts = { memory: mem, base: BASE, maxBytes: LIMIT, dataModel: model };
+    heap = p.engine === "wasm" ? new Heap({ ...opts, engine: wasmEngine }) : p.engine === "fastpath" ? new FastPathHeap(opts) : new Heap(opts);
     dv = new DataView(mem.buffer);
     live = new Map();
     arena = heap.chunks()[0]!.address;
