@@ -837,7 +837,7 @@ export class SharedHeap {
   malloc(size: number): number {
     const cur = this.cur;
     if (cur !== null && size < BIG) {
-      if (!this.held) this.take();
+      if (this.held !== true) this.take(); // (a compare: V8 tests `!field` for every falsy kind of value)
       const v = this.v;
       if (v[this.remoteAt] !== 0) this.drain(this.slot);
       const e = cur.e;
@@ -922,7 +922,7 @@ export class SharedHeap {
     const own = (p | 0) === p && p > 0 ? this.own[p >>> SEG_SHIFT] : undefined;
     if (own !== undefined) {
       // A block of this arena (the common case): its lock kept, no atomic operation.
-      if (!this.held) this.take();
+      if (this.held !== true) this.take();
       if (v[this.remoteAt] !== 0) this.drain(this.slot);
       const bit = (p - own.addr) >>> own.shift;
       if ((v[own.pending + (bit >>> 5)]! & (1 << (bit & 31))) !== 0) throw new DoubleFreeError("free", p);
