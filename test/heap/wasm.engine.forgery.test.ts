@@ -1,6 +1,7 @@
 /**
- * The wasm engine under the forgeries a C program can make: the same calls on two wasm32 heaps,
- * one on the JavaScript engine and one on the wasm engine, with the same bytes written between
+ * The wasm engine under the forgeries a C program can make: the same calls on two heaps of one
+ * data model (wasm32, whose JavaScript heap takes the general path, and lp64, whose JavaScript
+ * heap takes the written-out fast paths), one on the JavaScript engine and one on the wasm engine, with the same bytes written between
  * the calls into freed blocks, into live blocks and just past them (fake sizes and flags, links
  * to live blocks, to the header, to the top, to the chunk map, garbage such as 0xffffffff). The
  * engines must agree on every answer, errno and error (type and message) and leave the same
@@ -9,7 +10,7 @@
  * 64-bit arithmetic meets sizes and addresses no sound heap holds.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { DoubleFreeError, Heap, HeapCorruptionError, InvalidPointerError, M_TOP_PAD, M_TRIM_THRESHOLD, type LinearMemory } from "../../src/index.js";
+import { DoubleFreeError, Heap, HeapCorruptionError, InvalidPointerError, M_TOP_PAD, M_TRIM_THRESHOLD, type DataModel, type LinearMemory } from "../../src/index.js";
 import { H_BITMAP, H_DV, H_END, H_TOP } from "../../src/heap/header.js";
 import { compileWasmEngine } from "../../src/heap/wasm/engine.js";
 import { wasmEngine } from "../../src/heap/wasm/index.js";
@@ -24,10 +25,10 @@ const LIMIT = 1 << 20;
 const ROUNDS = 12; // fresh pairs of heaps
 const CALLS = 200; // calls per round
 
-function heapPair(): [Heap<LinearMemory>, Heap<LinearMemory>] {
+function heapPair(dataModel: DataModel): [Heap<LinearMemory>, Heap<LinearMemory>] {
   const make = (engine: boolean): Heap<LinearMemory> => {
     const memory = new WebAssembly.Memory({ initial: 2, maximum: LIMIT / 65536 });
-    return engine ? new Heap({ memory, base: BASE, dataModel: "wasm32", engine: wasmEngine }) : new Heap({ memory, base: BASE, dataModel: "wasm32" });
+    return engine ? new Heap({ memory, base: BASE, dataModel, engine: wasmEngine }) : new Heap({ memory, base: BASE, dataModel });
   };
   return [make(false), make(true)];
 }
@@ -43,8 +44,9 @@ function outcome(heap: Heap, call: (h: Heap) => number): string {
   }
 }
 
-describe("the wasm engine under forged bytes", () => {
-  const seed = fcSeed("wasm engine forgeries");
+describe.each(["wasm32", "lp64"] as const)("the wasm engine under forged bytes (%s)", (model) => {
+  const seed = fcSeed(`wasm engine forgeries, ${model}`);
+  const W = model === "lp64" ? 8 : 4;
   it(`answers, errors and memory as the JavaScript engine's, call for call (seed ${seed})`, () => {
     const rand = rng(seed);
     const int = (lo: number, hi: number): number => lo + Math.floor(rand() * (hi - lo + 1));
@@ -52,7 +54,7 @@ describe("the wasm engine under forged bytes", () => {
     let errors = 0;
     let calls = 0;
     for (let round = 0; round < ROUNDS; round++) {
-      const heaps = heapPair();
+      const heaps = heapPair(model);
       const views = (): DataView[] => heaps.map((h) => new DataView(h.memory.buffer));
       const word = (i: number): number => views()[0]!.getUint32(BASE + 4 * i, true);
       const live: number[] = [];
@@ -60,8 +62,8 @@ describe("the wasm engine under forged bytes", () => {
       const forged = (): number => {
         const q = live.length > 0 ? pick(live) : BASE;
         return pick([
-          int(0, 0xffff) & ~15, q - 8, q, q + 16 * int(0, 64), int(16, 600) & ~15, (int(16, 600) & ~15) | int(0, 7),
-          word(H_TOP), word(H_DV), word(H_BITMAP) - 8, freed.length > 0 ? pick(freed) - 8 : 0,
+          int(0, 0xffff) & ~15, q - 2 * W, q, q + 16 * int(0, 64), int(16, 600) & ~15, (int(16, 600) & ~15) | int(0, 7),
+          word(H_TOP), word(H_DV), word(H_BITMAP) - 2 * W, freed.length > 0 ? pick(freed) - 2 * W : 0,
           0, 0xffff_ffff, 0x8000_0000, 0x7fff_ffff, int(0, 0xffff_ffff),
         ]);
       };
@@ -72,7 +74,11 @@ describe("the wasm engine under forged bytes", () => {
           const from = rand() < 0.5 && freed.length > 0 ? pick(freed) : live.length > 0 ? pick(live) : 0;
           const at = from + pick([-4, 0, 4, 8, 12, 4 * int(0, 40)]);
           const v = forged();
-          if (from !== 0 && at > BASE + 0x100 && at + 4 <= word(H_END)) for (const dv of views()) dv.setUint32(at, v >>> 0, true);
+          // (Not into the chunk map's chunk: a freed block's memory can become the map when the map
+          // grows, and writes into it then are outside the promise, docs/heap.md.)
+          const map = word(H_BITMAP) - 2 * W;
+          const mapEnd = map + (views()[0]!.getUint32(map + W, true) & ~7);
+          if (from !== 0 && at > BASE + 0x100 && at + 4 <= word(H_END) && !(at + 4 > map + W && at < mapEnd)) for (const dv of views()) dv.setUint32(at, v >>> 0, true);
         }
         const r = rand();
         const n = pick([0, 1, 12, 24, 100, 500, int(0, 3000), int(0, 40_000)]);
