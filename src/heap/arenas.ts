@@ -85,7 +85,8 @@ const SLOT_WORDS = 16;
  * table (and what follows from it) when a handle first meets the segment.
  */
 const A_TABLE = A_SLOTS + ARENAS * SLOT_WORDS;
-const SEG_SHIFT = 20;
+/** log2 of the memory a segment table word stands for (a MiB). */
+export const SEG_SHIFT = 20;
 /** The slot's bits in a segment table word. */
 const TABLE_SLOT = 63;
 const TABLE_WORDS = 2048;
@@ -836,7 +837,9 @@ export class SharedHeap {
    */
   malloc(size: number): number {
     const cur = this.cur;
-    if (cur !== null && size < BIG) {
+    // (BIG, WAITERS and SEG_SHIFT are written as numbers in malloc and free: V8 reads a module's
+    // constant from its context and checks it on every call, 15 instructions a call here.)
+    if (cur !== null && size < 0x10000 /* BIG */) {
       if (this.held !== true) this.take(); // (a compare: V8 tests `!field` for every falsy kind of value)
       const v = this.v;
       if (v[this.remoteAt] !== 0) this.drain(this.slot);
@@ -844,7 +847,7 @@ export class SharedHeap {
       const p = e.malloc(size);
       e.endCall();
       if (p !== 0) {
-        if ((v[this.lockAt]! & WAITERS) !== 0) this.release();
+        if ((v[this.lockAt]! & 0x4000_0000) /* WAITERS */ !== 0) this.release();
         return p;
       }
     }
@@ -919,7 +922,7 @@ export class SharedHeap {
   /** free: into this arena's segment (its lock kept), another arena's (its lock if free, else its remote frees), or the main heap. */
   free(p: number): void {
     const v = this.v;
-    const own = (p | 0) === p && p > 0 ? this.own[p >>> SEG_SHIFT] : undefined;
+    const own = (p | 0) === p && p > 0 ? this.own[p >>> 20 /* SEG_SHIFT */] : undefined;
     if (own !== undefined) {
       // A block of this arena (the common case): its lock kept, no atomic operation.
       if (this.held !== true) this.take();
@@ -929,7 +932,7 @@ export class SharedHeap {
       const e = own.e;
       e.free(p);
       e.endCall();
-      if ((v[this.lockAt]! & WAITERS) !== 0) this.release();
+      if ((v[this.lockAt]! & 0x4000_0000) /* WAITERS */ !== 0) this.release();
       return;
     }
     const g = this.segOf(p);
@@ -1054,10 +1057,10 @@ export class SharedHeap {
    * realloc: in place in this arena's segment when it can; else a new block (in this arena, or
    * the main heap for a big one), a copy and a free, as one call: the new block's log stays
    * open until the old block is freed, so that a thread dying in between leaves neither both
-   * blocks nor none. (Heap.realloc calls it directly; without arenas, it is the main heap's.)
+   * blocks nor none. (Heap.realloc calls it directly; without arenas no block is in a segment,
+   * and it is the main heap's.)
    */
   realloc(p: number, size: number): number {
-    if (!this.arenas) return this.onMain(this.P.reallocImpl, p, size);
     const v = this.v;
     if (p === 0 || p == null) return this.malloc(size);
     const g = this.segOf(p);
