@@ -76,16 +76,18 @@ const ROOTS = ["mallocImpl", "freeImpl", "callocImpl", "reallocImpl", "reallocar
 const CALL_AS = { malloc: "mallocImpl", free: "freeImpl", realloc: "reallocImpl", calloc: "callocImpl" };
 /**
  * Functions left as calls: the rare paths (growing and trimming the heap, moving the bitmap,
- * naming a bad pointer, aligned and moved blocks, and freeChunk, whose common cases freeFast
- * has written out before it: free inlines freeFast alone). Every other function is inlined where it is
- * called (AssemblyScript's @inline), as Heap.ts's fast paths write them out by hand: the hot
- * paths become straight-line code. Carving a block from the top (allocFromTop, checkTop,
- * carveTop) is not rare: it serves every block of a program that is building up its data, and
- * a malloc/free pair next to the top; inlined, such a pair costs about 15% less
- * (bench/wasm/calls.c). Inlining the realloc paths too made no difference measurable above the
- * noise, and the binary 40% bigger.
+ * naming a bad pointer, aligned and moved blocks); freeChunk, whose common cases freeFast has
+ * written out before it (free inlines freeFast alone); and malloc's takeFree, takeDv and
+ * allocFromTop. Inlined, each at every place allocChunk calls it (takeFree three times), those
+ * three made malloc so large a function that V8's code for it spilled on every path; as calls,
+ * the programs of bench/wasm ran 0.94 times the instructions (callgrind: tree 1.02, hashtab
+ * 0.94, strbuild 0.97, mix 0.84) and about 2% less time. (Earlier, with malloc smaller,
+ * inlining the top's carving took 15% off a malloc/free pair next to the top.) Every other
+ * function is inlined where it is called (AssemblyScript's @inline), as Heap.ts's fast paths
+ * write them out by hand. Inlining the realloc paths too made no difference measurable above
+ * the noise, and the binary 40% bigger.
  */
-const COLD = new Set(["freeChunk", "super_freeChunk", "badPointer", "grow", "moveBitmap", "trim", "lowerBitmap", "growIntoTop", "reallocMove", "memalignImpl", "noteFootprint", "splitTail"]);
+const COLD = new Set(["takeFree", "takeDv", "allocFromTop", "freeChunk", "super_freeChunk", "badPointer", "grow", "moveBitmap", "trim", "lowerBitmap", "growIntoTop", "reallocMove", "memalignImpl", "noteFootprint", "splitTail"]);
 /** Fields of the heap that the engine keeps in globals, set from the header by `attachHeader`. */
 const GLOBAL_FIELDS = new Set(["hdr", "bins", "arena"]);
 /** Fields that are constants of a data model (computed by running setUp, see layoutConstants). */

@@ -939,8 +939,7 @@ export function trim(pad: i64): i32 {
 }
 
 // Heap.ts:2019 takeFree
-// @ts-ignore: decorator
-@inline export function takeFree(c: i32, idx: i64, nb: i64, toDv: bool): i32 {
+export function takeFree(c: i32, idx: i64, nb: i64, toDv: bool): i32 {
   let dvAt: u32 = (<u32>(hdr + (4 * H_DV)) >>> <u32>2);
   let dv: i32 = load<i32>((<usize><i32>(dvAt) << 2));
   let inArena: bool = ((((((c + W2) & amask)) == 0) && (c >= arena)) && (c < load<i32>(<usize>(hdr + (4 * H_TOP)))));
@@ -974,8 +973,7 @@ export function trim(pad: i64): i32 {
 }
 
 // Heap.ts:1999 takeDv
-// @ts-ignore: decorator
-@inline export function takeDv(dv: i32, nb: i64): i32 {
+export function takeDv(dv: i32, nb: i64): i32 {
   let s: i32 = load<i32>(<usize>(dv + W));
   let size: i32 = (s & (~FLAG_BITS));
   if (((((((s & (CINUSE | PINUSE))) != PINUSE) || ((<i64>(dv) + <i64>(size)) >= <i64>(load<i32>(<usize>(hdr + (4 * H_TOP)))))) || !freeChunkOk(<i64>(dv), <i64>(size))) || (<i64>(size) < nb))) {
@@ -1029,8 +1027,7 @@ export function trim(pad: i64): i32 {
 }
 
 // Heap.ts:2058 allocFromTop
-// @ts-ignore: decorator
-@inline export function allocFromTop(nb: i64): i32 {
+export function allocFromTop(nb: i64): i32 {
   checkTop(5 /* malloc */);
   let tsize: i64 = (<i64>(load<i32>(<usize>(hdr + (4 * H_END)))) - <i64>(load<i32>(<usize>(hdr + (4 * H_TOP)))));
   if ((tsize < (nb + <i64>(minChunk)))) {
