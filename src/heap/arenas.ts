@@ -922,15 +922,16 @@ export class SharedHeap {
   /** free: into this arena's segment (its lock kept), another arena's (its lock if free, else its remote frees), or the main heap. */
   free(p: number): void {
     const v = this.v;
-    const own = (p | 0) === p && p > 0 ? this.own[p >>> 20 /* SEG_SHIFT */] : undefined;
+    const q = p | 0; // (p as an int32 from here: a pointer read from a Float64Array is a double)
+    const own = q === p && q > 0 ? this.own[q >>> 20 /* SEG_SHIFT */] : undefined;
     if (own !== undefined) {
       // A block of this arena (the common case): its lock kept, no atomic operation.
       if (this.held !== true) this.take();
       if (v[this.remoteAt] !== 0) this.drain(this.slot);
-      const bit = (p - own.addr) >>> own.shift;
-      if ((v[own.pending + (bit >>> 5)]! & (1 << (bit & 31))) !== 0) throw new DoubleFreeError("free", p);
+      const bit = (q - own.addr) >>> own.shift;
+      if ((v[own.pending + (bit >>> 5)]! & (1 << (bit & 31))) !== 0) throw new DoubleFreeError("free", q);
       const e = own.e;
-      e.free(p);
+      e.free(q);
       e.endCall();
       if ((v[this.lockAt]! & 0x4000_0000) /* WAITERS */ !== 0) this.release();
       return;
