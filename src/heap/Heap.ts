@@ -521,6 +521,11 @@ export class Heap<M extends HeapMemory = LinearMemory> {
     const model = (config >>> 8) & 0xff;
     const flags = (config >>> 16) & 0xff;
     if ((model !== 64 && model !== 32 && model !== 33) || (flags & ~FLAG_CONCURRENT) !== 0 || config >>> 24 !== 0) throw new HeapCorruptionError(`heap configuration word 0x${(config >>> 0).toString(16)} is not valid`, "attach", hdr);
+    // The break's words make the heap's Brk before checkHeader runs: checked here, as it would.
+    const brkStart = probe.ld(hdr + 4 * H_BRK_START);
+    const limit = probe.ld(hdr + 4 * H_LIMIT);
+    if (brkStart !== hdr) throw new HeapCorruptionError("break start is not the header's address", "attach", hdr);
+    if (limit < hdr || limit > MAX_HEAP_BYTES) throw new HeapCorruptionError(`heap limit 0x${(limit >>> 0).toString(16)} outside the memory a heap can have`, "attach", hdr);
     const heap = Object.create(Heap.prototype) as Heap;
     heap.initAttached(mem, hdr, model, flags);
     if ((heap.mode & MODE_LOCK) !== 0) heap.shared = new SharedHeap(heap, Heap, mem, hdr, false, opts.threadId, true, opts.snapshot === true);
@@ -1194,7 +1199,11 @@ export class Heap<M extends HeapMemory = LinearMemory> {
               tidx = total < 1024 ? total >>> 4 : (((31 - tl) << 4) | ((total >>> (27 - tl)) & 15)) - 96;
               tslot = (this.bins + (tidx << 2)) >>> 2;
               const h = m[tslot]!;
-              if (h !== 0 && (h !== start || start === c) && !(nextFree && h === n)) {
+              if (h === start && start !== c) {
+                if (tslot !== pslot) break fast; // (a stale head: freeChunk names it)
+              } else if (nextFree && h === n) {
+                if (tslot !== nslot) break fast;
+              } else if (h !== 0) {
                 if ((h & 15) !== 0 || h < arena || h >= top) break fast;
                 const hg = (h - arena) >>> 4;
                 const hw = m[map + (hg >>> 4)]!;
@@ -2508,9 +2517,13 @@ export class Heap<M extends HeapMemory = LinearMemory> {
     // unlinked first, whose forward link then becomes the head, checked by linksOk).
     if (n !== top && prev !== dv && !(nextFree && n === dv)) {
       const total = size + (prev !== c ? ps : 0) + (nextFree ? nsize : 0);
-      const slot = this.bins + (this.binOf(total) << 2);
+      const idx = this.binOf(total);
+      const slot = this.bins + (idx << 2);
       const h = m[slot >>> 2]!;
-      if (!((prev !== c && h === prev) || (nextFree && h === n)) && !this.linkOk(h)) throw new HeapCorruptionError("corrupted free list", op, slot);
+      // A chunk merged here is unlinked first, but only from its own bin: at the head of
+      // another, it is a stale head (a use after free left it there), which would name a chunk
+      // that is no more once merged.
+      if (h === prev && prev !== c ? this.binOf(ps) !== idx : nextFree && h === n ? this.binOf(nsize) !== idx : !this.linkOk(h)) throw new HeapCorruptionError("corrupted free list", op, slot);
     }
     if (checkOnly) return;
     // Every check passed: from here on the heap changes. The header keeps its size with the
@@ -2663,10 +2676,12 @@ export class Heap<M extends HeapMemory = LinearMemory> {
       const isDv = n === m[dvAt];
       const rem = old + nsize - nb;
       if (!isDv && rem >= min) {
-        // The remainder goes to a bin whose head is written through (n's forward link, when n was that head).
-        const slot = this.bins + (this.binOf(rem) << 2);
+        // The remainder goes to a bin whose head is written through (n's forward link, when n was
+        // that head: n at the head of another bin than its own is a stale head, refused).
+        const idx = this.binOf(rem);
+        const slot = this.bins + (idx << 2);
         const h = m[slot >>> 2]!;
-        if (h !== n && !this.linkOk(h)) throw new HeapCorruptionError("corrupted free list", "realloc", slot);
+        if (h === n ? this.binOf(nsize) !== idx : !this.linkOk(h)) throw new HeapCorruptionError("corrupted free list", "realloc", slot);
       }
       if (!isDv) this.unlink(n, nsize);
       this.setSizeWord(c, old, false);
@@ -3265,7 +3280,8 @@ export class FastPathHeap extends Heap {
       tidx = this.binOf(total);
       tslot = (this.bins + (tidx << 2)) >>> 2;
       const h = m[tslot]!;
-      if (h !== 0 && (h !== start || start === c) && !(nextFree && h === n) && !this.freeStart(h, top, map)) return false;
+      // (A merged chunk at the head of another bin than its own is a stale head: refused.)
+      if (h !== 0 && (h === start && start !== c ? this.binOf(ps) !== tidx : nextFree && h === n ? this.binOf(nsize) !== tidx : !this.freeStart(h, top, map))) return false;
     }
     if (checkOnly) return true;
     // Every check passed: from here on the heap changes.

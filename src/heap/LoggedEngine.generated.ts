@@ -707,7 +707,11 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
               tidx = total < 1024 ? total >>> 4 : (((31 - tl) << 4) | ((total >>> (27 - tl)) & 15)) - 96;
               tslot = (this.bins + (tidx << 2)) >>> 2;
               const h = m[tslot]!;
-              if (h !== 0 && (h !== start || start === c) && !(nextFree && h === n)) {
+              if (h === start && start !== c) {
+                if (tslot !== pslot) break fast; // (a stale head: freeChunk names it)
+              } else if (nextFree && h === n) {
+                if (tslot !== nslot) break fast;
+              } else if (h !== 0) {
                 if ((h & 15) !== 0 || h < arena || h >= top) break fast;
                 const hg = (h - arena) >>> 4;
                 const hw = m[map + (hg >>> 4)]!;
@@ -2029,9 +2033,13 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     // unlinked first, whose forward link then becomes the head, checked by linksOk).
     if (n !== top && prev !== dv && !(nextFree && n === dv)) {
       const total = size + (prev !== c ? ps : 0) + (nextFree ? nsize : 0);
-      const slot = this.bins + (this.binOf(total) << 2);
+      const idx = this.binOf(total);
+      const slot = this.bins + (idx << 2);
       const h = m[slot >>> 2]!;
-      if (!((prev !== c && h === prev) || (nextFree && h === n)) && !this.linkOk(h)) throw new HeapCorruptionError("corrupted free list", op, slot);
+      // A chunk merged here is unlinked first, but only from its own bin: at the head of
+      // another, it is a stale head (a use after free left it there), which would name a chunk
+      // that is no more once merged.
+      if (h === prev && prev !== c ? this.binOf(ps) !== idx : nextFree && h === n ? this.binOf(nsize) !== idx : !this.linkOk(h)) throw new HeapCorruptionError("corrupted free list", op, slot);
     }
     if (checkOnly) return;
     // Every check passed: from here on the heap changes. The header keeps its size with the
@@ -2184,10 +2192,12 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
       const isDv = n === m[dvAt];
       const rem = old + nsize - nb;
       if (!isDv && rem >= min) {
-        // The remainder goes to a bin whose head is written through (n's forward link, when n was that head).
-        const slot = this.bins + (this.binOf(rem) << 2);
+        // The remainder goes to a bin whose head is written through (n's forward link, when n was
+        // that head: n at the head of another bin than its own is a stale head, refused).
+        const idx = this.binOf(rem);
+        const slot = this.bins + (idx << 2);
         const h = m[slot >>> 2]!;
-        if (h !== n && !this.linkOk(h)) throw new HeapCorruptionError("corrupted free list", "realloc", slot);
+        if (h === n ? this.binOf(nsize) !== idx : !this.linkOk(h)) throw new HeapCorruptionError("corrupted free list", "realloc", slot);
       }
       if (!isDv) this.unlink(n, nsize);
       this.setSizeWord(c, old, false);

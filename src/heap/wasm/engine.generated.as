@@ -60,7 +60,7 @@ export function takeErrno(): i32 {
   return e;
 }
 
-// Heap.ts:1885 mallocImpl
+// Heap.ts:1894 mallocImpl
 // @ts-ignore: decorator
 @inline export function mallocImpl(size: i64): i64 {
   if ((((MODE & MODE_SYNC)) != 0)) {
@@ -82,7 +82,7 @@ export function takeErrno(): i32 {
   return (<i64>(c) + <i64>(W2));
 }
 
-// Heap.ts:3098 freeImpl
+// Heap.ts:3113 freeImpl
 // @ts-ignore: decorator
 @inline export function freeImpl(ptr: i64): void {
   if ((((MODE & MODE_SYNC)) != 0)) {
@@ -94,7 +94,7 @@ export function takeErrno(): i32 {
   super_freeChunk(validate(ptr, 0 /* free */), 0 /* free */);
 }
 
-// Heap.ts:1907 callocImpl
+// Heap.ts:1916 callocImpl
 // @ts-ignore: decorator
 @inline export function callocImpl(nmemb: i64, size: i64): i64 {
   let total: i64 = product(nmemb, size);
@@ -109,7 +109,7 @@ export function takeErrno(): i32 {
   return p;
 }
 
-// Heap.ts:2624 reallocImpl
+// Heap.ts:2637 reallocImpl
 // @ts-ignore: decorator
 @inline export function reallocImpl(p: i64, size: i64): i64 {
   if ((p == <i64>(0))) {
@@ -149,9 +149,10 @@ export function takeErrno(): i32 {
     let isDv: bool = (n == <i64>(load<i32>((<usize><i32>(dvAt) << 2))));
     let rem: i64 = ((<i64>(old) + <i64>(nsize)) - <i64>(nb));
     if ((!isDv && (rem >= <i64>(min)))) {
-      let slot: i64 = (<i64>(bins) + <i64>(((<i32>(binOf(rem)) << 2))));
+      let idx: i64 = binOf(rem);
+      let slot: i64 = (<i64>(bins) + <i64>(((<i32>(idx) << 2))));
       let h: i32 = load<i32>(<usize><i32>(slot));
-      if (((<i64>(h) != n) && !linkOk(h))) {
+      if (((<i64>(h) == n) ? (binOf(<i64>(nsize)) != idx) : !linkOk(h))) {
         fail(0 /* HeapCorruptionError */, 0 /* corrupted free list */, 1 /* realloc */, <f64>(slot)); unreachable();
       }
     }
@@ -166,7 +167,7 @@ export function takeErrno(): i32 {
   return reallocMove(c, p, old, size);
 }
 
-// Heap.ts:1368 reallocarray
+// Heap.ts:1377 reallocarray
 // @ts-ignore: decorator
 @inline export function reallocarray(ptr: i64, nmemb: i64, size: i64): i64 {
   let total: i64 = product(nmemb, size);
@@ -180,7 +181,7 @@ export function takeErrno(): i32 {
   return reallocImpl(ptr, total);
 }
 
-// Heap.ts:2768 memalignImpl
+// Heap.ts:2783 memalignImpl
 export function memalignImpl(alignment: i64, size: i64): i64 {
   if ((alignment <= <i64>(ALIGN))) {
     return mallocImpl(size);
@@ -232,7 +233,7 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
   return p;
 }
 
-// Heap.ts:1482 usableImpl
+// Heap.ts:1491 usableImpl
 // @ts-ignore: decorator
 @inline export function usableImpl(ptr: i64): i64 {
   if ((ptr == <i64>(0))) {
@@ -251,7 +252,7 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
   return (<i64>(size) - <i64>(W));
 }
 
-// Heap.ts:1638 trimImpl
+// Heap.ts:1647 trimImpl
 // @ts-ignore: decorator
 @inline export function trimImpl(pad: i64): i32 {
   if ((((MODE & MODE_SYNC)) != 0)) {
@@ -260,13 +261,13 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
   return trim(pad);
 }
 
-// Heap.ts:1855 sync
+// Heap.ts:1864 sync
 // @ts-ignore: decorator
 @inline export function sync(): void {
 
 }
 
-// Heap.ts:1932 allocChunk
+// Heap.ts:1941 allocChunk
 // @ts-ignore: decorator
 @inline export function allocChunk(nb: i64): i32 {
   let dv: i32 = load<i32>(<usize>(hdr + (4 * H_DV)));
@@ -304,7 +305,7 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
   return allocFromTop(nb);
 }
 
-// Heap.ts:3127 freeFast
+// Heap.ts:3142 freeFast
 // @ts-ignore: decorator
 @inline export function freeFast(ptr: i64, op: i32, checkOnly: bool = false): bool {
   let min: i32 = minChunk;
@@ -454,7 +455,7 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
     tidx = binOf(total);
     tslot = <i64>((<u32>(bins + (<i32>(tidx) << 2)) >>> <u32>2));
     let h: i32 = load<i32>((<usize><i32>(tslot) << 2));
-    if (((((h != 0) && (((<i64>(h) != start) || (start == c)))) && !((nextFree && (<i64>(h) == n)))) && !freeStart(h, top, map))) {
+    if (((h != 0) && ((((<i64>(h) == start) && (start != c)) ? (binOf(<i64>(ps)) != tidx) : ((nextFree && (<i64>(h) == n)) ? (binOf(<i64>(nsize)) != tidx) : !freeStart(h, top, map)))))) {
       return false;
     }
   }
@@ -529,7 +530,7 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
   return true;
 }
 
-// Heap.ts:2459 super_freeChunk
+// Heap.ts:2468 super_freeChunk
 export function super_freeChunk(c: i64, op: i32, checkOnly: bool = false): void {
   let min: i32 = minChunk;
   let s: i32 = load<i32>(<usize>(<i32>(c) + W));
@@ -589,9 +590,10 @@ export function super_freeChunk(c: i64, op: i32, checkOnly: bool = false): void 
   }
   if ((((n != <i64>(top)) && (prev != <i64>(dv))) && !((nextFree && (n == <i64>(dv)))))) {
     let total: i64 = ((<i64>(size) + <i64>((((prev != c) ? ps : 0)))) + <i64>(((nextFree ? nsize : 0))));
-    let slot: i64 = (<i64>(bins) + <i64>(((<i32>(binOf(total)) << 2))));
+    let idx: i64 = binOf(total);
+    let slot: i64 = (<i64>(bins) + <i64>(((<i32>(idx) << 2))));
     let h: i32 = load<i32>(<usize><i32>(slot));
-    if ((!(((((prev != c) && (<i64>(h) == prev))) || ((nextFree && (<i64>(h) == n))))) && !linkOk(h))) {
+    if ((((<i64>(h) == prev) && (prev != c)) ? (binOf(<i64>(ps)) != idx) : ((nextFree && (<i64>(h) == n)) ? (binOf(<i64>(nsize)) != idx) : !linkOk(h)))) {
       fail(0 /* HeapCorruptionError */, 0 /* corrupted free list */, op, <f64>(slot)); unreachable();
     }
   }
@@ -656,7 +658,7 @@ export function super_freeChunk(c: i64, op: i32, checkOnly: bool = false): void 
   }
 }
 
-// Heap.ts:2372 validate
+// Heap.ts:2381 validate
 // @ts-ignore: decorator
 @inline export function validate(p: i64, op: i32): i64 {
   if ((((MODE & MODE_SYNC)) != 0)) {
@@ -668,7 +670,7 @@ export function super_freeChunk(c: i64, op: i32, checkOnly: bool = false): void 
   return (p - <i64>(W2));
 }
 
-// Heap.ts:1925 product
+// Heap.ts:1934 product
 // @ts-ignore: decorator
 @inline export function product(nmemb: i64, size: i64): i64 {
   if (((nmemb < <i64>(0)) || (size < <i64>(0)))) {
@@ -678,7 +680,7 @@ export function super_freeChunk(c: i64, op: i32, checkOnly: bool = false): void 
   return ((total > <i64>(MAX_REQUEST)) ? <i64>((-1)) : total);
 }
 
-// Heap.ts:3109 freeChunk
+// Heap.ts:3124 freeChunk
 export function freeChunk(c: i64, op: i32, checkOnly: bool = false): void {
   if (freeFast((c + <i64>(W2)), op, checkOnly)) {
     return;
@@ -686,7 +688,7 @@ export function freeChunk(c: i64, op: i32, checkOnly: bool = false): void {
   super_freeChunk(c, op, checkOnly);
 }
 
-// Heap.ts:2754 splitTail
+// Heap.ts:2769 splitTail
 export function splitTail(c: i64, s: i32, nb: i32): void {
   let rem: i64 = (<i64>(((s & (~FLAG_BITS)))) - <i64>(nb));
   store<i32>(<usize>(<i32>(c) + W), (nb | (s & (CINUSE | PINUSE))));
@@ -699,13 +701,13 @@ export function splitTail(c: i64, s: i32, nb: i32): void {
   freeChunk(r, 1 /* realloc */);
 }
 
-// Heap.ts:1878 topAddr
+// Heap.ts:1887 topAddr
 // @ts-ignore: decorator
 @inline export function topAddr(): i32 {
   return load<i32>(<usize>(hdr + (4 * H_TOP)));
 }
 
-// Heap.ts:2686 growIntoTop
+// Heap.ts:2701 growIntoTop
 export function growIntoTop(c: i64, s: i32, nb: i32): bool {
   let min: i32 = minChunk;
   let old: i32 = (s & (~FLAG_BITS));
@@ -757,7 +759,7 @@ export function growIntoTop(c: i64, s: i32, nb: i32): bool {
   return true;
 }
 
-// Heap.ts:2744 reallocMove
+// Heap.ts:2759 reallocMove
 export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
   let q: i64 = mallocImpl(size);
   if ((q == <i64>(0))) {
@@ -768,7 +770,7 @@ export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
   return q;
 }
 
-// Heap.ts:2188 markOf
+// Heap.ts:2197 markOf
 // @ts-ignore: decorator
 @inline export function markOf(c: i64): i32 {
   let w: i32 = load<i32>((<usize><i32>(mapWord(c)) << 2));
@@ -778,19 +780,19 @@ export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
   return (<i32>(<u32>w >>> <u32>((<i32>(<u32>(<i32>(c) - arena) >>> <u32>gshift) & 15) << 1)) & 3);
 }
 
-// Heap.ts:2360 binOf
+// Heap.ts:2369 binOf
 // @ts-ignore: decorator
 @inline export function binOf(size: i64): i64 {
   return ((size < <i64>(smallLimit)) ? <i64>((<u32><i32>(size) >>> <u32>gshift)) : binIndex(size, gshift));
 }
 
-// Heap.ts:2253 linkOk
+// Heap.ts:2262 linkOk
 // @ts-ignore: decorator
 @inline export function linkOk(x: i32): bool {
   return ((x == 0) || ((((((((x + W2) & amask)) == 0) && (x >= arena)) && (x < topAddr())) && (markOf(<i64>(x)) == MARK_FREE))));
 }
 
-// Heap.ts:2344 unlink
+// Heap.ts:2353 unlink
 // @ts-ignore: decorator
 @inline export function unlink(c: i64, size: i32): void {
   let idx: i64 = binOf(<i64>(size));
@@ -810,7 +812,7 @@ export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
   }
 }
 
-// Heap.ts:2203 setSizeWord
+// Heap.ts:2212 setSizeWord
 // @ts-ignore: decorator
 @inline export function setSizeWord(c: i64, size: i64, on: bool): void {
   let n: i32 = (<i32>(size) >> gshift);
@@ -819,14 +821,14 @@ export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
   }
 }
 
-// Heap.ts:2215 unmarkChunk
+// Heap.ts:2224 unmarkChunk
 // @ts-ignore: decorator
 @inline export function unmarkChunk(c: i64, size: i32): void {
   setSizeWord(c, <i64>(size), false);
   setMark(c, 0);
 }
 
-// Heap.ts:1969 allot
+// Heap.ts:1978 allot
 // @ts-ignore: decorator
 @inline export function allot(c: i64, pin: i32, size: i64, nb: i64, remTo: i32): void {
   let dvAt: u32 = (<u32>(hdr + (4 * H_DV)) >>> <u32>2);
@@ -859,7 +861,7 @@ export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
   }
 }
 
-// Heap.ts:2178 newHead
+// Heap.ts:2187 newHead
 // @ts-ignore: decorator
 @inline export function newHead(c: i64): void {
   if ((W == 8)) {
@@ -867,14 +869,14 @@ export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
   }
 }
 
-// Heap.ts:2209 markChunk
+// Heap.ts:2218 markChunk
 // @ts-ignore: decorator
 @inline export function markChunk(c: i64, size: i64, v: i32): void {
   setMark(c, v);
   setSizeWord(c, size, true);
 }
 
-// Heap.ts:2365 isLive
+// Heap.ts:2374 isLive
 // @ts-ignore: decorator
 @inline export function isLive(p: i64): bool {
   if (((<i64>((<u32><i32>(p) >>> <u32>0)) != p) || (((<i32>(p) & amask)) != 0))) {
@@ -884,7 +886,7 @@ export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
   return ((((c >= <i64>(arena)) && (p < <i64>(topAddr()))) && (markOf(c) == MARK_USED)) && (p != <i64>(load<i32>(<usize>(hdr + (4 * H_BITMAP))))));
 }
 
-// Heap.ts:2225 sizeOk
+// Heap.ts:2234 sizeOk
 // @ts-ignore: decorator
 @inline export function sizeOk(c: i64, size: i64): bool {
   if ((((size < <i64>(minChunk)) || (((<i32>(size) & amask)) != 0)) || ((c + size) > <i64>(load<i32>(<usize>(hdr + (4 * H_TOP))))))) {
@@ -919,7 +921,7 @@ export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
   return (((c + size) == <i64>(load<i32>(<usize>(hdr + (4 * H_TOP))))) || (((<i32>(<u32>load<i32>((<usize><i32>(we) << 2)) >>> <u32>((<i32>(e) & 15) << 1)) & 1)) != 0));
 }
 
-// Heap.ts:2573 trim
+// Heap.ts:2586 trim
 export function trim(pad: i64): i32 {
   lowerBitmap();
   let top: i32 = topAddr();
@@ -938,7 +940,7 @@ export function trim(pad: i64): i32 {
   return 1;
 }
 
-// Heap.ts:2019 takeFree
+// Heap.ts:2028 takeFree
 export function takeFree(c: i32, idx: i64, nb: i64, toDv: bool): i32 {
   let dvAt: u32 = (<u32>(hdr + (4 * H_DV)) >>> <u32>2);
   let dv: i32 = load<i32>((<usize><i32>(dvAt) << 2));
@@ -972,7 +974,7 @@ export function takeFree(c: i32, idx: i64, nb: i64, toDv: bool): i32 {
   return c;
 }
 
-// Heap.ts:1999 takeDv
+// Heap.ts:2008 takeDv
 export function takeDv(dv: i32, nb: i64): i32 {
   let s: i32 = load<i32>(<usize>(dv + W));
   let size: i32 = (s & (~FLAG_BITS));
@@ -984,7 +986,7 @@ export function takeDv(dv: i32, nb: i64): i32 {
   return dv;
 }
 
-// Heap.ts:2258 findBin
+// Heap.ts:2267 findBin
 // @ts-ignore: decorator
 @inline export function findBin(idx: i64): i64 {
   let words: i64 = (<i64>(hdr) + (<i64>(4) * <i64>(H_BINMAP)));
@@ -1026,7 +1028,7 @@ export function takeDv(dv: i32, nb: i64): i32 {
   return binIndex(((size + <i64>(((1 << (<i32>(fl) - SL_BITS))))) - <i64>(1)), granuleShift);
 }
 
-// Heap.ts:2058 allocFromTop
+// Heap.ts:2067 allocFromTop
 export function allocFromTop(nb: i64): i32 {
   checkTop(5 /* malloc */);
   let tsize: i64 = (<i64>(load<i32>(<usize>(hdr + (4 * H_END)))) - <i64>(load<i32>(<usize>(hdr + (4 * H_TOP)))));
@@ -1042,13 +1044,13 @@ export function allocFromTop(nb: i64): i32 {
   return carveTop(nb);
 }
 
-// Heap.ts:2156 bitmapHeadOk
+// Heap.ts:2165 bitmapHeadOk
 // @ts-ignore: decorator
 @inline export function bitmapHeadOk(s: i32): bool {
   return ((((s & CINUSE)) != 0) && (<i64>(((s & (~FLAG_BITS)))) == bitmapChunkSize(<i64>((<u32>load<i32>(<usize>(hdr + (4 * H_COVER))) >>> <u32>0)))));
 }
 
-// Heap.ts:2297 markBin
+// Heap.ts:2306 markBin
 // @ts-ignore: decorator
 @inline export function markBin(idx: i64): void {
   let w: u32 = (<u32><i32>(idx) >>> <u32>5);
@@ -1061,7 +1063,7 @@ export function allocFromTop(nb: i64): i32 {
   }
 }
 
-// Heap.ts:3337 linksFree
+// Heap.ts:3353 linksFree
 // @ts-ignore: decorator
 @inline export function linksFree(c: i64, size: i32, top: i32, map: u32): bool {
   let fd: i32 = load<i32>(<usize>(<i32>(c) + W2));
@@ -1075,7 +1077,7 @@ export function allocFromTop(nb: i64): i32 {
   return (freeStart(bk, top, map) && (<i64>(load<i32>(<usize>(bk + W2))) == c));
 }
 
-// Heap.ts:3325 freeStart
+// Heap.ts:3341 freeStart
 // @ts-ignore: decorator
 @inline export function freeStart(x: i32, top: i32, map: u32): bool {
   if (((((((x + W2) & amask)) != 0) || (x < arena)) || (x >= top))) {
@@ -1086,7 +1088,7 @@ export function allocFromTop(nb: i64): i32 {
   return ((((w & 3)) != SIZE_TAG) && (((<i32>(<u32>w >>> <u32>((<i32>(g) & 15) << 1)) & 3)) == MARK_FREE));
 }
 
-// Heap.ts:2417 liveInside
+// Heap.ts:2426 liveInside
 // @ts-ignore: decorator
 @inline export function liveInside(c: i64, n: i64): bool {
   let base: u32 = (<u32>load<i32>(<usize>(hdr + (4 * H_BITMAP))) >>> <u32>2);
@@ -1110,13 +1112,13 @@ export function allocFromTop(nb: i64): i32 {
   return false;
 }
 
-// Heap.ts:2440 footerOk
+// Heap.ts:2449 footerOk
 // @ts-ignore: decorator
 @inline export function footerOk(c: i64, size: i32): bool {
   return ((load<i32>(<usize>(<i32>(c) + size)) == size) && (((load<i32>(<usize>((<i32>(c) + size) + W)) & PINUSE)) == 0));
 }
 
-// Heap.ts:2330 linksOk
+// Heap.ts:2339 linksOk
 // @ts-ignore: decorator
 @inline export function linksOk(c: i64, size: i32): bool {
   let W3: i64 = (<i64>(W2) + <i64>(W));
@@ -1131,13 +1133,13 @@ export function allocFromTop(nb: i64): i32 {
   return (((bk != 0) && linkOk(bk)) && (<i64>(load<i32>(<usize>(bk + W2))) == c));
 }
 
-// Heap.ts:2248 freeChunkOk
+// Heap.ts:2257 freeChunkOk
 // @ts-ignore: decorator
 @inline export function freeChunkOk(c: i64, size: i64): bool {
   return ((((((((<i32>(c) + W2) & amask)) == 0) && (c >= <i64>(arena))) && (c < <i64>(topAddr()))) && (markOf(c) == MARK_FREE)) && sizeOk(c, size));
 }
 
-// Heap.ts:2195 setMark
+// Heap.ts:2204 setMark
 // @ts-ignore: decorator
 @inline export function setMark(c: i64, v: i32): void {
   let i: i64 = mapWord(c);
@@ -1145,7 +1147,7 @@ export function allocFromTop(nb: i64): i32 {
   store<i32>((<usize><i32>(i) << 2), ((load<i32>((<usize><i32>(i) << 2)) & (~(3 << sh))) | (v << sh)));
 }
 
-// Heap.ts:2281 insert
+// Heap.ts:2290 insert
 // @ts-ignore: decorator
 @inline export function insert(c: i64, size: i64): void {
   let idx: i64 = ((size < <i64>(smallLimit)) ? <i64>((<u32><i32>(size) >>> <u32>gshift)) : binIndex(size, gshift));
@@ -1163,7 +1165,7 @@ export function allocFromTop(nb: i64): i32 {
   store<i32>(<usize><i32>(slot), <i32>(c));
 }
 
-// Heap.ts:2382 badPointer
+// Heap.ts:2391 badPointer
 export function badPointer(p: i64, op: i32): void {
   if (((<i64>((<u32><i32>(p) >>> <u32>0)) != p) || (((<i32>(p) & amask)) != 0))) {
     fail(2 /* InvalidPointerError */, 0, op, <f64>(p)); unreachable();
@@ -1199,7 +1201,7 @@ export function badPointer(p: i64, op: i32): void {
   fail(2 /* InvalidPointerError */, 0, op, <f64>(p)); unreachable();
 }
 
-// Heap.ts:2076 checkTop
+// Heap.ts:2085 checkTop
 // @ts-ignore: decorator
 @inline export function checkTop(op: i32): void {
   let top: i32 = load<i32>(<usize>(hdr + (4 * H_TOP)));
@@ -1209,13 +1211,13 @@ export function badPointer(p: i64, op: i32): void {
   }
 }
 
-// Heap.ts:1881 endAddr
+// Heap.ts:1890 endAddr
 // @ts-ignore: decorator
 @inline export function endAddr(): i32 {
   return load<i32>(<usize>(hdr + (4 * H_END)));
 }
 
-// Heap.ts:2112 grow
+// Heap.ts:2121 grow
 export function grow(need: i64): i64 {
   let end: i32 = load<i32>(<usize>(hdr + (4 * H_END)));
   let page: i32 = PAGE;
@@ -1246,7 +1248,7 @@ export function grow(need: i64): i64 {
   return <i64>((-1));
 }
 
-// Heap.ts:2161 moveBitmap
+// Heap.ts:2170 moveBitmap
 export function moveBitmap(cover: i64): void {
   let chunkSize: i64 = bitmapChunkSize(cover);
   let newPayload: i64 = (<i64>(carveTop(chunkSize, false)) + <i64>(W2));
@@ -1260,20 +1262,20 @@ export function moveBitmap(cover: i64): void {
   freeChunk((<i64>(oldPayload) - <i64>(W2)), 5 /* malloc */);
 }
 
-// Heap.ts:2150 bitmapChunkSize
+// Heap.ts:2159 bitmapChunkSize
 // @ts-ignore: decorator
 @inline export function bitmapChunkSize(cover: i64): i64 {
   let bytes: u32 = (<u32><i32>(cover) >>> <u32>(gshift + 2));
   return imax(<i64>(minChunk), <i64>((((<i32>(bytes) + W) + amask) & (~amask))));
 }
 
-// Heap.ts:2183 mapWord
+// Heap.ts:2192 mapWord
 // @ts-ignore: decorator
 @inline export function mapWord(c: i64): i64 {
   return (<i64>(((<u32>load<i32>(<usize>(hdr + (4 * H_BITMAP))) >>> <u32>2))) + <i64>(((<u32>(<i32>(c) - arena) >>> <u32>(gshift + 4)))));
 }
 
-// Heap.ts:2309 unmarkBin
+// Heap.ts:2318 unmarkBin
 // @ts-ignore: decorator
 @inline export function unmarkBin(idx: i64): void {
   let w: u32 = (<u32><i32>(idx) >>> <u32>5);
@@ -1286,7 +1288,7 @@ export function moveBitmap(cover: i64): void {
   }
 }
 
-// Heap.ts:2595 lowerBitmap
+// Heap.ts:2608 lowerBitmap
 export function lowerBitmap(): void {
   let bm: i64 = (<i64>(load<i32>(<usize>(hdr + (4 * H_BITMAP)))) - <i64>(W2));
   let bs: i32 = load<i32>(<usize>(<i32>(bm) + W));
@@ -1320,13 +1322,13 @@ export function lowerBitmap(): void {
   newHead(nt);
 }
 
-// Heap.ts:1875 setWord
+// Heap.ts:1884 setWord
 // @ts-ignore: decorator
 @inline export function setWord(i: i32, v: i64): void {
   store<i32>(<usize>(hdr + (4 * i)), <i32>(v));
 }
 
-// Heap.ts:2322 popHead
+// Heap.ts:2331 popHead
 // @ts-ignore: decorator
 @inline export function popHead(c: i32, idx: i64): void {
   let fd: i32 = load<i32>(<usize>(c + W2));
@@ -1342,7 +1344,7 @@ export function lowerBitmap(): void {
   return (<i64>(31) - <i64>(<i32>clz<u32>(<u32>(x & (-x)))));
 }
 
-// Heap.ts:2088 carveTop
+// Heap.ts:2097 carveTop
 // @ts-ignore: decorator
 @inline export function carveTop(nb: i64, mark: bool = true): i32 {
   let topAt: u32 = (<u32>(hdr + (4 * H_TOP)) >>> <u32>2);
@@ -1359,7 +1361,7 @@ export function lowerBitmap(): void {
   return top;
 }
 
-// Heap.ts:2145 noteFootprint
+// Heap.ts:2154 noteFootprint
 export function noteFootprint(): void {
   let fp: i64 = mallocFootprint();
   if ((fp > <i64>(maxFootprint()))) {
@@ -1367,7 +1369,7 @@ export function noteFootprint(): void {
   }
 }
 
-// Heap.ts:1577 mallocFootprint
+// Heap.ts:1586 mallocFootprint
 // @ts-ignore: decorator
 @inline export function mallocFootprint(): i64 {
   if ((((MODE & MODE_SYNC)) != 0)) {
@@ -1376,25 +1378,25 @@ export function noteFootprint(): void {
   return ((<i64>(endAddr()) - <i64>(word(H_BRK_START))) + <i64>(mappedBytes()));
 }
 
-// Heap.ts:1607 maxFootprint
+// Heap.ts:1616 maxFootprint
 // @ts-ignore: decorator
 @inline export function maxFootprint(): i32 {
   return word(H_MAXFOOT);
 }
 
-// Heap.ts:1610 setMaxFootprint
+// Heap.ts:1619 setMaxFootprint
 // @ts-ignore: decorator
 @inline export function setMaxFootprint(v: i64): void {
   setWord(H_MAXFOOT, v);
 }
 
-// Heap.ts:1872 word
+// Heap.ts:1881 word
 // @ts-ignore: decorator
 @inline export function word(i: i32): i32 {
   return load<i32>(<usize>(hdr + (4 * i)));
 }
 
-// Heap.ts:1600 mappedBytes
+// Heap.ts:1609 mappedBytes
 // @ts-ignore: decorator
 @inline export function mappedBytes(): i32 {
   return word(H_MMAP_BYTES);
