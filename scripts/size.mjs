@@ -47,9 +47,10 @@ export const GOAL = 10 * 1024;
  * that recovery follows, 497 more (37,071). A concurrent heap's malloc and free as each
  * handle's own properties, about 120 more; a merged chunk found at the head of another bin than
  * its own refused as a stale head before free or realloc change anything, and attach's check of
- * the break's words before it builds the break, 124 more (37,313).
+ * the break's words before it builds the break, 124 more (37,313). A shrinking realloc's (and
+ * memalign's) tail checked before the split, 200 more (37,513).
  */
-export const CEILING = 37_400;
+export const CEILING = 37_600;
 
 /** Strings only the code that is not the heap has: none may be in a heap-only bundle. */
 export const FOREIGN = [

@@ -2174,7 +2174,7 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     // them: even when the block stays as it is (its size may have been smashed bigger).
     this.freeChunk(c, "realloc", true);
     if (nb <= old) {
-      if (old - nb >= min) this.splitTail(c, s, nb);
+      if (old - nb >= min) this.splitTail(c, s, nb, "realloc");
       return p;
     }
     const n = c + old;
@@ -2281,11 +2281,27 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     return q;
   }
 
-  /** Shrinks in-use chunk `c` (header `s`) to `nb` bytes and frees the tail. */
-  protected override splitTail(c: number, s: number, nb: number): void {
-
+  /**
+   * Shrinks in-use chunk `c` (header `s`) to `nb` bytes and frees the tail. The tail's free is
+   * checked before anything changes (the chunk after it as free checks `c`'s, and the bin the
+   * tail joins, alone or merged with that chunk): refused, the block stays whole.
+   */
+  protected override splitTail(c: number, s: number, nb: number, op: string): void {
+    const m = this.m;
     const W = this.W;
     const rem = (s & ~FLAG_BITS) - nb;
+    this.freeChunk(c, op, true);
+    const n = c + (s & ~FLAG_BITS);
+    if (n !== this.topAddr()) {
+      const nextFree = this.markOf(n) === MARK_FREE;
+      if (!(nextFree && n === m[(this.hdr + 4 * H_DV) >>> 2])) {
+        const nsize = m[(n + W) >>> 2]! & ~FLAG_BITS;
+        const idx = this.binOf(rem + (nextFree ? nsize : 0));
+        const slot = this.bins + (idx << 2);
+        const h = m[slot >>> 2]!;
+        if (nextFree && h === n ? this.binOf(nsize) !== idx : !this.linkOk(h)) throw new HeapCorruptionError("corrupted free list", op, slot);
+      }
+    }
     this.logStore((c + W) >>> 2, nb | (s & (CINUSE | PINUSE)));
     const r = c + nb;
     this.logStore((r + W) >>> 2, rem | CINUSE | PINUSE);
@@ -2293,7 +2309,7 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     this.setSizeWord(c, nb + rem, false);
     this.setSizeWord(c, nb, true);
     this.markChunk(r, rem, MARK_USED);
-    this.freeChunk(r, "realloc");
+    this.freeChunk(r, op);
   }
 
   protected override memalignImpl(alignment: number, size: number): number {
@@ -2343,7 +2359,7 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
       this.freeChunk(c, "memalign");
     }
     const s = m[(a + W) >>> 2];
-    if ((s & ~FLAG_BITS) - nb >= min) this.splitTail(a, s, nb);
+    if ((s & ~FLAG_BITS) - nb >= min) this.splitTail(a, s, nb, "memalign");
     return p;
   }
 

@@ -2153,7 +2153,7 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
     // them: even when the block stays as it is (its size may have been smashed bigger).
     this.freeChunk(c, "realloc", true);
     if (nb <= old) {
-      if (old - nb >= min) this.splitTail(c, s, nb);
+      if (old - nb >= min) this.splitTail(c, s, nb, "realloc");
       return p;
     }
     const n = c + old;
@@ -2260,11 +2260,27 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
     return q;
   }
 
-  /** Shrinks in-use chunk `c` (header `s`) to `nb` bytes and frees the tail. */
-  protected override splitTail(c: number, s: number, nb: number): void {
+  /**
+   * Shrinks in-use chunk `c` (header `s`) to `nb` bytes and frees the tail. The tail's free is
+   * checked before anything changes (the chunk after it as free checks `c`'s, and the bin the
+   * tail joins, alone or merged with that chunk): refused, the block stays whole.
+   */
+  protected override splitTail(c: number, s: number, nb: number, op: string): void {
     const m = this.m;
     const W = this.W;
     const rem = (s & ~FLAG_BITS) - nb;
+    this.freeChunk(c, op, true);
+    const n = c + (s & ~FLAG_BITS);
+    if (n !== this.topAddr()) {
+      const nextFree = this.markOf(n) === MARK_FREE;
+      if (!(nextFree && n === m[this.tr((this.hdr + 4 * H_DV) >>> 2)])) {
+        const nsize = m[this.tr((n + W) >>> 2)]! & ~FLAG_BITS;
+        const idx = this.binOf(rem + (nextFree ? nsize : 0));
+        const slot = this.bins + (idx << 2);
+        const h = m[this.tr(slot >>> 2)]!;
+        if (nextFree && h === n ? this.binOf(nsize) !== idx : !this.linkOk(h)) throw new HeapCorruptionError("corrupted free list", op, slot);
+      }
+    }
     { const $i = (c + W) >>> 2; const $x = nb | (s & (CINUSE | PINUSE)); const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
     const r = c + nb;
     { const $i = (r + W) >>> 2; const $x = rem | CINUSE | PINUSE; const $v = $i >>> this.ps; const $k = ($v & 1023) << 1; const $c = this.wc; const $a = $c[$k] === $v ? $c[$k + 1]! + ($i & this.pm) : this.writeMiss($i); const $u = this.undo; const $n = this.undoN; if ($n < $u.length) { $u[$n] = $i; $u[$n + 1] = m[$a]!; } this.undoN = $n + 2; m[$a] = $x; }
@@ -2272,7 +2288,7 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
     this.setSizeWord(c, nb + rem, false);
     this.setSizeWord(c, nb, true);
     this.markChunk(r, rem, MARK_USED);
-    this.freeChunk(r, "realloc");
+    this.freeChunk(r, op);
   }
 
   protected override memalignImpl(alignment: number, size: number): number {
@@ -2322,7 +2338,7 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
       this.freeChunk(c, "memalign");
     }
     const s = m[this.tr((a + W) >>> 2)];
-    if ((s & ~FLAG_BITS) - nb >= min) this.splitTail(a, s, nb);
+    if ((s & ~FLAG_BITS) - nb >= min) this.splitTail(a, s, nb, "memalign");
     return p;
   }
 

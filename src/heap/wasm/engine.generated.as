@@ -82,7 +82,7 @@ export function takeErrno(): i32 {
   return (<i64>(c) + <i64>(W2));
 }
 
-// Heap.ts:3113 freeImpl
+// Heap.ts:3129 freeImpl
 // @ts-ignore: decorator
 @inline export function freeImpl(ptr: i64): void {
   if ((((MODE & MODE_SYNC)) != 0)) {
@@ -132,7 +132,7 @@ export function takeErrno(): i32 {
   freeChunk(c, 1 /* realloc */, true);
   if ((nb <= old)) {
     if (((<i64>(old) - <i64>(nb)) >= <i64>(min))) {
-      splitTail(c, s, nb);
+      splitTail(c, s, nb, 1 /* realloc */);
     }
     return p;
   }
@@ -181,7 +181,7 @@ export function takeErrno(): i32 {
   return reallocImpl(ptr, total);
 }
 
-// Heap.ts:2783 memalignImpl
+// Heap.ts:2799 memalignImpl
 export function memalignImpl(alignment: i64, size: i64): i64 {
   if ((alignment <= <i64>(ALIGN))) {
     return mallocImpl(size);
@@ -228,7 +228,7 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
   }
   let s: i32 = load<i32>(<usize>(<i32>(a) + W));
   if (((<i64>(((s & (~FLAG_BITS)))) - <i64>(nb)) >= <i64>(min))) {
-    splitTail(a, s, nb);
+    splitTail(a, s, nb, 3 /* memalign */);
   }
   return p;
 }
@@ -305,7 +305,7 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
   return allocFromTop(nb);
 }
 
-// Heap.ts:3142 freeFast
+// Heap.ts:3158 freeFast
 // @ts-ignore: decorator
 @inline export function freeFast(ptr: i64, op: i32, checkOnly: bool = false): bool {
   let min: i32 = minChunk;
@@ -680,7 +680,7 @@ export function super_freeChunk(c: i64, op: i32, checkOnly: bool = false): void 
   return ((total > <i64>(MAX_REQUEST)) ? <i64>((-1)) : total);
 }
 
-// Heap.ts:3124 freeChunk
+// Heap.ts:3140 freeChunk
 export function freeChunk(c: i64, op: i32, checkOnly: bool = false): void {
   if (freeFast((c + <i64>(W2)), op, checkOnly)) {
     return;
@@ -688,9 +688,23 @@ export function freeChunk(c: i64, op: i32, checkOnly: bool = false): void {
   super_freeChunk(c, op, checkOnly);
 }
 
-// Heap.ts:2769 splitTail
-export function splitTail(c: i64, s: i32, nb: i32): void {
+// Heap.ts:2773 splitTail
+export function splitTail(c: i64, s: i32, nb: i32, op: i32): void {
   let rem: i64 = (<i64>(((s & (~FLAG_BITS)))) - <i64>(nb));
+  freeChunk(c, op, true);
+  let n: i64 = (c + <i64>(((s & (~FLAG_BITS)))));
+  if ((n != <i64>(topAddr()))) {
+    let nextFree: bool = (markOf(n) == MARK_FREE);
+    if (!((nextFree && (n == <i64>(load<i32>(<usize>(hdr + (4 * H_DV)))))))) {
+      let nsize: i32 = (load<i32>(<usize>(<i32>(n) + W)) & (~FLAG_BITS));
+      let idx: i64 = binOf((rem + <i64>(((nextFree ? nsize : 0)))));
+      let slot: i64 = (<i64>(bins) + <i64>(((<i32>(idx) << 2))));
+      let h: i32 = load<i32>(<usize><i32>(slot));
+      if (((nextFree && (<i64>(h) == n)) ? (binOf(<i64>(nsize)) != idx) : !linkOk(h))) {
+        fail(0 /* HeapCorruptionError */, 0 /* corrupted free list */, op, <f64>(slot)); unreachable();
+      }
+    }
+  }
   store<i32>(<usize>(<i32>(c) + W), (nb | (s & (CINUSE | PINUSE))));
   let r: i64 = (c + <i64>(nb));
   store<i32>(<usize>(<i32>(r) + W), ((<i32>(rem) | CINUSE) | PINUSE));
@@ -698,7 +712,7 @@ export function splitTail(c: i64, s: i32, nb: i32): void {
   setSizeWord(c, (<i64>(nb) + rem), false);
   setSizeWord(c, <i64>(nb), true);
   markChunk(r, rem, MARK_USED);
-  freeChunk(r, 1 /* realloc */);
+  freeChunk(r, op);
 }
 
 // Heap.ts:1887 topAddr
@@ -1063,7 +1077,7 @@ export function allocFromTop(nb: i64): i32 {
   }
 }
 
-// Heap.ts:3353 linksFree
+// Heap.ts:3369 linksFree
 // @ts-ignore: decorator
 @inline export function linksFree(c: i64, size: i32, top: i32, map: u32): bool {
   let fd: i32 = load<i32>(<usize>(<i32>(c) + W2));
@@ -1077,7 +1091,7 @@ export function allocFromTop(nb: i64): i32 {
   return (freeStart(bk, top, map) && (<i64>(load<i32>(<usize>(bk + W2))) == c));
 }
 
-// Heap.ts:3341 freeStart
+// Heap.ts:3357 freeStart
 // @ts-ignore: decorator
 @inline export function freeStart(x: i32, top: i32, map: u32): bool {
   if (((((((x + W2) & amask)) != 0) || (x < arena)) || (x >= top))) {
