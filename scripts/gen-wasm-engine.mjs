@@ -33,7 +33,7 @@
 //   this.errno = E                 → a global the C-ABI layer turns into the module's errno
 //   this.host.sbrk / copy / zero   → the wasm host (host.as): memory.grow, memory.copy/fill
 //
-// The engine takes the methods of FastPathHeap (in Heap.ts, after Heap) in place of Heap's:
+// The engine takes the methods of FastPathHeap (src/heap/FastPathHeap.ts) in place of Heap's:
 // free's common cases written out for any data model, each header and chunk-map word read once
 // (`this.freeFast`, as free's LP64 fast path has them with literal numbers); a Heap method it
 // overrides stays as `super_<name>`, which its `super.<name>(...)` calls. JavaScript's heaps do
@@ -58,6 +58,7 @@ const rel = (p) => path.join(REPO, p);
 /** The TypeScript the engine is derived from. */
 export const SOURCES = {
   heap: "src/heap/Heap.ts",
+  fastPath: "src/heap/FastPathHeap.ts",
   bins: "src/heap/bins.ts",
   chunk: "src/heap/chunk.ts",
   header: "src/heap/header.ts",
@@ -190,22 +191,23 @@ class Translator {
   constructor(sources, consts, errno, cold) {
     this.cold = cold;
     this.heap = ts.createSourceFile("Heap.ts", sources.heap, ts.ScriptTarget.ES2022, true);
+    this.fastPath = ts.createSourceFile("FastPathHeap.ts", sources.fastPath ?? "", ts.ScriptTarget.ES2022, true);
     this.bins = ts.createSourceFile("bins.ts", sources.bins, ts.ScriptTarget.ES2022, true);
     this.consts = consts; // module constants by name
     this.errno = errno; // the Errno object
     this.methods = new Map();
     // Heap's methods, then FastPathHeap's, which take their place (its written-out common
     // cases); a Heap method it overrides stays as super_<name>, for its `super.<name>(...)`.
-    for (const cls of [heapClass(this.heap), fastPathClass(this.heap)].filter((x) => x !== null)) {
+    for (const cls of [heapClass(this.heap), fastPathClass(this.fastPath)].filter((x) => x !== null)) {
       for (const m of cls.members) {
         if (!ts.isMethodDeclaration(m) || (ts.getModifiers(m) ?? []).some((x) => x.kind === ts.SyntaxKind.StaticKeyword)) continue;
-        const name = m.name.getText(this.heap);
+        const name = m.name.getText(cls.getSourceFile());
         if (cls.name.text === "FastPathHeap" && this.methods.has(name)) this.methods.set(`super_${name}`, this.methods.get(name));
         this.methods.set(name, m);
       }
     }
     this.functions = new Map();
-    for (const sf of [this.bins, this.heap]) {
+    for (const sf of [this.bins, this.heap, this.fastPath]) {
       for (const s of sf.statements) if (ts.isFunctionDeclaration(s) && s.name) this.functions.set(s.name.text, s);
     }
     this.usedConsts = new Set();

@@ -4,7 +4,7 @@
 /* eslint-disable */
 
 /** sha256 of the sources, the generated AssemblyScript, asc's version and its flags. */
-export const ENGINE_HASH = "6268b62c0a86d4bd136df79a2c863c3821758e7a5223f6db1994137a911949b2";
+export const ENGINE_HASH = "56e2a863e92e443d2bc57e6934ff91c910e98603fefcf73e298fb63de195b2f5";
 
 /** The engine's binary for each data model, base64. */
 export const ENGINE_WASM: { readonly lp64: string; readonly ilp32: string; readonly wasm32: string } = {

@@ -20,7 +20,7 @@
  */
 import { Heap, HeapCorruptionError, M_TOP_PAD, M_TRIM_THRESHOLD, type DataModel } from "../../../src/index.js";
 import { H_BITMAP, H_COVER, H_DV, H_END, H_TOP } from "../../../src/heap/header.js";
-import { FastPathHeap } from "../../../src/heap/Heap.js";
+import { FastPathHeap } from "../../../src/heap/FastPathHeap.js";
 import { wasmEngine } from "../../../src/heap/wasm/index.js";
 
 /**
