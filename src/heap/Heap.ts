@@ -2139,6 +2139,9 @@ export class Heap<M extends HeapMemory = LinearMemory> {
         incr = padded === 1 ? Math.ceil((need + bmChunk + pad) / page) * page : (need + bmChunk + this.amask) & ~this.amask;
       }
       if (end + incr - this.arena > newCover || end + incr > m[(hdr + 4 * H_LIMIT) >>> 2]!) continue;
+      // The map will move (moveBitmap) and its old chunk be freed: that free's checks run before
+      // the break moves, so that damage around the old chunk is refused with nothing changed.
+      if (bmChunk !== 0) this.freeChunk(m[(hdr + 4 * H_BITMAP) >>> 2]! - this.W2, "malloc", true);
       if (h.sbrk(incr) === -1) continue;
       m = this.m = h.u32; // growing a wasm memory replaces its buffer
       const newEnd = end + incr;

@@ -109,7 +109,7 @@ export function takeErrno(): i32 {
   return p;
 }
 
-// Heap.ts:2637 reallocImpl
+// Heap.ts:2640 reallocImpl
 // @ts-ignore: decorator
 @inline export function reallocImpl(p: i64, size: i64): i64 {
   if ((p == <i64>(0))) {
@@ -181,7 +181,7 @@ export function takeErrno(): i32 {
   return reallocImpl(ptr, total);
 }
 
-// Heap.ts:2799 memalignImpl
+// Heap.ts:2802 memalignImpl
 export function memalignImpl(alignment: i64, size: i64): i64 {
   if ((alignment <= <i64>(ALIGN))) {
     return mallocImpl(size);
@@ -530,7 +530,7 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
   return true;
 }
 
-// Heap.ts:2468 super_freeChunk
+// Heap.ts:2471 super_freeChunk
 export function super_freeChunk(c: i64, op: i32, checkOnly: bool = false): void {
   let min: i32 = minChunk;
   let s: i32 = load<i32>(<usize>(<i32>(c) + W));
@@ -658,7 +658,7 @@ export function super_freeChunk(c: i64, op: i32, checkOnly: bool = false): void 
   }
 }
 
-// Heap.ts:2381 validate
+// Heap.ts:2384 validate
 // @ts-ignore: decorator
 @inline export function validate(p: i64, op: i32): i64 {
   if ((((MODE & MODE_SYNC)) != 0)) {
@@ -688,7 +688,7 @@ export function freeChunk(c: i64, op: i32, checkOnly: bool = false): void {
   super_freeChunk(c, op, checkOnly);
 }
 
-// Heap.ts:2773 splitTail
+// Heap.ts:2776 splitTail
 export function splitTail(c: i64, s: i32, nb: i32, op: i32): void {
   let rem: i64 = (<i64>(((s & (~FLAG_BITS)))) - <i64>(nb));
   freeChunk(c, op, true);
@@ -721,7 +721,7 @@ export function splitTail(c: i64, s: i32, nb: i32, op: i32): void {
   return load<i32>(<usize>(hdr + (4 * H_TOP)));
 }
 
-// Heap.ts:2701 growIntoTop
+// Heap.ts:2704 growIntoTop
 export function growIntoTop(c: i64, s: i32, nb: i32): bool {
   let min: i32 = minChunk;
   let old: i32 = (s & (~FLAG_BITS));
@@ -773,7 +773,7 @@ export function growIntoTop(c: i64, s: i32, nb: i32): bool {
   return true;
 }
 
-// Heap.ts:2759 reallocMove
+// Heap.ts:2762 reallocMove
 export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
   let q: i64 = mallocImpl(size);
   if ((q == <i64>(0))) {
@@ -784,7 +784,7 @@ export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
   return q;
 }
 
-// Heap.ts:2197 markOf
+// Heap.ts:2200 markOf
 // @ts-ignore: decorator
 @inline export function markOf(c: i64): i32 {
   let w: i32 = load<i32>((<usize><i32>(mapWord(c)) << 2));
@@ -794,19 +794,19 @@ export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
   return (<i32>(<u32>w >>> <u32>((<i32>(<u32>(<i32>(c) - arena) >>> <u32>gshift) & 15) << 1)) & 3);
 }
 
-// Heap.ts:2369 binOf
+// Heap.ts:2372 binOf
 // @ts-ignore: decorator
 @inline export function binOf(size: i64): i64 {
   return ((size < <i64>(smallLimit)) ? <i64>((<u32><i32>(size) >>> <u32>gshift)) : binIndex(size, gshift));
 }
 
-// Heap.ts:2262 linkOk
+// Heap.ts:2265 linkOk
 // @ts-ignore: decorator
 @inline export function linkOk(x: i32): bool {
   return ((x == 0) || ((((((((x + W2) & amask)) == 0) && (x >= arena)) && (x < topAddr())) && (markOf(<i64>(x)) == MARK_FREE))));
 }
 
-// Heap.ts:2353 unlink
+// Heap.ts:2356 unlink
 // @ts-ignore: decorator
 @inline export function unlink(c: i64, size: i32): void {
   let idx: i64 = binOf(<i64>(size));
@@ -826,7 +826,7 @@ export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
   }
 }
 
-// Heap.ts:2212 setSizeWord
+// Heap.ts:2215 setSizeWord
 // @ts-ignore: decorator
 @inline export function setSizeWord(c: i64, size: i64, on: bool): void {
   let n: i32 = (<i32>(size) >> gshift);
@@ -835,7 +835,7 @@ export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
   }
 }
 
-// Heap.ts:2224 unmarkChunk
+// Heap.ts:2227 unmarkChunk
 // @ts-ignore: decorator
 @inline export function unmarkChunk(c: i64, size: i32): void {
   setSizeWord(c, <i64>(size), false);
@@ -875,7 +875,7 @@ export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
   }
 }
 
-// Heap.ts:2187 newHead
+// Heap.ts:2190 newHead
 // @ts-ignore: decorator
 @inline export function newHead(c: i64): void {
   if ((W == 8)) {
@@ -883,14 +883,14 @@ export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
   }
 }
 
-// Heap.ts:2218 markChunk
+// Heap.ts:2221 markChunk
 // @ts-ignore: decorator
 @inline export function markChunk(c: i64, size: i64, v: i32): void {
   setMark(c, v);
   setSizeWord(c, size, true);
 }
 
-// Heap.ts:2374 isLive
+// Heap.ts:2377 isLive
 // @ts-ignore: decorator
 @inline export function isLive(p: i64): bool {
   if (((<i64>((<u32><i32>(p) >>> <u32>0)) != p) || (((<i32>(p) & amask)) != 0))) {
@@ -900,7 +900,7 @@ export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
   return ((((c >= <i64>(arena)) && (p < <i64>(topAddr()))) && (markOf(c) == MARK_USED)) && (p != <i64>(load<i32>(<usize>(hdr + (4 * H_BITMAP))))));
 }
 
-// Heap.ts:2234 sizeOk
+// Heap.ts:2237 sizeOk
 // @ts-ignore: decorator
 @inline export function sizeOk(c: i64, size: i64): bool {
   if ((((size < <i64>(minChunk)) || (((<i32>(size) & amask)) != 0)) || ((c + size) > <i64>(load<i32>(<usize>(hdr + (4 * H_TOP))))))) {
@@ -935,7 +935,7 @@ export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
   return (((c + size) == <i64>(load<i32>(<usize>(hdr + (4 * H_TOP))))) || (((<i32>(<u32>load<i32>((<usize><i32>(we) << 2)) >>> <u32>((<i32>(e) & 15) << 1)) & 1)) != 0));
 }
 
-// Heap.ts:2586 trim
+// Heap.ts:2589 trim
 export function trim(pad: i64): i32 {
   lowerBitmap();
   let top: i32 = topAddr();
@@ -1000,7 +1000,7 @@ export function takeDv(dv: i32, nb: i64): i32 {
   return dv;
 }
 
-// Heap.ts:2267 findBin
+// Heap.ts:2270 findBin
 // @ts-ignore: decorator
 @inline export function findBin(idx: i64): i64 {
   let words: i64 = (<i64>(hdr) + (<i64>(4) * <i64>(H_BINMAP)));
@@ -1058,13 +1058,13 @@ export function allocFromTop(nb: i64): i32 {
   return carveTop(nb);
 }
 
-// Heap.ts:2165 bitmapHeadOk
+// Heap.ts:2168 bitmapHeadOk
 // @ts-ignore: decorator
 @inline export function bitmapHeadOk(s: i32): bool {
   return ((((s & CINUSE)) != 0) && (<i64>(((s & (~FLAG_BITS)))) == bitmapChunkSize(<i64>((<u32>load<i32>(<usize>(hdr + (4 * H_COVER))) >>> <u32>0)))));
 }
 
-// Heap.ts:2306 markBin
+// Heap.ts:2309 markBin
 // @ts-ignore: decorator
 @inline export function markBin(idx: i64): void {
   let w: u32 = (<u32><i32>(idx) >>> <u32>5);
@@ -1102,7 +1102,7 @@ export function allocFromTop(nb: i64): i32 {
   return ((((w & 3)) != SIZE_TAG) && (((<i32>(<u32>w >>> <u32>((<i32>(g) & 15) << 1)) & 3)) == MARK_FREE));
 }
 
-// Heap.ts:2426 liveInside
+// Heap.ts:2429 liveInside
 // @ts-ignore: decorator
 @inline export function liveInside(c: i64, n: i64): bool {
   let base: u32 = (<u32>load<i32>(<usize>(hdr + (4 * H_BITMAP))) >>> <u32>2);
@@ -1126,13 +1126,13 @@ export function allocFromTop(nb: i64): i32 {
   return false;
 }
 
-// Heap.ts:2449 footerOk
+// Heap.ts:2452 footerOk
 // @ts-ignore: decorator
 @inline export function footerOk(c: i64, size: i32): bool {
   return ((load<i32>(<usize>(<i32>(c) + size)) == size) && (((load<i32>(<usize>((<i32>(c) + size) + W)) & PINUSE)) == 0));
 }
 
-// Heap.ts:2339 linksOk
+// Heap.ts:2342 linksOk
 // @ts-ignore: decorator
 @inline export function linksOk(c: i64, size: i32): bool {
   let W3: i64 = (<i64>(W2) + <i64>(W));
@@ -1147,13 +1147,13 @@ export function allocFromTop(nb: i64): i32 {
   return (((bk != 0) && linkOk(bk)) && (<i64>(load<i32>(<usize>(bk + W2))) == c));
 }
 
-// Heap.ts:2257 freeChunkOk
+// Heap.ts:2260 freeChunkOk
 // @ts-ignore: decorator
 @inline export function freeChunkOk(c: i64, size: i64): bool {
   return ((((((((<i32>(c) + W2) & amask)) == 0) && (c >= <i64>(arena))) && (c < <i64>(topAddr()))) && (markOf(c) == MARK_FREE)) && sizeOk(c, size));
 }
 
-// Heap.ts:2204 setMark
+// Heap.ts:2207 setMark
 // @ts-ignore: decorator
 @inline export function setMark(c: i64, v: i32): void {
   let i: i64 = mapWord(c);
@@ -1161,7 +1161,7 @@ export function allocFromTop(nb: i64): i32 {
   store<i32>((<usize><i32>(i) << 2), ((load<i32>((<usize><i32>(i) << 2)) & (~(3 << sh))) | (v << sh)));
 }
 
-// Heap.ts:2290 insert
+// Heap.ts:2293 insert
 // @ts-ignore: decorator
 @inline export function insert(c: i64, size: i64): void {
   let idx: i64 = ((size < <i64>(smallLimit)) ? <i64>((<u32><i32>(size) >>> <u32>gshift)) : binIndex(size, gshift));
@@ -1179,7 +1179,7 @@ export function allocFromTop(nb: i64): i32 {
   store<i32>(<usize><i32>(slot), <i32>(c));
 }
 
-// Heap.ts:2391 badPointer
+// Heap.ts:2394 badPointer
 export function badPointer(p: i64, op: i32): void {
   if (((<i64>((<u32><i32>(p) >>> <u32>0)) != p) || (((<i32>(p) & amask)) != 0))) {
     fail(2 /* InvalidPointerError */, 0, op, <f64>(p)); unreachable();
@@ -1249,6 +1249,9 @@ export function grow(need: i64): i64 {
     if (((((<i64>(end) + incr) - <i64>(arena)) > newCover) || ((<i64>(end) + incr) > <i64>(load<i32>(<usize>(hdr + (4 * H_LIMIT))))))) {
       continue;
     }
+    if ((bmChunk != <i64>(0))) {
+      freeChunk((<i64>(load<i32>(<usize>(hdr + (4 * H_BITMAP)))) - <i64>(W2)), 5 /* malloc */, true);
+    }
     if ((hostSbrk(incr) == <i64>((-1)))) {
       continue;
     }
@@ -1262,7 +1265,7 @@ export function grow(need: i64): i64 {
   return <i64>((-1));
 }
 
-// Heap.ts:2170 moveBitmap
+// Heap.ts:2173 moveBitmap
 export function moveBitmap(cover: i64): void {
   let chunkSize: i64 = bitmapChunkSize(cover);
   let newPayload: i64 = (<i64>(carveTop(chunkSize, false)) + <i64>(W2));
@@ -1276,20 +1279,20 @@ export function moveBitmap(cover: i64): void {
   freeChunk((<i64>(oldPayload) - <i64>(W2)), 5 /* malloc */);
 }
 
-// Heap.ts:2159 bitmapChunkSize
+// Heap.ts:2162 bitmapChunkSize
 // @ts-ignore: decorator
 @inline export function bitmapChunkSize(cover: i64): i64 {
   let bytes: u32 = (<u32><i32>(cover) >>> <u32>(gshift + 2));
   return imax(<i64>(minChunk), <i64>((((<i32>(bytes) + W) + amask) & (~amask))));
 }
 
-// Heap.ts:2192 mapWord
+// Heap.ts:2195 mapWord
 // @ts-ignore: decorator
 @inline export function mapWord(c: i64): i64 {
   return (<i64>(((<u32>load<i32>(<usize>(hdr + (4 * H_BITMAP))) >>> <u32>2))) + <i64>(((<u32>(<i32>(c) - arena) >>> <u32>(gshift + 4)))));
 }
 
-// Heap.ts:2318 unmarkBin
+// Heap.ts:2321 unmarkBin
 // @ts-ignore: decorator
 @inline export function unmarkBin(idx: i64): void {
   let w: u32 = (<u32><i32>(idx) >>> <u32>5);
@@ -1302,7 +1305,7 @@ export function moveBitmap(cover: i64): void {
   }
 }
 
-// Heap.ts:2608 lowerBitmap
+// Heap.ts:2611 lowerBitmap
 export function lowerBitmap(): void {
   let bm: i64 = (<i64>(load<i32>(<usize>(hdr + (4 * H_BITMAP)))) - <i64>(W2));
   let bs: i32 = load<i32>(<usize>(<i32>(bm) + W));
@@ -1342,7 +1345,7 @@ export function lowerBitmap(): void {
   store<i32>(<usize>(hdr + (4 * i)), <i32>(v));
 }
 
-// Heap.ts:2331 popHead
+// Heap.ts:2334 popHead
 // @ts-ignore: decorator
 @inline export function popHead(c: i32, idx: i64): void {
   let fd: i32 = load<i32>(<usize>(c + W2));
@@ -1375,7 +1378,7 @@ export function lowerBitmap(): void {
   return top;
 }
 
-// Heap.ts:2154 noteFootprint
+// Heap.ts:2157 noteFootprint
 export function noteFootprint(): void {
   let fp: i64 = mallocFootprint();
   if ((fp > <i64>(maxFootprint()))) {
