@@ -21,6 +21,11 @@ setarch -R "$build/faults" > "$out/mmapped-block-faults.txt"
 gcc -O1 -o "$build/relro-merge" "$here/relro-merge.c"
 setarch -R "$build/relro-merge" "$build/file.bin" > "$out/relro-merge.txt"
 
+# mmap hints (where a mapping goes when its address is taken, unaligned, out of range) and the
+# errors of mmap, munmap and mprotect, in a fresh static process.
+gcc -O1 -static -o "$build/mmap-hints" "$here/mmap-hints.c"
+setarch -R "$build/mmap-hints" | sed "s#$build/#/tmp/#" > "$out/mmap-hints.txt"
+
 # The layout of a static and of a PIE program: its maps at main and after mmap and sbrk, the
 # mm fields of /proc/self/stat, and its program headers (which the tests give the model).
 # The binaries are called /tmp/prog-static and /tmp/prog-pie in the recordings.

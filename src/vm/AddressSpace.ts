@@ -228,6 +228,12 @@ export type VmEventListener = (event: VmEvent) => void;
 const KNOWN_PROT = PROT_READ | PROT_WRITE | PROT_EXEC;
 
 /**
+ * Linux's `stack_guard_gap`, in pages: mmap places nothing closer than this below a stack
+ * that grows down (`vm_start_gap`), so that the stack keeps room to grow.
+ */
+const STACK_GUARD_GAP_PAGES = 256;
+
+/**
  * The open address spaces over each RAM, for global reclaim. A space stays until `close()`,
  * as a process holds its frames until it exits (frames of a space dropped without `close()`
  * are never freed either); the whole set goes with its RAM. Strong references: a `WeakRef`
@@ -611,8 +617,11 @@ export class AddressSpace {
       if (taken) this.unmapRange(addr, addr + len);
       start = addr;
     } else {
-      const hint = Math.ceil(addr / ps) * ps;
-      if (addr !== 0 && hint >= this.mmapMinAddr && hint + len <= this.taskSize && !this.vmas.overlaps(hint, hint + len)) start = hint;
+      // Linux rounds a hint down to its page, and one below mmap_min_addr up to it
+      // (round_hint_to_min); a hint in a stack's guard gap is as taken as one on a mapping.
+      let hint = addr - (addr % ps);
+      if (hint !== 0 && hint < this.mmapMinAddr) hint = this.mmapMinAddr;
+      if (hint !== 0 && hint + len <= this.taskSize && this.holeFits(hint, len)) start = hint;
       else {
         start = this.findHole(len);
         if (start < 0) return this.fail(Errno.ENOMEM);
@@ -1543,6 +1552,17 @@ export class AddressSpace {
     }
   }
 
+  /** Where a hole below `v` must end: its start, or for a stack the start of its guard gap (`vm_start_gap`). */
+  private gapStart(v: Vma): number {
+    return v.growsDownTo < 0 ? v.start : Math.max(0, v.start - STACK_GUARD_GAP_PAGES * this.pageSize);
+  }
+
+  /** Whether `[start, start + len)` is free, a stack's guard gap counting as taken. */
+  private holeFits(start: number, len: number): boolean {
+    const next = this.vmas.list[this.vmas.indexAfter(start)];
+    return next === undefined || start + len <= this.gapStart(next);
+  }
+
   /** Top-down search for a hole of `len` bytes below {@link mmapBase}, then above it. @returns -1 when none */
   private findHole(len: number): number {
     const list = this.vmas.list;
@@ -1551,13 +1571,13 @@ export class AddressSpace {
       const v = i >= 0 ? list[i]! : null;
       const floor = v !== null ? v.end : this.mmapMinAddr;
       if (floor < ceil && ceil - floor >= len) return ceil - len;
-      if (v !== null) ceil = Math.min(ceil, v.start);
+      if (v !== null) ceil = Math.min(ceil, this.gapStart(v));
     }
     // Nothing below the base: bottom-up above it.
     let lo = this.mmapBase;
     for (const v of list) {
       if (v.end <= lo) continue;
-      if (v.start - lo >= len) return lo;
+      if (this.gapStart(v) - lo >= len) return lo;
       lo = Math.max(lo, v.end);
     }
     return this.taskSize - lo >= len ? lo : -1;
