@@ -4,7 +4,7 @@
 /* eslint-disable */
 
 /** sha256 of the sources, the generated AssemblyScript, asc's version and its flags. */
-export const ENGINE_HASH = "eaf830971853facd7900484ab31667237ce978579e1e80fd6a622c2bbd99c3e3";
+export const ENGINE_HASH = "e6969b968eea4565632dd1fb4eb26b78e1736f8783f1c3fa43da52f73f648479";
 
 /** The engine's binary for each data model, base64. */
 export const ENGINE_WASM: { readonly lp64: string; readonly ilp32: string; readonly wasm32: string } = {
