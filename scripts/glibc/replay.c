@@ -270,6 +270,8 @@ static void try_learn_key(void) {
     uintptr_t b = cur_brk();
     if (b > hi) hi = b;
     if (w == 0) continue;
+    /* M_PERTURB fills a chunk freed to a fastbin with one byte repeated: no key looks so. */
+    if (w == (w & 0xff) * 0x0101010101010101ull) continue;
     if (w >= heap0 && w < hi) continue;
     if (w >= arena_base && w < arena_base + ARENA_SIZE) continue;
     tcache_key = w;
