@@ -26,6 +26,10 @@ setarch -R "$build/relro-merge" "$build/file.bin" > "$out/relro-merge.txt"
 gcc -O1 -static -o "$build/mmap-hints" "$here/mmap-hints.c"
 setarch -R "$build/mmap-hints" | sed "s#$build/#/tmp/#" > "$out/mmap-hints.txt"
 
+# How far the main stack grows down towards a mapping below it (Linux's stack_guard_gap).
+gcc -O1 -static -o "$build/stack-gap" "$here/stack-gap.c"
+setarch -R "$build/stack-gap" > "$out/stack-gap.txt"
+
 # The layout of a static and of a PIE program: its maps at main and after mmap and sbrk, the
 # mm fields of /proc/self/stat, and its program headers (which the tests give the model).
 # The binaries are called /tmp/prog-static and /tmp/prog-pie in the recordings.

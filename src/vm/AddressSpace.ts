@@ -986,7 +986,8 @@ export class AddressSpace {
   /**
    * Makes the region holding `addr` a stack that grows down on demand (Linux `MAP_GROWSDOWN`
    * with a limit, as `RLIMIT_STACK` gives the main stack): touching the hole below it extends it,
-   * down to `lowest` (page-aligned), keeping one guard page above the next region down.
+   * down to `lowest` (page-aligned), keeping Linux's guard gap of 256 pages above the next
+   * region down unless that one is PROT_NONE.
    * @returns 0, or -1 with errno EINVAL (`lowest` unaligned or above the region) or ENOMEM
    *   (nothing mapped at `addr`)
    */
@@ -1235,8 +1236,8 @@ export class AddressSpace {
 
   /**
    * Stack growth (`expand_stack`): when the region just above `va` grows down and `va` is not
-   * below its limit, the region is extended down to `va`'s page, keeping one unmapped guard
-   * page above the region below it. @returns the grown region, or null
+   * below its limit, the region is extended down to `va`'s page, keeping Linux's guard gap
+   * (256 pages) above an accessible region below it. @returns the grown region, or null
    */
   private growStack(va: number): Vma | null {
     const list = this.vmas.list;
@@ -1245,8 +1246,10 @@ export class AddressSpace {
     if (up === undefined || up.growsDownTo < 0 || va < up.growsDownTo || va >= up.start) return null;
     const ps = this.pageSize;
     const start = va - (va % ps);
+    // expand_downwards: the stack stays stack_guard_gap above an accessible region below it
+    // (one that grows down itself, or a PROT_NONE one, it may meet).
     const below = list[i - 1];
-    if (below !== undefined && start - ps < below.end) return null;
+    if (below !== undefined && below.growsDownTo < 0 && below.prot !== PROT_NONE && start - below.end < STACK_GUARD_GAP_PAGES * ps) return null;
     const old = up.start;
     up.start = start;
     this.emitIf({ type: "mmap", address: start, length: old - start, prot: up.prot, flags: MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED });

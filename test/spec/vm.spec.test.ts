@@ -542,3 +542,28 @@ describe("mmap hints and errors against Linux (scripts/linux/mmap-hints.c, test/
     expect(mine(p.maps())).toEqual(mine(mapsText));
   });
 });
+
+describe("the stack grows down on demand, as far as Linux lets it (scripts/linux/stack-gap.c, test/fixtures/linux/stack-gap.txt)", () => {
+  const lines = readFileSync(new URL("../fixtures/linux/stack-gap.txt", import.meta.url), "utf8").trim().split("\n");
+  const p = Process.spawn({ memory: new PhysicalMemory({ frames: 256 }) });
+  const as = p.as;
+  const stackStart = () => parseInt(p.maps().split("\n").find((l) => l.endsWith("[stack]"))!.split("-")[0]!, 16);
+  const S = stackStart();
+  let page = 0;
+  for (const line of lines) {
+    const [what, pages, result, start] = line.split(" ") as [string, string, string, string | undefined];
+    const n = Number(pages);
+    it(line, () => {
+      if (what.startsWith("map-")) {
+        if (page !== 0) expect(as.munmap(page, PS)).toBe(0);
+        page = S - n * PS;
+        expect(as.mmap(page, PS, what === "map-rw" ? RW : PROT_NONE, ANON | MAP_FIXED_NOREPLACE)).toBe(page);
+        return;
+      }
+      const e = fault(() => as.write8(S - n * PS, 1));
+      if (result === "ok") expect(e).toBeUndefined();
+      else expect(e).toBeInstanceOf(SegmentationFault);
+      expect(stackStart().toString(16)).toBe(start);
+    });
+  }
+});

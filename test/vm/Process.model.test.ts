@@ -236,7 +236,8 @@ type Outcome = { fault: null } | { fault: typeof SegmentationFault | typeof Prot
 
 /**
  * One page's part of an access, as vm.md says: no region → grow the stack when the address is
- * in [stack limit, stack bottom) (keeping a guard page above the region below), else
+ * in [stack limit, stack bottom) (keeping Linux's 256-page guard gap above an accessible region
+ * below), else
  * SegmentationFault; a region forbidding the access → ProtectionFault.
  */
 function touch(model: Model, m: ModelProc, va: number, access: Access): Outcome {
@@ -244,7 +245,7 @@ function touch(model: Model, m: ModelProc, va: number, access: Access): Outcome 
   if (r === undefined) {
     const above = m.regions.list.find((x) => x.start > va);
     const below = m.regions.list.filter((x) => x.end <= va).pop();
-    if (above !== undefined && above.name === "[stack]" && va >= model.L.stackLimit && (below === undefined || down(va) - PS >= below.end)) {
+    if (above !== undefined && above.name === "[stack]" && va >= model.L.stackLimit && (below === undefined || below.prot === PROT_NONE || down(va) - below.end >= 256 * PS)) {
       above.start = down(va);
       r = above;
     } else return { fault: SegmentationFault, address: va };
