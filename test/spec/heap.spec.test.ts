@@ -10,6 +10,7 @@ import {
   LinearMemory,
   PhysicalMemory,
   Process,
+  SegmentationFault,
 } from "../../src/index.js";
 
 const KiB = 1024;
@@ -574,5 +575,81 @@ describe("state and sharing", () => {
     expect(() => snap.free(q)).not.toThrow(); // the snapshot still owns q
     expect(snap.memory.u8[p + 50]).toBe(7);
     snap.check();
+  });
+});
+
+describe("data models", () => {
+  it("64-bit default: 16-byte alignment, 8-byte size fields, 32-byte minimum chunk", () => {
+    const h = heap();
+    const a = h.malloc(0), b = h.malloc(0), c = h.malloc(24), d = h.malloc(25);
+    expect(b - a).toBe(32);
+    expect(h.mallocUsableSize(a)).toBe(24);
+    expect(d - c).toBe(32);
+    expect(h.mallocUsableSize(d)).toBe(40);
+  });
+
+  it("32-bit option: 8-byte alignment, 4-byte size fields, 16-byte minimum chunk", () => {
+    const h = new Heap({ memory: new LinearMemory({ initialBytes: 64 * KiB, maxBytes: 64 * MiB }), dataModel: "ilp32" });
+    const ps = [0, 1, 12, 13, 20, 100].map((n) => h.malloc(n));
+    for (const p of ps) expect(p % 8).toBe(0);
+    expect(ps[1]! - ps[0]!).toBe(16);
+    expect(h.mallocUsableSize(ps[0]!)).toBe(12);
+    expect(h.mallocUsableSize(ps[3]!)).toBe(20);
+    expect(ps.some((p) => p % 16 !== 0)).toBe(true); // not padded to 16
+    for (const p of ps) h.free(p);
+    h.check();
+  });
+});
+
+describe("the heap of a Process", () => {
+  it("mallinfo counts mapped blocks in hblks/hblkhd, apart from arena; the footprint counts both", () => {
+    const proc = Process.spawn({ memory: new PhysicalMemory({ frames: 4096 }) });
+    const h = proc.heap;
+    const small = h.malloc(1000);
+    const big = h.malloc(300 * KiB);
+    const m = h.mallinfo();
+    expect(m.hblks).toBe(1);
+    expect(m.hblkhd).toBeGreaterThanOrEqual(300 * KiB);
+    expect(m.hblkhd % 4096).toBe(0);
+    expect(m.uordblks + m.fordblks).toBe(m.arena);
+    expect(m.arena).toBeLessThan(300 * KiB);
+    expect(h.mallocFootprint()).toBe(m.arena + m.hblkhd);
+    expect(h.mallocUsableSize(big)).toBeGreaterThanOrEqual(300 * KiB);
+    h.free(big);
+    h.free(small);
+    h.check();
+  });
+
+  it("a big free at the top gives memory back with a negative sbrk, keeping topPad", () => {
+    const proc = Process.spawn({ memory: new PhysicalMemory({ frames: 4096 }), heap: { topPad: 64 * KiB, trimThreshold: 128 * KiB } });
+    const h = proc.heap;
+    const a = h.malloc(100 * KiB), b = h.malloc(100 * KiB), c = h.malloc(100 * KiB);
+    const grown = proc.sbrk(0);
+    h.free(c);
+    h.free(b);
+    h.free(a);
+    const after = proc.sbrk(0);
+    expect(after).toBeLessThan(grown);
+    const keep = h.mallinfo().keepcost;
+    expect(keep).toBeGreaterThanOrEqual(64 * KiB);
+    expect(keep).toBeLessThan(64 * KiB + 2 * 4096);
+    // the pages above the new break are gone
+    expect(() => proc.as.read8(Math.ceil(after / 4096) * 4096)).toThrow(SegmentationFault);
+  });
+
+  it("realloc of a mapped block that cannot grow: 0, ENOMEM, the block intact", () => {
+    const proc = Process.spawn({ memory: new PhysicalMemory({ frames: 4096 }) });
+    const h = proc.heap;
+    const p = h.malloc(200 * KiB);
+    proc.as.writeBytes(p, new Uint8Array(100).fill(9));
+    h.errno = 0;
+    expect(h.realloc(p, 2 ** 50)).toBe(0);
+    expect(h.errno).toBe(Errno.ENOMEM);
+    expect([...proc.as.readBytes(p, 100)].every((x) => x === 9)).toBe(true);
+    expect(h.mallocUsableSize(p)).toBeGreaterThanOrEqual(200 * KiB);
+    h.errno = 0;
+    expect(h.realloc(p, 0)).toBe(0); // frees, errno untouched
+    expect(h.errno).toBe(0);
+    expect(h.mallinfo().hblks).toBe(0);
   });
 });
