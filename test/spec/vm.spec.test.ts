@@ -299,6 +299,50 @@ describe("paging out", () => {
     expect(run("fifo", 3)).toBeGreaterThan(0);
   });
 
+  it("textbook counts for 7,0,1,2,0,3,0,4,2,3,0,3,2,1,2,0,1,7,0,1 with 3 frames: FIFO 15 faults, LRU 12", () => {
+    const refs = [7, 0, 1, 2, 0, 3, 0, 4, 2, 3, 0, 3, 2, 1, 2, 0, 1, 7, 0, 1];
+    const faults = (replacement: "fifo" | "lru") => {
+      const as = space({ frames: 64, swap: 64, replacement, maxResidentPages: 3 });
+      const a = as.mmap(0, 8 * PS, RW, ANON);
+      for (const r of refs) as.write8(a + r * PS, r);
+      const s = as.status();
+      return s.minorFaults + s.majorFaults;
+    };
+    expect(faults("fifo")).toBe(15);
+    expect(faults("lru")).toBe(12);
+  });
+
+  it("lru: every access counts, also one the TLB serves", () => {
+    const as = space({ frames: 64, swap: 64, replacement: "lru", maxResidentPages: 3 });
+    const a = as.mmap(0, 8 * PS, RW, ANON);
+    for (const r of [1, 2, 3]) as.write8(a + r * PS, r);
+    for (let i = 0; i < 10; i++) expect(as.read8(a + PS)).toBe(1); // page 1 is the most recent now
+    as.write8(a + 4 * PS, 4); // evicts page 2, the least recently used
+    const s = as.status();
+    expect(as.read8(a + PS)).toBe(1);
+    expect(as.read8(a + 3 * PS)).toBe(3);
+    expect(as.status().majorFaults).toBe(s.majorFaults);
+    expect(as.read8(a + 2 * PS)).toBe(2);
+    expect(as.status().majorFaults).toBe(s.majorFaults + 1);
+  });
+
+  it("clock is the default and gives a second chance: 1,2,3,4,2,5,3,1 with 3 frames evicts 1, 3, 2, 4", () => {
+    const as = space({ frames: 64, swap: 64, maxResidentPages: 3 });
+    expect((as as unknown as { replacement: string }).replacement).toBe("clock");
+    const a = as.mmap(0, 8 * PS, RW, ANON);
+    const pattern = [1, 2, 3, 4, 2, 5, 3, 1].map((r) => {
+      const s = as.status();
+      as.write8(a + r * PS, r);
+      const t = as.status();
+      return t.minorFaults + t.majorFaults > s.minorFaults + s.majorFaults ? "M" : "H";
+    }).join("");
+    expect(pattern).toBe("MMMMHMMM");
+    // resident now: 1, 3, 5 (4 was the last victim)
+    const s = as.status();
+    for (const r of [1, 3, 5]) expect(as.read8(a + r * PS)).toBe(r);
+    expect(as.status().majorFaults).toBe(s.majorFaults);
+  });
+
   it("clean file pages are dropped rather than swapped", () => {
     const memory = new PhysicalMemory({ frames: 64 });
     const as = new AddressSpace({ memory, swap: new SwapSpace({ slots: 64 }), maxResidentPages: 2 });
