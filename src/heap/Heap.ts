@@ -52,8 +52,6 @@ import {
 export const DEFAULT_TRIM_THRESHOLD = 128 * 1024;
 /** Requests at or over this get their own mapping where the heap has a mapping source. */
 export const DEFAULT_MMAP_THRESHOLD = 128 * 1024;
-/** Largest `M_MMAP_THRESHOLD` glibc accepts (`HEAP_MAX_SIZE / 2` on 64-bit). */
-export const MAX_MMAP_THRESHOLD = 32 * 1024 * 1024;
 /** The heap never spans more than this (sizes stay 31-bit integers). */
 export const MAX_HEAP_BYTES = 0x7fff_0000;
 /** Arena bytes covered by the first in-use bitmap; it doubles as the heap grows. */
@@ -1655,9 +1653,10 @@ export class Heap<M extends HeapMemory = LinearMemory> {
   }
 
   /**
-   * `mallopt(3)`: sets `M_TRIM_THRESHOLD`, `M_TOP_PAD` (at most 1 GiB), `M_MMAP_THRESHOLD` (at
-   * most 32 MiB) or `M_MMAP_MAX`. `M_TRIM_THRESHOLD` and `M_MMAP_MAX` take C's `int`: at most
-   * 2^31 − 1. A value out of its range is refused (0), the setting unchanged.
+   * `mallopt(3)`: sets `M_TRIM_THRESHOLD`, `M_TOP_PAD` (at most 1 GiB), `M_MMAP_THRESHOLD` or
+   * `M_MMAP_MAX`. `M_TRIM_THRESHOLD`, `M_MMAP_THRESHOLD` and `M_MMAP_MAX` take C's `int`: at most
+   * 2^31 − 1 (glibc 2.36 sets any `M_MMAP_THRESHOLD`: its old cap, 32 MiB, is gone). A value out
+   * of its range is refused (0), the setting unchanged.
    * `mallopt(M_TRIM_THRESHOLD, -1)` turns trimming off (mallopt(3)).
    * @returns 1 on success, 0 for an unknown parameter or a value out of range
    * @example
@@ -1670,8 +1669,8 @@ export class Heap<M extends HeapMemory = LinearMemory> {
    * const before = heap.mallocFootprint();
    * heap.malloc(10000);
    * console.log(heap.mallocFootprint() - before); // 1089536
-   * // the mmap threshold stops at 32 MiB, as in glibc
-   * console.log(heap.mallopt(M_MMAP_THRESHOLD, 64 << 20)); // 0
+   * // any int, as in glibc 2.36; past C's int, refused
+   * console.log(heap.mallopt(M_MMAP_THRESHOLD, 64 << 20), heap.mallopt(M_MMAP_THRESHOLD, 2 ** 31)); // 1 0
    * ```
    */
   mallopt(param: number, value: number): 0 | 1 {
@@ -1691,7 +1690,7 @@ export class Heap<M extends HeapMemory = LinearMemory> {
         this.setWord(H_TOPPAD, value);
         return 1;
       case M_MMAP_THRESHOLD:
-        if (value > MAX_MMAP_THRESHOLD) return 0;
+        if (value > MAX_SETTING) return 0;
         this.setWord(H_MMAP_THRESHOLD, value);
         if (this.maps !== null) this.mapFloor = value;
         return 1;

@@ -10,7 +10,7 @@ import { type HeapHost } from "./host.js";
 import { allocArray, blockOf, resizeArray, viewOf, type TypedArray, type TypedArrayConstructor } from "./views.js";
 import { SHARED_AREA_BYTES } from "./arenas.js";
 import { H_MAGIC, H_CONFIG, H_HDR, H_ARENA, H_TOP, H_END, H_BRK, H_BRK_START, H_MAXFOOT, H_MMAP_BYTES, H_MMAP_COUNT, H_TRIM, H_TOPPAD, H_MMAP_THRESHOLD, H_MMAP_MAX, H_BITMAP, H_COVER, H_LIMIT, H_SUMMARY, H_BINMAP, H_DV, MAGIC, VERSION, FLAG_CONCURRENT } from "./header.js";
-import { Heap, DEFAULT_TRIM_THRESHOLD, DEFAULT_MMAP_THRESHOLD, MAX_MMAP_THRESHOLD, MAX_TOP_PAD, type MallInfo, type ChunkInfo, type DataModel, type HeapOptions, MODE_SYNC } from "./Heap.js";
+import { Heap, DEFAULT_TRIM_THRESHOLD, DEFAULT_MMAP_THRESHOLD, MAX_TOP_PAD, type MallInfo, type ChunkInfo, type DataModel, type HeapOptions, MODE_SYNC } from "./Heap.js";
 import type { AddressSpace } from "../vm/AddressSpace.js";
 
 /** Arena bytes covered by the first in-use bitmap; it doubles as the heap grows. */
@@ -1156,9 +1156,10 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
   }
 
   /**
-   * `mallopt(3)`: sets `M_TRIM_THRESHOLD`, `M_TOP_PAD` (at most 1 GiB), `M_MMAP_THRESHOLD` (at
-   * most 32 MiB) or `M_MMAP_MAX`. `M_TRIM_THRESHOLD` and `M_MMAP_MAX` take C's `int`: at most
-   * 2^31 − 1. A value out of its range is refused (0), the setting unchanged.
+   * `mallopt(3)`: sets `M_TRIM_THRESHOLD`, `M_TOP_PAD` (at most 1 GiB), `M_MMAP_THRESHOLD` or
+   * `M_MMAP_MAX`. `M_TRIM_THRESHOLD`, `M_MMAP_THRESHOLD` and `M_MMAP_MAX` take C's `int`: at most
+   * 2^31 − 1 (glibc 2.36 sets any `M_MMAP_THRESHOLD`: its old cap, 32 MiB, is gone). A value out
+   * of its range is refused (0), the setting unchanged.
    * `mallopt(M_TRIM_THRESHOLD, -1)` turns trimming off (mallopt(3)).
    * @returns 1 on success, 0 for an unknown parameter or a value out of range
    * @example
@@ -1171,8 +1172,8 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
    * const before = heap.mallocFootprint();
    * heap.malloc(10000);
    * console.log(heap.mallocFootprint() - before); // 1089536
-   * // the mmap threshold stops at 32 MiB, as in glibc
-   * console.log(heap.mallopt(M_MMAP_THRESHOLD, 64 << 20)); // 0
+   * // any int, as in glibc 2.36; past C's int, refused
+   * console.log(heap.mallopt(M_MMAP_THRESHOLD, 64 << 20), heap.mallopt(M_MMAP_THRESHOLD, 2 ** 31)); // 1 0
    * ```
    */
   override mallopt(param: number, value: number): 0 | 1 {
@@ -1192,7 +1193,7 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
         this.setWord(H_TOPPAD, value);
         return 1;
       case M_MMAP_THRESHOLD:
-        if (value > MAX_MMAP_THRESHOLD) return 0;
+        if (value > MAX_SETTING) return 0;
         this.setWord(H_MMAP_THRESHOLD, value);
         if (this.maps !== null) this.mapFloor = value;
         return 1;

@@ -244,7 +244,7 @@ describe("5. mallopt and options keep every size derived from them within 2^31",
   it.each([
     ["M_TOP_PAD", M_TOP_PAD, H_TOPPAD, 2 ** 30, [2 ** 30 + 1, 2 ** 31 - 1, 2 ** 31, 2 ** 32 + 5, 2 ** 53 - 1]],
     ["M_TRIM_THRESHOLD", M_TRIM_THRESHOLD, H_TRIM, 2 ** 31 - 1, [2 ** 31, 2 ** 32 - 1, 2 ** 32 + 5, 2 ** 53 - 1]],
-    ["M_MMAP_THRESHOLD", M_MMAP_THRESHOLD, H_MMAP_THRESHOLD, 32 << 20, [(32 << 20) + 1, 2 ** 31, 2 ** 53 - 1]],
+    ["M_MMAP_THRESHOLD", M_MMAP_THRESHOLD, H_MMAP_THRESHOLD, 2 ** 31 - 1, [2 ** 31, 2 ** 32 + 5, 2 ** 53 - 1]],
     ["M_MMAP_MAX", M_MMAP_MAX, H_MMAP_MAX, 2 ** 31 - 1, [2 ** 31, 2 ** 32, 2 ** 53 - 1]],
   ] as const)("mallopt(%s, v): 0 for every v out of its range, the setting unchanged; 1 for the largest", (_name, param, word, largest, over) => {
     const heap = new Heap({ maxBytes: 1 << 20 });
