@@ -1,4 +1,5 @@
 // Checks written from spec/heap.md, one `it` per testable sentence, through the package root.
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import {
   Brk,
@@ -9,6 +10,10 @@ import {
   InvalidPointerError,
   LinearMemory,
   PhysicalMemory,
+  M_MMAP_MAX,
+  M_MMAP_THRESHOLD,
+  M_TOP_PAD,
+  M_TRIM_THRESHOLD,
   Process,
   SegmentationFault,
 } from "../../src/index.js";
@@ -651,5 +656,22 @@ describe("the heap of a Process", () => {
     expect(h.realloc(p, 0)).toBe(0); // frees, errno untouched
     expect(h.errno).toBe(0);
     expect(h.mallinfo().hblks).toBe(0);
+  });
+});
+
+describe("mallopt, as glibc 2.36 answers it (test/fixtures/glibc/out/mallopt-params.out)", () => {
+  // "o PARAM VALUE -> RESULT" lines of the real glibc's replay; the hardened heap refuses
+  // negative values (documented), so those are left out.
+  const known = new Set([M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD, M_MMAP_MAX]);
+  const rows = readFileSync(new URL("../fixtures/glibc/out/mallopt-params.out", import.meta.url), "utf8")
+    .split("\n")
+    .map((l) => /^\d+ o (-?\d+) (-?\d+) -> (\d)/.exec(l))
+    .filter((m) => m !== null)
+    .map((m) => ({ param: Number(m[1]), value: Number(m[2]), result: Number(m[3]) }))
+    .filter((r) => known.has(r.param) && r.value >= 0);
+  it("every non-negative setting glibc accepts is accepted", () => {
+    expect(rows.length).toBeGreaterThanOrEqual(8);
+    const h = heap();
+    for (const r of rows) expect(h.mallopt(r.param, r.value), `mallopt(${r.param}, ${r.value})`).toBe(r.result);
   });
 });
