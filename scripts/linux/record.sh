@@ -28,7 +28,7 @@ setarch -R "$build/mmap-hints" | sed "s#$build/#/tmp/#" > "$out/mmap-hints.txt"
 
 # How far the main stack grows down towards a mapping below it (Linux's stack_guard_gap).
 gcc -O1 -static -o "$build/stack-gap" "$here/stack-gap.c"
-setarch -R "$build/stack-gap" > "$out/stack-gap.txt"
+(ulimit -s 8192 && setarch -R "$build/stack-gap") > "$out/stack-gap.txt"
 
 # The layout of a static and of a PIE program: its maps at main and after mmap and sbrk, the
 # mm fields of /proc/self/stat, and its program headers (which the tests give the model).

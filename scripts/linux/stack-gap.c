@@ -4,8 +4,9 @@
  * growing stack and an accessible mapping below it; a PROT_NONE mapping below is no obstacle
  * until the stack would touch it.
  *
- * Each line: "<case> <pages below the stack's start> ok|segv", then the [stack] line of
- * /proc/self/maps. Pages are counted from the stack's start at main (S). No malloc or stdio:
+ * Each line: "<case> <pages below the stack's start> ok|segv <the stack's start after>"; a
+ * mapping made or removed is a line "map-rw|map-none|unmap <pages below> ok". Run with
+ * `ulimit -s 8192` (RLIMIT_STACK 8 MiB). Pages are counted from the stack's start at main (S). No malloc or stdio:
  * the output is built in a static buffer.
  */
 #define _GNU_SOURCE
@@ -77,6 +78,11 @@ int main(void) {
   touch("grow-none", 200);
   touch("grow-none", 298);
   touch("grow-none", 299);
+  munmap(b, P);
+  /* RLIMIT_STACK (8 MiB here: `ulimit -s` 8192) counts from the stack's end, 33 pages above S. */
+  len += snprintf(out + len, sizeof out - len, "unmap 300 ok\n");
+  touch("limit", 2048 - 33);
+  touch("limit", 2048 - 33 + 1);
   write(1, out, len);
   return 0;
 }
