@@ -10,9 +10,10 @@
  *          │ 64 slots (arenas): lock · owner · remote frees · segments · …       │
  *          │ segment table: one word per MiB of memory → its segment, or 0       │
  *          └─────────────────────────────────────────────────────────────────────┘
- *   arena ─▶ chunks of the main heap … ┌ segment (a block of the main heap, 1 MiB-aligned) ─┐
- *                                      │ header · [arena log] · pending bitmap · sub-heap … │
- *                                      └────────────────────────────────────────────────────┘
+ *   arena ─▶ chunks of the main heap … ┌ segment (a block of the main heap, 1 MiB-aligned) ──┐
+ *                                      │ header · [arena log, front cache] ·                 │
+ *                                      │ pending bitmap · cached bitmap · sub-heap …         │
+ *                                      └─────────────────────────────────────────────────────┘
  * ```
  *
  * **Arenas.** Each `Heap` object (a thread's handle: the one that made the heap, or one of
@@ -36,6 +37,9 @@
  * A pushed block is marked first in its segment's *pending* bitmap (`Atomics.or`): a second
  * free of it, from any thread, is a double free at once, and the owner's own free checks it
  * too. Every thread thus frees any block, and no thread waits for another's arena to free one.
+ *
+ * **Front cache.** A 64-bit heap's arena keeps the small blocks its owner frees in lists per
+ * size, for its next mallocs (glibc's tcache; see "the front cache" below): no engine call, no log.
  *
  * **Recovery.** Every lock has a log (the main heap's in the shared area, an arena's in its
  * first segment), used by whoever holds the lock: every call runs on a *logged engine*
@@ -94,10 +98,10 @@ const TABLE_WORDS = 2048;
 const AREA_WORDS = A_TABLE + TABLE_WORDS;
 /** Bytes a concurrent heap keeps between its bin heads and its first chunk (a multiple of 16). */
 export const SHARED_AREA_BYTES = AREA_WORDS * 4;
-/** "vms3": the shared area of this layout (the segment table naming each segment's slot). */
-const AREA_MAGIC = 0x33736d76;
-/** "vmsh": the shared area of an earlier layout, refused by name. */
-const OLD_AREA_MAGIC = 0x68736d76;
+/** "vms4": the shared area of this layout (the segment table naming each segment's slot; an arena's front cache after its log). */
+const AREA_MAGIC = 0x34736d76;
+/** "vmsh", "vms3": the shared areas of earlier layouts, refused by name. */
+const OLD_AREA_MAGICS = [0x68736d76, 0x33736d76];
 
 /** Word offsets in a slot. */
 const S_LOCK = 0; // the arena's lock word
@@ -137,6 +141,33 @@ const LOG_OVERFLOW = 0x7fff_ffff;
 const BULK_EDGE = 32;
 /** Chunks at most walked below the bitmap when it moves down (one call merges a few). */
 const GHOST_WALK = 64;
+
+// ───────────────────────── the front cache ─────────────────────────
+//
+// An arena of a 64-bit heap keeps the small blocks its owner frees in a front cache (glibc's
+// tcache): a list per chunk size of 32 to 1040 bytes (requests up to 1 KiB), 7 blocks each at
+// most, in words after the arena's log in its first segment: per size class k (chunk size
+// 16·k, k = 2 … 65) the list's first block (word 2k) and its length (word 2k + 1). A cached
+// block stays in use for its segment's heap; its payload's word 2 links the next block of the
+// list, and its bit in its segment's *cached* bitmap (one bit per granule, right after the
+// pending bitmap, written by the arena's lock holder only) says it is cached: a second free of
+// it, from any thread, is a double free, and a link that a program rewrote in freed memory
+// leads to no block that is not cached. Its free and the malloc that takes it again are a few
+// stores each, without the engine's work on the neighbours and without its log: a list changes
+// by one store of its first block, the bit is set before that store and cleared after it, so a
+// thread that dies in the middle leaves the lists sound (a length may be one off, a bit set for
+// a block off the lists: recovery counts them again). The blocks go back to the heap (as calls
+// of their own, logged) when the arena runs out of room, and for `check()` and `mallinfo()`,
+// which then see them as free.
+
+/** Words of an arena's front cache, after its log. */
+const CACHE_WORDS = 132;
+/** The cache's first word: 1 when the arena has one (a 64-bit heap's); class k's first block is at word 2k, its length at 2k + 1. */
+const TC_ON = 0;
+/** Size classes: chunks of 16·k bytes, k from 2 to TC_LAST (requests up to 1024 bytes). */
+const TC_LAST = 65;
+/** Blocks a class holds at most (glibc's tcache_count). */
+export const TC_CAP = 7;
 
 // ───────────────────────── the logged engine ─────────────────────────
 
@@ -508,6 +539,8 @@ interface Seg {
   readonly slot: number;
   /** Word index of the pending bitmap, and the granule shift of its bits. */
   readonly pending: number;
+  /** Word index of the cached bitmap (the same bits: blocks in its arena's front cache), right after it. */
+  readonly cachedW: number;
   readonly shift: number;
   /** Word index of its arena's log count. */
   readonly log: number;
@@ -515,6 +548,11 @@ interface Seg {
   readonly size: number;
   /** Address of its heap's header. */
   readonly hdr: number;
+  /** Word indices of its heap's top and chunk map address (header words H_TOP, H_BITMAP). */
+  readonly topW: number;
+  readonly mapW: number;
+  /** Its heap's first chunk (header word H_ARENA, set when the heap is made). */
+  readonly first: number;
   /** Whether this handle has checked its heap (as `attach` checks the main heap's): before its first call on it. */
   checked: boolean;
 }
@@ -523,6 +561,12 @@ interface Seg {
 function pendingAt(v: Int32Array, g: Seg, p: number): boolean {
   const bit = (p - g.addr) >>> g.shift;
   return (v[g.pending + (bit >>> 5)]! & (1 << (bit & 31))) !== 0;
+}
+
+/** Whether block `p` of segment `g` is in its arena's front cache (its bit in the cached bitmap; only 16-aligned blocks are ever cached). */
+function cachedAt(v: Int32Array, g: Seg, p: number): boolean {
+  const bit = (p - g.addr) >>> g.shift;
+  return (p & 15) === 0 && (v[g.cachedW + (bit >>> 5)]! & (1 << (bit & 31))) !== 0;
 }
 
 /** Unmarks block `p` of segment `g` in its pending bitmap. */
@@ -616,6 +660,8 @@ export class SharedHeap {
   /** Word indices of this arena's lock and remote frees. */
   private lockAt = 0;
   private remoteAt = 0;
+  /** Word index of this arena's front cache (0: none, in a 32-bit heap or before the arena opens). */
+  private tcAt = 0;
   /** Segments this handle has met, by address. */
   private readonly segs = new Map<number, Seg>();
   /** This arena's segments by MiB of memory (what the segment table says, for this arena's only). */
@@ -665,7 +711,7 @@ export class SharedHeap {
       v[area + A_IDS] = HOLDER - 1;
       v[area + A_FLAGS] = arenas ? A_ARENAS : 0;
     } else if (v[area + A_MAGIC] !== AREA_MAGIC) {
-      const what = v[area + A_MAGIC] === OLD_AREA_MAGIC ? "concurrent heap of an earlier layout (made by an older vmheap)" : "concurrent heap without its shared area";
+      const what = OLD_AREA_MAGICS.includes(v[area + A_MAGIC]!) ? "concurrent heap of an earlier layout (made by an older vmheap)" : "concurrent heap without its shared area";
       throw new HeapCorruptionError(what, "attach", area * 4);
     }
     main.setLog(area + A_MAIN_LOG);
@@ -843,6 +889,29 @@ export class SharedHeap {
       if (this.held !== true) this.take(); // (a compare: V8 tests `!field` for every falsy kind of value)
       const v = this.v;
       if (v[this.remoteAt] !== 0) this.drain(this.slot);
+      const tc = this.tcAt;
+      if (tc !== 0 && size <= 1024 && size >= 0 && (size | 0) === size) {
+        // The front cache's list of this chunk size (chunk = max(32, (size + 23) & ~15)).
+        const at = tc + (size < 9 ? 4 : ((size + 23) >>> 4) << 1);
+        const h = v[at]!;
+        if (h !== 0) {
+          // Its first block, checked before it is handed out: a block of this arena marked
+          // cached, whose header still says this size (the list's links lie in freed blocks,
+          // which a program can still write).
+          const g = (h & 15) === 0 ? this.own[h >>> 20 /* SEG_SHIFT */] : undefined;
+          if (g === undefined) return this.badCache(at, h);
+          const bit = (h - g.addr) >>> 4;
+          const cw = g.cachedW + (bit >>> 5);
+          const cb = v[cw]!;
+          const mask = 1 << (bit & 31);
+          if ((cb & mask) === 0 || (v[(h - 8) >>> 2]! & ~7) !== (at - tc) << 3) return this.badCache(at, h);
+          v[at] = v[(h + 8) >>> 2]!;
+          v[at + 1] = v[at + 1]! - 1;
+          v[cw] = cb & ~mask;
+          if ((v[this.lockAt]! & 0x4000_0000) /* WAITERS */ !== 0) this.release();
+          return h;
+        }
+      }
       const e = cur.e;
       const p = e.malloc(size);
       e.endCall();
@@ -870,6 +939,16 @@ export class SharedHeap {
       if (p === 0) {
         for (const g of this.segmentsOf(this.slot)) {
           if (g.addr === cur) continue;
+          p = this.allocIn(g, size, kind, align);
+          if (p !== 0) {
+            this.setCur(g.addr);
+            break;
+          }
+        }
+      }
+      if (p === 0 && this.flushCache(this.slot)) {
+        // The blocks the front cache held, back in the heap: they may make the room.
+        for (const g of this.segmentsOf(this.slot)) {
           p = this.allocIn(g, size, kind, align);
           if (p !== 0) {
             this.setCur(g.addr);
@@ -930,6 +1009,48 @@ export class SharedHeap {
       if (v[this.remoteAt] !== 0) this.drain(this.slot);
       const bit = (q - own.addr) >>> own.shift;
       if ((v[own.pending + (bit >>> 5)]! & (1 << (bit & 31))) !== 0) throw new DoubleFreeError("free", q);
+      const tc = this.tcAt;
+      if (tc !== 0) {
+        const cw = own.cachedW + (bit >>> 5);
+        const cb = v[cw]!;
+        const mask = 1 << (bit & 31);
+        if ((cb & mask) !== 0) throw new DoubleFreeError("free", q);
+        // Into the front cache: a block in use by the chunk map, of the size its header says
+        // (the engine's free checks, written out, but for the neighbours', which the block
+        // leaves as they are).
+        const c = q - 16;
+        const top = v[own.topW]!;
+        const bitmap = v[own.mapW]!;
+        const size = v[(q - 8) >>> 2]! & ~7;
+        if ((q & 15) === 0 && c >= own.first && size >= 32 && size <= 1040 && (size & 15) === 0 && c + size <= top && q !== bitmap && v[(q - 4) >>> 2] === 0) {
+          const map = bitmap >>> 2;
+          const g = (c - own.first) >>> 4;
+          const wi = map + (g >>> 4);
+          const sh = (g & 15) << 1;
+          const word = v[wi]!;
+          const k = size >>> 4;
+          const end = g + k;
+          const we = map + (end >>> 4);
+          const es = (end & 15) << 1;
+          const after = word & -(4 << sh);
+          const next = v[we]!;
+          const at = tc + (k << 1);
+          const n = v[at + 1]!;
+          if (
+            n < 7 /* TC_CAP */ &&
+            (word & 3) !== 2 /* SIZE_TAG */ &&
+            ((word >>> sh) & 3) === 3 /* MARK_USED */ &&
+            (k >= 32 ? after === 0 && v[wi + 1] === ((k << 2) | 2) : (we === wi ? after & ((1 << es) - 1) : after | (next & ((1 << es) - 1)) | (we === wi + 2 ? v[wi + 1]! : 0)) === 0 && (c + size === top || ((next >>> es) & 1) !== 0))
+          ) {
+            v[(q + 8) >>> 2] = v[at]!;
+            v[cw] = cb | mask;
+            v[at] = q;
+            v[at + 1] = n + 1;
+            if ((v[this.lockAt]! & 0x4000_0000) /* WAITERS */ !== 0) this.release();
+            return;
+          }
+        }
+      }
       const e = own.e;
       e.free(q);
       e.endCall();
@@ -968,7 +1089,7 @@ export class SharedHeap {
     const v = this.v;
     if (!g.checked) this.checkSegment(g.addr, g, "free");
     const bit = (p - g.addr) >>> g.shift;
-    if ((v[g.pending + (bit >>> 5)]! & (1 << (bit & 31))) !== 0) throw new DoubleFreeError("free", p);
+    if ((v[g.pending + (bit >>> 5)]! & (1 << (bit & 31))) !== 0 || cachedAt(v, g, p)) throw new DoubleFreeError("free", p);
     g.e.resume();
     g.e.free(p);
     g.e.endCall();
@@ -981,9 +1102,9 @@ export class SharedHeap {
    */
   private push(g: Seg, p: number): void {
     const v = this.v;
-    if (!g.e.liveNow(p)) {
-      // Not a live block, or the bitmap moved meanwhile: the arena's lock decides (and the
-      // engine throws the error this pointer deserves).
+    if (!g.e.liveNow(p) || cachedAt(this.v, g, p)) {
+      // Not a live block, or the bitmap moved meanwhile, or maybe in the arena's front cache:
+      // the arena's lock decides (and the engine throws the error this pointer deserves).
       const sa = this.area + A_SLOTS + g.slot * SLOT_WORDS;
       this.lockOther(sa + S_LOCK);
       try {
@@ -1040,6 +1161,7 @@ export class SharedHeap {
       const next = v[h >>> 2]!;
       if (!g.checked) this.checkSegment(g.addr, g, "free");
       try {
+        if (cachedAt(v, g, h)) throw new DoubleFreeError("free", h);
         g.e.free(h);
       } catch (err) {
         if (!(err instanceof HeapError)) throw err;
@@ -1072,7 +1194,7 @@ export class SharedHeap {
       if (!this.held) this.take();
       if (v[this.remoteAt] !== 0) this.drain(this.slot);
       const bit = (p - g.addr) >>> g.shift;
-      if ((v[g.pending + (bit >>> 5)]! & (1 << (bit & 31))) !== 0) throw new DoubleFreeError("realloc", p);
+      if ((v[g.pending + (bit >>> 5)]! & (1 << (bit & 31))) !== 0 || cachedAt(v, g, p)) throw new DoubleFreeError("realloc", p);
       const e = g.e;
       if (size === 0 || size < BIG) {
         e.errno = 0;
@@ -1156,7 +1278,8 @@ export class SharedHeap {
   private usable(p: number): number {
     const g = this.segOf(p);
     if (g === null) return this.onMain(this.P.usableImpl, p, 0);
-    return g.slot === this.slot ? g.e.mallocUsableSize(p) : this.usableOther(g, p);
+    if (g.slot !== this.slot) return this.usableOther(g, p);
+    return cachedAt(this.v, g, p) ? 0 : g.e.mallocUsableSize(p);
   }
 
   /**
@@ -1167,14 +1290,14 @@ export class SharedHeap {
    */
   private usableOther(g: Seg, p: number): number {
     try {
-      if (g.e.liveNow(p)) return g.e.mallocUsableSize(p);
+      if (g.e.liveNow(p) && !cachedAt(this.v, g, p)) return g.e.mallocUsableSize(p);
     } catch (e) {
       if (!(e instanceof HeapCorruptionError)) throw e;
     }
     const sa = this.area + A_SLOTS + g.slot * SLOT_WORDS;
     this.lockOther(sa + S_LOCK);
     try {
-      return g.e.liveNow(p) ? g.e.mallocUsableSize(p) : 0;
+      return g.e.liveNow(p) && !cachedAt(this.v, g, p) ? g.e.mallocUsableSize(p) : 0;
     } finally {
       unlock(this.v, sa + S_LOCK);
     }
@@ -1257,6 +1380,7 @@ export class SharedHeap {
       }
       try {
         this.drain(s);
+        this.flushCache(s);
         fn(s);
       } finally {
         if (s !== this.slot) unlock(v, sa + S_LOCK);
@@ -1289,6 +1413,10 @@ export class SharedHeap {
       this.adopt(g);
     }
     this.setCur(v[sa + S_CUR] || v[sa + S_SEGS]!);
+    // Its front cache, checked as recovery checks it (a slot used before, a crafted buffer).
+    const tc = this.cacheAt(this.slot);
+    this.recountCache(this.slot);
+    this.tcAt = tc !== 0 && v[tc + TC_ON] === 1 ? tc : 0;
     return true;
   }
 
@@ -1353,9 +1481,9 @@ export class SharedHeap {
     const config = v[(this.main.base >>> 2) + H_CONFIG]!;
     const model = (config >>> 8) & 0xff;
     const shift = model === 32 ? 3 : 4;
-    const overhead = SEG_HEADER + (first ? 4 * (1 + LOG_WORDS) : 0) + 4096;
+    const overhead = SEG_HEADER + (first ? 4 * (1 + LOG_WORDS + CACHE_WORDS) : 0) + 4096;
     let size = Math.min(SEG_MAX, Math.max(SEG_MIN, 2 * last));
-    while (size < need + overhead + (size >>> (shift + 3)) + 64 * 1024) size += SEG_MIN;
+    while (size < need + overhead + 2 * (size >>> (shift + 3)) + 64 * 1024) size += SEG_MIN;
     const e = this.main;
     lock(v, this.mainLock, this.id);
     try {
@@ -1368,11 +1496,16 @@ export class SharedHeap {
       if (first) {
         v[at >>> 2] = 0;
         at += 4 * (1 + LOG_WORDS);
+        // The front cache: empty (its first word 1 in a 64-bit heap, which has one).
+        const tc = at >>> 2;
+        v.fill(0, tc, tc + CACHE_WORDS);
+        if (model === 64) v[tc + TC_ON] = 1;
+        at += 4 * CACHE_WORDS;
       }
       at = (at + 15) & ~15;
       const pending = at;
-      new Uint8Array(v.buffer, pending, pendingBytes(size, shift)).fill(0);
-      const subBase = pending + pendingBytes(size, shift);
+      new Uint8Array(v.buffer, pending, 2 * pendingBytes(size, shift)).fill(0); // the pending and the cached bitmaps
+      const subBase = pending + 2 * pendingBytes(size, shift);
       const dataModel = model === 64 ? "lp64" : model === 32 ? "ilp32" : "wasm32";
       const sub = new this.HeapClass({ memory: this.memory, base: subBase, dataModel, trimThreshold: 0x7fff_ffff, overwrite: true });
       const subHdr = sub.base;
@@ -1427,8 +1560,8 @@ export class SharedHeap {
     const size = n << SEG_SHIFT;
     const logAt = v[this.area + A_SLOTS + slot * SLOT_WORDS + S_LOG]!;
     const shift = ((v[(this.main.base >>> 2) + H_CONFIG]! >>> 8) & 0xff) === 32 ? 3 : 4;
-    const pending = (addr + SEG_HEADER + (logAt === addr + SEG_HEADER ? 4 * (1 + LOG_WORDS) : 0) + 15) & ~15;
-    const hdr = pending + pendingBytes(size, shift);
+    const pending = (addr + SEG_HEADER + (logAt === addr + SEG_HEADER ? 4 * (1 + LOG_WORDS + CACHE_WORDS) : 0) + 15) & ~15;
+    const hdr = pending + 2 * pendingBytes(size, shift);
     const w = addr >>> 2;
     if (v[w + G_MAGIC] !== SEG_MAGIC || v[w + G_SLOT] !== slot || v[w + G_SIZE] !== size || v[w + G_HDR] !== hdr || v[w + G_PENDING] !== pending || v[w + G_SHIFT] !== shift || logAt === 0) {
       throw new HeapCorruptionError("segment header disagrees with the segment table", "free", addr);
@@ -1436,7 +1569,8 @@ export class SharedHeap {
     const e = this.EngineC.open(this.memory, hdr);
     const log = logAt >>> 2;
     e.setLog(log);
-    const g: Seg = { addr, e, slot, pending: pending >>> 2, shift, log, size, hdr, checked: false };
+    const first = v[(hdr >>> 2) + H_ARENA]!;
+    const g: Seg = { addr, e, slot, pending: pending >>> 2, cachedW: (pending + pendingBytes(size, shift)) >>> 2, shift, log, size, hdr, topW: (hdr >>> 2) + H_TOP, mapW: (hdr >>> 2) + H_BITMAP, first, checked: false };
     this.segs.set(addr, g);
     if (slot === this.slot) this.adopt(g);
     return g;
@@ -1462,6 +1596,107 @@ export class SharedHeap {
   /** Notes segment `g`, of this handle's arena, in {@link SharedHeap.own}. */
   private adopt(g: Seg): void {
     for (let i = g.addr >>> SEG_SHIFT; i < (g.addr + g.size) >>> SEG_SHIFT; i++) this.own[i] = g;
+  }
+
+  // ─────────────── the front cache ───────────────
+
+  /** Word index of arena `s`'s front cache (after its log), or 0 when it has no segment yet. */
+  private cacheAt(s: number): number {
+    const log = this.v[this.area + A_SLOTS + s * SLOT_WORDS + S_LOG]! >>> 2;
+    return log === 0 ? 0 : log + 1 + LOG_WORDS;
+  }
+
+  /**
+   * The first block of a list of the front cache (word `at`) is not one: a freed block's bytes
+   * were overwritten (its link, its key or its header). The list is dropped (its blocks stay
+   * allocated, a leak), never handed out.
+   * @throws HeapCorruptionError always
+   */
+  private badCache(at: number, h: number): never {
+    this.v[at] = 0;
+    this.v[at + 1] = 0;
+    throw new HeapCorruptionError("a block of the front cache is not one (a freed block was overwritten)", "malloc", h);
+  }
+
+  /**
+   * Checks the front cache of arena `s` (its lock held) and counts its lists again: each block
+   * aligned, of this arena, marked cached, in use by its heap's chunk map, its header of its
+   * list's size, and listed once; a list ends at the first block that is not one (the rest stay
+   * allocated, a leak). Then the cached bitmaps mark exactly the blocks listed. For an arena
+   * whose holder died (a length may be one off, a bit set for a block it was taking off a list)
+   * and for a slot opened again (a copy's, a crafted buffer's).
+   */
+  private recountCache(s: number): void {
+    const v = this.v;
+    const tc = this.cacheAt(s);
+    if (tc === 0) return;
+    const on = v[tc + TC_ON] === 1;
+    const listed: Array<[Seg, number]> = [];
+    const seen = new Set<number>();
+    for (let k = 2; k <= TC_LAST; k++) {
+      let link = tc + 2 * k; // the word that points at x
+      let n = 0;
+      for (let x = v[link]!; x !== 0; x = v[link]!) {
+        let g: Seg | null = null;
+        if (on && (x & 15) === 0 && x > 0 && !seen.has(x) && n < 2 * TC_CAP) {
+          try {
+            g = this.segOf(x);
+          } catch (err) {
+            if (!(err instanceof HeapCorruptionError)) throw err;
+          }
+        }
+        if (g === null || g.slot !== s || !cachedAt(v, g, x) || (v[(x - 8) >>> 2]! & ~FLAG_BITS) !== 16 * k || v[(x - 4) >>> 2] !== 0 || !g.e.liveNow(x)) {
+          v[link] = 0;
+          break;
+        }
+        seen.add(x);
+        listed.push([g, x]);
+        n++;
+        link = (x + 8) >>> 2;
+      }
+      v[tc + 2 * k + 1] = n;
+    }
+    for (const g of this.segmentsOf(s)) v.fill(0, g.cachedW, g.cachedW + (pendingBytes(g.size, g.shift) >>> 2));
+    for (const [g, x] of listed) {
+      const bit = (x - g.addr) >>> g.shift;
+      v[g.cachedW + (bit >>> 5)] = v[g.cachedW + (bit >>> 5)]! | (1 << (bit & 31));
+    }
+  }
+
+  /**
+   * Gives the blocks of arena `s`'s front cache (its lock held) back to their heaps: each one
+   * freed as a call of its own in the arena's log, its list and its bit changed in the same call.
+   * @returns whether the cache held any
+   */
+  private flushCache(s: number): boolean {
+    const v = this.v;
+    const tc = this.cacheAt(s);
+    if (tc === 0 || v[tc + TC_ON] !== 1) return false;
+    let any = false;
+    for (let k = 2; k <= TC_LAST; k++) {
+      const at = tc + 2 * k;
+      if (v[at] === 0) continue;
+      if (!any) this.recountCache(s);
+      any = true;
+      for (let h = v[at]!; h !== 0; h = v[at]!) {
+        const g = this.segOf(h)!; // (recountCache checked it)
+        if (!g.checked) this.checkSegment(g.addr, g, "free");
+        const next = v[(h + 8) >>> 2]!;
+        const bit = (h - g.addr) >>> g.shift;
+        const cw = g.cachedW + (bit >>> 5);
+        const e = g.e;
+        e.resume();
+        try {
+          e.free(h);
+          e.store(cw * 4, v[cw]! & ~(1 << (bit & 31)));
+          e.store(at * 4, next);
+          e.store((at + 1) * 4, v[at + 1]! - 1);
+        } finally {
+          e.endCall();
+        }
+      }
+    }
+    return any;
   }
 
   /** Takes this arena's lock, to keep until the end of the task (or until asked for it). */
@@ -1530,6 +1765,7 @@ export class SharedHeap {
       const touched = log !== 0 ? undo(v, log, this.mainLock - H_LOCK, this.limitWord()) : [];
       // (A list that runs in a circle, in a crafted buffer, stops at as many segments as the table has.)
       for (const g of this.segmentsOf(s)) g.e.rebuild(touched);
+      this.recountCache(s);
       const drained = v[sa + S_DRAINED]!;
       if (drained !== 0) {
         const g = this.segOf(drained);

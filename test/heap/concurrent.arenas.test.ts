@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import { ArgumentError, DoubleFreeError, Errno, Heap, InvalidPointerError, LinearMemory } from "../../src/index.js";
-import { BIG, SEG_SHIFT } from "../../src/heap/arenas.js";
+import { BIG, SEG_SHIFT, TC_CAP } from "../../src/heap/arenas.js";
+import { MARK_USED, SIZE_TAG } from "../../src/heap/chunk.js";
 import { WAITERS } from "../../src/heap/lock.js";
 
 /** A concurrent heap and two more handles on it, as three threads would have (thread ids 21, 22). */
@@ -217,9 +218,9 @@ describe("a concurrent heap's arenas (one per Heap object)", () => {
   });
   it("the numbers written out in the arena's malloc and free are the constants they stand for", () => {
     const src = readFileSync(new URL("../../src/heap/arenas.ts", import.meta.url), "utf8");
-    const named: Record<string, number> = { BIG, WAITERS, SEG_SHIFT };
-    const uses = [...src.matchAll(/(0x[0-9a-f_]+|\d+)\)? \/\* (BIG|WAITERS|SEG_SHIFT) \*\//g)];
-    expect(uses.length).toBe(4);
+    const named: Record<string, number> = { BIG, WAITERS, SEG_SHIFT, TC_CAP, SIZE_TAG, MARK_USED };
+    const uses = [...src.matchAll(/(0x[0-9a-f_]+|\d+)\)? \/\* (BIG|WAITERS|SEG_SHIFT|TC_CAP|SIZE_TAG|MARK_USED) \*\//g)];
+    expect(uses.length).toBe(10);
     for (const [, literal, name] of uses) expect(Number(literal!.replace(/_/g, "")), name).toBe(named[name!]);
   });
 });
