@@ -48,9 +48,6 @@ const REM_WAS_DV = 2;
 /** The data model's number in the header's config word (the pointer width, 33 for wasm32). */
 const modelCode = (layout: Layout): number => (layout === LP64 ? 64 : layout === WASM32 ? 33 : 32);
 
-/** Whether `x` is a `size_t` past the safe integers (2^53 ≤ x < 2^64): every such number is an integer. */
-const isBigSize = (x: number): boolean => x >= 2 ** 53 && x < 2 ** 64;
-
 /** Whether `x` is a power of two (exact for every safe integer, unlike `x & (x - 1)`). */
 const isPow2 = (x: number): boolean => Number.isSafeInteger(x) && x > 0 && 2 ** Math.round(Math.log2(x)) === x;
 
@@ -834,8 +831,9 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
    * ```
    */
   override calloc(nmemb: number, size: number): number {
-    // C multiplies two size_t: a zero factor gives 0 whatever the other, also one past 2^53.
-    if ((nmemb === 0 && isBigSize(size)) || (size === 0 && isBigSize(nmemb))) nmemb = size = 0;
+    // C multiplies two size_t: a zero factor gives 0 whatever the other, also one past 2^53
+    // (every number from 2^53 to 2^64 is an integer).
+    if ((nmemb === 0 || size === 0) && nmemb + size >= 2 ** 53 && nmemb + size < 2 ** 64) nmemb = size = 0;
     if ((this.mode & MODE_LOCK) !== 0) return this.locked(this.callocImpl, nmemb, size);
     return this.callocImpl(nmemb, size);
   }

@@ -60,7 +60,7 @@ export function takeErrno(): i32 {
   return e;
 }
 
-// Heap.ts:1898 mallocImpl
+// Heap.ts:1896 mallocImpl
 // @ts-ignore: decorator
 @inline export function mallocImpl(size: i64): i64 {
   if ((((MODE & MODE_SYNC)) != 0)) {
@@ -94,7 +94,7 @@ export function takeErrno(): i32 {
   super_freeChunk(validate(ptr, 0 /* free */), 0 /* free */);
 }
 
-// Heap.ts:1920 callocImpl
+// Heap.ts:1918 callocImpl
 // @ts-ignore: decorator
 @inline export function callocImpl(nmemb: i64, size: i64): i64 {
   let total: i64 = product(nmemb, size);
@@ -109,7 +109,7 @@ export function takeErrno(): i32 {
   return p;
 }
 
-// Heap.ts:2644 reallocImpl
+// Heap.ts:2642 reallocImpl
 // @ts-ignore: decorator
 @inline export function reallocImpl(p: i64, size: i64): i64 {
   if ((p == <i64>(0))) {
@@ -167,7 +167,7 @@ export function takeErrno(): i32 {
   return reallocMove(c, p, old, size);
 }
 
-// Heap.ts:1380 reallocarray
+// Heap.ts:1378 reallocarray
 // @ts-ignore: decorator
 @inline export function reallocarray(ptr: i64, nmemb: i64, size: i64): i64 {
   let total: i64 = product(nmemb, size);
@@ -181,7 +181,7 @@ export function takeErrno(): i32 {
   return reallocImpl(ptr, total);
 }
 
-// Heap.ts:2806 memalignImpl
+// Heap.ts:2804 memalignImpl
 export function memalignImpl(alignment: i64, size: i64): i64 {
   if ((alignment <= <i64>(ALIGN))) {
     return mallocImpl(size);
@@ -233,7 +233,7 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
   return p;
 }
 
-// Heap.ts:1494 usableImpl
+// Heap.ts:1492 usableImpl
 // @ts-ignore: decorator
 @inline export function usableImpl(ptr: i64): i64 {
   if ((ptr == <i64>(0))) {
@@ -252,7 +252,7 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
   return (<i64>(size) - <i64>(W));
 }
 
-// Heap.ts:1650 trimImpl
+// Heap.ts:1648 trimImpl
 // @ts-ignore: decorator
 @inline export function trimImpl(pad: i64): i32 {
   if ((((MODE & MODE_SYNC)) != 0)) {
@@ -261,13 +261,13 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
   return trim(pad);
 }
 
-// Heap.ts:1868 sync
+// Heap.ts:1866 sync
 // @ts-ignore: decorator
 @inline export function sync(): void {
 
 }
 
-// Heap.ts:1945 allocChunk
+// Heap.ts:1943 allocChunk
 // @ts-ignore: decorator
 @inline export function allocChunk(nb: i64): i32 {
   let dv: i32 = load<i32>(<usize>(hdr + (4 * H_DV)));
@@ -530,7 +530,7 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
   return true;
 }
 
-// Heap.ts:2475 super_freeChunk
+// Heap.ts:2473 super_freeChunk
 export function super_freeChunk(c: i64, op: i32, checkOnly: bool = false): void {
   let min: i32 = minChunk;
   let s: i32 = load<i32>(<usize>(<i32>(c) + W));
@@ -658,7 +658,7 @@ export function super_freeChunk(c: i64, op: i32, checkOnly: bool = false): void 
   }
 }
 
-// Heap.ts:2388 validate
+// Heap.ts:2386 validate
 // @ts-ignore: decorator
 @inline export function validate(p: i64, op: i32): i64 {
   if ((((MODE & MODE_SYNC)) != 0)) {
@@ -670,7 +670,7 @@ export function super_freeChunk(c: i64, op: i32, checkOnly: bool = false): void 
   return (p - <i64>(W2));
 }
 
-// Heap.ts:1938 product
+// Heap.ts:1936 product
 // @ts-ignore: decorator
 @inline export function product(nmemb: i64, size: i64): i64 {
   if (((nmemb < <i64>(0)) || (size < <i64>(0)))) {
@@ -688,7 +688,7 @@ export function freeChunk(c: i64, op: i32, checkOnly: bool = false): void {
   super_freeChunk(c, op, checkOnly);
 }
 
-// Heap.ts:2780 splitTail
+// Heap.ts:2778 splitTail
 export function splitTail(c: i64, s: i32, nb: i32, op: i32): void {
   let rem: i64 = (<i64>(((s & (~FLAG_BITS)))) - <i64>(nb));
   freeChunk(c, op, true);
@@ -715,13 +715,13 @@ export function splitTail(c: i64, s: i32, nb: i32, op: i32): void {
   freeChunk(r, op);
 }
 
-// Heap.ts:1891 topAddr
+// Heap.ts:1889 topAddr
 // @ts-ignore: decorator
 @inline export function topAddr(): i32 {
   return load<i32>(<usize>(hdr + (4 * H_TOP)));
 }
 
-// Heap.ts:2708 growIntoTop
+// Heap.ts:2706 growIntoTop
 export function growIntoTop(c: i64, s: i32, nb: i32): bool {
   let min: i32 = minChunk;
   let old: i32 = (s & (~FLAG_BITS));
@@ -773,7 +773,7 @@ export function growIntoTop(c: i64, s: i32, nb: i32): bool {
   return true;
 }
 
-// Heap.ts:2766 reallocMove
+// Heap.ts:2764 reallocMove
 export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
   let q: i64 = mallocImpl(size);
   if ((q == <i64>(0))) {
@@ -784,7 +784,7 @@ export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
   return q;
 }
 
-// Heap.ts:2204 markOf
+// Heap.ts:2202 markOf
 // @ts-ignore: decorator
 @inline export function markOf(c: i64): i32 {
   let w: i32 = load<i32>((<usize><i32>(mapWord(c)) << 2));
@@ -794,19 +794,19 @@ export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
   return (<i32>(<u32>w >>> <u32>((<i32>(<u32>(<i32>(c) - arena) >>> <u32>gshift) & 15) << 1)) & 3);
 }
 
-// Heap.ts:2376 binOf
+// Heap.ts:2374 binOf
 // @ts-ignore: decorator
 @inline export function binOf(size: i64): i64 {
   return ((size < <i64>(smallLimit)) ? <i64>((<u32><i32>(size) >>> <u32>gshift)) : binIndex(size, gshift));
 }
 
-// Heap.ts:2269 linkOk
+// Heap.ts:2267 linkOk
 // @ts-ignore: decorator
 @inline export function linkOk(x: i32): bool {
   return ((x == 0) || ((((((((x + W2) & amask)) == 0) && (x >= arena)) && (x < topAddr())) && (markOf(<i64>(x)) == MARK_FREE))));
 }
 
-// Heap.ts:2360 unlink
+// Heap.ts:2358 unlink
 // @ts-ignore: decorator
 @inline export function unlink(c: i64, size: i32): void {
   let idx: i64 = binOf(<i64>(size));
@@ -826,7 +826,7 @@ export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
   }
 }
 
-// Heap.ts:2219 setSizeWord
+// Heap.ts:2217 setSizeWord
 // @ts-ignore: decorator
 @inline export function setSizeWord(c: i64, size: i64, on: bool): void {
   let n: i32 = (<i32>(size) >> gshift);
@@ -835,14 +835,14 @@ export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
   }
 }
 
-// Heap.ts:2231 unmarkChunk
+// Heap.ts:2229 unmarkChunk
 // @ts-ignore: decorator
 @inline export function unmarkChunk(c: i64, size: i32): void {
   setSizeWord(c, <i64>(size), false);
   setMark(c, 0);
 }
 
-// Heap.ts:1982 allot
+// Heap.ts:1980 allot
 // @ts-ignore: decorator
 @inline export function allot(c: i64, pin: i32, size: i64, nb: i64, remTo: i32): void {
   let dvAt: u32 = (<u32>(hdr + (4 * H_DV)) >>> <u32>2);
@@ -875,7 +875,7 @@ export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
   }
 }
 
-// Heap.ts:2194 newHead
+// Heap.ts:2192 newHead
 // @ts-ignore: decorator
 @inline export function newHead(c: i64): void {
   if ((W == 8)) {
@@ -883,14 +883,14 @@ export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
   }
 }
 
-// Heap.ts:2225 markChunk
+// Heap.ts:2223 markChunk
 // @ts-ignore: decorator
 @inline export function markChunk(c: i64, size: i64, v: i32): void {
   setMark(c, v);
   setSizeWord(c, size, true);
 }
 
-// Heap.ts:2381 isLive
+// Heap.ts:2379 isLive
 // @ts-ignore: decorator
 @inline export function isLive(p: i64): bool {
   if (((<i64>((<u32><i32>(p) >>> <u32>0)) != p) || (((<i32>(p) & amask)) != 0))) {
@@ -900,7 +900,7 @@ export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
   return ((((c >= <i64>(arena)) && (p < <i64>(topAddr()))) && (markOf(c) == MARK_USED)) && (p != <i64>(load<i32>(<usize>(hdr + (4 * H_BITMAP))))));
 }
 
-// Heap.ts:2241 sizeOk
+// Heap.ts:2239 sizeOk
 // @ts-ignore: decorator
 @inline export function sizeOk(c: i64, size: i64): bool {
   if ((((size < <i64>(minChunk)) || (((<i32>(size) & amask)) != 0)) || ((c + size) > <i64>(load<i32>(<usize>(hdr + (4 * H_TOP))))))) {
@@ -935,7 +935,7 @@ export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
   return (((c + size) == <i64>(load<i32>(<usize>(hdr + (4 * H_TOP))))) || (((<i32>(<u32>load<i32>((<usize><i32>(we) << 2)) >>> <u32>((<i32>(e) & 15) << 1)) & 1)) != 0));
 }
 
-// Heap.ts:2593 trim
+// Heap.ts:2591 trim
 export function trim(pad: i64): i32 {
   lowerBitmap();
   let top: i32 = topAddr();
@@ -954,7 +954,7 @@ export function trim(pad: i64): i32 {
   return 1;
 }
 
-// Heap.ts:2032 takeFree
+// Heap.ts:2030 takeFree
 export function takeFree(c: i32, idx: i64, nb: i64, toDv: bool): i32 {
   let dvAt: u32 = (<u32>(hdr + (4 * H_DV)) >>> <u32>2);
   let dv: i32 = load<i32>((<usize><i32>(dvAt) << 2));
@@ -988,7 +988,7 @@ export function takeFree(c: i32, idx: i64, nb: i64, toDv: bool): i32 {
   return c;
 }
 
-// Heap.ts:2012 takeDv
+// Heap.ts:2010 takeDv
 export function takeDv(dv: i32, nb: i64): i32 {
   let s: i32 = load<i32>(<usize>(dv + W));
   let size: i32 = (s & (~FLAG_BITS));
@@ -1000,7 +1000,7 @@ export function takeDv(dv: i32, nb: i64): i32 {
   return dv;
 }
 
-// Heap.ts:2274 findBin
+// Heap.ts:2272 findBin
 // @ts-ignore: decorator
 @inline export function findBin(idx: i64): i64 {
   let words: i64 = (<i64>(hdr) + (<i64>(4) * <i64>(H_BINMAP)));
@@ -1042,7 +1042,7 @@ export function takeDv(dv: i32, nb: i64): i32 {
   return binIndex(((size + <i64>(((1 << (<i32>(fl) - SL_BITS))))) - <i64>(1)), granuleShift);
 }
 
-// Heap.ts:2071 allocFromTop
+// Heap.ts:2069 allocFromTop
 export function allocFromTop(nb: i64): i32 {
   checkTop(5 /* malloc */);
   let tsize: i64 = (<i64>(load<i32>(<usize>(hdr + (4 * H_END)))) - <i64>(load<i32>(<usize>(hdr + (4 * H_TOP)))));
@@ -1058,13 +1058,13 @@ export function allocFromTop(nb: i64): i32 {
   return carveTop(nb);
 }
 
-// Heap.ts:2172 bitmapHeadOk
+// Heap.ts:2170 bitmapHeadOk
 // @ts-ignore: decorator
 @inline export function bitmapHeadOk(s: i32): bool {
   return ((((s & CINUSE)) != 0) && (<i64>(((s & (~FLAG_BITS)))) == bitmapChunkSize(<i64>((<u32>load<i32>(<usize>(hdr + (4 * H_COVER))) >>> <u32>0)))));
 }
 
-// Heap.ts:2313 markBin
+// Heap.ts:2311 markBin
 // @ts-ignore: decorator
 @inline export function markBin(idx: i64): void {
   let w: u32 = (<u32><i32>(idx) >>> <u32>5);
@@ -1102,7 +1102,7 @@ export function allocFromTop(nb: i64): i32 {
   return ((((w & 3)) != SIZE_TAG) && (((<i32>(<u32>w >>> <u32>((<i32>(g) & 15) << 1)) & 3)) == MARK_FREE));
 }
 
-// Heap.ts:2433 liveInside
+// Heap.ts:2431 liveInside
 // @ts-ignore: decorator
 @inline export function liveInside(c: i64, n: i64): bool {
   let base: u32 = (<u32>load<i32>(<usize>(hdr + (4 * H_BITMAP))) >>> <u32>2);
@@ -1126,13 +1126,13 @@ export function allocFromTop(nb: i64): i32 {
   return false;
 }
 
-// Heap.ts:2456 footerOk
+// Heap.ts:2454 footerOk
 // @ts-ignore: decorator
 @inline export function footerOk(c: i64, size: i32): bool {
   return ((load<i32>(<usize>(<i32>(c) + size)) == size) && (((load<i32>(<usize>((<i32>(c) + size) + W)) & PINUSE)) == 0));
 }
 
-// Heap.ts:2346 linksOk
+// Heap.ts:2344 linksOk
 // @ts-ignore: decorator
 @inline export function linksOk(c: i64, size: i32): bool {
   let W3: i64 = (<i64>(W2) + <i64>(W));
@@ -1147,13 +1147,13 @@ export function allocFromTop(nb: i64): i32 {
   return (((bk != 0) && linkOk(bk)) && (<i64>(load<i32>(<usize>(bk + W2))) == c));
 }
 
-// Heap.ts:2264 freeChunkOk
+// Heap.ts:2262 freeChunkOk
 // @ts-ignore: decorator
 @inline export function freeChunkOk(c: i64, size: i64): bool {
   return ((((((((<i32>(c) + W2) & amask)) == 0) && (c >= <i64>(arena))) && (c < <i64>(topAddr()))) && (markOf(c) == MARK_FREE)) && sizeOk(c, size));
 }
 
-// Heap.ts:2211 setMark
+// Heap.ts:2209 setMark
 // @ts-ignore: decorator
 @inline export function setMark(c: i64, v: i32): void {
   let i: i64 = mapWord(c);
@@ -1161,7 +1161,7 @@ export function allocFromTop(nb: i64): i32 {
   store<i32>((<usize><i32>(i) << 2), ((load<i32>((<usize><i32>(i) << 2)) & (~(3 << sh))) | (v << sh)));
 }
 
-// Heap.ts:2297 insert
+// Heap.ts:2295 insert
 // @ts-ignore: decorator
 @inline export function insert(c: i64, size: i64): void {
   let idx: i64 = ((size < <i64>(smallLimit)) ? <i64>((<u32><i32>(size) >>> <u32>gshift)) : binIndex(size, gshift));
@@ -1179,7 +1179,7 @@ export function allocFromTop(nb: i64): i32 {
   store<i32>(<usize><i32>(slot), <i32>(c));
 }
 
-// Heap.ts:2398 badPointer
+// Heap.ts:2396 badPointer
 export function badPointer(p: i64, op: i32): void {
   if (((<i64>((<u32><i32>(p) >>> <u32>0)) != p) || (((<i32>(p) & amask)) != 0))) {
     fail(2 /* InvalidPointerError */, 0, op, <f64>(p)); unreachable();
@@ -1215,7 +1215,7 @@ export function badPointer(p: i64, op: i32): void {
   fail(2 /* InvalidPointerError */, 0, op, <f64>(p)); unreachable();
 }
 
-// Heap.ts:2089 checkTop
+// Heap.ts:2087 checkTop
 // @ts-ignore: decorator
 @inline export function checkTop(op: i32): void {
   let top: i32 = load<i32>(<usize>(hdr + (4 * H_TOP)));
@@ -1225,13 +1225,13 @@ export function badPointer(p: i64, op: i32): void {
   }
 }
 
-// Heap.ts:1894 endAddr
+// Heap.ts:1892 endAddr
 // @ts-ignore: decorator
 @inline export function endAddr(): i32 {
   return load<i32>(<usize>(hdr + (4 * H_END)));
 }
 
-// Heap.ts:2125 grow
+// Heap.ts:2123 grow
 export function grow(need: i64): i64 {
   let end: i32 = load<i32>(<usize>(hdr + (4 * H_END)));
   let page: i32 = PAGE;
@@ -1265,7 +1265,7 @@ export function grow(need: i64): i64 {
   return <i64>((-1));
 }
 
-// Heap.ts:2177 moveBitmap
+// Heap.ts:2175 moveBitmap
 export function moveBitmap(cover: i64): void {
   let chunkSize: i64 = bitmapChunkSize(cover);
   let newPayload: i64 = (<i64>(carveTop(chunkSize, false)) + <i64>(W2));
@@ -1279,20 +1279,20 @@ export function moveBitmap(cover: i64): void {
   freeChunk((<i64>(oldPayload) - <i64>(W2)), 5 /* malloc */);
 }
 
-// Heap.ts:2166 bitmapChunkSize
+// Heap.ts:2164 bitmapChunkSize
 // @ts-ignore: decorator
 @inline export function bitmapChunkSize(cover: i64): i64 {
   let bytes: u32 = (<u32><i32>(cover) >>> <u32>(gshift + 2));
   return imax(<i64>(minChunk), <i64>((((<i32>(bytes) + W) + amask) & (~amask))));
 }
 
-// Heap.ts:2199 mapWord
+// Heap.ts:2197 mapWord
 // @ts-ignore: decorator
 @inline export function mapWord(c: i64): i64 {
   return (<i64>(((<u32>load<i32>(<usize>(hdr + (4 * H_BITMAP))) >>> <u32>2))) + <i64>(((<u32>(<i32>(c) - arena) >>> <u32>(gshift + 4)))));
 }
 
-// Heap.ts:2325 unmarkBin
+// Heap.ts:2323 unmarkBin
 // @ts-ignore: decorator
 @inline export function unmarkBin(idx: i64): void {
   let w: u32 = (<u32><i32>(idx) >>> <u32>5);
@@ -1305,7 +1305,7 @@ export function moveBitmap(cover: i64): void {
   }
 }
 
-// Heap.ts:2615 lowerBitmap
+// Heap.ts:2613 lowerBitmap
 export function lowerBitmap(): void {
   let bm: i64 = (<i64>(load<i32>(<usize>(hdr + (4 * H_BITMAP)))) - <i64>(W2));
   let bs: i32 = load<i32>(<usize>(<i32>(bm) + W));
@@ -1339,13 +1339,13 @@ export function lowerBitmap(): void {
   newHead(nt);
 }
 
-// Heap.ts:1888 setWord
+// Heap.ts:1886 setWord
 // @ts-ignore: decorator
 @inline export function setWord(i: i32, v: i64): void {
   store<i32>(<usize>(hdr + (4 * i)), <i32>(v));
 }
 
-// Heap.ts:2338 popHead
+// Heap.ts:2336 popHead
 // @ts-ignore: decorator
 @inline export function popHead(c: i32, idx: i64): void {
   let fd: i32 = load<i32>(<usize>(c + W2));
@@ -1361,7 +1361,7 @@ export function lowerBitmap(): void {
   return (<i64>(31) - <i64>(<i32>clz<u32>(<u32>(x & (-x)))));
 }
 
-// Heap.ts:2101 carveTop
+// Heap.ts:2099 carveTop
 // @ts-ignore: decorator
 @inline export function carveTop(nb: i64, mark: bool = true): i32 {
   let topAt: u32 = (<u32>(hdr + (4 * H_TOP)) >>> <u32>2);
@@ -1378,7 +1378,7 @@ export function lowerBitmap(): void {
   return top;
 }
 
-// Heap.ts:2161 noteFootprint
+// Heap.ts:2159 noteFootprint
 export function noteFootprint(): void {
   let fp: i64 = mallocFootprint();
   if ((fp > <i64>(maxFootprint()))) {
@@ -1386,7 +1386,7 @@ export function noteFootprint(): void {
   }
 }
 
-// Heap.ts:1589 mallocFootprint
+// Heap.ts:1587 mallocFootprint
 // @ts-ignore: decorator
 @inline export function mallocFootprint(): i64 {
   if ((((MODE & MODE_SYNC)) != 0)) {
@@ -1395,25 +1395,25 @@ export function noteFootprint(): void {
   return ((<i64>(endAddr()) - <i64>(word(H_BRK_START))) + <i64>(mappedBytes()));
 }
 
-// Heap.ts:1619 maxFootprint
+// Heap.ts:1617 maxFootprint
 // @ts-ignore: decorator
 @inline export function maxFootprint(): i32 {
   return word(H_MAXFOOT);
 }
 
-// Heap.ts:1622 setMaxFootprint
+// Heap.ts:1620 setMaxFootprint
 // @ts-ignore: decorator
 @inline export function setMaxFootprint(v: i64): void {
   setWord(H_MAXFOOT, v);
 }
 
-// Heap.ts:1885 word
+// Heap.ts:1883 word
 // @ts-ignore: decorator
 @inline export function word(i: i32): i32 {
   return load<i32>(<usize>(hdr + (4 * i)));
 }
 
-// Heap.ts:1612 mappedBytes
+// Heap.ts:1610 mappedBytes
 // @ts-ignore: decorator
 @inline export function mappedBytes(): i32 {
   return word(H_MMAP_BYTES);

@@ -4,7 +4,7 @@
 /* eslint-disable */
 
 /** sha256 of the sources, the generated AssemblyScript, asc's version and its flags. */
-export const ENGINE_HASH = "47964cff760808d9e8ac5dbd9d84d0a01f5f65b4ff094a424acf4ec475439ca8";
+export const ENGINE_HASH = "a2b4e4a22facb47d4783ac81da556664675e330ae39223bcceaf98eaf79a070d";
 
 /** The engine's binary for each data model, base64. */
 export const ENGINE_WASM: { readonly lp64: string; readonly ilp32: string; readonly wasm32: string } = {
