@@ -76,8 +76,12 @@ const OUT_LOGGED = path.join(REPO, "src/heap/LoggedEngine.generated.ts");
  * process's heap never syncs).
  */
 const SKIP = new Set(["initAttached", "checkHeader", "mapUnsound", "makeLockView", "locked", "recover", "threadId", "wasmImports", "stale"]);
-/** The logged engine's: the same but the check of a wasm memory's view (an engine is never locked itself). */
-const SKIP_LOGGED = new Set(["initAttached", "checkHeader", "mapUnsound", "makeLockView", "locked", "recover", "threadId", "wasmImports"]);
+/**
+ * The logged engine's: the same but the check of a wasm memory's view (an engine is never locked
+ * itself); and an aligned allocation's checks, which only read (the engine inherits them from
+ * Heap: one copy of them in a bundle, not two).
+ */
+const SKIP_LOGGED = new Set(["initAttached", "checkHeader", "mapUnsound", "makeLockView", "locked", "recover", "threadId", "wasmImports", "alignedIn", "carveOk", "carveHeadOk"]);
 /** Entries of each translation cache of PagedHeap (a power of two; PagedHeap.ts exports the same number). */
 export const CACHE_MASK = 1023;
 /** The logged engine's methods whose stores are logged written out in place (the rest call logStore, which V8 inlines into them). */

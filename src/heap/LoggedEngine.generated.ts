@@ -1454,8 +1454,12 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     return total > MAX_REQUEST ? -1 : total;
   }
 
-  /** A chunk of exactly `nb` bytes or more, marked in use; 0 when memory ran out. */
-  protected override allocChunk(nb: number): number {
+  /**
+   * A chunk of exactly `nb` bytes or more, marked in use; 0 when memory ran out. An aligned
+   * allocation passes its `align`ment: the chunk is checked for its split before it is taken
+   * (see {@link Heap.carveOk}).
+   */
+  protected override allocChunk(nb: number, align: number = 0): number {
     const m = this.m;
     const dv = m[(this.hdr + 4 * H_DV) >>> 2]!;
     // The victim's address is read from the header: nothing is read there unless it lies in the arena.
@@ -1468,20 +1472,20 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
       // new victim.
       idx = nb >>> this.gshift;
       const c = m[(this.bins + (idx << 2)) >>> 2]!;
-      if (c !== 0) return this.takeFree(c, idx, nb, false);
-      if (dv !== 0 && (m[(dv + this.W) >>> 2]! & ~FLAG_BITS) >= nb) return this.takeDv(dv, nb);
+      if (c !== 0) return this.takeFree(c, idx, nb, false, align);
+      if (dv !== 0 && (m[(dv + this.W) >>> 2]! & ~FLAG_BITS) >= nb) return this.takeDv(dv, nb, align);
       idx = this.findBin(idx + 1);
-      if (idx >= 0) return this.takeFree(m[(this.bins + (idx << 2)) >>> 2]!, idx, nb, true);
+      if (idx >= 0) return this.takeFree(m[(this.bins + (idx << 2)) >>> 2]!, idx, nb, true, align);
     } else {
       idx = binIndex(nb, this.gshift);
       const c = m[(this.bins + (idx << 2)) >>> 2]!;
       // (takeFree checks the head; its size is read here only when it lies in the arena)
-      if (c !== 0 && (((c + this.W2) & this.amask) !== 0 || c < this.arena || c >= this.topAddr() || (m[(c + this.W) >>> 2]! & ~FLAG_BITS) >= nb)) return this.takeFree(c, idx, nb, false);
+      if (c !== 0 && (((c + this.W2) & this.amask) !== 0 || c < this.arena || c >= this.topAddr() || (m[(c + this.W) >>> 2]! & ~FLAG_BITS) >= nb)) return this.takeFree(c, idx, nb, false, align);
       idx = this.findBin(fitIndex(nb, this.gshift));
-      if (idx >= 0) return this.takeFree(m[(this.bins + (idx << 2)) >>> 2]!, idx, nb, false);
-      if (dv !== 0 && (m[(dv + this.W) >>> 2]! & ~FLAG_BITS) >= nb) return this.takeDv(dv, nb);
+      if (idx >= 0) return this.takeFree(m[(this.bins + (idx << 2)) >>> 2]!, idx, nb, false, align);
+      if (dv !== 0 && (m[(dv + this.W) >>> 2]! & ~FLAG_BITS) >= nb) return this.takeDv(dv, nb, align);
     }
-    return this.allocFromTop(nb);
+    return this.allocFromTop(nb, align);
   }
 
   /**
@@ -1522,7 +1526,7 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
   }
 
   /** Carves `nb` bytes from the front of the designated victim `dv`; the rest stays the victim. */
-  protected override takeDv(dv: number, nb: number): number {
+  protected override takeDv(dv: number, nb: number, align: number = 0): number {
     const m = this.m;
     const W = this.W;
     const s = m[(dv + W) >>> 2]!;
@@ -1532,6 +1536,7 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     if ((s & (CINUSE | PINUSE)) !== PINUSE || dv + size >= m[(this.hdr + 4 * H_TOP) >>> 2]! || !this.freeChunkOk(dv, size) || size < nb) {
       throw new HeapCorruptionError("memory corruption (designated victim)", "malloc", dv);
     }
+    if (align !== 0) this.carveOk(dv, size, nb, align, -1, true);
     this.setSizeWord(dv, size, false);
     this.allot(dv, PINUSE, size, nb, REM_WAS_DV);
     return dv;
@@ -1540,9 +1545,9 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
   /**
    * Takes free chunk `c`, the head of bin `idx`, for a request of `nb` bytes, splitting off the
    * rest: into the bins, or (`toDv`, for small requests) as the new designated victim, the old
-   * one going to its bin.
+   * one going to its bin. `align`: see {@link Heap.allocChunk}.
    */
-  protected override takeFree(c: number, idx: number, nb: number, toDv: boolean): number {
+  protected override takeFree(c: number, idx: number, nb: number, toDv: boolean, align: number = 0): number {
     const m = this.m;
     const W = this.W;
     const dvAt = (this.hdr + 4 * H_DV) >>> 2;
@@ -1571,6 +1576,7 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
         if (!this.linkOk(xi === idx ? fd : m[(this.bins + (xi << 2)) >>> 2]!)) throw new HeapCorruptionError("corrupted free list", "malloc", this.bins + (xi << 2));
       }
     }
+    if (align !== 0) this.carveOk(c, size, nb, align, idx, toDv);
     this.popHead(c, idx);
     this.setSizeWord(c, size, false);
     this.allot(c, s & PINUSE, size, nb, toDv ? REM_NEW_DV : REM_BIN);
@@ -1580,12 +1586,15 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
   /**
    * Carves `nb` bytes from the top chunk, growing the heap when the top is too small. A moved
    * bitmap goes first, so the new block stays next to the top and trims when it is freed.
+   * `align`: see {@link Heap.allocChunk}.
    */
-  protected override allocFromTop(nb: number): number {
+  protected override allocFromTop(nb: number, align: number = 0): number {
     this.checkTop("malloc");
     const m = this.m;
     const hdr = this.hdr;
-    const tsize = m[(hdr + 4 * H_END) >>> 2]! - m[(hdr + 4 * H_TOP) >>> 2]!;
+    const top = m[(hdr + 4 * H_TOP) >>> 2]!;
+    const tsize = m[(hdr + 4 * H_END) >>> 2]! - top;
+    if (align !== 0) this.carveOk(tsize < nb + this.minChunk ? -1 : top, tsize, nb, align, -1, false);
     if (tsize < nb + this.minChunk) {
       const cover = this.grow(nb + this.minChunk - tsize);
       if (cover < 0) return 0;
@@ -2338,19 +2347,16 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
       const q = this.mapBlock(size, alignment);
       if (q !== 0) return q;
     }
-    const c = this.allocChunk(nb + alignment + min);
+    // (allocChunk checks the frees below before it takes the chunk: see carveOk.)
+    const c = this.allocChunk(nb + alignment + min, alignment);
     if (c === 0) {
       const q = this.maps !== null && this.mapsLeft() ? this.mapBlock(size, alignment) : 0;
       if (q === 0) this.errno = Errno.ENOMEM;
       return q;
     }
     const m = this.m;
-    let p = c + this.W2;
-    let a = c;
-    if (p % alignment !== 0) {
-      p = Math.ceil(p / alignment) * alignment;
-      if (p - this.W2 - c < min) p += alignment;
-      a = p - this.W2;
+    const a = this.alignedIn(c, alignment);
+    if (a !== c) {
       // The leading gap becomes a chunk of its own and is freed: the padding is not wasted.
       const s = m[(c + W) >>> 2];
       const lead = a - c;
@@ -2364,7 +2370,7 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     }
     const s = m[(a + W) >>> 2];
     if ((s & ~FLAG_BITS) - nb >= min) this.splitTail(a, s, nb, "memalign");
-    return p;
+    return a + this.W2;
   }
 
   // ───────────────────────── mapped blocks ─────────────────────────

@@ -1433,8 +1433,12 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
     return total > MAX_REQUEST ? -1 : total;
   }
 
-  /** A chunk of exactly `nb` bytes or more, marked in use; 0 when memory ran out. */
-  protected override allocChunk(nb: number): number {
+  /**
+   * A chunk of exactly `nb` bytes or more, marked in use; 0 when memory ran out. An aligned
+   * allocation passes its `align`ment: the chunk is checked for its split before it is taken
+   * (see {@link Heap.carveOk}).
+   */
+  protected override allocChunk(nb: number, align: number = 0): number {
     const m = this.m;
     const dv = m[this.tr((this.hdr + 4 * H_DV) >>> 2)]!;
     // The victim's address is read from the header: nothing is read there unless it lies in the arena.
@@ -1447,20 +1451,20 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
       // new victim.
       idx = nb >>> this.gshift;
       const c = m[this.tr((this.bins + (idx << 2)) >>> 2)]!;
-      if (c !== 0) return this.takeFree(c, idx, nb, false);
-      if (dv !== 0 && (m[this.tr((dv + this.W) >>> 2)]! & ~FLAG_BITS) >= nb) return this.takeDv(dv, nb);
+      if (c !== 0) return this.takeFree(c, idx, nb, false, align);
+      if (dv !== 0 && (m[this.tr((dv + this.W) >>> 2)]! & ~FLAG_BITS) >= nb) return this.takeDv(dv, nb, align);
       idx = this.findBin(idx + 1);
-      if (idx >= 0) return this.takeFree(m[this.tr((this.bins + (idx << 2)) >>> 2)]!, idx, nb, true);
+      if (idx >= 0) return this.takeFree(m[this.tr((this.bins + (idx << 2)) >>> 2)]!, idx, nb, true, align);
     } else {
       idx = binIndex(nb, this.gshift);
       const c = m[this.tr((this.bins + (idx << 2)) >>> 2)]!;
       // (takeFree checks the head; its size is read here only when it lies in the arena)
-      if (c !== 0 && (((c + this.W2) & this.amask) !== 0 || c < this.arena || c >= this.topAddr() || (m[this.tr((c + this.W) >>> 2)]! & ~FLAG_BITS) >= nb)) return this.takeFree(c, idx, nb, false);
+      if (c !== 0 && (((c + this.W2) & this.amask) !== 0 || c < this.arena || c >= this.topAddr() || (m[this.tr((c + this.W) >>> 2)]! & ~FLAG_BITS) >= nb)) return this.takeFree(c, idx, nb, false, align);
       idx = this.findBin(fitIndex(nb, this.gshift));
-      if (idx >= 0) return this.takeFree(m[this.tr((this.bins + (idx << 2)) >>> 2)]!, idx, nb, false);
-      if (dv !== 0 && (m[this.tr((dv + this.W) >>> 2)]! & ~FLAG_BITS) >= nb) return this.takeDv(dv, nb);
+      if (idx >= 0) return this.takeFree(m[this.tr((this.bins + (idx << 2)) >>> 2)]!, idx, nb, false, align);
+      if (dv !== 0 && (m[this.tr((dv + this.W) >>> 2)]! & ~FLAG_BITS) >= nb) return this.takeDv(dv, nb, align);
     }
-    return this.allocFromTop(nb);
+    return this.allocFromTop(nb, align);
   }
 
   /**
@@ -1501,7 +1505,7 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
   }
 
   /** Carves `nb` bytes from the front of the designated victim `dv`; the rest stays the victim. */
-  protected override takeDv(dv: number, nb: number): number {
+  protected override takeDv(dv: number, nb: number, align: number = 0): number {
     const m = this.m;
     const W = this.W;
     const s = m[this.tr((dv + W) >>> 2)]!;
@@ -1511,6 +1515,7 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
     if ((s & (CINUSE | PINUSE)) !== PINUSE || dv + size >= m[this.tr((this.hdr + 4 * H_TOP) >>> 2)]! || !this.freeChunkOk(dv, size) || size < nb) {
       throw new HeapCorruptionError("memory corruption (designated victim)", "malloc", dv);
     }
+    if (align !== 0) this.carveOk(dv, size, nb, align, -1, true);
     this.setSizeWord(dv, size, false);
     this.allot(dv, PINUSE, size, nb, REM_WAS_DV);
     return dv;
@@ -1519,9 +1524,9 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
   /**
    * Takes free chunk `c`, the head of bin `idx`, for a request of `nb` bytes, splitting off the
    * rest: into the bins, or (`toDv`, for small requests) as the new designated victim, the old
-   * one going to its bin.
+   * one going to its bin. `align`: see {@link Heap.allocChunk}.
    */
-  protected override takeFree(c: number, idx: number, nb: number, toDv: boolean): number {
+  protected override takeFree(c: number, idx: number, nb: number, toDv: boolean, align: number = 0): number {
     const m = this.m;
     const W = this.W;
     const dvAt = (this.hdr + 4 * H_DV) >>> 2;
@@ -1550,6 +1555,7 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
         if (!this.linkOk(xi === idx ? fd : m[this.tr((this.bins + (xi << 2)) >>> 2)]!)) throw new HeapCorruptionError("corrupted free list", "malloc", this.bins + (xi << 2));
       }
     }
+    if (align !== 0) this.carveOk(c, size, nb, align, idx, toDv);
     this.popHead(c, idx);
     this.setSizeWord(c, size, false);
     this.allot(c, s & PINUSE, size, nb, toDv ? REM_NEW_DV : REM_BIN);
@@ -1559,12 +1565,15 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
   /**
    * Carves `nb` bytes from the top chunk, growing the heap when the top is too small. A moved
    * bitmap goes first, so the new block stays next to the top and trims when it is freed.
+   * `align`: see {@link Heap.allocChunk}.
    */
-  protected override allocFromTop(nb: number): number {
+  protected override allocFromTop(nb: number, align: number = 0): number {
     this.checkTop("malloc");
     const m = this.m;
     const hdr = this.hdr;
-    const tsize = m[this.tr((hdr + 4 * H_END) >>> 2)]! - m[this.tr((hdr + 4 * H_TOP) >>> 2)]!;
+    const top = m[this.tr((hdr + 4 * H_TOP) >>> 2)]!;
+    const tsize = m[this.tr((hdr + 4 * H_END) >>> 2)]! - top;
+    if (align !== 0) this.carveOk(tsize < nb + this.minChunk ? -1 : top, tsize, nb, align, -1, false);
     if (tsize < nb + this.minChunk) {
       const cover = this.grow(nb + this.minChunk - tsize);
       if (cover < 0) return 0;
@@ -2317,19 +2326,16 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
       const q = this.mapBlock(size, alignment);
       if (q !== 0) return q;
     }
-    const c = this.allocChunk(nb + alignment + min);
+    // (allocChunk checks the frees below before it takes the chunk: see carveOk.)
+    const c = this.allocChunk(nb + alignment + min, alignment);
     if (c === 0) {
       const q = this.maps !== null && this.mapsLeft() ? this.mapBlock(size, alignment) : 0;
       if (q === 0) this.errno = Errno.ENOMEM;
       return q;
     }
     const m = this.m;
-    let p = c + this.W2;
-    let a = c;
-    if (p % alignment !== 0) {
-      p = Math.ceil(p / alignment) * alignment;
-      if (p - this.W2 - c < min) p += alignment;
-      a = p - this.W2;
+    const a = this.alignedIn(c, alignment);
+    if (a !== c) {
       // The leading gap becomes a chunk of its own and is freed: the padding is not wasted.
       const s = m[this.tr((c + W) >>> 2)];
       const lead = a - c;
@@ -2343,7 +2349,88 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
     }
     const s = m[this.tr((a + W) >>> 2)];
     if ((s & ~FLAG_BITS) - nb >= min) this.splitTail(a, s, nb, "memalign");
-    return p;
+    return a + this.W2;
+  }
+
+  /**
+   * The chunk of an aligned block carved from chunk `c`: its payload the first multiple of
+   * `align` at or after `c`'s, or one `align` further when the gap before it would be too small
+   * for a chunk of its own.
+   */
+  protected override alignedIn(c: number, align: number): number {
+    let p = c + this.W2;
+    if (p % align === 0) return c;
+    p = Math.ceil(p / align) * align;
+    if (p - this.W2 - c < this.minChunk) p += align;
+    return p - this.W2;
+  }
+
+  /**
+   * An aligned allocation's checks of chunk `c` (`size` bytes) before allocChunk takes `n` of
+   * them: the checks that freeing the parts before and after the aligned block will make
+   * (freeChunk's and splitTail's), made on the heap as it is before the take, so that damage they
+   * would find is refused before anything changes (else the chunk would be lost). `idx`: the bin
+   * `c` heads, whose head its forward link becomes, or -1; `remDv`: the rest of `c` becomes the
+   * designated victim. From the top, `c` is the top, or -1 when the heap must grow first.
+   */
+  protected override carveOk(c: number, size: number, n: number, align: number, idx: number, remDv: boolean): void {
+    const m = this.m;
+    const W = this.W;
+    const min = this.minChunk;
+    const top = m[this.tr((this.hdr + 4 * H_TOP) >>> 2)]!;
+    const fd = idx >= 0 ? m[this.tr((c + this.W2) >>> 2)]! : 0;
+    let lead = 0;
+    let tail = 0;
+    const whole = c !== top && size - n < min; // (the top is carved: n bytes exactly)
+    if (c >= 0) {
+      lead = this.alignedIn(c, align) - c;
+      tail = (whole ? size : n) - lead - (n - align - min);
+      if (lead === 0 && tail < min) return; // nothing to free
+    }
+    // The chunk is freed in parts: its header must say the chunk before it is in use (a free
+    // one would have merged with it; the chunk map, when it moves first, is in use), and an
+    // 8-byte size field must have a zero high half.
+    const at = c >= 0 ? c : top;
+    if ((m[this.tr((at + W) >>> 2)]! & PINUSE) === 0) throw new HeapCorruptionError("corrupted size vs. prev_size", "memalign", at);
+    if (W === 8 && m[this.tr((at + 12) >>> 2)] !== 0) throw new HeapCorruptionError("invalid size", "memalign", at);
+    // The bins the parts join are written through: their heads must be free chunks (c's bin
+    // will have c's forward link). When the heap grows first, the chunk starts where the break
+    // and the chunk map leave it: every bin a leading part can join is checked (growing is rare).
+    if (c < 0) {
+      for (let i = this.binOf(min); i <= this.binOf(align + min - this.amask - 1); i++) this.carveHeadOk(i, -1, 0);
+      return;
+    }
+    if (lead > 0) this.carveHeadOk(this.binOf(lead), idx, fd);
+    if (c === top || tail < min) return; // (a tail carved from the top merges into the new top)
+    const x = c + size;
+    const xs = m[this.tr((x + W) >>> 2)]!;
+    let bin = this.binOf(tail);
+    if (!whole) {
+      // The rest of c, a free chunk, merges with the tail: its footer needs the chunk after it
+      // to say that its predecessor is free. In a bin, the tail joins it in the bin of both.
+      if ((xs & PINUSE) !== 0) throw new HeapCorruptionError("corrupted size vs. prev_size", "memalign", c + n);
+      if (remDv) return;
+      bin = this.binOf(tail + size - n);
+    } else {
+      // c taken whole: the tail is freed next to the chunk after c, checked as free checks a
+      // neighbour: in use (a free one would have merged with c), of a sound size; or the top.
+      const xsize = xs & ~FLAG_BITS;
+      if (W === 8 && m[this.tr((x + 12) >>> 2)] !== 0) throw new HeapCorruptionError("invalid next size (normal)", "memalign", x);
+      if (x === top) {
+        if (xsize !== m[this.tr((this.hdr + 4 * H_END) >>> 2)]! - top || (xs & CINUSE) !== 0) throw new HeapCorruptionError("invalid next size (top)", "memalign", x);
+        return;
+      }
+      if (this.markOf(x) !== MARK_USED || (xs & CINUSE) === 0 || xsize < min || (xsize & this.amask) !== 0 || x + xsize > top || (x === m[this.tr((this.hdr + 4 * H_BITMAP) >>> 2)]! - this.W2 && !this.bitmapHeadOk(xs))) {
+        throw new HeapCorruptionError("invalid next size (normal)", "memalign", x);
+      }
+    }
+    this.carveHeadOk(bin, idx, fd);
+  }
+
+  /** For {@link Heap.carveOk}: throws unless bin `i`'s head is a free chunk or none (`fd`, once the head of bin `idx` is taken). */
+  protected override carveHeadOk(i: number, idx: number, fd: number): void {
+    const slot = this.bins + (i << 2);
+    if (!this.linkOk(i === idx ? fd : this.m[this.tr(slot >>> 2)]!)) throw new HeapCorruptionError("corrupted free list", "memalign", slot);
   }
 
   // ───────────────────────── mapped blocks ─────────────────────────

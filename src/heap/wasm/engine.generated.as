@@ -109,7 +109,7 @@ export function takeErrno(): i32 {
   return p;
 }
 
-// Heap.ts:2642 reallocImpl
+// Heap.ts:2651 reallocImpl
 // @ts-ignore: decorator
 @inline export function reallocImpl(p: i64, size: i64): i64 {
   if ((p == <i64>(0))) {
@@ -181,7 +181,7 @@ export function takeErrno(): i32 {
   return reallocImpl(ptr, total);
 }
 
-// Heap.ts:2804 memalignImpl
+// Heap.ts:2813 memalignImpl
 export function memalignImpl(alignment: i64, size: i64): i64 {
   if ((alignment <= <i64>(ALIGN))) {
     return mallocImpl(size);
@@ -200,7 +200,7 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
     errno = 12 /* ENOMEM */;
     return <i64>(0);
   }
-  let c: i32 = allocChunk(((<i64>(nb) + alignment) + <i64>(min)));
+  let c: i32 = allocChunk(((<i64>(nb) + alignment) + <i64>(min)), alignment);
   if ((c == 0)) {
     let q: i32 = 0;
     if ((q == 0)) {
@@ -208,14 +208,8 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
     }
     return <i64>(q);
   }
-  let p: i64 = (<i64>(c) + <i64>(W2));
-  let a: i64 = <i64>(c);
-  if (((p % alignment) != <i64>(0))) {
-    p = (ceilDiv(p, alignment) * alignment);
-    if ((((p - <i64>(W2)) - <i64>(c)) < <i64>(min))) {
-      p = (p + alignment);
-    }
-    a = (p - <i64>(W2));
+  let a: i64 = alignedIn(c, alignment);
+  if ((a != <i64>(c))) {
     let s: i32 = load<i32>(<usize>(c + W));
     let lead: i64 = (a - <i64>(c));
     store<i32>(<usize>(c + W), ((<i32>(lead) | CINUSE) | (s & PINUSE)));
@@ -230,7 +224,7 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
   if (((<i64>(((s & (~FLAG_BITS)))) - <i64>(nb)) >= <i64>(min))) {
     splitTail(a, s, nb, 3 /* memalign */);
   }
-  return p;
+  return (a + <i64>(W2));
 }
 
 // Heap.ts:1492 usableImpl
@@ -267,9 +261,9 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
 
 }
 
-// Heap.ts:1943 allocChunk
+// Heap.ts:1947 allocChunk
 // @ts-ignore: decorator
-@inline export function allocChunk(nb: i64): i32 {
+@inline export function allocChunk(nb: i64, align: i64 = 0): i32 {
   let dv: i32 = load<i32>(<usize>(hdr + (4 * H_DV)));
   if (((dv != 0) && (((((((dv + W2) & amask)) != 0) || (dv < arena)) || (dv >= topAddr()))))) {
     fail(0 /* HeapCorruptionError */, 2 /* memory corruption (designated victim) */, 5 /* malloc */, <f64>(dv)); unreachable();
@@ -279,30 +273,30 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
     idx = <i64>((<u32><i32>(nb) >>> <u32>gshift));
     let c: i32 = load<i32>(<usize>(bins + (<i32>(idx) << 2)));
     if ((c != 0)) {
-      return takeFree(c, idx, nb, false);
+      return takeFree(c, idx, nb, false, align);
     }
     if (((dv != 0) && (<i64>(((load<i32>(<usize>(dv + W)) & (~FLAG_BITS)))) >= nb))) {
-      return takeDv(dv, nb);
+      return takeDv(dv, nb, align);
     }
     idx = findBin((idx + <i64>(1)));
     if ((idx >= <i64>(0))) {
-      return takeFree(load<i32>(<usize>(bins + (<i32>(idx) << 2))), idx, nb, true);
+      return takeFree(load<i32>(<usize>(bins + (<i32>(idx) << 2))), idx, nb, true, align);
     }
   } else {
     idx = binIndex(nb, gshift);
     let c: i32 = load<i32>(<usize>(bins + (<i32>(idx) << 2)));
     if (((c != 0) && ((((((((c + W2) & amask)) != 0) || (c < arena)) || (c >= topAddr())) || (<i64>(((load<i32>(<usize>(c + W)) & (~FLAG_BITS)))) >= nb))))) {
-      return takeFree(c, idx, nb, false);
+      return takeFree(c, idx, nb, false, align);
     }
     idx = findBin(fitIndex(nb, gshift));
     if ((idx >= <i64>(0))) {
-      return takeFree(load<i32>(<usize>(bins + (<i32>(idx) << 2))), idx, nb, false);
+      return takeFree(load<i32>(<usize>(bins + (<i32>(idx) << 2))), idx, nb, false, align);
     }
     if (((dv != 0) && (<i64>(((load<i32>(<usize>(dv + W)) & (~FLAG_BITS)))) >= nb))) {
-      return takeDv(dv, nb);
+      return takeDv(dv, nb, align);
     }
   }
-  return allocFromTop(nb);
+  return allocFromTop(nb, align);
 }
 
 // FastPathHeap.ts:49 freeFast
@@ -530,7 +524,7 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
   return true;
 }
 
-// Heap.ts:2473 super_freeChunk
+// Heap.ts:2482 super_freeChunk
 export function super_freeChunk(c: i64, op: i32, checkOnly: bool = false): void {
   let min: i32 = minChunk;
   let s: i32 = load<i32>(<usize>(<i32>(c) + W));
@@ -658,7 +652,7 @@ export function super_freeChunk(c: i64, op: i32, checkOnly: bool = false): void 
   }
 }
 
-// Heap.ts:2386 validate
+// Heap.ts:2395 validate
 // @ts-ignore: decorator
 @inline export function validate(p: i64, op: i32): i64 {
   if ((((MODE & MODE_SYNC)) != 0)) {
@@ -688,7 +682,7 @@ export function freeChunk(c: i64, op: i32, checkOnly: bool = false): void {
   super_freeChunk(c, op, checkOnly);
 }
 
-// Heap.ts:2778 splitTail
+// Heap.ts:2787 splitTail
 export function splitTail(c: i64, s: i32, nb: i32, op: i32): void {
   let rem: i64 = (<i64>(((s & (~FLAG_BITS)))) - <i64>(nb));
   freeChunk(c, op, true);
@@ -721,7 +715,7 @@ export function splitTail(c: i64, s: i32, nb: i32, op: i32): void {
   return load<i32>(<usize>(hdr + (4 * H_TOP)));
 }
 
-// Heap.ts:2706 growIntoTop
+// Heap.ts:2715 growIntoTop
 export function growIntoTop(c: i64, s: i32, nb: i32): bool {
   let min: i32 = minChunk;
   let old: i32 = (s & (~FLAG_BITS));
@@ -773,7 +767,7 @@ export function growIntoTop(c: i64, s: i32, nb: i32): bool {
   return true;
 }
 
-// Heap.ts:2764 reallocMove
+// Heap.ts:2773 reallocMove
 export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
   let q: i64 = mallocImpl(size);
   if ((q == <i64>(0))) {
@@ -784,7 +778,7 @@ export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
   return q;
 }
 
-// Heap.ts:2202 markOf
+// Heap.ts:2211 markOf
 // @ts-ignore: decorator
 @inline export function markOf(c: i64): i32 {
   let w: i32 = load<i32>((<usize><i32>(mapWord(c)) << 2));
@@ -794,19 +788,19 @@ export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
   return (<i32>(<u32>w >>> <u32>((<i32>(<u32>(<i32>(c) - arena) >>> <u32>gshift) & 15) << 1)) & 3);
 }
 
-// Heap.ts:2374 binOf
+// Heap.ts:2383 binOf
 // @ts-ignore: decorator
 @inline export function binOf(size: i64): i64 {
   return ((size < <i64>(smallLimit)) ? <i64>((<u32><i32>(size) >>> <u32>gshift)) : binIndex(size, gshift));
 }
 
-// Heap.ts:2267 linkOk
+// Heap.ts:2276 linkOk
 // @ts-ignore: decorator
 @inline export function linkOk(x: i32): bool {
   return ((x == 0) || ((((((((x + W2) & amask)) == 0) && (x >= arena)) && (x < topAddr())) && (markOf(<i64>(x)) == MARK_FREE))));
 }
 
-// Heap.ts:2358 unlink
+// Heap.ts:2367 unlink
 // @ts-ignore: decorator
 @inline export function unlink(c: i64, size: i32): void {
   let idx: i64 = binOf(<i64>(size));
@@ -826,7 +820,7 @@ export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
   }
 }
 
-// Heap.ts:2217 setSizeWord
+// Heap.ts:2226 setSizeWord
 // @ts-ignore: decorator
 @inline export function setSizeWord(c: i64, size: i64, on: bool): void {
   let n: i32 = (<i32>(size) >> gshift);
@@ -835,14 +829,14 @@ export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
   }
 }
 
-// Heap.ts:2229 unmarkChunk
+// Heap.ts:2238 unmarkChunk
 // @ts-ignore: decorator
 @inline export function unmarkChunk(c: i64, size: i32): void {
   setSizeWord(c, <i64>(size), false);
   setMark(c, 0);
 }
 
-// Heap.ts:1980 allot
+// Heap.ts:1984 allot
 // @ts-ignore: decorator
 @inline export function allot(c: i64, pin: i32, size: i64, nb: i64, remTo: i32): void {
   let dvAt: u32 = (<u32>(hdr + (4 * H_DV)) >>> <u32>2);
@@ -875,7 +869,21 @@ export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
   }
 }
 
-// Heap.ts:2192 newHead
+// Heap.ts:2866 alignedIn
+// @ts-ignore: decorator
+@inline export function alignedIn(c: i32, align: i64): i64 {
+  let p: i64 = (<i64>(c) + <i64>(W2));
+  if (((p % align) == <i64>(0))) {
+    return <i64>(c);
+  }
+  p = (ceilDiv(p, align) * align);
+  if ((((p - <i64>(W2)) - <i64>(c)) < <i64>(minChunk))) {
+    p = (p + align);
+  }
+  return (p - <i64>(W2));
+}
+
+// Heap.ts:2201 newHead
 // @ts-ignore: decorator
 @inline export function newHead(c: i64): void {
   if ((W == 8)) {
@@ -883,14 +891,14 @@ export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
   }
 }
 
-// Heap.ts:2223 markChunk
+// Heap.ts:2232 markChunk
 // @ts-ignore: decorator
 @inline export function markChunk(c: i64, size: i64, v: i32): void {
   setMark(c, v);
   setSizeWord(c, size, true);
 }
 
-// Heap.ts:2379 isLive
+// Heap.ts:2388 isLive
 // @ts-ignore: decorator
 @inline export function isLive(p: i64): bool {
   if (((<i64>((<u32><i32>(p) >>> <u32>0)) != p) || (((<i32>(p) & amask)) != 0))) {
@@ -900,7 +908,7 @@ export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
   return ((((c >= <i64>(arena)) && (p < <i64>(topAddr()))) && (markOf(c) == MARK_USED)) && (p != <i64>(load<i32>(<usize>(hdr + (4 * H_BITMAP))))));
 }
 
-// Heap.ts:2239 sizeOk
+// Heap.ts:2248 sizeOk
 // @ts-ignore: decorator
 @inline export function sizeOk(c: i64, size: i64): bool {
   if ((((size < <i64>(minChunk)) || (((<i32>(size) & amask)) != 0)) || ((c + size) > <i64>(load<i32>(<usize>(hdr + (4 * H_TOP))))))) {
@@ -935,7 +943,7 @@ export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
   return (((c + size) == <i64>(load<i32>(<usize>(hdr + (4 * H_TOP))))) || (((<i32>(<u32>load<i32>((<usize><i32>(we) << 2)) >>> <u32>((<i32>(e) & 15) << 1)) & 1)) != 0));
 }
 
-// Heap.ts:2591 trim
+// Heap.ts:2600 trim
 export function trim(pad: i64): i32 {
   lowerBitmap();
   let top: i32 = topAddr();
@@ -954,8 +962,8 @@ export function trim(pad: i64): i32 {
   return 1;
 }
 
-// Heap.ts:2030 takeFree
-export function takeFree(c: i32, idx: i64, nb: i64, toDv: bool): i32 {
+// Heap.ts:2035 takeFree
+export function takeFree(c: i32, idx: i64, nb: i64, toDv: bool, align: i64 = 0): i32 {
   let dvAt: u32 = (<u32>(hdr + (4 * H_DV)) >>> <u32>2);
   let dv: i32 = load<i32>((<usize><i32>(dvAt) << 2));
   let inArena: bool = ((((((c + W2) & amask)) == 0) && (c >= arena)) && (c < load<i32>(<usize>(hdr + (4 * H_TOP)))));
@@ -982,25 +990,31 @@ export function takeFree(c: i32, idx: i64, nb: i64, toDv: bool): i32 {
       }
     }
   }
+  if ((align != <i64>(0))) {
+    carveOk(c, <i64>(size), nb, align, idx, toDv);
+  }
   popHead(c, idx);
   setSizeWord(<i64>(c), <i64>(size), false);
   allot(<i64>(c), (s & PINUSE), <i64>(size), nb, (toDv ? REM_NEW_DV : REM_BIN));
   return c;
 }
 
-// Heap.ts:2010 takeDv
-export function takeDv(dv: i32, nb: i64): i32 {
+// Heap.ts:2014 takeDv
+export function takeDv(dv: i32, nb: i64, align: i64 = 0): i32 {
   let s: i32 = load<i32>(<usize>(dv + W));
   let size: i32 = (s & (~FLAG_BITS));
   if (((((((s & (CINUSE | PINUSE))) != PINUSE) || ((<i64>(dv) + <i64>(size)) >= <i64>(load<i32>(<usize>(hdr + (4 * H_TOP)))))) || !freeChunkOk(<i64>(dv), <i64>(size))) || (<i64>(size) < nb))) {
     fail(0 /* HeapCorruptionError */, 2 /* memory corruption (designated victim) */, 5 /* malloc */, <f64>(dv)); unreachable();
+  }
+  if ((align != <i64>(0))) {
+    carveOk(dv, <i64>(size), nb, align, <i64>((-1)), true);
   }
   setSizeWord(<i64>(dv), <i64>(size), false);
   allot(<i64>(dv), PINUSE, <i64>(size), nb, REM_WAS_DV);
   return dv;
 }
 
-// Heap.ts:2272 findBin
+// Heap.ts:2281 findBin
 // @ts-ignore: decorator
 @inline export function findBin(idx: i64): i64 {
   let words: i64 = (<i64>(hdr) + (<i64>(4) * <i64>(H_BINMAP)));
@@ -1042,10 +1056,14 @@ export function takeDv(dv: i32, nb: i64): i32 {
   return binIndex(((size + <i64>(((1 << (<i32>(fl) - SL_BITS))))) - <i64>(1)), granuleShift);
 }
 
-// Heap.ts:2069 allocFromTop
-export function allocFromTop(nb: i64): i32 {
+// Heap.ts:2076 allocFromTop
+export function allocFromTop(nb: i64, align: i64 = 0): i32 {
   checkTop(5 /* malloc */);
-  let tsize: i64 = (<i64>(load<i32>(<usize>(hdr + (4 * H_END)))) - <i64>(load<i32>(<usize>(hdr + (4 * H_TOP)))));
+  let top: i32 = load<i32>(<usize>(hdr + (4 * H_TOP)));
+  let tsize: i64 = (<i64>(load<i32>(<usize>(hdr + (4 * H_END)))) - <i64>(top));
+  if ((align != <i64>(0))) {
+    carveOk(((tsize < (nb + <i64>(minChunk))) ? (-1) : top), tsize, nb, align, <i64>((-1)), false);
+  }
   if ((tsize < (nb + <i64>(minChunk)))) {
     let cover: i64 = grow(((nb + <i64>(minChunk)) - tsize));
     if ((cover < <i64>(0))) {
@@ -1058,13 +1076,13 @@ export function allocFromTop(nb: i64): i32 {
   return carveTop(nb);
 }
 
-// Heap.ts:2170 bitmapHeadOk
+// Heap.ts:2179 bitmapHeadOk
 // @ts-ignore: decorator
 @inline export function bitmapHeadOk(s: i32): bool {
   return ((((s & CINUSE)) != 0) && (<i64>(((s & (~FLAG_BITS)))) == bitmapChunkSize(<i64>((<u32>load<i32>(<usize>(hdr + (4 * H_COVER))) >>> <u32>0)))));
 }
 
-// Heap.ts:2311 markBin
+// Heap.ts:2320 markBin
 // @ts-ignore: decorator
 @inline export function markBin(idx: i64): void {
   let w: u32 = (<u32><i32>(idx) >>> <u32>5);
@@ -1102,7 +1120,7 @@ export function allocFromTop(nb: i64): i32 {
   return ((((w & 3)) != SIZE_TAG) && (((<i32>(<u32>w >>> <u32>((<i32>(g) & 15) << 1)) & 3)) == MARK_FREE));
 }
 
-// Heap.ts:2431 liveInside
+// Heap.ts:2440 liveInside
 // @ts-ignore: decorator
 @inline export function liveInside(c: i64, n: i64): bool {
   let base: u32 = (<u32>load<i32>(<usize>(hdr + (4 * H_BITMAP))) >>> <u32>2);
@@ -1126,13 +1144,13 @@ export function allocFromTop(nb: i64): i32 {
   return false;
 }
 
-// Heap.ts:2454 footerOk
+// Heap.ts:2463 footerOk
 // @ts-ignore: decorator
 @inline export function footerOk(c: i64, size: i32): bool {
   return ((load<i32>(<usize>(<i32>(c) + size)) == size) && (((load<i32>(<usize>((<i32>(c) + size) + W)) & PINUSE)) == 0));
 }
 
-// Heap.ts:2344 linksOk
+// Heap.ts:2353 linksOk
 // @ts-ignore: decorator
 @inline export function linksOk(c: i64, size: i32): bool {
   let W3: i64 = (<i64>(W2) + <i64>(W));
@@ -1147,13 +1165,13 @@ export function allocFromTop(nb: i64): i32 {
   return (((bk != 0) && linkOk(bk)) && (<i64>(load<i32>(<usize>(bk + W2))) == c));
 }
 
-// Heap.ts:2262 freeChunkOk
+// Heap.ts:2271 freeChunkOk
 // @ts-ignore: decorator
 @inline export function freeChunkOk(c: i64, size: i64): bool {
   return ((((((((<i32>(c) + W2) & amask)) == 0) && (c >= <i64>(arena))) && (c < <i64>(topAddr()))) && (markOf(c) == MARK_FREE)) && sizeOk(c, size));
 }
 
-// Heap.ts:2209 setMark
+// Heap.ts:2218 setMark
 // @ts-ignore: decorator
 @inline export function setMark(c: i64, v: i32): void {
   let i: i64 = mapWord(c);
@@ -1161,7 +1179,7 @@ export function allocFromTop(nb: i64): i32 {
   store<i32>((<usize><i32>(i) << 2), ((load<i32>((<usize><i32>(i) << 2)) & (~(3 << sh))) | (v << sh)));
 }
 
-// Heap.ts:2295 insert
+// Heap.ts:2304 insert
 // @ts-ignore: decorator
 @inline export function insert(c: i64, size: i64): void {
   let idx: i64 = ((size < <i64>(smallLimit)) ? <i64>((<u32><i32>(size) >>> <u32>gshift)) : binIndex(size, gshift));
@@ -1179,7 +1197,7 @@ export function allocFromTop(nb: i64): i32 {
   store<i32>(<usize><i32>(slot), <i32>(c));
 }
 
-// Heap.ts:2396 badPointer
+// Heap.ts:2405 badPointer
 export function badPointer(p: i64, op: i32): void {
   if (((<i64>((<u32><i32>(p) >>> <u32>0)) != p) || (((<i32>(p) & amask)) != 0))) {
     fail(2 /* InvalidPointerError */, 0, op, <f64>(p)); unreachable();
@@ -1215,7 +1233,7 @@ export function badPointer(p: i64, op: i32): void {
   fail(2 /* InvalidPointerError */, 0, op, <f64>(p)); unreachable();
 }
 
-// Heap.ts:2087 checkTop
+// Heap.ts:2096 checkTop
 // @ts-ignore: decorator
 @inline export function checkTop(op: i32): void {
   let top: i32 = load<i32>(<usize>(hdr + (4 * H_TOP)));
@@ -1231,7 +1249,7 @@ export function badPointer(p: i64, op: i32): void {
   return load<i32>(<usize>(hdr + (4 * H_END)));
 }
 
-// Heap.ts:2123 grow
+// Heap.ts:2132 grow
 export function grow(need: i64): i64 {
   let end: i32 = load<i32>(<usize>(hdr + (4 * H_END)));
   let page: i32 = PAGE;
@@ -1265,7 +1283,7 @@ export function grow(need: i64): i64 {
   return <i64>((-1));
 }
 
-// Heap.ts:2175 moveBitmap
+// Heap.ts:2184 moveBitmap
 export function moveBitmap(cover: i64): void {
   let chunkSize: i64 = bitmapChunkSize(cover);
   let newPayload: i64 = (<i64>(carveTop(chunkSize, false)) + <i64>(W2));
@@ -1279,20 +1297,20 @@ export function moveBitmap(cover: i64): void {
   freeChunk((<i64>(oldPayload) - <i64>(W2)), 5 /* malloc */);
 }
 
-// Heap.ts:2164 bitmapChunkSize
+// Heap.ts:2173 bitmapChunkSize
 // @ts-ignore: decorator
 @inline export function bitmapChunkSize(cover: i64): i64 {
   let bytes: u32 = (<u32><i32>(cover) >>> <u32>(gshift + 2));
   return imax(<i64>(minChunk), <i64>((((<i32>(bytes) + W) + amask) & (~amask))));
 }
 
-// Heap.ts:2197 mapWord
+// Heap.ts:2206 mapWord
 // @ts-ignore: decorator
 @inline export function mapWord(c: i64): i64 {
   return (<i64>(((<u32>load<i32>(<usize>(hdr + (4 * H_BITMAP))) >>> <u32>2))) + <i64>(((<u32>(<i32>(c) - arena) >>> <u32>(gshift + 4)))));
 }
 
-// Heap.ts:2323 unmarkBin
+// Heap.ts:2332 unmarkBin
 // @ts-ignore: decorator
 @inline export function unmarkBin(idx: i64): void {
   let w: u32 = (<u32><i32>(idx) >>> <u32>5);
@@ -1305,7 +1323,7 @@ export function moveBitmap(cover: i64): void {
   }
 }
 
-// Heap.ts:2613 lowerBitmap
+// Heap.ts:2622 lowerBitmap
 export function lowerBitmap(): void {
   let bm: i64 = (<i64>(load<i32>(<usize>(hdr + (4 * H_BITMAP)))) - <i64>(W2));
   let bs: i32 = load<i32>(<usize>(<i32>(bm) + W));
@@ -1345,7 +1363,70 @@ export function lowerBitmap(): void {
   store<i32>(<usize>(hdr + (4 * i)), <i32>(v));
 }
 
-// Heap.ts:2336 popHead
+// Heap.ts:2882 carveOk
+export function carveOk(c: i32, size: i64, n: i64, align: i64, idx: i64, remDv: bool): void {
+  let min: i32 = minChunk;
+  let top: i32 = load<i32>(<usize>(hdr + (4 * H_TOP)));
+  let fd: i32 = ((idx >= <i64>(0)) ? load<i32>(<usize>(c + W2)) : 0);
+  let lead: i64 = <i64>(0);
+  let tail: i64 = <i64>(0);
+  let whole: bool = ((c != top) && ((size - n) < <i64>(min)));
+  if ((c >= 0)) {
+    lead = (alignedIn(c, align) - <i64>(c));
+    tail = ((((whole ? size : n)) - lead) - (((n - align) - <i64>(min))));
+    if (((lead == <i64>(0)) && (tail < <i64>(min)))) {
+      return;
+    }
+  }
+  let at: i32 = ((c >= 0) ? c : top);
+  if ((((load<i32>(<usize>(at + W)) & PINUSE)) == 0)) {
+    fail(0 /* HeapCorruptionError */, 7 /* corrupted size vs. prev_size */, 3 /* memalign */, <f64>(at)); unreachable();
+  }
+  if (((W == 8) && (load<i32>(<usize>(at + 12)) != 0))) {
+    fail(0 /* HeapCorruptionError */, 1 /* invalid size */, 3 /* memalign */, <f64>(at)); unreachable();
+  }
+  if ((c < 0)) {
+    for (let i: i64 = binOf(<i64>(min)); (i <= binOf((((align + <i64>(min)) - <i64>(amask)) - <i64>(1)))); i++) {
+      carveHeadOk(i, <i64>((-1)), 0);
+    }
+    return;
+  }
+  if ((lead > <i64>(0))) {
+    carveHeadOk(binOf(lead), idx, fd);
+  }
+  if (((c == top) || (tail < <i64>(min)))) {
+    return;
+  }
+  let x: i64 = (<i64>(c) + size);
+  let xs: i32 = load<i32>(<usize>(<i32>(x) + W));
+  let bin: i64 = binOf(tail);
+  if (!whole) {
+    if ((((xs & PINUSE)) != 0)) {
+      fail(0 /* HeapCorruptionError */, 7 /* corrupted size vs. prev_size */, 3 /* memalign */, <f64>((<i64>(c) + n))); unreachable();
+    }
+    if (remDv) {
+      return;
+    }
+    bin = binOf(((tail + size) - n));
+  } else {
+    let xsize: i32 = (xs & (~FLAG_BITS));
+    if (((W == 8) && (load<i32>(<usize>(<i32>(x) + 12)) != 0))) {
+      fail(0 /* HeapCorruptionError */, 6 /* invalid next size (normal) */, 3 /* memalign */, <f64>(x)); unreachable();
+    }
+    if ((x == <i64>(top))) {
+      if (((<i64>(xsize) != (<i64>(load<i32>(<usize>(hdr + (4 * H_END)))) - <i64>(top))) || (((xs & CINUSE)) != 0))) {
+        fail(0 /* HeapCorruptionError */, 9 /* invalid next size (top) */, 3 /* memalign */, <f64>(x)); unreachable();
+      }
+      return;
+    }
+    if (((((((markOf(x) != MARK_USED) || (((xs & CINUSE)) == 0)) || (xsize < min)) || (((xsize & amask)) != 0)) || ((x + <i64>(xsize)) > <i64>(top))) || (((x == (<i64>(load<i32>(<usize>(hdr + (4 * H_BITMAP)))) - <i64>(W2))) && !bitmapHeadOk(xs))))) {
+      fail(0 /* HeapCorruptionError */, 6 /* invalid next size (normal) */, 3 /* memalign */, <f64>(x)); unreachable();
+    }
+  }
+  carveHeadOk(bin, idx, fd);
+}
+
+// Heap.ts:2345 popHead
 // @ts-ignore: decorator
 @inline export function popHead(c: i32, idx: i64): void {
   let fd: i32 = load<i32>(<usize>(c + W2));
@@ -1361,7 +1442,7 @@ export function lowerBitmap(): void {
   return (<i64>(31) - <i64>(<i32>clz<u32>(<u32>(x & (-x)))));
 }
 
-// Heap.ts:2099 carveTop
+// Heap.ts:2108 carveTop
 // @ts-ignore: decorator
 @inline export function carveTop(nb: i64, mark: bool = true): i32 {
   let topAt: u32 = (<u32>(hdr + (4 * H_TOP)) >>> <u32>2);
@@ -1378,11 +1459,20 @@ export function lowerBitmap(): void {
   return top;
 }
 
-// Heap.ts:2159 noteFootprint
+// Heap.ts:2168 noteFootprint
 export function noteFootprint(): void {
   let fp: i64 = mallocFootprint();
   if ((fp > <i64>(maxFootprint()))) {
     setMaxFootprint(fp);
+  }
+}
+
+// Heap.ts:2937 carveHeadOk
+// @ts-ignore: decorator
+@inline export function carveHeadOk(i: i64, idx: i64, fd: i32): void {
+  let slot: i64 = (<i64>(bins) + <i64>(((<i32>(i) << 2))));
+  if (!linkOk(((i == idx) ? fd : load<i32>(<usize><i32>(slot))))) {
+    fail(0 /* HeapCorruptionError */, 0 /* corrupted free list */, 3 /* memalign */, <f64>(slot)); unreachable();
   }
 }
 
