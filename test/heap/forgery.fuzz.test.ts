@@ -40,7 +40,7 @@ beforeAll(async () => {
 }, MODELS.length * deadline + 60_000);
 
 describe(`forged bytes in free and live memory (seed ${seed})`, () => {
-  it.each(MODELS)("%s, %d operations, %s engine: no block overlaps a live one or leaves the arena, no write below base or above the limit, every error a HeapCorruptionError, no hang", (dataModel, ops, engine) => {
+  it.each(MODELS)("%s, %d operations, %s engine: no block overlaps a live one or leaves the arena, no write below base or above the limit, every error a HeapCorruptionError thrown before anything changed, no hang", (dataModel, ops, engine) => {
     const result = results.get(`${dataModel} ${engine}`);
     if (result === undefined) return expect.fail("the fuzzer did not run");
     if (result.status === "hung") return expect.fail(`the fuzzer hung (no answer within ${result.timeoutMs} ms): rerun with FC_SEED=${seed}`);

@@ -10,7 +10,8 @@
  *   `WebAssembly.Memory`, as a module's data and a guard) never change, and neither do the live
  *   blocks' bytes except where the program itself wrote;
  * - every error is a HeapCorruptionError (no call hangs: the test runs this in a worker with a
- *   deadline).
+ *   deadline), thrown before anything changed: a call that throws leaves every byte of the
+ *   heap, and its break, as they were.
  *
  * Now and then it also forges a copy of the whole memory, chunk map included (as a crafted buffer
  * handed to `Heap.attach` would be): attach must refuse it, or the heap it opens must keep the
@@ -373,6 +374,9 @@ export function forgeryFuzz(p: { seed: number; ops: number; dataModel?: DataMode
     if (T) note(`  [top ${word(5).toString(16)}]`);
     const ls = [...live.keys()];
     const r = rand();
+    // The heap as it was before the call (header, chunk map, chunks): a call that throws must leave it so.
+    const endBefore = word(H_END);
+    const before = u8.slice(BASE, endBefore);
     try {
       if (r < 0.4 || ls.length === 0) {
         const n = size();
@@ -452,6 +456,11 @@ export function forgeryFuzz(p: { seed: number; ops: number; dataModel?: DataMode
         violate(`threw ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
         fresh();
         continue;
+      }
+      if (word(H_END) !== endBefore) violate(`${e.message}, thrown after the break moved`);
+      else if (!Buffer.from(u8.buffer, BASE, endBefore - BASE).equals(before)) {
+        const at = BASE + before.findIndex((x, i) => x !== u8[BASE + i]);
+        violate(`${e.message}, thrown after a change at 0x${at.toString(16)}`);
       }
       report.detected++;
       if (T) note(`  -> ${e.message}`);
