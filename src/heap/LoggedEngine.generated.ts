@@ -832,8 +832,8 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
    */
   override calloc(nmemb: number, size: number): number {
     // C multiplies two size_t: a zero factor gives 0 whatever the other, also one past 2^53
-    // (every number from 2^53 to 2^64 is an integer).
-    if ((nmemb === 0 || size === 0) && nmemb + size >= 2 ** 53 && nmemb + size < 2 ** 64) nmemb = size = 0;
+    // (every number over 2^52 is an integer; the smaller ones are the fast path's).
+    if (nmemb * size === 0 && nmemb + size > 5e15 && nmemb + size < 2 ** 64) nmemb = size = 0;
     if ((this.mode & MODE_LOCK) !== 0) return this.locked(this.callocImpl, nmemb, size);
     return this.callocImpl(nmemb, size);
   }
