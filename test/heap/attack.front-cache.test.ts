@@ -1,0 +1,45 @@
+/**
+ * Attacks on a concurrent heap's front cache (docs/workers.md, "Front cache"), the way glibc's
+ * tcache is attacked: its lists link through freed blocks, and a cached block's header lies
+ * where the block before it can overflow. docs/heap.md promises that whatever a program writes
+ * into its freed or live blocks (and one word past them, over the next chunk's header), malloc
+ * never returns memory that overlaps a live block.
+ */
+import { describe, expect, it } from "vitest";
+import { Heap, HeapError, LinearMemory } from "../../src/index.js";
+
+/** A concurrent heap and a handle on it as thread 77 (which keeps its arena's lock between calls, as a worker does). */
+function two(maxBytes = 64 << 20): { heap: Heap; t77: Heap; buf: SharedArrayBuffer; m: Int32Array; u8: Uint8Array } {
+  const heap = new Heap({ memory: new LinearMemory({ maxBytes }), concurrent: true });
+  const buf = (heap.memory as LinearMemory).buffer as SharedArrayBuffer;
+  return { heap, t77: Heap.attach(buf, { threadId: 77 }), buf, m: new Int32Array(buf), u8: new Uint8Array(buf) };
+}
+
+/** malloc's result, or 0 when it threw the heap's typed error (anything else is rethrown). */
+function tryMalloc(h: Heap, n: number): number {
+  try {
+    return h.malloc(n);
+  } catch (e) {
+    if (e instanceof HeapError) return 0;
+    throw e;
+  }
+}
+
+describe("the front cache under a program's writes", () => {
+  it("a cached block's size enlarged by an overflow, then reached through a list of that size: malloc does not hand it out over its neighbour", () => {
+    const { t77, m, u8 } = two();
+    const b = t77.malloc(100); // a 112-byte chunk
+    const x = t77.malloc(40); // a 48-byte chunk
+    const y = t77.malloc(40); // x's neighbour, live
+    expect(y).toBe(x + 48);
+    u8.fill(0x5a, y, y + 40);
+    t77.free(x); // cached, in the list of 48-byte chunks
+    t77.free(b); // cached, in the list of 112-byte chunks
+    m[(x - 8) >>> 2] = 112 | 1; // one word past the block before x: x's size says 112 (PINUSE kept)
+    m[(b + 8) >>> 2] = x; // a use after free: b's link leads to x
+    expect(t77.malloc(100)).toBe(b);
+    const z = tryMalloc(t77, 100); // x is cached, but its chunk is 48 bytes, not 112
+    expect(z === 0 || z + 100 <= y || y + 40 <= z, `malloc(100) = 0x${z.toString(16)} overlaps the live block at 0x${y.toString(16)}`).toBe(true);
+    expect(u8.subarray(y, y + 40).every((c) => c === 0x5a)).toBe(true);
+  });
+});
