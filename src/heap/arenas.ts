@@ -1679,6 +1679,8 @@ export class SharedHeap {
   /**
    * Gives the blocks of arena `s`'s front cache (its lock held) back to their heaps: each one
    * freed as a call of its own in the arena's log, its list and its bit changed in the same call.
+   * A block whose free the heap refuses leaves the cache too (allocated), and its error is thrown.
+   * @throws HeapError the heap's free refused a block (damage next to it)
    * @returns whether the cache held any
    */
   private flushCache(s: number): boolean {
@@ -1698,15 +1700,26 @@ export class SharedHeap {
         const bit = (h - g.addr) >>> g.shift;
         const cw = g.cachedW + (bit >>> 5);
         const e = g.e;
+        let refused: HeapError | null = null;
         e.resume();
         try {
-          e.free(h);
+          try {
+            e.free(h);
+          } catch (err) {
+            // The heap refuses the block (damage next to it, found by the free's checks, with
+            // nothing changed): it leaves the cache all the same, still allocated (a leak, as a
+            // list that badCache drops), so that the next flush goes on past it; the error is
+            // this call's to report, once.
+            if (!(err instanceof HeapError)) throw err;
+            refused = err;
+          }
           e.store(cw * 4, v[cw]! & ~(1 << (bit & 31)));
           e.store(at * 4, next);
           e.store((at + 1) * 4, v[at + 1]! - 1);
         } finally {
           e.endCall();
         }
+        if (refused !== null) throw refused;
       }
     }
     return any;
