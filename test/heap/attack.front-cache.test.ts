@@ -6,7 +6,7 @@
  * never returns memory that overlaps a live block.
  */
 import { describe, expect, it } from "vitest";
-import { Heap, HeapError, LinearMemory } from "../../src/index.js";
+import { DoubleFreeError, Heap, HeapError, InvalidPointerError, LinearMemory } from "../../src/index.js";
 
 /** A concurrent heap and a handle on it as thread 77 (which keeps its arena's lock between calls, as a worker does). */
 function two(maxBytes = 64 << 20): { heap: Heap; t77: Heap; buf: SharedArrayBuffer; m: Int32Array; u8: Uint8Array } {
@@ -68,5 +68,20 @@ describe("the front cache under a program's writes", () => {
     }
     expect(errors.length, errors.join("; ")).toBeLessThanOrEqual(1); // (a plain heap throws it once, at free(h))
     expect(grew).toBe(true);
+  });
+
+  it("a pointer inside a cached block, freed by the block's thread: an invalid pointer (as from any other thread), and the block stays cached", () => {
+    const { heap, t77 } = two();
+    const h = t77.malloc(100);
+    t77.malloc(100);
+    t77.free(h);
+    for (const q of [h + 8, h + 4, h + 16]) {
+      expect(() => t77.free(q)).toThrow(InvalidPointerError);
+      expect(() => heap.free(q)).toThrow(InvalidPointerError);
+    }
+    expect(() => t77.free(h)).toThrow(DoubleFreeError);
+    expect(t77.malloc(100)).toBe(h);
+    t77.free(h);
+    heap.check();
   });
 });
