@@ -1043,7 +1043,7 @@ export class SharedHeap {
         const cw = own.cachedW + (bit >>> 5);
         const cb = v[cw]!;
         const mask = 1 << (bit & 31);
-        if ((cb & mask) !== 0) throw new DoubleFreeError("free", q);
+        if ((cb & mask) !== 0 && (q & 15) === 0) throw new DoubleFreeError("free", q); // (inside the block's first granule: the heap's free names an invalid pointer)
         // Into the front cache: a block in use by the chunk map, of the size its header says
         // (the engine's free checks, written out, but for the neighbours', which the block
         // leaves as they are).
