@@ -98,6 +98,25 @@ describe("LinearMemory", () => {
   });
 });
 
+describe("PhysicalMemory", () => {
+  it("frames in one SharedArrayBuffer (ArrayBuffer with shared: false); pageSize, frames, freeFrames", () => {
+    const ram = new PhysicalMemory({ frames: 16 });
+    expect(ram.pageSize).toBe(4096);
+    expect(ram.frames).toBe(16);
+    expect(ram.freeFrames).toBeGreaterThan(0);
+    expect(ram.freeFrames).toBeLessThanOrEqual(16);
+    const small = new PhysicalMemory({ frames: 8, pageSize: 32, shared: false });
+    expect(small.pageSize).toBe(32);
+    const as = new AddressSpace({ memory: ram });
+    const free0 = ram.freeFrames;
+    const a = as.mmap(0, 4 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+    for (let i = 0; i < 4; i++) as.write8(a + i * 4096, 1);
+    expect(ram.freeFrames).toBe(free0 - 4);
+    expect(as.munmap(a, 4 * 4096)).toBe(0);
+    expect(ram.freeFrames).toBe(free0);
+  });
+});
+
 describe("Brk", () => {
   it("works over an AddressSpace: byte-exact break, -1 + ENOMEM into another mapping", () => {
     const as = new AddressSpace({ memory: new PhysicalMemory({ frames: 64 }) });
@@ -263,6 +282,18 @@ describe("Heap methods", () => {
     expect(q).not.toBe(p);
     h.free(q);
     expect(() => h2.free(q)).toThrow(DoubleFreeError);
+  });
+
+  it("attach() also opens a heap in a SharedArrayBuffer, as a worker would", () => {
+    const sab = new SharedArrayBuffer(256 * KiB);
+    const h = new Heap({ memory: sab });
+    const p = h.malloc(100);
+    new Uint8Array(sab)[p] = 77;
+    const other = Heap.attach(sab);
+    expect((other.memory as LinearMemory).u8[p]).toBe(77);
+    other.free(p);
+    expect(() => h.free(p)).toThrow(DoubleFreeError);
+    expect(h.malloc(100)).toBe(p);
   });
 
   it("recover(threadId) returns false when that thread held no lock", () => {
