@@ -537,10 +537,12 @@ interface Seg {
   readonly e: Engine;
   /** Its arena's slot index. */
   readonly slot: number;
-  /** Word index of the pending bitmap, and the granule shift of its bits. */
+  /**
+   * Word index of the pending bitmap, and the granule shift of its bits. Its words alternate
+   * with the cached bitmap's (the same bits: blocks in the arena's front cache): word 2i of
+   * one, 2i + 1 of the other, so that a free reads both in one cache line.
+   */
   readonly pending: number;
-  /** Word index of the cached bitmap (the same bits: blocks in its arena's front cache), right after it. */
-  readonly cachedW: number;
   readonly shift: number;
   /** Word index of its arena's log count. */
   readonly log: number;
@@ -560,13 +562,13 @@ interface Seg {
 /** Whether block `p` of segment `g` is marked pending (pushed on its arena's remote frees). */
 function pendingAt(v: Int32Array, g: Seg, p: number): boolean {
   const bit = (p - g.addr) >>> g.shift;
-  return (v[g.pending + (bit >>> 5)]! & (1 << (bit & 31))) !== 0;
+  return (v[g.pending + ((bit >>> 5) << 1)]! & (1 << (bit & 31))) !== 0;
 }
 
 /** Whether block `p` of segment `g` is in its arena's front cache (its bit in the cached bitmap; only 16-aligned blocks are ever cached). */
 function cachedAt(v: Int32Array, g: Seg, p: number): boolean {
   const bit = (p - g.addr) >>> g.shift;
-  return (p & 15) === 0 && (v[g.cachedW + (bit >>> 5)]! & (1 << (bit & 31))) !== 0;
+  return (p & 15) === 0 && (v[g.pending + ((bit >>> 5) << 1) + 1]! & (1 << (bit & 31))) !== 0;
 }
 
 /**
@@ -598,7 +600,7 @@ function chunkIs(v: Int32Array, g: Seg, c: number, size: number, top: number): b
 /** Unmarks block `p` of segment `g` in its pending bitmap. */
 function unmark(v: Int32Array, g: Seg, p: number): void {
   const bit = (p - g.addr) >>> g.shift;
-  Atomics.and(v, g.pending + (bit >>> 5), ~(1 << (bit & 31)));
+  Atomics.and(v, g.pending + ((bit >>> 5) << 1), ~(1 << (bit & 31)));
 }
 
 /** Bytes of a segment's pending bitmap: a bit per granule (2^shift bytes), rounded up to 16. */
@@ -928,7 +930,7 @@ export class SharedHeap {
           const g = (h & 15) === 0 ? this.own[h >>> 20 /* SEG_SHIFT */] : undefined;
           if (g === undefined) return this.badCache(at, h);
           const bit = (h - g.addr) >>> 4;
-          const cw = g.cachedW + (bit >>> 5);
+          const cw = g.pending + ((bit >>> 5) << 1) + 1;
           const cb = v[cw]!;
           const mask = 1 << (bit & 31);
           const cs = (at - tc) << 3;
@@ -1037,12 +1039,14 @@ export class SharedHeap {
       if (this.held !== true) this.take();
       if (v[this.remoteAt] !== 0) this.drain(this.slot);
       const bit = (q - own.addr) >>> own.shift;
-      if ((v[own.pending + (bit >>> 5)]! & (1 << (bit & 31))) !== 0) throw new DoubleFreeError("free", q);
+      const pw = own.pending + ((bit >>> 5) << 1);
+      const mask = 1 << (bit & 31);
+      if ((v[pw]! & mask) !== 0) throw new DoubleFreeError("free", q);
       const tc = this.tcAt;
       if (tc !== 0) {
-        const cw = own.cachedW + (bit >>> 5);
+        // (The cached bitmap's word beside the pending one: the same cache line.)
+        const cw = pw + 1;
         const cb = v[cw]!;
-        const mask = 1 << (bit & 31);
         if ((cb & mask) !== 0 && (q & 15) === 0) throw new DoubleFreeError("free", q); // (inside the block's first granule: the heap's free names an invalid pointer)
         // Into the front cache: a block in use by the chunk map, of the size its header says
         // (the engine's free checks, written out, but for the neighbours', which the block
@@ -1101,8 +1105,7 @@ export class SharedHeap {
   private freeLocked(g: Seg, p: number): void {
     const v = this.v;
     if (!g.checked) this.checkSegment(g.addr, g, "free");
-    const bit = (p - g.addr) >>> g.shift;
-    if ((v[g.pending + (bit >>> 5)]! & (1 << (bit & 31))) !== 0 || cachedAt(v, g, p)) throw new DoubleFreeError("free", p);
+    if (pendingAt(v, g, p) || cachedAt(v, g, p)) throw new DoubleFreeError("free", p);
     g.e.resume();
     g.e.free(p);
     g.e.endCall();
@@ -1129,7 +1132,7 @@ export class SharedHeap {
     }
     const bit = (p - g.addr) >>> g.shift;
     const mask = 1 << (bit & 31);
-    if ((Atomics.or(v, g.pending + (bit >>> 5), mask) & mask) !== 0) throw new DoubleFreeError("free", p);
+    if ((Atomics.or(v, g.pending + ((bit >>> 5) << 1), mask) & mask) !== 0) throw new DoubleFreeError("free", p);
     const mine = this.slot >= 0 ? this.slotAt : -1;
     if (mine >= 0) {
       v[mine + S_PUSH] = p;
@@ -1206,8 +1209,7 @@ export class SharedHeap {
     if (mine) {
       if (!this.held) this.take();
       if (v[this.remoteAt] !== 0) this.drain(this.slot);
-      const bit = (p - g.addr) >>> g.shift;
-      if ((v[g.pending + (bit >>> 5)]! & (1 << (bit & 31))) !== 0 || cachedAt(v, g, p)) throw new DoubleFreeError("realloc", p);
+      if (pendingAt(v, g, p) || cachedAt(v, g, p)) throw new DoubleFreeError("realloc", p);
       const e = g.e;
       if (size === 0 || size < BIG) {
         e.errno = 0;
@@ -1368,7 +1370,7 @@ export class SharedHeap {
         // A block marked pending is one another thread is pushing on the remote frees now
         // (those on the list were freed above): it must still be a live block.
         for (let x = 0; x <= (g.size - 1) >>> (g.shift + 5); x++) {
-          const bits = Atomics.load(v, g.pending + x);
+          const bits = Atomics.load(v, g.pending + (x << 1));
           if (bits === 0) continue;
           for (let b = 0; b < 32; b++) {
             const p = a + (((x << 5) | b) << g.shift);
@@ -1517,7 +1519,7 @@ export class SharedHeap {
       }
       at = (at + 15) & ~15;
       const pending = at;
-      new Uint8Array(v.buffer, pending, 2 * pendingBytes(size, shift)).fill(0); // the pending and the cached bitmaps
+      new Uint8Array(v.buffer, pending, 2 * pendingBytes(size, shift)).fill(0); // the pending and the cached bitmaps, word by word
       const subBase = pending + 2 * pendingBytes(size, shift);
       const dataModel = model === 64 ? "lp64" : model === 32 ? "ilp32" : "wasm32";
       const sub = new this.HeapClass({ memory: this.memory, base: subBase, dataModel, trimThreshold: 0x7fff_ffff, overwrite: true });
@@ -1583,7 +1585,7 @@ export class SharedHeap {
     const log = logAt >>> 2;
     e.setLog(log);
     const first = v[(hdr >>> 2) + H_ARENA]!;
-    const g: Seg = { addr, e, slot, pending: pending >>> 2, cachedW: (pending + pendingBytes(size, shift)) >>> 2, shift, log, size, hdr, topW: (hdr >>> 2) + H_TOP, mapW: (hdr >>> 2) + H_BITMAP, first, checked: false };
+    const g: Seg = { addr, e, slot, pending: pending >>> 2, shift, log, size, hdr, topW: (hdr >>> 2) + H_TOP, mapW: (hdr >>> 2) + H_BITMAP, first, checked: false };
     this.segs.set(addr, g);
     if (slot === this.slot) this.adopt(g);
     return g;
@@ -1669,10 +1671,10 @@ export class SharedHeap {
       }
       v[tc + 2 * k + 1] = n;
     }
-    for (const g of this.segmentsOf(s)) v.fill(0, g.cachedW, g.cachedW + (pendingBytes(g.size, g.shift) >>> 2));
+    for (const g of this.segmentsOf(s)) for (let i = 1; i < pendingBytes(g.size, g.shift) >>> 1; i += 2) v[g.pending + i] = 0;
     for (const [g, x] of listed) {
-      const bit = (x - g.addr) >>> g.shift;
-      v[g.cachedW + (bit >>> 5)] = v[g.cachedW + (bit >>> 5)]! | (1 << (bit & 31));
+      const cw = g.pending + (((x - g.addr) >>> g.shift >>> 5) << 1) + 1;
+      v[cw] = v[cw]! | (1 << (((x - g.addr) >>> g.shift) & 31));
     }
   }
 
@@ -1698,7 +1700,7 @@ export class SharedHeap {
         if (!g.checked) this.checkSegment(g.addr, g, "free");
         const next = v[(h + 8) >>> 2]!;
         const bit = (h - g.addr) >>> g.shift;
-        const cw = g.cachedW + (bit >>> 5);
+        const cw = g.pending + ((bit >>> 5) << 1) + 1;
         const e = g.e;
         let refused: HeapError | null = null;
         e.resume();
