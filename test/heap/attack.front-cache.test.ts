@@ -84,4 +84,61 @@ describe("the front cache under a program's writes", () => {
     t77.free(h);
     heap.check();
   });
+
+  it("random rewritten links and overflowed headers of cached blocks: no malloc overlaps a live block, no live byte changes", () => {
+    // A thread's program mallocs and frees blocks of the cache's sizes, and between its calls
+    // rewrites cached blocks' links (to other freed blocks, to live ones) and, one word past
+    // the block before, their headers (to other sizes the cache holds). Each malloc's result is
+    // checked against every block the program holds, and those blocks' bytes against their fill.
+    const sizes = [8, 24, 40, 56, 100, 120, 200, 500, 1000, 1024];
+    for (let seed = 1; seed <= 40; seed++) {
+      let s = seed;
+      const rnd = (): number => {
+        s ^= s << 13;
+        s ^= s >>> 17;
+        s ^= s << 5;
+        return (s >>> 0) / 2 ** 32;
+      };
+      const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+      const { t77, m, u8 } = two(8 << 20);
+      const live = new Map<number, number>();
+      const freed = new Set<number>();
+      const over = (p: number, n: number): number => {
+        for (const [q, k] of live) if (p < q + k && q < p + n) return q;
+        return 0;
+      };
+      for (let step = 0; step < 800; step++) {
+        const r = rnd();
+        try {
+          if (r < 0.4) {
+            const n = pick(sizes);
+            const p = t77.malloc(n);
+            if (p === 0) continue;
+            const o = over(p, n);
+            expect(o, `seed ${seed} step ${step}: malloc(${n}) = 0x${p.toString(16)} overlaps the live block at 0x${o.toString(16)}`).toBe(0);
+            live.set(p, n);
+            freed.delete(p);
+            u8.fill((p >>> 4) & 0xff, p, p + n);
+          } else if (r < 0.7) {
+            if (live.size === 0) continue;
+            const p = pick([...live.keys()]);
+            live.delete(p);
+            freed.add(p);
+            t77.free(p);
+          } else if (freed.size > 0) {
+            const fs = [...freed];
+            const x = pick(fs);
+            if (r < 0.85) {
+              if (over(x + 8, 4) === 0) m[(x + 8) >>> 2] = rnd() < 0.7 || live.size === 0 ? pick(fs) : pick([...live.keys()]);
+            } else if (over(x - 8, 8) === 0) {
+              m[(x - 8) >>> 2] = Math.max(32, (pick(sizes) + 23) & ~15) | (m[(x - 8) >>> 2]! & 7);
+            }
+          }
+        } catch (e) {
+          if (!(e instanceof HeapError)) throw e;
+        }
+      }
+      for (const [q, n] of live) expect(u8.subarray(q, q + n).every((c) => c === ((q >>> 4) & 0xff)), `seed ${seed}: the live block at 0x${q.toString(16)} changed`).toBe(true);
+    }
+  });
 });
