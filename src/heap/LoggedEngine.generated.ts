@@ -831,9 +831,6 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
    * ```
    */
   override calloc(nmemb: number, size: number): number {
-    // C multiplies two size_t: a zero factor gives 0 whatever the other, also one past 2^53
-    // (every number over 2^52 is an integer; the smaller ones are the fast path's).
-    if (nmemb * size === 0 && nmemb + size > 5e15 && nmemb + size < 2 ** 64) nmemb = size = 0;
     if ((this.mode & MODE_LOCK) !== 0) return this.locked(this.callocImpl, nmemb, size);
     return this.callocImpl(nmemb, size);
   }
@@ -1449,7 +1446,11 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
 
   /** `nmemb * size`, or -1 when it is not a size the heap could hold. */
   protected override product(nmemb: number, size: number): number {
-    if (!Number.isSafeInteger(nmemb) || !Number.isSafeInteger(size) || nmemb < 0 || size < 0) return -1;
+    if (!Number.isSafeInteger(nmemb) || !Number.isSafeInteger(size) || nmemb < 0 || size < 0) {
+      // C multiplies two size_t: a zero factor gives 0 whatever the other, also one past 2^53
+      // (every number over 2^52 is an integer; 2^64 is no size_t).
+      return nmemb * size === 0 && nmemb + size > 5e15 && nmemb + size < 4294967296 * 4294967296 ? 0 : -1;
+    }
     const total = nmemb * size;
     return total > MAX_REQUEST ? -1 : total;
   }

@@ -325,6 +325,15 @@ describe("realloc / reallocarray", () => {
     expect(h.reallocarray(p, 2 ** 32, 2 ** 32)).toBe(0);
     expect(h.errno).toBe(Errno.ENOMEM);
     expect([...h.memory.u8.subarray(p, p + 64)].every((b) => b === 0x33)).toBe(true);
+    // a zero factor is no overflow, also beside a count past 2^53: realloc(p, 0), which frees
+    const z = h.malloc(10);
+    h.errno = 0;
+    expect(h.reallocarray(z, 2 ** 60, 0)).toBe(0);
+    expect(h.errno).toBe(0);
+    expect(() => h.free(z)).toThrow(DoubleFreeError);
+    const m0 = h.reallocarray(0, 0, 2 ** 60); // malloc(0)
+    expect(m0).not.toBe(0);
+    h.free(m0);
     const q = h.reallocarray(p, 10, 20);
     expect(q).not.toBe(0);
     expect(h.mallocUsableSize(q)).toBeGreaterThanOrEqual(200);
