@@ -241,6 +241,16 @@ describe("Heap methods", () => {
     expect(q % 256).toBe(0);
     expect(q).toBeGreaterThanOrEqual(4096);
     expect(env.posix_memalign!(memptr, 3, 10)).toBe(28); // wasi-libc's EINVAL
+    // wasm32's pointer size is 4: an alignment of 4 is valid through the imports
+    new Uint8Array((h.memory as LinearMemory).u8.buffer).fill(0xaa, memptr + 4, memptr + 8);
+    expect(env.posix_memalign!(memptr, 4, 10)).toBe(0);
+    const four = new DataView((h.memory as LinearMemory).u8.buffer).getUint32(memptr, true);
+    expect(four % 4).toBe(0);
+    expect(h.mallocUsableSize(four)).toBeGreaterThanOrEqual(10);
+    expect([...(h.memory as LinearMemory).u8.subarray(memptr + 4, memptr + 8)]).toEqual([0xaa, 0xaa, 0xaa, 0xaa]); // 4 bytes written
+    expect(env.posix_memalign!(memptr, 8, 0xfffffff0)).toBe(48); // wasi-libc's ENOMEM
+    expect(new DataView((h.memory as LinearMemory).u8.buffer).getUint32(memptr, true)).toBe(four); // nothing written on failure
+    env.free!(four);
     const r = env.realloc!(p, 500);
     expect(h.mallocUsableSize(r)).toBeGreaterThanOrEqual(500);
     env.free!(r);
