@@ -406,6 +406,13 @@ describe("mmap / munmap / mprotect errors", () => {
     expect(moved >= big + 3 * PS || moved + PS <= big).toBe(true);
   });
 
+  it("a hint below mmapMinAddr is raised to it (Linux's round_hint_to_min: this machine's kernel, whose effective minimum is 0x10000, put a hint of 0x1000 at 0x10000)", () => {
+    const as = new AddressSpace({ memory: new PhysicalMemory({ frames: 16 }), mmapMinAddr: 0x10000 });
+    expect(as.mmap(0x1000, PS, RW, ANON)).toBe(0x10000);
+    expect(as.mmap(0x1000, PS, RW, ANON)).not.toBe(0x10000); // taken now: moved
+    expect(as.mmap(0x800, PS, RW, ANON)).toBeGreaterThan(0x10000); // rounds down to 0: no hint
+  });
+
   it("munmap: unaligned → EINVAL; length 0 → EINVAL; nothing mapped is fine; the middle splits", () => {
     const as = space();
     const a = as.mmap(0, 3 * PS, RW, ANON);
