@@ -1449,6 +1449,7 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     if (!Number.isSafeInteger(nmemb) || !Number.isSafeInteger(size) || nmemb < 0 || size < 0) {
       // C multiplies two size_t: a zero factor gives 0 whatever the other, also one past 2^53
       // (every number over 2^52 is an integer; 2^64 is no size_t).
+      if (typeof nmemb !== "number" || typeof size !== "number") return -1;
       return nmemb * size === 0 && nmemb + size > 5e15 && nmemb + size < 4294967296 * 4294967296 ? 0 : -1;
     }
     const total = nmemb * size;
