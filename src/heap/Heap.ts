@@ -295,8 +295,11 @@ const modelCode = (layout: Layout): number => (layout === LP64 ? 64 : layout ===
 /** The layout of a header's data-model number. */
 const layoutOf = (code: number): Layout => (code === 32 ? ILP32 : code === 33 ? WASM32 : LP64);
 
-/** Whether `x` is a power of two (exact for every safe integer, unlike `x & (x - 1)`). */
-const isPow2 = (x: number): boolean => Number.isSafeInteger(x) && x > 0 && 2 ** Math.round(Math.log2(x)) === x;
+/**
+ * Whether `x` is a power of two that a 64-bit size_t can hold, up to 2^63 (exact for every
+ * number, unlike `x & (x - 1)`: from 2^53 up a number is an integer, and a power of two exact).
+ */
+const isPow2 = (x: number): boolean => Number.isInteger(x) && x > 0 && x <= 2 ** 63 && 2 ** Math.round(Math.log2(x)) === x;
 
 /**
  * A malloc-family heap with C (glibc) semantics whose whole state lives in the memory it
@@ -1453,9 +1456,9 @@ export class Heap<M extends HeapMemory = LinearMemory> {
    */
   memalign(alignment: number, size: number): number {
     if (typeof size !== "number") throw notNumber("memalign", "size", size);
-    if (!Number.isSafeInteger(alignment) || alignment < 0) {
+    if (!Number.isInteger(alignment) || alignment < 0 || alignment > 2 ** 63) {
       if (typeof alignment !== "number") throw notNumber("memalign", "alignment", alignment);
-      this.errno = Errno.EINVAL; // glibc: only past SIZE_MAX / 2 + 1, which a negative size_t is
+      this.errno = Errno.EINVAL; // glibc: only past SIZE_MAX / 2 + 1 (2^63), which a negative size_t is
       return 0;
     }
     if (alignment > 0x4000_0000) {

@@ -48,8 +48,11 @@ const REM_WAS_DV = 2;
 /** The data model's number in the header's config word (the pointer width, 33 for wasm32). */
 const modelCode = (layout: Layout): number => (layout === LP64 ? 64 : layout === WASM32 ? 33 : 32);
 
-/** Whether `x` is a power of two (exact for every safe integer, unlike `x & (x - 1)`). */
-const isPow2 = (x: number): boolean => Number.isSafeInteger(x) && x > 0 && 2 ** Math.round(Math.log2(x)) === x;
+/**
+ * Whether `x` is a power of two that a 64-bit size_t can hold, up to 2^63 (exact for every
+ * number, unlike `x & (x - 1)`: from 2^53 up a number is an integer, and a power of two exact).
+ */
+const isPow2 = (x: number): boolean => Number.isInteger(x) && x > 0 && x <= 2 ** 63 && 2 ** Math.round(Math.log2(x)) === x;
 
 /**
  * The engine of {@link Heap} on linear memory with every metadata store logged first, in the
@@ -962,9 +965,9 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
    */
   override memalign(alignment: number, size: number): number {
     if (typeof size !== "number") throw notNumber("memalign", "size", size);
-    if (!Number.isSafeInteger(alignment) || alignment < 0) {
+    if (!Number.isInteger(alignment) || alignment < 0 || alignment > 2 ** 63) {
       if (typeof alignment !== "number") throw notNumber("memalign", "alignment", alignment);
-      this.errno = Errno.EINVAL; // glibc: only past SIZE_MAX / 2 + 1, which a negative size_t is
+      this.errno = Errno.EINVAL; // glibc: only past SIZE_MAX / 2 + 1 (2^63), which a negative size_t is
       return 0;
     }
     if (alignment > 0x4000_0000) {

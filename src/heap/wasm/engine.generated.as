@@ -60,7 +60,7 @@ export function takeErrno(): i32 {
   return e;
 }
 
-// Heap.ts:1893 mallocImpl
+// Heap.ts:1896 mallocImpl
 // @ts-ignore: decorator
 @inline export function mallocImpl(size: i64): i64 {
   if ((((MODE & MODE_SYNC)) != 0)) {
@@ -94,7 +94,7 @@ export function takeErrno(): i32 {
   super_freeChunk(validate(ptr, 0 /* free */), 0 /* free */);
 }
 
-// Heap.ts:1915 callocImpl
+// Heap.ts:1918 callocImpl
 // @ts-ignore: decorator
 @inline export function callocImpl(nmemb: i64, size: i64): i64 {
   let total: i64 = product(nmemb, size);
@@ -109,7 +109,7 @@ export function takeErrno(): i32 {
   return p;
 }
 
-// Heap.ts:2653 reallocImpl
+// Heap.ts:2656 reallocImpl
 // @ts-ignore: decorator
 @inline export function reallocImpl(p: i64, size: i64): i64 {
   if ((p == <i64>(0))) {
@@ -167,7 +167,7 @@ export function takeErrno(): i32 {
   return reallocMove(c, p, old, size);
 }
 
-// Heap.ts:1375 reallocarray
+// Heap.ts:1378 reallocarray
 // @ts-ignore: decorator
 @inline export function reallocarray(ptr: i64, nmemb: i64, size: i64): i64 {
   let total: i64 = product(nmemb, size);
@@ -181,7 +181,7 @@ export function takeErrno(): i32 {
   return reallocImpl(ptr, total);
 }
 
-// Heap.ts:2815 memalignImpl
+// Heap.ts:2818 memalignImpl
 export function memalignImpl(alignment: i64, size: i64): i64 {
   if ((alignment <= <i64>(ALIGN))) {
     return mallocImpl(size);
@@ -227,7 +227,7 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
   return (a + <i64>(W2));
 }
 
-// Heap.ts:1489 usableImpl
+// Heap.ts:1492 usableImpl
 // @ts-ignore: decorator
 @inline export function usableImpl(ptr: i64): i64 {
   if ((ptr == <i64>(0))) {
@@ -246,7 +246,7 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
   return (<i64>(size) - <i64>(W));
 }
 
-// Heap.ts:1645 trimImpl
+// Heap.ts:1648 trimImpl
 // @ts-ignore: decorator
 @inline export function trimImpl(pad: i64): i32 {
   if ((((MODE & MODE_SYNC)) != 0)) {
@@ -255,13 +255,13 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
   return trim(pad);
 }
 
-// Heap.ts:1863 sync
+// Heap.ts:1866 sync
 // @ts-ignore: decorator
 @inline export function sync(): void {
 
 }
 
-// Heap.ts:1949 allocChunk
+// Heap.ts:1952 allocChunk
 // @ts-ignore: decorator
 @inline export function allocChunk(nb: i64, align: i64 = 0): i32 {
   let dv: i32 = load<i32>(<usize>(hdr + (4 * H_DV)));
@@ -524,7 +524,7 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
   return true;
 }
 
-// Heap.ts:2484 super_freeChunk
+// Heap.ts:2487 super_freeChunk
 export function super_freeChunk(c: i64, op: i32, checkOnly: bool = false): void {
   let min: i32 = minChunk;
   let s: i32 = load<i32>(<usize>(<i32>(c) + W));
@@ -652,7 +652,7 @@ export function super_freeChunk(c: i64, op: i32, checkOnly: bool = false): void 
   }
 }
 
-// Heap.ts:2397 validate
+// Heap.ts:2400 validate
 // @ts-ignore: decorator
 @inline export function validate(p: i64, op: i32): i64 {
   if ((((MODE & MODE_SYNC)) != 0)) {
@@ -664,7 +664,7 @@ export function super_freeChunk(c: i64, op: i32, checkOnly: bool = false): void 
   return (p - <i64>(W2));
 }
 
-// Heap.ts:1933 product
+// Heap.ts:1936 product
 // @ts-ignore: decorator
 @inline export function product(nmemb: i64, size: i64): i64 {
   if (((nmemb < <i64>(0)) || (size < <i64>(0)))) {
@@ -682,7 +682,7 @@ export function freeChunk(c: i64, op: i32, checkOnly: bool = false): void {
   super_freeChunk(c, op, checkOnly);
 }
 
-// Heap.ts:2789 splitTail
+// Heap.ts:2792 splitTail
 export function splitTail(c: i64, s: i32, nb: i32, op: i32): void {
   let rem: i64 = (<i64>(((s & (~FLAG_BITS)))) - <i64>(nb));
   freeChunk(c, op, true);
@@ -709,13 +709,13 @@ export function splitTail(c: i64, s: i32, nb: i32, op: i32): void {
   freeChunk(r, op);
 }
 
-// Heap.ts:1886 topAddr
+// Heap.ts:1889 topAddr
 // @ts-ignore: decorator
 @inline export function topAddr(): i32 {
   return load<i32>(<usize>(hdr + (4 * H_TOP)));
 }
 
-// Heap.ts:2717 growIntoTop
+// Heap.ts:2720 growIntoTop
 export function growIntoTop(c: i64, s: i32, nb: i32): bool {
   let min: i32 = minChunk;
   let old: i32 = (s & (~FLAG_BITS));
@@ -767,7 +767,7 @@ export function growIntoTop(c: i64, s: i32, nb: i32): bool {
   return true;
 }
 
-// Heap.ts:2775 reallocMove
+// Heap.ts:2778 reallocMove
 export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
   let q: i64 = mallocImpl(size);
   if ((q == <i64>(0))) {
@@ -778,7 +778,7 @@ export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
   return q;
 }
 
-// Heap.ts:2213 markOf
+// Heap.ts:2216 markOf
 // @ts-ignore: decorator
 @inline export function markOf(c: i64): i32 {
   let w: i32 = load<i32>((<usize><i32>(mapWord(c)) << 2));
@@ -788,19 +788,19 @@ export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
   return (<i32>(<u32>w >>> <u32>((<i32>(<u32>(<i32>(c) - arena) >>> <u32>gshift) & 15) << 1)) & 3);
 }
 
-// Heap.ts:2385 binOf
+// Heap.ts:2388 binOf
 // @ts-ignore: decorator
 @inline export function binOf(size: i64): i64 {
   return ((size < <i64>(smallLimit)) ? <i64>((<u32><i32>(size) >>> <u32>gshift)) : binIndex(size, gshift));
 }
 
-// Heap.ts:2278 linkOk
+// Heap.ts:2281 linkOk
 // @ts-ignore: decorator
 @inline export function linkOk(x: i32): bool {
   return ((x == 0) || ((((((((x + W2) & amask)) == 0) && (x >= arena)) && (x < topAddr())) && (markOf(<i64>(x)) == MARK_FREE))));
 }
 
-// Heap.ts:2369 unlink
+// Heap.ts:2372 unlink
 // @ts-ignore: decorator
 @inline export function unlink(c: i64, size: i32): void {
   let idx: i64 = binOf(<i64>(size));
@@ -820,7 +820,7 @@ export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
   }
 }
 
-// Heap.ts:2228 setSizeWord
+// Heap.ts:2231 setSizeWord
 // @ts-ignore: decorator
 @inline export function setSizeWord(c: i64, size: i64, on: bool): void {
   let n: i32 = (<i32>(size) >> gshift);
@@ -829,14 +829,14 @@ export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
   }
 }
 
-// Heap.ts:2240 unmarkChunk
+// Heap.ts:2243 unmarkChunk
 // @ts-ignore: decorator
 @inline export function unmarkChunk(c: i64, size: i32): void {
   setSizeWord(c, <i64>(size), false);
   setMark(c, 0);
 }
 
-// Heap.ts:1986 allot
+// Heap.ts:1989 allot
 // @ts-ignore: decorator
 @inline export function allot(c: i64, pin: i32, size: i64, nb: i64, remTo: i32): void {
   let dvAt: u32 = (<u32>(hdr + (4 * H_DV)) >>> <u32>2);
@@ -869,7 +869,7 @@ export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
   }
 }
 
-// Heap.ts:2868 alignedIn
+// Heap.ts:2871 alignedIn
 // @ts-ignore: decorator
 @inline export function alignedIn(c: i32, align: i64): i64 {
   let p: i64 = (<i64>(c) + <i64>(W2));
@@ -883,7 +883,7 @@ export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
   return (p - <i64>(W2));
 }
 
-// Heap.ts:2203 newHead
+// Heap.ts:2206 newHead
 // @ts-ignore: decorator
 @inline export function newHead(c: i64): void {
   if ((W == 8)) {
@@ -891,14 +891,14 @@ export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
   }
 }
 
-// Heap.ts:2234 markChunk
+// Heap.ts:2237 markChunk
 // @ts-ignore: decorator
 @inline export function markChunk(c: i64, size: i64, v: i32): void {
   setMark(c, v);
   setSizeWord(c, size, true);
 }
 
-// Heap.ts:2390 isLive
+// Heap.ts:2393 isLive
 // @ts-ignore: decorator
 @inline export function isLive(p: i64): bool {
   if (((<i64>((<u32><i32>(p) >>> <u32>0)) != p) || (((<i32>(p) & amask)) != 0))) {
@@ -908,7 +908,7 @@ export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
   return ((((c >= <i64>(arena)) && (p < <i64>(topAddr()))) && (markOf(c) == MARK_USED)) && (p != <i64>(load<i32>(<usize>(hdr + (4 * H_BITMAP))))));
 }
 
-// Heap.ts:2250 sizeOk
+// Heap.ts:2253 sizeOk
 // @ts-ignore: decorator
 @inline export function sizeOk(c: i64, size: i64): bool {
   if ((((size < <i64>(minChunk)) || (((<i32>(size) & amask)) != 0)) || ((c + size) > <i64>(load<i32>(<usize>(hdr + (4 * H_TOP))))))) {
@@ -943,7 +943,7 @@ export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
   return (((c + size) == <i64>(load<i32>(<usize>(hdr + (4 * H_TOP))))) || (((<i32>(<u32>load<i32>((<usize><i32>(we) << 2)) >>> <u32>((<i32>(e) & 15) << 1)) & 1)) != 0));
 }
 
-// Heap.ts:2602 trim
+// Heap.ts:2605 trim
 export function trim(pad: i64): i32 {
   lowerBitmap();
   let top: i32 = topAddr();
@@ -962,7 +962,7 @@ export function trim(pad: i64): i32 {
   return 1;
 }
 
-// Heap.ts:2037 takeFree
+// Heap.ts:2040 takeFree
 export function takeFree(c: i32, idx: i64, nb: i64, toDv: bool, align: i64 = 0): i32 {
   let dvAt: u32 = (<u32>(hdr + (4 * H_DV)) >>> <u32>2);
   let dv: i32 = load<i32>((<usize><i32>(dvAt) << 2));
@@ -999,7 +999,7 @@ export function takeFree(c: i32, idx: i64, nb: i64, toDv: bool, align: i64 = 0):
   return c;
 }
 
-// Heap.ts:2016 takeDv
+// Heap.ts:2019 takeDv
 export function takeDv(dv: i32, nb: i64, align: i64 = 0): i32 {
   let s: i32 = load<i32>(<usize>(dv + W));
   let size: i32 = (s & (~FLAG_BITS));
@@ -1014,7 +1014,7 @@ export function takeDv(dv: i32, nb: i64, align: i64 = 0): i32 {
   return dv;
 }
 
-// Heap.ts:2283 findBin
+// Heap.ts:2286 findBin
 // @ts-ignore: decorator
 @inline export function findBin(idx: i64): i64 {
   let words: i64 = (<i64>(hdr) + (<i64>(4) * <i64>(H_BINMAP)));
@@ -1056,7 +1056,7 @@ export function takeDv(dv: i32, nb: i64, align: i64 = 0): i32 {
   return binIndex(((size + <i64>(((1 << (<i32>(fl) - SL_BITS))))) - <i64>(1)), granuleShift);
 }
 
-// Heap.ts:2078 allocFromTop
+// Heap.ts:2081 allocFromTop
 export function allocFromTop(nb: i64, align: i64 = 0): i32 {
   checkTop(5 /* malloc */);
   let top: i32 = load<i32>(<usize>(hdr + (4 * H_TOP)));
@@ -1076,13 +1076,13 @@ export function allocFromTop(nb: i64, align: i64 = 0): i32 {
   return carveTop(nb);
 }
 
-// Heap.ts:2181 bitmapHeadOk
+// Heap.ts:2184 bitmapHeadOk
 // @ts-ignore: decorator
 @inline export function bitmapHeadOk(s: i32): bool {
   return ((((s & CINUSE)) != 0) && (<i64>(((s & (~FLAG_BITS)))) == bitmapChunkSize(<i64>((<u32>load<i32>(<usize>(hdr + (4 * H_COVER))) >>> <u32>0)))));
 }
 
-// Heap.ts:2322 markBin
+// Heap.ts:2325 markBin
 // @ts-ignore: decorator
 @inline export function markBin(idx: i64): void {
   let w: u32 = (<u32><i32>(idx) >>> <u32>5);
@@ -1120,7 +1120,7 @@ export function allocFromTop(nb: i64, align: i64 = 0): i32 {
   return ((((w & 3)) != SIZE_TAG) && (((<i32>(<u32>w >>> <u32>((<i32>(g) & 15) << 1)) & 3)) == MARK_FREE));
 }
 
-// Heap.ts:2442 liveInside
+// Heap.ts:2445 liveInside
 // @ts-ignore: decorator
 @inline export function liveInside(c: i64, n: i64): bool {
   let base: u32 = (<u32>load<i32>(<usize>(hdr + (4 * H_BITMAP))) >>> <u32>2);
@@ -1144,13 +1144,13 @@ export function allocFromTop(nb: i64, align: i64 = 0): i32 {
   return false;
 }
 
-// Heap.ts:2465 footerOk
+// Heap.ts:2468 footerOk
 // @ts-ignore: decorator
 @inline export function footerOk(c: i64, size: i32): bool {
   return ((load<i32>(<usize>(<i32>(c) + size)) == size) && (((load<i32>(<usize>((<i32>(c) + size) + W)) & PINUSE)) == 0));
 }
 
-// Heap.ts:2355 linksOk
+// Heap.ts:2358 linksOk
 // @ts-ignore: decorator
 @inline export function linksOk(c: i64, size: i32): bool {
   let W3: i64 = (<i64>(W2) + <i64>(W));
@@ -1165,13 +1165,13 @@ export function allocFromTop(nb: i64, align: i64 = 0): i32 {
   return (((bk != 0) && linkOk(bk)) && (<i64>(load<i32>(<usize>(bk + W2))) == c));
 }
 
-// Heap.ts:2273 freeChunkOk
+// Heap.ts:2276 freeChunkOk
 // @ts-ignore: decorator
 @inline export function freeChunkOk(c: i64, size: i64): bool {
   return ((((((((<i32>(c) + W2) & amask)) == 0) && (c >= <i64>(arena))) && (c < <i64>(topAddr()))) && (markOf(c) == MARK_FREE)) && sizeOk(c, size));
 }
 
-// Heap.ts:2220 setMark
+// Heap.ts:2223 setMark
 // @ts-ignore: decorator
 @inline export function setMark(c: i64, v: i32): void {
   let i: i64 = mapWord(c);
@@ -1179,7 +1179,7 @@ export function allocFromTop(nb: i64, align: i64 = 0): i32 {
   store<i32>((<usize><i32>(i) << 2), ((load<i32>((<usize><i32>(i) << 2)) & (~(3 << sh))) | (v << sh)));
 }
 
-// Heap.ts:2306 insert
+// Heap.ts:2309 insert
 // @ts-ignore: decorator
 @inline export function insert(c: i64, size: i64): void {
   let idx: i64 = ((size < <i64>(smallLimit)) ? <i64>((<u32><i32>(size) >>> <u32>gshift)) : binIndex(size, gshift));
@@ -1197,7 +1197,7 @@ export function allocFromTop(nb: i64, align: i64 = 0): i32 {
   store<i32>(<usize><i32>(slot), <i32>(c));
 }
 
-// Heap.ts:2407 badPointer
+// Heap.ts:2410 badPointer
 export function badPointer(p: i64, op: i32): void {
   if (((<i64>((<u32><i32>(p) >>> <u32>0)) != p) || (((<i32>(p) & amask)) != 0))) {
     fail(2 /* InvalidPointerError */, 0, op, <f64>(p)); unreachable();
@@ -1233,7 +1233,7 @@ export function badPointer(p: i64, op: i32): void {
   fail(2 /* InvalidPointerError */, 0, op, <f64>(p)); unreachable();
 }
 
-// Heap.ts:2098 checkTop
+// Heap.ts:2101 checkTop
 // @ts-ignore: decorator
 @inline export function checkTop(op: i32): void {
   let top: i32 = load<i32>(<usize>(hdr + (4 * H_TOP)));
@@ -1243,13 +1243,13 @@ export function badPointer(p: i64, op: i32): void {
   }
 }
 
-// Heap.ts:1889 endAddr
+// Heap.ts:1892 endAddr
 // @ts-ignore: decorator
 @inline export function endAddr(): i32 {
   return load<i32>(<usize>(hdr + (4 * H_END)));
 }
 
-// Heap.ts:2134 grow
+// Heap.ts:2137 grow
 export function grow(need: i64): i64 {
   let end: i32 = load<i32>(<usize>(hdr + (4 * H_END)));
   let page: i32 = PAGE;
@@ -1283,7 +1283,7 @@ export function grow(need: i64): i64 {
   return <i64>((-1));
 }
 
-// Heap.ts:2186 moveBitmap
+// Heap.ts:2189 moveBitmap
 export function moveBitmap(cover: i64): void {
   let chunkSize: i64 = bitmapChunkSize(cover);
   let newPayload: i64 = (<i64>(carveTop(chunkSize, false)) + <i64>(W2));
@@ -1297,20 +1297,20 @@ export function moveBitmap(cover: i64): void {
   freeChunk((<i64>(oldPayload) - <i64>(W2)), 5 /* malloc */);
 }
 
-// Heap.ts:2175 bitmapChunkSize
+// Heap.ts:2178 bitmapChunkSize
 // @ts-ignore: decorator
 @inline export function bitmapChunkSize(cover: i64): i64 {
   let bytes: u32 = (<u32><i32>(cover) >>> <u32>(gshift + 2));
   return imax(<i64>(minChunk), <i64>((((<i32>(bytes) + W) + amask) & (~amask))));
 }
 
-// Heap.ts:2208 mapWord
+// Heap.ts:2211 mapWord
 // @ts-ignore: decorator
 @inline export function mapWord(c: i64): i64 {
   return (<i64>(((<u32>load<i32>(<usize>(hdr + (4 * H_BITMAP))) >>> <u32>2))) + <i64>(((<u32>(<i32>(c) - arena) >>> <u32>(gshift + 4)))));
 }
 
-// Heap.ts:2334 unmarkBin
+// Heap.ts:2337 unmarkBin
 // @ts-ignore: decorator
 @inline export function unmarkBin(idx: i64): void {
   let w: u32 = (<u32><i32>(idx) >>> <u32>5);
@@ -1323,7 +1323,7 @@ export function moveBitmap(cover: i64): void {
   }
 }
 
-// Heap.ts:2624 lowerBitmap
+// Heap.ts:2627 lowerBitmap
 export function lowerBitmap(): void {
   let bm: i64 = (<i64>(load<i32>(<usize>(hdr + (4 * H_BITMAP)))) - <i64>(W2));
   let bs: i32 = load<i32>(<usize>(<i32>(bm) + W));
@@ -1357,13 +1357,13 @@ export function lowerBitmap(): void {
   newHead(nt);
 }
 
-// Heap.ts:1883 setWord
+// Heap.ts:1886 setWord
 // @ts-ignore: decorator
 @inline export function setWord(i: i32, v: i64): void {
   store<i32>(<usize>(hdr + (4 * i)), <i32>(v));
 }
 
-// Heap.ts:2884 carveOk
+// Heap.ts:2887 carveOk
 export function carveOk(c: i32, size: i64, n: i64, align: i64, idx: i64, remDv: bool): void {
   let min: i32 = minChunk;
   let top: i32 = load<i32>(<usize>(hdr + (4 * H_TOP)));
@@ -1426,7 +1426,7 @@ export function carveOk(c: i32, size: i64, n: i64, align: i64, idx: i64, remDv: 
   carveHeadOk(bin, idx, fd);
 }
 
-// Heap.ts:2347 popHead
+// Heap.ts:2350 popHead
 // @ts-ignore: decorator
 @inline export function popHead(c: i32, idx: i64): void {
   let fd: i32 = load<i32>(<usize>(c + W2));
@@ -1442,7 +1442,7 @@ export function carveOk(c: i32, size: i64, n: i64, align: i64, idx: i64, remDv: 
   return (<i64>(31) - <i64>(<i32>clz<u32>(<u32>(x & (-x)))));
 }
 
-// Heap.ts:2110 carveTop
+// Heap.ts:2113 carveTop
 // @ts-ignore: decorator
 @inline export function carveTop(nb: i64, mark: bool = true): i32 {
   let topAt: u32 = (<u32>(hdr + (4 * H_TOP)) >>> <u32>2);
@@ -1459,7 +1459,7 @@ export function carveOk(c: i32, size: i64, n: i64, align: i64, idx: i64, remDv: 
   return top;
 }
 
-// Heap.ts:2170 noteFootprint
+// Heap.ts:2173 noteFootprint
 export function noteFootprint(): void {
   let fp: i64 = mallocFootprint();
   if ((fp > <i64>(maxFootprint()))) {
@@ -1467,7 +1467,7 @@ export function noteFootprint(): void {
   }
 }
 
-// Heap.ts:2939 carveHeadOk
+// Heap.ts:2942 carveHeadOk
 // @ts-ignore: decorator
 @inline export function carveHeadOk(i: i64, idx: i64, fd: i32): void {
   let slot: i64 = (<i64>(bins) + <i64>(((<i32>(i) << 2))));
@@ -1476,7 +1476,7 @@ export function noteFootprint(): void {
   }
 }
 
-// Heap.ts:1584 mallocFootprint
+// Heap.ts:1587 mallocFootprint
 // @ts-ignore: decorator
 @inline export function mallocFootprint(): i64 {
   if ((((MODE & MODE_SYNC)) != 0)) {
@@ -1485,25 +1485,25 @@ export function noteFootprint(): void {
   return ((<i64>(endAddr()) - <i64>(word(H_BRK_START))) + <i64>(mappedBytes()));
 }
 
-// Heap.ts:1614 maxFootprint
+// Heap.ts:1617 maxFootprint
 // @ts-ignore: decorator
 @inline export function maxFootprint(): i32 {
   return word(H_MAXFOOT);
 }
 
-// Heap.ts:1617 setMaxFootprint
+// Heap.ts:1620 setMaxFootprint
 // @ts-ignore: decorator
 @inline export function setMaxFootprint(v: i64): void {
   setWord(H_MAXFOOT, v);
 }
 
-// Heap.ts:1880 word
+// Heap.ts:1883 word
 // @ts-ignore: decorator
 @inline export function word(i: i32): i32 {
   return load<i32>(<usize>(hdr + (4 * i)));
 }
 
-// Heap.ts:1607 mappedBytes
+// Heap.ts:1610 mappedBytes
 // @ts-ignore: decorator
 @inline export function mappedBytes(): i32 {
   return word(H_MMAP_BYTES);

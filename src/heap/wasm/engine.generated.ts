@@ -4,7 +4,7 @@
 /* eslint-disable */
 
 /** sha256 of the sources, the generated AssemblyScript, asc's version and its flags. */
-export const ENGINE_HASH = "7d623a4106462f73f13b5637573895445d7c39e57cc99fff79c74a7a7c09ec73";
+export const ENGINE_HASH = "047706cff0a25a89c9272c5f3338b8b19ad97b098ce018d1660644a4213fff35";
 
 /** The engine's binary for each data model, base64. */
 export const ENGINE_WASM: { readonly lp64: string; readonly ilp32: string; readonly wasm32: string } = {
