@@ -571,32 +571,6 @@ function cachedAt(v: Int32Array, g: Seg, p: number): boolean {
   return (p & 15) === 0 && (v[g.pending + ((bit >>> 5) << 1) + 1]! & (1 << (bit & 31))) !== 0;
 }
 
-/**
- * Whether segment `g`'s chunk map has a block in use at chunk `c`, of `size` bytes (a multiple
- * of 16, from 32 to 1040, `c + size` at most `top`): the engine's sizeOk for the 64-bit layout,
- * written out. The front cache's free checks a block by it, and its malloc checks it again: a
- * cached block's header lies where the block before it can overflow, so its size may no longer
- * be the one its free checked.
- */
-function chunkIs(v: Int32Array, g: Seg, c: number, size: number, top: number): boolean {
-  const map = v[g.mapW]! >>> 2;
-  const gi = (c - g.first) >>> 4;
-  const wi = map + (gi >>> 4);
-  const sh = (gi & 15) << 1;
-  const word = v[wi]!;
-  const k = size >>> 4;
-  const end = gi + k;
-  const we = map + (end >>> 4);
-  const es = (end & 15) << 1;
-  const after = word & -(4 << sh);
-  const next = v[we]!;
-  return (
-    (word & 3) !== 2 /* SIZE_TAG */ &&
-    ((word >>> sh) & 3) === 3 /* MARK_USED */ &&
-    (k >= 32 ? after === 0 && v[wi + 1] === ((k << 2) | 2) : (we === wi ? after & ((1 << es) - 1) : after | (next & ((1 << es) - 1)) | (we === wi + 2 ? v[wi + 1]! : 0)) === 0 && (c + size === top || ((next >>> es) & 1) !== 0))
-  );
-}
-
 /** Unmarks block `p` of segment `g` in its pending bitmap. */
 function unmark(v: Int32Array, g: Seg, p: number): void {
   const bit = (p - g.addr) >>> g.shift;
@@ -933,9 +907,29 @@ export class SharedHeap {
           const cw = g.pending + ((bit >>> 5) << 1) + 1;
           const cb = v[cw]!;
           const mask = 1 << (bit & 31);
+          const c = h - 16;
           const cs = (at - tc) << 3;
           const top = v[g.topW]!;
-          if ((cb & mask) === 0 || (v[(h - 8) >>> 2]! & ~7) !== cs || h - 16 + cs > top || !chunkIs(v, g, h - 16, cs, top)) return this.badCache(at, h);
+          if ((cb & mask) === 0 || (v[(h - 8) >>> 2]! & ~7) !== cs || c + cs > top) return this.badCache(at, h);
+          // The chunk map's size for it (as free checked it: sizeOk, written out).
+          const map = v[g.mapW]! >>> 2;
+          const gi = (c - g.first) >>> 4;
+          const wi = map + (gi >>> 4);
+          const sh = (gi & 15) << 1;
+          const word = v[wi]!;
+          const k = cs >>> 4;
+          const end = gi + k;
+          const we = map + (end >>> 4);
+          const es = (end & 15) << 1;
+          const after = word & -(4 << sh);
+          const next = v[we]!;
+          if (
+            (word & 3) === 2 /* SIZE_TAG */ ||
+            ((word >>> sh) & 3) !== 3 /* MARK_USED */ ||
+            !(k >= 32 ? after === 0 && v[wi + 1] === ((k << 2) | 2) : (we === wi ? after & ((1 << es) - 1) : after | (next & ((1 << es) - 1)) | (we === wi + 2 ? v[wi + 1]! : 0)) === 0 && (c + cs === top || ((next >>> es) & 1) !== 0))
+          ) {
+            return this.badCache(at, h);
+          }
           v[at] = v[(h + 8) >>> 2]!;
           v[at + 1] = v[at + 1]! - 1;
           v[cw] = cb & ~mask;
@@ -1056,9 +1050,25 @@ export class SharedHeap {
         const bitmap = v[own.mapW]!;
         const size = v[(q - 8) >>> 2]! & ~7;
         if ((q & 15) === 0 && c >= own.first && size >= 32 && size <= 1040 && (size & 15) === 0 && c + size <= top && q !== bitmap && v[(q - 4) >>> 2] === 0) {
-          const at = tc + (size >>> 3);
+          const map = bitmap >>> 2;
+          const g = (c - own.first) >>> 4;
+          const wi = map + (g >>> 4);
+          const sh = (g & 15) << 1;
+          const word = v[wi]!;
+          const k = size >>> 4;
+          const end = g + k;
+          const we = map + (end >>> 4);
+          const es = (end & 15) << 1;
+          const after = word & -(4 << sh);
+          const next = v[we]!;
+          const at = tc + (k << 1);
           const n = v[at + 1]!;
-          if (n < 7 /* TC_CAP */ && chunkIs(v, own, c, size, top)) {
+          if (
+            n < 7 /* TC_CAP */ &&
+            (word & 3) !== 2 /* SIZE_TAG */ &&
+            ((word >>> sh) & 3) === 3 /* MARK_USED */ &&
+            (k >= 32 ? after === 0 && v[wi + 1] === ((k << 2) | 2) : (we === wi ? after & ((1 << es) - 1) : after | (next & ((1 << es) - 1)) | (we === wi + 2 ? v[wi + 1]! : 0)) === 0 && (c + size === top || ((next >>> es) & 1) !== 0))
+          ) {
             v[(q + 8) >>> 2] = v[at]!;
             v[cw] = cb | mask;
             v[at] = q;
