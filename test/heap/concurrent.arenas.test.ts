@@ -220,7 +220,7 @@ describe("a concurrent heap's arenas (one per Heap object)", () => {
     const src = readFileSync(new URL("../../src/heap/arenas.ts", import.meta.url), "utf8");
     const named: Record<string, number> = { BIG, WAITERS, SEG_SHIFT, TC_CAP, SIZE_TAG, MARK_USED };
     const uses = [...src.matchAll(/(0x[0-9a-f_]+|\d+)\)? \/\* (BIG|WAITERS|SEG_SHIFT|TC_CAP|SIZE_TAG|MARK_USED) \*\//g)];
-    expect(uses.length).toBe(10);
+    expect(uses.length).toBe(12); // (malloc checks a cached block in the chunk map as free does)
     for (const [, literal, name] of uses) expect(Number(literal!.replace(/_/g, "")), name).toBe(named[name!]);
   });
 });
