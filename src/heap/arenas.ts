@@ -1128,7 +1128,12 @@ export class SharedHeap {
    */
   private push(g: Seg, p: number): void {
     const v = this.v;
-    if (!g.e.liveNow(p) || cachedAt(this.v, g, p)) {
+    // The owner moving its chunk map makes the read fail for that moment: it is read again
+    // before the arena's lock is asked for (an owner that then blocks on something else, this
+    // thread's progress for one, would keep the lock until its task ends).
+    let live = g.e.liveNow(p);
+    for (let i = 0; !live && i < 256; i++) live = g.e.liveNow(p);
+    if (!live || cachedAt(this.v, g, p)) {
       // Not a live block, or the bitmap moved meanwhile, or maybe in the arena's front cache:
       // the arena's lock decides (and the engine throws the error this pointer deserves).
       const sa = this.area + A_SLOTS + g.slot * SLOT_WORDS;
