@@ -57,9 +57,11 @@ export const GOAL = 10 * 1024;
  * nothing changed rather than found after the chunk was taken and lost), 484 more (39,128: one
  * copy, the logged engine inherits them). The front cache's malloc checking a cached block's
  * size by the chunk map as well as by its header (which an overflow of the block before can
- * enlarge), 110 more (39,238).
+ * enlarge), 110 more (39,238). A free of another thread's block reading the owner's chunk map
+ * again before it asks for the owner's lock (an owner moving its map fails one read), 22 more
+ * (39,320).
  */
-export const CEILING = 39_300;
+export const CEILING = 39_340;
 
 /** Strings only the code that is not the heap has: none may be in a heap-only bundle. */
 export const FOREIGN = [
