@@ -39,7 +39,7 @@ import { genChurn, optionValue } from "../common.mjs";
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, "../..");
 const CACHE = path.join(REPO, "node_modules/.cache/vmheap-bench-wasm");
-const PROGRAMS = ["tree", "hashtab", "strbuild", "mix"];
+export const PROGRAMS = ["tree", "hashtab", "strbuild", "mix"];
 const VARIANTS = ["native", "dlmalloc", "vmheap-wasm", "vmheap-js"];
 /** The most a program's memory may grow to: 1 GiB. */
 const MAX_PAGES = 16384;
@@ -94,7 +94,7 @@ function run(cmd, args) {
 }
 
 /** clang, llvm-ar and wasi-libc's libc.a; or why the C programs cannot be built here. */
-function toolchain() {
+export function toolchain() {
   const clang = tool(["clang", "clang-14"]);
   const ar = tool(["llvm-ar", "llvm-ar-14"]);
   if (clang === null) return { missing: "clang not found" };
@@ -106,7 +106,7 @@ function toolchain() {
 }
 
 /** Builds every program three ways (native, wasm with dlmalloc, wasm importing vmheap), cached by a hash of the inputs. */
-function build(programs) {
+export function build(programs) {
   const { clang, ar, libc } = toolchain();
   fs.mkdirSync(CACHE, { recursive: true });
   // wasi-libc's libc.a without its malloc: the program's malloc family becomes vmheap's imports.
@@ -150,8 +150,11 @@ function runNative(file) {
   return { stdout: r.stdout, stderr: r.stderr, ...parseTime(r.stderr), pages: null, footprint: null };
 }
 
-/** One run of a wasm program under WASI: its output, the time it measured, its memory's final size. */
-function runWasm(lib, module, bytes, variant) {
+/**
+ * One run of a wasm program under WASI: its output, the time it measured, its memory's final
+ * size. With `start: false`, everything but the program itself (its instance made, not run).
+ */
+export function runWasm(lib, module, bytes, variant, { start = true } = {}) {
   const { Heap, memoryImport, exportedGlobal, wasmEngine } = lib;
   const lim = memoryImport(bytes);
   const memory = new WebAssembly.Memory({ initial: lim.initial, maximum: MAX_PAGES });
@@ -173,6 +176,12 @@ function runWasm(lib, module, bytes, variant) {
     }
   }
   instance = new WebAssembly.Instance(module, { wasi_snapshot_preview1: wasi.wasiImport, env });
+  if (!start) {
+    fs.closeSync(outFd);
+    fs.closeSync(errFd);
+    fs.rmSync(tmp, { recursive: true });
+    return null;
+  }
   const code = wasi.start({ exports: { memory, _start: instance.exports._start } });
   fs.closeSync(outFd);
   fs.closeSync(errFd);
@@ -402,4 +411,4 @@ async function main() {
   if (o.json) fs.writeFileSync(o.json, JSON.stringify({ machine, clang, runs: o.runs, results: R, summary, js }, null, 2));
 }
 
-await main();
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await main();

@@ -1,0 +1,91 @@
+#!/usr/bin/env node
+// Machine instructions of the C programs of bench/wasm, counted by valgrind's callgrind: a
+// figure that other work on the machine does not move, for comparing two builds of the wasm
+// engine (times on a shared machine move by several percent from run to run).
+//
+//   npm run build && node bench/wasm/count.mjs [--only tree,mix] [--engine a.ts,b.ts] [--no-dlmalloc]
+//
+// Each program runs once, under callgrind, in `node --no-turbo-fast-api-calls --single-threaded
+// --no-liftoff` (V8 compiles every wasm function with its optimizing compiler at once, on the
+// thread counted, the same way each run), less the same process that stops before the program
+// runs (its instance made): millions of instructions for one run of the program, its own work
+// included. Variants: the program on wasi-libc's dlmalloc, and on the engine of each `--engine`
+// file (an engine.generated.ts, as `npm run gen` writes it; default: this checkout's), with the
+// same program module and the package in dist/.
+
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import ts from "typescript";
+import { PROGRAMS, build, runWasm, toolchain } from "./run.mjs";
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const REPO = path.resolve(HERE, "../..");
+const ENGINE = path.join(REPO, "src/heap/wasm/engine.generated.ts");
+
+function die(msg) {
+  console.error(`bench/wasm/count: ${msg}`);
+  process.exit(2);
+}
+
+/** The package in dist/, with the engine of `engineFile` as its wasmEngine. */
+async function library(engineFile) {
+  const dist = path.join(REPO, "dist");
+  if (!fs.existsSync(path.join(dist, "index.js"))) die("no dist/: run `npm run build` first");
+  const root = await import(pathToFileURL(path.join(dist, "index.js")).href);
+  const sub = await import(pathToFileURL(path.join(dist, "wasm.js")).href);
+  const js = ts.transpileModule(fs.readFileSync(engineFile, "utf8"), { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;
+  const gen = await import(`data:text/javascript;base64,${Buffer.from(js).toString("base64")}`);
+  const wasmEngine = { ...sub.wasmEngine, hash: gen.ENGINE_HASH, wasm: gen.ENGINE_WASM, ops: gen.ENGINE_OPS, messages: gen.ENGINE_MESSAGES };
+  await root.compileWasmEngine(wasmEngine);
+  return { ...root, wasmEngine };
+}
+
+/** In the process counted: one run of `program` on `variant` (or all but the run, with `stop`). */
+async function child(program, variant, engineFile, stop) {
+  const lib = await library(engineFile);
+  const files = build([program]).files[program];
+  const bytes = fs.readFileSync(variant === "dlmalloc" ? files.dlmalloc : files.vmheap);
+  runWasm(lib, new WebAssembly.Module(bytes), bytes, variant, { start: !stop });
+}
+
+/** Instructions callgrind counted in one run of the child. */
+function count(program, variant, engineFile, stop) {
+  const out = path.join(process.env.TMPDIR ?? "/tmp", `vmheap-count-${process.pid}.out`);
+  const args = ["--tool=callgrind", "--smc-check=all-non-file", `--callgrind-out-file=${out}`, process.execPath, "--no-turbo-fast-api-calls", "--single-threaded", "--no-liftoff"];
+  const r = spawnSync("valgrind", [...args, fileURLToPath(import.meta.url), "--child", program, variant, engineFile, stop ? "stop" : "run"], { encoding: "utf8", maxBuffer: 1 << 26 });
+  fs.rmSync(out, { force: true });
+  if (r.error || r.status !== 0) die(`valgrind failed (is it installed?): ${r.error?.message ?? r.stderr.slice(-600)}`);
+  const m = /==\d+== Collected : (\d+)/.exec(r.stderr);
+  if (m === null) die("callgrind printed no total");
+  return Number(m[1]);
+}
+
+function main() {
+  const argv = process.argv.slice(2);
+  let only = PROGRAMS;
+  let engines = [ENGINE];
+  let dlmalloc = true;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const val = () => (a.includes("=") ? a.slice(a.indexOf("=") + 1) : argv[++i] ?? die(`${a} needs a value`));
+    if (a.startsWith("--only")) only = val().split(",").filter(Boolean);
+    else if (a.startsWith("--engine")) engines = val().split(",").filter(Boolean).map((f) => path.resolve(f));
+    else if (a === "--no-dlmalloc") dlmalloc = false;
+    else die(`unknown argument: ${a} (usage: node bench/wasm/count.mjs [--only tree,mix] [--engine a.ts,b.ts] [--no-dlmalloc])`);
+  }
+  const tc = toolchain();
+  if (tc.missing !== undefined) die(`the C programs cannot be built: ${tc.missing}`);
+  const variants = [...(dlmalloc ? [["dlmalloc", "dlmalloc", ENGINE]] : []), ...engines.map((f) => [path.relative(REPO, f), "vmheap-wasm", f])];
+  console.log(`millions of instructions per run (callgrind; the run less the same process stopped before the program):`);
+  console.log(`| program | ${variants.map(([label]) => label).join(" | ")} |`);
+  console.log(`|---|${variants.map(() => "---:|").join("")}`);
+  for (const p of only) {
+    const cells = variants.map(([, v, f]) => ((count(p, v, f, false) - count(p, v, f, true)) / 1e6).toFixed(1));
+    console.log(`| ${p} | ${cells.join(" | ")} |`);
+  }
+}
+
+if (process.argv[2] === "--child") await child(process.argv[3], process.argv[4], process.argv[5], process.argv[6] === "stop");
+else main();
