@@ -19,9 +19,29 @@
 //                                    can take: a metadata word (Int32Array) and a bitwise result
 //                                    are i32 (>>>: u32); a sum, difference or product is i64
 //                                    (two 32-bit values stay exact in 64 bits, so 2^31 + 2^31
-//                                    is 2^32, as in JavaScript); a variable, parameter or result
-//                                    is the join of all that is assigned to it (iterated until
-//                                    nothing widens)
+//                                    is 2^32, as in JavaScript) unless its range (below) lies
+//                                    within an i32 or a u32; a variable, parameter or result is
+//                                    the join of all that is assigned to it (iterated until
+//                                    nothing widens), or i32/u32 when its range lies within one
+//   ranges                         → each number also carries the interval of values it can
+//                                    take, derived conservatively, never guessed: a literal or
+//                                    constant its value; a layout field its values over every
+//                                    data model; hdr, bins, arena what init (abi.as) holds them
+//                                    to (at most MAX_HEAP_ADDRESS, arena at least MIN_ARENA);
+//                                    a root's parameter a u32 (the C ABI's size_t or pointer);
+//                                    a metadata word any i32; x >>> k (k known in [0, 31]) at
+//                                    most (2^32 − 1) >> k; x & y at most y when y is in [0, 2^31);
+//                                    a + b, a − b, a · b from the ends of a's and b's; a
+//                                    variable the hull of all assigned to it (a fourth widening:
+//                                    unknown). A const's range is narrowed where a condition
+//                                    guards it: after `if (x < y ...) return`, in the branches
+//                                    of an if or ?:, on the right of && and || (x at least or at
+//                                    most y's range allows; a const is never assigned again).
+//                                    A sum whose every value fits an i32 (u32) is computed in
+//                                    i32 (u32) arithmetic, which is exact for it (i32 arithmetic
+//                                    gives the result modulo 2^32, which is then the result);
+//                                    two values whose ranges fit an i32 (a u32) are compared as
+//                                    such. Everything else stays i64.
 //   a & b, a | b, ~a, a << b, ...  → i32 operations on the low 32 bits (ToInt32, as JavaScript)
 //   m[a >>> 2], m[i], m[...] = v   → 32-bit loads and stores of the module's memory, at the low
 //                                    32 bits of the address (where i32 arithmetic is exact)
@@ -173,6 +193,51 @@ function literalType(v) {
   return v === (v | 0) ? "i32" : v === v >>> 0 ? "u32" : "i64";
 }
 
+// ─── ranges: the values a number can take, for sums computed in 32 bits where that is exact ───
+
+/** The values of an i32 and of a u32. */
+const I32 = [-(2 ** 31), 2 ** 31 - 1];
+const U32 = [0, 2 ** 32 - 1];
+/** The values a type holds (null: any integer, an i64). */
+const typeRange = (t) => (t === "i32" ? I32 : t === "u32" ? U32 : null);
+/** Whether range `r` (null: unknown) lies within `b`. */
+const within = (r, b) => r != null && r[0] >= b[0] && r[1] <= b[1];
+/** What is known of an expression's values: its range, a literal's value, else its type's. */
+const rangeOf = (x) => x.r ?? (x.lit !== undefined ? [x.lit, x.lit] : typeRange(x.t));
+/** The smallest range that holds both (null when either is unknown). */
+const hull = (a, b) => (a == null || b == null ? null : [Math.min(a[0], b[0]), Math.max(a[1], b[1])]);
+/** The values in both (null: none can be, or unknown). */
+function meet(a, b) {
+  if (a == null) return b;
+  if (b == null) return a;
+  const r = [Math.max(a[0], b[0]), Math.min(a[1], b[1])];
+  return r[0] <= r[1] ? r : null;
+}
+/** The range of `a op b` for JavaScript's + - * on integers in ranges `a`, `b` (null: unknown). */
+function arithRange(op, a, b) {
+  if (a == null || b == null) return null;
+  if (op === "+") return [a[0] + b[0], a[1] + b[1]];
+  if (op === "-") return [a[0] - b[1], a[1] - b[0]];
+  if (op === "*") {
+    const p = [a[0] * b[0], a[0] * b[1], a[1] * b[0], a[1] * b[1]];
+    return p.every(Number.isSafeInteger) ? [Math.min(...p), Math.max(...p)] : null;
+  }
+  return null;
+}
+/** The relation that holds when `x rel y` is false, and `y rel' x` for `x rel y`. */
+const NEGATE = { "<": ">=", "<=": ">", ">": "<=", ">=": "<", "==": "!=", "!=": "==" };
+const CONVERSE = { "<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!=" };
+/** What `x rel y` says of x, given y in `ry` (null: nothing). */
+function bound(rel, ry) {
+  if (ry == null) return null;
+  if (rel === "<") return [-Infinity, ry[1] - 1];
+  if (rel === "<=") return [-Infinity, ry[1]];
+  if (rel === ">") return [ry[0] + 1, Infinity];
+  if (rel === ">=") return [ry[0], Infinity];
+  if (rel === "==") return ry;
+  return null;
+}
+
 /**
  * Translates the engine methods of Heap.ts (and the functions of bins.ts they call) to
  * AssemblyScript.
@@ -188,8 +253,9 @@ function literalType(v) {
  * types "i32", "u32", "i64", "bool", "op" (an operation name: an i32 code) and "void".
  */
 class Translator {
-  constructor(sources, consts, errno, cold) {
+  constructor(sources, consts, errno, cold, fieldRanges = {}) {
     this.cold = cold;
+    this.fieldRanges = fieldRanges; // layout fields and globals: the values they take in every data model
     this.heap = ts.createSourceFile("Heap.ts", sources.heap, ts.ScriptTarget.ES2022, true);
     this.fastPath = ts.createSourceFile("FastPathHeap.ts", sources.fastPath ?? "", ts.ScriptTarget.ES2022, true);
     this.bins = ts.createSourceFile("bins.ts", sources.bins, ts.ScriptTarget.ES2022, true);
@@ -215,6 +281,10 @@ class Translator {
     this.messages = []; // HeapCorruptionError messages: message code = index
     /** Inferred types: declaration node (variable, parameter) or "return:name" → type. */
     this.types = new Map();
+    /** Inferred ranges, the same keys: { r: the hull of every value assigned (null: unknown), n: times widened }. */
+    this.ranges = new Map();
+    /** Slots whose type is fixed (the roots' parameters). */
+    this.fixed = new Set();
   }
 
   fail(node, why) {
@@ -242,8 +312,12 @@ class Translator {
     return `${i} /* ${text} */`;
   }
 
-  /** Widens the inferred type of `key` by `t`; notes that another pass is needed when it changed. */
-  observe(key, t, node) {
+  /**
+   * Widens the inferred type of `key` by `t`, and its range by `r` (the values assigned, null:
+   * unknown); notes that another pass is needed when either changed. A range widened a fourth
+   * time becomes unknown, so that a counting loop settles.
+   */
+  observe(key, t, node, r = null) {
     const old = this.types.get(key);
     const j = join(old, t);
     if (j === null) this.fail(node, `a value of type ${t} where one of type ${old} was`);
@@ -251,10 +325,31 @@ class Translator {
       this.types.set(key, j);
       this.widened = true;
     }
+    if (t === "bool" || t === "op") return;
+    const o = this.ranges.get(key);
+    if (o === undefined) {
+      this.ranges.set(key, { r, n: 0 });
+      this.widened = true;
+    } else if (o.r !== null && !within(r, o.r)) {
+      o.n++;
+      o.r = o.n > 3 ? null : hull(o.r, r);
+      this.widened = true;
+    }
   }
 
-  /** A numeric slot's type so far (nothing assigned yet: i32, the narrowest). */
+  /** The range of a numeric slot so far (null: unknown). */
+  slotRange(key) {
+    return this.ranges.get(key)?.r ?? null;
+  }
+
+  /**
+   * A numeric slot's type so far: i32 or u32 when its range lies within one, else the join of
+   * the types assigned (nothing assigned yet: i32, the narrowest).
+   */
   slotType(key) {
+    const r = this.fixed.has(key) ? null : this.slotRange(key);
+    if (within(r, I32)) return "i32";
+    if (within(r, U32)) return "u32";
     return this.types.get(key) ?? "i32";
   }
 
@@ -264,7 +359,8 @@ class Translator {
       const decl = this.methods.get(r) ?? this.functions.get(r);
       if (!decl) throw new Error(`gen-wasm-engine: no method or function ${r}`);
       // The C ABI calls the roots with size_t and pointer values: any unsigned 32-bit number.
-      for (const p of decl.parameters) if (p.type && this.kindOf(p.type, "a parameter") === "num") this.observe(p, "i64", p);
+      // (Their parameters stay i64, the type abi.as passes.)
+      for (const p of decl.parameters) if (p.type && this.kindOf(p.type, "a parameter") === "num") (this.observe(p, "i64", p, U32), this.fixed.add(p));
     }
     for (let pass = 0; ; pass++) {
       if (pass > 50) throw new Error("gen-wasm-engine: types do not settle");
@@ -272,6 +368,7 @@ class Translator {
       this.queue = [...roots];
       this.done = new Set(roots);
       this.usedConsts.clear();
+      this.unsettled = null;
       const out = [];
       while (this.queue.length > 0) {
         const name = this.queue.shift();
@@ -279,6 +376,7 @@ class Translator {
         if (!decl) throw new Error(`gen-wasm-engine: no method or function ${name}`);
         out.push(this.fn(name, decl));
       }
+      if (!this.widened && this.unsettled !== null) throw this.unsettled;
       if (!this.widened) return out;
     }
   }
@@ -322,7 +420,12 @@ class Translator {
       if (t === null && p.initializer && (p.initializer.kind === ts.SyntaxKind.FalseKeyword || p.initializer.kind === ts.SyntaxKind.TrueKeyword)) t = "bool";
       if (t === null) this.fail(p, "a parameter needs a type");
       scope.set(pn, { key: p, t });
-      const dflt = p.initializer ? ` = ${this.exact(p.initializer).c}` : "";
+      let dflt = "";
+      if (p.initializer) {
+        const x = this.exact(p.initializer);
+        if (t !== "bool" && t !== "op") this.observe(p, x.t, p, rangeOf(x));
+        dflt = ` = ${x.c}`;
+      }
       return `${pn}: ${this.asType(t)}${dflt}`;
     });
     this.ret = this.returnType(name, decl);
@@ -340,9 +443,13 @@ class Translator {
 
   // ─── statements ───
 
-  /** A block whose closing brace is indented by `ind`, its statements one step more. */
-  block(node, ind) {
+  /**
+   * A block whose closing brace is indented by `ind`, its statements one step more; entered
+   * only when `guard` (an expression) is `truth`, which may narrow the ranges of consts in it.
+   */
+  block(node, ind, guard = null, truth = true) {
     this.scopes.push(new Map());
+    if (guard !== null) this.refine(guard, truth);
     const lines = [];
     for (const s of node.statements) {
       const t = this.stmt(s, ind + "  ");
@@ -352,9 +459,64 @@ class Translator {
     return `{\n${lines.join("\n")}\n${ind}}`;
   }
 
-  /** A statement as a block (the branch of an if, a loop body), closing at `ind`. */
-  body(s, ind) {
-    return this.block(ts.isBlock(s) ? s : { statements: [s] }, ind);
+  /** A statement as a block (the branch of an if, a loop body), closing at `ind`; entered when `guard` is `truth`. */
+  body(s, ind, guard = null, truth = true) {
+    return this.block(ts.isBlock(s) ? s : { statements: [s] }, ind, guard, truth);
+  }
+
+  /** `f()` translated where `guard` is known to be `truth`. */
+  guarded(guard, truth, f) {
+    this.scopes.push(new Map());
+    this.refine(guard, truth);
+    try {
+      return f();
+    } finally {
+      this.scopes.pop();
+    }
+  }
+
+  /** Whether every path through statement `s` leaves the block around it (return, throw, break, continue). */
+  exits(s) {
+    if (ts.isBlock(s)) return s.statements.length > 0 && this.exits(s.statements[s.statements.length - 1]);
+    if (ts.isIfStatement(s)) return s.elseStatement !== undefined && this.exits(s.thenStatement) && this.exits(s.elseStatement);
+    return ts.isReturnStatement(s) || ts.isThrowStatement(s) || ts.isBreakStatement(s) || ts.isContinueStatement(s);
+  }
+
+  /**
+   * Narrows, in the innermost scope, the range of each const local that `e` being `truth`
+   * bounds: `x < y` true gives x at most y's highest value less one and y at least x's lowest
+   * plus one; `a && b` true, both; `a || b` false, neither; `!a`, the other way. A const is
+   * never assigned again, so what a condition said of it holds wherever that condition guards.
+   */
+  refine(e, truth) {
+    const K = ts.SyntaxKind;
+    while (ts.isParenthesizedExpression(e)) e = e.expression;
+    if (ts.isPrefixUnaryExpression(e) && e.operator === K.ExclamationToken) return this.refine(e.operand, !truth);
+    if (!ts.isBinaryExpression(e)) return;
+    const op = e.operatorToken.kind;
+    if ((op === K.AmpersandAmpersandToken && truth) || (op === K.BarBarToken && !truth)) {
+      this.refine(e.left, truth);
+      this.refine(e.right, truth);
+      return;
+    }
+    const rel = { [K.LessThanToken]: "<", [K.LessThanEqualsToken]: "<=", [K.GreaterThanToken]: ">", [K.GreaterThanEqualsToken]: ">=", [K.EqualsEqualsEqualsToken]: "==", [K.ExclamationEqualsEqualsToken]: "!=" }[op];
+    if (rel === undefined) return;
+    const r = truth ? rel : NEGATE[rel];
+    this.narrow(e.left, r, e.right);
+    this.narrow(e.right, CONVERSE[r], e.left);
+  }
+
+  /** Narrows the range of `x` (when it is a numeric const local) by `x rel y`. */
+  narrow(x, rel, y) {
+    while (ts.isParenthesizedExpression(x)) x = x.expression;
+    if (!ts.isIdentifier(x) || this.isNull(y) || ts.isTypeOfExpression(y)) return;
+    const v = this.lookup(x.text);
+    if (v === null || !v.konst || v.t === "bool" || v.t === "op") return;
+    const b = bound(rel, rangeOf(this.exact(y)));
+    const r = meet(rangeOf(this.exact(x)), b);
+    // (an empty range: the code after is never reached; an unbounded end: nothing known)
+    if (b === null || r === null || !Number.isFinite(r[0]) || !Number.isFinite(r[1])) return;
+    this.scopes[this.scopes.length - 1].set(x.text, { ...v, r });
   }
 
   stmt(s, ind) {
@@ -375,8 +537,17 @@ class Translator {
       const c = this.cond(s.expression);
       if (c.k === true) return ind + this.body(s.thenStatement, ind);
       if (c.k === false) return s.elseStatement ? ind + this.body(s.elseStatement, ind) : "";
-      let out = `${ind}if (${c.c}) ${this.body(s.thenStatement, ind)}`;
-      if (s.elseStatement) out += ts.isIfStatement(s.elseStatement) ? ` else ${this.stmt(s.elseStatement, ind).trimStart()}` : ` else ${this.body(s.elseStatement, ind)}`;
+      let out = `${ind}if (${c.c}) ${this.body(s.thenStatement, ind, s.expression, true)}`;
+      if (s.elseStatement && ts.isIfStatement(s.elseStatement)) {
+        this.scopes.push(new Map());
+        this.refine(s.expression, false);
+        out += ` else ${this.stmt(s.elseStatement, ind).trimStart()}`;
+        this.scopes.pop();
+      } else if (s.elseStatement) out += ` else ${this.body(s.elseStatement, ind, s.expression, false)}`;
+      // What follows an if whose branch always leaves is reached only when its condition is false (or true).
+      if (!s.elseStatement && this.exits(s.thenStatement)) this.refine(s.expression, false);
+      else if (s.elseStatement && this.exits(s.thenStatement) && !this.exits(s.elseStatement)) this.refine(s.expression, false);
+      else if (s.elseStatement && this.exits(s.elseStatement) && !this.exits(s.thenStatement)) this.refine(s.expression, true);
       return out;
     }
     if (ts.isReturnStatement(s)) {
@@ -384,7 +555,7 @@ class Translator {
       const x = this.exact(s.expression);
       if (this.ret === "i32" || this.ret === "u32" || this.ret === "i64") {
         this.num(x, s.expression);
-        this.observe(`return:${this.fnName}`, x.t, s);
+        this.observe(`return:${this.fnName}`, x.t, s, rangeOf(x));
       } else if (x.t !== this.ret) this.fail(s.expression, `expected a ${this.ret}, got a ${x.t}`);
       return `${ind}return ${this.conv(x, this.slotOrRet(), s.expression)};`;
     }
@@ -441,15 +612,17 @@ class Translator {
       let code;
       if (init) {
         const x = this.exact(init);
-        if (t === null) t = x.t === "bool" || x.t === "op" ? x.t : (this.observe(d, x.t, d), this.slotType(d));
-        else if (t !== "bool" && t !== "op") (this.observe(d, x.t, d), (t = this.slotType(d)));
+        if (t === null) t = x.t === "bool" || x.t === "op" ? x.t : (this.observe(d, x.t, d, rangeOf(x)), this.slotType(d));
+        else if (t !== "bool" && t !== "op") (this.observe(d, x.t, d, rangeOf(x)), (t = this.slotType(d)));
         code = this.conv(x, t, init);
       } else {
         if (t === null) this.fail(d, "a variable needs a type or a value");
+        if (t !== "bool" && t !== "op") this.observe(d, "i32", d, [0, 0]);
         code = t === "bool" ? "false" : "0";
       }
       if (t === "void") this.fail(d, "a variable of no value");
-      this.scopes[this.scopes.length - 1].set(n, { key: d, t });
+      // A const (never assigned again) may have its range narrowed by the conditions that guard its uses.
+      this.scopes[this.scopes.length - 1].set(n, { key: d, t, konst: (list.flags & ts.NodeFlags.Const) !== 0 });
       parts.push(`${n}: ${this.asType(t)} = ${code}`);
     }
     if (parts.length === 0) return "";
@@ -495,7 +668,7 @@ class Translator {
         if (x.t !== v.t) this.fail(e, `expected a ${v.t}, got a ${x.t}`);
         return `${ind}${name} = ${x.c};`;
       }
-      this.observe(v.key, x.t, e);
+      this.observe(v.key, x.t, e, rangeOf(x));
       return `${ind}${name} = ${this.conv(x, this.slotType(v.key), e.right)};`;
     }
     if (v.t === "bool" || v.t === "op") this.fail(e, `${text} on a ${v.t}`);
@@ -503,7 +676,7 @@ class Translator {
     const bit = { "&=": "&", "|=": "|", "^=": "^", "<<=": "<<", ">>=": ">>", ">>>=": ">>>" }[text];
     if (!arith && !bit) this.fail(e, `assignment ${text} not translated`);
     const x = arith ? this.arith(arith, left, e.right) : this.bitwise(bit, left, e.right);
-    this.observe(v.key, x.t, e);
+    this.observe(v.key, x.t, e, rangeOf(x));
     return `${ind}${name} = ${this.conv(x, this.slotType(v.key), e)};`;
   }
 
@@ -533,15 +706,25 @@ class Translator {
     if (x.t !== "i32" && x.t !== "u32" && x.t !== "i64") this.fail(node, `expected a number, got a ${x.t}`);
   }
 
-  /** `x` as a value of type `t` (a widening: t is a join that includes x's type). */
+  /**
+   * `x` as a value of type `t`: a widening (t is a join that includes x's type), or a narrowing
+   * of a value whose range lies within t (exact: the low 32 bits of such a value are it).
+   */
   conv(x, t, node) {
     if (x.t === t) return x.c;
     if (t === "i64" && (x.t === "i32" || x.t === "u32")) return `<i64>(${x.c})`;
+    if ((x.t === "i32" || x.t === "u32" || x.t === "i64") && x.lit === undefined && within(rangeOf(x), typeRange(t))) return `<${t}>(${x.c})`;
     if (x.lit !== undefined && literalType(x.lit) !== "i64" && (t === "i32" || t === "u32") && (t === literalType(x.lit) || (t === "u32" && x.lit >= 0))) {
       // A named constant is declared with its own type: a non-negative i32 one read as a u32 says so.
       return t === literalType(x.lit) || /^\(?-?\d+\)?$/.test(x.c) ? x.c : `<${t}>${x.c}`;
     }
-    this.fail(node, `a ${x.t} where a ${t} is expected`);
+    // While types and ranges still widen, a value may not fit the slot's type yet: the next pass decides.
+    try {
+      this.fail(node, `a ${x.t} where a ${t} is expected`);
+    } catch (err) {
+      this.unsettled ??= err;
+      return `<${this.asType(t)}>(${x.c})`;
+    }
   }
 
   cond(e) {
@@ -611,7 +794,7 @@ class Translator {
     if (ts.isIdentifier(e)) {
       if (this.aliases.get(e.text) === "field") return this.field(e.text);
       const v = this.lookup(e.text);
-      if (v !== null) return { c: e.text, t: v.t };
+      if (v !== null) return { c: e.text, t: v.t, r: v.t === "bool" || v.t === "op" ? undefined : (v.r ?? this.slotRange(v.key) ?? undefined) };
       if (e.text in this.consts) {
         this.usedConsts.add(e.text);
         const val = this.consts[e.text];
@@ -629,14 +812,14 @@ class Translator {
       const c = this.cond(e.condition);
       if (c.k === true) return this.exact(e.whenTrue);
       if (c.k === false) return this.exact(e.whenFalse);
-      const a = this.exact(e.whenTrue);
-      const b = this.exact(e.whenFalse);
+      const a = this.guarded(e.condition, true, () => this.exact(e.whenTrue));
+      const b = this.guarded(e.condition, false, () => this.exact(e.whenFalse));
       if (a.t === "bool" || b.t === "bool" || a.t === "op" || b.t === "op") {
         if (a.t !== b.t) this.fail(e, "branches of different types");
         return { c: `(${c.c} ? ${a.c} : ${b.c})`, t: a.t };
       }
       const t = join(a.t, b.t);
-      return { c: `(${c.c} ? ${this.conv(a, t, e.whenTrue)} : ${this.conv(b, t, e.whenFalse)})`, t };
+      return { c: `(${c.c} ? ${this.conv(a, t, e.whenTrue)} : ${this.conv(b, t, e.whenFalse)})`, t, r: hull(rangeOf(a), rangeOf(b)) ?? undefined };
     }
     if (ts.isPrefixUnaryExpression(e)) {
       const op = e.operator;
@@ -650,7 +833,8 @@ class Translator {
       }
       const x = this.exact(e.operand);
       this.num(x, e.operand);
-      if (op === ts.SyntaxKind.MinusToken) return { c: `(-${this.conv(x, "i64", e)})`, t: "i64" };
+      const rx = rangeOf(x);
+      if (op === ts.SyntaxKind.MinusToken) return { c: `(-${this.conv(x, "i64", e)})`, t: "i64", r: rx == null ? undefined : [-rx[1], -rx[0]] };
       if (op === ts.SyntaxKind.TildeToken) return { c: `(~${this.low(e.operand)})`, t: "i32" };
       this.fail(e, "unary operator not translated");
     }
@@ -660,7 +844,7 @@ class Translator {
   }
 
   field(name) {
-    return { c: name === "mode" ? "MODE" : name, t: "i32" };
+    return { c: name === "mode" ? "MODE" : name, t: "i32", r: this.fieldRanges[name] };
   }
 
   property(e) {
@@ -673,10 +857,10 @@ class Translator {
       this.fail(e, `field ${name} not translated`);
     }
     if (ts.isPropertyAccessExpression(obj) && obj.expression.kind === ts.SyntaxKind.ThisKeyword && obj.name.text === "layout") {
-      if (name === "align") return { c: "ALIGN", t: "i32" };
+      if (name === "align") return { c: "ALIGN", t: "i32", r: this.fieldRanges.align };
       this.fail(e, "layout field not translated");
     }
-    if (this.hostOf(obj) && name === "pageSize") return { c: "PAGE", t: "i32" };
+    if (this.hostOf(obj) && name === "pageSize") return { c: "PAGE", t: "i32", r: [4096, 4096] };
     if (ts.isIdentifier(obj) && obj.text === "Errno") {
       if (!(name in this.errno)) this.fail(e, "unknown errno");
       return { c: `${this.errno[name]} /* ${name} */`, t: "i32", lit: this.errno[name] };
@@ -697,7 +881,7 @@ class Translator {
         return x.c;
       }
       this.num(x, a);
-      this.observe(p, x.t, a);
+      this.observe(p, x.t, a, rangeOf(x));
       return this.conv(x, this.slotType(p), a);
     });
   }
@@ -713,14 +897,14 @@ class Translator {
         const decl = this.methods.get(target);
         if (!decl) this.fail(e, `no overridden method ${name}`);
         this.need(target);
-        return { c: `${target}(${this.args(e, decl).join(", ")})`, t: this.returnType(target, decl) };
+        return { c: `${target}(${this.args(e, decl).join(", ")})`, t: this.returnType(target, decl), r: this.slotRange(`return:${target}`) ?? undefined };
       }
       if (obj.kind === ts.SyntaxKind.ThisKeyword) {
         const target = CALL_AS[name] ?? name;
         const decl = this.methods.get(target);
         if (!decl) this.fail(e, `method ${target} not found`);
         this.need(target);
-        return { c: `${target}(${this.args(e, decl).join(", ")})`, t: this.returnType(target, decl) };
+        return { c: `${target}(${this.args(e, decl).join(", ")})`, t: this.returnType(target, decl), r: this.slotRange(`return:${target}`) ?? undefined };
       }
       if (this.hostOf(obj)) {
         const a = e.arguments;
@@ -737,14 +921,18 @@ class Translator {
         this.fail(e, `host method ${name} not translated`);
       }
       if (ts.isIdentifier(obj) && obj.text === "Math") {
-        if (name === "clz32") return { c: `<i32>clz<u32>(<u32>${this.low(e.arguments[0])})`, t: "i32" };
+        if (name === "clz32") return { c: `<i32>clz<u32>(<u32>${this.low(e.arguments[0])})`, t: "i32", r: [0, 32] };
         if (name === "max" || name === "min") {
+          const rs = [];
           const a = e.arguments.map((x) => {
             const v = this.exact(x);
             this.num(v, x);
+            rs.push(rangeOf(v));
             return this.conv(v, "i64", x);
           });
-          return { c: `${name === "max" ? "imax" : "imin"}(${a.join(", ")})`, t: "i64" };
+          const f = name === "max" ? Math.max : Math.min;
+          const r = rs.every((x) => x != null) ? [f(...rs.map((x) => x[0])), f(...rs.map((x) => x[1]))] : undefined;
+          return { c: `${name === "max" ? "imax" : "imin"}(${a.join(", ")})`, t: "i64", r };
         }
         if (name === "ceil" || name === "floor") {
           let q = e.arguments[0];
@@ -767,27 +955,56 @@ class Translator {
     if (ts.isIdentifier(callee) && this.functions.has(callee.text)) {
       const decl = this.functions.get(callee.text);
       this.need(callee.text);
-      return { c: `${callee.text}(${this.args(e, decl).join(", ")})`, t: this.returnType(callee.text, decl) };
+      return { c: `${callee.text}(${this.args(e, decl).join(", ")})`, t: this.returnType(callee.text, decl), r: this.slotRange(`return:${callee.text}`) ?? undefined };
     }
     this.fail(e, "call not translated");
   }
 
-  /** JavaScript's `+ - * %` on integers: exact in i64 (two 32-bit values stay within 64 bits). */
+  /**
+   * JavaScript's `+ - * %` on integers: exact in i64 (two 32-bit values stay within 64 bits);
+   * in i32 (u32) arithmetic when the operands' ranges put every possible result within an i32
+   * (u32), where the low 32 bits of the operands give the result's, which is then the result.
+   */
   arith(text, left, right) {
     const a = this.exact(left);
     const b = this.exact(right);
     this.num(a, left);
     this.num(b, right);
-    return { c: `(${this.conv(a, "i64", left)} ${text} ${this.conv(b, "i64", right)})`, t: "i64" };
+    const r = arithRange(text, rangeOf(a), rangeOf(b));
+    if (within(r, I32)) return { c: `(${this.low(left)} ${text} ${this.low(right)})`, t: "i32", r };
+    if (within(r, U32)) return { c: `(<u32>${this.low(left)} ${text} <u32>${this.low(right)})`, t: "u32", r };
+    return { c: `(${this.conv(a, "i64", left)} ${text} ${this.conv(b, "i64", right)})`, t: "i64", r: r ?? undefined };
   }
 
   /** JavaScript's bitwise operators: on the low 32 bits of the operands, an i32 result (`>>>`: a u32). */
   bitwise(text, left, right) {
     const la = this.low(left);
     const lb = this.low(right);
-    if (text === ">>>") return { c: `(<u32>${la} >>> <u32>${lb})`, t: "u32" };
+    const r = this.bitRange(text, left, right);
+    if (text === ">>>") return { c: `(<u32>${la} >>> <u32>${lb})`, t: "u32", r };
     // wasm's i32 shifts take the count modulo 32, as JavaScript's do.
-    return { c: `(${la} ${text} ${lb})`, t: "i32" };
+    return { c: `(${la} ${text} ${lb})`, t: "i32", r };
+  }
+
+  /**
+   * The range of a bitwise operation's result, from its operands' (undefined: its type's).
+   * Only what holds of the operands' low 32 bits: a value in [0, 2^31) is its own ToInt32
+   * and ToUint32; a shift count in [0, 31] is its own count.
+   */
+  bitRange(text, left, right) {
+    const ra = rangeOf(this.exact(left));
+    const rb = rangeOf(this.exact(right));
+    const pos = (r) => within(r, [0, I32[1]]);
+    const count = within(rb, [0, 31]) ? rb : null;
+    if (text === ">>>" && count !== null) {
+      const hi = within(ra, U32) ? ra[1] : U32[1];
+      return [0, Math.floor(hi / 2 ** count[0])];
+    }
+    if (text === "&" && (pos(ra) || pos(rb))) return [0, Math.min(pos(ra) ? ra[1] : Infinity, pos(rb) ? rb[1] : Infinity)];
+    if (text === "|" && pos(ra) && pos(rb)) return [Math.max(ra[0], rb[0]), 2 ** Math.ceil(Math.log2(Math.max(ra[1], rb[1]) + 1)) - 1];
+    if (text === "<<" && count !== null && count[0] === count[1] && pos(ra) && ra[1] * 2 ** count[0] <= I32[1]) return [ra[0] * 2 ** count[0], ra[1] * 2 ** count[0]];
+    if (text === ">>" && count !== null && count[0] === count[1] && within(ra, I32)) return [Math.floor(ra[0] / 2 ** count[0]), Math.floor(ra[1] / 2 ** count[0])];
+    return undefined;
   }
 
   binary(e) {
@@ -797,7 +1014,11 @@ class Translator {
       const and = op === K.AmpersandAmpersandToken;
       const a = this.cond(e.left);
       if (a.k === !and) return a; // false && x, true || x: x is never evaluated
+      // x is evaluated only when the left side is true (&&) or false (||)
+      this.scopes.push(new Map());
+      this.refine(e.left, and);
       const b = this.cond(e.right);
+      this.scopes.pop();
       if (a.k === and) return b;
       if (b.k === and) return a;
       return { c: `(${a.c} ${and ? "&&" : "||"} ${b.c})`, t: "bool" };
@@ -829,8 +1050,11 @@ class Translator {
         if (a.t !== b.t || (!eq && !ne)) this.fail(e, `comparing a ${a.t} with a ${b.t}`);
         return { c: `(${a.c} ${cmp} ${b.c})`, t: "bool" };
       }
-      // Both in the type that holds both: the comparison is exact.
-      const t = a.lit !== undefined && literalType(a.lit) !== "i64" && (b.t === "i32" || b.t === "u32") && (literalType(a.lit) === b.t || (b.t === "u32" && a.lit >= 0))
+      // Both in the type that holds both: the comparison is exact. Two values whose ranges lie
+      // within an i32 (or within a u32) are compared as such, whatever their types.
+      const ra = rangeOf(a);
+      const rb = rangeOf(b);
+      const t = within(ra, I32) && within(rb, I32) ? "i32" : within(ra, U32) && within(rb, U32) ? "u32" : a.lit !== undefined && literalType(a.lit) !== "i64" && (b.t === "i32" || b.t === "u32") && (literalType(a.lit) === b.t || (b.t === "u32" && a.lit >= 0))
         ? b.t
         : b.lit !== undefined && literalType(b.lit) !== "i64" && (a.t === "i32" || a.t === "u32") && (literalType(b.lit) === a.t || (a.t === "u32" && b.lit >= 0))
           ? a.t
@@ -885,7 +1109,7 @@ export async function models(src) {
  */
 export async function generateSource(src, { roots = ROOTS, cold = COLD } = {}) {
   const { consts, errno } = await constants(src);
-  const tr = new Translator(src, consts, errno, cold);
+  const tr = new Translator(src, consts, errno, cold, await fieldRanges(src));
   const fns = tr.translateAll(roots);
   const constLines = [...tr.usedConsts].sort().map((n) => `const ${n}: ${literalType(consts[n])} = ${consts[n]};`);
   const text = `// GENERATED by scripts/gen-wasm-engine.mjs from ${Object.values(SOURCES).join(", ")}: do not edit.
@@ -923,6 +1147,29 @@ export function takeErrno(): i32 {
 
 ${fns.join("\n")}`;
   return { text, ops: tr.ops, messages: tr.messages };
+}
+
+/** The most the heap's header and first chunk addresses can be: init (abi.as) refuses a heap placed higher. */
+export const MAX_HEAP_ADDRESS = 0x7fff_0000;
+/** The least the first chunk's address can be (it follows the header): init (abi.as) refuses one lower. */
+export const MIN_ARENA = 16;
+
+/**
+ * The values each field of the heap takes in the engine, over every data model: a layout
+ * field's numbers, and the header, bins and first chunk addresses, which init (abi.as) holds
+ * to at most MAX_HEAP_ADDRESS (as Heap holds the heap below MAX_HEAP_BYTES), the first chunk
+ * to at least MIN_ARENA (past the header).
+ */
+async function fieldRanges(src) {
+  const out = { hdr: [0, MAX_HEAP_ADDRESS], arena: [MIN_ARENA, MAX_HEAP_ADDRESS] };
+  const sf = ts.createSourceFile("Heap.ts", src.heap, ts.ScriptTarget.ES2022, true);
+  if (!heapClass(sf).members.some((m) => ts.isMethodDeclaration(m) && m.name.getText(sf) === "setUp")) return out; // (a test's small Heap)
+  const all = Object.values(await models(src));
+  const span = (get) => [Math.min(...all.map(get)), Math.max(...all.map(get))];
+  for (const f of LAYOUT_FIELDS) out[f] = span((m) => m.fields[f]);
+  out.align = span((m) => m.layout.align);
+  out.bins = [0, MAX_HEAP_ADDRESS + span((m) => m.fields.bins)[1]];
+  return out;
 }
 
 /** The "./layout" module of one data model. */

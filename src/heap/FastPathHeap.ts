@@ -56,9 +56,9 @@ export class FastPathHeap extends Heap {
     const hdr = this.hdr;
     const arena = this.arena;
     const p = ptr | 0;
-    const c = p - W2;
     const top = m[(hdr + 4 * H_TOP) >>> 2]!;
-    if (p !== ptr || (p & amask) !== 0 || c < arena || p >= top) return false;
+    if (p !== ptr || (p & amask) !== 0 || p < arena + W2 || p >= top) return false;
+    const c = p - W2; // (at or above the arena)
     // isLive: the chunk map marks c in use; the map's own chunk is no block.
     const bitmap = m[(hdr + 4 * H_BITMAP) >>> 2]!;
     const map = bitmap >>> 2;
@@ -69,8 +69,9 @@ export class FastPathHeap extends Heap {
     if ((word & 3) === SIZE_TAG || ((word >>> sh) & 3) !== MARK_USED || p === bitmap) return false;
     const s = m[(c + W) >>> 2]!;
     const size = s & ~FLAG_BITS;
-    const n = c + size;
-    if (size < min || (size & amask) !== 0 || n > top || (W === 8 && m[(c + 12) >>> 2] !== 0)) return false;
+    if (size < min || (size & amask) !== 0) return false;
+    const n = c + size; // (after the size's checks: a sum of two sizes below 2^31, 32-bit arithmetic in the engine)
+    if (n > top || (W === 8 && m[(c + 12) >>> 2] !== 0)) return false;
     // sizeOk(c, size): no chunk start inside c, its size word when it has one. (Nothing is read at n before.)
     const k = size >>> gshift;
     const e = g + k;
@@ -122,6 +123,7 @@ export class FastPathHeap extends Heap {
     const dvAt = (hdr + 4 * H_DV) >>> 2;
     let ns = 0;
     let nsize = 0;
+    let chunkEnd = n; // where the merged chunk ends
     let nextFree = false;
     let nIsDv = false;
     if (!toTop) {
@@ -130,9 +132,15 @@ export class FastPathHeap extends Heap {
       // header agreeing either way.
       if ((next & 3) === SIZE_TAG) return false;
       const np = (next >>> es) & 3;
-      ns = m[(n + W) >>> 2]!;
-      nsize = ns & ~FLAG_BITS;
-      if (nsize < min || (nsize & amask) !== 0 || n + nsize > top || (W === 8 && m[(n + 12) >>> 2] !== 0)) return false;
+      // (Consts, each checked before the next is computed from it, assigned once all is checked:
+      // the engine's translator then knows their ranges and computes these sums in 32 bits.)
+      const nw = m[(n + W) >>> 2]!;
+      const nsz = nw & ~FLAG_BITS;
+      if (nsz < min || (nsz & amask) !== 0) return false;
+      const nEnd = n + nsz;
+      if (nEnd > top || (W === 8 && m[(n + 12) >>> 2] !== 0)) return false;
+      ns = nw;
+      nsize = nsz;
       if (np === MARK_USED) {
         if ((ns & (CINUSE | PINUSE)) !== (CINUSE | PINUSE) || (n === bitmap - W2 && !this.bitmapHeadOk(ns))) return false;
       } else {
@@ -147,6 +155,7 @@ export class FastPathHeap extends Heap {
         nIsDv = n === m[dvAt];
         if (!nIsDv && !this.linksFree(n, nsize, top, map)) return false;
         nextFree = true;
+        chunkEnd = nEnd;
       }
     } else {
       const ts = m[(top + W) >>> 2]!;
@@ -156,15 +165,17 @@ export class FastPathHeap extends Heap {
     // exactly here (sizeOk), in its bin with links that are free chunks naming it back
     // (linksOk), or the designated victim.
     let start = c;
-    let total = size;
     let ps = 0;
     let pw = 0;
     let psh = 0;
     let prevIsDv = false;
     if ((s & PINUSE) === 0) {
-      ps = m[c >>> 2]!;
-      start = c - ps;
-      if (ps < min || (ps & amask) !== 0 || start < arena || m[(start + W) >>> 2] !== (ps | PINUSE) || (W === 8 && m[(start + 12) >>> 2] !== 0)) return false;
+      const psz = m[c >>> 2]!;
+      if (psz < min || (psz & amask) !== 0) return false;
+      const pc = c - psz;
+      if (pc < arena || m[(pc + W) >>> 2] !== (psz | PINUSE) || (W === 8 && m[(pc + 12) >>> 2] !== 0)) return false;
+      ps = psz;
+      start = pc;
       const pg = (start - arena) >>> gshift;
       pw = map + (pg >>> 4);
       psh = (pg & 15) << 1;
@@ -175,9 +186,8 @@ export class FastPathHeap extends Heap {
       if (pk >= SIZE_WORD_GRANULES ? pafter !== 0 || m[pw + 1] !== ((pk << 2) | SIZE_TAG) : (pw === wi ? pafter & ((1 << sh) - 1) : pafter | (word & ((1 << sh) - 1)) | (wi === pw + 2 ? m[pw + 1]! : 0)) !== 0) return false;
       prevIsDv = start === m[dvAt];
       if (!prevIsDv && !this.linksFree(start, ps, top, map)) return false;
-      total = size + ps;
     }
-    if (nextFree) total += nsize;
+    const total = chunkEnd - start; // (size, plus the chunk before's and the chunk after's that merge)
     // The bin the result goes to: its head is written through (a free chunk in the map), unless
     // it is a chunk unlinked first, whose forward link (checked above) becomes the head.
     let tidx = 0;

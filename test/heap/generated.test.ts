@@ -84,9 +84,34 @@ describe("the wasm engine generated from Heap.ts", () => {
     const heap = "class Heap {\n  protected m!: Int32Array;\n  protected hdr!: number;\n  foo(i: number): number {\n    return this.bar(i) + 1;\n  }\n  protected bar(i: number): number {\n    return i;\n  }\n}\n";
     const fastPath = "export class FastPathHeap extends Heap {\n  protected override bar(i: number): number {\n    return super.bar(i) * 2;\n  }\n}\n";
     const out = (await generateSource({ ...sources().src, heap, fastPath }, { roots: ["foo"] })).text;
-    expect(out).toContain("return (bar(i) + <i64>(1));");
-    expect(out).toContain("return (super_bar(i) * <i64>(2));");
-    expect(out).toMatch(/export function super_bar\(i: i64\): i64 \{\n  return i;/);
+    // (foo's i is a C size_t or pointer: an unsigned 32-bit number, a u32 where it is passed on)
+    expect(out).toContain("return (bar(<u32>(i)) + <i64>(1));");
+    expect(out).toContain("return (<i64>(super_bar(i)) * <i64>(2));");
+    expect(out).toMatch(/export function super_bar\(i: u32\): u32 \{\n  return i;/);
+  });
+
+  it("computes a sum in 32 bits only where every value it can take fits them, as its operands' ranges say", async () => {
+    const wrap = (body: string): string => `class Heap {\n  protected m!: Int32Array;\n  foo(i: number): number {\n    const m = this.m;\n${body}\n  }\n}\n`;
+    const gen = async (body: string): Promise<string> => (await generateSource({ ...sources().src, heap: wrap(body) }, { roots: ["foo"] })).text;
+    const out = await gen(
+      "    const a = m[i] >>> 4;\n    const b = m[i + 1] >>> 4;\n    const s = m[i + 2];\n    const early = s + a;\n    if (s < 16 || s > 1000) return 0;\n" +
+        "    const t = m[i + 3];\n    const late = s + a;\n    const any = t + s;\n    return a + b + late + (t > 5 ? t + 1 : 0) + early + any;",
+    );
+    // two words shifted right by 4: each below 2^28, their sum an i32
+    expect(out).toContain("let a: i32 = <i32>((<u32>load<i32>(");
+    // a word (any i32) plus a value below 2^28: an i64, as JavaScript's sum can pass 2^31
+    expect(out).toContain("let early: i64 = (<i64>(s) + <i64>(a));");
+    // after `if (s < 16 || s > 1000) return`, s is within [16, 1000]: the same sum is an i32
+    expect(out).toContain("let late: i32 = (s + a);");
+    // two words, one of them bounded and the other not: i64
+    expect(out).toContain("let any: i64 = (<i64>(t) + <i64>(s));");
+    // a + b + late, below 2^29: an i32; plus t + 1 where t > 5 (from 7 to 2^31): a u32; plus
+    // early and any: past 2^32, an i64
+    expect(out).toContain("return ((<i64>((<u32>((a + b) + late) + <u32>((t > 5) ? (t + 1) : 0))) + early) + any);");
+    expect(out).toMatch(/export function foo\(i: i64\): i64/);
+    // a variable assigned in a loop settles at its type's range
+    const loop = await gen("    let k = 0;\n    for (let j = 0; j < 10; j++) k = k + 1;\n    return k;");
+    expect(loop).toContain("let k: i64 = ");
   });
 
   it("translates JavaScript's integer semantics, and refuses what it cannot translate", async () => {

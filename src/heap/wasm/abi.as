@@ -16,6 +16,10 @@ import { ALIGN } from "./layout";
 // @ts-ignore: decorator
 @external("env", "errno") declare function jsErrno(code: i32): void;
 
+/** The highest header or first chunk address a heap can have (scripts/gen-wasm-engine.mjs, MAX_HEAP_ADDRESS). */
+const MAX_HEAP_ADDRESS: u32 = 0x7fff_0000;
+/** The lowest first chunk address (scripts/gen-wasm-engine.mjs, MIN_ARENA). */
+const MIN_ARENA: u32 = 16;
 const LINUX_EINVAL: i32 = 22;
 const LINUX_ENOMEM: i32 = 12;
 /** What posix_memalign returns for EINVAL and ENOMEM: the module's libc's numbers. */
@@ -27,6 +31,10 @@ let enomem: i32 = 48;
  * and ceiling, the memory's reservation, and the module's EINVAL and ENOMEM.
  */
 export function init(hdr: u32, arena: u32, brkWord: u32, brkStart: u32, brkLimit: u32, maxBytes: f64, einvalCode: i32, enomemCode: i32): void {
+  // The engine's arithmetic counts on these addresses being at most MAX_HEAP_ADDRESS (a heap
+  // never spans more than MAX_HEAP_BYTES, Heap.ts), the first chunk past MIN_ARENA (it follows
+  // the header): some sums of them are made in 32 bits.
+  if (hdr > MAX_HEAP_ADDRESS || arena > MAX_HEAP_ADDRESS || arena < MIN_ARENA) unreachable();
   attachHeader(<i32>hdr, <i32>arena);
   setBreak(<usize>brkWord, <i64>brkStart, <i64>brkLimit, <i64>maxBytes);
   einval = einvalCode;

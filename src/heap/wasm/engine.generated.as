@@ -91,13 +91,13 @@ export function takeErrno(): i32 {
   if (freeFast(ptr, 0 /* free */)) {
     return;
   }
-  super_freeChunk(validate(ptr, 0 /* free */), 0 /* free */);
+  super_freeChunk(validate(<u32>(ptr), 0 /* free */), 0 /* free */);
 }
 
 // Heap.ts:1918 callocImpl
 // @ts-ignore: decorator
 @inline export function callocImpl(nmemb: i64, size: i64): i64 {
-  let total: i64 = product(nmemb, size);
+  let total: i64 = product(<u32>(nmemb), <u32>(size));
   if ((total < <i64>(0))) {
     errno = 12 /* ENOMEM */;
     return <i64>(0);
@@ -112,10 +112,10 @@ export function takeErrno(): i32 {
 // Heap.ts:2656 reallocImpl
 // @ts-ignore: decorator
 @inline export function reallocImpl(p: i64, size: i64): i64 {
-  if ((p == <i64>(0))) {
+  if ((<u32>(p) == 0)) {
     return mallocImpl(size);
   }
-  let c: i64 = validate(p, 1 /* realloc */);
+  let c: i64 = validate(<u32>(p), 1 /* realloc */);
   if ((size == <i64>(0))) {
     freeChunk(c, 1 /* realloc */);
     return <i64>(0);
@@ -140,13 +140,13 @@ export function takeErrno(): i32 {
   let top: i32 = topAddr();
   let bm: i64 = (<i64>(load<i32>(<usize>(hdr + (4 * H_BITMAP)))) - <i64>(W2));
   if (((n == <i64>(top)) || (((n == bm) && ((bm + <i64>(((load<i32>(<usize>(<i32>(bm) + W)) & (~FLAG_BITS))))) == <i64>(top)))))) {
-    return (growIntoTop(c, s, nb) ? p : reallocMove(c, p, old, size));
+    return (growIntoTop(c, s, nb) ? p : reallocMove(c, <u32>(p), old, size));
   }
   let ns: i32 = load<i32>(<usize>(<i32>(n) + W));
   let nsize: i32 = (ns & (~FLAG_BITS));
   if (((markOf(n) == MARK_FREE) && ((<i64>(old) + <i64>(nsize)) >= <i64>(nb)))) {
-    let dvAt: u32 = (<u32>(hdr + (4 * H_DV)) >>> <u32>2);
-    let isDv: bool = (n == <i64>(load<i32>((<usize><i32>(dvAt) << 2))));
+    let dvAt: i32 = <i32>((<u32>(hdr + (4 * H_DV)) >>> <u32>2));
+    let isDv: bool = (n == <i64>(load<i32>((<usize>dvAt << 2))));
     let rem: i64 = ((<i64>(old) + <i64>(nsize)) - <i64>(nb));
     if ((!isDv && (rem >= <i64>(min)))) {
       let idx: i64 = binOf(rem);
@@ -164,16 +164,16 @@ export function takeErrno(): i32 {
     allot(c, (s & PINUSE), (<i64>(old) + <i64>(nsize)), <i64>(nb), (isDv ? REM_WAS_DV : REM_BIN));
     return p;
   }
-  return reallocMove(c, p, old, size);
+  return reallocMove(c, <u32>(p), old, size);
 }
 
 // Heap.ts:1378 reallocarray
 // @ts-ignore: decorator
 @inline export function reallocarray(ptr: i64, nmemb: i64, size: i64): i64 {
-  let total: i64 = product(nmemb, size);
+  let total: i64 = product(<u32>(nmemb), <u32>(size));
   if ((total < <i64>(0))) {
-    if ((ptr != <i64>(0))) {
-      validate(ptr, 2 /* reallocarray */);
+    if ((<u32>(ptr) != 0)) {
+      validate(<u32>(ptr), 2 /* reallocarray */);
     }
     errno = 12 /* ENOMEM */;
     return <i64>(0);
@@ -183,13 +183,13 @@ export function takeErrno(): i32 {
 
 // Heap.ts:2818 memalignImpl
 export function memalignImpl(alignment: i64, size: i64): i64 {
-  if ((alignment <= <i64>(ALIGN))) {
+  if ((<u32>(alignment) <= <u32>(ALIGN))) {
     return mallocImpl(size);
   }
   if ((((MODE & MODE_SYNC)) != 0)) {
     sync();
   }
-  if ((((<i64>((<u32><i32>(size) >>> <u32>0)) != size) || (size > <i64>(MAX_REQUEST))) || (alignment > <i64>(MAX_REQUEST)))) {
+  if (((((<u32><i32>(size) >>> <u32>0) != <u32>(size)) || (<u32>(size) > <u32>MAX_REQUEST)) || (<u32>(alignment) > <u32>MAX_REQUEST))) {
     errno = 12 /* ENOMEM */;
     return <i64>(0);
   }
@@ -200,7 +200,7 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
     errno = 12 /* ENOMEM */;
     return <i64>(0);
   }
-  let c: i32 = allocChunk(((<i64>(nb) + alignment) + <i64>(min)), alignment);
+  let c: i32 = allocChunk(((<i64>(nb) + alignment) + <i64>(min)), <u32>(alignment));
   if ((c == 0)) {
     let q: i32 = 0;
     if ((q == 0)) {
@@ -208,7 +208,7 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
     }
     return <i64>(q);
   }
-  let a: i64 = alignedIn(c, alignment);
+  let a: i64 = alignedIn(c, <u32>(alignment));
   if ((a != <i64>(c))) {
     let s: i32 = load<i32>(<usize>(c + W));
     let lead: i64 = (a - <i64>(c));
@@ -230,13 +230,13 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
 // Heap.ts:1492 usableImpl
 // @ts-ignore: decorator
 @inline export function usableImpl(ptr: i64): i64 {
-  if ((ptr == <i64>(0))) {
+  if ((<u32>(ptr) == 0)) {
     return <i64>(0);
   }
   if ((((MODE & MODE_SYNC)) != 0)) {
     sync();
   }
-  if (!isLive(ptr)) {
+  if (!isLive(<u32>(ptr))) {
     return <i64>(0);
   }
   let size: i32 = (load<i32>(<usize>(<i32>(ptr) - W)) & (~FLAG_BITS));
@@ -263,7 +263,7 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
 
 // Heap.ts:1952 allocChunk
 // @ts-ignore: decorator
-@inline export function allocChunk(nb: i64, align: i64 = 0): i32 {
+@inline export function allocChunk(nb: i64, align: u32 = 0): i32 {
   let dv: i32 = load<i32>(<usize>(hdr + (4 * H_DV)));
   if (((dv != 0) && (((((((dv + W2) & amask)) != 0) || (dv < arena)) || (dv >= topAddr()))))) {
     fail(0 /* HeapCorruptionError */, 2 /* memory corruption (designated victim) */, 5 /* malloc */, <f64>(dv)); unreachable();
@@ -304,68 +304,72 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
 @inline export function freeFast(ptr: i64, op: i32, checkOnly: bool = false): bool {
   let min: i32 = minChunk;
   let p: i32 = (<i32>(ptr) | 0);
-  let c: i64 = (<i64>(p) - <i64>(W2));
   let top: i32 = load<i32>(<usize>(hdr + (4 * H_TOP)));
-  if (((((<i64>(p) != ptr) || (((p & amask)) != 0)) || (c < <i64>(arena))) || (p >= top))) {
+  if (((((<i64>(p) != ptr) || (((p & amask)) != 0)) || (p < (arena + W2))) || (p >= top))) {
     return false;
   }
+  let c: i32 = (p - W2);
   let bitmap: i32 = load<i32>(<usize>(hdr + (4 * H_BITMAP)));
-  let map: u32 = (<u32>bitmap >>> <u32>2);
-  let g: u32 = (<u32>(<i32>(c) - arena) >>> <u32>gshift);
-  let wi: i64 = (<i64>(map) + <i64>(((<u32><i32>(g) >>> <u32>4))));
-  let sh: i32 = ((<i32>(g) & 15) << 1);
-  let word: i32 = load<i32>((<usize><i32>(wi) << 2));
+  let map: i32 = <i32>((<u32>bitmap >>> <u32>2));
+  let g: i32 = <i32>((<u32>(c - arena) >>> <u32>gshift));
+  let wi: i32 = (map + <i32>(<u32>g >>> <u32>4));
+  let sh: i32 = ((g & 15) << 1);
+  let word: i32 = load<i32>((<usize>wi << 2));
   if ((((((word & 3)) == SIZE_TAG) || (((<i32>(<u32>word >>> <u32>sh) & 3)) != MARK_USED)) || (p == bitmap))) {
     return false;
   }
-  let s: i32 = load<i32>(<usize>(<i32>(c) + W));
+  let s: i32 = load<i32>(<usize>(c + W));
   let size: i32 = (s & (~FLAG_BITS));
-  let n: i64 = (c + <i64>(size));
-  if (((((size < min) || (((size & amask)) != 0)) || (n > <i64>(top))) || (((W == 8) && (load<i32>(<usize>(<i32>(c) + 12)) != 0))))) {
+  if (((size < min) || (((size & amask)) != 0))) {
     return false;
   }
-  let k: u32 = (<u32>size >>> <u32>gshift);
-  let e: i64 = (<i64>(g) + <i64>(k));
-  let we: i64 = (<i64>(map) + <i64>(((<u32><i32>(e) >>> <u32>4))));
-  let es: i32 = ((<i32>(e) & 15) << 1);
+  let n: u32 = (<u32>c + <u32>size);
+  if (((n > <u32>(top)) || (((W == 8) && (load<i32>(<usize>(c + 12)) != 0))))) {
+    return false;
+  }
+  let k: i32 = <i32>((<u32>size >>> <u32>gshift));
+  let e: i32 = (g + k);
+  let we: i32 = (map + <i32>(<u32>e >>> <u32>4));
+  let es: i32 = ((e & 15) << 1);
   let after: i32 = (word & (-(4 << sh)));
-  let next: i32 = load<i32>((<usize><i32>(we) << 2));
-  if (((k >= <u32>SIZE_WORD_GRANULES) ? ((after != 0) || (load<i32>((<usize>(<i32>(wi) + 1) << 2)) != (((<i32>(k) << 2) | SIZE_TAG)))) : ((((we == wi) ? (after & ((1 << es) - 1)) : ((after | (next & ((1 << es) - 1))) | ((we == (wi + <i64>(2))) ? load<i32>((<usize>(<i32>(wi) + 1) << 2)) : 0)))) != 0))) {
+  let next: i32 = load<i32>((<usize>we << 2));
+  if (((k >= SIZE_WORD_GRANULES) ? ((after != 0) || (load<i32>((<usize>(wi + 1) << 2)) != (((k << 2) | SIZE_TAG)))) : ((((we == wi) ? (after & ((1 << es) - 1)) : ((after | (next & ((1 << es) - 1))) | ((we == (wi + 2)) ? load<i32>((<usize>(wi + 1) << 2)) : 0)))) != 0))) {
     return false;
   }
-  if (((((((s & PINUSE)) != 0) && (n != <i64>(top))) && (((next & 3)) != SIZE_TAG)) && (((<i32>(<u32>next >>> <u32>es) & 3)) == MARK_USED))) {
+  if (((((((s & PINUSE)) != 0) && (<i32>(n) != top)) && (((next & 3)) != SIZE_TAG)) && (((<i32>(<u32>next >>> <u32>es) & 3)) == MARK_USED))) {
     let ns: i32 = load<i32>(<usize>(<i32>(n) + W));
     let nsize: i32 = (ns & (~FLAG_BITS));
     let idx: i64 = binOf(<i64>(size));
-    let slot: u32 = (<u32>(bins + (<i32>(idx) << 2)) >>> <u32>2);
-    let head: i32 = load<i32>((<usize><i32>(slot) << 2));
-    let hg: u32 = (<u32>(head - arena) >>> <u32>gshift);
-    if ((((((((((ns & (CINUSE | PINUSE))) != ((CINUSE | PINUSE))) || (nsize < min)) || (((nsize & amask)) != 0)) || ((n + <i64>(nsize)) > <i64>(top))) || (((W == 8) && (load<i32>(<usize>(<i32>(n) + 12)) != 0)))) || (((n == (<i64>(bitmap) - <i64>(W2))) && !bitmapHeadOk(ns)))) || (((head != 0) && (((((((((head + W2) & amask)) != 0) || (head < arena)) || (head >= top)) || (((load<i32>((<usize>(<i32>(map) + <i32>(<u32><i32>(hg) >>> <u32>4)) << 2)) & 3)) == SIZE_TAG)) || (((<i32>(<u32>load<i32>((<usize>(<i32>(map) + <i32>(<u32><i32>(hg) >>> <u32>4)) << 2)) >>> <u32>((<i32>(hg) & 15) << 1)) & 3)) != MARK_FREE))))))) {
+    let slot: i32 = <i32>((<u32>(bins + (<i32>(idx) << 2)) >>> <u32>2));
+    let head: i32 = load<i32>((<usize>slot << 2));
+    let hg: i32 = <i32>((<u32>(head - arena) >>> <u32>gshift));
+    if ((((((((((ns & (CINUSE | PINUSE))) != ((CINUSE | PINUSE))) || (nsize < min)) || (((nsize & amask)) != 0)) || ((<u32><i32>(n) + <u32>nsize) > <u32>(top))) || (((W == 8) && (load<i32>(<usize>(<i32>(n) + 12)) != 0)))) || (((<i64>(n) == (<i64>(bitmap) - <i64>(W2))) && !bitmapHeadOk(ns)))) || (((head != 0) && (((((((((head + W2) & amask)) != 0) || (head < arena)) || (head >= top)) || (((load<i32>((<usize>(map + <i32>(<u32>hg >>> <u32>4)) << 2)) & 3)) == SIZE_TAG)) || (((<i32>(<u32>load<i32>((<usize>(map + <i32>(<u32>hg >>> <u32>4)) << 2)) >>> <u32>((hg & 15) << 1)) & 3)) != MARK_FREE))))))) {
       return false;
     }
     if (checkOnly) {
       return true;
     }
-    store<i32>((<usize><i32>(wi) << 2), (word & (~(2 << sh))));
+    store<i32>((<usize>wi << 2), (word & (~(2 << sh))));
     store<i32>(<usize>(<i32>(n) + W), (ns & (~PINUSE)));
-    store<i32>(<usize>(<i32>(c) + W), (size | PINUSE));
+    store<i32>(<usize>(c + W), (size | PINUSE));
     store<i32>(<usize><i32>(n), size);
-    store<i32>(<usize>(<i32>(c) + W2), head);
+    store<i32>(<usize>(c + W2), head);
     if ((head != 0)) {
-      store<i32>(<usize>((head + W2) + W), <i32>(c));
+      store<i32>(<usize>((head + W2) + W), c);
     } else {
       markBin(idx);
     }
-    store<i32>((<usize><i32>(slot) << 2), <i32>(c));
-    if ((((op != 5 /* malloc */) && (n == (<i64>(bitmap) - <i64>(W2)))) && (((<i64>(size) + <i64>(load<i32>(<usize>(hdr + (4 * H_END))))) - <i64>(top)) > <i64>(load<i32>(<usize>(hdr + (4 * H_TRIM))))))) {
+    store<i32>((<usize>slot << 2), c);
+    if ((((op != 5 /* malloc */) && (<i64>(n) == (<i64>(bitmap) - <i64>(W2)))) && (((<i64>(size) + <i64>(load<i32>(<usize>(hdr + (4 * H_END))))) - <i64>(top)) > <i64>(load<i32>(<usize>(hdr + (4 * H_TRIM))))))) {
       trim(<i64>(load<i32>(<usize>(hdr + (4 * H_TOPPAD)))));
     }
     return true;
   }
-  let toTop: bool = (n == <i64>(top));
-  let dvAt: u32 = (<u32>(hdr + (4 * H_DV)) >>> <u32>2);
+  let toTop: bool = (<i32>(n) == top);
+  let dvAt: i32 = <i32>((<u32>(hdr + (4 * H_DV)) >>> <u32>2));
   let ns: i32 = 0;
   let nsize: i32 = 0;
+  let chunkEnd: i32 = <i32>(n);
   let nextFree: bool = false;
   let nIsDv: bool = false;
   if (!toTop) {
@@ -373,35 +377,42 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
       return false;
     }
     let np: i32 = (<i32>(<u32>next >>> <u32>es) & 3);
-    ns = load<i32>(<usize>(<i32>(n) + W));
-    nsize = (ns & (~FLAG_BITS));
-    if (((((nsize < min) || (((nsize & amask)) != 0)) || ((n + <i64>(nsize)) > <i64>(top))) || (((W == 8) && (load<i32>(<usize>(<i32>(n) + 12)) != 0))))) {
+    let nw: i32 = load<i32>(<usize>(<i32>(n) + W));
+    let nsz: i32 = (nw & (~FLAG_BITS));
+    if (((nsz < min) || (((nsz & amask)) != 0))) {
       return false;
     }
+    let nEnd: u32 = (<u32><i32>(n) + <u32>nsz);
+    if (((nEnd > <u32>(top)) || (((W == 8) && (load<i32>(<usize>(<i32>(n) + 12)) != 0))))) {
+      return false;
+    }
+    ns = nw;
+    nsize = nsz;
     if ((np == MARK_USED)) {
-      if (((((ns & (CINUSE | PINUSE))) != ((CINUSE | PINUSE))) || (((n == (<i64>(bitmap) - <i64>(W2))) && !bitmapHeadOk(ns))))) {
+      if (((((ns & (CINUSE | PINUSE))) != ((CINUSE | PINUSE))) || (((<i64>(n) == (<i64>(bitmap) - <i64>(W2))) && !bitmapHeadOk(ns))))) {
         return false;
       }
     } else {
       if (((np != MARK_FREE) || (((ns & (CINUSE | PINUSE))) != PINUSE))) {
         return false;
       }
-      let nk: u32 = (<u32>nsize >>> <u32>gshift);
-      let ne: i64 = (e + <i64>(nk));
-      let nwe: i64 = (<i64>(map) + <i64>(((<u32><i32>(ne) >>> <u32>4))));
-      let nes: i32 = ((<i32>(ne) & 15) << 1);
+      let nk: i32 = <i32>((<u32>nsize >>> <u32>gshift));
+      let ne: i32 = (e + nk);
+      let nwe: i32 = (map + <i32>(<u32>ne >>> <u32>4));
+      let nes: i32 = ((ne & 15) << 1);
       let nafter: i32 = (next & (-(4 << es)));
-      if (((nk >= <u32>SIZE_WORD_GRANULES) ? ((nafter != 0) || (load<i32>((<usize>(<i32>(we) + 1) << 2)) != (((<i32>(nk) << 2) | SIZE_TAG)))) : (((((nwe == we) ? (nafter & ((1 << nes) - 1)) : ((nafter | (load<i32>((<usize><i32>(nwe) << 2)) & ((1 << nes) - 1))) | ((nwe == (we + <i64>(2))) ? load<i32>((<usize>(<i32>(we) + 1) << 2)) : 0)))) != 0) || ((((n + <i64>(nsize)) != <i64>(top)) && (((<i32>(<u32>load<i32>((<usize><i32>(nwe) << 2)) >>> <u32>nes) & 1)) == 0)))))) {
+      if (((nk >= SIZE_WORD_GRANULES) ? ((nafter != 0) || (load<i32>((<usize>(we + 1) << 2)) != (((nk << 2) | SIZE_TAG)))) : (((((nwe == we) ? (nafter & ((1 << nes) - 1)) : ((nafter | (load<i32>((<usize>nwe << 2)) & ((1 << nes) - 1))) | ((nwe == (we + 2)) ? load<i32>((<usize>(we + 1) << 2)) : 0)))) != 0) || ((((<u32><i32>(n) + <u32>nsize) != <u32>(top)) && (((<i32>(<u32>load<i32>((<usize>nwe << 2)) >>> <u32>nes) & 1)) == 0)))))) {
         return false;
       }
       if (((load<i32>(<usize>(<i32>(n) + nsize)) != nsize) || (((load<i32>(<usize>((<i32>(n) + nsize) + W)) & PINUSE)) != 0))) {
         return false;
       }
-      nIsDv = (n == <i64>(load<i32>((<usize><i32>(dvAt) << 2))));
-      if ((!nIsDv && !linksFree(n, nsize, top, map))) {
+      nIsDv = (<i32>(n) == load<i32>((<usize>dvAt << 2)));
+      if ((!nIsDv && !linksFree(<i32>(n), nsize, top, map))) {
         return false;
       }
       nextFree = true;
+      chunkEnd = <i32>(nEnd);
     }
   } else {
     let ts: i32 = load<i32>(<usize>(top + W));
@@ -409,47 +420,48 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
       return false;
     }
   }
-  let start: i64 = c;
-  let total: i64 = <i64>(size);
+  let start: i32 = c;
   let ps: i32 = 0;
-  let pw: i64 = <i64>(0);
+  let pw: i32 = 0;
   let psh: i32 = 0;
   let prevIsDv: bool = false;
   if ((((s & PINUSE)) == 0)) {
-    ps = load<i32>(<usize><i32>(c));
-    start = (c - <i64>(ps));
-    if ((((((ps < min) || (((ps & amask)) != 0)) || (start < <i64>(arena))) || (load<i32>(<usize>(<i32>(start) + W)) != ((ps | PINUSE)))) || (((W == 8) && (load<i32>(<usize>(<i32>(start) + 12)) != 0))))) {
+    let psz: i32 = load<i32>(<usize>c);
+    if (((psz < min) || (((psz & amask)) != 0))) {
       return false;
     }
-    let pg: u32 = (<u32>(<i32>(start) - arena) >>> <u32>gshift);
-    pw = (<i64>(map) + <i64>(((<u32><i32>(pg) >>> <u32>4))));
-    psh = ((<i32>(pg) & 15) << 1);
-    let pword: i32 = load<i32>((<usize><i32>(pw) << 2));
+    let pc: i32 = (c - psz);
+    if ((((pc < arena) || (load<i32>(<usize>(pc + W)) != ((psz | PINUSE)))) || (((W == 8) && (load<i32>(<usize>(pc + 12)) != 0))))) {
+      return false;
+    }
+    ps = psz;
+    start = pc;
+    let pg: i32 = <i32>((<u32>(start - arena) >>> <u32>gshift));
+    pw = (map + <i32>(<u32>pg >>> <u32>4));
+    psh = ((pg & 15) << 1);
+    let pword: i32 = load<i32>((<usize>pw << 2));
     if (((((pword & 3)) == SIZE_TAG) || (((<i32>(<u32>pword >>> <u32>psh) & 3)) != MARK_FREE))) {
       return false;
     }
-    let pk: u32 = (<u32>ps >>> <u32>gshift);
+    let pk: i32 = <i32>((<u32>ps >>> <u32>gshift));
     let pafter: i32 = (pword & (-(4 << psh)));
-    if (((pk >= <u32>SIZE_WORD_GRANULES) ? ((pafter != 0) || (load<i32>((<usize>(<i32>(pw) + 1) << 2)) != (((<i32>(pk) << 2) | SIZE_TAG)))) : ((((pw == wi) ? (pafter & ((1 << sh) - 1)) : ((pafter | (word & ((1 << sh) - 1))) | ((wi == (pw + <i64>(2))) ? load<i32>((<usize>(<i32>(pw) + 1) << 2)) : 0)))) != 0))) {
+    if (((pk >= SIZE_WORD_GRANULES) ? ((pafter != 0) || (load<i32>((<usize>(pw + 1) << 2)) != (((pk << 2) | SIZE_TAG)))) : ((((pw == wi) ? (pafter & ((1 << sh) - 1)) : ((pafter | (word & ((1 << sh) - 1))) | ((wi == (pw + 2)) ? load<i32>((<usize>(pw + 1) << 2)) : 0)))) != 0))) {
       return false;
     }
-    prevIsDv = (start == <i64>(load<i32>((<usize><i32>(dvAt) << 2))));
+    prevIsDv = (start == load<i32>((<usize>dvAt << 2)));
     if ((!prevIsDv && !linksFree(start, ps, top, map))) {
       return false;
     }
-    total = (<i64>(size) + <i64>(ps));
   }
-  if (nextFree) {
-    total = (total + <i64>(nsize));
-  }
+  let total: i32 = (chunkEnd - start);
   let tidx: i64 = <i64>(0);
-  let tslot: i64 = <i64>(0);
+  let tslot: i32 = 0;
   let withDv: bool = (prevIsDv || nIsDv);
   if ((!toTop && !withDv)) {
-    tidx = binOf(total);
-    tslot = <i64>((<u32>(bins + (<i32>(tidx) << 2)) >>> <u32>2));
-    let h: i32 = load<i32>((<usize><i32>(tslot) << 2));
-    if (((h != 0) && ((((<i64>(h) == start) && (start != c)) ? (binOf(<i64>(ps)) != tidx) : ((nextFree && (<i64>(h) == n)) ? (binOf(<i64>(nsize)) != tidx) : !freeStart(h, top, map)))))) {
+    tidx = binOf(<i64>(total));
+    tslot = <i32>((<u32>(bins + (<i32>(tidx) << 2)) >>> <u32>2));
+    let h: i32 = load<i32>((<usize>tslot << 2));
+    if (((h != 0) && ((((h == start) && (start != c)) ? (binOf(<i64>(ps)) != tidx) : ((nextFree && (h == <i32>(n))) ? (binOf(<i64>(nsize)) != tidx) : !freeStart(h, top, map)))))) {
       return false;
     }
   }
@@ -457,41 +469,41 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
     return true;
   }
   if (((start != c) && !prevIsDv)) {
-    unlink(start, ps);
+    unlink(<i64>(start), ps);
   }
   if ((nextFree && !nIsDv)) {
-    unlink(n, nsize);
+    unlink(<i64>(n), nsize);
   }
   if (nextFree) {
     if (((nsize >> gshift) >= SIZE_WORD_GRANULES)) {
-      store<i32>((<usize>(<i32>(we) + 1) << 2), 0);
+      store<i32>((<usize>(we + 1) << 2), 0);
     }
-    store<i32>((<usize><i32>(we) << 2), (load<i32>((<usize><i32>(we) << 2)) & (~(3 << es))));
+    store<i32>((<usize>we << 2), (load<i32>((<usize>we << 2)) & (~(3 << es))));
   }
-  store<i32>(<usize>(<i32>(c) + W), (s & (~CINUSE)));
-  if ((k >= <u32>SIZE_WORD_GRANULES)) {
-    store<i32>((<usize>(<i32>(wi) + 1) << 2), 0);
+  store<i32>(<usize>(c + W), (s & (~CINUSE)));
+  if ((k >= SIZE_WORD_GRANULES)) {
+    store<i32>((<usize>(wi + 1) << 2), 0);
   }
-  store<i32>((<usize><i32>(wi) << 2), (load<i32>((<usize><i32>(wi) << 2)) & (~(3 << sh))));
+  store<i32>((<usize>wi << 2), (load<i32>((<usize>wi << 2)) & (~(3 << sh))));
   if ((start != c)) {
     if (((ps >> gshift) >= SIZE_WORD_GRANULES)) {
-      store<i32>((<usize>(<i32>(pw) + 1) << 2), 0);
+      store<i32>((<usize>(pw + 1) << 2), 0);
     }
     if (toTop) {
-      store<i32>((<usize><i32>(pw) << 2), (load<i32>((<usize><i32>(pw) << 2)) & (~(3 << psh))));
+      store<i32>((<usize>pw << 2), (load<i32>((<usize>pw << 2)) & (~(3 << psh))));
     }
   }
   if (toTop) {
     let end: i32 = load<i32>(<usize>(hdr + (4 * H_END)));
     if (prevIsDv) {
-      store<i32>((<usize><i32>(dvAt) << 2), 0);
+      store<i32>((<usize>dvAt << 2), 0);
     }
-    store<i32>(<usize>(hdr + (4 * H_TOP)), <i32>(start));
-    store<i32>(<usize>(<i32>(start) + W), ((end - <i32>(start)) | PINUSE));
+    store<i32>(<usize>(hdr + (4 * H_TOP)), start);
+    store<i32>(<usize>(start + W), ((end - start) | PINUSE));
     let bmc: i64 = (<i64>(bitmap) - <i64>(W2));
     let bs: i32 = load<i32>(<usize>(<i32>(bmc) + W));
-    let held: i32 = ((((op != 5 /* malloc */) && ((bmc + <i64>(((bs & (~FLAG_BITS))))) == start)) && (((bs & PINUSE)) == 0)) ? load<i32>(<usize><i32>(bmc)) : 0);
-    if ((((<i64>(end) - start) + <i64>(held)) > <i64>(load<i32>(<usize>(hdr + (4 * H_TRIM)))))) {
+    let held: i32 = ((((op != 5 /* malloc */) && ((bmc + <i64>(((bs & (~FLAG_BITS))))) == <i64>(start))) && (((bs & PINUSE)) == 0)) ? load<i32>(<usize><i32>(bmc)) : 0);
+    if ((((<i64>(end) - <i64>(start)) + <i64>(held)) > <i64>(load<i32>(<usize>(hdr + (4 * H_TRIM)))))) {
       trim(<i64>(load<i32>(<usize>(hdr + (4 * H_TOPPAD)))));
     }
     return true;
@@ -499,26 +511,26 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
   if (!nextFree) {
     store<i32>(<usize>(<i32>(n) + W), (ns & (~PINUSE)));
   } else if ((start == c)) {
-    store<i32>((<usize><i32>(wi) << 2), (load<i32>((<usize><i32>(wi) << 2)) | (MARK_FREE << sh)));
+    store<i32>((<usize>wi << 2), (load<i32>((<usize>wi << 2)) | (MARK_FREE << sh)));
   }
-  store<i32>(<usize>(<i32>(start) + W), (<i32>(total) | PINUSE));
-  store<i32>(<usize>(<i32>(start) + <i32>(total)), <i32>(total));
-  if (((<i32>(total) >> gshift) >= SIZE_WORD_GRANULES)) {
-    store<i32>((<usize>(((start == c) ? <i32>(wi) : <i32>(pw)) + 1) << 2), (((<i32>(total) >> gshift) << 2) | SIZE_TAG));
+  store<i32>(<usize>(start + W), (total | PINUSE));
+  store<i32>(<usize>(start + total), total);
+  if (((total >> gshift) >= SIZE_WORD_GRANULES)) {
+    store<i32>((<usize>(((start == c) ? wi : pw) + 1) << 2), (((total >> gshift) << 2) | SIZE_TAG));
   }
   if (withDv) {
-    store<i32>((<usize><i32>(dvAt) << 2), <i32>(start));
+    store<i32>((<usize>dvAt << 2), start);
   } else {
-    let head: i32 = load<i32>((<usize><i32>(tslot) << 2));
-    store<i32>(<usize>(<i32>(start) + W2), head);
+    let head: i32 = load<i32>((<usize>tslot << 2));
+    store<i32>(<usize>(start + W2), head);
     if ((head != 0)) {
-      store<i32>(<usize>((head + W2) + W), <i32>(start));
+      store<i32>(<usize>((head + W2) + W), start);
     } else {
       markBin(tidx);
     }
-    store<i32>((<usize><i32>(tslot) << 2), <i32>(start));
+    store<i32>((<usize>tslot << 2), start);
   }
-  if ((((op != 5 /* malloc */) && ((start + total) == (<i64>(bitmap) - <i64>(W2)))) && (((total + <i64>(load<i32>(<usize>(hdr + (4 * H_END))))) - <i64>(top)) > <i64>(load<i32>(<usize>(hdr + (4 * H_TRIM))))))) {
+  if ((((op != 5 /* malloc */) && ((<i64>(start) + <i64>(total)) == (<i64>(bitmap) - <i64>(W2)))) && (((<i64>(total) + <i64>(load<i32>(<usize>(hdr + (4 * H_END))))) - <i64>(top)) > <i64>(load<i32>(<usize>(hdr + (4 * H_TRIM))))))) {
     trim(<i64>(load<i32>(<usize>(hdr + (4 * H_TOPPAD)))));
   }
   return true;
@@ -529,8 +541,8 @@ export function super_freeChunk(c: i64, op: i32, checkOnly: bool = false): void 
   let min: i32 = minChunk;
   let s: i32 = load<i32>(<usize>(<i32>(c) + W));
   let size: i32 = (s & (~FLAG_BITS));
-  let topAt: i64 = (<i64>(hdr) + (<i64>(4) * <i64>(H_TOP)));
-  let top: i32 = load<i32>(<usize><i32>(topAt));
+  let topAt: i32 = (hdr + (4 * H_TOP));
+  let top: i32 = load<i32>(<usize>topAt);
   let n: i64 = (c + <i64>(size));
   if ((markOf(c) != MARK_USED)) {
     fail(0 /* HeapCorruptionError */, 3 /* invalid pointer */, op, <f64>(c)); unreachable();
@@ -555,8 +567,8 @@ export function super_freeChunk(c: i64, op: i32, checkOnly: bool = false): void 
   if (((W == 8) && (((load<i32>(<usize>(<i32>(n) + 12)) | load<i32>(<usize>(<i32>(c) + 12)))) != 0))) {
     fail(0 /* HeapCorruptionError */, 6 /* invalid next size (normal) */, op, <f64>(n)); unreachable();
   }
-  let dvAt: u32 = (<u32>(hdr + (4 * H_DV)) >>> <u32>2);
-  let dv: i32 = load<i32>((<usize><i32>(dvAt) << 2));
+  let dvAt: i32 = <i32>((<u32>(hdr + (4 * H_DV)) >>> <u32>2));
+  let dv: i32 = load<i32>((<usize>dvAt << 2));
   let nextFree: bool = ((n != <i64>(top)) && (markOf(n) == MARK_FREE));
   if ((n != <i64>(top))) {
     if (((((nsize < min) || (((nsize & amask)) != 0)) || ((n + <i64>(nsize)) > <i64>(top))) || (nextFree != ((((ns & CINUSE)) == 0))))) {
@@ -615,10 +627,10 @@ export function super_freeChunk(c: i64, op: i32, checkOnly: bool = false): void 
   if ((n == <i64>(top))) {
     let end: i32 = load<i32>(<usize>(hdr + (4 * H_END)));
     if (withDv) {
-      store<i32>((<usize><i32>(dvAt) << 2), 0);
+      store<i32>((<usize>dvAt << 2), 0);
     }
     setMark(start, 0);
-    store<i32>(<usize><i32>(topAt), <i32>(start));
+    store<i32>(<usize>topAt, <i32>(start));
     store<i32>(<usize>(<i32>(start) + W), ((end - <i32>(start)) | PINUSE));
     let bmc: i64 = (<i64>(load<i32>(<usize>(hdr + (4 * H_BITMAP)))) - <i64>(W2));
     let bs: i32 = load<i32>(<usize>(<i32>(bmc) + W));
@@ -643,7 +655,7 @@ export function super_freeChunk(c: i64, op: i32, checkOnly: bool = false): void 
   store<i32>(<usize>(<i32>(start) + <i32>(total)), <i32>(total));
   setSizeWord(start, total, true);
   if (withDv) {
-    store<i32>((<usize><i32>(dvAt) << 2), <i32>(start));
+    store<i32>((<usize>dvAt << 2), <i32>(start));
   } else {
     insert(start, total);
   }
@@ -654,23 +666,23 @@ export function super_freeChunk(c: i64, op: i32, checkOnly: bool = false): void 
 
 // Heap.ts:2400 validate
 // @ts-ignore: decorator
-@inline export function validate(p: i64, op: i32): i64 {
+@inline export function validate(p: u32, op: i32): i64 {
   if ((((MODE & MODE_SYNC)) != 0)) {
     sync();
   }
   if (!isLive(p)) {
     badPointer(p, op);
   }
-  return (p - <i64>(W2));
+  return (<i64>(p) - <i64>(W2));
 }
 
 // Heap.ts:1936 product
 // @ts-ignore: decorator
-@inline export function product(nmemb: i64, size: i64): i64 {
-  if (((nmemb < <i64>(0)) || (size < <i64>(0)))) {
-    return <i64>((((((nmemb * size) == <i64>(0)) && ((nmemb + size) > 5000000000000000)) && ((nmemb + size) < (4294967296 * 4294967296))) ? 0 : (-1)));
+@inline export function product(nmemb: u32, size: u32): i64 {
+  if (((nmemb < 0) || (size < 0))) {
+    return <i64>((((((<i64>(nmemb) * <i64>(size)) == <i64>(0)) && ((<i64>(nmemb) + <i64>(size)) > 5000000000000000)) && ((<i64>(nmemb) + <i64>(size)) < (4294967296 * 4294967296))) ? 0 : (-1)));
   }
-  let total: i64 = (nmemb * size);
+  let total: i64 = (<i64>(nmemb) * <i64>(size));
   return ((total > <i64>(MAX_REQUEST)) ? <i64>((-1)) : total);
 }
 
@@ -745,16 +757,16 @@ export function growIntoTop(c: i64, s: i32, nb: i32): bool {
     setSizeWord(c, <i64>(nb), true);
     return true;
   }
-  let oldBytes: u32 = (<u32>load<i32>(<usize>(hdr + (4 * H_COVER))) >>> <u32>(gshift + 2));
+  let oldBytes: i32 = <i32>((<u32>load<i32>(<usize>(hdr + (4 * H_COVER))) >>> <u32>(gshift + 2)));
   let newCover: i64 = ((cover > <i64>(0)) ? cover : <i64>((<u32>load<i32>(<usize>(hdr + (4 * H_COVER))) >>> <u32>0)));
-  let newSize: i64 = bitmapChunkSize(newCover);
+  let newSize: i32 = bitmapChunkSize(newCover);
   let q: i64 = (c + <i64>(nb));
-  let nt: i64 = (q + newSize);
+  let nt: i64 = (q + <i64>(newSize));
   store<i32>(<usize>(<i32>(nt) + W), ((end - <i32>(nt)) | PINUSE));
   newHead(nt);
-  memory.copy(<usize>(<i32>(q) + W2), <usize>bmPayload, <usize><i32>(oldBytes));
-  memory.fill(<usize>((<i32>(q) + W2) + <i32>(oldBytes)), 0, <usize>((<i32>(newSize) - W) - <i32>(oldBytes)));
-  store<i32>(<usize>(<i32>(q) + W), ((<i32>(newSize) | CINUSE) | PINUSE));
+  memory.copy(<usize>(<i32>(q) + W2), <usize>bmPayload, <usize>oldBytes);
+  memory.fill(<usize>((<i32>(q) + W2) + oldBytes), 0, <usize>((newSize - W) - oldBytes));
+  store<i32>(<usize>(<i32>(q) + W), ((newSize | CINUSE) | PINUSE));
   newHead(q);
   store<i32>(<usize>(hdr + (4 * H_TOP)), <i32>(nt));
   store<i32>(<usize>(hdr + (4 * H_BITMAP)), (<i32>(q) + W2));
@@ -763,12 +775,12 @@ export function growIntoTop(c: i64, s: i32, nb: i32): bool {
   setSizeWord(c, <i64>(old), false);
   unmarkChunk(bm, bmSize);
   setSizeWord(c, <i64>(nb), true);
-  markChunk(q, newSize, MARK_USED);
+  markChunk(q, <i64>(newSize), MARK_USED);
   return true;
 }
 
 // Heap.ts:2778 reallocMove
-export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
+export function reallocMove(c: i64, p: u32, old: i32, size: i64): i64 {
   let q: i64 = mallocImpl(size);
   if ((q == <i64>(0))) {
     return <i64>(0);
@@ -781,7 +793,7 @@ export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
 // Heap.ts:2216 markOf
 // @ts-ignore: decorator
 @inline export function markOf(c: i64): i32 {
-  let w: i32 = load<i32>((<usize><i32>(mapWord(c)) << 2));
+  let w: i32 = load<i32>((<usize>mapWord(c) << 2));
   if ((((w & 3)) == SIZE_TAG)) {
     return (-1);
   }
@@ -825,7 +837,7 @@ export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
 @inline export function setSizeWord(c: i64, size: i64, on: bool): void {
   let n: i32 = (<i32>(size) >> gshift);
   if ((n >= SIZE_WORD_GRANULES)) {
-    store<i32>((<usize>(<i32>(mapWord(c)) + 1) << 2), (on ? ((n << 2) | SIZE_TAG) : 0));
+    store<i32>((<usize>(mapWord(c) + 1) << 2), (on ? ((n << 2) | SIZE_TAG) : 0));
   }
 }
 
@@ -839,7 +851,7 @@ export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
 // Heap.ts:1989 allot
 // @ts-ignore: decorator
 @inline export function allot(c: i64, pin: i32, size: i64, nb: i64, remTo: i32): void {
-  let dvAt: u32 = (<u32>(hdr + (4 * H_DV)) >>> <u32>2);
+  let dvAt: i32 = <i32>((<u32>(hdr + (4 * H_DV)) >>> <u32>2));
   let rem: i64 = (size - nb);
   if ((rem >= <i64>(minChunk))) {
     store<i32>(<usize>(<i32>(c) + W), ((<i32>(nb) | CINUSE) | pin));
@@ -853,32 +865,32 @@ export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
       insert(r, rem);
       return;
     }
-    let old: i32 = load<i32>((<usize><i32>(dvAt) << 2));
+    let old: i32 = load<i32>((<usize>dvAt << 2));
     if (((remTo == REM_NEW_DV) && (old != 0))) {
       insert(<i64>(old), <i64>((load<i32>(<usize>(old + W)) & (~FLAG_BITS))));
     }
-    store<i32>((<usize><i32>(dvAt) << 2), <i32>(r));
+    store<i32>((<usize>dvAt << 2), <i32>(r));
   } else {
     store<i32>(<usize>(<i32>(c) + W), ((<i32>(size) | CINUSE) | pin));
     let n: i64 = ((c + size) + <i64>(W));
     store<i32>(<usize><i32>(n), (load<i32>(<usize><i32>(n)) | PINUSE));
     markChunk(c, size, MARK_USED);
     if ((remTo == REM_WAS_DV)) {
-      store<i32>((<usize><i32>(dvAt) << 2), 0);
+      store<i32>((<usize>dvAt << 2), 0);
     }
   }
 }
 
 // Heap.ts:2871 alignedIn
 // @ts-ignore: decorator
-@inline export function alignedIn(c: i32, align: i64): i64 {
+@inline export function alignedIn(c: i32, align: u32): i64 {
   let p: i64 = (<i64>(c) + <i64>(W2));
-  if (((p % align) == <i64>(0))) {
+  if (((p % <i64>(align)) == <i64>(0))) {
     return <i64>(c);
   }
-  p = (ceilDiv(p, align) * align);
+  p = (ceilDiv(p, <i64>(align)) * <i64>(align));
   if ((((p - <i64>(W2)) - <i64>(c)) < <i64>(minChunk))) {
-    p = (p + align);
+    p = (p + <i64>(align));
   }
   return (p - <i64>(W2));
 }
@@ -900,12 +912,12 @@ export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
 
 // Heap.ts:2393 isLive
 // @ts-ignore: decorator
-@inline export function isLive(p: i64): bool {
-  if (((<i64>((<u32><i32>(p) >>> <u32>0)) != p) || (((<i32>(p) & amask)) != 0))) {
+@inline export function isLive(p: u32): bool {
+  if ((((<u32><i32>(p) >>> <u32>0) != p) || (((<i32>(p) & amask)) != 0))) {
     return false;
   }
-  let c: i64 = (p - <i64>(W2));
-  return ((((c >= <i64>(arena)) && (p < <i64>(topAddr()))) && (markOf(c) == MARK_USED)) && (p != <i64>(load<i32>(<usize>(hdr + (4 * H_BITMAP))))));
+  let c: i64 = (<i64>(p) - <i64>(W2));
+  return ((((c >= <i64>(arena)) && (<i64>(p) < <i64>(topAddr()))) && (markOf(c) == MARK_USED)) && (<i64>(p) != <i64>(load<i32>(<usize>(hdr + (4 * H_BITMAP))))));
 }
 
 // Heap.ts:2253 sizeOk
@@ -914,33 +926,33 @@ export function reallocMove(c: i64, p: i64, old: i32, size: i64): i64 {
   if ((((size < <i64>(minChunk)) || (((<i32>(size) & amask)) != 0)) || ((c + size) > <i64>(load<i32>(<usize>(hdr + (4 * H_TOP))))))) {
     return false;
   }
-  let g: u32 = (<u32>(<i32>(c) - arena) >>> <u32>gshift);
+  let g: i32 = <i32>((<u32>(<i32>(c) - arena) >>> <u32>gshift));
   let n: i32 = (<i32>(size) >> gshift);
-  let base: u32 = (<u32>load<i32>(<usize>(hdr + (4 * H_BITMAP))) >>> <u32>2);
-  let wi: i64 = (<i64>(base) + <i64>(((<u32><i32>(g) >>> <u32>4))));
-  let sh: i32 = ((<i32>(g) & 15) << 1);
-  let after: i32 = (load<i32>((<usize><i32>(wi) << 2)) & (-(4 << sh)));
+  let base: i32 = <i32>((<u32>load<i32>(<usize>(hdr + (4 * H_BITMAP))) >>> <u32>2));
+  let wi: i32 = (base + <i32>(<u32>g >>> <u32>4));
+  let sh: i32 = ((g & 15) << 1);
+  let after: i32 = (load<i32>((<usize>wi << 2)) & (-(4 << sh)));
   if ((n >= SIZE_WORD_GRANULES)) {
-    return ((after == 0) && (load<i32>((<usize>(<i32>(wi) + 1) << 2)) == (((n << 2) | SIZE_TAG))));
+    return ((after == 0) && (load<i32>((<usize>(wi + 1) << 2)) == (((n << 2) | SIZE_TAG))));
   }
-  let e: i64 = (<i64>(g) + <i64>(n));
-  let we: i64 = (<i64>(base) + <i64>(((<u32><i32>(e) >>> <u32>4))));
-  let below: i64 = (<i64>(((1 << ((<i32>(e) & 15) << 1)))) - <i64>(1));
+  let e: i32 = (g + n);
+  let we: i32 = (base + <i32>(<u32>e >>> <u32>4));
+  let below: i64 = (<i64>(((1 << ((e & 15) << 1)))) - <i64>(1));
   if ((wi == we)) {
     if ((((after & <i32>(below))) != 0)) {
       return false;
     }
   } else {
-    if (((after != 0) || (((load<i32>((<usize><i32>(we) << 2)) & <i32>(below))) != 0))) {
+    if (((after != 0) || (((load<i32>((<usize>we << 2)) & <i32>(below))) != 0))) {
       return false;
     }
-    for (let i: i64 = (wi + <i64>(1)); (i < we); i++) {
+    for (let i: i64 = <i64>((wi + 1)); (i < <i64>(we)); i++) {
       if ((load<i32>((<usize><i32>(i) << 2)) != 0)) {
         return false;
       }
     }
   }
-  return (((c + size) == <i64>(load<i32>(<usize>(hdr + (4 * H_TOP))))) || (((<i32>(<u32>load<i32>((<usize><i32>(we) << 2)) >>> <u32>((<i32>(e) & 15) << 1)) & 1)) != 0));
+  return (((c + size) == <i64>(load<i32>(<usize>(hdr + (4 * H_TOP))))) || (((<i32>(<u32>load<i32>((<usize>we << 2)) >>> <u32>((e & 15) << 1)) & 1)) != 0));
 }
 
 // Heap.ts:2605 trim
@@ -963,9 +975,9 @@ export function trim(pad: i64): i32 {
 }
 
 // Heap.ts:2040 takeFree
-export function takeFree(c: i32, idx: i64, nb: i64, toDv: bool, align: i64 = 0): i32 {
-  let dvAt: u32 = (<u32>(hdr + (4 * H_DV)) >>> <u32>2);
-  let dv: i32 = load<i32>((<usize><i32>(dvAt) << 2));
+export function takeFree(c: i32, idx: i64, nb: i64, toDv: bool, align: u32 = 0): i32 {
+  let dvAt: i32 = <i32>((<u32>(hdr + (4 * H_DV)) >>> <u32>2));
+  let dv: i32 = load<i32>((<usize>dvAt << 2));
   let inArena: bool = ((((((c + W2) & amask)) == 0) && (c >= arena)) && (c < load<i32>(<usize>(hdr + (4 * H_TOP)))));
   let s: i32 = ((inArena && freeChunkOk(<i64>(c), <i64>((load<i32>(<usize>(c + W)) & (~FLAG_BITS))))) ? load<i32>(<usize>(c + W)) : CINUSE);
   let size: i32 = (s & (~FLAG_BITS));
@@ -990,7 +1002,7 @@ export function takeFree(c: i32, idx: i64, nb: i64, toDv: bool, align: i64 = 0):
       }
     }
   }
-  if ((align != <i64>(0))) {
+  if ((align != 0)) {
     carveOk(c, <i64>(size), nb, align, idx, toDv);
   }
   popHead(c, idx);
@@ -1000,13 +1012,13 @@ export function takeFree(c: i32, idx: i64, nb: i64, toDv: bool, align: i64 = 0):
 }
 
 // Heap.ts:2019 takeDv
-export function takeDv(dv: i32, nb: i64, align: i64 = 0): i32 {
+export function takeDv(dv: i32, nb: i64, align: u32 = 0): i32 {
   let s: i32 = load<i32>(<usize>(dv + W));
   let size: i32 = (s & (~FLAG_BITS));
   if (((((((s & (CINUSE | PINUSE))) != PINUSE) || ((<i64>(dv) + <i64>(size)) >= <i64>(load<i32>(<usize>(hdr + (4 * H_TOP)))))) || !freeChunkOk(<i64>(dv), <i64>(size))) || (<i64>(size) < nb))) {
     fail(0 /* HeapCorruptionError */, 2 /* memory corruption (designated victim) */, 5 /* malloc */, <f64>(dv)); unreachable();
   }
-  if ((align != <i64>(0))) {
+  if ((align != 0)) {
     carveOk(dv, <i64>(size), nb, align, <i64>((-1)), true);
   }
   setSizeWord(<i64>(dv), <i64>(size), false);
@@ -1017,51 +1029,51 @@ export function takeDv(dv: i32, nb: i64, align: i64 = 0): i32 {
 // Heap.ts:2286 findBin
 // @ts-ignore: decorator
 @inline export function findBin(idx: i64): i64 {
-  let words: i64 = (<i64>(hdr) + (<i64>(4) * <i64>(H_BINMAP)));
-  let w: i64 = <i64>((<u32><i32>(idx) >>> <u32>5));
-  if ((w >= <i64>(binWords))) {
+  let words: i32 = (hdr + (4 * H_BINMAP));
+  let w: i32 = <i32>((<u32><i32>(idx) >>> <u32>5));
+  if ((w >= binWords)) {
     return <i64>((-1));
   }
-  let bits: i32 = (load<i32>(<usize>(<i32>(words) + (<i32>(w) << 2))) & ((-1) << (<i32>(idx) & 31)));
+  let bits: i32 = (load<i32>(<usize>(words + (w << 2))) & ((-1) << (<i32>(idx) & 31)));
   if ((bits == 0)) {
-    let summary: i32 = (load<i32>(<usize>(hdr + (4 * H_SUMMARY))) & ((-1) << (<i32>(w) + 1)));
+    let summary: i32 = (load<i32>(<usize>(hdr + (4 * H_SUMMARY))) & ((-1) << (w + 1)));
     if ((summary == 0)) {
       return <i64>((-1));
     }
     w = ctz32(summary);
-    bits = load<i32>(<usize>(<i32>(words) + (<i32>(w) << 2)));
+    bits = load<i32>(<usize>(words + (w << 2)));
   }
-  return (<i64>(((<i32>(w) << 5))) + ctz32(bits));
+  return (<i64>(((w << 5))) + <i64>(ctz32(bits)));
 }
 
 // bins.ts:29 binIndex
 // @ts-ignore: decorator
 @inline export function binIndex(size: i64, granuleShift: i32): i64 {
-  let fl0: i64 = (<i64>(granuleShift) + <i64>(6));
-  if ((size < <i64>((1 << <i32>(fl0))))) {
+  let fl0: i32 = (granuleShift + 6);
+  if ((size < <i64>((1 << fl0)))) {
     return <i64>((<u32><i32>(size) >>> <u32>granuleShift));
   }
-  let fl: i64 = (<i64>(31) - <i64>(<i32>clz<u32>(<u32><i32>(size))));
-  return ((<i64>(SMALL_BINS) + <i64>((((<i32>(fl) - <i32>(fl0)) << SL_BITS)))) + <i64>(((<i32>(<u32><i32>(size) >>> <u32>(<i32>(fl) - SL_BITS)) & (SL_COUNT - 1)))));
+  let fl: i32 = (31 - <i32>clz<u32>(<u32><i32>(size)));
+  return ((<i64>(SMALL_BINS) + <i64>((((fl - fl0) << SL_BITS)))) + <i64>(((<i32>(<u32><i32>(size) >>> <u32>(fl - SL_BITS)) & (SL_COUNT - 1)))));
 }
 
 // bins.ts:37 fitIndex
 // @ts-ignore: decorator
 @inline export function fitIndex(size: i64, granuleShift: i32): i64 {
-  let fl0: i64 = (<i64>(granuleShift) + <i64>(6));
-  if ((size < <i64>((1 << <i32>(fl0))))) {
+  let fl0: i32 = (granuleShift + 6);
+  if ((size < <i64>((1 << fl0)))) {
     return <i64>((<u32><i32>(size) >>> <u32>granuleShift));
   }
-  let fl: i64 = (<i64>(31) - <i64>(<i32>clz<u32>(<u32><i32>(size))));
-  return binIndex(((size + <i64>(((1 << (<i32>(fl) - SL_BITS))))) - <i64>(1)), granuleShift);
+  let fl: i32 = (31 - <i32>clz<u32>(<u32><i32>(size)));
+  return binIndex(((size + <i64>(((1 << (fl - SL_BITS))))) - <i64>(1)), granuleShift);
 }
 
 // Heap.ts:2081 allocFromTop
-export function allocFromTop(nb: i64, align: i64 = 0): i32 {
+export function allocFromTop(nb: i64, align: u32 = 0): i32 {
   checkTop(5 /* malloc */);
   let top: i32 = load<i32>(<usize>(hdr + (4 * H_TOP)));
   let tsize: i64 = (<i64>(load<i32>(<usize>(hdr + (4 * H_END)))) - <i64>(top));
-  if ((align != <i64>(0))) {
+  if ((align != 0)) {
     carveOk(((tsize < (nb + <i64>(minChunk))) ? (-1) : top), tsize, nb, align, <i64>((-1)), false);
   }
   if ((tsize < (nb + <i64>(minChunk)))) {
@@ -1079,57 +1091,57 @@ export function allocFromTop(nb: i64, align: i64 = 0): i32 {
 // Heap.ts:2184 bitmapHeadOk
 // @ts-ignore: decorator
 @inline export function bitmapHeadOk(s: i32): bool {
-  return ((((s & CINUSE)) != 0) && (<i64>(((s & (~FLAG_BITS)))) == bitmapChunkSize(<i64>((<u32>load<i32>(<usize>(hdr + (4 * H_COVER))) >>> <u32>0)))));
+  return ((((s & CINUSE)) != 0) && (((s & (~FLAG_BITS))) == bitmapChunkSize(<i64>((<u32>load<i32>(<usize>(hdr + (4 * H_COVER))) >>> <u32>0)))));
 }
 
 // Heap.ts:2325 markBin
 // @ts-ignore: decorator
 @inline export function markBin(idx: i64): void {
-  let w: u32 = (<u32><i32>(idx) >>> <u32>5);
-  let wa: i64 = (<i64>(hdr) + (<i64>(4) * ((<i64>(H_BINMAP) + <i64>(w)))));
+  let w: i32 = <i32>((<u32><i32>(idx) >>> <u32>5));
+  let wa: u32 = (<u32>hdr + <u32>(4 * (H_BINMAP + w)));
   let old: i32 = load<i32>(<usize><i32>(wa));
   store<i32>(<usize><i32>(wa), (old | (1 << (<i32>(idx) & 31))));
   if ((old == 0)) {
-    let sa: i64 = (<i64>(hdr) + (<i64>(4) * <i64>(H_SUMMARY)));
-    store<i32>(<usize><i32>(sa), (load<i32>(<usize><i32>(sa)) | (1 << <i32>(w))));
+    let sa: i32 = (hdr + (4 * H_SUMMARY));
+    store<i32>(<usize>sa, (load<i32>(<usize>sa) | (1 << w)));
   }
 }
 
-// FastPathHeap.ts:260 linksFree
+// FastPathHeap.ts:270 linksFree
 // @ts-ignore: decorator
-@inline export function linksFree(c: i64, size: i32, top: i32, map: u32): bool {
-  let fd: i32 = load<i32>(<usize>(<i32>(c) + W2));
-  if (((fd != 0) && ((!freeStart(fd, top, map) || (<i64>(load<i32>(<usize>((fd + W2) + W))) != c))))) {
+@inline export function linksFree(c: i32, size: i32, top: i32, map: i32): bool {
+  let fd: i32 = load<i32>(<usize>(c + W2));
+  if (((fd != 0) && ((!freeStart(fd, top, map) || (load<i32>(<usize>((fd + W2) + W)) != c))))) {
     return false;
   }
-  if ((<i64>(load<i32>(<usize>(bins + (<i32>(binOf(<i64>(size))) << 2)))) == c)) {
+  if ((load<i32>(<usize>(bins + (<i32>(binOf(<i64>(size))) << 2))) == c)) {
     return true;
   }
-  let bk: i32 = load<i32>(<usize>((<i32>(c) + W2) + W));
-  return (freeStart(bk, top, map) && (<i64>(load<i32>(<usize>(bk + W2))) == c));
+  let bk: i32 = load<i32>(<usize>((c + W2) + W));
+  return (freeStart(bk, top, map) && (load<i32>(<usize>(bk + W2)) == c));
 }
 
-// FastPathHeap.ts:248 freeStart
+// FastPathHeap.ts:258 freeStart
 // @ts-ignore: decorator
-@inline export function freeStart(x: i32, top: i32, map: u32): bool {
+@inline export function freeStart(x: i32, top: i32, map: i32): bool {
   if (((((((x + W2) & amask)) != 0) || (x < arena)) || (x >= top))) {
     return false;
   }
-  let g: u32 = (<u32>(x - arena) >>> <u32>gshift);
-  let w: i32 = load<i32>((<usize>(<i32>(map) + <i32>(<u32><i32>(g) >>> <u32>4)) << 2));
-  return ((((w & 3)) != SIZE_TAG) && (((<i32>(<u32>w >>> <u32>((<i32>(g) & 15) << 1)) & 3)) == MARK_FREE));
+  let g: i32 = <i32>((<u32>(x - arena) >>> <u32>gshift));
+  let w: i32 = load<i32>((<usize>(map + <i32>(<u32>g >>> <u32>4)) << 2));
+  return ((((w & 3)) != SIZE_TAG) && (((<i32>(<u32>w >>> <u32>((g & 15) << 1)) & 3)) == MARK_FREE));
 }
 
 // Heap.ts:2445 liveInside
 // @ts-ignore: decorator
 @inline export function liveInside(c: i64, n: i64): bool {
-  let base: u32 = (<u32>load<i32>(<usize>(hdr + (4 * H_BITMAP))) >>> <u32>2);
-  let g: i64 = (<i64>(((<u32>(<i32>(c) - arena) >>> <u32>gshift))) + <i64>(1));
-  let e: u32 = (<u32>(<i32>(imin(n, <i64>(topAddr()))) - arena) >>> <u32>gshift);
-  for (let x: i64 = g; (x < <i64>(e)); ) {
-    let w: i32 = load<i32>((<usize>(<i32>(base) + <i32>(<u32><i32>(x) >>> <u32>4)) << 2));
+  let base: i32 = <i32>((<u32>load<i32>(<usize>(hdr + (4 * H_BITMAP))) >>> <u32>2));
+  let g: i32 = (<i32>(<u32>(<i32>(c) - arena) >>> <u32>gshift) + 1);
+  let e: i32 = <i32>((<u32>(<i32>(imin(n, <i64>(topAddr()))) - arena) >>> <u32>gshift));
+  for (let x: i64 = <i64>(g); (x < <i64>(e)); ) {
+    let w: i32 = load<i32>((<usize>(base + <i32>(<u32><i32>(x) >>> <u32>4)) << 2));
     let lo: i32 = ((<i32>(x) & 15) << 1);
-    let hi: i32 = (((<u32><i32>(x) >>> <u32>4) == (<u32><i32>(e) >>> <u32>4)) ? ((<i32>(e) & 15) << 1) : 32);
+    let hi: i32 = ((<i32>((<u32><i32>(x) >>> <u32>4)) == <i32>((<u32>e >>> <u32>4))) ? ((e & 15) << 1) : 32);
     if ((((w & 3)) != SIZE_TAG)) {
       let used: i32 = (((w & <i32>(<u32>w >>> <u32>1)) & 1431655765) & (-(1 << lo)));
       if ((hi < 32)) {
@@ -1153,15 +1165,15 @@ export function allocFromTop(nb: i64, align: i64 = 0): i32 {
 // Heap.ts:2358 linksOk
 // @ts-ignore: decorator
 @inline export function linksOk(c: i64, size: i32): bool {
-  let W3: i64 = (<i64>(W2) + <i64>(W));
+  let W3: i32 = (W2 + W);
   let fd: i32 = load<i32>(<usize>(<i32>(c) + W2));
-  if (((fd != 0) && ((!linkOk(fd) || (<i64>(load<i32>(<usize>(fd + <i32>(W3)))) != c))))) {
+  if (((fd != 0) && ((!linkOk(fd) || (<i64>(load<i32>(<usize>(fd + W3))) != c))))) {
     return false;
   }
   if ((<i64>(load<i32>(<usize>(bins + (<i32>(binOf(<i64>(size))) << 2)))) == c)) {
     return true;
   }
-  let bk: i32 = load<i32>(<usize>(<i32>(c) + <i32>(W3)));
+  let bk: i32 = load<i32>(<usize>(<i32>(c) + W3));
   return (((bk != 0) && linkOk(bk)) && (<i64>(load<i32>(<usize>(bk + W2))) == c));
 }
 
@@ -1174,9 +1186,9 @@ export function allocFromTop(nb: i64, align: i64 = 0): i32 {
 // Heap.ts:2223 setMark
 // @ts-ignore: decorator
 @inline export function setMark(c: i64, v: i32): void {
-  let i: i64 = mapWord(c);
+  let i: i32 = mapWord(c);
   let sh: i32 = ((<i32>(<u32>(<i32>(c) - arena) >>> <u32>gshift) & 15) << 1);
-  store<i32>((<usize><i32>(i) << 2), ((load<i32>((<usize><i32>(i) << 2)) & (~(3 << sh))) | (v << sh)));
+  store<i32>((<usize>i << 2), ((load<i32>((<usize>i << 2)) & (~(3 << sh))) | (v << sh)));
 }
 
 // Heap.ts:2309 insert
@@ -1198,11 +1210,11 @@ export function allocFromTop(nb: i64, align: i64 = 0): i32 {
 }
 
 // Heap.ts:2410 badPointer
-export function badPointer(p: i64, op: i32): void {
-  if (((<i64>((<u32><i32>(p) >>> <u32>0)) != p) || (((<i32>(p) & amask)) != 0))) {
+export function badPointer(p: u32, op: i32): void {
+  if ((((<u32><i32>(p) >>> <u32>0) != p) || (((<i32>(p) & amask)) != 0))) {
     fail(2 /* InvalidPointerError */, 0, op, <f64>(p)); unreachable();
   }
-  let c: i64 = (p - <i64>(W2));
+  let c: i64 = (<i64>(p) - <i64>(W2));
   let top: i32 = topAddr();
   if (((c < <i64>(arena)) || (c >= <i64>(endAddr())))) {
     fail(2 /* InvalidPointerError */, 0, op, <f64>(p)); unreachable();
@@ -1210,11 +1222,11 @@ export function badPointer(p: i64, op: i32): void {
   let s: i32 = load<i32>(<usize>(<i32>(c) + W));
   let size: i32 = (s & (~FLAG_BITS));
   let looksFreed: bool = (((((s & CINUSE)) == 0) && (size >= minChunk)) && (((size & amask)) == 0));
-  if ((c >= <i64>(top))) {
+  if ((<i32>(c) >= top)) {
     if ((looksFreed && ((c + <i64>(size)) <= <i64>(endAddr())))) {
       fail(1 /* DoubleFreeError */, 0, op, <f64>(p)); unreachable();
     }
-  } else if (((c >= <i64>(arena)) && (c < <i64>(top)))) {
+  } else if (((<i32>(c) >= arena) && (<i32>(c) < top))) {
     let x: i64 = <i64>(arena);
     while ((x < <i64>(top))) {
       let xs: i32 = (load<i32>(<usize>(<i32>(x) + W)) & (~FLAG_BITS));
@@ -1258,16 +1270,16 @@ export function grow(need: i64): i64 {
   for (let padded: i64 = <i64>(1); (padded >= <i64>(0)); padded--) {
     let incr: i64 = ((padded == <i64>(1)) ? (ceilDiv(((need + <i64>(pad))), <i64>(page)) * <i64>(page)) : <i64>(((<i32>(need) + amask) & (~amask))));
     let newCover: i64 = <i64>(cover);
-    let bmChunk: i64 = <i64>(0);
+    let bmChunk: i32 = 0;
     while (((((<i64>(end) + incr) - <i64>(arena)) > newCover) && (newCover < <i64>(2147483648)))) {
       newCover = (newCover * <i64>(2));
       bmChunk = bitmapChunkSize(newCover);
-      incr = ((padded == <i64>(1)) ? (ceilDiv((((need + bmChunk) + <i64>(pad))), <i64>(page)) * <i64>(page)) : <i64>((((<i32>(need) + <i32>(bmChunk)) + amask) & (~amask))));
+      incr = ((padded == <i64>(1)) ? (ceilDiv((((need + <i64>(bmChunk)) + <i64>(pad))), <i64>(page)) * <i64>(page)) : <i64>((((<i32>(need) + bmChunk) + amask) & (~amask))));
     }
     if (((((<i64>(end) + incr) - <i64>(arena)) > newCover) || ((<i64>(end) + incr) > <i64>(load<i32>(<usize>(hdr + (4 * H_LIMIT))))))) {
       continue;
     }
-    if ((bmChunk != <i64>(0))) {
+    if ((bmChunk != 0)) {
       freeChunk((<i64>(load<i32>(<usize>(hdr + (4 * H_BITMAP)))) - <i64>(W2)), 5 /* malloc */, true);
     }
     if ((hostSbrk(incr) == <i64>((-1)))) {
@@ -1278,48 +1290,48 @@ export function grow(need: i64): i64 {
     let top: i32 = load<i32>(<usize>(hdr + (4 * H_TOP)));
     store<i32>(<usize>(top + W), ((<i32>(newEnd) - top) | (load<i32>(<usize>(top + W)) & PINUSE)));
     noteFootprint();
-    return ((bmChunk != <i64>(0)) ? newCover : <i64>(0));
+    return ((bmChunk != 0) ? newCover : <i64>(0));
   }
   return <i64>((-1));
 }
 
 // Heap.ts:2189 moveBitmap
 export function moveBitmap(cover: i64): void {
-  let chunkSize: i64 = bitmapChunkSize(cover);
-  let newPayload: i64 = (<i64>(carveTop(chunkSize, false)) + <i64>(W2));
+  let chunkSize: i32 = bitmapChunkSize(cover);
+  let newPayload: i64 = (<i64>(carveTop(<i64>(chunkSize), false)) + <i64>(W2));
   let oldPayload: i32 = load<i32>(<usize>(hdr + (4 * H_BITMAP)));
-  let oldBytes: u32 = (<u32>load<i32>(<usize>(hdr + (4 * H_COVER))) >>> <u32>(gshift + 2));
-  memory.fill(<usize><i32>(newPayload), 0, <usize>(<i32>(chunkSize) - W));
-  memory.copy(<usize><i32>(newPayload), <usize>oldPayload, <usize><i32>(oldBytes));
+  let oldBytes: i32 = <i32>((<u32>load<i32>(<usize>(hdr + (4 * H_COVER))) >>> <u32>(gshift + 2)));
+  memory.fill(<usize><i32>(newPayload), 0, <usize>(chunkSize - W));
+  memory.copy(<usize><i32>(newPayload), <usize>oldPayload, <usize>oldBytes);
   store<i32>(<usize>(hdr + (4 * H_BITMAP)), <i32>(newPayload));
   store<i32>(<usize>(hdr + (4 * H_COVER)), <i32>(cover));
-  markChunk((newPayload - <i64>(W2)), chunkSize, MARK_USED);
+  markChunk((newPayload - <i64>(W2)), <i64>(chunkSize), MARK_USED);
   freeChunk((<i64>(oldPayload) - <i64>(W2)), 5 /* malloc */);
 }
 
 // Heap.ts:2178 bitmapChunkSize
 // @ts-ignore: decorator
-@inline export function bitmapChunkSize(cover: i64): i64 {
-  let bytes: u32 = (<u32><i32>(cover) >>> <u32>(gshift + 2));
-  return imax(<i64>(minChunk), <i64>((((<i32>(bytes) + W) + amask) & (~amask))));
+@inline export function bitmapChunkSize(cover: i64): i32 {
+  let bytes: i32 = <i32>((<u32><i32>(cover) >>> <u32>(gshift + 2)));
+  return <i32>(imax(<i64>(minChunk), <i64>((((bytes + W) + amask) & (~amask)))));
 }
 
 // Heap.ts:2211 mapWord
 // @ts-ignore: decorator
-@inline export function mapWord(c: i64): i64 {
-  return (<i64>(((<u32>load<i32>(<usize>(hdr + (4 * H_BITMAP))) >>> <u32>2))) + <i64>(((<u32>(<i32>(c) - arena) >>> <u32>(gshift + 4)))));
+@inline export function mapWord(c: i64): i32 {
+  return (<i32>(<u32>load<i32>(<usize>(hdr + (4 * H_BITMAP))) >>> <u32>2) + <i32>(<u32>(<i32>(c) - arena) >>> <u32>(gshift + 4)));
 }
 
 // Heap.ts:2337 unmarkBin
 // @ts-ignore: decorator
 @inline export function unmarkBin(idx: i64): void {
-  let w: u32 = (<u32><i32>(idx) >>> <u32>5);
-  let wa: i64 = (<i64>(hdr) + (<i64>(4) * ((<i64>(H_BINMAP) + <i64>(w)))));
+  let w: i32 = <i32>((<u32><i32>(idx) >>> <u32>5));
+  let wa: u32 = (<u32>hdr + <u32>(4 * (H_BINMAP + w)));
   let left: i32 = (load<i32>(<usize><i32>(wa)) & (~(1 << (<i32>(idx) & 31))));
   store<i32>(<usize><i32>(wa), left);
   if ((left == 0)) {
-    let sa: i64 = (<i64>(hdr) + (<i64>(4) * <i64>(H_SUMMARY)));
-    store<i32>(<usize><i32>(sa), (load<i32>(<usize><i32>(sa)) & (~(1 << <i32>(w)))));
+    let sa: i32 = (hdr + (4 * H_SUMMARY));
+    store<i32>(<usize>sa, (load<i32>(<usize>sa) & (~(1 << w))));
   }
 }
 
@@ -1334,12 +1346,12 @@ export function lowerBitmap(): void {
   }
   let ps: i32 = load<i32>(<usize><i32>(bm));
   let prev: i64 = (bm - <i64>(ps));
-  let dvAt: u32 = (<u32>(hdr + (4 * H_DV)) >>> <u32>2);
+  let dvAt: i32 = <i32>((<u32>(hdr + (4 * H_DV)) >>> <u32>2));
   if (((((((ps < minChunk) || (((ps & amask)) != 0)) || (prev < <i64>(arena))) || (load<i32>(<usize>(<i32>(prev) + W)) != ((ps | PINUSE)))) || !freeChunkOk(prev, <i64>(ps))) || !sizeOk(bm, <i64>(bsize)))) {
     return;
   }
-  if ((prev == <i64>(load<i32>((<usize><i32>(dvAt) << 2))))) {
-    store<i32>((<usize><i32>(dvAt) << 2), 0);
+  if ((prev == <i64>(load<i32>((<usize>dvAt << 2))))) {
+    store<i32>((<usize>dvAt << 2), 0);
   } else if (linksOk(prev, ps)) {
     unlink(prev, ps);
   } else {
@@ -1364,7 +1376,7 @@ export function lowerBitmap(): void {
 }
 
 // Heap.ts:2887 carveOk
-export function carveOk(c: i32, size: i64, n: i64, align: i64, idx: i64, remDv: bool): void {
+export function carveOk(c: i32, size: i64, n: i64, align: u32, idx: i64, remDv: bool): void {
   let min: i32 = minChunk;
   let top: i32 = load<i32>(<usize>(hdr + (4 * H_TOP)));
   let fd: i32 = ((idx >= <i64>(0)) ? load<i32>(<usize>(c + W2)) : 0);
@@ -1373,7 +1385,7 @@ export function carveOk(c: i32, size: i64, n: i64, align: i64, idx: i64, remDv: 
   let whole: bool = ((c != top) && ((size - n) < <i64>(min)));
   if ((c >= 0)) {
     lead = (alignedIn(c, align) - <i64>(c));
-    tail = ((((whole ? size : n)) - lead) - (((n - align) - <i64>(min))));
+    tail = ((((whole ? size : n)) - lead) - (((n - <i64>(align)) - <i64>(min))));
     if (((lead == <i64>(0)) && (tail < <i64>(min)))) {
       return;
     }
@@ -1386,7 +1398,7 @@ export function carveOk(c: i32, size: i64, n: i64, align: i64, idx: i64, remDv: 
     fail(0 /* HeapCorruptionError */, 1 /* invalid size */, 3 /* memalign */, <f64>(at)); unreachable();
   }
   if ((c < 0)) {
-    for (let i: i64 = binOf(<i64>(min)); (i <= binOf((((align + <i64>(min)) - <i64>(amask)) - <i64>(1)))); i++) {
+    for (let i: i64 = binOf(<i64>(min)); (i <= binOf((((<i64>(align) + <i64>(min)) - <i64>(amask)) - <i64>(1)))); i++) {
       carveHeadOk(i, <i64>((-1)), 0);
     }
     return;
@@ -1438,21 +1450,21 @@ export function carveOk(c: i32, size: i64, n: i64, align: i64, idx: i64, remDv: 
 
 // bins.ts:45 ctz32
 // @ts-ignore: decorator
-@inline export function ctz32(x: i32): i64 {
-  return (<i64>(31) - <i64>(<i32>clz<u32>(<u32>(x & (-x)))));
+@inline export function ctz32(x: i32): i32 {
+  return (31 - <i32>clz<u32>(<u32>(x & (-x))));
 }
 
 // Heap.ts:2113 carveTop
 // @ts-ignore: decorator
 @inline export function carveTop(nb: i64, mark: bool = true): i32 {
-  let topAt: u32 = (<u32>(hdr + (4 * H_TOP)) >>> <u32>2);
-  let top: i32 = load<i32>((<usize><i32>(topAt) << 2));
+  let topAt: i32 = <i32>((<u32>(hdr + (4 * H_TOP)) >>> <u32>2));
+  let top: i32 = load<i32>((<usize>topAt << 2));
   let tsize: i64 = (<i64>(load<i32>(<usize>(hdr + (4 * H_END)))) - <i64>(top));
   let nt: i64 = (<i64>(top) + nb);
   store<i32>(<usize>(<i32>(nt) + W), ((<i32>(tsize) - <i32>(nb)) | PINUSE));
   newHead(nt);
   store<i32>(<usize>(top + W), ((<i32>(nb) | CINUSE) | (load<i32>(<usize>(top + W)) & PINUSE)));
-  store<i32>((<usize><i32>(topAt) << 2), <i32>(nt));
+  store<i32>((<usize>topAt << 2), <i32>(nt));
   if (mark) {
     markChunk(<i64>(top), nb, MARK_USED);
   }
