@@ -559,10 +559,14 @@ interface Seg {
   checked: boolean;
 }
 
-/** Whether block `p` of segment `g` is marked pending (pushed on its arena's remote frees). */
+/**
+ * Whether block `p` of segment `g` is marked pending (pushed on its arena's remote frees). A
+ * pointer inside the block's first granule shares its bit but is no block (blocks are aligned to
+ * a granule): not pending, so that the heap's free names it an invalid pointer.
+ */
 function pendingAt(v: Int32Array, g: Seg, p: number): boolean {
   const bit = (p - g.addr) >>> g.shift;
-  return (v[g.pending + ((bit >>> 5) << 1)]! & (1 << (bit & 31))) !== 0;
+  return (p & ((1 << g.shift) - 1)) === 0 && (v[g.pending + ((bit >>> 5) << 1)]! & (1 << (bit & 31))) !== 0;
 }
 
 /** Whether block `p` of segment `g` is in its arena's front cache (its bit in the cached bitmap; only 16-aligned blocks are ever cached). */
@@ -1035,7 +1039,7 @@ export class SharedHeap {
       const bit = (q - own.addr) >>> own.shift;
       const pw = own.pending + ((bit >>> 5) << 1);
       const mask = 1 << (bit & 31);
-      if ((v[pw]! & mask) !== 0) throw new DoubleFreeError("free", q);
+      if ((v[pw]! & mask) !== 0 && (q & ((1 << own.shift) - 1)) === 0) throw new DoubleFreeError("free", q); // (inside the first granule: as pendingAt)
       const tc = this.tcAt;
       if (tc !== 0) {
         // (The cached bitmap's word beside the pending one: the same cache line.)

@@ -142,3 +142,22 @@ describe("the front cache under a program's writes", () => {
     }
   });
 });
+
+describe("a block another thread has queued to free", () => {
+  it("a pointer inside it is an invalid pointer, from any thread (the block itself is a double free), and the block is freed once", () => {
+    const { heap, t77 } = two();
+    const p = t77.malloc(100); // t77 keeps its arena's lock until this task ends
+    t77.malloc(100);
+    heap.free(p); // t77's lock is held: p is marked pending and pushed on its arena's remote frees
+    for (const q of [p + 8, p + 4]) {
+      expect(() => heap.free(q)).toThrow(InvalidPointerError);
+      expect(() => t77.free(q)).toThrow(InvalidPointerError);
+    }
+    expect(() => heap.free(p)).toThrow(DoubleFreeError);
+    expect(() => t77.free(p)).toThrow(DoubleFreeError);
+    const before = heap.mallinfo().uordblks; // (drains the remote frees: p is freed once)
+    expect(() => t77.free(p)).toThrow(DoubleFreeError);
+    expect(heap.mallinfo().uordblks).toBe(before);
+    heap.check();
+  });
+});
