@@ -13,29 +13,43 @@ beforeAll(async () => {
   await compileWasmEngine(wasmEngine);
 });
 
+/**
+ * The heap the tests below damage: P (200 bytes) between guards, whose shrink to 1 byte leaves
+ * a tail of `tail` bytes (the next chunk in use: no merge); two freed chunks of the tail's size
+ * class, F2 the bin's head; then a use after free: F2's forward link names live block L's
+ * chunk, and L (the program's own bytes) holds the back link glibc's check wants, so the malloc
+ * that takes F2 makes L's chunk the bin's head.
+ */
+function stage(
+  heap: { malloc(n: number): number; free(p: number): void },
+  W: number,
+  min: number,
+  chunkFor: (n: number) => number,
+  write32: (at: number, v: number) => void,
+): { P: number; tail: number } {
+  const guard = (): number => heap.malloc(1);
+  guard();
+  const P = heap.malloc(200);
+  guard();
+  const tail = chunkFor(200) - min;
+  const F1 = heap.malloc(tail - W);
+  guard();
+  const F2 = heap.malloc(tail - W);
+  guard();
+  const L = heap.malloc(100);
+  guard();
+  heap.free(F1);
+  heap.free(F2);
+  write32(F2, L - 2 * W);
+  write32(L + W, F2 - 2 * W);
+  expect(heap.malloc(tail - W)).toBe(F2);
+  return { P, tail };
+}
+
 describe.each(SETUPS)("a rejected call changes nothing ($model, engine $engine)", (s) => {
   it(`realloc that shrinks a block, when the bin its tail would join has a head that is no free chunk (${label(s)})`, () => {
     const { heap, W, min, chunkFor, dv, bytes } = make(s);
-    const guard = (): number => heap.malloc(1);
-    // P, whose shrink to 1 byte leaves a tail of `tail` bytes (the next chunk is in use: no merge).
-    guard();
-    const P = heap.malloc(200);
-    guard();
-    const tail = chunkFor(200) - min;
-    // Two free chunks of the tail's size class, F2 the bin's head, F1 after it.
-    const F1 = heap.malloc(tail - W);
-    guard();
-    const F2 = heap.malloc(tail - W);
-    guard();
-    const L = heap.malloc(100);
-    guard();
-    heap.free(F1);
-    heap.free(F2);
-    // Use after free: F2's forward link names live block L's chunk, and L (the program's own
-    // bytes) holds the back link glibc's check wants, so malloc makes L's chunk the bin's head.
-    dv().setUint32(F2, L - 2 * W, true);
-    dv().setUint32(L + W, F2 - 2 * W, true);
-    expect(heap.malloc(tail - W)).toBe(F2);
+    const { P } = stage(heap, W, min, chunkFor, (at, v) => dv().setUint32(at, v, true));
     // P's bytes, as the program wrote them.
     const u8 = new Uint8Array(heap.memory.buffer);
     for (let i = 0; i < 200; i++) u8[P + i] = (i * 7 + 1) & 0xff;
@@ -62,21 +76,7 @@ describe.each(SETUPS)("a rejected call changes nothing ($model, engine $engine)"
 
   it(`after that rejected realloc, the block is still whole: no interior pointer is a block, and growing it keeps its bytes (${label(s)})`, () => {
     const { heap, W, min, chunkFor, dv } = make(s);
-    heap.malloc(1);
-    const P = heap.malloc(200);
-    heap.malloc(1);
-    const tail = chunkFor(200) - min;
-    const F1 = heap.malloc(tail - W);
-    heap.malloc(1);
-    const F2 = heap.malloc(tail - W);
-    heap.malloc(1);
-    const L = heap.malloc(100);
-    heap.malloc(1);
-    heap.free(F1);
-    heap.free(F2);
-    dv().setUint32(F2, L - 2 * W, true);
-    dv().setUint32(L + W, F2 - 2 * W, true);
-    expect(heap.malloc(tail - W)).toBe(F2);
+    const { P } = stage(heap, W, min, chunkFor, (at, v) => dv().setUint32(at, v, true));
     const u8 = (): Uint8Array => new Uint8Array(heap.memory.buffer);
     for (let i = 0; i < 200; i++) u8()[P + i] = (i * 7 + 1) & 0xff;
     try {
@@ -104,21 +104,7 @@ describe.each(["lp64", "ilp32"] as const)("process.heap (%s): a rejected realloc
     const A = model === "ilp32" ? 8 : 16;
     const min = 4 * W;
     const chunkFor = (n: number): number => Math.max(min, (n + W + A - 1) & ~(A - 1));
-    heap.malloc(1);
-    const P = heap.malloc(200);
-    heap.malloc(1);
-    const tail = chunkFor(200) - min;
-    const F1 = heap.malloc(tail - W);
-    heap.malloc(1);
-    const F2 = heap.malloc(tail - W);
-    heap.malloc(1);
-    const L = heap.malloc(100);
-    heap.malloc(1);
-    heap.free(F1);
-    heap.free(F2);
-    as.write32(F2, L - 2 * W);
-    as.write32(L + W, F2 - 2 * W);
-    expect(heap.malloc(tail - W)).toBe(F2);
+    const { P } = stage(heap, W, min, chunkFor, (at, v) => as.write32(at, v));
     const data = Uint8Array.from({ length: 200 }, (_, i) => (i * 7 + 1) & 0xff);
     as.writeBytes(P, data);
     let err: unknown = null;
