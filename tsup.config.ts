@@ -2,9 +2,9 @@ import { defineConfig } from "tsup";
 
 export default defineConfig([
   {
-    // The library: the root (`vmheap`), the pictures (`vmheap/viz`) and the heap's wasm engine
+    // The library: the root (`vmheap`), the heap alone (`vmheap/heap`), the pictures (`vmheap/viz`) and the heap's wasm engine
     // (`vmheap/wasm`: its binaries, apart so that the root stays small), for ESM and CJS.
-    entry: { index: "src/index.ts", viz: "src/viz/index.ts", wasm: "src/heap/wasm/index.ts" },
+    entry: { index: "src/index.ts", heap: "src/heap/index.ts", viz: "src/viz/index.ts", wasm: "src/heap/wasm/index.ts" },
     format: ["esm", "cjs"],
     // Shared code in shared chunks for CJS too: one copy of each class, so that an error
     // thrown by vmheap/viz is an instance of the ArgumentError that vmheap exports.

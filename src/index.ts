@@ -56,7 +56,8 @@ export {
   type WasmMemoryOptions,
 } from "./memory/LinearMemory.js";
 export { Brk, type BrkOptions, type BreakTarget, type BreakCell } from "./heap/Brk.js";
-import { Heap as HeapClass, type HeapMemory } from "./heap/Heap.js";
+import { Heap as HeapClass, withArenas, type HeapMemory } from "./heap/Heap.js";
+import { SharedHeap } from "./heap/arenas.js";
 export {
   DEFAULT_MMAP_THRESHOLD,
   DEFAULT_TRIM_THRESHOLD,
@@ -103,7 +104,7 @@ export type { TypedArray, TypedArrayConstructor } from "./heap/views.js";
  * ```
  * @class
  */
-export const Heap = HeapClass;
+export const Heap = /* @__PURE__ */ withArenas(SharedHeap); // (the class itself, with the arenas of concurrent heaps: see vmheap/heap for the heap alone)
 export type Heap<M extends HeapMemory = HeapMemory> = HeapClass<M>;
 export type { ProcessHeapOptions } from "./heap/PagedHeap.js";
 export { GlibcHeap, type GlibcHeapOptions } from "./heap/glibc/GlibcHeap.js";

@@ -18,7 +18,7 @@ import type { AddressSpace } from "../vm/AddressSpace.js";
 import { jsImports, type WasmImportOptions, type WasmImports } from "./wasm/abi.js";
 import type { WasmEngineBinaries, WasmEngineLink } from "./wasm/engine.js";
 import { allocArray, blockOf, resizeArray, viewOf, type TypedArray, type TypedArrayConstructor } from "./views.js";
-import { SHARED_AREA_BYTES, SharedHeap } from "./arenas.js";
+import { SHARED_AREA_BYTES, type SharedHeap } from "./arenas.js";
 import {
   H_MAGIC,
   H_CONFIG,
@@ -302,6 +302,29 @@ const layoutOf = (code: number): Layout => (code === 32 ? ILP32 : code === 33 ? 
 const isPow2 = (x: number): boolean => Number.isInteger(x) && x > 0 && x <= 2 ** 63 && 2 ** Math.round(Math.log2(x)) === x;
 
 /**
+ * The arenas of concurrent heaps (`arenas.ts`, with their logged engine): set by the package's
+ * root entry through {@link withArenas}, so that a program importing the heap alone
+ * (`vmheap/heap`) does not carry them. Null there: `concurrent: true` and attaching a
+ * concurrent heap's memory throw an error that names the root entry.
+ */
+let Arenas: typeof SharedHeap | null = null;
+
+/** The arenas, or the error of a build that left them out. */
+function arenas(what: string): typeof SharedHeap {
+  if (Arenas === null) throw new ArgumentError(`${what}: a concurrent heap needs the arenas of the package's root entry: import { Heap } from "vmheap" (vmheap/heap holds the single-threaded heap alone)`);
+  return Arenas;
+}
+
+/**
+ * Gives {@link Heap} the arenas of concurrent heaps; returns the class itself. The root entry
+ * exports `Heap` through this call, so that using `Heap` from there brings them along.
+ */
+export function withArenas(shared: typeof SharedHeap): typeof Heap {
+  Arenas = shared;
+  return Heap;
+}
+
+/**
  * A malloc-family heap with C (glibc) semantics whose whole state lives in the memory it
  * manages.
  *
@@ -372,6 +395,7 @@ export class Heap<M extends HeapMemory = LinearMemory> {
     if (layout === null) throw new ArgumentError(`Heap: dataModel must be "lp64", "ilp32" or "wasm32", got ${String(opts.dataModel)}`);
     const hdr = (base + 15) & ~15;
     const concurrent = opts.concurrent === true;
+    const Shared = concurrent ? arenas("Heap") : null; // (before the memory is touched)
     const host = new LinearHost(memory);
     // A second `new Heap` over a heap's memory (in another worker, say) would format it: every
     // block of the first heap lost, and both heaps then handing out the same memory.
@@ -395,7 +419,7 @@ export class Heap<M extends HeapMemory = LinearMemory> {
     host.attachBreak(hdr, limit, hdr + 4 * H_BRK);
     this.m = host.u32;
     if (!this.format(limit, opts)) throw new ArgumentError("Heap: the memory cannot hold an empty heap");
-    if (concurrent) this.shared = new SharedHeap(this, Heap, memory, hdr, true, undefined, opts.arenas !== false);
+    if (Shared !== null) this.shared = new Shared(this, Heap, memory, hdr, true, undefined, opts.arenas !== false);
     if (opts.engine !== undefined) {
       // The engine's functions take the place of the general path's (mallocImpl, freeImpl, ...).
       Object.assign(this, linkOf(opts.engine).run(this as Heap<HeapMemory>, opts.engine));
@@ -522,6 +546,7 @@ export class Heap<M extends HeapMemory = LinearMemory> {
     const model = (config >>> 8) & 0xff;
     const flags = (config >>> 16) & 0xff;
     if ((model !== 64 && model !== 32 && model !== 33) || (flags & ~FLAG_CONCURRENT) !== 0 || config >>> 24 !== 0) throw new HeapCorruptionError(`heap configuration word 0x${(config >>> 0).toString(16)} is not valid`, "attach", hdr);
+    const Shared = (flags & FLAG_CONCURRENT) !== 0 ? arenas("Heap.attach") : null;
     // The break's words make the heap's Brk before checkHeader runs: checked here, as it would.
     const brkStart = probe.ld(hdr + 4 * H_BRK_START);
     const limit = probe.ld(hdr + 4 * H_LIMIT);
@@ -529,7 +554,7 @@ export class Heap<M extends HeapMemory = LinearMemory> {
     if (limit < hdr || limit > MAX_HEAP_BYTES) throw new HeapCorruptionError(`heap limit 0x${(limit >>> 0).toString(16)} outside the memory a heap can have`, "attach", hdr);
     const heap = Object.create(Heap.prototype) as Heap;
     heap.initAttached(mem, hdr, model, flags);
-    if ((heap.mode & MODE_LOCK) !== 0) heap.shared = new SharedHeap(heap, Heap, mem, hdr, false, opts.threadId, true, opts.snapshot === true);
+    if (Shared !== null) heap.shared = new Shared(heap, Heap, mem, hdr, false, opts.threadId, true, opts.snapshot === true);
     // Other workers may be changing a concurrent heap's header: it is read holding the lock,
     // when the lock is free (a held one may never be released, in a copy of the bytes taken
     // during a call: Heap.recover releases it; the first call that gets the lock checks it).

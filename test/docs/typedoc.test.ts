@@ -20,6 +20,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
 /** The source of each of the package's entry points, as examples import them. */
 const ENTRY: Record<string, string> = {
   vmheap: "src/index.ts",
+  "vmheap/heap": "src/heap/index.ts",
   "vmheap/viz": "src/viz/index.ts",
   "vmheap/wasm": "src/heap/wasm/index.ts",
 };

@@ -60,7 +60,7 @@ export function takeErrno(): i32 {
   return e;
 }
 
-// Heap.ts:1896 mallocImpl
+// Heap.ts:1921 mallocImpl
 // @ts-ignore: decorator
 @inline export function mallocImpl(size: i64): i64 {
   if ((((MODE & MODE_SYNC)) != 0)) {
@@ -94,7 +94,7 @@ export function takeErrno(): i32 {
   super_freeChunk(validate(<u32>(ptr), 0 /* free */), 0 /* free */);
 }
 
-// Heap.ts:1918 callocImpl
+// Heap.ts:1943 callocImpl
 // @ts-ignore: decorator
 @inline export function callocImpl(nmemb: i64, size: i64): i64 {
   let total: i64 = product(<u32>(nmemb), <u32>(size));
@@ -109,7 +109,7 @@ export function takeErrno(): i32 {
   return p;
 }
 
-// Heap.ts:2656 reallocImpl
+// Heap.ts:2681 reallocImpl
 // @ts-ignore: decorator
 @inline export function reallocImpl(p: i64, size: i64): i64 {
   if ((<u32>(p) == 0)) {
@@ -167,7 +167,7 @@ export function takeErrno(): i32 {
   return reallocMove(c, <u32>(p), old, size);
 }
 
-// Heap.ts:1378 reallocarray
+// Heap.ts:1403 reallocarray
 // @ts-ignore: decorator
 @inline export function reallocarray(ptr: i64, nmemb: i64, size: i64): i64 {
   let total: i64 = product(<u32>(nmemb), <u32>(size));
@@ -181,7 +181,7 @@ export function takeErrno(): i32 {
   return reallocImpl(ptr, total);
 }
 
-// Heap.ts:2818 memalignImpl
+// Heap.ts:2843 memalignImpl
 export function memalignImpl(alignment: i64, size: i64): i64 {
   if ((<u32>(alignment) <= <u32>(ALIGN))) {
     return mallocImpl(size);
@@ -227,7 +227,7 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
   return (a + <i64>(W2));
 }
 
-// Heap.ts:1492 usableImpl
+// Heap.ts:1517 usableImpl
 // @ts-ignore: decorator
 @inline export function usableImpl(ptr: i64): i64 {
   if ((<u32>(ptr) == 0)) {
@@ -246,7 +246,7 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
   return (<i64>(size) - <i64>(W));
 }
 
-// Heap.ts:1648 trimImpl
+// Heap.ts:1673 trimImpl
 // @ts-ignore: decorator
 @inline export function trimImpl(pad: i64): i32 {
   if ((((MODE & MODE_SYNC)) != 0)) {
@@ -255,13 +255,13 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
   return trim(pad);
 }
 
-// Heap.ts:1866 sync
+// Heap.ts:1891 sync
 // @ts-ignore: decorator
 @inline export function sync(): void {
 
 }
 
-// Heap.ts:1952 allocChunk
+// Heap.ts:1977 allocChunk
 // @ts-ignore: decorator
 @inline export function allocChunk(nb: i64, align: u32 = 0): i32 {
   let dv: i32 = load<i32>(<usize>(hdr + (4 * H_DV)));
@@ -536,7 +536,7 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
   return true;
 }
 
-// Heap.ts:2487 super_freeChunk
+// Heap.ts:2512 super_freeChunk
 export function super_freeChunk(c: i64, op: i32, checkOnly: bool = false): void {
   let min: i32 = minChunk;
   let s: i32 = load<i32>(<usize>(<i32>(c) + W));
@@ -664,7 +664,7 @@ export function super_freeChunk(c: i64, op: i32, checkOnly: bool = false): void 
   }
 }
 
-// Heap.ts:2400 validate
+// Heap.ts:2425 validate
 // @ts-ignore: decorator
 @inline export function validate(p: u32, op: i32): i64 {
   if ((((MODE & MODE_SYNC)) != 0)) {
@@ -676,7 +676,7 @@ export function super_freeChunk(c: i64, op: i32, checkOnly: bool = false): void 
   return (<i64>(p) - <i64>(W2));
 }
 
-// Heap.ts:1936 product
+// Heap.ts:1961 product
 // @ts-ignore: decorator
 @inline export function product(nmemb: u32, size: u32): i64 {
   if (((nmemb < 0) || (size < 0))) {
@@ -694,7 +694,7 @@ export function freeChunk(c: i64, op: i32, checkOnly: bool = false): void {
   super_freeChunk(c, op, checkOnly);
 }
 
-// Heap.ts:2792 splitTail
+// Heap.ts:2817 splitTail
 export function splitTail(c: i64, s: i32, nb: i32, op: i32): void {
   let rem: i64 = (<i64>(((s & (~FLAG_BITS)))) - <i64>(nb));
   freeChunk(c, op, true);
@@ -721,13 +721,13 @@ export function splitTail(c: i64, s: i32, nb: i32, op: i32): void {
   freeChunk(r, op);
 }
 
-// Heap.ts:1889 topAddr
+// Heap.ts:1914 topAddr
 // @ts-ignore: decorator
 @inline export function topAddr(): i32 {
   return load<i32>(<usize>(hdr + (4 * H_TOP)));
 }
 
-// Heap.ts:2720 growIntoTop
+// Heap.ts:2745 growIntoTop
 export function growIntoTop(c: i64, s: i32, nb: i32): bool {
   let min: i32 = minChunk;
   let old: i32 = (s & (~FLAG_BITS));
@@ -779,7 +779,7 @@ export function growIntoTop(c: i64, s: i32, nb: i32): bool {
   return true;
 }
 
-// Heap.ts:2778 reallocMove
+// Heap.ts:2803 reallocMove
 export function reallocMove(c: i64, p: u32, old: i32, size: i64): i64 {
   let q: i64 = mallocImpl(size);
   if ((q == <i64>(0))) {
@@ -790,7 +790,7 @@ export function reallocMove(c: i64, p: u32, old: i32, size: i64): i64 {
   return q;
 }
 
-// Heap.ts:2216 markOf
+// Heap.ts:2241 markOf
 // @ts-ignore: decorator
 @inline export function markOf(c: i64): i32 {
   let w: i32 = load<i32>((<usize>mapWord(c) << 2));
@@ -800,19 +800,19 @@ export function reallocMove(c: i64, p: u32, old: i32, size: i64): i64 {
   return (<i32>(<u32>w >>> <u32>((<i32>(<u32>(<i32>(c) - arena) >>> <u32>gshift) & 15) << 1)) & 3);
 }
 
-// Heap.ts:2388 binOf
+// Heap.ts:2413 binOf
 // @ts-ignore: decorator
 @inline export function binOf(size: i64): i64 {
   return ((size < <i64>(smallLimit)) ? <i64>((<u32><i32>(size) >>> <u32>gshift)) : binIndex(size, gshift));
 }
 
-// Heap.ts:2281 linkOk
+// Heap.ts:2306 linkOk
 // @ts-ignore: decorator
 @inline export function linkOk(x: i32): bool {
   return ((x == 0) || ((((((((x + W2) & amask)) == 0) && (x >= arena)) && (x < topAddr())) && (markOf(<i64>(x)) == MARK_FREE))));
 }
 
-// Heap.ts:2372 unlink
+// Heap.ts:2397 unlink
 // @ts-ignore: decorator
 @inline export function unlink(c: i64, size: i32): void {
   let idx: i64 = binOf(<i64>(size));
@@ -832,7 +832,7 @@ export function reallocMove(c: i64, p: u32, old: i32, size: i64): i64 {
   }
 }
 
-// Heap.ts:2231 setSizeWord
+// Heap.ts:2256 setSizeWord
 // @ts-ignore: decorator
 @inline export function setSizeWord(c: i64, size: i64, on: bool): void {
   let n: i32 = (<i32>(size) >> gshift);
@@ -841,14 +841,14 @@ export function reallocMove(c: i64, p: u32, old: i32, size: i64): i64 {
   }
 }
 
-// Heap.ts:2243 unmarkChunk
+// Heap.ts:2268 unmarkChunk
 // @ts-ignore: decorator
 @inline export function unmarkChunk(c: i64, size: i32): void {
   setSizeWord(c, <i64>(size), false);
   setMark(c, 0);
 }
 
-// Heap.ts:1989 allot
+// Heap.ts:2014 allot
 // @ts-ignore: decorator
 @inline export function allot(c: i64, pin: i32, size: i64, nb: i64, remTo: i32): void {
   let dvAt: i32 = <i32>((<u32>(hdr + (4 * H_DV)) >>> <u32>2));
@@ -881,7 +881,7 @@ export function reallocMove(c: i64, p: u32, old: i32, size: i64): i64 {
   }
 }
 
-// Heap.ts:2871 alignedIn
+// Heap.ts:2896 alignedIn
 // @ts-ignore: decorator
 @inline export function alignedIn(c: i32, align: u32): i64 {
   let p: i64 = (<i64>(c) + <i64>(W2));
@@ -895,7 +895,7 @@ export function reallocMove(c: i64, p: u32, old: i32, size: i64): i64 {
   return (p - <i64>(W2));
 }
 
-// Heap.ts:2206 newHead
+// Heap.ts:2231 newHead
 // @ts-ignore: decorator
 @inline export function newHead(c: i64): void {
   if ((W == 8)) {
@@ -903,14 +903,14 @@ export function reallocMove(c: i64, p: u32, old: i32, size: i64): i64 {
   }
 }
 
-// Heap.ts:2237 markChunk
+// Heap.ts:2262 markChunk
 // @ts-ignore: decorator
 @inline export function markChunk(c: i64, size: i64, v: i32): void {
   setMark(c, v);
   setSizeWord(c, size, true);
 }
 
-// Heap.ts:2393 isLive
+// Heap.ts:2418 isLive
 // @ts-ignore: decorator
 @inline export function isLive(p: u32): bool {
   if ((((<u32><i32>(p) >>> <u32>0) != p) || (((<i32>(p) & amask)) != 0))) {
@@ -920,7 +920,7 @@ export function reallocMove(c: i64, p: u32, old: i32, size: i64): i64 {
   return ((((c >= <i64>(arena)) && (<i64>(p) < <i64>(topAddr()))) && (markOf(c) == MARK_USED)) && (<i64>(p) != <i64>(load<i32>(<usize>(hdr + (4 * H_BITMAP))))));
 }
 
-// Heap.ts:2253 sizeOk
+// Heap.ts:2278 sizeOk
 // @ts-ignore: decorator
 @inline export function sizeOk(c: i64, size: i64): bool {
   if ((((size < <i64>(minChunk)) || (((<i32>(size) & amask)) != 0)) || ((c + size) > <i64>(load<i32>(<usize>(hdr + (4 * H_TOP))))))) {
@@ -955,7 +955,7 @@ export function reallocMove(c: i64, p: u32, old: i32, size: i64): i64 {
   return (((c + size) == <i64>(load<i32>(<usize>(hdr + (4 * H_TOP))))) || (((<i32>(<u32>load<i32>((<usize>we << 2)) >>> <u32>((e & 15) << 1)) & 1)) != 0));
 }
 
-// Heap.ts:2605 trim
+// Heap.ts:2630 trim
 export function trim(pad: i64): i32 {
   lowerBitmap();
   let top: i32 = topAddr();
@@ -974,7 +974,7 @@ export function trim(pad: i64): i32 {
   return 1;
 }
 
-// Heap.ts:2040 takeFree
+// Heap.ts:2065 takeFree
 export function takeFree(c: i32, idx: i64, nb: i64, toDv: bool, align: u32 = 0): i32 {
   let dvAt: i32 = <i32>((<u32>(hdr + (4 * H_DV)) >>> <u32>2));
   let dv: i32 = load<i32>((<usize>dvAt << 2));
@@ -1011,7 +1011,7 @@ export function takeFree(c: i32, idx: i64, nb: i64, toDv: bool, align: u32 = 0):
   return c;
 }
 
-// Heap.ts:2019 takeDv
+// Heap.ts:2044 takeDv
 export function takeDv(dv: i32, nb: i64, align: u32 = 0): i32 {
   let s: i32 = load<i32>(<usize>(dv + W));
   let size: i32 = (s & (~FLAG_BITS));
@@ -1026,7 +1026,7 @@ export function takeDv(dv: i32, nb: i64, align: u32 = 0): i32 {
   return dv;
 }
 
-// Heap.ts:2286 findBin
+// Heap.ts:2311 findBin
 // @ts-ignore: decorator
 @inline export function findBin(idx: i64): i64 {
   let words: i32 = (hdr + (4 * H_BINMAP));
@@ -1068,7 +1068,7 @@ export function takeDv(dv: i32, nb: i64, align: u32 = 0): i32 {
   return binIndex(((size + <i64>(((1 << (fl - SL_BITS))))) - <i64>(1)), granuleShift);
 }
 
-// Heap.ts:2081 allocFromTop
+// Heap.ts:2106 allocFromTop
 export function allocFromTop(nb: i64, align: u32 = 0): i32 {
   checkTop(5 /* malloc */);
   let top: i32 = load<i32>(<usize>(hdr + (4 * H_TOP)));
@@ -1088,13 +1088,13 @@ export function allocFromTop(nb: i64, align: u32 = 0): i32 {
   return carveTop(nb);
 }
 
-// Heap.ts:2184 bitmapHeadOk
+// Heap.ts:2209 bitmapHeadOk
 // @ts-ignore: decorator
 @inline export function bitmapHeadOk(s: i32): bool {
   return ((((s & CINUSE)) != 0) && (((s & (~FLAG_BITS))) == bitmapChunkSize(<i64>((<u32>load<i32>(<usize>(hdr + (4 * H_COVER))) >>> <u32>0)))));
 }
 
-// Heap.ts:2325 markBin
+// Heap.ts:2350 markBin
 // @ts-ignore: decorator
 @inline export function markBin(idx: i64): void {
   let w: i32 = <i32>((<u32><i32>(idx) >>> <u32>5));
@@ -1132,7 +1132,7 @@ export function allocFromTop(nb: i64, align: u32 = 0): i32 {
   return ((((w & 3)) != SIZE_TAG) && (((<i32>(<u32>w >>> <u32>((g & 15) << 1)) & 3)) == MARK_FREE));
 }
 
-// Heap.ts:2445 liveInside
+// Heap.ts:2470 liveInside
 // @ts-ignore: decorator
 @inline export function liveInside(c: i64, n: i64): bool {
   let base: i32 = <i32>((<u32>load<i32>(<usize>(hdr + (4 * H_BITMAP))) >>> <u32>2));
@@ -1156,13 +1156,13 @@ export function allocFromTop(nb: i64, align: u32 = 0): i32 {
   return false;
 }
 
-// Heap.ts:2468 footerOk
+// Heap.ts:2493 footerOk
 // @ts-ignore: decorator
 @inline export function footerOk(c: i64, size: i32): bool {
   return ((load<i32>(<usize>(<i32>(c) + size)) == size) && (((load<i32>(<usize>((<i32>(c) + size) + W)) & PINUSE)) == 0));
 }
 
-// Heap.ts:2358 linksOk
+// Heap.ts:2383 linksOk
 // @ts-ignore: decorator
 @inline export function linksOk(c: i64, size: i32): bool {
   let W3: i32 = (W2 + W);
@@ -1177,13 +1177,13 @@ export function allocFromTop(nb: i64, align: u32 = 0): i32 {
   return (((bk != 0) && linkOk(bk)) && (<i64>(load<i32>(<usize>(bk + W2))) == c));
 }
 
-// Heap.ts:2276 freeChunkOk
+// Heap.ts:2301 freeChunkOk
 // @ts-ignore: decorator
 @inline export function freeChunkOk(c: i64, size: i64): bool {
   return ((((((((<i32>(c) + W2) & amask)) == 0) && (c >= <i64>(arena))) && (c < <i64>(topAddr()))) && (markOf(c) == MARK_FREE)) && sizeOk(c, size));
 }
 
-// Heap.ts:2223 setMark
+// Heap.ts:2248 setMark
 // @ts-ignore: decorator
 @inline export function setMark(c: i64, v: i32): void {
   let i: i32 = mapWord(c);
@@ -1191,7 +1191,7 @@ export function allocFromTop(nb: i64, align: u32 = 0): i32 {
   store<i32>((<usize>i << 2), ((load<i32>((<usize>i << 2)) & (~(3 << sh))) | (v << sh)));
 }
 
-// Heap.ts:2309 insert
+// Heap.ts:2334 insert
 // @ts-ignore: decorator
 @inline export function insert(c: i64, size: i64): void {
   let idx: i64 = ((size < <i64>(smallLimit)) ? <i64>((<u32><i32>(size) >>> <u32>gshift)) : binIndex(size, gshift));
@@ -1209,7 +1209,7 @@ export function allocFromTop(nb: i64, align: u32 = 0): i32 {
   store<i32>(<usize><i32>(slot), <i32>(c));
 }
 
-// Heap.ts:2410 badPointer
+// Heap.ts:2435 badPointer
 export function badPointer(p: u32, op: i32): void {
   if ((((<u32><i32>(p) >>> <u32>0) != p) || (((<i32>(p) & amask)) != 0))) {
     fail(2 /* InvalidPointerError */, 0, op, <f64>(p)); unreachable();
@@ -1245,7 +1245,7 @@ export function badPointer(p: u32, op: i32): void {
   fail(2 /* InvalidPointerError */, 0, op, <f64>(p)); unreachable();
 }
 
-// Heap.ts:2101 checkTop
+// Heap.ts:2126 checkTop
 // @ts-ignore: decorator
 @inline export function checkTop(op: i32): void {
   let top: i32 = load<i32>(<usize>(hdr + (4 * H_TOP)));
@@ -1255,13 +1255,13 @@ export function badPointer(p: u32, op: i32): void {
   }
 }
 
-// Heap.ts:1892 endAddr
+// Heap.ts:1917 endAddr
 // @ts-ignore: decorator
 @inline export function endAddr(): i32 {
   return load<i32>(<usize>(hdr + (4 * H_END)));
 }
 
-// Heap.ts:2137 grow
+// Heap.ts:2162 grow
 export function grow(need: i64): i64 {
   let end: i32 = load<i32>(<usize>(hdr + (4 * H_END)));
   let page: i32 = PAGE;
@@ -1295,7 +1295,7 @@ export function grow(need: i64): i64 {
   return <i64>((-1));
 }
 
-// Heap.ts:2189 moveBitmap
+// Heap.ts:2214 moveBitmap
 export function moveBitmap(cover: i64): void {
   let chunkSize: i32 = bitmapChunkSize(cover);
   let newPayload: i64 = (<i64>(carveTop(<i64>(chunkSize), false)) + <i64>(W2));
@@ -1309,20 +1309,20 @@ export function moveBitmap(cover: i64): void {
   freeChunk((<i64>(oldPayload) - <i64>(W2)), 5 /* malloc */);
 }
 
-// Heap.ts:2178 bitmapChunkSize
+// Heap.ts:2203 bitmapChunkSize
 // @ts-ignore: decorator
 @inline export function bitmapChunkSize(cover: i64): i32 {
   let bytes: i32 = <i32>((<u32><i32>(cover) >>> <u32>(gshift + 2)));
   return <i32>(imax(<i64>(minChunk), <i64>((((bytes + W) + amask) & (~amask)))));
 }
 
-// Heap.ts:2211 mapWord
+// Heap.ts:2236 mapWord
 // @ts-ignore: decorator
 @inline export function mapWord(c: i64): i32 {
   return (<i32>(<u32>load<i32>(<usize>(hdr + (4 * H_BITMAP))) >>> <u32>2) + <i32>(<u32>(<i32>(c) - arena) >>> <u32>(gshift + 4)));
 }
 
-// Heap.ts:2337 unmarkBin
+// Heap.ts:2362 unmarkBin
 // @ts-ignore: decorator
 @inline export function unmarkBin(idx: i64): void {
   let w: i32 = <i32>((<u32><i32>(idx) >>> <u32>5));
@@ -1335,7 +1335,7 @@ export function moveBitmap(cover: i64): void {
   }
 }
 
-// Heap.ts:2627 lowerBitmap
+// Heap.ts:2652 lowerBitmap
 export function lowerBitmap(): void {
   let bm: i64 = (<i64>(load<i32>(<usize>(hdr + (4 * H_BITMAP)))) - <i64>(W2));
   let bs: i32 = load<i32>(<usize>(<i32>(bm) + W));
@@ -1369,13 +1369,13 @@ export function lowerBitmap(): void {
   newHead(nt);
 }
 
-// Heap.ts:1886 setWord
+// Heap.ts:1911 setWord
 // @ts-ignore: decorator
 @inline export function setWord(i: i32, v: i64): void {
   store<i32>(<usize>(hdr + (4 * i)), <i32>(v));
 }
 
-// Heap.ts:2887 carveOk
+// Heap.ts:2912 carveOk
 export function carveOk(c: i32, size: i64, n: i64, align: u32, idx: i64, remDv: bool): void {
   let min: i32 = minChunk;
   let top: i32 = load<i32>(<usize>(hdr + (4 * H_TOP)));
@@ -1438,7 +1438,7 @@ export function carveOk(c: i32, size: i64, n: i64, align: u32, idx: i64, remDv: 
   carveHeadOk(bin, idx, fd);
 }
 
-// Heap.ts:2350 popHead
+// Heap.ts:2375 popHead
 // @ts-ignore: decorator
 @inline export function popHead(c: i32, idx: i64): void {
   let fd: i32 = load<i32>(<usize>(c + W2));
@@ -1454,7 +1454,7 @@ export function carveOk(c: i32, size: i64, n: i64, align: u32, idx: i64, remDv: 
   return (31 - <i32>clz<u32>(<u32>(x & (-x))));
 }
 
-// Heap.ts:2113 carveTop
+// Heap.ts:2138 carveTop
 // @ts-ignore: decorator
 @inline export function carveTop(nb: i64, mark: bool = true): i32 {
   let topAt: i32 = <i32>((<u32>(hdr + (4 * H_TOP)) >>> <u32>2));
@@ -1471,7 +1471,7 @@ export function carveOk(c: i32, size: i64, n: i64, align: u32, idx: i64, remDv: 
   return top;
 }
 
-// Heap.ts:2173 noteFootprint
+// Heap.ts:2198 noteFootprint
 export function noteFootprint(): void {
   let fp: i64 = mallocFootprint();
   if ((fp > <i64>(maxFootprint()))) {
@@ -1479,7 +1479,7 @@ export function noteFootprint(): void {
   }
 }
 
-// Heap.ts:2942 carveHeadOk
+// Heap.ts:2967 carveHeadOk
 // @ts-ignore: decorator
 @inline export function carveHeadOk(i: i64, idx: i64, fd: i32): void {
   let slot: i64 = (<i64>(bins) + <i64>(((<i32>(i) << 2))));
@@ -1488,7 +1488,7 @@ export function noteFootprint(): void {
   }
 }
 
-// Heap.ts:1587 mallocFootprint
+// Heap.ts:1612 mallocFootprint
 // @ts-ignore: decorator
 @inline export function mallocFootprint(): i64 {
   if ((((MODE & MODE_SYNC)) != 0)) {
@@ -1497,25 +1497,25 @@ export function noteFootprint(): void {
   return ((<i64>(endAddr()) - <i64>(word(H_BRK_START))) + <i64>(mappedBytes()));
 }
 
-// Heap.ts:1617 maxFootprint
+// Heap.ts:1642 maxFootprint
 // @ts-ignore: decorator
 @inline export function maxFootprint(): i32 {
   return word(H_MAXFOOT);
 }
 
-// Heap.ts:1620 setMaxFootprint
+// Heap.ts:1645 setMaxFootprint
 // @ts-ignore: decorator
 @inline export function setMaxFootprint(v: i64): void {
   setWord(H_MAXFOOT, v);
 }
 
-// Heap.ts:1883 word
+// Heap.ts:1908 word
 // @ts-ignore: decorator
 @inline export function word(i: i32): i32 {
   return load<i32>(<usize>(hdr + (4 * i)));
 }
 
-// Heap.ts:1610 mappedBytes
+// Heap.ts:1635 mappedBytes
 // @ts-ignore: decorator
 @inline export function mappedBytes(): i32 {
   return word(H_MMAP_BYTES);

@@ -4,7 +4,7 @@
 /* eslint-disable */
 
 /** sha256 of the sources, the generated AssemblyScript, asc's version and its flags. */
-export const ENGINE_HASH = "3d547336571b5ed8b01fae1bb93d4fdcc5572782b7930b1396122cbf170fe63d";
+export const ENGINE_HASH = "d6b01feb87b6b0332b0bd553f7b18fe99efc94ca0ca2a16ee6239a557083ad51";
 
 /** The engine's binary for each data model, base64. */
 export const ENGINE_WASM: { readonly lp64: string; readonly ilp32: string; readonly wasm32: string } = {
