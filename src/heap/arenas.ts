@@ -1690,10 +1690,23 @@ export class SharedHeap {
       }
       v[tc + 2 * k + 1] = n;
     }
-    for (const g of this.segmentsOf(s)) for (let i = 1; i < pendingBytes(g.size, g.shift) >>> 1; i += 2) v[g.pending + i] = 0;
+    // The listed blocks' bits are set before the others are cleared, each word written once with
+    // what it keeps: at every store the bits name every listed block (and, until the last store,
+    // maybe blocks no list holds). A thread that dies in the middle leaves lists that the next
+    // recount keeps whole; cleared first, a listed block without its bit would be cut from its
+    // list there, and it and the blocks after it lost for good (allocated, in no list).
+    const keep = new Map<number, number>();
     for (const [g, x] of listed) {
       const cw = g.pending + (((x - g.addr) >>> g.shift >>> 5) << 1) + 1;
-      v[cw] = v[cw]! | (1 << (((x - g.addr) >>> g.shift) & 31));
+      const bit = 1 << (((x - g.addr) >>> g.shift) & 31);
+      v[cw] = v[cw]! | bit;
+      keep.set(cw, (keep.get(cw) ?? 0) | bit);
+    }
+    for (const g of this.segmentsOf(s)) {
+      for (let i = 1; i < pendingBytes(g.size, g.shift) >>> 1; i += 2) {
+        const want = keep.get(g.pending + i) ?? 0;
+        if (v[g.pending + i] !== want) v[g.pending + i] = want;
+      }
     }
   }
 
