@@ -46,6 +46,9 @@
 //   m[a >>> 2], m[i], m[...] = v   → 32-bit loads and stores of the module's memory, at the low
 //                                    32 bits of the address (where i32 arithmetic is exact)
 //   this.method(...)               → a function of the module; fields → globals and constants
+//   if (a || b) return; if (a && b) → one branch per test, in order (`ifThen`): binaryen would
+//                                    compute a chain of cheap tests without branches, each as
+//                                    0 or 1, which costs more where the first test decides
 //   Math.ceil(a / b), Math.floor   → exact integer division (ceilDiv, floorDiv)
 //   throw new XError(what, op, at) → an imported JavaScript `fail(kind, what, op, at)` that
 //                                    throws the same typed error (messages and operation
@@ -519,7 +522,8 @@ class Translator {
     this.scopes[this.scopes.length - 1].set(x.text, { ...v, r });
   }
 
-  stmt(s, ind) {
+  /** Statement `s`, indented by `ind`; `chained`: the `if` of an `else if`, kept one statement. */
+  stmt(s, ind, chained = false) {
     if (ts.isVariableStatement(s)) return this.varList(s.declarationList, ind, true);
     if (ts.isExpressionStatement(s)) {
       const e = s.expression;
@@ -534,6 +538,7 @@ class Translator {
       this.fail(s, "statement not translated");
     }
     if (ts.isIfStatement(s)) {
+      if (!chained && !s.elseStatement) return this.ifThen(s.expression, s.thenStatement, ind);
       const c = this.cond(s.expression);
       if (c.k === true) return ind + this.body(s.thenStatement, ind);
       if (c.k === false) return s.elseStatement ? ind + this.body(s.elseStatement, ind) : "";
@@ -541,7 +546,7 @@ class Translator {
       if (s.elseStatement && ts.isIfStatement(s.elseStatement)) {
         this.scopes.push(new Map());
         this.refine(s.expression, false);
-        out += ` else ${this.stmt(s.elseStatement, ind).trimStart()}`;
+        out += ` else ${this.stmt(s.elseStatement, ind, true).trimStart()}`;
         this.scopes.pop();
       } else if (s.elseStatement) out += ` else ${this.body(s.elseStatement, ind, s.expression, false)}`;
       // What follows an if whose branch always leaves is reached only when its condition is false (or true).
@@ -575,6 +580,54 @@ class Translator {
     if (ts.isContinueStatement(s) && !s.label) return `${ind}continue;`;
     if (ts.isEmptyStatement(s)) return "";
     this.fail(s, `statement kind ${ts.SyntaxKind[s.kind]} not translated`);
+  }
+
+  /**
+   * `if (e) then` without an else, each test of `e` its own branch: `if (a || b) leave;` (a
+   * branch that always leaves) as `if (a) leave; if (b) leave;`, `if (a && b) then` as
+   * `if (a) { if (b) then }`, in the same short-circuit order. Written as one condition,
+   * binaryen evaluates a chain of cheap tests without branches (each turned into 0 or 1, and-ed
+   * or or-ed), which costs more instructions on the path where the chain is decided early or
+   * where none holds, the common one for a chain of checks.
+   */
+  ifThen(e, then, ind) {
+    let x = e;
+    while (ts.isParenthesizedExpression(x)) x = x.expression;
+    const op = ts.isBinaryExpression(x) ? x.operatorToken.kind : null;
+    if (op === ts.SyntaxKind.BarBarToken && this.exits(then)) {
+      const a = this.ifThen(x.left, then, ind);
+      const b = this.ifThen(x.right, then, ind);
+      return a === "" ? b : b === "" ? a : `${a}\n${b}`;
+    }
+    if (op === ts.SyntaxKind.AmpersandAmpersandToken) {
+      // (a && b && c parses as (a && b) && c: its first test, then the rest nested)
+      const terms = [];
+      const flatten = (t) => {
+        while (ts.isParenthesizedExpression(t)) t = t.expression;
+        if (ts.isBinaryExpression(t) && t.operatorToken.kind === ts.SyntaxKind.AmpersandAmpersandToken) {
+          flatten(t.left);
+          flatten(t.right);
+        } else terms.push(t);
+      };
+      flatten(x);
+      const nest = (i, at) => {
+        if (i === terms.length - 1) return this.ifThen(terms[i], then, at);
+        const a = this.cond(terms[i]);
+        if (a.k === false) return "";
+        this.scopes.push(new Map());
+        this.refine(terms[i], true);
+        const inner = nest(i + 1, a.k === true ? at : at + "  ");
+        this.scopes.pop();
+        return a.k === true ? inner : `${at}if (${a.c}) {\n${inner}\n${at}}`;
+      };
+      return nest(0, ind);
+    }
+    const c = this.cond(e);
+    if (c.k === false) return "";
+    const out = c.k === true ? ind + this.body(then, ind) : `${ind}if (${c.c}) ${this.body(then, ind, e, true)}`;
+    // What follows an if whose branch always leaves is reached only when its condition is false.
+    if (this.exits(then)) this.refine(e, false);
+    return out;
   }
 
   slotOrRet() {

@@ -66,7 +66,11 @@ export function takeErrno(): i32 {
   if ((((MODE & MODE_SYNC)) != 0)) {
     sync();
   }
-  if (((<i64>((<u32><i32>(size) >>> <u32>0)) != size) || (size > <i64>(MAX_REQUEST)))) {
+  if ((<i64>((<u32><i32>(size) >>> <u32>0)) != size)) {
+    errno = 12 /* ENOMEM */;
+    return <i64>(0);
+  }
+  if ((size > <i64>(MAX_REQUEST))) {
     errno = 12 /* ENOMEM */;
     return <i64>(0);
   }
@@ -104,7 +108,9 @@ export function takeErrno(): i32 {
   }
   let p: i64 = ((((MODE & (MODE_ILP32 | MODE_ENGINE))) == 0) ? mallocImpl(total) : mallocImpl(total));
   if ((p != <i64>(0))) {
-    memory.fill(<usize><i32>(p), 0, <usize>((load<i32>(<usize>(<i32>(p) - W)) & (~FLAG_BITS)) - W));
+    {
+      memory.fill(<usize><i32>(p), 0, <usize>((load<i32>(<usize>(<i32>(p) - W)) & (~FLAG_BITS)) - W));
+    }
   }
   return p;
 }
@@ -120,7 +126,11 @@ export function takeErrno(): i32 {
     freeChunk(c, 1 /* realloc */);
     return <i64>(0);
   }
-  if (((<i64>((<u32><i32>(size) >>> <u32>0)) != size) || (size > <i64>(MAX_REQUEST)))) {
+  if ((<i64>((<u32><i32>(size) >>> <u32>0)) != size)) {
+    errno = 12 /* ENOMEM */;
+    return <i64>(0);
+  }
+  if ((size > <i64>(MAX_REQUEST))) {
     errno = 12 /* ENOMEM */;
     return <i64>(0);
   }
@@ -139,30 +149,39 @@ export function takeErrno(): i32 {
   let n: i64 = (c + <i64>(old));
   let top: i32 = topAddr();
   let bm: i64 = (<i64>(load<i32>(<usize>(hdr + (4 * H_BITMAP)))) - <i64>(W2));
-  if (((n == <i64>(top)) || (((n == bm) && ((bm + <i64>(((load<i32>(<usize>(<i32>(bm) + W)) & (~FLAG_BITS))))) == <i64>(top)))))) {
+  if ((n == <i64>(top))) {
     return (growIntoTop(c, s, nb) ? p : reallocMove(c, <u32>(p), old, size));
+  }
+  if ((n == bm)) {
+    if (((bm + <i64>(((load<i32>(<usize>(<i32>(bm) + W)) & (~FLAG_BITS))))) == <i64>(top))) {
+      return (growIntoTop(c, s, nb) ? p : reallocMove(c, <u32>(p), old, size));
+    }
   }
   let ns: i32 = load<i32>(<usize>(<i32>(n) + W));
   let nsize: i32 = (ns & (~FLAG_BITS));
-  if (((markOf(n) == MARK_FREE) && ((<i64>(old) + <i64>(nsize)) >= <i64>(nb)))) {
-    let dvAt: i32 = <i32>((<u32>(hdr + (4 * H_DV)) >>> <u32>2));
-    let isDv: bool = (n == <i64>(load<i32>((<usize>dvAt << 2))));
-    let rem: i64 = ((<i64>(old) + <i64>(nsize)) - <i64>(nb));
-    if ((!isDv && (rem >= <i64>(min)))) {
-      let idx: i64 = binOf(rem);
-      let slot: i64 = (<i64>(bins) + <i64>(((<i32>(idx) << 2))));
-      let h: i32 = load<i32>(<usize><i32>(slot));
-      if (((<i64>(h) == n) ? (binOf(<i64>(nsize)) != idx) : !linkOk(h))) {
-        fail(0 /* HeapCorruptionError */, 0 /* corrupted free list */, 1 /* realloc */, <f64>(slot)); unreachable();
+  if ((markOf(n) == MARK_FREE)) {
+    if (((<i64>(old) + <i64>(nsize)) >= <i64>(nb))) {
+      let dvAt: i32 = <i32>((<u32>(hdr + (4 * H_DV)) >>> <u32>2));
+      let isDv: bool = (n == <i64>(load<i32>((<usize>dvAt << 2))));
+      let rem: i64 = ((<i64>(old) + <i64>(nsize)) - <i64>(nb));
+      if (!isDv) {
+        if ((rem >= <i64>(min))) {
+          let idx: i64 = binOf(rem);
+          let slot: i64 = (<i64>(bins) + <i64>(((<i32>(idx) << 2))));
+          let h: i32 = load<i32>(<usize><i32>(slot));
+          if (((<i64>(h) == n) ? (binOf(<i64>(nsize)) != idx) : !linkOk(h))) {
+            fail(0 /* HeapCorruptionError */, 0 /* corrupted free list */, 1 /* realloc */, <f64>(slot)); unreachable();
+          }
+        }
       }
+      if (!isDv) {
+        unlink(n, nsize);
+      }
+      setSizeWord(c, <i64>(old), false);
+      unmarkChunk(n, nsize);
+      allot(c, (s & PINUSE), (<i64>(old) + <i64>(nsize)), <i64>(nb), (isDv ? REM_WAS_DV : REM_BIN));
+      return p;
     }
-    if (!isDv) {
-      unlink(n, nsize);
-    }
-    setSizeWord(c, <i64>(old), false);
-    unmarkChunk(n, nsize);
-    allot(c, (s & PINUSE), (<i64>(old) + <i64>(nsize)), <i64>(nb), (isDv ? REM_WAS_DV : REM_BIN));
-    return p;
   }
   return reallocMove(c, <u32>(p), old, size);
 }
@@ -173,7 +192,9 @@ export function takeErrno(): i32 {
   let total: i64 = product(<u32>(nmemb), <u32>(size));
   if ((total < <i64>(0))) {
     if ((<u32>(ptr) != 0)) {
-      validate(<u32>(ptr), 2 /* reallocarray */);
+      {
+        validate(<u32>(ptr), 2 /* reallocarray */);
+      }
     }
     errno = 12 /* ENOMEM */;
     return <i64>(0);
@@ -189,7 +210,15 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
   if ((((MODE & MODE_SYNC)) != 0)) {
     sync();
   }
-  if (((((<u32><i32>(size) >>> <u32>0) != <u32>(size)) || (<u32>(size) > <u32>MAX_REQUEST)) || (<u32>(alignment) > <u32>MAX_REQUEST))) {
+  if (((<u32><i32>(size) >>> <u32>0) != <u32>(size))) {
+    errno = 12 /* ENOMEM */;
+    return <i64>(0);
+  }
+  if ((<u32>(size) > <u32>MAX_REQUEST)) {
+    errno = 12 /* ENOMEM */;
+    return <i64>(0);
+  }
+  if ((<u32>(alignment) > <u32>MAX_REQUEST)) {
     errno = 12 /* ENOMEM */;
     return <i64>(0);
   }
@@ -265,8 +294,16 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
 // @ts-ignore: decorator
 @inline export function allocChunk(nb: i64, align: u32 = 0): i32 {
   let dv: i32 = load<i32>(<usize>(hdr + (4 * H_DV)));
-  if (((dv != 0) && (((((((dv + W2) & amask)) != 0) || (dv < arena)) || (dv >= topAddr()))))) {
-    fail(0 /* HeapCorruptionError */, 2 /* memory corruption (designated victim) */, 5 /* malloc */, <f64>(dv)); unreachable();
+  if ((dv != 0)) {
+    if (((((dv + W2) & amask)) != 0)) {
+      fail(0 /* HeapCorruptionError */, 2 /* memory corruption (designated victim) */, 5 /* malloc */, <f64>(dv)); unreachable();
+    }
+    if ((dv < arena)) {
+      fail(0 /* HeapCorruptionError */, 2 /* memory corruption (designated victim) */, 5 /* malloc */, <f64>(dv)); unreachable();
+    }
+    if ((dv >= topAddr())) {
+      fail(0 /* HeapCorruptionError */, 2 /* memory corruption (designated victim) */, 5 /* malloc */, <f64>(dv)); unreachable();
+    }
   }
   let idx: i64 = 0;
   if ((nb < <i64>(smallLimit))) {
@@ -275,8 +312,10 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
     if ((c != 0)) {
       return takeFree(c, idx, nb, false, align);
     }
-    if (((dv != 0) && (<i64>(((load<i32>(<usize>(dv + W)) & (~FLAG_BITS)))) >= nb))) {
-      return takeDv(dv, nb, align);
+    if ((dv != 0)) {
+      if ((<i64>(((load<i32>(<usize>(dv + W)) & (~FLAG_BITS)))) >= nb)) {
+        return takeDv(dv, nb, align);
+      }
     }
     idx = findBin((idx + <i64>(1)));
     if ((idx >= <i64>(0))) {
@@ -285,15 +324,28 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
   } else {
     idx = binIndex(nb, gshift);
     let c: i32 = load<i32>(<usize>(bins + (<i32>(idx) << 2)));
-    if (((c != 0) && ((((((((c + W2) & amask)) != 0) || (c < arena)) || (c >= topAddr())) || (<i64>(((load<i32>(<usize>(c + W)) & (~FLAG_BITS)))) >= nb))))) {
-      return takeFree(c, idx, nb, false, align);
+    if ((c != 0)) {
+      if (((((c + W2) & amask)) != 0)) {
+        return takeFree(c, idx, nb, false, align);
+      }
+      if ((c < arena)) {
+        return takeFree(c, idx, nb, false, align);
+      }
+      if ((c >= topAddr())) {
+        return takeFree(c, idx, nb, false, align);
+      }
+      if ((<i64>(((load<i32>(<usize>(c + W)) & (~FLAG_BITS)))) >= nb)) {
+        return takeFree(c, idx, nb, false, align);
+      }
     }
     idx = findBin(fitIndex(nb, gshift));
     if ((idx >= <i64>(0))) {
       return takeFree(load<i32>(<usize>(bins + (<i32>(idx) << 2))), idx, nb, false, align);
     }
-    if (((dv != 0) && (<i64>(((load<i32>(<usize>(dv + W)) & (~FLAG_BITS)))) >= nb))) {
-      return takeDv(dv, nb, align);
+    if ((dv != 0)) {
+      if ((<i64>(((load<i32>(<usize>(dv + W)) & (~FLAG_BITS)))) >= nb)) {
+        return takeDv(dv, nb, align);
+      }
     }
   }
   return allocFromTop(nb, align);
@@ -305,7 +357,16 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
   let min: i32 = minChunk;
   let p: i32 = (<i32>(ptr) | 0);
   let top: i32 = load<i32>(<usize>(hdr + (4 * H_TOP)));
-  if (((((<i64>(p) != ptr) || (((p & amask)) != 0)) || (p < (arena + W2))) || (p >= top))) {
+  if ((<i64>(p) != ptr)) {
+    return false;
+  }
+  if ((((p & amask)) != 0)) {
+    return false;
+  }
+  if ((p < (arena + W2))) {
+    return false;
+  }
+  if ((p >= top)) {
     return false;
   }
   let c: i32 = (p - W2);
@@ -315,17 +376,31 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
   let wi: i32 = (map + <i32>(<u32>g >>> <u32>4));
   let sh: i32 = ((g & 15) << 1);
   let word: i32 = load<i32>((<usize>wi << 2));
-  if ((((((word & 3)) == SIZE_TAG) || (((<i32>(<u32>word >>> <u32>sh) & 3)) != MARK_USED)) || (p == bitmap))) {
+  if ((((word & 3)) == SIZE_TAG)) {
+    return false;
+  }
+  if ((((<i32>(<u32>word >>> <u32>sh) & 3)) != MARK_USED)) {
+    return false;
+  }
+  if ((p == bitmap)) {
     return false;
   }
   let s: i32 = load<i32>(<usize>(c + W));
   let size: i32 = (s & (~FLAG_BITS));
-  if (((size < min) || (((size & amask)) != 0))) {
+  if ((size < min)) {
+    return false;
+  }
+  if ((((size & amask)) != 0)) {
     return false;
   }
   let n: u32 = (<u32>c + <u32>size);
-  if (((n > <u32>(top)) || (((W == 8) && (load<i32>(<usize>(c + 12)) != 0))))) {
+  if ((n > <u32>(top))) {
     return false;
+  }
+  if ((W == 8)) {
+    if ((load<i32>(<usize>(c + 12)) != 0)) {
+      return false;
+    }
   }
   let k: i32 = <i32>((<u32>size >>> <u32>gshift));
   let e: i32 = (g + k);
@@ -336,34 +411,80 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
   if (((k >= SIZE_WORD_GRANULES) ? ((after != 0) || (load<i32>((<usize>(wi + 1) << 2)) != (((k << 2) | SIZE_TAG)))) : ((((we == wi) ? (after & ((1 << es) - 1)) : ((after | (next & ((1 << es) - 1))) | ((we == (wi + 2)) ? load<i32>((<usize>(wi + 1) << 2)) : 0)))) != 0))) {
     return false;
   }
-  if (((((((s & PINUSE)) != 0) && (<i32>(n) != top)) && (((next & 3)) != SIZE_TAG)) && (((<i32>(<u32>next >>> <u32>es) & 3)) == MARK_USED))) {
-    let ns: i32 = load<i32>(<usize>(<i32>(n) + W));
-    let nsize: i32 = (ns & (~FLAG_BITS));
-    let idx: i64 = binOf(<i64>(size));
-    let slot: i32 = <i32>((<u32>(bins + (<i32>(idx) << 2)) >>> <u32>2));
-    let head: i32 = load<i32>((<usize>slot << 2));
-    let hg: i32 = <i32>((<u32>(head - arena) >>> <u32>gshift));
-    if ((((((((((ns & (CINUSE | PINUSE))) != ((CINUSE | PINUSE))) || (nsize < min)) || (((nsize & amask)) != 0)) || ((<u32><i32>(n) + <u32>nsize) > <u32>(top))) || (((W == 8) && (load<i32>(<usize>(<i32>(n) + 12)) != 0)))) || (((<i64>(n) == (<i64>(bitmap) - <i64>(W2))) && !bitmapHeadOk(ns)))) || (((head != 0) && (((((((((head + W2) & amask)) != 0) || (head < arena)) || (head >= top)) || (((load<i32>((<usize>(map + <i32>(<u32>hg >>> <u32>4)) << 2)) & 3)) == SIZE_TAG)) || (((<i32>(<u32>load<i32>((<usize>(map + <i32>(<u32>hg >>> <u32>4)) << 2)) >>> <u32>((hg & 15) << 1)) & 3)) != MARK_FREE))))))) {
-      return false;
+  if ((((s & PINUSE)) != 0)) {
+    if ((<i32>(n) != top)) {
+      if ((((next & 3)) != SIZE_TAG)) {
+        if ((((<i32>(<u32>next >>> <u32>es) & 3)) == MARK_USED)) {
+          let ns: i32 = load<i32>(<usize>(<i32>(n) + W));
+          let nsize: i32 = (ns & (~FLAG_BITS));
+          let idx: i64 = binOf(<i64>(size));
+          let slot: i32 = <i32>((<u32>(bins + (<i32>(idx) << 2)) >>> <u32>2));
+          let head: i32 = load<i32>((<usize>slot << 2));
+          let hg: i32 = <i32>((<u32>(head - arena) >>> <u32>gshift));
+          if ((((ns & (CINUSE | PINUSE))) != ((CINUSE | PINUSE)))) {
+            return false;
+          }
+          if ((nsize < min)) {
+            return false;
+          }
+          if ((((nsize & amask)) != 0)) {
+            return false;
+          }
+          if (((<u32><i32>(n) + <u32>nsize) > <u32>(top))) {
+            return false;
+          }
+          if ((W == 8)) {
+            if ((load<i32>(<usize>(<i32>(n) + 12)) != 0)) {
+              return false;
+            }
+          }
+          if ((<i64>(n) == (<i64>(bitmap) - <i64>(W2)))) {
+            if (!bitmapHeadOk(ns)) {
+              return false;
+            }
+          }
+          if ((head != 0)) {
+            if (((((head + W2) & amask)) != 0)) {
+              return false;
+            }
+            if ((head < arena)) {
+              return false;
+            }
+            if ((head >= top)) {
+              return false;
+            }
+            if ((((load<i32>((<usize>(map + <i32>(<u32>hg >>> <u32>4)) << 2)) & 3)) == SIZE_TAG)) {
+              return false;
+            }
+            if ((((<i32>(<u32>load<i32>((<usize>(map + <i32>(<u32>hg >>> <u32>4)) << 2)) >>> <u32>((hg & 15) << 1)) & 3)) != MARK_FREE)) {
+              return false;
+            }
+          }
+          if (checkOnly) {
+            return true;
+          }
+          store<i32>((<usize>wi << 2), (word & (~(2 << sh))));
+          store<i32>(<usize>(<i32>(n) + W), (ns & (~PINUSE)));
+          store<i32>(<usize>(c + W), (size | PINUSE));
+          store<i32>(<usize><i32>(n), size);
+          store<i32>(<usize>(c + W2), head);
+          if ((head != 0)) {
+            store<i32>(<usize>((head + W2) + W), c);
+          } else {
+            markBin(idx);
+          }
+          store<i32>((<usize>slot << 2), c);
+          if ((op != 5 /* malloc */)) {
+            if ((<i64>(n) == (<i64>(bitmap) - <i64>(W2)))) {
+              if ((((<i64>(size) + <i64>(load<i32>(<usize>(hdr + (4 * H_END))))) - <i64>(top)) > <i64>(load<i32>(<usize>(hdr + (4 * H_TRIM)))))) {
+                trim(<i64>(load<i32>(<usize>(hdr + (4 * H_TOPPAD)))));
+              }
+            }
+          }
+          return true;
+        }
+      }
     }
-    if (checkOnly) {
-      return true;
-    }
-    store<i32>((<usize>wi << 2), (word & (~(2 << sh))));
-    store<i32>(<usize>(<i32>(n) + W), (ns & (~PINUSE)));
-    store<i32>(<usize>(c + W), (size | PINUSE));
-    store<i32>(<usize><i32>(n), size);
-    store<i32>(<usize>(c + W2), head);
-    if ((head != 0)) {
-      store<i32>(<usize>((head + W2) + W), c);
-    } else {
-      markBin(idx);
-    }
-    store<i32>((<usize>slot << 2), c);
-    if ((((op != 5 /* malloc */) && (<i64>(n) == (<i64>(bitmap) - <i64>(W2)))) && (((<i64>(size) + <i64>(load<i32>(<usize>(hdr + (4 * H_END))))) - <i64>(top)) > <i64>(load<i32>(<usize>(hdr + (4 * H_TRIM))))))) {
-      trim(<i64>(load<i32>(<usize>(hdr + (4 * H_TOPPAD)))));
-    }
-    return true;
   }
   let toTop: bool = (<i32>(n) == top);
   let dvAt: i32 = <i32>((<u32>(hdr + (4 * H_DV)) >>> <u32>2));
@@ -379,21 +500,37 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
     let np: i32 = (<i32>(<u32>next >>> <u32>es) & 3);
     let nw: i32 = load<i32>(<usize>(<i32>(n) + W));
     let nsz: i32 = (nw & (~FLAG_BITS));
-    if (((nsz < min) || (((nsz & amask)) != 0))) {
+    if ((nsz < min)) {
+      return false;
+    }
+    if ((((nsz & amask)) != 0)) {
       return false;
     }
     let nEnd: u32 = (<u32><i32>(n) + <u32>nsz);
-    if (((nEnd > <u32>(top)) || (((W == 8) && (load<i32>(<usize>(<i32>(n) + 12)) != 0))))) {
+    if ((nEnd > <u32>(top))) {
       return false;
+    }
+    if ((W == 8)) {
+      if ((load<i32>(<usize>(<i32>(n) + 12)) != 0)) {
+        return false;
+      }
     }
     ns = nw;
     nsize = nsz;
     if ((np == MARK_USED)) {
-      if (((((ns & (CINUSE | PINUSE))) != ((CINUSE | PINUSE))) || (((<i64>(n) == (<i64>(bitmap) - <i64>(W2))) && !bitmapHeadOk(ns))))) {
+      if ((((ns & (CINUSE | PINUSE))) != ((CINUSE | PINUSE)))) {
         return false;
       }
+      if ((<i64>(n) == (<i64>(bitmap) - <i64>(W2)))) {
+        if (!bitmapHeadOk(ns)) {
+          return false;
+        }
+      }
     } else {
-      if (((np != MARK_FREE) || (((ns & (CINUSE | PINUSE))) != PINUSE))) {
+      if ((np != MARK_FREE)) {
+        return false;
+      }
+      if ((((ns & (CINUSE | PINUSE))) != PINUSE)) {
         return false;
       }
       let nk: i32 = <i32>((<u32>nsize >>> <u32>gshift));
@@ -404,20 +541,33 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
       if (((nk >= SIZE_WORD_GRANULES) ? ((nafter != 0) || (load<i32>((<usize>(we + 1) << 2)) != (((nk << 2) | SIZE_TAG)))) : (((((nwe == we) ? (nafter & ((1 << nes) - 1)) : ((nafter | (load<i32>((<usize>nwe << 2)) & ((1 << nes) - 1))) | ((nwe == (we + 2)) ? load<i32>((<usize>(we + 1) << 2)) : 0)))) != 0) || ((((<u32><i32>(n) + <u32>nsize) != <u32>(top)) && (((<i32>(<u32>load<i32>((<usize>nwe << 2)) >>> <u32>nes) & 1)) == 0)))))) {
         return false;
       }
-      if (((load<i32>(<usize>(<i32>(n) + nsize)) != nsize) || (((load<i32>(<usize>((<i32>(n) + nsize) + W)) & PINUSE)) != 0))) {
+      if ((load<i32>(<usize>(<i32>(n) + nsize)) != nsize)) {
+        return false;
+      }
+      if ((((load<i32>(<usize>((<i32>(n) + nsize) + W)) & PINUSE)) != 0)) {
         return false;
       }
       nIsDv = (<i32>(n) == load<i32>((<usize>dvAt << 2)));
-      if ((!nIsDv && !linksFree(<i32>(n), nsize, top, map))) {
-        return false;
+      if (!nIsDv) {
+        if (!linksFree(<i32>(n), nsize, top, map)) {
+          return false;
+        }
       }
       nextFree = true;
       chunkEnd = <i32>(nEnd);
     }
   } else {
     let ts: i32 = load<i32>(<usize>(top + W));
-    if ((((<i64>(((ts & (~FLAG_BITS)))) != (<i64>(load<i32>(<usize>(hdr + (4 * H_END)))) - <i64>(top))) || (((ts & (CINUSE | PINUSE))) != PINUSE)) || (((W == 8) && (load<i32>(<usize>(top + 12)) != 0))))) {
+    if ((<i64>(((ts & (~FLAG_BITS)))) != (<i64>(load<i32>(<usize>(hdr + (4 * H_END)))) - <i64>(top)))) {
       return false;
+    }
+    if ((((ts & (CINUSE | PINUSE))) != PINUSE)) {
+      return false;
+    }
+    if ((W == 8)) {
+      if ((load<i32>(<usize>(top + 12)) != 0)) {
+        return false;
+      }
     }
   }
   let start: i32 = c;
@@ -427,12 +577,23 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
   let prevIsDv: bool = false;
   if ((((s & PINUSE)) == 0)) {
     let psz: i32 = load<i32>(<usize>c);
-    if (((psz < min) || (((psz & amask)) != 0))) {
+    if ((psz < min)) {
+      return false;
+    }
+    if ((((psz & amask)) != 0)) {
       return false;
     }
     let pc: i32 = (c - psz);
-    if ((((pc < arena) || (load<i32>(<usize>(pc + W)) != ((psz | PINUSE)))) || (((W == 8) && (load<i32>(<usize>(pc + 12)) != 0))))) {
+    if ((pc < arena)) {
       return false;
+    }
+    if ((load<i32>(<usize>(pc + W)) != ((psz | PINUSE)))) {
+      return false;
+    }
+    if ((W == 8)) {
+      if ((load<i32>(<usize>(pc + 12)) != 0)) {
+        return false;
+      }
     }
     ps = psz;
     start = pc;
@@ -440,7 +601,10 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
     pw = (map + <i32>(<u32>pg >>> <u32>4));
     psh = ((pg & 15) << 1);
     let pword: i32 = load<i32>((<usize>pw << 2));
-    if (((((pword & 3)) == SIZE_TAG) || (((<i32>(<u32>pword >>> <u32>psh) & 3)) != MARK_FREE))) {
+    if ((((pword & 3)) == SIZE_TAG)) {
+      return false;
+    }
+    if ((((<i32>(<u32>pword >>> <u32>psh) & 3)) != MARK_FREE)) {
       return false;
     }
     let pk: i32 = <i32>((<u32>ps >>> <u32>gshift));
@@ -449,30 +613,40 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
       return false;
     }
     prevIsDv = (start == load<i32>((<usize>dvAt << 2)));
-    if ((!prevIsDv && !linksFree(start, ps, top, map))) {
-      return false;
+    if (!prevIsDv) {
+      if (!linksFree(start, ps, top, map)) {
+        return false;
+      }
     }
   }
   let total: i32 = (chunkEnd - start);
   let tidx: i64 = <i64>(0);
   let tslot: i32 = 0;
   let withDv: bool = (prevIsDv || nIsDv);
-  if ((!toTop && !withDv)) {
-    tidx = binOf(<i64>(total));
-    tslot = <i32>((<u32>(bins + (<i32>(tidx) << 2)) >>> <u32>2));
-    let h: i32 = load<i32>((<usize>tslot << 2));
-    if (((h != 0) && ((((h == start) && (start != c)) ? (binOf(<i64>(ps)) != tidx) : ((nextFree && (h == <i32>(n))) ? (binOf(<i64>(nsize)) != tidx) : !freeStart(h, top, map)))))) {
-      return false;
+  if (!toTop) {
+    if (!withDv) {
+      tidx = binOf(<i64>(total));
+      tslot = <i32>((<u32>(bins + (<i32>(tidx) << 2)) >>> <u32>2));
+      let h: i32 = load<i32>((<usize>tslot << 2));
+      if ((h != 0)) {
+        if ((((h == start) && (start != c)) ? (binOf(<i64>(ps)) != tidx) : ((nextFree && (h == <i32>(n))) ? (binOf(<i64>(nsize)) != tidx) : !freeStart(h, top, map)))) {
+          return false;
+        }
+      }
     }
   }
   if (checkOnly) {
     return true;
   }
-  if (((start != c) && !prevIsDv)) {
-    unlink(<i64>(start), ps);
+  if ((start != c)) {
+    if (!prevIsDv) {
+      unlink(<i64>(start), ps);
+    }
   }
-  if ((nextFree && !nIsDv)) {
-    unlink(<i64>(n), nsize);
+  if (nextFree) {
+    if (!nIsDv) {
+      unlink(<i64>(n), nsize);
+    }
   }
   if (nextFree) {
     if (((nsize >> gshift) >= SIZE_WORD_GRANULES)) {
@@ -530,8 +704,12 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
     }
     store<i32>((<usize>tslot << 2), start);
   }
-  if ((((op != 5 /* malloc */) && ((<i64>(start) + <i64>(total)) == (<i64>(bitmap) - <i64>(W2)))) && (((<i64>(total) + <i64>(load<i32>(<usize>(hdr + (4 * H_END))))) - <i64>(top)) > <i64>(load<i32>(<usize>(hdr + (4 * H_TRIM))))))) {
-    trim(<i64>(load<i32>(<usize>(hdr + (4 * H_TOPPAD)))));
+  if ((op != 5 /* malloc */)) {
+    if (((<i64>(start) + <i64>(total)) == (<i64>(bitmap) - <i64>(W2)))) {
+      if ((((<i64>(total) + <i64>(load<i32>(<usize>(hdr + (4 * H_END))))) - <i64>(top)) > <i64>(load<i32>(<usize>(hdr + (4 * H_TRIM)))))) {
+        trim(<i64>(load<i32>(<usize>(hdr + (4 * H_TOPPAD)))));
+      }
+    }
   }
   return true;
 }
@@ -547,7 +725,13 @@ export function super_freeChunk(c: i64, op: i32, checkOnly: bool = false): void 
   if ((markOf(c) != MARK_USED)) {
     fail(0 /* HeapCorruptionError */, 3 /* invalid pointer */, op, <f64>(c)); unreachable();
   }
-  if ((((size < min) || (((size & amask)) != 0)) || (n > <i64>(top)))) {
+  if ((size < min)) {
+    fail(0 /* HeapCorruptionError */, 1 /* invalid size */, op, <f64>(c)); unreachable();
+  }
+  if ((((size & amask)) != 0)) {
+    fail(0 /* HeapCorruptionError */, 1 /* invalid size */, op, <f64>(c)); unreachable();
+  }
+  if ((n > <i64>(top))) {
     fail(0 /* HeapCorruptionError */, 1 /* invalid size */, op, <f64>(c)); unreachable();
   }
   if (!sizeOk(c, <i64>(size))) {
@@ -561,24 +745,46 @@ export function super_freeChunk(c: i64, op: i32, checkOnly: bool = false): void 
   if ((((ns & PINUSE)) == 0)) {
     fail(0 /* HeapCorruptionError */, 5 /* double free or corruption (!prev) */, op, <f64>(c)); unreachable();
   }
-  if (((n == (<i64>(load<i32>(<usize>(hdr + (4 * H_BITMAP)))) - <i64>(W2))) && !bitmapHeadOk(ns))) {
-    fail(0 /* HeapCorruptionError */, 6 /* invalid next size (normal) */, op, <f64>(n)); unreachable();
+  if ((n == (<i64>(load<i32>(<usize>(hdr + (4 * H_BITMAP)))) - <i64>(W2)))) {
+    if (!bitmapHeadOk(ns)) {
+      fail(0 /* HeapCorruptionError */, 6 /* invalid next size (normal) */, op, <f64>(n)); unreachable();
+    }
   }
-  if (((W == 8) && (((load<i32>(<usize>(<i32>(n) + 12)) | load<i32>(<usize>(<i32>(c) + 12)))) != 0))) {
-    fail(0 /* HeapCorruptionError */, 6 /* invalid next size (normal) */, op, <f64>(n)); unreachable();
+  if ((W == 8)) {
+    if ((((load<i32>(<usize>(<i32>(n) + 12)) | load<i32>(<usize>(<i32>(c) + 12)))) != 0)) {
+      fail(0 /* HeapCorruptionError */, 6 /* invalid next size (normal) */, op, <f64>(n)); unreachable();
+    }
   }
   let dvAt: i32 = <i32>((<u32>(hdr + (4 * H_DV)) >>> <u32>2));
   let dv: i32 = load<i32>((<usize>dvAt << 2));
   let nextFree: bool = ((n != <i64>(top)) && (markOf(n) == MARK_FREE));
   if ((n != <i64>(top))) {
-    if (((((nsize < min) || (((nsize & amask)) != 0)) || ((n + <i64>(nsize)) > <i64>(top))) || (nextFree != ((((ns & CINUSE)) == 0))))) {
+    if ((nsize < min)) {
       fail(0 /* HeapCorruptionError */, 6 /* invalid next size (normal) */, op, <f64>(n)); unreachable();
     }
-    if ((nextFree && ((!sizeOk(n, <i64>(nsize)) || !footerOk(n, nsize))))) {
-      fail(0 /* HeapCorruptionError */, 7 /* corrupted size vs. prev_size */, op, <f64>(n)); unreachable();
+    if ((((nsize & amask)) != 0)) {
+      fail(0 /* HeapCorruptionError */, 6 /* invalid next size (normal) */, op, <f64>(n)); unreachable();
     }
-    if (((nextFree && (n != <i64>(dv))) && !linksOk(n, nsize))) {
-      fail(0 /* HeapCorruptionError */, 8 /* corrupted double-linked list */, op, <f64>(n)); unreachable();
+    if (((n + <i64>(nsize)) > <i64>(top))) {
+      fail(0 /* HeapCorruptionError */, 6 /* invalid next size (normal) */, op, <f64>(n)); unreachable();
+    }
+    if ((nextFree != ((((ns & CINUSE)) == 0)))) {
+      fail(0 /* HeapCorruptionError */, 6 /* invalid next size (normal) */, op, <f64>(n)); unreachable();
+    }
+    if (nextFree) {
+      if (!sizeOk(n, <i64>(nsize))) {
+        fail(0 /* HeapCorruptionError */, 7 /* corrupted size vs. prev_size */, op, <f64>(n)); unreachable();
+      }
+      if (!footerOk(n, nsize)) {
+        fail(0 /* HeapCorruptionError */, 7 /* corrupted size vs. prev_size */, op, <f64>(n)); unreachable();
+      }
+    }
+    if (nextFree) {
+      if ((n != <i64>(dv))) {
+        if (!linksOk(n, nsize)) {
+          fail(0 /* HeapCorruptionError */, 8 /* corrupted double-linked list */, op, <f64>(n)); unreachable();
+        }
+      }
     }
   } else if (((<i64>(nsize) != (<i64>(load<i32>(<usize>(hdr + (4 * H_END)))) - <i64>(top))) || (((ns & CINUSE)) != 0))) {
     fail(0 /* HeapCorruptionError */, 9 /* invalid next size (top) */, op, <f64>(n)); unreachable();
@@ -587,20 +793,38 @@ export function super_freeChunk(c: i64, op: i32, checkOnly: bool = false): void 
   let prev: i64 = c;
   if ((((s & PINUSE)) == 0)) {
     prev = (c - <i64>(ps));
-    if ((((((ps < min) || (((ps & amask)) != 0)) || (prev < <i64>(arena))) || (load<i32>(<usize>(<i32>(prev) + W)) != ((ps | PINUSE)))) || !freeChunkOk(prev, <i64>(ps)))) {
+    if ((ps < min)) {
       fail(0 /* HeapCorruptionError */, 7 /* corrupted size vs. prev_size */, op, <f64>(c)); unreachable();
     }
-    if (((prev != <i64>(dv)) && !linksOk(prev, ps))) {
-      fail(0 /* HeapCorruptionError */, 8 /* corrupted double-linked list */, op, <f64>(prev)); unreachable();
+    if ((((ps & amask)) != 0)) {
+      fail(0 /* HeapCorruptionError */, 7 /* corrupted size vs. prev_size */, op, <f64>(c)); unreachable();
+    }
+    if ((prev < <i64>(arena))) {
+      fail(0 /* HeapCorruptionError */, 7 /* corrupted size vs. prev_size */, op, <f64>(c)); unreachable();
+    }
+    if ((load<i32>(<usize>(<i32>(prev) + W)) != ((ps | PINUSE)))) {
+      fail(0 /* HeapCorruptionError */, 7 /* corrupted size vs. prev_size */, op, <f64>(c)); unreachable();
+    }
+    if (!freeChunkOk(prev, <i64>(ps))) {
+      fail(0 /* HeapCorruptionError */, 7 /* corrupted size vs. prev_size */, op, <f64>(c)); unreachable();
+    }
+    if ((prev != <i64>(dv))) {
+      if (!linksOk(prev, ps)) {
+        fail(0 /* HeapCorruptionError */, 8 /* corrupted double-linked list */, op, <f64>(prev)); unreachable();
+      }
     }
   }
-  if ((((n != <i64>(top)) && (prev != <i64>(dv))) && !((nextFree && (n == <i64>(dv)))))) {
-    let total: i64 = ((<i64>(size) + <i64>((((prev != c) ? ps : 0)))) + <i64>(((nextFree ? nsize : 0))));
-    let idx: i64 = binOf(total);
-    let slot: i64 = (<i64>(bins) + <i64>(((<i32>(idx) << 2))));
-    let h: i32 = load<i32>(<usize><i32>(slot));
-    if ((((<i64>(h) == prev) && (prev != c)) ? (binOf(<i64>(ps)) != idx) : ((nextFree && (<i64>(h) == n)) ? (binOf(<i64>(nsize)) != idx) : !linkOk(h)))) {
-      fail(0 /* HeapCorruptionError */, 0 /* corrupted free list */, op, <f64>(slot)); unreachable();
+  if ((n != <i64>(top))) {
+    if ((prev != <i64>(dv))) {
+      if (!((nextFree && (n == <i64>(dv))))) {
+        let total: i64 = ((<i64>(size) + <i64>((((prev != c) ? ps : 0)))) + <i64>(((nextFree ? nsize : 0))));
+        let idx: i64 = binOf(total);
+        let slot: i64 = (<i64>(bins) + <i64>(((<i32>(idx) << 2))));
+        let h: i32 = load<i32>(<usize><i32>(slot));
+        if ((((<i64>(h) == prev) && (prev != c)) ? (binOf(<i64>(ps)) != idx) : ((nextFree && (<i64>(h) == n)) ? (binOf(<i64>(nsize)) != idx) : !linkOk(h)))) {
+          fail(0 /* HeapCorruptionError */, 0 /* corrupted free list */, op, <f64>(slot)); unreachable();
+        }
+      }
     }
   }
   if (checkOnly) {
@@ -659,8 +883,12 @@ export function super_freeChunk(c: i64, op: i32, checkOnly: bool = false): void 
   } else {
     insert(start, total);
   }
-  if ((((op != 5 /* malloc */) && ((start + total) == (<i64>(load<i32>(<usize>(hdr + (4 * H_BITMAP)))) - <i64>(W2)))) && (((total + <i64>(load<i32>(<usize>(hdr + (4 * H_END))))) - <i64>(top)) > <i64>(load<i32>(<usize>(hdr + (4 * H_TRIM))))))) {
-    trim(<i64>(load<i32>(<usize>(hdr + (4 * H_TOPPAD)))));
+  if ((op != 5 /* malloc */)) {
+    if (((start + total) == (<i64>(load<i32>(<usize>(hdr + (4 * H_BITMAP)))) - <i64>(W2)))) {
+      if ((((total + <i64>(load<i32>(<usize>(hdr + (4 * H_END))))) - <i64>(top)) > <i64>(load<i32>(<usize>(hdr + (4 * H_TRIM)))))) {
+        trim(<i64>(load<i32>(<usize>(hdr + (4 * H_TOPPAD)))));
+      }
+    }
   }
 }
 
@@ -679,7 +907,10 @@ export function super_freeChunk(c: i64, op: i32, checkOnly: bool = false): void 
 // Heap.ts:1961 product
 // @ts-ignore: decorator
 @inline export function product(nmemb: u32, size: u32): i64 {
-  if (((nmemb < 0) || (size < 0))) {
+  if ((nmemb < 0)) {
+    return <i64>((((((<i64>(nmemb) * <i64>(size)) == <i64>(0)) && ((<i64>(nmemb) + <i64>(size)) > 5000000000000000)) && ((<i64>(nmemb) + <i64>(size)) < (4294967296 * 4294967296))) ? 0 : (-1)));
+  }
+  if ((size < 0)) {
     return <i64>((((((<i64>(nmemb) * <i64>(size)) == <i64>(0)) && ((<i64>(nmemb) + <i64>(size)) > 5000000000000000)) && ((<i64>(nmemb) + <i64>(size)) < (4294967296 * 4294967296))) ? 0 : (-1)));
   }
   let total: i64 = (<i64>(nmemb) * <i64>(size));
@@ -866,8 +1097,10 @@ export function reallocMove(c: i64, p: u32, old: i32, size: i64): i64 {
       return;
     }
     let old: i32 = load<i32>((<usize>dvAt << 2));
-    if (((remTo == REM_NEW_DV) && (old != 0))) {
-      insert(<i64>(old), <i64>((load<i32>(<usize>(old + W)) & (~FLAG_BITS))));
+    if ((remTo == REM_NEW_DV)) {
+      if ((old != 0)) {
+        insert(<i64>(old), <i64>((load<i32>(<usize>(old + W)) & (~FLAG_BITS))));
+      }
     }
     store<i32>((<usize>dvAt << 2), <i32>(r));
   } else {
@@ -913,7 +1146,10 @@ export function reallocMove(c: i64, p: u32, old: i32, size: i64): i64 {
 // Heap.ts:2418 isLive
 // @ts-ignore: decorator
 @inline export function isLive(p: u32): bool {
-  if ((((<u32><i32>(p) >>> <u32>0) != p) || (((<i32>(p) & amask)) != 0))) {
+  if (((<u32><i32>(p) >>> <u32>0) != p)) {
+    return false;
+  }
+  if ((((<i32>(p) & amask)) != 0)) {
     return false;
   }
   let c: i64 = (<i64>(p) - <i64>(W2));
@@ -923,7 +1159,13 @@ export function reallocMove(c: i64, p: u32, old: i32, size: i64): i64 {
 // Heap.ts:2278 sizeOk
 // @ts-ignore: decorator
 @inline export function sizeOk(c: i64, size: i64): bool {
-  if ((((size < <i64>(minChunk)) || (((<i32>(size) & amask)) != 0)) || ((c + size) > <i64>(load<i32>(<usize>(hdr + (4 * H_TOP))))))) {
+  if ((size < <i64>(minChunk))) {
+    return false;
+  }
+  if ((((<i32>(size) & amask)) != 0)) {
+    return false;
+  }
+  if (((c + size) > <i64>(load<i32>(<usize>(hdr + (4 * H_TOP)))))) {
     return false;
   }
   let g: i32 = <i32>((<u32>(<i32>(c) - arena) >>> <u32>gshift));
@@ -943,7 +1185,10 @@ export function reallocMove(c: i64, p: u32, old: i32, size: i64): i64 {
       return false;
     }
   } else {
-    if (((after != 0) || (((load<i32>((<usize>we << 2)) & <i32>(below))) != 0))) {
+    if ((after != 0)) {
+      return false;
+    }
+    if ((((load<i32>((<usize>we << 2)) & <i32>(below))) != 0)) {
       return false;
     }
     for (let i: i64 = <i64>((wi + 1)); (i < <i64>(we)); i++) {
@@ -981,20 +1226,45 @@ export function takeFree(c: i32, idx: i64, nb: i64, toDv: bool, align: u32 = 0):
   let inArena: bool = ((((((c + W2) & amask)) == 0) && (c >= arena)) && (c < load<i32>(<usize>(hdr + (4 * H_TOP)))));
   let s: i32 = ((inArena && freeChunkOk(<i64>(c), <i64>((load<i32>(<usize>(c + W)) & (~FLAG_BITS))))) ? load<i32>(<usize>(c + W)) : CINUSE);
   let size: i32 = (s & (~FLAG_BITS));
-  if (((((((s & CINUSE)) != 0) || (c == dv)) || (binOf(<i64>(size)) != idx)) || (<i64>(size) < nb))) {
+  if ((((s & CINUSE)) != 0)) {
+    fail(0 /* HeapCorruptionError */, 10 /* memory corruption (free list) */, 5 /* malloc */, <f64>(c)); unreachable();
+  }
+  if ((c == dv)) {
+    fail(0 /* HeapCorruptionError */, 10 /* memory corruption (free list) */, 5 /* malloc */, <f64>(c)); unreachable();
+  }
+  if ((binOf(<i64>(size)) != idx)) {
+    fail(0 /* HeapCorruptionError */, 10 /* memory corruption (free list) */, 5 /* malloc */, <f64>(c)); unreachable();
+  }
+  if ((<i64>(size) < nb)) {
     fail(0 /* HeapCorruptionError */, 10 /* memory corruption (free list) */, 5 /* malloc */, <f64>(c)); unreachable();
   }
   let fd: i32 = load<i32>(<usize>(c + W2));
-  if (((fd != 0) && ((((((fd == dv) || ((((fd + W2) & amask)) != 0)) || (fd < arena)) || (fd >= load<i32>(<usize>(hdr + (4 * H_TOP))))) || (load<i32>(<usize>((fd + W2) + W)) != c))))) {
-    fail(0 /* HeapCorruptionError */, 0 /* corrupted free list */, 5 /* malloc */, <f64>(c)); unreachable();
+  if ((fd != 0)) {
+    if ((fd == dv)) {
+      fail(0 /* HeapCorruptionError */, 0 /* corrupted free list */, 5 /* malloc */, <f64>(c)); unreachable();
+    }
+    if (((((fd + W2) & amask)) != 0)) {
+      fail(0 /* HeapCorruptionError */, 0 /* corrupted free list */, 5 /* malloc */, <f64>(c)); unreachable();
+    }
+    if ((fd < arena)) {
+      fail(0 /* HeapCorruptionError */, 0 /* corrupted free list */, 5 /* malloc */, <f64>(c)); unreachable();
+    }
+    if ((fd >= load<i32>(<usize>(hdr + (4 * H_TOP))))) {
+      fail(0 /* HeapCorruptionError */, 0 /* corrupted free list */, 5 /* malloc */, <f64>(c)); unreachable();
+    }
+    if ((load<i32>(<usize>((fd + W2) + W)) != c)) {
+      fail(0 /* HeapCorruptionError */, 0 /* corrupted free list */, 5 /* malloc */, <f64>(c)); unreachable();
+    }
   }
   let rem: i64 = (<i64>(size) - nb);
   if ((rem >= <i64>(minChunk))) {
     let x: i64 = (toDv ? <i64>(dv) : (<i64>(c) + nb));
     if ((x != <i64>(0))) {
       let xs: i64 = (toDv ? <i64>((load<i32>(<usize>(dv + W)) & (~FLAG_BITS))) : rem);
-      if ((toDv && !freeChunkOk(<i64>(dv), xs))) {
-        fail(0 /* HeapCorruptionError */, 2 /* memory corruption (designated victim) */, 5 /* malloc */, <f64>(dv)); unreachable();
+      if (toDv) {
+        if (!freeChunkOk(<i64>(dv), xs)) {
+          fail(0 /* HeapCorruptionError */, 2 /* memory corruption (designated victim) */, 5 /* malloc */, <f64>(dv)); unreachable();
+        }
       }
       let xi: i64 = binOf(xs);
       if (!linkOk(((xi == idx) ? fd : load<i32>(<usize>(bins + (<i32>(xi) << 2)))))) {
@@ -1015,7 +1285,16 @@ export function takeFree(c: i32, idx: i64, nb: i64, toDv: bool, align: u32 = 0):
 export function takeDv(dv: i32, nb: i64, align: u32 = 0): i32 {
   let s: i32 = load<i32>(<usize>(dv + W));
   let size: i32 = (s & (~FLAG_BITS));
-  if (((((((s & (CINUSE | PINUSE))) != PINUSE) || ((<i64>(dv) + <i64>(size)) >= <i64>(load<i32>(<usize>(hdr + (4 * H_TOP)))))) || !freeChunkOk(<i64>(dv), <i64>(size))) || (<i64>(size) < nb))) {
+  if ((((s & (CINUSE | PINUSE))) != PINUSE)) {
+    fail(0 /* HeapCorruptionError */, 2 /* memory corruption (designated victim) */, 5 /* malloc */, <f64>(dv)); unreachable();
+  }
+  if (((<i64>(dv) + <i64>(size)) >= <i64>(load<i32>(<usize>(hdr + (4 * H_TOP)))))) {
+    fail(0 /* HeapCorruptionError */, 2 /* memory corruption (designated victim) */, 5 /* malloc */, <f64>(dv)); unreachable();
+  }
+  if (!freeChunkOk(<i64>(dv), <i64>(size))) {
+    fail(0 /* HeapCorruptionError */, 2 /* memory corruption (designated victim) */, 5 /* malloc */, <f64>(dv)); unreachable();
+  }
+  if ((<i64>(size) < nb)) {
     fail(0 /* HeapCorruptionError */, 2 /* memory corruption (designated victim) */, 5 /* malloc */, <f64>(dv)); unreachable();
   }
   if ((align != 0)) {
@@ -1111,8 +1390,13 @@ export function allocFromTop(nb: i64, align: u32 = 0): i32 {
 // @ts-ignore: decorator
 @inline export function linksFree(c: i32, size: i32, top: i32, map: i32): bool {
   let fd: i32 = load<i32>(<usize>(c + W2));
-  if (((fd != 0) && ((!freeStart(fd, top, map) || (load<i32>(<usize>((fd + W2) + W)) != c))))) {
-    return false;
+  if ((fd != 0)) {
+    if (!freeStart(fd, top, map)) {
+      return false;
+    }
+    if ((load<i32>(<usize>((fd + W2) + W)) != c)) {
+      return false;
+    }
   }
   if ((load<i32>(<usize>(bins + (<i32>(binOf(<i64>(size))) << 2))) == c)) {
     return true;
@@ -1124,7 +1408,13 @@ export function allocFromTop(nb: i64, align: u32 = 0): i32 {
 // FastPathHeap.ts:258 freeStart
 // @ts-ignore: decorator
 @inline export function freeStart(x: i32, top: i32, map: i32): bool {
-  if (((((((x + W2) & amask)) != 0) || (x < arena)) || (x >= top))) {
+  if (((((x + W2) & amask)) != 0)) {
+    return false;
+  }
+  if ((x < arena)) {
+    return false;
+  }
+  if ((x >= top)) {
     return false;
   }
   let g: i32 = <i32>((<u32>(x - arena) >>> <u32>gshift));
@@ -1167,8 +1457,13 @@ export function allocFromTop(nb: i64, align: u32 = 0): i32 {
 @inline export function linksOk(c: i64, size: i32): bool {
   let W3: i32 = (W2 + W);
   let fd: i32 = load<i32>(<usize>(<i32>(c) + W2));
-  if (((fd != 0) && ((!linkOk(fd) || (<i64>(load<i32>(<usize>(fd + W3))) != c))))) {
-    return false;
+  if ((fd != 0)) {
+    if (!linkOk(fd)) {
+      return false;
+    }
+    if ((<i64>(load<i32>(<usize>(fd + W3))) != c)) {
+      return false;
+    }
   }
   if ((<i64>(load<i32>(<usize>(bins + (<i32>(binOf(<i64>(size))) << 2)))) == c)) {
     return true;
@@ -1197,7 +1492,10 @@ export function allocFromTop(nb: i64, align: u32 = 0): i32 {
   let idx: i64 = ((size < <i64>(smallLimit)) ? <i64>((<u32><i32>(size) >>> <u32>gshift)) : binIndex(size, gshift));
   let slot: i64 = (<i64>(bins) + <i64>(((<i32>(idx) << 2))));
   let head: i32 = load<i32>(<usize><i32>(slot));
-  if (((<i64>(head) == c) || !linkOk(head))) {
+  if ((<i64>(head) == c)) {
+    fail(0 /* HeapCorruptionError */, 0 /* corrupted free list */, 0 /* free */, <f64>(slot)); unreachable();
+  }
+  if (!linkOk(head)) {
     fail(0 /* HeapCorruptionError */, 0 /* corrupted free list */, 0 /* free */, <f64>(slot)); unreachable();
   }
   store<i32>(<usize>(<i32>(c) + W2), head);
@@ -1211,33 +1509,50 @@ export function allocFromTop(nb: i64, align: u32 = 0): i32 {
 
 // Heap.ts:2435 badPointer
 export function badPointer(p: u32, op: i32): void {
-  if ((((<u32><i32>(p) >>> <u32>0) != p) || (((<i32>(p) & amask)) != 0))) {
+  if (((<u32><i32>(p) >>> <u32>0) != p)) {
+    fail(2 /* InvalidPointerError */, 0, op, <f64>(p)); unreachable();
+  }
+  if ((((<i32>(p) & amask)) != 0)) {
     fail(2 /* InvalidPointerError */, 0, op, <f64>(p)); unreachable();
   }
   let c: i64 = (<i64>(p) - <i64>(W2));
   let top: i32 = topAddr();
-  if (((c < <i64>(arena)) || (c >= <i64>(endAddr())))) {
+  if ((c < <i64>(arena))) {
+    fail(2 /* InvalidPointerError */, 0, op, <f64>(p)); unreachable();
+  }
+  if ((c >= <i64>(endAddr()))) {
     fail(2 /* InvalidPointerError */, 0, op, <f64>(p)); unreachable();
   }
   let s: i32 = load<i32>(<usize>(<i32>(c) + W));
   let size: i32 = (s & (~FLAG_BITS));
   let looksFreed: bool = (((((s & CINUSE)) == 0) && (size >= minChunk)) && (((size & amask)) == 0));
   if ((<i32>(c) >= top)) {
-    if ((looksFreed && ((c + <i64>(size)) <= <i64>(endAddr())))) {
-      fail(1 /* DoubleFreeError */, 0, op, <f64>(p)); unreachable();
+    if (looksFreed) {
+      if (((c + <i64>(size)) <= <i64>(endAddr()))) {
+        fail(1 /* DoubleFreeError */, 0, op, <f64>(p)); unreachable();
+      }
     }
   } else if (((<i32>(c) >= arena) && (<i32>(c) < top))) {
     let x: i64 = <i64>(arena);
     while ((x < <i64>(top))) {
       let xs: i32 = (load<i32>(<usize>(<i32>(x) + W)) & (~FLAG_BITS));
-      if (((xs < minChunk) || ((x + <i64>(xs)) > <i64>(top)))) {
+      if ((xs < minChunk)) {
         break;
       }
-      if (((c >= x) && (c < (x + <i64>(xs))))) {
-        if ((((((load<i32>(<usize>(<i32>(x) + W)) & CINUSE)) == 0) && looksFreed) && ((c + <i64>(size)) <= (x + <i64>(xs))))) {
-          fail(1 /* DoubleFreeError */, 0, op, <f64>(p)); unreachable();
-        }
+      if (((x + <i64>(xs)) > <i64>(top))) {
         break;
+      }
+      if ((c >= x)) {
+        if ((c < (x + <i64>(xs)))) {
+          if ((((load<i32>(<usize>(<i32>(x) + W)) & CINUSE)) == 0)) {
+            if (looksFreed) {
+              if (((c + <i64>(size)) <= (x + <i64>(xs)))) {
+                fail(1 /* DoubleFreeError */, 0, op, <f64>(p)); unreachable();
+              }
+            }
+          }
+          break;
+        }
       }
       x = (x + <i64>(xs));
     }
@@ -1250,8 +1565,16 @@ export function badPointer(p: u32, op: i32): void {
 @inline export function checkTop(op: i32): void {
   let top: i32 = load<i32>(<usize>(hdr + (4 * H_TOP)));
   let ts: i32 = load<i32>(<usize>(top + W));
-  if ((((((ts & CINUSE)) != 0) || (<i64>(((ts & (~FLAG_BITS)))) != (<i64>(load<i32>(<usize>(hdr + (4 * H_END)))) - <i64>(top)))) || (((W == 8) && (load<i32>(<usize>(top + 12)) != 0))))) {
+  if ((((ts & CINUSE)) != 0)) {
     fail(0 /* HeapCorruptionError */, 11 /* corrupted top size */, op, <f64>(top)); unreachable();
+  }
+  if ((<i64>(((ts & (~FLAG_BITS)))) != (<i64>(load<i32>(<usize>(hdr + (4 * H_END)))) - <i64>(top)))) {
+    fail(0 /* HeapCorruptionError */, 11 /* corrupted top size */, op, <f64>(top)); unreachable();
+  }
+  if ((W == 8)) {
+    if ((load<i32>(<usize>(top + 12)) != 0)) {
+      fail(0 /* HeapCorruptionError */, 11 /* corrupted top size */, op, <f64>(top)); unreachable();
+    }
   }
 }
 
@@ -1276,7 +1599,10 @@ export function grow(need: i64): i64 {
       bmChunk = bitmapChunkSize(newCover);
       incr = ((padded == <i64>(1)) ? (ceilDiv((((need + <i64>(bmChunk)) + <i64>(pad))), <i64>(page)) * <i64>(page)) : <i64>((((<i32>(need) + bmChunk) + amask) & (~amask))));
     }
-    if (((((<i64>(end) + incr) - <i64>(arena)) > newCover) || ((<i64>(end) + incr) > <i64>(load<i32>(<usize>(hdr + (4 * H_LIMIT))))))) {
+    if ((((<i64>(end) + incr) - <i64>(arena)) > newCover)) {
+      continue;
+    }
+    if (((<i64>(end) + incr) > <i64>(load<i32>(<usize>(hdr + (4 * H_LIMIT)))))) {
       continue;
     }
     if ((bmChunk != 0)) {
@@ -1341,13 +1667,34 @@ export function lowerBitmap(): void {
   let bs: i32 = load<i32>(<usize>(<i32>(bm) + W));
   let bsize: i32 = (bs & (~FLAG_BITS));
   let top: i32 = load<i32>(<usize>(hdr + (4 * H_TOP)));
-  if (((((bm + <i64>(bsize)) != <i64>(top)) || (((bs & PINUSE)) != 0)) || !bitmapHeadOk(bs))) {
+  if (((bm + <i64>(bsize)) != <i64>(top))) {
+    return;
+  }
+  if ((((bs & PINUSE)) != 0)) {
+    return;
+  }
+  if (!bitmapHeadOk(bs)) {
     return;
   }
   let ps: i32 = load<i32>(<usize><i32>(bm));
   let prev: i64 = (bm - <i64>(ps));
   let dvAt: i32 = <i32>((<u32>(hdr + (4 * H_DV)) >>> <u32>2));
-  if (((((((ps < minChunk) || (((ps & amask)) != 0)) || (prev < <i64>(arena))) || (load<i32>(<usize>(<i32>(prev) + W)) != ((ps | PINUSE)))) || !freeChunkOk(prev, <i64>(ps))) || !sizeOk(bm, <i64>(bsize)))) {
+  if ((ps < minChunk)) {
+    return;
+  }
+  if ((((ps & amask)) != 0)) {
+    return;
+  }
+  if ((prev < <i64>(arena))) {
+    return;
+  }
+  if ((load<i32>(<usize>(<i32>(prev) + W)) != ((ps | PINUSE)))) {
+    return;
+  }
+  if (!freeChunkOk(prev, <i64>(ps))) {
+    return;
+  }
+  if (!sizeOk(bm, <i64>(bsize))) {
     return;
   }
   if ((prev == <i64>(load<i32>((<usize>dvAt << 2))))) {
@@ -1386,16 +1733,20 @@ export function carveOk(c: i32, size: i64, n: i64, align: u32, idx: i64, remDv: 
   if ((c >= 0)) {
     lead = (alignedIn(c, align) - <i64>(c));
     tail = ((((whole ? size : n)) - lead) - (((n - <i64>(align)) - <i64>(min))));
-    if (((lead == <i64>(0)) && (tail < <i64>(min)))) {
-      return;
+    if ((lead == <i64>(0))) {
+      if ((tail < <i64>(min))) {
+        return;
+      }
     }
   }
   let at: i32 = ((c >= 0) ? c : top);
   if ((((load<i32>(<usize>(at + W)) & PINUSE)) == 0)) {
     fail(0 /* HeapCorruptionError */, 7 /* corrupted size vs. prev_size */, 3 /* memalign */, <f64>(at)); unreachable();
   }
-  if (((W == 8) && (load<i32>(<usize>(at + 12)) != 0))) {
-    fail(0 /* HeapCorruptionError */, 1 /* invalid size */, 3 /* memalign */, <f64>(at)); unreachable();
+  if ((W == 8)) {
+    if ((load<i32>(<usize>(at + 12)) != 0)) {
+      fail(0 /* HeapCorruptionError */, 1 /* invalid size */, 3 /* memalign */, <f64>(at)); unreachable();
+    }
   }
   if ((c < 0)) {
     for (let i: i64 = binOf(<i64>(min)); (i <= binOf((((<i64>(align) + <i64>(min)) - <i64>(amask)) - <i64>(1)))); i++) {
@@ -1406,7 +1757,10 @@ export function carveOk(c: i32, size: i64, n: i64, align: u32, idx: i64, remDv: 
   if ((lead > <i64>(0))) {
     carveHeadOk(binOf(lead), idx, fd);
   }
-  if (((c == top) || (tail < <i64>(min)))) {
+  if ((c == top)) {
+    return;
+  }
+  if ((tail < <i64>(min))) {
     return;
   }
   let x: i64 = (<i64>(c) + size);
@@ -1422,17 +1776,39 @@ export function carveOk(c: i32, size: i64, n: i64, align: u32, idx: i64, remDv: 
     bin = binOf(((tail + size) - n));
   } else {
     let xsize: i32 = (xs & (~FLAG_BITS));
-    if (((W == 8) && (load<i32>(<usize>(<i32>(x) + 12)) != 0))) {
-      fail(0 /* HeapCorruptionError */, 6 /* invalid next size (normal) */, 3 /* memalign */, <f64>(x)); unreachable();
+    if ((W == 8)) {
+      if ((load<i32>(<usize>(<i32>(x) + 12)) != 0)) {
+        fail(0 /* HeapCorruptionError */, 6 /* invalid next size (normal) */, 3 /* memalign */, <f64>(x)); unreachable();
+      }
     }
     if ((x == <i64>(top))) {
-      if (((<i64>(xsize) != (<i64>(load<i32>(<usize>(hdr + (4 * H_END)))) - <i64>(top))) || (((xs & CINUSE)) != 0))) {
+      if ((<i64>(xsize) != (<i64>(load<i32>(<usize>(hdr + (4 * H_END)))) - <i64>(top)))) {
+        fail(0 /* HeapCorruptionError */, 9 /* invalid next size (top) */, 3 /* memalign */, <f64>(x)); unreachable();
+      }
+      if ((((xs & CINUSE)) != 0)) {
         fail(0 /* HeapCorruptionError */, 9 /* invalid next size (top) */, 3 /* memalign */, <f64>(x)); unreachable();
       }
       return;
     }
-    if (((((((markOf(x) != MARK_USED) || (((xs & CINUSE)) == 0)) || (xsize < min)) || (((xsize & amask)) != 0)) || ((x + <i64>(xsize)) > <i64>(top))) || (((x == (<i64>(load<i32>(<usize>(hdr + (4 * H_BITMAP)))) - <i64>(W2))) && !bitmapHeadOk(xs))))) {
+    if ((markOf(x) != MARK_USED)) {
       fail(0 /* HeapCorruptionError */, 6 /* invalid next size (normal) */, 3 /* memalign */, <f64>(x)); unreachable();
+    }
+    if ((((xs & CINUSE)) == 0)) {
+      fail(0 /* HeapCorruptionError */, 6 /* invalid next size (normal) */, 3 /* memalign */, <f64>(x)); unreachable();
+    }
+    if ((xsize < min)) {
+      fail(0 /* HeapCorruptionError */, 6 /* invalid next size (normal) */, 3 /* memalign */, <f64>(x)); unreachable();
+    }
+    if ((((xsize & amask)) != 0)) {
+      fail(0 /* HeapCorruptionError */, 6 /* invalid next size (normal) */, 3 /* memalign */, <f64>(x)); unreachable();
+    }
+    if (((x + <i64>(xsize)) > <i64>(top))) {
+      fail(0 /* HeapCorruptionError */, 6 /* invalid next size (normal) */, 3 /* memalign */, <f64>(x)); unreachable();
+    }
+    if ((x == (<i64>(load<i32>(<usize>(hdr + (4 * H_BITMAP)))) - <i64>(W2)))) {
+      if (!bitmapHeadOk(xs)) {
+        fail(0 /* HeapCorruptionError */, 6 /* invalid next size (normal) */, 3 /* memalign */, <f64>(x)); unreachable();
+      }
     }
   }
   carveHeadOk(bin, idx, fd);
