@@ -23,6 +23,27 @@ export function optionValue(argv, i, die) {
   return [argv[i + 1], i + 1];
 }
 
+/**
+ * A worker's churn on `heap`: `run(n)` makes the first n calls of the stream `ch` (genChurn),
+ * each freeing its slot's block if it holds one, else mallocing into it; `ptr` holds the
+ * blocks (free what is left there when done). One copy for the workers benchmarks.
+ */
+export function churner(heap, ch) {
+  const ptr = new Float64Array(ch.slots);
+  const run = (n) => {
+    const { slot, size } = ch;
+    const len = slot.length;
+    for (let i = 0; i < n; i++) {
+      const j = slot[i % len];
+      if (ptr[j] !== 0) {
+        heap.free(ptr[j]);
+        ptr[j] = 0;
+      } else ptr[j] = heap.malloc(size[i % len]);
+    }
+  };
+  return { run, ptr };
+}
+
 /** churn: cyclic stream of (slot, size); slot is freed if occupied, else malloc(size). Sizes log-uniform 8..4096. */
 export function genChurn(slots, len, seed) {
   const rnd = mulberry32(seed);

@@ -11,7 +11,7 @@
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { Worker, isMainThread, parentPort, workerData } from "node:worker_threads";
-import { genChurn, optionValue } from "./common.mjs";
+import { churner, genChurn, optionValue } from "./common.mjs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const DIST = pathToFileURL(path.resolve(HERE, "../dist/index.js")).href;
@@ -25,18 +25,7 @@ function worker() {
   const { buffer, chunks, chunk } = workerData;
   const heap = buffer ? Heap.attach(buffer) : new Heap({ memory: new LinearMemory({ maxBytes: 64 << 20 }) });
   const ch = genChurn(1024, 1 << 16, SEED);
-  const ptr = new Float64Array(ch.slots);
-  const run = (n) => {
-    const { slot, size } = ch;
-    const len = slot.length;
-    for (let i = 0; i < n; i++) {
-      const j = slot[i % len];
-      if (ptr[j] !== 0) {
-        heap.free(ptr[j]);
-        ptr[j] = 0;
-      } else ptr[j] = heap.malloc(size[i % len]);
-    }
-  };
+  const { run } = churner(heap, ch);
   const ns = [];
   for (let r = 0; r < chunks; r++) {
     const t = process.hrtime.bigint();

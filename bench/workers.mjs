@@ -31,7 +31,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { Worker, isMainThread, parentPort, workerData } from "node:worker_threads";
-import { genChurn, optionValue } from "./common.mjs";
+import { churner, genChurn, optionValue } from "./common.mjs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const DIST = pathToFileURL(path.resolve(HERE, "../dist/index.js")).href;
@@ -49,18 +49,7 @@ async function worker() {
   const report = (t0, t1, cpu, extra = {}) => parentPort.postMessage({ t0, t1, cpu, ops, threadId: heap.threadId, ...extra });
   if (role === "churn") {
     const ch = genChurn(1024, 1 << 16, seed);
-    const ptr = new Float64Array(ch.slots);
-    const run = (n) => {
-      const { slot, size } = ch;
-      const len = slot.length;
-      for (let i = 0; i < n; i++) {
-        const j = slot[i % len];
-        if (ptr[j] !== 0) {
-          heap.free(ptr[j]);
-          ptr[j] = 0;
-        } else ptr[j] = heap.malloc(size[i % len]);
-      }
-    };
+    const { run, ptr } = churner(heap, ch);
     // Warm-up, the same calls for every configuration: the JIT compiles (and recompiles) the
     // heap's code while it runs, and the arena takes its first segment. In blocks with a task
     // boundary after each, as a program's tasks end: one long warm-up loop is compiled on the
