@@ -803,13 +803,16 @@ export class SharedHeap {
       // memory holds (a list that ran in a circle would make the arena's first call walk it for
       // ever). Its log lies in one of them, just past the header (the arena's first).
       let n = 0;
-      let logOk = segs === 0;
-      const log = v[sa + S_LOG]!;
+      const listed = new Set<number>();
       for (let x = segs; x !== 0; x = v[(x >>> 2) + G_NEXT]!) {
         if (!segmentOf(s)(x) || ++n > bytes / SEG_MIN) throw new HeapCorruptionError(`arena ${s}'s list of segments is not sound (at 0x${(x >>> 0).toString(16)})`, "attach", x);
-        if (log === x + SEG_HEADER) logOk = true;
+        listed.add(x);
       }
-      word(sa + S_LOG, `arena ${s}'s log`, (x) => logOk && (x === 0) === (segs === 0));
+      // No segments, no log; else the log past a listed segment's header. Or, read while a thread
+      // adds the arena's first segment (its table words, header and log written, then the log's
+      // word, then the list's): the log's word set, the list's not yet, the log past the header of
+      // a segment of this arena by the table.
+      word(sa + S_LOG, `arena ${s}'s log`, (x) => (x === 0 ? segs === 0 : segs !== 0 ? listed.has(x - SEG_HEADER) : x !== SEG_HEADER && segmentOf(s)(x - SEG_HEADER)));
       // The words recovery follows: remote frees (and those being freed) in this arena's
       // segments, a block being pushed in any segment, to an arena that exists.
       word(sa + S_REMOTE, `arena ${s}'s remote frees`, inSegment(s));
@@ -1154,8 +1157,11 @@ export class SharedHeap {
     if ((Atomics.or(v, g.pending + ((bit >>> 5) << 1), mask) & mask) !== 0) throw new DoubleFreeError("free", p);
     const mine = this.slot >= 0 ? this.slotAt : -1;
     if (mine >= 0) {
-      v[mine + S_PUSH] = p;
+      // The arena first, then the block: a thread that reads the block (an attach, recover after
+      // this thread died) finds its arena already there. (The other way round, a first push cut
+      // short between the two left the arena word 0: slot -1 for recover.)
       v[mine + S_PUSH_TO] = g.slot + 1;
+      v[mine + S_PUSH] = p;
     }
     const head = this.area + A_SLOTS + g.slot * SLOT_WORDS + S_REMOTE;
     for (;;) {

@@ -1,0 +1,114 @@
+/**
+ * Attaching a live concurrent heap while other threads change it: the words attach checks are
+ * written by those threads in an order that keeps every moment of it sound, and attach takes
+ * none of those moments for damage. Two moments that it took for damage (the second also sent
+ * recover to slot -1):
+ * - a thread adding its arena's first segment has written the log's word, not yet the list's;
+ * - a thread freeing another thread's block, on its first push, had written the block's word,
+ *   not yet the arena's.
+ * A crafted buffer that only imitates the first moment is still refused.
+ */
+import { describe, expect, it } from "vitest";
+import { Heap, HeapCorruptionError, LinearMemory } from "../../src/index.js";
+
+// The shared area's layout (arenas.ts): slots of 16 words from word 4112 of the area; in a
+// slot, the first segment at word 3, the current one at 4, the log at 9; a segment's header is
+// 64 bytes, the log right past the first one's.
+const A_SLOTS = 4112;
+const SLOT_WORDS = 16;
+const S_SEGS = 3;
+const S_CUR = 4;
+const S_LOG = 9;
+const SEG_HEADER = 64;
+
+interface Shared {
+  v: Int32Array;
+  slot: number;
+  area: number;
+}
+const sharedOf = (h: Heap): Shared => (h as unknown as { shared: Shared }).shared;
+
+function heapWithArena(): { heap: Heap; t77: Heap; buf: SharedArrayBuffer; v: Int32Array; sa: number } {
+  const heap = new Heap({ memory: new LinearMemory({ maxBytes: 16 << 20 }), concurrent: true });
+  const buf = (heap.memory as LinearMemory).buffer as SharedArrayBuffer;
+  const t77 = Heap.attach(buf, { threadId: 77 });
+  t77.free(t77.malloc(100)); // its arena, with its first segment
+  const sh = sharedOf(t77);
+  const v = new Int32Array(buf);
+  const sa = sh.area + A_SLOTS + sh.slot * SLOT_WORDS;
+  expect(v[sa + S_LOG], "the slot's layout as this test reads it").toBe(v[sa + S_SEGS]! + SEG_HEADER);
+  return { heap, t77, buf, v, sa };
+}
+
+describe("attaching a live concurrent heap", () => {
+  it("while a thread adds its arena's first segment: the log's word written, the list's not yet", () => {
+    const { heap, buf, v, sa } = heapWithArena();
+    const segs = v[sa + S_SEGS]!;
+    const cur = v[sa + S_CUR]!;
+    // The moment between newSegment's store of the log's word and its store of the list's.
+    v[sa + S_SEGS] = 0;
+    v[sa + S_CUR] = 0;
+    expect(() => Heap.attach(buf)).not.toThrow();
+    v[sa + S_SEGS] = segs;
+    v[sa + S_CUR] = cur;
+    heap.check();
+  });
+
+  it("a log's word with no list, past what is not a segment of that arena: refused", () => {
+    const { buf, v, sa } = heapWithArena();
+    const segs = v[sa + S_SEGS]!;
+    v[sa + S_SEGS] = 0;
+    v[sa + S_CUR] = 0;
+    for (const bad of [segs + SEG_HEADER + 16, segs + SEG_HEADER + (1 << 20), SEG_HEADER, 8]) {
+      v[sa + S_LOG] = bad;
+      expect(() => Heap.attach(buf), `log at 0x${bad.toString(16)}`).toThrow(HeapCorruptionError);
+      expect(() => Heap.attach(buf)).toThrow(/log \(word at 0x[0-9a-f]+\) holds 0x[0-9a-f]+, which is not sound/);
+    }
+  });
+
+  it("at every store of a thread's first free of another thread's block", () => {
+    const { heap, t77, buf } = heapWithArena();
+    const p = t77.malloc(200); // t77 keeps its arena's lock between calls: t78's free goes on its list
+    const t78 = Heap.attach(buf, { threadId: 78 });
+    t78.free(t78.malloc(100)); // (t78's own arena, whose words say what it is pushing)
+    const sh = sharedOf(t78);
+    const real = sh.v;
+    const seen: string[] = [];
+    let stores = 0;
+    const view = new Proxy(real, {
+      get: (t, k) => {
+        const x = Reflect.get(t, k, t) as unknown;
+        return typeof x === "function" ? (x as (...a: unknown[]) => unknown).bind(t) : x;
+      },
+      set: (t, k, x) => {
+        stores++;
+        try {
+          Heap.attach(buf);
+        } catch (e) {
+          seen.push(`before store ${stores} (word ${String(k)} = ${String(x)}): ${(e as Error).message}`);
+        }
+        return Reflect.set(t, k, x, t);
+      },
+    });
+    // (Atomics take the array itself: the proxy's atomic operations go to it, uncounted. A plain
+    // store is what another thread may see half done; an atomic one is seen whole.)
+    const A = Atomics as unknown as Record<string, (...a: unknown[]) => unknown>;
+    const saved = new Map<string, (...a: unknown[]) => unknown>();
+    for (const name of ["load", "store", "or", "and", "xor", "add", "sub", "exchange", "compareExchange", "wait", "notify"]) {
+      const f = A[name]!;
+      saved.set(name, f);
+      A[name] = (arr: unknown, ...rest: unknown[]) => f.call(Atomics, arr === view ? real : arr, ...rest);
+    }
+    sh.v = view;
+    try {
+      t78.free(p);
+    } finally {
+      sh.v = real;
+      for (const [name, f] of saved) A[name] = f;
+    }
+    expect(stores).toBeGreaterThanOrEqual(3); // the arena's word, the block's, the block's again (0), the block's link
+    expect(seen).toEqual([]);
+    expect(() => Heap.attach(buf)).not.toThrow();
+    heap.check();
+  });
+});
