@@ -46,9 +46,10 @@
 //   m[a >>> 2], m[i], m[...] = v   → 32-bit loads and stores of the module's memory, at the low
 //                                    32 bits of the address (where i32 arithmetic is exact)
 //   this.method(...)               → a function of the module; fields → globals and constants
-//   if (a || b) return; if (a && b) → one branch per test, in order (`ifThen`): binaryen would
-//                                    compute a chain of cheap tests without branches, each as
-//                                    0 or 1, which costs more where the first test decides
+//   if (a || b) return; if (a && b) → one branch per test, in order (`ifThen`; also a ? b : c
+//                                    in a condition that returns): binaryen would compute a
+//                                    chain of cheap tests without branches, each as 0 or 1,
+//                                    which costs more where the first test decides
 //   Math.ceil(a / b), Math.floor   → exact integer division (ceilDiv, floorDiv)
 //   throw new XError(what, op, at) → an imported JavaScript `fail(kind, what, op, at)` that
 //                                    throws the same typed error (messages and operation
@@ -585,7 +586,8 @@ class Translator {
   /**
    * `if (e) then` without an else, each test of `e` its own branch: `if (a || b) leave;` (a
    * branch that always leaves) as `if (a) leave; if (b) leave;`, `if (a && b) then` as
-   * `if (a) { if (b) then }`, in the same short-circuit order. Written as one condition,
+   * `if (a) { if (b) then }`, `if (a ? b : c) leave;` as `if (a) { if (b) leave; } else
+   * { if (c) leave; }`, in the same short-circuit order. Written as one condition,
    * binaryen evaluates a chain of cheap tests without branches (each turned into 0 or 1, and-ed
    * or or-ed), which costs more instructions on the path where the chain is decided early or
    * where none holds, the common one for a chain of checks.
@@ -621,6 +623,22 @@ class Translator {
         return a.k === true ? inner : `${at}if (${a.c}) {\n${inner}\n${at}}`;
       };
       return nest(0, ind);
+    }
+    if (ts.isConditionalExpression(x) && this.exits(then)) {
+      // if (a ? b : c) leave; as if (a) { if (b) leave; } else { if (c) leave; }
+      const a = this.cond(x.condition);
+      const branch = (y, truth, at) => {
+        this.scopes.push(new Map());
+        this.refine(x.condition, truth);
+        const t = this.ifThen(y, then, at);
+        this.scopes.pop();
+        return t;
+      };
+      if (a.k === true) return branch(x.whenTrue, true, ind);
+      if (a.k === false) return branch(x.whenFalse, false, ind);
+      const yes = branch(x.whenTrue, true, ind + "  ");
+      const no = branch(x.whenFalse, false, ind + "  ");
+      return `${ind}if (${a.c}) {\n${yes}\n${ind}} else {\n${no}\n${ind}}`;
     }
     const c = this.cond(e);
     if (c.k === false) return "";

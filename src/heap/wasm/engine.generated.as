@@ -169,8 +169,14 @@ export function takeErrno(): i32 {
           let idx: i64 = binOf(rem);
           let slot: i64 = (<i64>(bins) + <i64>(((<i32>(idx) << 2))));
           let h: i32 = load<i32>(<usize><i32>(slot));
-          if (((<i64>(h) == n) ? (binOf(<i64>(nsize)) != idx) : !linkOk(h))) {
-            fail(0 /* HeapCorruptionError */, 0 /* corrupted free list */, 1 /* realloc */, <f64>(slot)); unreachable();
+          if ((<i64>(h) == n)) {
+            if ((binOf(<i64>(nsize)) != idx)) {
+              fail(0 /* HeapCorruptionError */, 0 /* corrupted free list */, 1 /* realloc */, <f64>(slot)); unreachable();
+            }
+          } else {
+            if (!linkOk(h)) {
+              fail(0 /* HeapCorruptionError */, 0 /* corrupted free list */, 1 /* realloc */, <f64>(slot)); unreachable();
+            }
           }
         }
       }
@@ -408,8 +414,17 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
   let es: i32 = ((e & 15) << 1);
   let after: i32 = (word & (-(4 << sh)));
   let next: i32 = load<i32>((<usize>we << 2));
-  if (((k >= SIZE_WORD_GRANULES) ? ((after != 0) || (load<i32>((<usize>(wi + 1) << 2)) != (((k << 2) | SIZE_TAG)))) : ((((we == wi) ? (after & ((1 << es) - 1)) : ((after | (next & ((1 << es) - 1))) | ((we == (wi + 2)) ? load<i32>((<usize>(wi + 1) << 2)) : 0)))) != 0))) {
-    return false;
+  if ((k >= SIZE_WORD_GRANULES)) {
+    if ((after != 0)) {
+      return false;
+    }
+    if ((load<i32>((<usize>(wi + 1) << 2)) != (((k << 2) | SIZE_TAG)))) {
+      return false;
+    }
+  } else {
+    if (((((we == wi) ? (after & ((1 << es) - 1)) : ((after | (next & ((1 << es) - 1))) | ((we == (wi + 2)) ? load<i32>((<usize>(wi + 1) << 2)) : 0)))) != 0)) {
+      return false;
+    }
   }
   if ((((s & PINUSE)) != 0)) {
     if ((<i32>(n) != top)) {
@@ -538,8 +553,22 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
       let nwe: i32 = (map + <i32>(<u32>ne >>> <u32>4));
       let nes: i32 = ((ne & 15) << 1);
       let nafter: i32 = (next & (-(4 << es)));
-      if (((nk >= SIZE_WORD_GRANULES) ? ((nafter != 0) || (load<i32>((<usize>(we + 1) << 2)) != (((nk << 2) | SIZE_TAG)))) : (((((nwe == we) ? (nafter & ((1 << nes) - 1)) : ((nafter | (load<i32>((<usize>nwe << 2)) & ((1 << nes) - 1))) | ((nwe == (we + 2)) ? load<i32>((<usize>(we + 1) << 2)) : 0)))) != 0) || ((((<u32><i32>(n) + <u32>nsize) != <u32>(top)) && (((<i32>(<u32>load<i32>((<usize>nwe << 2)) >>> <u32>nes) & 1)) == 0)))))) {
-        return false;
+      if ((nk >= SIZE_WORD_GRANULES)) {
+        if ((nafter != 0)) {
+          return false;
+        }
+        if ((load<i32>((<usize>(we + 1) << 2)) != (((nk << 2) | SIZE_TAG)))) {
+          return false;
+        }
+      } else {
+        if (((((nwe == we) ? (nafter & ((1 << nes) - 1)) : ((nafter | (load<i32>((<usize>nwe << 2)) & ((1 << nes) - 1))) | ((nwe == (we + 2)) ? load<i32>((<usize>(we + 1) << 2)) : 0)))) != 0)) {
+          return false;
+        }
+        if (((<u32><i32>(n) + <u32>nsize) != <u32>(top))) {
+          if ((((<i32>(<u32>load<i32>((<usize>nwe << 2)) >>> <u32>nes) & 1)) == 0)) {
+            return false;
+          }
+        }
       }
       if ((load<i32>(<usize>(<i32>(n) + nsize)) != nsize)) {
         return false;
@@ -609,8 +638,17 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
     }
     let pk: i32 = <i32>((<u32>ps >>> <u32>gshift));
     let pafter: i32 = (pword & (-(4 << psh)));
-    if (((pk >= SIZE_WORD_GRANULES) ? ((pafter != 0) || (load<i32>((<usize>(pw + 1) << 2)) != (((pk << 2) | SIZE_TAG)))) : ((((pw == wi) ? (pafter & ((1 << sh) - 1)) : ((pafter | (word & ((1 << sh) - 1))) | ((wi == (pw + 2)) ? load<i32>((<usize>(pw + 1) << 2)) : 0)))) != 0))) {
-      return false;
+    if ((pk >= SIZE_WORD_GRANULES)) {
+      if ((pafter != 0)) {
+        return false;
+      }
+      if ((load<i32>((<usize>(pw + 1) << 2)) != (((pk << 2) | SIZE_TAG)))) {
+        return false;
+      }
+    } else {
+      if (((((pw == wi) ? (pafter & ((1 << sh) - 1)) : ((pafter | (word & ((1 << sh) - 1))) | ((wi == (pw + 2)) ? load<i32>((<usize>(pw + 1) << 2)) : 0)))) != 0)) {
+        return false;
+      }
     }
     prevIsDv = (start == load<i32>((<usize>dvAt << 2)));
     if (!prevIsDv) {
@@ -629,8 +667,20 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
       tslot = <i32>((<u32>(bins + (<i32>(tidx) << 2)) >>> <u32>2));
       let h: i32 = load<i32>((<usize>tslot << 2));
       if ((h != 0)) {
-        if ((((h == start) && (start != c)) ? (binOf(<i64>(ps)) != tidx) : ((nextFree && (h == <i32>(n))) ? (binOf(<i64>(nsize)) != tidx) : !freeStart(h, top, map)))) {
-          return false;
+        if (((h == start) && (start != c))) {
+          if ((binOf(<i64>(ps)) != tidx)) {
+            return false;
+          }
+        } else {
+          if ((nextFree && (h == <i32>(n)))) {
+            if ((binOf(<i64>(nsize)) != tidx)) {
+              return false;
+            }
+          } else {
+            if (!freeStart(h, top, map)) {
+              return false;
+            }
+          }
         }
       }
     }
@@ -821,8 +871,20 @@ export function super_freeChunk(c: i64, op: i32, checkOnly: bool = false): void 
         let idx: i64 = binOf(total);
         let slot: i64 = (<i64>(bins) + <i64>(((<i32>(idx) << 2))));
         let h: i32 = load<i32>(<usize><i32>(slot));
-        if ((((<i64>(h) == prev) && (prev != c)) ? (binOf(<i64>(ps)) != idx) : ((nextFree && (<i64>(h) == n)) ? (binOf(<i64>(nsize)) != idx) : !linkOk(h)))) {
-          fail(0 /* HeapCorruptionError */, 0 /* corrupted free list */, op, <f64>(slot)); unreachable();
+        if (((<i64>(h) == prev) && (prev != c))) {
+          if ((binOf(<i64>(ps)) != idx)) {
+            fail(0 /* HeapCorruptionError */, 0 /* corrupted free list */, op, <f64>(slot)); unreachable();
+          }
+        } else {
+          if ((nextFree && (<i64>(h) == n))) {
+            if ((binOf(<i64>(nsize)) != idx)) {
+              fail(0 /* HeapCorruptionError */, 0 /* corrupted free list */, op, <f64>(slot)); unreachable();
+            }
+          } else {
+            if (!linkOk(h)) {
+              fail(0 /* HeapCorruptionError */, 0 /* corrupted free list */, op, <f64>(slot)); unreachable();
+            }
+          }
         }
       }
     }
@@ -937,8 +999,14 @@ export function splitTail(c: i64, s: i32, nb: i32, op: i32): void {
       let idx: i64 = binOf((rem + <i64>(((nextFree ? nsize : 0)))));
       let slot: i64 = (<i64>(bins) + <i64>(((<i32>(idx) << 2))));
       let h: i32 = load<i32>(<usize><i32>(slot));
-      if (((nextFree && (<i64>(h) == n)) ? (binOf(<i64>(nsize)) != idx) : !linkOk(h))) {
-        fail(0 /* HeapCorruptionError */, 0 /* corrupted free list */, op, <f64>(slot)); unreachable();
+      if ((nextFree && (<i64>(h) == n))) {
+        if ((binOf(<i64>(nsize)) != idx)) {
+          fail(0 /* HeapCorruptionError */, 0 /* corrupted free list */, op, <f64>(slot)); unreachable();
+        }
+      } else {
+        if (!linkOk(h)) {
+          fail(0 /* HeapCorruptionError */, 0 /* corrupted free list */, op, <f64>(slot)); unreachable();
+        }
       }
     }
   }
