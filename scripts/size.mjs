@@ -40,11 +40,13 @@ export const GOAL = 10 * 1024;
 export const CEILING = 18_760;
 
 /**
- * What `import { Heap } from "vmheap"` may cost now, min+gzip, in bytes. Measured 39,393: the
+ * What `import { Heap } from "vmheap"` may cost now, min+gzip, in bytes. Measured 39,539: the
  * heap, and the arenas of concurrent heaps with their logged engine (LoggedEngine.generated.ts,
- * the heap's paths again with each store logged for `recover()`) and their front caches.
+ * the heap's paths again with each store logged for `recover()`) and their front caches. Raised
+ * from 39,500 for attach's check of the segment table (about 110 bytes): a crafted table naming
+ * memory below the heap had recovery write there (test/heap/concurrent.table-bounds.test.ts).
  */
-export const ROOT_CEILING = 39_500;
+export const ROOT_CEILING = 39_600;
 
 /** Strings only the code that is not the heap has: none may be in a heap-only bundle. */
 export const FOREIGN = [

@@ -790,6 +790,15 @@ export class SharedHeap {
     const segmentOf = (s: number) => (x: number): boolean => x === 0 || (x % SEG_MIN === 0 && tableAt(x) === (x | s) && v[(x >>> 2) + G_MAGIC] === SEG_MAGIC);
     // A block address (or 0) inside a segment, of arena s (or any, for s = -1): recovery follows these.
     const inSegment = (s: number) => (x: number): boolean => x === 0 || ((x & 7) === 0 && tableAt(x) !== 0 && (s < 0 || (tableAt(x) & TABLE_SLOT) === s));
+    // The table itself: segments lie in blocks of the main heap, so each word names a segment
+    // there that starts at or before its MiB, which ends by the heap's limit. Recovery writes to
+    // what it names (an arena's log and front cache, a block's pending bit): in a crafted buffer,
+    // a word naming memory below the heap (a program's own data) would have it written.
+    const hdr = this.mainLock - H_LOCK;
+    const lo = Math.max(v[hdr + H_ARENA]! >>> 0, hdr * 4 + 1);
+    const limit = v[hdr + H_LIMIT]! >>> 0;
+    const placed = (i: number) => (t: number): boolean => t === 0 || ((t & -SEG_MIN) >= lo && (t & -SEG_MIN) <= i * SEG_MIN && (i + 1) * SEG_MIN <= limit);
+    for (let i = 0; i < TABLE_WORDS; i++) word(this.area + A_TABLE + i, `the segment table's word for MiB ${i}`, placed(i));
     const ids = new Set<number>();
     const main = word(this.mainLock, "the heap's lock", lockWord) & HOLDER;
     if (main !== 0) ids.add(main);
