@@ -804,33 +804,44 @@ export class SharedHeap {
     if (main !== 0) ids.add(main);
     for (let s = 0; s < ARENAS; s++) {
       const sa = this.area + A_SLOTS + s * SLOT_WORDS;
-      const held = word(sa + S_LOCK, `arena ${s}'s lock`, lockWord) & HOLDER;
-      const owner = word(sa + S_OWNER, `arena ${s}'s owner`, (x) => (x & ~HOLDER) === 0);
-      const segs = word(sa + S_SEGS, `arena ${s}'s first segment`, segmentOf(s));
-      word(sa + S_CUR, `arena ${s}'s current segment`, segmentOf(s));
-      // Its list of segments: each one a segment of this arena, and no more of them than the
-      // memory holds (a list that ran in a circle would make the arena's first call walk it for
-      // ever). Its log lies in one of them, just past the header (the arena's first).
-      let n = 0;
-      const listed = new Set<number>();
-      for (let x = segs; x !== 0; x = v[(x >>> 2) + G_NEXT]!) {
-        if (!segmentOf(s)(x) || ++n > bytes / SEG_MIN) throw new HeapCorruptionError(`arena ${s}'s list of segments is not sound (at 0x${(x >>> 0).toString(16)})`, "attach", x);
-        listed.add(x);
+      // A slot read while recover undoes a dead thread's new segment (its words going back newest
+      // first: the list's, the log's, then the table's) may look unsound for that moment: it is
+      // read again while its words move, and refused only when they stood still meanwhile.
+      for (let tries = 16; ; tries--) {
+        const was = v.slice(sa, sa + SLOT_WORDS);
+        try {
+          const held = word(sa + S_LOCK, `arena ${s}'s lock`, lockWord) & HOLDER;
+          const owner = word(sa + S_OWNER, `arena ${s}'s owner`, (x) => (x & ~HOLDER) === 0);
+          const segs = word(sa + S_SEGS, `arena ${s}'s first segment`, segmentOf(s));
+          word(sa + S_CUR, `arena ${s}'s current segment`, segmentOf(s));
+          // Its list of segments: each one a segment of this arena, and no more of them than
+          // the memory holds (a list that ran in a circle would make the arena's first call
+          // walk it for ever). Its log lies in one of them, just past the header (the first).
+          let n = 0;
+          const listed = new Set<number>();
+          for (let x = segs; x !== 0; x = v[(x >>> 2) + G_NEXT]!) {
+            if (!segmentOf(s)(x) || ++n > bytes / SEG_MIN) throw new HeapCorruptionError(`arena ${s}'s list of segments is not sound (at 0x${(x >>> 0).toString(16)})`, "attach", x);
+            listed.add(x);
+          }
+          // No segments, no log; else the log past a listed segment's header. Or, read while a
+          // thread adds the arena's first segment (its table words, header and log written,
+          // then the log's word, then the list's): the log's word set, the list's not yet, the
+          // log past the header of a segment of this arena by the table.
+          word(sa + S_LOG, `arena ${s}'s log`, (x) => (x === 0 ? segs === 0 : segs !== 0 ? listed.has(x - SEG_HEADER) : x !== SEG_HEADER && segmentOf(s)(x - SEG_HEADER)));
+          // The words recovery follows: remote frees (and those being freed) in this arena's
+          // segments, a block being pushed in any segment, to an arena that exists.
+          word(sa + S_REMOTE, `arena ${s}'s remote frees`, inSegment(s));
+          word(sa + S_DETACHED, `arena ${s}'s remote frees being freed`, inSegment(s));
+          word(sa + S_DRAINED, `arena ${s}'s last remote free`, inSegment(s));
+          const push = word(sa + S_PUSH, `arena ${s}'s block being pushed`, inSegment(-1));
+          word(sa + S_PUSH_TO, `arena ${s}'s arena pushed to`, (x) => (push === 0 ? x >= 0 : x >= 1) && x <= ARENAS);
+          if (held !== 0) ids.add(held);
+          if (owner !== 0) ids.add(owner);
+          break;
+        } catch (e) {
+          if (tries === 0 || was.every((x, i) => x === v[sa + i])) throw e;
+        }
       }
-      // No segments, no log; else the log past a listed segment's header. Or, read while a thread
-      // adds the arena's first segment (its table words, header and log written, then the log's
-      // word, then the list's): the log's word set, the list's not yet, the log past the header of
-      // a segment of this arena by the table.
-      word(sa + S_LOG, `arena ${s}'s log`, (x) => (x === 0 ? segs === 0 : segs !== 0 ? listed.has(x - SEG_HEADER) : x !== SEG_HEADER && segmentOf(s)(x - SEG_HEADER)));
-      // The words recovery follows: remote frees (and those being freed) in this arena's
-      // segments, a block being pushed in any segment, to an arena that exists.
-      word(sa + S_REMOTE, `arena ${s}'s remote frees`, inSegment(s));
-      word(sa + S_DETACHED, `arena ${s}'s remote frees being freed`, inSegment(s));
-      word(sa + S_DRAINED, `arena ${s}'s last remote free`, inSegment(s));
-      const push = word(sa + S_PUSH, `arena ${s}'s block being pushed`, inSegment(-1));
-      word(sa + S_PUSH_TO, `arena ${s}'s arena pushed to`, (x) => (push === 0 ? x >= 0 : x >= 1) && x <= ARENAS);
-      if (held !== 0) ids.add(held);
-      if (owner !== 0) ids.add(owner);
     }
     if (!snapshot) return;
     // Locks first (a thread that was pushing a block is recovered once the arena it pushed to

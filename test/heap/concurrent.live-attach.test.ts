@@ -6,7 +6,9 @@
  * - a thread adding its arena's first segment has written the log's word, not yet the list's;
  * - a thread freeing another thread's block, on its first push, had written the block's word,
  *   not yet the arena's.
- * A crafted buffer that only imitates the first moment is still refused.
+ * A crafted buffer that only imitates the first moment is still refused. And recover, undoing
+ * a dead thread's stores newest first, passes through moments that no call's order makes (the
+ * list's word read, then the table's gone): attach reads a slot again while its words move.
  */
 import { describe, expect, it } from "vitest";
 import { Heap, HeapCorruptionError, LinearMemory } from "../../src/index.js";
@@ -20,6 +22,7 @@ const S_SEGS = 3;
 const S_CUR = 4;
 const S_LOG = 9;
 const SEG_HEADER = 64;
+const A_TABLE = A_SLOTS + 64 * SLOT_WORDS;
 
 interface Shared {
   v: Int32Array;
@@ -51,6 +54,41 @@ describe("attaching a live concurrent heap", () => {
     expect(() => Heap.attach(buf)).not.toThrow();
     v[sa + S_SEGS] = segs;
     v[sa + S_CUR] = cur;
+    heap.check();
+  });
+
+  it("while recover undoes a dead thread's first segment: the list's word read before the undo, the rest after", () => {
+    // A thread that died in the middle of adding its arena's first segment (holding the main
+    // heap's lock) has its stores undone by Heap.recover, newest first: the current segment,
+    // the list, the log, the table. An attach in another thread that read the list's word just
+    // before sees the others gone.
+    const { heap, buf, v, sa } = heapWithArena();
+    const segs = v[sa + S_SEGS]!;
+    const table = sharedOf(heap).area + A_TABLE;
+    const undo = (): void => {
+      v[sa + S_CUR] = 0;
+      v[sa + S_SEGS] = 0;
+      v[sa + S_LOG] = 0;
+      const t = v[table + (segs >>> 20)];
+      for (let i = segs >>> 20; v[table + i] === t; i++) v[table + i] = 0;
+    };
+    const load = Atomics.load;
+    let undone = false;
+    (Atomics as unknown as { load: (a: Int32Array, i: number) => number }).load = (a, i) => {
+      const x = load(a, i);
+      if (!undone && a.buffer === buf && i === sa + S_SEGS) {
+        undone = true;
+        undo();
+      }
+      return x;
+    };
+    try {
+      expect(() => Heap.attach(buf)).not.toThrow();
+    } finally {
+      Atomics.load = load;
+    }
+    expect(undone).toBe(true);
+    expect(v[sa + S_SEGS]).toBe(0);
     heap.check();
   });
 
