@@ -112,7 +112,7 @@ const CALL_AS = { malloc: "mallocImpl", free: "freeImpl", realloc: "reallocImpl"
  * write them out by hand. Inlining the realloc paths too made no difference measurable above
  * the noise, and the binary 40% bigger.
  */
-const COLD = new Set(["takeFree", "takeDv", "allocFromTop", "freeChunk", "super_freeChunk", "badPointer", "grow", "moveBitmap", "trim", "lowerBitmap", "growIntoTop", "reallocMove", "memalignImpl", "carveOk", "noteFootprint", "splitTail"]);
+const COLD = new Set(["takeFree", "super_takeFree", "takeDv", "allocFromTop", "freeChunk", "super_freeChunk", "badPointer", "grow", "moveBitmap", "trim", "lowerBitmap", "growIntoTop", "reallocMove", "memalignImpl", "carveOk", "noteFootprint", "splitTail"]);
 /** Fields of the heap that the engine keeps in globals, set from the header by `attachHeader`. */
 const GLOBAL_FIELDS = new Set(["hdr", "bins", "arena"]);
 /** Fields that are constants of a data model (computed by running setUp, see layoutConstants). */

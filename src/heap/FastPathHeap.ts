@@ -5,7 +5,7 @@
  */
 import { CINUSE, FLAG_BITS, MARK_FREE, MARK_USED, PINUSE, SIZE_TAG, SIZE_WORD_GRANULES } from "./chunk.js";
 import { H_BITMAP, H_DV, H_END, H_TOP, H_TOPPAD, H_TRIM } from "./header.js";
-import { Heap, MODE_SYNC } from "./Heap.js";
+import { Heap, MODE_SYNC, REM_BIN, REM_NEW_DV } from "./Heap.js";
 
 /**
  * The heap with `free`'s common cases written out for any data model: what the wasm engine
@@ -25,6 +25,80 @@ export class FastPathHeap extends Heap {
     if ((this.mode & MODE_SYNC) !== 0) this.sync();
     if (this.freeFast(ptr, "free")) return;
     super.freeChunk(this.validate(ptr, "free"), "free"); // (names what freeFast refused)
+  }
+
+  /**
+   * takeFree's common case (no alignment, every check passing) with its checks written out,
+   * each header and chunk-map word read once: `c`, the head of bin `idx`, a free chunk in the
+   * map of the size its header gives, of that bin, not the victim, with a sound forward link;
+   * the head written through when the remainder is binned (or the old victim, when the
+   * remainder becomes the victim), a free chunk in the map. Anything else goes to Heap's
+   * takeFree, which checks again and names the damage.
+   */
+  protected override takeFree(c: number, idx: number, nb: number, toDv: boolean, align: number = 0): number {
+    if (align !== 0 || !this.takeFreeOk(c, idx, nb, toDv)) return super.takeFree(c, idx, nb, toDv, align);
+    const s = this.m[(c + this.W) >>> 2]!;
+    const size = s & ~FLAG_BITS;
+    this.popHead(c, idx);
+    this.setSizeWord(c, size, false);
+    this.allot(c, s & PINUSE, size, nb, toDv ? REM_NEW_DV : REM_BIN);
+    return c;
+  }
+
+  /** Whether every check of takeFree(c, idx, nb, toDv) passes (see {@link takeFree}); reads only. */
+  protected takeFreeOk(c: number, idx: number, nb: number, toDv: boolean): boolean {
+    const m = this.m;
+    const W = this.W;
+    const W2 = this.W2;
+    const amask = this.amask;
+    const gshift = this.gshift;
+    const hdr = this.hdr;
+    const arena = this.arena;
+    const top = m[(hdr + 4 * H_TOP) >>> 2]!;
+    const dv = m[(hdr + 4 * H_DV) >>> 2]!;
+    if (((c + W2) & amask) !== 0 || c < arena || c >= top || c === dv) return false;
+    const s = m[(c + W) >>> 2]!;
+    const size = s & ~FLAG_BITS;
+    if ((s & CINUSE) !== 0 || size < this.minChunk || (size & amask) !== 0 || size < nb) return false;
+    const n = c + size; // (after the size's checks)
+    if (n > top) return false;
+    // freeChunkOk(c, size): a free chunk starts at c in the map, none inside it, the next one at n.
+    const map = m[(hdr + 4 * H_BITMAP) >>> 2]! >>> 2;
+    const g = (c - arena) >>> gshift;
+    const wi = map + (g >>> 4);
+    const sh = (g & 15) << 1;
+    const word = m[wi]!;
+    if ((word & 3) === SIZE_TAG || ((word >>> sh) & 3) !== MARK_FREE) return false;
+    const k = size >>> gshift;
+    const after = word & -(4 << sh);
+    if (k >= SIZE_WORD_GRANULES) {
+      if (after !== 0 || m[wi + 1] !== ((k << 2) | SIZE_TAG)) return false;
+    } else {
+      // (k < 32 granules: the chunk's pairs end at most two words after c's)
+      const e = g + k;
+      const we = map + (e >>> 4);
+      const es = (e & 15) << 1;
+      const next = m[we]!;
+      if ((we === wi ? after & ((1 << es) - 1) : after | (next & ((1 << es) - 1)) | (we === wi + 2 ? m[wi + 1]! : 0)) !== 0) return false;
+      if (n !== top && ((next >>> es) & 1) === 0) return false;
+    }
+    if (this.binOf(size) !== idx) return false;
+    // The forward link becomes the bin's head.
+    const fd = m[(c + W2) >>> 2]!;
+    if (fd !== 0 && (fd === dv || ((fd + W2) & amask) !== 0 || fd < arena || fd >= top || m[(fd + W2 + W) >>> 2] !== c)) return false;
+    // The head written through by the remainder's insert.
+    const rem = size - nb;
+    if (rem >= this.minChunk) {
+      const x = toDv ? dv : c + nb;
+      if (x !== 0) {
+        const xs = toDv ? m[(dv + W) >>> 2]! & ~FLAG_BITS : rem;
+        if (toDv && !this.freeChunkOk(dv, xs)) return false;
+        const xi = this.binOf(xs);
+        const h = xi === idx ? fd : m[(this.bins + (xi << 2)) >>> 2]!;
+        if (h !== 0 && !this.freeStart(h, top, map)) return false;
+      }
+    }
+    return true;
   }
 
   /** freeChunk of every caller (realloc's check and free, splitTail, ...): freeFast first. */

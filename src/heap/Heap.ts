@@ -285,9 +285,10 @@ const MODE_ILP32 = 4;
 /** The heap's calls run on its wasm engine (HeapOptions.engine): no fast path in JavaScript either. */
 const MODE_ENGINE = 8;
 
-/** Where {@link Heap.allot} puts a remainder. */
-const REM_BIN = 0;
-const REM_NEW_DV = 1;
+/** Where {@link Heap.allot} puts a remainder. @internal */
+export const REM_BIN = 0;
+/** @internal */
+export const REM_NEW_DV = 1;
 const REM_WAS_DV = 2;
 
 /** The data model's number in the header's config word (the pointer width, 33 for wasm32). */

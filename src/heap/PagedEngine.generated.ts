@@ -10,7 +10,7 @@ import { type HeapHost } from "./host.js";
 import { allocArray, blockOf, resizeArray, viewOf, type TypedArray, type TypedArrayConstructor } from "./views.js";
 import { SHARED_AREA_BYTES } from "./arenas.js";
 import { H_MAGIC, H_CONFIG, H_HDR, H_ARENA, H_TOP, H_END, H_BRK, H_BRK_START, H_MAXFOOT, H_MMAP_BYTES, H_MMAP_COUNT, H_TRIM, H_TOPPAD, H_MMAP_THRESHOLD, H_MMAP_MAX, H_BITMAP, H_COVER, H_LIMIT, H_SUMMARY, H_BINMAP, H_DV, MAGIC, VERSION, FLAG_CONCURRENT } from "./header.js";
-import { Heap, DEFAULT_TRIM_THRESHOLD, DEFAULT_MMAP_THRESHOLD, MAX_TOP_PAD, type MallInfo, type ChunkInfo, type DataModel, type HeapOptions, MODE_SYNC } from "./Heap.js";
+import { Heap, DEFAULT_TRIM_THRESHOLD, DEFAULT_MMAP_THRESHOLD, MAX_TOP_PAD, type MallInfo, type ChunkInfo, type DataModel, type HeapOptions, MODE_SYNC, REM_BIN, REM_NEW_DV } from "./Heap.js";
 import type { AddressSpace } from "../vm/AddressSpace.js";
 
 /** Arena bytes covered by the first in-use bitmap; it doubles as the heap grows. */
@@ -38,11 +38,6 @@ const MODE_ILP32 = 4;
 
 /** The heap's calls run on its wasm engine (HeapOptions.engine): no fast path in JavaScript either. */
 const MODE_ENGINE = 8;
-
-/** Where {@link Heap.allot} puts a remainder. */
-const REM_BIN = 0;
-
-const REM_NEW_DV = 1;
 
 const REM_WAS_DV = 2;
 

@@ -60,7 +60,7 @@ export function takeErrno(): i32 {
   return e;
 }
 
-// Heap.ts:1921 mallocImpl
+// Heap.ts:1922 mallocImpl
 // @ts-ignore: decorator
 @inline export function mallocImpl(size: i64): i64 {
   if ((((MODE & MODE_SYNC)) != 0)) {
@@ -98,7 +98,7 @@ export function takeErrno(): i32 {
   super_freeChunk(validate(<u32>(ptr), 0 /* free */), 0 /* free */);
 }
 
-// Heap.ts:1943 callocImpl
+// Heap.ts:1944 callocImpl
 // @ts-ignore: decorator
 @inline export function callocImpl(nmemb: i64, size: i64): i64 {
   let total: i64 = product(<u32>(nmemb), <u32>(size));
@@ -115,7 +115,7 @@ export function takeErrno(): i32 {
   return p;
 }
 
-// Heap.ts:2681 reallocImpl
+// Heap.ts:2682 reallocImpl
 // @ts-ignore: decorator
 @inline export function reallocImpl(p: i64, size: i64): i64 {
   if ((<u32>(p) == 0)) {
@@ -192,7 +192,7 @@ export function takeErrno(): i32 {
   return reallocMove(c, <u32>(p), old, size);
 }
 
-// Heap.ts:1403 reallocarray
+// Heap.ts:1404 reallocarray
 // @ts-ignore: decorator
 @inline export function reallocarray(ptr: i64, nmemb: i64, size: i64): i64 {
   let total: i64 = product(<u32>(nmemb), <u32>(size));
@@ -208,7 +208,7 @@ export function takeErrno(): i32 {
   return reallocImpl(ptr, total);
 }
 
-// Heap.ts:2843 memalignImpl
+// Heap.ts:2844 memalignImpl
 export function memalignImpl(alignment: i64, size: i64): i64 {
   if ((<u32>(alignment) <= <u32>(ALIGN))) {
     return mallocImpl(size);
@@ -262,7 +262,7 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
   return (a + <i64>(W2));
 }
 
-// Heap.ts:1517 usableImpl
+// Heap.ts:1518 usableImpl
 // @ts-ignore: decorator
 @inline export function usableImpl(ptr: i64): i64 {
   if ((<u32>(ptr) == 0)) {
@@ -281,7 +281,7 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
   return (<i64>(size) - <i64>(W));
 }
 
-// Heap.ts:1673 trimImpl
+// Heap.ts:1674 trimImpl
 // @ts-ignore: decorator
 @inline export function trimImpl(pad: i64): i32 {
   if ((((MODE & MODE_SYNC)) != 0)) {
@@ -290,13 +290,13 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
   return trim(pad);
 }
 
-// Heap.ts:1891 sync
+// Heap.ts:1892 sync
 // @ts-ignore: decorator
 @inline export function sync(): void {
 
 }
 
-// Heap.ts:1977 allocChunk
+// Heap.ts:1978 allocChunk
 // @ts-ignore: decorator
 @inline export function allocChunk(nb: i64, align: u32 = 0): i32 {
   let dv: i32 = load<i32>(<usize>(hdr + (4 * H_DV)));
@@ -357,7 +357,7 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
   return allocFromTop(nb, align);
 }
 
-// FastPathHeap.ts:49 freeFast
+// FastPathHeap.ts:123 freeFast
 // @ts-ignore: decorator
 @inline export function freeFast(ptr: i64, op: i32, checkOnly: bool = false): bool {
   let min: i32 = minChunk;
@@ -764,7 +764,7 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
   return true;
 }
 
-// Heap.ts:2512 super_freeChunk
+// Heap.ts:2513 super_freeChunk
 export function super_freeChunk(c: i64, op: i32, checkOnly: bool = false): void {
   let min: i32 = minChunk;
   let s: i32 = load<i32>(<usize>(<i32>(c) + W));
@@ -954,7 +954,7 @@ export function super_freeChunk(c: i64, op: i32, checkOnly: bool = false): void 
   }
 }
 
-// Heap.ts:2425 validate
+// Heap.ts:2426 validate
 // @ts-ignore: decorator
 @inline export function validate(p: u32, op: i32): i64 {
   if ((((MODE & MODE_SYNC)) != 0)) {
@@ -966,7 +966,7 @@ export function super_freeChunk(c: i64, op: i32, checkOnly: bool = false): void 
   return (<i64>(p) - <i64>(W2));
 }
 
-// Heap.ts:1961 product
+// Heap.ts:1962 product
 // @ts-ignore: decorator
 @inline export function product(nmemb: u32, size: u32): i64 {
   if ((nmemb < 0)) {
@@ -979,7 +979,7 @@ export function super_freeChunk(c: i64, op: i32, checkOnly: bool = false): void 
   return ((total > <i64>(MAX_REQUEST)) ? <i64>((-1)) : total);
 }
 
-// FastPathHeap.ts:31 freeChunk
+// FastPathHeap.ts:105 freeChunk
 export function freeChunk(c: i64, op: i32, checkOnly: bool = false): void {
   if (freeFast((c + <i64>(W2)), op, checkOnly)) {
     return;
@@ -987,7 +987,7 @@ export function freeChunk(c: i64, op: i32, checkOnly: bool = false): void {
   super_freeChunk(c, op, checkOnly);
 }
 
-// Heap.ts:2817 splitTail
+// Heap.ts:2818 splitTail
 export function splitTail(c: i64, s: i32, nb: i32, op: i32): void {
   let rem: i64 = (<i64>(((s & (~FLAG_BITS)))) - <i64>(nb));
   freeChunk(c, op, true);
@@ -1020,13 +1020,13 @@ export function splitTail(c: i64, s: i32, nb: i32, op: i32): void {
   freeChunk(r, op);
 }
 
-// Heap.ts:1914 topAddr
+// Heap.ts:1915 topAddr
 // @ts-ignore: decorator
 @inline export function topAddr(): i32 {
   return load<i32>(<usize>(hdr + (4 * H_TOP)));
 }
 
-// Heap.ts:2745 growIntoTop
+// Heap.ts:2746 growIntoTop
 export function growIntoTop(c: i64, s: i32, nb: i32): bool {
   let min: i32 = minChunk;
   let old: i32 = (s & (~FLAG_BITS));
@@ -1078,7 +1078,7 @@ export function growIntoTop(c: i64, s: i32, nb: i32): bool {
   return true;
 }
 
-// Heap.ts:2803 reallocMove
+// Heap.ts:2804 reallocMove
 export function reallocMove(c: i64, p: u32, old: i32, size: i64): i64 {
   let q: i64 = mallocImpl(size);
   if ((q == <i64>(0))) {
@@ -1089,7 +1089,7 @@ export function reallocMove(c: i64, p: u32, old: i32, size: i64): i64 {
   return q;
 }
 
-// Heap.ts:2241 markOf
+// Heap.ts:2242 markOf
 // @ts-ignore: decorator
 @inline export function markOf(c: i64): i32 {
   let w: i32 = load<i32>((<usize>mapWord(c) << 2));
@@ -1099,19 +1099,19 @@ export function reallocMove(c: i64, p: u32, old: i32, size: i64): i64 {
   return (<i32>(<u32>w >>> <u32>((<i32>(<u32>(<i32>(c) - arena) >>> <u32>gshift) & 15) << 1)) & 3);
 }
 
-// Heap.ts:2413 binOf
+// Heap.ts:2414 binOf
 // @ts-ignore: decorator
 @inline export function binOf(size: i64): i64 {
   return ((size < <i64>(smallLimit)) ? <i64>((<u32><i32>(size) >>> <u32>gshift)) : binIndex(size, gshift));
 }
 
-// Heap.ts:2306 linkOk
+// Heap.ts:2307 linkOk
 // @ts-ignore: decorator
 @inline export function linkOk(x: i32): bool {
   return ((x == 0) || ((((((((x + W2) & amask)) == 0) && (x >= arena)) && (x < topAddr())) && (markOf(<i64>(x)) == MARK_FREE))));
 }
 
-// Heap.ts:2397 unlink
+// Heap.ts:2398 unlink
 // @ts-ignore: decorator
 @inline export function unlink(c: i64, size: i32): void {
   let idx: i64 = binOf(<i64>(size));
@@ -1131,7 +1131,7 @@ export function reallocMove(c: i64, p: u32, old: i32, size: i64): i64 {
   }
 }
 
-// Heap.ts:2256 setSizeWord
+// Heap.ts:2257 setSizeWord
 // @ts-ignore: decorator
 @inline export function setSizeWord(c: i64, size: i64, on: bool): void {
   let n: i32 = (<i32>(size) >> gshift);
@@ -1140,14 +1140,14 @@ export function reallocMove(c: i64, p: u32, old: i32, size: i64): i64 {
   }
 }
 
-// Heap.ts:2268 unmarkChunk
+// Heap.ts:2269 unmarkChunk
 // @ts-ignore: decorator
 @inline export function unmarkChunk(c: i64, size: i32): void {
   setSizeWord(c, <i64>(size), false);
   setMark(c, 0);
 }
 
-// Heap.ts:2014 allot
+// Heap.ts:2015 allot
 // @ts-ignore: decorator
 @inline export function allot(c: i64, pin: i32, size: i64, nb: i64, remTo: i32): void {
   let dvAt: i32 = <i32>((<u32>(hdr + (4 * H_DV)) >>> <u32>2));
@@ -1182,7 +1182,7 @@ export function reallocMove(c: i64, p: u32, old: i32, size: i64): i64 {
   }
 }
 
-// Heap.ts:2896 alignedIn
+// Heap.ts:2897 alignedIn
 // @ts-ignore: decorator
 @inline export function alignedIn(c: i32, align: u32): i64 {
   let p: i64 = (<i64>(c) + <i64>(W2));
@@ -1196,7 +1196,7 @@ export function reallocMove(c: i64, p: u32, old: i32, size: i64): i64 {
   return (p - <i64>(W2));
 }
 
-// Heap.ts:2231 newHead
+// Heap.ts:2232 newHead
 // @ts-ignore: decorator
 @inline export function newHead(c: i64): void {
   if ((W == 8)) {
@@ -1204,14 +1204,14 @@ export function reallocMove(c: i64, p: u32, old: i32, size: i64): i64 {
   }
 }
 
-// Heap.ts:2262 markChunk
+// Heap.ts:2263 markChunk
 // @ts-ignore: decorator
 @inline export function markChunk(c: i64, size: i64, v: i32): void {
   setMark(c, v);
   setSizeWord(c, size, true);
 }
 
-// Heap.ts:2418 isLive
+// Heap.ts:2419 isLive
 // @ts-ignore: decorator
 @inline export function isLive(p: u32): bool {
   if (((<u32><i32>(p) >>> <u32>0) != p)) {
@@ -1224,7 +1224,7 @@ export function reallocMove(c: i64, p: u32, old: i32, size: i64): i64 {
   return ((((c >= <i64>(arena)) && (<i64>(p) < <i64>(topAddr()))) && (markOf(c) == MARK_USED)) && (<i64>(p) != <i64>(load<i32>(<usize>(hdr + (4 * H_BITMAP))))));
 }
 
-// Heap.ts:2278 sizeOk
+// Heap.ts:2279 sizeOk
 // @ts-ignore: decorator
 @inline export function sizeOk(c: i64, size: i64): bool {
   if ((size < <i64>(minChunk))) {
@@ -1268,7 +1268,7 @@ export function reallocMove(c: i64, p: u32, old: i32, size: i64): i64 {
   return (((c + size) == <i64>(load<i32>(<usize>(hdr + (4 * H_TOP))))) || (((<i32>(<u32>load<i32>((<usize>we << 2)) >>> <u32>((e & 15) << 1)) & 1)) != 0));
 }
 
-// Heap.ts:2630 trim
+// Heap.ts:2631 trim
 export function trim(pad: i64): i32 {
   lowerBitmap();
   let top: i32 = topAddr();
@@ -1287,69 +1287,23 @@ export function trim(pad: i64): i32 {
   return 1;
 }
 
-// Heap.ts:2065 takeFree
+// FastPathHeap.ts:38 takeFree
 export function takeFree(c: i32, idx: i64, nb: i64, toDv: bool, align: u32 = 0): i32 {
-  let dvAt: i32 = <i32>((<u32>(hdr + (4 * H_DV)) >>> <u32>2));
-  let dv: i32 = load<i32>((<usize>dvAt << 2));
-  let inArena: bool = ((((((c + W2) & amask)) == 0) && (c >= arena)) && (c < load<i32>(<usize>(hdr + (4 * H_TOP)))));
-  let s: i32 = ((inArena && freeChunkOk(<i64>(c), <i64>((load<i32>(<usize>(c + W)) & (~FLAG_BITS))))) ? load<i32>(<usize>(c + W)) : CINUSE);
-  let size: i32 = (s & (~FLAG_BITS));
-  if ((((s & CINUSE)) != 0)) {
-    fail(0 /* HeapCorruptionError */, 10 /* memory corruption (free list) */, 5 /* malloc */, <f64>(c)); unreachable();
-  }
-  if ((c == dv)) {
-    fail(0 /* HeapCorruptionError */, 10 /* memory corruption (free list) */, 5 /* malloc */, <f64>(c)); unreachable();
-  }
-  if ((binOf(<i64>(size)) != idx)) {
-    fail(0 /* HeapCorruptionError */, 10 /* memory corruption (free list) */, 5 /* malloc */, <f64>(c)); unreachable();
-  }
-  if ((<i64>(size) < nb)) {
-    fail(0 /* HeapCorruptionError */, 10 /* memory corruption (free list) */, 5 /* malloc */, <f64>(c)); unreachable();
-  }
-  let fd: i32 = load<i32>(<usize>(c + W2));
-  if ((fd != 0)) {
-    if ((fd == dv)) {
-      fail(0 /* HeapCorruptionError */, 0 /* corrupted free list */, 5 /* malloc */, <f64>(c)); unreachable();
-    }
-    if (((((fd + W2) & amask)) != 0)) {
-      fail(0 /* HeapCorruptionError */, 0 /* corrupted free list */, 5 /* malloc */, <f64>(c)); unreachable();
-    }
-    if ((fd < arena)) {
-      fail(0 /* HeapCorruptionError */, 0 /* corrupted free list */, 5 /* malloc */, <f64>(c)); unreachable();
-    }
-    if ((fd >= load<i32>(<usize>(hdr + (4 * H_TOP))))) {
-      fail(0 /* HeapCorruptionError */, 0 /* corrupted free list */, 5 /* malloc */, <f64>(c)); unreachable();
-    }
-    if ((load<i32>(<usize>((fd + W2) + W)) != c)) {
-      fail(0 /* HeapCorruptionError */, 0 /* corrupted free list */, 5 /* malloc */, <f64>(c)); unreachable();
-    }
-  }
-  let rem: i64 = (<i64>(size) - nb);
-  if ((rem >= <i64>(minChunk))) {
-    let x: i64 = (toDv ? <i64>(dv) : (<i64>(c) + nb));
-    if ((x != <i64>(0))) {
-      let xs: i64 = (toDv ? <i64>((load<i32>(<usize>(dv + W)) & (~FLAG_BITS))) : rem);
-      if (toDv) {
-        if (!freeChunkOk(<i64>(dv), xs)) {
-          fail(0 /* HeapCorruptionError */, 2 /* memory corruption (designated victim) */, 5 /* malloc */, <f64>(dv)); unreachable();
-        }
-      }
-      let xi: i64 = binOf(xs);
-      if (!linkOk(((xi == idx) ? fd : load<i32>(<usize>(bins + (<i32>(xi) << 2)))))) {
-        fail(0 /* HeapCorruptionError */, 0 /* corrupted free list */, 5 /* malloc */, <f64>((<i64>(bins) + <i64>(((<i32>(xi) << 2)))))); unreachable();
-      }
-    }
-  }
   if ((align != 0)) {
-    carveOk(c, <i64>(size), nb, align, idx, toDv);
+    return super_takeFree(c, idx, nb, toDv, align);
   }
+  if (!takeFreeOk(c, idx, nb, toDv)) {
+    return super_takeFree(c, idx, nb, toDv, align);
+  }
+  let s: i32 = load<i32>(<usize>(c + W));
+  let size: i32 = (s & (~FLAG_BITS));
   popHead(c, idx);
   setSizeWord(<i64>(c), <i64>(size), false);
   allot(<i64>(c), (s & PINUSE), <i64>(size), nb, (toDv ? REM_NEW_DV : REM_BIN));
   return c;
 }
 
-// Heap.ts:2044 takeDv
+// Heap.ts:2045 takeDv
 export function takeDv(dv: i32, nb: i64, align: u32 = 0): i32 {
   let s: i32 = load<i32>(<usize>(dv + W));
   let size: i32 = (s & (~FLAG_BITS));
@@ -1373,7 +1327,7 @@ export function takeDv(dv: i32, nb: i64, align: u32 = 0): i32 {
   return dv;
 }
 
-// Heap.ts:2311 findBin
+// Heap.ts:2312 findBin
 // @ts-ignore: decorator
 @inline export function findBin(idx: i64): i64 {
   let words: i32 = (hdr + (4 * H_BINMAP));
@@ -1415,7 +1369,7 @@ export function takeDv(dv: i32, nb: i64, align: u32 = 0): i32 {
   return binIndex(((size + <i64>(((1 << (fl - SL_BITS))))) - <i64>(1)), granuleShift);
 }
 
-// Heap.ts:2106 allocFromTop
+// Heap.ts:2107 allocFromTop
 export function allocFromTop(nb: i64, align: u32 = 0): i32 {
   checkTop(5 /* malloc */);
   let top: i32 = load<i32>(<usize>(hdr + (4 * H_TOP)));
@@ -1435,13 +1389,13 @@ export function allocFromTop(nb: i64, align: u32 = 0): i32 {
   return carveTop(nb);
 }
 
-// Heap.ts:2209 bitmapHeadOk
+// Heap.ts:2210 bitmapHeadOk
 // @ts-ignore: decorator
 @inline export function bitmapHeadOk(s: i32): bool {
   return ((((s & CINUSE)) != 0) && (((s & (~FLAG_BITS))) == bitmapChunkSize(<i64>((<u32>load<i32>(<usize>(hdr + (4 * H_COVER))) >>> <u32>0)))));
 }
 
-// Heap.ts:2350 markBin
+// Heap.ts:2351 markBin
 // @ts-ignore: decorator
 @inline export function markBin(idx: i64): void {
   let w: i32 = <i32>((<u32><i32>(idx) >>> <u32>5));
@@ -1454,7 +1408,7 @@ export function allocFromTop(nb: i64, align: u32 = 0): i32 {
   }
 }
 
-// FastPathHeap.ts:270 linksFree
+// FastPathHeap.ts:344 linksFree
 // @ts-ignore: decorator
 @inline export function linksFree(c: i32, size: i32, top: i32, map: i32): bool {
   let fd: i32 = load<i32>(<usize>(c + W2));
@@ -1473,7 +1427,7 @@ export function allocFromTop(nb: i64, align: u32 = 0): i32 {
   return (freeStart(bk, top, map) && (load<i32>(<usize>(bk + W2)) == c));
 }
 
-// FastPathHeap.ts:258 freeStart
+// FastPathHeap.ts:332 freeStart
 // @ts-ignore: decorator
 @inline export function freeStart(x: i32, top: i32, map: i32): bool {
   if (((((x + W2) & amask)) != 0)) {
@@ -1490,7 +1444,7 @@ export function allocFromTop(nb: i64, align: u32 = 0): i32 {
   return ((((w & 3)) != SIZE_TAG) && (((<i32>(<u32>w >>> <u32>((g & 15) << 1)) & 3)) == MARK_FREE));
 }
 
-// Heap.ts:2470 liveInside
+// Heap.ts:2471 liveInside
 // @ts-ignore: decorator
 @inline export function liveInside(c: i64, n: i64): bool {
   let base: i32 = <i32>((<u32>load<i32>(<usize>(hdr + (4 * H_BITMAP))) >>> <u32>2));
@@ -1514,13 +1468,13 @@ export function allocFromTop(nb: i64, align: u32 = 0): i32 {
   return false;
 }
 
-// Heap.ts:2493 footerOk
+// Heap.ts:2494 footerOk
 // @ts-ignore: decorator
 @inline export function footerOk(c: i64, size: i32): bool {
   return ((load<i32>(<usize>(<i32>(c) + size)) == size) && (((load<i32>(<usize>((<i32>(c) + size) + W)) & PINUSE)) == 0));
 }
 
-// Heap.ts:2383 linksOk
+// Heap.ts:2384 linksOk
 // @ts-ignore: decorator
 @inline export function linksOk(c: i64, size: i32): bool {
   let W3: i32 = (W2 + W);
@@ -1540,13 +1494,13 @@ export function allocFromTop(nb: i64, align: u32 = 0): i32 {
   return (((bk != 0) && linkOk(bk)) && (<i64>(load<i32>(<usize>(bk + W2))) == c));
 }
 
-// Heap.ts:2301 freeChunkOk
+// Heap.ts:2302 freeChunkOk
 // @ts-ignore: decorator
 @inline export function freeChunkOk(c: i64, size: i64): bool {
   return ((((((((<i32>(c) + W2) & amask)) == 0) && (c >= <i64>(arena))) && (c < <i64>(topAddr()))) && (markOf(c) == MARK_FREE)) && sizeOk(c, size));
 }
 
-// Heap.ts:2248 setMark
+// Heap.ts:2249 setMark
 // @ts-ignore: decorator
 @inline export function setMark(c: i64, v: i32): void {
   let i: i32 = mapWord(c);
@@ -1554,7 +1508,7 @@ export function allocFromTop(nb: i64, align: u32 = 0): i32 {
   store<i32>((<usize>i << 2), ((load<i32>((<usize>i << 2)) & (~(3 << sh))) | (v << sh)));
 }
 
-// Heap.ts:2334 insert
+// Heap.ts:2335 insert
 // @ts-ignore: decorator
 @inline export function insert(c: i64, size: i64): void {
   let idx: i64 = ((size < <i64>(smallLimit)) ? <i64>((<u32><i32>(size) >>> <u32>gshift)) : binIndex(size, gshift));
@@ -1575,7 +1529,7 @@ export function allocFromTop(nb: i64, align: u32 = 0): i32 {
   store<i32>(<usize><i32>(slot), <i32>(c));
 }
 
-// Heap.ts:2435 badPointer
+// Heap.ts:2436 badPointer
 export function badPointer(p: u32, op: i32): void {
   if (((<u32><i32>(p) >>> <u32>0) != p)) {
     fail(2 /* InvalidPointerError */, 0, op, <f64>(p)); unreachable();
@@ -1628,31 +1582,31 @@ export function badPointer(p: u32, op: i32): void {
   fail(2 /* InvalidPointerError */, 0, op, <f64>(p)); unreachable();
 }
 
-// Heap.ts:2126 checkTop
+// Heap.ts:2127 checkTop
 // @ts-ignore: decorator
 @inline export function checkTop(op: i32): void {
   let top: i32 = load<i32>(<usize>(hdr + (4 * H_TOP)));
   let ts: i32 = load<i32>(<usize>(top + W));
   if ((((ts & CINUSE)) != 0)) {
-    fail(0 /* HeapCorruptionError */, 11 /* corrupted top size */, op, <f64>(top)); unreachable();
+    fail(0 /* HeapCorruptionError */, 10 /* corrupted top size */, op, <f64>(top)); unreachable();
   }
   if ((<i64>(((ts & (~FLAG_BITS)))) != (<i64>(load<i32>(<usize>(hdr + (4 * H_END)))) - <i64>(top)))) {
-    fail(0 /* HeapCorruptionError */, 11 /* corrupted top size */, op, <f64>(top)); unreachable();
+    fail(0 /* HeapCorruptionError */, 10 /* corrupted top size */, op, <f64>(top)); unreachable();
   }
   if ((W == 8)) {
     if ((load<i32>(<usize>(top + 12)) != 0)) {
-      fail(0 /* HeapCorruptionError */, 11 /* corrupted top size */, op, <f64>(top)); unreachable();
+      fail(0 /* HeapCorruptionError */, 10 /* corrupted top size */, op, <f64>(top)); unreachable();
     }
   }
 }
 
-// Heap.ts:1917 endAddr
+// Heap.ts:1918 endAddr
 // @ts-ignore: decorator
 @inline export function endAddr(): i32 {
   return load<i32>(<usize>(hdr + (4 * H_END)));
 }
 
-// Heap.ts:2162 grow
+// Heap.ts:2163 grow
 export function grow(need: i64): i64 {
   let end: i32 = load<i32>(<usize>(hdr + (4 * H_END)));
   let page: i32 = PAGE;
@@ -1689,7 +1643,7 @@ export function grow(need: i64): i64 {
   return <i64>((-1));
 }
 
-// Heap.ts:2214 moveBitmap
+// Heap.ts:2215 moveBitmap
 export function moveBitmap(cover: i64): void {
   let chunkSize: i32 = bitmapChunkSize(cover);
   let newPayload: i64 = (<i64>(carveTop(<i64>(chunkSize), false)) + <i64>(W2));
@@ -1703,20 +1657,20 @@ export function moveBitmap(cover: i64): void {
   freeChunk((<i64>(oldPayload) - <i64>(W2)), 5 /* malloc */);
 }
 
-// Heap.ts:2203 bitmapChunkSize
+// Heap.ts:2204 bitmapChunkSize
 // @ts-ignore: decorator
 @inline export function bitmapChunkSize(cover: i64): i32 {
   let bytes: i32 = <i32>((<u32><i32>(cover) >>> <u32>(gshift + 2)));
   return <i32>(imax(<i64>(minChunk), <i64>((((bytes + W) + amask) & (~amask)))));
 }
 
-// Heap.ts:2236 mapWord
+// Heap.ts:2237 mapWord
 // @ts-ignore: decorator
 @inline export function mapWord(c: i64): i32 {
   return (<i32>(<u32>load<i32>(<usize>(hdr + (4 * H_BITMAP))) >>> <u32>2) + <i32>(<u32>(<i32>(c) - arena) >>> <u32>(gshift + 4)));
 }
 
-// Heap.ts:2362 unmarkBin
+// Heap.ts:2363 unmarkBin
 // @ts-ignore: decorator
 @inline export function unmarkBin(idx: i64): void {
   let w: i32 = <i32>((<u32><i32>(idx) >>> <u32>5));
@@ -1729,7 +1683,7 @@ export function moveBitmap(cover: i64): void {
   }
 }
 
-// Heap.ts:2652 lowerBitmap
+// Heap.ts:2653 lowerBitmap
 export function lowerBitmap(): void {
   let bm: i64 = (<i64>(load<i32>(<usize>(hdr + (4 * H_BITMAP)))) - <i64>(W2));
   let bs: i32 = load<i32>(<usize>(<i32>(bm) + W));
@@ -1784,13 +1738,197 @@ export function lowerBitmap(): void {
   newHead(nt);
 }
 
-// Heap.ts:1911 setWord
+// Heap.ts:1912 setWord
 // @ts-ignore: decorator
 @inline export function setWord(i: i32, v: i64): void {
   store<i32>(<usize>(hdr + (4 * i)), <i32>(v));
 }
 
-// Heap.ts:2912 carveOk
+// Heap.ts:2066 super_takeFree
+export function super_takeFree(c: i32, idx: i64, nb: i64, toDv: bool, align: u32 = 0): i32 {
+  let dvAt: i32 = <i32>((<u32>(hdr + (4 * H_DV)) >>> <u32>2));
+  let dv: i32 = load<i32>((<usize>dvAt << 2));
+  let inArena: bool = ((((((c + W2) & amask)) == 0) && (c >= arena)) && (c < load<i32>(<usize>(hdr + (4 * H_TOP)))));
+  let s: i32 = ((inArena && freeChunkOk(<i64>(c), <i64>((load<i32>(<usize>(c + W)) & (~FLAG_BITS))))) ? load<i32>(<usize>(c + W)) : CINUSE);
+  let size: i32 = (s & (~FLAG_BITS));
+  if ((((s & CINUSE)) != 0)) {
+    fail(0 /* HeapCorruptionError */, 11 /* memory corruption (free list) */, 5 /* malloc */, <f64>(c)); unreachable();
+  }
+  if ((c == dv)) {
+    fail(0 /* HeapCorruptionError */, 11 /* memory corruption (free list) */, 5 /* malloc */, <f64>(c)); unreachable();
+  }
+  if ((binOf(<i64>(size)) != idx)) {
+    fail(0 /* HeapCorruptionError */, 11 /* memory corruption (free list) */, 5 /* malloc */, <f64>(c)); unreachable();
+  }
+  if ((<i64>(size) < nb)) {
+    fail(0 /* HeapCorruptionError */, 11 /* memory corruption (free list) */, 5 /* malloc */, <f64>(c)); unreachable();
+  }
+  let fd: i32 = load<i32>(<usize>(c + W2));
+  if ((fd != 0)) {
+    if ((fd == dv)) {
+      fail(0 /* HeapCorruptionError */, 0 /* corrupted free list */, 5 /* malloc */, <f64>(c)); unreachable();
+    }
+    if (((((fd + W2) & amask)) != 0)) {
+      fail(0 /* HeapCorruptionError */, 0 /* corrupted free list */, 5 /* malloc */, <f64>(c)); unreachable();
+    }
+    if ((fd < arena)) {
+      fail(0 /* HeapCorruptionError */, 0 /* corrupted free list */, 5 /* malloc */, <f64>(c)); unreachable();
+    }
+    if ((fd >= load<i32>(<usize>(hdr + (4 * H_TOP))))) {
+      fail(0 /* HeapCorruptionError */, 0 /* corrupted free list */, 5 /* malloc */, <f64>(c)); unreachable();
+    }
+    if ((load<i32>(<usize>((fd + W2) + W)) != c)) {
+      fail(0 /* HeapCorruptionError */, 0 /* corrupted free list */, 5 /* malloc */, <f64>(c)); unreachable();
+    }
+  }
+  let rem: i64 = (<i64>(size) - nb);
+  if ((rem >= <i64>(minChunk))) {
+    let x: i64 = (toDv ? <i64>(dv) : (<i64>(c) + nb));
+    if ((x != <i64>(0))) {
+      let xs: i64 = (toDv ? <i64>((load<i32>(<usize>(dv + W)) & (~FLAG_BITS))) : rem);
+      if (toDv) {
+        if (!freeChunkOk(<i64>(dv), xs)) {
+          fail(0 /* HeapCorruptionError */, 2 /* memory corruption (designated victim) */, 5 /* malloc */, <f64>(dv)); unreachable();
+        }
+      }
+      let xi: i64 = binOf(xs);
+      if (!linkOk(((xi == idx) ? fd : load<i32>(<usize>(bins + (<i32>(xi) << 2)))))) {
+        fail(0 /* HeapCorruptionError */, 0 /* corrupted free list */, 5 /* malloc */, <f64>((<i64>(bins) + <i64>(((<i32>(xi) << 2)))))); unreachable();
+      }
+    }
+  }
+  if ((align != 0)) {
+    carveOk(c, <i64>(size), nb, align, idx, toDv);
+  }
+  popHead(c, idx);
+  setSizeWord(<i64>(c), <i64>(size), false);
+  allot(<i64>(c), (s & PINUSE), <i64>(size), nb, (toDv ? REM_NEW_DV : REM_BIN));
+  return c;
+}
+
+// FastPathHeap.ts:49 takeFreeOk
+// @ts-ignore: decorator
+@inline export function takeFreeOk(c: i32, idx: i64, nb: i64, toDv: bool): bool {
+  let top: i32 = load<i32>(<usize>(hdr + (4 * H_TOP)));
+  let dv: i32 = load<i32>(<usize>(hdr + (4 * H_DV)));
+  if (((((c + W2) & amask)) != 0)) {
+    return false;
+  }
+  if ((c < arena)) {
+    return false;
+  }
+  if ((c >= top)) {
+    return false;
+  }
+  if ((c == dv)) {
+    return false;
+  }
+  let s: i32 = load<i32>(<usize>(c + W));
+  let size: i32 = (s & (~FLAG_BITS));
+  if ((((s & CINUSE)) != 0)) {
+    return false;
+  }
+  if ((size < minChunk)) {
+    return false;
+  }
+  if ((((size & amask)) != 0)) {
+    return false;
+  }
+  if ((<i64>(size) < nb)) {
+    return false;
+  }
+  let n: i64 = (<i64>(c) + <i64>(size));
+  if ((n > <i64>(top))) {
+    return false;
+  }
+  let map: i32 = <i32>((<u32>load<i32>(<usize>(hdr + (4 * H_BITMAP))) >>> <u32>2));
+  let g: i32 = <i32>((<u32>(c - arena) >>> <u32>gshift));
+  let wi: i32 = (map + <i32>(<u32>g >>> <u32>4));
+  let sh: i32 = ((g & 15) << 1);
+  let word: i32 = load<i32>((<usize>wi << 2));
+  if ((((word & 3)) == SIZE_TAG)) {
+    return false;
+  }
+  if ((((<i32>(<u32>word >>> <u32>sh) & 3)) != MARK_FREE)) {
+    return false;
+  }
+  let k: i32 = <i32>((<u32>size >>> <u32>gshift));
+  let after: i32 = (word & (-(4 << sh)));
+  if ((k >= SIZE_WORD_GRANULES)) {
+    if ((after != 0)) {
+      return false;
+    }
+    if ((load<i32>((<usize>(wi + 1) << 2)) != (((k << 2) | SIZE_TAG)))) {
+      return false;
+    }
+  } else {
+    let e: i32 = (g + k);
+    let we: i32 = (map + <i32>(<u32>e >>> <u32>4));
+    let es: i32 = ((e & 15) << 1);
+    let next: i32 = load<i32>((<usize>we << 2));
+    if (((((we == wi) ? (after & ((1 << es) - 1)) : ((after | (next & ((1 << es) - 1))) | ((we == (wi + 2)) ? load<i32>((<usize>(wi + 1) << 2)) : 0)))) != 0)) {
+      return false;
+    }
+    if ((<i32>(n) != top)) {
+      if ((((<i32>(<u32>next >>> <u32>es) & 1)) == 0)) {
+        return false;
+      }
+    }
+  }
+  if ((binOf(<i64>(size)) != idx)) {
+    return false;
+  }
+  let fd: i32 = load<i32>(<usize>(c + W2));
+  if ((fd != 0)) {
+    if ((fd == dv)) {
+      return false;
+    }
+    if (((((fd + W2) & amask)) != 0)) {
+      return false;
+    }
+    if ((fd < arena)) {
+      return false;
+    }
+    if ((fd >= top)) {
+      return false;
+    }
+    if ((load<i32>(<usize>((fd + W2) + W)) != c)) {
+      return false;
+    }
+  }
+  let rem: i64 = (<i64>(size) - nb);
+  if ((rem >= <i64>(minChunk))) {
+    let x: i64 = (toDv ? <i64>(dv) : (<i64>(c) + nb));
+    if ((x != <i64>(0))) {
+      let xs: i64 = (toDv ? <i64>((load<i32>(<usize>(dv + W)) & (~FLAG_BITS))) : rem);
+      if (toDv) {
+        if (!freeChunkOk(<i64>(dv), xs)) {
+          return false;
+        }
+      }
+      let xi: i64 = binOf(xs);
+      let h: i32 = ((xi == idx) ? fd : load<i32>(<usize>(bins + (<i32>(xi) << 2))));
+      if ((h != 0)) {
+        if (!freeStart(h, top, map)) {
+          return false;
+        }
+      }
+    }
+  }
+  return true;
+}
+
+// Heap.ts:2376 popHead
+// @ts-ignore: decorator
+@inline export function popHead(c: i32, idx: i64): void {
+  let fd: i32 = load<i32>(<usize>(c + W2));
+  if ((fd == 0)) {
+    unmarkBin(idx);
+  }
+  store<i32>(<usize>(bins + (<i32>(idx) << 2)), fd);
+}
+
+// Heap.ts:2913 carveOk
 export function carveOk(c: i32, size: i64, n: i64, align: u32, idx: i64, remDv: bool): void {
   let min: i32 = minChunk;
   let top: i32 = load<i32>(<usize>(hdr + (4 * H_TOP)));
@@ -1882,23 +2020,13 @@ export function carveOk(c: i32, size: i64, n: i64, align: u32, idx: i64, remDv: 
   carveHeadOk(bin, idx, fd);
 }
 
-// Heap.ts:2375 popHead
-// @ts-ignore: decorator
-@inline export function popHead(c: i32, idx: i64): void {
-  let fd: i32 = load<i32>(<usize>(c + W2));
-  if ((fd == 0)) {
-    unmarkBin(idx);
-  }
-  store<i32>(<usize>(bins + (<i32>(idx) << 2)), fd);
-}
-
 // bins.ts:45 ctz32
 // @ts-ignore: decorator
 @inline export function ctz32(x: i32): i32 {
   return (31 - <i32>clz<u32>(<u32>(x & (-x))));
 }
 
-// Heap.ts:2138 carveTop
+// Heap.ts:2139 carveTop
 // @ts-ignore: decorator
 @inline export function carveTop(nb: i64, mark: bool = true): i32 {
   let topAt: i32 = <i32>((<u32>(hdr + (4 * H_TOP)) >>> <u32>2));
@@ -1915,7 +2043,7 @@ export function carveOk(c: i32, size: i64, n: i64, align: u32, idx: i64, remDv: 
   return top;
 }
 
-// Heap.ts:2198 noteFootprint
+// Heap.ts:2199 noteFootprint
 export function noteFootprint(): void {
   let fp: i64 = mallocFootprint();
   if ((fp > <i64>(maxFootprint()))) {
@@ -1923,7 +2051,7 @@ export function noteFootprint(): void {
   }
 }
 
-// Heap.ts:2967 carveHeadOk
+// Heap.ts:2968 carveHeadOk
 // @ts-ignore: decorator
 @inline export function carveHeadOk(i: i64, idx: i64, fd: i32): void {
   let slot: i64 = (<i64>(bins) + <i64>(((<i32>(i) << 2))));
@@ -1932,7 +2060,7 @@ export function noteFootprint(): void {
   }
 }
 
-// Heap.ts:1612 mallocFootprint
+// Heap.ts:1613 mallocFootprint
 // @ts-ignore: decorator
 @inline export function mallocFootprint(): i64 {
   if ((((MODE & MODE_SYNC)) != 0)) {
@@ -1941,25 +2069,25 @@ export function noteFootprint(): void {
   return ((<i64>(endAddr()) - <i64>(word(H_BRK_START))) + <i64>(mappedBytes()));
 }
 
-// Heap.ts:1642 maxFootprint
+// Heap.ts:1643 maxFootprint
 // @ts-ignore: decorator
 @inline export function maxFootprint(): i32 {
   return word(H_MAXFOOT);
 }
 
-// Heap.ts:1645 setMaxFootprint
+// Heap.ts:1646 setMaxFootprint
 // @ts-ignore: decorator
 @inline export function setMaxFootprint(v: i64): void {
   setWord(H_MAXFOOT, v);
 }
 
-// Heap.ts:1908 word
+// Heap.ts:1909 word
 // @ts-ignore: decorator
 @inline export function word(i: i32): i32 {
   return load<i32>(<usize>(hdr + (4 * i)));
 }
 
-// Heap.ts:1635 mappedBytes
+// Heap.ts:1636 mappedBytes
 // @ts-ignore: decorator
 @inline export function mappedBytes(): i32 {
   return word(H_MMAP_BYTES);
