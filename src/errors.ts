@@ -25,6 +25,14 @@ export function show(v: unknown): string {
 }
 
 /**
+ * The `name` of an error of class `cls`: its name written out, which a minifier renaming the
+ * class leaves as it is; for a subclass that a program made of it, that class's own name.
+ */
+function named(e: Error, cls: abstract new (...a: never[]) => Error, name: string): string {
+  return e.constructor === cls ? name : e.constructor.name;
+}
+
+/**
  * Base class of every error vmheap throws.
  * @example
  * ```ts
@@ -40,9 +48,10 @@ export function show(v: unknown): string {
  * ```
  */
 export class VmError extends Error {
+  /** `"VmError"` (also in a bundle whose minifier renamed the class). */
+  override name = named(this, VmError, "VmError");
   constructor(message: string) {
     super(message);
-    this.name = new.target.name;
   }
 }
 
@@ -59,7 +68,10 @@ export class VmError extends Error {
  * }
  * ```
  */
-export class ArgumentError extends VmError {}
+export class ArgumentError extends VmError {
+  /** `"ArgumentError"` (also in a bundle whose minifier renamed the class). */
+  override name = named(this, ArgumentError, "ArgumentError");
+}
 
 /**
  * The {@link ArgumentError} for an argument of the wrong type: C would not compile the call
@@ -147,6 +159,8 @@ export function checkInstance(v: unknown, type: abstract new (...args: never[]) 
  * ```
  */
 export class HeapError extends VmError {
+  /** `"HeapError"` (also in a bundle whose minifier renamed the class). */
+  override name = named(this, HeapError, "HeapError");
   /** The pointer the failing call was given (0 when not about one pointer). */
   readonly address: number;
   /** The operation that detected the problem: `"free"`, `"realloc"`, `"check"`, ... */
@@ -175,6 +189,8 @@ export class HeapError extends VmError {
  * ```
  */
 export class DoubleFreeError extends HeapError {
+  /** `"DoubleFreeError"` (also in a bundle whose minifier renamed the class). */
+  override name = named(this, DoubleFreeError, "DoubleFreeError");
   constructor(operation: string, address: number) {
     super(`${operation}(): double free detected (pointer ${hex(address)})`, operation, address);
   }
@@ -197,6 +213,8 @@ export class DoubleFreeError extends HeapError {
  * ```
  */
 export class InvalidPointerError extends HeapError {
+  /** `"InvalidPointerError"` (also in a bundle whose minifier renamed the class). */
+  override name = named(this, InvalidPointerError, "InvalidPointerError");
   /**
    * @param what how the message shows the pointer, when not as its address: a typed array
    *   passed for a block, say (`free(): invalid pointer (a Float32Array over another buffer)`)
@@ -228,7 +246,10 @@ export class InvalidPointerError extends HeapError {
  * console.log(Heap.attach(moved).mallocUsableSize(p)); // 104
  * ```
  */
-export class DetachedMemoryError extends VmError {}
+export class DetachedMemoryError extends VmError {
+  /** `"DetachedMemoryError"` (also in a bundle whose minifier renamed the class). */
+  override name = named(this, DetachedMemoryError, "DetachedMemoryError");
+}
 
 /**
  * The heap's own bookkeeping is broken, usually by a write past the end of a block
@@ -250,6 +271,8 @@ export class DetachedMemoryError extends VmError {}
  * ```
  */
 export class HeapCorruptionError extends HeapError {
+  /** `"HeapCorruptionError"` (also in a bundle whose minifier renamed the class). */
+  override name = named(this, HeapCorruptionError, "HeapCorruptionError");
   constructor(what: string, operation: string, address: number) {
     super(`${operation === "check" ? "check()" : `${operation}()`}: ${what} (chunk at ${hex(address)})`, operation, address);
   }
@@ -274,6 +297,8 @@ export type Access = "read" | "write" | "exec";
  * ```
  */
 export class MemoryFault extends VmError {
+  /** `"MemoryFault"` (also in a bundle whose minifier renamed the class). */
+  override name = named(this, MemoryFault, "MemoryFault");
   /** The virtual address that faulted (the first byte of the access). */
   readonly address: number;
   /** What the access was: `"read"`, `"write"` or `"exec"`. */
@@ -303,6 +328,8 @@ export class MemoryFault extends VmError {
  * ```
  */
 export class SegmentationFault extends MemoryFault {
+  /** `"SegmentationFault"` (also in a bundle whose minifier renamed the class). */
+  override name = named(this, SegmentationFault, "SegmentationFault");
   constructor(address: number, access: Access, size = 1) {
     super(`Segmentation fault: ${access} at ${hex(address)} (no mapping)`, address, access, size);
   }
@@ -324,6 +351,8 @@ export class SegmentationFault extends MemoryFault {
  * ```
  */
 export class ProtectionFault extends MemoryFault {
+  /** `"ProtectionFault"` (also in a bundle whose minifier renamed the class). */
+  override name = named(this, ProtectionFault, "ProtectionFault");
   constructor(address: number, access: Access, size = 1) {
     super(`Segmentation fault: ${access} at ${hex(address)} (permission denied)`, address, access, size);
   }
@@ -346,6 +375,8 @@ export class ProtectionFault extends MemoryFault {
  * ```
  */
 export class AlignmentFault extends MemoryFault {
+  /** `"AlignmentFault"` (also in a bundle whose minifier renamed the class). */
+  override name = named(this, AlignmentFault, "AlignmentFault");
   constructor(address: number, access: Access, size: number) {
     super(`Bus error: misaligned ${size}-byte ${access} at ${hex(address)}`, address, access, size);
   }
@@ -371,6 +402,8 @@ export class AlignmentFault extends MemoryFault {
  * ```
  */
 export class OutOfMemoryError extends VmError {
+  /** `"OutOfMemoryError"` (also in a bundle whose minifier renamed the class). */
+  override name = named(this, OutOfMemoryError, "OutOfMemoryError");
   /** The address whose access needed a frame (NaN when none did). */
   readonly address: number;
   /** That access (`"read"`, `"write"` or `"exec"`), or null. */
@@ -401,6 +434,8 @@ export class OutOfMemoryError extends VmError {
  * ```
  */
 export class FrameError extends VmError {
+  /** `"FrameError"` (also in a bundle whose minifier renamed the class). */
+  override name = named(this, FrameError, "FrameError");
   /** The frame number the failing call was given. */
   readonly frame: number;
   /** The operation that detected the problem: `"freeFrame"`, `"ref"`, `"unref"`, ... */
