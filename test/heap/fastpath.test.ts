@@ -13,7 +13,8 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { Heap, HeapCorruptionError, M_TRIM_THRESHOLD, type HeapOptions, type LinearMemory } from "../../src/index.js";
+import { Heap, HeapCorruptionError, M_TRIM_THRESHOLD, type DataModel, type HeapOptions, type LinearMemory } from "../../src/index.js";
+import { FastPathHeap } from "../../src/heap/FastPathHeap.js";
 import { TARGETS, read32, write32, type AnyHeap } from "./helpers/heapKit.js";
 import { fcSeed } from "../helpers/common.js";
 
@@ -115,6 +116,36 @@ describe(`the fast paths choose as the general path does (seed ${SEED})`, () => 
         { seed: SEED, numRuns: RUNS },
       );
     });
+  }
+});
+
+describe(`FastPathHeap, the wasm engine's source, chooses as the general path does in every data model (seed ${SEED})`, () => {
+  // FastPathHeap writes out free's and malloc's common cases for any data model; the wasm
+  // engine is generated from it. Run here in JavaScript, in this process (the forgery fuzzer runs
+  // it in isolated processes), against Heap, whose 32-bit models take the general path.
+  const kinds: Array<[string, (H: new (opts: HeapOptions) => Heap<LinearMemory>, dataModel: DataModel, base: number) => Heap<LinearMemory>]> = [
+    ["on linear memory", (H, dataModel, base) => new H({ maxBytes: 64 << 20, base, dataModel })],
+    ["on a wasm memory", (H, dataModel, base) => new H({ memory: new WebAssembly.Memory({ initial: 1, maximum: 1024 }), base, dataModel })],
+  ];
+  for (const dataModel of ["wasm32", "ilp32", "lp64"] as const) {
+    for (const [kind, make] of kinds) {
+      it(`${dataModel} ${kind}: same pointers, chunks and totals after random calls`, () => {
+        fc.assert(
+          fc.property(fc.array(op, { minLength: 50, maxLength: 400, size: "max" }), fc.constantFrom(0, 48, 5000), fc.constantFrom(128 * 1024, 0), (ops, base, trim) => {
+            const fast = make(FastPathHeap, dataModel, base);
+            const general = make(GeneralHeap, dataModel, base);
+            fast.mallopt(M_TRIM_THRESHOLD, trim);
+            general.mallopt(M_TRIM_THRESHOLD, trim);
+            expect(run(fast, ops)).toEqual(run(general, ops));
+            expect(fast.chunks()).toEqual(general.chunks());
+            expect(fast.mallinfo()).toEqual(general.mallinfo());
+            fast.check();
+            general.check();
+          }),
+          { seed: SEED, numRuns: Math.ceil(RUNS / 3) },
+        );
+      });
+    }
   }
 });
 
