@@ -1181,7 +1181,7 @@ export class SharedHeap {
       // this thread died) finds its arena already there. (The other way round, a first push cut
       // short between the two left the arena word 0: slot -1 for recover.)
       v[mine + S_PUSH_TO] = g.slot + 1;
-      v[mine + S_PUSH] = p;
+      Atomics.store(v, mine + S_PUSH, p); // (atomic: on a CPU that may reorder plain stores, the arena's word is seen before it)
     }
     const head = this.area + A_SLOTS + g.slot * SLOT_WORDS + S_REMOTE;
     for (;;) {
@@ -1579,8 +1579,15 @@ export class SharedHeap {
       v[w + G_SHIFT] = shift;
       // Now reachable: logged.
       for (let i = seg >>> SEG_SHIFT; i < (seg + size) >>> SEG_SHIFT; i++) e.store((this.area + A_TABLE + i) * 4, seg | this.slot);
-      if (first) e.store((sa + S_LOG) * 4, log);
+      // The log's word, then the list's, each stored again atomically: a thread reading them
+      // (an attach) on a CPU that may reorder plain stores sees the segment's table words and
+      // header before the log's word, and the log's word before the list's.
+      if (first) {
+        e.store((sa + S_LOG) * 4, log);
+        Atomics.store(v, sa + S_LOG, log);
+      }
       e.store((sa + S_SEGS) * 4, seg);
+      Atomics.store(v, sa + S_SEGS, seg);
       e.store((sa + S_CUR) * 4, seg);
       return seg;
     } finally {
