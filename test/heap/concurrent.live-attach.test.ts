@@ -12,6 +12,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { Heap, HeapCorruptionError, LinearMemory } from "../../src/index.js";
+import { spyStores } from "./helpers/storeSpy.js";
 
 // The shared area's layout (arenas.ts): slots of 16 words from word 4112 of the area; in a
 // slot, the first segment at word 3, the current one at 4, the log at 9; a segment's header is
@@ -110,40 +111,18 @@ describe("attaching a live concurrent heap", () => {
     const t78 = Heap.attach(buf, { threadId: 78 });
     t78.free(t78.malloc(100)); // (t78's own arena, whose words say what it is pushing)
     const sh = sharedOf(t78);
-    const real = sh.v;
     const seen: string[] = [];
-    let stores = 0;
-    const view = new Proxy(real, {
-      get: (t, k) => {
-        const x = Reflect.get(t, k, t) as unknown;
-        return typeof x === "function" ? (x as (...a: unknown[]) => unknown).bind(t) : x;
-      },
-      set: (t, k, x) => {
-        stores++;
+    const stores = spyStores(
+      sh,
+      (i, x) => {
         try {
           Heap.attach(buf);
         } catch (e) {
-          seen.push(`before store ${stores} (word ${String(k)} = ${String(x)}): ${(e as Error).message}`);
+          seen.push(`before the store of ${x} at word ${i}: ${(e as Error).message}`);
         }
-        return Reflect.set(t, k, x, t);
       },
-    });
-    // (Atomics take the array itself: the proxy's atomic operations go to it, uncounted. A plain
-    // store is what another thread may see half done; an atomic one is seen whole.)
-    const A = Atomics as unknown as Record<string, (...a: unknown[]) => unknown>;
-    const saved = new Map<string, (...a: unknown[]) => unknown>();
-    for (const name of ["load", "store", "or", "and", "xor", "add", "sub", "exchange", "compareExchange", "wait", "notify"]) {
-      const f = A[name]!;
-      saved.set(name, f);
-      A[name] = (arr: unknown, ...rest: unknown[]) => f.call(Atomics, arr === view ? real : arr, ...rest);
-    }
-    sh.v = view;
-    try {
-      t78.free(p);
-    } finally {
-      sh.v = real;
-      for (const [name, f] of saved) A[name] = f;
-    }
+      () => t78.free(p),
+    );
     expect(stores).toBeGreaterThanOrEqual(3); // the arena's word, the block's, the block's again (0), the block's link
     expect(seen).toEqual([]);
     expect(() => Heap.attach(buf)).not.toThrow();

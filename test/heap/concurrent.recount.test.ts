@@ -3,11 +3,12 @@
  * used before, before a flush, in recover) loses no block: the recount that follows (recover's,
  * as for any lock the dead thread held) keeps every list whole. The death is simulated at each
  * store of the recount in turn: the arena's shared words are seen through a proxy that throws at
- * the n-th store, leaving the buffer as a thread killed there would; then the recount runs again,
+ * the n-th store (helpers/storeSpy.ts), leaving the buffer as a thread killed there would; then the recount runs again,
  * and every cached block must come back to its heap.
  */
 import { describe, expect, it } from "vitest";
 import { Heap, LinearMemory } from "../../src/index.js";
+import { spyStores } from "./helpers/storeSpy.js";
 
 interface Shared {
   v: Int32Array;
@@ -25,32 +26,11 @@ function stage(): { heap: Heap; shared: Shared } {
   return { heap, shared: (t77 as unknown as { shared: Shared }).shared };
 }
 
-/** The arena's words as a thread that dies at its `n`-th store (from 1) sees them; 0: never. */
-function dyingAt(v: Int32Array, n: number): { view: Int32Array; stores: () => number } {
-  let stores = 0;
-  const view = new Proxy(v, {
-    get: (t, k) => {
-      const x = Reflect.get(t, k, t) as unknown;
-      return typeof x === "function" ? (x as (...a: unknown[]) => unknown).bind(t) : x;
-    },
-    set: (t, k, x) => {
-      if (++stores === n) throw new Error("died");
-      return Reflect.set(t, k, x, t);
-    },
-  });
-  return { view, stores: () => stores };
-}
-
 describe("a recount of an arena's front cache cut short", () => {
   it("at any store, loses no block: the next recount keeps every list, and every block goes back to its heap", () => {
     // The stores of one whole recount, and what the heap holds when every cached block is back.
     const whole = stage();
-    const counted = dyingAt(whole.shared.v, 0);
-    const real = whole.shared.v;
-    whole.shared.v = counted.view;
-    whole.shared.recountCache(whole.shared.slot);
-    whole.shared.v = real;
-    const total = counted.stores();
+    const total = spyStores(whole.shared, () => {}, () => whole.shared.recountCache(whole.shared.slot));
     expect(total).toBeGreaterThan(100); // the lists' counts and the cached bitmap's words
     const held = whole.heap.mallinfo().uordblks;
     whole.heap.check();
@@ -60,10 +40,11 @@ describe("a recount of an arena's front cache cut short", () => {
     const lost: number[] = [];
     for (const n of at) {
       const { heap, shared } = stage();
-      const v = shared.v;
-      shared.v = dyingAt(v, n).view;
-      expect(() => shared.recountCache(shared.slot)).toThrow("died");
-      shared.v = v;
+      let stores = 0;
+      const die = (): void => {
+        if (++stores === n) throw new Error("died");
+      };
+      expect(() => spyStores(shared, die, () => shared.recountCache(shared.slot))).toThrow("died");
       shared.recountCache(shared.slot); // recover's, for the arena whose lock the dead thread held
       heap.check();
       if (heap.mallinfo().uordblks !== held) lost.push(n);

@@ -91,6 +91,17 @@ function run(heap: Heap<LinearMemory>, ops: readonly Op[]): number[] {
   return out;
 }
 
+/** `ops` on both heaps (trim threshold `trim`): the same pointers, chunks and totals, both sound. */
+function expectSameChoices(fast: Heap<LinearMemory>, general: Heap<LinearMemory>, ops: readonly Op[], trim: number): void {
+  fast.mallopt(M_TRIM_THRESHOLD, trim);
+  general.mallopt(M_TRIM_THRESHOLD, trim);
+  expect(run(fast, ops)).toEqual(run(general, ops));
+  expect(fast.chunks()).toEqual(general.chunks());
+  expect(fast.mallinfo()).toEqual(general.mallinfo());
+  fast.check();
+  general.check();
+}
+
 describe(`the fast paths choose as the general path does (seed ${SEED})`, () => {
   // Each kind of heap, made with Heap or with GeneralHeap.
   const kinds: Array<[string, (H: new (opts: HeapOptions) => Heap<LinearMemory>, base: number) => Heap<LinearMemory>]> = [
@@ -105,13 +116,7 @@ describe(`the fast paths choose as the general path does (seed ${SEED})`, () => 
         fc.property(fc.array(op, { minLength: 50, maxLength: 400, size: "max" }), fc.constantFrom(0, 48, 5000), (ops, base) => {
           const fast = make(Heap, base);
           const general = make(GeneralHeap, base);
-          fast.mallopt(M_TRIM_THRESHOLD, trim);
-          general.mallopt(M_TRIM_THRESHOLD, trim);
-          expect(run(fast, ops)).toEqual(run(general, ops));
-          expect(fast.chunks()).toEqual(general.chunks());
-          expect(fast.mallinfo()).toEqual(general.mallinfo());
-          fast.check();
-          general.check();
+          expectSameChoices(fast, general, ops, trim);
         }),
         { seed: SEED, numRuns: RUNS },
       );
@@ -134,13 +139,7 @@ describe(`FastPathHeap, the wasm engine's source, chooses as the general path do
           fc.property(fc.array(op, { minLength: 50, maxLength: 400, size: "max" }), fc.constantFrom(0, 48, 5000), fc.constantFrom(128 * 1024, 0), (ops, base, trim) => {
             const fast = make(FastPathHeap, dataModel, base);
             const general = make(GeneralHeap, dataModel, base);
-            fast.mallopt(M_TRIM_THRESHOLD, trim);
-            general.mallopt(M_TRIM_THRESHOLD, trim);
-            expect(run(fast, ops)).toEqual(run(general, ops));
-            expect(fast.chunks()).toEqual(general.chunks());
-            expect(fast.mallinfo()).toEqual(general.mallinfo());
-            fast.check();
-            general.check();
+            expectSameChoices(fast, general, ops, trim);
           }),
           { seed: SEED, numRuns: Math.ceil(RUNS / 3) },
         );
