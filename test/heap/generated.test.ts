@@ -11,6 +11,14 @@ import { ENGINE_HASH, ENGINE_MESSAGES, ENGINE_OPS, ENGINE_WASM } from "../../src
 const REPO = path.resolve(__dirname, "../..");
 const read = (p: string): string => fs.readFileSync(path.join(REPO, p), "utf8");
 
+/** A class Heap whose method `foo(params): ret` runs `body`, for the generators to translate. */
+const heapWith = (body: string, ret = "number", params = "i: number"): string =>
+  `class Heap {\n  protected m!: Int32Array;\n  protected hdr!: number;\n  foo(${params}): ${ret} {\n    const m = this.m;\n${body}\n  }\n}\n`;
+
+/** The wasm engine's source (AssemblyScript) for `foo` of {@link heapWith}, the rest of the sources as they are. */
+const wasmOf = async (body: string, ret?: string, params?: string): Promise<string> =>
+  (await generateSource({ ...readSources().src, heap: heapWith(body, ret, params) }, { roots: ["foo"] })).text;
+
 describe("the paged engine generated from Heap.ts", () => {
   it("is up to date (run `npm run gen` after changing Heap.ts)", () => {
     expect(generate(read("src/heap/Heap.ts"))).toBe(read("src/heap/PagedEngine.generated.ts"));
@@ -21,9 +29,7 @@ describe("the paged engine generated from Heap.ts", () => {
   });
 
   it("rewrites reads and stores, and refuses what it cannot translate", () => {
-    const wrap = (body: string): string =>
-      `class Heap {\n  protected m!: Int32Array;\n  foo(i: number): number {\n    const m = this.m;\n${body}\n  }\n}\n`;
-    const out = generate(wrap("    m[i + 1] = m[i] | 1;\n    this.m[i] = -m[m[i]];\n    return this.m[i >>> 2];"));
+    const out = generate(heapWith("    m[i + 1] = m[i] | 1;\n    this.m[i] = -m[m[i]];\n    return this.m[i >>> 2];"));
     expect(out).toContain("{ const $i = i + 1; const $x = m[this.tr(i)] | 1; ");
     expect(out).toContain("const $x = -m[this.tr(m[this.tr(i)])]; ");
     expect(out).toContain("this.writeMiss($i)");
@@ -31,19 +37,19 @@ describe("the paged engine generated from Heap.ts", () => {
     expect(out).toContain("this.undoN = $n + 2; this.m[$a] = $x; }");
     expect(out).toContain("return this.m[this.tr(i >>> 2)];");
     expect(out).toContain("protected abstract tr(i: number): number;");
-    expect(() => generate(wrap("    return (m[i] = 1);"))).toThrow(/store must be a statement/);
-    expect(() => generate(wrap("    m[i] |= 2;\n    return 0;"))).toThrow(/compound stores/);
-    expect(() => generate(wrap("    m[i]++;\n    return 0;"))).toThrow(/\+\+ and --/);
-    expect(() => generate(wrap("    const a = m;\n    return a[0];"))).toThrow(/may only be indexed/);
+    expect(() => generate(heapWith("    return (m[i] = 1);"))).toThrow(/store must be a statement/);
+    expect(() => generate(heapWith("    m[i] |= 2;\n    return 0;"))).toThrow(/compound stores/);
+    expect(() => generate(heapWith("    m[i]++;\n    return 0;"))).toThrow(/\+\+ and --/);
+    expect(() => generate(heapWith("    const a = m;\n    return a[0];"))).toThrow(/may only be indexed/);
     for (const op of ["*=", "/=", "%=", "**=", "??=", "||=", "&&=", "<<=", ">>>="]) {
-      expect(() => generate(wrap(`    m[i] ${op} 2;\n    return 0;`)), op).toThrow(/compound stores/);
+      expect(() => generate(heapWith(`    m[i] ${op} 2;\n    return 0;`)), op).toThrow(/compound stores/);
     }
-    expect(() => generate(wrap("    m[i]! = 1;\n    return 0;"))).toThrow(/must be written m\[i\] = v/);
-    expect(() => generate(wrap("    (m[i] as number) = 1;\n    return 0;"))).toThrow(/must be written m\[i\] = v/);
-    expect(() => generate(wrap("    [m[i], m[i + 1]] = [1, 2];\n    return 0;"))).toThrow(/must be written m\[i\] = v/);
-    expect(() => generate(wrap("    for (m[i] of [1]) {}\n    return 0;"))).toThrow(/loop may not store/);
-    expect(() => generate(wrap("    const x = this.m;\n    return x[0];"))).toThrow(/this\.m may only be/);
-    expect(() => generate(wrap("    this.m.fill(0);\n    return 0;"))).toThrow(/this\.m may only be/);
+    expect(() => generate(heapWith("    m[i]! = 1;\n    return 0;"))).toThrow(/must be written m\[i\] = v/);
+    expect(() => generate(heapWith("    (m[i] as number) = 1;\n    return 0;"))).toThrow(/must be written m\[i\] = v/);
+    expect(() => generate(heapWith("    [m[i], m[i + 1]] = [1, 2];\n    return 0;"))).toThrow(/must be written m\[i\] = v/);
+    expect(() => generate(heapWith("    for (m[i] of [1]) {}\n    return 0;"))).toThrow(/loop may not store/);
+    expect(() => generate(heapWith("    const x = this.m;\n    return x[0];"))).toThrow(/this\.m may only be/);
+    expect(() => generate(heapWith("    this.m.fill(0);\n    return 0;"))).toThrow(/this\.m may only be/);
   });
 });
 
@@ -91,8 +97,7 @@ describe("the wasm engine generated from Heap.ts", () => {
   });
 
   it("computes a sum in 32 bits only where every value it can take fits them, as its operands' ranges say", async () => {
-    const wrap = (body: string): string => `class Heap {\n  protected m!: Int32Array;\n  foo(i: number): number {\n    const m = this.m;\n${body}\n  }\n}\n`;
-    const gen = async (body: string): Promise<string> => (await generateSource({ ...sources().src, heap: wrap(body) }, { roots: ["foo"] })).text;
+    const gen = (body: string): Promise<string> => wasmOf(body);
     const out = await gen(
       "    const a = m[i] >>> 4;\n    const b = m[i + 1] >>> 4;\n    const s = m[i + 2];\n    const early = s + a;\n    if (s < 16 || s > 1000) return 0;\n" +
         "    const t = m[i + 3];\n    const late = s + a;\n    const any = t + s;\n    return a + b + late + (t > 5 ? t + 1 : 0) + early + any;",
@@ -115,10 +120,7 @@ describe("the wasm engine generated from Heap.ts", () => {
   });
 
   it("translates JavaScript's integer semantics, and refuses what it cannot translate", async () => {
-    const { src } = sources();
-    const wrap = (body: string, ret = "number", params = "i: number"): string =>
-      `class Heap {\n  protected m!: Int32Array;\n  protected hdr!: number;\n  foo(${params}): ${ret} {\n    const m = this.m;\n${body}\n  }\n}\n`;
-    const gen = async (body: string, ret?: string, params?: string): Promise<string> => (await generateSource({ ...src, heap: wrap(body, ret, params) }, { roots: ["foo"] })).text;
+    const gen = wasmOf;
     const out = await gen(
       "    m[(i + 4) >>> 2] = m[i] | 1;\n    if (this.maps !== null && this.maps.has(i)) return 7;\n    const big = i + 0x7fff_0000;\n    if (big > 0x7fff_ffff) return -1;\n" +
         "    return Math.ceil(i / 16) + (i >>> 3) + ~i + (i << 2) + (i >> 1) + (i ^ 3) + (i & 5) + Math.clz32(i);",
