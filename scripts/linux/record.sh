@@ -17,6 +17,11 @@ setarch -R "$build/mremap" > "$out/mremap.txt"
 gcc -O1 -static -o "$build/faults" "$here/mmapped-block-faults.c"
 setarch -R "$build/faults" > "$out/mmapped-block-faults.txt"
 
+# The fault and memory counts of vm.md: lazy anonymous pages, the zero page, a write across a
+# page boundary, fork's copy-on-write, a private file mapping's first write.
+gcc -O1 -static -o "$build/vm-faults" "$here/faults.c"
+setarch -R "$build/vm-faults" "$build/scratch.bin" > "$out/faults.txt"
+
 # A private file mapping made writable, then read-only again, keeps a line of its own.
 gcc -O1 -o "$build/relro-merge" "$here/relro-merge.c"
 setarch -R "$build/relro-merge" "$build/file.bin" > "$out/relro-merge.txt"
