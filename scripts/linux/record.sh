@@ -22,6 +22,10 @@ setarch -R "$build/faults" > "$out/mmapped-block-faults.txt"
 gcc -O1 -static -o "$build/vm-faults" "$here/faults.c"
 setarch -R "$build/vm-faults" "$build/scratch.bin" > "$out/faults.txt"
 
+# How mmap, munmap and mprotect split and merge regions: the maps lines after each step.
+gcc -O1 -static -o "$build/regions" "$here/regions.c"
+setarch -R "$build/regions" "$build/regions.bin" | sed "s#$build/#/tmp/#" > "$out/regions.txt"
+
 # A private file mapping made writable, then read-only again, keeps a line of its own.
 gcc -O1 -o "$build/relro-merge" "$here/relro-merge.c"
 setarch -R "$build/relro-merge" "$build/file.bin" > "$out/relro-merge.txt"

@@ -501,7 +501,8 @@ export class AddressSpace {
     for (const v of this.vmas.list) {
       const f = v.file;
       const where = f === null ? "00:00 0" : `${f.device} ${f.inode}`;
-      let line = `${hex8(v.start)}-${hex8(v.end)} ${v.perms()} ${hex8(f !== null && !v.anonShared ? v.offset : 0)} ${where} `;
+      // Shared anonymous memory is a shmem file too: a region cut from its middle shows its offset.
+      let line = `${hex8(v.start)}-${hex8(v.end)} ${v.perms()} ${hex8(f !== null ? v.offset : 0)} ${where} `;
       const name = v.displayName();
       if (name !== "") line = line.padEnd(73, " ") + name;
       out += line + "\n";
