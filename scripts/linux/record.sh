@@ -26,6 +26,10 @@ setarch -R "$build/vm-faults" "$build/scratch.bin" > "$out/faults.txt"
 gcc -O1 -static -o "$build/regions" "$here/regions.c"
 setarch -R "$build/regions" "$build/regions.bin" | sed "s#$build/#/tmp/#" > "$out/regions.txt"
 
+# brk and sbrk: byte-exact break, shrinking and growing again, its failures, RLIMIT_DATA.
+gcc -O1 -static -o "$build/brk" "$here/brk.c"
+setarch -R "$build/brk" > "$out/brk.txt"
+
 # A private file mapping made writable, then read-only again, keeps a line of its own.
 gcc -O1 -o "$build/relro-merge" "$here/relro-merge.c"
 setarch -R "$build/relro-merge" "$build/file.bin" > "$out/relro-merge.txt"
