@@ -87,8 +87,15 @@ function tool(names) {
   return null;
 }
 
+/**
+ * PATH without any node_modules/.bin: clang runs the first `wasm-opt` it finds on PATH after
+ * linking a wasm program (and drops its name section), and `npm run` puts binaryen's there. The
+ * programs are built as a user's clang builds them, whichever way the benchmark is started.
+ */
+const BUILD_ENV = { ...process.env, PATH: (process.env.PATH ?? "").split(path.delimiter).filter((d) => !d.split(path.sep).includes("node_modules")).join(path.delimiter) };
+
 function run(cmd, args) {
-  const r = spawnSync(cmd, args, { encoding: "utf8" });
+  const r = spawnSync(cmd, args, { encoding: "utf8", env: BUILD_ENV });
   if (r.status !== 0) die(`${cmd} ${args.join(" ")} failed:\n${r.stderr}`);
   return r.stdout;
 }
@@ -124,7 +131,7 @@ export function build(programs) {
     const src = path.join(HERE, `${p}.c`);
     const h = crypto.createHash("sha256");
     for (const f of [src, path.join(HERE, "common.h"), header]) h.update(fs.readFileSync(f));
-    h.update(clang.version + wasmFlags.join(" "));
+    h.update(`${clang.version}${wasmFlags.join(" ")} without wasm-opt`);
     const key = h.digest("hex").slice(0, 16);
     const files = { native: path.join(CACHE, `${p}-${key}`), dlmalloc: path.join(CACHE, `${p}-${key}-dlmalloc.wasm`), vmheap: path.join(CACHE, `${p}-${key}-vmheap.wasm`) };
     if (!fs.existsSync(files.native)) run(clang.name, ["-O2", src, "-o", files.native]);
