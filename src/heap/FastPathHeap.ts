@@ -101,6 +101,101 @@ export class FastPathHeap extends Heap {
     return true;
   }
 
+  /**
+   * takeDv's common case (no alignment, every check passing) written out, each header and
+   * chunk-map word read once: the designated victim `dv` (allocChunk has checked its place in
+   * the arena and that its size holds `nb`) is a free chunk in the map of the size its header
+   * gives, ending below the top; `nb` bytes are carved from its front and the rest stays the
+   * victim. Anything else goes to Heap's takeDv, which checks again and names the damage.
+   */
+  protected override takeDv(dv: number, nb: number, align: number = 0): number {
+    const m = this.m;
+    const W = this.W;
+    const gshift = this.gshift;
+    const min = this.minChunk;
+    const hdr = this.hdr;
+    const arena = this.arena;
+    const s = m[(dv + W) >>> 2]!;
+    const size = s & ~FLAG_BITS;
+    if (align !== 0 || (s & (CINUSE | PINUSE)) !== PINUSE || size < nb || size < min || (size & this.amask) !== 0 || ((dv + this.W2) & this.amask) !== 0 || dv < arena) return super.takeDv(dv, nb, align);
+    const n = dv + size; // (after the size's checks)
+    if (n >= m[(hdr + 4 * H_TOP) >>> 2]!) return super.takeDv(dv, nb, align);
+    // freeChunkOk(dv, size): a free chunk starts at dv in the map, none inside it, the next one at n.
+    const map = m[(hdr + 4 * H_BITMAP) >>> 2]! >>> 2;
+    const g = (dv - arena) >>> gshift;
+    const wi = map + (g >>> 4);
+    const sh = (g & 15) << 1;
+    const word = m[wi]!;
+    if ((word & 3) === SIZE_TAG || ((word >>> sh) & 3) !== MARK_FREE) return super.takeDv(dv, nb, align);
+    const k = size >>> gshift;
+    const after = word & -(4 << sh);
+    if (k >= SIZE_WORD_GRANULES) {
+      if (after !== 0 || m[wi + 1] !== ((k << 2) | SIZE_TAG)) return super.takeDv(dv, nb, align);
+    } else {
+      const e = g + k;
+      const we = map + (e >>> 4);
+      const es = (e & 15) << 1;
+      const next = m[we]!;
+      if ((we === wi ? after & ((1 << es) - 1) : after | (next & ((1 << es) - 1)) | (we === wi + 2 ? m[wi + 1]! : 0)) !== 0 || ((next >>> es) & 1) === 0) return super.takeDv(dv, nb, align);
+    }
+    // Every check passed: from here on the heap changes (setSizeWord and allot, written out).
+    const dvAt = (hdr + 4 * H_DV) >>> 2;
+    const rem = size - nb;
+    m[wi] = word | (2 << sh); // free → in use (a chunk taken whole keeps its size word)
+    if (rem >= min) {
+      if (k >= SIZE_WORD_GRANULES) m[wi + 1] = 0;
+      m[(dv + W) >>> 2] = nb | CINUSE | PINUSE;
+      const r = dv + nb;
+      m[(r + W) >>> 2] = rem | PINUSE;
+      if (W === 8) m[(r + 12) >>> 2] = 0;
+      m[(r + rem) >>> 2] = rem;
+      const nk = nb >> gshift;
+      if (nk >= SIZE_WORD_GRANULES) m[wi + 1] = (nk << 2) | SIZE_TAG;
+      // The remainder: a free chunk in the map, with its size word.
+      const rg = g + nk;
+      const ri = map + (rg >>> 4);
+      const rsh = (rg & 15) << 1;
+      m[ri] = (m[ri]! & ~(3 << rsh)) | (MARK_FREE << rsh);
+      const rk = rem >> gshift;
+      if (rk >= SIZE_WORD_GRANULES) m[ri + 1] = (rk << 2) | SIZE_TAG;
+      m[dvAt] = r;
+    } else {
+      m[(dv + W) >>> 2] = size | CINUSE | PINUSE;
+      m[(n + W) >>> 2] = m[(n + W) >>> 2]! | PINUSE;
+      m[dvAt] = 0;
+    }
+    return dv;
+  }
+
+  /**
+   * allocFromTop's common case (no alignment, the top holding `nb` bytes and a minimum chunk
+   * after them) written out: checkTop, then carveTop with the new chunk's mark. Growing the heap,
+   * an aligned request and a damaged top go to Heap's allocFromTop.
+   */
+  protected override allocFromTop(nb: number, align: number = 0): number {
+    const m = this.m;
+    const W = this.W;
+    const gshift = this.gshift;
+    const hdr = this.hdr;
+    const topAt = (hdr + 4 * H_TOP) >>> 2;
+    const top = m[topAt]!;
+    const tsize = m[(hdr + 4 * H_END) >>> 2]! - top;
+    const ts = m[(top + W) >>> 2]!;
+    if (align !== 0 || tsize < nb + this.minChunk || (ts & CINUSE) !== 0 || (ts & ~FLAG_BITS) !== tsize || (W === 8 && m[(top + 12) >>> 2] !== 0)) return super.allocFromTop(nb, align);
+    const nt = top + nb;
+    m[(nt + W) >>> 2] = (tsize - nb) | PINUSE;
+    if (W === 8) m[(nt + 12) >>> 2] = 0;
+    m[(top + W) >>> 2] = nb | CINUSE | (ts & PINUSE);
+    m[topAt] = nt;
+    // markChunk(top, nb, MARK_USED): nothing lies in the map at or after the top.
+    const g = (top - this.arena) >>> gshift;
+    const wi = (m[(hdr + 4 * H_BITMAP) >>> 2]! >>> 2) + (g >>> 4);
+    m[wi] = m[wi]! | (MARK_USED << ((g & 15) << 1));
+    const k = nb >> gshift;
+    if (k >= SIZE_WORD_GRANULES) m[wi + 1] = (k << 2) | SIZE_TAG;
+    return top;
+  }
+
   /** freeChunk of every caller (realloc's check and free, splitTail, ...): freeFast first. */
   protected override freeChunk(c: number, op: string, checkOnly = false): void {
     if (this.freeFast(c + this.W2, op, checkOnly)) return;

@@ -357,7 +357,7 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
   return allocFromTop(nb, align);
 }
 
-// FastPathHeap.ts:123 freeFast
+// FastPathHeap.ts:218 freeFast
 // @ts-ignore: decorator
 @inline export function freeFast(ptr: i64, op: i32, checkOnly: bool = false): bool {
   let min: i32 = minChunk;
@@ -979,7 +979,7 @@ export function super_freeChunk(c: i64, op: i32, checkOnly: bool = false): void 
   return ((total > <i64>(MAX_REQUEST)) ? <i64>((-1)) : total);
 }
 
-// FastPathHeap.ts:105 freeChunk
+// FastPathHeap.ts:200 freeChunk
 export function freeChunk(c: i64, op: i32, checkOnly: bool = false): void {
   if (freeFast((c + <i64>(W2)), op, checkOnly)) {
     return;
@@ -1303,27 +1303,100 @@ export function takeFree(c: i32, idx: i64, nb: i64, toDv: bool, align: u32 = 0):
   return c;
 }
 
-// Heap.ts:2045 takeDv
+// FastPathHeap.ts:111 takeDv
 export function takeDv(dv: i32, nb: i64, align: u32 = 0): i32 {
+  let min: i32 = minChunk;
   let s: i32 = load<i32>(<usize>(dv + W));
   let size: i32 = (s & (~FLAG_BITS));
+  if ((align != 0)) {
+    return super_takeDv(dv, nb, align);
+  }
   if ((((s & (CINUSE | PINUSE))) != PINUSE)) {
-    fail(0 /* HeapCorruptionError */, 2 /* memory corruption (designated victim) */, 5 /* malloc */, <f64>(dv)); unreachable();
-  }
-  if (((<i64>(dv) + <i64>(size)) >= <i64>(load<i32>(<usize>(hdr + (4 * H_TOP)))))) {
-    fail(0 /* HeapCorruptionError */, 2 /* memory corruption (designated victim) */, 5 /* malloc */, <f64>(dv)); unreachable();
-  }
-  if (!freeChunkOk(<i64>(dv), <i64>(size))) {
-    fail(0 /* HeapCorruptionError */, 2 /* memory corruption (designated victim) */, 5 /* malloc */, <f64>(dv)); unreachable();
+    return super_takeDv(dv, nb, align);
   }
   if ((<i64>(size) < nb)) {
-    fail(0 /* HeapCorruptionError */, 2 /* memory corruption (designated victim) */, 5 /* malloc */, <f64>(dv)); unreachable();
+    return super_takeDv(dv, nb, align);
   }
-  if ((align != 0)) {
-    carveOk(dv, <i64>(size), nb, align, <i64>((-1)), true);
+  if ((size < min)) {
+    return super_takeDv(dv, nb, align);
   }
-  setSizeWord(<i64>(dv), <i64>(size), false);
-  allot(<i64>(dv), PINUSE, <i64>(size), nb, REM_WAS_DV);
+  if ((((size & amask)) != 0)) {
+    return super_takeDv(dv, nb, align);
+  }
+  if (((((dv + W2) & amask)) != 0)) {
+    return super_takeDv(dv, nb, align);
+  }
+  if ((dv < arena)) {
+    return super_takeDv(dv, nb, align);
+  }
+  let n: i64 = (<i64>(dv) + <i64>(size));
+  if ((n >= <i64>(load<i32>(<usize>(hdr + (4 * H_TOP)))))) {
+    return super_takeDv(dv, nb, align);
+  }
+  let map: i32 = <i32>((<u32>load<i32>(<usize>(hdr + (4 * H_BITMAP))) >>> <u32>2));
+  let g: i32 = <i32>((<u32>(dv - arena) >>> <u32>gshift));
+  let wi: i32 = (map + <i32>(<u32>g >>> <u32>4));
+  let sh: i32 = ((g & 15) << 1);
+  let word: i32 = load<i32>((<usize>wi << 2));
+  if ((((word & 3)) == SIZE_TAG)) {
+    return super_takeDv(dv, nb, align);
+  }
+  if ((((<i32>(<u32>word >>> <u32>sh) & 3)) != MARK_FREE)) {
+    return super_takeDv(dv, nb, align);
+  }
+  let k: i32 = <i32>((<u32>size >>> <u32>gshift));
+  let after: i32 = (word & (-(4 << sh)));
+  if ((k >= SIZE_WORD_GRANULES)) {
+    if ((after != 0)) {
+      return super_takeDv(dv, nb, align);
+    }
+    if ((load<i32>((<usize>(wi + 1) << 2)) != (((k << 2) | SIZE_TAG)))) {
+      return super_takeDv(dv, nb, align);
+    }
+  } else {
+    let e: i32 = (g + k);
+    let we: i32 = (map + <i32>(<u32>e >>> <u32>4));
+    let es: i32 = ((e & 15) << 1);
+    let next: i32 = load<i32>((<usize>we << 2));
+    if (((((we == wi) ? (after & ((1 << es) - 1)) : ((after | (next & ((1 << es) - 1))) | ((we == (wi + 2)) ? load<i32>((<usize>(wi + 1) << 2)) : 0)))) != 0)) {
+      return super_takeDv(dv, nb, align);
+    }
+    if ((((<i32>(<u32>next >>> <u32>es) & 1)) == 0)) {
+      return super_takeDv(dv, nb, align);
+    }
+  }
+  let dvAt: i32 = <i32>((<u32>(hdr + (4 * H_DV)) >>> <u32>2));
+  let rem: i64 = (<i64>(size) - nb);
+  store<i32>((<usize>wi << 2), (word | (2 << sh)));
+  if ((rem >= <i64>(min))) {
+    if ((k >= SIZE_WORD_GRANULES)) {
+      store<i32>((<usize>(wi + 1) << 2), 0);
+    }
+    store<i32>(<usize>(dv + W), ((<i32>(nb) | CINUSE) | PINUSE));
+    let r: i64 = (<i64>(dv) + nb);
+    store<i32>(<usize>(<i32>(r) + W), (<i32>(rem) | PINUSE));
+    if ((W == 8)) {
+      store<i32>(<usize>(<i32>(r) + 12), 0);
+    }
+    store<i32>(<usize>(<i32>(r) + <i32>(rem)), <i32>(rem));
+    let nk: i32 = (<i32>(nb) >> gshift);
+    if ((nk >= SIZE_WORD_GRANULES)) {
+      store<i32>((<usize>(wi + 1) << 2), ((nk << 2) | SIZE_TAG));
+    }
+    let rg: i64 = (<i64>(g) + <i64>(nk));
+    let ri: i32 = (map + <i32>(<u32><i32>(rg) >>> <u32>4));
+    let rsh: i32 = ((<i32>(rg) & 15) << 1);
+    store<i32>((<usize>ri << 2), ((load<i32>((<usize>ri << 2)) & (~(3 << rsh))) | (MARK_FREE << rsh)));
+    let rk: i32 = (<i32>(rem) >> gshift);
+    if ((rk >= SIZE_WORD_GRANULES)) {
+      store<i32>((<usize>(ri + 1) << 2), ((rk << 2) | SIZE_TAG));
+    }
+    store<i32>((<usize>dvAt << 2), <i32>(r));
+  } else {
+    store<i32>(<usize>(dv + W), ((size | CINUSE) | PINUSE));
+    store<i32>(<usize>(<i32>(n) + W), (load<i32>(<usize>(<i32>(n) + W)) | PINUSE));
+    store<i32>((<usize>dvAt << 2), 0);
+  }
   return dv;
 }
 
@@ -1369,24 +1442,44 @@ export function takeDv(dv: i32, nb: i64, align: u32 = 0): i32 {
   return binIndex(((size + <i64>(((1 << (fl - SL_BITS))))) - <i64>(1)), granuleShift);
 }
 
-// Heap.ts:2107 allocFromTop
+// FastPathHeap.ts:175 allocFromTop
 export function allocFromTop(nb: i64, align: u32 = 0): i32 {
-  checkTop(5 /* malloc */);
-  let top: i32 = load<i32>(<usize>(hdr + (4 * H_TOP)));
+  let topAt: i32 = <i32>((<u32>(hdr + (4 * H_TOP)) >>> <u32>2));
+  let top: i32 = load<i32>((<usize>topAt << 2));
   let tsize: i64 = (<i64>(load<i32>(<usize>(hdr + (4 * H_END)))) - <i64>(top));
+  let ts: i32 = load<i32>(<usize>(top + W));
   if ((align != 0)) {
-    carveOk(((tsize < (nb + <i64>(minChunk))) ? (-1) : top), tsize, nb, align, <i64>((-1)), false);
+    return super_allocFromTop(nb, align);
   }
   if ((tsize < (nb + <i64>(minChunk)))) {
-    let cover: i64 = grow(((nb + <i64>(minChunk)) - tsize));
-    if ((cover < <i64>(0))) {
-      return 0;
-    }
-    if ((cover > <i64>(0))) {
-      moveBitmap(cover);
+    return super_allocFromTop(nb, align);
+  }
+  if ((((ts & CINUSE)) != 0)) {
+    return super_allocFromTop(nb, align);
+  }
+  if ((<i64>(((ts & (~FLAG_BITS)))) != tsize)) {
+    return super_allocFromTop(nb, align);
+  }
+  if ((W == 8)) {
+    if ((load<i32>(<usize>(top + 12)) != 0)) {
+      return super_allocFromTop(nb, align);
     }
   }
-  return carveTop(nb);
+  let nt: i64 = (<i64>(top) + nb);
+  store<i32>(<usize>(<i32>(nt) + W), ((<i32>(tsize) - <i32>(nb)) | PINUSE));
+  if ((W == 8)) {
+    store<i32>(<usize>(<i32>(nt) + 12), 0);
+  }
+  store<i32>(<usize>(top + W), ((<i32>(nb) | CINUSE) | (ts & PINUSE)));
+  store<i32>((<usize>topAt << 2), <i32>(nt));
+  let g: i32 = <i32>((<u32>(top - arena) >>> <u32>gshift));
+  let wi: i32 = (<i32>(<u32>load<i32>(<usize>(hdr + (4 * H_BITMAP))) >>> <u32>2) + <i32>(<u32>g >>> <u32>4));
+  store<i32>((<usize>wi << 2), (load<i32>((<usize>wi << 2)) | (MARK_USED << ((g & 15) << 1))));
+  let k: i32 = (<i32>(nb) >> gshift);
+  if ((k >= SIZE_WORD_GRANULES)) {
+    store<i32>((<usize>(wi + 1) << 2), ((k << 2) | SIZE_TAG));
+  }
+  return top;
 }
 
 // Heap.ts:2210 bitmapHeadOk
@@ -1408,7 +1501,7 @@ export function allocFromTop(nb: i64, align: u32 = 0): i32 {
   }
 }
 
-// FastPathHeap.ts:344 linksFree
+// FastPathHeap.ts:439 linksFree
 // @ts-ignore: decorator
 @inline export function linksFree(c: i32, size: i32, top: i32, map: i32): bool {
   let fd: i32 = load<i32>(<usize>(c + W2));
@@ -1427,7 +1520,7 @@ export function allocFromTop(nb: i64, align: u32 = 0): i32 {
   return (freeStart(bk, top, map) && (load<i32>(<usize>(bk + W2)) == c));
 }
 
-// FastPathHeap.ts:332 freeStart
+// FastPathHeap.ts:427 freeStart
 // @ts-ignore: decorator
 @inline export function freeStart(x: i32, top: i32, map: i32): bool {
   if (((((x + W2) & amask)) != 0)) {
@@ -1928,6 +2021,83 @@ export function super_takeFree(c: i32, idx: i64, nb: i64, toDv: bool, align: u32
   store<i32>(<usize>(bins + (<i32>(idx) << 2)), fd);
 }
 
+// Heap.ts:2045 super_takeDv
+// @ts-ignore: decorator
+@inline export function super_takeDv(dv: i32, nb: i64, align: u32 = 0): i32 {
+  let s: i32 = load<i32>(<usize>(dv + W));
+  let size: i32 = (s & (~FLAG_BITS));
+  if ((((s & (CINUSE | PINUSE))) != PINUSE)) {
+    fail(0 /* HeapCorruptionError */, 2 /* memory corruption (designated victim) */, 5 /* malloc */, <f64>(dv)); unreachable();
+  }
+  if (((<i64>(dv) + <i64>(size)) >= <i64>(load<i32>(<usize>(hdr + (4 * H_TOP)))))) {
+    fail(0 /* HeapCorruptionError */, 2 /* memory corruption (designated victim) */, 5 /* malloc */, <f64>(dv)); unreachable();
+  }
+  if (!freeChunkOk(<i64>(dv), <i64>(size))) {
+    fail(0 /* HeapCorruptionError */, 2 /* memory corruption (designated victim) */, 5 /* malloc */, <f64>(dv)); unreachable();
+  }
+  if ((<i64>(size) < nb)) {
+    fail(0 /* HeapCorruptionError */, 2 /* memory corruption (designated victim) */, 5 /* malloc */, <f64>(dv)); unreachable();
+  }
+  if ((align != 0)) {
+    carveOk(dv, <i64>(size), nb, align, <i64>((-1)), true);
+  }
+  setSizeWord(<i64>(dv), <i64>(size), false);
+  allot(<i64>(dv), PINUSE, <i64>(size), nb, REM_WAS_DV);
+  return dv;
+}
+
+// bins.ts:45 ctz32
+// @ts-ignore: decorator
+@inline export function ctz32(x: i32): i32 {
+  return (31 - <i32>clz<u32>(<u32>(x & (-x))));
+}
+
+// Heap.ts:2107 super_allocFromTop
+// @ts-ignore: decorator
+@inline export function super_allocFromTop(nb: i64, align: u32 = 0): i32 {
+  checkTop(5 /* malloc */);
+  let top: i32 = load<i32>(<usize>(hdr + (4 * H_TOP)));
+  let tsize: i64 = (<i64>(load<i32>(<usize>(hdr + (4 * H_END)))) - <i64>(top));
+  if ((align != 0)) {
+    carveOk(((tsize < (nb + <i64>(minChunk))) ? (-1) : top), tsize, nb, align, <i64>((-1)), false);
+  }
+  if ((tsize < (nb + <i64>(minChunk)))) {
+    let cover: i64 = grow(((nb + <i64>(minChunk)) - tsize));
+    if ((cover < <i64>(0))) {
+      return 0;
+    }
+    if ((cover > <i64>(0))) {
+      moveBitmap(cover);
+    }
+  }
+  return carveTop(nb);
+}
+
+// Heap.ts:2199 noteFootprint
+export function noteFootprint(): void {
+  let fp: i64 = mallocFootprint();
+  if ((fp > <i64>(maxFootprint()))) {
+    setMaxFootprint(fp);
+  }
+}
+
+// Heap.ts:2139 carveTop
+// @ts-ignore: decorator
+@inline export function carveTop(nb: i64, mark: bool = true): i32 {
+  let topAt: i32 = <i32>((<u32>(hdr + (4 * H_TOP)) >>> <u32>2));
+  let top: i32 = load<i32>((<usize>topAt << 2));
+  let tsize: i64 = (<i64>(load<i32>(<usize>(hdr + (4 * H_END)))) - <i64>(top));
+  let nt: i64 = (<i64>(top) + nb);
+  store<i32>(<usize>(<i32>(nt) + W), ((<i32>(tsize) - <i32>(nb)) | PINUSE));
+  newHead(nt);
+  store<i32>(<usize>(top + W), ((<i32>(nb) | CINUSE) | (load<i32>(<usize>(top + W)) & PINUSE)));
+  store<i32>((<usize>topAt << 2), <i32>(nt));
+  if (mark) {
+    markChunk(<i64>(top), nb, MARK_USED);
+  }
+  return top;
+}
+
 // Heap.ts:2913 carveOk
 export function carveOk(c: i32, size: i64, n: i64, align: u32, idx: i64, remDv: bool): void {
   let min: i32 = minChunk;
@@ -2020,46 +2190,6 @@ export function carveOk(c: i32, size: i64, n: i64, align: u32, idx: i64, remDv: 
   carveHeadOk(bin, idx, fd);
 }
 
-// bins.ts:45 ctz32
-// @ts-ignore: decorator
-@inline export function ctz32(x: i32): i32 {
-  return (31 - <i32>clz<u32>(<u32>(x & (-x))));
-}
-
-// Heap.ts:2139 carveTop
-// @ts-ignore: decorator
-@inline export function carveTop(nb: i64, mark: bool = true): i32 {
-  let topAt: i32 = <i32>((<u32>(hdr + (4 * H_TOP)) >>> <u32>2));
-  let top: i32 = load<i32>((<usize>topAt << 2));
-  let tsize: i64 = (<i64>(load<i32>(<usize>(hdr + (4 * H_END)))) - <i64>(top));
-  let nt: i64 = (<i64>(top) + nb);
-  store<i32>(<usize>(<i32>(nt) + W), ((<i32>(tsize) - <i32>(nb)) | PINUSE));
-  newHead(nt);
-  store<i32>(<usize>(top + W), ((<i32>(nb) | CINUSE) | (load<i32>(<usize>(top + W)) & PINUSE)));
-  store<i32>((<usize>topAt << 2), <i32>(nt));
-  if (mark) {
-    markChunk(<i64>(top), nb, MARK_USED);
-  }
-  return top;
-}
-
-// Heap.ts:2199 noteFootprint
-export function noteFootprint(): void {
-  let fp: i64 = mallocFootprint();
-  if ((fp > <i64>(maxFootprint()))) {
-    setMaxFootprint(fp);
-  }
-}
-
-// Heap.ts:2968 carveHeadOk
-// @ts-ignore: decorator
-@inline export function carveHeadOk(i: i64, idx: i64, fd: i32): void {
-  let slot: i64 = (<i64>(bins) + <i64>(((<i32>(i) << 2))));
-  if (!linkOk(((i == idx) ? fd : load<i32>(<usize><i32>(slot))))) {
-    fail(0 /* HeapCorruptionError */, 0 /* corrupted free list */, 3 /* memalign */, <f64>(slot)); unreachable();
-  }
-}
-
 // Heap.ts:1613 mallocFootprint
 // @ts-ignore: decorator
 @inline export function mallocFootprint(): i64 {
@@ -2079,6 +2209,15 @@ export function noteFootprint(): void {
 // @ts-ignore: decorator
 @inline export function setMaxFootprint(v: i64): void {
   setWord(H_MAXFOOT, v);
+}
+
+// Heap.ts:2968 carveHeadOk
+// @ts-ignore: decorator
+@inline export function carveHeadOk(i: i64, idx: i64, fd: i32): void {
+  let slot: i64 = (<i64>(bins) + <i64>(((<i32>(i) << 2))));
+  if (!linkOk(((i == idx) ? fd : load<i32>(<usize><i32>(slot))))) {
+    fail(0 /* HeapCorruptionError */, 0 /* corrupted free list */, 3 /* memalign */, <f64>(slot)); unreachable();
+  }
 }
 
 // Heap.ts:1909 word
