@@ -728,6 +728,10 @@ export class Heap<M extends HeapMemory = LinearMemory> {
       const arena = this.arena;
       const top = m[(hdr + 4 * H_TOP) >>> 2]!;
       const map = m[(hdr + 4 * H_BITMAP) >>> 2]! >>> 2; // index of the chunk map's first word
+      // allocChunk's first check, whichever chunk serves the request: the victim's address (a
+      // word of the header) must lie in the arena, so that both paths answer alike.
+      const dv0 = m[(hdr + 4 * H_DV) >>> 2]!;
+      if (dv0 !== 0 && ((dv0 & 15) !== 0 || dv0 < arena || dv0 >= top)) return this.mallocImpl(size);
       if (nb < 1024) {
         // An exact fit: the head of its bin. The chunk map must say a free chunk of this size
         // starts there (sizeOk, written out): a program writing into freed memory or into the
@@ -775,8 +779,7 @@ export class Heap<M extends HeapMemory = LinearMemory> {
         }
         // dlmalloc's next choice, the designated victim (takeDv and allot, written out).
         const dvAt = (hdr + 4 * H_DV) >>> 2;
-        const dv = m[dvAt]!;
-        if (dv !== 0 && ((dv & 15) !== 0 || dv < arena || dv >= top)) return this.mallocImpl(size); // (allocChunk names it)
+        const dv = dv0;
         if (dv !== 0) {
           const ds = m[(dv + 8) >>> 2]!;
           const dsize = ds & ~FLAG_BITS;
@@ -855,6 +858,7 @@ export class Heap<M extends HeapMemory = LinearMemory> {
           if (summary !== 0) {
             w = 31 - Math.clz32(summary & -summary);
             bits = m[(words + (w << 2)) >>> 2]!;
+            if (bits === 0) return this.mallocImpl(size); // a summary bit over an empty word: findBin's answer, and takeFree names the damage
           }
         }
         if (bits !== 0) idx = (w << 5) + 31 - Math.clz32(bits & -bits);

@@ -4,7 +4,7 @@
 /* eslint-disable */
 
 /** sha256 of the sources, the generated AssemblyScript, asc's version and its flags. */
-export const ENGINE_HASH = "d35e5e19af19af7ed1d2ca5565085c306f9e431fad73ef7b77c7e4ead46470e0";
+export const ENGINE_HASH = "faf5910d2d259abab69f907074885528a0872570d56357f45d55ba3c4e1216c7";
 
 /** The engine's binary for each data model, base64. */
 export const ENGINE_WASM: { readonly lp64: string; readonly ilp32: string; readonly wasm32: string } = {

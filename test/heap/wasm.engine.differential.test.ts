@@ -1,0 +1,89 @@
+/**
+ * The wasm engine attacked as a C module's heap, against the JavaScript engine: the same calls
+ * and the same forged bytes (fake headers, links and footers in freed and live memory,
+ * overflows into the next header, stray stores into the heap's header: bin heads, the
+ * designated victim, the bin bitmaps) on a heap run by the JavaScript engine, on one run by the
+ * wasm engine, and on one where JavaScript's calls run on the JavaScript engine and a C
+ * client's on the wasm engine (helpers/engineDiff.ts). The three must agree on every answer,
+ * error and byte, and keep the heap's promise (docs/heap.md, "What the heap guarantees"), the
+ * module's data below `base` included.
+ *
+ *   ENGINE_DIFF_STEPS=200000 FC_SEED=1 npx vitest run test/heap/wasm.engine.differential.test.ts
+ *
+ * runs a long campaign (the default is a short one).
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import { Heap, type DataModel, type LinearMemory } from "../../src/index.js";
+import { H_DV, H_SUMMARY, H_TOP } from "../../src/heap/header.js";
+import { compileWasmEngine } from "../../src/heap/wasm/engine.js";
+import { wasmEngine } from "../../src/heap/wasm/index.js";
+import { engineDiff } from "./helpers/engineDiff.js";
+import { fcSeed } from "./helpers/heapKit.js";
+import { loadWabt } from "./helpers/wasmClient.js";
+
+beforeAll(async () => {
+  await loadWabt();
+  await compileWasmEngine(wasmEngine);
+});
+
+const STEPS = Number(process.env.ENGINE_DIFF_STEPS ?? 1500);
+const BASE = 0x2000;
+
+/** Two heaps of one data model above BASE: on the JavaScript engine and on the wasm engine. */
+function twins(dataModel: DataModel): Array<Heap<LinearMemory>> {
+  return [false, true].map((engine) => {
+    const memory = new WebAssembly.Memory({ initial: 2, maximum: 64 });
+    return new Heap({ memory, base: BASE, dataModel, ...(engine ? { engine: wasmEngine } : {}) });
+  });
+}
+
+/** What a call did on a heap: its value, or the error's class and message. */
+function outcome(heap: Heap, call: (h: Heap) => number): string {
+  try {
+    return String(call(heap));
+  } catch (e) {
+    return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+  }
+}
+
+const setWord = (h: Heap<LinearMemory>, i: number, v: number): void => h.memory.dv.setUint32(BASE + 4 * i, v >>> 0, true);
+const word = (h: Heap<LinearMemory>, i: number): number => h.memory.dv.getUint32(BASE + 4 * i, true);
+
+describe.each(["lp64", "wasm32", "ilp32"] as const)("stray stores into the header: both engines answer alike (%s)", (dataModel) => {
+  it("a designated victim forged past the top: a malloc served by an exact fit throws HeapCorruptionError on both", () => {
+    const outs = twins(dataModel).map((h) => {
+      const a = h.malloc(24);
+      h.malloc(24);
+      h.free(a); // an exact fit for the next malloc(24)
+      setWord(h, H_DV, word(h, H_TOP) + 0x100);
+      return outcome(h, (x) => x.malloc(24));
+    });
+    expect(outs[1]).toBe(outs[0]);
+    expect(outs[0]).toMatch(/^HeapCorruptionError: malloc\(\): memory corruption \(designated victim\)/);
+  });
+
+  it("a summary bit over an empty word of the bin bitmap: a malloc throws HeapCorruptionError on both", () => {
+    const outs = twins(dataModel).map((h) => {
+      h.malloc(100);
+      setWord(h, H_SUMMARY, word(h, H_SUMMARY) | (1 << 5));
+      return outcome(h, (x) => x.malloc(100));
+    });
+    expect(outs[1]).toBe(outs[0]);
+    expect(outs[0]).toMatch(/^HeapCorruptionError: malloc\(\): memory corruption \(free list\)/);
+  });
+
+});
+
+describe.each(["wasm32", "lp64", "ilp32"] as const)("the differential attack (%s)", (dataModel) => {
+  const seed = fcSeed(`wasm engine differential attack, ${dataModel}`);
+  it(`${STEPS} steps: the engines agree on every answer, error and byte; the promise holds (seed ${seed})`, () => {
+    const r = engineDiff({ seed, steps: STEPS, dataModel, forgeAllHeader: process.env.ENGINE_DIFF_ALL === "1", trace: process.env.ENGINE_DIFF_TRACE === "1" });
+    console.log(`wasm engine differential attack (${dataModel}, seed ${seed}): ${r.steps} steps, ${r.forgeries} forgeries, ${r.cCalls} calls from C, errors ${JSON.stringify(r.errors)}, ${r.rounds} heaps, ${r.violations.length} broken promises`);
+    expect(r.violations, `FC_SEED=${seed}`).toEqual([]);
+    expect(r.steps).toBe(STEPS);
+    // The forgeries reached the heaps: damage was found, and bad frees were refused.
+    expect(r.errors.HeapCorruptionError ?? 0).toBeGreaterThan(20);
+    expect(r.errors.InvalidPointerError ?? 0).toBeGreaterThan(0);
+    expect(r.cCalls).toBeGreaterThan(STEPS / 4);
+  });
+});
