@@ -383,7 +383,8 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
             if (small && !this.freeChunkOk(dv, xs)) return this.mallocImpl(size);
             const xl = Math.clz32(xs);
             const xi = xs < 1024 ? xs >>> 4 : (((31 - xl) << 4) | ((xs >>> (27 - xl)) & 15)) - 96;
-            if (!this.linkOk(xi === idx ? fd : m[(this.bins + (xi << 2)) >>> 2]!)) return this.mallocImpl(size);
+            const h = xi === idx ? fd : m[(this.bins + (xi << 2)) >>> 2]!;
+            if (h === x || !this.linkOk(h)) return this.mallocImpl(size);
           }
         }
         // Every check passed: from here on the heap changes. popHead, written out.
@@ -1577,7 +1578,10 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
         const xs = toDv ? m[(dv + W) >>> 2]! & ~FLAG_BITS : rem;
         if (toDv && !this.freeChunkOk(dv, xs)) throw new HeapCorruptionError("memory corruption (designated victim)", "malloc", dv);
         const xi = this.binOf(xs);
-        if (!this.linkOk(xi === idx ? fd : m[(this.bins + (xi << 2)) >>> 2]!)) throw new HeapCorruptionError("corrupted free list", "malloc", this.bins + (xi << 2));
+        // (insert's own checks, made before anything changes: a victim forged to name the
+        // head of its bin would be pushed onto itself)
+        const h = xi === idx ? fd : m[(this.bins + (xi << 2)) >>> 2]!;
+        if (h === x || !this.linkOk(h)) throw new HeapCorruptionError("corrupted free list", "malloc", this.bins + (xi << 2));
       }
     }
     if (align !== 0) this.carveOk(c, size, nb, align, idx, toDv);

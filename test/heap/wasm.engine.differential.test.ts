@@ -72,6 +72,24 @@ describe.each(["lp64", "wasm32", "ilp32"] as const)("stray stores into the heade
     expect(outs[0]).toMatch(/^HeapCorruptionError: malloc\(\): memory corruption \(free list\)/);
   });
 
+  it("a designated victim forged to name the head of a bin: a malloc whose remainder would retire it throws HeapCorruptionError before anything changes, on both", () => {
+    const W = dataModel === "lp64" ? 8 : 4;
+    const outs = twins(dataModel).map((h) => {
+      const x = h.malloc(24);
+      h.malloc(8);
+      const y = h.malloc(200);
+      h.malloc(8);
+      h.free(x); // the head (and only chunk) of its bin
+      h.free(y); // a bigger chunk, which the next malloc splits
+      setWord(h, H_DV, x - 2 * W); // the victim: x's chunk, free but in its bin
+      const before = h.memory.u8.slice();
+      const out = outcome(h, (z) => z.malloc(100)); // y's remainder becomes the victim, the old one (x) goes to its bin
+      const at = before.findIndex((b, i) => b !== h.memory.u8[i]);
+      return `${out}${at >= 0 ? `, after a change at 0x${at.toString(16)}` : ""}`;
+    });
+    expect(outs[0]).toMatch(/^HeapCorruptionError: malloc\(\): (memory corruption|corrupted free list)[^,]*$/);
+    expect(outs[1]).toBe(outs[0]);
+  });
 });
 
 describe.each(["wasm32", "lp64", "ilp32"] as const)("the differential attack (%s)", (dataModel) => {
