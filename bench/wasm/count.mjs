@@ -61,6 +61,9 @@ async function child(program, variant, engineFile, stop) {
  * [function]: count }.
  */
 function countEngine(program, engineFile) {
+  // The engine's functions are told by their having no name: the program's must have theirs.
+  const mod = new WebAssembly.Module(fs.readFileSync(build([program]).files[program].vmheap));
+  if (WebAssembly.Module.customSections(mod, "name").length === 0) die(`${program}'s module has no name section: its functions would be counted as the engine's`);
   const out = path.join(process.env.TMPDIR ?? "/tmp", `vmheap-count-${process.pid}.out`);
   const args = ["--tool=callgrind", "--smc-check=all-non-file", "--dump-instr=yes", `--callgrind-out-file=${out}`, process.execPath, "--no-turbo-fast-api-calls", "--single-threaded", "--no-liftoff", "--print-wasm-code"];
   const r = spawnSync("valgrind", [...args, fileURLToPath(import.meta.url), "--child", program, "vmheap-wasm", engineFile, "run"], { encoding: "utf8", maxBuffer: 1 << 30 });
