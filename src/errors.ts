@@ -383,6 +383,35 @@ export class AlignmentFault extends MemoryFault {
 }
 
 /**
+ * An access to a page of a file mapping that lies wholly past the end of the file (SIGBUS,
+ * `BUS_ADRERR`): the file has no page there to map. The rest of the file's last page reads as
+ * zeros; the page after it is a bus error, as with Linux (also for the pages that `mremap`
+ * adds to shared anonymous memory, whose hidden file keeps its size).
+ * @example
+ * ```ts
+ * import { AddressSpace, BusError, MAP_PRIVATE, MemFile, PROT_READ, PhysicalMemory } from "vmheap";
+ *
+ * const as = new AddressSpace({ memory: new PhysicalMemory({ frames: 4 }) });
+ * const file = new MemFile(new TextEncoder().encode("0123456789"), "/tmp/ten-bytes");
+ * const a = as.mmap(0, 2 * 4096, PROT_READ, MAP_PRIVATE, file, 0);
+ * // past the end of file but in its last page: zeros
+ * console.log(as.read8(a + 100)); // 0
+ * try {
+ *   as.read8(a + 4096);
+ * } catch (e) {
+ *   console.log(e instanceof BusError, (e as Error).message); // true Bus error: read at 0x7ffff7fff000 (past the end of /tmp/ten-bytes)
+ * }
+ * ```
+ */
+export class BusError extends MemoryFault {
+  /** `"BusError"` (also in a bundle whose minifier renamed the class). */
+  override name = named(this, BusError, "BusError");
+  constructor(address: number, access: Access, size: number, file: string) {
+    super(`Bus error: ${access} at ${hex(address)} (past the end of ${file})`, address, access, size);
+  }
+}
+
+/**
  * No free frame and no swap slot left: the request cannot be met without losing data.
  * @example
  * ```ts

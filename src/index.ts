@@ -16,6 +16,7 @@ export {
   SegmentationFault,
   ProtectionFault,
   AlignmentFault,
+  BusError,
   OutOfMemoryError,
   FrameError,
   DetachedMemoryError,

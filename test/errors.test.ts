@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   AlignmentFault,
+  BusError,
   ArgumentError,
   DoubleFreeError,
   Errno,
@@ -76,6 +77,10 @@ describe("errors", () => {
     const a = new AlignmentFault(0x1001, "read", 8);
     expect(a.name).toBe("AlignmentFault");
     expect(a.message).toContain("misaligned 8-byte read");
+    const b = new BusError(0x7000, "write", 4, "/tmp/f");
+    expect(b).toBeInstanceOf(MemoryFault);
+    expect([b.name, b.address, b.access, b.size]).toEqual(["BusError", 0x7000, "write", 4]);
+    expect(b.message).toBe("Bus error: write at 0x7000 (past the end of /tmp/f)");
   });
 
   it("other errors set their names", () => {

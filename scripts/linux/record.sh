@@ -30,6 +30,10 @@ setarch -R "$build/regions" "$build/regions.bin" | sed "s#$build/#/tmp/#" > "$ou
 gcc -O1 -static -o "$build/brk" "$here/brk.c"
 setarch -R "$build/brk" > "$out/brk.txt"
 
+# What mmap does with prot bits it does not know, and with a file mapping longer than its file.
+gcc -O1 -static -o "$build/file-edges" "$here/file-edges.c"
+setarch -R "$build/file-edges" "$build/file-edges.bin" > "$out/file-edges.txt"
+
 # A private file mapping made writable, then read-only again, keeps a line of its own.
 gcc -O1 -o "$build/relro-merge" "$here/relro-merge.c"
 setarch -R "$build/relro-merge" "$build/file.bin" > "$out/relro-merge.txt"

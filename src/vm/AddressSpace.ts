@@ -9,6 +9,7 @@
  *                                                               ▼
  *   handleFault(va, access):  no VMA ─────────────▶ SegmentationFault
  *                             VMA forbids access ─▶ ProtectionFault
+ *                             file page past EOF ─▶ BusError
  *                             PTE absent ─────────▶ anonymous: zero frame (read) / zeroed frame (write)   minor
  *                                                   file: page-cache frame (read from the file: major)
  *                             PTE swapped ────────▶ frame ◀─ swap slot                                 major
@@ -58,7 +59,7 @@ import {
   PROT_WRITE,
 } from "../constants.js";
 import { Errno } from "../errno.js";
-import { ArgumentError, OutOfMemoryError, checkInstance, checkOptions, ProtectionFault, SegmentationFault, VmError, type Access, type OptionKeys } from "../errors.js";
+import { ArgumentError, BusError, OutOfMemoryError, checkInstance, checkOptions, ProtectionFault, SegmentationFault, VmError, type Access, type OptionKeys } from "../errors.js";
 import { PINNED, PhysicalMemory } from "../memory/PhysicalMemory.js";
 import { Mmu, type AlignmentPolicy } from "../paging/Mmu.js";
 import { PageTable } from "../paging/PageTable.js";
@@ -595,7 +596,10 @@ export class AddressSpace {
     if (length === 0) return this.fail(Errno.EINVAL);
     const type = flags & (MAP_SHARED | MAP_PRIVATE);
     if (type !== MAP_SHARED && type !== MAP_PRIVATE) return this.fail(Errno.EINVAL);
-    if (prot > KNOWN_PROT) return this.fail(Errno.EINVAL); // unknown bits (also past bit 31)
+    // Linux's mmap ignores prot bits it does not know (mprotect refuses them); bits past the
+    // 32 of a C int cannot come from C at all.
+    if (prot > 0xffffffff) return this.fail(Errno.EINVAL);
+    prot &= KNOWN_PROT;
     const noReplace = (flags & MAP_FIXED_NOREPLACE) !== 0;
     const fixed = noReplace || (flags & MAP_FIXED) !== 0;
     if (fixed && addr % ps !== 0) return this.fail(Errno.EINVAL);
@@ -1191,6 +1195,7 @@ export class AddressSpace {
     }
     const file = v.file;
     const fpage = v.fileOffset(page) / ps;
+    if (fpage * ps >= file.size) throw new BusError(va, access, size, v.displayName());
     let cf = file.cachedFrame(mem, fpage);
     const cached = cf >= 0;
     // Shared anonymous memory reclaimed to swap comes back from it: a major fault.

@@ -318,7 +318,14 @@ export class Process {
     const dataBytes = img.endData - img.dataStart; // what RLIMIT_DATA counts besides the heap
     const heapLimit = dataLimit === Infinity ? mmapBase : Math.min(mmapBase, startBrk + dataLimit - dataBytes);
     if (heapLimit < startBrk) throw new ArgumentError(`Process.spawn: dataLimit ${dataLimit} is smaller than the data (${dataBytes} bytes)`);
-    const file = new MemFile(buildImage(parts, img, base, pie, wide ? 64 : 32), path, { writable: false });
+    // The file reaches at least the end of the last page mapped from it, as a linker's output
+    // does (its section headers and symbols follow the data): an image with no data would
+    // otherwise map a page wholly past the end of its file, a bus error to touch.
+    const image = buildImage(parts, img, base, pie, wide ? 64 : 32);
+    const mappedEnd = img.dataEnd - img.shift;
+    const bytes = image.length >= mappedEnd ? image : new Uint8Array(mappedEnd);
+    if (bytes !== image) bytes.set(image);
+    const file = new MemFile(bytes, path, { writable: false });
 
     const as = new AddressSpace({
       memory: opts.memory,

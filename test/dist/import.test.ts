@@ -82,6 +82,7 @@ const required = [
   "SegmentationFault",
   "ProtectionFault",
   "AlignmentFault",
+  "BusError",
   "OutOfMemoryError",
   "PROT_NONE",
   "PROT_READ",

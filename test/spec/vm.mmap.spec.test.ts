@@ -5,16 +5,22 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import {
   AddressSpace,
+  BusError,
   MAP_ANONYMOUS,
+  MAP_FAILED,
   MAP_FIXED,
   MAP_PRIVATE,
   MAP_SHARED,
   MemFile,
+  MemoryFault,
+  MREMAP_MAYMOVE,
   PhysicalMemory,
   PROT_EXEC,
   PROT_NONE,
   PROT_READ,
   PROT_WRITE,
+  ProtectionFault,
+  SegmentationFault,
 } from "../../src/index.js";
 
 const P = 4096;
@@ -117,4 +123,81 @@ describe("regions after mmap, munmap and mprotect, as Linux shows them", () => {
       expect(model.get(label)?.map(normal)).toEqual(lines.map(normal));
     });
   }
+});
+
+// Where vm.md is silent ("do what a C/Linux programmer would expect"): scripts/linux/file-edges.c,
+// test/fixtures/linux/file-edges.txt, replayed on the model.
+describe("mmap's edges, as Linux has them", () => {
+  const fixture = readFileSync(new URL("../fixtures/linux/file-edges.txt", import.meta.url), "utf8");
+  const recordedEdges = new Map(fixture.trim().split("\n").map((l) => [l.split(" ")[0]!, l]));
+  const space = new AddressSpace({ memory: new PhysicalMemory({ frames: 64 }), addressBits: 48 });
+  const edges = new Map<string, string>();
+  const put = (label: string, what: string) => edges.set(label, `${label} ${what}`);
+  const outcome = (f: () => number | void): string => {
+    try {
+      const v = f();
+      return v === undefined ? "ok" : String(v);
+    } catch (e) {
+      if (e instanceof BusError) return "SIGBUS";
+      if (e instanceof SegmentationFault || e instanceof ProtectionFault) return "SIGSEGV";
+      throw e;
+    }
+  };
+  const mapped = (r: number) => (r === MAP_FAILED ? `-1 errno ${space.errno}` : "ok");
+
+  const u = space.mmap(0, P, PROT_READ | 0x80, ANON);
+  put("mmap-prot-unknown-bit", mapped(u));
+  put("mmap-prot-unknown-bit-read", outcome(() => space.read8(u)));
+  put("mmap-prot-unknown-bit-write", outcome(() => space.write8(u, 7)));
+  const r = space.mprotect(u, P, PROT_READ | 0x80);
+  put("mprotect-prot-unknown-bit", `${r} errno ${r === -1 ? space.errno : 0}`);
+
+  const ten = new MemFile(new TextEncoder().encode("0123456789"), "/tmp/file-edges.bin");
+  const priv = space.mmap(0, 3 * P, RW, MAP_PRIVATE, ten, 0);
+  const shared = space.mmap(0, 3 * P, RW, MAP_SHARED, ten, 0);
+  put("map-3-pages-of-10-byte-file", mapped(priv));
+  put("private-read-last-byte", outcome(() => space.read8(priv + 9)));
+  put("private-read-past-eof-same-page", outcome(() => space.read8(priv + 100)));
+  put("private-read-next-page", outcome(() => space.read8(priv + P + 1)));
+  put("private-write-next-page", outcome(() => space.write8(priv + P + 1, 7)));
+  put("private-read-third-page", outcome(() => space.read8(priv + 2 * P)));
+  put("shared-write-past-eof-same-page", outcome(() => space.write8(shared + 100, 7)));
+  put("private-sees-it-before-its-copy", outcome(() => space.read8(priv + 100)));
+  put("shared-read-next-page", outcome(() => space.read8(shared + P)));
+  put("shared-write-next-page", outcome(() => space.write8(shared + P, 7)));
+  ten.sync();
+  put("file-size-after", String(ten.size));
+
+  const s = space.mmap(0, P, RW, MAP_SHARED | MAP_ANONYMOUS);
+  space.write8(s, 1);
+  const g = space.mremap(s, P, 2 * P, MREMAP_MAYMOVE);
+  put("shared-anon-mremap-grow", mapped(g));
+  put("shared-anon-grown-first-page", outcome(() => space.read8(g)));
+  put("shared-anon-grown-new-page", outcome(() => space.read8(g + P)));
+
+  it("the recording and the model have the same cases", () => {
+    expect([...edges.keys()]).toEqual([...recordedEdges.keys()]);
+  });
+  it("mmap ignores prot bits it does not know (mprotect says EINVAL, as vm.md has it)", () => {
+    for (const l of ["mmap-prot-unknown-bit", "mmap-prot-unknown-bit-read", "mmap-prot-unknown-bit-write", "mprotect-prot-unknown-bit"]) expect(edges.get(l)).toBe(recordedEdges.get(l));
+  });
+  it("a file mapping's last page reads zeros past the end of the file; a page wholly past it is a BusError (SIGBUS), read or write, private or shared", () => {
+    expect(recordedEdges.get("private-read-next-page")).toBe("private-read-next-page SIGBUS");
+    for (const l of ["map-3-pages-of-10-byte-file", "private-read-last-byte", "private-read-past-eof-same-page", "private-read-next-page", "private-write-next-page", "private-read-third-page", "shared-read-next-page", "shared-write-next-page"]) {
+      expect(edges.get(l)).toBe(recordedEdges.get(l));
+    }
+  });
+  it("a store past the end of file in its last page reaches the page (a private mapping not yet copied sees it) but never grows the file", () => {
+    for (const l of ["shared-write-past-eof-same-page", "private-sees-it-before-its-copy", "file-size-after"]) expect(edges.get(l)).toBe(recordedEdges.get(l));
+  });
+  it("the pages mremap adds to shared anonymous memory are past the end of its hidden file: BusError", () => {
+    for (const l of ["shared-anon-mremap-grow", "shared-anon-grown-first-page", "shared-anon-grown-new-page"]) expect(edges.get(l)).toBe(recordedEdges.get(l));
+  });
+  it("BusError is a MemoryFault with the address and the access, named in the message", () => {
+    const e = (() => { try { space.write8(priv + 2 * P + 5, 1); } catch (x) { return x; } return null; })() as BusError;
+    expect(e).toBeInstanceOf(MemoryFault);
+    expect(e.name).toBe("BusError");
+    expect([e.address, e.access]).toEqual([priv + 2 * P + 5, "write"]);
+    expect(e.message).toBe(`Bus error: write at 0x${(priv + 2 * P + 5).toString(16)} (past the end of /tmp/file-edges.bin)`);
+  });
 });
