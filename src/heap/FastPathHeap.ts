@@ -69,19 +69,7 @@ export class FastPathHeap extends Heap {
     const sh = (g & 15) << 1;
     const word = m[wi]!;
     if ((word & 3) === SIZE_TAG || ((word >>> sh) & 3) !== MARK_FREE) return false;
-    const k = size >>> gshift;
-    const after = word & -(4 << sh);
-    if (k >= SIZE_WORD_GRANULES) {
-      if (after !== 0 || m[wi + 1] !== ((k << 2) | SIZE_TAG)) return false;
-    } else {
-      // (k < 32 granules: the chunk's pairs end at most two words after c's)
-      const e = g + k;
-      const we = map + (e >>> 4);
-      const es = (e & 15) << 1;
-      const next = m[we]!;
-      if ((we === wi ? after & ((1 << es) - 1) : after | (next & ((1 << es) - 1)) | (we === wi + 2 ? m[wi + 1]! : 0)) !== 0) return false;
-      if (n !== top && ((next >>> es) & 1) === 0) return false;
-    }
+    if (!this.freeExtentOk(map, wi, word, g, sh, size >>> gshift, n === top)) return false;
     if (this.binOf(size) !== idx) return false;
     // The forward link becomes the bin's head.
     const fd = m[(c + W2) >>> 2]!;
@@ -128,16 +116,7 @@ export class FastPathHeap extends Heap {
     const word = m[wi]!;
     if ((word & 3) === SIZE_TAG || ((word >>> sh) & 3) !== MARK_FREE) return super.takeDv(dv, nb, align);
     const k = size >>> gshift;
-    const after = word & -(4 << sh);
-    if (k >= SIZE_WORD_GRANULES) {
-      if (after !== 0 || m[wi + 1] !== ((k << 2) | SIZE_TAG)) return super.takeDv(dv, nb, align);
-    } else {
-      const e = g + k;
-      const we = map + (e >>> 4);
-      const es = (e & 15) << 1;
-      const next = m[we]!;
-      if ((we === wi ? after & ((1 << es) - 1) : after | (next & ((1 << es) - 1)) | (we === wi + 2 ? m[wi + 1]! : 0)) !== 0 || ((next >>> es) & 1) === 0) return super.takeDv(dv, nb, align);
-    }
+    if (!this.freeExtentOk(map, wi, word, g, sh, k, false)) return super.takeDv(dv, nb, align);
     // Every check passed: from here on the heap changes (setSizeWord and allot, written out).
     const dvAt = (hdr + 4 * H_DV) >>> 2;
     const rem = size - nb;
@@ -314,12 +293,7 @@ export class FastPathHeap extends Heap {
         if ((ns & (CINUSE | PINUSE)) !== (CINUSE | PINUSE) || (n === bitmap - W2 && !this.bitmapHeadOk(ns))) return false;
       } else {
         if (np !== MARK_FREE || (ns & (CINUSE | PINUSE)) !== PINUSE) return false;
-        const nk = nsize >>> gshift;
-        const ne = e + nk;
-        const nwe = map + (ne >>> 4);
-        const nes = (ne & 15) << 1;
-        const nafter = next & -(4 << es);
-        if (nk >= SIZE_WORD_GRANULES ? nafter !== 0 || m[we + 1] !== ((nk << 2) | SIZE_TAG) : (nwe === we ? nafter & ((1 << nes) - 1) : nafter | (m[nwe]! & ((1 << nes) - 1)) | (nwe === we + 2 ? m[we + 1]! : 0)) !== 0 || (n + nsize !== top && ((m[nwe]! >>> nes) & 1) === 0)) return false;
+        if (!this.freeExtentOk(map, we, next, e, es, nsize >>> gshift, n + nsize === top)) return false;
         if (m[(n + nsize) >>> 2] !== nsize || (m[(n + nsize + W) >>> 2]! & PINUSE) !== 0) return false; // footerOk
         nIsDv = n === m[dvAt];
         if (!nIsDv && !this.linksFree(n, nsize, top, map)) return false;
@@ -418,6 +392,25 @@ export class FastPathHeap extends Heap {
     // As in freeChunk: free space held below the top only by the bitmap.
     if (op !== "malloc" && start + total === bitmap - W2 && total + m[(hdr + 4 * H_END) >>> 2]! - top > m[(hdr + 4 * H_TRIM) >>> 2]!) this.trim(m[(hdr + 4 * H_TOPPAD) >>> 2]!);
     return true;
+  }
+
+  /**
+   * sizeOk for a chunk of `k` granules whose pair, the chunk map's for granule `g`, sits at bit
+   * `sh` of map word `wi` (read: `word`; `map` the map's first word index): no chunk start inside
+   * it, its size word when it has one, and (under SIZE_WORD_GRANULES granules) the next chunk's
+   * start marked after it unless it ends at the top (`atTop`).
+   */
+  protected freeExtentOk(map: number, wi: number, word: number, g: number, sh: number, k: number, atTop: boolean): boolean {
+    const m = this.m;
+    const after = word & -(4 << sh); // the pairs after the chunk's own in its word
+    if (k >= SIZE_WORD_GRANULES) return after === 0 && m[wi + 1] === ((k << 2) | SIZE_TAG);
+    // (under 32 granules: the chunk's pairs end at most two words after its own)
+    const e = g + k;
+    const we = map + (e >>> 4);
+    const es = (e & 15) << 1;
+    const next = m[we]!;
+    if ((we === wi ? after & ((1 << es) - 1) : after | (next & ((1 << es) - 1)) | (we === wi + 2 ? m[wi + 1]! : 0)) !== 0) return false;
+    return atTop || ((next >>> es) & 1) !== 0;
   }
 
   /**

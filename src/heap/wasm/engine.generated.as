@@ -357,7 +357,7 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
   return allocFromTop(nb, align);
 }
 
-// FastPathHeap.ts:218 freeFast
+// FastPathHeap.ts:197 freeFast
 // @ts-ignore: decorator
 @inline export function freeFast(ptr: i64, op: i32, checkOnly: bool = false): bool {
   let min: i32 = minChunk;
@@ -548,27 +548,8 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
       if ((((ns & (CINUSE | PINUSE))) != PINUSE)) {
         return false;
       }
-      let nk: i32 = <i32>((<u32>nsize >>> <u32>gshift));
-      let ne: i32 = (e + nk);
-      let nwe: i32 = (map + <i32>(<u32>ne >>> <u32>4));
-      let nes: i32 = ((ne & 15) << 1);
-      let nafter: i32 = (next & (-(4 << es)));
-      if ((nk >= SIZE_WORD_GRANULES)) {
-        if ((nafter != 0)) {
-          return false;
-        }
-        if ((load<i32>((<usize>(we + 1) << 2)) != (((nk << 2) | SIZE_TAG)))) {
-          return false;
-        }
-      } else {
-        if (((((nwe == we) ? (nafter & ((1 << nes) - 1)) : ((nafter | (load<i32>((<usize>nwe << 2)) & ((1 << nes) - 1))) | ((nwe == (we + 2)) ? load<i32>((<usize>(we + 1) << 2)) : 0)))) != 0)) {
-          return false;
-        }
-        if (((<u32><i32>(n) + <u32>nsize) != <u32>(top))) {
-          if ((((<i32>(<u32>load<i32>((<usize>nwe << 2)) >>> <u32>nes) & 1)) == 0)) {
-            return false;
-          }
-        }
+      if (!freeExtentOk(map, we, next, e, es, <i32>((<u32>nsize >>> <u32>gshift)), ((<u32><i32>(n) + <u32>nsize) == <u32>(top)))) {
+        return false;
       }
       if ((load<i32>(<usize>(<i32>(n) + nsize)) != nsize)) {
         return false;
@@ -979,7 +960,7 @@ export function super_freeChunk(c: i64, op: i32, checkOnly: bool = false): void 
   return ((total > <i64>(MAX_REQUEST)) ? <i64>((-1)) : total);
 }
 
-// FastPathHeap.ts:200 freeChunk
+// FastPathHeap.ts:179 freeChunk
 export function freeChunk(c: i64, op: i32, checkOnly: bool = false): void {
   if (freeFast((c + <i64>(W2)), op, checkOnly)) {
     return;
@@ -1303,7 +1284,7 @@ export function takeFree(c: i32, idx: i64, nb: i64, toDv: bool, align: u32 = 0):
   return c;
 }
 
-// FastPathHeap.ts:111 takeDv
+// FastPathHeap.ts:99 takeDv
 export function takeDv(dv: i32, nb: i64, align: u32 = 0): i32 {
   let min: i32 = minChunk;
   let s: i32 = load<i32>(<usize>(dv + W));
@@ -1345,25 +1326,8 @@ export function takeDv(dv: i32, nb: i64, align: u32 = 0): i32 {
     return super_takeDv(dv, nb, align);
   }
   let k: i32 = <i32>((<u32>size >>> <u32>gshift));
-  let after: i32 = (word & (-(4 << sh)));
-  if ((k >= SIZE_WORD_GRANULES)) {
-    if ((after != 0)) {
-      return super_takeDv(dv, nb, align);
-    }
-    if ((load<i32>((<usize>(wi + 1) << 2)) != (((k << 2) | SIZE_TAG)))) {
-      return super_takeDv(dv, nb, align);
-    }
-  } else {
-    let e: i32 = (g + k);
-    let we: i32 = (map + <i32>(<u32>e >>> <u32>4));
-    let es: i32 = ((e & 15) << 1);
-    let next: i32 = load<i32>((<usize>we << 2));
-    if (((((we == wi) ? (after & ((1 << es) - 1)) : ((after | (next & ((1 << es) - 1))) | ((we == (wi + 2)) ? load<i32>((<usize>(wi + 1) << 2)) : 0)))) != 0)) {
-      return super_takeDv(dv, nb, align);
-    }
-    if ((((<i32>(<u32>next >>> <u32>es) & 1)) == 0)) {
-      return super_takeDv(dv, nb, align);
-    }
+  if (!freeExtentOk(map, wi, word, g, sh, k, false)) {
+    return super_takeDv(dv, nb, align);
   }
   let dvAt: i32 = <i32>((<u32>(hdr + (4 * H_DV)) >>> <u32>2));
   let rem: i64 = (<i64>(size) - nb);
@@ -1442,7 +1406,7 @@ export function takeDv(dv: i32, nb: i64, align: u32 = 0): i32 {
   return binIndex(((size + <i64>(((1 << (fl - SL_BITS))))) - <i64>(1)), granuleShift);
 }
 
-// FastPathHeap.ts:175 allocFromTop
+// FastPathHeap.ts:154 allocFromTop
 export function allocFromTop(nb: i64, align: u32 = 0): i32 {
   let topAt: i32 = <i32>((<u32>(hdr + (4 * H_TOP)) >>> <u32>2));
   let top: i32 = load<i32>((<usize>topAt << 2));
@@ -1501,7 +1465,24 @@ export function allocFromTop(nb: i64, align: u32 = 0): i32 {
   }
 }
 
-// FastPathHeap.ts:439 linksFree
+// FastPathHeap.ts:403 freeExtentOk
+// @ts-ignore: decorator
+@inline export function freeExtentOk(map: i32, wi: i32, word: i32, g: i32, sh: i32, k: i32, atTop: bool): bool {
+  let after: i32 = (word & (-(4 << sh)));
+  if ((k >= SIZE_WORD_GRANULES)) {
+    return ((after == 0) && (load<i32>((<usize>(wi + 1) << 2)) == (((k << 2) | SIZE_TAG))));
+  }
+  let e: i32 = (g + k);
+  let we: i32 = (map + <i32>(<u32>e >>> <u32>4));
+  let es: i32 = ((e & 15) << 1);
+  let next: i32 = load<i32>((<usize>we << 2));
+  if (((((we == wi) ? (after & ((1 << es) - 1)) : ((after | (next & ((1 << es) - 1))) | ((we == (wi + 2)) ? load<i32>((<usize>(wi + 1) << 2)) : 0)))) != 0)) {
+    return false;
+  }
+  return (atTop || (((<i32>(<u32>next >>> <u32>es) & 1)) != 0));
+}
+
+// FastPathHeap.ts:432 linksFree
 // @ts-ignore: decorator
 @inline export function linksFree(c: i32, size: i32, top: i32, map: i32): bool {
   let fd: i32 = load<i32>(<usize>(c + W2));
@@ -1520,7 +1501,7 @@ export function allocFromTop(nb: i64, align: u32 = 0): i32 {
   return (freeStart(bk, top, map) && (load<i32>(<usize>(bk + W2)) == c));
 }
 
-// FastPathHeap.ts:427 freeStart
+// FastPathHeap.ts:420 freeStart
 // @ts-ignore: decorator
 @inline export function freeStart(x: i32, top: i32, map: i32): bool {
   if (((((x + W2) & amask)) != 0)) {
@@ -1949,28 +1930,8 @@ export function super_takeFree(c: i32, idx: i64, nb: i64, toDv: bool, align: u32
   if ((((<i32>(<u32>word >>> <u32>sh) & 3)) != MARK_FREE)) {
     return false;
   }
-  let k: i32 = <i32>((<u32>size >>> <u32>gshift));
-  let after: i32 = (word & (-(4 << sh)));
-  if ((k >= SIZE_WORD_GRANULES)) {
-    if ((after != 0)) {
-      return false;
-    }
-    if ((load<i32>((<usize>(wi + 1) << 2)) != (((k << 2) | SIZE_TAG)))) {
-      return false;
-    }
-  } else {
-    let e: i32 = (g + k);
-    let we: i32 = (map + <i32>(<u32>e >>> <u32>4));
-    let es: i32 = ((e & 15) << 1);
-    let next: i32 = load<i32>((<usize>we << 2));
-    if (((((we == wi) ? (after & ((1 << es) - 1)) : ((after | (next & ((1 << es) - 1))) | ((we == (wi + 2)) ? load<i32>((<usize>(wi + 1) << 2)) : 0)))) != 0)) {
-      return false;
-    }
-    if ((<i32>(n) != top)) {
-      if ((((<i32>(<u32>next >>> <u32>es) & 1)) == 0)) {
-        return false;
-      }
-    }
+  if (!freeExtentOk(map, wi, word, g, sh, <i32>((<u32>size >>> <u32>gshift)), (<i32>(n) == top))) {
+    return false;
   }
   if ((binOf(<i64>(size)) != idx)) {
     return false;
