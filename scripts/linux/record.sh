@@ -34,6 +34,13 @@ setarch -R "$build/brk" > "$out/brk.txt"
 gcc -O1 -static -o "$build/file-edges" "$here/file-edges.c"
 setarch -R "$build/file-edges" "$build/file-edges.bin" > "$out/file-edges.txt"
 
+# The top of user space: x86-64's TASK_SIZE_MAX, and an i386 process's on this 64-bit kernel
+# (no 32-bit libc needed: the i386 program makes its system calls itself).
+gcc -O1 -static -o "$build/task-top" "$here/task-top.c"
+setarch -R "$build/task-top" > "$out/task-top.txt"
+gcc -m32 -O1 -static -nostdlib -fno-pie -no-pie -fno-stack-protector -o "$build/i386" "$here/i386.c"
+setarch -R "$build/i386" | sed "s#$build/#/tmp/#" > "$out/i386.txt"
+
 # A private file mapping made writable, then read-only again, keeps a line of its own.
 gcc -O1 -o "$build/relro-merge" "$here/relro-merge.c"
 setarch -R "$build/relro-merge" "$build/file.bin" > "$out/relro-merge.txt"

@@ -75,7 +75,8 @@ export function addressSpaceSvg(space: SpaceLike, opts: AddressSpaceSvgOptions =
   const rows = Math.max(regions.length, 1);
   const axisH = Math.max(rows * rowH, 8 * 34);
   const lo = Math.log2(as.pageSize);
-  const hi = Math.log2(as.taskSize);
+  // The axis ends at the power of two just above user space (whose last page or two are not user space).
+  const hi = Math.ceil(Math.log2(as.taskSize));
   // Address → y on the axis: the top of user space at the top.
   const ay = (a: number): number => top + ((hi - Math.log2(Math.max(a, as.pageSize))) / (hi - lo)) * axisH;
 
@@ -84,12 +85,12 @@ export function addressSpaceSvg(space: SpaceLike, opts: AddressSpaceSvgOptions =
   body.push(text(16, 40, `${as.addressBits}-bit address space, ${as.pageSize}-byte pages; addresses on a log axis; the rows are the lines of /proc/self/maps, highest first`, { fill: COLORS.faint, "font-size": 11 }));
 
   // The axis, with ticks at every 4th power of two.
-  const axis: string[] = [el("line", { x1: axisX, y1: ay(as.taskSize), x2: axisX, y2: ay(as.pageSize), stroke: COLORS.ink })];
+  const axis: string[] = [el("line", { x1: axisX, y1: ay(2 ** hi), x2: axisX, y2: ay(as.pageSize), stroke: COLORS.ink })];
   for (let b = Math.ceil(lo / 4) * 4; b <= hi; b += 4) {
     axis.push(el("line", { x1: axisX - 4, y1: ay(2 ** b), x2: axisX, y2: ay(2 ** b), stroke: COLORS.ink }));
     axis.push(text(axisX - 8, ay(2 ** b) + 4, `2^${b}`, { "text-anchor": "end", "font-size": 10 }));
   }
-  if (hi % 4 !== 0) axis.push(text(axisX - 8, ay(as.taskSize) + 4, `2^${hi}`, { "text-anchor": "end", "font-size": 10 }));
+  if (hi % 4 !== 0) axis.push(text(axisX - 8, ay(2 ** hi) + 4, `2^${hi}`, { "text-anchor": "end", "font-size": 10 }));
   body.push(el("g", { class: "axis" }, ...axis));
 
   const rowX = 300;

@@ -255,6 +255,20 @@ function cleanFile(file: MemFile, memory: PhysicalMemory): void {
 const STACK_GAP = 2 ** 27;
 
 /**
+ * The first byte past user space (Linux's `TASK_SIZE`) of a space with `addressBits`-bit
+ * addresses and `pageSize`-byte pages. x86-64 ends user space one page below 2^47
+ * (`TASK_SIZE_MAX`); an i386 process on a 64-bit kernel ends it at `IA32_PAGE_OFFSET`,
+ * 0xffffe000 (rounded down to a page). The stack of a process ends there; nothing can be
+ * mapped or unmapped above it (test/fixtures/linux/task-top.txt and i386.txt).
+ * @param addressBits - 32 or 48
+ * @param pageSize - bytes per page
+ * @returns 2^47 − pageSize, or 0xffffe000 rounded down to a page
+ */
+export function taskSizeOf(addressBits: 32 | 48, pageSize: number): number {
+  return addressBits === 48 ? 2 ** 47 - pageSize : Math.floor(0xffffe000 / pageSize) * pageSize;
+}
+
+/**
  * A virtual address space over shared RAM: `mmap`, `munmap`, `mprotect`, loads and stores with
  * demand paging, copy-on-write `fork`, swapping, `/proc/self/maps` and counters.
  *
@@ -290,7 +304,10 @@ export class AddressSpace {
   readonly maxResidentPages: number;
   /** Virtual address width (32 or 48). */
   readonly addressBits: 32 | 48;
-  /** First byte past user space: 2^47 (48-bit) or 2^32 (32-bit). */
+  /**
+   * First byte past user space (Linux's `TASK_SIZE`): one page below 2^47 in a 48-bit space
+   * (x86-64), 0xffffe000 rounded down to a page in a 32-bit one (i386 on a 64-bit kernel).
+   */
   readonly taskSize: number;
   /** Lowest address `mmap` hands out. */
   readonly mmapMinAddr: number;
@@ -344,14 +361,16 @@ export class AddressSpace {
     this.replacement = replacement;
     this.maxResidentPages = max;
     this.addressBits = addressBits;
-    this.taskSize = addressBits === 48 ? 2 ** 47 : 2 ** 32;
+    this.taskSize = taskSizeOf(addressBits, ps);
     this.pageSize = ps;
     const minAddr = opts.mmapMinAddr ?? ps;
     if (!Number.isInteger(minAddr) || minAddr < 0 || minAddr % ps !== 0 || minAddr >= this.taskSize) {
       throw new ArgumentError(`AddressSpace: mmapMinAddr must be a page-aligned address below 0x${this.taskSize.toString(16)}, got ${String(minAddr)}`);
     }
     this.mmapMinAddr = minAddr;
-    const base = opts.mmapBase ?? Math.max(minAddr, Math.floor((this.taskSize - Math.min(STACK_GAP, this.taskSize / 8)) / ps) * ps);
+    // Without a stack to leave room for, the default base is the gap below 2^addressBits.
+    const top = 2 ** (addressBits === 48 ? 47 : 32);
+    const base = opts.mmapBase ?? Math.max(minAddr, Math.floor((top - Math.min(STACK_GAP, top / 8)) / ps) * ps);
     if (!Number.isInteger(base) || base % ps !== 0 || base < minAddr || base > this.taskSize) {
       throw new ArgumentError(`AddressSpace: mmapBase must be page-aligned, in [mmapMinAddr, 0x${this.taskSize.toString(16)}], got ${String(base)}`);
     }

@@ -33,7 +33,7 @@
  * it in the page cache), and the first write to a data page copies it. `pie: true` loads the
  * same image at Linux's `ELF_ET_DYN_BASE` instead (0x555555554000; the model has no dynamic
  * loader, so nothing else is mapped for it). In a 32-bit space (i386 on a 64-bit kernel) the
- * program is at 0x08048000 (a PIE at 0x400000), the stack ends at 0xfffff000, and there is no
+ * program is at 0x08048000 (a PIE at 0x400000), the stack ends at 0xffffe000, and there is no
  * vsyscall page.
  *
  * Text starts at GNU ld's default base rounded up to the page size: pages of 8 MiB put a
@@ -57,7 +57,7 @@ import { PagedHeap, checkProcessHeapOptions, type ProcessHeapOptions } from "../
 import { GlibcHeap } from "../heap/glibc/GlibcHeap.js";
 import { PhysicalMemory } from "../memory/PhysicalMemory.js";
 import type { AlignmentPolicy } from "../paging/Mmu.js";
-import { AddressSpace, type ReplacementPolicy, type VmStatus } from "./AddressSpace.js";
+import { AddressSpace, taskSizeOf, type ReplacementPolicy, type VmStatus } from "./AddressSpace.js";
 import { buildImage, checkPart, layoutImage } from "./ElfImage.js";
 import { MemFile } from "./MemFile.js";
 import type { SwapSpace } from "./Swap.js";
@@ -269,7 +269,7 @@ export class Process {
    * console.log([startCode, startData, startBrk, stackTop].map((a) => a.toString(16))); // [ '401000', '404000', '405000', '7ffffffff000' ]
    * // a 32-bit process: i386's text base
    * const p32 = Process.spawn({ memory: new PhysicalMemory({ frames: 256 }), text: code, addressBits: 32 });
-   * console.log(p32.layout.startCode.toString(16), p32.layout.stackTop.toString(16)); // 8049000 fffff000
+   * console.log(p32.layout.startCode.toString(16), p32.layout.stackTop.toString(16)); // 8049000 ffffe000
    * ```
    */
   static spawn(opts: ProcessOptions): Process {
@@ -295,11 +295,10 @@ export class Process {
     const up = (n: number): number => Math.ceil(n / ps) * ps;
     const addressBits = opts.addressBits ?? 48;
     const wide = addressBits === 48;
-    const taskSize = wide ? 2 ** 47 : 2 ** 32;
-    // Linux: the stack ends one page below the top of user space (x86-64 TASK_SIZE_MAX), and
-    // mmap_base leaves the stack its rlimit plus a guard gap, clamped to [128 MiB, 5/6 of it],
-    // below that top.
-    const stackTop = taskSize - ps;
+    // Linux: the stack ends at the top of user space (x86-64's TASK_SIZE_MAX, one page below
+    // 2^47; i386's IA32_PAGE_OFFSET, 0xffffe000), and mmap_base leaves the stack its rlimit plus
+    // a guard gap, clamped to [128 MiB, 5/6 of it], below that top.
+    const stackTop = taskSizeOf(addressBits, ps);
     const stackSize = up(stackSizeIn);
     const gap = Math.min(Math.max(stackSize + STACK_GUARD_PAGES * ps, MIN_GAP), Math.floor((stackTop / 6) * 5));
     const mmapBase = Math.floor((stackTop - gap) / ps) * ps;

@@ -88,7 +88,9 @@ interface Layout {
 }
 
 function layoutOf(v: Variant, mmapBase: number): Layout {
-  const taskSize = v.addressBits === 32 ? 2 ** 32 : 2 ** 47;
+  // Linux's TASK_SIZE: x86-64's ends a page below 2^47, an i386 process's at 0xffffe000 (the
+  // stack ends there: test/fixtures/linux/task-top.txt, i386.txt).
+  const taskSize = v.addressBits === 32 ? 0xffffe000 : 2 ** 47 - PS;
   // The program: a header page at the base, then text, rodata, relro and data, each from a
   // page boundary and at least a page long (rodata and relro are empty here).
   const seg = (n: number): number => Math.max(PS, up(n));
@@ -102,7 +104,7 @@ function layoutOf(v: Variant, mmapBase: number): Layout {
   const dataEnd = startData + seg(v.data.length);
   const endBss = endData + v.bssSize;
   const startBrk = Math.max(up(endBss), dataEnd);
-  const stackTop = taskSize - PS;
+  const stackTop = taskSize;
   const stackSize = up(v.stackSize ?? 8 * 1024 * 1024);
   // RLIMIT_DATA as brk(2) checks it: (brk - start_brk) + (end_data - start_data) <= limit.
   const brkLimit = v.dataLimit === undefined ? mmapBase : Math.min(mmapBase, startBrk + v.dataLimit - v.data.length);
