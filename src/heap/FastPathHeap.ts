@@ -73,7 +73,7 @@ export class FastPathHeap extends Heap {
     if (this.binOf(size) !== idx) return false;
     // The forward link becomes the bin's head.
     const fd = m[(c + W2) >>> 2]!;
-    if (fd !== 0 && (fd === dv || ((fd + W2) & amask) !== 0 || fd < arena || fd >= top || m[(fd + W2 + W) >>> 2] !== c)) return false;
+    if (fd !== 0 && (fd === c || fd === dv || ((fd + W2) & amask) !== 0 || fd < arena || fd >= top || m[(fd + W2 + W) >>> 2] !== c)) return false;
     // The head written through by the remainder's insert.
     const rem = size - nb;
     if (rem >= this.minChunk) {
@@ -433,7 +433,7 @@ export class FastPathHeap extends Heap {
     const m = this.m;
     const W2 = this.W2;
     const fd = m[(c + W2) >>> 2]!;
-    if (fd !== 0 && (!this.freeStart(fd, top, map) || m[(fd + W2 + this.W) >>> 2] !== c)) return false;
+    if (fd !== 0 && (fd === c || !this.freeStart(fd, top, map) || m[(fd + W2 + this.W) >>> 2] !== c)) return false;
     if (m[(this.bins + (this.binOf(size) << 2)) >>> 2] === c) return true;
     const bk = m[(c + W2 + this.W) >>> 2]!;
     return this.freeStart(bk, top, map) && m[(bk + W2) >>> 2] === c;

@@ -226,7 +226,7 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
             (m[this.tr((c + 8) >>> 2)]! & ~PINUSE) === nb &&
             (n >= 32 ? after === 0 && m[this.tr(wi + 1)] === ((n << 2) | SIZE_TAG) : (we === wi ? after & below : after | (next & below) | (we === wi + 2 ? m[this.tr(wi + 1)]! : 0)) === 0 && (c + nb === top || ((next >>> ((e & 15) << 1)) & 1) !== 0)) &&
             c !== m[this.tr((hdr + 4 * H_DV) >>> 2)] &&
-            (fd === 0 || ((fd & 15) === 0 && fd >= arena && fd < top && fd !== m[this.tr((hdr + 4 * H_DV) >>> 2)] && m[this.tr((fd + 24) >>> 2)] === c))
+            (fd === 0 || (fd !== c && (fd & 15) === 0 && fd >= arena && fd < top && fd !== m[this.tr((hdr + 4 * H_DV) >>> 2)] && m[this.tr((fd + 24) >>> 2)] === c))
           ) {
             if (fd === 0) {
               // unmarkBin(nb >>> 4), written out
@@ -359,7 +359,7 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
           ((word >>> sh) & 3) !== MARK_FREE ||
           (k >= 32 ? after !== 0 || m[this.tr(wi + 1)] !== ((k << 2) | SIZE_TAG) : (we === wi ? after & ((1 << es) - 1) : after | (m[this.tr(we)]! & ((1 << es) - 1)) | (we === wi + 2 ? m[this.tr(wi + 1)]! : 0)) !== 0 || (c + csize !== top && ((m[this.tr(we)]! >>> es) & 1) === 0)) ||
           c === dv ||
-          (fd !== 0 && ((fd & 15) !== 0 || fd < arena || fd >= top || fd === dv || m[this.tr((fd + 24) >>> 2)] !== c))
+          (fd !== 0 && (fd === c || (fd & 15) !== 0 || fd < arena || fd >= top || fd === dv || m[this.tr((fd + 24) >>> 2)] !== c))
         ) {
           return this.mallocImpl(size);
         }
@@ -623,7 +623,7 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
                   nslot = (this.bins + (nidx << 2)) >>> 2;
                   const fd = m[this.tr((n + 16) >>> 2)]!;
                   if (fd !== 0) {
-                    if ((fd & 15) !== 0 || fd < arena || fd >= top) break fast;
+                    if (fd === n || (fd & 15) !== 0 || fd < arena || fd >= top) break fast;
                     const fg = (fd - arena) >>> 4;
                     const fw = m[this.tr(map + (fg >>> 4))]!;
                     if ((fw & 3) === SIZE_TAG || ((fw >>> ((fg & 15) << 1)) & 3) !== MARK_FREE || m[this.tr((fd + 24) >>> 2)] !== n) break fast;
@@ -672,7 +672,7 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
                 pslot = (this.bins + (pidx << 2)) >>> 2;
                 const fd = m[this.tr((start + 16) >>> 2)]!;
                 if (fd !== 0) {
-                  if ((fd & 15) !== 0 || fd < arena || fd >= top) break fast;
+                  if (fd === start || (fd & 15) !== 0 || fd < arena || fd >= top) break fast;
                   const fg = (fd - arena) >>> 4;
                   const fw = m[this.tr(map + (fg >>> 4))]!;
                   if ((fw & 3) === SIZE_TAG || ((fw >>> ((fg & 15) << 1)) & 3) !== MARK_FREE || m[this.tr((fd + 24) >>> 2)] !== start) break fast;
@@ -1547,7 +1547,7 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
     // Its successor becomes the head: in the arena, with a back link naming c (glibc's check).
     // (Whatever it is, nothing is written through it before it is checked as a head in turn.)
     const fd = m[this.tr((c + this.W2) >>> 2)]!;
-    if (fd !== 0 && (fd === dv || ((fd + this.W2) & this.amask) !== 0 || fd < this.arena || fd >= m[this.tr((this.hdr + 4 * H_TOP) >>> 2)]! || m[this.tr((fd + this.W2 + W) >>> 2)] !== c)) throw new HeapCorruptionError("corrupted free list", "malloc", c);
+    if (fd !== 0 && (fd === c || fd === dv || ((fd + this.W2) & this.amask) !== 0 || fd < this.arena || fd >= m[this.tr((this.hdr + 4 * H_TOP) >>> 2)]! || m[this.tr((fd + this.W2 + W) >>> 2)] !== c)) throw new HeapCorruptionError("corrupted free list", "malloc", c);
     // The remainder goes to a bin (a large request's), or becomes the victim and the old victim
     // goes to its bin: that bin's head is written through, and the old victim must be sound.
     const rem = size - nb;
@@ -1859,7 +1859,7 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
     // Unlinking writes through both links, so each must be a free chunk in the chunk map, not
     // just bytes that name c back.
     const fd = m[this.tr((c + this.W2) >>> 2)];
-    if (fd !== 0 && (!this.linkOk(fd) || m[this.tr((fd + W3) >>> 2)] !== c)) return false;
+    if (fd !== 0 && (fd === c || !this.linkOk(fd) || m[this.tr((fd + W3) >>> 2)] !== c)) return false;
     if (m[this.tr((this.bins + (this.binOf(size) << 2)) >>> 2)] === c) return true;
     const bk = m[this.tr((c + W3) >>> 2)];
     return bk !== 0 && this.linkOk(bk) && m[this.tr((bk + this.W2) >>> 2)] === c;

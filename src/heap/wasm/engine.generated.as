@@ -1487,6 +1487,9 @@ export function allocFromTop(nb: i64, align: u32 = 0): i32 {
 @inline export function linksFree(c: i32, size: i32, top: i32, map: i32): bool {
   let fd: i32 = load<i32>(<usize>(c + W2));
   if ((fd != 0)) {
+    if ((fd == c)) {
+      return false;
+    }
     if (!freeStart(fd, top, map)) {
       return false;
     }
@@ -1554,6 +1557,9 @@ export function allocFromTop(nb: i64, align: u32 = 0): i32 {
   let W3: i32 = (W2 + W);
   let fd: i32 = load<i32>(<usize>(<i32>(c) + W2));
   if ((fd != 0)) {
+    if ((<i64>(fd) == c)) {
+      return false;
+    }
     if (!linkOk(fd)) {
       return false;
     }
@@ -1839,6 +1845,9 @@ export function super_takeFree(c: i32, idx: i64, nb: i64, toDv: bool, align: u32
   }
   let fd: i32 = load<i32>(<usize>(c + W2));
   if ((fd != 0)) {
+    if ((fd == c)) {
+      fail(0 /* HeapCorruptionError */, 0 /* corrupted free list */, 5 /* malloc */, <f64>(c)); unreachable();
+    }
     if ((fd == dv)) {
       fail(0 /* HeapCorruptionError */, 0 /* corrupted free list */, 5 /* malloc */, <f64>(c)); unreachable();
     }
@@ -1938,6 +1947,9 @@ export function super_takeFree(c: i32, idx: i64, nb: i64, toDv: bool, align: u32
   }
   let fd: i32 = load<i32>(<usize>(c + W2));
   if ((fd != 0)) {
+    if ((fd == c)) {
+      return false;
+    }
     if ((fd == dv)) {
       return false;
     }
