@@ -878,6 +878,9 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
     if (total < 0) {
       if (typeof nmemb !== "number") throw notNumber("reallocarray", "nmemb", nmemb);
       if (typeof size !== "number") throw notNumber("reallocarray", "size", size);
+      // A block of a concurrent heap may be in an arena's segment, which only the arena's
+      // realloc knows: a size no heap can hold checks the pointer there, then fails (ENOMEM).
+      if ((this.mode & MODE_LOCK) !== 0 && ptr !== 0 && ptr != null) return this.realloc(ptr, 0x1_0000_0000);
       if (ptr !== 0 && ptr != null && !(this.maps !== null && this.maps.has(ptr))) this.validate(ptr, "reallocarray");
       this.errno = Errno.ENOMEM;
       return 0;

@@ -4,7 +4,7 @@
 /* eslint-disable */
 
 /** sha256 of the sources, the generated AssemblyScript, asc's version and its flags. */
-export const ENGINE_HASH = "9374b80f08dac5b253a6efb731c5baa30e94981c7be1809f1ce0ac137a91f982";
+export const ENGINE_HASH = "09745d25f46ff29dfb3b9bf9a6946bd28a70119f6a46e721180409fc88f7ec5b";
 
 /** The engine's binary for each data model, base64. */
 export const ENGINE_WASM: { readonly lp64: string; readonly ilp32: string; readonly wasm32: string } = {
