@@ -3,7 +3,7 @@
 // space"). test/spec/heap.spec.test.ts checks them on new Heap(); this is the same contract
 // through the paged engine.
 import { describe, expect, it } from "vitest";
-import { DoubleFreeError, Errno, InvalidPointerError, PhysicalMemory, Process } from "../../src/index.js";
+import { DoubleFreeError, Errno, HeapCorruptionError, InvalidPointerError, PhysicalMemory, Process } from "../../src/index.js";
 
 const KiB = 1024;
 
@@ -195,5 +195,22 @@ describe("introspection and trimming on a process heap", () => {
     expect(h.mallinfo().keepcost).toBeLessThanOrEqual(128 * KiB + 4 * KiB);
     h.free(small);
     h.check();
+  });
+});
+
+describe("integrity on a process heap", () => {
+  it("'A user write past the end of a block that smashes the next header is detected at the latest by the next free/realloc/check touching it'", () => {
+    for (const op of ["free", "realloc", "check"] as const) {
+      const { h, as } = proc();
+      const a = h.malloc(24);
+      const b = h.malloc(24);
+      h.malloc(24);
+      as.writeBytes(a, new Uint8Array(h.mallocUsableSize(a) + 16).fill(0x41)); // over b's header
+      expect(() => {
+        if (op === "free") { h.free(b); h.free(a); }
+        else if (op === "realloc") { h.realloc(b, 4000); h.realloc(a, 4000); }
+        else h.check();
+      }, op).toThrow(HeapCorruptionError);
+    }
   });
 });
