@@ -83,7 +83,7 @@ export class FastPathHeap extends Heap {
         if (toDv && !this.freeChunkOk(dv, xs)) return false;
         const xi = this.binOf(xs);
         const h = xi === idx ? fd : m[(this.bins + (xi << 2)) >>> 2]!;
-        if (h === x || (h !== 0 && !this.freeStart(h, top, map))) return false;
+        if (h === x || h === c || (h !== 0 && !this.freeStart(h, top, map))) return false;
       }
     }
     return true;

@@ -908,7 +908,7 @@ export class Heap<M extends HeapMemory = LinearMemory> {
             const xl = Math.clz32(xs);
             const xi = xs < 1024 ? xs >>> 4 : (((31 - xl) << 4) | ((xs >>> (27 - xl)) & 15)) - 96;
             const h = xi === idx ? fd : m[(this.bins + (xi << 2)) >>> 2]!;
-            if (h === x || !this.linkOk(h)) return this.mallocImpl(size);
+            if (h === x || h === c || !this.linkOk(h)) return this.mallocImpl(size);
           }
         }
         // Every check passed: from here on the heap changes. popHead, written out.
@@ -2098,9 +2098,10 @@ export class Heap<M extends HeapMemory = LinearMemory> {
         if (toDv && !this.freeChunkOk(dv, xs)) throw new HeapCorruptionError("memory corruption (designated victim)", "malloc", dv);
         const xi = this.binOf(xs);
         // (insert's own checks, made before anything changes: a victim forged to name the
-        // head of its bin would be pushed onto itself)
+        // head of its bin would be pushed onto itself, and a head that is c, taken here, would
+        // be in use by then)
         const h = xi === idx ? fd : m[(this.bins + (xi << 2)) >>> 2]!;
-        if (h === x || !this.linkOk(h)) throw new HeapCorruptionError("corrupted free list", "malloc", this.bins + (xi << 2));
+        if (h === x || h === c || !this.linkOk(h)) throw new HeapCorruptionError("corrupted free list", "malloc", this.bins + (xi << 2));
       }
     }
     if (align !== 0) this.carveOk(c, size, nb, align, idx, toDv);

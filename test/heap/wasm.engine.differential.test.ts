@@ -14,7 +14,8 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { Heap, type DataModel, type LinearMemory } from "../../src/index.js";
-import { H_DV, H_SUMMARY, H_TOP } from "../../src/heap/header.js";
+import { binCount, binIndex } from "../../src/heap/bins.js";
+import { H_BINMAP, H_DV, H_SUMMARY, H_TOP } from "../../src/heap/header.js";
 import { compileWasmEngine } from "../../src/heap/wasm/engine.js";
 import { wasmEngine } from "../../src/heap/wasm/index.js";
 import { engineDiff } from "./helpers/engineDiff.js";
@@ -84,6 +85,29 @@ describe.each(["lp64", "wasm32", "ilp32"] as const)("stray stores into the heade
       setWord(h, H_DV, x - 2 * W); // the victim: x's chunk, free but in its bin
       const before = h.memory.u8.slice();
       const out = outcome(h, (z) => z.malloc(100)); // y's remainder becomes the victim, the old one (x) goes to its bin
+      const at = before.findIndex((b, i) => b !== h.memory.u8[i]);
+      return `${out}${at >= 0 ? `, after a change at 0x${at.toString(16)}` : ""}`;
+    });
+    expect(outs[0]).toMatch(/^HeapCorruptionError: malloc\(\): (memory corruption|corrupted free list)[^,]*$/);
+    expect(outs[1]).toBe(outs[0]);
+  });
+
+  it("a bin's head forged to name the chunk a large malloc splits, in the bin its remainder goes to: HeapCorruptionError before anything changes, on both", () => {
+    const W = dataModel === "lp64" ? 8 : 4;
+    const A = dataModel === "ilp32" ? 8 : 16;
+    const shift = A === 16 ? 4 : 3;
+    const n = 1500;
+    const nb = (n + W + A - 1) & ~(A - 1);
+    const outs = twins(dataModel).map((h) => {
+      const y = h.malloc(5000);
+      h.malloc(8);
+      const chunk = h.mallocUsableSize(y) + W;
+      h.free(y); // a free chunk, which malloc(n) splits: its remainder goes to another bin
+      const rem = binIndex(chunk - nb, shift);
+      expect(rem).not.toBe(binIndex(chunk, shift));
+      h.memory.dv.setUint32(BASE + 4 * (H_BINMAP + ((binCount(shift) + 31) >>> 5) + rem), y - 2 * W, true); // that bin's head: the chunk taken
+      const before = h.memory.u8.slice();
+      const out = outcome(h, (z) => z.malloc(n));
       const at = before.findIndex((b, i) => b !== h.memory.u8[i]);
       return `${out}${at >= 0 ? `, after a change at 0x${at.toString(16)}` : ""}`;
     });

@@ -116,7 +116,7 @@ export function takeErrno(): i32 {
   return p;
 }
 
-// Heap.ts:2693 reallocImpl
+// Heap.ts:2694 reallocImpl
 // @ts-ignore: decorator
 @inline export function reallocImpl(p: i64, size: i64): i64 {
   if ((<u32>(p) == 0)) {
@@ -216,7 +216,7 @@ export function takeErrno(): i32 {
   return reallocImpl(ptr, total);
 }
 
-// Heap.ts:2855 memalignImpl
+// Heap.ts:2856 memalignImpl
 export function memalignImpl(alignment: i64, size: i64): i64 {
   if ((<u32>(alignment) <= <u32>(ALIGN))) {
     return mallocImpl(size);
@@ -753,7 +753,7 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
   return true;
 }
 
-// Heap.ts:2524 super_freeChunk
+// Heap.ts:2525 super_freeChunk
 export function super_freeChunk(c: i64, op: i32, checkOnly: bool = false): void {
   let min: i32 = minChunk;
   let s: i32 = load<i32>(<usize>(<i32>(c) + W));
@@ -943,7 +943,7 @@ export function super_freeChunk(c: i64, op: i32, checkOnly: bool = false): void 
   }
 }
 
-// Heap.ts:2437 validate
+// Heap.ts:2438 validate
 // @ts-ignore: decorator
 @inline export function validate(p: u32, op: i32): i64 {
   if ((((MODE & MODE_SYNC)) != 0)) {
@@ -976,7 +976,7 @@ export function freeChunk(c: i64, op: i32, checkOnly: bool = false): void {
   super_freeChunk(c, op, checkOnly);
 }
 
-// Heap.ts:2829 splitTail
+// Heap.ts:2830 splitTail
 export function splitTail(c: i64, s: i32, nb: i32, op: i32): void {
   let rem: i64 = (<i64>(((s & (~FLAG_BITS)))) - <i64>(nb));
   freeChunk(c, op, true);
@@ -1015,7 +1015,7 @@ export function splitTail(c: i64, s: i32, nb: i32, op: i32): void {
   return load<i32>(<usize>(hdr + (4 * H_TOP)));
 }
 
-// Heap.ts:2757 growIntoTop
+// Heap.ts:2758 growIntoTop
 export function growIntoTop(c: i64, s: i32, nb: i32): bool {
   let min: i32 = minChunk;
   let old: i32 = (s & (~FLAG_BITS));
@@ -1067,7 +1067,7 @@ export function growIntoTop(c: i64, s: i32, nb: i32): bool {
   return true;
 }
 
-// Heap.ts:2815 reallocMove
+// Heap.ts:2816 reallocMove
 export function reallocMove(c: i64, p: u32, old: i32, size: i64): i64 {
   let q: i64 = mallocImpl(size);
   if ((q == <i64>(0))) {
@@ -1078,7 +1078,7 @@ export function reallocMove(c: i64, p: u32, old: i32, size: i64): i64 {
   return q;
 }
 
-// Heap.ts:2253 markOf
+// Heap.ts:2254 markOf
 // @ts-ignore: decorator
 @inline export function markOf(c: i64): i32 {
   let w: i32 = load<i32>((<usize>mapWord(c) << 2));
@@ -1088,19 +1088,19 @@ export function reallocMove(c: i64, p: u32, old: i32, size: i64): i64 {
   return (<i32>(<u32>w >>> <u32>((<i32>(<u32>(<i32>(c) - arena) >>> <u32>gshift) & 15) << 1)) & 3);
 }
 
-// Heap.ts:2425 binOf
+// Heap.ts:2426 binOf
 // @ts-ignore: decorator
 @inline export function binOf(size: i64): i64 {
   return ((size < <i64>(smallLimit)) ? <i64>((<u32><i32>(size) >>> <u32>gshift)) : binIndex(size, gshift));
 }
 
-// Heap.ts:2318 linkOk
+// Heap.ts:2319 linkOk
 // @ts-ignore: decorator
 @inline export function linkOk(x: i32): bool {
   return ((x == 0) || ((((((((x + W2) & amask)) == 0) && (x >= arena)) && (x < topAddr())) && (markOf(<i64>(x)) == MARK_FREE))));
 }
 
-// Heap.ts:2409 unlink
+// Heap.ts:2410 unlink
 // @ts-ignore: decorator
 @inline export function unlink(c: i64, size: i32): void {
   let idx: i64 = binOf(<i64>(size));
@@ -1120,7 +1120,7 @@ export function reallocMove(c: i64, p: u32, old: i32, size: i64): i64 {
   }
 }
 
-// Heap.ts:2268 setSizeWord
+// Heap.ts:2269 setSizeWord
 // @ts-ignore: decorator
 @inline export function setSizeWord(c: i64, size: i64, on: bool): void {
   let n: i32 = (<i32>(size) >> gshift);
@@ -1129,7 +1129,7 @@ export function reallocMove(c: i64, p: u32, old: i32, size: i64): i64 {
   }
 }
 
-// Heap.ts:2280 unmarkChunk
+// Heap.ts:2281 unmarkChunk
 // @ts-ignore: decorator
 @inline export function unmarkChunk(c: i64, size: i32): void {
   setSizeWord(c, <i64>(size), false);
@@ -1171,7 +1171,7 @@ export function reallocMove(c: i64, p: u32, old: i32, size: i64): i64 {
   }
 }
 
-// Heap.ts:2908 alignedIn
+// Heap.ts:2909 alignedIn
 // @ts-ignore: decorator
 @inline export function alignedIn(c: i32, align: u32): i64 {
   let p: i64 = (<i64>(c) + <i64>(W2));
@@ -1185,7 +1185,7 @@ export function reallocMove(c: i64, p: u32, old: i32, size: i64): i64 {
   return (p - <i64>(W2));
 }
 
-// Heap.ts:2243 newHead
+// Heap.ts:2244 newHead
 // @ts-ignore: decorator
 @inline export function newHead(c: i64): void {
   if ((W == 8)) {
@@ -1193,14 +1193,14 @@ export function reallocMove(c: i64, p: u32, old: i32, size: i64): i64 {
   }
 }
 
-// Heap.ts:2274 markChunk
+// Heap.ts:2275 markChunk
 // @ts-ignore: decorator
 @inline export function markChunk(c: i64, size: i64, v: i32): void {
   setMark(c, v);
   setSizeWord(c, size, true);
 }
 
-// Heap.ts:2430 isLive
+// Heap.ts:2431 isLive
 // @ts-ignore: decorator
 @inline export function isLive(p: u32): bool {
   if (((<u32><i32>(p) >>> <u32>0) != p)) {
@@ -1213,7 +1213,7 @@ export function reallocMove(c: i64, p: u32, old: i32, size: i64): i64 {
   return ((((c >= <i64>(arena)) && (<i64>(p) < <i64>(topAddr()))) && (markOf(c) == MARK_USED)) && (<i64>(p) != <i64>(load<i32>(<usize>(hdr + (4 * H_BITMAP))))));
 }
 
-// Heap.ts:2290 sizeOk
+// Heap.ts:2291 sizeOk
 // @ts-ignore: decorator
 @inline export function sizeOk(c: i64, size: i64): bool {
   if ((size < <i64>(minChunk))) {
@@ -1257,7 +1257,7 @@ export function reallocMove(c: i64, p: u32, old: i32, size: i64): i64 {
   return (((c + size) == <i64>(load<i32>(<usize>(hdr + (4 * H_TOP))))) || (((<i32>(<u32>load<i32>((<usize>we << 2)) >>> <u32>((e & 15) << 1)) & 1)) != 0));
 }
 
-// Heap.ts:2642 trim
+// Heap.ts:2643 trim
 export function trim(pad: i64): i32 {
   lowerBitmap();
   let top: i32 = topAddr();
@@ -1372,7 +1372,7 @@ export function takeDv(dv: i32, nb: i64, align: u32 = 0): i32 {
   return dv;
 }
 
-// Heap.ts:2323 findBin
+// Heap.ts:2324 findBin
 // @ts-ignore: decorator
 @inline export function findBin(idx: i64): i64 {
   let words: i32 = (hdr + (4 * H_BINMAP));
@@ -1454,13 +1454,13 @@ export function allocFromTop(nb: i64, align: u32 = 0): i32 {
   return top;
 }
 
-// Heap.ts:2221 bitmapHeadOk
+// Heap.ts:2222 bitmapHeadOk
 // @ts-ignore: decorator
 @inline export function bitmapHeadOk(s: i32): bool {
   return ((((s & CINUSE)) != 0) && (((s & (~FLAG_BITS))) == bitmapChunkSize(<i64>((<u32>load<i32>(<usize>(hdr + (4 * H_COVER))) >>> <u32>0)))));
 }
 
-// Heap.ts:2362 markBin
+// Heap.ts:2363 markBin
 // @ts-ignore: decorator
 @inline export function markBin(idx: i64): void {
   let w: i32 = <i32>((<u32><i32>(idx) >>> <u32>5));
@@ -1529,7 +1529,7 @@ export function allocFromTop(nb: i64, align: u32 = 0): i32 {
   return ((((w & 3)) != SIZE_TAG) && (((<i32>(<u32>w >>> <u32>((g & 15) << 1)) & 3)) == MARK_FREE));
 }
 
-// Heap.ts:2482 liveInside
+// Heap.ts:2483 liveInside
 // @ts-ignore: decorator
 @inline export function liveInside(c: i64, n: i64): bool {
   let base: i32 = <i32>((<u32>load<i32>(<usize>(hdr + (4 * H_BITMAP))) >>> <u32>2));
@@ -1553,13 +1553,13 @@ export function allocFromTop(nb: i64, align: u32 = 0): i32 {
   return false;
 }
 
-// Heap.ts:2505 footerOk
+// Heap.ts:2506 footerOk
 // @ts-ignore: decorator
 @inline export function footerOk(c: i64, size: i32): bool {
   return ((load<i32>(<usize>(<i32>(c) + size)) == size) && (((load<i32>(<usize>((<i32>(c) + size) + W)) & PINUSE)) == 0));
 }
 
-// Heap.ts:2395 linksOk
+// Heap.ts:2396 linksOk
 // @ts-ignore: decorator
 @inline export function linksOk(c: i64, size: i32): bool {
   let W3: i32 = (W2 + W);
@@ -1582,13 +1582,13 @@ export function allocFromTop(nb: i64, align: u32 = 0): i32 {
   return (((bk != 0) && linkOk(bk)) && (<i64>(load<i32>(<usize>(bk + W2))) == c));
 }
 
-// Heap.ts:2313 freeChunkOk
+// Heap.ts:2314 freeChunkOk
 // @ts-ignore: decorator
 @inline export function freeChunkOk(c: i64, size: i64): bool {
   return ((((((((<i32>(c) + W2) & amask)) == 0) && (c >= <i64>(arena))) && (c < <i64>(topAddr()))) && (markOf(c) == MARK_FREE)) && sizeOk(c, size));
 }
 
-// Heap.ts:2260 setMark
+// Heap.ts:2261 setMark
 // @ts-ignore: decorator
 @inline export function setMark(c: i64, v: i32): void {
   let i: i32 = mapWord(c);
@@ -1596,7 +1596,7 @@ export function allocFromTop(nb: i64, align: u32 = 0): i32 {
   store<i32>((<usize>i << 2), ((load<i32>((<usize>i << 2)) & (~(3 << sh))) | (v << sh)));
 }
 
-// Heap.ts:2346 insert
+// Heap.ts:2347 insert
 // @ts-ignore: decorator
 @inline export function insert(c: i64, size: i64): void {
   let idx: i64 = ((size < <i64>(smallLimit)) ? <i64>((<u32><i32>(size) >>> <u32>gshift)) : binIndex(size, gshift));
@@ -1617,7 +1617,7 @@ export function allocFromTop(nb: i64, align: u32 = 0): i32 {
   store<i32>(<usize><i32>(slot), <i32>(c));
 }
 
-// Heap.ts:2447 badPointer
+// Heap.ts:2448 badPointer
 export function badPointer(p: u32, op: i32): void {
   if (((<u32><i32>(p) >>> <u32>0) != p)) {
     fail(2 /* InvalidPointerError */, 0, op, <f64>(p)); unreachable();
@@ -1670,7 +1670,7 @@ export function badPointer(p: u32, op: i32): void {
   fail(2 /* InvalidPointerError */, 0, op, <f64>(p)); unreachable();
 }
 
-// Heap.ts:2138 checkTop
+// Heap.ts:2139 checkTop
 // @ts-ignore: decorator
 @inline export function checkTop(op: i32): void {
   let top: i32 = load<i32>(<usize>(hdr + (4 * H_TOP)));
@@ -1694,7 +1694,7 @@ export function badPointer(p: u32, op: i32): void {
   return load<i32>(<usize>(hdr + (4 * H_END)));
 }
 
-// Heap.ts:2174 grow
+// Heap.ts:2175 grow
 export function grow(need: i64): i64 {
   let end: i32 = load<i32>(<usize>(hdr + (4 * H_END)));
   let page: i32 = PAGE;
@@ -1731,7 +1731,7 @@ export function grow(need: i64): i64 {
   return <i64>((-1));
 }
 
-// Heap.ts:2226 moveBitmap
+// Heap.ts:2227 moveBitmap
 export function moveBitmap(cover: i64): void {
   let chunkSize: i32 = bitmapChunkSize(cover);
   let newPayload: i64 = (<i64>(carveTop(<i64>(chunkSize), false)) + <i64>(W2));
@@ -1745,20 +1745,20 @@ export function moveBitmap(cover: i64): void {
   freeChunk((<i64>(oldPayload) - <i64>(W2)), 5 /* malloc */);
 }
 
-// Heap.ts:2215 bitmapChunkSize
+// Heap.ts:2216 bitmapChunkSize
 // @ts-ignore: decorator
 @inline export function bitmapChunkSize(cover: i64): i32 {
   let bytes: i32 = <i32>((<u32><i32>(cover) >>> <u32>(gshift + 2)));
   return <i32>(imax(<i64>(minChunk), <i64>((((bytes + W) + amask) & (~amask)))));
 }
 
-// Heap.ts:2248 mapWord
+// Heap.ts:2249 mapWord
 // @ts-ignore: decorator
 @inline export function mapWord(c: i64): i32 {
   return (<i32>(<u32>load<i32>(<usize>(hdr + (4 * H_BITMAP))) >>> <u32>2) + <i32>(<u32>(<i32>(c) - arena) >>> <u32>(gshift + 4)));
 }
 
-// Heap.ts:2374 unmarkBin
+// Heap.ts:2375 unmarkBin
 // @ts-ignore: decorator
 @inline export function unmarkBin(idx: i64): void {
   let w: i32 = <i32>((<u32><i32>(idx) >>> <u32>5));
@@ -1771,7 +1771,7 @@ export function moveBitmap(cover: i64): void {
   }
 }
 
-// Heap.ts:2664 lowerBitmap
+// Heap.ts:2665 lowerBitmap
 export function lowerBitmap(): void {
   let bm: i64 = (<i64>(load<i32>(<usize>(hdr + (4 * H_BITMAP)))) - <i64>(W2));
   let bs: i32 = load<i32>(<usize>(<i32>(bm) + W));
@@ -1887,6 +1887,9 @@ export function super_takeFree(c: i32, idx: i64, nb: i64, toDv: bool, align: u32
       if ((<i64>(h) == x)) {
         fail(0 /* HeapCorruptionError */, 0 /* corrupted free list */, 5 /* malloc */, <f64>((<i64>(bins) + <i64>(((<i32>(xi) << 2)))))); unreachable();
       }
+      if ((h == c)) {
+        fail(0 /* HeapCorruptionError */, 0 /* corrupted free list */, 5 /* malloc */, <f64>((<i64>(bins) + <i64>(((<i32>(xi) << 2)))))); unreachable();
+      }
       if (!linkOk(h)) {
         fail(0 /* HeapCorruptionError */, 0 /* corrupted free list */, 5 /* malloc */, <f64>((<i64>(bins) + <i64>(((<i32>(xi) << 2)))))); unreachable();
       }
@@ -1989,6 +1992,9 @@ export function super_takeFree(c: i32, idx: i64, nb: i64, toDv: bool, align: u32
       if ((<i64>(h) == x)) {
         return false;
       }
+      if ((h == c)) {
+        return false;
+      }
       if ((h != 0)) {
         if (!freeStart(h, top, map)) {
           return false;
@@ -1999,7 +2005,7 @@ export function super_takeFree(c: i32, idx: i64, nb: i64, toDv: bool, align: u32
   return true;
 }
 
-// Heap.ts:2387 popHead
+// Heap.ts:2388 popHead
 // @ts-ignore: decorator
 @inline export function popHead(c: i32, idx: i64): void {
   let fd: i32 = load<i32>(<usize>(c + W2));
@@ -2040,7 +2046,7 @@ export function super_takeFree(c: i32, idx: i64, nb: i64, toDv: bool, align: u32
   return (31 - <i32>clz<u32>(<u32>(x & (-x))));
 }
 
-// Heap.ts:2118 super_allocFromTop
+// Heap.ts:2119 super_allocFromTop
 // @ts-ignore: decorator
 @inline export function super_allocFromTop(nb: i64, align: u32 = 0): i32 {
   checkTop(5 /* malloc */);
@@ -2061,7 +2067,7 @@ export function super_takeFree(c: i32, idx: i64, nb: i64, toDv: bool, align: u32
   return carveTop(nb);
 }
 
-// Heap.ts:2210 noteFootprint
+// Heap.ts:2211 noteFootprint
 export function noteFootprint(): void {
   let fp: i64 = mallocFootprint();
   if ((fp > <i64>(maxFootprint()))) {
@@ -2069,7 +2075,7 @@ export function noteFootprint(): void {
   }
 }
 
-// Heap.ts:2150 carveTop
+// Heap.ts:2151 carveTop
 // @ts-ignore: decorator
 @inline export function carveTop(nb: i64, mark: bool = true): i32 {
   let topAt: i32 = <i32>((<u32>(hdr + (4 * H_TOP)) >>> <u32>2));
@@ -2086,7 +2092,7 @@ export function noteFootprint(): void {
   return top;
 }
 
-// Heap.ts:2924 carveOk
+// Heap.ts:2925 carveOk
 export function carveOk(c: i32, size: i64, n: i64, align: u32, idx: i64, remDv: bool): void {
   let min: i32 = minChunk;
   let top: i32 = load<i32>(<usize>(hdr + (4 * H_TOP)));
@@ -2199,7 +2205,7 @@ export function carveOk(c: i32, size: i64, n: i64, align: u32, idx: i64, remDv: 
   setWord(H_MAXFOOT, v);
 }
 
-// Heap.ts:2979 carveHeadOk
+// Heap.ts:2980 carveHeadOk
 // @ts-ignore: decorator
 @inline export function carveHeadOk(i: i64, idx: i64, fd: i32): void {
   let slot: i64 = (<i64>(bins) + <i64>(((<i32>(i) << 2))));

@@ -142,6 +142,7 @@ export function engineDiff(o: EngineDiffOptions): EngineDiffReport {
   };
   /** Writes the same bytes into every side's memory. */
   const put = (at: number, bytes: readonly number[]): void => {
+    if (at < BASE || at + bytes.length > sides[0]!.memory.buffer.byteLength) return; // (a forged header word can send the program's own reckoning anywhere)
     for (const s of sides) new Uint8Array(s.memory.buffer).set(bytes, at);
     for (const [q, b] of live) {
       for (let i = 0; i < bytes.length; i++) {
@@ -328,10 +329,14 @@ export function engineDiff(o: EngineDiffOptions): EngineDiffReport {
     const viaC = rand() < 0.5;
     if (viaC) report.cCalls++;
     const r = rand();
-    const n = pick([0, 1, 8, 24, 100, 500, int(0, 2000), int(0, 20_000), int(0, 300_000)]);
-    const align = pick([A, 32, 64, 256, 4096, A << int(1, 12)]);
+    // (now and then a size or an alignment no heap here can give: near 2^31, 2^32, the limit)
+    const n = rand() < 0.03 ? pick([0xffff_ffff, 0xffff_fff0, 0x8000_0000, 0x7fff_fff0, LIMIT, LIMIT - 0x1000]) : pick([0, 1, 8, 24, 100, 500, int(0, 2000), int(0, 20_000), int(0, 300_000)]);
+    const align = rand() < 0.03 ? pick([0x8000_0000, 0x4000_0000, 1 << 20, LIMIT]) : pick([A, 32, 64, 256, 4096, A << int(1, 12)]);
+    const cFn = pick(["posix_memalign", "aligned_alloc", "memalign"] as const);
     let kind: string;
     let badPtr = 0;
+    let callocN = 1;
+    let rp = q; // the pointer realloc is given
     let call: (s: Side) => number;
     if (r < 0.3) {
       kind = "malloc";
@@ -346,14 +351,21 @@ export function engineDiff(o: EngineDiffOptions): EngineDiffReport {
       call = (s) => (viaC ? s.c.free(p) : s.heap.free(p), 0);
     } else if (r < 0.7) {
       kind = "realloc";
-      call = (s) => (viaC ? s.c.realloc(q, n) >>> 0 : s.heap.realloc(q, n));
+      // (a forged pointer now and then: realloc must refuse it as free does)
+      const p = rand() < 0.1 ? (badPtr = forgedPointer()) : q;
+      if (p !== q) kind = "badrealloc";
+      rp = p;
+      call = (s) => (viaC ? s.c.realloc(p, n) >>> 0 : s.heap.realloc(p, n));
     } else if (r < 0.77) {
       kind = "calloc";
-      call = (s) => (viaC ? s.c.calloc(1, n) >>> 0 : s.heap.calloc(1, n));
+      // (an nmemb whose product overflows size_t now and then)
+      const k = (callocN = rand() < 0.05 ? pick([0x10001, 0xffff_ffff, 0x8000_0000]) : 1);
+      call = (s) => (viaC ? s.c.calloc(k, n) >>> 0 : s.heap.calloc(k, n));
     } else if (r < 0.86) {
       kind = "memalign";
       call = (s) => {
         if (!viaC) return s.heap.memalign(align, n);
+        if (cFn !== "posix_memalign") return s.c[cFn](align, n) >>> 0;
         const err = s.c.posix_memalign(align, n);
         return err === 0 ? s.c.memptr() >>> 0 : -err;
       };
@@ -407,15 +419,18 @@ export function engineDiff(o: EngineDiffOptions): EngineDiffReport {
       }
     } else {
       const v = js!.v;
-      if (kind === "malloc" || kind === "calloc") took(v, n, what);
+      if (kind === "malloc") took(v, n, what);
+      else if (kind === "calloc") took(v, callocN * n, what);
       else if (kind === "memalign") took(v < 0 ? 0 : v, n, what, viaC ? Math.max(align, A) : align);
       else if (kind === "free" && q !== 0) {
         live.delete(q);
         freed.push(q);
-      } else if (kind === "realloc" && q !== 0 && (v !== 0 || n === 0)) {
-        const b = live.get(q)!;
-        live.delete(q);
-        freed.push(q);
+      } else if ((kind === "realloc" || kind === "badrealloc") && rp !== 0 && !live.has(rp)) {
+        violate(`${what}: realloc of 0x${rp.toString(16)}, no live block, returned ${v}`);
+      } else if ((kind === "realloc" || kind === "badrealloc") && rp !== 0 && (v !== 0 || n === 0)) {
+        const b = live.get(rp)!;
+        live.delete(rp);
+        freed.push(rp);
         if (v !== 0) {
           const keep = Buffer.from(sides[0]!.memory.buffer).subarray(v, v + Math.min(n, b.n));
           if (!keep.equals(Buffer.from(b.shadow.subarray(0, Math.min(n, b.n))))) violate(`${what}: the block's bytes were not kept`);
@@ -423,7 +438,7 @@ export function engineDiff(o: EngineDiffOptions): EngineDiffReport {
           took(v, n, what);
           put(v, Array.from(kept));
         }
-      } else if (kind === "realloc" && q === 0 && v !== 0) took(v, n, what);
+      } else if ((kind === "realloc" || kind === "badrealloc") && rp === 0 && v !== 0) took(v, n, what);
       else if (kind === "badfree" && live.has(badPtr)) {
         // the forged pointer was a live block's: it is freed now
         live.delete(badPtr);
