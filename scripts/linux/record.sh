@@ -41,6 +41,10 @@ setarch -R "$build/task-top" > "$out/task-top.txt"
 gcc -m32 -O1 -static -nostdlib -fno-pie -no-pie -fno-stack-protector -o "$build/i386" "$here/i386.c"
 setarch -R "$build/i386" | sed "s#$build/#/tmp/#" > "$out/i386.txt"
 
+# Which page tables fork copies (the child's faults reading each kind of mapping).
+gcc -O1 -static -o "$build/fork-tables" "$here/fork-tables.c"
+setarch -R "$build/fork-tables" "$build/fork-tables.bin" > "$out/fork-tables.txt"
+
 # A private file mapping made writable, then read-only again, keeps a line of its own.
 gcc -O1 -o "$build/relro-merge" "$here/relro-merge.c"
 setarch -R "$build/relro-merge" "$build/file.bin" > "$out/relro-merge.txt"
