@@ -52,7 +52,7 @@
  * the arena), refusing a chunk header that the chunk map contradicts, puts back a list of remote frees it was freeing, unmarks a
  * block it was pushing, releases its locks and frees its slot for another thread.
  */
-import { ArgumentError, DoubleFreeError, HeapCorruptionError, HeapError, VmError } from "../errors.js";
+import { ArgumentError, DoubleFreeError, HeapCorruptionError, HeapError, InvalidPointerError, VmError } from "../errors.js";
 import { Errno } from "../errno.js";
 import type { LinearMemory } from "../memory/LinearMemory.js";
 import { binCount } from "./bins.js";
@@ -1281,7 +1281,16 @@ export class SharedHeap {
       }
     }
     if (old === 0 || !(size >= 0) || size > 0x7fff_ffff) {
-      if (old === 0) this.free(p); // not a live block: throws the error this pointer deserves
+      if (old === 0) {
+        // Not a live block: free throws the error this pointer deserves, named here for realloc.
+        try {
+          this.free(p);
+        } catch (e) {
+          if (e instanceof DoubleFreeError) throw new DoubleFreeError("realloc", p);
+          if (e instanceof InvalidPointerError) throw new InvalidPointerError("realloc", p);
+          throw e;
+        }
+      }
       this.owner.errno = Errno.ENOMEM;
       return 0;
     }

@@ -1,6 +1,6 @@
 // heap.md, "realloc / reallocarray": each sentence checked, quoted in the test's name.
 import { describe, expect, it } from "vitest";
-import { DoubleFreeError, Errno, Heap, InvalidPointerError } from "../../src/index.js";
+import { DoubleFreeError, Errno, Heap, InvalidPointerError, LinearMemory } from "../../src/index.js";
 import { C_API_TARGETS, compareCApi } from "./helpers/cApi.js";
 
 describe("heap.md: realloc / reallocarray, as glibc 2.36 answers (test/fixtures/glibc/c-api.txt, scripts/glibc/c-api/)", () => {
@@ -40,6 +40,39 @@ describe("heap.md: 'reallocarray checks nmemb * size for overflow (→ 0, ENOMEM
     expect(() => h.reallocarray(q, 2 ** 32, 2 ** 32)).toThrow(DoubleFreeError);
     h.free(big);
     expect(() => h.reallocarray(big, 2 ** 32, 2 ** 32)).toThrow(DoubleFreeError);
+    h.check();
+  });
+});
+
+describe("heap.md (free): a bad pointer gets 'a typed error (DoubleFreeError, InvalidPointerError) with glibc's wording': realloc's says realloc()", () => {
+  const heaps = {
+    "64-bit": () => new Heap({ memory: new LinearMemory({ initialBytes: 1 << 20, maxBytes: 16 << 20 }) }),
+    "concurrent, with arenas": () => new Heap({ concurrent: true }),
+    "concurrent, one heap": () => new Heap({ concurrent: true, arenas: false }),
+  };
+  it.each(Object.keys(heaps))("interior, misaligned and freed pointers, for every size a realloc may take (0, small, past an arena's, past any heap's): %s", (t) => {
+    const h = heaps[t as keyof typeof heaps]();
+    const p = h.malloc(64), big = h.malloc(100_000);
+    const freed = h.malloc(64);
+    h.malloc(16);
+    h.free(freed);
+    for (const n of [0, 10, 200_000, 2 ** 32]) {
+      for (const [bad, Err, wording] of [
+        [p + 16, InvalidPointerError, /^realloc\(\): invalid pointer/],
+        [p + 1, InvalidPointerError, /^realloc\(\): invalid pointer/],
+        [big + 16, InvalidPointerError, /^realloc\(\): invalid pointer/],
+        [freed, DoubleFreeError, /^realloc\(\): double free detected/],
+      ] as const) {
+        let err: unknown;
+        try {
+          h.realloc(bad, n);
+        } catch (e) {
+          err = e;
+        }
+        expect(err, `realloc(${bad}, ${n})`).toBeInstanceOf(Err);
+        expect((err as Error).message, `realloc(${bad}, ${n})`).toMatch(wording);
+      }
+    }
     h.check();
   });
 });
