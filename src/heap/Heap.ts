@@ -595,7 +595,10 @@ export class Heap<M extends HeapMemory = LinearMemory> {
     const limit = w(H_LIMIT);
     if (arena !== this.arena) bad(`arena at 0x${(arena >>> 0).toString(16)}, the header's address gives 0x${this.arena.toString(16)}`);
     if (w(H_BRK_START) !== hdr) bad("break start is not the header's address");
-    if (limit < 0 || limit > MAX_HEAP_BYTES || limit > (this.memory as LinearMemory).maxBytes) bad("heap limit past the memory");
+    // (A limit past what this memory can grow to is no damage: a copy of a heap on a growable
+    // memory, in a buffer of its bytes alone, keeps its limit; its break stops where the memory
+    // does.)
+    if (limit < 0 || limit > MAX_HEAP_BYTES) bad("heap limit past the memory");
     if (end < 0 || end > limit || end > this.host.u32.length * 4) bad("heap end past its limit or the memory");
     if (w(H_BRK) !== end) bad("heap end differs from the break");
     if (top < arena || ((top + this.W2) & this.amask) !== 0 || top + this.minChunk > end) bad("top chunk outside the heap", top);

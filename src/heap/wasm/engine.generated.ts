@@ -4,7 +4,7 @@
 /* eslint-disable */
 
 /** sha256 of the sources, the generated AssemblyScript, asc's version and its flags. */
-export const ENGINE_HASH = "f8d3369559b8a44f5245269b051057e4314de80f85786434d8148be4deb450b9";
+export const ENGINE_HASH = "ee98e05a25c4b3f78cbeaee67137e9bfdf60be355831469db60450cbae13bca9";
 
 /** The engine's binary for each data model, base64. */
 export const ENGINE_WASM: { readonly lp64: string; readonly ilp32: string; readonly wasm32: string } = {
