@@ -1664,6 +1664,9 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
     const page = h.pageSize;
     const pad = m[(hdr + 4 * H_TOPPAD) >>> 2]!;
     const cover = m[(hdr + 4 * H_COVER) >>> 2]! >>> 0; // up to 2^31: a uint32 in an int32 word
+    // The map covers the heap (attach checks it). A coverage word that says less, as a stray
+    // store into the header leaves it, is damage: a 0 would double forever below.
+    if (cover < end - this.arena) throw new HeapCorruptionError("in-use bitmap does not cover the heap", "malloc", m[(hdr + 4 * H_BITMAP) >>> 2]!);
     // First with the padding and page rounding, then (near the limit) without.
     for (let padded = 1; padded >= 0; padded--) {
       let incr = padded === 1 ? Math.ceil((need + pad) / page) * page : (need + this.amask) & ~this.amask;

@@ -20,6 +20,7 @@ import { compileWasmEngine } from "../../src/heap/wasm/engine.js";
 import { wasmEngine } from "../../src/heap/wasm/index.js";
 import { engineDiff } from "./helpers/engineDiff.js";
 import { fcSeed } from "./helpers/heapKit.js";
+import { runIsolated, type JobResult } from "./helpers/isolated.js";
 import { loadWabt } from "./helpers/wasmClient.js";
 
 beforeAll(async () => {
@@ -112,6 +113,22 @@ describe.each(["lp64", "wasm32", "ilp32"] as const)("stray stores into the heade
       return `${out}${at >= 0 ? `, after a change at 0x${at.toString(16)}` : ""}`;
     });
     expect(outs[0]).toMatch(/^HeapCorruptionError: malloc\(\): (memory corruption|corrupted free list)[^,]*$/);
+    expect(outs[1]).toBe(outs[0]);
+  });
+});
+
+describe("a stray store into the chunk map's coverage word (in a worker: a hang fails at the deadline)", () => {
+  const CASES = (["wasm32", "lp64", "ilp32"] as const).flatMap((dataModel) => [0, 16].map((cover) => [dataModel, cover] as const));
+  let results = new Map<string, JobResult>();
+  beforeAll(async () => {
+    results = await runIsolated(CASES.flatMap(([dataModel, cover]) => [false, true].map((engine) => ({ id: `${dataModel} ${cover} ${engine}`, name: "forgedCover" as const, params: { dataModel, engine, cover }, timeoutMs: 20_000 }))));
+  }, 300_000);
+  it.each(CASES)("%s, coverage %d: the malloc that grows the heap throws HeapCorruptionError on both engines, and does not hang", (dataModel, cover) => {
+    const outs = [false, true].map((engine) => {
+      const r = results.get(`${dataModel} ${cover} ${engine}`);
+      return r?.status === "done" ? r.result : JSON.stringify(r);
+    });
+    expect(outs[0]).toMatch(/^HeapCorruptionError: malloc\(\): /);
     expect(outs[1]).toBe(outs[0]);
   });
 });

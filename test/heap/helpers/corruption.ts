@@ -9,6 +9,7 @@
 import fc from "fast-check";
 import { Heap, HeapCorruptionError, M_TOP_PAD, type LinearMemory } from "../../../src/index.js";
 import { H_COVER } from "../../../src/heap/header.js";
+import { wasmEngine } from "../../../src/heap/wasm/index.js";
 import { forgeryFuzz, type ForgeryEngine, type ForgeryReport } from "./forgery.js";
 
 /** An error a step threw. */
@@ -433,6 +434,24 @@ function hugeTopPad(p: { pad: number }): Trace {
   return { errors, facts };
 }
 
+/**
+ * A stray store of `cover` into the header's coverage word of the chunk map, then a malloc that
+ * grows the heap, on the JavaScript engine or the wasm engine: what it returned or threw (a
+ * hang is the worker's deadline).
+ */
+function forgedCover(p: { dataModel: "lp64" | "ilp32" | "wasm32"; engine: boolean; cover: number }): string {
+  const memory = new WebAssembly.Memory({ initial: 2, maximum: 64 });
+  const base = 0x2000;
+  const heap = new Heap({ memory, base, dataModel: p.dataModel, ...(p.engine ? { engine: wasmEngine } : {}) });
+  heap.malloc(10);
+  new DataView(memory.buffer).setUint32(base + 4 * H_COVER, p.cover >>> 0, true);
+  try {
+    return String(heap.malloc(200_000));
+  } catch (e) {
+    return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+  }
+}
+
 /** Header damage that `Heap.attach` must refuse, by name. */
 export type AttachDamage = "bare-256" | "cover-zero" | "top-past-end" | "end-past-limit" | "bitmap-outside" | "arena-moved" | "dv-outside" | "bin-head-outside";
 
@@ -479,6 +498,7 @@ export const scenarios = {
   forgery: (p: { seed: number; ops: number; dataModel?: "lp64" | "ilp32" | "wasm32"; engine?: ForgeryEngine }): ForgeryReport => forgeryFuzz(p),
   coverPast2GiB: (_p: Record<string, never>): Trace => coverPast2GiB(),
   hugeTopPad: (p: { pad: number }): Trace => hugeTopPad(p),
+  forgedCover: (p: { dataModel: "lp64" | "ilp32" | "wasm32"; engine: boolean; cover: number }): string => forgedCover(p),
   attachDamaged: (p: { damage: AttachDamage }): Trace => attachDamaged(p),
   fillPastOneGiB: (_p: Record<string, never>): ReturnType<typeof fillPastOneGiB> => fillPastOneGiB(),
   smash: (p: SmashParams): Outcome => smash(p),
