@@ -1682,7 +1682,23 @@ export function makeLoggedEngine(Base: typeof Heap): new (opts?: HeapOptions) =>
       if (end + incr - this.arena > newCover || end + incr > m[(hdr + 4 * H_LIMIT) >>> 2]!) continue;
       // The map will move (moveBitmap) and its old chunk be freed: that free's checks run before
       // the break moves, so that damage around the old chunk is refused with nothing changed.
-      if (bmChunk !== 0) this.freeChunk(m[(hdr + 4 * H_BITMAP) >>> 2]! - this.W2, "malloc", true);
+      if (bmChunk !== 0) {
+        const bm = m[(hdr + 4 * H_BITMAP) >>> 2]! - this.W2;
+        this.freeChunk(bm, "malloc", true);
+        // That check merged it into the top when the top follows it; moved, it will have the
+        // new map after it instead and go to a bin (alone, or merged with a free chunk before
+        // it that is not the victim), whose head it is written through.
+        const bs = m[(bm + this.W) >>> 2]!;
+        if (bm + (bs & ~FLAG_BITS) === m[(hdr + 4 * H_TOP) >>> 2]!) {
+          const ps = (bs & PINUSE) === 0 ? m[bm >>> 2]! : 0;
+          const prev = bm - ps;
+          if (prev !== m[(hdr + 4 * H_DV) >>> 2]!) {
+            const idx = this.binOf((bs & ~FLAG_BITS) + ps);
+            const h = m[(this.bins + (idx << 2)) >>> 2]!;
+            if (h === prev && ps !== 0 ? this.binOf(ps) !== idx : !this.linkOk(h)) throw new HeapCorruptionError("corrupted free list", "malloc", this.bins + (idx << 2));
+          }
+        }
+      }
       if (h.sbrk(incr) === -1) continue;
       m = this.m = h.u32; // growing a wasm memory replaces its buffer
       const newEnd = end + incr;

@@ -1661,7 +1661,23 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
       if (end + incr - this.arena > newCover || end + incr > m[this.tr((hdr + 4 * H_LIMIT) >>> 2)]!) continue;
       // The map will move (moveBitmap) and its old chunk be freed: that free's checks run before
       // the break moves, so that damage around the old chunk is refused with nothing changed.
-      if (bmChunk !== 0) this.freeChunk(m[this.tr((hdr + 4 * H_BITMAP) >>> 2)]! - this.W2, "malloc", true);
+      if (bmChunk !== 0) {
+        const bm = m[this.tr((hdr + 4 * H_BITMAP) >>> 2)]! - this.W2;
+        this.freeChunk(bm, "malloc", true);
+        // That check merged it into the top when the top follows it; moved, it will have the
+        // new map after it instead and go to a bin (alone, or merged with a free chunk before
+        // it that is not the victim), whose head it is written through.
+        const bs = m[this.tr((bm + this.W) >>> 2)]!;
+        if (bm + (bs & ~FLAG_BITS) === m[this.tr((hdr + 4 * H_TOP) >>> 2)]!) {
+          const ps = (bs & PINUSE) === 0 ? m[this.tr(bm >>> 2)]! : 0;
+          const prev = bm - ps;
+          if (prev !== m[this.tr((hdr + 4 * H_DV) >>> 2)]!) {
+            const idx = this.binOf((bs & ~FLAG_BITS) + ps);
+            const h = m[this.tr((this.bins + (idx << 2)) >>> 2)]!;
+            if (h === prev && ps !== 0 ? this.binOf(ps) !== idx : !this.linkOk(h)) throw new HeapCorruptionError("corrupted free list", "malloc", this.bins + (idx << 2));
+          }
+        }
+      }
       if (h.sbrk(incr) === -1) continue;
       m = this.m = h.u32; // growing a wasm memory replaces its buffer
       const newEnd = end + incr;

@@ -115,6 +115,23 @@ describe.each(["lp64", "wasm32", "ilp32"] as const)("stray stores into the heade
     expect(outs[0]).toMatch(/^HeapCorruptionError: malloc\(\): (memory corruption|corrupted free list)[^,]*$/);
     expect(outs[1]).toBe(outs[0]);
   });
+
+  it("the bin the old chunk map goes to when the map moves, its head forged: HeapCorruptionError before the break moves, on both", () => {
+    const A = dataModel === "ilp32" ? 8 : 16;
+    const shift = A === 16 ? 4 : 3;
+    const outs = twins(dataModel).map((h) => {
+      const map = h.chunks()[0]!; // the map's chunk, first in the arena, with the top after it
+      expect(map.kind).toBe("meta");
+      // Once a new map is carved from the top, the old one goes to this bin: its head names no free chunk.
+      h.memory.dv.setUint32(BASE + 4 * (H_BINMAP + ((binCount(shift) + 31) >>> 5) + binIndex(map.size, shift)), 0x10, true);
+      const before = h.memory.u8.slice();
+      const out = outcome(h, (z) => z.malloc(200_000)); // past the map's coverage: the map moves
+      const at = before.findIndex((b, i) => b !== h.memory.u8[i]);
+      return `${out}${at >= 0 || before.length !== h.memory.u8.length ? `, after a change at 0x${at.toString(16)}` : ""}`;
+    });
+    expect(outs[0]).toMatch(/^HeapCorruptionError: malloc\(\): corrupted free list[^,]*$/);
+    expect(outs[1]).toBe(outs[0]);
+  });
 });
 
 describe("a stray store into the chunk map's coverage word (in a worker: a hang fails at the deadline)", () => {

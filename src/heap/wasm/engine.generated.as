@@ -116,7 +116,7 @@ export function takeErrno(): i32 {
   return p;
 }
 
-// Heap.ts:2700 reallocImpl
+// Heap.ts:2716 reallocImpl
 // @ts-ignore: decorator
 @inline export function reallocImpl(p: i64, size: i64): i64 {
   if ((<u32>(p) == 0)) {
@@ -216,7 +216,7 @@ export function takeErrno(): i32 {
   return reallocImpl(ptr, total);
 }
 
-// Heap.ts:2862 memalignImpl
+// Heap.ts:2878 memalignImpl
 export function memalignImpl(alignment: i64, size: i64): i64 {
   if ((<u32>(alignment) <= <u32>(ALIGN))) {
     return mallocImpl(size);
@@ -753,7 +753,7 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
   return true;
 }
 
-// Heap.ts:2531 super_freeChunk
+// Heap.ts:2547 super_freeChunk
 export function super_freeChunk(c: i64, op: i32, checkOnly: bool = false): void {
   let min: i32 = minChunk;
   let s: i32 = load<i32>(<usize>(<i32>(c) + W));
@@ -943,7 +943,7 @@ export function super_freeChunk(c: i64, op: i32, checkOnly: bool = false): void 
   }
 }
 
-// Heap.ts:2444 validate
+// Heap.ts:2460 validate
 // @ts-ignore: decorator
 @inline export function validate(p: u32, op: i32): i64 {
   if ((((MODE & MODE_SYNC)) != 0)) {
@@ -976,7 +976,7 @@ export function freeChunk(c: i64, op: i32, checkOnly: bool = false): void {
   super_freeChunk(c, op, checkOnly);
 }
 
-// Heap.ts:2836 splitTail
+// Heap.ts:2852 splitTail
 export function splitTail(c: i64, s: i32, nb: i32, op: i32): void {
   let rem: i64 = (<i64>(((s & (~FLAG_BITS)))) - <i64>(nb));
   freeChunk(c, op, true);
@@ -1015,7 +1015,7 @@ export function splitTail(c: i64, s: i32, nb: i32, op: i32): void {
   return load<i32>(<usize>(hdr + (4 * H_TOP)));
 }
 
-// Heap.ts:2764 growIntoTop
+// Heap.ts:2780 growIntoTop
 export function growIntoTop(c: i64, s: i32, nb: i32): bool {
   let min: i32 = minChunk;
   let old: i32 = (s & (~FLAG_BITS));
@@ -1067,7 +1067,7 @@ export function growIntoTop(c: i64, s: i32, nb: i32): bool {
   return true;
 }
 
-// Heap.ts:2822 reallocMove
+// Heap.ts:2838 reallocMove
 export function reallocMove(c: i64, p: u32, old: i32, size: i64): i64 {
   let q: i64 = mallocImpl(size);
   if ((q == <i64>(0))) {
@@ -1078,7 +1078,7 @@ export function reallocMove(c: i64, p: u32, old: i32, size: i64): i64 {
   return q;
 }
 
-// Heap.ts:2260 markOf
+// Heap.ts:2276 markOf
 // @ts-ignore: decorator
 @inline export function markOf(c: i64): i32 {
   let w: i32 = load<i32>((<usize>mapWord(c) << 2));
@@ -1088,19 +1088,19 @@ export function reallocMove(c: i64, p: u32, old: i32, size: i64): i64 {
   return (<i32>(<u32>w >>> <u32>((<i32>(<u32>(<i32>(c) - arena) >>> <u32>gshift) & 15) << 1)) & 3);
 }
 
-// Heap.ts:2432 binOf
+// Heap.ts:2448 binOf
 // @ts-ignore: decorator
 @inline export function binOf(size: i64): i64 {
   return ((size < <i64>(smallLimit)) ? <i64>((<u32><i32>(size) >>> <u32>gshift)) : binIndex(size, gshift));
 }
 
-// Heap.ts:2325 linkOk
+// Heap.ts:2341 linkOk
 // @ts-ignore: decorator
 @inline export function linkOk(x: i32): bool {
   return ((x == 0) || ((((((((x + W2) & amask)) == 0) && (x >= arena)) && (x < topAddr())) && (markOf(<i64>(x)) == MARK_FREE))));
 }
 
-// Heap.ts:2416 unlink
+// Heap.ts:2432 unlink
 // @ts-ignore: decorator
 @inline export function unlink(c: i64, size: i32): void {
   let idx: i64 = binOf(<i64>(size));
@@ -1120,7 +1120,7 @@ export function reallocMove(c: i64, p: u32, old: i32, size: i64): i64 {
   }
 }
 
-// Heap.ts:2275 setSizeWord
+// Heap.ts:2291 setSizeWord
 // @ts-ignore: decorator
 @inline export function setSizeWord(c: i64, size: i64, on: bool): void {
   let n: i32 = (<i32>(size) >> gshift);
@@ -1129,7 +1129,7 @@ export function reallocMove(c: i64, p: u32, old: i32, size: i64): i64 {
   }
 }
 
-// Heap.ts:2287 unmarkChunk
+// Heap.ts:2303 unmarkChunk
 // @ts-ignore: decorator
 @inline export function unmarkChunk(c: i64, size: i32): void {
   setSizeWord(c, <i64>(size), false);
@@ -1171,7 +1171,7 @@ export function reallocMove(c: i64, p: u32, old: i32, size: i64): i64 {
   }
 }
 
-// Heap.ts:2915 alignedIn
+// Heap.ts:2931 alignedIn
 // @ts-ignore: decorator
 @inline export function alignedIn(c: i32, align: u32): i64 {
   let p: i64 = (<i64>(c) + <i64>(W2));
@@ -1185,7 +1185,7 @@ export function reallocMove(c: i64, p: u32, old: i32, size: i64): i64 {
   return (p - <i64>(W2));
 }
 
-// Heap.ts:2250 newHead
+// Heap.ts:2266 newHead
 // @ts-ignore: decorator
 @inline export function newHead(c: i64): void {
   if ((W == 8)) {
@@ -1193,14 +1193,14 @@ export function reallocMove(c: i64, p: u32, old: i32, size: i64): i64 {
   }
 }
 
-// Heap.ts:2281 markChunk
+// Heap.ts:2297 markChunk
 // @ts-ignore: decorator
 @inline export function markChunk(c: i64, size: i64, v: i32): void {
   setMark(c, v);
   setSizeWord(c, size, true);
 }
 
-// Heap.ts:2437 isLive
+// Heap.ts:2453 isLive
 // @ts-ignore: decorator
 @inline export function isLive(p: u32): bool {
   if (((<u32><i32>(p) >>> <u32>0) != p)) {
@@ -1213,7 +1213,7 @@ export function reallocMove(c: i64, p: u32, old: i32, size: i64): i64 {
   return ((((c >= <i64>(arena)) && (<i64>(p) < <i64>(topAddr()))) && (markOf(c) == MARK_USED)) && (<i64>(p) != <i64>(load<i32>(<usize>(hdr + (4 * H_BITMAP))))));
 }
 
-// Heap.ts:2297 sizeOk
+// Heap.ts:2313 sizeOk
 // @ts-ignore: decorator
 @inline export function sizeOk(c: i64, size: i64): bool {
   if ((size < <i64>(minChunk))) {
@@ -1257,7 +1257,7 @@ export function reallocMove(c: i64, p: u32, old: i32, size: i64): i64 {
   return (((c + size) == <i64>(load<i32>(<usize>(hdr + (4 * H_TOP))))) || (((<i32>(<u32>load<i32>((<usize>we << 2)) >>> <u32>((e & 15) << 1)) & 1)) != 0));
 }
 
-// Heap.ts:2649 trim
+// Heap.ts:2665 trim
 export function trim(pad: i64): i32 {
   lowerBitmap();
   let top: i32 = topAddr();
@@ -1372,7 +1372,7 @@ export function takeDv(dv: i32, nb: i64, align: u32 = 0): i32 {
   return dv;
 }
 
-// Heap.ts:2330 findBin
+// Heap.ts:2346 findBin
 // @ts-ignore: decorator
 @inline export function findBin(idx: i64): i64 {
   let words: i32 = (hdr + (4 * H_BINMAP));
@@ -1454,13 +1454,13 @@ export function allocFromTop(nb: i64, align: u32 = 0): i32 {
   return top;
 }
 
-// Heap.ts:2228 bitmapHeadOk
+// Heap.ts:2244 bitmapHeadOk
 // @ts-ignore: decorator
 @inline export function bitmapHeadOk(s: i32): bool {
   return ((((s & CINUSE)) != 0) && (((s & (~FLAG_BITS))) == bitmapChunkSize(<i64>((<u32>load<i32>(<usize>(hdr + (4 * H_COVER))) >>> <u32>0)))));
 }
 
-// Heap.ts:2369 markBin
+// Heap.ts:2385 markBin
 // @ts-ignore: decorator
 @inline export function markBin(idx: i64): void {
   let w: i32 = <i32>((<u32><i32>(idx) >>> <u32>5));
@@ -1529,7 +1529,7 @@ export function allocFromTop(nb: i64, align: u32 = 0): i32 {
   return ((((w & 3)) != SIZE_TAG) && (((<i32>(<u32>w >>> <u32>((g & 15) << 1)) & 3)) == MARK_FREE));
 }
 
-// Heap.ts:2489 liveInside
+// Heap.ts:2505 liveInside
 // @ts-ignore: decorator
 @inline export function liveInside(c: i64, n: i64): bool {
   let base: i32 = <i32>((<u32>load<i32>(<usize>(hdr + (4 * H_BITMAP))) >>> <u32>2));
@@ -1553,13 +1553,13 @@ export function allocFromTop(nb: i64, align: u32 = 0): i32 {
   return false;
 }
 
-// Heap.ts:2512 footerOk
+// Heap.ts:2528 footerOk
 // @ts-ignore: decorator
 @inline export function footerOk(c: i64, size: i32): bool {
   return ((load<i32>(<usize>(<i32>(c) + size)) == size) && (((load<i32>(<usize>((<i32>(c) + size) + W)) & PINUSE)) == 0));
 }
 
-// Heap.ts:2402 linksOk
+// Heap.ts:2418 linksOk
 // @ts-ignore: decorator
 @inline export function linksOk(c: i64, size: i32): bool {
   let W3: i32 = (W2 + W);
@@ -1582,13 +1582,13 @@ export function allocFromTop(nb: i64, align: u32 = 0): i32 {
   return (((bk != 0) && linkOk(bk)) && (<i64>(load<i32>(<usize>(bk + W2))) == c));
 }
 
-// Heap.ts:2320 freeChunkOk
+// Heap.ts:2336 freeChunkOk
 // @ts-ignore: decorator
 @inline export function freeChunkOk(c: i64, size: i64): bool {
   return ((((((((<i32>(c) + W2) & amask)) == 0) && (c >= <i64>(arena))) && (c < <i64>(topAddr()))) && (markOf(c) == MARK_FREE)) && sizeOk(c, size));
 }
 
-// Heap.ts:2267 setMark
+// Heap.ts:2283 setMark
 // @ts-ignore: decorator
 @inline export function setMark(c: i64, v: i32): void {
   let i: i32 = mapWord(c);
@@ -1596,7 +1596,7 @@ export function allocFromTop(nb: i64, align: u32 = 0): i32 {
   store<i32>((<usize>i << 2), ((load<i32>((<usize>i << 2)) & (~(3 << sh))) | (v << sh)));
 }
 
-// Heap.ts:2353 insert
+// Heap.ts:2369 insert
 // @ts-ignore: decorator
 @inline export function insert(c: i64, size: i64): void {
   let idx: i64 = ((size < <i64>(smallLimit)) ? <i64>((<u32><i32>(size) >>> <u32>gshift)) : binIndex(size, gshift));
@@ -1617,7 +1617,7 @@ export function allocFromTop(nb: i64, align: u32 = 0): i32 {
   store<i32>(<usize><i32>(slot), <i32>(c));
 }
 
-// Heap.ts:2454 badPointer
+// Heap.ts:2470 badPointer
 export function badPointer(p: u32, op: i32): void {
   if (((<u32><i32>(p) >>> <u32>0) != p)) {
     fail(2 /* InvalidPointerError */, 0, op, <f64>(p)); unreachable();
@@ -1719,7 +1719,26 @@ export function grow(need: i64): i64 {
       continue;
     }
     if ((bmChunk != 0)) {
-      freeChunk((<i64>(load<i32>(<usize>(hdr + (4 * H_BITMAP)))) - <i64>(W2)), 5 /* malloc */, true);
+      let bm: i64 = (<i64>(load<i32>(<usize>(hdr + (4 * H_BITMAP)))) - <i64>(W2));
+      freeChunk(bm, 5 /* malloc */, true);
+      let bs: i32 = load<i32>(<usize>(<i32>(bm) + W));
+      if (((bm + <i64>(((bs & (~FLAG_BITS))))) == <i64>(load<i32>(<usize>(hdr + (4 * H_TOP)))))) {
+        let ps: i32 = ((((bs & PINUSE)) == 0) ? load<i32>(<usize><i32>(bm)) : 0);
+        let prev: i64 = (bm - <i64>(ps));
+        if ((prev != <i64>(load<i32>(<usize>(hdr + (4 * H_DV)))))) {
+          let idx: i64 = binOf((<i64>(((bs & (~FLAG_BITS)))) + <i64>(ps)));
+          let h: i32 = load<i32>(<usize>(bins + (<i32>(idx) << 2)));
+          if (((<i64>(h) == prev) && (ps != 0))) {
+            if ((binOf(<i64>(ps)) != idx)) {
+              fail(0 /* HeapCorruptionError */, 0 /* corrupted free list */, 5 /* malloc */, <f64>((<i64>(bins) + <i64>(((<i32>(idx) << 2)))))); unreachable();
+            }
+          } else {
+            if (!linkOk(h)) {
+              fail(0 /* HeapCorruptionError */, 0 /* corrupted free list */, 5 /* malloc */, <f64>((<i64>(bins) + <i64>(((<i32>(idx) << 2)))))); unreachable();
+            }
+          }
+        }
+      }
     }
     if ((hostSbrk(incr) == <i64>((-1)))) {
       continue;
@@ -1734,7 +1753,7 @@ export function grow(need: i64): i64 {
   return <i64>((-1));
 }
 
-// Heap.ts:2233 moveBitmap
+// Heap.ts:2249 moveBitmap
 export function moveBitmap(cover: i64): void {
   let chunkSize: i32 = bitmapChunkSize(cover);
   let newPayload: i64 = (<i64>(carveTop(<i64>(chunkSize), false)) + <i64>(W2));
@@ -1748,20 +1767,20 @@ export function moveBitmap(cover: i64): void {
   freeChunk((<i64>(oldPayload) - <i64>(W2)), 5 /* malloc */);
 }
 
-// Heap.ts:2222 bitmapChunkSize
+// Heap.ts:2238 bitmapChunkSize
 // @ts-ignore: decorator
 @inline export function bitmapChunkSize(cover: i64): i32 {
   let bytes: i32 = <i32>((<u32><i32>(cover) >>> <u32>(gshift + 2)));
   return <i32>(imax(<i64>(minChunk), <i64>((((bytes + W) + amask) & (~amask)))));
 }
 
-// Heap.ts:2255 mapWord
+// Heap.ts:2271 mapWord
 // @ts-ignore: decorator
 @inline export function mapWord(c: i64): i32 {
   return (<i32>(<u32>load<i32>(<usize>(hdr + (4 * H_BITMAP))) >>> <u32>2) + <i32>(<u32>(<i32>(c) - arena) >>> <u32>(gshift + 4)));
 }
 
-// Heap.ts:2381 unmarkBin
+// Heap.ts:2397 unmarkBin
 // @ts-ignore: decorator
 @inline export function unmarkBin(idx: i64): void {
   let w: i32 = <i32>((<u32><i32>(idx) >>> <u32>5));
@@ -1774,7 +1793,7 @@ export function moveBitmap(cover: i64): void {
   }
 }
 
-// Heap.ts:2671 lowerBitmap
+// Heap.ts:2687 lowerBitmap
 export function lowerBitmap(): void {
   let bm: i64 = (<i64>(load<i32>(<usize>(hdr + (4 * H_BITMAP)))) - <i64>(W2));
   let bs: i32 = load<i32>(<usize>(<i32>(bm) + W));
@@ -2008,7 +2027,7 @@ export function super_takeFree(c: i32, idx: i64, nb: i64, toDv: bool, align: u32
   return true;
 }
 
-// Heap.ts:2394 popHead
+// Heap.ts:2410 popHead
 // @ts-ignore: decorator
 @inline export function popHead(c: i32, idx: i64): void {
   let fd: i32 = load<i32>(<usize>(c + W2));
@@ -2070,7 +2089,7 @@ export function super_takeFree(c: i32, idx: i64, nb: i64, toDv: bool, align: u32
   return carveTop(nb);
 }
 
-// Heap.ts:2217 noteFootprint
+// Heap.ts:2233 noteFootprint
 export function noteFootprint(): void {
   let fp: i64 = mallocFootprint();
   if ((fp > <i64>(maxFootprint()))) {
@@ -2095,7 +2114,7 @@ export function noteFootprint(): void {
   return top;
 }
 
-// Heap.ts:2931 carveOk
+// Heap.ts:2947 carveOk
 export function carveOk(c: i32, size: i64, n: i64, align: u32, idx: i64, remDv: bool): void {
   let min: i32 = minChunk;
   let top: i32 = load<i32>(<usize>(hdr + (4 * H_TOP)));
@@ -2208,7 +2227,7 @@ export function carveOk(c: i32, size: i64, n: i64, align: u32, idx: i64, remDv: 
   setWord(H_MAXFOOT, v);
 }
 
-// Heap.ts:2986 carveHeadOk
+// Heap.ts:3002 carveHeadOk
 // @ts-ignore: decorator
 @inline export function carveHeadOk(i: i64, idx: i64, fd: i32): void {
   let slot: i64 = (<i64>(bins) + <i64>(((<i32>(i) << 2))));

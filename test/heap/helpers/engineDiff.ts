@@ -394,7 +394,7 @@ export function engineDiff(o: EngineDiffOptions): EngineDiffReport {
     }
     const what = `${viaC ? "C" : "JS"} ${kind}(q 0x${q.toString(16)}, n ${n}, align ${align})`;
     note(what);
-    const before = Buffer.from(sides[0]!.memory.buffer).subarray(BASE).slice(0, word(H_END) - BASE);
+    const before = Buffer.from(new Uint8Array(sides[0]!.memory.buffer, BASE, word(H_END) - BASE).slice()); // (a copy: Buffer's own slice would be a view)
     const endBefore = word(H_END);
     const outs = sides.map((s) => outcome(s, call));
     const [js] = outs;
@@ -414,7 +414,7 @@ export function engineDiff(o: EngineDiffOptions): EngineDiffReport {
       errorsHere++;
       if (word(H_END) !== endBefore || !Buffer.from(sides[0]!.memory.buffer).subarray(BASE, endBefore).equals(before)) {
         const now = Buffer.from(sides[0]!.memory.buffer).subarray(BASE, endBefore);
-        const at = BASE + before.findIndex((x, i) => x !== now[i]);
+        const at = word(H_END) !== endBefore ? BASE + 4 * H_END : BASE + before.findIndex((x, i) => x !== now[i]);
         violate(`${what} threw ${js.error} (${js.message}) after a change at 0x${at.toString(16)}`);
       }
     } else {
