@@ -45,6 +45,10 @@ setarch -R "$build/i386" | sed "s#$build/#/tmp/#" > "$out/i386.txt"
 gcc -O1 -static -o "$build/fork-tables" "$here/fork-tables.c"
 setarch -R "$build/fork-tables" "$build/fork-tables.bin" > "$out/fork-tables.txt"
 
+# Which maps lines are [heap] and [stack] after MAP_FIXED, munmap and mprotect inside them.
+gcc -O1 -static -o "$build/names" "$here/names.c"
+setarch -R "$build/names" > "$out/names.txt"
+
 # A private file mapping made writable, then read-only again, keeps a line of its own.
 gcc -O1 -o "$build/relro-merge" "$here/relro-merge.c"
 setarch -R "$build/relro-merge" "$build/file.bin" > "$out/relro-merge.txt"

@@ -63,7 +63,7 @@ function walkOf(va: number, opts: { levels?: number[]; pageSize: number; frame: 
     let where: string;
     if (region === null) where = `no region holds ${hex(va)}: the walk finds no entry (a segmentation fault)`;
     else {
-      const name = region.displayName() || "anonymous memory";
+      const name = proc.as.regionName(region) || "anonymous memory";
       if ((region.prot & PROT_WRITE) !== 0) {
         proc.as.write8(va, proc.as.read8(va));
         where = `${hex(va)} is in ${name} (${region.perms()}); written once, so it has a frame of its own`;

@@ -236,7 +236,7 @@ export function snapshotAddressSpace(as: AddressSpace): AddressSpaceSnapshot {
   const regions: RegionInfo[] = [];
   const pages: PageInfo[] = [];
   for (const v of as.regions()) {
-    regions.push({ start: v.start, end: v.end, perms: v.perms(), offset: v.file !== null && !v.anonShared ? v.offset : 0, name: v.displayName() });
+    regions.push({ start: v.start, end: v.end, perms: v.perms(), offset: v.file !== null ? v.offset : 0, name: as.regionName(v) });
     as.pageTable.forEach(v.start, v.end, (va, pte) => {
       const present = (pte & PRESENT) !== 0;
       const swapped = !present && (pte & SWAPPED) !== 0;

@@ -70,7 +70,7 @@ export function regionPages(space: SpaceLike): RegionPages[] {
         pages[i] = f === ram.zeroFrame ? "zero" : ram.refCount(f) > 1 ? "shared" : "resident";
       }
     });
-    return { start: v.start, end: v.end, perms: v.perms(), name: v.displayName(), pages };
+    return { start: v.start, end: v.end, perms: v.perms(), name: as.regionName(v), pages };
   });
 }
 

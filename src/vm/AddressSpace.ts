@@ -88,8 +88,8 @@ export interface AddressSpaceOptions {
    */
   maxResidentPages?: number;
   /**
-   * Virtual address width. 48: user space is `[0, 2^47)` as on x86-64; 32: `[0, 2^32)`, a
-   * 32-bit process on a 64-bit kernel. @defaultValue 48
+   * Virtual address width. 48: user space ends one page below 2^47, as on x86-64; 32: it ends
+   * at 0xffffe000, as for an i386 process on a 64-bit kernel. @defaultValue 48
    */
   addressBits?: 32 | 48;
   /** Misaligned multi-byte accesses. @defaultValue "ignore" */
@@ -112,10 +112,17 @@ export interface AddressSpaceOptions {
    * @defaultValue false
    */
   vsyscall?: boolean;
+  /**
+   * Linux's `mm->start_stack`, the initial stack pointer: the region holding it is the
+   * `[stack]` line of {@link AddressSpace.maps}; a part of the stack that a `MAP_FIXED`,
+   * `munmap` or `mprotect` cut off from it is shown without a name, as Linux shows it.
+   * @defaultValue none: a region labelled `[stack]` keeps its name
+   */
+  startStack?: number;
 }
 
 /** The keys of {@link AddressSpaceOptions}, for `checkOptions`. */
-const OPTION_KEYS: OptionKeys<AddressSpaceOptions> = { memory: 1, swap: 1, replacement: 1, maxResidentPages: 1, addressBits: 1, alignment: 1, tlb: 1, mmapMinAddr: 1, mmapBase: 1, onEvent: 1, vsyscall: 1 };
+const OPTION_KEYS: OptionKeys<AddressSpaceOptions> = { memory: 1, swap: 1, replacement: 1, maxResidentPages: 1, addressBits: 1, alignment: 1, tlb: 1, mmapMinAddr: 1, mmapBase: 1, onEvent: 1, vsyscall: 1, startStack: 1 };
 
 /** What {@link AddressSpace.status} reports, like `/proc/self/status` and `getrusage`. */
 export interface VmStatus {
@@ -317,6 +324,11 @@ export class AddressSpace {
   readonly pageSize: number;
   /** Whether {@link maps} shows the `[vsyscall]` page (see {@link AddressSpaceOptions.vsyscall}). */
   readonly vsyscall: boolean;
+  /** Linux's `mm->start_stack` (see {@link AddressSpaceOptions.startStack}), or NaN. */
+  readonly startStack: number;
+  /** The heap's start and the break, as the last {@link moveBreak} left them (`start_brk`, `brk`), or NaN. */
+  private brkStart = Number.NaN;
+  private brkEnd = Number.NaN;
   /** The MMU (and through it the page table and TLB). */
   readonly mmu: Mmu;
   /** The page table. */
@@ -378,6 +390,11 @@ export class AddressSpace {
     if (opts.vsyscall !== undefined && typeof opts.vsyscall !== "boolean") throw new ArgumentError(`AddressSpace: vsyscall must be a boolean, got ${String(opts.vsyscall)}`);
     if (opts.vsyscall === true && addressBits !== 48) throw new ArgumentError("AddressSpace: the vsyscall page exists only in 48-bit (x86-64) address spaces");
     this.vsyscall = opts.vsyscall ?? false;
+    const startStack = opts.startStack ?? Number.NaN;
+    if (opts.startStack !== undefined && (!isUint(startStack) || startStack >= this.taskSize)) {
+      throw new ArgumentError(`AddressSpace: startStack must be an address in user space, got ${String(opts.startStack)}`);
+    }
+    this.startStack = startStack;
     this.pageTable = new PageTable({ pageSize: ps, addressBits });
     this.mmu = new Mmu({
       memory,
@@ -497,6 +514,23 @@ export class AddressSpace {
   }
 
   /**
+   * The name column of region `v`'s line in {@link maps}, as Linux's `show_map_vma` gives it: a
+   * file's name; for private anonymous memory its label (`[heap]` for the heap, also for a
+   * mapping made inside the heap's pages), but `[stack]` by position: the region holding
+   * {@link startStack}, not a part of the stack cut off from it.
+   * @param v - a region of this space (from {@link regions})
+   */
+  regionName(v: Vma): string {
+    if (v.file !== null) return v.displayName();
+    const n = v.name ?? "";
+    if ((n === "" || n === "[stack]") && !Number.isNaN(this.startStack)) {
+      if (v.start <= this.startStack && v.end >= this.startStack) return "[stack]";
+      return n === "[stack]" ? "" : n;
+    }
+    return n;
+  }
+
+  /**
    * The text of `/proc/self/maps`: one line per region, lowest first, each ending in `\n`:
    * `start-end perms offset dev inode ` (`00:00 0` for anonymous memory, the file's
    * {@link MemFile.device} and {@link MemFile.inode} for a file mapping) then, for a named
@@ -523,7 +557,7 @@ export class AddressSpace {
       const where = f === null ? "00:00 0" : `${f.device} ${f.inode}`;
       // Shared anonymous memory is a shmem file too: a region cut from its middle shows its offset.
       let line = `${hex8(v.start)}-${hex8(v.end)} ${v.perms()} ${hex8(f !== null ? v.offset : 0)} ${where} `;
-      const name = v.displayName();
+      const name = this.regionName(v);
       if (name !== "") line = line.padEnd(73, " ") + name;
       out += line + "\n";
     }
@@ -656,7 +690,10 @@ export class AddressSpace {
     let vma: Vma;
     if (anonymous) {
       // Shared anonymous memory is a hidden file (shmem), so a fork's child shares it.
-      vma = shared ? new Vma(start, start + len, prot, true, new ShmemFile(len), 0, null, true) : new Vma(start, start + len, prot, false, null, 0, null);
+      // Private anonymous memory mapped inside the heap's pages is heap to Linux (it names lines
+      // by position): named so, it merges with the heap's pieces.
+      const heap = start >= Math.floor(this.brkStart / ps) * ps && start + len <= Math.ceil(this.brkEnd / ps) * ps ? "[heap]" : null;
+      vma = shared ? new Vma(start, start + len, prot, true, new ShmemFile(len), 0, null, true) : new Vma(start, start + len, prot, false, null, 0, heap);
     } else {
       vma = new Vma(start, start + len, prot, shared, file!, offset, null);
     }
@@ -1004,6 +1041,8 @@ export class AddressSpace {
       this.unmapRange(n, o);
       this.emit({ type: "munmap", address: n, length: o - n });
     }
+    if (!Number.isNaN(start)) this.brkStart = start;
+    this.brkEnd = newBreak;
     return true;
   }
 
@@ -1094,6 +1133,8 @@ export class AddressSpace {
   fork(): AddressSpace {
     const child = new AddressSpace({ ...this.opts, onEvent: undefined } as AddressSpaceOptions);
     child.vmas = this.vmas.clone();
+    child.brkStart = this.brkStart;
+    child.brkEnd = this.brkEnd;
     const mem = this.memory;
     const pt = this.pageTable;
     const cpt = child.pageTable;

@@ -331,6 +331,7 @@ export class Process {
       addressBits,
       mmapBase,
       vsyscall: wide,
+      startStack: stackTop - 1, // in the stack's top page, where Linux's initial stack pointer is
       ...(opts.swap !== undefined ? { swap: opts.swap } : {}),
       ...(opts.replacement !== undefined ? { replacement: opts.replacement } : {}),
       ...(opts.maxResidentPages !== undefined ? { maxResidentPages: opts.maxResidentPages } : {}),

@@ -15,12 +15,14 @@ import {
   MemoryFault,
   MREMAP_MAYMOVE,
   PhysicalMemory,
+  Process,
   PROT_EXEC,
   PROT_NONE,
   PROT_READ,
   PROT_WRITE,
   ProtectionFault,
   SegmentationFault,
+  snapshotAddressSpace,
 } from "../../src/index.js";
 
 const P = 4096;
@@ -199,5 +201,56 @@ describe("mmap's edges, as Linux has them", () => {
     expect(e.name).toBe("BusError");
     expect([e.address, e.access]).toEqual([priv + 2 * P + 5, "write"]);
     expect(e.message).toBe(`Bus error: write at 0x${(priv + 2 * P + 5).toString(16)} (past the end of /tmp/file-edges.bin)`);
+  });
+});
+
+// "/proc/self/maps": which lines are [heap] and [stack] (scripts/linux/names.c,
+// test/fixtures/linux/names.txt). Heap lines relative to the break at main, cut there.
+describe("'[heap]' and '[stack]' lines, named by position as Linux names them", () => {
+  const text = readFileSync(new URL("../fixtures/linux/names.txt", import.meta.url), "utf8");
+  const real = new Map<string, string[]>();
+  let cur: string[] = [];
+  for (const l of text.trim().split("\n")) {
+    if (l.startsWith("== ")) real.set(l.slice(3), (cur = []));
+    else cur.push(l);
+  }
+  const p = Process.spawn({ memory: new PhysicalMemory({ frames: 512 }) });
+  const as = p.as;
+  const b0 = p.sbrk(0);
+  const model = new Map<string, string[]>();
+  const snap = (title: string) => {
+    const lines: string[] = [];
+    for (const l of p.maps().trim().split("\n")) {
+      const [range, perms] = l.split(" ") as [string, string];
+      const [lo, hi] = range.split("-").map((x) => parseInt(x, 16)) as [number, number];
+      const name = l.length > 73 ? l.slice(73) : "";
+      if (hi > b0 && lo < b0 + 16 * P) lines.push(`+${(Math.max(lo, b0) - b0).toString(16)}-+${(hi - b0).toString(16)} ${perms} ${name}`);
+      else if (lo >= 0x7ffffff00000 && lo < 2 ** 47) lines.push(`${range} ${perms} ${name}`);
+    }
+    model.set(title, lines);
+  };
+  p.sbrk(8 * P);
+  snap("heap grown 8 pages");
+  as.mmap(b0 + 2 * P, P, PROT_READ, ANON | MAP_FIXED);
+  snap("fixed read-only page inside the heap");
+  as.munmap(b0 + 4 * P, P);
+  snap("hole inside the heap");
+  as.mprotect(b0 + 2 * P, P, RW);
+  snap("the heap page made read-write again");
+  as.mmap(b0 + 4 * P, P, RW, ANON | MAP_FIXED);
+  snap("hole filled read-write");
+  as.mmap(0x7ffffffe0000, P, PROT_READ, ANON | MAP_FIXED);
+  snap("fixed read-only page low in the stack");
+  as.mprotect(0x7ffffffe0000, P, RW);
+  snap("the stack page made read-write again");
+
+  it("the recording and the model have the same steps", () => expect([...model.keys()]).toEqual([...real.keys()]));
+  for (const [title, lines] of real) it(title, () => expect(model.get(title)).toEqual(lines));
+  it("regionName() and a snapshot's regions name each region as maps() does", () => {
+    const stackPart = as.regions().find((v) => v.start === 0x7ffffffde000)!;
+    expect(as.regionName(stackPart)).toBe("");
+    expect(as.regionName(as.regionAt(b0 + 2 * P)!)).toBe("[heap]");
+    const names = p.maps().trim().split("\n").map((l) => (l.length > 73 ? l.slice(73) : ""));
+    expect(snapshotAddressSpace(as).regions.map((r) => r.name)).toEqual(names.filter((n) => n !== "[vsyscall]"));
   });
 });
