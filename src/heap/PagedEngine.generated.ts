@@ -1933,13 +1933,21 @@ export abstract class PagedEngine extends Heap<AddressSpace> {
     const m = this.m;
     const c = p - this.W2;
     const top = this.topAddr();
-    // Outside the heap there is nothing to read (in a process, no mapping even).
-    if (c < this.arena || c >= this.endAddr()) throw new InvalidPointerError(op, p);
+    if (c < this.arena) throw new InvalidPointerError(op, p);
+    // Past the heap's end there is nothing to read in a process (no mapping even); on linear
+    // memory, what the heap gave back with a negative sbrk keeps its bytes: up to the highest
+    // end the heap has had, a block freed into the top and then trimmed away is found there.
+    const reach = this.maps === null ? this.word(H_BRK_START) + this.maxFootprint() : this.endAddr();
+    if (c + this.W2 > reach) throw new InvalidPointerError(op, p);
     // A freed chunk keeps its header (in-use bit clear) until the memory is used again, even
     // after merging into a neighbour or the top: that tells a double free from a stray pointer.
     const s = m[this.tr((c + this.W) >>> 2)];
     const size = s & ~FLAG_BITS;
     const looksFreed = (s & CINUSE) === 0 && size >= this.minChunk && (size & this.amask) === 0;
+    if (c >= this.endAddr()) {
+      if (looksFreed && c + size <= reach) throw new DoubleFreeError(op, p);
+      throw new InvalidPointerError(op, p);
+    }
     if (c >= top) {
       if (looksFreed && c + size <= this.endAddr()) throw new DoubleFreeError(op, p);
     } else if (c >= this.arena && c < top) {

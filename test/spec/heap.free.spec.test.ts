@@ -1,6 +1,6 @@
 // heap.md, "free": each sentence checked, quoted in the test's name.
 import { describe, expect, it } from "vitest";
-import { DoubleFreeError, type Heap, HeapError, InvalidPointerError, LinearMemory, PhysicalMemory, Process, Heap as HeapCtor, VmError } from "../../src/index.js";
+import { DoubleFreeError, type Heap, HeapCorruptionError, HeapError, InvalidPointerError, LinearMemory, PhysicalMemory, Process, Heap as HeapCtor, VmError } from "../../src/index.js";
 import { C_API_TARGETS, compareCApi } from "./helpers/cApi.js";
 
 const KiB = 1024;
@@ -55,9 +55,8 @@ const hardened: Record<string, () => { h: Heap; bytes: () => Uint8Array }> = {
 describe("heap.md: 'a typed error (DoubleFreeError, InvalidPointerError) with glibc's wording, thrown *before* any state changes, so the heap stays fully usable'", () => {
   it.each(Object.keys(hardened))("not one byte of the heap changes, for blocks of every size class and a mapped one: %s", (t) => {
     const { h, bytes } = hardened[t]!();
-    // (a block freed into the top that is then trimmed away is memory the heap no longer
-    // holds: freeing it again is an invalid pointer, tested apart below)
-    const ps = [0, 8, 24, 40, 100, 500, 2000, 70_000, ...(t === "a process heap" ? [200 * KiB] : [])].map((n) => h.malloc(n));
+    // (the last is mapped in a process; elsewhere it is freed into the top, which is trimmed)
+    const ps = [0, 8, 24, 40, 100, 500, 2000, 70_000, 200 * KiB].map((n) => h.malloc(n));
     const guard = h.malloc(16);
     for (const p of ps) {
       h.free(p);
@@ -133,5 +132,50 @@ describe("heap.md: 'mallocTrim(pad) does the same on demand and returns 1 if it 
     expect(keep).toBeLessThan(pad + 4096 + 64);
     expect(h.mallocTrim(pad)).toBe(0); // nothing more to release
     h.check();
+  });
+});
+
+describe("heap.md: 'Double free ... a typed error (DoubleFreeError ...)': also of a block freed into the top and trimmed away", () => {
+  const linearKinds = {
+    "64-bit": () => new HeapCtor({ memory: new LinearMemory({ initialBytes: 64 * KiB, maxBytes: 16 << 20 }) }),
+    ilp32: () => new HeapCtor({ memory: new LinearMemory({ initialBytes: 64 * KiB, maxBytes: 16 << 20 }), dataModel: "ilp32" }),
+    concurrent: () => new HeapCtor({ concurrent: true }),
+    "a WebAssembly.Memory": () => new HeapCtor({ memory: new WebAssembly.Memory({ initial: 1, maximum: 256 }) }),
+  };
+  it.each(Object.keys(linearKinds))("malloc(300,000), free, free: the heap gave the memory back, and still names the second free a double free: %s", (t) => {
+    const h = linearKinds[t as keyof typeof linearKinds]();
+    for (const n of [300_000, 1 << 20]) {
+      const p = h.malloc(n);
+      const footprint = h.mallocFootprint();
+      h.free(p);
+      expect(h.mallocFootprint()).toBeLessThan(footprint); // trimmed
+      const info = h.mallinfo();
+      expect(() => h.free(p)).toThrow(DoubleFreeError);
+      expect(() => h.free(p)).toThrow(/^free\(\): double free detected/);
+      expect(() => h.realloc(p, 10)).toThrow(DoubleFreeError);
+      // a pointer into that memory that no block ever had is still an invalid pointer
+      expect(() => h.free(p + 64)).toThrow(InvalidPointerError);
+      expect(() => h.free(p + n + 4096)).toThrow(InvalidPointerError);
+      expect(h.mallinfo()).toEqual(info);
+    }
+    h.check();
+    // the memory comes back into use: then p is a live block again, or inside one
+    const q = h.malloc(300_000);
+    expect(q).not.toBe(0);
+    h.free(q);
+    h.check();
+  });
+});
+
+describe("Heap.attach refuses a header whose footprint high-water mark lies past the memory (free reads stale headers up to it)", () => {
+  it("HeapCorruptionError naming the mark; the honest copy attaches", () => {
+    const h = new HeapCtor({ memory: new LinearMemory({ initialBytes: 64 * KiB, maxBytes: 64 * KiB }) });
+    h.free(h.malloc(1000));
+    const copy = h.memory.u8.slice().buffer;
+    expect(() => HeapCtor.attach(copy)).not.toThrow();
+    const H_MAXFOOT = 9;
+    new DataView(copy).setUint32(h.base + 4 * H_MAXFOOT, 64 * KiB - h.base + 16, true);
+    expect(() => HeapCtor.attach(copy)).toThrow(HeapCorruptionError);
+    expect(() => HeapCtor.attach(copy)).toThrow(/footprint high-water mark past the memory/);
   });
 });

@@ -61,7 +61,7 @@ export function takeErrno(): i32 {
   return e;
 }
 
-// Heap.ts:1933 mallocImpl
+// Heap.ts:1935 mallocImpl
 // @ts-ignore: decorator
 @inline export function mallocImpl(size: i64): i64 {
   if ((((MODE & MODE_SYNC)) != 0)) {
@@ -99,7 +99,7 @@ export function takeErrno(): i32 {
   super_freeChunk(validate(<u32>(ptr), 0 /* free */), 0 /* free */);
 }
 
-// Heap.ts:1955 callocImpl
+// Heap.ts:1957 callocImpl
 // @ts-ignore: decorator
 @inline export function callocImpl(nmemb: i64, size: i64): i64 {
   let total: i64 = product(<u32>(nmemb), <u32>(size));
@@ -116,7 +116,7 @@ export function takeErrno(): i32 {
   return p;
 }
 
-// Heap.ts:2716 reallocImpl
+// Heap.ts:2726 reallocImpl
 // @ts-ignore: decorator
 @inline export function reallocImpl(p: i64, size: i64): i64 {
   if ((<u32>(p) == 0)) {
@@ -193,7 +193,7 @@ export function takeErrno(): i32 {
   return reallocMove(c, <u32>(p), old, size);
 }
 
-// Heap.ts:1412 reallocarray
+// Heap.ts:1414 reallocarray
 // @ts-ignore: decorator
 @inline export function reallocarray(ptr: i64, nmemb: i64, size: i64): i64 {
   let total: i64 = product(<u32>(nmemb), <u32>(size));
@@ -216,7 +216,7 @@ export function takeErrno(): i32 {
   return reallocImpl(ptr, total);
 }
 
-// Heap.ts:2878 memalignImpl
+// Heap.ts:2888 memalignImpl
 export function memalignImpl(alignment: i64, size: i64): i64 {
   if ((<u32>(alignment) <= <u32>(ALIGN))) {
     return mallocImpl(size);
@@ -270,7 +270,7 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
   return (a + <i64>(W2));
 }
 
-// Heap.ts:1529 usableImpl
+// Heap.ts:1531 usableImpl
 // @ts-ignore: decorator
 @inline export function usableImpl(ptr: i64): i64 {
   if ((<u32>(ptr) == 0)) {
@@ -289,7 +289,7 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
   return (<i64>(size) - <i64>(W));
 }
 
-// Heap.ts:1685 trimImpl
+// Heap.ts:1687 trimImpl
 // @ts-ignore: decorator
 @inline export function trimImpl(pad: i64): i32 {
   if ((((MODE & MODE_SYNC)) != 0)) {
@@ -298,13 +298,13 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
   return trim(pad);
 }
 
-// Heap.ts:1903 sync
+// Heap.ts:1905 sync
 // @ts-ignore: decorator
 @inline export function sync(): void {
 
 }
 
-// Heap.ts:1989 allocChunk
+// Heap.ts:1991 allocChunk
 // @ts-ignore: decorator
 @inline export function allocChunk(nb: i64, align: u32 = 0): i32 {
   let dv: i32 = load<i32>(<usize>(hdr + (4 * H_DV)));
@@ -753,7 +753,7 @@ export function memalignImpl(alignment: i64, size: i64): i64 {
   return true;
 }
 
-// Heap.ts:2547 super_freeChunk
+// Heap.ts:2557 super_freeChunk
 export function super_freeChunk(c: i64, op: i32, checkOnly: bool = false): void {
   let min: i32 = minChunk;
   let s: i32 = load<i32>(<usize>(<i32>(c) + W));
@@ -943,7 +943,7 @@ export function super_freeChunk(c: i64, op: i32, checkOnly: bool = false): void 
   }
 }
 
-// Heap.ts:2460 validate
+// Heap.ts:2462 validate
 // @ts-ignore: decorator
 @inline export function validate(p: u32, op: i32): i64 {
   if ((((MODE & MODE_SYNC)) != 0)) {
@@ -955,7 +955,7 @@ export function super_freeChunk(c: i64, op: i32, checkOnly: bool = false): void 
   return (<i64>(p) - <i64>(W2));
 }
 
-// Heap.ts:1973 product
+// Heap.ts:1975 product
 // @ts-ignore: decorator
 @inline export function product(nmemb: u32, size: u32): i64 {
   if ((nmemb < 0)) {
@@ -976,7 +976,7 @@ export function freeChunk(c: i64, op: i32, checkOnly: bool = false): void {
   super_freeChunk(c, op, checkOnly);
 }
 
-// Heap.ts:2852 splitTail
+// Heap.ts:2862 splitTail
 export function splitTail(c: i64, s: i32, nb: i32, op: i32): void {
   let rem: i64 = (<i64>(((s & (~FLAG_BITS)))) - <i64>(nb));
   freeChunk(c, op, true);
@@ -1009,13 +1009,13 @@ export function splitTail(c: i64, s: i32, nb: i32, op: i32): void {
   freeChunk(r, op);
 }
 
-// Heap.ts:1926 topAddr
+// Heap.ts:1928 topAddr
 // @ts-ignore: decorator
 @inline export function topAddr(): i32 {
   return load<i32>(<usize>(hdr + (4 * H_TOP)));
 }
 
-// Heap.ts:2780 growIntoTop
+// Heap.ts:2790 growIntoTop
 export function growIntoTop(c: i64, s: i32, nb: i32): bool {
   let min: i32 = minChunk;
   let old: i32 = (s & (~FLAG_BITS));
@@ -1067,7 +1067,7 @@ export function growIntoTop(c: i64, s: i32, nb: i32): bool {
   return true;
 }
 
-// Heap.ts:2838 reallocMove
+// Heap.ts:2848 reallocMove
 export function reallocMove(c: i64, p: u32, old: i32, size: i64): i64 {
   let q: i64 = mallocImpl(size);
   if ((q == <i64>(0))) {
@@ -1078,7 +1078,7 @@ export function reallocMove(c: i64, p: u32, old: i32, size: i64): i64 {
   return q;
 }
 
-// Heap.ts:2276 markOf
+// Heap.ts:2278 markOf
 // @ts-ignore: decorator
 @inline export function markOf(c: i64): i32 {
   let w: i32 = load<i32>((<usize>mapWord(c) << 2));
@@ -1088,19 +1088,19 @@ export function reallocMove(c: i64, p: u32, old: i32, size: i64): i64 {
   return (<i32>(<u32>w >>> <u32>((<i32>(<u32>(<i32>(c) - arena) >>> <u32>gshift) & 15) << 1)) & 3);
 }
 
-// Heap.ts:2448 binOf
+// Heap.ts:2450 binOf
 // @ts-ignore: decorator
 @inline export function binOf(size: i64): i64 {
   return ((size < <i64>(smallLimit)) ? <i64>((<u32><i32>(size) >>> <u32>gshift)) : binIndex(size, gshift));
 }
 
-// Heap.ts:2341 linkOk
+// Heap.ts:2343 linkOk
 // @ts-ignore: decorator
 @inline export function linkOk(x: i32): bool {
   return ((x == 0) || ((((((((x + W2) & amask)) == 0) && (x >= arena)) && (x < topAddr())) && (markOf(<i64>(x)) == MARK_FREE))));
 }
 
-// Heap.ts:2432 unlink
+// Heap.ts:2434 unlink
 // @ts-ignore: decorator
 @inline export function unlink(c: i64, size: i32): void {
   let idx: i64 = binOf(<i64>(size));
@@ -1120,7 +1120,7 @@ export function reallocMove(c: i64, p: u32, old: i32, size: i64): i64 {
   }
 }
 
-// Heap.ts:2291 setSizeWord
+// Heap.ts:2293 setSizeWord
 // @ts-ignore: decorator
 @inline export function setSizeWord(c: i64, size: i64, on: bool): void {
   let n: i32 = (<i32>(size) >> gshift);
@@ -1129,14 +1129,14 @@ export function reallocMove(c: i64, p: u32, old: i32, size: i64): i64 {
   }
 }
 
-// Heap.ts:2303 unmarkChunk
+// Heap.ts:2305 unmarkChunk
 // @ts-ignore: decorator
 @inline export function unmarkChunk(c: i64, size: i32): void {
   setSizeWord(c, <i64>(size), false);
   setMark(c, 0);
 }
 
-// Heap.ts:2026 allot
+// Heap.ts:2028 allot
 // @ts-ignore: decorator
 @inline export function allot(c: i64, pin: i32, size: i64, nb: i64, remTo: i32): void {
   let dvAt: i32 = <i32>((<u32>(hdr + (4 * H_DV)) >>> <u32>2));
@@ -1171,7 +1171,7 @@ export function reallocMove(c: i64, p: u32, old: i32, size: i64): i64 {
   }
 }
 
-// Heap.ts:2931 alignedIn
+// Heap.ts:2941 alignedIn
 // @ts-ignore: decorator
 @inline export function alignedIn(c: i32, align: u32): i64 {
   let p: i64 = (<i64>(c) + <i64>(W2));
@@ -1185,7 +1185,7 @@ export function reallocMove(c: i64, p: u32, old: i32, size: i64): i64 {
   return (p - <i64>(W2));
 }
 
-// Heap.ts:2266 newHead
+// Heap.ts:2268 newHead
 // @ts-ignore: decorator
 @inline export function newHead(c: i64): void {
   if ((W == 8)) {
@@ -1193,14 +1193,14 @@ export function reallocMove(c: i64, p: u32, old: i32, size: i64): i64 {
   }
 }
 
-// Heap.ts:2297 markChunk
+// Heap.ts:2299 markChunk
 // @ts-ignore: decorator
 @inline export function markChunk(c: i64, size: i64, v: i32): void {
   setMark(c, v);
   setSizeWord(c, size, true);
 }
 
-// Heap.ts:2453 isLive
+// Heap.ts:2455 isLive
 // @ts-ignore: decorator
 @inline export function isLive(p: u32): bool {
   if (((<u32><i32>(p) >>> <u32>0) != p)) {
@@ -1213,7 +1213,7 @@ export function reallocMove(c: i64, p: u32, old: i32, size: i64): i64 {
   return ((((c >= <i64>(arena)) && (<i64>(p) < <i64>(topAddr()))) && (markOf(c) == MARK_USED)) && (<i64>(p) != <i64>(load<i32>(<usize>(hdr + (4 * H_BITMAP))))));
 }
 
-// Heap.ts:2313 sizeOk
+// Heap.ts:2315 sizeOk
 // @ts-ignore: decorator
 @inline export function sizeOk(c: i64, size: i64): bool {
   if ((size < <i64>(minChunk))) {
@@ -1257,7 +1257,7 @@ export function reallocMove(c: i64, p: u32, old: i32, size: i64): i64 {
   return (((c + size) == <i64>(load<i32>(<usize>(hdr + (4 * H_TOP))))) || (((<i32>(<u32>load<i32>((<usize>we << 2)) >>> <u32>((e & 15) << 1)) & 1)) != 0));
 }
 
-// Heap.ts:2665 trim
+// Heap.ts:2675 trim
 export function trim(pad: i64): i32 {
   lowerBitmap();
   let top: i32 = topAddr();
@@ -1372,7 +1372,7 @@ export function takeDv(dv: i32, nb: i64, align: u32 = 0): i32 {
   return dv;
 }
 
-// Heap.ts:2346 findBin
+// Heap.ts:2348 findBin
 // @ts-ignore: decorator
 @inline export function findBin(idx: i64): i64 {
   let words: i32 = (hdr + (4 * H_BINMAP));
@@ -1454,13 +1454,13 @@ export function allocFromTop(nb: i64, align: u32 = 0): i32 {
   return top;
 }
 
-// Heap.ts:2244 bitmapHeadOk
+// Heap.ts:2246 bitmapHeadOk
 // @ts-ignore: decorator
 @inline export function bitmapHeadOk(s: i32): bool {
   return ((((s & CINUSE)) != 0) && (((s & (~FLAG_BITS))) == bitmapChunkSize(<i64>((<u32>load<i32>(<usize>(hdr + (4 * H_COVER))) >>> <u32>0)))));
 }
 
-// Heap.ts:2385 markBin
+// Heap.ts:2387 markBin
 // @ts-ignore: decorator
 @inline export function markBin(idx: i64): void {
   let w: i32 = <i32>((<u32><i32>(idx) >>> <u32>5));
@@ -1529,7 +1529,7 @@ export function allocFromTop(nb: i64, align: u32 = 0): i32 {
   return ((((w & 3)) != SIZE_TAG) && (((<i32>(<u32>w >>> <u32>((g & 15) << 1)) & 3)) == MARK_FREE));
 }
 
-// Heap.ts:2505 liveInside
+// Heap.ts:2515 liveInside
 // @ts-ignore: decorator
 @inline export function liveInside(c: i64, n: i64): bool {
   let base: i32 = <i32>((<u32>load<i32>(<usize>(hdr + (4 * H_BITMAP))) >>> <u32>2));
@@ -1553,13 +1553,13 @@ export function allocFromTop(nb: i64, align: u32 = 0): i32 {
   return false;
 }
 
-// Heap.ts:2528 footerOk
+// Heap.ts:2538 footerOk
 // @ts-ignore: decorator
 @inline export function footerOk(c: i64, size: i32): bool {
   return ((load<i32>(<usize>(<i32>(c) + size)) == size) && (((load<i32>(<usize>((<i32>(c) + size) + W)) & PINUSE)) == 0));
 }
 
-// Heap.ts:2418 linksOk
+// Heap.ts:2420 linksOk
 // @ts-ignore: decorator
 @inline export function linksOk(c: i64, size: i32): bool {
   let W3: i32 = (W2 + W);
@@ -1582,13 +1582,13 @@ export function allocFromTop(nb: i64, align: u32 = 0): i32 {
   return (((bk != 0) && linkOk(bk)) && (<i64>(load<i32>(<usize>(bk + W2))) == c));
 }
 
-// Heap.ts:2336 freeChunkOk
+// Heap.ts:2338 freeChunkOk
 // @ts-ignore: decorator
 @inline export function freeChunkOk(c: i64, size: i64): bool {
   return ((((((((<i32>(c) + W2) & amask)) == 0) && (c >= <i64>(arena))) && (c < <i64>(topAddr()))) && (markOf(c) == MARK_FREE)) && sizeOk(c, size));
 }
 
-// Heap.ts:2283 setMark
+// Heap.ts:2285 setMark
 // @ts-ignore: decorator
 @inline export function setMark(c: i64, v: i32): void {
   let i: i32 = mapWord(c);
@@ -1596,7 +1596,7 @@ export function allocFromTop(nb: i64, align: u32 = 0): i32 {
   store<i32>((<usize>i << 2), ((load<i32>((<usize>i << 2)) & (~(3 << sh))) | (v << sh)));
 }
 
-// Heap.ts:2369 insert
+// Heap.ts:2371 insert
 // @ts-ignore: decorator
 @inline export function insert(c: i64, size: i64): void {
   let idx: i64 = ((size < <i64>(smallLimit)) ? <i64>((<u32><i32>(size) >>> <u32>gshift)) : binIndex(size, gshift));
@@ -1617,7 +1617,7 @@ export function allocFromTop(nb: i64, align: u32 = 0): i32 {
   store<i32>(<usize><i32>(slot), <i32>(c));
 }
 
-// Heap.ts:2470 badPointer
+// Heap.ts:2472 badPointer
 export function badPointer(p: u32, op: i32): void {
   if (((<u32><i32>(p) >>> <u32>0) != p)) {
     fail(2 /* InvalidPointerError */, 0, op, <f64>(p)); unreachable();
@@ -1630,12 +1630,21 @@ export function badPointer(p: u32, op: i32): void {
   if ((c < <i64>(arena))) {
     fail(2 /* InvalidPointerError */, 0, op, <f64>(p)); unreachable();
   }
-  if ((c >= <i64>(endAddr()))) {
+  let reach: i64 = (<i64>(word(H_BRK_START)) + <i64>(maxFootprint()));
+  if (((c + <i64>(W2)) > reach)) {
     fail(2 /* InvalidPointerError */, 0, op, <f64>(p)); unreachable();
   }
   let s: i32 = load<i32>(<usize>(<i32>(c) + W));
   let size: i32 = (s & (~FLAG_BITS));
   let looksFreed: bool = (((((s & CINUSE)) == 0) && (size >= minChunk)) && (((size & amask)) == 0));
+  if ((c >= <i64>(endAddr()))) {
+    if (looksFreed) {
+      if (((c + <i64>(size)) <= reach)) {
+        fail(1 /* DoubleFreeError */, 0, op, <f64>(p)); unreachable();
+      }
+    }
+    fail(2 /* InvalidPointerError */, 0, op, <f64>(p)); unreachable();
+  }
   if ((<i32>(c) >= top)) {
     if (looksFreed) {
       if (((c + <i64>(size)) <= <i64>(endAddr()))) {
@@ -1670,7 +1679,7 @@ export function badPointer(p: u32, op: i32): void {
   fail(2 /* InvalidPointerError */, 0, op, <f64>(p)); unreachable();
 }
 
-// Heap.ts:2142 checkTop
+// Heap.ts:2144 checkTop
 // @ts-ignore: decorator
 @inline export function checkTop(op: i32): void {
   let top: i32 = load<i32>(<usize>(hdr + (4 * H_TOP)));
@@ -1688,13 +1697,13 @@ export function badPointer(p: u32, op: i32): void {
   }
 }
 
-// Heap.ts:1929 endAddr
+// Heap.ts:1931 endAddr
 // @ts-ignore: decorator
 @inline export function endAddr(): i32 {
   return load<i32>(<usize>(hdr + (4 * H_END)));
 }
 
-// Heap.ts:2178 grow
+// Heap.ts:2180 grow
 export function grow(need: i64): i64 {
   let end: i32 = load<i32>(<usize>(hdr + (4 * H_END)));
   let page: i32 = PAGE;
@@ -1753,7 +1762,7 @@ export function grow(need: i64): i64 {
   return <i64>((-1));
 }
 
-// Heap.ts:2249 moveBitmap
+// Heap.ts:2251 moveBitmap
 export function moveBitmap(cover: i64): void {
   let chunkSize: i32 = bitmapChunkSize(cover);
   let newPayload: i64 = (<i64>(carveTop(<i64>(chunkSize), false)) + <i64>(W2));
@@ -1767,20 +1776,20 @@ export function moveBitmap(cover: i64): void {
   freeChunk((<i64>(oldPayload) - <i64>(W2)), 5 /* malloc */);
 }
 
-// Heap.ts:2238 bitmapChunkSize
+// Heap.ts:2240 bitmapChunkSize
 // @ts-ignore: decorator
 @inline export function bitmapChunkSize(cover: i64): i32 {
   let bytes: i32 = <i32>((<u32><i32>(cover) >>> <u32>(gshift + 2)));
   return <i32>(imax(<i64>(minChunk), <i64>((((bytes + W) + amask) & (~amask)))));
 }
 
-// Heap.ts:2271 mapWord
+// Heap.ts:2273 mapWord
 // @ts-ignore: decorator
 @inline export function mapWord(c: i64): i32 {
   return (<i32>(<u32>load<i32>(<usize>(hdr + (4 * H_BITMAP))) >>> <u32>2) + <i32>(<u32>(<i32>(c) - arena) >>> <u32>(gshift + 4)));
 }
 
-// Heap.ts:2397 unmarkBin
+// Heap.ts:2399 unmarkBin
 // @ts-ignore: decorator
 @inline export function unmarkBin(idx: i64): void {
   let w: i32 = <i32>((<u32><i32>(idx) >>> <u32>5));
@@ -1793,7 +1802,7 @@ export function moveBitmap(cover: i64): void {
   }
 }
 
-// Heap.ts:2687 lowerBitmap
+// Heap.ts:2697 lowerBitmap
 export function lowerBitmap(): void {
   let bm: i64 = (<i64>(load<i32>(<usize>(hdr + (4 * H_BITMAP)))) - <i64>(W2));
   let bs: i32 = load<i32>(<usize>(<i32>(bm) + W));
@@ -1848,13 +1857,13 @@ export function lowerBitmap(): void {
   newHead(nt);
 }
 
-// Heap.ts:1923 setWord
+// Heap.ts:1925 setWord
 // @ts-ignore: decorator
 @inline export function setWord(i: i32, v: i64): void {
   store<i32>(<usize>(hdr + (4 * i)), <i32>(v));
 }
 
-// Heap.ts:2077 super_takeFree
+// Heap.ts:2079 super_takeFree
 export function super_takeFree(c: i32, idx: i64, nb: i64, toDv: bool, align: u32 = 0): i32 {
   let dvAt: i32 = <i32>((<u32>(hdr + (4 * H_DV)) >>> <u32>2));
   let dv: i32 = load<i32>((<usize>dvAt << 2));
@@ -2027,7 +2036,7 @@ export function super_takeFree(c: i32, idx: i64, nb: i64, toDv: bool, align: u32
   return true;
 }
 
-// Heap.ts:2410 popHead
+// Heap.ts:2412 popHead
 // @ts-ignore: decorator
 @inline export function popHead(c: i32, idx: i64): void {
   let fd: i32 = load<i32>(<usize>(c + W2));
@@ -2037,7 +2046,7 @@ export function super_takeFree(c: i32, idx: i64, nb: i64, toDv: bool, align: u32
   store<i32>(<usize>(bins + (<i32>(idx) << 2)), fd);
 }
 
-// Heap.ts:2056 super_takeDv
+// Heap.ts:2058 super_takeDv
 // @ts-ignore: decorator
 @inline export function super_takeDv(dv: i32, nb: i64, align: u32 = 0): i32 {
   let s: i32 = load<i32>(<usize>(dv + W));
@@ -2068,7 +2077,7 @@ export function super_takeFree(c: i32, idx: i64, nb: i64, toDv: bool, align: u32
   return (31 - <i32>clz<u32>(<u32>(x & (-x))));
 }
 
-// Heap.ts:2122 super_allocFromTop
+// Heap.ts:2124 super_allocFromTop
 // @ts-ignore: decorator
 @inline export function super_allocFromTop(nb: i64, align: u32 = 0): i32 {
   checkTop(5 /* malloc */);
@@ -2089,7 +2098,19 @@ export function super_takeFree(c: i32, idx: i64, nb: i64, toDv: bool, align: u32
   return carveTop(nb);
 }
 
-// Heap.ts:2233 noteFootprint
+// Heap.ts:1922 word
+// @ts-ignore: decorator
+@inline export function word(i: i32): i32 {
+  return load<i32>(<usize>(hdr + (4 * i)));
+}
+
+// Heap.ts:1656 maxFootprint
+// @ts-ignore: decorator
+@inline export function maxFootprint(): i32 {
+  return word(H_MAXFOOT);
+}
+
+// Heap.ts:2235 noteFootprint
 export function noteFootprint(): void {
   let fp: i64 = mallocFootprint();
   if ((fp > <i64>(maxFootprint()))) {
@@ -2097,7 +2118,7 @@ export function noteFootprint(): void {
   }
 }
 
-// Heap.ts:2154 carveTop
+// Heap.ts:2156 carveTop
 // @ts-ignore: decorator
 @inline export function carveTop(nb: i64, mark: bool = true): i32 {
   let topAt: i32 = <i32>((<u32>(hdr + (4 * H_TOP)) >>> <u32>2));
@@ -2114,7 +2135,7 @@ export function noteFootprint(): void {
   return top;
 }
 
-// Heap.ts:2947 carveOk
+// Heap.ts:2957 carveOk
 export function carveOk(c: i32, size: i64, n: i64, align: u32, idx: i64, remDv: bool): void {
   let min: i32 = minChunk;
   let top: i32 = load<i32>(<usize>(hdr + (4 * H_TOP)));
@@ -2206,7 +2227,7 @@ export function carveOk(c: i32, size: i64, n: i64, align: u32, idx: i64, remDv: 
   carveHeadOk(bin, idx, fd);
 }
 
-// Heap.ts:1624 mallocFootprint
+// Heap.ts:1626 mallocFootprint
 // @ts-ignore: decorator
 @inline export function mallocFootprint(): i64 {
   if ((((MODE & MODE_SYNC)) != 0)) {
@@ -2215,19 +2236,13 @@ export function carveOk(c: i32, size: i64, n: i64, align: u32, idx: i64, remDv: 
   return ((<i64>(endAddr()) - <i64>(word(H_BRK_START))) + <i64>(mappedBytes()));
 }
 
-// Heap.ts:1654 maxFootprint
-// @ts-ignore: decorator
-@inline export function maxFootprint(): i32 {
-  return word(H_MAXFOOT);
-}
-
-// Heap.ts:1657 setMaxFootprint
+// Heap.ts:1659 setMaxFootprint
 // @ts-ignore: decorator
 @inline export function setMaxFootprint(v: i64): void {
   setWord(H_MAXFOOT, v);
 }
 
-// Heap.ts:3002 carveHeadOk
+// Heap.ts:3012 carveHeadOk
 // @ts-ignore: decorator
 @inline export function carveHeadOk(i: i64, idx: i64, fd: i32): void {
   let slot: i64 = (<i64>(bins) + <i64>(((<i32>(i) << 2))));
@@ -2236,13 +2251,7 @@ export function carveOk(c: i32, size: i64, n: i64, align: u32, idx: i64, remDv: 
   }
 }
 
-// Heap.ts:1920 word
-// @ts-ignore: decorator
-@inline export function word(i: i32): i32 {
-  return load<i32>(<usize>(hdr + (4 * i)));
-}
-
-// Heap.ts:1647 mappedBytes
+// Heap.ts:1649 mappedBytes
 // @ts-ignore: decorator
 @inline export function mappedBytes(): i32 {
   return word(H_MMAP_BYTES);
