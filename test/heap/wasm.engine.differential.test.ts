@@ -8,9 +8,12 @@
  * error and byte, and keep the heap's promise (docs/heap.md, "What the heap guarantees"), the
  * module's data below `base` included.
  *
- *   ENGINE_DIFF_STEPS=200000 FC_SEED=1 npx vitest run test/heap/wasm.engine.differential.test.ts
+ *   ENGINE_DIFF_STEPS=200000 FC_SEED=7 npx vitest run test/heap/wasm.engine.differential.test.ts
  *
- * runs a long campaign (the default is a short one).
+ * runs a long campaign on another seed (the default: 1,500 steps per data model, seed 1).
+ * ENGINE_DIFF_ALL=1 also forges the header words the heap trusts (top, end, the chunk map's
+ * address and coverage), which is outside the promise (docs/heap.md): it finds broken promises
+ * on both engines, and traps of the wasm engine.
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { Heap, type DataModel, type LinearMemory } from "../../src/index.js";
@@ -19,7 +22,6 @@ import { H_BINMAP, H_DV, H_SUMMARY, H_TOP } from "../../src/heap/header.js";
 import { compileWasmEngine } from "../../src/heap/wasm/engine.js";
 import { wasmEngine } from "../../src/heap/wasm/index.js";
 import { engineDiff } from "./helpers/engineDiff.js";
-import { fcSeed } from "./helpers/heapKit.js";
 import { runIsolated, type JobResult } from "./helpers/isolated.js";
 import { loadWabt } from "./helpers/wasmClient.js";
 
@@ -151,7 +153,8 @@ describe("a stray store into the chunk map's coverage word (in a worker: a hang 
 });
 
 describe.each(["wasm32", "lp64", "ilp32"] as const)("the differential attack (%s)", (dataModel) => {
-  const seed = fcSeed(`wasm engine differential attack, ${dataModel}`);
+  // A fixed seed (FC_SEED for another): the run in npm test is the same every time.
+  const seed = Number(process.env.FC_SEED ?? 1);
   it(`${STEPS} steps: the engines agree on every answer, error and byte; the promise holds (seed ${seed})`, () => {
     const r = engineDiff({ seed, steps: STEPS, dataModel, forgeAllHeader: process.env.ENGINE_DIFF_ALL === "1", trace: process.env.ENGINE_DIFF_TRACE === "1" });
     console.log(`wasm engine differential attack (${dataModel}, seed ${seed}): ${r.steps} steps, ${r.forgeries} forgeries, ${r.cCalls} calls from C, errors ${JSON.stringify(r.errors)}, ${r.rounds} heaps, ${r.violations.length} broken promises`);

@@ -394,8 +394,8 @@ export function engineDiff(o: EngineDiffOptions): EngineDiffReport {
     }
     const what = `${viaC ? "C" : "JS"} ${kind}(q 0x${q.toString(16)}, n ${n}, align ${align})`;
     note(what);
-    const before = Buffer.from(new Uint8Array(sides[0]!.memory.buffer, BASE, word(H_END) - BASE).slice()); // (a copy: Buffer's own slice would be a view)
-    const endBefore = word(H_END);
+    const endBefore = Math.max(BASE, Math.min(word(H_END), sides[0]!.memory.buffer.byteLength)); // (clamped: a forged end word may say anything)
+    const before = Buffer.from(new Uint8Array(sides[0]!.memory.buffer, BASE, endBefore - BASE).slice()); // (a copy: Buffer's own slice would be a view)
     const outs = sides.map((s) => outcome(s, call));
     const [js] = outs;
     note(`  -> ${JSON.stringify(outs)}`);
@@ -412,9 +412,9 @@ export function engineDiff(o: EngineDiffOptions): EngineDiffReport {
     if ("error" in js!) {
       report.errors[js.error] = (report.errors[js.error] ?? 0) + 1;
       errorsHere++;
-      if (word(H_END) !== endBefore || !Buffer.from(sides[0]!.memory.buffer).subarray(BASE, endBefore).equals(before)) {
+      if (Math.max(BASE, Math.min(word(H_END), sides[0]!.memory.buffer.byteLength)) !== endBefore || !Buffer.from(sides[0]!.memory.buffer).subarray(BASE, endBefore).equals(before)) {
         const now = Buffer.from(sides[0]!.memory.buffer).subarray(BASE, endBefore);
-        const at = word(H_END) !== endBefore ? BASE + 4 * H_END : BASE + before.findIndex((x, i) => x !== now[i]);
+        const at = Math.max(BASE, Math.min(word(H_END), sides[0]!.memory.buffer.byteLength)) !== endBefore ? BASE + 4 * H_END : BASE + before.findIndex((x, i) => x !== now[i]);
         violate(`${what} threw ${js.error} (${js.message}) after a change at 0x${at.toString(16)}`);
       }
     } else {
