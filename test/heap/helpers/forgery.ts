@@ -134,9 +134,9 @@ export function forgeryFuzz(p: { seed: number; ops: number; dataModel?: DataMode
   };
   const word = (i: number): number => dv.getUint32(heap.base + 4 * i, true);
   /** The chunk map's chunk: `[start, end)` (read from the header, which the fuzzer never writes). */
-  const mapChunk = (): [number, number] => {
-    const payload = word(H_BITMAP);
-    const bytes = word(H_COVER) >>> (A === 16 ? 6 : 5);
+  const mapChunk = (view: DataView = dv): [number, number] => {
+    const payload = view.getUint32(heap.base + 4 * H_BITMAP, true);
+    const bytes = view.getUint32(heap.base + 4 * H_COVER, true) >>> (A === 16 ? 6 : 5);
     return [payload - 2 * W, payload - 2 * W + Math.max(A === 8 ? 16 : 4 * W, (bytes + W + A - 1) & ~(A - 1))];
   };
   const guardsIntact = (): boolean => {
@@ -346,7 +346,6 @@ export function forgeryFuzz(p: { seed: number; ops: number; dataModel?: DataMode
       report.refused++;
       return;
     }
-    const [ms, me] = mapChunk();
     const keep = new Map([...owned].map(([q, b]) => [q, cu8.slice(q, q + b.n)]));
     for (let i = 0; i < 6; i++) {
       const len = pick([8, 24, 40, sz - 2 * W, int(0, 600)]);
@@ -358,6 +357,8 @@ export function forgeryFuzz(p: { seed: number; ops: number; dataModel?: DataMode
         continue;
       }
       if (q === 0) continue;
+      // (the copy's map where its header says now: a malloc that grows the copy moves it)
+      const [ms, me] = mapChunk(cdv);
       if (q < arena + 2 * W || q + len > LIMIT) violate(`a crafted copy's malloc returned 0x${q.toString(16)}+${len}, outside the arena`);
       if (q < me && ms + 2 * W < q + len) violate(`a crafted copy's malloc returned 0x${q.toString(16)}+${len}, over the chunk map (attach took a map forged at 0x${c.toString(16)}, top 0x${top.toString(16)})`);
       for (const [y, b] of owned) if (q < y + b.n && y < q + Math.max(len, 1)) violate(`a crafted copy's malloc returned 0x${q.toString(16)}+${len}, over live 0x${y.toString(16)}+${b.n} (a map forged at 0x${c.toString(16)})`);
