@@ -25,6 +25,7 @@ import { Heap, HeapCorruptionError, M_TOP_PAD, M_TRIM_THRESHOLD, type DataModel,
 import { binCount } from "../../../src/heap/bins.js";
 import { H_BINMAP, H_BITMAP, H_COVER, H_DV, H_END, H_SUMMARY, H_TOP } from "../../../src/heap/header.js";
 import { wasmEngine } from "../../../src/heap/wasm/index.js";
+import { prng } from "./forgery.js";
 import { abiClientText, compileWat, type AbiClient } from "./wasmClient.js";
 
 const BASE = 0x2000;
@@ -77,17 +78,6 @@ function makeSide(name: Side["name"], dataModel: DataModel): Side {
   // (the client's errno lives at 1024, its memptr at 1028: below base, its own data)
   for (let i = 1024; i < 1032; i++) u8[i] = lowByte(i);
   return { name, memory, heap, c: instance.exports as unknown as AbiClient };
-}
-
-/** mulberry32 */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 interface Block {

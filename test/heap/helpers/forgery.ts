@@ -53,8 +53,8 @@ const LIMIT = 4 << 20; // the heap's limit
 const GUARD = 64 * 1024; // bytes above the limit, part of the memory
 const PAGES = (LIMIT + GUARD) / 65536;
 
-/** mulberry32 */
-function prng(seed: number): () => number {
+/** mulberry32: the fuzzers' pseudo-random numbers, the same for a seed on every run. */
+export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) | 0;
