@@ -274,7 +274,10 @@ export class HeapCorruptionError extends HeapError {
   /** `"HeapCorruptionError"` (also in a bundle whose minifier renamed the class). */
   override name = named(this, HeapCorruptionError, "HeapCorruptionError");
   constructor(what: string, operation: string, address: number) {
-    super(`${operation === "check" ? "check()" : `${operation}()`}: ${what} (chunk at ${hex(address)})`, operation, address);
+    // The address is a word the heap read (a link, a head, the victim): a forged one of 2^31 or
+    // more comes out of a signed 32-bit read as a negative number; it names the same address.
+    const at = address < 0 && address >= -0x8000_0000 ? address >>> 0 : address;
+    super(`${operation === "check" ? "check()" : `${operation}()`}: ${what} (chunk at ${hex(at)})`, operation, at);
   }
 }
 
