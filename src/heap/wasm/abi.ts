@@ -16,7 +16,7 @@
  * WebAssembly, so that the module's calls stay wasm-to-wasm.
  */
 import { Errno } from "../../errno.js";
-import { ArgumentError, checkOptions, type OptionKeys } from "../../errors.js";
+import { ArgumentError, checkOptions, hex, type OptionKeys } from "../../errors.js";
 import { LinearMemory } from "../../memory/LinearMemory.js";
 import type { Heap, HeapMemory } from "../Heap.js";
 import type { WasmEngineBinaries } from "./engine.js";
@@ -138,8 +138,14 @@ export function setModuleErrno(heap: Heap<HeapMemory>, instance: WasmImportOptio
 
 function store32(heap: Heap<HeapMemory>, addr: number, value: number): void {
   const mem = heap.memory;
-  if (mem instanceof LinearMemory) mem.dv.setInt32(addr, value, true);
-  else mem.write32(addr, value);
+  if (mem instanceof LinearMemory) {
+    const dv = mem.dv;
+    // (a module whose errno lies outside its own memory is broken: say so, not a bare RangeError)
+    if (addr + 4 > dv.byteLength) throw new ArgumentError(`wasmImports: the module's errno at ${hex(addr)} is outside its memory`);
+    dv.setInt32(addr, value, true);
+  } else {
+    mem.write32(addr, value);
+  }
 }
 
 /** Whether an alignment is one `posix_memalign` accepts on wasm32: a power of two, a multiple of 4. */
