@@ -105,7 +105,7 @@ export class FastPathHeap extends Heap {
     const arena = this.arena;
     const s = m[(dv + W) >>> 2]!;
     const size = s & ~FLAG_BITS;
-    if (align !== 0 || (s & (CINUSE | PINUSE)) !== PINUSE || size < nb || size < min || (size & this.amask) !== 0 || ((dv + this.W2) & this.amask) !== 0 || dv < arena) return super.takeDv(dv, nb, align);
+    if (align !== 0 || (s & (CINUSE | PINUSE)) !== PINUSE || size < nb || size < min || (size & this.amask) !== 0) return super.takeDv(dv, nb, align);
     const n = dv + size; // (after the size's checks)
     if (n >= m[(hdr + 4 * H_TOP) >>> 2]!) return super.takeDv(dv, nb, align);
     // freeChunkOk(dv, size): a free chunk starts at dv in the map, none inside it, the next one at n.

@@ -1312,12 +1312,6 @@ export function takeDv(dv: i32, nb: i64, align: u32 = 0): i32 {
   if ((((size & amask)) != 0)) {
     return super_takeDv(dv, nb, align);
   }
-  if (((((dv + W2) & amask)) != 0)) {
-    return super_takeDv(dv, nb, align);
-  }
-  if ((dv < arena)) {
-    return super_takeDv(dv, nb, align);
-  }
   let n: i64 = (<i64>(dv) + <i64>(size));
   if ((n >= <i64>(load<i32>(<usize>(hdr + (4 * H_TOP)))))) {
     return super_takeDv(dv, nb, align);
